@@ -1,0 +1,89 @@
+/// Hints about a method's effects (they become MCP tool annotations).
+public struct MethodAnnotations: Sendable, Equatable {
+    public var readOnly: Bool
+    public var destructive: Bool
+    public var idempotent: Bool
+    /// Whether the method reaches outside this machine (WhatsApp's servers, other people).
+    public var openWorld: Bool
+
+    public static let readOnlyLocal = MethodAnnotations(readOnly: true, destructive: false, idempotent: true, openWorld: false)
+
+    public var json: JSONValue {
+        ["read_only": .bool(readOnly), "destructive": .bool(destructive), "idempotent": .bool(idempotent), "open_world": .bool(openWorld)]
+    }
+}
+
+/// One row of the method catalogue. Handlers receive arguments already checked against
+/// `inputSchema` (with defaults filled in) and must return an object that satisfies
+/// `outputSchema`.
+public struct MethodDefinition: Sendable {
+    public typealias Handler = @Sendable (WauseClient, JSONObject) async throws(WauseError) -> JSONObject
+
+    public let name: String
+    public let title: String
+    public let description: String
+    public let inputSchema: JSONValue
+    public let outputSchema: JSONValue
+    public let annotations: MethodAnnotations
+    public let handler: Handler
+
+    public init(name: String, title: String, description: String, inputSchema: JSONValue, outputSchema: JSONValue,
+                annotations: MethodAnnotations, handler: @escaping Handler) {
+        self.name = name
+        self.title = title
+        self.description = description
+        self.inputSchema = inputSchema
+        self.outputSchema = outputSchema
+        self.annotations = annotations
+        self.handler = handler
+    }
+
+    public var json: JSONValue {
+        [
+            "name": .string(name), "title": .string(title), "description": .string(description),
+            "input_schema": inputSchema, "output_schema": outputSchema, "annotations": annotations.json,
+        ]
+    }
+}
+
+/// The one table of methods. The C API, the bindings and the MCP host all dispatch through it,
+/// so a method exists everywhere or nowhere. Only methods that really work are registered; the
+/// ones that need the WhatsApp connection join with the features that implement them.
+public struct MethodCatalogue: Sendable {
+    public let methods: [MethodDefinition]
+    private let index: [String: Int]
+
+    public init(_ methods: [MethodDefinition]) {
+        self.methods = methods
+        var index: [String: Int] = [:]
+        for (offset, method) in methods.enumerated() {
+            precondition(index[method.name] == nil, "duplicate method \(method.name)")
+            index[method.name] = offset
+        }
+        self.index = index
+    }
+
+    public static let standard = MethodCatalogue([
+        StatusMethod.definition,
+    ])
+
+    public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }
+
+    public var json: JSONValue { ["methods": .array(methods.map(\.json))] }
+
+    /// Looks the method up and validates the arguments; the errors are the ones every surface shows.
+    public func prepare(_ name: String, _ arguments: JSONValue) throws(WauseError) -> (MethodDefinition, JSONObject) {
+        guard let method = method(named: name) else {
+            throw .invalidRequest("unknown method '\(name)'; available: \(methods.map(\.name).joined(separator: ", "))",
+                                  details: ["method": .string(name)])
+        }
+        let object: JSONObject
+        switch arguments {
+        case .null: object = JSONObject()
+        case .object(let given): object = given
+        default: throw .invalidRequest("arguments must be a JSON object, got \(arguments.typeName)")
+        }
+        try Schema.validate(.object(object), against: method.inputSchema)
+        return (method, Schema.applyDefaults(object, from: method.inputSchema))
+    }
+}

@@ -1,0 +1,94 @@
+/// A client's configuration (DESIGN.md "Configuration"). The same keys arrive as JSON through the
+/// C API and the bindings, and as `--flags` / `WAUSE_*` variables in wause-mcp.
+public struct ClientConfig: Sendable, Equatable {
+    public static let defaultServerURL = "wss://web.whatsapp.com/ws/chat"
+    /// WhatsApp's certificate-chain root public key (whatsmeow socket/noisehandshake.go, WACertPubKey).
+    public static let defaultServerRootKey = "142375574d0a587166aae71ebe516437c4a28b73e3695c6ce1f7f9545da8ee6b"
+    /// The web client version whatsmeow pins (store/clientpayload.go).
+    public static let defaultClientVersion = "2.3000.1045649367"
+
+    public var dataDirectory: String
+    public var logLevel: LogLevel = .warning
+    public var serverURL: String = defaultServerURL
+    public var serverRootKey: [UInt8] = Hex.decode(defaultServerRootKey)!
+    public var clientVersion: String = defaultClientVersion
+    public var pushName: String?
+
+    public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+
+    /// One entry per key: the JSON name (also the flag name with `_` → `-`, and `WAUSE_` + upper
+    /// case for the environment) and a one-line description for `--help`.
+    public static let keys: [(name: String, help: String)] = [
+        ("data_dir", "directory holding the store (created if missing)"),
+        ("log_level", "debug | info | warning | error (default warning; wause-mcp: info)"),
+        ("server_url", "WhatsApp WebSocket URL (default \(defaultServerURL))"),
+        ("server_root_key", "hex of the 32-byte certificate root public key (default WhatsApp's)"),
+        ("client_version", "advertised WhatsApp Web version (default \(defaultClientVersion))"),
+        ("push_name", "the name contacts see"),
+    ]
+
+    /// Parses the JSON configuration object; every problem is an `invalid_request` naming the key.
+    public init(json: JSONValue) throws(WauseError) {
+        guard let object = json.objectValue else {
+            throw .invalidRequest("config must be a JSON object, got \(json.typeName)")
+        }
+        let known = Set(ClientConfig.keys.map(\.name))
+        for key in object.keys where !known.contains(key) {
+            throw .invalidRequest("unknown config key '\(key)'; known keys: \(ClientConfig.keys.map(\.name).joined(separator: ", "))",
+                                  details: ["key": .string(key)])
+        }
+        func string(_ key: String) throws(WauseError) -> String? {
+            guard let value = object[key], !value.isNull else { return nil }
+            guard let text = value.stringValue else {
+                throw .invalidRequest("config key '\(key)' must be a string, got \(value.typeName)", details: ["key": .string(key)])
+            }
+            return text
+        }
+        guard let dataDirectory = try string("data_dir") else {
+            throw .invalidRequest("config key 'data_dir' is required", details: ["key": "data_dir"])
+        }
+        self.init(dataDirectory: dataDirectory)
+        try apply(key: "log_level", value: try string("log_level"))
+        try apply(key: "server_url", value: try string("server_url"))
+        try apply(key: "server_root_key", value: try string("server_root_key"))
+        try apply(key: "client_version", value: try string("client_version"))
+        try apply(key: "push_name", value: try string("push_name"))
+    }
+
+    /// Sets one key from its text form (JSON string, flag or environment variable), validating it.
+    public mutating func apply(key: String, value: String?) throws(WauseError) {
+        guard let value else { return }
+        let details: JSONObject = ["key": .string(key)]
+        switch key {
+        case "data_dir":
+            guard !value.isEmpty else { throw .invalidRequest("data_dir must not be empty", details: details) }
+            dataDirectory = value
+        case "log_level":
+            guard let level = LogLevel(rawValue: value) else {
+                throw .invalidRequest("log_level must be one of debug, info, warning, error", details: details)
+            }
+            logLevel = level
+        case "server_url":
+            guard value.hasPrefix("wss://") || value.hasPrefix("ws://"), value.count > 6 else {
+                throw .invalidRequest("server_url must be a ws:// or wss:// URL", details: details)
+            }
+            serverURL = value
+        case "server_root_key":
+            guard let key = Hex.decode(value), key.count == 32 else {
+                throw .invalidRequest("server_root_key must be 64 hex characters (a 32-byte public key)", details: details)
+            }
+            serverRootKey = key
+        case "client_version":
+            let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && UInt32($0) != nil }) else {
+                throw .invalidRequest("client_version must look like 2.3000.1045649367", details: details)
+            }
+            clientVersion = value
+        case "push_name":
+            guard value.count <= 100 else { throw .invalidRequest("push_name is longer than 100 characters", details: details) }
+            pushName = value
+        default:
+            throw .invalidRequest("unknown config key '\(key)'", details: details)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `wause_receive` and the C callback hand out: answers to asynchronous calls and events
+/// from the log, in one ordered stream per client. Answers wait in memory (one per call in
+/// flight); events are read from the log by cursor, so nothing piles up when nobody listens.
+public final class Delivery: @unchecked Sendable {
+    public typealias Callback = @Sendable (JSONValue) -> Void
+
+    private let events: EventLog
+    private let follower: EventFollower
+    private let lock = ConditionLock()
+    private var answers: [JSONValue] = []
+    private var closed = false
+    private var callback: Callback?
+    private var dispatcher: DeliveryThread?
+
+    /// Events after `cursor` (usually the log's head when the client opened) are delivered.
+    public init(events: EventLog, after cursor: Int64) {
+        self.events = events
+        self.follower = events.follow(after: cursor)
+        events.addWakeHandler { [weak self] in self?.wake() }
+    }
+
+    private func wake() { lock.withLock { lock.broadcast() } }
+
+    /// Queues the answer to an asynchronous call.
+    public func post(answer: JSONValue) {
+        lock.withLock {
+            guard !closed else { return }
+            answers.append(answer)
+            lock.broadcast()
+        }
+    }
+
+    /// The next answer or event, waiting up to `timeoutMilliseconds` (negative: no limit).
+    /// Nil on timeout, after close, or while a callback takes the items.
+    public func receive(timeoutMilliseconds: Int) -> JSONValue? {
+        if lock.withLock({ callback != nil }) { return nil }
+        return next(deadline: MonotonicClock.deadline(afterMilliseconds: timeoutMilliseconds), forCallback: false)
+    }
+
+    private func next(deadline: UInt64?, forCallback: Bool) -> JSONValue? {
+        while true {
+            let (answer, stop) = lock.withLock { () -> (JSONValue?, Bool) in
+                if closed || (callback != nil) != forCallback { return (nil, true) }
+                return (answers.isEmpty ? nil : answers.removeFirst(), false)
+            }
+            if stop { return nil }
+            if let answer { return answer }
+            if let event = try? follower.next(timeoutMilliseconds: 0) { return event.json }
+            let woke = lock.withLock { () -> Bool in
+                lock.wait(until: deadline) {
+                    closed || !answers.isEmpty || (callback != nil) != forCallback
+                        || events.latestCursor > follower.position
+                }
+            }
+            if !woke { return nil }
+        }
+    }
+
+    /// Sends every item to `callback` on a thread of its own instead of `receive`; nil goes back
+    /// to `receive`. Replacing or clearing waits until a callback in progress has returned.
+    /// Fails when called from the delivery thread itself (it would wait for itself).
+    public func setCallback(_ newCallback: Callback?) throws(WauseError) {
+        let previous = lock.withLock { () -> DeliveryThread? in
+            let thread = dispatcher
+            dispatcher = nil
+            callback = nil
+            lock.broadcast()
+            return thread
+        }
+        if let previous {
+            if previous.isCurrentThread {
+                lock.withLock { dispatcher = previous; callback = previous.callback }
+                throw .invalidRequest("the callback cannot be changed from inside itself")
+            }
+            previous.join()
+        }
+        guard let newCallback else { return }
+        let thread = DeliveryThread(callback: newCallback) { [weak self] in
+            self?.next(deadline: nil, forCallback: true)
+        }
+        lock.withLock {
+            guard !closed else { return }
+            callback = newCallback
+            dispatcher = thread
+        }
+        thread.start()
+    }
+
+    /// Wakes every waiter for good and stops the callback thread (waiting for it).
+    public func close() {
+        let thread = lock.withLock { () -> DeliveryThread? in
+            closed = true
+            callback = nil
+            let thread = dispatcher
+            dispatcher = nil
+            lock.broadcast()
+            return thread
+        }
+        follower.cancel()
+        if let thread, !thread.isCurrentThread { thread.join() }
+    }
+}
+
+/// The pthread that invokes a delivery callback. A plain pthread (not a task) because the
+/// callback is foreign code that may block.
+final class DeliveryThread: @unchecked Sendable {
+    let callback: Delivery.Callback
+    private let nextItem: @Sendable () -> JSONValue?
+    private var thread = pthread_t()
+    private let started = ConditionLock()
+    private var threadID: pthread_t?
+
+    init(callback: @escaping Delivery.Callback, nextItem: @escaping @Sendable () -> JSONValue?) {
+        self.callback = callback
+        self.nextItem = nextItem
+    }
+
+    var isCurrentThread: Bool {
+        started.withLock { threadID.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+    }
+
+    func start() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { argument in
+            let me = Unmanaged<DeliveryThread>.fromOpaque(argument!).takeRetainedValue()
+            me.started.withLock { me.threadID = pthread_self() }
+            while let item = me.nextItem() { me.callback(item) }
+            return nil
+        }, box)
+        precondition(rc == 0, "cannot start the delivery thread")
+        started.withLock { threadID = thread }
+    }
+
+    func join() { pthread_join(thread, nil) }
+}

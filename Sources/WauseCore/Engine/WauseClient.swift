@@ -1,0 +1,146 @@
+/// One engine instance: a store, its event log, the connection state and the method catalogue.
+/// A thin coordinator — each feature owns its own state in its own file.
+public final class WauseClient: @unchecked Sendable {
+    public let config: ClientConfig
+    public let store: Store
+    public let events: EventLog
+    public let catalogue: MethodCatalogue
+    public let environment: Environment
+    public let logger: Logger
+
+    private let stateLock = ConditionLock()
+    private var state: ConnectionState
+    private var lastError: String?
+    private var isClosed = false
+
+    public init(config: ClientConfig, environment: Environment = .live,
+                catalogue: MethodCatalogue = .standard) throws(WauseError) {
+        self.config = config
+        self.environment = environment
+        self.catalogue = catalogue
+        self.logger = Logger(label: "wause", level: config.logLevel, clock: environment.now)
+        let store = try Store(directory: config.dataDirectory)
+        self.store = store
+        do {
+            self.events = try EventLog(store: store, clock: environment.now)
+            // Until the wire protocol lands nothing can link, so a linked store is one whose
+            // connection is down; an unlinked store is stopped (or logged out, if it was).
+            if try store.linkedAccount() != nil {
+                state = .disconnected
+            } else if try store.loggedOutAt() != nil {
+                state = .loggedOut
+            } else {
+                state = .stopped
+            }
+        } catch {
+            store.close()
+            throw error
+        }
+        logger.info("client opened (store schema v\(store.schemaVersion), state \(state.rawValue))")
+    }
+
+    /// Convenience for the C API and bindings: the configuration as JSON text.
+    public convenience init(configJSON: String?, environment: Environment = .live) throws(WauseError) {
+        guard let configJSON, !configJSON.isEmpty else {
+            throw .invalidRequest("config is required: a JSON object with at least data_dir")
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(configJSON) } catch {
+            throw .invalidRequest("config is not valid JSON: \(error)")
+        }
+        try self.init(config: ClientConfig(json: json), environment: environment)
+    }
+
+    /// The current state and the reason for the last failure.
+    public func connectionSnapshot() -> (ConnectionState, String?) {
+        stateLock.withLock { (state, lastError) }
+    }
+
+    /// Calls a catalogue method. Never throws: every failure comes back as a `WauseError`.
+    public func call(_ name: String, _ arguments: JSONValue) async -> Result<JSONObject, WauseError> {
+        do {
+            if stateLock.withLock({ isClosed }) { throw WauseError.invalidRequest("the client is closed") }
+            let (method, prepared) = try catalogue.prepare(name, arguments)
+            return .success(try await method.handler(self, prepared))
+        } catch let error as WauseError {
+            return .failure(error)
+        } catch {
+            return .failure(.internal("\(error)"))
+        }
+    }
+
+    /// Calls a method whose arguments are JSON text (NULL or empty means none).
+    public func call(_ name: String, argumentsJSON: String?) async -> Result<JSONObject, WauseError> {
+        // An unknown method is the more useful error when the arguments are bad as well.
+        guard catalogue.method(named: name) != nil else { return await call(name, .null) }
+        guard let argumentsJSON, !argumentsJSON.allSatisfy({ $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }) else {
+            return await call(name, .null)
+        }
+        do {
+            return await call(name, try JSONValue.parse(argumentsJSON))
+        } catch {
+            return .failure(.invalidRequest("params are not valid JSON: \(error)"))
+        }
+    }
+
+    /// The blocking form, for threads outside Swift concurrency (C callers, HTTP connection
+    /// threads). Must not be called from a task: it parks the calling thread.
+    public func callBlocking(_ name: String, argumentsJSON: String?) -> Result<JSONObject, WauseError> {
+        let waiter = BlockingResult<Result<JSONObject, WauseError>>()
+        Task { waiter.set(await self.call(name, argumentsJSON: argumentsJSON)) }
+        return waiter.wait()
+    }
+
+    public func callBlocking(_ name: String, _ arguments: JSONValue) -> Result<JSONObject, WauseError> {
+        let waiter = BlockingResult<Result<JSONObject, WauseError>>()
+        Task { waiter.set(await self.call(name, arguments)) }
+        return waiter.wait()
+    }
+
+    /// Stops the engine and closes the store. Idempotent.
+    public func close() {
+        let wasClosed = stateLock.withLock { () -> Bool in
+            defer { isClosed = true }
+            return isClosed
+        }
+        guard !wasClosed else { return }
+        events.close()
+        store.close()
+        logger.info("client closed")
+    }
+}
+
+/// A one-shot slot a thread can block on until a task fills it.
+final class BlockingResult<Value>: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var value: Value?
+
+    func set(_ newValue: Value) {
+        lock.withLock {
+            value = newValue
+            lock.broadcast()
+        }
+    }
+
+    func wait() -> Value {
+        lock.withLock {
+            _ = lock.wait(until: nil) { value != nil }
+            return value!
+        }
+    }
+}
+
+extension WauseClient {
+    /// A page of the event log for a consumer catching up: `{events, next_cursor, has_more}`.
+    public func replayEvents(after cursor: Int64, limit: Int) throws(WauseError) -> JSONObject {
+        guard cursor >= 0 else { throw .invalidRequest("after_cursor must be 0 or more") }
+        guard (1...1000).contains(limit) else { throw .invalidRequest("limit must be between 1 and 1000") }
+        let page = try events.events(after: cursor, limit: limit + 1)
+        let shown = page.prefix(limit)
+        return [
+            "events": .array(shown.map(\.json)),
+            "next_cursor": .int(shown.last?.cursor ?? cursor),
+            "has_more": .bool(page.count > limit),
+        ]
+    }
+}

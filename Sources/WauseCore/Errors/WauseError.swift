@@ -1,0 +1,54 @@
+/// The error every surface (C, bindings, MCP) reports: `{code, message, details?}`.
+/// `Code` raw values are the stable names of DESIGN.md "Errors"; `cValue` is the number the C API
+/// returns for them (see include/wause.h — never renumber).
+public struct WauseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable, CaseIterable {
+        case invalidRequest = "invalid_request"
+        case notFound = "not_found"
+        case ambiguousRecipient = "ambiguous_recipient"
+        case whatsappNotPaired = "whatsapp_not_paired"
+        case notConnected = "not_connected"
+        case pairingFailed = "pairing_failed"
+        case rateLimited = "rate_limited"
+        case editWindowExpired = "edit_window_expired"
+        case mediaTooLarge = "media_too_large"
+        case forbiddenPath = "forbidden_path"
+        case timeout = "timeout"
+        case clientOutdated = "client_outdated"
+        case loggedOut = "logged_out"
+        case `internal` = "internal"
+
+        /// The WAUSE_ERR_* value in include/wause.h.
+        public var cValue: Int32 { Int32(Code.allCases.firstIndex(of: self)! + 1) }
+
+        public init?(cValue: Int32) {
+            let index = Int(cValue) - 1
+            guard Code.allCases.indices.contains(index) else { return nil }
+            self = Code.allCases[index]
+        }
+    }
+
+    public let code: Code
+    public let message: String
+    public let details: JSONObject?
+
+    public init(_ code: Code, _ message: String, details: JSONObject? = nil) {
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    public static func invalidRequest(_ message: String, details: JSONObject? = nil) -> WauseError {
+        WauseError(.invalidRequest, message, details: details)
+    }
+
+    public static func `internal`(_ message: String) -> WauseError { WauseError(.internal, message) }
+
+    public var json: JSONValue {
+        var object: JSONObject = ["code": .string(code.rawValue), "message": .string(message)]
+        if let details { object["details"] = .object(details) }
+        return .object(object)
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}

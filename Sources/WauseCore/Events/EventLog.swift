@@ -1,0 +1,147 @@
+/// The names an application can observe (DESIGN.md "Events"), in one place.
+public enum EventName: String, Sendable, CaseIterable {
+    case pairingQR = "pairing.qr"
+    case pairingCode = "pairing.code"
+    case pairingFailed = "pairing.failed"
+    case accountPaired = "account.paired"
+    case accountConnected = "account.connected"
+    case accountDisconnected = "account.disconnected"
+    case accountLoggedOut = "account.logged_out"
+    case messageReceived = "message.received"
+    case messageSent = "message.sent"
+    case messageStatus = "message.status"
+    case messageEdited = "message.edited"
+    case messageDeleted = "message.deleted"
+    case messageReaction = "message.reaction"
+    case contactIdentityChanged = "contact.identity_changed"
+    case groupCreated = "group.created"
+    case groupUpdated = "group.updated"
+    case groupParticipantsChanged = "group.participants_changed"
+    case presenceChanged = "presence.changed"
+    case typingStarted = "typing.started"
+    case typingStopped = "typing.stopped"
+    case approvalResolved = "approval.resolved"
+}
+
+/// Publishes events: each is written to the store's log first, then followers are woken.
+/// Followers read from the log by cursor, so a slow or absent consumer costs no memory and
+/// misses nothing.
+public final class EventLog: @unchecked Sendable {
+    private let store: Store
+    private let clock: @Sendable () -> Int64
+    private let signal = ConditionLock()
+    private var head: Int64
+    private var closed = false
+    private var wakeHandlers: [@Sendable () -> Void] = []
+
+    init(store: Store, clock: @escaping @Sendable () -> Int64) throws(WauseError) {
+        self.store = store
+        self.clock = clock
+        self.head = try store.latestCursor()
+    }
+
+    /// The cursor of the newest event.
+    public var latestCursor: Int64 { signal.withLock { head } }
+
+    @discardableResult
+    public func publish(_ name: EventName, _ data: JSONObject) throws(WauseError) -> Event {
+        let event = try store.appendEvent(name: name.rawValue, data: data, at: clock())
+        let handlers = signal.withLock {
+            head = max(head, event.cursor)
+            signal.broadcast()
+            return wakeHandlers
+        }
+        for handler in handlers { handler() }
+        return event
+    }
+
+    public func events(after cursor: Int64, limit: Int) throws(WauseError) -> [Event] {
+        try store.events(after: cursor, limit: limit)
+    }
+
+    /// A follower that yields every event logged after `cursor`.
+    public func follow(after cursor: Int64) -> EventFollower {
+        EventFollower(log: self, cursor: cursor)
+    }
+
+    /// Runs `handler` (on the publishing thread, without locks held) after every new event, for
+    /// consumers that wait on more than the log (the C API's delivery queue).
+    func addWakeHandler(_ handler: @escaping @Sendable () -> Void) {
+        signal.withLock { wakeHandlers.append(handler) }
+    }
+
+    /// Wakes every follower for good (client closing).
+    func close() {
+        let handlers = signal.withLock {
+            closed = true
+            signal.broadcast()
+            return wakeHandlers
+        }
+        for handler in handlers { handler() }
+    }
+
+    /// Blocks until the head passes `cursor`, the deadline passes, the log closes or `cancelled()`
+    /// says so. Returns true if there is something after `cursor`.
+    func waitForEvents(after cursor: Int64, deadline: UInt64?, cancelled: () -> Bool) -> Bool {
+        signal.withLock {
+            _ = signal.wait(until: deadline) { head > cursor || closed || cancelled() }
+            return head > cursor
+        }
+    }
+
+    /// Wakes waiters so they re-check their cancellation. Broadcasting under the lock means a
+    /// waiter between its check and its wait cannot miss the wake-up.
+    func wakeWaiters() { signal.withLock { signal.broadcast() } }
+}
+
+/// Reads the event log forward from a cursor; `next(timeoutMilliseconds:)` blocks for the next
+/// event. Used by the C API's receive/callback delivery and by each MCP SSE stream.
+public final class EventFollower: @unchecked Sendable {
+    private let log: EventLog
+    private let state = ConditionLock()
+    private var cursor: Int64
+    private var buffered: [Event] = []
+    private var cancelled = false
+
+    init(log: EventLog, cursor: Int64) {
+        self.log = log
+        self.cursor = cursor
+    }
+
+    /// The cursor of the last event handed out.
+    public var position: Int64 { state.withLock { cursor } }
+
+    /// The next event, or nil if none arrives before the timeout (negative: no timeout), or the
+    /// follower was cancelled or the log closed.
+    public func next(timeoutMilliseconds: Int) throws(WauseError) -> Event? {
+        let deadline = MonotonicClock.deadline(afterMilliseconds: timeoutMilliseconds)
+        while true {
+            if let event = state.withLock({ buffered.isEmpty ? nil : buffered.removeFirst() }) {
+                state.withLock { cursor = event.cursor }
+                return event
+            }
+            let from = state.withLock { cursor }
+            if state.withLock({ cancelled }) { return nil }
+            let committedHead = log.latestCursor
+            let batch = try log.events(after: from, limit: 256)
+            if !batch.isEmpty {
+                state.withLock { buffered = batch }
+                continue
+            }
+            if committedHead > from {
+                // Everything up to committedHead was written before the query ran, so rows that
+                // are missing were pruned: move past them instead of waiting on them forever.
+                state.withLock { cursor = committedHead }
+                continue
+            }
+            let available = log.waitForEvents(after: from, deadline: deadline) { [self] in state.withLock { cancelled } }
+            if !available { return nil }
+        }
+    }
+
+    /// Makes a blocked or later `next` return nil.
+    public func cancel() {
+        state.withLock { cancelled = true }
+        log.wakeWaiters()
+    }
+}

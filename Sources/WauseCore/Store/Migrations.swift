@@ -1,0 +1,196 @@
+/// The store's schema, as an append-only list of migrations. Migration N brings a store from
+/// schema version N-1 to N; `PRAGMA user_version` records where a file is. Never edit a
+/// migration that has shipped: add a new one.
+enum Migrations {
+    static let all: [String] = [version1]
+
+    static var latestVersion: Int64 { Int64(all.count) }
+
+    /// Brings the database to the latest version, each step in its own transaction. A file written
+    /// by a newer wause is refused rather than misread.
+    static func migrate(_ connection: SQLiteConnection, path: String) throws(WauseError) {
+        let current = try connection.scalar("PRAGMA user_version")
+        if current > latestVersion {
+            throw WauseError(
+                .internal,
+                "store \(path) has schema version \(current), newer than this wause understands (\(latestVersion)); use a newer wause or another data_dir",
+                details: ["schema_version": .int(current), "supported_version": .int(latestVersion)])
+        }
+        var version = current
+        while version < latestVersion {
+            version += 1
+            let script = all[Int(version) - 1]
+            try connection.transaction { () throws(WauseError) in
+                try connection.executeScript(script)
+                try connection.executeScript("PRAGMA user_version = \(version)")
+            }
+        }
+    }
+
+    /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
+    /// idempotency keys, approvals and the event log.
+    static let version1 = """
+    -- This device: one row (id = 1). Key material is stored as raw bytes; the file is 0600.
+    CREATE TABLE device (
+        id                   INTEGER PRIMARY KEY CHECK (id = 1),
+        registration_id      INTEGER NOT NULL,
+        noise_private        BLOB NOT NULL,
+        noise_public         BLOB NOT NULL,
+        identity_private     BLOB NOT NULL,
+        identity_public      BLOB NOT NULL,
+        signed_prekey_id     INTEGER NOT NULL,
+        adv_secret           BLOB NOT NULL,
+        jid                  TEXT,            -- user:device@s.whatsapp.net once linked
+        lid                  TEXT,            -- user:device@lid once linked
+        platform             TEXT,
+        push_name            TEXT,
+        business_name        TEXT,
+        account_signature_key BLOB,           -- the phone's account identity key (ADV)
+        adv_signed_identity  BLOB,            -- ADVSignedDeviceIdentity as received, for device-identity
+        paired_at            INTEGER,
+        logged_out_at        INTEGER,
+        created_at           INTEGER NOT NULL
+    );
+
+    -- Signal: our prekeys (one-time and signed) and peers' identities and sessions.
+    CREATE TABLE prekeys (
+        id          INTEGER PRIMARY KEY,
+        private_key BLOB NOT NULL,
+        public_key  BLOB NOT NULL,
+        uploaded    INTEGER NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE signed_prekeys (
+        id          INTEGER PRIMARY KEY,
+        private_key BLOB NOT NULL,
+        public_key  BLOB NOT NULL,
+        signature   BLOB NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE identities (
+        address      TEXT PRIMARY KEY,        -- signal address: user[:device]@server
+        identity_key BLOB NOT NULL,
+        trusted_at   INTEGER NOT NULL,
+        changed_at   INTEGER
+    );
+    CREATE TABLE sessions (
+        address    TEXT PRIMARY KEY,
+        record     BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+
+    -- People. One row per person: the phone number and the LID of the same person meet here.
+    CREATE TABLE contacts (
+        id         INTEGER PRIMARY KEY,
+        phone      TEXT UNIQUE,               -- digits only, e.g. 15551234567
+        lid        TEXT UNIQUE,               -- user part of the @lid JID
+        push_name  TEXT,
+        full_name  TEXT,
+        saved_name TEXT,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX contacts_names ON contacts (saved_name, full_name, push_name);
+
+    CREATE TABLE chats (
+        jid            TEXT PRIMARY KEY,
+        contact_id     INTEGER REFERENCES contacts(id),
+        name           TEXT,
+        is_group       INTEGER NOT NULL DEFAULT 0,
+        is_read_only   INTEGER NOT NULL DEFAULT 0,
+        unread_count   INTEGER NOT NULL DEFAULT 0,
+        last_message_at INTEGER,
+        archived       INTEGER NOT NULL DEFAULT 0,
+        pinned         INTEGER NOT NULL DEFAULT 0,
+        muted_until    INTEGER,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE INDEX chats_recent ON chats (last_message_at DESC);
+
+    CREATE TABLE messages (
+        rowid        INTEGER PRIMARY KEY,
+        id           TEXT NOT NULL,
+        chat_jid     TEXT NOT NULL REFERENCES chats(jid),
+        sender_jid   TEXT,
+        from_me      INTEGER NOT NULL,
+        type         TEXT NOT NULL,
+        body         TEXT NOT NULL DEFAULT '',
+        quoted_id    TEXT,
+        timestamp    INTEGER NOT NULL,        -- unix seconds
+        has_media    INTEGER NOT NULL DEFAULT 0,
+        status       TEXT,                    -- queued / sent / delivered / read / failed (ours)
+        status_reason TEXT,
+        raw          BLOB,                    -- the decrypted Message protobuf
+        edited_at    INTEGER,
+        deleted_at   INTEGER,
+        received_at  INTEGER NOT NULL,
+        UNIQUE (chat_jid, id, from_me)
+    );
+    CREATE INDEX messages_chat_time ON messages (chat_jid, timestamp, rowid);
+    CREATE INDEX messages_id ON messages (id);
+
+    CREATE TABLE message_status_timeline (
+        message_rowid INTEGER NOT NULL REFERENCES messages(rowid) ON DELETE CASCADE,
+        status        TEXT NOT NULL,
+        device_jid    TEXT,
+        at            INTEGER NOT NULL
+    );
+    CREATE INDEX message_status_timeline_message ON message_status_timeline (message_rowid);
+
+    -- Full-text search over message bodies (external content: the text lives once, in messages).
+    CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages', content_rowid='rowid');
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, body) VALUES (new.rowid, new.body);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+        INSERT INTO messages_fts(rowid, body) VALUES (new.rowid, new.body);
+    END;
+
+    -- Messages accepted for sending and not yet acknowledged by the server. Written before the
+    -- message goes on the wire; a row leaves only when the server acks (or it fails for good).
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        message_id      TEXT NOT NULL UNIQUE,
+        chat_jid        TEXT NOT NULL,
+        payload         BLOB NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL
+    );
+
+    -- Same key, same result, for 24 hours (DESIGN.md "Methods").
+    CREATE TABLE idempotency_keys (
+        key        TEXT NOT NULL,
+        method     TEXT NOT NULL,
+        result     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (key, method)
+    );
+
+    CREATE TABLE approvals (
+        id          TEXT PRIMARY KEY,
+        chat_jid    TEXT NOT NULL,
+        question    TEXT NOT NULL,
+        message_id  TEXT,
+        status      TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+        answer      TEXT,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        resolved_at INTEGER
+    );
+    CREATE INDEX approvals_status ON approvals (status);
+
+    -- The event log. AUTOINCREMENT: a cursor is never reused, even after old rows are pruned, so
+    -- a consumer's cursor only ever moves forward.
+    CREATE TABLE events (
+        cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+        name   TEXT NOT NULL,
+        ts     INTEGER NOT NULL,             -- unix milliseconds
+        data   TEXT NOT NULL                 -- JSON object
+    );
+    """
+}

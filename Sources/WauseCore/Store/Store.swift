@@ -1,0 +1,186 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `whatsapp_status` reports about the store.
+public struct StoreSummary: Sendable, Equatable {
+    public var chats: Int64
+    public var messages: Int64
+    public var unread: Int64
+    public var pendingApprovals: Int64
+}
+
+/// The linked account as the store knows it.
+public struct LinkedAccount: Sendable, Equatable {
+    public var jid: String
+    public var lid: String?
+    public var pushName: String?
+    public var platform: String?
+}
+
+/// One entry of the event log (DESIGN.md "Events").
+public struct Event: Sendable, Equatable {
+    public let cursor: Int64
+    public let name: String
+    /// Unix milliseconds.
+    public let timestamp: Int64
+    public let data: JSONObject
+
+    public var json: JSONValue {
+        [
+            "cursor": .int(cursor), "name": .string(name),
+            "ts": .string(ISO8601.string(fromUnixMilliseconds: timestamp)), "data": .object(data),
+        ]
+    }
+}
+
+/// One client's persistent state: a directory holding `wause.db` (SQLite) and a lock file that
+/// keeps a second client — in this process or another — from opening the same directory.
+public final class Store: @unchecked Sendable {
+    public static let databaseFileName = "wause.db"
+    public static let lockFileName = "wause.lock"
+
+    public let directory: String
+    let database: SQLiteDatabase
+    private var lockDescriptor: Int32
+
+    public init(directory: String) throws(WauseError) {
+        let absolute = try Store.absolutePath(directory)
+        try Store.createDirectory(absolute)
+        self.directory = absolute
+
+        let lockPath = absolute + "/" + Store.lockFileName
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw .internal("cannot open \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        // flock locks belong to the open file description, so this refuses a second client in the
+        // same process as well as one in another process.
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(fd)
+            throw .invalidRequest("data_dir \(absolute) is already in use by another wause client",
+                                  details: ["data_dir": .string(absolute)])
+        }
+        lockDescriptor = fd
+        do {
+            database = try SQLiteDatabase(path: absolute + "/" + Store.databaseFileName)
+            try database.withConnection { (connection) throws(WauseError) in
+                try Migrations.migrate(connection, path: absolute + "/" + Store.databaseFileName)
+            }
+        } catch {
+            Glibc.close(fd)
+            lockDescriptor = -1
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Closes the database and releases the directory. Idempotent.
+    public func close() {
+        database.close()
+        if lockDescriptor >= 0 {
+            Glibc.close(lockDescriptor)
+            lockDescriptor = -1
+        }
+    }
+
+    public var schemaVersion: Int64 {
+        (try? database.withConnection { (c) throws(WauseError) in try c.scalar("PRAGMA user_version") }) ?? 0
+    }
+
+    // MARK: Status
+
+    public func summary() throws(WauseError) -> StoreSummary {
+        try database.withConnection { (c) throws(WauseError) in
+            let row = try c.query("""
+                SELECT (SELECT count(*) FROM chats) AS chats,
+                       (SELECT count(*) FROM messages) AS messages,
+                       (SELECT coalesce(sum(unread_count), 0) FROM chats) AS unread,
+                       (SELECT count(*) FROM approvals WHERE status = 'pending') AS pending
+                """)[0]
+            return StoreSummary(chats: row["chats"].integer ?? 0, messages: row["messages"].integer ?? 0,
+                                unread: row["unread"].integer ?? 0, pendingApprovals: row["pending"].integer ?? 0)
+        }
+    }
+
+    /// The account this device is linked to, or nil when it is not linked.
+    public func linkedAccount() throws(WauseError) -> LinkedAccount? {
+        try database.withConnection { (c) throws(WauseError) in
+            guard let row = try c.query("SELECT jid, lid, push_name, platform FROM device WHERE id = 1 AND jid IS NOT NULL").first,
+                let jid = row["jid"].text
+            else { return nil }
+            return LinkedAccount(jid: jid, lid: row["lid"].text, pushName: row["push_name"].text, platform: row["platform"].text)
+        }
+    }
+
+    /// When this device was last logged out (unix ms), if it was and has not linked since.
+    public func loggedOutAt() throws(WauseError) -> Int64? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT logged_out_at FROM device WHERE id = 1 AND jid IS NULL").first?["logged_out_at"].integer
+        }
+    }
+
+    // MARK: Event log
+
+    /// Appends an event and returns it with its cursor. Callers deliver it only after this returns,
+    /// so anything a listener saw is already in the log.
+    public func appendEvent(name: String, data: JSONObject, at timestamp: Int64) throws(WauseError) -> Event {
+        let cursor = try database.withConnection { (c) throws(WauseError) in
+            try c.execute("INSERT INTO events (name, ts, data) VALUES (?, ?, ?)",
+                          [.text(name), .integer(timestamp), .text(JSONValue.object(data).serialized)])
+        }
+        return Event(cursor: cursor, name: name, timestamp: timestamp, data: data)
+    }
+
+    /// Events with a cursor greater than `cursor`, oldest first.
+    public func events(after cursor: Int64, limit: Int) throws(WauseError) -> [Event] {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT cursor, name, ts, data FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?",
+                        [.integer(cursor), .integer(Int64(limit))]).map { row in
+                let data = (try? JSONValue.parse(row["data"].text ?? "{}"))?.objectValue ?? JSONObject()
+                return Event(cursor: row["cursor"].integer ?? 0, name: row["name"].text ?? "",
+                             timestamp: row["ts"].integer ?? 0, data: data)
+            }
+        }
+    }
+
+    /// The highest cursor ever issued (0 for a new store). Read from sqlite_sequence so it is
+    /// right even if the newest rows were pruned.
+    public func latestCursor() throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.scalar("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)")
+        }
+    }
+
+    // MARK: Paths
+
+    static func absolutePath(_ path: String) throws(WauseError) -> String {
+        guard !path.isEmpty else { throw .invalidRequest("data_dir must not be empty") }
+        guard !path.utf8.contains(0) else { throw .invalidRequest("data_dir must not contain NUL") }
+        var expanded = path
+        if expanded == "~" || expanded.hasPrefix("~/"), let home = getenv("HOME") {
+            expanded = String(cString: home) + expanded.dropFirst()
+        }
+        if expanded.hasPrefix("/") { return expanded }
+        guard let pointer = getcwd(nil, 0) else { throw .internal("cannot read the working directory") }
+        let cwd = String(cString: pointer)
+        free(pointer)
+        return (cwd == "/" ? "" : cwd) + "/" + expanded
+    }
+
+    /// `mkdir -p` with mode 0700 for the directories it creates.
+    static func createDirectory(_ path: String) throws(WauseError) {
+        var partial = ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            partial += "/" + component
+            if mkdir(partial, 0o700) != 0 && errno != EEXIST {
+                throw .internal("cannot create directory \(partial): \(String(cString: strerror(errno)))")
+            }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw .invalidRequest("data_dir \(path) is not a directory", details: ["data_dir": .string(path)])
+        }
+    }
+}

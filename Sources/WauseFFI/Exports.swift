@@ -1,0 +1,160 @@
+// The C ABI of libwause.so (include/wause.h). This file only converts between C and the engine:
+// every decision lives in WauseCore, which the tests exercise directly.
+import CWause
+import WauseCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a `wause_client *` points to: the engine and its delivery queue.
+final class ClientHandle: @unchecked Sendable {
+    let client: WauseClient
+    let delivery: Delivery
+
+    init(client: WauseClient) {
+        self.client = client
+        delivery = Delivery(events: client.events, after: client.events.latestCursor)
+    }
+
+    static func from(_ pointer: OpaquePointer?) -> ClientHandle? {
+        guard let pointer else { return nil }
+        return Unmanaged<ClientHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+}
+
+/// A malloc'd copy of `text`, for the caller to release with wause_free.
+private func cString(_ text: String) -> UnsafeMutablePointer<CChar>? { strdup(text) }
+
+private func string(_ pointer: UnsafePointer<CChar>?) -> String? {
+    guard let pointer else { return nil }
+    // Invalid UTF-8 is repaired (U+FFFD) rather than trusted.
+    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
+}
+
+private func nullArgument(_ name: String) -> WauseError { .invalidRequest("\(name) must not be NULL") }
+
+private func write(_ result: Result<JSONObject, WauseError>, to out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    switch result {
+    case .success(let value):
+        out.pointee = cString(JSONValue.object(value).serialized)
+        return 0
+    case .failure(let error):
+        out.pointee = cString(error.json.serialized)
+        return error.code.cValue
+    }
+}
+
+private let versionString: StaticString = "0.1.0"
+
+@_cdecl("wause_version")
+public func wause_version() -> UnsafePointer<CChar> {
+    UnsafeRawPointer(versionString.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+private let resultNames: [StaticString] = [
+    "ok", "invalid_request", "not_found", "ambiguous_recipient", "whatsapp_not_paired", "not_connected", "pairing_failed",
+    "rate_limited", "edit_window_expired", "media_too_large", "forbidden_path", "timeout", "client_outdated",
+    "logged_out", "internal",
+]
+private let unknownName: StaticString = "unknown"
+
+@_cdecl("wause_result_name")
+public func wause_result_name(_ code: Int32) -> UnsafePointer<CChar> {
+    let name = resultNames.indices.contains(Int(code)) ? resultNames[Int(code)] : unknownName
+    return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@_cdecl("wause_catalogue")
+public func wause_catalogue() -> UnsafeMutablePointer<CChar>? {
+    cString(MethodCatalogue.standard.json.serialized)
+}
+
+@_cdecl("wause_client_create")
+public func wause_client_create(_ config: UnsafePointer<CChar>?,
+                                _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> OpaquePointer? {
+    errorOut?.pointee = nil
+    do {
+        let client = try WauseClient(configJSON: string(config))
+        return OpaquePointer(Unmanaged.passRetained(ClientHandle(client: client)).toOpaque())
+    } catch {
+        errorOut?.pointee = cString(error.json.serialized)
+        return nil
+    }
+}
+
+@_cdecl("wause_client_destroy")
+public func wause_client_destroy(_ pointer: OpaquePointer?) {
+    guard let pointer else { return }
+    let handle = Unmanaged<ClientHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeRetainedValue()
+    handle.delivery.close()
+    handle.client.close()
+}
+
+@_cdecl("wause_call")
+public func wause_call(_ pointer: OpaquePointer?, _ method: UnsafePointer<CChar>?, _ params: UnsafePointer<CChar>?,
+                       _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guard let out else { return WauseError.Code.invalidRequest.cValue }
+    guard let handle = ClientHandle.from(pointer) else { return write(.failure(nullArgument("client")), to: out) }
+    guard let method = string(method) else { return write(.failure(nullArgument("method")), to: out) }
+    return write(handle.client.callBlocking(method, argumentsJSON: string(params)), to: out)
+}
+
+@_cdecl("wause_send")
+public func wause_send(_ pointer: OpaquePointer?, _ requestID: Int64, _ method: UnsafePointer<CChar>?,
+                       _ params: UnsafePointer<CChar>?) -> Int32 {
+    guard let handle = ClientHandle.from(pointer), let method = string(method) else {
+        return WauseError.Code.invalidRequest.cValue
+    }
+    let arguments = string(params)
+    Task {
+        let answer: JSONValue
+        switch await handle.client.call(method, argumentsJSON: arguments) {
+        case .success(let result): answer = ["request_id": .int(requestID), "result": .object(result)]
+        case .failure(let error): answer = ["request_id": .int(requestID), "error": error.json]
+        }
+        handle.delivery.post(answer: answer)
+    }
+    return 0
+}
+
+@_cdecl("wause_receive")
+public func wause_receive(_ pointer: OpaquePointer?, _ timeoutMilliseconds: Int32) -> UnsafeMutablePointer<CChar>? {
+    guard let handle = ClientHandle.from(pointer) else { return nil }
+    return handle.delivery.receive(timeoutMilliseconds: Int(timeoutMilliseconds)).flatMap { cString($0.serialized) }
+}
+
+/// Carries the C function pointer and its user data into the delivery thread.
+private struct ForeignCallback: @unchecked Sendable {
+    let function: wause_callback
+    let userData: UnsafeMutableRawPointer?
+}
+
+@_cdecl("wause_set_callback")
+public func wause_set_callback(_ pointer: OpaquePointer?, _ callback: wause_callback?,
+                               _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    guard let handle = ClientHandle.from(pointer) else { return WauseError.Code.invalidRequest.cValue }
+    var deliver: Delivery.Callback?
+    if let callback {
+        let foreign = ForeignCallback(function: callback, userData: userData)
+        deliver = { item in _ = item.serialized.withCString { foreign.function(foreign.userData, $0) } }
+    }
+    do throws(WauseError) {
+        try handle.delivery.setCallback(deliver)
+        return 0
+    } catch {
+        return error.code.cValue
+    }
+}
+
+@_cdecl("wause_events")
+public func wause_events(_ pointer: OpaquePointer?, _ afterCursor: Int64, _ limit: Int32,
+                         _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guard let out else { return WauseError.Code.invalidRequest.cValue }
+    guard let handle = ClientHandle.from(pointer) else { return write(.failure(nullArgument("client")), to: out) }
+    return write(Result { () throws(WauseError) in try handle.client.replayEvents(after: afterCursor, limit: Int(limit)) }, to: out)
+}
+
+@_cdecl("wause_free")
+public func wause_free(_ pointer: UnsafeMutableRawPointer?) {
+    free(pointer)
+}
