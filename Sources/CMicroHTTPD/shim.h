@@ -47,3 +47,8 @@ static inline uint16_t wause_mhd_bound_port(struct MHD_Daemon *daemon) {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     return info ? info->port : 0;
 }
+
+/* Macros with casts do not import into Swift. */
+static const ssize_t wause_mhd_end_of_stream = MHD_CONTENT_READER_END_OF_STREAM;
+static const ssize_t wause_mhd_end_with_error = MHD_CONTENT_READER_END_WITH_ERROR;
+static const uint64_t wause_mhd_size_unknown = MHD_SIZE_UNKNOWN;

@@ -11,6 +11,7 @@ public final class WauseClient: @unchecked Sendable {
     private let stateLock = ConditionLock()
     private var state: ConnectionState
     private var lastError: String?
+    private var pairingQR: String?
     private var isClosed = false
 
     public init(config: ClientConfig, environment: Environment = .live,
@@ -54,6 +55,12 @@ public final class WauseClient: @unchecked Sendable {
     /// The current state and the reason for the last failure.
     public func connectionSnapshot() -> (ConnectionState, String?) {
         stateLock.withLock { (state, lastError) }
+    }
+
+    /// The pairing string to show as a QR code right now (`https://wa.me/settings/linked_devices#…`),
+    /// or nil when the engine is not waiting for a scan. The /qr page renders it locally.
+    public var currentPairingQR: String? {
+        stateLock.withLock { state == .qr ? pairingQR : nil }
     }
 
     /// Calls a catalogue method. Never throws: every failure comes back as a `WauseError`.

@@ -1,0 +1,134 @@
+import WauseCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// wause-mcp's settings: its own (`--host`, `--port`, `--token`, …) plus every engine config key,
+/// each as a `--flag` and a `WAUSE_*` environment variable (the flag wins).
+public struct HostSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port: UInt16 = 8790
+    public var token: String?
+    public var maximumBodySize = 4 * 1024 * 1024
+    public var client: ClientConfig
+    public var renderQR: String?
+    public var qrFormat = "png"
+
+    public init(dataDirectory: String) {
+        client = ClientConfig(dataDirectory: dataDirectory)
+        client.logLevel = .info
+    }
+}
+
+public enum HostCommandLine {
+    public enum Outcome {
+        case run(HostSettings)
+        case exit(code: Int32, output: String)
+    }
+
+    static let hostOptions: [(name: String, help: String)] = [
+        ("host", "IP address to listen on (default 127.0.0.1; anything but loopback requires --token)"),
+        ("port", "TCP port (default 8790; 0 picks a free port)"),
+        ("token", "require 'Authorization: Bearer TOKEN' on /mcp (and ?token= on /qr)"),
+        ("max-body-size", "largest accepted request body in bytes (default 4194304)"),
+    ]
+
+    public static var usage: String {
+        var text = """
+            wause-mcp — a WhatsApp linked device as an MCP server (Streamable HTTP).
+
+            Usage: wause-mcp [options]
+                   wause-mcp --render-qr TEXT [--qr-format png|svg|terminal] > FILE
+
+            Serves http://HOST:PORT/mcp (MCP), /qr (pairing page), /qr.png, /qr.svg and /healthz.
+            Every option can also be set as an environment variable: --data-dir → WAUSE_DATA_DIR.
+
+            Options:
+
+            """
+        let engineOptions = ClientConfig.keys.map { (name: $0.name.replacingUnderscores(), help: $0.help) }
+        for option in hostOptions + engineOptions {
+            text += "  --\(option.name.padding(18)) \(option.help)\n"
+        }
+        text += "  --\("render-qr TEXT".padding(18)) write TEXT as a QR code (the /qr.png code path) to stdout and exit\n"
+        text += "  --\("qr-format FORMAT".padding(18)) png (default), svg or terminal, with --render-qr\n"
+        text += "  --\("help".padding(18)) show this help\n"
+        text += "  --\("version".padding(18)) print the version\n"
+        return text
+    }
+
+    /// Parses arguments (without the program name) over the environment.
+    public static func parse(_ arguments: [String], environment: [String: String], version: String) -> Outcome {
+        var values: [String: String] = [:]
+        let engineKeys = ClientConfig.keys.map { $0.name.replacingUnderscores() }
+        let valued = Set(hostOptions.map(\.name) + engineKeys + ["render-qr", "qr-format"])
+        for name in valued {
+            if let value = environment["WAUSE_" + name.uppercased().replacingDashes()] { values[name] = value }
+        }
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--help" || argument == "-h" { return .exit(code: 0, output: usage) }
+            if argument == "--version" { return .exit(code: 0, output: "wause-mcp \(version)\n") }
+            guard argument.hasPrefix("--") else { return .exit(code: 2, output: "unexpected argument '\(argument)'\n\n" + usage) }
+            var name = String(argument.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            guard valued.contains(name) else { return .exit(code: 2, output: "unknown option '--\(name)'\n\n" + usage) }
+            if value == nil {
+                guard index < arguments.count else { return .exit(code: 2, output: "option '--\(name)' needs a value\n") }
+                value = arguments[index]
+                index += 1
+            }
+            values[name] = value
+        }
+
+        var settings = HostSettings(dataDirectory: values["data-dir"] ?? defaultDataDirectory(environment))
+        if let host = values["host"] { settings.host = host }
+        if let port = values["port"] {
+            guard let number = UInt16(port) else { return .exit(code: 2, output: "--port must be 0–65535\n") }
+            settings.port = number
+        }
+        if let token = values["token"], !token.isEmpty { settings.token = token }
+        if let size = values["max-body-size"] {
+            guard let number = Int(size), number >= 1024 else { return .exit(code: 2, output: "--max-body-size must be at least 1024\n") }
+            settings.maximumBodySize = number
+        }
+        for key in ClientConfig.keys.map(\.name) where key != "data_dir" {
+            do {
+                try settings.client.apply(key: key, value: values[key.replacingUnderscores()])
+            } catch {
+                return .exit(code: 2, output: "--\(key.replacingUnderscores()): \(error.message)\n")
+            }
+        }
+        settings.renderQR = values["render-qr"]
+        if let format = values["qr-format"] {
+            guard ["png", "svg", "terminal"].contains(format) else { return .exit(code: 2, output: "--qr-format must be png, svg or terminal\n") }
+            settings.qrFormat = format
+        }
+        if !isLoopback(settings.host) && settings.token == nil {
+            return .exit(code: 2, output: "refusing to listen on \(settings.host) without --token: only loopback addresses are safe without one\n")
+        }
+        return .run(settings)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// `$XDG_DATA_HOME/wause`, else `~/.local/share/wause`.
+    static func defaultDataDirectory(_ environment: [String: String]) -> String {
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") { return xdg + "/wause" }
+        return (environment["HOME"] ?? ".") + "/.local/share/wause"
+    }
+}
+
+extension String {
+    func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
+    func replacingDashes() -> String { String(map { $0 == "-" ? "_" : $0 }) }
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

@@ -1,0 +1,102 @@
+import WauseCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// wause-mcp from start to exit: parse settings, open the engine, serve until SIGINT/SIGTERM,
+/// then stop serving, end sessions and close the store.
+public enum HostRunner {
+    public static let version = "0.1.0"
+
+    public static func main(arguments: [String]) -> Int32 {
+        // Block the stop signals before any thread exists, so every thread inherits the mask and
+        // the main thread alone receives them through sigwait.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        var environment: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+
+        let settings: HostSettings
+        switch HostCommandLine.parse(arguments, environment: environment, version: version) {
+        case .exit(let code, let output):
+            write(code == 0 ? 1 : 2, output)
+            return code
+        case .run(let parsed):
+            settings = parsed
+        }
+
+        if let text = settings.renderQR { return renderQR(text, format: settings.qrFormat) }
+
+        let logger = Logger(label: "wause-mcp", level: settings.client.logLevel)
+        let client: WauseClient
+        do {
+            client = try WauseClient(config: settings.client)
+        } catch {
+            write(2, "wause-mcp: \(error.message)\n")
+            return 1
+        }
+        let server = MCPServer(client: client, options: .init(listenHost: settings.host, token: settings.token,
+                                                              maximumBodySize: settings.maximumBodySize,
+                                                              serverVersion: version), logger: logger)
+        let http = HTTPServer(maximumBodySize: settings.maximumBodySize, handler: server.handle)
+        do {
+            try http.start(host: settings.host, port: settings.port)
+        } catch {
+            write(2, "wause-mcp: \(error.message)\n")
+            client.close()
+            return 1
+        }
+        let authority = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
+        // Tests and scripts read this line (with --port 0) to learn the port.
+        write(1, "wause-mcp listening on http://\(authority):\(http.port)/mcp (pairing page: http://\(authority):\(http.port)/qr)\n")
+        logger.info("data_dir \(client.store.directory); token \(settings.token == nil ? "off" : "on")")
+
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
+        logger.info("received signal \(received), shutting down")
+        server.shutdown()
+        http.stop()
+        client.close()
+        return 0
+    }
+
+    static func renderQR(_ text: String, format: String) -> Int32 {
+        do {
+            switch format {
+            case "svg": write(1, try QRPages.svg(text))
+            case "terminal": write(1, try QRCode(encoding: text).terminalText())
+            default: writeBytes(1, try QRPages.png(text))
+            }
+            return 0
+        } catch {
+            write(2, "wause-mcp: \(error.message)\n")
+            return 1
+        }
+    }
+
+    static func write(_ descriptor: Int32, _ text: String) { writeBytes(descriptor, Array(text.utf8)) }
+
+    static func writeBytes(_ descriptor: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written <= 0 {
+                if written < 0 && errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
+    }
+}

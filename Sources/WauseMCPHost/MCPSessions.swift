@@ -1,0 +1,116 @@
+import WauseCore
+
+/// One MCP session (`Mcp-Session-Id`): the negotiated protocol version, the client's log level,
+/// and how far its event stream has read, so a reconnecting GET continues where the last ended.
+final class MCPSession: @unchecked Sendable {
+    let id: String
+    let protocolVersion: String
+    let clientName: String
+    private let lock = ConditionLock()
+    private var lastSeen: Int64
+    private var eventCursor: Int64
+    private var stream: EventStream?
+    private(set) var logLevel = "info"
+
+    init(id: String, protocolVersion: String, clientName: String, eventCursor: Int64, now: Int64) {
+        self.id = id
+        self.protocolVersion = protocolVersion
+        self.clientName = clientName
+        self.eventCursor = eventCursor
+        lastSeen = now
+    }
+
+    func touch(_ now: Int64) { lock.withLock { lastSeen = now } }
+
+    func setLogLevel(_ level: String) { lock.withLock { logLevel = level } }
+
+    func isIdle(since cutoff: Int64) -> Bool { lock.withLock { stream == nil && lastSeen < cutoff } }
+
+    var lastActivity: Int64 { lock.withLock { lastSeen } }
+
+    /// Where a new GET stream starts: after `lastEventID` when the client resumes, else where the
+    /// previous stream stopped.
+    func streamStart(lastEventID: Int64?) -> Int64 { lock.withLock { lastEventID ?? eventCursor } }
+
+    /// Makes `newStream` the session's only event stream: each message goes to exactly one
+    /// stream (MCP transports), so an older stream of this session is ended.
+    func attach(_ newStream: EventStream) {
+        let previous = lock.withLock { () -> EventStream? in
+            defer { stream = newStream }
+            return stream
+        }
+        previous?.cancel()
+    }
+
+    func detach(_ ended: EventStream, at cursor: Int64) {
+        lock.withLock {
+            eventCursor = max(eventCursor, cursor)
+            if stream === ended { stream = nil }
+        }
+    }
+
+    func end() {
+        let current = lock.withLock { () -> EventStream? in
+            defer { stream = nil }
+            return stream
+        }
+        current?.cancel()
+    }
+}
+
+/// The live sessions. Idle sessions (no request for `idleTimeout` and no open stream) expire, and
+/// the oldest idle one makes room when the table is full; an ended session's id then answers 404.
+final class MCPSessionTable: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var sessions: [String: MCPSession] = [:]
+    private let idleTimeoutMilliseconds: Int64
+    private let capacity: Int
+
+    init(idleTimeoutMilliseconds: Int64 = 30 * 60 * 1000, capacity: Int = 1000) {
+        self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+        self.capacity = capacity
+    }
+
+    func add(_ session: MCPSession, now: Int64) {
+        let evicted = lock.withLock { () -> [MCPSession] in
+            var removed = sessions.values.filter { $0.isIdle(since: now - idleTimeoutMilliseconds) }
+            for session in removed { sessions[session.id] = nil }
+            if sessions.count >= capacity, let oldest = sessions.values.min(by: { $0.lastActivity < $1.lastActivity }) {
+                sessions[oldest.id] = nil
+                removed.append(oldest)
+            }
+            sessions[session.id] = session
+            return removed
+        }
+        for session in evicted { session.end() }
+    }
+
+    func session(_ id: String, now: Int64) -> MCPSession? {
+        lock.withLock {
+            guard let session = sessions[id] else { return nil }
+            if session.isIdle(since: now - idleTimeoutMilliseconds) {
+                sessions[id] = nil
+                return nil
+            }
+            session.touch(now)
+            return session
+        }
+    }
+
+    @discardableResult
+    func remove(_ id: String) -> MCPSession? {
+        let removed = lock.withLock { sessions.removeValue(forKey: id) }
+        removed?.end()
+        return removed
+    }
+
+    func removeAll() {
+        let all = lock.withLock { () -> [MCPSession] in
+            defer { sessions.removeAll() }
+            return Array(sessions.values)
+        }
+        for session in all { session.end() }
+    }
+
+    var count: Int { lock.withLock { sessions.count } }
+}

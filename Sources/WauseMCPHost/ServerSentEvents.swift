@@ -1,0 +1,105 @@
+import WauseCore
+
+/// Server-Sent Events framing (`event: message` + `data:` lines), as the MCP Python SDK frames
+/// its streams.
+enum ServerSentEvents {
+    static let headers: [(String, String)] = [
+        ("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache, no-transform"), ("X-Accel-Buffering", "no"),
+    ]
+
+    static func message(_ json: JSONValue, id: String? = nil) -> [UInt8] {
+        var text = ""
+        if let id { text += "id: \(id)\n" }
+        text += "event: message\ndata: \(json.serialized)\n\n"
+        return Array(text.utf8)
+    }
+
+    static let keepAlive = Array(": keep-alive\n\n".utf8)
+}
+
+/// A POST answered as SSE: the JSON-RPC messages the call produces (progress notifications in
+/// later tools, then the response), after which the stream ends.
+final class ResponseStream: HTTPStreamSource, @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var queued: [[UInt8]] = []
+    private var complete = false
+    private var cancelled = false
+
+    func send(_ message: JSONValue) {
+        lock.withLock {
+            queued.append(ServerSentEvents.message(message))
+            lock.broadcast()
+        }
+    }
+
+    func finish(with response: JSONValue) {
+        lock.withLock {
+            queued.append(ServerSentEvents.message(response))
+            complete = true
+            lock.broadcast()
+        }
+    }
+
+    func next() -> [UInt8]? {
+        lock.withLock {
+            _ = lock.wait(until: nil) { !queued.isEmpty || complete || cancelled }
+            if cancelled || queued.isEmpty { return nil }
+            return queued.removeFirst()
+        }
+    }
+
+    func cancel() {
+        lock.withLock {
+            cancelled = true
+            lock.broadcast()
+        }
+    }
+
+    func finished() { cancel() }
+}
+
+/// The GET /mcp stream of a session: engine events as `notifications/wause/event`, read from the
+/// event log by cursor (the SSE id), with a keep-alive comment when nothing happened for a while
+/// (which is also how a vanished client is noticed: the write fails and MHD ends the stream).
+final class EventStream: HTTPStreamSource, @unchecked Sendable {
+    private let follower: EventFollower
+    private let keepAliveMilliseconds: Int
+    private let onFinish: @Sendable (EventStream, Int64) -> Void
+    private let lock = ConditionLock()
+    private var primed = false
+
+    init(follower: EventFollower, keepAliveMilliseconds: Int, onFinish: @escaping @Sendable (EventStream, Int64) -> Void) {
+        self.follower = follower
+        self.keepAliveMilliseconds = keepAliveMilliseconds
+        self.onFinish = onFinish
+    }
+
+    var position: Int64 { follower.position }
+
+    func next() -> [UInt8]? {
+        // A comment first, so the client sees the stream open at once.
+        if lock.withLock({ () -> Bool in defer { primed = true }; return !primed }) { return ServerSentEvents.keepAlive }
+        do {
+            guard let event = try follower.next(timeoutMilliseconds: keepAliveMilliseconds) else {
+                return isCancelled ? nil : ServerSentEvents.keepAlive
+            }
+            let notification: JSONValue = ["jsonrpc": "2.0", "method": "notifications/wause/event", "params": event.json]
+            return ServerSentEvents.message(notification, id: String(event.cursor))
+        } catch {
+            return nil
+        }
+    }
+
+    private var cancelledFlag = false
+    private var isCancelled: Bool { lock.withLock { cancelledFlag } }
+
+    func cancel() {
+        lock.withLock { cancelledFlag = true }
+        follower.cancel()
+    }
+
+    func finished() {
+        cancel()
+        onFinish(self, follower.position)
+    }
+}
