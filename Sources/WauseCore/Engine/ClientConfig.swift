@@ -48,6 +48,7 @@ public struct ClientConfig: Sendable, Equatable {
             throw .invalidRequest("config key 'data_dir' is required", details: ["key": "data_dir"])
         }
         self.init(dataDirectory: dataDirectory)
+        try apply(key: "data_dir", value: dataDirectory)
         try apply(key: "log_level", value: try string("log_level"))
         try apply(key: "server_url", value: try string("server_url"))
         try apply(key: "server_root_key", value: try string("server_root_key"))

@@ -1,0 +1,85 @@
+import Testing
+@testable import WauseCore
+
+@Suite struct JSONValueTests {
+    @Test func parsesAndSerialisesEveryType() throws {
+        let text = #"{"a":1,"b":-2.5,"c":"x\"y\u00e9\n","d":[true,false,null],"e":{},"f":[]}"#
+        let value = try JSONValue.parse(text)
+        #expect(value["a"] == .int(1))
+        #expect(value["b"] == .double(-2.5))
+        #expect(value["c"] == .string("x\"yé\n"))
+        #expect(value["d"] == [.bool(true), .bool(false), .null])
+        #expect(value.serialized == #"{"a":1,"b":-2.5,"c":"x\"yé\n","d":[true,false,null],"e":{},"f":[]}"#)
+    }
+
+    @Test func keepsKeyOrder() throws {
+        let value = try JSONValue.parse(#"{"z":1,"a":2,"m":3}"#)
+        #expect(value.objectValue?.keys == ["z", "a", "m"])
+    }
+
+    @Test func decodesSurrogatePairs() throws {
+        #expect(try JSONValue.parse(#""\ud83d\ude00""#) == .string("😀"))
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(#""\ud83d""#) }
+    }
+
+    @Test func integersStayIntegers() throws {
+        #expect(try JSONValue.parse("9007199254740993") == .int(9_007_199_254_740_993))
+        #expect(try JSONValue.parse("1e3") == .double(1000))
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,", #"{"a"}"#, #"{"a":1,}"#, "[1 2]", "01", "-", "1.", "tru", #""\x""#, "\"a\u{01}\"", "{} {}",
+        "1e999", #"{"a":1}x"#, "[\"\\u12\"]",
+    ])
+    func rejectsMalformedInput(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
+    }
+
+    @Test func rejectsDeepNestingWithoutCrashing() {
+        let deep = String(repeating: "[", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }
+        let okay = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: Never.self) { try JSONValue.parse(okay) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(bytes: [0x22, 0xFF, 0xFE, 0x22]) }
+    }
+
+    @Test func reportsTheOffsetOfTheError() {
+        do {
+            _ = try JSONValue.parse(#"{"a": tru}"#)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.offset == 6)
+        }
+    }
+
+    @Test func prettyPrintsWithTwoSpaces() {
+        let value: JSONValue = ["a": [1, 2], "b": ["c": .null]]
+        #expect(value.prettyPrinted == "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {\n    \"c\": null\n  }\n}")
+    }
+
+    @Test func escapesControlCharacters() {
+        #expect(JSONValue.string("\u{01}\t").serialized == #""\u0001\t""#)
+    }
+}
+
+@Suite struct ISO8601Tests {
+    @Test func formatsUTCWithMilliseconds() {
+        #expect(ISO8601.string(fromUnixMilliseconds: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(ISO8601.string(fromUnixMilliseconds: 1_795_822_321_123) == "2026-11-27T23:32:01.123Z")
+        #expect(ISO8601.string(fromUnixMilliseconds: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
+        #expect(ISO8601.string(fromUnixMilliseconds: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(ISO8601.string(fromUnixMilliseconds: 1_700_000_000_000, fractional: false) == "2023-11-14T22:13:20Z")
+    }
+}
+
+@Suite struct HexTests {
+    @Test func roundTrips() {
+        #expect(Hex.encode([0x00, 0xAB, 0xFF]) == "00abff")
+        #expect(Hex.decode("00ABff") == [0x00, 0xAB, 0xFF])
+        #expect(Hex.decode("abc") == nil)
+        #expect(Hex.decode("zz") == nil)
+    }
+}

@@ -1,0 +1,36 @@
+import WauseCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory under /tmp, removed when the returned object is released.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/wause-test-XXXXXX".utf8CString)
+        path = String(cString: mkdtemp(&template)!)
+    }
+
+    deinit { _ = system("rm -rf '\(path)'") }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+/// A clock tests move by hand and randomness that repeats.
+final class TestClock: @unchecked Sendable {
+    private var milliseconds: Int64
+    init(_ start: Int64 = 1_763_000_000_000) { milliseconds = start }
+    var now: Int64 { milliseconds }
+    func advance(_ delta: Int64) { milliseconds += delta }
+}
+
+func testEnvironment(_ clock: TestClock = TestClock()) -> Environment {
+    Environment(now: { clock.now }, randomBytes: { count in (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) } })
+}
+
+func fileMode(_ path: String) -> mode_t? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return info.st_mode & 0o777
+}
