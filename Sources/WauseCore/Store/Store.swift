@@ -56,7 +56,7 @@ public final class Store: @unchecked Sendable {
         }
         // flock locks belong to the open file description, so this refuses a second client in the
         // same process as well as one in another process.
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard Store.lockWithGrace(fd) else {
             Glibc.close(fd)
             throw .invalidRequest("data_dir \(absolute) is already in use by another wause client",
                                   details: ["data_dir": .string(absolute)])
@@ -151,6 +151,18 @@ public final class Store: @unchecked Sendable {
         try database.withConnection { (c) throws(WauseError) in
             try c.scalar("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)")
         }
+    }
+
+    /// Takes the directory lock, allowing a moment for a release in flight: a process that forks
+    /// (any host running a subprocess) briefly shares our descriptors, and so our lock, until its
+    /// child calls exec (the descriptor is close-on-exec).
+    static func lockWithGrace(_ fd: Int32) -> Bool {
+        for attempt in 0..<100 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
+            guard errno == EWOULDBLOCK || errno == EINTR, attempt < 99 else { return false }
+            usleep(20_000)
+        }
+        return false
     }
 
     // MARK: Paths
