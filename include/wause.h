@@ -15,10 +15,11 @@
  *   the names wause_result_name() returns for the WAUSE_ERR_* values (e.g. "invalid_request").
  *   Bad JSON, an unknown method, a wrong parameter type or a NULL pointer produce such an error;
  *   they never crash the process.
- * - Threading: all functions are thread-safe and may be called from any thread, with one
- *   exception: wause_client_destroy() must not run concurrently with another call on the same
- *   client (calls on *other* clients are fine). Several clients may live in one process, each with
- *   its own data directory; two live clients may not share one data directory.
+ * - Threading: all functions are thread-safe and may be called from any thread. The one rule is
+ *   about lifetime: once wause_client_destroy() has begun on a client, no call may *start* on that
+ *   handle (calls already waiting in wause_receive() are woken and return NULL). Several clients
+ *   may live in one process, each with its own data directory; two live clients may not share one
+ *   data directory (the second create fails with invalid_request).
  */
 #ifndef WAUSE_H
 #define WAUSE_H
@@ -99,8 +100,8 @@ wause_client *wause_client_create(const char *config_json, char **error_out);
 /*
  * Close the client: stops its threads, wakes any wause_receive() waiting on it (which then returns
  * NULL), waits for a callback in progress to return, and closes the store. Answers to
- * asynchronous calls still in flight are dropped. NULL is a no-op. The handle is invalid afterwards.
- * Must not be called from this client's callback, nor concurrently with another call on it.
+ * asynchronous calls still in flight are dropped. NULL is a no-op. The handle is invalid afterwards:
+ * no call may start on it once this has begun. Must not be called from this client's callback.
  */
 void wause_client_destroy(wause_client *client);
 
@@ -137,8 +138,9 @@ char *wause_receive(wause_client *client, int timeout_ms);
 /*
  * Deliver events and asynchronous answers to `callback` instead of wause_receive(). Items are the
  * same JSON as wause_receive() returns; they are passed on a thread the engine owns.
- * Passing NULL as callback stops delivery (waiting for a call in progress to return, unless called
- * from another client's callback) and items queue for wause_receive() again. Returns WAUSE_OK, or
+ * Replacing a callback or passing NULL first waits until a call of the previous callback in
+ * progress has returned; with NULL, items queue for wause_receive() again. Items not yet delivered
+ * are never lost: they go to whichever consumer is current. Returns WAUSE_OK, or
  * WAUSE_ERR_INVALID_REQUEST when client is NULL or when called from this client's own callback.
  */
 int wause_set_callback(wause_client *client, wause_callback callback, void *user_data);

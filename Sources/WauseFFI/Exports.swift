@@ -136,7 +136,7 @@ public func wause_set_callback(_ pointer: OpaquePointer?, _ callback: wause_call
     var deliver: Delivery.Callback?
     if let callback {
         let foreign = ForeignCallback(function: callback, userData: userData)
-        deliver = { item in _ = item.serialized.withCString { foreign.function(foreign.userData, $0) } }
+        deliver = { item in item.serialized.withCString { foreign.function(foreign.userData, $0) } }
     }
     do throws(WauseError) {
         try handle.delivery.setCallback(deliver)

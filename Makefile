@@ -1,0 +1,120 @@
+# wause — build, run and test. The README's two commands are `make run` and `make test`; both set
+# up what is missing first (Debian packages, the Python test venvs), idempotently.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+SWIFT      ?= swift
+DEBUG      := .build/debug
+RELEASE    := .build/release
+OUT        := build
+VENV       := .venv
+VENV_MCP1  := .venv-mcp1
+ARGS       ?=
+# The Swift toolchain's root, hidden from tests that prove libwause.so needs none of it.
+TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
+
+.PHONY: all setup build release run test test-swift test-c test-install test-library test-python \
+        test-node test-mcp examples install uninstall clean
+
+all: build
+
+setup:
+	scripts/setup-system.sh
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release --product wause
+	$(SWIFT) build -c release --product wause-mcp
+
+# Sets up, builds and runs the MCP server on http://127.0.0.1:8790/mcp (pass flags with ARGS="...").
+run: release
+	$(RELEASE)/wause-mcp $(ARGS)
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+test: setup build release test-swift test-c test-install test-library test-python test-node test-mcp examples
+	@echo "make test: all suites passed"
+
+test-swift: build
+	$(SWIFT) test
+
+# pkg-config files: one for the in-tree debug build (tests), one written by `make install`.
+$(OUT)/pkgconfig/wause.pc: wause.pc.in
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(DEBUG)|' -e 's|@INCLUDEDIR@|$(CURDIR)/include|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# The C API from C, compiled and linked through pkg-config.
+test-c: build $(OUT)/pkgconfig/wause.pc
+	@mkdir -p $(OUT)/c
+	flags="$$(PKG_CONFIG_PATH=$(OUT)/pkgconfig pkg-config --cflags --libs wause)"; \
+	cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror tests/c/test_capi.c $$flags -lpthread \
+	   -Wl,-rpath,$(CURDIR)/$(DEBUG) -o $(OUT)/c/test_capi; \
+	cc -std=c11 -Wall -Wextra -Werror examples/c/status.c $$flags -Wl,-rpath,$(CURDIR)/$(DEBUG) -o $(OUT)/c/status
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; $(OUT)/c/test_capi "$$tmp"
+
+# `make install` into a scratch prefix, then build the example against that install only.
+test-install: release
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(MAKE) --no-print-directory install PREFIX="$$tmp/prefix" >/dev/null; \
+	flags="$$(PKG_CONFIG_PATH=$$tmp/prefix/lib/pkgconfig pkg-config --cflags --libs wause)"; \
+	case "$$flags" in *"$$tmp/prefix"*) ;; *) echo "pkg-config did not point into the prefix: $$flags"; exit 1;; esac; \
+	cc -std=c11 -Wall -Werror examples/c/status.c $$flags -Wl,-rpath,$$tmp/prefix/lib -o $$tmp/status; \
+	$$tmp/status "$$tmp/data" 0 | grep -q '"state":"stopped"'; \
+	echo "test-install: pkg-config build against $$tmp/prefix works"
+
+# Both builds of libwause.so: only wause_* exported, no Swift runtime needed, and the C test passes
+# in a mount namespace where the toolchain directory is an empty tmpfs.
+test-library: build release $(OUT)/pkgconfig/wause.pc
+	scripts/check-library.sh $(DEBUG)/libwause.so "$(TOOLCHAIN)"
+	scripts/check-library.sh $(RELEASE)/libwause.so "$(TOOLCHAIN)"
+
+$(VENV)/.installed-requirements: tests/requirements-mcp2.txt
+	scripts/setup-venv.sh $(VENV) tests/requirements-mcp2.txt
+
+$(VENV_MCP1)/.installed-requirements: tests/requirements-mcp1.txt
+	scripts/setup-venv.sh $(VENV_MCP1) tests/requirements-mcp1.txt
+
+test-python: build $(VENV)/.installed-requirements
+	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so PYTHONPATH=$(CURDIR)/bindings/python \
+	    $(VENV)/bin/python -m pytest -q bindings/python/tests
+
+test-node: build
+	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so sh bindings/node/build.sh
+	node --test bindings/node/test/
+
+# wause-mcp driven by the official MCP Python SDK (2.3.0 and 1.30.0) and by raw HTTP.
+test-mcp: build $(VENV)/.installed-requirements $(VENV_MCP1)/.installed-requirements
+	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp $(VENV)/bin/python -m pytest -q tests/mcp
+	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp $(VENV_MCP1)/bin/python -m pytest -q tests/mcp
+
+# The examples are small complete programs; CI runs each one.
+examples: build test-c test-node $(VENV)/.installed-requirements
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(OUT)/c/status "$$tmp/c" 1; \
+	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so PYTHONPATH=$(CURDIR)/bindings/python \
+	    $(VENV)/bin/python examples/python/status.py "$$tmp/python" --seconds 1; \
+	node examples/node/status.js "$$tmp/node" 1
+
+# ---------------------------------------------------------------------------------------------
+# Install (release build): the library, its header and pkg-config file, and wause-mcp.
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(RELEASE)/libwause.so $(DESTDIR)$(PREFIX)/lib/libwause.so
+	install -m 0644 include/wause.h $(DESTDIR)$(PREFIX)/include/wause.h
+	install -m 0755 $(RELEASE)/wause-mcp $(DESTDIR)$(PREFIX)/bin/wause-mcp
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$${prefix}/lib|' -e 's|@INCLUDEDIR@|$${prefix}/include|' \
+	    -e 's|@VERSION@|$(VERSION)|' wause.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wause.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libwause.so $(DESTDIR)$(PREFIX)/include/wause.h \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/wause.pc $(DESTDIR)$(PREFIX)/bin/wause-mcp
+
+clean:
+	rm -rf .build $(OUT) bindings/node/build
