@@ -1,0 +1,44 @@
+"""wause — an embeddable WhatsApp linked-device engine, in-process through libwause (ctypes).
+
+Quick start::
+
+    import wause
+
+    print(wause.version())
+    with wause.Client(data_dir="/path/to/store") as client:
+        print(client.status())                  # {"state": "stopped", "ready": False, ...}
+        for event in client.events(timeout=5):  # {"cursor", "name", "ts", "data"}
+            print(event)
+
+    # asyncio
+    async with wause.AsyncClient(data_dir="/path/to/store") as client:
+        print(await client.status())
+
+The shared library is found through ``$WAUSE_LIBRARY``, then ``libwause.so`` inside this package,
+then the system loader; it is loaded on first use, and :class:`LibraryNotFound` (an ``OSError``)
+lists every place tried. Errors from the engine raise :class:`Error` subclasses named after the
+codes of DESIGN.md (``InvalidRequest``, ``NotFound``, ..., ``WauseTimeout`` for ``timeout``,
+``Internal``).
+"""
+
+from ._native import LibraryNotFound, library_path
+from .async_client import AsyncClient
+from .client import Callback, Client, catalogue, version
+from .errors import (AmbiguousRecipient, ClientOutdated, EditWindowExpired, Error, ForbiddenPath,
+                     Internal, InvalidRequest, LoggedOut, MediaTooLarge, NotConnected, NotFound,
+                     PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired, error_class_for,
+                     error_from_json)
+from .types import (AccountInfo, Answer, ConnectionState, ErrorObject, Event, EventPage, JSONObject,
+                    StatusResult, StoreCounts)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "version", "catalogue", "library_path", "Client", "AsyncClient", "Callback",
+    "LibraryNotFound", "Error", "InvalidRequest", "NotFound", "AmbiguousRecipient",
+    "WhatsAppNotPaired", "NotConnected", "PairingFailed", "RateLimited", "EditWindowExpired",
+    "MediaTooLarge", "ForbiddenPath", "WauseTimeout", "ClientOutdated", "LoggedOut", "Internal",
+    "error_class_for", "error_from_json",
+    "StatusResult", "AccountInfo", "StoreCounts", "ConnectionState", "Event", "EventPage",
+    "Answer", "ErrorObject", "JSONObject",
+]
