@@ -189,7 +189,11 @@ public final class MCPServer: @unchecked Sendable {
             return HTTPResponse(status: 202)
         }
         if isBatch {
-            let answers = requests.map { dispatch($0, session: session, progress: nil) }
+            let answers = runBlocking { [self] in
+                var answers: [JSONValue] = []
+                for request in requests { answers.append(await self.dispatch(request, session: session, progress: nil)) }
+                return answers
+            }
             return .json(200, .array(answers), headers: [("Mcp-Session-Id", session.id)])
         }
         let progressToken = message["params"]?["_meta"]?["progressToken"]
@@ -198,12 +202,13 @@ public final class MCPServer: @unchecked Sendable {
             // Answer as SSE so the call can send notifications/progress before its result.
             let stream = ResponseStream()
             let request = message
-            Task.detached { [self] in
-                stream.finish(with: self.dispatch(request, session: session, progress: stream))
+            Task { [self] in
+                stream.finish(with: await self.dispatch(request, session: session, progress: stream))
             }
             return HTTPResponse(status: 200, headers: ServerSentEvents.headers + [("Mcp-Session-Id", session.id)], stream: stream)
         }
-        return .json(200, dispatch(message, session: session, progress: nil), headers: [("Mcp-Session-Id", session.id)])
+        let answer = runBlocking { [self] in await self.dispatch(message, session: session, progress: nil) }
+        return .json(200, answer, headers: [("Mcp-Session-Id", session.id)])
     }
 
     /// Checks the JSON-RPC 2.0 envelope; nil when it is well formed.
@@ -284,7 +289,7 @@ public final class MCPServer: @unchecked Sendable {
     // MARK: Requests
 
     /// Answers one JSON-RPC request. `progress` is the SSE stream of the call, when it has one.
-    func dispatch(_ message: JSONValue, session: MCPSession, progress: ResponseStream?) -> JSONValue {
+    func dispatch(_ message: JSONValue, session: MCPSession, progress: ResponseStream?) async -> JSONValue {
         let id = message["id"] ?? .null
         let params = message["params"]?.objectValue ?? JSONObject()
         switch message["method"]?.stringValue ?? "" {
@@ -295,7 +300,7 @@ public final class MCPServer: @unchecked Sendable {
         case "tools/list":
             return listTools(id: id, params: params)
         case "tools/call":
-            return callTool(id: id, params: params)
+            return await callTool(id: id, params: params)
         case "logging/setLevel":
             guard let level = params["level"]?.stringValue, MCPServer.logLevels.contains(level) else {
                 return MCPServer.rpcError(id: id, code: -32602,
@@ -342,7 +347,7 @@ public final class MCPServer: @unchecked Sendable {
         ]
     }
 
-    private func callTool(id: JSONValue, params: JSONObject) -> JSONValue {
+    private func callTool(id: JSONValue, params: JSONObject) async -> JSONValue {
         guard let name = params["name"]?.stringValue else {
             return MCPServer.rpcError(id: id, code: -32602, message: "Invalid params: name is required")
         }
@@ -350,7 +355,7 @@ public final class MCPServer: @unchecked Sendable {
             return MCPServer.rpcError(id: id, code: -32602, message: "Unknown tool: \(name)")
         }
         let arguments = params["arguments"] ?? .object([:])
-        switch client.callBlocking(name, arguments) {
+        switch await client.call(name, arguments) {
         case .success(let result):
             return MCPServer.rpcResult(id: id, [
                 "content": [["type": "text", "text": .string(JSONValue.object(result).prettyPrinted)]],
@@ -381,11 +386,11 @@ public final class MCPServer: @unchecked Sendable {
             return .json(406, MCPServer.rpcError(id: .null, code: -32600, message: "Not Acceptable: the GET stream is text/event-stream"))
         }
         let resumeFrom = request.header("Last-Event-ID").flatMap { Int64($0) }
-        let follower = client.events.follow(after: session.streamStart(lastEventID: resumeFrom))
-        let stream = EventStream(follower: follower, keepAliveMilliseconds: options.keepAliveMilliseconds) { [weak session] ended, cursor in
-            session?.detach(ended, at: cursor)
+        let stream = session.openStream(lastEventID: resumeFrom) { start in
+            EventStream(follower: client.events.follow(after: start), keepAliveMilliseconds: options.keepAliveMilliseconds) {
+                [weak session] ended, cursor in session?.detach(ended, at: cursor)
+            }
         }
-        session.attach(stream)
         return HTTPResponse(status: 200, headers: ServerSentEvents.headers + [("Mcp-Session-Id", session.id)], stream: stream)
     }
 

@@ -28,18 +28,19 @@ final class MCPSession: @unchecked Sendable {
 
     var lastActivity: Int64 { lock.withLock { lastSeen } }
 
-    /// Where a new GET stream starts: after `lastEventID` when the client resumes, else where the
-    /// previous stream stopped.
-    func streamStart(lastEventID: Int64?) -> Int64 { lock.withLock { lastEventID ?? eventCursor } }
-
-    /// Makes `newStream` the session's only event stream: each message goes to exactly one
-    /// stream (MCP transports), so an older stream of this session is ended.
-    func attach(_ newStream: EventStream) {
-        let previous = lock.withLock { () -> EventStream? in
-            defer { stream = newStream }
-            return stream
+    /// Opens the session's event stream, which starts after `lastEventID` when the client resumes,
+    /// else where the previous stream got to. It becomes the session's only stream: each message
+    /// goes to exactly one stream (MCP transports), so an older stream of this session is ended.
+    func openStream(lastEventID: Int64?, _ make: (Int64) -> EventStream) -> EventStream {
+        let (newStream, previous) = lock.withLock { () -> (EventStream, EventStream?) in
+            let previous = stream
+            let start = lastEventID ?? max(eventCursor, previous?.position ?? 0)
+            let created = make(start)
+            stream = created
+            return (created, previous)
         }
         previous?.cancel()
+        return newStream
     }
 
     func detach(_ ended: EventStream, at cursor: Int64) {

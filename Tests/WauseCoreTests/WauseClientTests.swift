@@ -20,7 +20,7 @@ import Testing
         #expect(client.currentPairingQR == nil)
     }
 
-    @Test func statusReportsALinkedAccountFromTheStore() throws {
+    @Test func statusReportsALinkedAccountFromTheStore() async throws {
         let temp = TemporaryDirectory()
         do {
             let store = try Store(directory: temp.path)
@@ -35,7 +35,7 @@ import Testing
         }
         let client = try WauseClient(config: ClientConfig(dataDirectory: temp.path), environment: testEnvironment())
         defer { client.close() }
-        let status = try client.callBlocking("whatsapp_status", .null).get()
+        let status = try await client.call("whatsapp_status", .null).get()
         #expect(status["account"] == ["wid": "15551234567@s.whatsapp.net", "lid": "99887766@lid", "pushname": "Ada", "platform": "android"])
         #expect(status["authenticated"] == .bool(true))
         #expect(status["state"] == "disconnected")

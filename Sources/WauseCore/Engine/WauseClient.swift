@@ -91,17 +91,13 @@ public final class WauseClient: @unchecked Sendable {
     }
 
     /// The blocking form, for threads outside Swift concurrency (C callers, HTTP connection
-    /// threads). Must not be called from a task: it parks the calling thread.
+    /// threads). Never call it from a task (see `runBlocking`).
     public func callBlocking(_ name: String, argumentsJSON: String?) -> Result<JSONObject, WauseError> {
-        let waiter = BlockingResult<Result<JSONObject, WauseError>>()
-        Task { waiter.set(await self.call(name, argumentsJSON: argumentsJSON)) }
-        return waiter.wait()
+        runBlocking { await self.call(name, argumentsJSON: argumentsJSON) }
     }
 
     public func callBlocking(_ name: String, _ arguments: JSONValue) -> Result<JSONObject, WauseError> {
-        let waiter = BlockingResult<Result<JSONObject, WauseError>>()
-        Task { waiter.set(await self.call(name, arguments)) }
-        return waiter.wait()
+        runBlocking { await self.call(name, arguments) }
     }
 
     /// Stops the engine and closes the store. Idempotent.
@@ -115,6 +111,16 @@ public final class WauseClient: @unchecked Sendable {
         store.close()
         logger.info("client closed")
     }
+}
+
+/// Runs `operation` as a task and parks the calling thread until it finishes. Only for threads
+/// that Swift concurrency does not own (C callers, libmicrohttpd connection threads): called from
+/// a task it would hold one of the few cooperative threads while waiting for another, and enough
+/// such waits deadlock the pool.
+public func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T {
+    let waiter = BlockingResult<T>()
+    Task { waiter.set(await operation()) }
+    return waiter.wait()
 }
 
 /// A one-shot slot a thread can block on until a task fills it.
