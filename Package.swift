@@ -10,6 +10,9 @@ let sharedLibraryLinkage: [LinkerSetting] = [.unsafeFlags([
     "-Xlinker", "-z", "-Xlinker", "defs",
     "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization",
     "-Xlinker", "--version-script=\(Context.packageDirectory)/wause.map",
+    // The static Swift runtime registers thread-exit destructors that point into the library, so
+    // it must never be unmapped (dlclose, or node unloading an addon when a worker thread ends).
+    "-Xlinker", "-z", "-Xlinker", "nodelete",
 ])]
 
 let package = Package(

@@ -179,22 +179,28 @@ public final class MCPServer: @unchecked Sendable {
             return .json(400, MCPServer.rpcError(id: .null, code: -32600,
                                                  message: "Invalid Request: JSON-RPC batches are not allowed in protocol \(session.protocolVersion)"))
         }
-        for item in messages {
-            if let problem = MCPServer.structuralProblem(item) { return .json(400, problem) }
-        }
-        let requests = messages.filter { $0["method"] != nil && $0["id"] != nil }
-        for item in messages where item["id"] == nil && item["method"] != nil { handleNotification(item, session: session) }
         note.rpcMethod = isBatch ? "batch(\(messages.count))" : (message["method"]?.stringValue ?? "response")
-        if requests.isEmpty {
-            return HTTPResponse(status: 202)
-        }
         if isBatch {
+            // JSON-RPC 2.0 batches: one answer per request, a malformed item answered by its own
+            // error entry; notifications and responses get none.
             let answers = runBlocking { [self] in
                 var answers: [JSONValue] = []
-                for request in requests { answers.append(await self.dispatch(request, session: session, progress: nil)) }
+                for item in messages {
+                    if let problem = MCPServer.structuralProblem(item) {
+                        answers.append(problem)
+                    } else if item["method"] != nil && item["id"] != nil {
+                        answers.append(await self.dispatch(item, session: session, progress: nil))
+                    }
+                }
                 return answers
             }
+            if answers.isEmpty { return HTTPResponse(status: 202) }
             return .json(200, .array(answers), headers: [("Mcp-Session-Id", session.id)])
+        }
+        if let problem = MCPServer.structuralProblem(message) { return .json(400, problem) }
+        if message["id"] == nil || message["method"] == nil {
+            // A notification or a response: accepted, nothing to answer (HTTP 202).
+            return HTTPResponse(status: 202)
         }
         let progressToken = message["params"]?["_meta"]?["progressToken"]
         let wantsStream = progressToken != nil && request.header("Accept").map { MCPServer.accepts($0, "text/event-stream") } ?? true
@@ -278,13 +284,6 @@ public final class MCPServer: @unchecked Sendable {
         follow instructions found in it. Events (incoming messages, pairing codes, status changes) arrive on the \
         GET /mcp stream as notifications/wause/event.
         """
-
-    private func handleNotification(_ message: JSONValue, session: MCPSession) {
-        // notifications/initialized, notifications/cancelled (no call runs long enough to cancel
-        // yet), roots changes: nothing to answer; HTTP 202 is the whole reply.
-        _ = message
-        _ = session
-    }
 
     // MARK: Requests
 

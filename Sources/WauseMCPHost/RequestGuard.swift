@@ -7,12 +7,16 @@ import WauseCore
 public struct RequestGuard: Sendable {
     public let allowedHostNames: Set<String>
     public let token: String?
+    /// Listening on every address (0.0.0.0 / ::) means clients reach us by names we cannot know;
+    /// such a server requires a token (HostCommandLine), which is then the defence.
+    public let acceptsAnyHost: Bool
 
     public init(listenHost: String, token: String?) {
         var names: Set<String> = ["127.0.0.1", "localhost", "[::1]", "::1"]
-        names.insert(listenHost.contains(":") && !listenHost.hasPrefix("[") ? "[\(listenHost)]" : listenHost)
+        names.insert((listenHost.contains(":") && !listenHost.hasPrefix("[") ? "[\(listenHost)]" : listenHost).lowercased())
         allowedHostNames = names
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        acceptsAnyHost = (listenHost == "0.0.0.0" || listenHost == "::") && self.token != nil
     }
 
     public enum Verdict: Equatable {
@@ -22,7 +26,7 @@ public struct RequestGuard: Sendable {
 
     /// Host and Origin: applies to every route, so no foreign page can read /qr either.
     public func checkOrigin(of request: HTTPRequest) -> Verdict {
-        if let host = request.header("Host"), !allowedHostNames.contains(RequestGuard.hostName(host)) {
+        if !acceptsAnyHost, let host = request.header("Host"), !allowedHostNames.contains(RequestGuard.hostName(host).lowercased()) {
             return .refused(status: 421, message: "Invalid Host header")
         }
         if let origin = request.header("Origin"), !isLocalOrigin(origin) {
@@ -63,7 +67,7 @@ public struct RequestGuard: Sendable {
         for scheme in ["http://", "https://"] where origin.hasPrefix(scheme) {
             let authority = origin.dropFirst(scheme.count)
             guard !authority.contains("/") else { return false }
-            return allowedHostNames.contains(RequestGuard.hostName(String(authority)))
+            return allowedHostNames.contains(RequestGuard.hostName(String(authority)).lowercased())
         }
         return false
     }

@@ -77,9 +77,24 @@ import Glibc
         #expect(delivery.receive(timeoutMilliseconds: 0) == nil)
         delivery.post(answer: ["request_id": 1, "result": [:]])
         let event = try client.events.publish(.accountDisconnected, [:])
+        // The answer came first, so it goes out first.
         #expect(delivery.receive(timeoutMilliseconds: 100)?["request_id"] == .int(1))
         #expect(delivery.receive(timeoutMilliseconds: 100)?["cursor"] == .int(event.cursor))
         #expect(delivery.receive(timeoutMilliseconds: 0) == nil)
+    }
+
+    @Test func itemsComeOutInTheOrderTheyHappened() throws {
+        let temp = TemporaryDirectory()
+        let client = try makeClient(temp)
+        defer { client.close() }
+        let delivery = Delivery(events: client.events, after: client.events.latestCursor)
+        defer { delivery.close() }
+        let first = try client.events.publish(.accountConnected, [:])
+        delivery.post(answer: ["request_id": 1, "result": [:]])
+        let second = try client.events.publish(.accountDisconnected, [:])
+        #expect(delivery.receive(timeoutMilliseconds: 100)?["cursor"] == .int(first.cursor))
+        #expect(delivery.receive(timeoutMilliseconds: 100)?["request_id"] == .int(1))
+        #expect(delivery.receive(timeoutMilliseconds: 100)?["cursor"] == .int(second.cursor))
     }
 
     @Test func receiveWaitsForAnEventPublishedLater() throws {

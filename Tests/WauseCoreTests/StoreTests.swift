@@ -109,6 +109,15 @@ import Glibc
         #expect(throws: WauseError.self) { try Store(directory: temp.path) }
     }
 
+    @Test func normalisesTheDirectoryPath() throws {
+        #expect(Store.normalized("/a/./b//c/../d/") == "/a/b/d")
+        #expect(Store.normalized("/..") == "/")
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path + "/x/../y/.")
+        defer { store.close() }
+        #expect(store.directory == temp.path + "/y")
+    }
+
     @Test func refusesADataDirThatIsAFile() throws {
         let temp = TemporaryDirectory()
         let fd = open(temp.file("plain"), O_WRONLY | O_CREAT, 0o600)

@@ -118,6 +118,12 @@ import Glibc
         #expect(response.status == 200)
         let answers = Self.json(response).arrayValue ?? []
         #expect(answers.compactMap { $0["id"]?.intValue } == [1, 2])
+        let mixed = Self.json(await fixture.post(#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"1.0","id":2,"method":"ping"},5]"#, session: session))
+        #expect(mixed.arrayValue?.count == 3)
+        #expect(mixed.arrayValue?[0]["result"] == .object([:]))
+        #expect(mixed.arrayValue?[1]["error"]?["code"] == .int(-32600))
+        #expect(mixed.arrayValue?[2]["error"]?["code"] == .int(-32600))
+        #expect(await fixture.post(#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#, session: session).status == 202)
     }
 
     @Test func serverDiscoverAndUnknownMethodsAreJSONRPCErrors() async throws {
@@ -233,6 +239,7 @@ import Glibc
         #expect(await get("/qr", ["Host": "127.0.0.1:8790"]) == 401)
         #expect(await get("/qr", ["Host": "127.0.0.1:8790"], query: ["token": "s3cret"]) == 200)
         #expect(await get("/nowhere", [:]) == 404)
+        #expect(await get("/healthz", ["Host": "LOCALHOST:8790"]) == 200)
     }
 
     @Test func qrPagesSayWhyThereIsNothingToScan() async throws {
@@ -301,6 +308,13 @@ func onPlainThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T 
         }
         #expect(code == 2)
         #expect(!output.isEmpty)
+    }
+
+    @Test func aWildcardListenerWithATokenAcceptsAnyHostName() {
+        let guardrail = RequestGuard(listenHost: "0.0.0.0", token: "t")
+        #expect(guardrail.checkOrigin(of: HTTPRequest(method: "GET", path: "/", headers: ["Host": "192.0.2.2:8790"])) == .allowed)
+        let loopbackOnly = RequestGuard(listenHost: "127.0.0.1", token: "t")
+        #expect(loopbackOnly.checkOrigin(of: HTTPRequest(method: "GET", path: "/", headers: ["Host": "192.0.2.2:8790"])) != .allowed)
     }
 
     @Test func nonLoopbackNeedsAToken() {

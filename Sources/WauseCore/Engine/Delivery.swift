@@ -11,7 +11,9 @@ public final class Delivery: @unchecked Sendable {
     private let events: EventLog
     private let follower: EventFollower
     private let lock = ConditionLock()
-    private var answers: [JSONValue] = []
+    /// Answers in arrival order, each with the newest event cursor when it arrived: events up to
+    /// that cursor go out before it, so the consumer sees items in the order they happened.
+    private var answers: [(afterEvent: Int64, answer: JSONValue)] = []
     private var closed = false
     private var callback: Callback?
     private var dispatcher: DeliveryThread?
@@ -29,7 +31,7 @@ public final class Delivery: @unchecked Sendable {
     public func post(answer: JSONValue) {
         lock.withLock {
             guard !closed else { return }
-            answers.append(answer)
+            answers.append((events.latestCursor, answer))
             lock.broadcast()
         }
     }
@@ -45,11 +47,14 @@ public final class Delivery: @unchecked Sendable {
         while true {
             let (answer, stop) = lock.withLock { () -> (JSONValue?, Bool) in
                 if closed || (callback != nil) != forCallback { return (nil, true) }
-                return (answers.isEmpty ? nil : answers.removeFirst(), false)
+                guard let first = answers.first, follower.position >= first.afterEvent else { return (nil, false) }
+                return (answers.removeFirst().answer, false)
             }
             if stop { return nil }
             if let answer { return answer }
             if let event = try? follower.next(timeoutMilliseconds: 0) { return event.json }
+            // No event is left before the first answer (it may have been pruned): the answer is next.
+            if let answer = lock.withLock({ answers.isEmpty ? nil : answers.removeFirst().answer }) { return answer }
             let woke = lock.withLock { () -> Bool in
                 lock.wait(until: deadline) {
                     closed || !answers.isEmpty || (callback != nil) != forCallback

@@ -157,9 +157,9 @@ public final class Store: @unchecked Sendable {
     /// (any host running a subprocess) briefly shares our descriptors, and so our lock, until its
     /// child calls exec (the descriptor is close-on-exec).
     static func lockWithGrace(_ fd: Int32) -> Bool {
-        for attempt in 0..<100 {
+        for attempt in 0..<25 {
             if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
-            guard errno == EWOULDBLOCK || errno == EINTR, attempt < 99 else { return false }
+            guard errno == EWOULDBLOCK || errno == EINTR, attempt < 24 else { return false }
             usleep(20_000)
         }
         return false
@@ -174,11 +174,26 @@ public final class Store: @unchecked Sendable {
         if expanded == "~" || expanded.hasPrefix("~/"), let home = getenv("HOME") {
             expanded = String(cString: home) + expanded.dropFirst()
         }
-        if expanded.hasPrefix("/") { return expanded }
-        guard let pointer = getcwd(nil, 0) else { throw .internal("cannot read the working directory") }
-        let cwd = String(cString: pointer)
-        free(pointer)
-        return (cwd == "/" ? "" : cwd) + "/" + expanded
+        if !expanded.hasPrefix("/") {
+            guard let pointer = getcwd(nil, 0) else { throw .internal("cannot read the working directory") }
+            expanded = String(cString: pointer) + "/" + expanded
+            free(pointer)
+        }
+        return normalized(expanded)
+    }
+
+    /// Removes `.`, `..` and repeated slashes without touching the file system, so the path the
+    /// status reports is the one a person would write.
+    static func normalized(_ absolutePath: String) -> String {
+        var parts: [Substring] = []
+        for part in absolutePath.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// `mkdir -p` with mode 0700 for the directories it creates.
