@@ -20,6 +20,14 @@ let package = Package(
     products: [
         .library(name: "wause", type: .dynamic, targets: ["WauseFFI"]),
         .executable(name: "wause-mcp", targets: ["wause-mcp"]),
+        .executable(name: "wause-sim", targets: ["wause-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+        // No traits: the default one imports full Foundation; we only need the runtime.
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0", traits: []),
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -28,11 +36,45 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .target(name: "CWause"),
-        .target(name: "WauseCore", dependencies: ["CSodium", "CSQLite", "CQRencode", "CZlib"]),
+        // The engine's layers, bottom up (DESIGN.md): each its own module so it is built and
+        // tested alone, and a change in one cannot break the build of another.
+        .target(name: "WauseSupport"),
+        .target(name: "WauseCrypto", dependencies: [
+            "CSodium",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        .target(name: "WauseBinary", dependencies: ["CZlib"]),
+        .target(name: "WauseProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "WauseTransport", dependencies: [
+            "WauseSupport", "WauseCrypto", "WauseBinary", "WauseProto",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
+        .target(name: "WauseCore", dependencies: [
+            "WauseSupport", "CSodium", "CSQLite", "CQRencode", "CZlib", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
+        ]),
         .target(name: "WauseFFI", dependencies: ["CWause", "WauseCore"], linkerSettings: sharedLibraryLinkage),
-        .target(name: "WauseMCPHost", dependencies: ["WauseCore", "CMicroHTTPD"]),
+        // libmicrohttpd behind a small request/response API, shared by wause-mcp and wause-sim's admin API.
+        .target(name: "WauseHTTP", dependencies: ["CMicroHTTPD", "WauseCore"]),
+        .target(name: "WauseMCPHost", dependencies: ["WauseCore", "WauseHTTP"]),
         .executableTarget(name: "wause-mcp", dependencies: ["WauseMCPHost", "WauseCore"]),
+        // wause-sim: a local WhatsApp-compatible server (DESIGN.md "The simulator").
+        .target(name: "WauseSim", dependencies: [
+            "WauseCore", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto",
+        ]),
+        .executableTarget(name: "wause-sim", dependencies: ["WauseSim"]),
+        // Developer CLIs that let independent implementations test ours from outside (README).
+        .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto"]),
+        .executableTarget(name: "wause-wire", dependencies: ["WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport"]),
+        .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto"]),
+        .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary"]),
+        .testTarget(name: "WauseTransportTests", dependencies: ["WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto"]),
         .testTarget(name: "WauseCoreTests", dependencies: ["WauseCore"]),
-        .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseCore"]),
+        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto"]),
+        .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore"]),
     ]
 )

@@ -1,4 +1,5 @@
 import WauseCore
+import WauseHTTP
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,6 @@
 import WauseCore
+import WauseCrypto
+import WauseHTTP
 
 /// MCP over Streamable HTTP, handshake era (protocol versions 2025-03-26, 2025-06-18 and
 /// 2025-11-25), on `/mcp`; plus `/qr`, `/qr.png`, `/qr.svg` and `/healthz`. Every tool is a row of

@@ -1,4 +1,5 @@
 import WauseCore
+import WauseHTTP
 
 /// `/qr` (an HTML page that refreshes itself), `/qr.png` and `/qr.svg`: the current pairing QR,
 /// rendered on this machine with libqrencode. When there is nothing to scan the page says why.

@@ -1,4 +1,5 @@
 import WauseCore
+import WauseHTTP
 
 /// The checks every request passes before a handler sees it (DESIGN.md "Security",
 /// mcp-and-anchors.md A.2): a Host header naming this machine (DNS-rebinding defence → 421), an

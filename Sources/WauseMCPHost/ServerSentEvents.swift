@@ -1,4 +1,5 @@
 import WauseCore
+import WauseHTTP
 
 /// Server-Sent Events framing (`event: message` + `data:` lines), as the MCP Python SDK frames
 /// its streams.

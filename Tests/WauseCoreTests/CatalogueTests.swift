@@ -1,4 +1,5 @@
 import Testing
+import WauseCrypto
 @testable import WauseCore
 
 @Suite struct SchemaValidationTests {
@@ -100,5 +101,17 @@ import Testing
         } catch {
             #expect(error.code == .invalidRequest)
         }
+    }
+}
+
+@Suite struct PhoneNumberTests {
+    @Test(arguments: [("+1 (555) 123-4567", "15551234567"), ("4915123456789", "4915123456789"), ("+44.20.7946.0958", "442079460958")])
+    func normalises(_ input: String, _ expected: String) throws {
+        #expect(try PhoneNumber.normalize(input) == expected)
+    }
+
+    @Test(arguments: ["", "+", "1234567", "0123456789", "1234567890123456", "++15551234567", "1555123456a", "15551234567+", "phone"])
+    func rejects(_ input: String) {
+        #expect(throws: WauseError.self) { try PhoneNumber.normalize(input) }
     }
 }

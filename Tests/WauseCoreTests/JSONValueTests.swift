@@ -74,12 +74,3 @@ import Testing
         #expect(ISO8601.string(fromUnixMilliseconds: 1_700_000_000_000, fractional: false) == "2023-11-14T22:13:20Z")
     }
 }
-
-@Suite struct HexTests {
-    @Test func roundTrips() {
-        #expect(Hex.encode([0x00, 0xAB, 0xFF]) == "00abff")
-        #expect(Hex.decode("00ABff") == [0x00, 0xAB, 0xFF])
-        #expect(Hex.decode("abc") == nil)
-        #expect(Hex.decode("zz") == nil)
-    }
-}

@@ -14,7 +14,7 @@ import Glibc
         #expect(store.directory == directory)
         #expect(fileMode(directory) == 0o700)
         #expect(fileMode(directory + "/wause.db") == 0o600)
-        #expect(store.schemaVersion == Migrations.latestVersion)
+        #expect(store.schemaVersion == Migrations.store.latestVersion)
         let journal = try store.database.withConnection { (c) throws(WauseError) in
             try c.query("PRAGMA journal_mode").first?.values.first?.text
         }

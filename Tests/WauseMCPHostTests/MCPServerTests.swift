@@ -1,6 +1,7 @@
 import Testing
 @testable import WauseCore
 @testable import WauseMCPHost
+import WauseHTTP
 #if canImport(Glibc)
 import Glibc
 #endif

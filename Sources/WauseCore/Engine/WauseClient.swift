@@ -7,6 +7,8 @@ public final class WauseClient: @unchecked Sendable {
     public let catalogue: MethodCatalogue
     public let environment: Environment
     public let logger: Logger
+    /// This device's keys (generated on the store's first open).
+    public let identity: DeviceIdentity
 
     private let stateLock = ConditionLock()
     private var state: ConnectionState
@@ -23,6 +25,7 @@ public final class WauseClient: @unchecked Sendable {
         let store = try Store(directory: config.dataDirectory)
         self.store = store
         do {
+            self.identity = try store.deviceIdentity(creatingWith: environment.randomBytes, now: environment.now())
             self.events = try EventLog(store: store, clock: environment.now)
             // Until the wire protocol lands nothing can link, so a linked store is one whose
             // connection is down; an unlinked store is stopped (or logged out, if it was).

@@ -1,31 +1,42 @@
-/// The store's schema, as an append-only list of migrations. Migration N brings a store from
-/// schema version N-1 to N; `PRAGMA user_version` records where a file is. Never edit a
-/// migration that has shipped: add a new one.
-enum Migrations {
-    static let all: [String] = [version1]
+/// A schema as an append-only list of migrations. Migration N brings a database from schema
+/// version N-1 to N; `PRAGMA user_version` records where a file is. Never edit a migration that
+/// has shipped: add a new one. The engine's store and wause-sim's state each have one.
+public struct SchemaMigrations: Sendable {
+    public let name: String
+    public let steps: [String]
 
-    static var latestVersion: Int64 { Int64(all.count) }
+    public init(name: String, steps: [String]) {
+        self.name = name
+        self.steps = steps
+    }
+
+    public var latestVersion: Int64 { Int64(steps.count) }
 
     /// Brings the database to the latest version, each step in its own transaction. A file written
-    /// by a newer wause is refused rather than misread.
-    static func migrate(_ connection: SQLiteConnection, path: String) throws(WauseError) {
+    /// by a newer version is refused rather than misread.
+    public func migrate(_ connection: SQLiteConnection, path: String) throws(WauseError) {
         let current = try connection.scalar("PRAGMA user_version")
         if current > latestVersion {
             throw WauseError(
                 .internal,
-                "store \(path) has schema version \(current), newer than this wause understands (\(latestVersion)); use a newer wause or another data_dir",
+                "\(name) \(path) has schema version \(current), newer than this build understands (\(latestVersion)); use a newer build or another data directory",
                 details: ["schema_version": .int(current), "supported_version": .int(latestVersion)])
         }
         var version = current
         while version < latestVersion {
             version += 1
-            let script = all[Int(version) - 1]
+            let script = steps[Int(version) - 1]
             try connection.transaction { () throws(WauseError) in
                 try connection.executeScript(script)
                 try connection.executeScript("PRAGMA user_version = \(version)")
             }
         }
     }
+}
+
+/// The engine store's schema.
+enum Migrations {
+    static let store = SchemaMigrations(name: "store", steps: [version1])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.

@@ -65,7 +65,7 @@ public final class Store: @unchecked Sendable {
         do {
             database = try SQLiteDatabase(path: absolute + "/" + Store.databaseFileName)
             try database.withConnection { (connection) throws(WauseError) in
-                try Migrations.migrate(connection, path: absolute + "/" + Store.databaseFileName)
+                try Migrations.store.migrate(connection, path: absolute + "/" + Store.databaseFileName)
             }
         } catch {
             Glibc.close(fd)
@@ -167,7 +167,7 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Paths
 
-    static func absolutePath(_ path: String) throws(WauseError) -> String {
+    public static func absolutePath(_ path: String) throws(WauseError) -> String {
         guard !path.isEmpty else { throw .invalidRequest("data_dir must not be empty") }
         guard !path.utf8.contains(0) else { throw .invalidRequest("data_dir must not contain NUL") }
         var expanded = path
@@ -197,7 +197,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// `mkdir -p` with mode 0700 for the directories it creates.
-    static func createDirectory(_ path: String) throws(WauseError) {
+    public static func createDirectory(_ path: String) throws(WauseError) {
         var partial = ""
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
             partial += "/" + component

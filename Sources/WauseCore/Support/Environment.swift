@@ -1,4 +1,4 @@
-import CSodium
+import WauseCrypto
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,55 +23,8 @@ public struct Environment: Sendable {
             clock_gettime(CLOCK_REALTIME, &spec)
             return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
         },
-        randomBytes: { count in
-            Sodium.ensureInitialised()
-            var bytes = [UInt8](repeating: 0, count: count)
-            bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, count) }
-            return bytes
-        }
+        randomBytes: SystemRandom.bytes
     )
-}
-
-enum Sodium {
-    private static let initialised: Bool = sodium_init() >= 0
-    static func ensureInitialised() {
-        precondition(initialised, "libsodium failed to initialise")
-    }
-}
-
-public enum Hex {
-    public static func encode(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-        }
-        var out = [UInt8]()
-        out.reserveCapacity(chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let high = nibble(chars[i]), let low = nibble(chars[i + 1]) else { return nil }
-            out.append(high << 4 | low)
-            i += 2
-        }
-        return out
-    }
 }
 
 /// ISO 8601 UTC timestamps (`2026-11-21T23:32:01.123Z`) without Foundation's formatters, which

@@ -1,0 +1,72 @@
+import WauseCore
+
+/// `wause-sim --port 8791 --admin-port 8792 --data-dir DIR [--root-key-file FILE]` (DESIGN.md
+/// "The simulator"). Port 0 picks a free port.
+public struct SimSettings: Sendable, Equatable {
+    public var port: Int = 8791
+    public var adminPort: Int = 8792
+    public var dataDirectory: String
+    public var rootKeyFile: String?
+
+    public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+}
+
+public enum SimCommandLine {
+    public enum Outcome: Equatable {
+        case run(SimSettings)
+        case exit(code: Int32, output: String)
+    }
+
+    public static let usage = """
+        wause-sim — a local WhatsApp-compatible server with scriptable virtual phones.
+
+        Usage: wause-sim --data-dir DIR [--port 8791] [--admin-port 8792] [--root-key-file FILE]
+
+          --port N            WebSocket port (ws://127.0.0.1:N/ws/chat); 0 picks a free port
+          --admin-port N      admin HTTP API port (http://127.0.0.1:N); 0 picks a free port
+          --data-dir DIR      state (accounts, devices) lives here; created if missing
+          --root-key-file F   the certificate root's 32-byte private key as 64 hex characters
+                              (default: DIR/root.key, created on first start)
+
+        At start it prints, one per line: root_public_key=<hex>, ws_url=<url>, admin_url=<url>.
+
+        """
+
+    public static func parse(_ arguments: [String]) -> Outcome {
+        var values: [String: String] = [:]
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--help" || argument == "-h" { return .exit(code: 0, output: usage) }
+            guard argument.hasPrefix("--") else { return .exit(code: 2, output: "unexpected argument '\(argument)'\n\n" + usage) }
+            var name = String(argument.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            guard ["port", "admin-port", "data-dir", "root-key-file"].contains(name) else {
+                return .exit(code: 2, output: "unknown option '--\(name)'\n\n" + usage)
+            }
+            if value == nil {
+                guard index < arguments.count else { return .exit(code: 2, output: "option '--\(name)' needs a value\n") }
+                value = arguments[index]
+                index += 1
+            }
+            values[name] = value
+        }
+        guard let dataDirectory = values["data-dir"], !dataDirectory.isEmpty else {
+            return .exit(code: 2, output: "--data-dir is required\n\n" + usage)
+        }
+        var settings = SimSettings(dataDirectory: dataDirectory)
+        for (name, keyPath) in [("port", \SimSettings.port), ("admin-port", \SimSettings.adminPort)] {
+            if let text = values[name] {
+                guard let number = Int(text), (0...65535).contains(number) else { return .exit(code: 2, output: "--\(name) must be 0–65535\n") }
+                settings[keyPath: keyPath] = number
+            }
+        }
+        settings.rootKeyFile = values["root-key-file"]
+        return .run(settings)
+    }
+}

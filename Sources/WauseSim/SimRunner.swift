@@ -1,0 +1,62 @@
+import WauseCore
+import WauseCrypto
+import WauseHTTP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// wause-sim from start to exit: state, root key, the WhatsApp WebSocket endpoint, the admin API;
+/// then the three facts on stdout; then serve until SIGINT/SIGTERM.
+public enum SimRunner {
+    public static func main(arguments: [String]) -> Int32 {
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        let settings: SimSettings
+        switch SimCommandLine.parse(arguments) {
+        case .exit(let code, let output):
+            writeLine(code == 0 ? 1 : 2, output)
+            return code
+        case .run(let parsed):
+            settings = parsed
+        }
+
+        let environment = Environment.live
+        let logger = Logger(label: "wause-sim", level: .info, clock: environment.now)
+        let simulator: Simulator
+        do {
+            simulator = try runBlocking { () -> Result<Simulator, WauseError> in
+                do { return .success(try await Simulator.start(settings: settings, environment: environment, logger: logger)) }
+                catch let error as WauseError { return .failure(error) }
+                catch { return .failure(.internal("\(error)")) }
+            }.get()
+        } catch {
+            writeLine(2, "wause-sim: \(error.message)\n")
+            return 1
+        }
+        // Tests and scripts read these three lines; each is written (and so flushed) at once.
+        writeLine(1, "root_public_key=\(Hex.encode(simulator.rootKey.publicKey))\n")
+        writeLine(1, "ws_url=ws://127.0.0.1:\(simulator.chatPort)/ws/chat\n")
+        writeLine(1, "admin_url=http://127.0.0.1:\(simulator.adminPort)\n")
+
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
+        logger.info("received signal \(received), shutting down")
+        runBlocking { await simulator.stop() }
+        return 0
+    }
+
+    static func writeLine(_ descriptor: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written <= 0 { if written < 0 && errno == EINTR { continue }; return }
+            offset += written
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import WauseCore
+import WauseCrypto
+import WauseHTTP
+import WauseTransport
+
+/// A running simulator: its state, certificate root, WhatsApp endpoint and admin API.
+public final class Simulator: @unchecked Sendable {
+    public let settings: SimSettings
+    public let rootKey: Curve25519KeyPair
+    public let state: SimState
+    public let connections = SimConnections()
+    let chatServer: WebSocketServer
+    let admin: HTTPServer
+    let logger: Logger
+
+    public var chatPort: Int { chatServer.port }
+    public var adminPort: Int { Int(admin.port) }
+
+    private init(settings: SimSettings, rootKey: Curve25519KeyPair, state: SimState, chatServer: WebSocketServer,
+                 admin: HTTPServer, logger: Logger) {
+        self.settings = settings
+        self.rootKey = rootKey
+        self.state = state
+        self.chatServer = chatServer
+        self.admin = admin
+        self.logger = logger
+    }
+
+    public static func start(settings: SimSettings, environment: Environment, logger: Logger) async throws -> Simulator {
+        let directory = try Store.absolutePath(settings.dataDirectory)
+        try Store.createDirectory(directory)
+        let rootKey = try RootKey.load(path: settings.rootKeyFile ?? directory + "/root.key", create: settings.rootKeyFile == nil,
+                                       random: environment.randomBytes)
+        let state = try SimState(directory: directory, random: environment.randomBytes, clock: environment.now)
+        let connections = SimConnections()
+        let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, environment: environment, logger: logger)
+        let chatServer = try await WebSocketServer.start(host: "127.0.0.1", port: settings.port, path: "/ws/chat") { connection, _ in
+            await chat.serve(connection)
+        }
+        let api = AdminAPI(state: state, connections: connections)
+        let admin = HTTPServer(maximumBodySize: 1024 * 1024, handler: api.handle)
+        do {
+            try admin.start(host: "127.0.0.1", port: UInt16(settings.adminPort))
+        } catch {
+            await chatServer.close()
+            throw error
+        }
+        let simulator = Simulator(settings: settings, rootKey: rootKey, state: state, chatServer: chatServer, admin: admin, logger: logger)
+        logger.info("serving ws://127.0.0.1:\(chatServer.port)/ws/chat, admin http://127.0.0.1:\(admin.port), state in \(directory)")
+        return simulator
+    }
+
+    public func stop() async {
+        for entry in connections.all { entry.disconnect(.shutdown) }
+        await chatServer.close()
+        admin.stop()
+        state.close()
+    }
+}

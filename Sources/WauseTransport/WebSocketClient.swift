@@ -1,0 +1,86 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOWebSocket
+
+/// Dials WebSockets the way WhatsApp Web does (§1.1 of the transport reference): a plain HTTP/1.1
+/// upgrade (TLS first for `wss://`) that sends `Host` and `Origin: https://web.whatsapp.com`
+/// itself, and masks every frame it sends.
+public struct WebSocketClient: Sendable {
+    public static let whatsAppOrigin = "https://web.whatsapp.com"
+
+    public var origin: String
+    /// Certificates to trust for `wss://` instead of the system store (tests with a local CA).
+    public var trustRootsFile: String?
+    public var connectTimeout: TimeAmount
+    public var eventLoopGroup: any EventLoopGroup
+
+    public init(origin: String = WebSocketClient.whatsAppOrigin, trustRootsFile: String? = nil,
+                connectTimeout: TimeAmount = .seconds(20),
+                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.origin = origin
+        self.trustRootsFile = trustRootsFile
+        self.connectTimeout = connectTimeout
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    private enum Upgrade: Sendable {
+        case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>)
+        case refused
+    }
+
+    public func connect(to urlText: String) async throws -> WebSocketConnection {
+        let url = try WebSocketURL(urlText)
+        let tls: NIOSSLContext?
+        if url.secure {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            if let trustRootsFile { configuration.trustRoots = .file(trustRootsFile) }
+            tls = try NIOSSLContext(configuration: configuration)
+        } else {
+            tls = nil
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: url.hostHeader)
+        headers.add(name: "Origin", value: origin)
+        let requestHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path, headers: headers)
+        let serverName = url.host
+
+        let upgrade: EventLoopFuture<Upgrade>
+        do {
+            upgrade = try await ClientBootstrap(group: eventLoopGroup)
+                .connectTimeout(connectTimeout)
+                .connect(host: url.host, port: url.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            // SNI only for names; an IP literal must not be sent as a server name.
+                            let isName = !serverName.contains(":") && serverName.contains { $0.isLetter }
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: tls, serverHostname: isName ? serverName : nil))
+                        }
+                        let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
+                            maxFrameSize: WebSocketConnection.maximumMessageSize,
+                            upgradePipelineHandler: { channel, _ in
+                                channel.eventLoop.makeCompletedFuture {
+                                    try WebSocketConnection.addAggregator(to: channel)
+                                    return Upgrade.websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
+                                }
+                            })
+                        let configuration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
+                            upgradeRequestHead: requestHead, upgraders: [upgrader],
+                            notUpgradingCompletionHandler: { channel in
+                                channel.eventLoop.makeCompletedFuture { Upgrade.refused }
+                            })
+                        return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                            configuration: .init(upgradeConfiguration: configuration))
+                    }
+                }
+        } catch {
+            throw WebSocketError.connectFailed("\(url.hostHeader): \(error)")
+        }
+        switch try await upgrade.get() {
+        case .websocket(let channel): return WebSocketConnection(asyncChannel: channel, masksOutbound: true)
+        case .refused: throw WebSocketError.upgradeRefused
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import WauseBinary
+import WauseSupport
+import WauseCrypto
+
+/// A WebSocket seen as WhatsApp frames (§1.4): frames out, one WebSocket message each; frames in,
+/// reassembled from whatever message boundaries the peer chose. After the Noise handshake
+/// (`encrypt(with:)`), `send(node:)` and `nodes` carry binary-XML stanzas encrypted with the
+/// transport cipher (§2.7): the same type serves the engine (client role) and wause-sim (server).
+public final class WireSocket: @unchecked Sendable {
+    public enum Failure: Error, Sendable, CustomStringConvertible {
+        case frame(FrameCodecError)
+        case noise(NoiseError)
+        case encoding(NodeEncodingError)
+        case decoding(NodeDecodingError)
+        case socket(WebSocketError)
+        case closed
+        case notEncrypted
+
+        public var description: String {
+            switch self {
+            case .frame(let error): return "frame: \(error)"
+            case .noise(let error): return "noise: \(error)"
+            case .encoding(let error): return "cannot encode stanza: \(error)"
+            case .decoding(let error): return "cannot decode stanza: \(error)"
+            case .socket(let error): return "\(error)"
+            case .closed: return "the connection closed"
+            case .notEncrypted: return "the handshake has not finished"
+            }
+        }
+    }
+
+    public let connection: WebSocketConnection
+    private let lock = ConditionLock()
+    private var encoder: FrameCodec.Encoder
+    private var decoder: FrameCodec.Decoder
+    private var pendingFrames: [[UInt8]] = []
+    private var messages: AsyncThrowingStream<[UInt8], Error>.AsyncIterator
+    private var cipher: NoiseTransportCipher?
+    private let nodeEncoder = NodeEncoder()
+    private let nodeDecoder = NodeDecoder()
+
+    public init(connection: WebSocketConnection, role: FrameCodec.Role) {
+        self.connection = connection
+        encoder = FrameCodec.Encoder(role: role)
+        decoder = FrameCodec.Decoder(role: role)
+        messages = connection.messages.makeAsyncIterator()
+    }
+
+    // MARK: Frames (the handshake)
+
+    public func send(frame payload: [UInt8]) throws(Failure) {
+        let bytes: [UInt8]
+        do {
+            bytes = try lock.withLock { () throws(FrameCodecError) -> [UInt8] in try encoder.encode(payload) }
+        } catch {
+            throw .frame(error)
+        }
+        do throws(WebSocketError) { try connection.send(bytes) } catch { throw .socket(error) }
+    }
+
+    /// The next whole frame; nil when the connection closed. Only one reader at a time.
+    public func nextFrame() async throws(Failure) -> [UInt8]? {
+        while true {
+            if let frame = lock.withLock({ pendingFrames.isEmpty ? nil : pendingFrames.removeFirst() }) { return frame }
+            let message: [UInt8]?
+            do {
+                var iterator = messages
+                message = try await iterator.next()
+                messages = iterator
+            } catch let error as WebSocketError {
+                throw .socket(error)
+            } catch {
+                throw .socket(.connectFailed("\(error)"))
+            }
+            guard let message else { return nil }
+            do {
+                let frames = try lock.withLock { () throws(FrameCodecError) -> [[UInt8]] in try decoder.decode(message) }
+                lock.withLock { pendingFrames += frames }
+            } catch {
+                throw .frame(error)
+            }
+        }
+    }
+
+    // MARK: Stanzas (after the handshake)
+
+    /// Switches to the transport cipher the handshake produced.
+    public func encrypt(with transportCipher: NoiseTransportCipher) {
+        lock.withLock { cipher = transportCipher }
+    }
+
+    /// Encodes, encrypts and sends one stanza.
+    public func send(node: Node) throws(Failure) {
+        let plaintext: [UInt8]
+        do throws(NodeEncodingError) { plaintext = try nodeEncoder.encodeFrame(node) } catch { throw .encoding(error) }
+        // Sealing and framing under one lock: nonces must go out in the order they were used.
+        let bytes = try lock.withLock { () throws(Failure) -> [UInt8] in
+            guard var current = cipher else { throw .notEncrypted }
+            let sealed: [UInt8]
+            do throws(NoiseError) { sealed = try current.outbound.seal(plaintext) } catch { throw .noise(error) }
+            cipher = current
+            do throws(FrameCodecError) { return try encoder.encode(sealed) } catch { throw .frame(error) }
+        }
+        do throws(WebSocketError) { try connection.send(bytes) } catch { throw .socket(error) }
+    }
+
+    /// The next stanza; nil when the connection closed. Only one reader at a time.
+    public func nextNode() async throws(Failure) -> Node? {
+        guard let frame = try await nextFrame() else { return nil }
+        let plaintext = try lock.withLock { () throws(Failure) -> [UInt8] in
+            guard var current = cipher else { throw .notEncrypted }
+            do throws(NoiseError) {
+                let opened = try current.inbound.open(frame)
+                cipher = current
+                return opened
+            } catch {
+                throw .noise(error)
+            }
+        }
+        do throws(NodeDecodingError) { return try nodeDecoder.decodeFrame(plaintext) } catch { throw .decoding(error) }
+    }
+
+    public func close() { connection.close() }
+}
