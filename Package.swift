@@ -56,6 +56,8 @@ let package = Package(
         ]),
         .target(name: "WauseCore", dependencies: [
             "WauseSupport", "CSodium", "CSQLite", "CQRencode", "CZlib", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "WauseFFI", dependencies: ["CWause", "WauseCore"], linkerSettings: sharedLibraryLinkage),
         // libmicrohttpd behind a small request/response API, shared by wause-mcp and wause-sim's admin API.
@@ -64,7 +66,7 @@ let package = Package(
         .executableTarget(name: "wause-mcp", dependencies: ["WauseMCPHost", "WauseCore"]),
         // wause-sim: a local WhatsApp-compatible server (DESIGN.md "The simulator").
         .target(name: "WauseSim", dependencies: [
-            "WauseCore", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto",
+            "WauseSupport", "WauseCore", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto",
         ]),
         .executableTarget(name: "wause-sim", dependencies: ["WauseSim"]),
         // Developer CLIs that let independent implementations test ours from outside (README).
@@ -73,7 +75,7 @@ let package = Package(
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary"]),
         .testTarget(name: "WauseTransportTests", dependencies: ["WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto"]),
-        .testTarget(name: "WauseCoreTests", dependencies: ["WauseCore"]),
+        .testTarget(name: "WauseCoreTests", dependencies: ["WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport"]),
         .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto"]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore"]),
     ]

@@ -3,6 +3,7 @@ import WauseBinary
 import WauseCore
 import WauseCrypto
 import WauseProto
+import WauseSupport
 import WauseTransport
 
 /// The simulator's `/ws/chat`: what WhatsApp's chat server does with a companion connection, as
@@ -125,26 +126,5 @@ final class ChatEndpoint: Sendable {
         default:
             break  // results and errors answering our own iqs (the pair-device ack)
         }
-    }
-}
-
-/// Standard base64 with padding (RFC 4648 §4), as the QR string and refs use.
-public enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
-            let value = (UInt32(chunk[0]) << 16) | (UInt32(chunk.count > 1 ? chunk[1] : 0) << 8) | UInt32(chunk.count > 2 ? chunk[2] : 0)
-            out.append(alphabet[Int(value >> 18 & 63)])
-            out.append(alphabet[Int(value >> 12 & 63)])
-            out.append(chunk.count > 1 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(chunk.count > 2 ? alphabet[Int(value & 63)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

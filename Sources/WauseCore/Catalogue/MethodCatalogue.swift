@@ -65,6 +65,7 @@ public struct MethodCatalogue: Sendable {
 
     public static let standard = MethodCatalogue([
         StatusMethod.definition,
+        StartAuthMethod.definition,
     ])
 
     public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }

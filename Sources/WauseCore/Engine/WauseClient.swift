@@ -10,6 +10,8 @@ public final class WauseClient: @unchecked Sendable {
     /// This device's keys (generated on the store's first open).
     public let identity: DeviceIdentity
 
+    /// Dials, keeps and re-establishes the connection to WhatsApp.
+    private(set) var link: ConnectionLoop!
     private let stateLock = ConditionLock()
     private var state: ConnectionState
     private var lastError: String?
@@ -40,7 +42,31 @@ public final class WauseClient: @unchecked Sendable {
             store.close()
             throw error
         }
+        link = ConnectionLoop(client: self)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(state.rawValue))")
+    }
+
+    /// Moves the connection state; `lastError` `nil` keeps the current reason, `.some(x)` sets it.
+    func transition(to newState: ConnectionState, lastError: String?? = nil) {
+        stateLock.withLock {
+            state = newState
+            if let lastError { self.lastError = lastError }
+            stateLock.broadcast()
+        }
+    }
+
+    func setPairingQR(_ qr: String?) {
+        stateLock.withLock { pairingQR = qr }
+    }
+
+    /// Logs and delivers an event; a store failure here is logged, not thrown, because the
+    /// protocol step that caused the event has already happened.
+    func publish(_ name: EventName, _ data: JSONObject) {
+        do {
+            try events.publish(name, data)
+        } catch {
+            logger.error("cannot log event \(name.rawValue): \(error.message)")
+        }
     }
 
     /// Convenience for the C API and bindings: the configuration as JSON text.
@@ -110,6 +136,7 @@ public final class WauseClient: @unchecked Sendable {
             return isClosed
         }
         guard !wasClosed else { return }
+        link.stop()
         events.close()
         store.close()
         logger.info("client closed")

@@ -1,29 +1,40 @@
 import WauseCrypto
+import WauseTransport
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Everything the engine takes from the outside world, injected so tests are deterministic:
-/// the wall clock and the random source. (The network joins this with the wire-protocol layer.)
+/// the wall clock, timers, the random source and the network.
 public struct Environment: Sendable {
     /// Unix time in milliseconds.
     public var now: @Sendable () -> Int64
-    /// Fills a buffer with cryptographically secure random bytes.
+    /// Cryptographically secure random bytes.
     public var randomBytes: @Sendable (Int) -> [UInt8]
+    /// Waits this many milliseconds; throws if the task is cancelled.
+    public var sleep: @Sendable (Int64) async throws -> Void
+    /// Opens a WebSocket to a `ws://` / `wss://` URL.
+    public var dial: @Sendable (String) async throws -> WebSocketConnection
 
-    public init(now: @escaping @Sendable () -> Int64, randomBytes: @escaping @Sendable (Int) -> [UInt8]) {
+    public init(now: @escaping @Sendable () -> Int64, randomBytes: @escaping @Sendable (Int) -> [UInt8],
+                sleep: @escaping @Sendable (Int64) async throws -> Void = Environment.live.sleep,
+                dial: @escaping @Sendable (String) async throws -> WebSocketConnection = Environment.live.dial) {
         self.now = now
         self.randomBytes = randomBytes
+        self.sleep = sleep
+        self.dial = dial
     }
 
-    /// The real clock and libsodium's CSPRNG.
+    /// The real clock, libsodium's CSPRNG, Task.sleep and NIO WebSockets with WhatsApp's Origin.
     public static let live = Environment(
         now: {
             var spec = timespec()
             clock_gettime(CLOCK_REALTIME, &spec)
             return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
         },
-        randomBytes: SystemRandom.bytes
+        randomBytes: SystemRandom.bytes,
+        sleep: { milliseconds in try await Task.sleep(nanoseconds: UInt64(max(0, milliseconds)) * 1_000_000) },
+        dial: { url in try await WebSocketClient().connect(to: url) }
     )
 }
 

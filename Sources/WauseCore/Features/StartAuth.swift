@@ -1,0 +1,30 @@
+/// `whatsapp_start_auth` (seven-tool contract): starts QR linking unless the device is already
+/// linked, and answers with the status object — once the first QR code is up (or linking failed,
+/// or 15 s passed), so an agent can send the person to /qr straight away.
+public enum StartAuthMethod {
+    static let firstQRWait: Int64 = 15_000
+
+    public static let definition = MethodDefinition(
+        name: "whatsapp_start_auth",
+        title: "Start linking WhatsApp (QR)",
+        description: """
+            Link this device to a WhatsApp account by QR code: connects to WhatsApp and shows a QR code on \
+            http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans under Settings → Linked devices. \
+            Returns the status object (state "qr" and has_qr true once a code is up). If already linked, returns the \
+            status at once; while linking is in progress, calling again changes nothing.
+            """,
+        inputSchema: Schema.object([]),
+        outputSchema: StatusMethod.outputSchema,
+        annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true),
+        handler: { client, _ throws(WauseError) in
+            if try client.store.linkedAccount() == nil {
+                client.link.startLinking()
+                let deadline = client.environment.now() + firstQRWait
+                while client.connectionSnapshot().0 == .starting, client.link.isRunning, client.environment.now() < deadline {
+                    do { try await client.environment.sleep(100) } catch { break }
+                }
+            }
+            return try client.statusObject()
+        }
+    )
+}
