@@ -38,11 +38,13 @@ enum NoiseVectorCommand {
 
     """
 
-    static let command = Subcommand(
-        name: "noise-vector",
-        summary: "Noise handshake transcript from fixed keys (JSON of hex), for interop tests",
-        help: help,
-        run: run)
+    static let name = "noise-vector"
+    static let summary = "Noise handshake transcript from fixed keys (JSON of hex), for interop tests"
+
+    /// The dispatch-table entry: `NoiseVectorCommand.command` (or, equivalently,
+    /// `Subcommand(name: NoiseVectorCommand.name, summary: NoiseVectorCommand.summary, run: NoiseVectorCommand.run)`,
+    /// in which case `run` answers --help itself).
+    static let command = Subcommand(name: name, summary: summary, help: help, run: run)
 
     static let valuedOptions: Set<String> = [
         "--client-static", "--client-ephemeral", "--server-static", "--server-ephemeral", "--root", "--intermediate",
@@ -50,7 +52,11 @@ enum NoiseVectorCommand {
         "--client-frame", "--server-frame", "--mode", "--server-hello", "--client-hello", "--client-finish",
     ]
 
-    static func run(_ arguments: [String]) -> Int32 {
+    @Sendable static func run(_ arguments: [String]) -> Int32 {
+        if arguments.contains("-h") || arguments.contains("--help") {
+            WireCLI.writeStdout(help)
+            return 0
+        }
         let inputs: NoiseTranscript.Inputs
         let mode: NoiseTranscript.Mode
         let pretty: Bool
