@@ -89,3 +89,10 @@ public enum DjbPublicKey {
         }
     }
 }
+
+extension Curve25519KeyPair: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Shows only the public key, so a key pair that ends up in a log or a test failure message
+    /// does not leak its private half.
+    public var description: String { "Curve25519KeyPair(public: \(Hex.encode(publicKey)))" }
+    public var debugDescription: String { description }
+}
