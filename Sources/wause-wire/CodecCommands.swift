@@ -1,0 +1,285 @@
+import WauseBinary
+
+/// `wause-wire encode` and `wause-wire decode`: the binary XML codec (WauseBinary) between JSON
+/// and hex, so that other implementations (baileys-python in tests/interop) can check ours.
+enum CodecCommands {
+    static let jsonForm = """
+    JSON form of a node:
+      {"tag": "iq", "attrs": {"id": "1", "to": {"jid": "s.whatsapp.net"}}, "content": ...}
+      - "tag": non-empty string.
+      - "attrs" (optional): object; members are written in the order given.
+        A value is a string, or a JID object, which is always written as a JID on the wire
+        (JID_PAIR / AD_JID / FB_JID / INTEROP_JID), never as a plain string or token:
+          {"jid": "user@server" | "user:device@server" | "user.agent:device@server" | "server"
+                  | "integrator-user:device@interop"}
+          {"user": "...", "server": "...", "agent": 0, "device": 0, "integrator": 0}
+            (explicit form, for JIDs whose text form is ambiguous; numbers optional)
+        Empty string values are not written (as whatsmeow does).
+      - "content" (optional): one of
+          null or absent       no content
+          [node, ...]          child nodes ([] is an empty child list, not "no content")
+          {"bytes_hex": "..."} binary content
+          "text"               a string (token, packed or raw UTF-8 on the wire)
+          {"jid": ...}         a JID (either JID form above)
+    decode prints the same form. Raw-length content comes back as {"bytes_hex"}, tokens and
+    packed strings as "text" (whatsmeow's convention). Attributes appear in wire order.
+    """
+
+    static let encode = Subcommand(
+        name: "encode",
+        summary: "JSON node on stdin -> hex of the frame payload (flag byte + node)",
+        help: """
+        usage: wause-wire encode [--zlib] [--lines]
+
+        Reads one JSON node on stdin and prints the hex of the decrypted frame payload: the flag
+        byte (00, or 02 with --zlib), then the encoded node (protocol-transport-pairing.md §4).
+
+          --zlib   compress the node with zlib and set flag 0x02
+          --lines  read one JSON node per line, print one hex frame per line
+
+        \(jsonForm)
+
+        Invalid input prints a message on stderr and exits with status 2.
+
+        """,
+        throwing: runEncode)
+
+    static let decode = Subcommand(
+        name: "decode",
+        summary: "hex frame payload on stdin -> JSON node",
+        help: """
+        usage: wause-wire decode [--pretty] [--lines]
+
+        Reads the hex of a decrypted frame payload (flag byte + node; zlib-inflated when the flag
+        has bit 0x02) and prints the node as JSON. Whitespace in the hex is ignored.
+
+          --pretty  indent the JSON
+          --lines   read one hex frame per line, print one JSON node per line
+
+        \(jsonForm)
+
+        Malformed frames print the decoder's error (with the byte offset) on stderr and exit
+        with status 2.
+
+        """,
+        throwing: runDecode)
+
+    private static func runEncode(_ arguments: [String]) throws(CommandFailure) {
+        let options = try WireCLI.parseOptions(arguments, flags: ["--zlib", "--lines"])
+        let compression: FrameCompression = options.flags.contains("--zlib") ? .zlib : .none
+        let input = try WireCLI.readStdin()
+        var output = ""
+        for (lineNumber, text) in try units(of: input, lines: options.flags.contains("--lines")) {
+            do throws(CommandFailure) {
+                let json: JSON
+                do { json = try JSON.parse(text) } catch { throw .badInput(error.description) }
+                let node = try NodeJSON.node(from: json, path: "$")
+                let frame: [UInt8]
+                do { frame = try NodeEncoder().encodeFrame(node, compression: compression) } catch {
+                    throw .badInput("cannot encode: \(error)")
+                }
+                output += HexText.string(frame) + "\n"
+            } catch {
+                throw .badInput(lineNumber.map { "line \($0): " + error.message } ?? error.message)
+            }
+        }
+        WireCLI.writeStdout(output)
+    }
+
+    private static func runDecode(_ arguments: [String]) throws(CommandFailure) {
+        let options = try WireCLI.parseOptions(arguments, flags: ["--pretty", "--lines"])
+        let input = try WireCLI.readStdin()
+        var output = ""
+        for (lineNumber, text) in try units(of: input, lines: options.flags.contains("--lines")) {
+            do throws(CommandFailure) {
+                let frame = try HexText.bytes(text)
+                let node: Node
+                do { node = try NodeDecoder().decodeFrame(frame) } catch { throw .badInput(error.description) }
+                output += NodeJSON.json(from: node).serialized(pretty: options.flags.contains("--pretty")) + "\n"
+            } catch {
+                throw .badInput(lineNumber.map { "line \($0): " + error.message } ?? error.message)
+            }
+        }
+        WireCLI.writeStdout(output)
+    }
+
+    /// The whole input, or each non-blank line with its 1-based number.
+    private static func units(of input: [UInt8], lines: Bool) throws(CommandFailure) -> [(Int?, ArraySlice<UInt8>)] {
+        guard lines else {
+            guard input.contains(where: { !HexText.isWhitespace($0) }) else { throw .badInput("no input on stdin") }
+            return [(nil, input[...])]
+        }
+        return input.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated().compactMap { index, line in
+            line.contains(where: { !HexText.isWhitespace($0) }) ? (index + 1, line) : nil
+        }
+    }
+}
+
+/// Hex text ↔ bytes.
+enum HexText {
+    static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+    static func string(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            utf8.append(digits[Int(byte >> 4)])
+            utf8.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    static func bytes(_ text: some Collection<UInt8>) throws(CommandFailure) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var high: UInt8? = nil
+        for (position, character) in text.enumerated() where !isWhitespace(character) {
+            let value: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = character - UInt8(ascii: "A") + 10
+            default: throw .badInput("invalid hex character at position \(position)")
+            }
+            if let pending = high {
+                bytes.append(pending << 4 | value)
+                high = nil
+            } else {
+                high = value
+            }
+        }
+        guard high == nil else { throw .badInput("odd number of hex digits") }
+        return bytes
+    }
+}
+
+/// The JSON form of a node (see `CodecCommands.jsonForm`).
+enum NodeJSON {
+    // MARK: JSON → Node
+
+    static func node(from json: JSON, path: String) throws(CommandFailure) -> Node {
+        guard case .object(let members) = json else { throw .badInput("\(path): a node must be an object, not \(json.typeName)") }
+        var tag: String? = nil
+        var attributes = Attributes()
+        var content = Node.Content.none
+        for (key, value) in members {
+            switch key {
+            case "tag":
+                guard case .string(let text) = value, !text.isEmpty else { throw .badInput("\(path).tag: must be a non-empty string") }
+                tag = text
+            case "attrs":
+                if case .null = value { continue }
+                guard case .object(let pairs) = value else { throw .badInput("\(path).attrs: must be an object, not \(value.typeName)") }
+                for (name, attributeJSON) in pairs {
+                    attributes.append(Attribute(name: name, value: try attributeValue(from: attributeJSON, path: "\(path).attrs.\(name)")))
+                }
+            case "content":
+                content = try self.content(from: value, path: "\(path).content")
+            default:
+                throw .badInput("\(path): unknown member \"\(key)\" (expected tag, attrs, content)")
+            }
+        }
+        guard let tag else { throw .badInput("\(path): missing \"tag\"") }
+        return Node(tag: tag, attributes: attributes, content: content)
+    }
+
+    private static func attributeValue(from json: JSON, path: String) throws(CommandFailure) -> AttributeValue {
+        switch json {
+        case .string(let text): return .text(text)
+        case .object: return .jid(try jid(from: json, path: path))
+        default: throw .badInput("\(path): an attribute value must be a string or a JID object, not \(json.typeName)")
+        }
+    }
+
+    private static func content(from json: JSON, path: String) throws(CommandFailure) -> Node.Content {
+        switch json {
+        case .null: return .none
+        case .string(let text): return .text(text)
+        case .array(let elements):
+            var children: [Node] = []
+            for (index, element) in elements.enumerated() {
+                children.append(try node(from: element, path: "\(path)[\(index)]"))
+            }
+            return .nodes(children)
+        case .object(let members):
+            if members.count == 1, members[0].key == "bytes_hex" {
+                guard case .string(let hex) = members[0].value else { throw .badInput("\(path).bytes_hex: must be a string") }
+                do { return .bytes(try HexText.bytes(Array(hex.utf8))) } catch { throw .badInput("\(path).bytes_hex: \(error.message)") }
+            }
+            return .jid(try jid(from: json, path: path))
+        default:
+            throw .badInput("\(path): content must be null, an array of nodes, {\"bytes_hex\"}, a string or a JID, not \(json.typeName)")
+        }
+    }
+
+    private static func jid(from json: JSON, path: String) throws(CommandFailure) -> JID {
+        guard case .object(let members) = json else { throw .badInput("\(path): a JID must be an object") }
+        if members.count == 1, members[0].key == "jid" {
+            guard case .string(let text) = members[0].value else { throw .badInput("\(path).jid: must be a string") }
+            do { return try JID(parsing: text) } catch { throw .badInput("\(path).jid: \(error)") }
+        }
+        var user = ""
+        var server: String? = nil
+        var agent: UInt8 = 0
+        var device: UInt16 = 0
+        var integrator: UInt16 = 0
+        for (key, value) in members {
+            switch key {
+            case "user":
+                guard case .string(let text) = value else { throw .badInput("\(path).user: must be a string") }
+                user = text
+            case "server":
+                guard case .string(let text) = value, !text.isEmpty else { throw .badInput("\(path).server: must be a non-empty string") }
+                server = text
+            case "agent": agent = try integer(value, path: "\(path).agent")
+            case "device": device = try integer(value, path: "\(path).device")
+            case "integrator": integrator = try integer(value, path: "\(path).integrator")
+            default:
+                throw .badInput("\(path): unknown JID member \"\(key)\" (expected {\"jid\"} or user, server, agent, device, integrator)")
+            }
+        }
+        guard let server else { throw .badInput("\(path): a JID object needs \"jid\" or \"server\"") }
+        return JID(user: user, rawAgent: agent, device: device, integrator: integrator, server: JID.Server(server))
+    }
+
+    private static func integer<T: FixedWidthInteger>(_ json: JSON, path: String) throws(CommandFailure) -> T {
+        guard case .number(_, let integer?) = json, let value = T(exactly: integer) else {
+            throw .badInput("\(path): must be an integer \(T.min)...\(T.max)")
+        }
+        return value
+    }
+
+    // MARK: Node → JSON
+
+    static func json(from node: Node) -> JSON {
+        var members: [(key: String, value: JSON)] = [("tag", .string(node.tag))]
+        if !node.attributes.isEmpty {
+            members.append(("attrs", .object(node.attributes.map { attribute in
+                switch attribute.value {
+                case .text(let text): return (attribute.name, .string(text))
+                case .jid(let jid): return (attribute.name, json(from: jid))
+                }
+            })))
+        }
+        let content: JSON
+        switch node.content {
+        case .none: content = .null
+        case .nodes(let children): content = .array(children.map(json(from:)))
+        case .bytes(let bytes): content = .object([("bytes_hex", .string(HexText.string(bytes)))])
+        case .text(let text): content = .string(text)
+        case .jid(let jid): content = json(from: jid)
+        }
+        members.append(("content", content))
+        return .object(members)
+    }
+
+    /// `{"jid": text}` when the text form reads back as the same JID, else the explicit form.
+    static func json(from jid: JID) -> JSON {
+        if jid.hasLosslessTextForm { return .object([("jid", .string(jid.description))]) }
+        var members: [(key: String, value: JSON)] = [("user", .string(jid.user)), ("server", .string(jid.server.rawValue))]
+        if jid.rawAgent != 0 { members.append(("agent", .number(Double(jid.rawAgent), integer: Int64(jid.rawAgent)))) }
+        if jid.device != 0 { members.append(("device", .number(Double(jid.device), integer: Int64(jid.device)))) }
+        if jid.integrator != 0 { members.append(("integrator", .number(Double(jid.integrator), integer: Int64(jid.integrator)))) }
+        return .object(members)
+    }
+}
