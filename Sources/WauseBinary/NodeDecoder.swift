@@ -88,6 +88,8 @@ struct NodeReader {
     private var nodeCount = 0
     private let singleByteTokens = TokenDictionary.singleByte
     private let doubleByteTokens = TokenDictionary.doubleByte
+    private let nibblePairs = PackedString.nibblePairs
+    private let hexPairs = PackedString.hexPairs
 
     init(input: UnsafeBufferPointer<UInt8>, limits: DecodingLimits) {
         self.input = input
@@ -266,34 +268,31 @@ struct NodeReader {
         }
         let packed = try take(byteCount)
         let characterCount = byteCount * 2 - (isOdd ? 1 : 0)
-        var invalid: (digit: UInt8, offset: Int)? = nil
-        let string = String(unsafeUninitializedCapacity: characterCount) { characters in
+        let pairs = alphabet == .nibble ? nibblePairs : hexPairs
+        // Unpack both characters of each byte with one table load; 0 marks a digit outside the
+        // alphabet, which is looked for afterwards so the loop stays branch-free.
+        var invalidPosition: Int? = nil
+        let string = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, byteCount * 2)) { characters in
             for index in 0..<byteCount {
-                let byte = packed[index]
-                let high = byte >> 4
-                let low = byte & 0x0F
-                guard let first = PackedString.character(of: high, in: alphabet) else {
-                    invalid = (high, lengthOffset + 1 + index)
-                    return 0
-                }
-                characters[2 * index] = first
-                if 2 * index + 1 < characterCount {
-                    guard let second = PackedString.character(of: low, in: alphabet) else {
-                        invalid = (low, lengthOffset + 1 + index)
-                        return 0
-                    }
-                    characters[2 * index + 1] = second
-                } else if alphabet == .nibble && low != PackedString.padding && PackedString.character(of: low, in: .nibble) == nil {
-                    // The pad position is dropped, but 12...14 are invalid anywhere (§4.5;
-                    // whatsmeow unpacks the pad too and fails on them).
-                    invalid = (low, lengthOffset + 1 + index)
-                    return 0
-                }
+                let pair = pairs[Int(packed[index])]
+                characters[2 * index] = UInt8(truncatingIfNeeded: pair >> 8)
+                characters[2 * index + 1] = UInt8(truncatingIfNeeded: pair)
             }
-            return characterCount
+            let text = UnsafeBufferPointer(rebasing: characters[0..<characterCount])
+            invalidPosition = text.firstIndex(of: 0)
+            return String(decoding: text, as: UTF8.self)
         }
-        if let invalid {
-            throw NodeDecodingError(.invalidPackedDigit(invalid.digit), at: invalid.offset)
+        if let position = invalidPosition {
+            let byte = packed[position / 2]
+            throw NodeDecodingError(.invalidPackedDigit(position % 2 == 0 ? byte >> 4 : byte & 0x0F), at: lengthOffset + 1 + position / 2)
+        }
+        if isOdd, alphabet == .nibble {
+            // The pad position is dropped, but 12...14 are invalid anywhere (§4.5; whatsmeow
+            // unpacks the pad too and fails on them).
+            let pad = packed[byteCount - 1] & 0x0F
+            if pad != PackedString.padding && PackedString.character(of: pad, in: .nibble) == nil {
+                throw NodeDecodingError(.invalidPackedDigit(pad), at: lengthOffset + byteCount)
+            }
         }
         return string
     }

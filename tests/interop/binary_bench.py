@@ -6,7 +6,8 @@ FILE holds lines "corpus-name hex-frame" written by wause-bench. For each corpus
 
     figures NAME DECODE_MBPS ENCODE_MBPS
 
-in MB/s (10^6 bytes per second) of frame bytes: decoding the frames, and encoding the nodes that
+in MB (10^6 bytes) of frame bytes per second of thread CPU time (as wause-bench measures, so
+other load on a shared machine does not skew the comparison): decoding the frames, and encoding the nodes that
 decoding produced (baileys-python's own representation), median of 5 rounds, as wause-bench
 measures ours. Run standalone with --self-test to time a built-in corpus.
 """
@@ -27,20 +28,20 @@ import binary_baileys  # noqa: E402
 def median_throughput(total_bytes: int, seconds: float, work, rounds: int = 5) -> float:
     passes = 1
     while True:  # calibrate passes per round
-        start = time.perf_counter()
+        start = time.thread_time()
         for _ in range(passes):
             work()
-        elapsed = time.perf_counter() - start
+        elapsed = time.thread_time() - start
         if elapsed >= seconds / rounds / 4:
             passes = max(1, int(passes * (seconds / rounds) / elapsed))
             break
         passes *= 2
     results = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.thread_time()
         for _ in range(passes):
             work()
-        results.append(total_bytes * passes / (time.perf_counter() - start) / 1e6)
+        results.append(total_bytes * passes / (time.thread_time() - start) / 1e6)
     return statistics.median(results)
 
 
