@@ -14,6 +14,8 @@ let subcommands: [Subcommand] = [
     CodecCommands.decode,
     // Noise handshake transcripts (NoiseVectorCommand.swift); it answers --help itself.
     Subcommand(name: NoiseVectorCommand.name, summary: NoiseVectorCommand.summary, run: NoiseVectorCommand.run),
+    // Noise transport throughput for make bench (NoiseBenchCommand.swift)
+    NoiseBenchCommand.command,
 ]
 
 exit(WireCLI.main(arguments: CommandLine.arguments, subcommands: subcommands))
