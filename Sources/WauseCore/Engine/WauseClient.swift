@@ -16,6 +16,10 @@ public final class WauseClient: @unchecked Sendable {
     private var state: ConnectionState
     private var lastError: String?
     private var pairingQR: String?
+    /// Counts transitions, so a waiter can tell whether it missed one.
+    private var stateVersion: UInt64 = 0
+    private var stateWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiterID: UInt64 = 0
     private var isClosed = false
 
     public init(config: ClientConfig, environment: Environment = .live,
@@ -48,10 +52,37 @@ public final class WauseClient: @unchecked Sendable {
 
     /// Moves the connection state; `lastError` `nil` keeps the current reason, `.some(x)` sets it.
     func transition(to newState: ConnectionState, lastError: String?? = nil) {
-        stateLock.withLock {
+        let waiters = stateLock.withLock { () -> [CheckedContinuation<Void, Never>] in
             state = newState
             if let lastError { self.lastError = lastError }
-            stateLock.broadcast()
+            stateVersion += 1
+            defer { stateWaiters.removeAll() }
+            return Array(stateWaiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// The state and a version that changes with every transition.
+    func versionedState() -> (ConnectionState, UInt64) { stateLock.withLock { (state, stateVersion) } }
+
+    /// Returns once the state version differs from `version` (at once if it already does), or
+    /// when the task is cancelled.
+    func waitForTransition(after version: UInt64) async {
+        let id = stateLock.withLock { () -> UInt64 in
+            nextWaiterID += 1
+            return nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = stateLock.withLock { () -> Bool in
+                    if stateVersion != version || isClosed || Task.isCancelled { return true }
+                    stateWaiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            stateLock.withLock { stateWaiters.removeValue(forKey: id) }?.resume()
         }
     }
 

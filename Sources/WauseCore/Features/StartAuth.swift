@@ -19,9 +19,17 @@ public enum StartAuthMethod {
         handler: { client, _ throws(WauseError) in
             if try client.store.linkedAccount() == nil {
                 client.link.startLinking()
-                let deadline = client.environment.now() + firstQRWait
-                while client.connectionSnapshot().0 == .starting, client.link.isRunning, client.environment.now() < deadline {
-                    do { try await client.environment.sleep(100) } catch { break }
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while true {
+                            let (state, version) = client.versionedState()
+                            guard state == .starting, client.link.isRunning, !Task.isCancelled else { return }
+                            await client.waitForTransition(after: version)
+                        }
+                    }
+                    group.addTask { try? await client.environment.sleep(firstQRWait) }
+                    await group.next()
+                    group.cancelAll()
                 }
             }
             return try client.statusObject()
