@@ -71,6 +71,8 @@ let package = Package(
         .executableTarget(name: "wause-sim", dependencies: ["WauseSim"]),
         // Developer CLIs that let independent implementations test ours from outside (README).
         .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto"]),
+        // `make bench`: throughput figures side by side with a peer measured in the same run.
+        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary"]),
         .executableTarget(name: "wause-wire", dependencies: ["WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary"]),
