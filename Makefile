@@ -11,12 +11,13 @@ RELEASE    := .build/release
 OUT        := build
 VENV       := .venv
 VENV_MCP1  := .venv-mcp1
+VENV_INTEROP := .venv-interop
 ARGS       ?=
 # The Swift toolchain's root, hidden from tests that prove libwause.so needs none of it.
 TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
 
 .PHONY: all setup build release run test test-swift test-c test-install test-library test-python \
-        test-node test-mcp examples install uninstall clean
+        test-node test-mcp test-sim test-interop examples bench install uninstall clean
 
 all: build
 
@@ -37,7 +38,8 @@ run: release
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-test: setup build release test-swift test-c test-install test-library test-python test-node test-mcp examples
+test: setup build release test-swift test-c test-install test-library test-python test-node test-mcp test-sim \
+      test-interop examples
 	@echo "make test: all suites passed"
 
 test-swift: build
@@ -93,6 +95,28 @@ test-mcp: build $(VENV)/.installed-requirements $(VENV_MCP1)/.installed-requirem
 	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp $(VENV)/bin/python -m pytest -q tests/mcp
 	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp $(VENV_MCP1)/bin/python -m pytest -q tests/mcp
 
+# wause-sim and wause-mcp end to end: the simulator's command line and admin API, QR linking.
+test-sim: build $(VENV)/.installed-requirements
+	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp WAUSE_SIM=$(CURDIR)/$(DEBUG)/wause-sim \
+	    $(VENV)/bin/python -m pytest -q tests/sim
+
+# Independent implementations against ours (shared/reference/interop-oracles.md): python-axolotl's
+# curve25519 signatures, dissononce and noiseprotocol for Noise, baileys-python's binary XML codec,
+# and a client built from them that talks to wause-sim.
+$(VENV_INTEROP)/.installed-requirements: tests/requirements-interop.txt
+	scripts/setup-venv.sh $(VENV_INTEROP) tests/requirements-interop.txt
+
+# baileys-python declares Python 3.12 and dependencies its codec does not need (interop-oracles.md).
+$(VENV_INTEROP)/.baileys-installed: $(VENV_INTEROP)/.installed-requirements
+	$(VENV_INTEROP)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	    --ignore-requires-python baileys-python==0.1.0a1
+	touch $@
+
+test-interop: build $(VENV_INTEROP)/.baileys-installed
+	WAUSE_SIGNAL=$(CURDIR)/$(DEBUG)/wause-signal WAUSE_WIRE=$(CURDIR)/$(DEBUG)/wause-wire \
+	WAUSE_SIM=$(CURDIR)/$(DEBUG)/wause-sim WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp \
+	    $(VENV_INTEROP)/bin/python -m pytest -q tests/interop
+
 # The examples are small complete programs; CI runs each one.
 examples: build test-c test-node $(VENV)/.installed-requirements
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -100,6 +124,17 @@ examples: build test-c test-node $(VENV)/.installed-requirements
 	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so PYTHONPATH=$(CURDIR)/bindings/python \
 	    $(VENV)/bin/python examples/python/status.py "$$tmp/python" --seconds 1; \
 	node examples/node/status.js "$$tmp/node" 1
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks (release build), each figure beside its peer measured in the same run: the binary
+# XML codec against baileys-python's, Noise transport encryption against `openssl speed`.
+
+bench: setup $(VENV_INTEROP)/.baileys-installed
+	$(SWIFT) build -c release --product wause-bench
+	$(SWIFT) build -c release --product wause-wire
+	$(RELEASE)/wause-bench --python $(VENV_INTEROP)/bin/python
+	$(RELEASE)/wause-wire noise-bench
+	openssl speed -evp aes-256-gcm -seconds 2 2>/dev/null | tail -3
 
 # ---------------------------------------------------------------------------------------------
 # Install (release build): the library, its header and pkg-config file, and wause-mcp.
