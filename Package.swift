@@ -48,6 +48,8 @@ let package = Package(
         .target(name: "WauseProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "WauseTransport", dependencies: [
             "WauseSupport", "WauseCrypto", "WauseBinary", "WauseProto",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
