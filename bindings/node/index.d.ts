@@ -177,6 +177,8 @@ export class Client extends EventEmitter {
     callSync(method: string, params?: unknown): Record<string, unknown>;
 
     status(): Promise<StatusResult>;
+    /** whatsapp_start_auth: start QR linking unless linked; resolves once the first code is up. */
+    startAuth(): Promise<StatusResult>;
 
     /** Up to `limit` (1..1000, default 100) logged events after `afterCursor` (default 0). */
     replay(afterCursor?: number, limit?: number): Promise<ReplayPage>;

@@ -158,6 +158,14 @@ class Client extends EventEmitter {
     }
 
     /**
+     * whatsapp_start_auth: start linking by QR code (dials server_url) unless already linked;
+     * resolves with the status once the first code is up. Codes arrive as 'pairing.qr' events.
+     */
+    startAuth() {
+        return this.call('whatsapp_start_auth');
+    }
+
+    /**
      * A page of the event log: up to `limit` (1..1000) events after `afterCursor`, oldest first,
      * as { events, next_cursor, has_more }. Pass next_cursor back to continue.
      */

@@ -192,6 +192,11 @@ class AsyncClient:
         """``whatsapp_status``: connection state, link, account and store counts. Local only."""
         return cast(StatusResult, await self.call("whatsapp_status"))
 
+    async def start_auth(self) -> StatusResult:
+        """``whatsapp_start_auth``: start linking by QR code unless already linked; returns the
+        status once the first code is up. The codes arrive as ``pairing.qr`` events."""
+        return cast(StatusResult, await self.call("whatsapp_start_auth"))
+
     # Events ----------------------------------------------------------------------------------
 
     async def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:

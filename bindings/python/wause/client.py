@@ -422,6 +422,12 @@ class Client:
         """``whatsapp_status``: connection state, link, account and store counts. Local only."""
         return cast(StatusResult, self.call("whatsapp_status"))
 
+    def start_auth(self) -> StatusResult:
+        """``whatsapp_start_auth``: start linking by QR code (dials ``server_url``) unless already
+        linked; returns the status once the first code is up (``state == "qr"``). The codes arrive
+        as ``pairing.qr`` events. Blocks for up to about 15 s; use ``send`` to avoid blocking."""
+        return cast(StatusResult, self.call("whatsapp_start_auth"))
+
     # Asynchronous calls --------------------------------------------------------------------
 
     def send(self, method: str, params: Optional[Mapping[str, Any]] = None,
