@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import base64
 import os
-import select
 import sqlite3
 import subprocess
-import time
+import threading
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -25,18 +24,18 @@ def simulator(tmp_path: Path) -> Iterator[Dict[str, str]]:
     """A running wause-sim; yields the facts it printed (root_public_key, ws_url, admin_url)."""
     process = subprocess.Popen([SIM, "--port", "0", "--admin-port", "0", "--data-dir", str(tmp_path / "sim")],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    facts: Dict[str, str] = {}
-    deadline = time.monotonic() + 30
-    assert process.stdout is not None
-    while len(facts) < 3:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, "wause-sim did not print its three lines"
-        ready, _, _ = select.select([process.stdout], [], [], remaining)
-        assert ready, "wause-sim did not print its three lines"
-        line = process.stdout.readline()
-        assert line, "wause-sim exited early"
-        key, _, value = line.strip().partition("=")
-        facts[key] = value
+    lines: List[str] = []
+
+    def read_facts() -> None:
+        assert process.stdout is not None
+        for _ in range(3):
+            lines.append(process.stdout.readline())
+
+    reader = threading.Thread(target=read_facts, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert len(lines) == 3 and all(lines), f"wause-sim did not print its three lines: {lines}"
+    facts = dict(line.strip().partition("=")[::2] for line in lines)
     yield facts
     process.terminate()
     assert process.wait(timeout=30) == 0
