@@ -75,7 +75,8 @@ let package = Package(
         .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto"]),
         // `make bench`: throughput figures side by side with a peer measured in the same run.
         .executableTarget(name: "wause-bench", dependencies: ["WauseBinary"]),
-        .executableTarget(name: "wause-wire", dependencies: ["WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport"]),
+        .executableTarget(name: "wause-wire", dependencies: ["WauseSupport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport"]),
+        .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary"]),
         .testTarget(name: "WauseTransportTests", dependencies: ["WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto"]),

@@ -1,4 +1,5 @@
 import WauseBinary
+import WauseSupport
 
 /// `wause-wire encode` and `wause-wire decode`: the binary XML codec (WauseBinary) between JSON
 /// and hex, so that other implementations (baileys-python in tests/interop) can check ours.
@@ -7,7 +8,9 @@ enum CodecCommands {
     JSON form of a node:
       {"tag": "iq", "attrs": {"id": "1", "to": {"jid": "s.whatsapp.net"}}, "content": ...}
       - "tag": non-empty string.
-      - "attrs" (optional): object; members are written in the order given.
+      - "attrs" (optional): object; members are written in the order given. To repeat a name
+        (a received node can carry one twice), an array of [name, value] pairs in order instead:
+          [["type", "a"], ["type", "b"]]
         A value is a string, or a JID object, which is always written as a JID on the wire
         (JID_PAIR / AD_JID / FB_JID / INTEROP_JID), never as a plain string or token:
           {"jid": "user@server" | "user:device@server" | "user.agent:device@server" | "server"
@@ -21,8 +24,9 @@ enum CodecCommands {
           {"bytes_hex": "..."} binary content
           "text"               a string (token, packed or raw UTF-8 on the wire)
           {"jid": ...}         a JID (either JID form above)
-    decode prints the same form. Raw-length content comes back as {"bytes_hex"}, tokens and
-    packed strings as "text" (whatsmeow's convention). Attributes appear in wire order.
+    No JSON object may name a key twice. decode prints the same form. Raw-length content comes
+    back as {"bytes_hex"}, tokens and packed strings as "text" (whatsmeow's convention).
+    Attributes appear in wire order: an object, or the pair array when a name repeats.
     """
 
     static let encode = Subcommand(
@@ -71,8 +75,10 @@ enum CodecCommands {
         var output = ""
         for (lineNumber, text) in try units(of: input, lines: options.flags.contains("--lines")) {
             do throws(CommandFailure) {
-                let json: JSON
-                do { json = try JSON.parse(text) } catch { throw .badInput(error.description) }
+                let json: JSONValue
+                do { json = try parseNodeJSON(text) } catch {
+                    throw .badInput("invalid JSON at byte \(error.offset): \(error.message)")
+                }
                 let node = try NodeJSON.node(from: json, path: "$")
                 let frame: [UInt8]
                 do { frame = try NodeEncoder().encodeFrame(node, compression: compression) } catch {
@@ -95,12 +101,21 @@ enum CodecCommands {
                 let frame = try HexText.bytes(text)
                 let node: Node
                 do { node = try NodeDecoder().decodeFrame(frame) } catch { throw .badInput(error.description) }
-                output += NodeJSON.json(from: node).serialized(pretty: options.flags.contains("--pretty")) + "\n"
+                let json = NodeJSON.json(from: node)
+                output += (options.flags.contains("--pretty") ? json.prettyPrinted : json.serialized) + "\n"
             } catch {
                 throw .badInput(lineNumber.map { "line \($0): " + error.message } ?? error.message)
             }
         }
         WireCLI.writeStdout(output)
+    }
+
+    /// encode must read back what decode prints: nodes up to `DecodingLimits.maxDepth` (64) deep
+    /// take two JSON levels each, plus three for an attribute's JID object, more than the default
+    /// `JSONValue.maximumDepth`; 512 is the limit wause-wire has always had. A repeated key is
+    /// refused rather than silently dropped (repeated attribute names have the pair form).
+    private static func parseNodeJSON(_ text: ArraySlice<UInt8>) throws(JSONParseError) -> JSONValue {
+        try JSONValue.parse(bytes: Array(text), maximumDepth: 512, duplicateKeys: .reject)
     }
 
     /// The whole input, or each non-blank line with its 1-based number.
@@ -157,7 +172,7 @@ enum HexText {
 enum NodeJSON {
     // MARK: JSON → Node
 
-    static func node(from json: JSON, path: String) throws(CommandFailure) -> Node {
+    static func node(from json: JSONValue, path: String) throws(CommandFailure) -> Node {
         guard case .object(let members) = json else { throw .badInput("\(path): a node must be an object, not \(json.typeName)") }
         var tag: String? = nil
         var attributes = Attributes()
@@ -168,11 +183,7 @@ enum NodeJSON {
                 guard case .string(let text) = value, !text.isEmpty else { throw .badInput("\(path).tag: must be a non-empty string") }
                 tag = text
             case "attrs":
-                if case .null = value { continue }
-                guard case .object(let pairs) = value else { throw .badInput("\(path).attrs: must be an object, not \(value.typeName)") }
-                for (name, attributeJSON) in pairs {
-                    attributes.append(Attribute(name: name, value: try attributeValue(from: attributeJSON, path: "\(path).attrs.\(name)")))
-                }
+                attributes = try self.attributes(from: value, path: "\(path).attrs")
             case "content":
                 content = try self.content(from: value, path: "\(path).content")
             default:
@@ -183,7 +194,30 @@ enum NodeJSON {
         return Node(tag: tag, attributes: attributes, content: content)
     }
 
-    private static func attributeValue(from json: JSON, path: String) throws(CommandFailure) -> AttributeValue {
+    /// An object of name → value, or an array of [name, value] pairs (names may repeat).
+    private static func attributes(from json: JSONValue, path: String) throws(CommandFailure) -> Attributes {
+        var attributes = Attributes()
+        switch json {
+        case .null:
+            break
+        case .object(let members):
+            for (name, value) in members {
+                attributes.append(Attribute(name: name, value: try attributeValue(from: value, path: "\(path).\(name)")))
+            }
+        case .array(let pairs):
+            for (index, pair) in pairs.enumerated() {
+                guard case .array(let items) = pair, items.count == 2, case .string(let name) = items[0] else {
+                    throw .badInput("\(path)[\(index)]: must be a [name, value] pair with a string name")
+                }
+                attributes.append(Attribute(name: name, value: try attributeValue(from: items[1], path: "\(path)[\(index)][1]")))
+            }
+        default:
+            throw .badInput("\(path): must be an object or an array of [name, value] pairs, not \(json.typeName)")
+        }
+        return attributes
+    }
+
+    private static func attributeValue(from json: JSONValue, path: String) throws(CommandFailure) -> AttributeValue {
         switch json {
         case .string(let text): return .text(text)
         case .object: return .jid(try jid(from: json, path: path))
@@ -191,7 +225,7 @@ enum NodeJSON {
         }
     }
 
-    private static func content(from json: JSON, path: String) throws(CommandFailure) -> Node.Content {
+    private static func content(from json: JSONValue, path: String) throws(CommandFailure) -> Node.Content {
         switch json {
         case .null: return .none
         case .string(let text): return .text(text)
@@ -202,8 +236,8 @@ enum NodeJSON {
             }
             return .nodes(children)
         case .object(let members):
-            if members.count == 1, members[0].key == "bytes_hex" {
-                guard case .string(let hex) = members[0].value else { throw .badInput("\(path).bytes_hex: must be a string") }
+            if members.count == 1, let hexJSON = members["bytes_hex"] {
+                guard case .string(let hex) = hexJSON else { throw .badInput("\(path).bytes_hex: must be a string") }
                 do { return .bytes(try HexText.bytes(Array(hex.utf8))) } catch { throw .badInput("\(path).bytes_hex: \(error.message)") }
             }
             return .jid(try jid(from: json, path: path))
@@ -212,10 +246,10 @@ enum NodeJSON {
         }
     }
 
-    private static func jid(from json: JSON, path: String) throws(CommandFailure) -> JID {
+    private static func jid(from json: JSONValue, path: String) throws(CommandFailure) -> JID {
         guard case .object(let members) = json else { throw .badInput("\(path): a JID must be an object") }
-        if members.count == 1, members[0].key == "jid" {
-            guard case .string(let text) = members[0].value else { throw .badInput("\(path).jid: must be a string") }
+        if members.count == 1, let textJSON = members["jid"] {
+            guard case .string(let text) = textJSON else { throw .badInput("\(path).jid: must be a string") }
             do { return try JID(parsing: text) } catch { throw .badInput("\(path).jid: \(error)") }
         }
         var user = ""
@@ -242,8 +276,9 @@ enum NodeJSON {
         return JID(user: user, rawAgent: agent, device: device, integrator: integrator, server: JID.Server(server))
     }
 
-    private static func integer<T: FixedWidthInteger>(_ json: JSON, path: String) throws(CommandFailure) -> T {
-        guard case .number(_, let integer?) = json, let value = T(exactly: integer) else {
+    /// Only an integer literal: 1.0 or 1e0 is refused, as a count on the wire has no fraction.
+    private static func integer<T: FixedWidthInteger>(_ json: JSONValue, path: String) throws(CommandFailure) -> T {
+        guard case .int(let integer) = json, let value = T(exactly: integer) else {
             throw .badInput("\(path): must be an integer \(T.min)...\(T.max)")
         }
         return value
@@ -251,35 +286,45 @@ enum NodeJSON {
 
     // MARK: Node → JSON
 
-    static func json(from node: Node) -> JSON {
-        var members: [(key: String, value: JSON)] = [("tag", .string(node.tag))]
-        if !node.attributes.isEmpty {
-            members.append(("attrs", .object(node.attributes.map { attribute in
-                switch attribute.value {
-                case .text(let text): return (attribute.name, .string(text))
-                case .jid(let jid): return (attribute.name, json(from: jid))
-                }
-            })))
-        }
-        let content: JSON
+    static func json(from node: Node) -> JSONValue {
+        var members: JSONObject = ["tag": .string(node.tag)]
+        if !node.attributes.isEmpty { members["attrs"] = json(from: node.attributes) }
         switch node.content {
-        case .none: content = .null
-        case .nodes(let children): content = .array(children.map(json(from:)))
-        case .bytes(let bytes): content = .object([("bytes_hex", .string(HexText.string(bytes)))])
-        case .text(let text): content = .string(text)
-        case .jid(let jid): content = json(from: jid)
+        case .none: members["content"] = .null
+        case .nodes(let children): members["content"] = .array(children.map(json(from:)))
+        case .bytes(let bytes): members["content"] = ["bytes_hex": .string(HexText.string(bytes))]
+        case .text(let text): members["content"] = .string(text)
+        case .jid(let jid): members["content"] = json(from: jid)
         }
-        members.append(("content", content))
         return .object(members)
     }
 
+    /// An object in wire order, or [name, value] pairs when a name repeats: an object holds each
+    /// name once, and a received node may carry one twice.
+    static func json(from attributes: Attributes) -> JSONValue {
+        func value(_ attribute: Attribute) -> JSONValue {
+            switch attribute.value {
+            case .text(let text): return .string(text)
+            case .jid(let jid): return json(from: jid)
+            }
+        }
+        var object = JSONObject()
+        for attribute in attributes {
+            guard object[attribute.name] == nil else {
+                return .array(attributes.map { [.string($0.name), value($0)] })
+            }
+            object[attribute.name] = value(attribute)
+        }
+        return .object(object)
+    }
+
     /// `{"jid": text}` when the text form reads back as the same JID, else the explicit form.
-    static func json(from jid: JID) -> JSON {
-        if jid.hasLosslessTextForm { return .object([("jid", .string(jid.description))]) }
-        var members: [(key: String, value: JSON)] = [("user", .string(jid.user)), ("server", .string(jid.server.rawValue))]
-        if jid.rawAgent != 0 { members.append(("agent", .number(Double(jid.rawAgent), integer: Int64(jid.rawAgent)))) }
-        if jid.device != 0 { members.append(("device", .number(Double(jid.device), integer: Int64(jid.device)))) }
-        if jid.integrator != 0 { members.append(("integrator", .number(Double(jid.integrator), integer: Int64(jid.integrator)))) }
+    static func json(from jid: JID) -> JSONValue {
+        if jid.hasLosslessTextForm { return ["jid": .string(jid.description)] }
+        var members: JSONObject = ["user": .string(jid.user), "server": .string(jid.server.rawValue)]
+        if jid.rawAgent != 0 { members["agent"] = .int(Int64(jid.rawAgent)) }
+        if jid.device != 0 { members["device"] = .int(Int64(jid.device)) }
+        if jid.integrator != 0 { members["integrator"] = .int(Int64(jid.integrator)) }
         return .object(members)
     }
 }

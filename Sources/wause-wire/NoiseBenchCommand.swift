@@ -1,3 +1,4 @@
+import WauseSupport
 import WauseTransport
 
 /// `wause-wire noise-bench`: the Noise transport's encrypt/decrypt throughput
@@ -35,13 +36,13 @@ enum NoiseBenchCommand {
         } catch {
             throw CommandFailure(message: "\(error)", exitCode: 1)
         }
-        let json = JSON.object([
-            ("frame_size", .number(Double(frameSize), integer: Int64(frameSize))),
-            ("frames", .number(Double(frames), integer: Int64(frames))),
-            ("encrypt_mb_per_s", .number(rounded(result.encryptMegabytesPerSecond), integer: nil)),
-            ("decrypt_mb_per_s", .number(rounded(result.decryptMegabytesPerSecond), integer: nil)),
-        ])
-        WireCLI.writeStdout(json.serialized() + "\n")
+        let json: JSONValue = [
+            "frame_size": .int(Int64(frameSize)),
+            "frames": .int(Int64(frames)),
+            "encrypt_mb_per_s": .double(rounded(result.encryptMegabytesPerSecond)),
+            "decrypt_mb_per_s": .double(rounded(result.decryptMegabytesPerSecond)),
+        ]
+        WireCLI.writeStdout(json.serialized + "\n")
     }
 
     private static func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }

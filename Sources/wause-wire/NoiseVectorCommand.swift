@@ -1,4 +1,5 @@
 import WauseCrypto
+import WauseSupport
 import WauseTransport
 
 /// `wause-wire noise-vector`: runs WhatsApp's Noise handshake (WauseTransport `NoiseTranscript`)
@@ -68,17 +69,19 @@ enum NoiseVectorCommand {
             WireCLI.writeStderr("\(WireCLI.toolName) noise-vector: \(error.message)\n")
             return error.exitCode
         }
-        let output: JSON
+        var output: JSONObject
         let status: Int32
         do {
             let transcript = try NoiseTranscript(inputs: inputs, mode: mode)
-            output = .object([("mode", .string(mode.rawValue))] + transcript.entries.map { ($0.name, .string(Hex.encode($0.bytes))) })
+            output = ["mode": .string(mode.rawValue)]
+            for entry in transcript.entries { output[entry.name] = .string(Hex.encode(entry.bytes)) }
             status = 0
         } catch {
-            output = .object([("error", .string(error.description))])
+            output = ["error": .string(error.description)]
             status = 1
         }
-        WireCLI.writeStdout(output.serialized(pretty: pretty) + "\n")
+        let json = JSONValue.object(output)
+        WireCLI.writeStdout((pretty ? json.prettyPrinted : json.serialized) + "\n")
         return status
     }
 

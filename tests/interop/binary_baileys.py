@@ -147,10 +147,17 @@ def baileys_input_jid(jid: dict) -> str:
 # Nodes: conversions and the canonical form
 
 
+def attribute_pairs(node: dict) -> list[tuple[str, Any]]:
+    """A node's attributes as (name, value) in order: "attrs" is an object, or an array of
+    [name, value] pairs when a name repeats."""
+    attrs = node.get("attrs") or {}
+    return list(attrs.items()) if isinstance(attrs, dict) else [(name, value) for name, value in attrs]
+
+
 def to_baileys(wabinary: types.ModuleType, node: dict):
     """Our JSON node → baileys-python BinaryNode (JIDs become the strings its encoder detects)."""
     attrs = {}
-    for key, value in (node.get("attrs") or {}).items():
+    for key, value in attribute_pairs(node):
         attrs[key] = baileys_input_jid(parse_jid(value)) if isinstance(value, dict) else value
     content = node.get("content")
     if isinstance(content, list):
@@ -177,7 +184,7 @@ def canon_ours(wabinary: types.ModuleType, node: dict, *, intended: bool = False
     return it. With `intended`, `node` is encoder input: empty attribute values are dropped
     and raw text content becomes bytes, as they do on the wire."""
     attrs = []
-    for key, value in (node.get("attrs") or {}).items():
+    for key, value in attribute_pairs(node):
         if isinstance(value, dict):
             attrs.append((key, baileys_decoded_jid(parse_jid(value))))
         elif not (intended and value == ""):

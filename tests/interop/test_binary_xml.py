@@ -184,6 +184,8 @@ def test_compressed_frames(wabinary):
     (["encode"], '{"tag": ""}', "non-empty"),
     (["encode"], '{"tag": "x", "attrs": {"a": 1}}', "attribute value"),
     (["encode"], '{"tag": "x", "attrs": {"a": {"jid": "1:x@s.whatsapp.net"}}}', "invalid JID"),
+    (["encode"], '{"tag": "x", "attrs": {"a": "1", "a": "2"}}', "duplicate key"),
+    (["encode"], '{"tag": "x", "attrs": [["a"]]}', "[name, value] pair"),
     (["encode", "--bogus"], '{"tag": "x"}', "unknown argument"),
 ])
 def test_bad_input_exits_2(args, stdin, message):
@@ -206,6 +208,28 @@ def test_jid_without_a_text_form_uses_the_explicit_form():
     decoded = bb.our_decode_many([frame])[0]
     assert decoded["attrs"]["a"] == {"user": "a.b", "server": "s.whatsapp.net"}
     assert bb.our_encode_many([decoded])[0] == frame
+
+
+def test_repeated_attribute_names_use_the_pair_form():
+    # A received node may carry a name twice; an object cannot, so decode prints [name, value]
+    # pairs in wire order, and encode writes them back unchanged.
+    frame = bytes.fromhex("00f805" "fc0178" "fc016155" "fc016145")  # <x a="1" a="2"/>
+    decoded = bb.our_decode_many([frame])[0]
+    assert decoded == {"tag": "x", "attrs": [["a", "1"], ["a", "2"]], "content": None}
+    assert bb.our_encode_many([decoded])[0] == frame
+    # Names that do not repeat keep the object form, also when given as pairs.
+    pairs = {"tag": "x", "attrs": [["a", "1"], ["b", {"jid": "1@s.whatsapp.net"}]]}
+    assert bb.our_decode_many(bb.our_encode_many([pairs]))[0]["attrs"] == {"a": "1", "b": {"jid": "1@s.whatsapp.net"}}
+
+
+def test_nodes_as_deep_as_the_decoder_allows_round_trip():
+    # 64 levels (NodeDecoder's limit) with attributes on the innermost node: what decode prints,
+    # encode must read back.
+    node = {"tag": "leaf", "attrs": {"k": "v", "j": {"jid": "1@s.whatsapp.net"}}, "content": {"bytes_hex": "00ff"}}
+    for _ in range(63):
+        node = {"tag": "n", "content": [node]}
+    frame = bb.our_encode_many([node])[0]
+    assert bb.our_encode_many(bb.our_decode_many([frame]))[0] == frame
 
 
 def test_generated_tokens_are_current(tmp_path):

@@ -1,3 +1,3 @@
-// ConditionLock and MonotonicClock live in WauseSupport so the lower layers (transport) can use
-// them too; everything that imports WauseCore keeps seeing them.
+// ConditionLock, MonotonicClock and JSONValue live in WauseSupport so the lower layers (transport)
+// and the developer CLIs can use them too; everything that imports WauseCore keeps seeing them.
 @_exported import WauseSupport

@@ -1,5 +1,5 @@
 import Testing
-@testable import WauseCore
+@testable import WauseSupport
 
 @Suite struct JSONValueTests {
     @Test func parsesAndSerialisesEveryType() throws {
@@ -55,6 +55,29 @@ import Testing
         }
     }
 
+    @Test func aCallerCanAllowDeeperNesting() throws {
+        let nested = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(nested) }
+        #expect(throws: Never.self) { try JSONValue.parse(nested, maximumDepth: 512) }
+    }
+
+    @Test func aRepeatedKeyReplacesTheValueInPlaceByDefault() throws {
+        let value = try JSONValue.parse(#"{"a":1,"b":2,"a":3}"#)
+        #expect(value.objectValue?.keys == ["a", "b"])
+        #expect(value["a"] == 3)
+    }
+
+    @Test func aRepeatedKeyCanBeRefused() {
+        do {
+            _ = try JSONValue.parse(#"{"a":1,"b":{"c":2,"c":3}}"#, duplicateKeys: .reject)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message == #"duplicate key "c""#)
+            #expect(error.offset == 18)
+        }
+        #expect(throws: Never.self) { try JSONValue.parse(#"{"a":{"c":1},"b":{"c":2}}"#, duplicateKeys: .reject) }
+    }
+
     @Test func prettyPrintsWithTwoSpaces() {
         let value: JSONValue = ["a": [1, 2], "b": ["c": .null]]
         #expect(value.prettyPrinted == "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {\n    \"c\": null\n  }\n}")
@@ -62,15 +85,5 @@ import Testing
 
     @Test func escapesControlCharacters() {
         #expect(JSONValue.string("\u{01}\t").serialized == #""\u0001\t""#)
-    }
-}
-
-@Suite struct ISO8601Tests {
-    @Test func formatsUTCWithMilliseconds() {
-        #expect(ISO8601.string(fromUnixMilliseconds: 0) == "1970-01-01T00:00:00.000Z")
-        #expect(ISO8601.string(fromUnixMilliseconds: 1_795_822_321_123) == "2026-11-27T23:32:01.123Z")
-        #expect(ISO8601.string(fromUnixMilliseconds: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
-        #expect(ISO8601.string(fromUnixMilliseconds: -1) == "1969-12-31T23:59:59.999Z")
-        #expect(ISO8601.string(fromUnixMilliseconds: 1_700_000_000_000, fractional: false) == "2023-11-14T22:13:20Z")
     }
 }

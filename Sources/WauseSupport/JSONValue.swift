@@ -4,7 +4,8 @@
 /// We parse JSON ourselves instead of using JSONDecoder because every byte that reaches us from
 /// C, Python, Node or HTTP is untrusted: the parser bounds nesting depth and reports the byte
 /// offset of the first error, and numbers keep their integer-ness (64-bit) instead of becoming
-/// doubles.
+/// doubles. It lives in WauseSupport so that the developer CLIs (wause-wire), which do not link
+/// the engine, read and write JSON the same way.
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -115,25 +116,45 @@ public struct JSONParseError: Error, Equatable, CustomStringConvertible {
 }
 
 extension JSONValue {
-    /// Nesting deeper than this is refused: untrusted input must not exhaust the stack.
+    /// Nesting deeper than this is refused unless the caller allows more: untrusted input must
+    /// not exhaust the stack.
     public static let maximumDepth = 128
 
-    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(text.utf8))
+    /// What `parse` does with a key that an object names twice. RFC 8259 §4 leaves the meaning
+    /// open; `JSONObject` can hold each key once.
+    public enum DuplicateKeys: Sendable {
+        /// The later value replaces the earlier one; the key keeps its first position.
+        case replace
+        /// The document is refused, for callers that must not drop a member silently.
+        case reject
+    }
+
+    public static func parse(
+        _ text: String, maximumDepth: Int = JSONValue.maximumDepth, duplicateKeys: DuplicateKeys = .replace
+    ) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: Array(text.utf8), maximumDepth: maximumDepth, duplicateKeys: duplicateKeys)
         return try parser.parseDocument()
     }
 
-    public static func parse(bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    public static func parse(
+        bytes: [UInt8], maximumDepth: Int = JSONValue.maximumDepth, duplicateKeys: DuplicateKeys = .replace
+    ) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maximumDepth: maximumDepth, duplicateKeys: duplicateKeys)
         return try parser.parseDocument()
     }
 }
 
 private struct JSONParser {
     let bytes: [UInt8]
+    let maximumDepth: Int
+    let duplicateKeys: JSONValue.DuplicateKeys
     var index = 0
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: [UInt8], maximumDepth: Int, duplicateKeys: JSONValue.DuplicateKeys) {
+        self.bytes = bytes
+        self.maximumDepth = maximumDepth
+        self.duplicateKeys = duplicateKeys
+    }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
@@ -150,7 +171,7 @@ private struct JSONParser {
     }
 
     mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth < JSONValue.maximumDepth else { throw fail("JSON nested deeper than \(JSONValue.maximumDepth) levels") }
+        guard depth < maximumDepth else { throw fail("JSON nested deeper than \(maximumDepth) levels") }
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)
@@ -180,7 +201,11 @@ private struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+            let keyOffset = index
             let key = try parseString()
+            if duplicateKeys == .reject, object[key] != nil {
+                throw JSONParseError(message: "duplicate key \"\(key)\"", offset: keyOffset)
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
