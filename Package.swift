@@ -76,12 +76,14 @@ let package = Package(
         // `make bench`: throughput figures side by side with a peer measured in the same run.
         .executableTarget(name: "wause-bench", dependencies: ["WauseBinary"]),
         .executableTarget(name: "wause-wire", dependencies: ["WauseSupport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport"]),
+        // Helpers shared by the test targets (temporary directories, plain threads); only they depend on it.
+        .target(name: "WauseTestSupport"),
         .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary"]),
         .testTarget(name: "WauseTransportTests", dependencies: ["WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto"]),
-        .testTarget(name: "WauseCoreTests", dependencies: ["WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport"]),
-        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto"]),
-        .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore"]),
+        .testTarget(name: "WauseCoreTests", dependencies: ["WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseTestSupport"]),
+        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseTestSupport"]),
+        .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseTestSupport"]),
     ]
 )

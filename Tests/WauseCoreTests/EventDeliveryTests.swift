@@ -1,5 +1,6 @@
 import Testing
 @testable import WauseCore
+import WauseTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -182,21 +183,4 @@ final class Collector: @unchecked Sendable {
     }
 
     var count: Int { lock.withLock { items.count } }
-}
-
-/// A pthread for tests that must block a thread outside Swift concurrency.
-final class TestThread: @unchecked Sendable {
-    private var thread = pthread_t()
-    private let body: () -> Void
-
-    init(_ body: @escaping () -> Void) {
-        self.body = body
-        let box = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { argument in
-            Unmanaged<TestThread>.fromOpaque(argument!).takeRetainedValue().body()
-            return nil
-        }, box)
-    }
-
-    func join() { pthread_join(thread, nil) }
 }

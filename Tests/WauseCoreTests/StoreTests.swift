@@ -1,6 +1,7 @@
 import Testing
 import CSQLite
 @testable import WauseCore
+import WauseTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

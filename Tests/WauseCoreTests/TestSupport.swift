@@ -3,20 +3,6 @@ import WauseCore
 import Glibc
 #endif
 
-/// A fresh directory under /tmp, removed when the returned object is released.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/wause-test-XXXXXX".utf8CString)
-        path = String(cString: mkdtemp(&template)!)
-    }
-
-    deinit { _ = system("rm -rf '\(path)'") }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
-
 /// A clock tests move by hand and randomness that repeats.
 final class TestClock: @unchecked Sendable {
     private var milliseconds: Int64

@@ -2,23 +2,19 @@ import Testing
 @testable import WauseCore
 @testable import WauseMCPHost
 import WauseHTTP
-#if canImport(Glibc)
-import Glibc
-#endif
+import WauseTestSupport
 
 /// The MCP host driven request by request through `MCPServer.handle`, without sockets: each
 /// rule of the conformance checklist as a deterministic check. (The same server over real HTTP
 /// is tested by tests/mcp with the official SDK.)
 @Suite struct MCPServerTests {
     final class Fixture {
-        let directory: String
+        let directory = TemporaryDirectory(prefix: "wause-mcp-test")
         let client: WauseClient
         let server: MCPServer
 
         init(token: String? = nil) throws {
-            var template = Array("/tmp/wause-mcp-test-XXXXXX".utf8CString)
-            directory = String(cString: mkdtemp(&template)!)
-            client = try WauseClient(config: ClientConfig(dataDirectory: directory))
+            client = try WauseClient(config: ClientConfig(dataDirectory: directory.path))
             server = MCPServer(client: client, options: .init(token: token, maximumBodySize: 1024, keepAliveMilliseconds: 50),
                                logger: Logger(label: "test", level: .error))
         }
@@ -26,7 +22,6 @@ import Glibc
         deinit {
             server.shutdown()
             client.close()
-            _ = system("rm -rf '\(directory)'")
         }
 
         /// Handles a request on a thread of its own, as libmicrohttpd would: `handle` blocks its
@@ -253,25 +248,6 @@ import Glibc
         let png = await fixture.handle(HTTPRequest(method: "GET", path: "/qr.png"))
         #expect(png.status == 404)
         #expect(Self.json(png)["code"] == "not_found")
-    }
-}
-
-final class PlainThreadJob: @unchecked Sendable {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}
-
-/// Runs blocking code on a detached pthread (as libmicrohttpd runs handlers) and awaits its
-/// result without holding a cooperative thread.
-func onPlainThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        let job = PlainThreadJob { continuation.resume(returning: body()) }
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { argument in
-            Unmanaged<PlainThreadJob>.fromOpaque(argument!).takeRetainedValue().run()
-            return nil
-        }, Unmanaged.passRetained(job).toOpaque())
-        pthread_detach(thread)
     }
 }
 

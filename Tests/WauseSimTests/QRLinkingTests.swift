@@ -2,13 +2,14 @@ import Testing
 @testable import WauseCore
 import WauseCrypto
 @testable import WauseSim
+import WauseTestSupport
 
 /// The engine linking by QR against a real wause-sim over real sockets, with the engine's timers
 /// in virtual time.
 @Suite struct QRLinkingTests {
     struct Setup {
-        let simulatorDirectory = TemporaryDirectory()
-        let clientDirectory = TemporaryDirectory()
+        let simulatorDirectory = TemporaryDirectory(prefix: "wause-sim-test")
+        let clientDirectory = TemporaryDirectory(prefix: "wause-sim-test")
         let simulator: Simulator
         let timers: VirtualTimers
         let client: WauseClient
@@ -93,7 +94,7 @@ import WauseCrypto
         var config = setup.client.config
         setup.client.close()
         config.serverRootKey = [UInt8](repeating: 7, count: 32)
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory(prefix: "wause-sim-test")
         config.dataDirectory = directory.path
         let timers = setup.timers
         let client = try WauseClient(config: config, environment: Environment(

@@ -1,7 +1,5 @@
 @testable import WauseCore
-#if canImport(Glibc)
-import Glibc
-#endif
+import WauseTestSupport
 
 /// Time that moves only when a test says so: `sleep` suspends until `advance` passes its
 /// deadline. The engine's timers (QR ref rotation, keepalive, backoff) then run in test time,
@@ -75,25 +73,6 @@ final class VirtualTimers: @unchecked Sendable {
     }
 }
 
-final class PlainThreadJob: @unchecked Sendable {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}
-
-/// Runs blocking code on a detached pthread and awaits its result without holding one of Swift's
-/// cooperative threads (blocking those can starve the engine's own tasks).
-func onPlainThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        let job = PlainThreadJob { continuation.resume(returning: body()) }
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { argument in
-            Unmanaged<PlainThreadJob>.fromOpaque(argument!).takeRetainedValue().run()
-            return nil
-        }, Unmanaged.passRetained(job).toOpaque())
-        pthread_detach(thread)
-    }
-}
-
 /// The next event named `name` after `cursor`, waiting up to 10 s of real time.
 func nextEvent(_ client: WauseClient, named name: String, after cursor: Int64) async -> Event? {
     let follower = client.events.follow(after: cursor)
@@ -105,16 +84,4 @@ func nextEvent(_ client: WauseClient, named name: String, after cursor: Int64) a
         }
         return nil
     }
-}
-
-/// A fresh directory under /tmp, removed when released.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/wause-sim-test-XXXXXX".utf8CString)
-        path = String(cString: mkdtemp(&template)!)
-    }
-
-    deinit { _ = system("rm -rf '\(path)'") }
 }
