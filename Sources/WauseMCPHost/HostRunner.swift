@@ -10,14 +10,9 @@ public enum HostRunner {
     public static let version = "0.1.0"
 
     public static func main(arguments: [String]) -> Int32 {
-        // Block the stop signals before any thread exists, so every thread inherits the mask and
-        // the main thread alone receives them through sigwait.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
-        signal(SIGPIPE, SIG_IGN)
+        // Before any thread exists, so every thread inherits the mask and the main thread alone
+        // receives the stop signals.
+        ProcessSupport.blockStopSignals()
 
         var environment: [String: String] = [:]
         var pointer = environ
@@ -64,8 +59,7 @@ public enum HostRunner {
         write(1, "wause-mcp listening on http://\(authority):\(http.port)/mcp (pairing page: http://\(authority):\(http.port)/qr)\n")
         logger.info("data_dir \(client.store.directory); token \(settings.token == nil ? "off" : "on")")
 
-        var received: Int32 = 0
-        sigwait(&stopSignals, &received)
+        let received = ProcessSupport.waitForStopSignal()
         logger.info("received signal \(received), shutting down")
         server.shutdown()
         http.stop()
@@ -87,17 +81,7 @@ public enum HostRunner {
         }
     }
 
-    static func write(_ descriptor: Int32, _ text: String) { writeBytes(descriptor, Array(text.utf8)) }
+    static func write(_ descriptor: Int32, _ text: String) { ProcessSupport.write(descriptor, text) }
 
-    static func writeBytes(_ descriptor: Int32, _ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written <= 0 {
-                if written < 0 && errno == EINTR { continue }
-                return
-            }
-            offset += written
-        }
-    }
+    static func writeBytes(_ descriptor: Int32, _ bytes: [UInt8]) { ProcessSupport.write(descriptor, bytes) }
 }

@@ -9,12 +9,7 @@ import Glibc
 /// then the three facts on stdout; then serve until SIGINT/SIGTERM.
 public enum SimRunner {
     public static func main(arguments: [String]) -> Int32 {
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
-        signal(SIGPIPE, SIG_IGN)
+        ProcessSupport.blockStopSignals()
 
         let settings: SimSettings
         switch SimCommandLine.parse(arguments) {
@@ -43,20 +38,11 @@ public enum SimRunner {
         writeLine(1, "ws_url=ws://127.0.0.1:\(simulator.chatPort)/ws/chat\n")
         writeLine(1, "admin_url=http://127.0.0.1:\(simulator.adminPort)\n")
 
-        var received: Int32 = 0
-        sigwait(&stopSignals, &received)
+        let received = ProcessSupport.waitForStopSignal()
         logger.info("received signal \(received), shutting down")
         runBlocking { await simulator.stop() }
         return 0
     }
 
-    static func writeLine(_ descriptor: Int32, _ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written <= 0 { if written < 0 && errno == EINTR { continue }; return }
-            offset += written
-        }
-    }
+    static func writeLine(_ descriptor: Int32, _ text: String) { ProcessSupport.write(descriptor, text) }
 }
