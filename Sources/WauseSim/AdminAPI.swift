@@ -33,22 +33,50 @@ public struct AdminAPI: Sendable {
         return .json(status, .object(body))
     }
 
+    /// The routes, by path shape (`*` is one path segment) and the methods each allows.
+    private enum Route {
+        case accounts, accountDevices, accountDevice, connections
+
+        init?(_ parts: [String]) {
+            switch (parts.count, parts.first) {
+            case (1, "accounts"): self = .accounts
+            case (3, "accounts") where parts[2] == "devices": self = .accountDevices
+            case (4, "accounts") where parts[2] == "devices": self = .accountDevice
+            case (1, "connections"): self = .connections
+            default: return nil
+            }
+        }
+
+        var allowedMethods: [String] {
+            switch self {
+            case .accounts: return ["GET", "POST"]
+            case .accountDevices, .connections: return ["GET"]
+            case .accountDevice: return ["DELETE"]
+            }
+        }
+    }
+
     private func route(_ request: HTTPRequest) throws(WauseError) -> HTTPResponse {
         if request.bodyTooLarge { return .json(413, ["code": "invalid_request", "message": "request body too large"]) }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        switch (request.method, parts.count, parts.first) {
-        case ("GET", 1, "accounts"):
+        guard let route = Route(parts) else { throw WauseError(.notFound, "no such route: \(request.method) \(request.path)") }
+        guard route.allowedMethods.contains(request.method) else {
+            return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
+                         headers: [("Allow", route.allowedMethods.joined(separator: ", "))])
+        }
+        switch (route, request.method) {
+        case (.accounts, "GET"):
             return .json(200, .array(try state.accounts().map(\.json)))
-        case ("POST", 1, "accounts"):
+        case (.accounts, _):
             let body = try AdminAPI.body(request)
             guard let phone = body["phone"]?.stringValue else { throw .invalidRequest("phone (a string) is required") }
             let pushName = body["push_name"]
             if let pushName, !pushName.isNull, pushName.stringValue == nil { throw .invalidRequest("push_name must be a string") }
             return .json(201, try state.createAccount(phone: phone, pushName: pushName?.stringValue).json)
-        case ("GET", 3, "accounts") where parts[2] == "devices":
+        case (.accountDevices, _):
             let account = try existingAccount(parts[1])
             return .json(200, .array(try state.devices(phone: account.phone).map(\.json)))
-        case ("DELETE", 4, "accounts") where parts[2] == "devices":
+        case (.accountDevice, _):
             let account = try existingAccount(parts[1])
             guard let number = Int(parts[3]), number > 0 else { throw .invalidRequest("device must be a positive integer") }
             guard let removed = try state.removeDevice(phone: account.phone, device: number) else {
@@ -60,12 +88,8 @@ public struct AdminAPI: Sendable {
             result["ok"] = true
             result["was_online"] = .bool(online > 0)
             return .json(200, .object(result))
-        case ("GET", 1, "connections"):
+        case (.connections, _):
             return .json(200, connections.json)
-        case (_, _, "accounts"), (_, 1, "connections"):
-            return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")])
-        default:
-            throw WauseError(.notFound, "no such route: \(request.method) \(request.path)")
         }
     }
 
