@@ -1,0 +1,439 @@
+"""An independent WhatsApp companion client, for talking to wause-sim (test_sim_independent_client.py).
+
+Nothing here comes from wause, and nothing is generated from our .proto files:
+  - WebSocket: the `websockets` library (pinned in tests/requirements-interop.txt), with
+    `Origin: https://web.whatsapp.com` (transport reference §1.1);
+  - framing: `57 41 06 03` once, then 3-byte big-endian lengths (§1.2, §1.4), reassembled here;
+  - Noise XX: dissononce 0.34.3 with WhatsApp's quirk, exactly as noise_whatsapp.py patches it;
+  - protobuf: hand-encoded and hand-decoded on the wire format, field numbers from
+    proto/WAWebProtobufsWa6.proto, proto/WACert.proto, proto/WACompanionReg.proto (§2.4, §2.5, §3);
+  - certificate chain: whatsmeow's verifyServerCert checks (§2.5) with python-axolotl-curve25519;
+  - transport: AES-256-GCM with `cryptography`, IV = 8 zero bytes ‖ 4-byte big-endian counter,
+    one counter per direction, empty AD (§2.7);
+  - binary XML: baileys-python's `baileys/wabinary.py` (loaded as binary_baileys.py does), with
+    the server JID written by hand as the JID pair `FA 00 03` (interop-oracles.md caveat).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+
+import axolotl_curve25519 as curve
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from websockets.sync.client import connect
+
+import noise_whatsapp as nw
+from binary_baileys import load_wabinary
+
+# tests/sim/sim_process.py starts and stops the simulator (stdlib only, shared with tests/sim).
+_SIM_DIR = pathlib.Path(__file__).resolve().parent.parent / "sim"
+if str(_SIM_DIR) not in sys.path:
+    sys.path.insert(0, str(_SIM_DIR))
+from sim_process import DEADLINE, SIM_BINARY, SimProcess  # noqa: E402,F401
+
+ORIGIN = "https://web.whatsapp.com"
+HEADER = bytes([0x57, 0x41, 0x06, 0x03])  # 'W' 'A' 6 DictVersion=3 (§1.2)
+WEB_VERSION = (2, 3000, 1045649367)
+SERVER_JID_PAIR = bytes([0xFA, 0x00, 0x03])  # JID_PAIR, empty user, token 3 = s.whatsapp.net (§4.6)
+
+
+# --------------------------------------------------------------------------------------------
+# Protobuf wire format, by hand
+
+
+def varint(value: int) -> bytes:
+    assert value >= 0
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def pb_varint(number: int, value: int) -> bytes:
+    return varint(number << 3 | 0) + varint(value)
+
+
+def pb_bytes(number: int, value: bytes | str) -> bytes:
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(number << 3 | 2) + varint(len(value)) + value
+
+
+def pb_decode(data: bytes) -> dict[int, list]:
+    """Field number → values (ints for varints, bytes for length-delimited). Rejects what a
+    proto2 message of ours cannot contain (groups, truncation)."""
+    fields: dict[int, list] = {}
+    index = 0
+
+    def read_varint() -> int:
+        nonlocal index
+        shift = result = 0
+        while True:
+            assert index < len(data), "truncated varint"
+            byte = data[index]
+            index += 1
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+            assert shift < 70, "varint too long"
+
+    while index < len(data):
+        key = read_varint()
+        number, wire_type = key >> 3, key & 7
+        assert number > 0, "field number 0"
+        if wire_type == 0:
+            value = read_varint()
+        elif wire_type == 2:
+            length = read_varint()
+            assert index + length <= len(data), "truncated bytes field"
+            value = bytes(data[index:index + length])
+            index += length
+        elif wire_type == 1:
+            value = bytes(data[index:index + 8])
+            index += 8
+        elif wire_type == 5:
+            value = bytes(data[index:index + 4])
+            index += 4
+        else:
+            raise AssertionError(f"unexpected wire type {wire_type} for field {number}")
+        fields.setdefault(number, []).append(value)
+    assert index == len(data)
+    return fields
+
+
+def pb_one(fields: dict[int, list], number: int, default=None):
+    values = fields.get(number)
+    if not values:
+        return default
+    return values[-1]  # proto2: the last occurrence of a singular field wins
+
+
+# --------------------------------------------------------------------------------------------
+# Handshake messages (WAWebProtobufsWa6.HandshakeMessage, §2.4)
+
+
+def client_hello(ephemeral: bytes) -> bytes:
+    return pb_bytes(2, pb_bytes(1, ephemeral))  # clientHello = 2 { ephemeral = 1 }
+
+
+def client_finish(static: bytes, payload: bytes) -> bytes:
+    return pb_bytes(4, pb_bytes(1, static) + pb_bytes(2, payload))  # clientFinish = 4 { static = 1, payload = 2 }
+
+
+def parse_server_hello(handshake: bytes) -> tuple[bytes, bytes, bytes]:
+    message = pb_decode(handshake)
+    assert set(message) == {3}, f"expected only serverHello (3), got fields {sorted(message)}"
+    hello = pb_decode(pb_one(message, 3))
+    ephemeral, static, payload = (pb_one(hello, n) for n in (1, 2, 3))
+    assert ephemeral is not None and len(ephemeral) == 32, "serverHello.ephemeral must be 32 bytes"
+    assert static is not None and len(static) == 48, "serverHello.static must be 32 bytes + 16 tag"
+    assert payload is not None, "serverHello.payload (the certificate chain) is missing"
+    return ephemeral, static, payload
+
+
+# --------------------------------------------------------------------------------------------
+# Certificate chain (WACert.CertChain, §2.5)
+
+
+@dataclass
+class CertDetails:
+    serial: int
+    issuer_serial: int
+    key: bytes
+    not_before: int
+    not_after: int
+
+    @classmethod
+    def parse(cls, data: bytes) -> "CertDetails":
+        f = pb_decode(data)
+        return cls(serial=pb_one(f, 1, 0), issuer_serial=pb_one(f, 2, 0), key=pb_one(f, 3, b""),
+                   not_before=pb_one(f, 4, 0), not_after=pb_one(f, 5, 0))
+
+
+def parse_cert_chain(data: bytes) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+    """((leaf details, leaf signature), (intermediate details, intermediate signature))."""
+    chain = pb_decode(data)
+    certificates = []
+    for number in (1, 2):  # leaf = 1, intermediate = 2
+        raw = pb_one(chain, number)
+        assert raw is not None, f"CertChain field {number} missing"
+        cert = pb_decode(raw)
+        details, signature = pb_one(cert, 1), pb_one(cert, 2)  # details = 1, signature = 2
+        assert details is not None and signature is not None, f"certificate {number}: details/signature missing"
+        certificates.append((details, signature))
+    return certificates[0], certificates[1]
+
+
+def verify_signature(public: bytes, message: bytes, signature: bytes) -> bool:
+    return curve.verifySignature(public, message, signature) == 0
+
+
+def verify_cert_chain(data: bytes, root_public: bytes, server_static: bytes, now: int) -> tuple[CertDetails, CertDetails]:
+    """whatsmeow's verifyServerCert (§2.5), step by step; raises AssertionError naming the step."""
+    (leaf_details, leaf_signature), (intermediate_details, intermediate_signature) = parse_cert_chain(data)
+    assert len(intermediate_signature) == 64 and len(leaf_signature) == 64, "1: signatures must be 64 bytes"
+    assert verify_signature(root_public, intermediate_details, intermediate_signature), \
+        "2: intermediate not signed by the root"
+    intermediate = CertDetails.parse(intermediate_details)
+    assert intermediate.issuer_serial == 0, f"3: intermediate issuerSerial {intermediate.issuer_serial} != 0"
+    assert len(intermediate.key) == 32, "3: intermediate key must be 32 bytes"
+    assert verify_signature(intermediate.key, leaf_details, leaf_signature), "4: leaf not signed by the intermediate"
+    assert intermediate.not_before <= now <= intermediate.not_after, f"5: intermediate not valid now: {intermediate}"
+    leaf = CertDetails.parse(leaf_details)
+    assert leaf.issuer_serial == intermediate.serial, \
+        f"6: leaf issuerSerial {leaf.issuer_serial} != intermediate serial {intermediate.serial}"
+    assert leaf.key == server_static, "7: leaf key is not the server's static Noise key"
+    assert leaf.not_before <= now <= leaf.not_after, f"8: leaf not valid now: {leaf}"
+    return intermediate, leaf
+
+
+# --------------------------------------------------------------------------------------------
+# ClientPayload (§3.3 base + §3.4 registration, §3.5 login)
+
+
+def _user_agent() -> bytes:
+    app_version = pb_varint(1, WEB_VERSION[0]) + pb_varint(2, WEB_VERSION[1]) + pb_varint(3, WEB_VERSION[2])
+    return (pb_varint(1, 14)  # platform = WEB
+            + pb_bytes(2, app_version)
+            + pb_bytes(3, "000") + pb_bytes(4, "000")  # mcc, mnc
+            + pb_bytes(5, "0.1")  # osVersion
+            + pb_bytes(7, "Desktop")  # device
+            + pb_bytes(8, "0.1")  # osBuildNumber
+            + pb_varint(10, 0)  # releaseChannel = RELEASE
+            + pb_bytes(11, "en") + pb_bytes(12, "US"))
+
+
+def _base_payload() -> bytes:
+    return (pb_bytes(5, _user_agent())
+            + pb_bytes(6, pb_varint(4, 0))  # webInfo { webSubPlatform = WEB_BROWSER }
+            + pb_varint(12, 1)  # connectType = WIFI_UNKNOWN
+            + pb_varint(13, 1))  # connectReason = USER_ACTIVATED
+
+
+@dataclass
+class CompanionKeys:
+    noise_private: bytes
+    identity_private: bytes
+    signed_prekey_private: bytes
+    registration_id: int
+
+    @classmethod
+    def generate(cls) -> "CompanionKeys":
+        return cls(nw.clamp(os.urandom(32)), nw.clamp(os.urandom(32)), nw.clamp(os.urandom(32)),
+                   int.from_bytes(os.urandom(4), "big"))
+
+    @property
+    def noise_public(self) -> bytes:
+        return nw.public_key(self.noise_private)
+
+    @property
+    def identity_public(self) -> bytes:
+        return nw.public_key(self.identity_private)
+
+
+def registration_payload(keys: CompanionKeys) -> bytes:
+    """A new device's ClientPayload: base fields + devicePairingData (§3.4)."""
+    signed_prekey_public = nw.public_key(keys.signed_prekey_private)
+    signature = nw.sign(keys.identity_private, b"\x05" + signed_prekey_public, os.urandom(64))
+    assert nw.verify(keys.identity_public, b"\x05" + signed_prekey_public, signature)
+    device_props = (pb_bytes(1, "wause-interop")  # os
+                    + pb_bytes(2, pb_varint(1, 0) + pb_varint(2, 1) + pb_varint(3, 0))  # version 0.1.0
+                    + pb_varint(3, 1)  # platformType = CHROME
+                    + pb_varint(4, 0))  # requireFullSync = false
+    pairing = (pb_bytes(1, keys.registration_id.to_bytes(4, "big"))  # eRegid
+               + pb_bytes(2, b"\x05")  # eKeytype = DjbType
+               + pb_bytes(3, keys.identity_public)  # eIdent
+               + pb_bytes(4, (1).to_bytes(3, "big"))  # eSkeyID: signed prekey 1, 3 bytes
+               + pb_bytes(5, signed_prekey_public)  # eSkeyVal
+               + pb_bytes(6, signature)  # eSkeySig
+               + pb_bytes(7, hashlib.md5(".".join(map(str, WEB_VERSION)).encode()).digest())  # buildHash
+               + pb_bytes(8, device_props))
+    return (_base_payload()
+            + pb_varint(3, 0)  # passive = false, explicitly
+            + pb_bytes(19, pairing)  # devicePairingData
+            + pb_varint(33, 0))  # pull = false, explicitly
+
+
+def login_payload(phone: int, device: int) -> bytes:
+    """A returning device's ClientPayload (§3.5)."""
+    return (pb_varint(1, phone) + _base_payload() + pb_varint(3, 1) + pb_varint(18, device)
+            + pb_varint(33, 1) + pb_varint(41, 1))
+
+
+# --------------------------------------------------------------------------------------------
+# Binary XML through baileys-python
+
+
+def wabinary():
+    return load_wabinary()
+
+
+def decode_node(plaintext: bytes):
+    """Frame plaintext (flag byte + node) → BinaryNode; the whole buffer must be one node (§4.1)."""
+    module = wabinary()
+    flag, body = plaintext[0], plaintext[1:]
+    if flag & 0x02:
+        body = zlib.decompress(body)
+    decoder = module._Decoder(body)
+    node = decoder.read_node()
+    assert decoder.index == len(body), f"{len(body) - decoder.index} bytes after the node"
+    return node
+
+
+def token(text: str) -> int:
+    index = wabinary().load_tokens().single_byte_tokens.index(text)
+    assert index > 0
+    return index
+
+
+def encode_node(node, server_jid_attributes: tuple[str, ...] = ()) -> bytes:
+    """BinaryNode → frame plaintext (flag 0x00 + node). Attributes named in
+    `server_jid_attributes` must hold "s.whatsapp.net"; baileys-python writes that as the bare
+    token 03, which is rewritten here to the JID pair FA 00 03 that a jid-typed attribute is."""
+    module = wabinary()
+    encoded = module.encode_binary_node(node)
+    for name in server_jid_attributes:
+        assert node.attrs.get(name) == "s.whatsapp.net", node
+        bare = bytes([token(name), 0x03])
+        assert encoded.count(bare) == 1, f"cannot locate {name}=s.whatsapp.net in {encoded.hex()}"
+        encoded = encoded.replace(bare, bytes([token(name)]) + SERVER_JID_PAIR)
+    return encoded
+
+
+def attribute_value_bytes(plaintext: bytes, name: str, value: bytes) -> bool:
+    """Whether the raw node carries attribute `name` (a single-byte token) with exactly the
+    encoded `value`."""
+    return bytes([token(name)]) + value in plaintext
+
+
+# --------------------------------------------------------------------------------------------
+# The connection
+
+
+class TransportCipher:
+    """AES-256-GCM with one counter per direction (§2.6, §2.7)."""
+
+    def __init__(self, key: bytes):
+        assert len(key) == 32
+        self.aead = AESGCM(key)
+        self.counter = 0
+
+    def _iv(self) -> bytes:
+        iv = bytes(8) + self.counter.to_bytes(4, "big")
+        self.counter += 1
+        return iv
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self.aead.encrypt(self._iv(), plaintext, b"")
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        return self.aead.decrypt(self._iv(), ciphertext, b"")
+
+
+class FrameSocket:
+    """A WebSocket carrying 3-byte-length frames; the WA header goes before the first frame."""
+
+    def __init__(self, url: str, origin: str = ORIGIN):
+        self._context = connect(url, origin=origin, open_timeout=DEADLINE, close_timeout=DEADLINE,
+                                ping_interval=None, max_size=1 << 24)
+        self.ws = self._context.__enter__()
+        self.header_sent = False
+        self.buffer = b""
+
+    def close(self) -> None:
+        self._context.__exit__(None, None, None)
+
+    def __enter__(self) -> "FrameSocket":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def send_raw(self, data: bytes) -> None:
+        self.ws.send(data)
+
+    def send_frame(self, payload: bytes) -> None:
+        assert len(payload) < 1 << 24
+        data = len(payload).to_bytes(3, "big") + payload
+        if not self.header_sent:
+            data = HEADER + data
+            self.header_sent = True
+        self.ws.send(data)
+
+    def recv_frame(self, timeout: float = DEADLINE) -> bytes:
+        """The next whole frame (reassembled across WebSocket messages)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buffer) >= 3:
+                length = int.from_bytes(self.buffer[:3], "big")
+                if len(self.buffer) >= 3 + length:
+                    frame, self.buffer = self.buffer[3:3 + length], self.buffer[3 + length:]
+                    return frame
+            message = self.ws.recv(timeout=max(0.0, deadline - time.monotonic()))
+            assert isinstance(message, bytes), f"a text WebSocket message: {message!r}"
+            self.buffer += message
+
+
+class Companion:
+    """One companion connection through the handshake: `cert_chain`, `server_static` and the
+    transport ciphers are available afterwards."""
+
+    def __init__(self, url: str, root_public: bytes, payload: bytes, keys: CompanionKeys | None = None):
+        self.keys = keys or CompanionKeys.generate()
+        self.socket = FrameSocket(url)
+        try:
+            self._handshake(root_public, payload)
+        except BaseException:
+            self.socket.close()
+            raise
+
+    def _handshake(self, root_public: bytes, payload: bytes) -> None:
+        noise = nw.DissononceParty(True, self.keys.noise_private, nw.clamp(os.urandom(32)))
+        hello = noise.write()
+        assert len(hello) == 32
+        self.socket.send_frame(client_hello(hello))
+        ephemeral, static, encrypted_chain = parse_server_hello(self.socket.recv_frame())
+        self.cert_chain = noise.read(ephemeral + static + encrypted_chain)
+        self.server_static = bytes(noise.remote_static)
+        self.intermediate, self.leaf = verify_cert_chain(self.cert_chain, root_public, self.server_static, int(time.time()))
+        finish = noise.write(payload)
+        self.socket.send_frame(client_finish(finish[:48], finish[48:]))
+        client_to_server, server_to_client = noise.keys  # split: first key is the initiator's (§2.6)
+        self.writer, self.reader = TransportCipher(client_to_server), TransportCipher(server_to_client)
+
+    def send_plaintext(self, plaintext: bytes) -> None:
+        self.socket.send_frame(self.writer.encrypt(plaintext))
+
+    def send(self, node, server_jid_attributes: tuple[str, ...] = ()) -> bytes:
+        plaintext = encode_node(node, server_jid_attributes)
+        self.send_plaintext(plaintext)
+        return plaintext
+
+    def receive_plaintext(self, timeout: float = DEADLINE) -> bytes:
+        return self.reader.decrypt(self.socket.recv_frame(timeout))
+
+    def receive(self, timeout: float = DEADLINE):
+        """(node, plaintext) of the next stanza."""
+        plaintext = self.receive_plaintext(timeout)
+        return decode_node(plaintext), plaintext
+
+    def close(self) -> None:
+        self.socket.close()
+
+    def __enter__(self) -> "Companion":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
