@@ -1,7 +1,7 @@
 """Fixtures for the black-box wause-sim suite (and wause-mcp linking against it).
 
 Binaries: $WAUSE_SIM and $WAUSE_MCP (defaults /work/main/.build/debug/wause-sim, wause-mcp).
-Run with the project venv (mcp 2.3.0, pytest, zxing-cpp, pillow, cryptography):
+Run with the project venv (mcp 2.3.0, pytest, zxing-cpp, pillow):
 
     /work/main/.venv/bin/python -m pytest tests/sim
 

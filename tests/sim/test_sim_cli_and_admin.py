@@ -18,7 +18,6 @@ import stat
 import threading
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sim_process import DEADLINE, SimProcess, run_sim
 
@@ -31,8 +30,38 @@ ERROR_CODES = {"invalid_request", "not_found", "internal"}
 
 
 def x25519_public(private_hex: str) -> str:
-    key = X25519PrivateKey.from_private_bytes(bytes.fromhex(private_hex))
-    return key.public_key().public_bytes_raw().hex()
+    """X25519(k, 9), RFC 7748 §5 (Montgomery ladder, clamped scalar), in plain Python so that this
+    venv needs no crypto package; test_x25519_oracle_matches_rfc7748 checks it."""
+    p = 2**255 - 19
+    k = bytearray(bytes.fromhex(private_hex))
+    k[0] &= 248
+    k[31] &= 127
+    k[31] |= 64
+    scalar = int.from_bytes(k, "little")
+    x1, x2, z2, x3, z3, swap = 9, 1, 0, 9, 1, 0
+    for t in reversed(range(255)):
+        bit = (scalar >> t) & 1
+        swap ^= bit
+        if swap:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b = (x2 + z2) % p, (x2 - z2) % p
+        aa, bb = a * a % p, b * b % p
+        e = (aa - bb) % p
+        c, d = (x3 + z3) % p, (x3 - z3) % p
+        da, cb = d * a % p, c * b % p
+        x3, z3 = (da + cb) ** 2 % p, x1 * (da - cb) ** 2 % p
+        x2, z2 = aa * bb % p, e * (aa + 121665 * e) % p
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * pow(z2, p - 2, p) % p).to_bytes(32, "little").hex()
+
+
+def test_x25519_oracle_matches_rfc7748():
+    assert x25519_public(RFC7748_PRIVATE) == RFC7748_PUBLIC
+    # RFC 7748 §6.1, Bob.
+    assert x25519_public("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb") == \
+        "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
 
 
 def assert_error(response, status: int, code: str) -> dict:
