@@ -15,6 +15,8 @@ import WauseTransport
 final class ChatEndpoint: Sendable {
     /// Refs per pair-device iq: whatsmeow assumes exactly 6 (transport reference §6.1).
     static let refsPerPairing = 6
+    /// How long the refs of one pair-device request live in all: 60 s + 5 × 20 s.
+    static let pairingLifetime: Int64 = 60_000 + Int64(refsPerPairing - 1) * 20_000
 
     let serverKey: Curve25519KeyPair
     let certificateChain: [UInt8]
@@ -43,14 +45,32 @@ final class ChatEndpoint: Sendable {
 
     func serve(_ connection: WebSocketConnection) async {
         let socket = WireSocket(connection: connection, role: .server)
-        let id = connections.add(state: "handshake", since: environment.now()) { _ in socket.close() }
-        defer { connections.remove(id) }
+        let id = connections.add(state: "handshake", since: environment.now()) { reason in
+            if reason == .deviceRemoved {
+                // What a companion unlinked from the phone receives (transport reference §8.3).
+                try? socket.send(node: Node(tag: "stream:error", attributes: ["code": "401"],
+                                            children: [Node(tag: "conflict", attributes: ["type": "device_removed"])]))
+            }
+            socket.close()
+        }
+        var refsExpiry: Task<Void, Never>?
+        defer {
+            refsExpiry?.cancel()
+            connections.remove(id)
+        }
         do {
             guard let finish = try await handshake(socket) else { return }
             let payload = try WAWebProtobufsWa6_ClientPayload(serializedBytes: finish.payload)
             if payload.hasDevicePairingData {
                 connections.update(id, device: nil, state: "pairing")
                 try socket.send(node: pairDeviceRequest())
+                // The server closes an unscanned pairing connection once its refs have expired
+                // (§6.3: 60 s for the first, 20 s for each next one).
+                let environment = self.environment
+                refsExpiry = Task {
+                    try? await environment.sleep(ChatEndpoint.pairingLifetime)
+                    if !Task.isCancelled { socket.close() }
+                }
             } else {
                 guard try login(payload: payload, noiseKey: finish.clientStaticKey, socket: socket, connection: id) else {
                     socket.close()

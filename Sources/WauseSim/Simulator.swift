@@ -8,7 +8,7 @@ public final class Simulator: @unchecked Sendable {
     public let settings: SimSettings
     public let rootKey: Curve25519KeyPair
     public let state: SimState
-    public let connections = SimConnections()
+    public let connections: SimConnections
     let chatServer: WebSocketServer
     let admin: HTTPServer
     let logger: Logger
@@ -16,11 +16,12 @@ public final class Simulator: @unchecked Sendable {
     public var chatPort: Int { chatServer.port }
     public var adminPort: Int { Int(admin.port) }
 
-    private init(settings: SimSettings, rootKey: Curve25519KeyPair, state: SimState, chatServer: WebSocketServer,
-                 admin: HTTPServer, logger: Logger) {
+    private init(settings: SimSettings, rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections,
+                 chatServer: WebSocketServer, admin: HTTPServer, logger: Logger) {
         self.settings = settings
         self.rootKey = rootKey
         self.state = state
+        self.connections = connections
         self.chatServer = chatServer
         self.admin = admin
         self.logger = logger
@@ -45,7 +46,8 @@ public final class Simulator: @unchecked Sendable {
             await chatServer.close()
             throw error
         }
-        let simulator = Simulator(settings: settings, rootKey: rootKey, state: state, chatServer: chatServer, admin: admin, logger: logger)
+        let simulator = Simulator(settings: settings, rootKey: rootKey, state: state, connections: connections,
+                                  chatServer: chatServer, admin: admin, logger: logger)
         logger.info("serving ws://127.0.0.1:\(chatServer.port)/ws/chat, admin http://127.0.0.1:\(admin.port), state in \(directory)")
         return simulator
     }

@@ -84,8 +84,12 @@ final class ConnectionLoop: @unchecked Sendable {
             session.end()
             lock.withLock { self.connection = nil }
             let outcome = session.outcome
+            let willReconnect = outcome == nil && !Task.isCancelled
+            // The state moves before the event goes out, so a listener reacting to the event
+            // reads the new state.
+            if willReconnect { client.transition(to: .starting, lastError: .some(reason)) }
             client.publish(.accountDisconnected, ["reason": .string(outcome?.message ?? reason),
-                                                  "will_reconnect": .bool(outcome == nil && !Task.isCancelled)])
+                                                  "will_reconnect": .bool(willReconnect)])
             if let outcome {
                 switch outcome {
                 case .failed(let message): failLinking(message)
@@ -94,7 +98,6 @@ final class ConnectionLoop: @unchecked Sendable {
                 return
             }
             if Task.isCancelled { return }
-            client.transition(to: .starting, lastError: .some(reason))
             failures += 1
             if !(await backoff(failures)) { return }
         }
