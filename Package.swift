@@ -81,7 +81,10 @@ let package = Package(
         .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary"]),
-        .testTarget(name: "WauseTransportTests", dependencies: ["WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto"]),
+        .testTarget(name: "WauseTransportTests", dependencies: [
+            "WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTestSupport",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .testTarget(name: "WauseCoreTests", dependencies: ["WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseTestSupport"]),
         .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseTestSupport"]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseTestSupport"]),

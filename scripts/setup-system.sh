@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   libsodium-dev libsqlite3-dev libmicrohttpd-dev libqrencode-dev zlib1g-dev   # linked by libwause / wause-mcp
   pkg-config gcc make binutils util-linux                                     # build, pkg-config, nm/readelf, unshare
-  nodejs sqlite3                                                              # node headers for the addon; sqlite3 CLI for tests
+  nodejs sqlite3 openssl                                                      # node headers for the addon; sqlite3 CLI and certificates for tests
 )
 
 missing=()

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// Accepts WebSockets on one path (wause-sim's `/ws/chat`). Anything else — another path, a plain
@@ -22,13 +23,15 @@ public final class WebSocketServer: Sendable {
         self.channel = channel
     }
 
-    public static func start(host: String, port: Int, path: String,
+    /// - Parameter tls: serve `wss://` with this context (nil: plain `ws://`).
+    public static func start(host: String, port: Int, path: String, tls: NIOSSLContext? = nil,
                              eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              handler: @escaping Handler) async throws -> WebSocketServer {
         let server = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
                         maxFrameSize: WebSocketConnection.maximumMessageSize,
                         shouldUpgrade: { channel, head in
