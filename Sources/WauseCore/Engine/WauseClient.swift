@@ -93,6 +93,8 @@ public final class WauseClient: @unchecked Sendable {
     /// Logs and delivers an event; a store failure here is logged, not thrown, because the
     /// protocol step that caused the event has already happened.
     func publish(_ name: EventName, _ data: JSONObject) {
+        // A connection task can outlive close() by a moment; the store is gone by then.
+        if stateLock.withLock({ isClosed }) { return }
         do {
             try events.publish(name, data)
         } catch {
