@@ -74,15 +74,15 @@ let package = Package(
         // Developer CLIs that let independent implementations test ours from outside (README).
         .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto"]),
         // `make bench`: throughput figures side by side with a peer measured in the same run.
-        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary"]),
+        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary", "WauseSupport"]),
         .executableTarget(name: "wause-wire", dependencies: ["WauseSupport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport"]),
         // Helpers shared by the test targets (temporary directories, plain threads); only they depend on it.
         .target(name: "WauseTestSupport"),
         .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
-        .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto"]),
-        .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary"]),
+        .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto", "WauseSupport"]),
+        .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary", "WauseSupport"]),
         .testTarget(name: "WauseTransportTests", dependencies: [
-            "WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTestSupport",
+            "WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseSupport", "WauseTestSupport",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "WauseCoreTests", dependencies: ["WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseTestSupport"]),

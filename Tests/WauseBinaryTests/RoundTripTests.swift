@@ -1,3 +1,4 @@
+import WauseSupport
 import Testing
 import WauseBinary
 
@@ -16,7 +17,7 @@ import WauseBinary
     }
 
     @Test func accessorsOnDecodedStanzas() throws {
-        var random = SeededGenerator(seed: 1)
+        var random = SplitMix64(seed: 1)
         let message = try Node(frame: StanzaCorpus.message(&random).encodedFrame())
         #expect(message[attribute: "type"] == "text")
         #expect(message.jid("to") == StanzaCorpus.peer)
@@ -56,7 +57,7 @@ import WauseBinary
     }
 
     @Test func randomNodesRoundTrip() throws {
-        var random = SeededGenerator(seed: 20_240_611)
+        var random = SplitMix64(seed: 20_240_611)
         for iteration in 0..<3_000 {
             let node = RandomNodes.node(&random, depth: 1)
             let frame = try node.encodedFrame()

@@ -1,3 +1,4 @@
+import WauseSupport
 import WauseBinary
 
 /// Realistic stanzas, shaped after what whatsmeow and Baileys send and receive
@@ -11,7 +12,7 @@ enum StanzaCorpus {
     static let group = jid("120363012345678901@g.us")
 
     static var all: [(name: String, node: Node)] {
-        var random = SeededGenerator(seed: 0xC0DEC)
+        var random = SplitMix64(seed: 0xC0DEC)
         return [
             ("keepalive iq", Node(tag: "iq", attributes: ["id": "1.2-3", "xmlns": "w:p", "type": "get", "to": .jid(.whatsAppServer)])),
             ("ping with child", Node(tag: "iq", attributes: ["id": "3EB0A1B2C3D4", "xmlns": "w:p", "type": "get", "to": .jid(.whatsAppServer)], children: [Node(tag: "ping")])),
@@ -120,7 +121,7 @@ enum StanzaCorpus {
 
     /// A one-to-one message as sent to three devices: `<participants><to jid><enc/></to>…` plus
     /// the sender's `<device-identity>` (a pkmsg needs it; protocol-messaging.md).
-    static func message(_ random: inout SeededGenerator) -> Node {
+    static func message(_ random: inout SplitMix64) -> Node {
         let devices = [jid("14155550123@s.whatsapp.net"), jid("14155550123:3@s.whatsapp.net"), jid("491701234567:5@s.whatsapp.net")]
         return Node(tag: "message", attributes: ["id": "3EB0B7C9D2E4F60718293A", "to": .jid(peer), "type": "text"], children: [
             Node(tag: "participants", children: devices.map { device in
@@ -133,7 +134,7 @@ enum StanzaCorpus {
     }
 
     /// A prekey upload (§9.2): registration id, key type, identity, 30 one-time keys, signed key.
-    static func prekeyUpload(_ random: inout SeededGenerator) -> Node {
+    static func prekeyUpload(_ random: inout SplitMix64) -> Node {
         func key(_ id: Int) -> Node {
             Node(tag: "key", children: [
                 Node(tag: "id", bytes: [0, UInt8(id >> 8), UInt8(id & 0xFF)]),

@@ -1,3 +1,4 @@
+import WauseSupport
 import WauseBinary
 
 /// Bytes from a hex string with optional spaces: `hex("00 f8 01 19")`.
@@ -35,18 +36,6 @@ func decodingError(_ frame: [UInt8], limits: DecodingLimits = .default) -> NodeD
     }
 }
 
-/// SplitMix64: a tiny seeded generator, so randomized tests are reproducible from their seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension RandomNumberGenerator {
     mutating func bytes(_ count: Int) -> [UInt8] {

@@ -1,3 +1,4 @@
+import WauseSupport
 import Testing
 import WauseCrypto
 
@@ -44,8 +45,8 @@ struct Curve25519KeyPairTests {
 
     @Test("generate draws 32 bytes from the injected generator and is deterministic")
     func generateIsDeterministic() {
-        var first = DeterministicRandom(seed: 42)
-        var second = DeterministicRandom(seed: 42)
+        var first = SplitMix64(seed: 42)
+        var second = SplitMix64(seed: 42)
         var requested: [Int] = []
         let a = Curve25519KeyPair.generate { count in requested.append(count); return first.bytes(count) }
         let b = Curve25519KeyPair.generate { second.bytes($0) }
@@ -56,7 +57,7 @@ struct Curve25519KeyPairTests {
 
     @Test("shared secrets agree for many deterministic pairs")
     func agreementRoundTrips() throws {
-        var random = DeterministicRandom(seed: 7)
+        var random = SplitMix64(seed: 7)
         for _ in 0..<100 {
             let a = Curve25519KeyPair.generate { random.bytes($0) }
             let b = Curve25519KeyPair.generate { random.bytes($0) }

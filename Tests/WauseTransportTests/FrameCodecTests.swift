@@ -1,3 +1,4 @@
+import WauseSupport
 import Testing
 import WauseTransport
 
@@ -51,7 +52,7 @@ struct FrameCodecTests {
 
     @Test("random chunking of a long client stream gives back every frame (server side strips the header)")
     func randomChunks() throws {
-        var random = F.SplitMix64(state: 7)
+        var random = SplitMix64(seed: 7)
         var encoder = FrameCodec.Encoder(role: .client)
         var payloads: [[UInt8]] = []
         var stream: [UInt8] = []
