@@ -1,4 +1,5 @@
 import WauseCore
+import WauseSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,26 +66,11 @@ public enum HostCommandLine {
         for name in valued {
             if let value = environment["WAUSE_" + name.uppercased().replacingDashes()] { values[name] = value }
         }
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            index += 1
-            if argument == "--help" || argument == "-h" { return .exit(code: 0, output: usage) }
-            if argument == "--version" { return .exit(code: 0, output: "wause-mcp \(version)\n") }
-            guard argument.hasPrefix("--") else { return .exit(code: 2, output: "unexpected argument '\(argument)'\n\n" + usage) }
-            var name = String(argument.dropFirst(2))
-            var value: String?
-            if let equals = name.firstIndex(of: "=") {
-                value = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
-            }
-            guard valued.contains(name) else { return .exit(code: 2, output: "unknown option '--\(name)'\n\n" + usage) }
-            if value == nil {
-                guard index < arguments.count else { return .exit(code: 2, output: "option '--\(name)' needs a value\n") }
-                value = arguments[index]
-                index += 1
-            }
-            values[name] = value
+        switch LongOptions.parse(arguments, valued: valued, flags: ["--help": "help", "-h": "help", "--version": "version"]) {
+        case .flag("version"): return .exit(code: 0, output: "wause-mcp \(version)\n")
+        case .flag: return .exit(code: 0, output: usage)
+        case .failure(let message, let showUsage): return .exit(code: 2, output: message + "\n" + (showUsage ? "\n" + usage : ""))
+        case .values(let given): values.merge(given) { _, flag in flag }
         }
 
         var settings = HostSettings(dataDirectory: values["data-dir"] ?? defaultDataDirectory(environment))

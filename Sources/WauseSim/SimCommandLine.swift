@@ -1,3 +1,4 @@
+import WauseSupport
 import WauseCore
 
 /// `wause-sim --port 8791 --admin-port 8792 --data-dir DIR [--root-key-file FILE]` (DESIGN.md
@@ -33,28 +34,12 @@ public enum SimCommandLine {
         """
 
     public static func parse(_ arguments: [String]) -> Outcome {
-        var values: [String: String] = [:]
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            index += 1
-            if argument == "--help" || argument == "-h" { return .exit(code: 0, output: usage) }
-            guard argument.hasPrefix("--") else { return .exit(code: 2, output: "unexpected argument '\(argument)'\n\n" + usage) }
-            var name = String(argument.dropFirst(2))
-            var value: String?
-            if let equals = name.firstIndex(of: "=") {
-                value = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
-            }
-            guard ["port", "admin-port", "data-dir", "root-key-file"].contains(name) else {
-                return .exit(code: 2, output: "unknown option '--\(name)'\n\n" + usage)
-            }
-            if value == nil {
-                guard index < arguments.count else { return .exit(code: 2, output: "option '--\(name)' needs a value\n") }
-                value = arguments[index]
-                index += 1
-            }
-            values[name] = value
+        let values: [String: String]
+        switch LongOptions.parse(arguments, valued: ["port", "admin-port", "data-dir", "root-key-file"],
+                                 flags: ["--help": "help", "-h": "help"]) {
+        case .flag: return .exit(code: 0, output: usage)
+        case .failure(let message, let showUsage): return .exit(code: 2, output: message + "\n" + (showUsage ? "\n" + usage : ""))
+        case .values(let given): values = given
         }
         guard let dataDirectory = values["data-dir"], !dataDirectory.isEmpty else {
             return .exit(code: 2, output: "--data-dir is required\n\n" + usage)
