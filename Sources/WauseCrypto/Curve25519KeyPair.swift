@@ -96,3 +96,19 @@ extension Curve25519KeyPair: CustomStringConvertible, CustomDebugStringConvertib
     public var description: String { "Curve25519KeyPair(public: \(Hex.encode(publicKey)))" }
     public var debugDescription: String { description }
 }
+
+extension Curve25519KeyPair {
+    /// Whether `publicKey` is the u-coordinate of a point in Curve25519's prime-order subgroup —
+    /// true of every honestly generated public key (`clamp(priv)·B`), false for ~15/16 of random
+    /// 32-byte strings (half are on the twist, and of the rest 7/8 carry a small-order component).
+    /// A linking phone uses it to tell that a pairing code could not have opened the companion's
+    /// wrapped key. Checked on the birationally equivalent Edwards point (libsodium's
+    /// `crypto_core_ed25519_is_valid_point` rejects points off the main subgroup).
+    public static func isPrimeOrderPublicKey(_ publicKey: [UInt8]) -> Bool {
+        guard publicKey.count == keyLength, publicKey[31] & 0x80 == 0, (try? Sodium.ensureInitialized()) != nil else {
+            return false
+        }
+        let edwards = XEdDSA.edwardsY(fromMontgomeryU: publicKey)
+        return crypto_core_ed25519_is_valid_point(edwards) == 1
+    }
+}
