@@ -66,6 +66,10 @@ public struct MethodCatalogue: Sendable {
     public static let standard = MethodCatalogue([
         StatusMethod.definition,
         StartAuthMethod.definition,
+        PairingCodeMethod.definition,
+        PairStatusMethod.definition,
+        Logout.logoutDefinition,
+        Logout.unlinkDefinition,
     ])
 
     public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }

@@ -7,8 +7,9 @@ public final class WauseClient: @unchecked Sendable {
     public let catalogue: MethodCatalogue
     public let environment: Environment
     public let logger: Logger
-    /// This device's keys (generated on the store's first open).
-    public let identity: DeviceIdentity
+    /// This device's keys (generated on the store's first open, replaced when it logs out).
+    public var identity: DeviceIdentity { stateLock.withLock { currentIdentity } }
+    private var currentIdentity: DeviceIdentity
 
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     private(set) var link: ConnectionLoop!
@@ -16,6 +17,9 @@ public final class WauseClient: @unchecked Sendable {
     private var state: ConnectionState
     private var lastError: String?
     private var pairingQR: String?
+    private var pairingCode: String?
+    /// Server clock minus ours (ms), from `pair-success` and `<success>` `t` attributes.
+    private var serverOffset: Int64 = 0
     /// Counts transitions, so a waiter can tell whether it missed one.
     private var stateVersion: UInt64 = 0
     private var stateWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
@@ -31,10 +35,10 @@ public final class WauseClient: @unchecked Sendable {
         let store = try Store(directory: config.dataDirectory)
         self.store = store
         do {
-            self.identity = try store.deviceIdentity(creatingWith: environment.randomBytes, now: environment.now())
+            self.currentIdentity = try store.deviceIdentity(creatingWith: environment.randomBytes, now: environment.now())
             self.events = try EventLog(store: store, clock: environment.now)
-            // Until the wire protocol lands nothing can link, so a linked store is one whose
-            // connection is down; an unlinked store is stopped (or logged out, if it was).
+            // A linked store logs in at once (below); an unlinked one stays stopped (or logged
+            // out, if it was) until asked to link.
             if try store.linkedAccount() != nil {
                 state = .disconnected
             } else if try store.loggedOutAt() != nil {
@@ -48,6 +52,7 @@ public final class WauseClient: @unchecked Sendable {
         }
         link = ConnectionLoop(client: self)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(state.rawValue))")
+        if state == .disconnected { link.startLogin() }
     }
 
     /// Moves the connection state; `lastError` `nil` keeps the current reason, `.some(x)` sets it.
@@ -88,6 +93,29 @@ public final class WauseClient: @unchecked Sendable {
 
     func setPairingQR(_ qr: String?) {
         stateLock.withLock { pairingQR = qr }
+    }
+
+    func setPairingCode(_ code: String?) {
+        stateLock.withLock { pairingCode = code }
+    }
+
+    /// The pairing code (`XXXX-XXXX`) waiting to be entered on the phone, if any.
+    public var currentPairingCode: String? {
+        stateLock.withLock { state == .pairingCode ? pairingCode : nil }
+    }
+
+    func setServerTimeOffset(_ offset: Int64) {
+        stateLock.withLock { serverOffset = offset }
+    }
+
+    var serverTimeOffset: Int64 { stateLock.withLock { serverOffset } }
+
+    func updateIdentity(_ change: (inout DeviceIdentity) -> Void) {
+        stateLock.withLock { change(&currentIdentity) }
+    }
+
+    func replaceIdentity(_ identity: DeviceIdentity) {
+        stateLock.withLock { currentIdentity = identity }
     }
 
     /// Logs and delivers an event; a store failure here is logged, not thrown, because the

@@ -1,28 +1,21 @@
 import WauseBinary
 import WauseCrypto
 
-/// QR linking on one connection (transport reference §6.1–6.3): the server's `pair-device` iq is
-/// acked at once, then its refs are shown one after another — the first for 60 s, each next for
-/// 20 s — as `https://wa.me/settings/linked_devices#ref,noisePub,identityPub,advSecret,clientType`.
-/// When the last ref expires unscanned, linking fails (`auth_failure`) and the connection closes.
-final class LinkingSession: @unchecked Sendable {
+/// QR linking on one connection (transport reference §6.1–6.3): the refs of the server's
+/// `pair-device` iq are shown one after another — the first for 60 s, each next for 20 s — as
+/// `https://wa.me/settings/linked_devices#ref,noisePub,identityPub,advSecret,clientType`. When the
+/// last one expires unscanned, `onExhausted` runs (linking fails and the connection closes).
+final class QRRotation: @unchecked Sendable {
     static let firstRefLifetime: Int64 = 60_000
     static let laterRefLifetime: Int64 = 20_000
     static let qrPrefix = "https://wa.me/settings/linked_devices#"
 
     private let client: WauseClient
-    private let connection: ServerConnection
     private let lock = ConditionLock()
-    private var rotation: Task<Void, Never>?
-    private var endedWith: ConnectionOutcome?
+    private var task: Task<Void, Never>?
+    private var showingLast = false
 
-    init(client: WauseClient, connection: ServerConnection) {
-        self.client = client
-        self.connection = connection
-    }
-
-    /// Set when the connection ended for a reason that stops the loop.
-    var outcome: ConnectionOutcome? { lock.withLock { endedWith } }
+    init(client: WauseClient) { self.client = client }
 
     /// The QR string for one ref (§6.2): standard base64 with padding for the three keys.
     static func qrString(ref: String, identity: DeviceIdentity) -> String {
@@ -30,43 +23,21 @@ final class LinkingSession: @unchecked Sendable {
                     Base64.encode(identity.advSecret), ClientPayloads.qrClientType].joined(separator: ",")
     }
 
-    func handle(_ node: Node) async {
-        if let ack = Acknowledgement.ack(for: node) {
-            try? connection.send(ack)
-            return
-        }
-        if node.tag == "stream:error" || node.tag == "failure" {
-            if let verdict = StreamVerdict.outcome(of: node) { finish(verdict) }
-            connection.close()
-            return
-        }
-        guard node.tag == "iq", let id = node[attribute: "id"] else { return }
-        let fromServer = node.attributes["from"]?.jid == .whatsAppServer
-        switch node[attribute: "type"] {
-        case "set" where fromServer && node.children.count == 1 && node.child("pair-device") != nil:
-            // Ack first, as whatsmeow does: `<iq to=from type=result id=same/>`.
-            try? connection.send(Node(tag: "iq", attributes: ["to": .jid(.whatsAppServer), "type": "result", "id": .text(id)]))
-            let refs = node.child("pair-device")!.children("ref").compactMap { ref in
-                ref.bytes.map { String(decoding: $0, as: UTF8.self) } ?? ref.text
-            }
-            show(refs)
-        case "get" where node[attribute: "xmlns"] == "urn:xmpp:ping":
-            try? connection.send(Node(tag: "iq", attributes: ["to": .jid(.whatsAppServer), "type": "result", "id": .text(id)]))
-        default:
-            break
-        }
+    /// The refs of a `pair-device` iq, as the strings they are.
+    static func refs(of pairDevice: Node) -> [String] {
+        pairDevice.children("ref").compactMap { ref in ref.bytes.map { String(decoding: $0, as: UTF8.self) } }
     }
 
-    private func show(_ refs: [String]) {
-        guard !refs.isEmpty else {
-            finish(.failed("the server sent a pair-device request without refs"))
-            connection.close()
-            return
-        }
+    /// Whether the last ref is up: if the connection ends now, no code is left to show.
+    var isShowingLastRef: Bool { lock.withLock { showingLast } }
+
+    func show(_ refs: [String], onExhausted: @escaping @Sendable () -> Void) {
+        let client = self.client
         let task = Task { [self] in
             for (index, ref) in refs.enumerated() {
-                let qr = LinkingSession.qrString(ref: ref, identity: client.identity)
-                let lifetime = index == 0 ? LinkingSession.firstRefLifetime : LinkingSession.laterRefLifetime
+                let qr = QRRotation.qrString(ref: ref, identity: client.identity)
+                let lifetime = index == 0 ? QRRotation.firstRefLifetime : QRRotation.laterRefLifetime
+                lock.withLock { showingLast = index == refs.count - 1 }
                 client.setPairingQR(qr)
                 client.transition(to: .qr)
                 client.publish(.pairingQR, [
@@ -75,22 +46,17 @@ final class LinkingSession: @unchecked Sendable {
                 ])
                 do { try await client.environment.sleep(lifetime) } catch { return }
             }
-            finish(.failed("the QR code was not scanned in time (all \(refs.count) codes expired)"))
-            connection.close()
+            onExhausted()
         }
         lock.withLock {
-            rotation?.cancel()
-            rotation = task
+            self.task?.cancel()
+            self.task = task
         }
     }
 
-    private func finish(_ outcome: ConnectionOutcome) {
-        lock.withLock { if endedWith == nil { endedWith = outcome } }
-    }
-
-    /// The connection is gone: stop rotating and take the QR down.
-    func end() {
-        lock.withLock { rotation }?.cancel()
+    /// Stops rotating and takes the QR down (the connection ended, or linking moved on).
+    func stop() {
+        lock.withLock { task }?.cancel()
         client.setPairingQR(nil)
     }
 }

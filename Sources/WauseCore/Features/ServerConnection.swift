@@ -6,6 +6,9 @@ import WauseTransport
 /// and iq requests matched to their responses by id (transport reference §8.1). The connection
 /// loop (Connection.swift) decides what to do with everything else.
 final class ServerConnection: @unchecked Sendable {
+    /// How long an iq waits for its answer by default (whatsmeow: 75 s).
+    static let queryTimeout: Int64 = 75_000
+
     let socket: WireSocket
     private let lock = ConditionLock()
     private var waiters: [String: CheckedContinuation<Node, Error>] = [:]

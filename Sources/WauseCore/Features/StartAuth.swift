@@ -10,11 +10,12 @@ public enum StartAuthMethod {
         description: """
             Link this device to a WhatsApp account by QR code: connects to WhatsApp and shows a QR code on \
             http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans under Settings → Linked devices. \
-            Returns the status object (state "qr" and has_qr true once a code is up). If already linked, returns the \
-            status at once; while linking is in progress, calling again changes nothing.
+            Returns the status object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it \
+            (qr, qr_png_base64). If already linked, returns the status at once; while linking is in progress, calling \
+            again changes nothing. After a failure or a logout it starts over with new codes.
             """,
         inputSchema: Schema.object([]),
-        outputSchema: StatusMethod.outputSchema,
+        outputSchema: PairStatusMethod.outputSchema,
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true),
         handler: { client, _ throws(WauseError) in
             if try client.store.linkedAccount() == nil {
@@ -32,7 +33,7 @@ public enum StartAuthMethod {
                     group.cancelAll()
                 }
             }
-            return try client.statusObject()
+            return try client.pairStatusObject()
         }
     )
 }

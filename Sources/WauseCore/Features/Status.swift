@@ -9,7 +9,7 @@ public enum StatusMethod {
         ("platform", Schema.string("the linked phone's platform", nullable: true)),
     ], required: ["wid", "lid", "pushname", "platform"]))
 
-    public static let outputSchema = Schema.object([
+    static let properties: [(String, JSONValue)] = [
         ("state", Schema.string("connection state", enumeration: ConnectionState.allCases.map(\.rawValue))),
         ("ready", Schema.boolean("logged in, sending and receiving")),
         ("authenticated", Schema.boolean("this device is linked to an account")),
@@ -23,7 +23,9 @@ public enum StatusMethod {
             ("unread", Schema.integer(minimum: 0)),
             ("pending_approvals", Schema.integer(minimum: 0)),
         ], required: ["chats", "messages", "unread", "pending_approvals"])),
-    ], required: ["state", "ready", "authenticated", "has_qr", "last_error", "account", "data_dir", "store"])
+    ]
+    static let required = ["state", "ready", "authenticated", "has_qr", "last_error", "account", "data_dir", "store"]
+    public static let outputSchema = Schema.object(properties, required: required)
 
     public static let definition = MethodDefinition(
         name: "whatsapp_status",
