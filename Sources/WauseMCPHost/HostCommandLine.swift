@@ -14,6 +14,10 @@ public struct HostSettings: Sendable {
     public var client: ClientConfig
     public var renderQR: String?
     public var qrFormat = "png"
+    /// `--pair`: start QR linking at once and print the codes to the terminal.
+    public var pairInTerminal = false
+    /// `--pair-code PHONE`: link by pairing code for this number and print the code.
+    public var pairCodePhone: String?
 
     public init(dataDirectory: String) {
         client = ClientConfig(dataDirectory: dataDirectory)
@@ -39,6 +43,7 @@ public enum HostCommandLine {
             wause-mcp — a WhatsApp linked device as an MCP server (Streamable HTTP).
 
             Usage: wause-mcp [options]
+                   wause-mcp --pair | --pair-code PHONE [options]
                    wause-mcp --render-qr TEXT [--qr-format png|svg|terminal] > FILE
 
             Serves http://HOST:PORT/mcp (MCP), /qr (pairing page), /qr.png, /qr.svg and /healthz.
@@ -51,6 +56,8 @@ public enum HostCommandLine {
         for option in hostOptions + engineOptions {
             text += "  --\(option.name.padding(18)) \(option.help)\n"
         }
+        text += "  --\("pair".padding(18)) start QR linking at once and print each QR code to this terminal\n"
+        text += "  --\("pair-code PHONE".padding(18)) link by pairing code for PHONE (e.g. +15551234567): print the code and wait\n"
         text += "  --\("render-qr TEXT".padding(18)) write TEXT as a QR code (the /qr.png code path) to stdout and exit\n"
         text += "  --\("qr-format FORMAT".padding(18)) png (default), svg or terminal, with --render-qr\n"
         text += "  --\("help".padding(18)) show this help\n"
@@ -62,7 +69,10 @@ public enum HostCommandLine {
     public static func parse(_ arguments: [String], environment: [String: String], version: String) -> Outcome {
         var values: [String: String] = [:]
         let engineKeys = ClientConfig.keys.map { $0.name.replacingUnderscores() }
-        let valued = Set(hostOptions.map(\.name) + engineKeys + ["render-qr", "qr-format"])
+        let valued = Set(hostOptions.map(\.name) + engineKeys + ["render-qr", "qr-format", "pair-code"])
+        // `--pair` is the one flag that does not end parsing.
+        let pairInTerminal = arguments.contains("--pair")
+        let arguments = arguments.filter { $0 != "--pair" }
         for name in valued {
             if let value = environment["WAUSE_" + name.uppercased().replacingDashes()] { values[name] = value }
         }
@@ -92,6 +102,13 @@ public enum HostCommandLine {
             }
         }
         settings.renderQR = values["render-qr"]
+        settings.pairInTerminal = pairInTerminal
+        if let phone = values["pair-code"] {
+            do { settings.pairCodePhone = try PhoneNumber.normalize(phone) } catch {
+                return .exit(code: 2, output: "--pair-code: \(error.message)\n")
+            }
+            if pairInTerminal { return .exit(code: 2, output: "--pair and --pair-code exclude each other\n") }
+        }
         if let format = values["qr-format"] {
             guard ["png", "svg", "terminal"].contains(format) else { return .exit(code: 2, output: "--qr-format must be png, svg or terminal\n") }
             settings.qrFormat = format

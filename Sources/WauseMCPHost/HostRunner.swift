@@ -58,9 +58,19 @@ public enum HostRunner {
         // Tests and scripts read this line (with --port 0) to learn the port.
         write(1, "wause-mcp listening on http://\(authority):\(http.port)/mcp (pairing page: http://\(authority):\(http.port)/qr)\n")
         logger.info("data_dir \(client.store.directory); token \(settings.token == nil ? "off" : "on")")
+        var terminalPairing: TerminalPairing?
+        if settings.pairInTerminal || settings.pairCodePhone != nil {
+            do {
+                terminalPairing = try TerminalPairing(client: client, mode: settings.pairCodePhone.map { .code(phone: $0) } ?? .qr)
+                terminalPairing?.start()
+            } catch {
+                write(2, "wause-mcp: \(error.message)\n")
+            }
+        }
 
         let received = ProcessSupport.waitForStopSignal()
         logger.info("received signal \(received), shutting down")
+        terminalPairing?.stop()
         server.shutdown()
         http.stop()
         client.close()

@@ -358,8 +358,13 @@ public final class MCPServer: @unchecked Sendable {
         let arguments = params["arguments"] ?? .object([:])
         switch await client.call(name, arguments) {
         case .success(let result):
+            var content: [JSONValue] = [["type": "text", "text": .string(JSONValue.object(result).prettyPrinted)]]
+            // A pairing QR is also an image the client can show the person (whatsapp_pair_status).
+            if let png = result["qr_png_base64"]?.stringValue {
+                content.append(["type": "image", "data": .string(png), "mimeType": "image/png"])
+            }
             return MCPServer.rpcResult(id: id, [
-                "content": [["type": "text", "text": .string(JSONValue.object(result).prettyPrinted)]],
+                "content": .array(content),
                 "structuredContent": .object(result),
                 "isError": false,
             ])
