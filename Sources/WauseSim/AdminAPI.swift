@@ -2,45 +2,41 @@ import WauseCore
 import WauseHTTP
 
 /// The simulator's admin HTTP API (DESIGN.md "The simulator"): JSON in and out, errors as
-/// `{code, message}` with a 4xx status. Routes that drive the virtual phones' linking and
-/// messaging join with those features.
+/// `{code, message}` with a 4xx status. The virtual phones link companions through `scan` and
+/// `enter-code` (`PhoneLinking` lists their statuses).
 public struct AdminAPI: Sendable {
     let state: SimState
     let connections: SimConnections
+    let linking: PhoneLinking
 
-    public init(state: SimState, connections: SimConnections) {
+    init(state: SimState, connections: SimConnections, linking: PhoneLinking) {
         self.state = state
         self.connections = connections
+        self.linking = linking
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         do {
             return try route(request)
         } catch {
-            return AdminAPI.failure(error)
+            return AdminAPI.failure(AdminFailure(error))
         }
     }
 
-    static func failure(_ error: WauseError) -> HTTPResponse {
-        let status: Int
-        switch error.code {
-        case .notFound: status = 404
-        case .internal: status = 500
-        default: status = 400
-        }
-        var body: JSONObject = ["code": .string(error.code.rawValue), "message": .string(error.message)]
-        if let details = error.details { body["details"] = .object(details) }
-        return .json(status, .object(body))
+    static func failure(_ failure: AdminFailure) -> HTTPResponse {
+        .json(failure.status, failure.error.json)
     }
 
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
     private enum Route {
-        case accounts, accountDevices, accountDevice, connections
+        case accounts, accountDevices, accountDevice, scan, enterCode, connections
 
         init?(_ parts: [String]) {
             switch (parts.count, parts.first) {
             case (1, "accounts"): self = .accounts
             case (3, "accounts") where parts[2] == "devices": self = .accountDevices
+            case (3, "accounts") where parts[2] == "scan": self = .scan
+            case (3, "accounts") where parts[2] == "enter-code": self = .enterCode
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
             default: return nil
@@ -52,6 +48,7 @@ public struct AdminAPI: Sendable {
             case .accounts: return ["GET", "POST"]
             case .accountDevices, .connections: return ["GET"]
             case .accountDevice: return ["DELETE"]
+            case .scan, .enterCode: return ["POST"]
             }
         }
     }
@@ -88,8 +85,56 @@ public struct AdminAPI: Sendable {
             result["ok"] = true
             result["was_online"] = .bool(online > 0)
             return .json(200, .object(result))
+        case (.scan, _), (.enterCode, _):
+            return try link(route, phone: parts[1], body: try AdminAPI.body(request))
         case (.connections, _):
             return .json(200, connections.json)
+        }
+    }
+
+    /// `scan {qr, corrupt?}` / `enter-code {code, corrupt?}`: the phone links a companion. The
+    /// HTTP thread (one per connection, not a Swift concurrency thread) waits for the outcome,
+    /// which takes as long as the companion needs to answer (at most 2 × 30 s).
+    private func link(_ route: Route, phone: String, body: JSONObject) throws(WauseError) -> HTTPResponse {
+        let corrupt: PhoneLinking.Corruption?
+        if let value = body["corrupt"], !value.isNull {
+            guard let text = value.stringValue, let parsed = PhoneLinking.Corruption(rawValue: text) else {
+                throw .invalidRequest("corrupt must be \"hmac\" or \"account_signature\"")
+            }
+            corrupt = parsed
+        } else {
+            corrupt = nil
+        }
+        let field = route == .scan ? "qr" : "code"
+        guard let text = body[field]?.stringValue else { throw .invalidRequest("\(field) (a string) is required") }
+        let linking = self.linking
+        let outcome = AdminAPI.waitFor { () async -> Result<JSONObject, AdminFailure> in
+            do throws(AdminFailure) {
+                if route == .scan { return .success(try await linking.scan(phone: phone, qr: text, corrupt: corrupt)) }
+                return .success(try await linking.enterCode(phone: phone, code: text, corrupt: corrupt))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case .success(let result): return .json(200, .object(result))
+        case .failure(let failure): return AdminAPI.failure(failure)
+        }
+    }
+
+    /// Runs `operation` as a task and blocks this (libmicrohttpd) thread until it is done.
+    private static func waitFor<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T {
+        let slot = BlockingSlot<T>()
+        Task {
+            let result = await operation()
+            slot.lock.withLock {
+                slot.value = result
+                slot.lock.broadcast()
+            }
+        }
+        return slot.lock.withLock {
+            _ = slot.lock.wait(until: nil) { slot.value != nil }
+            return slot.value!
         }
     }
 
@@ -113,4 +158,10 @@ public struct AdminAPI: Sendable {
             throw .internal("\(error)")
         }
     }
+}
+
+/// A result one thread blocks on until a task fills it in.
+private final class BlockingSlot<T>: @unchecked Sendable {
+    let lock = ConditionLock()
+    var value: T?
 }

@@ -6,29 +6,52 @@ import WauseProto
 import WauseSupport
 import WauseTransport
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// The simulator's `/ws/chat`: what WhatsApp's chat server does with a companion connection, as
 /// whatsmeow and Baileys see it. The Noise responder with a certificate chain signed by our root
 /// (§2.5), then, by ClientPayload kind (§3): a registration gets the `pair-device` iq with 6 refs
-/// (§6.1); a login of a linked device gets `<success>`, of an unlinked one `<failure reason=401>`.
-/// Pings are answered, unknown requests get an error iq, and the connection lives until either
-/// side closes it.
+/// (§6.1) and waits to be linked by a virtual phone (`PhoneLinking`: QR scan or pairing code); a
+/// login of a linked device gets `<success>`, of an unlinked one `<failure reason=401>`, and then
+/// the requests a logged-in companion makes (`DeviceRequests.swift`). Pings are answered,
+/// unknown requests get a 501 error iq, and the connection lives until either side closes it.
+
 final class ChatEndpoint: Sendable {
     /// Refs per pair-device iq: whatsmeow assumes exactly 6 (transport reference §6.1).
     static let refsPerPairing = 6
+    /// §6.3: the first ref is shown for 60 s, each next one for 20 s.
+    static let firstRefLifetime: Int64 = 60_000
+    static let nextRefLifetime: Int64 = 20_000
     /// How long the refs of one pair-device request live in all: 60 s + 5 × 20 s.
-    static let pairingLifetime: Int64 = 60_000 + Int64(refsPerPairing - 1) * 20_000
+    static let pairingLifetime: Int64 = firstRefLifetime + Int64(refsPerPairing - 1) * nextRefLifetime
 
     let serverKey: Curve25519KeyPair
     let certificateChain: [UInt8]
     let state: SimState
     let connections: SimConnections
+    let links: PendingLinks
     let environment: Environment
     let logger: Logger
 
-    init(rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections, environment: Environment,
-         logger: Logger) throws {
+    /// What the endpoint knows about one connection after the handshake.
+    struct Session {
+        let connectionID: Int
+        let socket: WireSocket
+        /// Set for a registration (a companion waiting to be linked).
+        var pairing: PairingConnection?
+        /// Set once a linked device logged in.
+        var device: SimDevice?
+    }
+
+    init(rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections, links: PendingLinks,
+         environment: Environment, logger: Logger) throws {
         self.state = state
         self.connections = connections
+        self.links = links
         self.environment = environment
         self.logger = logger
         // A fresh server key and intermediate each start, certified by the (persistent) root, valid
@@ -56,14 +79,26 @@ final class ChatEndpoint: Sendable {
         var refsExpiry: Task<Void, Never>?
         defer {
             refsExpiry?.cancel()
+            links.remove(id)
             connections.remove(id)
         }
         do {
             guard let finish = try await handshake(socket) else { return }
             let payload = try WAWebProtobufsWa6_ClientPayload(serializedBytes: finish.payload)
+            var session = Session(connectionID: id, socket: socket)
             if payload.hasDevicePairingData {
+                guard let registration = ChatEndpoint.registration(payload.devicePairingData, noiseKey: finish.clientStaticKey) else {
+                    logger.info("connection \(id): malformed devicePairingData, closing")
+                    socket.close()
+                    return
+                }
                 connections.update(id, device: nil, state: "pairing")
-                try socket.send(node: pairDeviceRequest())
+                let (request, refs) = pairDeviceRequest()
+                let pairing = PairingConnection(connectionID: id, socket: socket, registration: registration, refs: refs,
+                                                issuedAt: environment.now())
+                links.add(pairing)
+                session.pairing = pairing
+                try socket.send(node: request)
                 // The server closes an unscanned pairing connection once its refs have expired
                 // (§6.3: 60 s for the first, 20 s for each next one).
                 let environment = self.environment
@@ -72,13 +107,15 @@ final class ChatEndpoint: Sendable {
                     if !Task.isCancelled { socket.close() }
                 }
             } else {
-                guard try login(payload: payload, noiseKey: finish.clientStaticKey, socket: socket, connection: id) else {
+                guard let device = try login(payload: payload, noiseKey: finish.clientStaticKey, socket: socket, connection: id) else {
                     socket.close()
                     return
                 }
+                session.device = device
             }
             while let node = try await socket.nextNode() {
-                try respond(to: node, on: socket)
+                if let pairing = session.pairing, pairing.deliver(node) { continue }
+                try respond(to: node, session: session)
             }
         } catch {
             logger.info("connection \(id) ended: \(error)")
@@ -100,51 +137,106 @@ final class ChatEndpoint: Sendable {
         return finish
     }
 
+    /// §3.4's devicePairingData as the phone needs it: the identity key it will sign (32 bytes),
+    /// the registration id (4 bytes big-endian), the signed prekey (its signature by the identity
+    /// key over `05 ‖ pub` must verify), and the platform from DeviceProps. Nil if malformed.
+    static func registration(_ data: WAWebProtobufsWa6_ClientPayload.DevicePairingRegistrationData, noiseKey: [UInt8])
+        -> PairingConnection.Registration?
+    {
+        let identity = Array(data.eIdent), regid = Array(data.eRegid)
+        guard identity.count == 32, regid.count == 4 else { return nil }
+        let registrationID = regid.reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        var signedPreKey: (id: Int, publicKey: [UInt8], signature: [UInt8])?
+        let keyID = Array(data.eSkeyID), key = Array(data.eSkeyVal), signature = Array(data.eSkeySig)
+        if !key.isEmpty || !signature.isEmpty {
+            guard keyID.count == 3, key.count == 32, signature.count == 64,
+                XEdDSA.verify(signature: signature, message: DjbPublicKey.serialize(key), publicKey: identity)
+            else { return nil }
+            signedPreKey = (keyID.reduce(0) { $0 << 8 | Int($1) }, key, signature)
+        }
+        var platform: String?, os: String?
+        if let props = try? WACompanionReg_DeviceProps(serializedBytes: Array(data.deviceProps)) {
+            platform = props.hasPlatformType ? String(describing: props.platformType).lowercased() : nil
+            os = props.hasOs ? props.os : nil
+        }
+        return PairingConnection.Registration(noisePublicKey: noiseKey, identityPublicKey: identity, registrationID: registrationID,
+                                              signedPreKey: signedPreKey, platform: platform, os: os)
+    }
+
     /// A returning device: `<success>` if it is still linked, `<failure reason="401">` (logged
-    /// out) if it was unlinked or is unknown. Returns whether the connection continues.
+    /// out) if it was unlinked or is unknown. Returns the device if the connection continues.
     private func login(payload: WAWebProtobufsWa6_ClientPayload, noiseKey: [UInt8], socket: WireSocket,
-                       connection id: Int) throws -> Bool {
+                       connection id: Int) throws -> SimDevice? {
         guard let device = try state.device(noisePublicKey: noiseKey),
             payload.username == UInt64(device.phone), payload.device == UInt32(device.device),
             let account = try state.account(phone: device.phone)
         else {
             try socket.send(node: Node(tag: "failure", attributes: ["reason": "401", "location": "sim"]))
-            return false
+            return nil
         }
-        let jid = "\(device.phone):\(device.device)@s.whatsapp.net"
-        connections.update(id, device: jid, state: "ready")
+        connections.update(id, device: device.jid, state: "ready")
         try socket.send(node: Node(tag: "success", attributes: [
             "t": .text(String(environment.now() / 1000)), "props": "1", "location": "sim",
             "lid": .jid(JID(user: account.lid, device: UInt16(device.device), server: .lid)),
             "display_name": .text(account.pushName), "creation": .text(String(device.linkedAt / 1000)),
         ]))
-        return true
+        return device
     }
 
-    /// `<iq from="s.whatsapp.net" type="set" id=… xmlns="md"><pair-device><ref/>×6</pair-device></iq>`.
-    private func pairDeviceRequest() -> Node {
-        let refs = (0..<ChatEndpoint.refsPerPairing).map { _ in
-            Node(tag: "ref", bytes: Array(("2@" + Base64.encode(environment.randomBytes(33))).utf8))
-        }
-        return Node(tag: "iq", attributes: [
+    /// `<iq from="s.whatsapp.net" type="set" id=… xmlns="md"><pair-device><ref/>×6</pair-device></iq>`,
+    /// and the refs as text.
+    private func pairDeviceRequest() -> (Node, [String]) {
+        let refs = (0..<ChatEndpoint.refsPerPairing).map { _ in "2@" + Base64.encode(environment.randomBytes(33)) }
+        let node = Node(tag: "iq", attributes: [
             "from": .jid(.whatsAppServer), "type": "set", "id": .text(stanzaID()), "xmlns": "md",
-        ], children: [Node(tag: "pair-device", children: refs)])
+        ], children: [Node(tag: "pair-device", children: refs.map { Node(tag: "ref", bytes: Array($0.utf8)) })])
+        return (node, refs)
     }
 
-    private func stanzaID() -> String { Hex.encode(environment.randomBytes(8)).uppercased() }
+    func stanzaID() -> String { Hex.encode(environment.randomBytes(8)).uppercased() }
 
-    /// What the server answers to a stanza from the client (§8.1, §8.3).
-    private func respond(to node: Node, on socket: WireSocket) throws {
+    /// What the server answers to a stanza from the client (§8.1, §8.3). Acks, receipts and
+    /// `<ib>` telemetry (`unified_session`, §6.6) need no answer; results and errors answer our
+    /// own iqs (the pair-device ack).
+    private func respond(to node: Node, session: Session) throws {
         guard node.tag == "iq", let id = node[attribute: "id"] else { return }
-        switch node[attribute: "type"] {
-        case "get" where node[attribute: "xmlns"] == "w:p":
+        let type = node[attribute: "type"]
+        guard type == "get" || type == "set" else { return }
+        let reply: DeviceRequests.Reply
+        switch (type, node[attribute: "xmlns"]) {
+        case ("get", "w:p"):
             // Keepalive ping (§8.2).
-            try socket.send(node: Node(tag: "iq", attributes: ["from": .jid(.whatsAppServer), "type": "result", "id": .text(id)]))
-        case "get", "set":
-            try socket.send(node: Node(tag: "iq", attributes: ["from": .jid(.whatsAppServer), "type": "error", "id": .text(id)],
-                                       children: [Node(tag: "error", attributes: ["code": "501", "text": "feature-not-implemented"])]))
+            reply = .answer(ChatEndpoint.result(id))
+        case ("set", "md") where node.child("link_code_companion_reg") != nil:
+            reply = .answer(linkCodeRegistration(node, id: id, pairing: session.pairing))
+        case ("set", "passive"):
+            // §3.5: `<active/>` after <success>, `<passive/>` to go quiet again.
+            reply = .answer(ChatEndpoint.result(id))
         default:
-            break  // results and errors answering our own iqs (the pair-device ack)
+            if let device = session.device, let handled = try deviceRequest(node, id: id, device: device) {
+                reply = handled
+            } else {
+                reply = .answer(ChatEndpoint.error(id, code: 501, text: "feature-not-implemented"))
+            }
         }
+        switch reply {
+        case .answer(let answer):
+            try session.socket.send(node: answer)
+        case .answerThenClose(let answer):
+            try session.socket.send(node: answer)
+            session.socket.close()
+        }
+    }
+
+    /// `<iq from=s.whatsapp.net type=result id=…>children</iq>`.
+    static func result(_ id: String, _ children: [Node] = []) -> Node {
+        Node(tag: "iq", attributes: ["from": .jid(.whatsAppServer), "type": "result", "id": .text(id)],
+             content: children.isEmpty ? .none : .nodes(children))
+    }
+
+    /// `<iq from=s.whatsapp.net type=error id=…><error code text/></iq>` (§8.1).
+    static func error(_ id: String, code: Int, text: String) -> Node {
+        Node(tag: "iq", attributes: ["from": .jid(.whatsAppServer), "type": "error", "id": .text(id)],
+             children: [Node(tag: "error", attributes: ["code": .text(String(code)), "text": .text(text)])])
     }
 }

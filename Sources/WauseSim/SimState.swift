@@ -26,11 +26,18 @@ public struct SimDevice: Sendable, Equatable {
     public let registrationID: Int64
     public let platform: String?
     public let linkedAt: Int64
+    /// DeviceProps.os from the registration payload (what "Linked devices" shows).
+    public var os: String? = nil
+    /// ADVDeviceIdentity.keyIndex the phone signed for this device.
+    public var keyIndex: Int? = nil
+
+    public var jid: String { "\(phone):\(device)@s.whatsapp.net" }
 
     public var json: JSONValue {
         [
-            "device": .int(Int64(device)), "jid": .string("\(phone):\(device)@s.whatsapp.net"),
-            "platform": JSONValue(platform), "linked_at": .string(ISO8601.string(fromUnixMilliseconds: linkedAt)),
+            "device": .int(Int64(device)), "jid": .string(jid),
+            "platform": JSONValue(platform), "os": JSONValue(os), "key_index": keyIndex.map { .int(Int64($0)) } ?? .null,
+            "linked_at": .string(ISO8601.string(fromUnixMilliseconds: linkedAt)),
         ]
     }
 }
@@ -63,11 +70,42 @@ public final class SimState: @unchecked Sendable {
             removed_at   INTEGER NOT NULL
         );
         """,
+        // Linking as the phone (transport reference §6.4) and the device's keys (§9).
+        """
+        -- ADVDeviceIdentity.rawID: random, stable per account; key_index counts up per linked
+        -- device (what the phone signs into each device's identity).
+        ALTER TABLE accounts ADD COLUMN adv_raw_id INTEGER;
+        ALTER TABLE accounts ADD COLUMN adv_key_index INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE devices ADD COLUMN os TEXT;
+        ALTER TABLE devices ADD COLUMN key_index INTEGER;
+        -- The whole ADVSignedDeviceIdentity with both signatures, as the device keeps it (§6.6).
+        ALTER TABLE devices ADD COLUMN adv_identity BLOB;
+        -- The signed prekey from the registration payload (§3.4), replaced by uploads (§9.2).
+        CREATE TABLE signed_prekeys (
+            phone      TEXT NOT NULL,
+            device     INTEGER NOT NULL,
+            key_id     INTEGER NOT NULL,
+            public_key BLOB NOT NULL,
+            signature  BLOB NOT NULL,
+            PRIMARY KEY (phone, device),
+            FOREIGN KEY (phone, device) REFERENCES devices(phone, device) ON DELETE CASCADE
+        );
+        -- One-time prekeys uploaded and not yet handed out (§9.1 counts these).
+        CREATE TABLE prekeys (
+            phone       TEXT NOT NULL,
+            device      INTEGER NOT NULL,
+            key_id      INTEGER NOT NULL,
+            public_key  BLOB NOT NULL,
+            uploaded_at INTEGER NOT NULL,
+            PRIMARY KEY (phone, device, key_id),
+            FOREIGN KEY (phone, device) REFERENCES devices(phone, device) ON DELETE CASCADE
+        );
+        """,
     ])
 
     let database: SQLiteDatabase
-    private let random: @Sendable (Int) -> [UInt8]
-    private let clock: @Sendable () -> Int64
+    let random: @Sendable (Int) -> [UInt8]
+    let clock: @Sendable () -> Int64
 
     public init(directory: String, random: @escaping @Sendable (Int) -> [UInt8], clock: @escaping @Sendable () -> Int64) throws(WauseError) {
         database = try SQLiteDatabase(path: directory + "/sim.db")
@@ -182,6 +220,148 @@ public final class SimState: @unchecked Sendable {
         else { return nil }
         return SimDevice(phone: phone, device: Int(device), noisePublicKey: noise, identityPublicKey: identity,
                          registrationID: row["registration_id"].integer ?? 0, platform: row["platform"].text,
-                         linkedAt: row["linked_at"].integer ?? 0)
+                         linkedAt: row["linked_at"].integer ?? 0, os: row["os"].text,
+                         keyIndex: row["key_index"].integer.map { Int($0) })
+    }
+}
+
+// MARK: - Linking as the phone (transport reference §6.4)
+
+/// What the phone signs into a new device's ADVDeviceIdentity.
+public struct ADVIssue: Sendable, Equatable {
+    public let rawID: UInt32
+    public let keyIndex: UInt32
+}
+
+/// A device the phone is about to register, once it has countersigned its identity.
+public struct NewDevice: Sendable {
+    public var phone: String
+    public var device: Int
+    public var noisePublicKey: [UInt8]
+    public var identityPublicKey: [UInt8]
+    public var registrationID: Int64
+    public var platform: String?
+    public var os: String?
+    public var keyIndex: Int
+    /// The full ADVSignedDeviceIdentity (details, account signature key and both signatures).
+    public var advIdentity: [UInt8]
+    public var signedPreKey: (id: Int, publicKey: [UInt8], signature: [UInt8])?
+}
+
+/// A one-time or signed prekey as §9.2 uploads it.
+public struct UploadedPreKeys: Sendable {
+    public var registrationID: Int64
+    public var preKeys: [(id: Int, publicKey: [UInt8])]
+    public var signedPreKey: (id: Int, publicKey: [UInt8], signature: [UInt8])
+}
+
+extension SimState {
+    /// The account's stable rawID (made on first use) and the next key index, counted up and
+    /// kept, so no two devices of an account are ever signed with the same index.
+    public func issueADV(phone: String) throws(WauseError) -> ADVIssue {
+        try database.withConnection { (c) throws(WauseError) -> ADVIssue in
+            try c.transaction { () throws(WauseError) -> ADVIssue in
+                guard let row = try c.query("SELECT adv_raw_id, adv_key_index FROM accounts WHERE phone = ?", [.text(phone)]).first else {
+                    throw WauseError(.notFound, "no account \(phone)")
+                }
+                var rawID = row["adv_raw_id"].integer
+                if rawID == nil {
+                    let bytes = random(4)
+                    rawID = Int64(bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                    try c.execute("UPDATE accounts SET adv_raw_id = ? WHERE phone = ?", [.integer(rawID!), .text(phone)])
+                }
+                let keyIndex = (row["adv_key_index"].integer ?? 0) + 1
+                try c.execute("UPDATE accounts SET adv_key_index = ? WHERE phone = ?", [.integer(keyIndex), .text(phone)])
+                return ADVIssue(rawID: UInt32(truncatingIfNeeded: rawID!), keyIndex: UInt32(truncatingIfNeeded: keyIndex))
+            }
+        }
+    }
+
+    /// The device numbers an account uses now.
+    public func deviceNumbers(phone: String) throws(WauseError) -> Set<Int> {
+        try database.withConnection { (c) throws(WauseError) in
+            Set(try c.query("SELECT device FROM devices WHERE phone = ?", [.text(phone)]).compactMap { $0["device"].integer.map(Int.init) })
+        }
+    }
+
+    /// Registers a linked companion under the number the phone promised it in pair-success, with
+    /// its ADV identity and signed prekey, all or nothing.
+    public func linkDevice(_ new: NewDevice) throws(WauseError) -> SimDevice {
+        try database.withConnection { (c) throws(WauseError) -> SimDevice in
+            try c.transaction { () throws(WauseError) -> SimDevice in
+                if try c.scalar("SELECT count(*) FROM devices WHERE phone = ? AND device = ?",
+                                [.text(new.phone), .integer(Int64(new.device))]) > 0 {
+                    throw WauseError(.pairingFailed, "device \(new.device) of \(new.phone) is already linked")
+                }
+                if try c.scalar("SELECT count(*) FROM devices WHERE noise_public = ?", [.blob(new.noisePublicKey)]) > 0 {
+                    throw WauseError(.pairingFailed, "a device with this noise key is already linked")
+                }
+                let now = clock()
+                try c.execute("DELETE FROM removed_devices WHERE noise_public = ?", [.blob(new.noisePublicKey)])
+                try c.execute("""
+                    INSERT INTO devices (phone, device, noise_public, identity_public, registration_id, platform, linked_at,
+                                         os, key_index, adv_identity)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(new.phone), .integer(Int64(new.device)), .blob(new.noisePublicKey), .blob(new.identityPublicKey),
+                          .integer(new.registrationID), SQLValue(new.platform), .integer(now), SQLValue(new.os),
+                          .integer(Int64(new.keyIndex)), .blob(new.advIdentity)])
+                if let signed = new.signedPreKey {
+                    try c.execute("INSERT INTO signed_prekeys (phone, device, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?)",
+                                  [.text(new.phone), .integer(Int64(new.device)), .integer(Int64(signed.id)), .blob(signed.publicKey),
+                                   .blob(signed.signature)])
+                }
+                return SimDevice(phone: new.phone, device: new.device, noisePublicKey: new.noisePublicKey,
+                                 identityPublicKey: new.identityPublicKey, registrationID: new.registrationID, platform: new.platform,
+                                 linkedAt: now, os: new.os, keyIndex: new.keyIndex)
+            }
+        }
+    }
+
+    /// The stored ADVSignedDeviceIdentity of a device (nil for devices linked before it was kept).
+    public func advIdentity(phone: String, device: Int) throws(WauseError) -> [UInt8]? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT adv_identity FROM devices WHERE phone = ? AND device = ?", [.text(phone), .integer(Int64(device))])
+                .first?["adv_identity"].blob
+        }
+    }
+
+    // MARK: Prekeys (§9)
+
+    /// Stores an upload (§9.2): the one-time prekeys are added (an id uploaded again replaces its
+    /// key), the signed prekey replaced; in one transaction.
+    public func storePreKeys(phone: String, device: Int, _ upload: UploadedPreKeys) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                let now = clock()
+                for key in upload.preKeys {
+                    try c.execute("INSERT OR REPLACE INTO prekeys (phone, device, key_id, public_key, uploaded_at) VALUES (?, ?, ?, ?, ?)",
+                                  [.text(phone), .integer(Int64(device)), .integer(Int64(key.id)), .blob(key.publicKey), .integer(now)])
+                }
+                let signed = upload.signedPreKey
+                try c.execute("INSERT OR REPLACE INTO signed_prekeys (phone, device, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?)",
+                              [.text(phone), .integer(Int64(device)), .integer(Int64(signed.id)), .blob(signed.publicKey),
+                               .blob(signed.signature)])
+                try c.execute("UPDATE devices SET registration_id = ? WHERE phone = ? AND device = ?",
+                              [.integer(upload.registrationID), .text(phone), .integer(Int64(device))])
+            }
+        }
+    }
+
+    /// One-time prekeys the device has on the server (uploaded, not yet handed out): §9.1's count.
+    public func preKeyCount(phone: String, device: Int) throws(WauseError) -> Int {
+        try database.withConnection { (c) throws(WauseError) in
+            Int(try c.scalar("SELECT count(*) FROM prekeys WHERE phone = ? AND device = ?", [.text(phone), .integer(Int64(device))]))
+        }
+    }
+
+    /// The device's current signed prekey.
+    public func signedPreKey(phone: String, device: Int) throws(WauseError) -> (id: Int, publicKey: [UInt8], signature: [UInt8])? {
+        try database.withConnection { (c) throws(WauseError) in
+            guard let row = try c.query("SELECT * FROM signed_prekeys WHERE phone = ? AND device = ?",
+                                        [.text(phone), .integer(Int64(device))]).first,
+                let id = row["key_id"].integer, let key = row["public_key"].blob, let signature = row["signature"].blob
+            else { return nil }
+            return (Int(id), key, signature)
+        }
     }
 }

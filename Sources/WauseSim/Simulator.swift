@@ -34,11 +34,14 @@ public final class Simulator: @unchecked Sendable {
                                        random: environment.randomBytes)
         let state = try SimState(directory: directory, random: environment.randomBytes, clock: environment.now)
         let connections = SimConnections()
-        let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, environment: environment, logger: logger)
+        let links = PendingLinks()
+        let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, links: links,
+                                    environment: environment, logger: logger)
         let chatServer = try await WebSocketServer.start(host: "127.0.0.1", port: settings.port, path: "/ws/chat") { connection, _ in
             await chat.serve(connection)
         }
-        let api = AdminAPI(state: state, connections: connections)
+        let api = AdminAPI(state: state, connections: connections,
+                           linking: PhoneLinking(state: state, links: links, environment: environment, logger: logger))
         let admin = HTTPServer(maximumBodySize: 1024 * 1024, handler: api.handle)
         do {
             try admin.start(host: "127.0.0.1", port: UInt16(settings.adminPort))

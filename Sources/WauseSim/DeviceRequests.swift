@@ -1,0 +1,95 @@
+import WauseBinary
+import WauseCore
+import WauseCrypto
+
+/// What a linked device asks the server once it is logged in, as the reference clients send it
+/// after `<success>`: its prekey count and prekey uploads (transport reference §9.1, §9.2), and
+/// unlinking itself (§8.5). The passive/active iq and pings are answered for every connection in
+/// `ChatEndpoint.respond`.
+enum DeviceRequests {
+    enum Reply {
+        case answer(Node)
+        /// Answer, then end the connection (the device unlinked itself).
+        case answerThenClose(Node)
+    }
+
+    /// §9.2 sizes: ids are 3 bytes big-endian, keys 32, signatures 64, registration id 4.
+    struct Malformed: Error {
+        let reason: String
+    }
+
+    /// Parses the upload iq of §9.2 and checks the signed prekey's signature by the device's
+    /// identity key over `05 ‖ pub`.
+    static func parseUpload(_ node: Node, identityKey: [UInt8]) throws(Malformed) -> UploadedPreKeys {
+        guard let registration = node.child("registration")?.bytes, registration.count == 4 else {
+            throw Malformed(reason: "registration must be 4 bytes")
+        }
+        guard node.child("type")?.bytes == [DjbPublicKey.typeByte] else { throw Malformed(reason: "type must be 0x05") }
+        guard let identity = node.child("identity")?.bytes, identity.count == 32 else {
+            throw Malformed(reason: "identity must be 32 bytes")
+        }
+        guard identity == identityKey else { throw Malformed(reason: "identity is not this device's identity key") }
+        guard let list = node.child("list") else { throw Malformed(reason: "list is missing") }
+        var preKeys: [(id: Int, publicKey: [UInt8])] = []
+        for key in list.children {
+            guard key.tag == "key" else { throw Malformed(reason: "list holds <\(key.tag)>, expected <key>") }
+            preKeys.append(try keyPair(key))
+        }
+        guard let skey = node.child("skey") else { throw Malformed(reason: "skey is missing") }
+        let signed = try keyPair(skey)
+        guard let signature = skey.child("signature")?.bytes, signature.count == 64 else {
+            throw Malformed(reason: "skey signature must be 64 bytes")
+        }
+        guard XEdDSA.verify(signature: signature, message: DjbPublicKey.serialize(signed.publicKey), publicKey: identityKey) else {
+            throw Malformed(reason: "the signed prekey's signature does not verify with the device's identity key")
+        }
+        return UploadedPreKeys(registrationID: registration.reduce(Int64(0)) { $0 << 8 | Int64($1) }, preKeys: preKeys,
+                               signedPreKey: (signed.id, signed.publicKey, signature))
+    }
+
+    private static func keyPair(_ node: Node) throws(Malformed) -> (id: Int, publicKey: [UInt8]) {
+        guard let id = node.child("id")?.bytes, id.count == 3 else { throw Malformed(reason: "a key id must be 3 bytes") }
+        guard let value = node.child("value")?.bytes, value.count == 32 else {
+            throw Malformed(reason: "a key value must be 32 bytes")
+        }
+        return (id.reduce(0) { $0 << 8 | Int($1) }, value)
+    }
+}
+
+extension ChatEndpoint {
+    /// A logged-in device's request; nil when it is none of these (the caller answers 501).
+    func deviceRequest(_ node: Node, id: String, device: SimDevice) throws -> DeviceRequests.Reply? {
+        switch (node[attribute: "type"], node[attribute: "xmlns"]) {
+        case ("get", "encrypt") where node.child("count") != nil:
+            // §9.1: how many one-time prekeys the server holds for this device.
+            let count = try state.preKeyCount(phone: device.phone, device: device.device)
+            return .answer(ChatEndpoint.result(id, [Node(tag: "count", attributes: ["value": .text(String(count))])]))
+        case ("set", "encrypt") where node.child("list") != nil || node.child("skey") != nil:
+            // §9.2: the upload; all of it is stored or none.
+            do {
+                let upload = try DeviceRequests.parseUpload(node, identityKey: device.identityPublicKey)
+                try state.storePreKeys(phone: device.phone, device: device.device, upload)
+                return .answer(ChatEndpoint.result(id))
+            } catch let malformed as DeviceRequests.Malformed {
+                logger.info("\(device.jid): prekey upload refused: \(malformed.reason)")
+                return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request"))
+            }
+        case ("set", "md"):
+            guard let remove = node.child("remove-companion-device") else { return nil }
+            // §8.5: the companion unlinks itself. Only its own device JID; the phone (device 0) and
+            // other companions are not its to remove.
+            guard remove.jid("jid").map({ $0.user == device.phone && Int($0.device) == device.device && $0.server == .whatsApp })
+                    ?? (remove[attribute: "jid"] == device.jid)
+            else {
+                return .answer(ChatEndpoint.error(id, code: 403, text: "forbidden"))
+            }
+            // As DELETE /accounts/{phone}/devices/{n} does: gone, and remembered so that a later
+            // login with the same keys gets `<failure reason=401>`.
+            _ = try state.removeDevice(phone: device.phone, device: device.device)
+            logger.info("\(device.jid) unlinked itself (\(remove[attribute: "reason"] ?? "no reason"))")
+            return .answerThenClose(ChatEndpoint.result(id))
+        default:
+            return nil
+        }
+    }
+}

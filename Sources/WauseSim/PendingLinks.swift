@@ -1,0 +1,233 @@
+import WauseBinary
+import WauseCore
+import WauseTransport
+
+/// One companion connection that registered (its ClientPayload carried `devicePairingData`, §3.4)
+/// and is waiting to be linked: what the phone checks a scanned QR or an entered code against,
+/// and the socket it sends `pair-success` on. Lives as long as the connection.
+final class PairingConnection: @unchecked Sendable {
+    /// What the companion says in its registration payload (§3.4).
+    struct Registration: Sendable {
+        /// The Noise static key of the handshake: the QR's second field must be this key.
+        let noisePublicKey: [UInt8]
+        /// `devicePairingData.eIdent`: the QR's third field, and what the account signs.
+        let identityPublicKey: [UInt8]
+        /// `devicePairingData.eRegid`, 4 bytes big-endian.
+        let registrationID: Int64
+        let signedPreKey: (id: Int, publicKey: [UInt8], signature: [UInt8])?
+        /// DeviceProps.platformType, lowercased (`chrome`, `unknown`, …), and DeviceProps.os.
+        let platform: String?
+        let os: String?
+    }
+
+    /// A `companion_hello` the connection sent (§7.3): the phone can enter the code for it.
+    struct CodeRequest: Sendable {
+        let phone: String
+        let wrappedEphemeralKey: [UInt8]
+        let platformID: String
+        let platformDisplay: String
+        let ref: String
+        let requestedAt: Int64
+    }
+
+    /// What a wait for the companion ends with.
+    enum Answer: Sendable {
+        case stanza(Node)
+        case closed
+        case timeout
+    }
+
+    let connectionID: Int
+    let socket: WireSocket
+    let registration: Registration
+    let refs: [String]
+    let issuedAt: Int64
+
+    private let lock = ConditionLock()
+    private var codeRequest: CodeRequest?
+    private var busy = false
+    private var closed = false
+    private var responseWaiters: [String: OneShot<Answer>] = [:]
+    private var finishWaiter: (ref: String, shot: OneShot<Answer>)?
+
+    init(connectionID: Int, socket: WireSocket, registration: Registration, refs: [String], issuedAt: Int64) {
+        self.connectionID = connectionID
+        self.socket = socket
+        self.registration = registration
+        self.refs = refs
+        self.issuedAt = issuedAt
+    }
+
+    /// §6.3: ref `i` (from 0) is shown from 60 s + 20 s·(i−1) on and so is good until
+    /// 60 s + 20 s·i after the pair-device iq; nil if the ref is not this connection's.
+    func expiry(ofRef ref: String) -> Int64? {
+        guard let index = refs.firstIndex(of: ref) else { return nil }
+        return issuedAt + ChatEndpoint.firstRefLifetime + Int64(index) * ChatEndpoint.nextRefLifetime
+    }
+
+    var pendingCode: CodeRequest? { lock.withLock { closed ? nil : codeRequest } }
+
+    func setCodeRequest(_ request: CodeRequest) { lock.withLock { codeRequest = request } }
+
+    /// One linking attempt at a time per connection (a second scan of the same QR while the first
+    /// is under way is refused, not interleaved). False if busy or gone.
+    func claim() -> Bool {
+        lock.withLock {
+            guard !busy, !closed else { return false }
+            busy = true
+            return true
+        }
+    }
+
+    func release() { lock.withLock { busy = false } }
+
+    /// Registers interest in the companion's answer to our iq `id` before the iq is sent, so an
+    /// answer that comes back at once is not missed.
+    func expectResponse(id: String) -> OneShot<Answer> {
+        let shot = OneShot<Answer>()
+        let isClosed = lock.withLock { () -> Bool in
+            if !closed { responseWaiters[id] = shot }
+            return closed
+        }
+        if isClosed { shot.fulfill(.closed) }
+        return shot
+    }
+
+    /// Registers interest in the companion's `companion_finish` for `ref` (§7.6).
+    func expectFinish(ref: String) -> OneShot<Answer> {
+        let shot = OneShot<Answer>()
+        let isClosed = lock.withLock { () -> Bool in
+            if !closed { finishWaiter = (ref, shot) }
+            return closed
+        }
+        if isClosed { shot.fulfill(.closed) }
+        return shot
+    }
+
+    func forget(id: String) { _ = lock.withLock { responseWaiters.removeValue(forKey: id) } }
+    func forgetFinish() { lock.withLock { finishWaiter = nil } }
+
+    /// Hands a stanza from the companion to whoever waits for it; false if nobody does (the
+    /// endpoint then answers it as usual).
+    func deliver(_ node: Node) -> Bool {
+        guard node.tag == "iq", let id = node[attribute: "id"] else { return false }
+        let shot = lock.withLock { () -> OneShot<Answer>? in
+            switch node[attribute: "type"] {
+            case "result", "error":
+                return responseWaiters.removeValue(forKey: id)
+            case "set":
+                guard let registration = node.child("link_code_companion_reg"),
+                    registration[attribute: "stage"] == "companion_finish",
+                    let waiter = finishWaiter,
+                    registration.child("link_code_pairing_ref")?.text == waiter.ref
+                else { return nil }
+                finishWaiter = nil
+                return waiter.shot
+            default:
+                return nil
+            }
+        }
+        guard let shot else { return false }
+        shot.fulfill(.stanza(node))
+        return true
+    }
+
+    /// The connection ended: every wait ends with `.closed`.
+    func markClosed() {
+        let waiting = lock.withLock { () -> [OneShot<Answer>] in
+            closed = true
+            defer {
+                responseWaiters.removeAll()
+                finishWaiter = nil
+            }
+            return Array(responseWaiters.values) + (finishWaiter.map { [$0.shot] } ?? [])
+        }
+        for shot in waiting { shot.fulfill(.closed) }
+    }
+}
+
+/// Every pairing connection the simulator is serving, by ref and by the account a pairing code
+/// was requested for; and the device numbers promised in a `pair-success` that is not settled
+/// yet, so two devices linking to one account at once never get the same number.
+final class PendingLinks: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var connections: [Int: PairingConnection] = [:]
+    private var reserved: [String: Set<Int>] = [:]
+
+    func add(_ connection: PairingConnection) { lock.withLock { connections[connection.connectionID] = connection } }
+
+    func remove(_ connectionID: Int) {
+        let removed = lock.withLock { connections.removeValue(forKey: connectionID) }
+        removed?.markClosed()
+    }
+
+    func connection(holdingRef ref: String) -> PairingConnection? {
+        lock.withLock { connections.values.first { $0.refs.contains(ref) } }
+    }
+
+    /// The connection with the newest live `companion_hello` for `phone`.
+    func latestCodeRequest(phone: String) -> (PairingConnection, PairingConnection.CodeRequest)? {
+        let all = lock.withLock { Array(connections.values) }
+        return all.compactMap { connection in connection.pendingCode.flatMap { $0.phone == phone ? (connection, $0) : nil } }
+            .max { $0.1.requestedAt < $1.1.requestedAt }
+    }
+
+    /// The lowest device number (1 and up; 0 is the phone) neither linked (`taken`) nor promised.
+    func reserveDeviceNumber(phone: String, taken: Set<Int>) -> Int {
+        lock.withLock {
+            var number = 1
+            while taken.contains(number) || reserved[phone, default: []].contains(number) { number += 1 }
+            reserved[phone, default: []].insert(number)
+            return number
+        }
+    }
+
+    func releaseDeviceNumber(phone: String, _ number: Int) {
+        lock.withLock { _ = reserved[phone]?.remove(number) }
+    }
+}
+
+/// A value set once, by whichever comes first (the companion's stanza, the connection closing, a
+/// timeout), and awaited by one task.
+final class OneShot<Value: Sendable>: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var value: Value?
+    private var continuation: CheckedContinuation<Value, Never>?
+
+    /// Sets the value unless one is set already; returns whether this call set it.
+    @discardableResult
+    func fulfill(_ newValue: Value) -> Bool {
+        let waiting = lock.withLock { () -> CheckedContinuation<Value, Never>?? in
+            guard value == nil else { return .none }
+            value = newValue
+            defer { continuation = nil }
+            return .some(continuation)
+        }
+        guard case .some(let continuation) = waiting else { return false }
+        continuation?.resume(returning: newValue)
+        return true
+    }
+
+    func wait() async -> Value {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
+            let ready = lock.withLock { () -> Value? in
+                if let value { return value }
+                self.continuation = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Waits at most `milliseconds` (on the environment's clock, so tests can run it in virtual
+    /// time); `timedOut` is the value when the time runs out first.
+    func wait(milliseconds: Int64, environment: Environment, timedOut: Value) async -> Value {
+        let timer = Task {
+            try? await environment.sleep(milliseconds)
+            if !Task.isCancelled { self.fulfill(timedOut) }
+        }
+        let result = await wait()
+        timer.cancel()
+        return result
+    }
+}
