@@ -132,6 +132,25 @@ class WauseServer:
             self.proc.wait(timeout=DEADLINE)
         self.returncode = self.proc.returncode
 
+    def wait_stdout(self, predicate, timeout: float = DEADLINE) -> str:
+        """Reads stdout lines after the listening line until one satisfies `predicate`; returns it.
+        (`--pair` / `--pair-code` print there.) Fails on exit or at the deadline."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no matching stdout line within {timeout}s")
+            try:
+                line = self._stdout_lines.get(timeout=remaining)
+            except queue.Empty:
+                raise AssertionError(f"no matching stdout line within {timeout}s")
+            if line is None:
+                raise AssertionError("wause-mcp closed stdout (exited?)\n" + "".join(self.log_lines[-20:]))
+            if predicate(line.rstrip("\n")):
+                return line.rstrip("\n")
+
     # -- log ----------------------------------------------------------------------------------
 
     def log_mark(self) -> int:
