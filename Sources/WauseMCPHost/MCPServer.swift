@@ -301,7 +301,16 @@ public final class MCPServer: @unchecked Sendable {
         case "tools/list":
             return listTools(id: id, params: params)
         case "tools/call":
-            return await callTool(id: id, params: params)
+            guard let progress, let token = params["_meta"]?["progressToken"] else { return await callTool(id: id, params: params) }
+            // Long tools (whatsapp_wait_for_message) report while they wait; each report is a
+            // notifications/progress message on this call's SSE stream.
+            let reporter = MethodProgress { value, total, message in
+                var body: JSONObject = ["progressToken": token, "progress": .double(value)]
+                if let total { body["total"] = .double(total) }
+                if let message { body["message"] = .string(message) }
+                progress.send(["jsonrpc": "2.0", "method": "notifications/progress", "params": .object(body)])
+            }
+            return await MethodProgress.$current.withValue(reporter) { await callTool(id: id, params: params) }
         case "logging/setLevel":
             guard let level = params["level"]?.stringValue, MCPServer.logLevels.contains(level) else {
                 return MCPServer.rpcError(id: id, code: -32602,

@@ -70,6 +70,12 @@ public struct MethodCatalogue: Sendable {
         PairStatusMethod.definition,
         Logout.logoutDefinition,
         Logout.unlinkDefinition,
+        History.listChats,
+        History.readMessages,
+        History.listMessages,
+        History.searchMessages,
+        History.sync,
+        WaitForMessage.definition,
     ])
 
     public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }

@@ -33,6 +33,9 @@ public final class EventLog: @unchecked Sendable {
     private var head: Int64
     private var closed = false
     private var wakeHandlers: [@Sendable () -> Void] = []
+    /// Tasks waiting (`waitForHead`) for the head to pass a cursor, by waiter id.
+    private var asyncWaiters: [UInt64: (cursor: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var nextWaiterID: UInt64 = 0
 
     init(store: Store, clock: @escaping @Sendable () -> Int64) throws(WauseError) {
         self.store = store
@@ -46,13 +49,37 @@ public final class EventLog: @unchecked Sendable {
     @discardableResult
     public func publish(_ name: EventName, _ data: JSONObject) throws(WauseError) -> Event {
         let event = try store.appendEvent(name: name.rawValue, data: data, at: clock())
-        let handlers = signal.withLock {
+        let (handlers, woken) = signal.withLock { () -> ([@Sendable () -> Void], [CheckedContinuation<Void, Never>]) in
             head = max(head, event.cursor)
             signal.broadcast()
-            return wakeHandlers
+            let due = asyncWaiters.filter { $0.value.cursor < head }
+            for id in due.keys { asyncWaiters.removeValue(forKey: id) }
+            return (wakeHandlers, due.values.map(\.continuation))
         }
         for handler in handlers { handler() }
+        for continuation in woken { continuation.resume() }
         return event
+    }
+
+    /// Suspends (without holding a thread) until an event after `cursor` exists, the log closes,
+    /// or the task is cancelled. For tools that wait on the stream (`whatsapp_wait_for_message`).
+    public func waitForHead(after cursor: Int64) async {
+        let id = signal.withLock { () -> UInt64 in
+            nextWaiterID += 1
+            return nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = signal.withLock { () -> Bool in
+                    if head > cursor || closed || Task.isCancelled { return true }
+                    asyncWaiters[id] = (cursor, continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            signal.withLock { asyncWaiters.removeValue(forKey: id) }?.continuation.resume()
+        }
     }
 
     public func events(after cursor: Int64, limit: Int) throws(WauseError) -> [Event] {
@@ -72,12 +99,14 @@ public final class EventLog: @unchecked Sendable {
 
     /// Wakes every follower for good (client closing).
     func close() {
-        let handlers = signal.withLock {
+        let (handlers, waiting) = signal.withLock { () -> ([@Sendable () -> Void], [CheckedContinuation<Void, Never>]) in
             closed = true
             signal.broadcast()
-            return wakeHandlers
+            defer { asyncWaiters.removeAll() }
+            return (wakeHandlers, asyncWaiters.values.map(\.continuation))
         }
         for handler in handlers { handler() }
+        for continuation in waiting { continuation.resume() }
     }
 
     /// Blocks until the head passes `cursor`, the deadline passes, the log closes or `cancelled()`
