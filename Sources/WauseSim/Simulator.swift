@@ -11,19 +11,22 @@ public final class Simulator: @unchecked Sendable {
     public let connections: SimConnections
     let chatServer: WebSocketServer
     let admin: HTTPServer
+    /// The admin routes, callable without HTTP (tests drive them from a plain thread).
+    let adminAPI: AdminAPI
     let logger: Logger
 
     public var chatPort: Int { chatServer.port }
     public var adminPort: Int { Int(admin.port) }
 
     private init(settings: SimSettings, rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections,
-                 chatServer: WebSocketServer, admin: HTTPServer, logger: Logger) {
+                 chatServer: WebSocketServer, admin: HTTPServer, adminAPI: AdminAPI, logger: Logger) {
         self.settings = settings
         self.rootKey = rootKey
         self.state = state
         self.connections = connections
         self.chatServer = chatServer
         self.admin = admin
+        self.adminAPI = adminAPI
         self.logger = logger
     }
 
@@ -50,7 +53,7 @@ public final class Simulator: @unchecked Sendable {
             throw error
         }
         let simulator = Simulator(settings: settings, rootKey: rootKey, state: state, connections: connections,
-                                  chatServer: chatServer, admin: admin, logger: logger)
+                                  chatServer: chatServer, admin: admin, adminAPI: api, logger: logger)
         logger.info("serving ws://127.0.0.1:\(chatServer.port)/ws/chat, admin http://127.0.0.1:\(admin.port), state in \(directory)")
         return simulator
     }
