@@ -437,3 +437,231 @@ class Companion:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Linking as a companion (§6.4 pair-success, §7 pairing code, §9 prekeys), from the reference
+# alone: ADV protobufs by hand (field numbers from proto/WAAdv.proto), HMAC from `hmac`,
+# signatures with python-axolotl-curve25519, and the pairing-code crypto with `cryptography`.
+
+import base64 as _base64
+import hmac as _hmac
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+QR_PREFIX = "https://wa.me/settings/linked_devices#"
+ADV_ACCOUNT_PREFIX = b"\x06\x00"
+ADV_DEVICE_PREFIX = b"\x06\x01"
+ADV_HOSTED_PREFIX = b"\x06\x05"
+HOSTED = 1  # ADVEncryptionType.HOSTED
+
+
+def qr_string(ref: str, keys: CompanionKeys, adv_secret: bytes, client_type: str = "1") -> str:
+    """§6.2: standard padded base64, fields joined by commas."""
+    b64 = lambda data: _base64.b64encode(data).decode()  # noqa: E731
+    return f"{QR_PREFIX}{ref},{b64(keys.noise_public)},{b64(keys.identity_public)},{b64(adv_secret)},{client_type}"
+
+
+@dataclass
+class PairSuccess:
+    """`<iq type=set id t><pair-success>…` taken apart down to ADVDeviceIdentity (§6.4)."""
+    id: str
+    t: str | None
+    jid: str | None
+    lid: str | None
+    platform: str | None
+    container_details: bytes  # ADVSignedDeviceIdentity bytes
+    hmac: bytes
+    container_account_type: int
+    details: bytes  # ADVDeviceIdentity bytes
+    account_signature_key: bytes
+    account_signature: bytes
+    raw_id: int
+    timestamp: int
+    key_index: int
+    account_type: int
+    device_type: int
+
+
+def parse_pair_success(stanza) -> PairSuccess:
+    assert stanza.tag == "iq" and stanza.attrs.get("type") == "set", stanza
+    children = {child.tag: child for child in stanza.content}
+    assert list(children) == ["pair-success"], stanza
+    success = {child.tag: child for child in children["pair-success"].content}
+    container = pb_decode(success["device-identity"].content)
+    signed_bytes = pb_one(container, 1, b"")
+    signed = pb_decode(signed_bytes)
+    details = pb_one(signed, 1, b"")
+    identity = pb_decode(details)
+    device = success.get("device")
+    return PairSuccess(
+        id=stanza.attrs["id"], t=stanza.attrs.get("t"),
+        jid=device.attrs.get("jid") if device else None, lid=device.attrs.get("lid") if device else None,
+        platform=success["platform"].attrs.get("name") if "platform" in success else None,
+        container_details=signed_bytes, hmac=pb_one(container, 2, b""), container_account_type=pb_one(container, 3, 0),
+        details=details, account_signature_key=pb_one(signed, 2, b""), account_signature=pb_one(signed, 3, b""),
+        raw_id=pb_one(identity, 1, 0), timestamp=pb_one(identity, 2, 0), key_index=pb_one(identity, 3, 0),
+        account_type=pb_one(identity, 4, 0), device_type=pb_one(identity, 5, 0))
+
+
+def check_pair_success(pair: PairSuccess, adv_secret: bytes, identity_public: bytes) -> str | None:
+    """whatsmeow handlePair steps 1–3 (§6.4): None if it verifies, else the error text the
+    companion answers with (`hmac-mismatch`, `signature-mismatch`)."""
+    prefix = ADV_HOSTED_PREFIX if pair.container_account_type == HOSTED else b""
+    expected = _hmac.new(adv_secret, prefix + pair.container_details, hashlib.sha256).digest()
+    if not _hmac.compare_digest(expected, pair.hmac):
+        return "hmac-mismatch"
+    if len(pair.account_signature_key) != 32 or len(pair.account_signature) != 64:
+        return "signature-mismatch"
+    prefix = ADV_HOSTED_PREFIX if pair.device_type == HOSTED else ADV_ACCOUNT_PREFIX
+    if not verify_signature(pair.account_signature_key, prefix + pair.details + identity_public, pair.account_signature):
+        return "signature-mismatch"
+    return None
+
+
+def pair_device_sign(pair: PairSuccess, keys: CompanionKeys, binary_node):
+    """§6.4 steps 4 and 7: the device signature, and the ADVSignedDeviceIdentity re-encoded with
+    it and without accountSignatureKey, in `<pair-device-sign><device-identity key-index>`."""
+    message = ADV_DEVICE_PREFIX + pair.details + keys.identity_public + pair.account_signature_key
+    signature = nw.sign(keys.identity_private, message, os.urandom(64))
+    assert verify_signature(keys.identity_public, message, signature)
+    signed = pb_bytes(1, pair.details) + pb_bytes(3, pair.account_signature) + pb_bytes(4, signature)
+    return binary_node("iq", {"to": "s.whatsapp.net", "type": "result", "id": pair.id}, [
+        binary_node("pair-device-sign", {}, [binary_node("device-identity", {"key-index": str(pair.key_index)}, signed)]),
+    ])
+
+
+def pair_error(pair: PairSuccess, code: int, text: str, binary_node):
+    """whatsmeow's sendPairError (§6.5)."""
+    return binary_node("iq", {"to": "s.whatsapp.net", "type": "error", "id": pair.id},
+                       [binary_node("error", {"code": str(code), "text": text})])
+
+
+# -- pairing code (§7), with `cryptography` --------------------------------------------------
+
+LINK_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
+_RFC4648 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def linking_code(raw: bytes) -> str:
+    """§7.1: 5 bytes in RFC 4648 base32 bit order, written with the custom alphabet."""
+    assert len(raw) == 5
+    return _base64.b32encode(raw).decode().translate(str.maketrans(_RFC4648, LINK_CODE_ALPHABET))
+
+
+def code_key(code: str, salt: bytes) -> bytes:
+    """§7.2: PBKDF2-HMAC-SHA256, 2 << 16 rounds."""
+    return PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=2 << 16).derive(code.encode())
+
+
+def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    return Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor().update(data)
+
+
+def wrap_public_key(public: bytes, code: str) -> bytes:
+    salt, iv = os.urandom(32), os.urandom(16)
+    return salt + iv + _ctr(code_key(code, salt), iv, public)
+
+
+def unwrap_public_key(wrapped: bytes, code: str) -> bytes:
+    assert len(wrapped) >= 80, len(wrapped)
+    return _ctr(code_key(code, wrapped[:32]), wrapped[32:48], wrapped[48:80])
+
+
+def x25519(private: bytes, public: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(private).exchange(X25519PublicKey.from_public_bytes(public))
+
+
+def x25519_public(private: bytes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    return X25519PrivateKey.from_private_bytes(private).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_bundle(companion_ephemeral_private: bytes, wrapped_primary: bytes, code: str, keys: CompanionKeys,
+               primary_identity: bytes) -> tuple[bytes, bytes]:
+    """§7.5: (the 156-byte wrapped key bundle, the new ADV secret)."""
+    primary_ephemeral = unwrap_public_key(wrapped_primary, code)
+    ephemeral_shared = x25519(companion_ephemeral_private, primary_ephemeral)
+    adv_random, salt, nonce = os.urandom(32), os.urandom(32), os.urandom(12)
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+               info=b"link_code_pairing_key_bundle_encryption_key").derive(ephemeral_shared)
+    sealed = AESGCM(key).encrypt(nonce, keys.identity_public + primary_identity + adv_random, b"")
+    bundle = salt + nonce + sealed
+    assert len(bundle) == 156
+    identity_shared = x25519(keys.identity_private, primary_identity)
+    adv_secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                      info=b"adv_secret").derive(ephemeral_shared + identity_shared + adv_random)
+    return bundle, adv_secret
+
+
+# The prime-order check a phone can make on the key a code opened (whether it is a real public
+# key), in plain integers: Montgomery u → Edwards y = (u−1)/(u+1), recover x, then [L]P = O.
+_P = 2**255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_L = 2**252 + 27742317777372353535851937790883648493
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _edwards_add(a, b):
+    x1, y1, z1, t1 = a
+    x2, y2, z2, t2 = b
+    aa, bb = (y1 - x1) * (y2 - x2) % _P, (y1 + x1) * (y2 + x2) % _P
+    cc, dd = t1 * 2 * _D * t2 % _P, z1 * 2 * z2 % _P
+    e, f, g, h = bb - aa, dd - cc, dd + cc, bb + aa
+    return e * f % _P, g * h % _P, f * g % _P, e * h % _P
+
+
+def is_prime_order_public_key(public: bytes) -> bool:
+    if len(public) != 32 or public[31] & 0x80:
+        return False
+    u = int.from_bytes(public, "little")
+    if u >= _P or (u + 1) % _P == 0:
+        return False
+    y = (u - 1) * pow(u + 1, _P - 2, _P) % _P
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if x * x % _P != x2:
+        x = x * _SQRT_M1 % _P
+    if x * x % _P != x2:
+        return False  # not on the curve (on its twist)
+    if x & 1:
+        x = _P - x
+    point, result = (x, y, 1, x * y % _P), (0, 1, 1, 0)
+    scalar = _L
+    while scalar:
+        if scalar & 1:
+            result = _edwards_add(result, point)
+        point = _edwards_add(point, point)
+        scalar >>= 1
+    identity = result[0] % _P == 0 and (result[1] - result[2]) % _P == 0
+    small = x == 0 or (y * y - 1) % _P == 0  # the order-1/2/4 points with x or y = 0, ±1
+    return identity and not small
+
+
+# -- prekeys (§9.2) ----------------------------------------------------------------------------
+
+
+def prekey_upload(keys: CompanionKeys, prekey_ids: range, signed_id: int, binary_node):
+    """`<iq xmlns=encrypt type=set>` content: registration, type, identity, list of keys, skey
+    signed over `05 ‖ pub` by the identity key."""
+    signed_private = nw.clamp(os.urandom(32))
+    signed_public = nw.public_key(signed_private)
+    signature = nw.sign(keys.identity_private, b"\x05" + signed_public, os.urandom(64))
+    return [
+        binary_node("registration", {}, keys.registration_id.to_bytes(4, "big")),
+        binary_node("type", {}, b"\x05"),
+        binary_node("identity", {}, keys.identity_public),
+        binary_node("list", {}, [
+            binary_node("key", {}, [binary_node("id", {}, i.to_bytes(3, "big")),
+                                    binary_node("value", {}, nw.public_key(nw.clamp(os.urandom(32))))])
+            for i in prekey_ids
+        ]),
+        binary_node("skey", {}, [binary_node("id", {}, signed_id.to_bytes(3, "big")),
+                                 binary_node("value", {}, signed_public),
+                                 binary_node("signature", {}, signature)]),
+    ]

@@ -8,7 +8,15 @@ wause-sim process and checks what whatsmeow checks (DESIGN.md "The simulator"):
     exactly 6 refs, `from` written as the JID pair FA 00 03, not the bare token;
   - the ack and a keepalive ping (§8.2) are answered with the same id, counters in step (§2.7);
   - a login of a device the server does not know gets `<failure reason="401"/>`;
-  - a broken handshake is disconnected and the simulator goes on serving others.
+  - a broken handshake is disconnected and the simulator goes on serving others;
+  - linking to the simulator's phone: by QR through `POST /accounts/{phone}/scan` and by
+    pairing code through `enter-code` (§6.4, §7), with the client's own HMAC, account-signature
+    and device-signature checks and its own PBKDF2/AES-CTR/HKDF/AES-GCM from `cryptography`;
+    then `stream:error 515`, the login payload and `<success lid>`, the prekey count and upload
+    (§9), passive/active and self-unlink (§8.5); a corrupted pair-success (the sim's `corrupt`
+    knob) rejected by the client with whatsmeow's error iq leaves nothing registered; wrong codes
+    (one the phone cannot open, one that fails at the key bundle) chosen with the client's own
+    prime-order check.
 
     python3 -m venv /tmp/venv-interop-e
     /tmp/venv-interop-e/bin/pip install -r tests/requirements-interop.txt
@@ -282,3 +290,304 @@ def test_server_closes_the_pairing_connection_once_all_refs_expired(sim, root):
             pass
         except TimeoutError:
             pytest.fail("the simulator kept the unscanned pairing connection open 200 s after pair-device")
+
+
+# --------------------------------------------------------------------------------------------
+# Linking to the simulator's phone (§6.4, §7) and what follows (§3.5, §9), with the client's own
+# checks: HMAC, account signature, device signature, pairing-code crypto from `cryptography`.
+
+import concurrent.futures
+import itertools
+
+_phones = itertools.count(15557000001)
+
+
+def new_account(sim) -> dict:
+    response = sim.admin("POST", "/accounts", {"phone": str(next(_phones)), "push_name": "Interop"})
+    assert response.status == 201, response
+    return response.json()
+
+
+def in_background(call, *args, **kwargs) -> concurrent.futures.Future:
+    """An admin call that blocks until the companion has answered the phone."""
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = executor.submit(call, *args, **kwargs)
+    executor.shutdown(wait=False)
+    return future
+
+
+def send_iq(companion, xmlns: str, type_: str, children, iq_id: str):
+    return companion.send(node("iq", {"id": iq_id, "to": "s.whatsapp.net", "type": type_, "xmlns": xmlns}, children),
+                          server_jid_attributes=("to",))
+
+
+def query(companion, xmlns: str, type_: str, children, iq_id: str):
+    send_iq(companion, xmlns, type_, children, iq_id)
+    reply, _ = companion.receive()
+    assert reply.tag == "iq" and reply.attrs.get("id") == iq_id, reply
+    return reply
+
+
+def expect_nothing_pending(companion) -> None:
+    """A ping answered next proves nothing else was sent before it."""
+    reply = query(companion, "w:p", "get", [node("ping")], "nothing-pending")
+    assert reply.attrs.get("type") == "result", reply
+
+
+def expect_restart_then_close(companion) -> None:
+    """§6.4 step 8: `<stream:error code=515/>`, then the server closes."""
+    error, _ = companion.receive()
+    assert error.tag == "stream:error" and error.attrs.get("code") == "515", error
+    assert_closed_by_server(companion.socket)
+
+
+def receive_pair_success(companion, account: dict, adv_secret: bytes) -> sc.PairSuccess:
+    stanza, plaintext = companion.receive()
+    assert sc.attribute_value_bytes(plaintext, "from", sc.SERVER_JID_PAIR), plaintext.hex()
+    pair = sc.parse_pair_success(stanza)
+    assert pair.t and pair.t.isdigit() and abs(int(pair.t) - time.time()) < 60, pair.t
+    phone, lid = account["phone"], account["lid"].split("@")[0]
+    assert pair.jid and pair.jid.startswith(f"{phone}:") and pair.jid.endswith("@s.whatsapp.net"), pair.jid
+    device = int(pair.jid.split(":")[1].split("@")[0])
+    assert pair.lid == f"{lid}:{device}@lid", pair.lid
+    assert pair.platform, stanza
+    assert (pair.account_type, pair.device_type, pair.container_account_type) == (0, 0, 0)  # E2EE
+    assert abs(pair.timestamp - time.time()) < 60
+    assert sc.check_pair_success(pair, adv_secret, companion.keys.identity_public) is None
+    return pair
+
+
+def link_by_qr(sim, root, account: dict, ref_index: int = 0):
+    """Registration → pair-device → scan → pair-success checked and countersigned → 515.
+    Returns (keys, admin answer, pair)."""
+    keys = sc.CompanionKeys.generate()
+    adv_secret = os.urandom(32)
+    with sc.Companion(sim.ws_url, root, sc.registration_payload(keys), keys=keys) as companion:
+        pair_device, _, refs = expect_pair_device(companion)
+        companion.send(node("iq", {"to": "s.whatsapp.net", "type": "result", "id": pair_device.attrs["id"]}),
+                       server_jid_attributes=("to",))
+        qr = sc.qr_string(refs[ref_index], keys, adv_secret)
+        scan = in_background(sim.admin, "POST", f"/accounts/{account['phone']}/scan", {"qr": qr})
+        pair = receive_pair_success(companion, account, adv_secret)
+        companion.send(sc.pair_device_sign(pair, keys, node), server_jid_attributes=("to",))
+        answer = scan.result(timeout=DEADLINE)
+        assert answer.status == 200, answer
+        expect_restart_then_close(companion)
+    return keys, answer.json(), pair
+
+
+def test_qr_linking_then_login_prekeys_and_count(sim, root):
+    account = new_account(sim)
+    keys, answer, pair = link_by_qr(sim, root, account, ref_index=1)
+    device = int(pair.jid.split(":")[1].split("@")[0])
+    assert answer["ok"] is True and answer["device"] == device == 1, answer
+    assert answer["jid"] == pair.jid and answer["lid"] == pair.lid, answer
+    assert pair.key_index == answer["key_index"] == 1
+    devices = sim.admin("GET", f"/accounts/{account['phone']}/devices").json()
+    assert [d["device"] for d in devices] == [1], devices
+    assert devices[0]["platform"] == "chrome" and devices[0]["os"] == "wause-interop", devices
+
+    # §3.5: the login payload with the same Noise key → <success lid=…>.
+    with sc.Companion(sim.ws_url, root, sc.login_payload(int(account["phone"]), device), keys=keys) as companion:
+        success, plaintext = companion.receive()
+        assert success.tag == "success", success
+        assert success.attrs.get("lid") == pair.lid, success.attrs
+        assert success.attrs.get("t", "").isdigit(), success.attrs
+        # §9.1, §9.2: count, upload, count again.
+        count = query(companion, "encrypt", "get", [node("count")], "count-1")
+        assert [c.tag for c in count.content] == ["count"] and count.content[0].attrs["value"] == "0", count
+        uploaded = query(companion, "encrypt", "set", sc.prekey_upload(keys, range(1, 51), 1, node), "upload-1")
+        assert uploaded.attrs.get("type") == "result", uploaded
+        count = query(companion, "encrypt", "get", [node("count")], "count-2")
+        assert count.content[0].attrs["value"] == "50", count
+        # A signed prekey signed by another key is refused, and nothing of it is stored.
+        forged = sc.prekey_upload(sc.CompanionKeys(keys.noise_private, sc.nw.clamp(os.urandom(32)), keys.signed_prekey_private,
+                                                   keys.registration_id), range(51, 61), 2, node)
+        forged[2] = node("identity", {}, keys.identity_public)
+        refused = query(companion, "encrypt", "set", forged, "upload-2")
+        assert refused.attrs.get("type") == "error", refused
+        assert query(companion, "encrypt", "get", [node("count")], "count-3").content[0].attrs["value"] == "50"
+        assert query(companion, "passive", "set", [node("active")], "active").attrs.get("type") == "result"
+        # §8.5: the companion unlinks itself; a later login is refused.
+        removed = query(companion, "md", "set", [node("remove-companion-device",
+                                                      {"jid": pair.jid, "reason": "user_initiated"})], "logout")
+        assert removed.attrs.get("type") == "result", removed
+        assert_closed_by_server(companion.socket)
+    assert sim.admin("GET", f"/accounts/{account['phone']}/devices").json() == []
+    with sc.Companion(sim.ws_url, root, sc.login_payload(int(account["phone"]), device), keys=keys) as companion:
+        failure, _ = companion.receive()
+        assert failure.tag == "failure" and failure.attrs.get("reason") == "401", failure
+
+
+def test_two_devices_share_the_account_key_and_count_key_indexes(sim, root):
+    account = new_account(sim)
+    _, first, pair_a = link_by_qr(sim, root, account)
+    _, second, pair_b = link_by_qr(sim, root, account)
+    assert (first["device"], second["device"]) == (1, 2)
+    assert (pair_a.key_index, pair_b.key_index) == (1, 2)
+    assert pair_a.raw_id == pair_b.raw_id
+    assert pair_a.account_signature_key == pair_b.account_signature_key
+
+
+@pytest.mark.parametrize("corrupt, expected", [("hmac", "hmac-mismatch"), ("account_signature", "signature-mismatch")])
+def test_the_client_rejects_a_corrupted_pair_success_and_nothing_is_registered(sim, root, corrupt, expected):
+    account = new_account(sim)
+    keys = sc.CompanionKeys.generate()
+    adv_secret = os.urandom(32)
+    with sc.Companion(sim.ws_url, root, sc.registration_payload(keys), keys=keys) as companion:
+        _, _, refs = expect_pair_device(companion)
+        scan = in_background(sim.admin, "POST", f"/accounts/{account['phone']}/scan",
+                             {"qr": sc.qr_string(refs[0], keys, adv_secret), "corrupt": corrupt})
+        stanza, _ = companion.receive()
+        pair = sc.parse_pair_success(stanza)
+        assert sc.check_pair_success(pair, adv_secret, keys.identity_public) == expected
+        companion.send(sc.pair_error(pair, 401, expected, node), server_jid_attributes=("to",))
+        answer = scan.result(timeout=DEADLINE)
+        assert answer.status == 422, answer
+        body = answer.json()
+        assert body["code"] == "pairing_failed" and body["details"]["companion_error"] == {"code": "401", "text": expected}
+        expect_nothing_pending(companion)  # no 515: still an unlinked companion
+    assert sim.admin("GET", f"/accounts/{account['phone']}/devices").json() == []
+
+
+def request_code(companion, account: dict, code: str, ephemeral_private: bytes, nonce=b"\x00") -> str:
+    """§7.3 companion_hello; returns the pairing ref."""
+    reply = query(companion, "md", "set", [node("link_code_companion_reg", {
+        "jid": f"{account['phone']}@s.whatsapp.net", "stage": "companion_hello", "should_show_push_notification": "true",
+    }, [
+        node("link_code_pairing_wrapped_companion_ephemeral_pub", {},
+             sc.wrap_public_key(sc.x25519_public(ephemeral_private), code)),
+        node("companion_server_auth_key_pub", {}, companion.keys.noise_public),
+        node("companion_platform_id", {}, "1"),
+        node("companion_platform_display", {}, "Chrome (Linux)"),
+        node("link_code_pairing_nonce", {}, nonce),
+    ])], "hello")
+    assert reply.attrs.get("type") == "result", reply
+    [registration] = reply.content
+    assert registration.tag == "link_code_companion_reg", reply
+    [ref] = registration.content
+    assert ref.tag == "link_code_pairing_ref" and ref.content, reply
+    return ref.content.decode() if isinstance(ref.content, bytes) else ref.content
+
+
+def answer_primary_hello(companion, account: dict, code: str, ephemeral_private: bytes, ref: str):
+    """§7.4–§7.6: ack, unwrap, key bundle, companion_finish; returns (finish reply, new ADV
+    secret, primary identity)."""
+    notification, plaintext = companion.receive()
+    assert notification.tag == "notification" and notification.attrs.get("type") == "link_code_companion_reg", notification
+    assert sc.attribute_value_bytes(plaintext, "from", sc.SERVER_JID_PAIR)
+    companion.send(node("ack", {"class": "notification", "id": notification.attrs["id"], "to": "s.whatsapp.net",
+                                "type": "link_code_companion_reg"}), server_jid_attributes=("to",))
+    [hello] = notification.content
+    assert hello.attrs.get("stage") == "primary_hello", hello
+    parts = {child.tag: child.content for child in hello.content}
+    assert parts["link_code_pairing_ref"] == ref.encode(), parts
+    wrapped, primary_identity = parts["link_code_pairing_wrapped_primary_ephemeral_pub"], parts["primary_identity_pub"]
+    assert len(wrapped) == 80 and len(primary_identity) == 32
+    bundle, adv_secret = sc.key_bundle(ephemeral_private, wrapped, code, companion.keys, primary_identity)
+    reply = query(companion, "md", "set", [node("link_code_companion_reg", {
+        "jid": f"{account['phone']}@s.whatsapp.net", "stage": "companion_finish",
+    }, [
+        node("link_code_pairing_wrapped_key_bundle", {}, bundle),
+        node("companion_identity_public", {}, companion.keys.identity_public),
+        node("link_code_pairing_ref", {}, ref.encode()),
+    ])], "finish")
+    return reply, adv_secret, primary_identity
+
+
+@pytest.mark.parametrize("nonce", [b"\x00", "0"], ids=["whatsmeow nonce", "baileys nonce"])
+def test_pairing_code_linking_then_login(sim, root, nonce):
+    account = new_account(sim)
+    keys = sc.CompanionKeys.generate()
+    code = sc.linking_code(os.urandom(5))
+    ephemeral = os.urandom(32)
+    with sc.Companion(sim.ws_url, root, sc.registration_payload(keys), keys=keys) as companion:
+        expect_pair_device(companion)
+        ref = request_code(companion, account, code, ephemeral, nonce)
+        entered = in_background(sim.admin, "POST", f"/accounts/{account['phone']}/enter-code",
+                                {"code": f"{code[:4]}-{code[4:]}"})
+        finish, adv_secret, primary_identity = answer_primary_hello(companion, account, code, ephemeral, ref)
+        assert finish.attrs.get("type") == "result", finish
+        pair = receive_pair_success(companion, account, adv_secret)  # the HMAC is keyed by the NEW secret
+        assert pair.account_signature_key == primary_identity
+        companion.send(sc.pair_device_sign(pair, keys, node), server_jid_attributes=("to",))
+        answer = entered.result(timeout=DEADLINE)
+        assert answer.status == 200, answer
+        assert answer.json()["jid"] == pair.jid
+        expect_restart_then_close(companion)
+    device = int(pair.jid.split(":")[1].split("@")[0])
+    with sc.Companion(sim.ws_url, root, sc.login_payload(int(account["phone"]), device), keys=keys) as companion:
+        success, _ = companion.receive()
+        assert success.tag == "success" and success.attrs.get("lid") == pair.lid, success
+
+
+def wrong_code(code: str, wrapped: bytes, opens: bool) -> str:
+    """Another code with which the phone would (not) get a prime-order key out of `wrapped`."""
+    while True:
+        candidate = sc.linking_code(os.urandom(5))
+        if candidate != code and sc.is_prime_order_public_key(sc.unwrap_public_key(wrapped, candidate)) == opens:
+            return candidate
+
+
+def test_a_wrong_code_cannot_open_the_companion_key_and_nothing_reaches_the_companion(sim, root):
+    account = new_account(sim)
+    keys = sc.CompanionKeys.generate()
+    code = sc.linking_code(os.urandom(5))
+    ephemeral = os.urandom(32)
+    with sc.Companion(sim.ws_url, root, sc.registration_payload(keys), keys=keys) as companion:
+        expect_pair_device(companion)
+        wrapped = sc.wrap_public_key(sc.x25519_public(ephemeral), code)
+        reply = query(companion, "md", "set", [node("link_code_companion_reg", {
+            "jid": f"{account['phone']}@s.whatsapp.net", "stage": "companion_hello", "should_show_push_notification": "false",
+        }, [
+            node("link_code_pairing_wrapped_companion_ephemeral_pub", {}, wrapped),
+            node("companion_server_auth_key_pub", {}, keys.noise_public),
+            node("companion_platform_id", {}, "1"),
+            node("companion_platform_display", {}, "Chrome (Linux)"),
+            node("link_code_pairing_nonce", {}, b"\x00"),
+        ])], "hello")
+        assert reply.attrs.get("type") == "result", reply
+        answer = sim.admin("POST", f"/accounts/{account['phone']}/enter-code", {"code": wrong_code(code, wrapped, False)})
+        assert answer.status == 422 and answer.json()["code"] == "pairing_failed", answer
+        expect_nothing_pending(companion)  # no primary_hello
+    assert sim.admin("GET", f"/accounts/{account['phone']}/devices").json() == []
+
+
+def test_a_wrong_code_that_yields_a_valid_point_fails_at_the_key_bundle(sim, root):
+    account = new_account(sim)
+    keys = sc.CompanionKeys.generate()
+    code = sc.linking_code(os.urandom(5))
+    ephemeral = os.urandom(32)
+    with sc.Companion(sim.ws_url, root, sc.registration_payload(keys), keys=keys) as companion:
+        expect_pair_device(companion)
+        wrapped = sc.wrap_public_key(sc.x25519_public(ephemeral), code)
+        reply = query(companion, "md", "set", [node("link_code_companion_reg", {
+            "jid": f"{account['phone']}@s.whatsapp.net", "stage": "companion_hello", "should_show_push_notification": "false",
+        }, [
+            node("link_code_pairing_wrapped_companion_ephemeral_pub", {}, wrapped),
+            node("companion_server_auth_key_pub", {}, keys.noise_public),
+            node("companion_platform_id", {}, "1"),
+            node("companion_platform_display", {}, "Chrome (Linux)"),
+            node("link_code_pairing_nonce", {}, "0"),
+        ])], "hello")
+        ref = reply.content[0].content[0].content.decode()
+        entered = in_background(sim.admin, "POST", f"/accounts/{account['phone']}/enter-code",
+                                {"code": wrong_code(code, wrapped, True)})
+        finish, _, _ = answer_primary_hello(companion, account, code, ephemeral, ref)
+        assert finish.attrs.get("type") == "error", finish
+        answer = entered.result(timeout=DEADLINE)
+        assert answer.status == 422, answer
+        expect_nothing_pending(companion)  # no pair-success
+    assert sim.admin("GET", f"/accounts/{account['phone']}/devices").json() == []
+
+
+def test_scan_of_a_ref_with_another_companion_keys_is_refused_and_unseen(sim, root):
+    account = new_account(sim)
+    with register(sim, root) as companion:
+        _, _, refs = expect_pair_device(companion)
+        stranger = sc.CompanionKeys.generate()
+        answer = sim.admin("POST", f"/accounts/{account['phone']}/scan", {"qr": sc.qr_string(refs[0], stranger, os.urandom(32))})
+        assert answer.status == 422, answer
+        assert sim.admin("POST", f"/accounts/{account['phone']}/scan",
+                         {"qr": sc.qr_string("2@nope", stranger, os.urandom(32))}).status == 404
+        expect_nothing_pending(companion)
