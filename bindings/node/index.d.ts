@@ -80,6 +80,48 @@ export interface StatusResult {
     store: StoreSummary;
 }
 
+/**
+ * The result of whatsapp_pair_status and whatsapp_start_auth: the status plus what a person needs
+ * to link right now. `qr` (the whole https://wa.me/settings/linked_devices#… text) and
+ * `qr_png_base64` are set while state is "qr"; `pairing_code` ("XXXX-XXXX") while state is
+ * "pairing_code"; null otherwise.
+ */
+export interface PairStatusResult extends StatusResult {
+    qr: string | null;
+    qr_png_base64: string | null;
+    pairing_code: string | null;
+}
+
+/**
+ * The result of whatsapp_pairing_code. Already linked: already_authenticated true, phone_number
+ * and code null, status set. Otherwise code "XXXX-XXXX", phone_number the normalised digits,
+ * status null.
+ */
+export interface PairingCodeResult {
+    already_authenticated: boolean;
+    phone_number: string | null;
+    code: string | null;
+    instructions: string;
+    status: StatusResult | null;
+}
+
+/** The result of whatsapp_logout; server_confirmed is false when WhatsApp could not be told. */
+export interface LogoutResult {
+    ok: boolean;
+    was_linked: boolean;
+    server_confirmed: boolean;
+}
+
+/** The result of whatsapp_unlink. */
+export interface UnlinkResult extends LogoutResult {
+    cleared_data: boolean;
+}
+
+export interface UnlinkOptions {
+    /** Also delete the local message history (default false). */
+    clearData?: boolean;
+}
+
 /** Event names (DESIGN.md "Events"). */
 export type EventName =
     | 'pairing.qr'
@@ -114,6 +156,68 @@ export interface WauseEvent<Data extends Record<string, unknown> = Record<string
     ts: string;
     data: Data;
 }
+
+/** data of 'pairing.qr': the index-th of count QR codes, shown for expires_in seconds. */
+export interface PairingQRData {
+    qr: string;
+    index: number;
+    count: number;
+    expires_in: number;
+}
+
+/** data of 'pairing.code': a code was issued for phone_number (digits). */
+export interface PairingCodeData {
+    code: string;
+    phone_number: string;
+}
+
+/** data of 'pairing.failed': linking ended without a link (state "auth_failure"). */
+export interface PairingFailedData {
+    reason: string;
+}
+
+/** data of 'account.paired': jid is the device JID (user:device@s.whatsapp.net). */
+export interface AccountPairedData {
+    jid: string;
+    wid: string;
+    lid: string | null;
+    platform: string | null;
+    business_name: string | null;
+}
+
+/** data of 'account.connected': phase "login" means logged in (state "ready"), with wid and lid. */
+export interface AccountConnectedData {
+    phase: 'linking' | 'login';
+    wid?: string;
+    lid?: string | null;
+}
+
+/** data of 'account.disconnected'. */
+export interface AccountDisconnectedData {
+    reason: string;
+    will_reconnect: boolean;
+}
+
+/** data of 'account.logged_out': by this client's logout/unlink ("user") or by the phone/server. */
+export interface AccountLoggedOutData {
+    reason: string;
+    initiated_by: 'user' | 'server';
+}
+
+/** The data type of each event name this file types. */
+export interface EventDataMap {
+    'pairing.qr': PairingQRData;
+    'pairing.code': PairingCodeData;
+    'pairing.failed': PairingFailedData;
+    'account.paired': AccountPairedData;
+    'account.connected': AccountConnectedData;
+    'account.disconnected': AccountDisconnectedData;
+    'account.logged_out': AccountLoggedOutData;
+}
+
+/** The event type delivered under a name: typed data for the names in EventDataMap. */
+export type EventFor<N extends string> =
+    N extends keyof EventDataMap ? WauseEvent<EventDataMap[N] & Record<string, unknown>> : WauseEvent;
 
 /** A page of the event log. */
 export interface ReplayPage {
@@ -158,6 +262,11 @@ export class WauseError extends Error {
 /** Methods whose params and results this file types; any other name gets `Record<string, unknown>`. */
 export interface KnownMethods {
     whatsapp_status: { params: Record<string, never>; result: StatusResult };
+    whatsapp_start_auth: { params: Record<string, never>; result: PairStatusResult };
+    whatsapp_pair_status: { params: Record<string, never>; result: PairStatusResult };
+    whatsapp_pairing_code: { params: { phone_number: string }; result: PairingCodeResult };
+    whatsapp_logout: { params: Record<string, never>; result: LogoutResult };
+    whatsapp_unlink: { params: { clear_data?: boolean }; result: UnlinkResult };
 }
 
 export class Client extends EventEmitter {
@@ -177,8 +286,26 @@ export class Client extends EventEmitter {
     callSync(method: string, params?: unknown): Record<string, unknown>;
 
     status(): Promise<StatusResult>;
-    /** whatsapp_start_auth: start QR linking unless linked; resolves once the first code is up. */
-    startAuth(): Promise<StatusResult>;
+    /**
+     * whatsapp_start_auth: start QR linking unless linked; resolves once the first code is up
+     * (within about 15 s) with it as qr / qr_png_base64.
+     */
+    startAuth(): Promise<PairStatusResult>;
+    /**
+     * whatsapp_pairing_code: link by phone number. Dials and waits up to about 30 s for the
+     * server to accept the code ("XXXX-XXXX"); rejects with invalid_request for a malformed
+     * number (without dialling). Already linked: already_authenticated true, at once.
+     */
+    pairingCode(phoneNumber: string): Promise<PairingCodeResult>;
+    /** whatsapp_pair_status: status plus the current QR or pairing code. Local only. */
+    pairStatus(): Promise<PairStatusResult>;
+    /**
+     * whatsapp_logout: unlink (keys and sessions deleted, history kept). Waits up to about 10 s
+     * for WhatsApp's confirmation when connected.
+     */
+    logout(): Promise<LogoutResult>;
+    /** whatsapp_unlink: logout(), and with clearData also delete the local history. */
+    unlink(options?: UnlinkOptions): Promise<UnlinkResult>;
 
     /** Up to `limit` (1..1000, default 100) logged events after `afterCursor` (default 0). */
     replay(afterCursor?: number, limit?: number): Promise<ReplayPage>;
@@ -195,22 +322,22 @@ export class Client extends EventEmitter {
     unref(): this;
 
     on(name: 'event', listener: (event: WauseEvent) => void): this;
-    on(name: EventName, listener: (event: WauseEvent) => void): this;
+    on<N extends EventName>(name: N, listener: (event: EventFor<N>) => void): this;
     on(name: 'close', listener: () => void): this;
     on(name: string | symbol, listener: (...args: any[]) => void): this;
 
     once(name: 'event', listener: (event: WauseEvent) => void): this;
-    once(name: EventName, listener: (event: WauseEvent) => void): this;
+    once<N extends EventName>(name: N, listener: (event: EventFor<N>) => void): this;
     once(name: 'close', listener: () => void): this;
     once(name: string | symbol, listener: (...args: any[]) => void): this;
 
     addListener(name: 'event', listener: (event: WauseEvent) => void): this;
-    addListener(name: EventName, listener: (event: WauseEvent) => void): this;
+    addListener<N extends EventName>(name: N, listener: (event: EventFor<N>) => void): this;
     addListener(name: 'close', listener: () => void): this;
     addListener(name: string | symbol, listener: (...args: any[]) => void): this;
 
     prependListener(name: 'event', listener: (event: WauseEvent) => void): this;
-    prependListener(name: EventName, listener: (event: WauseEvent) => void): this;
+    prependListener<N extends EventName>(name: N, listener: (event: EventFor<N>) => void): this;
     prependListener(name: 'close', listener: () => void): this;
     prependListener(name: string | symbol, listener: (...args: any[]) => void): this;
 

@@ -159,10 +159,50 @@ class Client extends EventEmitter {
 
     /**
      * whatsapp_start_auth: start linking by QR code (dials server_url) unless already linked;
-     * resolves with the status once the first code is up. Codes arrive as 'pairing.qr' events.
+     * resolves with the status once the first code is up (within about 15 s), that code as `qr`
+     * (text) and `qr_png_base64` (PNG). Later codes arrive as 'pairing.qr' events; once the phone
+     * scans one, 'account.paired' and then 'account.connected' (phase "login") follow.
      */
     startAuth() {
         return this.call('whatsapp_start_auth');
+    }
+
+    /**
+     * whatsapp_pairing_code: link by phone number instead of a QR code. Resolves with `code`
+     * ("XXXX-XXXX", also a 'pairing.code' event) to enter on that phone under Linked devices →
+     * Link with phone number instead — after dialling server_url and waiting for the server to
+     * accept the code, up to about 30 s. Already linked: resolves at once with
+     * already_authenticated true and the status. A malformed number ("+1 (555) 123-4567" is fine)
+     * rejects with WauseError invalid_request without dialling. Calling again issues a new code.
+     */
+    pairingCode(phoneNumber) {
+        return this.call('whatsapp_pairing_code', { phone_number: phoneNumber });
+    }
+
+    /**
+     * whatsapp_pair_status: the status plus the QR shown right now (`qr`, `qr_png_base64`) or the
+     * pairing code waiting to be entered (`pairing_code`), null where there is none. Local only.
+     */
+    pairStatus() {
+        return this.call('whatsapp_pair_status');
+    }
+
+    /**
+     * whatsapp_logout: unlink this device — tells WhatsApp when connected (waiting up to about
+     * 10 s for `server_confirmed`), deletes keys and sessions, keeps the message history. State
+     * becomes "logged_out" and 'account.logged_out' (initiated_by "user") is emitted. Harmless
+     * when not linked (was_linked false).
+     */
+    logout() {
+        return this.call('whatsapp_logout');
+    }
+
+    /**
+     * whatsapp_unlink: logout(), and with `{ clearData: true }` also delete the local history
+     * (chats, messages, contacts, outbox, message events).
+     */
+    unlink({ clearData = false } = {}) {
+        return this.call('whatsapp_unlink', { clear_data: clearData });
     }
 
     /**

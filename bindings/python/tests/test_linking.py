@@ -4,44 +4,15 @@ debug build next to the library): the engine dials only the simulator on 127.0.0
 from __future__ import annotations
 
 import base64
-import os
 import sqlite3
-import subprocess
-import threading
 from pathlib import Path
-from typing import Dict, Iterator, List
-
-import pytest
 
 import wause
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SIM = os.environ.get("WAUSE_SIM", str(REPO_ROOT / ".build" / "debug" / "wause-sim"))
+from conftest import Simulator
 
 
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Dict[str, str]]:
-    """A running wause-sim; yields the facts it printed (root_public_key, ws_url, admin_url)."""
-    process = subprocess.Popen([SIM, "--port", "0", "--admin-port", "0", "--data-dir", str(tmp_path / "sim")],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    lines: List[str] = []
-
-    def read_facts() -> None:
-        assert process.stdout is not None
-        for _ in range(3):
-            lines.append(process.stdout.readline())
-
-    reader = threading.Thread(target=read_facts, daemon=True)
-    reader.start()
-    reader.join(timeout=30)
-    assert len(lines) == 3 and all(lines), f"wause-sim did not print its three lines: {lines}"
-    facts = dict(line.strip().partition("=")[::2] for line in lines)
-    yield facts
-    process.terminate()
-    assert process.wait(timeout=30) == 0
-
-
-def test_start_auth_shows_a_qr_code_built_from_the_engines_keys(tmp_path: Path, simulator: Dict[str, str]) -> None:
+def test_start_auth_shows_a_qr_code_built_from_the_engines_keys(tmp_path: Path, simulator: Simulator) -> None:
     data_dir = tmp_path / "client"
     with wause.Client(data_dir=str(data_dir), server_url=simulator["ws_url"],
                       server_root_key=simulator["root_public_key"]) as client:

@@ -10,6 +10,14 @@ Quick start::
         for event in client.events(timeout=5):  # {"cursor", "name", "ts", "data"}
             print(event)
 
+    # Link by phone number: enter the code on the phone, then wait until logged in.
+    with wause.Client(data_dir="/path/to/store") as client:
+        print(client.pairing_code("+1 555 123 4567")["code"])   # "ABCD-EFGH"
+        for event in client.events(timeout=180):
+            if event["name"] == "account.connected" and event["data"]["phase"] == "login":
+                break
+        client.logout()                                         # unlink again
+
     # asyncio
     async with wause.AsyncClient(data_dir="/path/to/store") as client:
         print(await client.status())
@@ -28,8 +36,10 @@ from .errors import (AmbiguousRecipient, ClientOutdated, EditWindowExpired, Erro
                      Internal, InvalidRequest, LoggedOut, MediaTooLarge, NotConnected, NotFound,
                      PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired, error_class_for,
                      error_from_json)
-from .types import (AccountInfo, Answer, ConnectionState, ErrorObject, Event, EventPage, JSONObject,
-                    StatusResult, StoreCounts)
+from .types import (AccountConnectedData, AccountDisconnectedData, AccountInfo, AccountLoggedOutData,
+                    AccountPairedData, Answer, ConnectionState, ErrorObject, Event, EventPage,
+                    JSONObject, LogoutResult, PairingCodeData, PairingCodeResult, PairingFailedData,
+                    PairingQRData, PairStatusResult, StatusResult, StoreCounts, UnlinkResult)
 
 __version__ = "0.1.0"
 
@@ -41,4 +51,7 @@ __all__ = [
     "error_class_for", "error_from_json",
     "StatusResult", "AccountInfo", "StoreCounts", "ConnectionState", "Event", "EventPage",
     "Answer", "ErrorObject", "JSONObject",
+    "PairStatusResult", "PairingCodeResult", "LogoutResult", "UnlinkResult",
+    "PairingQRData", "PairingCodeData", "PairingFailedData", "AccountPairedData",
+    "AccountConnectedData", "AccountDisconnectedData", "AccountLoggedOutData",
 ]

@@ -18,7 +18,8 @@ from typing import Any, AsyncIterator, Deque, Dict, Mapping, Optional, cast
 from .client import (_INT32_MAX, _INT64_MAX, _INT64_MIN, _CLOSED_MESSAGE, Client, ConfigArgument,
                      _check_integer, _describe, _encode_params, _is_answer, _unwrap_answer)
 from .errors import Error, InvalidRequest
-from .types import Event, EventPage, JSONObject, StatusResult
+from .types import (Event, EventPage, JSONObject, LogoutResult, PairingCodeResult, PairStatusResult,
+                    StatusResult, UnlinkResult)
 
 __all__ = ["AsyncClient"]
 
@@ -192,10 +193,33 @@ class AsyncClient:
         """``whatsapp_status``: connection state, link, account and store counts. Local only."""
         return cast(StatusResult, await self.call("whatsapp_status"))
 
-    async def start_auth(self) -> StatusResult:
-        """``whatsapp_start_auth``: start linking by QR code unless already linked; returns the
-        status once the first code is up. The codes arrive as ``pairing.qr`` events."""
-        return cast(StatusResult, await self.call("whatsapp_start_auth"))
+    async def start_auth(self) -> PairStatusResult:
+        """``whatsapp_start_auth``: start linking by QR code unless already linked; resolves with
+        the status once the first code is up, that code as ``qr`` and ``qr_png_base64``. Later
+        codes arrive as ``pairing.qr`` events. Takes up to about 15 s (the loop is not blocked);
+        see :meth:`wause.Client.start_auth`."""
+        return cast(PairStatusResult, await self.call("whatsapp_start_auth"))
+
+    async def pairing_code(self, phone_number: str) -> PairingCodeResult:
+        """``whatsapp_pairing_code``: link by phone number; resolves with ``code`` (``XXXX-XXXX``)
+        once the server has accepted it — up to about 30 s (the loop is not blocked). Malformed
+        numbers raise :class:`wause.InvalidRequest`; see :meth:`wause.Client.pairing_code`."""
+        return cast(PairingCodeResult, await self.call("whatsapp_pairing_code", {"phone_number": phone_number}))
+
+    async def pair_status(self) -> PairStatusResult:
+        """``whatsapp_pair_status``: the status plus the current ``qr``/``qr_png_base64`` or
+        ``pairing_code``. Local only; answers at once."""
+        return cast(PairStatusResult, await self.call("whatsapp_pair_status"))
+
+    async def logout(self) -> LogoutResult:
+        """``whatsapp_logout``: unlink this device, keeping the history; waits up to about 10 s
+        for WhatsApp's confirmation. See :meth:`wause.Client.logout`."""
+        return cast(LogoutResult, await self.call("whatsapp_logout"))
+
+    async def unlink(self, clear_data: bool = False) -> UnlinkResult:
+        """``whatsapp_unlink``: :meth:`logout`, and with ``clear_data=True`` also delete the local
+        history."""
+        return cast(UnlinkResult, await self.call("whatsapp_unlink", {"clear_data": clear_data}))
 
     # Events ----------------------------------------------------------------------------------
 

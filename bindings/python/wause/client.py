@@ -27,7 +27,8 @@ from typing import (Any, Callable, Deque, Dict, Iterator, Mapping, Optional, Uni
 
 from ._native import CALLBACK, native, take_string
 from .errors import Error, Internal, InvalidRequest, error_class_for, error_from_json
-from .types import Event, EventPage, JSONObject, StatusResult
+from .types import (Event, EventPage, JSONObject, LogoutResult, PairingCodeResult, PairStatusResult,
+                    StatusResult, UnlinkResult)
 
 __all__ = ["Client", "Callback", "version", "catalogue"]
 
@@ -422,11 +423,47 @@ class Client:
         """``whatsapp_status``: connection state, link, account and store counts. Local only."""
         return cast(StatusResult, self.call("whatsapp_status"))
 
-    def start_auth(self) -> StatusResult:
+    def start_auth(self) -> PairStatusResult:
         """``whatsapp_start_auth``: start linking by QR code (dials ``server_url``) unless already
-        linked; returns the status once the first code is up (``state == "qr"``). The codes arrive
-        as ``pairing.qr`` events. Blocks for up to about 15 s; use ``send`` to avoid blocking."""
-        return cast(StatusResult, self.call("whatsapp_start_auth"))
+        linked; returns the status once the first code is up (``state == "qr"``), with that code
+        as ``qr`` (text) and ``qr_png_base64`` (PNG). Later codes (the first lasts 60 s, then 20 s
+        each) arrive as ``pairing.qr`` events; the link is made when the phone scans one, and
+        ``account.connected`` with ``phase == "login"`` follows. Already linked: returns the status
+        at once, without dialling. Blocks for up to about 15 s waiting for the server's first code."""
+        return cast(PairStatusResult, self.call("whatsapp_start_auth"))
+
+    def pairing_code(self, phone_number: str) -> PairingCodeResult:
+        """``whatsapp_pairing_code``: link by phone number instead of a QR code. Returns ``code``
+        (``XXXX-XXXX``) to enter on that phone (Settings → Linked devices → Link a device → Link
+        with phone number instead), also sent as a ``pairing.code`` event; the link is made once it
+        is entered (``account.paired``, then ``account.connected`` with ``phase == "login"``).
+
+        ``phone_number`` is international: digits with an optional ``+``, spaces, dashes, dots or
+        parentheses (``"+1 (555) 123-4567"``); anything else raises :class:`wause.InvalidRequest`
+        without dialling. Already linked: returns ``already_authenticated=True`` and the status at
+        once. Otherwise dials ``server_url`` and blocks until the server has accepted the code —
+        up to about 30 s (then :class:`wause.Error` with the engine's code). Calling again issues a
+        new code."""
+        return cast(PairingCodeResult, self.call("whatsapp_pairing_code", {"phone_number": phone_number}))
+
+    def pair_status(self) -> PairStatusResult:
+        """``whatsapp_pair_status``: the status plus the QR currently shown (``qr``,
+        ``qr_png_base64``) or the pairing code waiting to be entered (``pairing_code``); ``None``
+        where there is none. Local only, never dials; returns at once."""
+        return cast(PairStatusResult, self.call("whatsapp_pair_status"))
+
+    def logout(self) -> LogoutResult:
+        """``whatsapp_logout``: unlink this device. Tells WhatsApp when connected (waiting up to
+        about 10 s for its confirmation, ``server_confirmed``), then deletes this device's keys and
+        sessions and keeps the message history; state becomes ``logged_out`` and an
+        ``account.logged_out`` event (``initiated_by == "user"``) follows. Harmless when not linked
+        (``was_linked=False``). Linking again makes a new device."""
+        return cast(LogoutResult, self.call("whatsapp_logout"))
+
+    def unlink(self, clear_data: bool = False) -> UnlinkResult:
+        """``whatsapp_unlink``: :meth:`logout` (same waits), and with ``clear_data=True`` also
+        deletes the local history (chats, messages, contacts, outbox, message events)."""
+        return cast(UnlinkResult, self.call("whatsapp_unlink", {"clear_data": clear_data}))
 
     # Asynchronous calls --------------------------------------------------------------------
 

@@ -1,0 +1,140 @@
+'use strict';
+// A real wause-sim for the linking tests, and a way to follow a client's events in order. Node's
+// built-in modules only. node --test also loads this file; it has no tests of its own.
+//
+// The binary is $WAUSE_SIM (default the debug build in the repository). Every wait here has the
+// deadline DEADLINE_MS ($WAUSE_TEST_DEADLINE seconds, default 60), only against hangs.
+const { spawn } = require('node:child_process');
+const { on } = require('node:events');
+const http = require('node:http');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const SIM = process.env.WAUSE_SIM || path.join(REPO_ROOT, '.build', 'debug', 'wause-sim');
+const DEADLINE_MS = Number(process.env.WAUSE_TEST_DEADLINE || '60') * 1000;
+
+/** Rejects with `message` if `promise` has not settled within DEADLINE_MS. */
+function withDeadline(promise, message) {
+    let timer;
+    const deadline = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${message} (no answer within ${DEADLINE_MS} ms)`)), DEADLINE_MS);
+    });
+    return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+class Simulator {
+    /** Use Simulator.start(). */
+    constructor(child, facts) {
+        this.child = child;
+        this.facts = facts; // root_public_key, ws_url, admin_url
+        this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    }
+
+    /** Starts `wause-sim --port 0 --admin-port 0 --data-dir dataDir` and reads its three lines. */
+    static async start(dataDir) {
+        const child = spawn(SIM, ['--port', '0', '--admin-port', '0', '--data-dir', dataDir],
+            { stdio: ['ignore', 'pipe', 'ignore'] });
+        const failed = new Promise((_, reject) => {
+            child.once('error', reject);
+            child.once('exit', (code) => reject(new Error(`wause-sim exited (${code}) before printing its lines`)));
+        });
+        const lines = readline.createInterface({ input: child.stdout });
+        const readFacts = (async () => {
+            const facts = {};
+            for await (const line of lines) {
+                const at = line.indexOf('=');
+                facts[line.slice(0, at)] = line.slice(at + 1);
+                if ('root_public_key' in facts && 'ws_url' in facts && 'admin_url' in facts) return facts;
+            }
+            throw new Error('wause-sim closed its output before printing its lines');
+        })();
+        try {
+            const facts = await withDeadline(Promise.race([readFacts, failed]), 'wause-sim did not start');
+            failed.catch(() => {}); // its later exit is awaited through `exited`
+            lines.close();
+            child.stdout.resume(); // keep draining, so the child never blocks on a full pipe
+            return new Simulator(child, facts);
+        } catch (error) {
+            child.kill('SIGKILL');
+            throw error;
+        }
+    }
+
+    /** Client configuration that dials this simulator only. */
+    clientConfig(dataDir) {
+        return { data_dir: dataDir, server_url: this.facts.ws_url, server_root_key: this.facts.root_public_key };
+    }
+
+    /** One admin API request; resolves with { status, body } (4xx/5xx included, not thrown). */
+    admin(method, route, body) {
+        const url = new URL(route, this.facts.admin_url);
+        const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
+        const request = new Promise((resolve, reject) => {
+            const req = http.request(url, {
+                method,
+                headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+            }, (res) => {
+                const chunks = [];
+                res.on('data', (chunk) => chunks.push(chunk));
+                res.on('end', () => {
+                    const text = Buffer.concat(chunks).toString('utf8');
+                    try {
+                        resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null });
+                    } catch (error) {
+                        reject(new Error(`admin ${method} ${route}: not JSON (${res.statusCode}): ${text.slice(0, 200)}`));
+                    }
+                });
+                res.on('error', reject);
+            });
+            req.on('error', reject);
+            req.end(payload ?? undefined);
+        });
+        return withDeadline(request, `admin ${method} ${route}`);
+    }
+
+    async createAccount(phone, pushName = 'Ada') {
+        const { status, body } = await this.admin('POST', '/accounts', { phone, push_name: pushName });
+        if (status !== 200 && status !== 201) throw new Error(`POST /accounts: ${status} ${JSON.stringify(body)}`);
+        return body;
+    }
+
+    async devices(phone) {
+        const { status, body } = await this.admin('GET', `/accounts/${phone}/devices`);
+        if (status !== 200) throw new Error(`GET devices: ${status} ${JSON.stringify(body)}`);
+        return body;
+    }
+
+    /** SIGTERM, then resolves with the exit { code, signal }. */
+    async stop() {
+        if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+        return withDeadline(this.exited, 'wause-sim did not stop');
+    }
+}
+
+/**
+ * Follows every event `client` emits from now on, in order (node:events `on()` buffers them until
+ * read). next(name, where) resolves with the next event called `name` whose data satisfies
+ * `where`, skipping others. close() stops listening.
+ */
+function followEvents(client) {
+    const iterator = on(client, 'event');
+    return {
+        async next(name, where = () => true) {
+            const search = (async () => {
+                for (;;) {
+                    const { value, done } = await iterator.next();
+                    if (done) throw new Error(`the event stream ended before ${name}`);
+                    const [event] = value;
+                    if (event.name === name && where(event.data)) return event;
+                }
+            })();
+            return withDeadline(search, `no ${name} event`);
+        },
+        close() {
+            return iterator.return();
+        },
+    };
+}
+
+module.exports = { Simulator, followEvents, withDeadline, SIM, DEADLINE_MS };
