@@ -46,6 +46,11 @@ let package = Package(
         ]),
         .target(name: "WauseBinary", dependencies: ["CZlib"]),
         .target(name: "WauseProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // Signal protocol logic (X3DH, double ratchet, wire formats) over store protocols, as libsignal separates them.
+        .target(name: "WauseSignal", dependencies: [
+            "WauseCrypto", "WauseProto",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .target(name: "WauseTransport", dependencies: [
             "WauseSupport", "WauseCrypto", "WauseBinary", "WauseProto",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -58,6 +63,7 @@ let package = Package(
         ]),
         .target(name: "WauseCore", dependencies: [
             "WauseSupport", "CSodium", "CSQLite", "CQRencode", "CZlib", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
+            "WauseSignal",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
@@ -72,20 +78,27 @@ let package = Package(
         ]),
         .executableTarget(name: "wause-sim", dependencies: ["WauseSim"]),
         // Developer CLIs that let independent implementations test ours from outside (README).
-        .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto"]),
+        .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto", "WauseSignal", "WauseSupport"]),
         // `make bench`: throughput figures side by side with a peer measured in the same run.
         .executableTarget(name: "wause-bench", dependencies: ["WauseBinary", "WauseSupport"]),
-        .executableTarget(name: "wause-wire", dependencies: ["WauseSupport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport"]),
+        .executableTarget(name: "wause-wire", dependencies: [
+            "WauseSupport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport",
+            // Pairing-code and ADV formulas (LinkCodeCrypto, ADVIdentity) for tests/interop.
+            "WauseCore",
+        ]),
         // Helpers shared by the test targets (temporary directories, plain threads); only they depend on it.
         .target(name: "WauseTestSupport"),
         .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto", "WauseSupport"]),
+        .testTarget(name: "WauseSignalTests", dependencies: ["WauseSignal", "WauseCrypto", "WauseProto", "WauseSupport"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary", "WauseSupport"]),
         .testTarget(name: "WauseTransportTests", dependencies: [
             "WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseSupport", "WauseTestSupport",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
-        .testTarget(name: "WauseCoreTests", dependencies: ["WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseTestSupport"]),
+        .testTarget(name: "WauseCoreTests", dependencies: [
+            "WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseProto", "WauseSignal", "WauseTestSupport",
+        ]),
         .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseTestSupport"]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseTestSupport"]),
     ]

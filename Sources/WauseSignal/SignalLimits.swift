@@ -1,0 +1,28 @@
+/// The bounds that keep a session record finite whatever a peer sends. Defaults are libsignal's
+/// (`rust/protocol/src/consts.rs` in signalapp/libsignal): MAX_FORWARD_JUMPS 25 000,
+/// MAX_MESSAGE_KEYS 2 000, MAX_RECEIVER_CHAINS 5, ARCHIVED_STATES_MAX_LENGTH 40.
+///
+/// WhatsApp's own libraries allow a forward jump of only 2 000 (go.mau.fi/libsignal
+/// `maxFutureMessages`, libsignal-node "Over 2000 messages into the future!") and keep the same
+/// 2 000 keys, 5 receiver chains and 40 archived states (protocol-messaging.md §1.5). Accepting a
+/// larger jump than the sender's peers would is harmless; pass `.whatsApp` to match them exactly.
+public struct SignalLimits: Sendable, Equatable {
+    /// How far ahead of a receiving chain a message counter may be.
+    public var maxForwardJumps: Int
+    /// Skipped message keys kept per receiving chain; the oldest are dropped beyond this.
+    public var maxMessageKeys: Int
+    /// Receiving chains kept per session state; the oldest is dropped beyond this.
+    public var maxReceiverChains: Int
+    /// Previous session states kept in a record; the oldest is dropped beyond this.
+    public var maxArchivedStates: Int
+
+    public init(maxForwardJumps: Int, maxMessageKeys: Int, maxReceiverChains: Int, maxArchivedStates: Int) {
+        self.maxForwardJumps = maxForwardJumps
+        self.maxMessageKeys = maxMessageKeys
+        self.maxReceiverChains = maxReceiverChains
+        self.maxArchivedStates = maxArchivedStates
+    }
+
+    public static let libsignal = SignalLimits(maxForwardJumps: 25_000, maxMessageKeys: 2_000, maxReceiverChains: 5, maxArchivedStates: 40)
+    public static let whatsApp = SignalLimits(maxForwardJumps: 2_000, maxMessageKeys: 2_000, maxReceiverChains: 5, maxArchivedStates: 40)
+}
