@@ -108,12 +108,22 @@ public struct AdminAPI: Sendable {
         let field = route == .scan ? "qr" : "code"
         guard let text = body[field]?.stringValue else { throw .invalidRequest("\(field) (a string) is required") }
         let linking = self.linking
-        let outcome = AdminAPI.waitFor { () async -> Result<JSONObject, AdminFailure> in
-            do throws(AdminFailure) {
-                if route == .scan { return .success(try await linking.scan(phone: phone, qr: text, corrupt: corrupt)) }
-                return .success(try await linking.enterCode(phone: phone, code: text, corrupt: corrupt))
-            } catch {
-                return .failure(error)
+        let outcome: Result<JSONObject, AdminFailure>
+        if route == .scan {
+            outcome = AdminAPI.waitFor { () async -> Result<JSONObject, AdminFailure> in
+                do throws(AdminFailure) { return .success(try await linking.scan(phone: phone, qr: text, corrupt: corrupt)) } catch {
+                    return .failure(error)
+                }
+            }
+        } else {
+            let opened: PhoneLinking.OpenedCode
+            do throws(AdminFailure) { opened = try linking.openCode(phone: phone, code: text) } catch {
+                return AdminAPI.failure(error)
+            }
+            outcome = AdminAPI.waitFor { () async -> Result<JSONObject, AdminFailure> in
+                do throws(AdminFailure) { return .success(try await linking.enterCode(opened, corrupt: corrupt)) } catch {
+                    return .failure(error)
+                }
             }
         }
         switch outcome {

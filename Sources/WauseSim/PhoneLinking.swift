@@ -131,13 +131,23 @@ final class PhoneLinking: Sendable {
 
     // MARK: Pairing code (§7)
 
-    /// `POST /accounts/{phone}/enter-code {code}`: the phone opens the companion's ephemeral key
-    /// with the code (§7.4). A code that cannot have opened it (the result is no prime-order
-    /// public key, as for 15 in 16 wrong codes) ends here: no primary_hello, and the companion's
-    /// request stays until its connection's window closes. Otherwise primary_hello, the
-    /// companion_finish (§7.6) whose key bundle must open, the new ADV secret (§7.5 step 9), and
-    /// pair-success authenticated with it.
-    func enterCode(phone: String, code typed: String, corrupt: Corruption?) async throws(AdminFailure) -> JSONObject {
+    /// A code the phone has opened the companion's key with, ready for primary_hello. Holds the
+    /// connection's claim until `enterCode(_:corrupt:)` is done with it.
+    struct OpenedCode: Sendable {
+        let account: SimAccount
+        let connection: PairingConnection
+        let request: PairingConnection.CodeRequest
+        let companionEphemeral: [UInt8]
+        let primaryEphemeral: Curve25519KeyPair
+        let wrappedPrimary: [UInt8]
+    }
+
+    /// `POST /accounts/{phone}/enter-code {code}`, first half: the phone opens the companion's
+    /// ephemeral key with the code (§7.4). A code that cannot have opened it (the result is no
+    /// prime-order public key, as for most wrong codes) ends here: no primary_hello, and the
+    /// companion's request stays until its connection's window closes. Synchronous, on the
+    /// admin thread: the two PBKDF2 runs (131072 rounds each) keep off the concurrency pool.
+    func openCode(phone: String, code typed: String) throws(AdminFailure) -> OpenedCode {
         guard let code = LinkCodeCrypto.normalize(typed) else {
             throw AdminFailure(400, .invalidRequest, "code must be 8 characters of \(String(LinkCodeCrypto.alphabet)), as XXXX-XXXX or XXXXXXXX")
         }
@@ -148,23 +158,37 @@ final class PhoneLinking: Sendable {
         guard connection.claim() else {
             throw AdminFailure(409, .pairingFailed, "the companion waiting for \(account.phone)'s code is being linked already")
         }
-        defer { connection.release() }
-
-        let companionEphemeral: [UInt8]
-        do { companionEphemeral = try LinkCodeCrypto.unwrap(request.wrappedEphemeralKey, code: code) } catch {
-            throw AdminFailure(422, .pairingFailed, "cannot open the companion's key: \(error)")
-        }
-        guard Curve25519KeyPair.isPrimeOrderPublicKey(companionEphemeral) else {
-            throw AdminFailure(422, .pairingFailed, "the phone cannot open the companion's key with code \(LinkCodeCrypto.display(code)): wrong code")
-        }
-        let primaryEphemeral = Curve25519KeyPair.generate(random: environment.randomBytes)
-        let wrappedPrimary: [UInt8]
-        do {
-            wrappedPrimary = try LinkCodeCrypto.wrap(publicKey: primaryEphemeral.publicKey, code: code,
-                                                     salt: environment.randomBytes(32), iv: environment.randomBytes(16))
+        do throws(AdminFailure) {
+            let companionEphemeral: [UInt8]
+            do { companionEphemeral = try LinkCodeCrypto.unwrap(request.wrappedEphemeralKey, code: code) } catch {
+                throw AdminFailure(422, .pairingFailed, "cannot open the companion's key: \(error)")
+            }
+            guard Curve25519KeyPair.isPrimeOrderPublicKey(companionEphemeral) else {
+                throw AdminFailure(422, .pairingFailed, "the phone cannot open the companion's key with code \(LinkCodeCrypto.display(code)): wrong code")
+            }
+            let primaryEphemeral = Curve25519KeyPair.generate(random: environment.randomBytes)
+            let wrappedPrimary: [UInt8]
+            do {
+                wrappedPrimary = try LinkCodeCrypto.wrap(publicKey: primaryEphemeral.publicKey, code: code,
+                                                         salt: environment.randomBytes(32), iv: environment.randomBytes(16))
+            } catch {
+                throw AdminFailure(500, .internal, "cannot wrap the phone's key: \(error)")
+            }
+            return OpenedCode(account: account, connection: connection, request: request, companionEphemeral: companionEphemeral,
+                              primaryEphemeral: primaryEphemeral, wrappedPrimary: wrappedPrimary)
         } catch {
-            throw AdminFailure(500, .internal, "cannot wrap the phone's key: \(error)")
+            connection.release()
+            throw error
         }
+    }
+
+    /// Second half: primary_hello, the companion_finish (§7.6) whose key bundle must open, the
+    /// new ADV secret (§7.5 step 9), and pair-success authenticated with it.
+    func enterCode(_ opened: OpenedCode, corrupt: Corruption?) async throws(AdminFailure) -> JSONObject {
+        let account = opened.account, connection = opened.connection, request = opened.request
+        let companionEphemeral = opened.companionEphemeral, primaryEphemeral = opened.primaryEphemeral
+        let wrappedPrimary = opened.wrappedPrimary
+        defer { connection.release() }
 
         // §7.4: primary_hello. The companion acks it like any notification; its answer that
         // matters is companion_finish, which is waited for before the notification goes out.
