@@ -40,6 +40,22 @@ public enum SignalError: Error, Equatable, Sendable, CustomStringConvertible {
         case signedPreKey = "signed prekey"
     }
 
+    /// A stable snake_case name for the case, for logs, the CLI and the engine's error details.
+    public var code: String {
+        switch self {
+        case .invalidMessage: return "invalid_message"
+        case .badMac: return "bad_mac"
+        case .duplicateMessage: return "duplicate_message"
+        case .noSession: return "no_session"
+        case .invalidKeyId: return "invalid_key_id"
+        case .untrustedIdentity: return "untrusted_identity"
+        case .legacyVersion: return "legacy_version"
+        case .unknownVersion: return "unknown_version"
+        case .invalidSignature: return "invalid_signature"
+        case .invalidRecord: return "invalid_record"
+        }
+    }
+
     public var description: String {
         switch self {
         case let .invalidMessage(reason): return "invalid message: \(reason)"

@@ -1,6 +1,5 @@
 /// One `wause-signal` subcommand: what it accepts, how it is described in `--help`, and what it does.
-/// Issue 5 adds the session commands (init, process-bundle, encrypt, decrypt) as more entries of
-/// `Command.all`, with a `--state FILE` value option each.
+/// The session commands (init, process-bundle, encrypt, decrypt) take a `--state FILE` each.
 struct Command: Sendable {
     let name: String
     let synopsis: String
@@ -20,7 +19,10 @@ struct Command: Sendable {
         self.run = run
     }
 
-    static let all: [Command] = [KeyCommands.keypair, KeyCommands.sign, KeyCommands.verify]
+    static let all: [Command] = [
+        KeyCommands.keypair, KeyCommands.sign, KeyCommands.verify,
+        SessionCommands.initialize, SessionCommands.processBundle, SessionCommands.encrypt, SessionCommands.decrypt,
+    ]
 
     static func named(_ name: String) -> Command? { all.first { $0.name == name } }
 }

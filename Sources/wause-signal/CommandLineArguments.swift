@@ -1,4 +1,5 @@
 import WauseCrypto
+import WauseSignal
 
 /// Parsing for `wause-signal <command> [--option value]... [--flag]...`, written by hand because the
 /// CLI takes no dependencies. Each command declares the options it knows; anything else (unknown
@@ -73,17 +74,20 @@ struct CommandLineArguments {
     }
 }
 
-/// Why a command could not run. Both kinds exit with status 2 (status 1 is reserved for a clean
-/// negative answer such as `verify` → `invalid`).
+/// Why a command could not run. Usage and input errors exit with status 2, Signal protocol
+/// failures with 3 (status 1 is reserved for a clean negative answer such as `verify` → `invalid`).
 enum CommandLineError: Error {
     /// The command line itself is malformed; the command's usage is printed after the message.
     case usage(String)
     /// The command line is well-formed but a value is unusable (bad hex, wrong key length, ...).
     case invalidInput(String)
+    /// The Signal layer refused the operation (bad MAC, duplicate, untrusted identity, ...).
+    case signal(SignalError)
 
     var message: String {
         switch self {
         case let .usage(message), let .invalidInput(message): return message
+        case let .signal(error): return "\(error.code): \(error)"
         }
     }
 }

@@ -1,7 +1,8 @@
 // wause-signal: a developer CLI over wause's Signal layer, hex in and out, so independent Signal
 // implementations (python-axolotl and friends) can test ours from a subprocess (DESIGN.md).
 //
-// Exit status: 0 success, 1 a clean negative answer (`verify` → invalid), 2 bad usage or input.
+// Exit status: 0 success, 1 a clean negative answer (`verify` → invalid), 2 bad usage or input,
+// 3 a Signal protocol failure (its code, e.g. `bad_mac`, starts the message on stderr).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -28,7 +29,8 @@ func generalUsage() -> String {
         lines.append("      \(command.summary)")
     }
     lines.append("")
-    lines.append("All byte strings are hex. Exit status: 0 ok, 1 negative answer (verify: invalid), 2 bad usage or input.")
+    lines.append("All byte strings are hex. Exit status: 0 ok, 1 negative answer (verify: invalid), 2 bad usage or input,")
+    lines.append("3 Signal protocol failure (stderr: 'wause-signal <command>: <code>: <message>').")
     lines.append("Run 'wause-signal <command> --help' for one command.")
     return lines.joined(separator: "\n")
 }
@@ -66,6 +68,9 @@ func runWauseSignal(_ arguments: [String]) -> Int32 {
             writeLine("wause-signal \(command.name): \(message)\n\n\(commandUsage(command))", to: 2)
         case let .invalidInput(message):
             writeLine("wause-signal \(command.name): \(message)", to: 2)
+        case .signal:
+            writeLine("wause-signal \(command.name): \(error.message)", to: 2)
+            return 3
         }
         return 2
     }
