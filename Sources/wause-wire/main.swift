@@ -16,6 +16,6 @@ let subcommands: [Subcommand] = [
     Subcommand(name: NoiseVectorCommand.name, summary: NoiseVectorCommand.summary, run: NoiseVectorCommand.run),
     // Noise transport throughput for make bench (NoiseBenchCommand.swift)
     NoiseBenchCommand.command,
-]
+] + LinkCodeCommands.all  // pairing-code and ADV formulas (LinkCodeCommands.swift)
 
 exit(WireCLI.main(arguments: CommandLine.arguments, subcommands: subcommands))
