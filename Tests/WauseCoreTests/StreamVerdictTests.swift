@@ -23,7 +23,9 @@ import WauseBinary
     }
 
     @Test func serverTroubleOnlyDropsTheLink() {
-        for node in [Node(tag: "stream:error", attributes: ["code": "503"]), Node(tag: "stream:error", attributes: ["code": "515"]),
+        // 515 after pairing is its own verdict: reconnect at once, now logging in (§6.4 step 8).
+        #expect(StreamVerdict.outcome(of: Node(tag: "stream:error", attributes: ["code": "515"])) == .restart)
+        for node in [Node(tag: "stream:error", attributes: ["code": "503"]),
                      Node(tag: "failure", attributes: ["reason": "500"]), Node(tag: "failure", attributes: ["reason": "503"]),
                      Node(tag: "iq")] {
             #expect(StreamVerdict.outcome(of: node) == nil)

@@ -103,7 +103,7 @@ def test_qr_linking_completes_and_the_device_logs_in(make_sim, tmp_path_factory)
         jid, lid, account_key = db.execute("SELECT jid, lid, account_signature_key FROM device").fetchone()
         uploaded = db.execute("SELECT count(*) FROM prekeys WHERE uploaded = 1").fetchone()[0]
         trusted = db.execute("SELECT count(*) FROM identities WHERE address = ?",
-                             (account["lid"],)).fetchone()[0]
+                             (account["lid"].split("@")[0] + "_1:0",)).fetchone()[0]
     finally:
         db.close()
     assert jid == devices[0]["jid"], (jid, devices)

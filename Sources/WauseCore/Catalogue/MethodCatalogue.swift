@@ -76,6 +76,9 @@ public struct MethodCatalogue: Sendable {
         History.searchMessages,
         History.sync,
         WaitForMessage.definition,
+        SendMessage.definition,
+        MessageStatus.definition,
+        Receipts.markRead,
     ])
 
     public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }

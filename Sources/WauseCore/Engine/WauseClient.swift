@@ -13,6 +13,8 @@ public final class WauseClient: @unchecked Sendable {
 
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     private(set) var link: ConnectionLoop!
+    /// Signal sessions, the outbox and the message formats.
+    private(set) var messaging: Messaging!
     private let stateLock = ConditionLock()
     private var state: ConnectionState
     private var lastError: String?
@@ -51,6 +53,7 @@ public final class WauseClient: @unchecked Sendable {
             throw error
         }
         link = ConnectionLoop(client: self)
+        messaging = Messaging(client: self)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(state.rawValue))")
         if state == .disconnected { link.startLogin() }
     }
@@ -197,6 +200,7 @@ public final class WauseClient: @unchecked Sendable {
             return isClosed
         }
         guard !wasClosed else { return }
+        messaging.outbox.stop()
         link.stop()
         events.close()
         store.close()

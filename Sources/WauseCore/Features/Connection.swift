@@ -18,7 +18,10 @@ final class ConnectionLoop: @unchecked Sendable {
         case code(phone: String)
     }
 
-    private unowned let client: WauseClient
+    /// Weak: a loop task can outlive `close()` by a moment, and must not keep (or touch a freed)
+    /// client; `run` holds a strong reference for its own duration.
+    private weak var owner: WauseClient?
+    private var client: WauseClient { owner! }
     private let lock = ConditionLock()
     private var task: Task<Void, Never>?
     private var session: ConnectionSession?
@@ -26,7 +29,7 @@ final class ConnectionLoop: @unchecked Sendable {
     /// Pairing-code requests waiting for a connection that can take them.
     let codeRequests = PendingRequests<PairingCodeHandshake.Issued>()
 
-    init(client: WauseClient) { self.client = client }
+    init(client: WauseClient) { self.owner = client }
 
     var isRunning: Bool { lock.withLock { task != nil } }
     var linkMode: LinkMode { lock.withLock { mode } }
@@ -87,6 +90,7 @@ final class ConnectionLoop: @unchecked Sendable {
     // MARK: The loop
 
     private func run() async {
+        guard let client = owner else { return }
         let environment = client.environment
         let linkingStarted = environment.now()
         var failures = 0
@@ -97,7 +101,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 return
             }
             if account == nil, environment.now() - linkingStarted >= ConnectionLoop.linkingDeadline {
-                failLinking("linking did not complete within \(ConnectionLoop.linkingDeadline / 60000) minutes")
+                failLinking(client, "linking did not complete within \(ConnectionLoop.linkingDeadline / 60000) minutes")
                 return
             }
             let payload: [UInt8]
@@ -108,7 +112,7 @@ final class ConnectionLoop: @unchecked Sendable {
                     payload = try ClientPayloads.registration(identity: client.identity, config: client.config)
                 }
             } catch {
-                if account == nil { failLinking(error.message) } else { client.transition(to: .disconnected, lastError: .some(error.message)) }
+                if account == nil { failLinking(client, error.message) } else { client.transition(to: .disconnected, lastError: .some(error.message)) }
                 return
             }
             if account == nil || client.versionedState().0 != .authenticated { client.transition(to: .starting) }
@@ -121,7 +125,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 failures += 1
                 client.transition(to: account == nil ? .starting : .disconnected, lastError: .some(error.message))
                 client.logger.warning("\(account == nil ? "linking" : "login"): \(error.message); retrying")
-                if !(await backoff(failures)) { return }
+                if !(await backoff(client, failures)) { return }
                 continue
             }
             let session = ConnectionSession(client: client, connection: connection, loop: self, linking: account == nil)
@@ -152,7 +156,7 @@ final class ConnectionLoop: @unchecked Sendable {
                                                   "will_reconnect": .bool(willReconnect)])
             switch outcome {
             case .failed(let message)?:
-                failLinking(message)
+                failLinking(client, message)
                 return
             case .terminal(let state, let message)?:
                 if state == .loggedOut {
@@ -168,12 +172,12 @@ final class ConnectionLoop: @unchecked Sendable {
             case nil:
                 if Task.isCancelled { return }
                 failures += 1
-                if !(await backoff(failures)) { return }
+                if !(await backoff(client, failures)) { return }
             }
         }
     }
 
-    private func failLinking(_ message: String) {
+    private func failLinking(_ client: WauseClient, _ message: String) {
         client.setPairingQR(nil)
         client.setPairingCode(nil)
         client.transition(to: .authFailure, lastError: .some(message))
@@ -182,7 +186,7 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     /// Waits before reconnect number `attempt`; false if the loop was cancelled meanwhile.
-    private func backoff(_ attempt: Int) async -> Bool {
+    private func backoff(_ client: WauseClient, _ attempt: Int) async -> Bool {
         let base = min(ConnectionLoop.longestBackoff, ConnectionLoop.firstBackoff << min(attempt - 1, 5))
         let random = client.environment.randomBytes(2)
         let jitter = (Int64(random[0]) << 8 | Int64(random[1])) % (base / 2 + 1) - base / 4
@@ -305,8 +309,13 @@ final class ConnectionSession: @unchecked Sendable {
     }
 
     func handle(_ node: Node) async {
-        if let ack = Acknowledgement.ack(for: node) { try? connection.send(ack) }
+        // Messages are answered by their receipt (protocol-messaging §4.4); the rest is acked.
+        if node.tag != "message", let ack = Acknowledgement.ack(for: node) { try? connection.send(ack) }
         switch node.tag {
+        case "message" where !linking:
+            Receive.handle(node, client: client, connection: connection)
+        case "receipt" where !linking:
+            Receipts.handle(node, client: client, connection: connection)
         case "stream:error", "failure":
             if let verdict = StreamVerdict.outcome(of: node) { finish(verdict) }
             connection.close()
@@ -396,6 +405,9 @@ final class ConnectionSession: @unchecked Sendable {
             } catch {
                 client.logger.warning("pairing code: \(error.message)")
             }
+        case "devices":
+            // A contact's device list changed: ask again next time (protocol-messaging §4.9).
+            if let from = node.jid("from") { try? client.store.invalidateDeviceList(user: from) }
         case "encrypt":
             if let value = node.child("count")?[attribute: "value"], let count = Int(value), !linking {
                 spawn { [self] in

@@ -135,7 +135,9 @@ extension Store {
             do throws(WauseError) {
                 return try c.query(sql, parameters).map { (Store.message($0), $0["snippet"].text ?? "") }
             } catch {
-                if error.message.contains("fts5") || error.message.contains("syntax") || error.message.contains("no such column") {
+                // SQLite reports a bad MATCH expression as a plain error ("fts5: syntax error near …",
+                // "unterminated string", "no such column"): the query is the caller's mistake.
+                if ["fts5", "syntax", "no such column", "unterminated", "unknown special query"].contains(where: error.message.contains) {
                     throw WauseError.invalidRequest("'\(query)' is not a valid search: use words, \"phrases\", AND, OR, NOT and prefix*")
                 }
                 throw error

@@ -39,6 +39,8 @@ enum Login {
         try? connection.send(unifiedSession(now: environment.now() + client.serverTimeOffset))
         guard !Task.isCancelled, let account = try? client.store.linkedAccount() else { return }
         client.transition(to: .ready, lastError: .some(nil))
+        // Whatever waited in the outbox while we were away goes out now.
+        client.messaging.outbox.kick()
         client.publish(.accountConnected, [
             "phase": "login", "wid": .string(WauseClient.userJID(account.jid)),
             "lid": JSONValue(account.lid.map(WauseClient.userJID)),

@@ -2,6 +2,7 @@ import SwiftProtobuf
 import WauseBinary
 import WauseCrypto
 import WauseProto
+import WauseSignal
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -134,7 +135,8 @@ extension Store {
                     try c.execute("""
                         INSERT INTO identities (address, identity_key, trusted_at) VALUES (?, ?, ?)
                         ON CONFLICT (address) DO UPDATE SET identity_key = excluded.identity_key, trusted_at = excluded.trusted_at
-                        """, [.text("\(lid.user)@lid"), .blob(link.accountSignatureKey), .integer(now)])
+                        """, [.text(SignalAddress(user: lid.user, device: 0, server: "lid").description), .blob(link.accountSignatureKey),
+                          .integer(now)])
                 }
                 try c.execute("""
                     INSERT INTO contacts (phone, lid, updated_at) VALUES (?, ?, ?)

@@ -1,5 +1,6 @@
 import WauseBinary
 import WauseCrypto
+import WauseSignal
 
 /// One-time prekeys on the server (transport reference §9), so contacts can start Signal sessions
 /// with this device while it is offline. After `<success>` the engine asks the server how many it
@@ -117,5 +118,52 @@ extension Store {
                 for id in ids { try c.execute("UPDATE prekeys SET uploaded = 1 WHERE id = ?", [.integer(Int64(id))]) }
             }
         }
+    }
+}
+
+/// Other devices' prekey bundles, for starting sessions with devices we have none with
+/// (protocol-messaging §1.11, §3.4): one `encrypt` iq for all of them.
+enum PreKeyBundles {
+    static func query(id: String, devices: [JID]) -> Node {
+        Node(tag: "iq", attributes: ["xmlns": "encrypt", "type": "get", "to": .jid(.whatsAppServer), "id": .text(id)], children: [
+            Node(tag: "key", children: devices.map { Node(tag: "user", attributes: ["jid": .jid($0), "reason": "identity"]) }),
+        ])
+    }
+
+    static func bigEndian(_ bytes: [UInt8]?) -> UInt32? {
+        guard let bytes, (1...4).contains(bytes.count) else { return nil }
+        return bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+    }
+
+    /// `<list><user jid><registration/><type/><identity/><skey>…</skey>[<key>…</key>]</user>…` (the
+    /// list may sit inside `<keys>`). Users answered with an `<error>` are left out.
+    static func parse(_ answer: Node) -> [JID: PreKeyBundle] {
+        let list = answer.child("list") ?? answer.child(path: "keys", "list")
+        var bundles: [JID: PreKeyBundle] = [:]
+        for user in list?.children("user") ?? [] {
+            guard user.child("error") == nil, let jid = user.jid("jid"),
+                let registration = bigEndian(user.child("registration")?.bytes),
+                let identityBytes = user.child("identity")?.bytes, let identity = try? IdentityKey(identityBytes),
+                let signed = user.child("skey"), let signedID = bigEndian(signed.child("id")?.bytes),
+                let signedValue = signed.child("value")?.bytes, let signature = signed.child("signature")?.bytes
+            else { continue }
+            let oneTime = user.child("key")
+            let bundle = try? PreKeyBundle(registrationId: registration, deviceId: UInt32(jid.device),
+                                           preKeyId: oneTime.flatMap { bigEndian($0.child("id")?.bytes) },
+                                           preKeyPublic: oneTime?.child("value")?.bytes, signedPreKeyId: signedID,
+                                           signedPreKeyPublic: signedValue, signedPreKeySignature: signature, identityKey: identity)
+            if let bundle { bundles[jid] = bundle }
+        }
+        return bundles
+    }
+
+    static func fetch(_ devices: [JID], client: WauseClient, connection: ServerConnection) async throws(WauseError) -> [JID: PreKeyBundle] {
+        guard !devices.isEmpty else { return [:] }
+        let answer = try await connection.query(query(id: connection.nextID(), devices: devices), timeout: ServerConnection.queryTimeout,
+                                                environment: client.environment)
+        guard answer[attribute: "type"] == "result" else {
+            throw WauseError(.notConnected, "the server refused the prekey bundle request (\(answer.child("error")?[attribute: "code"] ?? "?"))")
+        }
+        return parse(answer)
     }
 }

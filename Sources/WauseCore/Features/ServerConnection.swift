@@ -70,6 +70,11 @@ final class ServerConnection: @unchecked Sendable {
     /// Sends an iq and waits for the result or error with the same id; `timeout` in milliseconds.
     func query(_ iq: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
         guard let id = iq[attribute: "id"] else { throw .internal("an iq needs an id") }
+        return try await awaitAnswer(key: id, sending: iq, timeout: timeout, environment: environment)
+    }
+
+    /// Registers a waiter under `key`, sends `node`, and waits for the answer `run` hands it.
+    private func awaitAnswer(key id: String, sending iq: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
         do {
             return try await withThrowingTaskGroup(of: Node.self) { group in
                 group.addTask {
@@ -90,7 +95,7 @@ final class ServerConnection: @unchecked Sendable {
                 }
                 group.addTask {
                     try await environment.sleep(timeout)
-                    throw WauseError(.timeout, "no answer to iq \(id) within \(timeout / 1000) s")
+                    throw WauseError(.timeout, "no answer to \(iq.tag) \(iq[attribute: "id"] ?? "") within \(timeout / 1000) s")
                 }
                 defer { group.cancelAll() }
                 let answer = try await group.next()!
@@ -105,6 +110,14 @@ final class ServerConnection: @unchecked Sendable {
         }
     }
 
+    static func ackKey(_ messageID: String) -> String { "ack\u{0}" + messageID }
+
+    /// Sends a `<message>` and waits for the server's `<ack class="message" id=…>`.
+    func sendAwaitingAck(_ message: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
+        guard let id = message[attribute: "id"] else { throw .internal("a message needs an id") }
+        return try await awaitAnswer(key: ServerConnection.ackKey(id), sending: message, timeout: timeout, environment: environment)
+    }
+
     /// Reads stanzas until the connection ends, handing every one that does not answer a pending
     /// iq to `handle`. Returns why it ended.
     func run(_ handle: (Node) async -> Void) async -> String {
@@ -113,6 +126,13 @@ final class ServerConnection: @unchecked Sendable {
             while let node = try await socket.nextNode() {
                 if node.tag == "iq", let type = node[attribute: "type"], type == "result" || type == "error",
                     let id = node[attribute: "id"], let waiter = lock.withLock({ waiters.removeValue(forKey: id) })
+                {
+                    waiter.resume(returning: node)
+                    continue
+                }
+                // The server's ack of a message we sent (protocol-messaging §3.7) answers `sendAwaitingAck`.
+                if node.tag == "ack", node[attribute: "class"] == "message", let id = node[attribute: "id"],
+                    let waiter = lock.withLock({ waiters.removeValue(forKey: ServerConnection.ackKey(id)) })
                 {
                     waiter.resume(returning: node)
                     continue

@@ -36,7 +36,7 @@ public struct SchemaMigrations: Sendable {
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -203,5 +203,41 @@ enum Migrations {
         ts     INTEGER NOT NULL,             -- unix milliseconds
         data   TEXT NOT NULL                 -- JSON object
     );
+    """
+
+    /// Messaging: cached device lists (usync), undecryptable messages (retry receipts sent, never
+    /// dropped silently) and the identity-change flag on messages.
+    static let version2 = """
+    -- A user's devices as the server last listed them (protocol-messaging §3.3), by user JID
+    -- (phone or LID form). `devices` is a JSON array of device JIDs.
+    CREATE TABLE device_lists (
+        user_jid   TEXT PRIMARY KEY,
+        lid        TEXT,
+        devices    TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL
+    );
+
+    -- Messages we could not decrypt: the retry receipts we sent for them and why (§4.7).
+    CREATE TABLE decrypt_failures (
+        message_id   TEXT NOT NULL,
+        sender_jid   TEXT NOT NULL,
+        retry_count  INTEGER NOT NULL,
+        reason       TEXT NOT NULL,
+        first_at     INTEGER NOT NULL,
+        last_at      INTEGER NOT NULL,
+        resolved_at  INTEGER,
+        PRIMARY KEY (message_id, sender_jid)
+    );
+
+    -- Retry receipts we answered for our own messages (§4.7: at most a few per device).
+    CREATE TABLE retries_answered (
+        message_id TEXT NOT NULL,
+        device_jid TEXT NOT NULL,
+        count      INTEGER NOT NULL,
+        PRIMARY KEY (message_id, device_jid)
+    );
+
+    ALTER TABLE messages ADD COLUMN identity_changed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN sender_device TEXT;
     """
 }
