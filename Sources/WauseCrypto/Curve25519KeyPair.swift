@@ -105,10 +105,17 @@ extension Curve25519KeyPair {
     /// wrapped key. Checked on the birationally equivalent Edwards point (libsodium's
     /// `crypto_core_ed25519_is_valid_point` rejects points off the main subgroup).
     public static func isPrimeOrderPublicKey(_ publicKey: [UInt8]) -> Bool {
-        guard publicKey.count == keyLength, publicKey[31] & 0x80 == 0, (try? Sodium.ensureInitialized()) != nil else {
-            return false
-        }
+        guard publicKey.count == keyLength, publicKey[31] & 0x80 == 0, isCanonical(publicKey),
+            (try? Sodium.ensureInitialized()) != nil
+        else { return false }
         let edwards = XEdDSA.edwardsY(fromMontgomeryU: publicKey)
         return crypto_core_ed25519_is_valid_point(edwards) == 1
+    }
+
+    /// u < p = 2^255 − 19 (little-endian): an honest key is always reduced.
+    private static func isCanonical(_ u: [UInt8]) -> Bool {
+        // p = ED FF … FF 7F (little-endian): u ≥ p only if bytes 1…30 are all FF, byte 31 is 7F and byte 0 ≥ ED.
+        guard u[31] == 0x7F, u[1...30].allSatisfy({ $0 == 0xFF }) else { return true }
+        return u[0] < 0xED
     }
 }

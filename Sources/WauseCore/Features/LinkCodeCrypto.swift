@@ -34,7 +34,11 @@ public enum LinkCodeCrypto {
     /// What a person typed (`abcd-efgh`, `ABCD EFGH`, `ABCDEFGH`) → the 8 symbols the KDF takes, or
     /// nil if it cannot be a code.
     public static func normalize(_ typed: String) -> String? {
-        let symbols = typed.uppercased().filter { $0 != "-" && $0 != " " }
+        // ASCII-only upper-casing: full Unicode would turn "ß" into "SS", a code nobody typed.
+        let symbols = String(typed.filter { $0 != "-" && $0 != " " }.map { character -> Character in
+            guard let ascii = character.asciiValue, (97...122).contains(ascii) else { return character }
+            return Character(UnicodeScalar(ascii - 32))
+        })
         guard symbols.count == codeLength, symbols.allSatisfy(alphabet.contains) else { return nil }
         return symbols
     }
