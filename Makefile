@@ -127,12 +127,20 @@ examples: build test-c test-node $(VENV)/.installed-requirements
 
 # ---------------------------------------------------------------------------------------------
 # Benchmarks (release build), each figure beside its peer measured in the same run: the binary
-# XML codec against baileys-python's, Noise transport encryption against `openssl speed`.
+# XML codec against baileys-python's, Signal sessions against Debian's libsignal-protocol-c
+# (bench/signal_c, a C harness with an OpenSSL crypto provider), Noise transport encryption
+# against `openssl speed`.
 
-bench: setup $(VENV_INTEROP)/.baileys-installed
+# The libsignal-protocol-c harness; its Debian packages are installed only for the benchmark.
+$(OUT)/bench/signal_bench: bench/signal_c/signal_bench.c
+	scripts/setup-system.sh libsignal-protocol-c-dev libssl-dev
+	@mkdir -p $(@D)
+	gcc -std=c11 -O2 -Wall -Wextra -Werror $< $$(pkg-config --cflags --libs libsignal-protocol-c openssl) -o $@
+
+bench: setup $(VENV_INTEROP)/.baileys-installed $(OUT)/bench/signal_bench
 	$(SWIFT) build -c release --product wause-bench
 	$(SWIFT) build -c release --product wause-wire
-	$(RELEASE)/wause-bench --python $(VENV_INTEROP)/bin/python
+	$(RELEASE)/wause-bench --python $(VENV_INTEROP)/bin/python --signal-c $(OUT)/bench/signal_bench
 	$(RELEASE)/wause-wire noise-bench
 	openssl speed -evp aes-256-gcm -seconds 2 2>/dev/null | tail -3
 

@@ -80,7 +80,7 @@ let package = Package(
         // Developer CLIs that let independent implementations test ours from outside (README).
         .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto", "WauseSignal", "WauseSupport"]),
         // `make bench`: throughput figures side by side with a peer measured in the same run.
-        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary", "WauseSupport"]),
+        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary", "WauseSupport", "WauseSignal", "WauseCrypto"]),
         .executableTarget(name: "wause-wire", dependencies: [
             "WauseSupport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport",
             // Pairing-code and ADV formulas (LinkCodeCrypto, ADVIdentity) for tests/interop.

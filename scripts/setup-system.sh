@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages wause builds and tests with, if any are missing. Idempotent: when
 # everything is present it changes nothing and touches no network.
+#   scripts/setup-system.sh [EXTRA_PACKAGE...]   (extra packages for one target, e.g. `make bench`)
 set -euo pipefail
 
 packages=(
   libsodium-dev libsqlite3-dev libmicrohttpd-dev libqrencode-dev zlib1g-dev   # linked by libwause / wause-mcp
   pkg-config gcc make binutils util-linux                                     # build, pkg-config, nm/readelf, unshare
   nodejs sqlite3 openssl                                                      # node headers for the addon; sqlite3 CLI and certificates for tests
+  "$@"
 )
 
 missing=()

@@ -2,13 +2,16 @@
 // printing comparable figures; no timing assertions in tests).
 //
 //   wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys]
-//               [--only decode|encode]
+//               [--signal-c PATH] [--only decode|encode|signal]
 //
 // Measures WauseBinary encode/decode throughput (MB of frame bytes per second of thread CPU time,
 // so that other work on a shared machine does not skew the figures) on two corpora and, in the
 // same run on the same frames, baileys-python's codec via tests/interop/binary_bench.py.
 // Defaults: 2 s per measurement, python from $WAUSE_BENCH_PYTHON or `python3`, script
 // tests/interop/binary_bench.py relative to the working directory.
+//
+// Then Signal sessions (WauseSignal) beside Debian's libsignal-protocol-c, measured by the C
+// harness bench/signal_c/signal_bench.c (default build/bench/signal_bench, built by `make bench`).
 
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +24,9 @@ var python = getenv("WAUSE_BENCH_PYTHON").map { String(cString: $0) } ?? "python
 var script = "tests/interop/binary_bench.py"
 var compareWithBaileys = true
 var directions: Set<String> = ["decode", "encode"]
+var signalHarness = "build/bench/signal_bench"
+var runCodec = true
+var runSignal = true
 
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
@@ -29,9 +35,12 @@ while let argument = arguments.next() {
     case "--python": python = arguments.next() ?? python
     case "--baileys-script": script = arguments.next() ?? script
     case "--no-baileys": compareWithBaileys = false
-    case "--only": directions = [arguments.next() ?? ""]  // for profiling one direction
+    case "--signal-c": signalHarness = arguments.next() ?? signalHarness
+    case "--only":  // for profiling one part
+        let part = arguments.next() ?? ""
+        if part == "signal" { runCodec = false } else { directions = [part]; runSignal = false }
     default:
-        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--only decode|encode]")
+        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal]")
         exit(argument == "--help" || argument == "-h" ? 0 : 2)
     }
 }
@@ -39,17 +48,6 @@ while let argument = arguments.next() {
 #if DEBUG
 print("warning: debug build; figures are meaningful only with `swift build -c release`")
 #endif
-
-let corpora = [
-    CodecBenchmark.messageCorpus(count: 1_000, seed: 0x5EED_0001),
-    CodecBenchmark.smallCorpus(count: 1_000, seed: 0x5EED_0002),
-]
-
-print("binary XML codec: WauseBinary vs baileys-python 0.1.0a1 (MB of frame bytes per CPU-second, median of 5 rounds)")
-let ours = corpora.map { CodecBenchmark.measure($0, seconds: seconds, directions: directions) }
-let theirs = compareWithBaileys
-    ? BaileysComparison.run(python: python, script: script, corpora: corpora, seconds: seconds)
-    : BaileysComparison.Result(failure: "skipped (--no-baileys)")
 
 func column(_ text: String, _ width: Int) -> String {
     String(repeating: " ", count: max(0, width - text.count)) + text
@@ -59,19 +57,54 @@ func figure(_ value: Double?) -> String {
     return value >= 100 ? String(Int(value.rounded())) : String(Double(Int(value * 100)) / 100)
 }
 
-print(["corpus", "frames", "avg B", "wause dec", "wause enc", "baileys dec", "baileys enc", "dec ×", "enc ×"]
-    .enumerated().map { column($1, $0 == 0 ? 8 : 12) }.joined())
-for (corpus, figures) in zip(corpora, ours) {
-    let reference = theirs.figures[corpus.name]
-    let row = [
-        corpus.name, String(corpus.frames.count), String(corpus.averageBytes),
-        figure(figures.decodeMBps), figure(figures.encodeMBps),
-        figure(reference?.decodeMBps), figure(reference?.encodeMBps),
-        figure(reference.map { figures.decodeMBps / $0.decodeMBps }),
-        figure(reference.map { figures.encodeMBps / $0.encodeMBps }),
+if runCodec {
+    let corpora = [
+        CodecBenchmark.messageCorpus(count: 1_000, seed: 0x5EED_0001),
+        CodecBenchmark.smallCorpus(count: 1_000, seed: 0x5EED_0002),
     ]
-    print(row.enumerated().map { column($1, $0 == 0 ? 8 : 12) }.joined())
+
+    print("binary XML codec: WauseBinary vs baileys-python 0.1.0a1 (MB of frame bytes per CPU-second, median of 5 rounds)")
+    let ours = corpora.map { CodecBenchmark.measure($0, seconds: seconds, directions: directions) }
+    let theirs = compareWithBaileys
+        ? BaileysComparison.run(python: python, script: script, corpora: corpora, seconds: seconds)
+        : BaileysComparison.Result(failure: "skipped (--no-baileys)")
+
+    print(["corpus", "frames", "avg B", "wause dec", "wause enc", "baileys dec", "baileys enc", "dec ×", "enc ×"]
+        .enumerated().map { column($1, $0 == 0 ? 8 : 12) }.joined())
+    for (corpus, figures) in zip(corpora, ours) {
+        let reference = theirs.figures[corpus.name]
+        let row = [
+            corpus.name, String(corpus.frames.count), String(corpus.averageBytes),
+            figure(figures.decodeMBps), figure(figures.encodeMBps),
+            figure(reference?.decodeMBps), figure(reference?.encodeMBps),
+            figure(reference.map { figures.decodeMBps / $0.decodeMBps }),
+            figure(reference.map { figures.encodeMBps / $0.encodeMBps }),
+        ]
+        print(row.enumerated().map { column($1, $0 == 0 ? 8 : 12) }.joined())
+    }
+    if let failure = theirs.failure {
+        print("baileys-python: \(failure)")
+    }
 }
-if let failure = theirs.failure {
-    print("baileys-python: \(failure)")
+
+if runSignal {
+    let size = 100  // bytes of plaintext: a short text message with WhatsApp's padding
+    print("")
+    print("Signal 1:1 sessions: WauseSignal vs libsignal-protocol-c 2.3.3 on OpenSSL (operations per CPU-second, median of 5 rounds, \(size)-byte messages)")
+    let ours = SignalBenchmark.measure(seconds: seconds, size: size, recordsAsBytes: false)
+    let oursAsBytes = SignalBenchmark.measure(seconds: seconds, size: size, recordsAsBytes: true)
+    let (theirs, failure) = SignalBenchmark.runC(harness: signalHarness, seconds: seconds, size: size)
+    print(["workload", "wause", "wause, bytes", "libsignal-c", "×", "× (bytes)"].enumerated().map { column($1, $0 == 0 ? 26 : 14) }.joined())
+    let rows: [(String, KeyPath<SignalBenchmark.Figures, Double>)] = [
+        ("same-chain encrypt msg/s", \.encrypt), ("same-chain decrypt msg/s", \.decrypt),
+        ("ping-pong msg/s", \.pingPong), ("session setups/s", \.setup),
+    ]
+    for (name, path) in rows {
+        let reference = theirs?[keyPath: path]
+        print([name, figure(ours[keyPath: path]), figure(oursAsBytes[keyPath: path]), figure(reference),
+               figure(reference.map { ours[keyPath: path] / $0 }), figure(reference.map { oursAsBytes[keyPath: path] / $0 })]
+            .enumerated().map { column($1, $0 == 0 ? 26 : 14) }.joined())
+    }
+    print("(\"wause, bytes\": session records serialised and parsed on every call, as libsignal-protocol-c's store API requires)")
+    if let failure { print("libsignal-protocol-c: \(failure)") }
 }
