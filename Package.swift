@@ -74,13 +74,13 @@ let package = Package(
         .executableTarget(name: "wause-mcp", dependencies: ["WauseMCPHost", "WauseCore"]),
         // wause-sim: a local WhatsApp-compatible server (DESIGN.md "The simulator").
         .target(name: "WauseSim", dependencies: [
-            "WauseSupport", "WauseCore", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto",
+            "WauseSupport", "WauseCore", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseSignal",
         ]),
         .executableTarget(name: "wause-sim", dependencies: ["WauseSim"]),
         // Developer CLIs that let independent implementations test ours from outside (README).
         .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto", "WauseSignal", "WauseSupport"]),
         // `make bench`: throughput figures side by side with a peer measured in the same run.
-        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary", "WauseSupport", "WauseSignal", "WauseCrypto"]),
+        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary", "WauseSupport", "WauseCore", "WauseSignal", "WauseCrypto"]),
         .executableTarget(name: "wause-wire", dependencies: [
             "WauseSupport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport",
             // Pairing-code and ADV formulas (LinkCodeCrypto, ADVIdentity) for tests/interop.
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "WauseCoreTests", dependencies: [
             "WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseProto", "WauseSignal", "WauseTestSupport",
         ]),
-        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseTestSupport"]),
+        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport"]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseTestSupport"]),
     ]
 )

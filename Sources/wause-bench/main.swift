@@ -24,6 +24,8 @@ var python = getenv("WAUSE_BENCH_PYTHON").map { String(cString: $0) } ?? "python
 var script = "tests/interop/binary_bench.py"
 var compareWithBaileys = true
 var directions: Set<String> = ["decode", "encode"]
+var storeMessages = 100_000
+var storePeerScript = "bench/store_peer.py"
 var signalHarness = "build/bench/signal_bench"
 var runCodec = true
 var runSignal = true
@@ -36,11 +38,14 @@ while let argument = arguments.next() {
     case "--baileys-script": script = arguments.next() ?? script
     case "--no-baileys": compareWithBaileys = false
     case "--signal-c": signalHarness = arguments.next() ?? signalHarness
+    case "--store-messages": storeMessages = arguments.next().flatMap(Int.init) ?? storeMessages  // 0 skips the store part
+    case "--store-peer-script": storePeerScript = arguments.next() ?? storePeerScript
     case "--only":  // for profiling one part
         let part = arguments.next() ?? ""
         if part == "signal" { runCodec = false } else { directions = [part]; runSignal = false }
     default:
-        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal]")
+        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal]"
+            + " [--store-messages N] [--store-peer-script PATH]")
         exit(argument == "--help" || argument == "-h" ? 0 : 2)
     }
 }
@@ -107,4 +112,8 @@ if runSignal {
     }
     print("(\"wause, bytes\": session records serialised and parsed on every call, as libsignal-protocol-c's store API requires)")
     if let failure { print("libsignal-protocol-c: \(failure)") }
+}
+
+if storeMessages > 0 {
+    StoreBenchmark.run(python: python, script: storePeerScript, count: storeMessages)
 }

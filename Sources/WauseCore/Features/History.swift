@@ -22,6 +22,24 @@ public struct MessageRecord: Sendable, Equatable {
     public var status: String?
     public var statusReason: String?
     public var raw: [UInt8]?
+
+    public init(rowid: Int64 = 0, id: String, chatJID: String, senderJID: String?, fromMe: Bool, type: String, body: String,
+                quotedID: String? = nil, timestamp: Int64, hasMedia: Bool = false, status: String? = nil, statusReason: String? = nil,
+                raw: [UInt8]? = nil) {
+        self.rowid = rowid
+        self.id = id
+        self.chatJID = chatJID
+        self.senderJID = senderJID
+        self.fromMe = fromMe
+        self.type = type
+        self.body = body
+        self.quotedID = quotedID
+        self.timestamp = timestamp
+        self.hasMedia = hasMedia
+        self.status = status
+        self.statusReason = statusReason
+        self.raw = raw
+    }
 }
 
 extension Store {
@@ -122,7 +140,7 @@ extension Store {
     }
 
     /// FTS5 search (words, "phrases", AND/OR/NOT, prefix*), best matches first.
-    func searchMessages(_ query: String, chat: String?, limit: Int) throws(WauseError) -> [(MessageRecord, String)] {
+    public func searchMessages(_ query: String, chat: String?, limit: Int) throws(WauseError) -> [(MessageRecord, String)] {
         try database.withConnection { (c) throws(WauseError) in
             var sql = """
                 SELECT messages.*, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet FROM messages_fts
