@@ -772,6 +772,29 @@ def test_progress_token_answers_as_sse(server, session):
     assert final["result"] == plain
 
 
+def test_wait_for_message_reports_progress_and_ends_with_a_clear_timeout(server, session):
+    """whatsapp_wait_for_message with a progress token answers over SSE: progress notifications
+    while it waits (they also keep the client's read timeout from firing), then a result that says
+    plainly that nothing came."""
+    params = {"name": "whatsapp_wait_for_message", "arguments": {"timeout": 1}, "_meta": {"progressToken": "w-1"}}
+    response = server.rpc(session, "tools/call", params=params, id=21)
+    assert response.status == 200, response
+    assert response.content_type == "text/event-stream", response
+    messages = sse_messages(response.body)
+    progress = [m for m in messages[:-1] if m.get("method") == "notifications/progress"]
+    assert progress and len(progress) == len(messages) - 1, messages
+    for note in progress:
+        assert note["params"]["progressToken"] == "w-1" and note["params"]["total"] == 1, note
+        assert isinstance(note["params"]["message"], str) and "waiting" in note["params"]["message"]
+    values = [note["params"]["progress"] for note in progress]
+    assert values == sorted(values), values
+    final = messages[-1]
+    assert final["id"] == 21 and final["result"]["isError"] is False, final
+    result = final["result"]["structuredContent"]
+    assert result["timed_out"] is True and result["message"] is None and result["ok"] is True, result
+    assert result["waited_seconds"] >= 1, result
+
+
 def test_concurrent_progress_calls_do_not_deadlock(make_server):
     """Regression: several tools/call requests with a progressToken at once (each answered as
     SSE) used to wedge the server for good (every later tools/call hung, and SIGTERM then hung
