@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "WauseProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Signal protocol logic (X3DH, double ratchet, wire formats) over store protocols, as libsignal separates them.
         .target(name: "WauseSignal", dependencies: [
-            "WauseCrypto", "WauseProto",
+            "CSodium", "WauseCrypto", "WauseProto",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "WauseTransport", dependencies: [

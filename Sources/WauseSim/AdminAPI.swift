@@ -1,3 +1,4 @@
+import WauseBinary
 import WauseCore
 import WauseHTTP
 
@@ -8,11 +9,13 @@ public struct AdminAPI: Sendable {
     let state: SimState
     let connections: SimConnections
     let linking: PhoneLinking
+    let phones: VirtualPhones
 
-    init(state: SimState, connections: SimConnections, linking: PhoneLinking) {
+    init(state: SimState, connections: SimConnections, linking: PhoneLinking, phones: VirtualPhones) {
         self.state = state
         self.connections = connections
         self.linking = linking
+        self.phones = phones
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -29,7 +32,7 @@ public struct AdminAPI: Sendable {
 
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
     private enum Route {
-        case accounts, accountDevices, accountDevice, scan, enterCode, connections
+        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply
 
         init?(_ parts: [String]) {
             switch (parts.count, parts.first) {
@@ -37,6 +40,9 @@ public struct AdminAPI: Sendable {
             case (3, "accounts") where parts[2] == "devices": self = .accountDevices
             case (3, "accounts") where parts[2] == "scan": self = .scan
             case (3, "accounts") where parts[2] == "enter-code": self = .enterCode
+            case (3, "accounts") where parts[2] == "send": self = .send
+            case (3, "accounts") where parts[2] == "inbox": self = .inbox
+            case (3, "accounts") where parts[2] == "auto-reply": self = .autoReply
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
             default: return nil
@@ -46,9 +52,10 @@ public struct AdminAPI: Sendable {
         var allowedMethods: [String] {
             switch self {
             case .accounts: return ["GET", "POST"]
-            case .accountDevices, .connections: return ["GET"]
+            case .accountDevices, .connections, .inbox: return ["GET"]
             case .accountDevice: return ["DELETE"]
-            case .scan, .enterCode: return ["POST"]
+            case .scan, .enterCode, .send: return ["POST"]
+            case .autoReply: return ["GET", "PUT"]
             }
         }
     }
@@ -89,7 +96,73 @@ public struct AdminAPI: Sendable {
             return try link(route, phone: parts[1], body: try AdminAPI.body(request))
         case (.connections, _):
             return .json(200, connections.json)
+        case (.send, _):
+            return try send(try existingAccount(parts[1]), body: try AdminAPI.body(request))
+        case (.inbox, _):
+            return try inbox(try existingAccount(parts[1]), request: request)
+        case (.autoReply, "GET"):
+            let account = try existingAccount(parts[1])
+            return .json(200, ["phone": .string(account.phone), "auto_reply": JSONValue(try state.autoReply(phone: account.phone))])
+        case (.autoReply, _):
+            return try setAutoReply(try existingAccount(parts[1]), body: try AdminAPI.body(request))
         }
+    }
+
+    // MARK: The phone as a messaging client (VirtualPhones.swift)
+
+    /// `POST /accounts/{phone}/send {to, text}`: `to` is a phone number (digits, `+`, spaces) or
+    /// a user JID (`PHONE@s.whatsapp.net` or `LID@lid`, a device part is ignored); the message
+    /// goes out in that addressing form. 200 `{ok, message_id, timestamp, to, chat}` once it is
+    /// queued for every device of the recipient (and copied to the phone's own companions).
+    private func send(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
+        guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
+        guard let text = body["text"]?.stringValue else { throw .invalidRequest("text (a string) is required") }
+        guard !text.isEmpty else { throw .invalidRequest("text must not be empty") }
+        let chat: JID
+        if to.contains("@") {
+            guard let jid = JID(to), jid.server == .whatsApp || jid.server == .lid, !jid.user.isEmpty else {
+                throw .invalidRequest("to must be a phone number, PHONE@s.whatsapp.net or LID@lid", details: ["to": .string(to)])
+            }
+            chat = JID(user: jid.user, server: jid.server)
+        } else {
+            chat = JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
+        }
+        let sent = try phones.send(from: account, to: chat, text: text)
+        return .json(200, [
+            "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
+            "to": .string(chat.description), "from": .string(account.jid),
+        ])
+    }
+
+    /// `GET /accounts/{phone}/inbox?after=N&limit=L` (L 1–500, default 100): what the phone
+    /// received, decrypted, oldest first, and `next_cursor` to pass as `after` next time.
+    private func inbox(_ account: SimAccount, request: HTTPRequest) throws(WauseError) -> HTTPResponse {
+        var after: Int64 = 0
+        if let text = request.query("after") {
+            guard let value = Int64(text), value >= 0 else { throw .invalidRequest("after must be a non-negative integer") }
+            after = value
+        }
+        var limit = 100
+        if let text = request.query("limit") {
+            guard let value = Int(text), (1...500).contains(value) else { throw .invalidRequest("limit must be an integer from 1 to 500") }
+            limit = value
+        }
+        let messages = try state.inbox(phone: account.phone, after: after, limit: limit)
+        let next = messages.last?["cursor"] ?? .int(after)
+        return .json(200, ["messages": .array(messages), "next_cursor": next])
+    }
+
+    /// `PUT /accounts/{phone}/auto-reply {text}`: a string turns it on, null (or no text) off.
+    private func setAutoReply(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
+        let value = body["text"]
+        var text: String?
+        if let value, !value.isNull {
+            guard let string = value.stringValue else { throw .invalidRequest("text must be a string or null") }
+            guard !string.isEmpty else { throw .invalidRequest("text must not be empty (null turns the auto-reply off)") }
+            text = string
+        }
+        try state.setAutoReply(phone: account.phone, text: text)
+        return .json(200, ["ok": true, "phone": .string(account.phone), "auto_reply": JSONValue(text)])
     }
 
     /// `scan {qr, corrupt?}` / `enter-code {code, corrupt?}`: the phone links a companion. The

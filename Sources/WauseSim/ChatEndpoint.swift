@@ -34,6 +34,7 @@ final class ChatEndpoint: Sendable {
     let state: SimState
     let connections: SimConnections
     let links: PendingLinks
+    let router: MessageRouter
     let environment: Environment
     let logger: Logger
 
@@ -47,11 +48,12 @@ final class ChatEndpoint: Sendable {
         var device: SimDevice?
     }
 
-    init(rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections, links: PendingLinks,
+    init(rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections, links: PendingLinks, router: MessageRouter,
          environment: Environment, logger: Logger) throws {
         self.state = state
         self.connections = connections
         self.links = links
+        self.router = router
         self.environment = environment
         self.logger = logger
         // A fresh server key and intermediate each start, certified by the (persistent) root, valid
@@ -112,6 +114,14 @@ final class ChatEndpoint: Sendable {
                     return
                 }
                 session.device = device
+                // What waited while it was away goes out now, in order, then `<ib><offline count/>`
+                // marks the end of the backlog as the real server does (whatsmeow: OfflineSyncCompleted).
+                let link = DeviceLink(connectionID: id, phone: device.phone, device: device.device) { node throws in try socket.send(node: node) }
+                connections.attach(link)
+                let backlog = link.pump(state)
+                try socket.send(node: Node(tag: "ib", attributes: ["from": .jid(.whatsAppServer)], children: [
+                    Node(tag: "offline", attributes: ["count": .text(String(backlog))]),
+                ]))
             }
             while let node = try await socket.nextNode() {
                 if let pairing = session.pairing, pairing.deliver(node) { continue }
@@ -199,6 +209,10 @@ final class ChatEndpoint: Sendable {
     /// `<ib>` telemetry (`unified_session`, §6.6) need no answer; results and errors answer our
     /// own iqs (the pair-device ack).
     private func respond(to node: Node, session: Session) throws {
+        if let device = session.device, ["message", "receipt", "ack"].contains(node.tag) {
+            try route(node, from: device, socket: session.socket)
+            return
+        }
         guard node.tag == "iq", let id = node[attribute: "id"] else { return }
         let type = node[attribute: "type"]
         guard type == "get" || type == "set" else { return }
@@ -225,6 +239,20 @@ final class ChatEndpoint: Sendable {
         case .answerThenClose(let answer):
             try session.socket.send(node: answer)
             session.socket.close()
+        }
+    }
+
+    /// A logged-in device's message, receipt or ack (MessageRouting.swift).
+    private func route(_ node: Node, from device: SimDevice, socket: WireSocket) throws {
+        guard let account = try state.account(phone: device.phone) else { return }
+        let sender = SimEndpoint(account: account, device: device.device)
+        switch node.tag {
+        case "message":
+            try router.message(node, from: sender) { ack in try socket.send(node: ack) }
+        case "receipt":
+            if let ack = try router.receipt(node, from: sender) { try socket.send(node: ack) }
+        default:
+            try router.ack(node, from: sender)
         }
     }
 

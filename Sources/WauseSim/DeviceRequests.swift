@@ -64,6 +64,12 @@ extension ChatEndpoint {
             // §9.1: how many one-time prekeys the server holds for this device.
             let count = try state.preKeyCount(phone: device.phone, device: device.device)
             return .answer(ChatEndpoint.result(id, [Node(tag: "count", attributes: ["value": .text(String(count))])]))
+        case ("get", "encrypt") where node.child("key") != nil:
+            // §1.11: prekey bundles of devices the client has no session with.
+            return .answer(try UserDevices.bundles(node, id: id, state: state))
+        case ("get", "usync"):
+            // §3.3: device lists (and LIDs) of the users the client is about to message.
+            return .answer(try UserDevices.usync(node, id: id, state: state))
         case ("set", "encrypt") where node.child("list") != nil || node.child("skey") != nil:
             // §9.2: the upload; all of it is stored or none.
             do {

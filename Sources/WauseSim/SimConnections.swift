@@ -1,3 +1,4 @@
+import WauseBinary
 import WauseCore
 
 /// The live WebSocket connections the simulator is serving, for `GET /connections` and for
@@ -21,6 +22,7 @@ public final class SimConnections: @unchecked Sendable {
 
     private let lock = ConditionLock()
     private var entries: [Int: Entry] = [:]
+    private var links: [Int: DeviceLink] = [:]
     private var nextID = 1
 
     public init() {}
@@ -41,7 +43,20 @@ public final class SimConnections: @unchecked Sendable {
         }
     }
 
-    public func remove(_ id: Int) { _ = lock.withLock { entries.removeValue(forKey: id) } }
+    public func remove(_ id: Int) {
+        lock.withLock {
+            entries.removeValue(forKey: id)
+            links.removeValue(forKey: id)
+        }
+    }
+
+    /// A logged-in device's connection starts taking queued stanzas.
+    func attach(_ link: DeviceLink) { lock.withLock { links[link.connectionID] = link } }
+
+    /// The live connections of one device (normally one).
+    func links(phone: String, device: Int) -> [DeviceLink] {
+        lock.withLock { links.values.filter { $0.phone == phone && $0.device == device }.sorted { $0.connectionID < $1.connectionID } }
+    }
 
     public var all: [Entry] { lock.withLock { entries.values.sorted { $0.id < $1.id } } }
 
@@ -58,5 +73,47 @@ public final class SimConnections: @unchecked Sendable {
             ["id": .int(Int64(entry.id)), "device": JSONValue(entry.device), "state": .string(entry.state),
              "since": .string(ISO8601.string(fromUnixMilliseconds: entry.since))]
         })
+    }
+}
+
+/// A logged-in device's connection, through which its queue is delivered in order. Every
+/// stanza goes out at most once per connection (`lastSeq`); it stays queued until the device
+/// answers it, so the next connection delivers it again (the device dedupes by id).
+final class DeviceLink: @unchecked Sendable {
+    let connectionID: Int
+    let phone: String
+    let device: Int
+    private let send: @Sendable (Node) throws -> Void
+    private let lock = ConditionLock()
+    private var lastSeq: Int64 = 0
+
+    init(connectionID: Int, phone: String, device: Int, send: @escaping @Sendable (Node) throws -> Void) {
+        self.connectionID = connectionID
+        self.phone = phone
+        self.device = device
+        self.send = send
+    }
+
+    /// Sends what was queued since the last pump; answers how many stanzas went out. One pump at
+    /// a time per connection, so the order on the wire is the queue's.
+    @discardableResult
+    func pump(_ state: SimState) -> Int {
+        lock.withLock {
+            var sent = 0
+            while true {
+                guard let batch = try? state.queued(phone: phone, device: device, after: lastSeq), !batch.isEmpty else { return sent }
+                var delivered: [Int64] = []
+                for entry in batch {
+                    do { try send(entry.node) } catch {
+                        try? state.markDelivered(delivered)
+                        return sent
+                    }
+                    lastSeq = entry.seq
+                    delivered.append(entry.seq)
+                    sent += 1
+                }
+                try? state.markDelivered(delivered)
+            }
+        }
     }
 }

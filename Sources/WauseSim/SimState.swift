@@ -101,6 +101,99 @@ public final class SimState: @unchecked Sendable {
             FOREIGN KEY (phone, device) REFERENCES devices(phone, device) ON DELETE CASCADE
         );
         """,
+        // Messaging (protocol-messaging §1.10–1.11, §3–§5): the virtual phones as Signal
+        // participants, the offline queue, what the phones received and sent.
+        """
+        -- The phone (device 0) of each account: its Signal identity is the account identity key
+        -- (whatsmeow trusts that key at the account's LID device 0), plus a registration id and a
+        -- signed prekey made on first use.
+        CREATE TABLE phone_signal (
+            phone           TEXT PRIMARY KEY REFERENCES accounts(phone) ON DELETE CASCADE,
+            registration_id INTEGER NOT NULL,
+            signed_prekey   BLOB NOT NULL,        -- SignedPreKeyRecord (libsignal RecordStructure)
+            next_prekey_id  INTEGER NOT NULL
+        );
+        -- The phone's one-time prekeys. on_server = 1 while the server may still hand the public
+        -- half out; a bundle hands it out once (on_server = 0), the phone keeps the private half
+        -- until the pkmsg that uses it decrypts.
+        CREATE TABLE phone_prekeys (
+            phone     TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+            key_id    INTEGER NOT NULL,
+            record    BLOB NOT NULL,              -- PreKeyRecord
+            on_server INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (phone, key_id)
+        );
+        CREATE TABLE phone_sessions (
+            phone   TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+            address TEXT NOT NULL,                -- SignalAddress "name:device"
+            record  BLOB NOT NULL,                -- SessionRecord
+            PRIMARY KEY (phone, address)
+        );
+        CREATE TABLE phone_identities (
+            phone    TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+            address  TEXT NOT NULL,
+            identity BLOB NOT NULL,               -- raw 32-byte key
+            PRIMARY KEY (phone, address)
+        );
+        -- Stanzas waiting for a device, in order. A message stays until the device answers it with
+        -- a receipt (or a nack), a receipt until the device acks it; delivered_at only records
+        -- that it went out once, so a reconnect delivers it again.
+        CREATE TABLE queue (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            phone        TEXT NOT NULL,
+            device       INTEGER NOT NULL,
+            kind         TEXT NOT NULL,           -- message | receipt
+            stanza_id    TEXT NOT NULL,
+            stanza       BLOB NOT NULL,           -- the binary-XML node as it goes out
+            created_at   INTEGER NOT NULL,
+            delivered_at INTEGER
+        );
+        CREATE INDEX queue_by_device ON queue (phone, device, seq);
+        -- Who sent which message id (receipts addressed to a user find the sending device).
+        CREATE TABLE message_log (
+            message_id    TEXT NOT NULL,
+            sender_phone  TEXT NOT NULL,
+            sender_device INTEGER NOT NULL,
+            chat          TEXT NOT NULL,
+            t             INTEGER NOT NULL,
+            PRIMARY KEY (message_id, sender_phone)
+        );
+        -- What a virtual phone received (decrypted), and the copies of what its companions sent.
+        CREATE TABLE inbox (
+            cursor      INTEGER PRIMARY KEY AUTOINCREMENT,
+            phone       TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+            message_id  TEXT NOT NULL,
+            from_jid    TEXT NOT NULL,            -- the sending device, as it was delivered
+            from_phone  TEXT,
+            from_me     INTEGER NOT NULL,         -- 1: a copy of what one of its companions sent
+            chat        TEXT NOT NULL,
+            to_jid      TEXT NOT NULL,
+            text        TEXT,
+            push_name   TEXT,
+            timestamp   INTEGER NOT NULL,         -- the server's t, unix seconds
+            received_at INTEGER NOT NULL,
+            UNIQUE (phone, message_id, from_jid)
+        );
+        -- What a virtual phone sent, so it can answer retry receipts (§4.7) as a real client does.
+        CREATE TABLE phone_sent (
+            phone      TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+            message_id TEXT NOT NULL,
+            chat       TEXT NOT NULL,
+            payload    BLOB NOT NULL,             -- the Message protobuf, unpadded
+            auto_reply INTEGER NOT NULL DEFAULT 0,
+            t          INTEGER NOT NULL,
+            PRIMARY KEY (phone, message_id)
+        );
+        -- Retry receipts the phone sent per message and sender device (at most 4, as whatsmeow).
+        CREATE TABLE phone_retries (
+            phone      TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            sender     TEXT NOT NULL,
+            count      INTEGER NOT NULL,
+            PRIMARY KEY (phone, message_id, sender)
+        );
+        ALTER TABLE accounts ADD COLUMN auto_reply TEXT;
+        """,
     ])
 
     let database: SQLiteDatabase
@@ -151,7 +244,7 @@ public final class SimState: @unchecked Sendable {
         }
     }
 
-    private static func account(_ row: SQLRow) -> SimAccount? {
+    static func account(_ row: SQLRow) -> SimAccount? {
         guard let phone = row["phone"].text, let lid = row["lid"].text, let privateKey = row["identity_private"].blob,
             let identity = try? Curve25519KeyPair(privateKey: privateKey)
         else { return nil }
@@ -207,6 +300,8 @@ public final class SimState: @unchecked Sendable {
                     let removed = SimState.device(row)
                 else { return nil }
                 try c.execute("DELETE FROM devices WHERE phone = ? AND device = ?", [.text(phone), .integer(Int64(device))])
+                // What was waiting for it will never be asked for again (a relinked device starts fresh).
+                try c.execute("DELETE FROM queue WHERE phone = ? AND device = ?", [.text(phone), .integer(Int64(device))])
                 try c.execute("INSERT OR REPLACE INTO removed_devices (noise_public, removed_at) VALUES (?, ?)",
                               [.blob(removed.noisePublicKey), .integer(clock())])
                 return removed

@@ -13,13 +13,14 @@ public final class Simulator: @unchecked Sendable {
     let admin: HTTPServer
     /// The admin routes, callable without HTTP (tests drive them from a plain thread).
     let adminAPI: AdminAPI
+    let phones: VirtualPhones
     let logger: Logger
 
     public var chatPort: Int { chatServer.port }
     public var adminPort: Int { Int(admin.port) }
 
     private init(settings: SimSettings, rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections,
-                 chatServer: WebSocketServer, admin: HTTPServer, adminAPI: AdminAPI, logger: Logger) {
+                 chatServer: WebSocketServer, admin: HTTPServer, adminAPI: AdminAPI, phones: VirtualPhones, logger: Logger) {
         self.settings = settings
         self.rootKey = rootKey
         self.state = state
@@ -27,6 +28,7 @@ public final class Simulator: @unchecked Sendable {
         self.chatServer = chatServer
         self.admin = admin
         self.adminAPI = adminAPI
+        self.phones = phones
         self.logger = logger
     }
 
@@ -38,13 +40,16 @@ public final class Simulator: @unchecked Sendable {
         let state = try SimState(directory: directory, random: environment.randomBytes, clock: environment.now)
         let connections = SimConnections()
         let links = PendingLinks()
-        let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, links: links,
+        let router = MessageRouter(state: state, connections: connections, environment: environment, logger: logger)
+        let phones = VirtualPhones(state: state, router: router, environment: environment, logger: logger)
+        router.phones = phones
+        let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, links: links, router: router,
                                     environment: environment, logger: logger)
         let chatServer = try await WebSocketServer.start(host: "127.0.0.1", port: settings.port, path: "/ws/chat") { connection, _ in
             await chat.serve(connection)
         }
         let api = AdminAPI(state: state, connections: connections,
-                           linking: PhoneLinking(state: state, links: links, environment: environment, logger: logger))
+                           linking: PhoneLinking(state: state, links: links, environment: environment, logger: logger), phones: phones)
         let admin = HTTPServer(maximumBodySize: 1024 * 1024, handler: api.handle)
         do {
             try admin.start(host: "127.0.0.1", port: UInt16(settings.adminPort))
@@ -53,7 +58,9 @@ public final class Simulator: @unchecked Sendable {
             throw error
         }
         let simulator = Simulator(settings: settings, rootKey: rootKey, state: state, connections: connections,
-                                  chatServer: chatServer, admin: admin, adminAPI: api, logger: logger)
+                                  chatServer: chatServer, admin: admin, adminAPI: api, phones: phones, logger: logger)
+        // What the phones had not read when the sim last stopped.
+        phones.kick()
         logger.info("serving ws://127.0.0.1:\(chatServer.port)/ws/chat, admin http://127.0.0.1:\(admin.port), state in \(directory)")
         return simulator
     }
@@ -62,6 +69,7 @@ public final class Simulator: @unchecked Sendable {
         for entry in connections.all { entry.disconnect(.shutdown) }
         await chatServer.close()
         admin.stop()
+        await phones.stop()
         state.close()
     }
 }

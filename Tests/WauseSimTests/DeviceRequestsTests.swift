@@ -15,6 +15,9 @@ import WauseTestSupport
         _ = try await PhoneLinkingTests.link(setup, companion, phone: "15550001111")
         try await companion.login(setup.simulator, phone: "15550001111", device: 1)
         #expect(try await companion.expectNode().tag == "success")
+        // The end of the (empty) offline backlog, as the real server marks it.
+        let offline = try await companion.expectNode()
+        #expect(offline.tag == "ib" && offline.child("offline")?[attribute: "count"] == "0")
         return companion
     }
 

@@ -201,7 +201,14 @@ final class TestCompanion: @unchecked Sendable {
 /// The admin API called as the HTTP server calls it, from a plain thread (it blocks while the
 /// phone waits for the companion).
 func admin(_ simulator: Simulator, _ method: String, _ path: String, _ body: JSONValue? = nil) async -> (status: Int, json: JSONValue) {
-    let request = HTTPRequest(method: method, path: path, body: body.map { Array($0.serialized.utf8) } ?? [])
+    // A query string is split off as the HTTP server does (`/inbox?after=3`).
+    let parts = path.split(separator: "?", maxSplits: 1).map(String.init)
+    var query: [String: String] = [:]
+    for pair in parts.count > 1 ? parts[1].split(separator: "&") : [] {
+        let field = pair.split(separator: "=", maxSplits: 1).map(String.init)
+        query[field[0]] = field.count > 1 ? field[1] : ""
+    }
+    let request = HTTPRequest(method: method, path: parts.first ?? path, query: query, body: body.map { Array($0.serialized.utf8) } ?? [])
     let api = simulator.adminAPI
     let response = await onPlainThread { api.handle(request) }
     guard case .bytes(let bytes) = response.body, let json = try? JSONValue.parse(bytes: bytes) else { return (response.status, .null) }

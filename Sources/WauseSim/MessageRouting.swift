@@ -1,0 +1,197 @@
+import WauseBinary
+import WauseCore
+
+/// What the server does with messages, receipts and acks between devices (protocol-messaging
+/// §3.5–3.7, §4.2, §4.4–4.7, §5): a `<message>` with `<participants>` is fanned out, one stanza
+/// per `<to>` device, into the recipients' queues, and only then acknowledged with
+/// `<ack class="message" id from t>`; a retry resend (`device_fanout="false"`, no participants)
+/// goes to the one device in `to`; receipts are forwarded to the sender's devices (retry
+/// receipts to the one device named); a stanza stays queued until its device answers it (a
+/// receipt for a message, an ack for a receipt), and is pushed to the device whenever it is
+/// connected. Device 0 of every account is a virtual phone (`VirtualPhones`), which reads its
+/// queue as any client would.
+///
+/// Addressing: an account is reached by phone number (`PHONE[:N]@s.whatsapp.net`) or by LID
+/// (`LID[:N]@lid`); what a device receives names the sender in the form the sender used for
+/// that device, with the other form alongside (`sender_lid` / `sender_pn`, §4.2).
+final class MessageRouter: @unchecked Sendable {
+    let state: SimState
+    let connections: SimConnections
+    let environment: Environment
+    let logger: Logger
+    /// Set once at start (the phones deliver through the router and the router wakes them).
+    var phones: VirtualPhones!
+
+    init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger) {
+        self.state = state
+        self.connections = connections
+        self.environment = environment
+        self.logger = logger
+    }
+
+    /// A JID attribute, whether the peer encoded it as a JID pair or as text.
+    static func jid(_ node: Node, _ name: String) -> JID? {
+        node.jid(name) ?? node[attribute: name].flatMap(JID.init)
+    }
+
+    // MARK: Delivery
+
+    /// Queues the stanzas (with the other rows of the same operation) in one transaction, then
+    /// pushes them to the devices that are connected.
+    func deliver(_ stanzas: [QueuedStanza], also: ((SQLiteConnection) throws(WauseError) -> Void)? = nil) throws(WauseError) {
+        try state.enqueue(stanzas, also: also)
+        push(stanzas.map { ($0.phone, $0.device) })
+    }
+
+    func push(_ targets: [(phone: String, device: Int)]) {
+        var seen = Set<String>()
+        for target in targets where seen.insert("\(target.phone):\(target.device)").inserted {
+            if target.device == 0 {
+                phones.kick()
+            } else {
+                for link in connections.links(phone: target.phone, device: target.device) { link.pump(state) }
+            }
+        }
+    }
+
+    /// A message as the server delivers it (§4.2): `from` the sending device in `form` (device
+    /// part omitted for 0), `t`, `notify` (the sender's push name), the other addressing form of
+    /// the sender, and `recipient` (the chat) when it goes to the sender's own other devices.
+    static func delivered(id: String, t: Int64, type: String, sender: SimEndpoint, form: JID.Server, ownDeviceChat: JID?,
+                          extra: Attributes = [:], children: [Node]) -> Node {
+        var attributes: Attributes = [
+            "from": .jid(sender.jid(form)), "id": .text(id), "t": .text(String(t)), "type": .text(type),
+            "notify": .text(sender.account.pushName),
+        ]
+        if form == .lid {
+            attributes["sender_pn"] = .jid(JID(user: sender.account.phone, server: .whatsApp))
+        } else {
+            attributes["sender_lid"] = .jid(JID(user: sender.account.lid, server: .lid))
+        }
+        if let chat = ownDeviceChat { attributes["recipient"] = .jid(JID(user: chat.user, server: chat.server)) }
+        for attribute in extra { attributes[attribute.name] = attribute.value }
+        return Node(tag: "message", attributes: attributes, children: children)
+    }
+
+    // MARK: <message> from a device
+
+    /// Routes a device's `<message>`; `reply` sends the ack once everything is queued.
+    func message(_ node: Node, from sender: SimEndpoint, reply: (Node) throws -> Void) throws {
+        guard let id = node[attribute: "id"], let to = MessageRouter.jid(node, "to") else {
+            logger.info("\(sender.jid(.whatsApp)): message without id or to, refused")
+            if let id = node[attribute: "id"] { try reply(MessageRouter.ack(id: id, from: .whatsAppServer, t: nil, error: "400")) }
+            return
+        }
+        let t = environment.now() / 1000
+        let type = node[attribute: "type"] ?? "text"
+        // `edit` and `category` travel with the message (§3.5, §3.8).
+        var extra = Attributes()
+        for name in ["edit", "category"] { if let value = node[attribute: name] { extra[name] = .text(value) } }
+        let identity = node.child("device-identity")
+        var stanzas: [QueuedStanza] = []
+        let chat: JID
+        if let participants = node.child("participants") {
+            guard to.server == .whatsApp || to.server == .lid else {
+                // Groups and broadcasts are not served yet: say so, as the server does for what it cannot route.
+                try reply(MessageRouter.ack(id: id, from: to, t: t, error: "501"))
+                return
+            }
+            chat = JID(user: to.user, server: to.server)
+            for target in participants.children("to") {
+                guard let device = MessageRouter.jid(target, "jid"), let enc = target.child("enc"),
+                    let endpoint = try state.endpoint(device)
+                else {
+                    logger.debug("\(id): no such device \(target[attribute: "jid"] ?? "?"), skipped")
+                    continue
+                }
+                if endpoint.account.phone == sender.account.phone && endpoint.device == sender.device { continue }
+                let own = endpoint.account.phone == sender.account.phone
+                var children = [enc]
+                if enc[attribute: "type"] == "pkmsg", let identity { children.append(identity) }
+                stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
+                                            node: MessageRouter.delivered(id: id, t: t, type: type, sender: sender, form: device.server,
+                                                                          ownDeviceChat: own ? chat : nil, extra: extra, children: children)))
+            }
+        } else if let enc = node.child("enc") {
+            // A retry resend (§4.7): to the one device in `to`, with the original `t`.
+            guard let endpoint = try state.endpoint(to) else {
+                try reply(MessageRouter.ack(id: id, from: to, t: t, error: "404"))
+                return
+            }
+            let own = endpoint.account.phone == sender.account.phone
+            chat = own ? (try state.loggedChat(messageID: id, senderPhone: sender.account.phone) ?? to) : JID(user: to.user, server: to.server)
+            var children = [enc]
+            if let identity { children.append(identity) }
+            let original = node[attribute: "t"].flatMap(Int64.init) ?? t
+            stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
+                                        node: MessageRouter.delivered(id: id, t: original, type: type, sender: sender, form: to.server,
+                                                                      ownDeviceChat: own ? chat : nil, extra: extra, children: children)))
+        } else {
+            try reply(MessageRouter.ack(id: id, from: to, t: t, error: "400"))
+            return
+        }
+        try state.enqueue(stanzas) { (c) throws(WauseError) in
+            try SimState.logMessage(c, id: id, sender: sender, chat: chat, t: t)
+        }
+        // Persisted for every recipient device: now the sender may count it as sent (§3.7).
+        try reply(MessageRouter.ack(id: id, from: to, t: t, error: nil))
+        push(stanzas.map { ($0.phone, $0.device) })
+    }
+
+    /// `<ack class="message" id from t [error]/>` (§3.7).
+    static func ack(id: String, from: JID, t: Int64?, error: String?) -> Node {
+        var attributes: Attributes = ["class": "message", "id": .text(id), "from": .jid(from)]
+        if let t { attributes["t"] = .text(String(t)) }
+        if let error { attributes["error"] = .text(error) }
+        return Node(tag: "ack", attributes: attributes)
+    }
+
+    // MARK: <receipt> from a device
+
+    /// Forwards a receipt (§4.4, §4.7, §5): a retry receipt to the one device in `to`, others to
+    /// every device of the account `to` names but the receipt's sender. Any receipt answers the
+    /// queued messages it names for its sender. Returns the ack for the sender, after queueing.
+    @discardableResult
+    func receipt(_ node: Node, from sender: SimEndpoint) throws -> Node? {
+        guard let id = node[attribute: "id"], let to = MessageRouter.jid(node, "to") else { return nil }
+        let ids = [id] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
+        let type = node[attribute: "type"]
+        var targets: [SimEndpoint] = []
+        if let account = try state.account(jid: to) {
+            if type == "retry" {
+                if let endpoint = try state.endpoint(to) { targets = [endpoint] }
+            } else {
+                targets = try state.endpoints(of: account).filter { !($0.account.phone == sender.account.phone && $0.device == sender.device) }
+            }
+        } else {
+            logger.debug("receipt \(id) to \(to): no such account, dropped")
+        }
+        var attributes: Attributes = ["from": .jid(sender.jid(to.server == .lid ? .lid : .whatsApp)), "id": .text(id),
+                                      "t": .text(node[attribute: "t"] ?? String(environment.now() / 1000))]
+        for name in ["type", "recipient", "participant", "category"] {
+            if let value = node.attributes[name] { attributes[name] = value }
+        }
+        let forwarded = Node(tag: "receipt", attributes: attributes, content: node.content)
+        let stanzas = targets.map { QueuedStanza(phone: $0.account.phone, device: $0.device, kind: .receipt, node: forwarded) }
+        try state.enqueue(stanzas) { [state] (c) throws(WauseError) in
+            try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: ids, in: c)
+        }
+        push(stanzas.map { ($0.phone, $0.device) })
+        var ack: Attributes = ["class": "receipt", "id": .text(id), "from": .jid(to)]
+        if let type { ack["type"] = .text(type) }
+        return Node(tag: "ack", attributes: ack)
+    }
+
+    // MARK: <ack> from a device
+
+    /// A device acked a receipt we delivered (or nacked a message it will never answer with a
+    /// receipt, §4.6): it leaves the device's queue.
+    func ack(_ node: Node, from sender: SimEndpoint) throws {
+        guard let id = node[attribute: "id"] else { return }
+        switch node[attribute: "class"] {
+        case "receipt": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .receipt, ids: [id])
+        case "message": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: [id])
+        default: break
+        }
+    }
+}

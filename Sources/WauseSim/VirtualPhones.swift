@@ -1,0 +1,399 @@
+import SwiftProtobuf
+import WauseBinary
+import WauseCore
+import WauseCrypto
+import WauseProto
+import WauseSignal
+
+/// Every account's phone (device 0) as a Signal participant, the way a real primary device
+/// behaves towards the server and its peers (protocol-messaging §1–§5):
+///
+/// - It reads its queue like any connected client: a `<message>` is decrypted (`pkmsg`/`msg`),
+///   unpadded (§2.4), parsed (`conversation`, `extendedTextMessage`, unwrapping
+///   `deviceSentMessage`, §2.5), filed in its inbox, and answered with a delivery receipt
+///   (`type="sender"` and `recipient` for its own companions' copies, §4.4). A message that does
+///   not decrypt earns a retry receipt with the registration id, and from the second try the
+///   phone's keys (§4.7); an old counter is a duplicate and is only receipted (§4.8).
+/// - It sends as a client does (§3): the recipient's devices, a session from a prekey bundle
+///   where there is none, the padded `Message` encrypted per device, `deviceSentMessage` copies
+///   to its own companions, then into the queues. A retry receipt for one of its messages is
+///   answered with the message encrypted again for that device (§4.7).
+/// - With an auto-reply set it answers every message from someone else with that text; never
+///   an auto-reply of another virtual phone, so two phones with auto-replies do not loop.
+///
+/// Everything one step produces (ratchet state, inbox row, queue rows) is written in one
+/// transaction, and the stanza it handled leaves the queue in that same transaction, so a sim
+/// that stops half-way handles it again at the next start.
+final class VirtualPhones: @unchecked Sendable {
+    /// whatsmeow sends at most 4 retry receipts per message.
+    static let maximumRetries = 4
+
+    let state: SimState
+    let router: MessageRouter
+    let environment: Environment
+    let logger: Logger
+    /// One Signal operation of any phone at a time: sends (admin threads) and receives (the worker).
+    private let signalLock = ConditionLock()
+    private let workerLock = ConditionLock()
+    private var worker: Task<Void, Never>?
+    private var again = false
+    private var stopped = false
+
+    init(state: SimState, router: MessageRouter, environment: Environment, logger: Logger) {
+        self.state = state
+        self.router = router
+        self.environment = environment
+        self.logger = logger
+    }
+
+    // MARK: The worker
+
+    /// Makes sure the phones read their queues (after something was queued for one, and at start).
+    func kick() {
+        workerLock.withLock {
+            if stopped { return }
+            if worker != nil { again = true; return }
+            worker = Task.detached { [self] in
+                while true {
+                    drain()
+                    let more = workerLock.withLock { () -> Bool in
+                        if again && !stopped { again = false; return true }
+                        worker = nil
+                        return false
+                    }
+                    if !more { return }
+                }
+            }
+        }
+    }
+
+    func stop() async {
+        let running = workerLock.withLock { () -> Task<Void, Never>? in
+            stopped = true
+            return worker
+        }
+        await running?.value
+    }
+
+    private func drain() {
+        while !workerLock.withLock({ stopped }) {
+            let next: (seq: Int64, phone: String, kind: QueuedStanza.Kind, node: Node?)
+            do {
+                guard let found = try state.nextPhoneStanza() else { return }
+                next = found
+            } catch {
+                logger.error("virtual phones: cannot read the queue: \(error.message)")
+                return
+            }
+            do throws(WauseError) {
+                guard let node = next.node, let account = try state.account(phone: next.phone) else {
+                    try state.dropQueued(seq: next.seq)
+                    continue
+                }
+                switch (next.kind, node[attribute: "type"]) {
+                case (.message, _): try receive(node, seq: next.seq, account: account)
+                case (.receipt, "retry"): try answerRetry(node, seq: next.seq, account: account)
+                case (.receipt, _): try state.dropQueued(seq: next.seq)
+                }
+            } catch {
+                // Never stuck on one stanza: it is dropped, and the log says why.
+                logger.error("virtual phone \(next.phone): \(next.kind.rawValue) \(next.node?[attribute: "id"] ?? "?") dropped: \(error.message)")
+                try? state.dropQueued(seq: next.seq)
+            }
+        }
+    }
+
+    // MARK: Receiving
+
+    private func receive(_ node: Node, seq: Int64, account: SimAccount) throws(WauseError) {
+        guard let id = node[attribute: "id"], let from = MessageRouter.jid(node, "from") else {
+            try state.dropQueued(seq: seq)
+            return
+        }
+        let senderAccount = try state.account(jid: from)
+        let fromMe = senderAccount?.phone == account.phone
+        let address = SignalAddress(user: from.user, device: from.device, server: from.server.rawValue)
+        let t = node[attribute: "t"].flatMap(Int64.init) ?? environment.now() / 1000
+
+        let outcome = try signalLock.withLock { () throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
+            let store = try state.phoneSignalStore(account)
+            var plaintexts: [[UInt8]] = []
+            var duplicate = false
+            for enc in node.children("enc") {
+                guard let bytes = enc.bytes else { continue }
+                let cipher = SessionCipher(address: address, store: store, random: environment.randomBytes)
+                do {
+                    let padded: [UInt8]
+                    switch enc[attribute: "type"] {
+                    case "pkmsg": padded = try cipher.decrypt(try PreKeySignalMessage(serialized: bytes))
+                    case "msg": padded = try cipher.decrypt(try SignalMessage(serialized: bytes))
+                    default: return (store, [], false, "unsupported enc type \(enc[attribute: "type"] ?? "none")")
+                    }
+                    plaintexts.append(try PhoneMessages.unpad(padded))
+                } catch SignalError.duplicateMessage {
+                    duplicate = true
+                } catch {
+                    return (store, [], false, "\(error)")
+                }
+            }
+            return (store, plaintexts, duplicate, nil)
+        }
+        if let failure = outcome.failure {
+            try retry(node, id: id, from: from, seq: seq, account: account, reason: failure)
+            return
+        }
+        var filed: [(text: String?, chat: JID, to: JID)] = []
+        for plaintext in outcome.plaintexts {
+            guard let message = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext) else {
+                logger.info("virtual phone \(account.phone): message \(id) from \(from) is not a Message protobuf")
+                continue
+            }
+            let own = JID(user: from.server == .lid ? account.lid : account.phone, server: from.server == .lid ? .lid : .whatsApp)
+            if fromMe {
+                // A copy of what one of its companions sent (§2.5): filed under that chat.
+                let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
+                let chat = destination ?? MessageRouter.jid(node, "recipient") ?? own
+                filed.append((PhoneMessages.text(of: message), chat, chat))
+            } else {
+                filed.append((PhoneMessages.text(of: message), JID(user: from.user, server: from.server), own))
+            }
+        }
+        let now = environment.now()
+        let pushName = node[attribute: "notify"]
+        try state.commit { (c) throws(WauseError) in
+            try outcome.store.apply(c)
+            for item in filed {
+                try c.execute("""
+                    INSERT OR IGNORE INTO inbox (phone, message_id, from_jid, from_phone, from_me, chat, to_jid, text, push_name, timestamp,
+                                                 received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(account.phone), .text(id), .text(from.description), SQLValue(senderAccount?.phone), SQLValue(fromMe),
+                          .text(item.chat.description), .text(item.to.description), SQLValue(item.text), SQLValue(pushName), .integer(t),
+                          .integer(now)])
+            }
+            try state.dequeue(seq: seq, in: c)
+        }
+        // The delivery receipt, also the phone's answer to the stanza (§4.4).
+        var receipt: Attributes = ["id": .text(id), "to": .jid(from)]
+        if fromMe {
+            receipt["type"] = "sender"
+            if let recipient = node.attributes["recipient"] { receipt["recipient"] = recipient }
+        }
+        try routeReceipt(Node(tag: "receipt", attributes: receipt), account: account)
+
+        guard !fromMe, !outcome.duplicate, let senderAccount, filed.contains(where: { $0.text != nil }),
+            let reply = try state.autoReply(phone: account.phone)
+        else { return }
+        if from.device == 0, let original = try state.sentByPhone(phone: senderAccount.phone, messageID: id), original.autoReply {
+            return  // an auto-reply of another virtual phone: answering it would never end
+        }
+        _ = try send(from: account, to: JID(user: from.user, server: from.server), text: reply, autoReply: true)
+    }
+
+    /// §4.7: the retry receipt a client sends when it cannot decrypt; keys from the second try.
+    private func retry(_ node: Node, id: String, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
+        let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: from.description)
+        logger.info("virtual phone \(account.phone): cannot decrypt \(id) from \(from) (try \(count)): \(reason)")
+        try state.dropQueued(seq: seq)
+        guard count <= VirtualPhones.maximumRetries else { return }
+        let keys = try state.phoneKeys(account)
+        var children = [
+            Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
+                                            "t": .text(node[attribute: "t"] ?? String(environment.now() / 1000)), "v": "1"]),
+            Node(tag: "registration", bytes: PhoneMessages.bigEndian(keys.registrationID, 4)),
+        ]
+        if count > 1 {
+            let fresh = try state.newPhonePreKey(account)
+            children.append(Node(tag: "keys", children: [
+                Node(tag: "type", bytes: [DjbPublicKey.typeByte]),
+                Node(tag: "identity", bytes: account.identity.publicKey),
+                Node(tag: "key", children: [Node(tag: "id", bytes: PhoneMessages.bigEndian(fresh.id, 3)),
+                                            Node(tag: "value", bytes: fresh.keyPair.publicKey)]),
+                Node(tag: "skey", children: [
+                    Node(tag: "id", bytes: PhoneMessages.bigEndian(keys.signedPreKey.id, 3)),
+                    Node(tag: "value", bytes: keys.signedPreKey.keyPair.publicKey),
+                    Node(tag: "signature", bytes: keys.signedPreKey.signature),
+                ]),
+            ]))
+        }
+        var attributes: Attributes = ["id": .text(id), "to": .jid(from), "type": "retry"]
+        if let recipient = node.attributes["recipient"] { attributes["recipient"] = recipient }
+        try routeReceipt(Node(tag: "receipt", attributes: attributes, children: children), account: account)
+    }
+
+    private func routeReceipt(_ receipt: Node, account: SimAccount) throws(WauseError) {
+        do { try router.receipt(receipt, from: SimEndpoint(account: account, device: 0)) } catch let error as WauseError { throw error } catch {
+            throw WauseError(.internal, "\(error)")
+        }
+    }
+
+    // MARK: Sending
+
+    /// The phone sends `text` to `chat` (a user JID of another account, in the addressing form to
+    /// use): every device of that account, plus copies to its own companions. Answers the
+    /// message id and the server time (unix seconds).
+    func send(from account: SimAccount, to chat: JID, text: String, autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
+        guard let target = try state.account(jid: chat) else {
+            throw WauseError(.notFound, "\(chat) is not on WhatsApp (no such account)")
+        }
+        guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
+        var message = WAWebProtobufsE2E_Message()
+        message.conversation = text
+        let payload = try PhoneMessages.encode(message)
+        var copy = WAWebProtobufsE2E_Message()
+        copy.deviceSentMessage.destinationJid = chat.description
+        copy.deviceSentMessage.message = message
+        let copyPayload = try PhoneMessages.encode(copy)
+        let id = PhoneMessages.newMessageID(random: environment.randomBytes)
+        let t = environment.now() / 1000
+        let sender = SimEndpoint(account: account, device: 0)
+        let recipients = try state.endpoints(of: target)
+        let own = try state.endpoints(of: account).filter { $0.device != 0 }
+
+        try signalLock.withLock { () throws(WauseError) in
+            let store = try state.phoneSignalStore(account)
+            var stanzas: [QueuedStanza] = []
+            for endpoint in recipients + own {
+                let isOwn = endpoint.account.phone == account.phone
+                guard let enc = try encrypt(isOwn ? copyPayload : payload, for: endpoint, form: chat.server, store: store) else {
+                    logger.info("virtual phone \(account.phone): \(endpoint.jid(chat.server)) has no keys, skipped")
+                    continue
+                }
+                stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
+                                            node: MessageRouter.delivered(id: id, t: t, type: "text", sender: sender, form: chat.server,
+                                                                          ownDeviceChat: isOwn ? chat : nil, children: [enc])))
+            }
+            guard stanzas.contains(where: { $0.phone == target.phone }) else {
+                throw WauseError(.notConnected, "no device of \(target.phone) could be reached")
+            }
+            try router.deliver(stanzas) { (c) throws(WauseError) in
+                try store.apply(c)
+                try c.execute("INSERT INTO phone_sent (phone, message_id, chat, payload, auto_reply, t) VALUES (?, ?, ?, ?, ?, ?)",
+                              [.text(account.phone), .text(id), .text(chat.description), .blob(payload), SQLValue(autoReply), .integer(t)])
+                try SimState.logMessage(c, id: id, sender: sender, chat: chat, t: t)
+            }
+        }
+        return (id, t)
+    }
+
+    /// One device's `<enc>`: a session from its bundle first where there is none (§3.4). Nil
+    /// when the device has no keys on the server.
+    private func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
+                         bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> Node? {
+        let device = endpoint.jid(form)
+        let address = SignalAddress(user: device.user, device: device.device, server: form.rawValue)
+        do {
+            if let given {
+                try store.deleteSession(for: address)
+                try SessionBuilder(address: address, store: store, random: environment.randomBytes).process(given)
+            } else if try !store.hasSession(for: address) {
+                guard let bundle = try state.takeBundle(endpoint) else { return nil }
+                try SessionBuilder(address: address, store: store, random: environment.randomBytes).process(try bundle.preKeyBundle)
+            }
+            let sealed = try SessionCipher(address: address, store: store, random: environment.randomBytes)
+                .encrypt(PhoneMessages.pad(plaintext, random: environment.randomBytes))
+            var attributes: Attributes = ["v": "2", "type": .text(sealed.type)]
+            if let count { attributes["count"] = .text(count) }
+            return Node(tag: "enc", attributes: attributes, bytes: sealed.serialized)
+        } catch let error as WauseError {
+            throw error
+        } catch {
+            throw WauseError(.internal, "cannot encrypt for \(device): \(error)")
+        }
+    }
+
+    /// §4.7, the sender's side: a device could not read one of the phone's messages; encrypt it
+    /// again for that device only — from the keys it sent, or a fresh bundle if there is no
+    /// session — and send it with the retry count (`device_fanout="false"` is the client's
+    /// marker; the server delivers the resend to that one device).
+    private func answerRetry(_ node: Node, seq: Int64, account: SimAccount) throws(WauseError) {
+        try state.dropQueued(seq: seq)
+        guard let id = node[attribute: "id"], let from = MessageRouter.jid(node, "from"), let endpoint = try state.endpoint(from),
+            let sent = try state.sentByPhone(phone: account.phone, messageID: id)
+        else { return }
+        let isOwn = endpoint.account.phone == account.phone
+        var plaintext = sent.payload
+        if isOwn {
+            var copy = WAWebProtobufsE2E_Message()
+            copy.deviceSentMessage.destinationJid = sent.chat.description
+            copy.deviceSentMessage.message = (try? WAWebProtobufsE2E_Message(serializedBytes: sent.payload)) ?? WAWebProtobufsE2E_Message()
+            plaintext = try PhoneMessages.encode(copy)
+        }
+        var bundle: PreKeyBundle?
+        if let keys = node.child("keys") { bundle = PhoneMessages.retryBundle(keys, registration: node.child("registration")?.bytes) }
+        let count = node.child("retry")?[attribute: "count"] ?? "1"
+        let sender = SimEndpoint(account: account, device: 0)
+        try signalLock.withLock { () throws(WauseError) in
+            let store = try state.phoneSignalStore(account)
+            guard let enc = try encrypt(plaintext, for: endpoint, form: from.server, store: store, bundle: bundle, count: count) else { return }
+            let stanza = QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
+                                      node: MessageRouter.delivered(id: id, t: sent.t, type: "text", sender: sender, form: from.server,
+                                                                    ownDeviceChat: isOwn ? sent.chat : nil, children: [enc]))
+            try router.deliver([stanza]) { (c) throws(WauseError) in try store.apply(c) }
+        }
+        logger.info("virtual phone \(account.phone): resent \(id) to \(from) after retry receipt \(count)")
+    }
+}
+
+/// The message formats a phone needs (protocol-messaging §2.4, §2.5, §3.1), written here rather
+/// than borrowed from the engine: the sim is an independent implementation of the other side.
+enum PhoneMessages {
+    /// §2.4 (whatsmeow `padMessage`): 1–15 bytes, each holding the count.
+    static func pad(_ plaintext: [UInt8], random: (Int) -> [UInt8]) -> [UInt8] {
+        var count = Int(random(1)[0] & 0x0F)
+        if count == 0 { count = 15 }
+        return plaintext + [UInt8](repeating: UInt8(count), count: count)
+    }
+
+    /// Strips the padding; as whatsmeow, every pad byte must equal the count (Baileys pads up to 16).
+    static func unpad(_ padded: [UInt8]) throws(WauseError) -> [UInt8] {
+        guard let last = padded.last, last > 0, Int(last) <= padded.count, padded.suffix(Int(last)).allSatisfy({ $0 == last }) else {
+            throw WauseError(.invalidRequest, "the decrypted message has invalid padding")
+        }
+        return Array(padded.dropLast(Int(last)))
+    }
+
+    /// The reference clients' id shape (§3.1): `3EB0` and 18 upper-case hex digits.
+    static func newMessageID(random: (Int) -> [UInt8]) -> String {
+        "3EB0" + Hex.encode(random(9)).uppercased()
+    }
+
+    static func encode(_ message: WAWebProtobufsE2E_Message) throws(WauseError) -> [UInt8] {
+        do { return try message.serializedBytes() } catch { throw .internal("cannot encode the message: \(error)") }
+    }
+
+    /// The text of a message after whatsmeow's unwrapping (§2.5); nil for other content.
+    static func text(of message: WAWebProtobufsE2E_Message) -> String? {
+        var current = message
+        for _ in 0..<4 {
+            if current.hasDeviceSentMessage { current = current.deviceSentMessage.message; continue }
+            if current.hasEphemeralMessage { current = current.ephemeralMessage.message; continue }
+            if current.hasViewOnceMessage { current = current.viewOnceMessage.message; continue }
+            break
+        }
+        if current.hasConversation { return current.conversation }
+        if current.hasExtendedTextMessage { return current.extendedTextMessage.text }
+        return nil
+    }
+
+    static func bigEndian(_ value: UInt32, _ count: Int) -> [UInt8] {
+        (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }
+    }
+
+    static func integer(_ bytes: [UInt8]?) -> UInt32? {
+        guard let bytes, (1...4).contains(bytes.count) else { return nil }
+        return bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+    }
+
+    /// A retry receipt's `<keys>` (§4.7) as a bundle.
+    static func retryBundle(_ keys: Node, registration: [UInt8]?) -> PreKeyBundle? {
+        guard let registration = integer(registration), let identity = keys.child("identity")?.bytes.flatMap({ try? IdentityKey($0) }),
+            let signed = keys.child("skey"), let signedID = integer(signed.child("id")?.bytes),
+            let signedValue = signed.child("value")?.bytes, let signature = signed.child("signature")?.bytes
+        else { return nil }
+        let oneTime = keys.child("key")
+        return try? PreKeyBundle(registrationId: registration, deviceId: 0, preKeyId: oneTime.flatMap { integer($0.child("id")?.bytes) },
+                                 preKeyPublic: oneTime?.child("value")?.bytes, signedPreKeyId: signedID, signedPreKeyPublic: signedValue,
+                                 signedPreKeySignature: signature, identityKey: identity)
+    }
+}
