@@ -4,23 +4,22 @@ import WauseCrypto
 /// `0x05 ‖ key` inside Signal messages and records (protocol-messaging.md §1.1).
 public struct IdentityKey: Hashable, Sendable, CustomStringConvertible {
     /// The raw 32-byte Montgomery public key.
-    public let publicKey: [UInt8]
+    public var publicKey: [UInt8] { Array(serialized.dropFirst()) }
+    /// `0x05 ‖ key`, what libsignal signs, MACs and stores (kept in this form: every message MACs it).
+    public let serialized: [UInt8]
 
     /// From a raw 32-byte key or the 33-byte `0x05`-prefixed form.
     public init(_ bytes: [UInt8]) throws(SignalError) {
         do {
-            publicKey = try DjbPublicKey.parseRawOrSerialized(bytes)
+            serialized = DjbPublicKey.serialize(try DjbPublicKey.parseRawOrSerialized(bytes))
         } catch {
             throw .invalidMessage("identity key: \(error)")
         }
     }
 
     init(validated publicKey: [UInt8]) {
-        self.publicKey = publicKey
+        serialized = DjbPublicKey.serialize(publicKey)
     }
-
-    /// `0x05 ‖ key`, what libsignal signs, MACs and stores.
-    public var serialized: [UInt8] { DjbPublicKey.serialize(publicKey) }
 
     public var description: String { "IdentityKey(\(Hex.encode(serialized)))" }
 }

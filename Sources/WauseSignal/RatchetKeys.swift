@@ -1,3 +1,4 @@
+import CSodium
 import WauseCrypto
 
 // The key schedule of Signal v3 (protocol-messaging.md §1.3; libsignal-protocol-c ratchet.c,
@@ -21,14 +22,23 @@ struct ChainKey: Sendable, Equatable {
     var key: [UInt8]
     var index: UInt32
 
-    var next: ChainKey {
-        ChainKey(key: HMAC.sha256(key: key, message: Self.chainKeySeed), index: index &+ 1)
-    }
+    var next: ChainKey { advanced(with: SignalHMAC(key: key)) }
 
     /// Cipher key (32), MAC key (32) and IV (16): HKDF of the seed, no salt, 80 bytes.
-    var messageKeys: MessageKeys {
-        let seed = HMAC.sha256(key: key, message: Self.messageKeySeed)
-        let derived = try! HKDF.sha256(inputKeyMaterial: seed, info: KDFInfo.messageKeys, outputByteCount: 80)  // fixed valid length
+    var messageKeys: MessageKeys { messageKeys(with: SignalHMAC(key: key)) }
+
+    /// This message's keys and the next chain key, sharing one HMAC key schedule.
+    var messageKeysAndNext: (keys: MessageKeys, next: ChainKey) {
+        let hmac = SignalHMAC(key: key)
+        return (messageKeys(with: hmac), advanced(with: hmac))
+    }
+
+    private func advanced(with hmac: SignalHMAC) -> ChainKey {
+        ChainKey(key: hmac.authenticate(Self.chainKeySeed), index: index &+ 1)
+    }
+
+    private func messageKeys(with hmac: SignalHMAC) -> MessageKeys {
+        let derived = SignalKDF.hkdf(inputKeyMaterial: hmac.authenticate(Self.messageKeySeed), info: KDFInfo.messageKeys, outputByteCount: 80)
         return MessageKeys(cipherKey: Array(derived[0..<32]), macKey: Array(derived[32..<64]),
                            iv: Array(derived[64..<80]), index: index)
     }
@@ -42,14 +52,42 @@ struct MessageKeys: Sendable, Equatable {
     var index: UInt32
 }
 
+/// Our current ratchet key pair. Unlike `Curve25519KeyPair` it is rebuilt from a stored record
+/// without recomputing the public key (a scalar multiplication per record load would dominate a
+/// store that keeps records as bytes); `SessionState(structure:)` checks the lengths.
+struct RatchetKeyPair: Sendable, Equatable {
+    let publicKey: [UInt8]
+    let privateKey: [UInt8]
+
+    init(_ pair: Curve25519KeyPair) {
+        publicKey = pair.publicKey
+        privateKey = pair.privateKey
+    }
+
+    init(storedPublicKey: [UInt8], privateKey: [UInt8]) {
+        publicKey = storedPublicKey
+        self.privateKey = privateKey
+    }
+
+    /// X25519, refusing the all-zero result of a low-order peer key (RFC 7748 §6.1) as
+    /// `Curve25519KeyPair.sharedSecret` does.
+    func sharedSecret(with theirPublicKey: [UInt8]) throws -> [UInt8] {
+        guard theirPublicKey.count == 32, privateKey.count == 32 else { throw SignalError.invalidMessage("ratchet key must be 32 bytes") }
+        var shared = [UInt8](repeating: 0, count: 32)
+        guard crypto_scalarmult(&shared, privateKey, theirPublicKey) == 0 else {
+            throw SignalError.invalidMessage("ratchet key is of low order")
+        }
+        return shared
+    }
+}
+
 /// The root of the DH ratchet.
 enum RootKey {
     /// One DH ratchet step (libsignal `RootKey.createChain`): HKDF(DH(ours, theirs), salt = root,
     /// "WhisperRatchet", 64) → (new root key, chain key with index 0).
-    static func createChain(rootKey: [UInt8], theirRatchetKey: [UInt8], ourRatchetKey: Curve25519KeyPair) throws -> (rootKey: [UInt8], chainKey: ChainKey) {
-        let shared: [UInt8]
-        do { shared = try ourRatchetKey.sharedSecret(with: theirRatchetKey) } catch { throw SignalError.invalidMessage("ratchet key: \(error)") }
-        let derived = try! HKDF.sha256(inputKeyMaterial: shared, salt: rootKey, info: KDFInfo.ratchet, outputByteCount: 64)
+    static func createChain(rootKey: [UInt8], theirRatchetKey: [UInt8], ourRatchetKey: RatchetKeyPair) throws -> (rootKey: [UInt8], chainKey: ChainKey) {
+        let shared = try ourRatchetKey.sharedSecret(with: theirRatchetKey)
+        let derived = SignalKDF.hkdf(inputKeyMaterial: shared, salt: rootKey, info: KDFInfo.ratchet, outputByteCount: 64)
         return (Array(derived[0..<32]), ChainKey(key: Array(derived[32..<64]), index: 0))
     }
 }

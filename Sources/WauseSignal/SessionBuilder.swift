@@ -21,10 +21,10 @@ enum X3DH {
         secret += try agree(ourBaseKey, theirSignedPreKey)
         if let theirOneTimePreKey { secret += try agree(ourBaseKey, theirOneTimePreKey) }
         let (rootKey, chainKey) = derive(secret)
-        let sending = try RootKey.createChain(rootKey: rootKey, theirRatchetKey: theirSignedPreKey, ourRatchetKey: ourRatchetKey)
+        let sending = try RootKey.createChain(rootKey: rootKey, theirRatchetKey: theirSignedPreKey, ourRatchetKey: RatchetKeyPair(ourRatchetKey))
         var state = SessionState(
             version: 3, localIdentity: ourIdentity.identityKey, remoteIdentity: theirIdentity, rootKey: sending.rootKey,
-            previousCounter: 0, senderChain: .init(ratchetKeyPair: ourRatchetKey, chainKey: sending.chainKey),
+            previousCounter: 0, senderChain: .init(ratchetKeyPair: RatchetKeyPair(ourRatchetKey), chainKey: sending.chainKey),
             receiverChains: [], pendingPreKey: nil, remoteRegistrationId: 0, localRegistrationId: 0,
             aliceBaseKey: ourBaseKey.publicKey)
         state.addReceiverChain(ratchetKey: theirSignedPreKey, chainKey: chainKey, limits: limits)
@@ -45,7 +45,7 @@ enum X3DH {
         let (rootKey, chainKey) = derive(secret)
         return SessionState(
             version: 3, localIdentity: ourIdentity.identityKey, remoteIdentity: theirIdentity, rootKey: rootKey,
-            previousCounter: 0, senderChain: .init(ratchetKeyPair: ourSignedPreKey, chainKey: chainKey),
+            previousCounter: 0, senderChain: .init(ratchetKeyPair: RatchetKeyPair(ourSignedPreKey), chainKey: chainKey),
             receiverChains: [], pendingPreKey: nil, remoteRegistrationId: 0, localRegistrationId: 0,
             aliceBaseKey: theirBaseKey)
     }
@@ -55,7 +55,7 @@ enum X3DH {
     }
 
     private static func derive(_ secret: [UInt8]) -> (rootKey: [UInt8], chainKey: ChainKey) {
-        let derived = try! HKDF.sha256(inputKeyMaterial: secret, info: KDFInfo.text, outputByteCount: 64)  // fixed valid length
+        let derived = SignalKDF.hkdf(inputKeyMaterial: secret, info: KDFInfo.text, outputByteCount: 64)
         return (Array(derived[0..<32]), ChainKey(key: Array(derived[32..<64]), index: 0))
     }
 }

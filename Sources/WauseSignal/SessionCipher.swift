@@ -31,7 +31,7 @@ public struct SessionCipher {
         }
         try Self.requireTrusted(state.remoteIdentity, for: address, direction: .sending, in: store)
         let chainKey = state.senderChain.chainKey
-        let keys = chainKey.messageKeys
+        let (keys, nextChainKey) = chainKey.messageKeysAndNext
         let ciphertext = try AESCBC.encrypt(plaintext: plaintext, key: keys.cipherKey, iv: keys.iv)
         let message = SignalMessage(
             macKey: keys.macKey, senderIdentity: state.localIdentity, receiverIdentity: state.remoteIdentity,
@@ -45,7 +45,7 @@ public struct SessionCipher {
         } else {
             result = .signalMessage(message)
         }
-        state.senderChain.chainKey = chainKey.next
+        state.senderChain.chainKey = nextChainKey
         record.currentState = state
         try store.saveIdentity(state.remoteIdentity, for: address)
         try store.storeSession(record, for: address)
@@ -148,7 +148,7 @@ public struct SessionCipher {
     private func receiverChain(for ratchetKey: [UInt8], in state: inout SessionState) throws -> Int {
         if let index = state.receiverChainIndex(for: ratchetKey) { return index }
         let receiving = try RootKey.createChain(rootKey: state.rootKey, theirRatchetKey: ratchetKey, ourRatchetKey: state.senderChain.ratchetKeyPair)
-        let ourNewRatchetKey = Curve25519KeyPair.generate(random: random)
+        let ourNewRatchetKey = RatchetKeyPair(Curve25519KeyPair.generate(random: random))
         let sending = try RootKey.createChain(rootKey: receiving.rootKey, theirRatchetKey: ratchetKey, ourRatchetKey: ourNewRatchetKey)
         state.rootKey = sending.rootKey
         state.addReceiverChain(ratchetKey: ratchetKey, chainKey: receiving.chainKey, limits: limits)
@@ -180,14 +180,19 @@ public struct SessionCipher {
         let firstKept = counter - UInt32(min(jump, limits.maxMessageKeys))
         var chainKey = chain.chainKey
         while chainKey.index < counter {
-            if chainKey.index >= firstKept { chain.skippedKeys.append(chainKey.messageKeys) }
-            chainKey = chainKey.next
+            if chainKey.index >= firstKept {
+                let (keys, next) = chainKey.messageKeysAndNext
+                chain.skippedKeys.append(keys)
+                chainKey = next
+            } else {
+                chainKey = chainKey.next
+            }
         }
         if chain.skippedKeys.count > limits.maxMessageKeys {
             chain.skippedKeys.removeFirst(chain.skippedKeys.count - limits.maxMessageKeys)
         }
-        let keys = chainKey.messageKeys
-        chain.chainKey = chainKey.next
+        let (keys, next) = chainKey.messageKeysAndNext
+        chain.chainKey = next
         state.receiverChains[index] = chain
         return keys
     }

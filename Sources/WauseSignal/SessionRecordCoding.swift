@@ -42,7 +42,7 @@ extension SessionState {
         structure.rootKey = Data(rootKey)
         structure.previousCounter = previousCounter
         var sender = Textsecure_SessionStructure.Chain()
-        sender.senderRatchetKey = Data(senderChain.ratchetKeyPair.serializedPublicKey)
+        sender.senderRatchetKey = Data(DjbPublicKey.serialize(senderChain.ratchetKeyPair.publicKey))
         sender.senderRatchetKeyPrivate = Data(senderChain.ratchetKeyPair.privateKey)
         sender.chainKey = senderChain.chainKey.structure()
         structure.senderChain = sender
@@ -84,8 +84,9 @@ extension SessionState {
         previousCounter = structure.previousCounter
         guard structure.hasSenderChain else { throw .invalidRecord("session without a sender chain") }
         senderChain = SenderChain(
-            ratchetKeyPair: try RecordCoding.keyPair(private: structure.senderChain.senderRatchetKeyPrivate,
-                                                     public: structure.senderChain.senderRatchetKey, "sender ratchet key"),
+            ratchetKeyPair: RatchetKeyPair(
+                storedPublicKey: try Self.key(structure.senderChain.senderRatchetKey, "sender ratchet key"),
+                privateKey: try Self.secret(structure.senderChain.senderRatchetKeyPrivate, "sender ratchet private key")),
             chainKey: try ChainKey(structure: structure.senderChain.chainKey))
         receiverChains = try structure.receiverChains.map { (chain) throws(SignalError) in
             ReceiverChain(

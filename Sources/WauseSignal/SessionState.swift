@@ -22,7 +22,7 @@ public struct SessionState: Sendable, Equatable {
     public internal(set) var aliceBaseKey: [UInt8]
 
     struct SenderChain: Sendable, Equatable {
-        var ratchetKeyPair: Curve25519KeyPair
+        var ratchetKeyPair: RatchetKeyPair
         var chainKey: ChainKey
     }
 

@@ -84,8 +84,7 @@ public struct SignalMessage: Sendable, Equatable {
     }
 
     static func mac(key: [UInt8], senderIdentity: IdentityKey, receiverIdentity: IdentityKey, versionAndProtobuf: [UInt8]) -> [UInt8] {
-        let input = senderIdentity.serialized + receiverIdentity.serialized + versionAndProtobuf
-        return Array(HMAC.sha256(key: key, message: input).prefix(macLength))
+        Array(SignalHMAC(key: key).authenticate(senderIdentity.serialized, receiverIdentity.serialized, versionAndProtobuf).prefix(macLength))
     }
 }
 

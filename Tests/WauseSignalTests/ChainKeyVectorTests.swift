@@ -1,5 +1,6 @@
 import Testing
 import WauseCrypto
+import WauseSupport
 @testable import WauseSignal
 
 /// The public libsignal v3 vectors (protocol-messaging.md §1.12): signalapp/libsignal-protocol-c
@@ -40,7 +41,7 @@ struct LibsignalVectorTests {
         #expect(state.localIdentity.serialized == Self.bobIdentityPublic)
         #expect(state.remoteIdentity.serialized == Self.aliceIdentityPublic)
         #expect(Hex.encode(state.senderChain.chainKey.key) == Self.receiverAndSenderChain)
-        #expect(state.senderChain.ratchetKeyPair.serializedPublicKey == Self.bobSignedPreKeyPublic)
+        #expect(DjbPublicKey.serialize(state.senderChain.ratchetKeyPair.publicKey) == Self.bobSignedPreKeyPublic)
     }
 
     /// The initiator's side with the same inputs. libsignal-protocol-c's `_as_alice` test pairs
@@ -84,8 +85,31 @@ struct LibsignalVectorTests {
         #expect(initiator.receiverChains[0].chainKey == responder.senderChain.chainKey)
         #expect(without.senderChain.chainKey != responder.senderChain.chainKey)
         // The initiator stepped the ratchet once with the responder's signed prekey as their ratchet key.
-        let step = try RootKey.createChain(rootKey: responder.rootKey, theirRatchetKey: ratchet.publicKey, ourRatchetKey: signed)
+        let step = try RootKey.createChain(rootKey: responder.rootKey, theirRatchetKey: ratchet.publicKey, ourRatchetKey: RatchetKeyPair(signed))
         #expect(step.rootKey == initiator.rootKey)
         #expect(step.chainKey == initiator.senderChain.chainKey)
+    }
+}
+
+/// The ratchet's libsodium-based HMAC/HKDF against WauseCrypto's swift-crypto ones.
+@Suite struct SignalKDFTests {
+    @Test func agreesWithWauseCrypto() throws {
+        var random = SplitMix64(seed: 71)
+        for _ in 0..<200 {
+            let ikm = random.bytes(random.next(below: 200)), info = random.bytes(random.next(below: 40))
+            let salt = random.next(below: 3) == 0 ? [] : random.bytes(1 + random.next(below: 100))
+            let length = 1 + random.next(below: 300)
+            #expect(SignalKDF.hkdf(inputKeyMaterial: ikm, salt: salt, info: info, outputByteCount: length)
+                    == (try HKDF.sha256(inputKeyMaterial: ikm, salt: salt, info: info, outputByteCount: length)))
+            let key = random.bytes(random.next(below: 100))
+            #expect(SignalKDF.hmac(key: key, ikm, info) == HMAC.sha256(key: key, message: ikm + info))
+        }
+    }
+
+    /// RFC 5869 test case 1.
+    @Test func rfc5869TestCase1() {
+        let okm = SignalKDF.hkdf(inputKeyMaterial: [UInt8](repeating: 0x0b, count: 22), salt: hex("000102030405060708090a0b0c"),
+                                 info: hex("f0f1f2f3f4f5f6f7f8f9"), outputByteCount: 42)
+        #expect(Hex.encode(okm) == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
     }
 }

@@ -52,7 +52,7 @@ struct SessionTests {
 
         // The protobuf between the version byte and the MAC holds the four fields (§1.6).
         let decoded = try Textsecure_SignalMessage(serializedBytes: Array(inner[1..<(inner.count - 8)]))
-        #expect(Array(decoded.ratchetKey) == before.senderChain.ratchetKeyPair.serializedPublicKey)
+        #expect(Array(decoded.ratchetKey) == DjbPublicKey.serialize(before.senderChain.ratchetKeyPair.publicKey))
         #expect(decoded.counter == 0 && decoded.previousCounter == 0)
 
         // Message keys = HKDF(HMAC(chainKey, 01), "WhisperMessageKeys", 80); MAC =
