@@ -49,6 +49,7 @@ let package = Package(
         // Signal protocol logic (X3DH, double ratchet, wire formats) over store protocols, as libsignal separates them.
         .target(name: "WauseSignal", dependencies: [
             "CSodium", "WauseCrypto", "WauseProto",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "WauseTransport", dependencies: [
