@@ -665,3 +665,136 @@ def prekey_upload(keys: CompanionKeys, prekey_ids: range, signed_id: int, binary
                                  binary_node("value", {}, signed_public),
                                  binary_node("signature", {}, signature)]),
     ]
+
+
+# -- messaging (protocol-messaging §1.11, §2.4, §2.5, §3.5, §4.4): Signal by python-axolotl 0.2.3 --
+
+from axolotl.ecc.djbec import DjbECPrivateKey, DjbECPublicKey
+from axolotl.ecc.eckeypair import ECKeyPair
+from axolotl.identitykey import IdentityKey
+from axolotl.identitykeypair import IdentityKeyPair
+from axolotl.protocol.ciphertextmessage import CiphertextMessage
+from axolotl.protocol.prekeywhispermessage import PreKeyWhisperMessage
+from axolotl.protocol.whispermessage import WhisperMessage
+from axolotl.sessionbuilder import SessionBuilder
+from axolotl.sessioncipher import SessionCipher
+from axolotl.state.prekeybundle import PreKeyBundle
+from axolotl.state.prekeyrecord import PreKeyRecord
+from axolotl.state.signedprekeyrecord import SignedPreKeyRecord
+from axolotl.tests.inmemoryaxolotlstore import InMemoryAxolotlStore
+
+
+def axolotl_store(keys: CompanionKeys) -> InMemoryAxolotlStore:
+    """The companion's Signal state in python-axolotl: the identity and registration id it sent
+    at registration, and signed prekey 1 (the one in devicePairingData)."""
+    store = InMemoryAxolotlStore()
+    identity = IdentityKeyPair(IdentityKey(DjbECPublicKey(keys.identity_public)), DjbECPrivateKey(keys.identity_private))
+    store.identityKeyStore.identityKeyPair = identity
+    store.identityKeyStore.localRegistrationId = keys.registration_id
+    signed_public = nw.public_key(keys.signed_prekey_private)
+    signature = nw.sign(keys.identity_private, b"\x05" + signed_public, os.urandom(64))
+    store.storeSignedPreKey(1, SignedPreKeyRecord(1, int(time.time() * 1000),
+                                                  ECKeyPair(DjbECPublicKey(signed_public), DjbECPrivateKey(keys.signed_prekey_private)),
+                                                  signature))
+    return store
+
+
+def axolotl_prekey_upload(store: InMemoryAxolotlStore, keys: CompanionKeys, prekey_ids: range, binary_node):
+    """§9.2's upload of one-time prekeys whose private halves the store keeps (so a pkmsg that
+    names one decrypts), with signed prekey 1."""
+    signed = store.loadSignedPreKey(1)
+    listed = []
+    for i in prekey_ids:
+        private = nw.clamp(os.urandom(32))
+        public = nw.public_key(private)
+        store.storePreKey(i, PreKeyRecord(i, ECKeyPair(DjbECPublicKey(public), DjbECPrivateKey(private))))
+        listed.append(binary_node("key", {}, [binary_node("id", {}, i.to_bytes(3, "big")), binary_node("value", {}, public)]))
+    return [
+        binary_node("registration", {}, keys.registration_id.to_bytes(4, "big")),
+        binary_node("type", {}, b"\x05"),
+        binary_node("identity", {}, keys.identity_public),
+        binary_node("list", {}, listed),
+        binary_node("skey", {}, [binary_node("id", {}, (1).to_bytes(3, "big")),
+                                 binary_node("value", {}, signed.getKeyPair().getPublicKey().getPublicKey()),
+                                 binary_node("signature", {}, signed.getSignature())]),
+    ]
+
+
+def signal_name(jid: str) -> tuple[str, int]:
+    """§1.8: a device JID as a Signal address (name, device): `user[_domain]`, device number."""
+    user, server = jid.split("@")
+    device = 0
+    if ":" in user:
+        user, number = user.split(":")
+        device = int(number)
+    domain = {"s.whatsapp.net": 0, "lid": 1}[server]
+    return (user if domain == 0 else f"{user}_{domain}"), device
+
+
+def cipher(store: InMemoryAxolotlStore, jid: str) -> SessionCipher:
+    name, device = signal_name(jid)
+    return SessionCipher(store, store, store, store, name, device)
+
+
+def decrypt(store: InMemoryAxolotlStore, jid: str, kind: str, ciphertext: bytes) -> bytes:
+    """python-axolotl strips only the PKCS#7 of AES-CBC; the WhatsApp padding is removed here."""
+    if kind == "pkmsg":
+        padded = cipher(store, jid).decryptPkmsg(PreKeyWhisperMessage(serialized=ciphertext), False)
+    else:
+        padded = cipher(store, jid).decryptMsg(WhisperMessage(serialized=ciphertext), False)
+    return unpad(padded)
+
+
+def encrypt(store: InMemoryAxolotlStore, jid: str, plaintext: bytes) -> tuple[str, bytes]:
+    message = cipher(store, jid).encrypt(pad(plaintext))
+    return ("pkmsg" if message.getType() == CiphertextMessage.PREKEY_TYPE else "msg"), message.serialize()
+
+
+def process_bundle(store: InMemoryAxolotlStore, user) -> None:
+    """§1.11: a `<user jid>` of the bundle answer → an axolotl session (X3DH as initiator)."""
+    jid = user.attrs["jid"]
+    children = {child.tag: child for child in user.content}
+    name, device = signal_name(jid)
+    skey = {child.tag: child.content for child in children["skey"].content}
+    key = {child.tag: child.content for child in children["key"].content} if "key" in children else None
+    bundle = PreKeyBundle(
+        int.from_bytes(children["registration"].content, "big"), device,
+        int.from_bytes(key["id"], "big") if key else None, DjbECPublicKey(key["value"]) if key else None,
+        int.from_bytes(skey["id"], "big"), DjbECPublicKey(skey["value"]), skey["signature"],
+        IdentityKey(DjbECPublicKey(children["identity"].content)))
+    SessionBuilder(store, store, store, store, name, device).processPreKeyBundle(bundle)
+
+
+def pad(plaintext: bytes) -> bytes:
+    """§2.4 as Baileys writes it (writeRandomPadMax16): 1–16 bytes of the count."""
+    count = (os.urandom(1)[0] & 0x0F) + 1
+    return plaintext + bytes([count]) * count
+
+
+def unpad(padded: bytes) -> bytes:
+    count = padded[-1]
+    assert 0 < count <= len(padded) and padded[-count:] == bytes([count]) * count, padded.hex()
+    return padded[:-count]
+
+
+def text_message(text: str) -> bytes:
+    """waE2E.Message{conversation = 1}."""
+    return pb_bytes(1, text)
+
+
+def device_sent_message(destination: str, message: bytes) -> bytes:
+    """waE2E.Message{deviceSentMessage = 31 {destinationJID = 1, message = 2}} (§2.5)."""
+    return pb_bytes(31, pb_bytes(1, destination) + pb_bytes(2, message))
+
+
+def conversation(message: bytes) -> str | None:
+    """The text of a waE2E.Message: conversation (1), extendedTextMessage.text (6.1), or inside
+    deviceSentMessage.message (31.2)."""
+    fields = pb_decode(message)
+    if 31 in fields:
+        return conversation(pb_decode(pb_one(fields, 31)).get(2, [b""])[0])
+    if 1 in fields:
+        return pb_one(fields, 1).decode()
+    if 6 in fields:
+        return pb_one(pb_decode(pb_one(fields, 6)), 1).decode()
+    return None

@@ -16,7 +16,13 @@ wause-sim process and checks what whatsmeow checks (DESIGN.md "The simulator"):
     (§9), passive/active and self-unlink (§8.5); a corrupted pair-success (the sim's `corrupt`
     knob) rejected by the client with whatsmeow's error iq leaves nothing registered; wrong codes
     (one the phone cannot open, one that fails at the key bundle) chosen with the client's own
-    prime-order check.
+    prime-order check;
+  - messaging with the sim's virtual phone, Signal by python-axolotl 0.2.3 and waE2E.Message by
+    hand: the phone's pkmsg (from a bundle of our uploaded prekeys) decrypts here; usync lists
+    devices and LIDs; our reply (a msg) and our own phone's deviceSentMessage copy (a pkmsg from
+    its bundle) are acked after queueing and filed by the phones, with receipts forwarded; a
+    message with a broken MAC earns the phone's retry receipt and our resend to that one device
+    (`device_fanout="false"`) is read.
 
     python3 -m venv /tmp/venv-interop-e
     /tmp/venv-interop-e/bin/pip install -r tests/requirements-interop.txt
@@ -332,6 +338,12 @@ def expect_nothing_pending(companion) -> None:
     assert reply.attrs.get("type") == "result", reply
 
 
+def expect_offline_done(companion, count: int) -> None:
+    """After `<success>` the server sends what was queued, then `<ib><offline count=N/></ib>`."""
+    ib, _ = companion.receive()
+    assert ib.tag == "ib" and ib.content[0].tag == "offline" and ib.content[0].attrs.get("count") == str(count), ib
+
+
 def expect_restart_then_close(companion) -> None:
     """§6.4 step 8: `<stream:error code=515/>`, then the server closes."""
     error, _ = companion.receive()
@@ -391,6 +403,7 @@ def test_qr_linking_then_login_prekeys_and_count(sim, root):
         assert success.tag == "success", success
         assert success.attrs.get("lid") == pair.lid, success.attrs
         assert success.attrs.get("t", "").isdigit(), success.attrs
+        expect_offline_done(companion, 0)
         # §9.1, §9.2: count, upload, count again.
         count = query(companion, "encrypt", "get", [node("count")], "count-1")
         assert [c.tag for c in count.content] == ["count"] and count.content[0].attrs["value"] == "0", count
@@ -589,3 +602,162 @@ def test_scan_of_a_ref_with_another_companion_keys_is_refused_and_unseen(sim, ro
         assert sim.admin("POST", f"/accounts/{account['phone']}/scan",
                          {"qr": sc.qr_string("2@nope", stranger, os.urandom(32))}).status == 404
         expect_nothing_pending(companion)
+
+
+# -- messaging (protocol-messaging §3–§5) with python-axolotl sessions -------------------------
+
+
+def collect(companion, wanted, what: str) -> list:
+    """Stanzas until `wanted(seen)` holds; acks every receipt and answers every message with a
+    delivery receipt as a client does (§4.4, §4.6)."""
+    seen = []
+    while not wanted(seen):
+        stanza, _ = companion.receive()
+        seen.append(stanza)
+        if stanza.tag == "receipt":
+            attrs = {"id": stanza.attrs["id"], "class": "receipt", "to": stanza.attrs["from"]}
+            if stanza.attrs.get("type"):
+                attrs["type"] = stanza.attrs["type"]
+            companion.send(node("ack", attrs))
+    return seen
+
+
+def inbox(sim, phone: str) -> list:
+    response = sim.admin("GET", f"/accounts/{phone}/inbox")
+    assert response.status == 200, response
+    return response.json()["messages"]
+
+
+def test_independent_client_and_a_virtual_phone_exchange_messages(sim, root):
+    """Our companion (python-axolotl sessions, hand-written protobuf, baileys-python binary XML)
+    and the sim's virtual phone: the phone's pkmsg decrypts here; our reply (a msg on that session)
+    and our own phone's deviceSentMessage copy (a pkmsg from its bundle) decrypt there."""
+    account, other = new_account(sim), new_account(sim)
+    me, them = account["phone"], other["phone"]
+    keys, _, pair = link_by_qr(sim, root, account)
+    store = sc.axolotl_store(keys)
+    with sc.Companion(sim.ws_url, root, sc.login_payload(int(me), 1), keys=keys) as companion:
+        success, _ = companion.receive()
+        assert success.tag == "success", success
+        expect_offline_done(companion, 0)
+        uploaded = query(companion, "encrypt", "set", sc.axolotl_prekey_upload(store, keys, range(1, 6), node), "upload")
+        assert uploaded.attrs.get("type") == "result", uploaded
+
+        # The phone writes first: it fetched our bundle, so a pkmsg on one of our prekeys.
+        posted = sim.admin("POST", f"/accounts/{them}/send", {"to": me, "text": "hello from the phone"})
+        assert posted.status == 200, posted
+        message_id = posted.json()["message_id"]
+        seen = collect(companion, lambda seen: any(s.tag == "message" for s in seen), "the phone's message")
+        message = next(s for s in seen if s.tag == "message")
+        assert message.attrs["id"] == message_id and message.attrs["from"] == other["jid"], message.attrs
+        assert message.attrs.get("type") == "text" and message.attrs.get("notify") == "Interop", message.attrs
+        assert message.attrs.get("sender_lid") == other["lid"], message.attrs
+        assert message.attrs.get("t", "").isdigit(), message.attrs
+        [enc] = [child for child in message.content if child.tag == "enc"]
+        assert enc.attrs.get("v") == "2" and enc.attrs.get("type") == "pkmsg", enc.attrs
+        plaintext = sc.decrypt(store, message.attrs["from"], "pkmsg", enc.content)
+        assert sc.conversation(plaintext) == "hello from the phone"
+        assert not store.containsPreKey(1)  # the phone used our first key; axolotl removed it once it decrypted
+        companion.send(node("receipt", {"id": message_id, "to": message.attrs["from"]}))
+        ack = next(x for x in collect(companion, lambda s: any(x.tag == "ack" for x in s), "the receipt's ack") if x.tag == "ack")
+        assert ack.attrs == {"class": "receipt", "id": message_id, "from": other["jid"]}, ack
+        query_count = query(companion, "encrypt", "get", [node("count")], "count")
+        assert query_count.content[0].attrs["value"] == "4", query_count  # one handed out to the phone
+
+        # The devices to write to (§3.3): the other account's phone, and our own phone.
+        answer = query(companion, "usync", "get", [node("usync", {"sid": "u1", "mode": "query", "last": "true", "index": "0",
+                                                                  "context": "message"}, [
+            node("query", {}, [node("devices", {"version": "2"}), node("lid")]),
+            node("list", {}, [node("user", {"jid": other["jid"]}), node("user", {"jid": account["jid"]})]),
+        ])], "usync")
+        users = {u.attrs["jid"]: u for u in answer.content[0].content[0].content}
+        assert set(users) == {other["jid"], account["jid"]}, users
+        devices = {jid: [d.attrs["id"] for d in u.content[0].content[0].content] for jid, u in users.items()}
+        assert devices == {other["jid"]: ["0"], account["jid"]: ["0", "1"]}, devices
+
+        # A bundle for our own phone (no session yet), then the reply to them (a msg on the
+        # session their pkmsg started) and the deviceSentMessage copy for our phone.
+        bundles = query(companion, "encrypt", "get", [node("key", {}, [node("user", {"jid": account["jid"], "reason": "identity"})])],
+                        "bundles")
+        [own_phone] = bundles.content[0].content
+        sc.process_bundle(store, own_phone)
+        reply_id = "3EB0" + os.urandom(9).hex().upper()
+        body = sc.text_message("hello from an independent client")
+        kind_them, ct_them = sc.encrypt(store, other["jid"], body)
+        kind_own, ct_own = sc.encrypt(store, account["jid"], sc.device_sent_message(other["jid"], body))
+        assert (kind_them, kind_own) == ("msg", "pkmsg")
+        companion.send(node("message", {"id": reply_id, "to": other["jid"], "type": "text"}, [
+            node("participants", {}, [
+                node("to", {"jid": other["jid"]}, [node("enc", {"v": "2", "type": kind_them}, ct_them)]),
+                node("to", {"jid": account["jid"]}, [node("enc", {"v": "2", "type": kind_own}, ct_own)]),
+            ]),
+        ]))
+        # §3.7: the server's ack (after it queued the message), then the phone's delivery receipt.
+        seen = collect(companion, lambda s: any(x.tag == "ack" for x in s)
+                       and any(x.tag == "receipt" and x.attrs.get("from") == other["jid"] for x in s), "ack and receipt")
+        [ack] = [x for x in seen if x.tag == "ack"]
+        assert ack.attrs.get("class") == "message" and ack.attrs.get("id") == reply_id, ack.attrs
+        assert ack.attrs.get("from") == other["jid"] and ack.attrs.get("t", "").isdigit() and "error" not in ack.attrs, ack.attrs
+        receipt = next(x for x in seen if x.tag == "receipt" and x.attrs.get("from") == other["jid"])
+        assert receipt.attrs.get("id") == reply_id and receipt.attrs.get("type") is None, receipt.attrs
+
+        def filed(phone, message_id):
+            return next((m for m in inbox(sim, phone) if m["id"] == message_id), None)
+
+        got = poll(lambda: filed(them, reply_id), "the reply in the phone's inbox")
+        assert got["text"] == "hello from an independent client" and got["from"] == pair.jid and got["from_me"] is False, got
+        copy = poll(lambda: filed(me, reply_id), "the copy in our own phone's inbox")
+        assert copy["from_me"] is True and copy["chat"] == other["jid"] and copy["text"] == got["text"], copy
+
+
+def test_a_message_the_phone_cannot_decrypt_earns_a_retry_receipt_and_the_resend_is_read(sim, root):
+    """§4.7 through the sim: a `msg` with a broken MAC → the phone's retry receipt (count 1, its
+    registration id, no keys yet) forwarded to our device; we encrypt again and send the resend
+    to that one device (`device_fanout="false"`, `<enc count>`), which the phone then files."""
+    account, other = new_account(sim), new_account(sim)
+    me, them = account["phone"], other["phone"]
+    keys, _, pair = link_by_qr(sim, root, account)
+    store = sc.axolotl_store(keys)
+    with sc.Companion(sim.ws_url, root, sc.login_payload(int(me), 1), keys=keys) as companion:
+        assert companion.receive()[0].tag == "success"
+        expect_offline_done(companion, 0)
+        bundles = query(companion, "encrypt", "get", [node("key", {}, [node("user", {"jid": other["jid"], "reason": "identity"})])],
+                        "bundles")
+        [their_phone] = bundles.content[0].content
+        sc.process_bundle(store, their_phone)
+        body = sc.text_message("second time lucky")
+        kind, ciphertext = sc.encrypt(store, other["jid"], body)
+        assert kind == "pkmsg"
+        # Flip a bit of the MAC: the last of the inner SignalMessage's 8 MAC bytes (§1.6).
+        inner = sc.PreKeyWhisperMessage(serialized=ciphertext).getWhisperMessage().serialize()
+        at = ciphertext.index(inner) + len(inner) - 1
+        broken = bytearray(ciphertext)
+        broken[at] ^= 0x01
+        message_id = "3EB0" + os.urandom(9).hex().upper()
+        companion.send(node("message", {"id": message_id, "to": other["jid"], "type": "text"}, [
+            node("participants", {}, [node("to", {"jid": other["jid"]}, [node("enc", {"v": "2", "type": kind}, bytes(broken))])]),
+        ]))
+        seen = collect(companion, lambda s: any(x.tag == "receipt" and x.attrs.get("type") == "retry" for x in s), "a retry receipt")
+        ack = next(x for x in seen if x.tag == "ack")
+        assert ack.attrs.get("id") == message_id and "error" not in ack.attrs, ack.attrs
+        retry = next(x for x in seen if x.tag == "receipt")
+        assert retry.attrs.get("from") == other["jid"] and retry.attrs.get("id") == message_id, retry.attrs
+        children = {child.tag: child for child in retry.content}
+        assert children["retry"].attrs.get("count") == "1" and children["retry"].attrs.get("id") == message_id, children
+        assert len(children["registration"].content) == 4 and "keys" not in children, children
+        assert not any(m["id"] == message_id for m in inbox(sim, them))
+
+        # The resend (§4.7 step 4): the phone's session never started, so a new pkmsg from a new bundle.
+        store.deleteSession(*sc.signal_name(other["jid"]))
+        bundles = query(companion, "encrypt", "get", [node("key", {}, [node("user", {"jid": other["jid"], "reason": "identity"})])],
+                        "bundles-2")
+        sc.process_bundle(store, bundles.content[0].content[0])
+        kind, ciphertext = sc.encrypt(store, other["jid"], body)
+        companion.send(node("message", {"id": message_id, "to": other["jid"], "type": "text", "device_fanout": "false",
+                                        "t": children["retry"].attrs["t"]},
+                            [node("enc", {"v": "2", "type": kind, "count": "1"}, ciphertext)]))
+        seen = collect(companion, lambda s: any(x.tag == "receipt" and x.attrs.get("type") is None for x in s), "the delivery receipt")
+        ack = next(x for x in seen if x.tag == "ack")
+        assert ack.attrs.get("id") == message_id and ack.attrs.get("from") == other["jid"], ack.attrs
+        got = poll(lambda: next((m for m in inbox(sim, them) if m["id"] == message_id), None), "the resent message in the inbox")
+        assert got["text"] == "second time lucky" and got["from"] == pair.jid, got
