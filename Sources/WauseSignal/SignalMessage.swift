@@ -1,11 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials  // Data, for the generated protobuf types
-#else
-import Foundation
-#endif
-import SwiftProtobuf
 import WauseCrypto
-import WauseProto
 
 /// The version byte every v3 message starts with: (message version << 4) | current version =
 /// 0x33 (protocol-messaging.md §1.6). Readers take the message version from the high nibble.
@@ -23,7 +16,9 @@ enum MessageVersion {
 
 /// A `msg`: `0x33 ‖ protobuf(SignalMessage) ‖ MAC[8]`, where the MAC is
 /// HMAC-SHA256(macKey, senderIdentity33 ‖ receiverIdentity33 ‖ 0x33 ‖ protobuf) cut to 8 bytes
-/// (protocol-messaging.md §1.6, libsignal `SignalMessage`).
+/// (protocol-messaging.md §1.6, libsignal `SignalMessage`). The protobuf is WhisperTextProtocol's
+/// `SignalMessage` (proto/WhisperTextProtocol.proto), coded with ProtobufWire; tests check the
+/// bytes against the generated type.
 public struct SignalMessage: Sendable, Equatable {
     public static let macLength = 8
 
@@ -41,13 +36,13 @@ public struct SignalMessage: Sendable, Equatable {
     /// Builds and MACs a message.
     init(macKey: [UInt8], senderIdentity: IdentityKey, receiverIdentity: IdentityKey,
          ratchetKey: [UInt8], counter: UInt32, previousCounter: UInt32, ciphertext: [UInt8]) {
-        var message = Textsecure_SignalMessage()
-        message.ratchetKey = Data(DjbPublicKey.serialize(ratchetKey))
-        message.counter = counter
-        message.previousCounter = previousCounter
-        message.ciphertext = Data(ciphertext)
-        var bytes: [UInt8] = [MessageVersion.byte]
-        bytes += try! message.serializedBytes() as [UInt8]  // encoding a populated message cannot fail
+        var writer = ProtobufWriter(capacity: ciphertext.count + 64)
+        writer.varint(UInt64(MessageVersion.byte))  // one byte: 0x33 < 0x80
+        writer.djbKey(1, ratchetKey)
+        writer.uint32(2, counter)
+        writer.uint32(3, previousCounter)
+        writer.bytes(4, ciphertext)
+        let bytes = writer.bytes
         let mac = Self.mac(key: macKey, senderIdentity: senderIdentity, receiverIdentity: receiverIdentity, versionAndProtobuf: bytes)
         self.ratchetKey = ratchetKey
         self.counter = counter
@@ -62,17 +57,29 @@ public struct SignalMessage: Sendable, Equatable {
             throw .invalidMessage("msg of \(bytes.count) bytes is too short")
         }
         try MessageVersion.check(bytes[0])
-        let message: Textsecure_SignalMessage
-        do { message = try Textsecure_SignalMessage(serializedBytes: Array(bytes[1..<(bytes.count - Self.macLength)])) } catch {
+        var ratchetKey: [UInt8]?, counter: UInt32?, previousCounter: UInt32 = 0, ciphertext: [UInt8]?
+        do {
+            var reader = ProtobufReader(Array(bytes[1..<(bytes.count - Self.macLength)]))
+            while let (field, wireType) = try reader.next() {
+                switch field {
+                case 1: ratchetKey = try reader.bytes(wireType)
+                case 2: counter = try reader.uint32(wireType)
+                case 3: previousCounter = try reader.uint32(wireType)
+                case 4: ciphertext = try reader.bytes(wireType)
+                default: try reader.skip(wireType)
+                }
+            }
+        } catch {
             throw .invalidMessage("msg protobuf: \(error)")
         }
-        guard message.hasRatchetKey, message.hasCounter, message.hasCiphertext else {
+        // libsignal-protocol-c requires these three.
+        guard let ratchetKey, let counter, let ciphertext else {
             throw .invalidMessage("msg lacks its ratchet key, counter or ciphertext")
         }
-        ratchetKey = try RecordCoding.messageKey(message.ratchetKey, "msg ratchet key")
-        counter = message.counter
-        previousCounter = message.previousCounter
-        ciphertext = Array(message.ciphertext)
+        self.ratchetKey = try RecordCoding.messageKey(ratchetKey, "msg ratchet key")
+        self.counter = counter
+        self.previousCounter = previousCounter
+        self.ciphertext = ciphertext
         serialized = bytes
     }
 
@@ -104,39 +111,55 @@ public struct PreKeySignalMessage: Sendable, Equatable {
 
     init(registrationId: UInt32, preKeyId: UInt32?, signedPreKeyId: UInt32, baseKey: [UInt8],
          identityKey: IdentityKey, message: SignalMessage) {
-        var structure = Textsecure_PreKeySignalMessage()
-        structure.registrationID = registrationId
-        if let preKeyId { structure.preKeyID = preKeyId }
-        structure.signedPreKeyID = signedPreKeyId
-        structure.baseKey = Data(DjbPublicKey.serialize(baseKey))
-        structure.identityKey = Data(identityKey.serialized)
-        structure.message = Data(message.serialized)
+        // PreKeySignalMessage, fields in number order as protoc writes them.
+        var writer = ProtobufWriter(capacity: message.serialized.count + 96)
+        writer.varint(UInt64(MessageVersion.byte))
+        if let preKeyId { writer.uint32(1, preKeyId) }
+        writer.djbKey(2, baseKey)
+        writer.bytes(3, identityKey.serialized)
+        writer.bytes(4, message.serialized)
+        writer.uint32(5, registrationId)
+        writer.uint32(6, signedPreKeyId)
         self.registrationId = registrationId
         self.preKeyId = preKeyId
         self.signedPreKeyId = signedPreKeyId
         self.baseKey = baseKey
         self.identityKey = identityKey
         self.message = message
-        serialized = [MessageVersion.byte] + (try! structure.serializedBytes() as [UInt8])
+        serialized = writer.bytes
     }
 
     public init(serialized bytes: [UInt8]) throws(SignalError) {
         guard bytes.count > 1 else { throw .invalidMessage("pkmsg of \(bytes.count) bytes is too short") }
         try MessageVersion.check(bytes[0])
-        let structure: Textsecure_PreKeySignalMessage
-        do { structure = try Textsecure_PreKeySignalMessage(serializedBytes: Array(bytes[1...])) } catch {
+        var registrationId: UInt32 = 0, preKeyId: UInt32?, signedPreKeyId: UInt32?
+        var baseKey: [UInt8]?, identityKey: [UInt8]?, message: [UInt8]?
+        do {
+            var reader = ProtobufReader(Array(bytes[1...]))
+            while let (field, wireType) = try reader.next() {
+                switch field {
+                case 1: preKeyId = try reader.uint32(wireType)
+                case 2: baseKey = try reader.bytes(wireType)
+                case 3: identityKey = try reader.bytes(wireType)
+                case 4: message = try reader.bytes(wireType)
+                case 5: registrationId = try reader.uint32(wireType)
+                case 6: signedPreKeyId = try reader.uint32(wireType)
+                default: try reader.skip(wireType)
+                }
+            }
+        } catch {
             throw .invalidMessage("pkmsg protobuf: \(error)")
         }
         // libsignal-protocol-c requires these four; the registration id defaults to 0.
-        guard structure.hasSignedPreKeyID, structure.hasBaseKey, structure.hasIdentityKey, structure.hasMessage else {
+        guard let signedPreKeyId, let baseKey, let identityKey, let message else {
             throw .invalidMessage("pkmsg lacks its signed prekey id, base key, identity key or message")
         }
-        registrationId = structure.registrationID
-        preKeyId = structure.hasPreKeyID && structure.preKeyID != 0 ? structure.preKeyID : nil
-        signedPreKeyId = structure.signedPreKeyID
-        baseKey = try RecordCoding.messageKey(structure.baseKey, "pkmsg base key")
-        identityKey = IdentityKey(validated: try RecordCoding.messageKey(structure.identityKey, "pkmsg identity key"))
-        message = try SignalMessage(serialized: Array(structure.message))
+        self.registrationId = registrationId
+        self.preKeyId = preKeyId == 0 ? nil : preKeyId
+        self.signedPreKeyId = signedPreKeyId
+        self.baseKey = try RecordCoding.messageKey(baseKey, "pkmsg base key")
+        self.identityKey = IdentityKey(validated: try RecordCoding.messageKey(identityKey, "pkmsg identity key"))
+        self.message = try SignalMessage(serialized: message)
         serialized = bytes
     }
 }

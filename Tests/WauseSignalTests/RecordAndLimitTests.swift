@@ -39,6 +39,12 @@ struct RecordAndLimitTests {
         #expect(structure.currentSession.localIdentityPublic.count == 33)
         #expect(structure.currentSession.receiverChains.allSatisfy { $0.senderRatchetKey.first == 0x05 && $0.senderRatchetKeyPrivate.isEmpty })
         #expect(structure.previousSessions.count == 1)
+        // SwiftProtobuf re-encodes what it read to exactly our bytes: same fields, same order.
+        #expect(try structure.serializedBytes() == bytes)
+        // Fields we do not know (libsignal's later timestamp, PQ state) are skipped when reading.
+        let unknownFields: [UInt8] = [0x78, 0x01, 0x82, 0x01, 0x02, 0xAA, 0xBB, 0x8D, 0x01, 1, 2, 3, 4, 0x91, 0x01, 1, 2, 3, 4, 5, 6, 7, 8]
+        #expect(try SessionRecord(serialized: bytes + unknownFields) == decoded)  // fields 15 (varint), 16 (bytes), 17 (fixed32), 18 (fixed64)
+        #expect(signalError { _ = try SessionRecord(serialized: bytes + [0x9B, 0x01]) } != nil)  // field 19 as a group: refused
         // Skipped keys newest first, as libsignal writes them.
         let indexes = structure.currentSession.receiverChains.flatMap { $0.messageKeys.map(\.index) }
         #expect(!indexes.isEmpty)

@@ -68,6 +68,9 @@ struct SessionTests {
         #expect(outer.preKeyID == 1 && outer.signedPreKeyID == 1)
         #expect(Array(outer.baseKey) == DjbPublicKey.serialize(before.aliceBaseKey))
         #expect(Array(outer.message) == inner)
+        // Our hand-written protobuf is byte for byte what SwiftProtobuf writes for the same fields.
+        #expect([0x33] + (try outer.serializedBytes() as [UInt8]) == pkmsg.serialized)
+        #expect([0x33] + (try decoded.serializedBytes() as [UInt8]) + inner.suffix(8) == inner)
     }
 
     @Test func longPingPongAcrossRatchetSteps() throws {
