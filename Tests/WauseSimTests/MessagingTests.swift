@@ -3,6 +3,8 @@ import WauseBinary
 @testable import WauseCore
 import WauseCrypto
 import WauseHTTP
+import WauseProto
+import WauseSignal
 @testable import WauseSim
 import WauseTestSupport
 
@@ -111,6 +113,11 @@ import WauseTestSupport
         // Bob's device answered with a delivery receipt, forwarded to Alice's device.
         _ = try await MessagingTests.event(alice, "message.status") { $0["message_id"] == .string(id) && $0["status"] == "delivered" }
 
+        // §5.1: Bob reads it; the read receipt reaches Alice's device.
+        let read = try await bob.call("whatsapp_mark_read", ["chat": "15550001111"]).get()
+        #expect(read["message_ids"] == .array([.string(id)]))
+        _ = try await MessagingTests.event(alice, "message.status") { $0["message_id"] == .string(id) && $0["status"] == "read" }
+
         let reply = try await MessagingTests.send(bob, to: "15550001111", "hi alice")
         let back = try await MessagingTests.received(alice, text: "hi alice")
         #expect(back.data["message"]?["id"] == reply["message_id"])
@@ -156,6 +163,14 @@ import WauseTestSupport
         let got = try await MessagingTests.received(alice, text: "hi from carol")
         #expect(got.data["message"]?["id"] == posted.json["message_id"])
         #expect(got.data["sender_lid"] == .string(carol.lid))
+
+        // What Alice's own phone sends reaches her companion as a deviceSentMessage copy, filed as hers (§2.5).
+        let own = await admin(setup.simulator, "POST", "/accounts/15550001111/send", ["to": "15550003333", "text": "from my phone"])
+        #expect(own.status == 200, "\(own.json)")
+        let copy = try await MessagingTests.event(alice, "message.sent") { $0["message"]?["body"] == "from my phone" }
+        #expect(copy.data["message"]?["id"] == own.json["message_id"])
+        #expect(copy.data["message"]?["chat_id"] == "15550003333@s.whatsapp.net")
+        #expect(copy.data["from_other_device"] == .bool(true))
 
         // Auto-reply: every message from someone else is answered with the text.
         #expect(await admin(setup.simulator, "PUT", "/accounts/15550003333/auto-reply", ["text": "auto: busy"]).status == 200)
@@ -308,6 +323,56 @@ import WauseTestSupport
         #expect(await admin(simulator, "PUT", "/accounts/15550001111/auto-reply", ["text": 5]).status == 400)
         let empty = await admin(simulator, "GET", "/accounts/15550001111/inbox")
         #expect(empty.status == 200 && empty.json["messages"] == .array([]) && empty.json["next_cursor"] == .int(0))
+        await setup.close()
+    }
+}
+
+extension MessagingTests {
+    /// §4.7, the phone as the sender: a companion that cannot read the phone's message sends a
+    /// retry receipt with its keys; the phone starts a new session from them and resends to that
+    /// one device with the count. Played with WauseSignal's in-memory store as the companion.
+    @Test func thePhoneAnswersARetryReceiptWithKeys() async throws {
+        let setup = try await SimSetup()
+        _ = try setup.simulator.state.createAccount(phone: "15550003333", pushName: "Carol")
+        let companion = try await DeviceRequestsTests.loggedIn(setup)  // device 1 of 15550001111
+        let posted = await admin(setup.simulator, "POST", "/accounts/15550003333/send", ["to": "15550001111", "text": "can you read me"])
+        #expect(posted.status == 200, "\(posted.json)")
+        let first = try await companion.expectNode()
+        #expect(first.tag == "message" && first[attribute: "id"] == posted.json["message_id"]?.stringValue)
+        #expect(first.jid("from") == JID(user: "15550003333", server: .whatsApp))
+        let id = try #require(first[attribute: "id"])
+
+        // The companion "lost" whatever the first copy was encrypted with: it asks again, with keys.
+        let store = InMemorySignalStore(identityKeyPair: companion.identityKey, registrationId: companion.registrationID)
+        let signed = try SignalKeyHelper.generateSignedPreKey(identity: companion.identityKey, id: 7, timestamp: 0)
+        let oneTime = SignalKeyHelper.generatePreKeys(start: 40, count: 1)[0]
+        store.storeSignedPreKey(signed)
+        store.storePreKey(oneTime)
+        func bytes(_ value: UInt32, _ count: Int) -> [UInt8] { (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) } }
+        try companion.send(Node(tag: "receipt", attributes: ["id": .text(id), "to": .jid(JID(user: "15550003333", server: .whatsApp)),
+                                                             "type": "retry"], children: [
+            Node(tag: "retry", attributes: ["count": "2", "id": .text(id), "t": .text(first[attribute: "t"] ?? "0"), "v": "1"]),
+            Node(tag: "registration", bytes: bytes(companion.registrationID, 4)),
+            Node(tag: "keys", children: [
+                Node(tag: "type", bytes: [5]), Node(tag: "identity", bytes: companion.identityKey.publicKey),
+                Node(tag: "key", children: [Node(tag: "id", bytes: bytes(oneTime.id, 3)), Node(tag: "value", bytes: oneTime.keyPair.publicKey)]),
+                Node(tag: "skey", children: [Node(tag: "id", bytes: bytes(7, 3)), Node(tag: "value", bytes: signed.keyPair.publicKey),
+                                             Node(tag: "signature", bytes: signed.signature)]),
+            ]),
+        ]))
+        let ack = try await companion.expectNode()
+        #expect(ack.tag == "ack" && ack[attribute: "class"] == "receipt" && ack[attribute: "type"] == "retry")
+        var resend = try await companion.expectNode()
+        while resend.tag != "message" { resend = try await companion.expectNode() }
+        #expect(resend[attribute: "id"] == id && resend[attribute: "t"] == first[attribute: "t"])
+        let enc = try #require(resend.child("enc"))
+        #expect(enc[attribute: "type"] == "pkmsg" && enc[attribute: "count"] == "2")
+        let address = SignalAddress(user: "15550003333", server: "s.whatsapp.net")
+        let padded = try SessionCipher(address: address, store: store).decrypt(try PreKeySignalMessage(serialized: try #require(enc.bytes)))
+        let message = try WAWebProtobufsE2E_Message(serializedBytes: try PhoneMessages.unpad(padded))
+        #expect(message.conversation == "can you read me")
+        #expect(store.loadPreKey(id: oneTime.id) == nil)  // consumed by the resend's session
+        companion.close()
         await setup.close()
     }
 }
