@@ -6,12 +6,14 @@ out-of-order and duplicate delivery. wause runs as the `wause-signal` CLI with i
 Run: WAUSE_SIGNAL=.build/debug/wause-signal pytest tests/interop/test_signal_axolotl.py
 """
 
+import os
 import random
+import subprocess
 
 import pytest
 from axolotl.duplicatemessagexception import DuplicateMessageException
 
-from signal_axolotl import Ours, SignalFailure, Theirs
+from signal_axolotl import WAUSE_SIGNAL, Ours, SignalFailure, Theirs
 
 # How each side addresses the other (name:device for wause, (name, device) for python-axolotl).
 THEM, THEM_DEVICE = "axolotl", 7
@@ -58,6 +60,10 @@ def send_to_them(ours, theirs, text: bytes):
 @pytest.mark.parametrize("with_prekey", [True, False])
 def test_session_from_our_bundle(tmp_path, with_prekey):
     ours, theirs, bundle = they_start(tmp_path, with_prekey)
+    assert os.stat(ours.state).st_mode & 0o777 == 0o600  # it holds private keys
+    assert set(bundle) >= {"registration_id", "identity_key", "signed_prekey_id", "signed_prekey_public",
+                           "signed_prekey_signature"}
+    assert len(bytes.fromhex(bundle["identity_key"])) == 33 and bundle["identity_key"].startswith("05")
     first = send_to_us(ours, theirs, b"hello from python-axolotl")
     assert first[0] == "pkmsg"
     assert send_to_us(ours, theirs, b"second, still a pkmsg")[0] == "pkmsg"
@@ -183,3 +189,26 @@ def test_tampered_message_is_rejected_and_changes_nothing(tmp_path):
             ours.decrypt(THEM_FOR_US, (kind, bytes(forged)))
         assert failure.value.code in ("bad_mac", "invalid_message")
     assert ours.decrypt(THEM_FOR_US, (kind, message)) == b"tamper with me"
+
+
+def test_cli_errors_are_clear_and_leave_the_state_alone(tmp_path):
+    ours, theirs, _ = they_start(tmp_path)
+    send_to_us(ours, theirs, b"start")
+    before = open(ours.state).read()
+
+    def run(*args):
+        return subprocess.run([WAUSE_SIGNAL, *args], capture_output=True, text=True, timeout=60)
+
+    bad_type = run("decrypt", "--state", ours.state, "--peer", THEM_FOR_US, "--type", "skmsg", "--ct", "33")
+    assert bad_type.returncode == 2 and "--type must be pkmsg or msg" in bad_type.stderr
+    bad_hex = run("encrypt", "--state", ours.state, "--peer", THEM_FOR_US, "--pt", "xyz")
+    assert bad_hex.returncode == 2 and "hex" in bad_hex.stderr
+    garbage = run("decrypt", "--state", ours.state, "--peer", THEM_FOR_US, "--type", "msg", "--ct", "33" + "00" * 20)
+    assert garbage.returncode == 3 and "invalid_message" in garbage.stderr
+    legacy = run("decrypt", "--state", ours.state, "--peer", THEM_FOR_US, "--type", "msg", "--ct", "22" + "00" * 20)
+    assert legacy.returncode == 3 and "legacy_version" in legacy.stderr
+    unknown_peer = run("encrypt", "--state", ours.state, "--peer", "nobody:1", "--pt", "00")
+    assert unknown_peer.returncode == 3 and "no_session" in unknown_peer.stderr
+    missing = run("encrypt", "--state", str(tmp_path / "absent.json"), "--peer", THEM_FOR_US, "--pt", "00")
+    assert missing.returncode == 2 and "cannot read state file" in missing.stderr
+    assert open(ours.state).read() == before
