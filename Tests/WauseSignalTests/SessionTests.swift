@@ -192,6 +192,23 @@ struct SessionTests {
         #expect(try bob.decrypt(alice.encrypt("and back", to: bob), from: alice) == "and back")
     }
 
+    @Test func aPkmsgForAnArchivedSessionPromotesIt() throws {
+        let alice = try Party("alice", seed: 23), bob = try Party("bob", seed: 24)
+        try alice.builder(to: bob).process(bob.bundle(preKeyId: 1))
+        #expect(try bob.decrypt(alice.encrypt("first", to: bob), from: alice) == "first")
+        // Bob starts a session of his own (say he lost track), archiving Alice's.
+        try bob.builder(to: alice).process(alice.bundle(preKeyId: 1))
+        #expect(bob.store.loadSession(for: alice.address)?.previousStates.count == 1)
+        // Alice has not heard from Bob: still a pkmsg with the same base key.
+        let second = try alice.encrypt("second", to: bob)
+        #expect(second.type == "pkmsg")
+        #expect(try bob.decrypt(second, from: alice) == "second")
+        let record = try #require(bob.store.loadSession(for: alice.address))
+        #expect(record.currentState?.aliceBaseKey == alice.store.loadSession(for: bob.address)?.currentState?.aliceBaseKey)
+        #expect(record.previousStates.count == 1)  // Bob's own session, now archived
+        #expect(try alice.decrypt(bob.encrypt("reply", to: alice), from: bob) == "reply")
+    }
+
     @Test func archivedStatesAreCappedAtTheLimit() throws {
         let alice = try Party("alice", seed: 21), bob = try Party("bob", seed: 22, preKeys: 0)
         for _ in 0..<(SignalLimits.libsignal.maxArchivedStates + 5) {
