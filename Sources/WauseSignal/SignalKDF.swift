@@ -38,11 +38,8 @@ enum SignalKDF {
     /// libsignal derives X3DH secrets and message keys.
     private static let zeroSaltHMAC = SignalHMAC(key: [UInt8](repeating: 0, count: 32))
 
-    static func hmac(key: [UInt8], _ parts: [UInt8]...) -> [UInt8] {
-        var combined: [UInt8] = []
-        if parts.count == 1 { return SignalHMAC(key: key).authenticate(parts[0]) }
-        for part in parts { combined += part }
-        return SignalHMAC(key: key).authenticate(combined)
+    static func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
+        SignalHMAC(key: key).authenticate(message)
     }
 
     /// RFC 5869 HKDF-SHA256; an empty salt means 32 zero bytes.
