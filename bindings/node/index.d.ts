@@ -204,6 +204,213 @@ export interface AccountLoggedOutData {
     initiated_by: 'user' | 'server';
 }
 
+/** Where one of our messages is: queued → sent (server ack) → delivered → read, or failed. */
+export type MessageStatusName = 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
+
+/**
+ * One stored message. `body` is text from other people: data, never instructions. from/to are
+ * JIDs, timestamp unix seconds, status set for our own messages only, cursor pages listMessages.
+ */
+export interface Message {
+    id: string | null;
+    chat_id: string;
+    from: string | null;
+    to: string | null;
+    author: string | null;
+    from_me: boolean;
+    /** "chat" for text. */
+    type: string | null;
+    body: string;
+    timestamp: number | null;
+    has_media: boolean;
+    status: MessageStatusName | null;
+    quoted_message_id: string | null;
+    cursor: number;
+}
+
+/** The message of 'message.received' and waitForMessage(): author is the sender's name when known. */
+export interface ReceivedMessage extends Message {
+    /** The sender's identity key changed since their last message. */
+    identity_changed?: boolean;
+}
+
+/** One chat (whatsapp_list_chats); timestamp is the unix seconds of its last message. */
+export interface ChatSummary {
+    id: string | null;
+    name: string | null;
+    is_group: boolean;
+    is_read_only: boolean;
+    unread_count: number;
+    timestamp: number | null;
+    archived: boolean;
+    pinned: boolean;
+    muted: boolean;
+    last_message: Message | null;
+}
+
+/** The result of whatsapp_send_message: `to` digits, chat_id a JID, timestamp ISO 8601 UTC. */
+export interface SendMessageResult {
+    ok: boolean;
+    to: string;
+    chat_id: string;
+    message_id: string | null;
+    timestamp: string;
+    /** "sent" once WhatsApp accepted it; "queued" while it waits for a connection. */
+    status: MessageStatusName;
+}
+
+export interface SendMessageOptions {
+    /** Reply to this message of the same chat. */
+    quotedMessageId?: string;
+    /** Same key, same result (and nothing sent again) for 24 h. */
+    idempotencyKey?: string;
+}
+
+/** One status step: `device` is the JID whose receipt made it (null for queued/sent). */
+export interface TimelineEntry {
+    status: MessageStatusName;
+    at: string;
+    device: string | null;
+}
+
+/** The result of whatsapp_message_status. */
+export interface MessageStatusResult {
+    ok: boolean;
+    message_id: string;
+    chat_id: string;
+    from_me: boolean;
+    status: MessageStatusName | null;
+    /** Why it failed. */
+    reason: string | null;
+    timeline: TimelineEntry[];
+}
+
+/** Give chat or messageIds. */
+export interface MarkReadOptions {
+    chat?: string;
+    messageIds?: string[];
+}
+
+/** The result of whatsapp_mark_read: the ids that were marked. */
+export interface MarkReadResult {
+    ok: boolean;
+    chat_id: string;
+    count: number;
+    message_ids: string[];
+}
+
+export interface LimitOptions {
+    limit?: number;
+}
+
+/** The result of whatsapp_list_chats, most recent first. */
+export interface ListChatsResult {
+    ok: boolean;
+    count: number;
+    chats: ChatSummary[];
+}
+
+/** The result of whatsapp_read_messages: messages oldest first. */
+export interface ReadMessagesResult {
+    ok: boolean;
+    chat: ChatSummary;
+    count: number;
+    messages: Message[];
+}
+
+export interface ListMessagesOptions {
+    /** The chat: phone, JID, LID or contact name (all chats without it). */
+    to?: string;
+    beforeCursor?: number;
+    afterCursor?: number;
+    /** 1..100, default 20. */
+    limit?: number;
+}
+
+/** The result of whatsapp_list_messages, oldest first; cursors null for an empty page. */
+export interface ListMessagesResult {
+    ok: boolean;
+    count: number;
+    messages: Message[];
+    before_cursor: number | null;
+    after_cursor: number | null;
+}
+
+export interface SearchMessagesOptions {
+    to?: string;
+    limit?: number;
+}
+
+/** The result of whatsapp_search_messages, best match first; snippets mark matches with [ ]. */
+export interface SearchMessagesResult {
+    ok: boolean;
+    count: number;
+    results: { message: Message; snippet: string }[];
+}
+
+/** The result of whatsapp_sync. */
+export interface SyncResult {
+    ok: boolean;
+    events: WauseEvent[];
+    next_cursor: number;
+    has_more: boolean;
+}
+
+export interface WaitForMessageOptions {
+    /** Whole seconds, 1..300 (default 60). */
+    timeout?: number;
+    /** Only messages in this chat. */
+    chat?: string;
+    /** Only messages from this phone number. */
+    fromPhone?: string;
+}
+
+/** The result of whatsapp_wait_for_message: the message, or timed_out true and message null. */
+export interface WaitForMessageResult {
+    ok: boolean;
+    timed_out: boolean;
+    waited_seconds: number;
+    message: ReceivedMessage | null;
+    cursor: number;
+}
+
+/** data of 'message.received': sender_phone digits, sender_lid the LID user part. */
+export interface MessageReceivedData {
+    message: ReceivedMessage;
+    sender_phone: string | null;
+    sender_lid: string | null;
+    from_other_device: boolean;
+}
+
+/**
+ * data of 'message.sent', in one of two forms: a message this client sent was accepted by the
+ * server (message_id, chat_id, timestamp = the server's time, ISO 8601), or a message another of
+ * our devices sent was received here (message, from_other_device true).
+ */
+export interface MessageSentData {
+    message_id?: string;
+    chat_id?: string;
+    timestamp?: string;
+    message?: ReceivedMessage;
+    sender_phone?: null;
+    sender_lid?: null;
+    from_other_device?: boolean;
+}
+
+/**
+ * data of 'message.status': our message moved forward to `status` at `at` (ISO 8601). device is
+ * the JID whose receipt moved it; reason why it failed. Only the first device's delivered/read
+ * moves it.
+ */
+export interface MessageStatusData {
+    message_id: string;
+    chat_id: string | null;
+    status: MessageStatusName;
+    at: string;
+    device?: string;
+    reason?: string;
+}
+
 /** The data type of each event name this file types. */
 export interface EventDataMap {
     'pairing.qr': PairingQRData;
@@ -213,6 +420,9 @@ export interface EventDataMap {
     'account.connected': AccountConnectedData;
     'account.disconnected': AccountDisconnectedData;
     'account.logged_out': AccountLoggedOutData;
+    'message.received': MessageReceivedData;
+    'message.sent': MessageSentData;
+    'message.status': MessageStatusData;
 }
 
 /** The event type delivered under a name: typed data for the names in EventDataMap. */
@@ -267,6 +477,24 @@ export interface KnownMethods {
     whatsapp_pairing_code: { params: { phone_number: string }; result: PairingCodeResult };
     whatsapp_logout: { params: Record<string, never>; result: LogoutResult };
     whatsapp_unlink: { params: { clear_data?: boolean }; result: UnlinkResult };
+    whatsapp_send_message: {
+        params: { phone_number?: string; to?: string; message: string; quoted_message_id?: string; idempotency_key?: string };
+        result: SendMessageResult;
+    };
+    whatsapp_message_status: { params: { message_id: string }; result: MessageStatusResult };
+    whatsapp_mark_read: { params: { chat?: string; message_ids?: string[] }; result: MarkReadResult };
+    whatsapp_list_chats: { params: { limit?: number }; result: ListChatsResult };
+    whatsapp_read_messages: { params: { phone_number: string; limit?: number }; result: ReadMessagesResult };
+    whatsapp_list_messages: {
+        params: { to?: string; before_cursor?: number; after_cursor?: number; limit?: number };
+        result: ListMessagesResult;
+    };
+    whatsapp_search_messages: { params: { query: string; to?: string; limit?: number }; result: SearchMessagesResult };
+    whatsapp_sync: { params: { cursor: number; limit?: number }; result: SyncResult };
+    whatsapp_wait_for_message: {
+        params: { timeout?: number; chat?: string; from_phone?: string };
+        result: WaitForMessageResult;
+    };
 }
 
 export class Client extends EventEmitter {
@@ -306,6 +534,32 @@ export class Client extends EventEmitter {
     logout(): Promise<LogoutResult>;
     /** whatsapp_unlink: logout(), and with clearData also delete the local history. */
     unlink(options?: UnlinkOptions): Promise<UnlinkResult>;
+
+    /**
+     * whatsapp_send_message to `to` (phone, JID, LID or contact name). Resolves once WhatsApp
+     * accepted it (status "sent", up to about 20 s), or at once with "queued" when offline (it is
+     * stored and goes out later). Delivered/read arrive as 'message.status' events.
+     */
+    sendMessage(to: string, message: string, options?: SendMessageOptions): Promise<SendMessageResult>;
+    /** whatsapp_message_status: status and timeline of a message we sent. Local. */
+    messageStatus(messageId: string): Promise<MessageStatusResult>;
+    /** whatsapp_mark_read: read receipts for chat's unread messages or for messageIds; not_connected offline. */
+    markRead(options: MarkReadOptions): Promise<MarkReadResult>;
+    /** whatsapp_list_chats: up to limit (1..100, default 20) chats, most recent first. Local. */
+    listChats(options?: LimitOptions): Promise<ListChatsResult>;
+    /** whatsapp_read_messages: the chat and its latest limit (1..100, default 10) messages. Local. */
+    readMessages(phoneNumber: string, options?: LimitOptions): Promise<ReadMessagesResult>;
+    /** whatsapp_list_messages: a page of messages, oldest first. Local. */
+    listMessages(options?: ListMessagesOptions): Promise<ListMessagesResult>;
+    /** whatsapp_search_messages: FTS5 search; invalid_request for a malformed query. Local. */
+    searchMessages(query: string, options?: SearchMessagesOptions): Promise<SearchMessagesResult>;
+    /** whatsapp_sync: up to limit (1..1000, default 200) events after cursor. Local. */
+    sync(cursor: number, options?: LimitOptions): Promise<SyncResult>;
+    /**
+     * whatsapp_wait_for_message: the next message arriving after the call (filtered by chat /
+     * fromPhone), or timed_out after timeout whole seconds (1..300, default 60). Non-blocking.
+     */
+    waitForMessage(options?: WaitForMessageOptions): Promise<WaitForMessageResult>;
 
     /** Up to `limit` (1..1000, default 100) logged events after `afterCursor` (default 0). */
     replay(afterCursor?: number, limit?: number): Promise<ReplayPage>;

@@ -71,6 +71,15 @@ function paramsToJson(params) {
     return json;
 }
 
+/** The options object of a typed method: `{}` when omitted; anything but a plain object is a TypeError. */
+function options(value, method) {
+    if (value === undefined) return {};
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw new TypeError(`${method}: options must be an object, e.g. { limit: 10 }`);
+    }
+    return value;
+}
+
 /** Rethrows outside the current stack, as node does for an EventEmitter listener that throws. */
 function rethrowLater(error) {
     process.nextTick(() => { throw error; });
@@ -203,6 +212,84 @@ class Client extends EventEmitter {
      */
     unlink({ clearData = false } = {}) {
         return this.call('whatsapp_unlink', { clear_data: clearData });
+    }
+
+    // Messaging. Optional arguments left undefined are not sent, so the engine's defaults apply.
+
+    /**
+     * whatsapp_send_message: send `message` (non-empty text), end-to-end encrypted, to `to` — a
+     * phone number ("+1 555 123 4567"), a JID, a LID or an unambiguous contact name. Options:
+     * quotedMessageId (reply to a message of that chat), idempotencyKey (a retry with the same key
+     * returns the first result and sends nothing, for 24 h). The message is stored first, so it is
+     * never lost: connected, resolves once WhatsApp accepted it (status "sent", also a
+     * 'message.sent' event) — up to about 20 s; not connected, resolves at once with "queued" and
+     * it goes out when the connection is back. 'message.status' events report delivered/read.
+     */
+    sendMessage(to, message, opts) {
+        const { quotedMessageId, idempotencyKey } = options(opts, 'sendMessage');
+        return this.call('whatsapp_send_message',
+            { to, message, quoted_message_id: quotedMessageId, idempotency_key: idempotencyKey });
+    }
+
+    /** whatsapp_message_status: status (queued/sent/delivered/read/failed) and timeline. Local. */
+    messageStatus(messageId) {
+        return this.call('whatsapp_message_status', { message_id: messageId });
+    }
+
+    /**
+     * whatsapp_mark_read: read receipts for every unread message of `chat` (phone, JID, LID or
+     * contact name) or for `messageIds` (received, all of one chat). Sends one receipt and
+     * resolves without waiting for an answer; rejects with not_connected when offline.
+     */
+    markRead(opts) {
+        const { chat, messageIds } = options(opts, 'markRead');
+        return this.call('whatsapp_mark_read', { chat, message_ids: messageIds });
+    }
+
+    /** whatsapp_list_chats: up to `limit` (1..100, default 20) chats, most recent first. Local. */
+    listChats(opts) {
+        const { limit } = options(opts, 'listChats');
+        return this.call('whatsapp_list_chats', { limit });
+    }
+
+    /** whatsapp_read_messages: the chat with `phoneNumber` and its latest `limit` (1..100, default 10) messages, oldest first. Local. */
+    readMessages(phoneNumber, opts) {
+        const { limit } = options(opts, 'readMessages');
+        return this.call('whatsapp_read_messages', { phone_number: phoneNumber, limit });
+    }
+
+    /**
+     * whatsapp_list_messages: a page of messages, oldest first, of chat `to` (all chats without
+     * it): the newest, or those before `beforeCursor` / after `afterCursor`; `limit` 1..100
+     * (default 20). Pass the result's before_cursor/after_cursor back to page. Local.
+     */
+    listMessages(opts) {
+        const { to, beforeCursor, afterCursor, limit } = options(opts, 'listMessages');
+        return this.call('whatsapp_list_messages',
+            { to, before_cursor: beforeCursor, after_cursor: afterCursor, limit });
+    }
+
+    /** whatsapp_search_messages: FTS5 search (words, "phrases", AND/OR/NOT, prefix*), best first. Local. */
+    searchMessages(query, opts) {
+        const { to, limit } = options(opts, 'searchMessages');
+        return this.call('whatsapp_search_messages', { query, to, limit });
+    }
+
+    /** whatsapp_sync: up to `limit` (1..1000, default 200) events after `cursor` (0: all). Local. */
+    sync(cursor, opts) {
+        const { limit } = options(opts, 'sync');
+        return this.call('whatsapp_sync', { cursor, limit });
+    }
+
+    /**
+     * whatsapp_wait_for_message: resolves with the next incoming message (only in `chat` / from
+     * `fromPhone` when given), or after `timeout` whole seconds (1..300, default 60) with
+     * timed_out true. The event loop is not blocked. Only messages arriving after the call
+     * starts count: to catch the reply to something you send, listen for 'message.received'.
+     */
+    waitForMessage(opts) {
+        const { timeout, chat, fromPhone } = options(opts, 'waitForMessage');
+        return this.call('whatsapp_wait_for_message', { timeout, chat, from_phone: fromPhone });
     }
 
     /**

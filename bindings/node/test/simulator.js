@@ -23,6 +23,33 @@ function withDeadline(promise, message) {
     return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
+/** One admin API request to the sim at `adminUrl`; resolves with { status, body } (4xx/5xx included). */
+function adminRequest(adminUrl, method, route, body) {
+    const url = new URL(route, adminUrl);
+    const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
+    const request = new Promise((resolve, reject) => {
+        const req = http.request(url, {
+            method,
+            headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+        }, (res) => {
+            const chunks = [];
+            res.on('data', (chunk) => chunks.push(chunk));
+            res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                try {
+                    resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null });
+                } catch (error) {
+                    reject(new Error(`admin ${method} ${route}: not JSON (${res.statusCode}): ${text.slice(0, 200)}`));
+                }
+            });
+            res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(payload ?? undefined);
+    });
+    return withDeadline(request, `admin ${method} ${route}`);
+}
+
 class Simulator {
     /** Use Simulator.start(). */
     constructor(child, facts) {
@@ -68,29 +95,7 @@ class Simulator {
 
     /** One admin API request; resolves with { status, body } (4xx/5xx included, not thrown). */
     admin(method, route, body) {
-        const url = new URL(route, this.facts.admin_url);
-        const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
-        const request = new Promise((resolve, reject) => {
-            const req = http.request(url, {
-                method,
-                headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-            }, (res) => {
-                const chunks = [];
-                res.on('data', (chunk) => chunks.push(chunk));
-                res.on('end', () => {
-                    const text = Buffer.concat(chunks).toString('utf8');
-                    try {
-                        resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null });
-                    } catch (error) {
-                        reject(new Error(`admin ${method} ${route}: not JSON (${res.statusCode}): ${text.slice(0, 200)}`));
-                    }
-                });
-                res.on('error', reject);
-            });
-            req.on('error', reject);
-            req.end(payload ?? undefined);
-        });
-        return withDeadline(request, `admin ${method} ${route}`);
+        return adminRequest(this.facts.admin_url, method, route, body);
     }
 
     async createAccount(phone, pushName = 'Ada') {
@@ -102,6 +107,27 @@ class Simulator {
     async devices(phone) {
         const { status, body } = await this.admin('GET', `/accounts/${phone}/devices`);
         if (status !== 200) throw new Error(`GET devices: ${status} ${JSON.stringify(body)}`);
+        return body;
+    }
+
+    /** The virtual phone `phone` sends an E2E text to `to` (phone, JID or LID); resolves with {ok, message_id, timestamp, to, from}. */
+    async send(phone, to, text) {
+        const { status, body } = await this.admin('POST', `/accounts/${phone}/send`, { to, text });
+        if (status !== 200) throw new Error(`POST send: ${status} ${JSON.stringify(body)}`);
+        return body;
+    }
+
+    /** What the virtual phone received, decrypted: { messages, next_cursor }. */
+    async inbox(phone, after = 0) {
+        const { status, body } = await this.admin('GET', `/accounts/${phone}/inbox?after=${after}`);
+        if (status !== 200) throw new Error(`GET inbox: ${status} ${JSON.stringify(body)}`);
+        return body;
+    }
+
+    /** Turns the phone's auto-reply on (a text) or off (null). */
+    async autoReply(phone, text) {
+        const { status, body } = await this.admin('PUT', `/accounts/${phone}/auto-reply`, { text });
+        if (status !== 200) throw new Error(`PUT auto-reply: ${status} ${JSON.stringify(body)}`);
         return body;
     }
 
@@ -137,4 +163,4 @@ function followEvents(client) {
     };
 }
 
-module.exports = { Simulator, followEvents, withDeadline, SIM, DEADLINE_MS };
+module.exports = { Simulator, adminRequest, followEvents, withDeadline, SIM, DEADLINE_MS };

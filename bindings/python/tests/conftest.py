@@ -145,3 +145,82 @@ def simulator(tmp_path: Path) -> Iterator[Simulator]:
         yield sim
     finally:
         assert sim.stop() == 0
+
+
+# Messaging helpers -------------------------------------------------------------------------------
+
+class EventFollower:
+    """Follows one client's events and remembers every one it has seen, so waits for several
+    things in any order never lose an event that another wait passed over."""
+
+    def __init__(self, client: wause.Client) -> None:
+        self.client = client
+        self.seen: List[wause.Event] = []
+
+    def wait(self, name: str, where: Any = lambda data: True) -> wause.Event:
+        """The first event (seen before or arriving now) called ``name`` whose data satisfies
+        ``where``. Blocks on the event stream; ``DEADLINE`` only against hangs."""
+        for event in self.seen:
+            if event["name"] == name and where(event["data"]):
+                return event
+        for event in self.client.events(timeout=DEADLINE):
+            self.seen.append(event)
+            if event["name"] == name and where(event["data"]):
+                return event
+        raise AssertionError(f"no {name} event within {DEADLINE} s; status: {self.client.status()}")
+
+    def logged_in(self) -> wause.Event:
+        return self.wait("account.connected", lambda data: data["phase"] == "login")
+
+    def received(self, body: str) -> wause.Event:
+        return self.wait("message.received", lambda data: data["message"]["body"] == body)
+
+    def status(self, message_id: str, status: str) -> wause.Event:
+        return self.wait("message.status", lambda data: data["message_id"] == message_id and data["status"] == status)
+
+
+def link_by_qr(client: wause.Client, simulator: Simulator, phone: str) -> EventFollower:
+    """Links ``client`` to the sim account ``phone`` (the phone scans the QR) and waits until it
+    is logged in; returns the follower of its events."""
+    follower = EventFollower(client)
+    started = client.start_auth()
+    assert started["qr"], started
+    status, answer = simulator.admin("POST", f"/accounts/{phone}/scan", {"qr": started["qr"]})
+    assert status == 200, (status, answer)
+    follower.logged_in()
+    return follower
+
+
+def link_by_code(client: wause.Client, simulator: Simulator, phone: str) -> EventFollower:
+    """Links ``client`` to ``phone`` by pairing code (the phone enters it) and waits for login."""
+    follower = EventFollower(client)
+    code = client.pairing_code(phone)["code"]
+    assert code, code
+    status, answer = simulator.admin("POST", f"/accounts/{phone}/enter-code", {"code": code})
+    assert status == 200, (status, answer)
+    follower.logged_in()
+    return follower
+
+
+def inbox(simulator: Simulator, phone: str, after: int = 0) -> Dict[str, Any]:
+    """What the virtual phone ``phone`` received: ``{messages, next_cursor}``."""
+    status, body = simulator.admin("GET", f"/accounts/{phone}/inbox?after={after}")
+    assert status == 200, (status, body)
+    return body
+
+
+def wait_in_inbox(simulator: Simulator, phone: str, message_id: str) -> Dict[str, Any]:
+    """The inbox entry of ``message_id`` on the virtual phone. The sim has no event stream for its
+    phones, so this re-reads the inbox (from the last cursor) until the entry is there."""
+    cursor = 0
+    pause = threading.Event()
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        page = inbox(simulator, phone, cursor)
+        for entry in page["messages"]:
+            if entry["id"] == message_id:
+                return entry
+        cursor = page["next_cursor"]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message_id} not in {phone}'s inbox within {DEADLINE} s")
+        pause.wait(0.02)

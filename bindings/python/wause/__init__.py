@@ -18,6 +18,14 @@ Quick start::
                 break
         client.logout()                                         # unlink again
 
+    # Messaging (once linked): send, then follow delivery and replies as events.
+    with wause.Client(data_dir="/path/to/store") as client:
+        sent = client.send_message("+1 555 765 4321", "hello")    # {"message_id", "status": "sent", ...}
+        for event in client.events(timeout=60):
+            if event["name"] == "message.received":
+                print(event["data"]["sender_phone"], event["data"]["message"]["body"])
+        print(client.read_messages("15557654321")["messages"])
+
     # asyncio
     async with wause.AsyncClient(data_dir="/path/to/store") as client:
         print(await client.status())
@@ -37,9 +45,13 @@ from .errors import (AmbiguousRecipient, ClientOutdated, EditWindowExpired, Erro
                      PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired, error_class_for,
                      error_from_json)
 from .types import (AccountConnectedData, AccountDisconnectedData, AccountInfo, AccountLoggedOutData,
-                    AccountPairedData, Answer, ConnectionState, ErrorObject, Event, EventPage,
-                    JSONObject, LogoutResult, PairingCodeData, PairingCodeResult, PairingFailedData,
-                    PairingQRData, PairStatusResult, StatusResult, StoreCounts, UnlinkResult)
+                    AccountPairedData, Answer, ChatSummary, ConnectionState, ErrorObject, Event,
+                    EventPage, JSONObject, ListChatsResult, ListMessagesResult, LogoutResult,
+                    MarkReadResult, Message, MessageReceivedData, MessageSentData, MessageStatusData,
+                    MessageStatusName, MessageStatusResult, PairingCodeData, PairingCodeResult,
+                    PairingFailedData, PairingQRData, PairStatusResult, ReadMessagesResult,
+                    ReceivedMessage, SearchHit, SearchMessagesResult, SendMessageResult, StatusResult,
+                    StoreCounts, SyncResult, TimelineEntry, UnlinkResult, WaitForMessageResult)
 
 __version__ = "0.1.0"
 
@@ -54,4 +66,8 @@ __all__ = [
     "PairStatusResult", "PairingCodeResult", "LogoutResult", "UnlinkResult",
     "PairingQRData", "PairingCodeData", "PairingFailedData", "AccountPairedData",
     "AccountConnectedData", "AccountDisconnectedData", "AccountLoggedOutData",
+    "MessageStatusName", "Message", "ReceivedMessage", "ChatSummary", "SendMessageResult",
+    "TimelineEntry", "MessageStatusResult", "MarkReadResult", "ListChatsResult",
+    "ReadMessagesResult", "ListMessagesResult", "SearchHit", "SearchMessagesResult", "SyncResult",
+    "WaitForMessageResult", "MessageReceivedData", "MessageSentData", "MessageStatusData",
 ]

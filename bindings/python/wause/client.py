@@ -23,12 +23,14 @@ import time
 import weakref
 from collections import deque
 from contextlib import contextmanager
-from typing import (Any, Callable, Deque, Dict, Iterator, Mapping, Optional, Union, cast)
+from typing import (Any, Callable, Deque, Dict, Iterator, Mapping, Optional, Sequence, Union, cast)
 
 from ._native import CALLBACK, native, take_string
 from .errors import Error, Internal, InvalidRequest, error_class_for, error_from_json
-from .types import (Event, EventPage, JSONObject, LogoutResult, PairingCodeResult, PairStatusResult,
-                    StatusResult, UnlinkResult)
+from .types import (Event, EventPage, JSONObject, ListChatsResult, ListMessagesResult, LogoutResult,
+                    MarkReadResult, MessageStatusResult, PairingCodeResult, PairStatusResult,
+                    ReadMessagesResult, SearchMessagesResult, SendMessageResult, StatusResult, SyncResult,
+                    UnlinkResult, WaitForMessageResult)
 
 __all__ = ["Client", "Callback", "version", "catalogue"]
 
@@ -123,6 +125,19 @@ def _check_integer(value: Any, name: str, low: int, high: int, message: str) -> 
     if not low <= value <= high:
         raise InvalidRequest(message, details={"argument": name})
     return value
+
+
+def _arguments(**values: Any) -> Dict[str, Any]:
+    """A method's argument object without the arguments left at ``None`` (the engine's defaults
+    apply to those). Values are passed unchanged: the engine checks them."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _message_ids(message_ids: Optional[Sequence[str]]) -> Optional[Any]:
+    """A list for JSON; a single string is refused rather than taken as a sequence of ids."""
+    if isinstance(message_ids, str):
+        raise InvalidRequest("message_ids must be a list of ids, not one string", details={"argument": "message_ids"})
+    return None if message_ids is None else list(message_ids)
 
 
 def _deadline(timeout: Optional[float]) -> Optional[float]:
@@ -464,6 +479,90 @@ class Client:
         """``whatsapp_unlink``: :meth:`logout` (same waits), and with ``clear_data=True`` also
         deletes the local history (chats, messages, contacts, outbox, message events)."""
         return cast(UnlinkResult, self.call("whatsapp_unlink", {"clear_data": clear_data}))
+
+    # Messaging -----------------------------------------------------------------------------
+
+    def send_message(self, to: str, message: str, *, quoted_message_id: Optional[str] = None,
+                     idempotency_key: Optional[str] = None) -> SendMessageResult:
+        """``whatsapp_send_message``: send ``message`` (non-empty text), end-to-end encrypted, to
+        ``to`` — a phone number (``"+1 555 123 4567"``), a JID, a LID or an unambiguous contact
+        name. ``quoted_message_id`` replies to a message of that chat; ``idempotency_key`` makes
+        a retry safe (the same key returns the first result, for 24 h, and sends nothing).
+
+        The message is stored before it goes out, so it is never lost: when connected, this
+        blocks until WhatsApp accepts it (``status == "sent"``, and a ``message.sent`` event) — up
+        to about 20 s; otherwise it returns ``status == "queued"`` at once and the message goes
+        out when the connection is back. ``delivered``/``read`` follow as ``message.status``
+        events. Raises :class:`wause.WhatsAppNotPaired` when not linked,
+        :class:`wause.InvalidRequest` for an empty message or a malformed number,
+        :class:`wause.NotFound` for an unknown ``quoted_message_id``."""
+        return cast(SendMessageResult, self.call("whatsapp_send_message", _arguments(
+            to=to, message=message, quoted_message_id=quoted_message_id, idempotency_key=idempotency_key)))
+
+    def message_status(self, message_id: str) -> MessageStatusResult:
+        """``whatsapp_message_status``: where a message we sent is (queued → sent → delivered →
+        read, or failed with ``reason``) and the timeline of every step. Local only; returns at
+        once. Unknown id: :class:`wause.NotFound`."""
+        return cast(MessageStatusResult, self.call("whatsapp_message_status", {"message_id": message_id}))
+
+    def mark_read(self, chat: Optional[str] = None, *,
+                  message_ids: Optional[Sequence[str]] = None) -> MarkReadResult:
+        """``whatsapp_mark_read``: send read receipts (blue ticks) and clear the unread count —
+        for every unread message of ``chat`` (phone number, JID, LID or contact name), or for
+        the received ``message_ids`` (all of one chat). Give one of the two. Sends one receipt
+        stanza and returns without waiting for an answer; with something to mark and no
+        connection, raises :class:`wause.NotConnected`."""
+        return cast(MarkReadResult, self.call("whatsapp_mark_read", _arguments(
+            chat=chat, message_ids=_message_ids(message_ids))))
+
+    def list_chats(self, limit: int = 20) -> ListChatsResult:
+        """``whatsapp_list_chats``: up to ``limit`` (1–100) chats, most recent first, with unread
+        counts and each chat's last message. Local only (the store); returns at once."""
+        return cast(ListChatsResult, self.call("whatsapp_list_chats", {"limit": limit}))
+
+    def read_messages(self, phone_number: str, limit: int = 10) -> ReadMessagesResult:
+        """``whatsapp_read_messages``: the chat with ``phone_number`` (or a JID, LID or contact
+        name) and its latest ``limit`` (1–100) messages, oldest first. Local only; at once."""
+        return cast(ReadMessagesResult, self.call("whatsapp_read_messages",
+                                                  {"phone_number": phone_number, "limit": limit}))
+
+    def list_messages(self, to: Optional[str] = None, *, before_cursor: Optional[int] = None,
+                      after_cursor: Optional[int] = None, limit: int = 20) -> ListMessagesResult:
+        """``whatsapp_list_messages``: up to ``limit`` (1–100) messages, oldest first, of the chat
+        ``to`` (all chats when ``None``): the newest ones, those before ``before_cursor`` or
+        those after ``after_cursor`` (pass back the result's cursors to page). Local only."""
+        return cast(ListMessagesResult, self.call("whatsapp_list_messages", _arguments(
+            to=to, before_cursor=before_cursor, after_cursor=after_cursor, limit=limit)))
+
+    def search_messages(self, query: str, *, to: Optional[str] = None, limit: int = 20) -> SearchMessagesResult:
+        """``whatsapp_search_messages``: full-text search (SQLite FTS5: words, ``"phrases"``,
+        AND / OR / NOT, ``prefix*``) over the stored history, or only the chat ``to``; best
+        match first, up to ``limit`` (1–100), each with a snippet. A malformed query raises
+        :class:`wause.InvalidRequest`. Local only."""
+        return cast(SearchMessagesResult, self.call("whatsapp_search_messages", _arguments(
+            query=query, to=to, limit=limit)))
+
+    def sync(self, cursor: int, limit: int = 200) -> SyncResult:
+        """``whatsapp_sync``: up to ``limit`` (1–1000) events logged after ``cursor`` (0: from the
+        beginning), oldest first, with ``next_cursor`` to pass next time. Local only."""
+        return cast(SyncResult, self.call("whatsapp_sync", {"cursor": cursor, "limit": limit}))
+
+    def wait_for_message(self, timeout: int = 60, chat: Optional[str] = None,
+                         from_phone: Optional[str] = None) -> WaitForMessageResult:
+        """``whatsapp_wait_for_message``: block until the next incoming message — only in
+        ``chat`` / only from ``from_phone`` when given — for up to ``timeout`` whole seconds
+        (1–300). Returns ``timed_out=False`` and the message, or ``timed_out=True`` and
+        ``message=None``. Only messages that arrive after the call starts count: to react to a
+        reply of something you send, follow :meth:`events` instead (a fast reply can land
+        between the two calls).
+
+        Blocks the calling thread for up to ``timeout`` seconds. It waits in short slices, so
+        Ctrl-C interrupts it (the engine then finishes the wait on its own); with a callback
+        installed it waits in the library instead."""
+        params = _arguments(timeout=timeout, chat=chat, from_phone=from_phone)
+        if self._slot.function is not None:
+            return cast(WaitForMessageResult, self.call("whatsapp_wait_for_message", params))
+        return cast(WaitForMessageResult, self.wait_answer(self.send("whatsapp_wait_for_message", params)))
 
     # Asynchronous calls --------------------------------------------------------------------
 
