@@ -88,6 +88,7 @@ public struct AdminAPI: Sendable {
             }
             // Online: it gets the logout stanza now; offline: failure 401 when it next logs in.
             let online = connections.disconnect(device: "\(account.phone):\(number)@s.whatsapp.net", reason: .deviceRemoved)
+            linking.router.announceDevices(of: account, change: "remove", device: number, keyIndex: removed.keyIndex)
             var result = removed.json.objectValue ?? JSONObject()
             result["ok"] = true
             result["was_online"] = .bool(online > 0)

@@ -91,7 +91,10 @@ extension ChatEndpoint {
             }
             // As DELETE /accounts/{phone}/devices/{n} does: gone, and remembered so that a later
             // login with the same keys gets `<failure reason=401>`.
-            _ = try state.removeDevice(phone: device.phone, device: device.device)
+            let removed = try state.removeDevice(phone: device.phone, device: device.device)
+            if let account = try state.account(phone: device.phone) {
+                router.announceDevices(of: account, change: "remove", device: device.device, keyIndex: removed?.keyIndex)
+            }
             logger.info("\(device.jid) unlinked itself (\(remove[attribute: "reason"] ?? "no reason"))")
             return .answerThenClose(ChatEndpoint.result(id))
         default:

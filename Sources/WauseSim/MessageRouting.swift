@@ -1,5 +1,6 @@
 import WauseBinary
 import WauseCore
+import WauseCrypto
 
 /// What the server does with messages, receipts and acks between devices (protocol-messaging
 /// §3.5–3.7, §4.2, §4.4–4.7, §5): a `<message>` with `<participants>` is fanned out, one stanza
@@ -180,6 +181,40 @@ final class MessageRouter: @unchecked Sendable {
         var ack: Attributes = ["class": "receipt", "id": .text(id), "from": .jid(to)]
         if let type { ack["type"] = .text(type) }
         return Node(tag: "ack", attributes: ack)
+    }
+
+    // MARK: Device list changes (§3.3, §4.9)
+
+    /// `<notification from=USER type="devices" id t><add|remove device_hash><device jid
+    /// [key-index]/></add|remove></notification>` to every connected device, so cached device
+    /// lists learn of a companion linked or unlinked (whatsmeow `handleDeviceNotification` checks
+    /// `device_hash` — participantListHashV2 of the new list — and drops its cache on a mismatch).
+    /// Sent to live connections only: a device that was away asks usync again when it needs to.
+    func announceDevices(of account: SimAccount, change: String, device: Int, keyIndex: Int?) {
+        guard let endpoints = try? state.endpoints(of: account) else { return }
+        let user = JID(user: account.phone, server: .whatsApp)
+        var changed: Attributes = ["jid": .jid(JID(user: account.phone, device: UInt16(device), server: .whatsApp))]
+        if let keyIndex, change == "add" { changed["key-index"] = .text(String(keyIndex)) }
+        let node = Node(tag: "notification", attributes: [
+            "from": .jid(user), "id": .text(Hex.encode(environment.randomBytes(8)).uppercased()), "type": "devices",
+            "t": .text(String(environment.now() / 1000)), "lid": .jid(JID(user: account.lid, server: .lid)),
+        ], children: [
+            Node(tag: change, attributes: ["device_hash": .text(MessageRouter.participantHash(endpoints.map { $0.jid(.whatsApp) }))],
+                 children: [Node(tag: "device", attributes: changed)]),
+        ])
+        for link in connections.allLinks where !(link.phone == account.phone && link.device == device) {
+            link.sendNow(node)
+        }
+    }
+
+    /// whatsmeow's participantListHashV2 (protocol-messaging §3.5): `2:` + unpadded base64 of the
+    /// first 6 bytes of SHA-256 over the sorted `user.agent:device@server` strings.
+    static func participantHash(_ devices: [JID]) -> String {
+        let strings = devices.map { "\($0.user).\($0.rawAgent):\($0.device)@\($0.server.rawValue)" }.sorted()
+        let digest = Hash.sha256(Array(strings.joined().utf8))
+        var encoded = Base64.encode(Array(digest.prefix(6)))
+        while encoded.hasSuffix("=") { encoded.removeLast() }
+        return "2:" + encoded
     }
 
     // MARK: <ack> from a device

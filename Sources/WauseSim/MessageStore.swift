@@ -246,9 +246,11 @@ extension SimState {
     }
 
     /// The device answered these stanzas (a receipt for messages, an ack for receipts): they leave its queue.
+    /// Only stanzas that went out are answered: a read receipt queued after the delivery receipt
+    /// of the same message id stays until it is delivered and acked in its turn.
     func dequeue(phone: String, device: Int, kind: QueuedStanza.Kind, ids: [String], in c: SQLiteConnection) throws(WauseError) {
         for id in ids {
-            try c.execute("DELETE FROM queue WHERE phone = ? AND device = ? AND kind = ? AND stanza_id = ?",
+            try c.execute("DELETE FROM queue WHERE phone = ? AND device = ? AND kind = ? AND stanza_id = ? AND delivered_at IS NOT NULL",
                           [.text(phone), .integer(Int64(device)), .text(kind.rawValue), .text(id)])
         }
     }

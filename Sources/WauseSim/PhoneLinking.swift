@@ -63,12 +63,14 @@ final class PhoneLinking: Sendable {
 
     let state: SimState
     let links: PendingLinks
+    let router: MessageRouter
     let environment: Environment
     let logger: Logger
 
-    init(state: SimState, links: PendingLinks, environment: Environment, logger: Logger) {
+    init(state: SimState, links: PendingLinks, router: MessageRouter, environment: Environment, logger: Logger) {
         self.state = state
         self.links = links
+        self.router = router
         self.environment = environment
         self.logger = logger
     }
@@ -324,6 +326,7 @@ final class PhoneLinking: Sendable {
             throw AdminFailure(error)
         }
         logger.info("\(account.phone): linked device \(number) (key index \(issue.keyIndex))")
+        router.announceDevices(of: account, change: "add", device: number, keyIndex: Int(issue.keyIndex))
         // §6.4 step 8: restart required; the companion comes back with the login payload.
         try? connection.socket.send(node: Node(tag: "stream:error", attributes: ["code": "515"]))
         connection.socket.close()

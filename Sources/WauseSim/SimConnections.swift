@@ -53,6 +53,8 @@ public final class SimConnections: @unchecked Sendable {
     /// A logged-in device's connection starts taking queued stanzas.
     func attach(_ link: DeviceLink) { lock.withLock { links[link.connectionID] = link } }
 
+    var allLinks: [DeviceLink] { lock.withLock { links.values.sorted { $0.connectionID < $1.connectionID } } }
+
     /// The live connections of one device (normally one).
     func links(phone: String, device: Int) -> [DeviceLink] {
         lock.withLock { links.values.filter { $0.phone == phone && $0.device == device }.sorted { $0.connectionID < $1.connectionID } }
@@ -102,18 +104,18 @@ final class DeviceLink: @unchecked Sendable {
             var sent = 0
             while true {
                 guard let batch = try? state.queued(phone: phone, device: device, after: lastSeq), !batch.isEmpty else { return sent }
-                var delivered: [Int64] = []
+                // Marked before it goes out: the device may answer before this loop moves on, and
+                // an answer only removes what was delivered (MessageStore `dequeue`).
+                try? state.markDelivered(batch.map(\.seq))
                 for entry in batch {
-                    do { try send(entry.node) } catch {
-                        try? state.markDelivered(delivered)
-                        return sent
-                    }
+                    do { try send(entry.node) } catch { return sent }
                     lastSeq = entry.seq
-                    delivered.append(entry.seq)
                     sent += 1
                 }
-                try? state.markDelivered(delivered)
             }
         }
     }
+
+    /// A stanza that is not queued (a notification): now or never.
+    func sendNow(_ node: Node) { lock.withLock { try? send(node) } }
 }

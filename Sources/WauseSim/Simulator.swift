@@ -49,7 +49,8 @@ public final class Simulator: @unchecked Sendable {
             await chat.serve(connection)
         }
         let api = AdminAPI(state: state, connections: connections,
-                           linking: PhoneLinking(state: state, links: links, environment: environment, logger: logger), phones: phones)
+                           linking: PhoneLinking(state: state, links: links, router: router, environment: environment, logger: logger),
+                           phones: phones)
         let admin = HTTPServer(maximumBodySize: 1024 * 1024, handler: api.handle)
         do {
             try admin.start(host: "127.0.0.1", port: UInt16(settings.adminPort))

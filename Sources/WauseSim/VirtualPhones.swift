@@ -244,7 +244,7 @@ final class VirtualPhones: @unchecked Sendable {
         copy.deviceSentMessage.destinationJid = chat.description
         copy.deviceSentMessage.message = message
         let copyPayload = try PhoneMessages.encode(copy)
-        let id = PhoneMessages.newMessageID(random: environment.randomBytes)
+        let id = PhoneMessages.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
         let t = environment.now() / 1000
         let sender = SimEndpoint(account: account, device: 0)
         let recipients = try state.endpoints(of: target)
@@ -353,9 +353,13 @@ enum PhoneMessages {
         return Array(padded.dropLast(Int(last)))
     }
 
-    /// The reference clients' id shape (§3.1): `3EB0` and 18 upper-case hex digits.
-    static func newMessageID(random: (Int) -> [UInt8]) -> String {
-        "3EB0" + Hex.encode(random(9)).uppercased()
+    /// whatsmeow's `GenerateMessageID` (§3.1): `3EB0` + upper-case hex of the first 9 bytes of
+    /// SHA-256(unix seconds, 8 bytes BE ‖ own user ‖ "@c.us" ‖ 16 random bytes).
+    static func newMessageID(now: Int64, ownUser: String, random: (Int) -> [UInt8]) -> String {
+        let seconds = UInt64(max(0, now / 1000))
+        let data = (0..<8).reversed().map { UInt8(truncatingIfNeeded: seconds >> (8 * UInt64($0))) } + Array(ownUser.utf8)
+            + Array("@c.us".utf8) + random(16)
+        return "3EB0" + Hex.encode(Array(Hash.sha256(data).prefix(9))).uppercased()
     }
 
     static func encode(_ message: WAWebProtobufsE2E_Message) throws(WauseError) -> [UInt8] {

@@ -377,6 +377,32 @@ extension MessagingTests {
     }
 }
 
+extension MessagingTests {
+    /// §4.9: linking and unlinking a companion is announced to connected devices with a
+    /// `devices` notification whose `device_hash` is whatsmeow's participantListHashV2 of the new list.
+    @Test func deviceListChangesAreAnnounced() async throws {
+        let setup = try await SimSetup()
+        let watcher = try await DeviceRequestsTests.loggedIn(setup)  // device 1 of 15550001111
+        _ = try await PhoneLinkingTests.link(setup, TestCompanion(), phone: "15550001111")
+        let added = try await watcher.expectNode()
+        #expect(added.tag == "notification" && added[attribute: "type"] == "devices")
+        #expect(added.jid("from") == JID(user: "15550001111", server: .whatsApp))
+        let add = try #require(added.child("add"))
+        #expect(add.child("device")?.jid("jid") == JID(user: "15550001111", device: 2, server: .whatsApp))
+        #expect(add.child("device")?[attribute: "key-index"] == "2")
+        // "2:" + base64 (no padding) of SHA-256("15550001111.0:0@s.whatsapp.net" ‖ ".0:1@…" ‖ ".0:2@…")[0..<6]
+        let joined = (0...2).map { "15550001111.0:\($0)@s.whatsapp.net" }.joined()
+        let expected = "2:" + Base64.encode(Array(Hash.sha256(Array(joined.utf8)).prefix(6)))  // 6 bytes: 8 characters, no padding
+        #expect(add[attribute: "device_hash"] == expected)
+
+        #expect(await admin(setup.simulator, "DELETE", "/accounts/15550001111/devices/2").status == 200)
+        let removed = try await watcher.expectNode()
+        #expect(removed.child("remove")?.child("device")?.jid("jid") == JID(user: "15550001111", device: 2, server: .whatsApp))
+        watcher.close()
+        await setup.close()
+    }
+}
+
 extension TestCompanion {
     /// §9.2's upload with these one-time prekeys and the registration's signed prekey.
     static func preKeyUpload(_ companion: TestCompanion, _ keys: [Curve25519KeyPair]) throws -> [Node] {
