@@ -403,6 +403,35 @@ extension MessagingTests {
     }
 }
 
+extension MessagingTests {
+    /// §4.7 between the engine and a phone: the phone lost its session (its rows are deleted), so
+    /// the engine's next `msg` fails there; the phone's retry receipts (the second with its keys)
+    /// make the engine start a new session and resend, and the message is filed once.
+    @Test func aPhoneThatLostItsSessionAsksAgainAndGetsTheMessage() async throws {
+        let setup = try await Setup()
+        _ = try setup.account("15550001111", "Ada")
+        _ = try setup.account("15550003333", "Carol")
+        let alice = try await setup.linkedClient("15550001111")
+        let first = try await MessagingTests.send(alice, to: "15550003333", "one")
+        _ = try await MessagingTests.event(alice, "message.status") { $0["message_id"] == first["message_id"] && $0["status"] == "delivered" }
+        try setup.simulator.state.commit { (c) throws(WauseError) in
+            _ = try c.execute("DELETE FROM phone_sessions WHERE phone = '15550003333'")
+        }
+        let second = try await MessagingTests.send(alice, to: "15550003333", "two")
+        let id = try #require(second["message_id"]?.stringValue)
+        _ = try await MessagingTests.event(alice, "message.status") { $0["message_id"] == .string(id) && $0["status"] == "delivered" }
+        let filed = await MessagingTests.inbox(setup.simulator, "15550003333").filter { $0["id"] == .string(id) }
+        #expect(filed.count == 1 && filed.first?["text"] == "two")
+        // Two retry receipts: the first (no keys) met the engine's old session again, the second
+        // carried the phone's keys.
+        let retries = try setup.simulator.state.database.withConnection { (c) throws(WauseError) in
+            try c.scalar("SELECT count FROM phone_retries WHERE message_id = ?", [.text(id)])
+        }
+        #expect(retries == 2)
+        await setup.close()
+    }
+}
+
 extension TestCompanion {
     /// §9.2's upload with these one-time prekeys and the registration's signed prekey.
     static func preKeyUpload(_ companion: TestCompanion, _ keys: [Curve25519KeyPair]) throws -> [Node] {
