@@ -1,0 +1,161 @@
+"""Messaging under faults (issue 5): nothing lost, nothing doubled.
+
+Real `wause-mcp` processes linked to a real `wause-sim`; the faults are real too — SIGKILL of the
+sender after its message is stored but before the server acked it, the server frozen (SIGSTOP)
+and killed mid-stream, the recipient killed before it could answer a delivery. After each, the
+sender's outbox must empty with the message `sent`, and the recipient's store must hold it exactly
+once (the same id may well be delivered twice: a resend after a crash carries the same message id,
+and the recipient files a message once by chat, id and side).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+
+from sim_process import DEADLINE
+from test_linking_flows_e2e import create_account, start_engine
+from test_messaging_e2e import ADA, BOB, linked_engine, received, wait_until
+from test_qr_linking_e2e import call_tool, stopped_cleanly
+
+
+def rows(data_dir: str, sql: str, *parameters):
+    db = sqlite3.connect(f"file:{data_dir}/wause.db?mode=ro", uri=True, timeout=DEADLINE)
+    try:
+        return db.execute(sql, parameters).fetchall()
+    finally:
+        db.close()
+
+
+def outbox(data_dir: str) -> list[str]:
+    return [row[0] for row in rows(data_dir, "SELECT message_id FROM outbox ORDER BY id")]
+
+
+def copies(data_dir: str, body: str) -> list[tuple]:
+    """The stored messages with this text (id, from_me, status)."""
+    return rows(data_dir, "SELECT id, from_me, status FROM messages WHERE body = ? ORDER BY rowid", body)
+
+
+def send_in_background(server, session, phone: str, text: str) -> threading.Thread:
+    """Calls whatsapp_send_message on a thread; the call may die with its server, which is the point."""
+    def call():
+        try:
+            call_tool(server, session, "whatsapp_send_message", {"phone_number": phone, "message": text})
+        except Exception:  # noqa: BLE001 - the server is killed under it on purpose
+            pass
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread
+
+
+def restarted(tmp_path_factory, sim, data_dir: str):
+    server = start_engine(tmp_path_factory, sim, data_dir=data_dir)
+    session, _ = server.initialize()
+    return server, session
+
+
+def test_sender_killed_after_storing_and_before_the_ack_sends_once_on_return(make_sim, tmp_path_factory):
+    sim = make_sim()
+    create_account(sim, ADA, "Ada"), create_account(sim, BOB, "Bob")
+    alice_server, alice, _ = linked_engine(sim, tmp_path_factory, {"phone": ADA})
+    bob_server, bob, bob_events = linked_engine(sim, tmp_path_factory, {"phone": BOB})
+    alice_dir = alice_server.data_dir
+
+    # The server stops answering (its sockets stay open), so no ack can come back.
+    os.kill(sim.proc.pid, signal.SIGSTOP)
+    try:
+        text = "stored before the wire"
+        send_in_background(alice_server, alice, BOB, text)
+        # As soon as the message is in the store (the outbox row is written before anything is
+        # sent), the sender dies without a chance to do anything more.
+        [message_id] = wait_until(lambda: outbox(alice_dir), "the outbox row")
+        alice_server.kill()
+    finally:
+        os.kill(sim.proc.pid, signal.SIGCONT)
+    assert outbox(alice_dir) == [message_id]
+    assert copies(alice_dir, text) == [(message_id, 1, "queued")]
+
+    alice_server, alice = restarted(tmp_path_factory, sim, alice_dir)
+    got = received(bob_events, text)
+    assert got["data"]["message"]["id"] == message_id
+    # The sender's outbox empties once the server acked the (re)sent message.
+    wait_until(lambda: outbox(alice_dir) == [] and copies(alice_dir, text)[0][2] in ("sent", "delivered", "read"),
+               "the ack after the restart")
+    status = call_tool(alice_server, alice, "whatsapp_message_status", {"message_id": message_id})
+    steps = [step["status"] for step in status["timeline"]]
+    # Queued first; the server's ack ("sent") may come after the recipient's receipt, when the
+    # first attempt reached the server before the kill and the receipt waited for our return.
+    assert steps[0] == "queued" and "sent" in steps, status
+    # Exactly one copy at the recipient, whichever way it got there (the first attempt may have
+    # reached the server before the kill, in which case the resend was a duplicate delivery).
+    wait_until(lambda: copies(bob_server.data_dir, text), "the message in the recipient's store")
+    assert copies(bob_server.data_dir, text) == [(message_id, 0, None)]
+    history = call_tool(bob_server, bob, "whatsapp_read_messages", {"phone_number": ADA, "limit": 20})
+    assert [m["id"] for m in history["messages"] if m["body"] == text] == [message_id]
+    for server in (alice_server, bob_server):
+        stopped_cleanly(server)
+
+
+def test_the_server_dying_mid_stream_loses_and_doubles_nothing(make_sim, tmp_path_factory, tmp_path):
+    sim_dir = tmp_path / "sim"
+    sim = make_sim(sim_dir)
+    create_account(sim, ADA, "Ada"), create_account(sim, BOB, "Bob")
+    alice_server, alice, _ = linked_engine(sim, tmp_path_factory, {"phone": ADA})
+    bob_server, bob, bob_events = linked_engine(sim, tmp_path_factory, {"phone": BOB})
+    texts = [f"burst {index}" for index in range(6)]
+
+    # Half go out while the server lives; then it is frozen, gets the next ones (or not), dies.
+    for text in texts[:3]:
+        call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": text})
+    os.kill(sim.proc.pid, signal.SIGSTOP)
+    threads = [send_in_background(alice_server, alice, BOB, text) for text in texts[3:]]
+    wait_until(lambda: len(copies(alice_server.data_dir, texts[-1])) == 1, "the last message stored")
+    sim.kill()
+    for thread in threads:
+        thread.join(timeout=DEADLINE)
+
+    # Same data, same port: the engines reconnect by themselves.
+    sim = make_sim(sim_dir, port=sim.ws_port)
+    # Across a crash the order of arrival is not promised (what the server had queued and what the
+    # sender resends interleave); that each arrives is.
+    waiting = set(texts)
+    while waiting:
+        waiting.discard(bob_events.next("message.received")["data"]["message"]["body"])
+    wait_until(lambda: outbox(alice_server.data_dir) == [], "the sender's outbox drained")
+    for text in texts:
+        [(message_id, from_me, _)] = copies(bob_server.data_dir, text)
+        [(sent_id, _, status)] = copies(alice_server.data_dir, text)
+        assert message_id == sent_id and from_me == 0
+        assert status in ("sent", "delivered", "read"), (text, status)
+    history = call_tool(bob_server, bob, "whatsapp_read_messages", {"phone_number": ADA, "limit": 50})
+    bodies = [m["body"] for m in history["messages"]]
+    assert sorted(bodies) == sorted(texts) and len(bodies) == len(set(bodies)), bodies
+    for server in (alice_server, bob_server):
+        stopped_cleanly(server)
+
+
+def test_a_recipient_killed_before_it_answered_gets_the_message_again_and_files_it_once(make_sim, tmp_path_factory):
+    sim = make_sim()
+    create_account(sim, ADA, "Ada"), create_account(sim, BOB, "Bob")
+    alice_server, alice, _ = linked_engine(sim, tmp_path_factory, {"phone": ADA})
+    bob_server, _, _ = linked_engine(sim, tmp_path_factory, {"phone": BOB})
+    bob_dir = bob_server.data_dir
+
+    # Bob's process is frozen: the delivery lands in its socket, unanswered; then it dies.
+    os.kill(bob_server.proc.pid, signal.SIGSTOP)
+    text = "answer me after you come back"
+    sent = call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": text})
+    assert sent["status"] == "sent", sent  # the server acked: it is queued for Bob
+    bob_server.kill()
+
+    bob_server, bob = restarted(tmp_path_factory, sim, bob_dir)
+    wait_until(lambda: copies(bob_dir, text), "the re-delivered message")
+    assert copies(bob_dir, text) == [(sent["message_id"], 0, None)]
+    # Bob's receipt now reaches Alice.
+    wait_until(lambda: call_tool(alice_server, alice, "whatsapp_message_status",
+                                 {"message_id": sent["message_id"]})["status"] in ("delivered", "read"),
+               "the delivery receipt")
+    for server in (alice_server, bob_server):
+        stopped_cleanly(server)
