@@ -432,6 +432,79 @@ extension MessagingTests {
     }
 }
 
+extension MessagingTests {
+    /// LID addressing (protocol-messaging §3.2, §4.2): a companion that is not the engine (WauseSignal
+    /// with an in-memory store, stanzas by hand) writes to a wause client by LID — usync and the
+    /// bundle in LID form — and the client, which knows only phone numbers, answers by number.
+    @Test func aCompanionWritesByLIDAndIsAnsweredByPhoneNumber() async throws {
+        let setup = try await Setup()
+        let ada = try setup.account("15550001111", "Ada")
+        let xavier = try setup.account("15550005555", "Xavier")
+        let alice = try await setup.linkedClient("15550001111")
+        let companion = TestCompanion()
+        _ = try await PhoneLinkingTests.link(setup.simulator, companion, phone: "15550005555")
+        try await companion.login(setup.simulator, phone: "15550005555", device: 1)
+        #expect(try await companion.expectNode().tag == "success")
+        #expect(try await companion.expectNode().tag == "ib")
+        let store = InMemorySignalStore(identityKeyPair: companion.identityKey, registrationId: companion.registrationID)
+        store.storeSignedPreKey(SignedPreKeyRecord(id: 1, keyPair: companion.signedPreKey, signature: try XEdDSA.sign(
+            message: [5] + companion.signedPreKey.publicKey, privateKey: companion.identityKey.privateKey, random: SystemRandom.bytes(64)),
+                                                   timestamp: 0))
+
+        let adaLID = JID(user: ada.lid, server: .lid)
+        let devices = try await companion.query("usync", "get", [
+            Node(tag: "usync", attributes: ["sid": "s", "mode": "query", "last": "true", "index": "0", "context": "message"], children: [
+                Node(tag: "query", children: [Node(tag: "devices", attributes: ["version": "2"])]),
+                Node(tag: "list", children: [Node(tag: "user", attributes: ["jid": .jid(adaLID)])]),
+            ]),
+        ])
+        let listed = DeviceList.parse(devices)
+        #expect(listed.first?.devices == [JID(user: ada.lid, device: 0, server: .lid), JID(user: ada.lid, device: 1, server: .lid)])
+        let target = JID(user: ada.lid, device: 1, server: .lid)
+        let bundles = PreKeyBundles.parse(try await companion.query("encrypt", "get", [
+            Node(tag: "key", children: [Node(tag: "user", attributes: ["jid": .jid(target), "reason": "identity"])]),
+        ]))
+        let address = SignalAddress(user: ada.lid, device: 1, server: "lid")
+        try SessionBuilder(address: address, store: store).process(try #require(bundles[target]))
+        var message = WAWebProtobufsE2E_Message()
+        message.conversation = "hello by lid"
+        let sealed = try SessionCipher(address: address, store: store).encrypt(PhoneMessages.pad(try message.serializedBytes(),
+                                                                                                  random: SystemRandom.bytes))
+        try companion.send(Node(tag: "message", attributes: ["id": "3EB0LIDTEST0000000001", "to": .jid(adaLID), "type": "text"], children: [
+            Node(tag: "participants", children: [Node(tag: "to", attributes: ["jid": .jid(target)], children: [
+                Node(tag: "enc", attributes: ["v": "2", "type": .text(sealed.type)], bytes: sealed.serialized),
+            ])]),
+        ]))
+        let ack = try await companion.expectNode()
+        #expect(ack.tag == "ack" && ack[attribute: "id"] == "3EB0LIDTEST0000000001" && ack.jid("from") == adaLID)
+        let got = try await MessagingTests.received(alice, text: "hello by lid")
+        #expect(got.data["sender_phone"] == "15550005555")
+        #expect(got.data["sender_lid"] == .string(xavier.lid))
+
+        // Alice answers the number; her device sends to Xavier's devices in phone form.
+        let reply = try await MessagingTests.send(alice, to: "15550005555", "hello by number")
+        var incoming = try await companion.expectNode()
+        while incoming.tag != "message" {
+            if incoming.tag == "receipt" {  // Alice's delivery receipt for ours, from her LID device
+                #expect(incoming.jid("from") == target)
+            }
+            incoming = try await companion.expectNode()
+        }
+        #expect(incoming[attribute: "id"] == reply["message_id"]?.stringValue)
+        #expect(incoming.jid("from") == JID(user: "15550001111", device: 1, server: .whatsApp))
+        #expect(incoming.jid("sender_lid") == adaLID)
+        let enc = try #require(incoming.child("enc"))
+        let from = SignalAddress(user: "15550001111", device: 1, server: "s.whatsapp.net")
+        let padded = enc[attribute: "type"] == "pkmsg"
+            ? try SessionCipher(address: from, store: store).decrypt(try PreKeySignalMessage(serialized: try #require(enc.bytes)))
+            : try SessionCipher(address: from, store: store).decrypt(try SignalMessage(serialized: try #require(enc.bytes)))
+        let text = try WAWebProtobufsE2E_Message(serializedBytes: try PhoneMessages.unpad(padded))
+        #expect(text.conversation == "hello by number")
+        companion.close()
+        await setup.close()
+    }
+}
+
 extension TestCompanion {
     /// §9.2's upload with these one-time prekeys and the registration's signed prekey.
     static func preKeyUpload(_ companion: TestCompanion, _ keys: [Curve25519KeyPair]) throws -> [Node] {

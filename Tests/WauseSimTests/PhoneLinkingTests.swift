@@ -11,8 +11,12 @@ import WauseTestSupport
 @Suite struct PhoneLinkingTests {
     /// Scans, checks pair-success as whatsmeow does, countersigns; answers the admin result.
     static func link(_ setup: SimSetup, _ companion: TestCompanion, phone: String) async throws -> JSONValue {
-        let (_, refs) = try await companion.register(setup.simulator)
-        let scan = adminTask(setup.simulator, "POST", "/accounts/\(phone)/scan", ["qr": .string(companion.qr(ref: refs[0]))])
+        try await link(setup.simulator, companion, phone: phone)
+    }
+
+    static func link(_ simulator: Simulator, _ companion: TestCompanion, phone: String) async throws -> JSONValue {
+        let (_, refs) = try await companion.register(simulator)
+        let scan = adminTask(simulator, "POST", "/accounts/\(phone)/scan", ["qr": .string(companion.qr(ref: refs[0]))])
         let pair = try companion.parsePairSuccess(try await companion.expectNode())
         try companion.check(pair)
         try companion.send(try companion.pairDeviceSign(pair))
