@@ -179,10 +179,11 @@ def test_a_python_client_and_a_node_client_chat_both_ways(
         # One entry per step and, for receipts, per device. Not checked: their order — the engine
         # sorts by `at`, and `sent`/`delivered` carry the server's whole-second `t` while `queued`
         # has the local millisecond clock, so `queued` can come after them within one second.
+        # Which device's receipt came first (B's phone or the Node client) is not fixed, and a
+        # later device's receipt emits no event, so only the first is certain to be listed here.
         assert steps.count("queued") == 1 and steps.count("sent") == 1, status["timeline"]
-        node_device = peer.event("account.paired")["data"]["jid"]
-        delivered_by = {entry["device"] for entry in status["timeline"] if entry["status"] == "delivered"}
-        assert node_device in delivered_by, (node_device, status["timeline"])
+        delivered_by = [entry["device"] for entry in status["timeline"] if entry["status"] == "delivered"]
+        assert delivered_by and all(device.startswith(BOB) for device in delivered_by), status["timeline"]
         assert all(entry["at"].endswith("Z") for entry in status["timeline"]), status
 
         # Both sides' history shows the same two messages, with the same ids, in order.
