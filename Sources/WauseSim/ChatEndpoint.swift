@@ -239,6 +239,9 @@ final class ChatEndpoint: Sendable {
         case .answerThenClose(let answer):
             try session.socket.send(node: answer)
             session.socket.close()
+        case .answerThen(let answer, let then):
+            try session.socket.send(node: answer)
+            then()
         }
     }
 

@@ -11,6 +11,8 @@ enum DeviceRequests {
         case answer(Node)
         /// Answer, then end the connection (the device unlinked itself).
         case answerThenClose(Node)
+        /// Answer, then do what must follow the answer (notifications the request caused).
+        case answerThen(Node, @Sendable () -> Void)
     }
 
     /// §9.2 sizes: ids are 3 bytes big-endian, keys 32, signatures 64, registration id 4.
@@ -66,7 +68,9 @@ extension ChatEndpoint {
             return .answer(ChatEndpoint.result(id, [Node(tag: "count", attributes: ["value": .text(String(count))])]))
         case ("get", "encrypt") where node.child("key") != nil:
             // §1.11: prekey bundles of devices the client has no session with.
-            return .answer(try UserDevices.bundles(node, id: id, state: state))
+            let (answer, low) = try UserDevices.bundles(node, id: id, state: state)
+            let router = self.router
+            return .answerThen(answer) { for device in low { router.notifyPreKeyCount(phone: device.phone, device: device.device) } }
         case ("get", "usync"):
             // §3.3: device lists (and LIDs) of the users the client is about to message.
             return .answer(try UserDevices.usync(node, id: id, state: state))

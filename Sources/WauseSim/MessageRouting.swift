@@ -217,6 +217,23 @@ final class MessageRouter: @unchecked Sendable {
         return "2:" + encoded
     }
 
+    // MARK: Prekeys running low (§1.10)
+
+    /// whatsmeow's MinPreKeyCount: below 5 one-time prekeys the server asks the device for more.
+    static let preKeyMinimum = 5
+
+    /// `<notification from=s.whatsapp.net type="encrypt" id t><count value=N/></notification>` to
+    /// the device's live connections (whatsmeow and the engine upload a batch on it). A device
+    /// that is away checks its count at its next login anyway.
+    func notifyPreKeyCount(phone: String, device: Int) {
+        guard let count = try? state.preKeyCount(phone: phone, device: device), count < MessageRouter.preKeyMinimum else { return }
+        let node = Node(tag: "notification", attributes: [
+            "from": .jid(.whatsAppServer), "id": .text(Hex.encode(environment.randomBytes(8)).uppercased()), "type": "encrypt",
+            "t": .text(String(environment.now() / 1000)),
+        ], children: [Node(tag: "count", attributes: ["value": .text(String(count))])])
+        for link in connections.links(phone: phone, device: device) { link.sendNow(node) }
+    }
+
     // MARK: <ack> from a device
 
     /// A device acked a receipt we delivered (or nacked a message it will never answer with a

@@ -53,8 +53,10 @@ enum UserDevices {
     /// `<list><user jid><registration/><type/><identity/><skey><id/><value/><signature/></skey>
     /// [<key><id/><value/></key>]</user>…</list>`; a one-time prekey is handed out once. A device
     /// that does not exist or has no keys: `<user jid><error code="404" text="item-not-found"/></user>`.
-    static func bundles(_ node: Node, id: String, state: SimState) throws(WauseError) -> Node {
-        guard let key = node.child("key") else { return ChatEndpoint.error(id, code: 400, text: "bad-request") }
+    /// Also answers the companions whose one-time prekeys ran low (`MessageRouter.notifyPreKeyCount`).
+    static func bundles(_ node: Node, id: String, state: SimState) throws(WauseError) -> (Node, [(phone: String, device: Int)]) {
+        guard let key = node.child("key") else { return (ChatEndpoint.error(id, code: 400, text: "bad-request"), []) }
+        var low: [(phone: String, device: Int)] = []
         var users: [Node] = []
         for user in key.children("user") {
             guard let device = MessageRouter.jid(user, "jid") else { continue }
@@ -75,6 +77,10 @@ enum UserDevices {
                     Node(tag: "signature", bytes: bundle.signedPreKey.signature),
                 ]),
             ]
+            if endpoint.device != 0, bundle.oneTimePreKey != nil,
+                try state.preKeyCount(phone: endpoint.account.phone, device: endpoint.device) < MessageRouter.preKeyMinimum {
+                low.append((endpoint.account.phone, endpoint.device))
+            }
             if let oneTime = bundle.oneTimePreKey {
                 children.append(Node(tag: "key", children: [
                     Node(tag: "id", bytes: PhoneMessages.bigEndian(oneTime.id, 3)), Node(tag: "value", bytes: oneTime.publicKey),
@@ -82,6 +88,6 @@ enum UserDevices {
             }
             users.append(Node(tag: "user", attributes: attributes, children: children))
         }
-        return ChatEndpoint.result(id, [Node(tag: "list", children: users)])
+        return (ChatEndpoint.result(id, [Node(tag: "list", children: users)]), low)
     }
 }

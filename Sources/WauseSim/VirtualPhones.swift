@@ -288,6 +288,9 @@ final class VirtualPhones: @unchecked Sendable {
                 try SessionBuilder(address: address, store: store, random: environment.randomBytes).process(given)
             } else if try !store.hasSession(for: address) {
                 guard let bundle = try state.takeBundle(endpoint) else { return nil }
+                if endpoint.device != 0, bundle.oneTimePreKey != nil {
+                    router.notifyPreKeyCount(phone: endpoint.account.phone, device: endpoint.device)
+                }
                 try SessionBuilder(address: address, store: store, random: environment.randomBytes).process(try bundle.preKeyBundle)
             }
             let sealed = try SessionCipher(address: address, store: store, random: environment.randomBytes)

@@ -252,6 +252,10 @@ import WauseTestSupport
             #expect(user.child("identity")?.bytes == companion.identityKey.publicKey)
             #expect(user.child("registration")?.bytes?.count == 4 && user.child("type")?.bytes == [5])
             handedOut.append(try #require(user.child("key")?.child("value")?.bytes))
+            // §1.10: fewer than 5 left, so the server asks the device for more, after the answer.
+            let notice = try await companion.expectNode()
+            #expect(notice.tag == "notification" && notice[attribute: "type"] == "encrypt" && notice.jid("from") == .whatsAppServer)
+            #expect(notice.child("count")?[attribute: "value"] == String(left))
             let count = try await companion.query("encrypt", "get", [Node(tag: "count")])
             #expect(count.child("count")?[attribute: "value"] == String(left))
         }

@@ -649,6 +649,9 @@ def test_independent_client_and_a_virtual_phone_exchange_messages(sim, root):
         message_id = posted.json()["message_id"]
         seen = collect(companion, lambda seen: any(s.tag == "message" for s in seen), "the phone's message")
         message = next(s for s in seen if s.tag == "message")
+        # §1.10: the phone took one of our five prekeys; below 5 the server asks for more.
+        notice = next(s for s in seen if s.tag == "notification")
+        assert notice.attrs.get("type") == "encrypt" and notice.content[0].attrs == {"value": "4"}, notice
         assert message.attrs["id"] == message_id and message.attrs["from"] == other["jid"], message.attrs
         assert message.attrs.get("type") == "text" and message.attrs.get("notify") == "Interop", message.attrs
         assert message.attrs.get("sender_lid") == other["lid"], message.attrs
