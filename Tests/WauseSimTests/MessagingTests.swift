@@ -509,6 +509,61 @@ extension MessagingTests {
     }
 }
 
+extension MessagingTests {
+    /// The queue keeps a stanza until its device answers it: a message until a receipt, a receipt
+    /// until an ack; unanswered ones come again, in order, at the next login (then `<ib><offline>`).
+    @Test func unansweredStanzasAreDeliveredAgainAfterReconnecting() async throws {
+        let setup = try await SimSetup()
+        _ = try setup.simulator.state.createAccount(phone: "15550003333", pushName: "Carol")
+        let companion = try await DeviceRequestsTests.loggedIn(setup)  // device 1 of 15550001111
+        let posted = await admin(setup.simulator, "POST", "/accounts/15550003333/send", ["to": "15550001111", "text": "answer me"])
+        let id = try #require(posted.json["message_id"]?.stringValue)
+        let first = try await companion.expectNode()
+        #expect(first.tag == "message" && first[attribute: "id"] == id)
+        // No receipt: the device goes away without answering.
+        companion.close()
+
+        func login() async throws -> [Node] {
+            try await companion.login(setup.simulator, phone: "15550001111", device: 1)
+            #expect(try await companion.expectNode().tag == "success")
+            var backlog: [Node] = []
+            while true {
+                let node = try await companion.expectNode()
+                if node.tag == "ib" {
+                    #expect(node.child("offline")?[attribute: "count"] == String(backlog.count))
+                    return backlog
+                }
+                backlog.append(node)
+            }
+        }
+        let again = try await login()
+        #expect(again.map(\.tag) == ["message"])
+        #expect(again.first?[attribute: "id"] == id && again.first?[attribute: "t"] == first[attribute: "t"])
+        // Answered now: the receipt goes to Carol's devices; nothing is left for us.
+        try companion.send(Node(tag: "receipt", attributes: ["id": .text(id), "to": .jid(JID(user: "15550003333", server: .whatsApp))]))
+        let ack = try await companion.expectNode()
+        #expect(ack.tag == "ack" && ack[attribute: "class"] == "receipt")
+        try await companion.expectNothingPending()
+        companion.close()
+        #expect(try await login().isEmpty)
+
+        // A receipt for one of our messages waits for our ack the same way.
+        try setup.simulator.state.enqueue([QueuedStanza(phone: "15550001111", device: 1, kind: .receipt, node: Node(
+            tag: "receipt", attributes: ["from": .jid(JID(user: "15550003333", server: .whatsApp)), "id": "3EB0AAAA", "t": "1"]))])
+        setup.simulator.adminAPI.phones.router.push([("15550001111", 1)])
+        #expect(try await companion.expectNode()[attribute: "id"] == "3EB0AAAA")
+        companion.close()
+        let receipts = try await login()
+        #expect(receipts.map(\.tag) == ["receipt"])
+        try companion.send(Node(tag: "ack", attributes: ["id": "3EB0AAAA", "class": "receipt", "to": .jid(JID(user: "15550003333", server: .whatsApp))]))
+        try await companion.expectNothingPending()
+        companion.close()
+        #expect(try await login().isEmpty)
+        companion.close()
+        await setup.close()
+    }
+}
+
 extension TestCompanion {
     /// §9.2's upload with these one-time prekeys and the registration's signed prekey.
     static func preKeyUpload(_ companion: TestCompanion, _ keys: [Curve25519KeyPair]) throws -> [Node] {
