@@ -17,8 +17,10 @@ import Foundation
 /// (§2.5), then, by ClientPayload kind (§3): a registration gets the `pair-device` iq with 6 refs
 /// (§6.1) and waits to be linked by a virtual phone (`PhoneLinking`: QR scan or pairing code); a
 /// login of a linked device gets `<success>`, of an unlinked one `<failure reason=401>`, and then
-/// the requests a logged-in companion makes (`DeviceRequests.swift`). Pings are answered,
-/// unknown requests get a 501 error iq, and the connection lives until either side closes it.
+/// the requests a logged-in companion makes (`DeviceRequests.swift`, `UserDevices.swift`), its
+/// queued stanzas (then `<ib><offline count/>`), and the routing of its messages, receipts and
+/// acks (`MessageRouting.swift`). Pings are answered, unknown requests get a 501 error iq, and the
+/// connection lives until either side closes it.
 
 final class ChatEndpoint: Sendable {
     /// Refs per pair-device iq: whatsmeow assumes exactly 6 (transport reference §6.1).

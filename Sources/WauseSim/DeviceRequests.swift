@@ -3,8 +3,9 @@ import WauseCore
 import WauseCrypto
 
 /// What a linked device asks the server once it is logged in, as the reference clients send it
-/// after `<success>`: its prekey count and prekey uploads (transport reference §9.1, §9.2), and
-/// unlinking itself (§8.5). The passive/active iq and pings are answered for every connection in
+/// after `<success>`: its prekey count and prekey uploads (transport reference §9.1, §9.2),
+/// device lists and prekey bundles before it encrypts (`UserDevices`, protocol-messaging §3.3,
+/// §1.11), and unlinking itself (§8.5). The passive/active iq and pings are answered for every connection in
 /// `ChatEndpoint.respond`.
 enum DeviceRequests {
     enum Reply {
