@@ -185,7 +185,7 @@ let interestingHeaders = [
     "Host", "Origin", "Authorization", "Accept", "Content-Type", "Content-Length", "Mcp-Session-Id",
     "MCP-Protocol-Version", "Last-Event-ID", "User-Agent",
 ]
-let interestingQueryArguments = ["token", "format"]
+let interestingQueryArguments = ["token", "format", "after", "limit"]
 
 private let httpAccessHandler: MHD_AccessHandlerCallback = {
     context, connection, url, method, _, uploadData, uploadDataSize, connectionContext in

@@ -124,7 +124,8 @@ final class Outbox: @unchecked Sendable {
         let serverTime = ack[attribute: "t"].flatMap(Int64.init).map { $0 * 1000 } ?? now
         try client.store.markSent(entry, at: serverTime, now: now)
         client.publish(.messageSent, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
-                                      "timestamp": .string(ISO8601.string(fromUnixMilliseconds: serverTime))])
+                                      "timestamp": .string(ISO8601.string(fromUnixMilliseconds: serverTime)),
+                                      "from_other_device": false])
         client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                         "status": "sent", "at": .string(ISO8601.string(fromUnixMilliseconds: serverTime))])
     }

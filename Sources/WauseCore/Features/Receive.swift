@@ -97,10 +97,18 @@ enum Receive {
             object["identity_changed"] = .bool(identityChanged)
             messageJSON = .object(object)
         }
-        client.publish(fromMe ? .messageSent : .messageReceived, [
-            "message": messageJSON, "sender_phone": JSONValue(fromMe ? nil : contact.phone),
-            "sender_lid": JSONValue(fromMe ? nil : contact.lid), "from_other_device": .bool(fromMe),
-        ])
+        if fromMe {
+            // Sent by another of our devices: the same fields as our own sends' message.sent, plus the message.
+            client.publish(.messageSent, [
+                "message_id": .string(id), "chat_id": .string(contact.chatJID),
+                "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sentAt * 1000)), "from_other_device": true,
+                "message": messageJSON,
+            ])
+        } else {
+            client.publish(.messageReceived, [
+                "message": messageJSON, "sender_phone": JSONValue(contact.phone), "sender_lid": JSONValue(contact.lid),
+            ])
+        }
     }
 
     /// Records the failure and asks the sender to try again (§4.7); the retry receipt also serves

@@ -18,6 +18,8 @@ enum WaitForMessage {
             ("timeout", Schema.integer("seconds to wait (1–300)", minimum: 1, maximum: 300, defaultValue: 60)),
             ("chat", Schema.string("only messages in this chat")),
             ("from_phone", Schema.string("only messages from this phone number")),
+            ("after_cursor", Schema.integer("consider messages logged after this event cursor (default: from now), so a reply that came "
+                + "before the call is not missed", minimum: 0)),
         ]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("timed_out", Schema.boolean("no matching message arrived in time")),
@@ -33,7 +35,7 @@ enum WaitForMessage {
             let fromPhone = try arguments["from_phone"]?.stringValue.map { text throws(WauseError) in try PhoneNumber.normalize(text) }
             let timeout = (arguments["timeout"]?.intValue ?? 60) * 1000
             let started = environment.now()
-            var cursor = client.events.latestCursor
+            var cursor = arguments["after_cursor"]?.intValue ?? client.events.latestCursor
             while true {
                 // Everything logged since we last looked, in order.
                 for event in try client.events.events(after: cursor, limit: 500) {
