@@ -134,16 +134,24 @@ final class MessageRouter: @unchecked Sendable {
         try state.enqueue(stanzas) { (c) throws(WauseError) in
             try SimState.logMessage(c, id: id, sender: sender, chat: chat, t: t)
         }
-        // Persisted for every recipient device: now the sender may count it as sent (§3.7).
-        try reply(MessageRouter.ack(id: id, from: to, t: t, error: nil))
+        // Persisted for every recipient device: now the sender may count it as sent (§3.7). A fan-out
+        // carries the phash of the devices the server knows for both users, so a sender whose
+        // device list is stale learns it (whatsmeow compares and drops its cache on a mismatch).
+        var phash: String?
+        if node.child("participants") != nil, let recipient = try state.endpoint(JID(user: to.user, server: to.server)) {
+            let known = try state.endpoints(of: recipient.account) + state.endpoints(of: sender.account)
+            phash = MessageRouter.participantHash(known.filter { $0 != sender }.map { $0.jid(to.server) })
+        }
+        try reply(MessageRouter.ack(id: id, from: to, t: t, error: nil, phash: phash))
         push(stanzas.map { ($0.phone, $0.device) })
     }
 
     /// `<ack class="message" id from t [error]/>` (§3.7).
-    static func ack(id: String, from: JID, t: Int64?, error: String?) -> Node {
+    static func ack(id: String, from: JID, t: Int64?, error: String?, phash: String? = nil) -> Node {
         var attributes: Attributes = ["class": "message", "id": .text(id), "from": .jid(from)]
         if let t { attributes["t"] = .text(String(t)) }
         if let error { attributes["error"] = .text(error) }
+        if let phash { attributes["phash"] = .text(phash) }
         return Node(tag: "ack", attributes: attributes)
     }
 

@@ -161,3 +161,32 @@ def test_a_recipient_killed_before_it_answered_gets_the_message_again_and_files_
                "the returning device's delivery receipt")
     for server in (alice_server, bob_server):
         stopped_cleanly(server)
+
+
+def test_a_stale_device_list_is_refreshed_after_the_servers_phash_disagrees(make_sim, tmp_path_factory):
+    """The sender's cached device list lacks the recipient's companion (as if it linked after the
+    list was fetched): that send reaches only the phone, the server's ack carries a phash that
+    differs from the sender's, the sender drops its cache, and the next send reaches the companion."""
+    sim = make_sim()
+    create_account(sim, ADA, "Ada"), create_account(sim, BOB, "Bob")
+    alice_server, alice, _ = linked_engine(sim, tmp_path_factory, {"phone": ADA})
+    bob_server, _, bob_events = linked_engine(sim, tmp_path_factory, {"phone": BOB})
+    call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "first"})
+    received(bob_events, "first")
+
+    # Make Alice's cache stale: Bob's list without his companion (the engine keeps it 5 minutes).
+    db = sqlite3.connect(f"{alice_server.data_dir}/wause.db", timeout=DEADLINE)
+    try:
+        with db:
+            updated = db.execute("UPDATE device_lists SET devices = ? WHERE user_jid = ?",
+                                 (f'["{BOB}@s.whatsapp.net"]', f"{BOB}@s.whatsapp.net")).rowcount
+    finally:
+        db.close()
+    assert updated == 1
+    call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "to the phone only"})
+    assert rows(alice_server.data_dir, "SELECT count(*) FROM device_lists WHERE user_jid = ?", f"{BOB}@s.whatsapp.net") == [(0,)]
+    call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "third"})
+    received(bob_events, "third")
+    assert copies(bob_server.data_dir, "to the phone only") == []
+    for server in (alice_server, bob_server):
+        stopped_cleanly(server)
