@@ -140,7 +140,7 @@ final class MessageRouter: @unchecked Sendable {
         var phash: String?
         if node.child("participants") != nil, let recipient = try state.endpoint(JID(user: to.user, server: to.server)) {
             let known = try state.endpoints(of: recipient.account) + state.endpoints(of: sender.account)
-            phash = MessageRouter.participantHash(known.filter { $0 != sender }.map { $0.jid(to.server) })
+            phash = ParticipantHash.v2(known.filter { $0 != sender }.map { $0.jid(to.server) })
         }
         try reply(MessageRouter.ack(id: id, from: to, t: t, error: nil, phash: phash))
         push(stanzas.map { ($0.phone, $0.device) })
@@ -207,22 +207,12 @@ final class MessageRouter: @unchecked Sendable {
             "from": .jid(user), "id": .text(Hex.encode(environment.randomBytes(8)).uppercased()), "type": "devices",
             "t": .text(String(environment.now() / 1000)), "lid": .jid(JID(user: account.lid, server: .lid)),
         ], children: [
-            Node(tag: change, attributes: ["device_hash": .text(MessageRouter.participantHash(endpoints.map { $0.jid(.whatsApp) }))],
+            Node(tag: change, attributes: ["device_hash": .text(ParticipantHash.v2(endpoints.map { $0.jid(.whatsApp) }))],
                  children: [Node(tag: "device", attributes: changed)]),
         ])
         for link in connections.allLinks where !(link.phone == account.phone && link.device == device) {
             link.sendNow(node)
         }
-    }
-
-    /// whatsmeow's participantListHashV2 (protocol-messaging §3.5): `2:` + unpadded base64 of the
-    /// first 6 bytes of SHA-256 over the sorted `user.agent:device@server` strings.
-    static func participantHash(_ devices: [JID]) -> String {
-        let strings = devices.map { "\($0.user).\($0.rawAgent):\($0.device)@\($0.server.rawValue)" }.sorted()
-        let digest = Hash.sha256(Array(strings.joined().utf8))
-        var encoded = Base64.encode(Array(digest.prefix(6)))
-        while encoded.hasSuffix("=") { encoded.removeLast() }
-        return "2:" + encoded
     }
 
     // MARK: Prekeys running low (§1.10)

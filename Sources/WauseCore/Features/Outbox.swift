@@ -116,21 +116,12 @@ final class Outbox: @unchecked Sendable {
         let ack = try await connection.sendAwaitingAck(stanza, timeout: Outbox.ackTimeout, environment: client.environment)
         // §3.7: the server's phash names the devices it knows; ours differs when our cached lists
         // are stale (a device linked or unlinked meanwhile) — ask again next time.
-        if let phash = ack[attribute: "phash"], phash != Outbox.participantHash(recipients + ownDevices) {
+        if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(recipients + ownDevices) {
             client.logger.info("device lists of \(chat.user) are stale (phash mismatch); refreshing on the next send")
             try client.store.invalidateDeviceList(user: chat)
             try client.store.invalidateDeviceList(user: ownUser)
         }
         return ack
-    }
-
-    /// whatsmeow's participantListHashV2 (protocol-messaging §3.5): `2:` + unpadded base64 of the
-    /// first 6 bytes of SHA-256 over the sorted `user.agent:device@server` strings.
-    static func participantHash(_ devices: [JID]) -> String {
-        let strings = devices.map { "\($0.user).\($0.rawAgent):\($0.device)@\($0.server.rawValue)" }.sorted()
-        var encoded = Base64.encode(Array(Hash.sha256(Array(strings.joined().utf8)).prefix(6)))
-        while encoded.hasSuffix("=") { encoded.removeLast() }
-        return "2:" + encoded
     }
 
     private func finish(_ entry: Store.OutboxEntry, ack: Node, client: WauseClient) throws(WauseError) {
