@@ -190,3 +190,42 @@ def test_a_stale_device_list_is_refreshed_after_the_servers_phash_disagrees(make
     assert copies(bob_server.data_dir, "to the phone only") == []
     for server in (alice_server, bob_server):
         stopped_cleanly(server)
+
+
+def test_a_contact_that_relinks_with_new_keys_is_surfaced_and_sessions_recover(make_sim, tmp_path_factory):
+    """Bob logs out and links again: his new device has new keys (and the sim gives it the same
+    device number). Alice's engine reports the identity change (event and message metadata)
+    instead of accepting it silently; her old session no longer works for Bob's new device, which
+    asks for a retry with its keys, and the resend is read — nothing lost, nothing doubled."""
+    sim = make_sim()
+    create_account(sim, ADA, "Ada"), create_account(sim, BOB, "Bob")
+    alice_server, alice, alice_events = linked_engine(sim, tmp_path_factory, {"phone": ADA})
+    bob_server, bob, bob_events = linked_engine(sim, tmp_path_factory, {"phone": BOB})
+    call_tool(bob_server, bob, "whatsapp_send_message", {"phone_number": ADA, "message": "before"})
+    received(alice_events, "before")
+    call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "hello old bob"})
+    received(bob_events, "hello old bob")
+
+    assert call_tool(bob_server, bob, "whatsapp_logout")["server_confirmed"] is True
+    bob_events.next("account.logged_out")
+    started = call_tool(bob_server, bob, "whatsapp_start_auth")
+    assert sim.admin("POST", f"/accounts/{BOB}/scan", {"qr": started["qr"]}).status == 200
+    next_login = bob_events.next("account.connected")
+    while next_login["data"].get("phase") != "login":
+        next_login = bob_events.next("account.connected")
+
+    call_tool(bob_server, bob, "whatsapp_send_message", {"phone_number": ADA, "message": "after relinking"})
+    got = received(alice_events, "after relinking")
+    assert got["data"]["message"]["identity_changed"] is True, got
+    # Announced while the message was decrypted, so just before it.
+    [changed] = [e for e in alice_events.seen if e["name"] == "contact.identity_changed"]
+    assert changed["cursor"] < got["cursor"]
+    assert changed["data"]["user"] == BOB and changed["data"]["old_identity_key"] != changed["data"]["new_identity_key"]
+
+    # Alice answers on her old session: Bob's new device cannot read it, asks again with its keys,
+    # and Alice's resend gets through — once.
+    sent = call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "welcome back"})
+    received(bob_events, "welcome back")
+    assert copies(bob_server.data_dir, "welcome back") == [(sent["message_id"], 0, None)]
+    for server in (alice_server, bob_server):
+        stopped_cleanly(server)
