@@ -441,7 +441,7 @@ final class ConnectionSession: @unchecked Sendable {
             return
         }
         do {
-            try client.store.savePairing(link, advSecret: advSecret, now: client.environment.now())
+            try client.store.savePairing(link, advSecret: advSecret, pushName: client.config.pushName, now: client.environment.now())
         } catch {
             try? connection.send(PairSuccess.errorReply(id: id, .malformed("cannot store the link")))
             finish(.failed("cannot store the link: \(error.message)"))
