@@ -736,13 +736,16 @@ def cipher(store: InMemoryAxolotlStore, jid: str) -> SessionCipher:
     return SessionCipher(store, store, store, store, name, device)
 
 
+def decrypt_padded(store: InMemoryAxolotlStore, jid: str, kind: str, ciphertext: bytes) -> bytes:
+    """python-axolotl's plaintext: PKCS#7 of AES-CBC stripped, WhatsApp's own padding still on."""
+    if kind == "pkmsg":
+        return cipher(store, jid).decryptPkmsg(PreKeyWhisperMessage(serialized=ciphertext), False)
+    return cipher(store, jid).decryptMsg(WhisperMessage(serialized=ciphertext), False)
+
+
 def decrypt(store: InMemoryAxolotlStore, jid: str, kind: str, ciphertext: bytes) -> bytes:
     """python-axolotl strips only the PKCS#7 of AES-CBC; the WhatsApp padding is removed here."""
-    if kind == "pkmsg":
-        padded = cipher(store, jid).decryptPkmsg(PreKeyWhisperMessage(serialized=ciphertext), False)
-    else:
-        padded = cipher(store, jid).decryptMsg(WhisperMessage(serialized=ciphertext), False)
-    return unpad(padded)
+    return unpad(decrypt_padded(store, jid, kind, ciphertext))
 
 
 def encrypt(store: InMemoryAxolotlStore, jid: str, plaintext: bytes) -> tuple[str, bytes]:
@@ -798,3 +801,85 @@ def conversation(message: bytes) -> str | None:
     if 6 in fields:
         return pb_one(pb_decode(pb_one(fields, 6)), 1).decode()
     return None
+
+
+# -- device identity, broken MACs, retry-receipt keys (protocol-messaging §1.6, §3.5, §4.7) --------
+
+
+def signed_device_identity(pair: PairSuccess, keys: CompanionKeys) -> bytes:
+    """§3.5's `<device-identity>` content: ADVSignedDeviceIdentity as whatsmeow stores it after
+    pairing — details = 1, accountSignatureKey = 2 (kept), accountSignature = 3, deviceSignature
+    = 4 (ours, over 06 01 ‖ details ‖ our identity ‖ account key)."""
+    message = ADV_DEVICE_PREFIX + pair.details + keys.identity_public + pair.account_signature_key
+    signature = nw.sign(keys.identity_private, message, os.urandom(64))
+    return (pb_bytes(1, pair.details) + pb_bytes(2, pair.account_signature_key) + pb_bytes(3, pair.account_signature)
+            + pb_bytes(4, signature))
+
+
+@dataclass
+class DeviceIdentity:
+    details: bytes
+    account_signature_key: bytes
+    account_signature: bytes
+    device_signature: bytes
+    raw_id: int
+    key_index: int
+
+
+def parse_signed_device_identity(data: bytes) -> DeviceIdentity:
+    signed = pb_decode(data)
+    details = pb_one(signed, 1, b"")
+    identity = pb_decode(details)
+    return DeviceIdentity(details, pb_one(signed, 2, b""), pb_one(signed, 3, b""), pb_one(signed, 4, b""),
+                          pb_one(identity, 1, 0), pb_one(identity, 3, 0))
+
+
+def check_device_identity(identity: DeviceIdentity, device_identity_public: bytes) -> None:
+    """whatsmeow's checks of a peer's device-identity: the account key signed 06 00 ‖ details ‖
+    device identity, and the device signed 06 01 ‖ details ‖ device identity ‖ account key."""
+    assert len(identity.account_signature_key) == 32, identity
+    assert verify_signature(identity.account_signature_key,
+                            ADV_ACCOUNT_PREFIX + identity.details + device_identity_public, identity.account_signature), \
+        "account signature does not verify"
+    assert verify_signature(device_identity_public,
+                            ADV_DEVICE_PREFIX + identity.details + device_identity_public + identity.account_signature_key,
+                            identity.device_signature), "device signature does not verify"
+
+
+def inner_signal_message(kind: str, ciphertext: bytes) -> bytes:
+    """The SignalMessage (0x33 ‖ protobuf ‖ 8-byte MAC) of a msg, or the one inside a pkmsg."""
+    if kind == "pkmsg":
+        inner = pb_one(pb_decode(ciphertext[1:]), 4)  # PreKeySignalMessage.message = 4
+        assert inner is not None, ciphertext.hex()
+        return inner
+    return ciphertext
+
+
+def break_mac(kind: str, ciphertext: bytes, byte: int = 7) -> bytes:
+    """Flips one bit of byte `byte` (0–7) of the SignalMessage's 8-byte MAC (§1.6)."""
+    inner = inner_signal_message(kind, ciphertext)
+    assert inner[0] == 0x33 and len(inner) > 9 and ciphertext.count(inner) == 1, inner.hex()
+    at = ciphertext.index(inner) + len(inner) - 8 + byte
+    broken = bytearray(ciphertext)
+    broken[at] ^= 0x01
+    return bytes(broken)
+
+
+def retry_keys_bundle(receipt, device: int) -> PreKeyBundle:
+    """A retry receipt's `<registration>` and `<keys>` (§4.7) as a python-axolotl PreKeyBundle."""
+    children = {child.tag: child for child in receipt.content}
+    keys = {child.tag: child for child in children["keys"].content}
+    skey = {child.tag: child.content for child in keys["skey"].content}
+    key = {child.tag: child.content for child in keys["key"].content} if "key" in keys else None
+    return PreKeyBundle(
+        int.from_bytes(children["registration"].content, "big"), device,
+        int.from_bytes(key["id"], "big") if key else None, DjbECPublicKey(key["value"]) if key else None,
+        int.from_bytes(skey["id"], "big"), DjbECPublicKey(skey["value"]), skey["signature"],
+        IdentityKey(DjbECPublicKey(keys["identity"].content)))
+
+
+def process_retry_keys(store: InMemoryAxolotlStore, jid: str, receipt) -> None:
+    """A new session (X3DH as initiator) from the keys of a retry receipt, replacing the old one."""
+    name, device = signal_name(jid)
+    store.deleteSession(name, device)
+    SessionBuilder(store, store, store, store, name, device).processPreKeyBundle(retry_keys_bundle(receipt, device))
