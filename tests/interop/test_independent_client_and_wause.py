@@ -22,7 +22,10 @@ What is checked (protocol-messaging §1.6, §2.4, §3.5, §4.4, §4.7, §4.8):
      (type, identity, one-time key, signed key with a valid signature, device-identity); a new
      session from those keys (a `pkmsg`) decrypts. No `message.received` for a broken attempt.
   4. the same stanza bytes delivered twice (a `pkmsg`, and later a `msg`): filed once, and both copies
-     answered with a delivery receipt.
+     answered with a delivery receipt, no retry receipt.
+  5. the reverse fault: our retry receipts for wause's messages — without keys, wause encrypts again on
+     its session (`<message to=OUR-DEVICE device_fanout=false t=original><enc count=1>`); with our
+     `<keys>` (count 2), a new session from them, a pkmsg on the one-time prekey we sent.
 
 Run (see the Makefile's test-interop):
     WAUSE_SIM=$PWD/.build/debug/wause-sim WAUSE_MCP=$PWD/.build/debug/wause-mcp \\
@@ -523,3 +526,72 @@ def test_the_same_stanza_delivered_twice_is_filed_once_and_receipted_twice(wause
     # A duplicate is not a decryption failure (§4.8): no retry receipt for either copy.
     assert not [s for s in peer.log if s.tag == "receipt" and s.attrs.get("type") == "retry"], peer.log
     assert_stored_once(wause, peer, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. the other way round: the independent client's retry receipts, answered by wause
+
+
+def retry_receipt(peer: Peer, message, count: int, with_keys: bool):
+    """§4.7 as whatsmeow writes it, for a message of the engine we "could not decrypt"; from the
+    second try on with our keys: a fresh one-time prekey (kept in python-axolotl's store), signed
+    prekey 1, identity and device-identity."""
+    children = [node("retry", {"count": str(count), "id": message.attrs["id"], "t": message.attrs["t"], "v": "1"}),
+                node("registration", {}, peer.keys.registration_id.to_bytes(4, "big"))]
+    if with_keys:
+        prekey_id = 1000 + count
+        private = sc.nw.clamp(os.urandom(32))
+        public = sc.nw.public_key(private)
+        peer.store.storePreKey(prekey_id, sc.PreKeyRecord(prekey_id, sc.ECKeyPair(sc.DjbECPublicKey(public), sc.DjbECPrivateKey(private))))
+        signed = peer.store.loadSignedPreKey(1)
+        children.append(node("keys", {}, [
+            node("type", {}, b"\x05"),
+            node("identity", {}, peer.keys.identity_public),
+            node("key", {}, [node("id", {}, prekey_id.to_bytes(3, "big")), node("value", {}, public)]),
+            node("skey", {}, [node("id", {}, (1).to_bytes(3, "big")),
+                              node("value", {}, signed.getKeyPair().getPublicKey().getPublicKey()),
+                              node("signature", {}, signed.getSignature())]),
+            node("device-identity", {}, peer.device_identity),
+        ]))
+    return node("receipt", {"id": message.attrs["id"], "to": message.attrs["from"], "type": "retry"}, children)
+
+
+def test_wause_answers_the_independent_clients_retry_receipts(wause, peer):
+    # A: the first pkmsg "does not decrypt" here; a retry receipt without keys → wause encrypts
+    # again on its (still unanswered) session: a pkmsg with count=1, to our device alone.
+    text_a = "wause will have to say this twice"
+    id_a = wause.send(peer.phone, text_a)
+    original = peer.expect(lambda s: s.tag == "message" and s.attrs.get("id") == id_a, "the first copy")
+    assert [c.attrs.get("type") for c in original.content if c.tag == "enc"] == ["pkmsg"], original
+    peer.companion.send(retry_receipt(peer, original, 1, with_keys=False))
+    resent = peer.expect(lambda s: s.tag == "message" and s.attrs.get("id") == id_a, "wause's resend")
+    [enc] = [c for c in resent.content if c.tag == "enc"]
+    assert enc.attrs.get("count") == "1" and enc.attrs.get("type") == "pkmsg", enc.attrs
+    assert resent.attrs.get("t") == original.attrs["t"], (resent.attrs, original.attrs)  # the original t (§4.7)
+    assert any(c.tag == "device-identity" for c in resent.content), resent
+    peer.backlog.insert(0, resent)
+    assert peer.receive_text(wause, id_a)[2] == text_a
+    delivered_by(wause, id_a, peer.device_jid)
+
+    # B: count 2 with our keys → wause starts a new session from them: a pkmsg on our one-time prekey 1002.
+    text_b = "and this one on a session from your retry keys"
+    id_b = wause.send(peer.phone, text_b)
+    original = peer.expect(lambda s: s.tag == "message" and s.attrs.get("id") == id_b, "the first copy of B")
+    # Still a pkmsg: nothing from us has reached wause's session yet (§1.6, libsignal's pending prekey).
+    assert [c.attrs.get("type") for c in original.content if c.tag == "enc"] == ["pkmsg"], original
+    peer.companion.send(retry_receipt(peer, original, 1, with_keys=False))
+    again = peer.expect(lambda s: s.tag == "message" and s.attrs.get("id") == id_b, "wause's first resend of B")
+    assert [c.attrs.get("count") for c in again.content if c.tag == "enc"] == ["1"], again
+    peer.companion.send(retry_receipt(peer, again, 2, with_keys=True))
+    resent = peer.expect(lambda s: s.tag == "message" and s.attrs.get("id") == id_b, "wause's second resend of B")
+    [enc] = [c for c in resent.content if c.tag == "enc"]
+    assert enc.attrs.get("count") == "2" and enc.attrs.get("type") == "pkmsg", enc.attrs
+    assert sc.pb_one(sc.pb_decode(enc.content[1:]), 1) == 1002, "the pkmsg must use the one-time prekey of our <keys>"
+    peer.backlog.insert(0, resent)
+    assert peer.receive_text(wause, id_b)[2] == text_b
+    delivered_by(wause, id_b, peer.device_jid)
+
+    # The new session carries on both ways.
+    reply_id, kind, _, _ = peer.send_text(wause, "the session from my keys works")
+    assert kind == "msg" and wause.received(reply_id)["message"]["body"] == "the session from my keys works"
+    assert_stored_once(wause, peer, {id_a: (text_a, True), id_b: (text_b, True), reply_id: ("the session from my keys works", False)})
