@@ -158,9 +158,17 @@ extension Store {
     }
 
     /// The message row, the outbox row and `queued` in the timeline, in one transaction.
-    func enqueue(_ message: MessageRecord, contactID: Int64?, payload: [UInt8], now: Int64) throws(WauseError) -> Int64 {
+    /// With `idempotency`, the caller's key and its result are recorded in the same transaction, so a
+    /// retry after a crash finds either both the message and the key, or neither.
+    func enqueue(_ message: MessageRecord, contactID: Int64?, payload: [UInt8], now: Int64,
+                 idempotency: (key: String, method: String, result: JSONObject)? = nil) throws(WauseError) -> Int64 {
         try database.withConnection { (c) throws(WauseError) -> Int64 in
             try c.transaction { () throws(WauseError) -> Int64 in
+                if let idempotency {
+                    try c.execute("INSERT OR REPLACE INTO idempotency_keys (key, method, result, created_at) VALUES (?, ?, ?, ?)",
+                                  [.text(idempotency.key), .text(idempotency.method),
+                                   .text(JSONValue.object(idempotency.result).serialized), .integer(now)])
+                }
                 try c.execute("""
                     INSERT INTO chats (jid, contact_id, updated_at) VALUES (?, ?, ?)
                     ON CONFLICT (jid) DO UPDATE SET contact_id = coalesce(chats.contact_id, excluded.contact_id)

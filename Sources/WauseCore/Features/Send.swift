@@ -83,12 +83,12 @@ enum SendMessage {
         let id = Messaging.newMessageID(now: now, ownUser: own.user, random: client.environment.randomBytes)
         let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
                                    quotedID: quoted?.id, timestamp: now / 1000, status: "queued")
-        _ = try client.store.enqueue(record, contactID: contact.id, payload: try Messaging.encode(message), now: now)
         var result: JSONObject = [
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(contact.chatJID), "message_id": .string(id),
             "timestamp": .string(ISO8601.string(fromUnixMilliseconds: now)), "status": "queued",
         ]
-        if let key { try client.store.saveIdempotentResult(key: key, method: definition.name, result: result, now: now) }
+        _ = try client.store.enqueue(record, contactID: contact.id, payload: try Messaging.encode(message), now: now,
+                                     idempotency: key.map { ($0, definition.name, result) })
         client.messaging.outbox.kick()
         result["status"] = .string(try await waitForAck(client: client, messageID: id))
         return result
@@ -122,13 +122,6 @@ extension Store {
                                          [.text(key), .text(method), .integer(newerThan)]).first?["result"].text
             else { return nil }
             return (try? JSONValue.parse(text))?.objectValue
-        }
-    }
-
-    func saveIdempotentResult(key: String, method: String, result: JSONObject, now: Int64) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            _ = try c.execute("INSERT OR REPLACE INTO idempotency_keys (key, method, result, created_at) VALUES (?, ?, ?, ?)",
-                              [.text(key), .text(method), .text(JSONValue.object(result).serialized), .integer(now)])
         }
     }
 }
