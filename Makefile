@@ -16,7 +16,7 @@ ARGS       ?=
 # The Swift toolchain's root, hidden from tests that prove libwause.so needs none of it.
 TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
 
-.PHONY: all setup build release run test test-swift test-c test-install test-library test-python \
+.PHONY: all setup build release run test test-swift test-c test-install test-library test-python node-addon \
         test-node test-mcp test-sim test-interop examples bench install uninstall clean
 
 all: build
@@ -82,12 +82,16 @@ $(VENV)/.installed-requirements: tests/requirements-mcp2.txt
 $(VENV_MCP1)/.installed-requirements: tests/requirements-mcp1.txt
 	scripts/setup-venv.sh $(VENV_MCP1) tests/requirements-mcp1.txt
 
-test-python: build $(VENV)/.installed-requirements
-	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so PYTHONPATH=$(CURDIR)/bindings/python \
+# The Python suite includes a Python ↔ Node chat, so the Node addon is built first (and the test
+# is required, not skipped: WAUSE_REQUIRE_NODE).
+test-python: build node-addon $(VENV)/.installed-requirements
+	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so PYTHONPATH=$(CURDIR)/bindings/python WAUSE_REQUIRE_NODE=1 \
 	    $(VENV)/bin/python -m pytest -q bindings/python/tests
 
-test-node: build
+node-addon: build
 	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so sh bindings/node/build.sh
+
+test-node: build node-addon
 	node --test bindings/node/test/
 
 # wause-mcp driven by the official MCP Python SDK (2.3.0 and 1.30.0) and by raw HTTP.
