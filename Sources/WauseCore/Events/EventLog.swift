@@ -61,6 +61,16 @@ public final class EventLog: @unchecked Sendable {
         return event
     }
 
+    /// `waitForHead(after:)`, but for at most `milliseconds` on the given (injected) sleep.
+    public func waitForHead(after cursor: Int64, atMost milliseconds: Int64, sleep: @escaping @Sendable (Int64) async throws -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForHead(after: cursor) }
+            group.addTask { try? await sleep(milliseconds) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
     /// Suspends (without holding a thread) until an event after `cursor` exists, the log closes,
     /// or the task is cancelled. For tools that wait on the stream (`whatsapp_wait_for_message`).
     public func waitForHead(after cursor: Int64) async {

@@ -87,11 +87,11 @@ public enum ClientPayloads {
         payload.pull = false
         var pairing = WAWebProtobufsWa6_ClientPayload.DevicePairingRegistrationData()
         let id = identity.registrationID
-        pairing.eRegid = Data([UInt8(id >> 24 & 0xFF), UInt8(id >> 16 & 0xFF), UInt8(id >> 8 & 0xFF), UInt8(id & 0xFF)])
+        pairing.eRegid = Data(PreKeys.bigEndian(id, bytes: 4))
         pairing.eKeytype = Data([DjbPublicKey.typeByte])
         pairing.eIdent = Data(identity.identityKey.publicKey)
         let preKeyID = identity.signedPreKey.id
-        pairing.eSkeyID = Data([UInt8(preKeyID >> 16 & 0xFF), UInt8(preKeyID >> 8 & 0xFF), UInt8(preKeyID & 0xFF)])
+        pairing.eSkeyID = Data(PreKeys.bigEndian(preKeyID, bytes: 3))
         pairing.eSkeyVal = Data(identity.signedPreKey.keyPair.publicKey)
         pairing.eSkeySig = Data(identity.signedPreKey.signature)
         pairing.buildHash = Data(Insecure.MD5.hash(data: Array(config.clientVersion.utf8)))

@@ -35,6 +35,11 @@ final class Messaging: @unchecked Sendable {
         try ratchetLock.withLock { try body() }
     }
 
+    /// Reads or resets Signal store state under the same lock.
+    func withRatchetState<T>(_ body: (SQLiteSignalStore) -> T) -> T {
+        ratchetLock.withLock { body(signalStore) }
+    }
+
     static func address(of device: JID) -> SignalAddress {
         SignalAddress(user: device.user, agent: device.rawAgent, device: device.device, server: device.server.rawValue)
     }
@@ -63,6 +68,16 @@ final class Messaging: @unchecked Sendable {
             padded.suffix(Int(last)).allSatisfy({ $0 == last })
         else { throw WauseError(.internal, "the decrypted message has invalid padding") }
         return Array(padded.dropLast(Int(last)))
+    }
+
+    /// What our own other devices get instead of a message we sent (§2.5): the message wrapped in a
+    /// `DeviceSentMessage` naming the chat, with the original's `messageContextInfo`.
+    static func deviceSentCopy(of message: WAWebProtobufsE2E_Message, chat: JID) -> WAWebProtobufsE2E_Message {
+        var copy = WAWebProtobufsE2E_Message()
+        copy.deviceSentMessage.destinationJid = chat.description
+        copy.deviceSentMessage.message = message
+        if message.hasMessageContextInfo { copy.messageContextInfo = message.messageContextInfo }
+        return copy
     }
 
     static func encode(_ message: WAWebProtobufsE2E_Message) throws(WauseError) -> [UInt8] {

@@ -94,10 +94,7 @@ final class Outbox: @unchecked Sendable {
         do { message = try WAWebProtobufsE2E_Message(serializedBytes: entry.payload) } catch {
             throw WauseError(.internal, "the queued message is unreadable: \(error)")
         }
-        var sentCopy = WAWebProtobufsE2E_Message()
-        sentCopy.deviceSentMessage.destinationJid = chat.description
-        sentCopy.deviceSentMessage.message = message
-        if message.hasMessageContextInfo { sentCopy.messageContextInfo = message.messageContextInfo }
+        let sentCopy = Messaging.deviceSentCopy(of: message, chat: chat)
         var sealed = try client.messaging.encrypt(entry.payload, for: recipients.filter { bundles[$0] != nil || !missing.contains($0) },
                                                   bundles: bundles)
         sealed += try client.messaging.encrypt(try Messaging.encode(sentCopy),

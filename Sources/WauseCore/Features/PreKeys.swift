@@ -25,26 +25,44 @@ enum PreKeys {
         return serverCount == 0 && !everUploaded ? initialUpload : refillUpload
     }
 
+    /// `value` as `count` big-endian bytes (registration ids: 4, key ids: 3).
+    static func bigEndian(_ value: UInt32, bytes count: Int) -> [UInt8] {
+        (0..<count).reversed().map { UInt8(value >> (8 * UInt32($0)) & 0xFF) }
+    }
+
+    /// `<registration>4 bytes BE</registration>`.
+    static func registrationNode(_ identity: DeviceIdentity) -> Node {
+        Node(tag: "registration", bytes: bigEndian(identity.registrationID, bytes: 4))
+    }
+
+    /// `<key><id>3 bytes</id><value>32 bytes</value></key>`: one one-time prekey.
+    static func keyNode(id: UInt32, publicKey: [UInt8]) -> Node {
+        Node(tag: "key", children: [Node(tag: "id", bytes: bigEndian(id, bytes: 3)), Node(tag: "value", bytes: publicKey)])
+    }
+
+    /// `<type>05</type><identity/>…<skey><id/><value/><signature/></skey>` around `keys`: what both the
+    /// upload (§9.2) and a retry receipt's `<keys>` (protocol-messaging §4.7) carry.
+    static func keyType(_ identity: DeviceIdentity) -> [Node] {
+        [Node(tag: "type", bytes: [DjbPublicKey.typeByte]), Node(tag: "identity", bytes: identity.identityKey.publicKey)]
+    }
+
+    static func signedPreKeyNode(_ identity: DeviceIdentity) -> Node {
+        let signed = identity.signedPreKey
+        return Node(tag: "skey", children: [
+            Node(tag: "id", bytes: bigEndian(signed.id, bytes: 3)),
+            Node(tag: "value", bytes: signed.keyPair.publicKey),
+            Node(tag: "signature", bytes: signed.signature),
+        ])
+    }
+
     /// §9.2: registration id (4 bytes BE), key type 05, identity, the one-time keys (3-byte ids)
     /// and the current signed prekey.
     static func uploadIQ(id: String, identity: DeviceIdentity, keys: [(id: UInt32, publicKey: [UInt8])]) -> Node {
-        func bigEndian(_ value: UInt32, bytes: Int) -> [UInt8] { (0..<bytes).reversed().map { UInt8(value >> (8 * UInt32($0)) & 0xFF) } }
-        let list = keys.map { key in
-            Node(tag: "key", children: [Node(tag: "id", bytes: bigEndian(key.id, bytes: 3)), Node(tag: "value", bytes: key.publicKey)])
-        }
-        let signed = identity.signedPreKey
-        return Node(tag: "iq", attributes: ["id": .text(id), "xmlns": "encrypt", "type": "set", "to": .jid(.whatsAppServer)],
-                    children: [
-                        Node(tag: "registration", bytes: bigEndian(identity.registrationID, bytes: 4)),
-                        Node(tag: "type", bytes: [DjbPublicKey.typeByte]),
-                        Node(tag: "identity", bytes: identity.identityKey.publicKey),
-                        Node(tag: "list", children: list),
-                        Node(tag: "skey", children: [
-                            Node(tag: "id", bytes: bigEndian(signed.id, bytes: 3)),
-                            Node(tag: "value", bytes: signed.keyPair.publicKey),
-                            Node(tag: "signature", bytes: signed.signature),
-                        ]),
-                    ])
+        Node(tag: "iq", attributes: ["id": .text(id), "xmlns": "encrypt", "type": "set", "to": .jid(.whatsAppServer)],
+             children: [registrationNode(identity)] + keyType(identity) + [
+                 Node(tag: "list", children: keys.map { keyNode(id: $0.id, publicKey: $0.publicKey) }),
+                 signedPreKeyNode(identity),
+             ])
     }
 
     /// Asks the server for its count and uploads if it runs low. Keys are stored before they go
@@ -135,6 +153,21 @@ enum PreKeyBundles {
         return bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
     }
 
+    /// The keys of one device as a bundle: `<identity/><skey>…</skey>[<key>…</key>]` under `keys`, with the
+    /// registration id given separately (inside a bundle's `<user>`; beside a retry receipt's `<keys>`).
+    static func bundle(keys: Node, registration: [UInt8]?, device: JID) -> PreKeyBundle? {
+        guard let registration = bigEndian(registration), let identityBytes = keys.child("identity")?.bytes,
+            let identity = try? IdentityKey(identityBytes), let signed = keys.child("skey"),
+            let signedID = bigEndian(signed.child("id")?.bytes), let signedValue = signed.child("value")?.bytes,
+            let signature = signed.child("signature")?.bytes
+        else { return nil }
+        let oneTime = keys.child("key")
+        return try? PreKeyBundle(registrationId: registration, deviceId: UInt32(device.device),
+                                 preKeyId: oneTime.flatMap { bigEndian($0.child("id")?.bytes) },
+                                 preKeyPublic: oneTime?.child("value")?.bytes, signedPreKeyId: signedID,
+                                 signedPreKeyPublic: signedValue, signedPreKeySignature: signature, identityKey: identity)
+    }
+
     /// `<list><user jid><registration/><type/><identity/><skey>…</skey>[<key>…</key>]</user>…` (the
     /// list may sit inside `<keys>`). Users answered with an `<error>` are left out.
     static func parse(_ answer: Node) -> [JID: PreKeyBundle] {
@@ -142,17 +175,9 @@ enum PreKeyBundles {
         var bundles: [JID: PreKeyBundle] = [:]
         for user in list?.children("user") ?? [] {
             guard user.child("error") == nil, let jid = user.jid("jid"),
-                let registration = bigEndian(user.child("registration")?.bytes),
-                let identityBytes = user.child("identity")?.bytes, let identity = try? IdentityKey(identityBytes),
-                let signed = user.child("skey"), let signedID = bigEndian(signed.child("id")?.bytes),
-                let signedValue = signed.child("value")?.bytes, let signature = signed.child("signature")?.bytes
+                let bundle = bundle(keys: user, registration: user.child("registration")?.bytes, device: jid)
             else { continue }
-            let oneTime = user.child("key")
-            let bundle = try? PreKeyBundle(registrationId: registration, deviceId: UInt32(jid.device),
-                                           preKeyId: oneTime.flatMap { bigEndian($0.child("id")?.bytes) },
-                                           preKeyPublic: oneTime?.child("value")?.bytes, signedPreKeyId: signedID,
-                                           signedPreKeyPublic: signedValue, signedPreKeySignature: signature, identityKey: identity)
-            if let bundle { bundles[jid] = bundle }
+            bundles[jid] = bundle
         }
         return bundles
     }

@@ -51,7 +51,8 @@ enum Receipts {
         do {
             let address = Messaging.address(of: device)
             var bundles: [JID: PreKeyBundle] = [:]
-            if let keys = receipt.child("keys"), let bundle = retryBundle(keys, registration: receipt.child("registration")?.bytes, device: device) {
+            if let keys = receipt.child("keys"),
+                let bundle = PreKeyBundles.bundle(keys: keys, registration: receipt.child("registration")?.bytes, device: device) {
                 bundles[device] = bundle
                 try client.messaging.withRatchet { try client.messaging.signalStore.deleteSession(for: address) }
             } else if try client.messaging.devicesWithoutSession([device]).isEmpty == false {
@@ -60,10 +61,7 @@ enum Receipts {
             guard let account = try client.store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
             var plaintext = raw
             if device.user == own.user {
-                var copy = WAWebProtobufsE2E_Message()
-                copy.deviceSentMessage.destinationJid = chat.description
-                copy.deviceSentMessage.message = try WAWebProtobufsE2E_Message(serializedBytes: raw)
-                plaintext = try Messaging.encode(copy)
+                plaintext = try Messaging.encode(Messaging.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
             }
             guard let sealed = try client.messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }
             let count = receipt.child("retry")?[attribute: "count"] ?? "1"
@@ -78,20 +76,6 @@ enum Receipts {
         } catch {
             client.logger.warning("cannot answer the retry receipt for \(id) from \(device): \(error)")
         }
-    }
-
-    /// The `<keys>` of a retry receipt as a prekey bundle.
-    static func retryBundle(_ keys: Node, registration: [UInt8]?, device: JID) -> PreKeyBundle? {
-        guard let registration = PreKeyBundles.bigEndian(registration), let identityBytes = keys.child("identity")?.bytes,
-            let identity = try? IdentityKey(identityBytes), let signed = keys.child("skey"),
-            let signedID = PreKeyBundles.bigEndian(signed.child("id")?.bytes), let signedValue = signed.child("value")?.bytes,
-            let signature = signed.child("signature")?.bytes
-        else { return nil }
-        let oneTime = keys.child("key")
-        return try? PreKeyBundle(registrationId: registration, deviceId: UInt32(device.device),
-                                 preKeyId: oneTime.flatMap { PreKeyBundles.bigEndian($0.child("id")?.bytes) },
-                                 preKeyPublic: oneTime?.child("value")?.bytes, signedPreKeyId: signedID,
-                                 signedPreKeyPublic: signedValue, signedPreKeySignature: signature, identityKey: identity)
     }
 
     // MARK: whatsapp_mark_read

@@ -122,37 +122,21 @@ enum Receive {
             return
         }
         let identity = client.identity
-        func bigEndian(_ value: UInt32, _ bytes: Int) -> [UInt8] { (0..<bytes).reversed().map { UInt8(value >> (8 * UInt32($0)) & 0xFF) } }
         var children = [
             Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
                                             "t": .text(node[attribute: "t"] ?? String(now / 1000)), "v": "1"]),
-            Node(tag: "registration", bytes: bigEndian(identity.registrationID, 4)),
+            PreKeys.registrationNode(identity),
         ]
         if count > 1, let fresh = try? client.store.preparePreKeys(count: 1, random: client.environment.randomBytes, now: now).first {
             // From the second try on, our keys go along so the sender can start a new session (§4.7).
-            var keys = [
-                Node(tag: "type", bytes: [DjbPublicKey.typeByte]),
-                Node(tag: "identity", bytes: identity.identityKey.publicKey),
-                Node(tag: "key", children: [Node(tag: "id", bytes: bigEndian(fresh.id, 3)), Node(tag: "value", bytes: fresh.publicKey)]),
-                Node(tag: "skey", children: [
-                    Node(tag: "id", bytes: bigEndian(identity.signedPreKey.id, 3)),
-                    Node(tag: "value", bytes: identity.signedPreKey.keyPair.publicKey),
-                    Node(tag: "signature", bytes: identity.signedPreKey.signature),
-                ]),
-            ]
+            var keys = PreKeys.keyType(identity) + [PreKeys.keyNode(id: fresh.id, publicKey: fresh.publicKey),
+                                                     PreKeys.signedPreKeyNode(identity)]
             if let signed = try? client.store.advSignedIdentity() { keys.append(Node(tag: "device-identity", bytes: signed)) }
             children.append(Node(tag: "keys", children: keys))
         }
         var attributes: Attributes = ["id": .text(id), "to": .jid(from), "type": "retry"]
         if let recipient = node.attributes["recipient"] { attributes.append(Attribute(name: "recipient", value: recipient)) }
         try? connection.send(Node(tag: "receipt", attributes: attributes, children: children))
-    }
-}
-
-extension Messaging {
-    /// Reads or resets Signal store state under the ratchet lock.
-    func withRatchetState<T>(_ body: (SQLiteSignalStore) -> T) -> T {
-        (try? withRatchet { body(signalStore) })!
     }
 }
 

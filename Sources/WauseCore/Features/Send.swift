@@ -103,13 +103,7 @@ enum SendMessage {
         while true {
             let status = try client.store.message(id: messageID)?.status ?? "queued"
             if status != "queued" || client.versionedState().0 != .ready || environment.now() >= deadline { return status }
-            let seen = cursor
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await client.events.waitForHead(after: seen) }
-                group.addTask { try? await environment.sleep(max(1, deadline - environment.now())) }
-                await group.next()
-                group.cancelAll()
-            }
+            await client.events.waitForHead(after: cursor, atMost: max(1, deadline - environment.now()), sleep: environment.sleep)
             cursor = client.events.latestCursor
         }
     }

@@ -54,14 +54,8 @@ enum WaitForMessage {
                 MethodProgress.report(Double(elapsed / 1000), total: Double(timeout / 1000),
                                       message: "waiting for a message (\(elapsed / 1000) of \(timeout / 1000) s)")
                 // Wake on the next event or after a progress interval, whichever comes first.
-                let slice = min(progressInterval, timeout - elapsed)
-                let seen = cursor
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await client.events.waitForHead(after: seen) }
-                    group.addTask { try? await environment.sleep(slice) }
-                    await group.next()
-                    group.cancelAll()
-                }
+                await client.events.waitForHead(after: cursor, atMost: min(progressInterval, timeout - elapsed),
+                                                sleep: environment.sleep)
             }
         }
     )
