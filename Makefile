@@ -16,7 +16,7 @@ ARGS       ?=
 # The Swift toolchain's root, hidden from tests that prove libwause.so needs none of it.
 TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
 
-.PHONY: all setup build release run test test-swift test-c test-install test-library test-python node-addon \
+.PHONY: all setup build release run test check-layers test-swift test-c test-install test-library test-python node-addon \
         test-node test-mcp test-sim test-interop examples bench install uninstall clean
 
 all: build
@@ -38,12 +38,18 @@ run: release
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-test: setup build release test-swift test-c test-install test-library test-python test-node test-mcp test-sim \
+test: setup check-layers build release test-swift test-c test-install test-library test-python test-node test-mcp test-sim \
       test-interop examples
 	@echo "make test: all suites passed"
 
 test-swift: build
 	$(SWIFT) test
+
+# ARCHITECTURE.md's layer table against Package.swift and every import line; the tests plant
+# upward imports to show the check fails on them.
+check-layers: $(VENV)/.installed-requirements
+	scripts/check-layers.py
+	$(VENV)/bin/python -m pytest -q tests/layers
 
 # pkg-config files: one for the in-tree debug build (tests), one written by `make install`.
 $(OUT)/pkgconfig/wause.pc: wause.pc.in

@@ -62,36 +62,46 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        // The SQLite wrapper and the migration runner, below both the engine's store and wause-sim's state.
+        .target(name: "WauseSQLite", dependencies: ["WauseSupport", "CSQLite"]),
+        // Pure protocol values and formulas both sides of the wire need (pairing-code and ADV
+        // crypto, participant hash, stanza builders and parsers): no I/O, below the engine and the sim.
+        .target(name: "WauseProtocol", dependencies: [
+            "WauseSupport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseSignal",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .target(name: "WauseCore", dependencies: [
-            "WauseSupport", "CSodium", "CSQLite", "CQRencode", "CZlib", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
-            "WauseSignal",
+            "WauseSupport", "CSodium", "CQRencode", "CZlib", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
+            "WauseSignal", "WauseSQLite", "WauseProtocol",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "WauseFFI", dependencies: ["CWause", "WauseCore"], linkerSettings: sharedLibraryLinkage),
         // libmicrohttpd behind a small request/response API, shared by wause-mcp and wause-sim's admin API.
-        .target(name: "WauseHTTP", dependencies: ["CMicroHTTPD", "WauseCore"]),
+        .target(name: "WauseHTTP", dependencies: ["CMicroHTTPD", "WauseSupport"]),
         .target(name: "WauseMCPHost", dependencies: ["WauseCore", "WauseHTTP"]),
         .executableTarget(name: "wause-mcp", dependencies: ["WauseMCPHost", "WauseCore"]),
         // wause-sim: a local WhatsApp-compatible server (DESIGN.md "The simulator").
         .target(name: "WauseSim", dependencies: [
-            "WauseSupport", "WauseCore", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseSignal",
+            "WauseSupport", "WauseSQLite", "WauseProtocol", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseSignal",
         ]),
         .executableTarget(name: "wause-sim", dependencies: ["WauseSim"]),
         // Developer CLIs that let independent implementations test ours from outside (README).
         .executableTarget(name: "wause-signal", dependencies: ["WauseCrypto", "WauseSignal", "WauseSupport"]),
         // `make bench`: throughput figures side by side with a peer measured in the same run.
-        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary", "WauseSupport", "WauseCore", "WauseSignal", "WauseCrypto"]),
+        .executableTarget(name: "wause-bench", dependencies: ["WauseBinary", "WauseSupport", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseSignal", "WauseCrypto"]),
         .executableTarget(name: "wause-wire", dependencies: [
             "WauseSupport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseTransport",
             // Pairing-code and ADV formulas (LinkCodeCrypto, ADVIdentity) for tests/interop.
-            "WauseCore",
+            "WauseProtocol",
         ]),
         // Helpers shared by the test targets (temporary directories, plain threads); only they depend on it.
         .target(name: "WauseTestSupport"),
         .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto", "WauseSupport"]),
         .testTarget(name: "WauseSignalTests", dependencies: ["WauseSignal", "WauseCrypto", "WauseProto", "WauseSupport"]),
+        .testTarget(name: "WauseProtocolTests", dependencies: ["WauseProtocol", "WauseCrypto", "WauseSupport"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary", "WauseSupport"]),
         .testTarget(name: "WauseTransportTests", dependencies: [
             "WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseSupport", "WauseTestSupport",
@@ -99,8 +109,9 @@ let package = Package(
         ]),
         .testTarget(name: "WauseCoreTests", dependencies: [
             "WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseProto", "WauseSignal", "WauseTestSupport",
+            "WauseSQLite", "WauseProtocol",
         ]),
-        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport"]),
-        .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseTestSupport"]),
+        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport"]),
+        .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseSupport", "WauseTestSupport"]),
     ]
 )

@@ -1,5 +1,5 @@
 import CMicroHTTPD
-import WauseCore
+import WauseSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import WauseCore
 import WauseSupport
+import WauseProtocol
 #if canImport(Glibc)
 import Glibc
 #endif

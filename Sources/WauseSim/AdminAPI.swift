@@ -1,6 +1,7 @@
 import WauseBinary
-import WauseCore
 import WauseHTTP
+import WauseProtocol
+import WauseSupport
 
 /// The simulator's admin HTTP API (DESIGN.md "The simulator"): JSON in and out, errors as
 /// `{code, message}` with a 4xx status. The virtual phones link companions through `scan` and

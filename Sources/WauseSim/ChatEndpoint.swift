@@ -1,6 +1,5 @@
 import SwiftProtobuf
 import WauseBinary
-import WauseCore
 import WauseCrypto
 import WauseProto
 import WauseSupport

@@ -1,6 +1,6 @@
 import WauseBinary
-import WauseCore
 import WauseCrypto
+import WauseSupport
 
 /// What a linked device asks the server once it is logged in, as the reference clients send it
 /// after `<success>`: its prekey count and prekey uploads (transport reference §9.1, §9.2),

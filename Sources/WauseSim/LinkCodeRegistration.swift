@@ -1,6 +1,7 @@
 import WauseBinary
-import WauseCore
 import WauseCrypto
+import WauseProtocol
+import WauseSupport
 
 /// The server's half of pairing-code linking (transport reference §7.3): a registering companion
 /// asks for a code to be entered on the phone of `jid` with

@@ -1,6 +1,9 @@
 import WauseBinary
-import WauseCore
 import WauseCrypto
+import WauseProtocol
+import WauseSQLite
+import WauseSupport
+import WauseTransport
 
 /// What the server does with messages, receipts and acks between devices (protocol-messaging
 /// §3.5–3.7, §4.2, §4.4–4.7, §5): a `<message>` with `<participants>` is fanned out, one stanza

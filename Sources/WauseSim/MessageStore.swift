@@ -1,7 +1,9 @@
 import WauseBinary
-import WauseCore
 import WauseCrypto
 import WauseSignal
+import WauseProtocol
+import WauseSQLite
+import WauseSupport
 
 /// One device of an account as the server routes to it: device 0 is the (virtual) phone.
 struct SimEndpoint: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import WauseBinary
-import WauseCore
 import WauseTransport
+import WauseSupport
 
 /// One companion connection that registered (its ClientPayload carried `devicePairingData`, §3.4)
 /// and is waiting to be linked: what the phone checks a scanned QR or an entered code against,

@@ -1,9 +1,11 @@
 import SwiftProtobuf
 import WauseBinary
-import WauseCore
 import WauseCrypto
 import WauseProto
 
+import WauseProtocol
+import WauseSupport
+import WauseTransport
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

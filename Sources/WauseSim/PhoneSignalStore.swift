@@ -1,6 +1,7 @@
-import WauseCore
 import WauseCrypto
 import WauseSignal
+import WauseSQLite
+import WauseSupport
 
 /// A virtual phone's Signal state in sim.db, for one operation: reads go to the database (or to
 /// what this operation already wrote); writes are held back and applied by `apply(_:)` inside the

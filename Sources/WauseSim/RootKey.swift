@@ -1,5 +1,5 @@
-import WauseCore
 import WauseCrypto
+import WauseSupport
 #if canImport(Glibc)
 import Glibc
 #endif

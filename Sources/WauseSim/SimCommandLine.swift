@@ -1,5 +1,4 @@
 import WauseSupport
-import WauseCore
 
 /// `wause-sim --port 8791 --admin-port 8792 --data-dir DIR [--root-key-file FILE]` (DESIGN.md
 /// "The simulator"). Port 0 picks a free port.

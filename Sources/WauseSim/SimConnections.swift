@@ -1,5 +1,5 @@
 import WauseBinary
-import WauseCore
+import WauseSupport
 
 /// The live WebSocket connections the simulator is serving, for `GET /connections` and for
 /// reaching a device (e.g. to log it out).

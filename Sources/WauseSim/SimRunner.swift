@@ -1,6 +1,7 @@
-import WauseCore
 import WauseCrypto
 import WauseHTTP
+import WauseSupport
+import WauseTransport
 #if canImport(Glibc)
 import Glibc
 #endif

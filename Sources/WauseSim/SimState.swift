@@ -1,5 +1,7 @@
-import WauseCore
 import WauseCrypto
+import WauseProtocol
+import WauseSQLite
+import WauseSupport
 
 /// A virtual account: a phone with its number, LID, push name and account identity key (the key
 /// that signs the ADV identities of the devices it links).

@@ -1,7 +1,8 @@
-import WauseCore
 import WauseCrypto
 import WauseHTTP
 import WauseTransport
+import WauseSQLite
+import WauseSupport
 
 /// A running simulator: its state, certificate root, WhatsApp endpoint and admin API.
 public final class Simulator: @unchecked Sendable {
@@ -33,8 +34,8 @@ public final class Simulator: @unchecked Sendable {
     }
 
     public static func start(settings: SimSettings, environment: Environment, logger: Logger) async throws -> Simulator {
-        let directory = try Store.absolutePath(settings.dataDirectory)
-        try Store.createDirectory(directory)
+        let directory = try DataDirectory.absolutePath(settings.dataDirectory)
+        try DataDirectory.createDirectory(directory)
         let rootKey = try RootKey.load(path: settings.rootKeyFile ?? directory + "/root.key", create: settings.rootKeyFile == nil,
                                        random: environment.randomBytes)
         let state = try SimState(directory: directory, random: environment.randomBytes, clock: environment.now)

@@ -1,5 +1,5 @@
 import WauseBinary
-import WauseCore
+import WauseSupport
 
 /// What a client asks before it encrypts (protocol-messaging §3.3, §1.11): which devices a user
 /// has (a usync `devices` query, with the LID when `<lid/>` is asked) and the prekey bundles of

@@ -1,9 +1,11 @@
 import SwiftProtobuf
 import WauseBinary
-import WauseCore
 import WauseCrypto
 import WauseProto
 import WauseSignal
+import WauseSQLite
+import WauseSupport
+import WauseTransport
 
 /// Every account's phone (device 0) as a Signal participant, the way a real primary device
 /// behaves towards the server and its peers (protocol-messaging §1–§5):

@@ -1,6 +1,6 @@
-import WauseCore
 import WauseCrypto
 import WauseSupport
+import WauseProtocol
 
 /// The pairing-code and ADV formulas (WauseCore `LinkCodeCrypto`, `ADVIdentity`; transport
 /// reference §6.4, §7) with every input given on the command line, so that

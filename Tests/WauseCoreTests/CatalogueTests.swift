@@ -1,5 +1,7 @@
 import Testing
 import WauseCrypto
+import WauseProtocol
+import WauseSupport
 @testable import WauseCore
 
 @Suite struct SchemaValidationTests {

@@ -1,6 +1,7 @@
 import Testing
 @testable import WauseCore
 import WauseTestSupport
+import WauseSupport
 #if canImport(Glibc)
 import Glibc
 #endif

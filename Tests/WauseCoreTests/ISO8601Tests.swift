@@ -1,4 +1,5 @@
 import Testing
+import WauseSupport
 @testable import WauseCore
 
 @Suite struct ISO8601Tests {

@@ -4,6 +4,7 @@ import WauseBinary
 import WauseCrypto
 import WauseProto
 import WauseSupport
+import WauseProtocol
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -2,6 +2,7 @@ import Testing
 @testable import WauseCore
 import WauseCrypto
 import WauseTestSupport
+import WauseSupport
 
 /// What pairing, prekey uploads and logout leave in a real SQLite store (transport reference
 /// §6.6, §9.3, §8.5).

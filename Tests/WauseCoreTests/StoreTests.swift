@@ -2,6 +2,8 @@ import Testing
 import CSQLite
 @testable import WauseCore
 import WauseTestSupport
+import WauseSQLite
+import WauseSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -111,8 +113,8 @@ import Glibc
     }
 
     @Test func normalisesTheDirectoryPath() throws {
-        #expect(Store.normalized("/a/./b//c/../d/") == "/a/b/d")
-        #expect(Store.normalized("/..") == "/")
+        #expect(DataDirectory.normalized("/a/./b//c/../d/") == "/a/b/d")
+        #expect(DataDirectory.normalized("/..") == "/")
         let temp = TemporaryDirectory()
         let store = try Store(directory: temp.path + "/x/../y/.")
         defer { store.close() }

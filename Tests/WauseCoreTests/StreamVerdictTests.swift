@@ -1,5 +1,6 @@
 import Testing
 import WauseBinary
+import WauseProtocol
 @testable import WauseCore
 
 /// DESIGN.md's state table for what the server says: which stanzas end a connection for good,

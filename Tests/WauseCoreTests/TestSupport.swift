@@ -1,4 +1,5 @@
 import WauseCore
+import WauseTransport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,7 @@ import Testing
 @testable import WauseMCPHost
 import WauseHTTP
 import WauseTestSupport
+import WauseSupport
 
 /// The MCP host driven request by request through `MCPServer.handle`, without sockets: each
 /// rule of the conformance checklist as a deterministic check. (The same server over real HTTP

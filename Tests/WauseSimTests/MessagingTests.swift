@@ -7,6 +7,7 @@ import WauseProto
 import WauseSignal
 @testable import WauseSim
 import WauseTestSupport
+import WauseSupport
 
 /// End-to-end messaging through a real wause-sim over real sockets: real `WauseClient`s linked by
 /// the sim's phones (QR scan), chatting with each other and with virtual phones, offline

@@ -4,6 +4,7 @@ import WauseBinary
 import WauseCrypto
 @testable import WauseSim
 import WauseTestSupport
+import WauseProtocol
 
 /// The virtual phone linking by pairing code (transport reference §7): the test plays the
 /// companion's stages with LinkCodeCrypto, the sim is driven through `enter-code`.

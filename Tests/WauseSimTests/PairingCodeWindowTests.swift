@@ -3,6 +3,9 @@ import Testing
 import WauseCrypto
 @testable import WauseSim
 import WauseTestSupport
+import WauseProtocol
+import WauseSupport
+import WauseTransport
 
 /// Pairing-code linking when nobody enters the code: the simulator closes the linking connection
 /// once its window (160 s) is over, and the engine ends in `auth_failure` with a clear reason

@@ -5,6 +5,7 @@ import WauseCrypto
 import WauseProto
 @testable import WauseSim
 import WauseTestSupport
+import WauseSupport
 
 /// The virtual phone linking a companion by QR (transport reference §6), driven by the admin
 /// routes and played against `TestCompanion`, with the simulator's timers in virtual time.

@@ -3,6 +3,8 @@ import Testing
 import WauseCrypto
 @testable import WauseSim
 import WauseTestSupport
+import WauseSupport
+import WauseTransport
 
 /// The engine linking by QR against a real wause-sim over real sockets, with the engine's timers
 /// in virtual time.

@@ -9,6 +9,7 @@ import WauseProto
 import WauseTestSupport
 import WauseTransport
 
+import WauseSupport
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -1,5 +1,6 @@
 @testable import WauseCore
 import WauseTestSupport
+import WauseSupport
 
 /// Time that moves only when a test says so: `sleep` suspends until `advance` passes its
 /// deadline. The engine's timers (QR ref rotation, keepalive, backoff) then run in test time,

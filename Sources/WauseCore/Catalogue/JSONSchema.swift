@@ -1,3 +1,4 @@
+import WauseSupport
 /// Builders for the JSON Schemas the catalogue declares, and a validator for the subset they use
 /// (type — including `["T","null"]` unions —, properties, required, additionalProperties, items,
 /// enum, minimum/maximum, minLength/maxLength). The same schema that MCP clients see is the one

@@ -1,3 +1,4 @@
+import WauseSupport
 /// Hints about a method's effects (they become MCP tool annotations).
 public struct MethodAnnotations: Sendable, Equatable {
     public var readOnly: Bool
@@ -63,23 +64,10 @@ public struct MethodCatalogue: Sendable {
         self.index = index
     }
 
-    public static let standard = MethodCatalogue([
-        StatusMethod.definition,
-        StartAuthMethod.definition,
-        PairingCodeMethod.definition,
-        PairStatusMethod.definition,
-        Logout.logoutDefinition,
-        Logout.unlinkDefinition,
-        History.listChats,
-        History.readMessages,
-        History.listMessages,
-        History.searchMessages,
-        History.sync,
-        WaitForMessage.definition,
-        SendMessage.definition,
-        MessageStatus.definition,
-        Receipts.markRead,
-    ])
+    /// Every area's methods, in the order `tools/list` shows them.
+    public static let standard = MethodCatalogue(
+        EngineMethods.all + PairingMethods.all + HistoryMethods.all + MessagingMethods.all
+    )
 
     public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }
 

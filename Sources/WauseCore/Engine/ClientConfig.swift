@@ -1,4 +1,5 @@
 import WauseCrypto
+import WauseSupport
 
 /// A client's configuration (DESIGN.md "Configuration"). The same keys arrive as JSON through the
 /// C API and the bindings, and as `--flags` / `WAUSE_*` variables in wause-mcp.

@@ -1,3 +1,4 @@
+import WauseSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,5 @@
+import WauseSupport
+import WauseTransport
 /// One engine instance: a store, its event log, the connection state and the method catalogue.
 /// A thin coordinator — each feature owns its own state in its own file.
 public final class WauseClient: @unchecked Sendable {
@@ -205,36 +207,6 @@ public final class WauseClient: @unchecked Sendable {
         events.close()
         store.close()
         logger.info("client closed")
-    }
-}
-
-/// Runs `operation` as a task and parks the calling thread until it finishes. Only for threads
-/// that Swift concurrency does not own (C callers, libmicrohttpd connection threads): called from
-/// a task it would hold one of the few cooperative threads while waiting for another, and enough
-/// such waits deadlock the pool.
-public func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T {
-    let waiter = BlockingResult<T>()
-    Task { waiter.set(await operation()) }
-    return waiter.wait()
-}
-
-/// A one-shot slot a thread can block on until a task fills it.
-final class BlockingResult<Value>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value: Value?
-
-    func set(_ newValue: Value) {
-        lock.withLock {
-            value = newValue
-            lock.broadcast()
-        }
-    }
-
-    func wait() -> Value {
-        lock.withLock {
-            _ = lock.wait(until: nil) { value != nil }
-            return value!
-        }
     }
 }
 

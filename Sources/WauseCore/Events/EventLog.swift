@@ -1,3 +1,4 @@
+import WauseSupport
 /// The names an application can observe (DESIGN.md "Events"), in one place.
 public enum EventName: String, Sendable, CaseIterable {
     case pairingQR = "pairing.qr"

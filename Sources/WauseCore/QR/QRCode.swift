@@ -1,5 +1,6 @@
 import CQRencode
 import CZlib
+import WauseSupport
 
 /// A QR code as a module matrix, encoded locally with libqrencode: pairing data never leaves the
 /// machine (DESIGN.md "Security"). Renders to PNG (for `/qr.png`, MCP image blocks), SVG and

@@ -1,5 +1,7 @@
 import WauseCrypto
 import WauseSignal
+import WauseSQLite
+import WauseSupport
 
 /// The Signal layer's four stores (WauseSignal `SignalProtocolStore`) over the engine's SQLite
 /// file: our identity and signed prekey from `device`/`signed_prekeys`, one-time prekeys from

@@ -1,0 +1,249 @@
+import WauseBinary
+import WauseCrypto
+import WauseTransport
+import WauseProtocol
+import WauseSupport
+
+/// The engine's connection to WhatsApp: dials when asked to link and whenever the device is linked
+/// (to log in), keeps the socket alive, reconnects with backoff and jitter, and moves the
+/// connection state as DESIGN.md's state table says. One loop runs at a time.
+final class ConnectionLoop: @unchecked Sendable {
+    /// How long one linking attempt may take in all, reconnects included (6 QR refs last 160 s).
+    static let linkingDeadline: Int64 = 5 * 60 * 1000
+    /// Reconnect delays: doubling from 1 s up to 30 s, with ±25 % jitter.
+    static let firstBackoff: Int64 = 1000
+    static let longestBackoff: Int64 = 30_000
+
+    /// How an unlinked device links: by QR code, or by a code for this phone number.
+    enum LinkMode: Equatable, Sendable {
+        case qr
+        case code(phone: String)
+    }
+
+    /// Weak: a loop task can outlive `close()` by a moment, and must not keep (or touch a freed)
+    /// client; `run` holds a strong reference for its own duration.
+    private weak var owner: WauseClient?
+    private let lock = ConditionLock()
+    private var task: Task<Void, Never>?
+    private var session: ConnectionSession?
+    private var mode: LinkMode = .qr
+    /// Pairing-code requests waiting for a connection that can take them.
+    let codeRequests = PendingRequests<PairingCodeHandshake.Issued>()
+
+    init(client: WauseClient) { self.owner = client }
+
+    var isRunning: Bool { lock.withLock { task != nil } }
+    var linkMode: LinkMode { lock.withLock { mode } }
+    var currentSession: ConnectionSession? { lock.withLock { session } }
+
+    /// Starts linking unless a loop is already running.
+    func startLinking(mode newMode: LinkMode = .qr) {
+        start { self.mode = newMode }
+    }
+
+    /// Starts logging in (a linked device) unless a loop is already running.
+    func startLogin() {
+        start {}
+    }
+
+    private func start(_ configure: () -> Void) {
+        guard let client = owner else { return }
+        lock.withLock {
+            guard task == nil else { return }
+            configure()
+            client.transition(to: .starting, lastError: .some(nil))
+            task = Task { [self] in
+                await run()
+                lock.withLock {
+                    task = nil
+                    session = nil
+                }
+                codeRequests.failAll(WauseError(.pairingFailed, "linking stopped before a code was issued"))
+            }
+        }
+    }
+
+    /// A pairing code for `phone`: on the live linking connection if there is one, else on the next.
+    func requestPairingCode(phone: String, timeout: Int64) async throws(WauseError) -> PairingCodeHandshake.Issued {
+        let live = lock.withLock { () -> ConnectionSession? in
+            mode = .code(phone: phone)
+            return session?.canIssuePairingCode == true ? session : nil
+        }
+        if let live { return try await live.issuePairingCode(phone: phone) }
+        guard let client = owner else { throw WauseError(.pairingFailed, "the client is closed") }
+        startLinking(mode: .code(phone: phone))
+        return try await codeRequests.wait(timeout: timeout, environment: client.environment,
+                                           timeoutError: WauseError(.timeout, "WhatsApp did not issue a pairing code in time"))
+    }
+
+    /// Stops the loop and drops the connection (client closing).
+    func stop() {
+        let (running, live) = lock.withLock { (task, session) }
+        running?.cancel()
+        live?.connection.close()
+    }
+
+    /// Stops the loop and returns once it has finished.
+    func stopAndWait() async {
+        let running = lock.withLock { task }
+        stop()
+        await running?.value
+    }
+
+    // MARK: The loop
+
+    private func run() async {
+        guard let client = owner else { return }
+        let environment = client.environment
+        let linkingStarted = environment.now()
+        var failures = 0
+        while !Task.isCancelled {
+            let account: LinkedAccount?
+            do { account = try client.store.linkedAccount() } catch {
+                client.transition(to: .disconnected, lastError: .some(error.message))
+                return
+            }
+            if account == nil, environment.now() - linkingStarted >= ConnectionLoop.linkingDeadline {
+                failLinking(client, "linking did not complete within \(ConnectionLoop.linkingDeadline / 60000) minutes")
+                return
+            }
+            let payload: [UInt8]
+            do throws(WauseError) {
+                if let account {
+                    payload = try Login.payload(account: account, config: client.config)
+                } else {
+                    payload = try ClientPayloads.registration(identity: client.identity, config: client.config)
+                }
+            } catch {
+                if account == nil { failLinking(client, error.message) } else { client.transition(to: .disconnected, lastError: .some(error.message)) }
+                return
+            }
+            if account == nil || client.versionedState().0 != .authenticated { client.transition(to: .starting) }
+            let connection: ServerConnection
+            do {
+                connection = try await ServerConnection.open(url: client.config.serverURL, noiseKey: client.identity.noiseKey,
+                                                             payload: payload, rootKey: client.config.serverRootKey,
+                                                             environment: environment)
+            } catch {
+                failures += 1
+                client.transition(to: account == nil ? .starting : .disconnected, lastError: .some(error.message))
+                client.logger.warning("\(account == nil ? "linking" : "login"): \(error.message); retrying")
+                if !(await backoff(client, failures)) { return }
+                continue
+            }
+            let session = ConnectionSession(client: client, connection: connection, loop: self, linking: account == nil)
+            lock.withLock { self.session = session }
+            if account == nil {
+                client.publish(.accountConnected, ["phase": "linking"])
+            } else {
+                client.transition(to: .authenticated)
+            }
+            let keepAlive = KeepAlive.start(connection: connection, environment: environment, logger: client.logger)
+            let reason = await connection.run { node in await session.handle(node) }
+            keepAlive.cancel()
+            session.end()
+            lock.withLock { self.session = nil }
+            if session.loggedIn { failures = 0 }
+            var outcome = session.outcome
+            if outcome == nil, session.linking, let failure = session.linkingEndedWithoutReconnect {
+                outcome = .failed(failure)
+            }
+            let willReconnect = (outcome == nil || outcome == .restart) && !Task.isCancelled
+            let linkedNow = (try? client.store.linkedAccount()) != nil
+            // The state moves before the event goes out, so a listener reacting to the event
+            // reads the new state.
+            if willReconnect, outcome != .restart {
+                client.transition(to: linkedNow ? .disconnected : .starting, lastError: .some(reason))
+            }
+            client.publish(.accountDisconnected, ["reason": .string(outcome?.message ?? reason),
+                                                  "will_reconnect": .bool(willReconnect)])
+            switch outcome {
+            case .failed(let message)?:
+                failLinking(client, message)
+                return
+            case .terminal(let state, let message)?:
+                if state == .loggedOut {
+                    await client.loggedOut(reason: message, initiatedBy: "server")
+                } else {
+                    client.transition(to: state, lastError: .some(message))
+                }
+                return
+            case .restart?:
+                // §6.4 step 8: the server restarts the stream after pairing; log in at once.
+                failures = 0
+                continue
+            case nil:
+                if Task.isCancelled { return }
+                failures += 1
+                if !(await backoff(client, failures)) { return }
+            }
+        }
+    }
+
+    private func failLinking(_ client: WauseClient, _ message: String) {
+        client.setPairingQR(nil)
+        client.setPairingCode(nil)
+        client.transition(to: .authFailure, lastError: .some(message))
+        client.publish(.pairingFailed, ["reason": .string(message)])
+        codeRequests.failAll(WauseError(.pairingFailed, message))
+    }
+
+    /// Waits before reconnect number `attempt`; false if the loop was cancelled meanwhile.
+    private func backoff(_ client: WauseClient, _ attempt: Int) async -> Bool {
+        let base = min(ConnectionLoop.longestBackoff, ConnectionLoop.firstBackoff << min(attempt - 1, 5))
+        let random = client.environment.randomBytes(2)
+        let jitter = (Int64(random[0]) << 8 | Int64(random[1])) % (base / 2 + 1) - base / 4
+        do {
+            try await client.environment.sleep(base + jitter)
+            return true
+        } catch {
+            return false
+        }
+    }
+}
+
+/// How a connection ended, when it was not just a dropped link.
+enum ConnectionOutcome: Equatable {
+    /// Linking failed for good (refs ran out, bad pairing data): `auth_failure`.
+    case failed(String)
+    /// The server said something final: logged out, replaced, outdated client.
+    case terminal(ConnectionState, String)
+    /// Stream error 515 after pairing: reconnect at once, now logging in.
+    case restart
+
+    var message: String {
+        switch self {
+        case .failed(let message), .terminal(_, let message): return message
+        case .restart: return "restart required (stream error 515)"
+        }
+    }
+}
+
+/// What the server's stream errors and failures mean (DESIGN.md state table; transport
+/// reference §8.3). Nil: the link is lost and the loop reconnects.
+enum StreamVerdict {
+    static func outcome(of node: Node) -> ConnectionOutcome? {
+        switch node.tag {
+        case "stream:error":
+            let code = node[attribute: "code"]
+            let conflict = node.child("conflict")?[attribute: "type"]
+            if code == "515" { return .restart }
+            if code == "401" || conflict == "device_removed" {
+                return .terminal(.loggedOut, "logged out from the phone (stream error 401)")
+            }
+            if conflict == "replaced" { return .terminal(.disconnected, "replaced") }
+            return nil
+        case "failure":
+            switch node[attribute: "reason"] {
+            case "401", "403", "406":
+                return .terminal(.loggedOut, "the server refused the login (failure \(node[attribute: "reason"] ?? ""))")
+            case "405":
+                return .terminal(.clientOutdated, "the server refused client version (failure 405)")
+            default:
+                return nil
+            }
+        default:
+            return nil
+        }
+    }
+}

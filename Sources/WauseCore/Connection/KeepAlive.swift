@@ -1,0 +1,39 @@
+import WauseBinary
+import WauseSupport
+import WauseTransport
+
+/// whatsmeow's keepalive (transport reference §8.2): a `w:p` ping every 20–30 s with 10 s to
+/// answer; after 3 minutes without a successful ping the link is considered dead and dropped,
+/// which sends the connection loop into its reconnect path.
+enum KeepAlive {
+    static let shortestInterval: Int64 = 20_000
+    static let longestInterval: Int64 = 30_000
+    static let answerDeadline: Int64 = 10_000
+    static let deadAfter: Int64 = 3 * 60_000
+
+    static func start(connection: ServerConnection, environment: Environment, logger: Logger) -> Task<Void, Never> {
+        Task {
+            var lastSuccess = environment.now()
+            while !Task.isCancelled {
+                let random = environment.randomBytes(2)
+                let spread = (Int64(random[0]) << 8 | Int64(random[1])) % (longestInterval - shortestInterval + 1)
+                do { try await environment.sleep(shortestInterval + spread) } catch { return }
+                let ping = Node(tag: "iq", attributes: [
+                    "id": .text(connection.nextID()), "to": .jid(.whatsAppServer), "type": "get", "xmlns": "w:p",
+                ], children: [Node(tag: "ping")])
+                do {
+                    _ = try await connection.query(ping, timeout: answerDeadline, environment: environment)
+                    lastSuccess = environment.now()
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.warning("keepalive ping failed: \(error)")
+                    if environment.now() - lastSuccess >= deadAfter {
+                        logger.warning("no successful keepalive for 3 minutes; dropping the connection")
+                        connection.close()
+                        return
+                    }
+                }
+            }
+        }
+    }
+}

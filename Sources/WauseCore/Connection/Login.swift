@@ -1,0 +1,79 @@
+import WauseBinary
+import WauseSupport
+
+/// A linked device logging in (transport reference §3.5, §8.3): the login payload names the
+/// account and device number; the server answers `<success>` (or `<failure>`, see StreamVerdict).
+/// On success, as whatsmeow does: server time offset, own LID, prekeys topped up, `<passive>`
+/// `<active/>`, then the device is ready.
+enum Login {
+    static func payload(account: LinkedAccount, config: ClientConfig) throws(WauseError) -> [UInt8] {
+        guard let jid = JID(account.jid), let user = UInt64(jid.user) else {
+            throw .internal("the stored account JID \(account.jid) is not a phone-number device JID")
+        }
+        return try ClientPayloads.login(user: user, device: UInt32(jid.device), config: config)
+    }
+
+    static func succeeded(_ success: Node, client: WauseClient, connection: ServerConnection) async {
+        let environment = client.environment
+        if let t = success[attribute: "t"], let seconds = Int64(t) {
+            client.setServerTimeOffset(seconds * 1000 - environment.now())
+        }
+        if let lid = success.jid("lid") {
+            do { try client.store.learnOwnLID(lid) } catch { client.logger.warning("cannot store own LID: \(error.message)") }
+        }
+        do {
+            try await PreKeys.ensureUploaded(client: client, connection: connection)
+        } catch {
+            // Messages can still flow; contacts without a session fall back to the signed prekey.
+            client.logger.warning("prekey check failed: \(error.message)")
+        }
+        if Task.isCancelled { return }
+        let active = Node(tag: "iq", attributes: [
+            "id": .text(connection.nextID()), "xmlns": "passive", "type": "set", "to": .jid(.whatsAppServer),
+        ], children: [Node(tag: "active")])
+        do {
+            _ = try await connection.query(active, timeout: ServerConnection.queryTimeout, environment: environment)
+        } catch {
+            client.logger.warning("passive/active failed: \(error.message)")
+            if Task.isCancelled { return }
+        }
+        try? connection.send(unifiedSession(now: environment.now() + client.serverTimeOffset))
+        guard !Task.isCancelled, let account = try? client.store.linkedAccount() else { return }
+        client.transition(to: .ready, lastError: .some(nil))
+        // Whatever waited in the outbox while we were away goes out now.
+        client.messaging.outbox.kick()
+        client.publish(.accountConnected, [
+            "phase": "login", "wid": .string(WauseClient.userJID(account.jid)),
+            "lid": JSONValue(account.lid.map(WauseClient.userJID)),
+        ])
+    }
+
+    /// `<ib><unified_session id/></ib>`: both reference clients send it after connecting; the id
+    /// is (now + 3 days) mod 1 week, in milliseconds (§6.6).
+    static func unifiedSession(now: Int64) -> Node {
+        let week: Int64 = 7 * 24 * 3600 * 1000
+        let id = (now + 3 * 24 * 3600 * 1000) % week
+        return Node(tag: "ib", children: [Node(tag: "unified_session", attributes: ["id": .text(String(id))])])
+    }
+}
+
+extension Store {
+    /// The server told us our LID on login; keep it (and the phone↔LID mapping) if we had none.
+    func learnOwnLID(_ lid: JID) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                guard let row = try c.query("SELECT jid, lid FROM device WHERE id = 1 AND jid IS NOT NULL").first,
+                    let jidText = row["jid"].text, let jid = JID(jidText)
+                else { return }
+                if row["lid"].text == nil {
+                    let own = JID(user: lid.user, device: jid.device, server: .lid)
+                    try c.execute("UPDATE device SET lid = ? WHERE id = 1", [.text(own.description)])
+                }
+                try c.execute("""
+                    INSERT INTO contacts (phone, lid, updated_at) VALUES (?, ?, strftime('%s','now') * 1000)
+                    ON CONFLICT (phone) DO UPDATE SET lid = coalesce(contacts.lid, excluded.lid)
+                    """, [.text(jid.user), .text(lid.user)])
+            }
+        }
+    }
+}

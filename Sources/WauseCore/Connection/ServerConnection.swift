@@ -1,0 +1,157 @@
+import WauseBinary
+import WauseCrypto
+import WauseTransport
+import WauseSupport
+
+/// One live connection to the WhatsApp server, after the Noise handshake: stanzas out, stanzas in,
+/// and iq requests matched to their responses by id (transport reference §8.1). The connection
+/// loop (Connection.swift) decides what to do with everything else.
+final class ServerConnection: @unchecked Sendable {
+    /// How long an iq waits for its answer by default (whatsmeow: 75 s).
+    static let queryTimeout: Int64 = 75_000
+
+    let socket: WireSocket
+    private let lock = ConditionLock()
+    private var waiters: [String: CheckedContinuation<Node, Error>] = [:]
+    private var ended = false
+    private let idPrefix: String
+    private var counter: UInt64 = 0
+
+    private init(socket: WireSocket, idPrefix: String) {
+        self.socket = socket
+        self.idPrefix = idPrefix
+    }
+
+    /// Dials `url`, runs the initiator side of the handshake (verifying the certificate chain
+    /// against `rootKey`), sends `payload` in the ClientFinish and switches to the transport cipher.
+    static func open(url: String, noiseKey: Curve25519KeyPair, payload: [UInt8], rootKey: [UInt8],
+                     environment: Environment) async throws(WauseError) -> ServerConnection {
+        let webSocket: WebSocketConnection
+        do {
+            webSocket = try await environment.dial(url)
+        } catch {
+            throw WauseError(.notConnected, "cannot reach \(url): \(error)")
+        }
+        let socket = WireSocket(connection: webSocket, role: .client)
+        do {
+            var initiator = NoiseHandshake.Initiator(staticKey: noiseKey,
+                                                     ephemeralKey: Curve25519KeyPair.generate(random: environment.randomBytes))
+            try socket.send(frame: try initiator.writeClientHello())
+            guard let serverHello = try await socket.nextFrame() else {
+                throw WauseError(.notConnected, "the server closed the connection during the handshake")
+            }
+            _ = try initiator.readServerHello(serverHello, verifier: ServerCertificateVerifier(rootPublicKey: rootKey),
+                                              now: UInt64(environment.now() / 1000))
+            try socket.send(frame: try initiator.writeClientFinish(payload: payload))
+            socket.encrypt(with: try initiator.transportCipher())
+        } catch let error as WauseError {
+            socket.close()
+            throw error
+        } catch {
+            socket.close()
+            throw WauseError(.notConnected, "handshake with \(url) failed: \(error)")
+        }
+        // Stanza ids: a random per-connection prefix and a counter, as whatsmeow's
+        // `uniqueID-counter` (§8.1).
+        let prefix = Hex.encode(environment.randomBytes(2)) + "." + Hex.encode(environment.randomBytes(2))
+        return ServerConnection(socket: socket, idPrefix: prefix)
+    }
+
+    func nextID() -> String {
+        lock.withLock {
+            counter += 1
+            return "\(idPrefix)-\(counter)"
+        }
+    }
+
+    func send(_ node: Node) throws(WauseError) {
+        do { try socket.send(node: node) } catch { throw WauseError(.notConnected, "cannot send: \(error)") }
+    }
+
+    /// Sends an iq and waits for the result or error with the same id; `timeout` in milliseconds.
+    func query(_ iq: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
+        guard let id = iq[attribute: "id"] else { throw .internal("an iq needs an id") }
+        return try await awaitAnswer(key: id, sending: iq, timeout: timeout, environment: environment)
+    }
+
+    /// Registers a waiter under `key`, sends `node`, and waits for the answer `run` hands it.
+    private func awaitAnswer(key id: String, sending iq: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
+        do {
+            return try await withThrowingTaskGroup(of: Node.self) { group in
+                group.addTask {
+                    try await withCheckedThrowingContinuation { continuation in
+                        let accepted = self.lock.withLock { () -> Bool in
+                            guard !self.ended else { return false }
+                            self.waiters[id] = continuation
+                            return true
+                        }
+                        guard accepted else {
+                            continuation.resume(throwing: WauseError(.notConnected, "the connection is closed"))
+                            return
+                        }
+                        do throws(WauseError) { try self.send(iq) } catch {
+                            if let waiter = self.lock.withLock({ self.waiters.removeValue(forKey: id) }) { waiter.resume(throwing: error) }
+                        }
+                    }
+                }
+                group.addTask {
+                    try await environment.sleep(timeout)
+                    throw WauseError(.timeout, "no answer to \(iq.tag) \(iq[attribute: "id"] ?? "") within \(timeout / 1000) s")
+                }
+                defer { group.cancelAll() }
+                let answer = try await group.next()!
+                return answer
+            }
+        } catch let error as WauseError {
+            if let waiter = lock.withLock({ waiters.removeValue(forKey: id) }) { waiter.resume(throwing: error) }
+            throw error
+        } catch {
+            if let waiter = lock.withLock({ waiters.removeValue(forKey: id) }) { waiter.resume(throwing: error) }
+            throw WauseError(.notConnected, "\(error)")
+        }
+    }
+
+    static func ackKey(_ messageID: String) -> String { "ack\u{0}" + messageID }
+
+    /// Sends a `<message>` and waits for the server's `<ack class="message" id=…>`.
+    func sendAwaitingAck(_ message: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
+        guard let id = message[attribute: "id"] else { throw .internal("a message needs an id") }
+        return try await awaitAnswer(key: ServerConnection.ackKey(id), sending: message, timeout: timeout, environment: environment)
+    }
+
+    /// Reads stanzas until the connection ends, handing every one that does not answer a pending
+    /// iq to `handle`. Returns why it ended.
+    func run(_ handle: (Node) async -> Void) async -> String {
+        var reason = "the server closed the connection"
+        do {
+            while let node = try await socket.nextNode() {
+                if node.tag == "iq", let type = node[attribute: "type"], type == "result" || type == "error",
+                    let id = node[attribute: "id"], let waiter = lock.withLock({ waiters.removeValue(forKey: id) })
+                {
+                    waiter.resume(returning: node)
+                    continue
+                }
+                // The server's ack of a message we sent (protocol-messaging §3.7) answers `sendAwaitingAck`.
+                if node.tag == "ack", node[attribute: "class"] == "message", let id = node[attribute: "id"],
+                    let waiter = lock.withLock({ waiters.removeValue(forKey: ServerConnection.ackKey(id)) })
+                {
+                    waiter.resume(returning: node)
+                    continue
+                }
+                await handle(node)
+            }
+        } catch {
+            reason = "\(error)"
+        }
+        let pending = lock.withLock { () -> [CheckedContinuation<Node, Error>] in
+            ended = true
+            defer { waiters.removeAll() }
+            return Array(waiters.values)
+        }
+        for waiter in pending { waiter.resume(throwing: WauseError(.notConnected, "the connection closed: \(reason)")) }
+        socket.close()
+        return reason
+    }
+
+    func close() { socket.close() }
+}

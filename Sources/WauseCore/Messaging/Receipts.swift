@@ -1,0 +1,196 @@
+import SwiftProtobuf
+import WauseBinary
+import WauseProto
+import WauseSignal
+import WauseSupport
+
+/// Receipts (protocol-messaging §4.5, §4.7, §5): delivery and read receipts for our messages move
+/// their status along a timeline (queued → sent → delivered → read); a retry receipt makes us
+/// encrypt the message again for the device that could not read it; `whatsapp_mark_read` sends
+/// read receipts for a chat.
+enum Receipts {
+    /// Incoming `<receipt>` stanzas, on a logged-in connection.
+    static func route(_ router: inout StanzaRouter) {
+        router.on(.tag("receipt")) { node, session in handle(node, client: session.client, connection: session.connection) }
+    }
+
+    static let statusOrder = ["queued": 0, "sent": 1, "delivered": 2, "read": 3]
+    /// Retry receipts answered per message and device (whatsmeow stops after 10 per sender).
+    static let maximumRetriesAnswered = 5
+
+    static func handle(_ node: Node, client: WauseClient, connection: ServerConnection) {
+        guard let from = node.jid("from"), let first = node[attribute: "id"] else { return }
+        let type = node[attribute: "type"]
+        if type == "retry" {
+            Task { await resend(for: node, client: client, connection: connection) }
+            return
+        }
+        let status: String
+        switch type {
+        case nil, "": status = "delivered"
+        case "read", "read-self", "played", "played-self": status = "read"
+        default: return  // sender, inactive, peer_msg, hist_sync, server-error: nothing to record
+        }
+        let ids = [first] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
+        let at = (node[attribute: "t"].flatMap(Int64.init).map { $0 * 1000 }) ?? client.environment.now()
+        for id in ids {
+            guard let moved = try? client.store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
+            client.publish(.messageStatus, [
+                "message_id": .string(id), "status": .string(status), "device": .string(from.description),
+                "chat_id": JSONValue(try? client.store.message(id: id)?.chatJID),
+                "at": .string(ISO8601.string(fromUnixMilliseconds: at)),
+            ])
+        }
+    }
+
+    /// §4.7, the sender's side: the device `from` could not decrypt our message; encrypt it again
+    /// for that device only — with a new session from the keys it sent, or a fresh bundle.
+    static func resend(for receipt: Node, client: WauseClient, connection: ServerConnection) async {
+        guard let device = receipt.jid("from"), let id = receipt[attribute: "id"],
+            let message = try? client.store.message(id: id), message.fromMe, let raw = message.raw,
+            let answered = try? client.store.countRetryAnswered(messageID: id, device: device.description),
+            answered <= maximumRetriesAnswered
+        else {
+            client.logger.info("retry receipt for \(receipt[attribute: "id"] ?? "?") not answered (unknown message or too many retries)")
+            return
+        }
+        do {
+            let address = Messaging.address(of: device)
+            var bundles: [JID: PreKeyBundle] = [:]
+            if let keys = receipt.child("keys"),
+                let bundle = PreKeyBundles.bundle(keys: keys, registration: receipt.child("registration")?.bytes, device: device) {
+                bundles[device] = bundle
+                try client.messaging.withRatchet { try client.messaging.signalStore.deleteSession(for: address) }
+            } else if try client.messaging.devicesWithoutSession([device]).isEmpty == false {
+                bundles = try await PreKeyBundles.fetch([device], client: client, connection: connection)
+            }
+            guard let account = try client.store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
+            var plaintext = raw
+            if device.user == own.user {
+                plaintext = try Messaging.encode(Messaging.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
+            }
+            guard let sealed = try client.messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }
+            let count = receipt.child("retry")?[attribute: "count"] ?? "1"
+            var children = [Node(tag: "enc", attributes: ["v": "2", "type": .text(sealed.type), "count": .text(count)], bytes: sealed.ciphertext)]
+            if sealed.type == "pkmsg", let identity = try client.store.advSignedIdentity() {
+                children.append(Node(tag: "device-identity", bytes: identity))
+            }
+            var attributes: Attributes = ["to": .jid(device), "id": .text(id), "type": "text", "device_fanout": "false"]
+            if let t = receipt.child("retry")?[attribute: "t"] { attributes.append(Attribute(name: "t", value: .text(t))) }
+            try connection.send(Node(tag: "message", attributes: attributes, children: children))
+            client.logger.info("resent \(id) to \(device) after retry receipt \(count)")
+        } catch {
+            client.logger.warning("cannot answer the retry receipt for \(id) from \(device): \(error)")
+        }
+    }
+
+    // MARK: whatsapp_mark_read
+
+    static let markRead = MethodDefinition(
+        name: "whatsapp_mark_read",
+        title: "Mark WhatsApp messages as read",
+        description: """
+            Send read receipts (blue ticks) and clear the unread count: for every unread message of chat (phone number, JID, \
+            LID or contact name), or for the given message_ids (all in one chat). Needs a connection.
+            """,
+        inputSchema: Schema.object([
+            ("chat", Schema.string("the chat: phone number, JID, LID or contact name")),
+            ("message_ids", Schema.array(of: Schema.string(minLength: 1), "ids of received messages to mark")),
+        ]),
+        outputSchema: Schema.object([
+            ("ok", Schema.boolean()), ("chat_id", Schema.string()), ("count", Schema.integer(minimum: 0)),
+            ("message_ids", Schema.array(of: Schema.string())),
+        ], required: ["ok", "chat_id", "count", "message_ids"]),
+        annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true),
+        handler: { client, arguments throws(WauseError) in
+            let now = client.environment.now()
+            var chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
+                try Recipients.resolve(text, store: client.store, now: now).chatJID
+            }
+            let given = arguments["message_ids"]?.arrayValue?.compactMap(\.stringValue)
+            guard chat != nil || given != nil else { throw .invalidRequest("give chat or message_ids") }
+            var messages: [MessageRecord] = []
+            if let given {
+                for id in given {
+                    guard let message = try client.store.message(id: id), !message.fromMe else {
+                        throw WauseError(.notFound, "no received message \(id)")
+                    }
+                    if chat == nil { chat = message.chatJID }
+                    guard message.chatJID == chat else { throw .invalidRequest("message_ids must all belong to one chat") }
+                    messages.append(message)
+                }
+            } else if let chat {
+                messages = try client.store.unreadMessages(chat: chat)
+            }
+            let chatJID = chat!
+            if !messages.isEmpty {
+                guard client.versionedState().0 == .ready, let session = client.link.currentSession else {
+                    throw WauseError(.notConnected, "not connected to WhatsApp; read receipts cannot be sent now")
+                }
+                // All ids in one receipt share the chat (and, in 1:1 chats, the sender) — §5.1.
+                let ids = messages.map(\.id)
+                let attributes: Attributes = ["id": .text(ids[0]), "to": JID(chatJID).map { .jid($0) } ?? .text(chatJID), "type": "read",
+                                              "t": .text(String(now / 1000))]
+                let list = ids.count > 1 ? [Node(tag: "list", children: ids.dropFirst().map { Node(tag: "item", attributes: ["id": .text($0)]) })] : []
+                try session.connection.send(Node(tag: "receipt", attributes: attributes, children: list))
+            }
+            try client.store.markChatRead(chat: chatJID, messageIDs: messages.map(\.id), now: now)
+            return ["ok": true, "chat_id": .string(chatJID), "count": .int(Int64(messages.count)),
+                    "message_ids": .array(messages.map { .string($0.id) })]
+        }
+    )
+}
+
+extension Store {
+    /// Moves our message's status forward (never back) and records the step; false if it did not move.
+    func advanceStatus(messageID: String, to status: String, device: String, at: Int64) throws(WauseError) -> Bool {
+        try database.withConnection { (c) throws(WauseError) -> Bool in
+            try c.transaction { () throws(WauseError) -> Bool in
+                guard let row = try c.query("SELECT rowid, status FROM messages WHERE id = ? AND from_me = 1", [.text(messageID)]).first,
+                    let rowid = row["rowid"].integer
+                else { return false }
+                let current = Receipts.statusOrder[row["status"].text ?? "queued"] ?? 0
+                let target = Receipts.statusOrder[status] ?? 0
+                try c.execute("INSERT INTO message_status_timeline (message_rowid, status, device_jid, at) VALUES (?, ?, ?, ?)",
+                              [.integer(rowid), .text(status), .text(device), .integer(at)])
+                guard target > current, row["status"].text != "failed" else { return false }
+                try c.execute("UPDATE messages SET status = ? WHERE rowid = ?", [.text(status), .integer(rowid)])
+                return true
+            }
+        }
+    }
+
+    func countRetryAnswered(messageID: String, device: String) throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) -> Int64 in
+            _ = try c.execute("""
+                INSERT INTO retries_answered (message_id, device_jid, count) VALUES (?, ?, 1)
+                ON CONFLICT (message_id, device_jid) DO UPDATE SET count = count + 1
+                """, [.text(messageID), .text(device)])
+            return try c.scalar("SELECT count FROM retries_answered WHERE message_id = ? AND device_jid = ?", [.text(messageID), .text(device)])
+        }
+    }
+
+    func unreadMessages(chat: String) throws(WauseError) -> [MessageRecord] {
+        try database.withConnection { (c) throws(WauseError) in
+            let unread = try c.scalar("SELECT coalesce((SELECT unread_count FROM chats WHERE jid = ?), 0)", [.text(chat)])
+            guard unread > 0 else { return [] }
+            return try c.query("SELECT * FROM messages WHERE chat_jid = ? AND from_me = 0 ORDER BY rowid DESC LIMIT ?",
+                               [.text(chat), .integer(unread)]).map(Store.message).reversed()
+        }
+    }
+
+    func markChatRead(chat: String, messageIDs: [String], now: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                try c.execute("UPDATE chats SET unread_count = max(0, unread_count - ?), updated_at = ? WHERE jid = ?",
+                              [.integer(Int64(messageIDs.count)), .integer(now), .text(chat)])
+                for id in messageIDs {
+                    try c.execute("""
+                        INSERT INTO message_status_timeline (message_rowid, status, at)
+                        SELECT rowid, 'read', ? FROM messages WHERE chat_jid = ? AND id = ? AND from_me = 0
+                        """, [.integer(now), .text(chat), .text(id)])
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import SwiftProtobuf
+import WauseBinary
+import WauseCrypto
+import WauseProto
+import WauseSignal
+import WauseSQLite
+import WauseSupport
+
+/// An incoming `<message>` (protocol-messaging §4): decrypt each `<enc>`, strip the padding,
+/// read the text, store it once (by chat, id and side), announce `message.received`, and only
+/// then send the delivery receipt — the receipt is the ack, so nothing is acknowledged before it
+/// is safely stored. A message that does not decrypt is never dropped silently: it is recorded,
+/// and a retry receipt asks the sender to encrypt it again (§4.7).
+enum Receive {
+    /// Incoming `<message>` stanzas, on a logged-in connection.
+    static func route(_ router: inout StanzaRouter) {
+        router.on(.tag("message")) { node, session in handle(node, client: session.client, connection: session.connection) }
+    }
+
+    /// whatsmeow sends at most 4 retry receipts per message (none once the count would reach 5).
+    static let maximumRetries = 4
+
+    static func handle(_ node: Node, client: WauseClient, connection: ServerConnection) {
+        guard let id = node[attribute: "id"], let from = node.jid("from") else { return }
+        if from.server == .group || from.server == .broadcast || node.attributes["participant"] != nil {
+            // Group messages are not part of this milestone: say so to the server rather than
+            // leaving the stanza unanswered (nack 551, "unsupported LID group" is the closest).
+            try? connection.send(Node(tag: "ack", attributes: ["id": .text(id), "class": "message", "to": .jid(from), "error": "551"]))
+            return
+        }
+        guard let account = try? client.store.linkedAccount(), let own = JID(account.jid) else { return }
+        let ownLID = account.lid.flatMap(JID.init)
+        let fromMe = from.user == own.user || (ownLID != nil && from.user == ownLID!.user)
+        let now = client.environment.now()
+        let sentAt = node[attribute: "t"].flatMap(Int64.init) ?? now / 1000
+
+        var plaintexts: [[UInt8]] = []
+        var duplicate = false
+        for enc in node.children("enc") {
+            guard let type = enc[attribute: "type"], let bytes = enc.bytes else { continue }
+            do {
+                plaintexts.append(try client.messaging.decrypt(type: type, ciphertext: bytes, from: from))
+            } catch SignalError.duplicateMessage {
+                // An old counter: we have this message already (§4.8); the receipt below says so.
+                duplicate = true
+            } catch {
+                failed(node, id: id, from: from, reason: "\(error)", client: client, connection: connection)
+                return
+            }
+        }
+        let identityChanged = client.messaging.withRatchetState { $0.takeIdentityChanges().contains(Messaging.address(of: from)) }
+        for plaintext in plaintexts {
+            do {
+                try store(plaintext, node: node, id: id, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged,
+                          client: client)
+            } catch {
+                client.logger.error("cannot store message \(id): \(error)")
+                // Not acknowledged: the server delivers it again, and the duplicate check files it once.
+                return
+            }
+        }
+        if !plaintexts.isEmpty || duplicate {
+            try? client.store.resolveDecryptFailure(messageID: id, sender: from.description, now: now)
+        }
+        var receipt: Attributes = ["id": .text(id), "to": .jid(from)]
+        if let recipient = node.attributes["recipient"] { receipt.append(Attribute(name: "recipient", value: recipient)) }
+        if fromMe { receipt.append(Attribute(name: "type", value: "sender")) }
+        try? connection.send(Node(tag: "receipt", attributes: receipt))
+    }
+
+    private static func store(_ plaintext: [UInt8], node: Node, id: String, from: JID, fromMe: Bool, sentAt: Int64,
+                              identityChanged: Bool, client: WauseClient) throws {
+        let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
+        guard let (body, quotedID, type) = Messaging.text(of: message) else {
+            client.logger.debug("message \(id) carries no text (\(message.hasProtocolMessage ? "protocol message" : "other content")); not filed")
+            return
+        }
+        let now = client.environment.now()
+        let contact: Contact
+        if fromMe {
+            // Our other device's copy: filed under the chat it went to (§2.5, §4.2).
+            let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
+            guard let chat = destination ?? node.jid("recipient") else { return }
+            contact = try chat.server == .lid ? client.store.contact(phone: nil, lid: chat.user, now: now)
+                : client.store.contact(phone: chat.user, lid: nil, now: now)
+        } else {
+            // A sender reached by LID and by phone number is one contact (§4.2: sender_pn / sender_lid).
+            let phone = from.server == .whatsApp ? from.user : node.jid("sender_pn")?.user
+            let lid = from.server == .lid ? from.user : node.jid("sender_lid")?.user
+            contact = try client.store.contact(phone: phone, lid: lid, pushName: node[attribute: "notify"], now: now)
+        }
+        var record = MessageRecord(id: id, chatJID: contact.chatJID,
+                                   senderJID: fromMe ? nil : JID(user: from.user, server: from.server).description,
+                                   fromMe: fromMe, type: type, body: body, quotedID: quotedID, timestamp: sentAt,
+                                   status: fromMe ? "sent" : nil, raw: plaintext)
+        let (rowid, inserted) = try client.store.insertMessage(record, contactID: contact.id, now: now)
+        guard inserted else { return }
+        record.rowid = rowid
+        if identityChanged || from.device != 0 { try client.store.annotate(rowid: rowid, identityChanged: identityChanged, device: from.description) }
+        let own = try client.store.linkedAccount()?.jid
+        var messageJSON = History.json(record, ownJID: own)
+        if case .object(var object) = messageJSON {
+            object["author"] = JSONValue(contact.displayName)
+            object["identity_changed"] = .bool(identityChanged)
+            messageJSON = .object(object)
+        }
+        if fromMe {
+            // Sent by another of our devices: the same fields as our own sends' message.sent, plus the message.
+            client.publish(.messageSent, [
+                "message_id": .string(id), "chat_id": .string(contact.chatJID),
+                "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sentAt * 1000)), "from_other_device": true,
+                "message": messageJSON,
+            ])
+        } else {
+            client.publish(.messageReceived, [
+                "message": messageJSON, "sender_phone": JSONValue(contact.phone), "sender_lid": JSONValue(contact.lid),
+            ])
+        }
+    }
+
+    /// Records the failure and asks the sender to try again (§4.7); the retry receipt also serves
+    /// as the answer to the stanza.
+    private static func failed(_ node: Node, id: String, from: JID, reason: String, client: WauseClient, connection: ServerConnection) {
+        let now = client.environment.now()
+        let count = (try? client.store.recordDecryptFailure(messageID: id, sender: from.description, reason: reason, now: now)) ?? 1
+        client.logger.warning("cannot decrypt message \(id) from \(from) (attempt \(count)): \(reason)")
+        guard count <= maximumRetries else {
+            try? connection.send(Node(tag: "ack", attributes: ["id": .text(id), "class": "message", "to": .jid(from), "error": "0"]))
+            return
+        }
+        let identity = client.identity
+        var children = [
+            Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
+                                            "t": .text(node[attribute: "t"] ?? String(now / 1000)), "v": "1"]),
+            PreKeys.registrationNode(identity),
+        ]
+        if count > 1, let fresh = try? client.store.preparePreKeys(count: 1, random: client.environment.randomBytes, now: now).first {
+            // From the second try on, our keys go along so the sender can start a new session (§4.7).
+            var keys = PreKeys.keyType(identity) + [PreKeys.keyNode(id: fresh.id, publicKey: fresh.publicKey),
+                                                     PreKeys.signedPreKeyNode(identity)]
+            if let signed = try? client.store.advSignedIdentity() { keys.append(Node(tag: "device-identity", bytes: signed)) }
+            children.append(Node(tag: "keys", children: keys))
+        }
+        var attributes: Attributes = ["id": .text(id), "to": .jid(from), "type": "retry"]
+        if let recipient = node.attributes["recipient"] { attributes.append(Attribute(name: "recipient", value: recipient)) }
+        try? connection.send(Node(tag: "receipt", attributes: attributes, children: children))
+    }
+}
+
+extension Store {
+    func annotate(rowid: Int64, identityChanged: Bool, device: String) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE messages SET identity_changed = ?, sender_device = ? WHERE rowid = ?",
+                              [SQLValue(identityChanged), .text(device), .integer(rowid)])
+        }
+    }
+
+    /// Counts one more failed attempt for this message; returns the count (the retry number).
+    func recordDecryptFailure(messageID: String, sender: String, reason: String, now: Int64) throws(WauseError) -> Int {
+        try database.withConnection { (c) throws(WauseError) -> Int in
+            _ = try c.execute("""
+                INSERT INTO decrypt_failures (message_id, sender_jid, retry_count, reason, first_at, last_at) VALUES (?, ?, 1, ?, ?, ?)
+                ON CONFLICT (message_id, sender_jid) DO UPDATE SET retry_count = retry_count + 1, reason = excluded.reason,
+                       last_at = excluded.last_at, resolved_at = NULL
+                """, [.text(messageID), .text(sender), .text(reason), .integer(now), .integer(now)])
+            return Int(try c.scalar("SELECT retry_count FROM decrypt_failures WHERE message_id = ? AND sender_jid = ?",
+                                    [.text(messageID), .text(sender)]))
+        }
+    }
+
+    func resolveDecryptFailure(messageID: String, sender: String, now: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE decrypt_failures SET resolved_at = ? WHERE message_id = ? AND sender_jid = ? AND resolved_at IS NULL",
+                              [.integer(now), .text(messageID), .text(sender)])
+        }
+    }
+
+    /// Messages that have not decrypted (yet): reported by `whatsapp_status`.
+    func unresolvedDecryptFailures() throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.scalar("SELECT count(*) FROM decrypt_failures WHERE resolved_at IS NULL")
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import WauseBinary
+import WauseProto
+import WauseSupport
+
+/// `whatsapp_send_message`: the contract's form (`phone_number`, `message`) and the general one
+/// (`to` — phone, JID, LID or contact name —, `quoted_message_id`, `idempotency_key`). The
+/// message is stored and queued before it goes anywhere (Outbox.swift); the call then waits a
+/// little for the server's ack so `status` usually says `sent`, and otherwise `queued` — it will
+/// go out when the connection is back.
+enum SendMessage {
+    /// How long the call waits for the server's ack before answering with `queued`.
+    static let ackWait: Int64 = 20_000
+    static let idempotencyWindow: Int64 = 24 * 3600 * 1000
+
+    static let definition = MethodDefinition(
+        name: "whatsapp_send_message",
+        title: "Send a WhatsApp message",
+        description: """
+            Send a text message, end-to-end encrypted. Name the recipient with phone_number (digits, optional +) or to \
+            (phone number, JID, LID or an unambiguous contact name) — not both. Optional quoted_message_id replies to a \
+            message; optional idempotency_key makes retries safe (same key, same result, for 24 h). The message is stored \
+            before sending and delivered when the connection allows: status is "sent" once WhatsApp accepted it, "queued" \
+            if it is still waiting.
+            """,
+        inputSchema: Schema.object([
+            ("phone_number", Schema.string("recipient phone number (the contract's form)")),
+            ("to", Schema.string("recipient: phone number, JID, LID or contact name")),
+            ("message", Schema.string("the text", minLength: 1)),
+            ("quoted_message_id", Schema.string("id of a message in the chat to reply to")),
+            ("idempotency_key", Schema.string("a key unique to this send; repeating it returns the first result", minLength: 1)),
+        ], required: ["message"]),
+        outputSchema: Schema.object([
+            ("ok", Schema.boolean()), ("to", Schema.string("recipient phone number, digits")),
+            ("chat_id", Schema.string("the chat JID")), ("message_id", Schema.string(nullable: true)),
+            ("timestamp", Schema.string("ISO 8601 UTC")),
+            ("status", Schema.string("queued, sent, delivered, read or failed", enumeration: ["queued", "sent", "delivered", "read", "failed"])),
+        ], required: ["ok", "to", "chat_id", "message_id", "timestamp", "status"]),
+        annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),
+        handler: { client, arguments throws(WauseError) in try await send(client: client, arguments: arguments) }
+    )
+
+    static func send(client: WauseClient, arguments: JSONObject) async throws(WauseError) -> JSONObject {
+        let phone = arguments["phone_number"]?.stringValue, to = arguments["to"]?.stringValue
+        guard (phone == nil) != (to == nil) else {
+            throw .invalidRequest(phone == nil ? "name the recipient with phone_number or to" : "give phone_number or to, not both")
+        }
+        guard let text = arguments["message"]?.stringValue, !text.isEmpty else { throw .invalidRequest("message must not be empty") }
+        guard let account = try client.store.linkedAccount(), let own = JID(account.jid) else {
+            throw WauseError(.whatsappNotPaired, "this device is not linked to WhatsApp; link it with whatsapp_start_auth or whatsapp_pairing_code")
+        }
+        let now = client.environment.now()
+        let key = arguments["idempotency_key"]?.stringValue
+        if let key, let earlier = try client.store.idempotentResult(key: key, method: definition.name, newerThan: now - idempotencyWindow) {
+            var result = earlier
+            if let id = earlier["message_id"]?.stringValue, let status = try client.store.message(id: id)?.status {
+                result["status"] = .string(status)
+            }
+            return result
+        }
+        let contact = try Recipients.resolve(phone ?? to ?? "", store: client.store, now: now)
+        guard let recipientPhone = contact.phone else {
+            throw .invalidRequest("\(contact.chatJID) has no known phone number yet; send to their phone number")
+        }
+        var message = WAWebProtobufsE2E_Message()
+        var quoted: MessageRecord?
+        if let quotedID = arguments["quoted_message_id"]?.stringValue {
+            guard let original = try client.store.message(id: quotedID), original.chatJID == contact.chatJID else {
+                throw WauseError(.notFound, "no message \(quotedID) in the chat with \(recipientPhone)")
+            }
+            quoted = original
+            var extended = WAWebProtobufsE2E_ExtendedTextMessage()
+            extended.text = text
+            extended.contextInfo.stanzaID = original.id
+            extended.contextInfo.participant = original.fromMe ? WauseClient.userJID(account.jid) : (original.senderJID ?? original.chatJID)
+            if let raw = original.raw, let quotedMessage = try? WAWebProtobufsE2E_Message(serializedBytes: raw) {
+                extended.contextInfo.quotedMessage = quotedMessage
+            } else {
+                extended.contextInfo.quotedMessage.conversation = original.body
+            }
+            message.extendedTextMessage = extended
+        } else {
+            message.conversation = text
+        }
+        let id = Messaging.newMessageID(now: now, ownUser: own.user, random: client.environment.randomBytes)
+        let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
+                                   quotedID: quoted?.id, timestamp: now / 1000, status: "queued")
+        var result: JSONObject = [
+            "ok": true, "to": .string(recipientPhone), "chat_id": .string(contact.chatJID), "message_id": .string(id),
+            "timestamp": .string(ISO8601.string(fromUnixMilliseconds: now)), "status": "queued",
+        ]
+        _ = try client.store.enqueue(record, contactID: contact.id, payload: try Messaging.encode(message), now: now,
+                                     idempotency: key.map { ($0, definition.name, result) })
+        client.messaging.outbox.kick()
+        result["status"] = .string(try await waitForAck(client: client, messageID: id))
+        return result
+    }
+
+    /// The message's status once it left `queued`, or `queued` if that takes longer than `ackWait`
+    /// or the device is not connected.
+    static func waitForAck(client: WauseClient, messageID: String) async throws(WauseError) -> String {
+        let environment = client.environment
+        let deadline = environment.now() + ackWait
+        var cursor = client.events.latestCursor
+        while true {
+            let status = try client.store.message(id: messageID)?.status ?? "queued"
+            if status != "queued" || client.versionedState().0 != .ready || environment.now() >= deadline { return status }
+            await client.events.waitForHead(after: cursor, atMost: max(1, deadline - environment.now()), sleep: environment.sleep)
+            cursor = client.events.latestCursor
+        }
+    }
+}
+
+extension Store {
+    func idempotentResult(key: String, method: String, newerThan: Int64) throws(WauseError) -> JSONObject? {
+        try database.withConnection { (c) throws(WauseError) in
+            guard let text = try c.query("SELECT result FROM idempotency_keys WHERE key = ? AND method = ? AND created_at > ?",
+                                         [.text(key), .text(method), .integer(newerThan)]).first?["result"].text
+            else { return nil }
+            return (try? JSONValue.parse(text))?.objectValue
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Crypto
+import SwiftProtobuf
+import WauseCrypto
+import WauseProto
+
+import WauseSupport
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The ClientPayload the engine sends inside the Noise ClientFinish (transport reference §3):
+/// a registration payload while unlinked (§3.4), a login payload once linked (§3.5), both on the
+/// web-client base (§3.3).
+public enum ClientPayloads {
+    /// What the phone shows in "Linked devices": `Chrome (wause)`.
+    public static let deviceOS = "wause"
+    public static let platformType = WACompanionReg_DeviceProps.PlatformType.chrome
+    /// The QR string's client-type field for `platformType` (§6.2: Chrome = "1").
+    public static let qrClientType = "1"
+
+    static func base(config: ClientConfig) -> WAWebProtobufsWa6_ClientPayload {
+        var payload = WAWebProtobufsWa6_ClientPayload()
+        var userAgent = WAWebProtobufsWa6_ClientPayload.UserAgent()
+        userAgent.platform = .web
+        userAgent.releaseChannel = .release
+        userAgent.appVersion = appVersion(config.clientVersion)
+        userAgent.mcc = "000"
+        userAgent.mnc = "000"
+        userAgent.osVersion = "0.1"
+        userAgent.manufacturer = ""
+        userAgent.device = "Desktop"
+        userAgent.osBuildNumber = "0.1"
+        userAgent.localeLanguageIso6391 = "en"
+        userAgent.localeCountryIso31661Alpha2 = "US"
+        payload.userAgent = userAgent
+        var webInfo = WAWebProtobufsWa6_ClientPayload.WebInfo()
+        webInfo.webSubPlatform = .webBrowser
+        payload.webInfo = webInfo
+        payload.connectType = .wifiUnknown
+        payload.connectReason = .userActivated
+        if let pushName = config.pushName { payload.pushName = pushName }
+        return payload
+    }
+
+    /// `2.3000.1045649367` → {primary 2, secondary 3000, tertiary 1045649367}. The config
+    /// validated the form.
+    static func appVersion(_ version: String) -> WAWebProtobufsWa6_ClientPayload.UserAgent.AppVersion {
+        let parts = version.split(separator: ".").map { UInt32($0) ?? 0 }
+        var appVersion = WAWebProtobufsWa6_ClientPayload.UserAgent.AppVersion()
+        appVersion.primary = parts.count > 0 ? parts[0] : 0
+        appVersion.secondary = parts.count > 1 ? parts[1] : 0
+        appVersion.tertiary = parts.count > 2 ? parts[2] : 0
+        return appVersion
+    }
+
+    static func deviceProps() -> WACompanionReg_DeviceProps {
+        var props = WACompanionReg_DeviceProps()
+        props.os = deviceOS
+        var version = WACompanionReg_DeviceProps.AppVersion()
+        version.primary = 0
+        version.secondary = 1
+        version.tertiary = 0
+        props.version = version
+        props.platformType = platformType
+        props.requireFullSync = false
+        var history = WACompanionReg_DeviceProps.HistorySyncConfig()
+        history.storageQuotaMb = 10240
+        history.inlineInitialPayloadInE2EeMsg = true
+        history.supportCallLogHistory = false
+        history.supportBotUserAgentChatHistory = true
+        history.supportCagReactionsAndPolls = true
+        history.supportBizHostedMsg = true
+        history.supportRecentSyncChunkMessageCountTuning = true
+        history.supportHostedGroupMsg = true
+        history.supportFbidBotChatHistory = true
+        history.supportMessageAssociation = true
+        history.supportGroupHistory = false
+        props.historySyncConfig = history
+        return props
+    }
+
+    /// §3.4: a device the server does not know yet, offering its keys for pairing.
+    public static func registration(identity: DeviceIdentity, config: ClientConfig) throws(WauseError) -> [UInt8] {
+        var payload = base(config: config)
+        payload.passive = false
+        payload.pull = false
+        var pairing = WAWebProtobufsWa6_ClientPayload.DevicePairingRegistrationData()
+        let id = identity.registrationID
+        pairing.eRegid = Data(PreKeys.bigEndian(id, bytes: 4))
+        pairing.eKeytype = Data([DjbPublicKey.typeByte])
+        pairing.eIdent = Data(identity.identityKey.publicKey)
+        let preKeyID = identity.signedPreKey.id
+        pairing.eSkeyID = Data(PreKeys.bigEndian(preKeyID, bytes: 3))
+        pairing.eSkeyVal = Data(identity.signedPreKey.keyPair.publicKey)
+        pairing.eSkeySig = Data(identity.signedPreKey.signature)
+        pairing.buildHash = Data(Insecure.MD5.hash(data: Array(config.clientVersion.utf8)))
+        do {
+            pairing.deviceProps = try Data(deviceProps().serializedBytes() as [UInt8])
+            payload.devicePairingData = pairing
+            return try payload.serializedBytes()
+        } catch {
+            throw .internal("cannot encode the registration payload: \(error)")
+        }
+    }
+
+    /// §3.5: a linked device logging in as `user:device`.
+    public static func login(user: UInt64, device: UInt32, config: ClientConfig) throws(WauseError) -> [UInt8] {
+        var payload = base(config: config)
+        payload.username = user
+        payload.device = device
+        payload.passive = true
+        payload.pull = true
+        payload.lidDbMigrated = true
+        payload.lc = 1
+        do { return try payload.serializedBytes() } catch { throw .internal("cannot encode the login payload: \(error)") }
+    }
+}

@@ -1,0 +1,152 @@
+import WauseBinary
+import WauseProtocol
+import WauseSupport
+
+/// The pairing stanzas of one linking connection: the server's `pair-device` iq (QR refs, or the
+/// moment to ask for a pairing code), the phone's `link_code_companion_reg` notifications, and
+/// `pair-success` (whatsmeow pair.go handlePairDevice/handlePairSuccess, pair-code.go
+/// handleCodePairNotification). Holds what those steps share on this connection.
+final class LinkingHandlers: @unchecked Sendable {
+    private let client: WauseClient
+    private let qr: QRRotation
+    private let pairingCode = PairingCodeHandshake()
+    private let lock = ConditionLock()
+    private var sawPairDevice = false
+    private var pairedNow = false
+
+    init(client: WauseClient) {
+        self.client = client
+        self.qr = QRRotation(client: client)
+    }
+
+    static func route(_ router: inout StanzaRouter) {
+        router.on(.iqChild("pair-device")) { node, session in
+            guard node[attribute: "type"] == "set", node.attributes["from"]?.jid == .whatsAppServer,
+                  let id = node[attribute: "id"], let pairDevice = node.child("pair-device") else { return }
+            // Ack first, as whatsmeow does: `<iq to=from type=result id=same/>`.
+            try? session.connection.send(Node(tag: "iq", attributes: ["to": .jid(.whatsAppServer), "type": "result", "id": .text(id)]))
+            session.pairing?.pairDevice(QRRotation.refs(of: pairDevice), session: session)
+        }
+        router.on(.iqChild("pair-success")) { node, session in
+            guard node[attribute: "type"] == "set", node.attributes["from"]?.jid == .whatsAppServer,
+                  PairSuccess.isPairSuccess(node), let id = node[attribute: "id"] else { return }
+            session.pairing?.pairSuccess(node, id: id, session: session)
+        }
+        router.on(.typed(tag: "notification", type: "link_code_companion_reg")) { node, session in
+            session.pairing?.companionRegistration(node, session: session)
+        }
+    }
+
+    func canIssueCode(ended: Bool) -> Bool { lock.withLock { sawPairDevice && !pairedNow && !ended } }
+
+    /// Why the linking connection that ended must not be redialled, if it must not: a pairing code
+    /// belongs to its connection, and a QR rotation on its last ref has nothing left to show.
+    var endedWithoutReconnect: String? {
+        if lock.withLock({ pairedNow }) { return nil }
+        if pairingCode.current != nil {
+            return "the pairing code was not entered before WhatsApp closed the linking connection"
+        }
+        if qr.isShowingLastRef { return "the QR code was not scanned in time (WhatsApp closed the linking connection)" }
+        return nil
+    }
+
+    func stop() { qr.stop() }
+
+    private func pairDevice(_ refs: [String], session: ConnectionSession) {
+        guard !refs.isEmpty else {
+            session.finish(.failed("the server sent a pair-device request without refs"))
+            session.connection.close()
+            return
+        }
+        lock.withLock { sawPairDevice = true }
+        switch session.loop.linkMode {
+        case .qr:
+            qr.show(refs) {
+                session.finish(.failed("the QR code was not scanned in time (all \(refs.count) codes expired)"))
+                session.connection.close()
+            }
+        case .code(let phone):
+            // whatsmeow asks for a code once the server is ready for us (after pair-device).
+            session.spawn { [self] in
+                do throws(WauseError) {
+                    session.loop.codeRequests.resolveAll(with: try await issueCode(phone: phone, session: session))
+                } catch {
+                    session.loop.codeRequests.failAll(error)
+                }
+            }
+        }
+    }
+
+    /// The first stage of the code flow on this connection (whatsmeow pair-code.go PairPhone): the
+    /// QR rotation (if any) stops, the state becomes `pairing_code` and a `pairing.code` event goes out.
+    func issueCode(phone: String, session: ConnectionSession) async throws(WauseError) -> PairingCodeHandshake.Issued {
+        qr.stop()
+        let issued = try await pairingCode.issue(phone: phone, client: client, connection: session.connection)
+        let shown = LinkCodeCrypto.display(issued.code)
+        client.setPairingCode(shown)
+        client.transition(to: .pairingCode, lastError: .some(nil))
+        client.publish(.pairingCode, ["code": .string(shown), "phone_number": .string(issued.phone)])
+        return issued
+    }
+
+    /// The phone entered the code (whatsmeow pair-code.go handleCodePairNotification): answer with
+    /// `companion_finish`.
+    private func companionRegistration(_ node: Node, session: ConnectionSession) {
+        let client = self.client
+        do throws(WauseError) {
+            let finish = try pairingCode.companionFinish(for: node, client: client, id: session.connection.nextID())
+            session.spawn {
+                do throws(WauseError) {
+                    let answer = try await session.connection.query(finish, timeout: ServerConnection.queryTimeout,
+                                                                    environment: client.environment)
+                    if answer[attribute: "type"] == "error" {
+                        client.logger.warning("the server refused companion_finish: \(answer.child("error")?[attribute: "text"] ?? "?")")
+                    }
+                } catch {
+                    client.logger.warning("companion_finish: \(error.message)")
+                }
+            }
+        } catch {
+            client.logger.warning("pairing code: \(error.message)")
+        }
+    }
+
+    /// whatsmeow pair.go handlePairSuccess: verify, store, countersign. Pure checks first, then one
+    /// transaction, then the reply — so a rejected or failed pairing leaves nothing behind.
+    private func pairSuccess(_ node: Node, id: String, session: ConnectionSession) {
+        qr.stop()
+        let connection = session.connection
+        let identity = client.identity
+        let advSecret = pairingCode.advSecret ?? identity.advSecret
+        let link: PairSuccess.Link
+        do {
+            link = try PairSuccess.verify(node.child("pair-success")!, identity: identity, advSecret: advSecret,
+                                          random: client.environment.randomBytes)
+        } catch {
+            try? connection.send(PairSuccess.errorReply(id: id, error))
+            session.finish(.failed(error.message))
+            connection.close()
+            return
+        }
+        do {
+            try client.store.savePairing(link, advSecret: advSecret, pushName: client.config.pushName, now: client.environment.now())
+        } catch {
+            try? connection.send(PairSuccess.errorReply(id: id, .malformed("cannot store the link")))
+            session.finish(.failed("cannot store the link: \(error.message)"))
+            connection.close()
+            return
+        }
+        if let t = node[attribute: "t"], let seconds = Int64(t) { client.setServerTimeOffset(seconds * 1000 - client.environment.now()) }
+        client.updateIdentity { $0.advSecret = advSecret }
+        lock.withLock { pairedNow = true }
+        client.setPairingQR(nil)
+        client.setPairingCode(nil)
+        try? connection.send(PairSuccess.signReply(id: id, link: link))
+        client.transition(to: .authenticated, lastError: .some(nil))
+        client.publish(.accountPaired, [
+            "jid": .string(link.jid.description), "wid": .string(WauseClient.userJID(link.jid.description)),
+            "lid": JSONValue(link.lid.map { WauseClient.userJID($0.description) }),
+            "platform": JSONValue(link.platform), "business_name": JSONValue(link.businessName),
+        ])
+    }
+}

@@ -1,0 +1,144 @@
+import WauseBinary
+import WauseCrypto
+import WauseSupport
+
+/// Unlinking (transport reference §8.5, DESIGN.md states): `whatsapp_logout` tells the server
+/// (`remove-companion-device`) and forgets this device's keys and Signal sessions but keeps the
+/// message history; `whatsapp_unlink {clear_data: true}` deletes the history too. A logout the
+/// server announces (stream error 401, failure 401/403/406) ends the same way, never in a
+/// reconnect loop. A logged-out device gets fresh keys, so linking again is a new device.
+enum Logout {
+    /// How long to wait for the server to confirm `remove-companion-device`.
+    static let confirmationWait: Int64 = 10_000
+
+    static func removeCompanionDevice(id: String, ownJID: String) -> Node {
+        Node(tag: "iq", attributes: ["xmlns": "md", "type": "set", "to": .jid(.whatsAppServer), "id": .text(id)], children: [
+            Node(tag: "remove-companion-device", attributes: [
+                "jid": JID(ownJID).map { .jid($0) } ?? .text(ownJID), "reason": "user_initiated",
+            ]),
+        ])
+    }
+
+    /// The user's logout: tell the server if connected, then forget the link. Returns whether the
+    /// server confirmed.
+    static func logOut(client: WauseClient, clearHistory: Bool) async throws(WauseError) -> (wasLinked: Bool, serverConfirmed: Bool) {
+        guard let account = try client.store.linkedAccount() else {
+            if clearHistory { try client.store.clearHistory() }
+            return (false, false)
+        }
+        var confirmed = false
+        if let session = client.link.currentSession, !session.linking {
+            let request = removeCompanionDevice(id: session.connection.nextID(), ownJID: account.jid)
+            if let answer = try? await session.connection.query(request, timeout: confirmationWait, environment: client.environment) {
+                confirmed = answer[attribute: "type"] == "result"
+            }
+        }
+        await client.link.stopAndWait()
+        if clearHistory { try client.store.clearHistory() }
+        await client.loggedOut(reason: confirmed ? "logged out by this device" : "logged out by this device (WhatsApp was not reachable to confirm)",
+                               initiatedBy: "user")
+        return (true, confirmed)
+    }
+
+    static let logoutDefinition = MethodDefinition(
+        name: "whatsapp_logout",
+        title: "Log out of WhatsApp",
+        description: """
+            Unlink this device from the WhatsApp account: tells WhatsApp (when connected), deletes this device's keys and \
+            encryption sessions, and keeps the local message history. Linking again (whatsapp_start_auth or \
+            whatsapp_pairing_code) makes a new linked device. ok is true once the device is unlinked locally.
+            """,
+        inputSchema: Schema.object([]),
+        outputSchema: Schema.object([
+            ("ok", Schema.boolean("the device is now unlinked")),
+            ("was_linked", Schema.boolean("the device was linked before this call")),
+            ("server_confirmed", Schema.boolean("WhatsApp confirmed the removal (false when offline)")),
+        ], required: ["ok", "was_linked", "server_confirmed"]),
+        annotations: MethodAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true),
+        handler: { client, _ throws(WauseError) in
+            let (wasLinked, confirmed) = try await logOut(client: client, clearHistory: false)
+            return ["ok": true, "was_linked": .bool(wasLinked), "server_confirmed": .bool(confirmed)]
+        }
+    )
+
+    static let unlinkDefinition = MethodDefinition(
+        name: "whatsapp_unlink",
+        title: "Unlink this device (optionally deleting its data)",
+        description: """
+            Unlink this device like whatsapp_logout; with clear_data true also delete the local history (chats, messages, \
+            contacts, outbox and the event log's message events). Without clear_data it is the same as whatsapp_logout.
+            """,
+        inputSchema: Schema.object([
+            ("clear_data", Schema.boolean("also delete the local message history (default false)")),
+        ]),
+        outputSchema: Schema.object([
+            ("ok", Schema.boolean("the device is now unlinked")),
+            ("was_linked", Schema.boolean("the device was linked before this call")),
+            ("server_confirmed", Schema.boolean("WhatsApp confirmed the removal (false when offline)")),
+            ("cleared_data", Schema.boolean("the local history was deleted")),
+        ], required: ["ok", "was_linked", "server_confirmed", "cleared_data"]),
+        annotations: MethodAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true),
+        handler: { client, arguments throws(WauseError) in
+            let clear = arguments["clear_data"]?.boolValue ?? false
+            let (wasLinked, confirmed) = try await logOut(client: client, clearHistory: clear)
+            return ["ok": true, "was_linked": .bool(wasLinked), "server_confirmed": .bool(confirmed), "cleared_data": .bool(clear)]
+        }
+    )
+}
+
+extension WauseClient {
+    /// The device is no longer linked (by the user or the server): fresh keys, no sessions, state
+    /// `logged_out`, `account.logged_out`. Idempotent for an already unlinked store.
+    func loggedOut(reason: String, initiatedBy: String) async {
+        do {
+            let fresh = try DeviceIdentity.generate(random: environment.randomBytes)
+            try store.forgetLink(replacingKeysWith: fresh, now: environment.now())
+            replaceIdentity(fresh)
+        } catch {
+            logger.error("cannot clear the link after logout: \(error.message)")
+        }
+        setPairingQR(nil)
+        setPairingCode(nil)
+        transition(to: .loggedOut, lastError: .some(reason))
+        publish(.accountLoggedOut, ["reason": .string(reason), "initiated_by": .string(initiatedBy)])
+    }
+}
+
+extension Store {
+    /// Drops the link and every key and Signal session; puts a new device identity in place (one
+    /// transaction). Chats, messages and contacts stay.
+    func forgetLink(replacingKeysWith identity: DeviceIdentity, now: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                for table in ["prekeys", "signed_prekeys", "identities", "sessions", "outbox"] {
+                    try c.execute("DELETE FROM \(table)")
+                }
+                try c.execute("""
+                    UPDATE device SET registration_id = ?, noise_private = ?, noise_public = ?, identity_private = ?,
+                           identity_public = ?, signed_prekey_id = ?, adv_secret = ?, jid = NULL, lid = NULL, platform = NULL,
+                           business_name = NULL, account_signature_key = NULL, adv_signed_identity = NULL, paired_at = NULL,
+                           logged_out_at = ? WHERE id = 1
+                    """, [.integer(Int64(identity.registrationID)), .blob(identity.noiseKey.privateKey),
+                          .blob(identity.noiseKey.publicKey), .blob(identity.identityKey.privateKey),
+                          .blob(identity.identityKey.publicKey), .integer(Int64(identity.signedPreKey.id)),
+                          .blob(identity.advSecret), .integer(now)])
+                try c.execute("INSERT INTO signed_prekeys (id, private_key, public_key, signature, created_at) VALUES (?, ?, ?, ?, ?)",
+                              [.integer(Int64(identity.signedPreKey.id)), .blob(identity.signedPreKey.keyPair.privateKey),
+                               .blob(identity.signedPreKey.keyPair.publicKey), .blob(identity.signedPreKey.signature), .integer(now)])
+            }
+        }
+    }
+
+    /// `clear_data`: the message history and what it implies (chats, contacts, outbox, approvals,
+    /// message events). The event log keeps its cursor sequence (AUTOINCREMENT).
+    func clearHistory() throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                for table in ["message_status_timeline", "messages", "chats", "contacts", "outbox", "idempotency_keys", "approvals"] {
+                    try c.execute("DELETE FROM \(table)")
+                }
+                try c.execute("DELETE FROM events WHERE name LIKE 'message.%' OR name LIKE 'pairing.%'")
+            }
+        }
+    }
+}

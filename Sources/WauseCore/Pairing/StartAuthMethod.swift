@@ -1,0 +1,40 @@
+import WauseSupport
+/// `whatsapp_start_auth` (seven-tool contract): starts QR linking unless the device is already
+/// linked, and answers with the status object — once the first QR code is up (or linking failed,
+/// or 15 s passed), so an agent can send the person to /qr straight away.
+public enum StartAuthMethod {
+    static let firstQRWait: Int64 = 15_000
+
+    public static let definition = MethodDefinition(
+        name: "whatsapp_start_auth",
+        title: "Start linking WhatsApp (QR)",
+        description: """
+            Link this device to a WhatsApp account by QR code: connects to WhatsApp and shows a QR code on \
+            http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans under Settings → Linked devices. \
+            Returns the status object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it \
+            (qr, qr_png_base64). If already linked, returns the status at once; while linking is in progress, calling \
+            again changes nothing. After a failure or a logout it starts over with new codes.
+            """,
+        inputSchema: Schema.object([]),
+        outputSchema: PairStatusMethod.outputSchema,
+        annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true),
+        handler: { client, _ throws(WauseError) in
+            if try client.store.linkedAccount() == nil {
+                client.link.startLinking()
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while true {
+                            let (state, version) = client.versionedState()
+                            guard state == .starting, client.link.isRunning, !Task.isCancelled else { return }
+                            await client.waitForTransition(after: version)
+                        }
+                    }
+                    group.addTask { try? await client.environment.sleep(firstQRWait) }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }
+            return try client.pairStatusObject()
+        }
+    )
+}

@@ -1,0 +1,222 @@
+import CSQLite
+import WauseSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A value bound to or read from SQLite.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+
+    public var integer: Int64? { if case .integer(let v) = self { return v }; return nil }
+    public var text: String? { if case .text(let v) = self { return v }; return nil }
+    public var blob: [UInt8]? {
+        switch self {
+        case .blob(let v): return v
+        case .null: return nil
+        default: return nil
+        }
+    }
+}
+
+extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(integerLiteral value: Int64) { self = .integer(value) }
+    public init(_ value: String?) { self = value.map { .text($0) } ?? .null }
+    public init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
+    public init(_ value: [UInt8]?) { self = value.map { .blob($0) } ?? .null }
+    public init(_ value: Bool) { self = .integer(value ? 1 : 0) }
+}
+
+/// One result row; columns by name.
+public struct SQLRow: Sendable {
+    let columns: [String: Int]
+    public let values: [SQLValue]
+
+    public subscript(_ name: String) -> SQLValue {
+        guard let index = columns[name] else { return .null }
+        return values[index]
+    }
+}
+
+/// One SQLite connection, used by one thread at a time: the store funnels every statement
+/// through `SQLiteDatabase.withConnection`, which makes the engine the single writer the WAL
+/// design assumes (other processes may still read the file).
+public final class SQLiteConnection {
+    fileprivate var handle: OpaquePointer?
+    private var statements: [String: OpaquePointer] = [:]
+
+    fileprivate init(handle: OpaquePointer?) { self.handle = handle }
+
+    fileprivate func close() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements.removeAll()
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    private var lastMessage: String {
+        guard let handle, let message = sqlite3_errmsg(handle) else { return "unknown SQLite error" }
+        return String(cString: message)
+    }
+
+    private func failure(_ what: String) -> WauseError {
+        .internal("store: \(what): \(lastMessage)")
+    }
+
+    /// Runs one or more statements that take no parameters (schema changes, pragmas).
+    public func executeScript(_ sql: String) throws(WauseError) {
+        var message: UnsafeMutablePointer<CChar>?
+        if sqlite3_exec(handle, sql, nil, nil, &message) != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? lastMessage
+            sqlite3_free(message)
+            throw .internal("store: \(text)")
+        }
+    }
+
+    private func prepared(_ sql: String) throws(WauseError) -> OpaquePointer {
+        if let statement = statements[sql] {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+            return statement
+        }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+            let statement
+        else { throw failure("prepare") }
+        statements[sql] = statement
+        return statement
+    }
+
+    // SQLITE_TRANSIENT: SQLite copies the bytes before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private func bind(_ parameters: [SQLValue], to statement: OpaquePointer) throws(WauseError) {
+        for (offset, value) in parameters.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(statement, index)
+            case .integer(let v): rc = sqlite3_bind_int64(statement, index, v)
+            case .real(let v): rc = sqlite3_bind_double(statement, index, v)
+            case .text(let v): rc = sqlite3_bind_text(statement, index, v, -1, SQLiteConnection.transient)
+            case .blob(let v):
+                rc = v.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), SQLiteConnection.transient) }
+            }
+            guard rc == SQLITE_OK else { throw failure("bind") }
+        }
+    }
+
+    /// Runs a statement and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [SQLValue] = []) throws(WauseError) -> [SQLRow] {
+        let statement = try prepared(sql)
+        defer { sqlite3_reset(statement) }
+        try bind(parameters, to: statement)
+        let columnCount = sqlite3_column_count(statement)
+        var columns: [String: Int] = [:]
+        for i in 0..<columnCount { columns[String(cString: sqlite3_column_name(statement, i))] = Int(i) }
+        var rows: [SQLRow] = []
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw failure("step") }
+            var values: [SQLValue] = []
+            values.reserveCapacity(Int(columnCount))
+            for i in 0..<columnCount {
+                switch sqlite3_column_type(statement, i) {
+                case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(statement, i)))
+                case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(statement, i)))
+                case SQLITE_TEXT: values.append(.text(String(cString: sqlite3_column_text(statement, i))))
+                case SQLITE_BLOB:
+                    let count = Int(sqlite3_column_bytes(statement, i))
+                    if let pointer = sqlite3_column_blob(statement, i), count > 0 {
+                        values.append(.blob(Array(UnsafeRawBufferPointer(start: pointer, count: count))))
+                    } else {
+                        values.append(.blob([]))
+                    }
+                default: values.append(.null)
+                }
+            }
+            rows.append(SQLRow(columns: columns, values: values))
+        }
+        return rows
+    }
+
+    /// Runs a statement that returns no rows; answers the row id it inserted (if any).
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [SQLValue] = []) throws(WauseError) -> Int64 {
+        try query(sql, parameters)
+        return sqlite3_last_insert_rowid(handle)
+    }
+
+    /// The first column of the first row as an integer (counts, versions).
+    public func scalar(_ sql: String, _ parameters: [SQLValue] = []) throws(WauseError) -> Int64 {
+        try query(sql, parameters).first?.values.first?.integer ?? 0
+    }
+
+    /// Runs `body` inside a transaction that is committed if it returns and rolled back if it throws.
+    public func transaction<T>(_ body: () throws(WauseError) -> T) throws(WauseError) -> T {
+        try executeScript("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try executeScript("COMMIT")
+            return result
+        } catch {
+            try? executeScript("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// The store's SQLite file: created 0600, WAL, a busy timeout for readers in other processes,
+/// foreign keys on. All statements run under one lock.
+public final class SQLiteDatabase: @unchecked Sendable {
+    public let path: String
+    private let lock = ConditionLock()
+    private let connection: SQLiteConnection
+
+    public init(path: String) throws(WauseError) {
+        self.path = path
+        // Create the file ourselves so it is 0600 from the first byte; SQLite gives the -wal and
+        // -shm files it creates next to it the same mode.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .internal("store: cannot create \(path): \(String(cString: strerror(errno)))") }
+        fchmod(fd, 0o600)
+        Glibc.close(fd)
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        connection = SQLiteConnection(handle: handle)
+        guard rc == SQLITE_OK else {
+            let message = handle.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "error \(rc)"
+            connection.close()
+            throw .internal("store: cannot open \(path): \(message)")
+        }
+        sqlite3_busy_timeout(handle, 5000)
+        do {
+            try connection.executeScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+            // A file that is not a database fails here rather than at the first query.
+            try connection.query("SELECT count(*) FROM sqlite_master")
+        } catch {
+            connection.close()
+            throw WauseError.internal("store: \(path) is not a usable SQLite database (\(error.message))")
+        }
+    }
+
+    deinit { connection.close() }
+
+    /// Runs `body` with exclusive use of the connection.
+    public func withConnection<T>(_ body: (SQLiteConnection) throws(WauseError) -> T) throws(WauseError) -> T {
+        try lock.withLock { () throws(WauseError) -> T in try body(connection) }
+    }
+
+    /// Closes the connection; later calls fail with an internal error.
+    public func close() {
+        lock.withLock { connection.close() }
+    }
+}
