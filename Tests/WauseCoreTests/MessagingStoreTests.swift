@@ -3,6 +3,7 @@ import Testing
 import WauseProto
 import WauseSupport
 import WauseTestSupport
+import WauseProtocol
 
 /// The store side of messaging: one contact per person, history queries, the outbox's steps and
 /// status timeline — and the message formats (padding, ids, text unwrapping).
@@ -115,14 +116,14 @@ import WauseTestSupport
             return [UInt8](repeating: counter, count: count)
         }
         for _ in 0..<40 {
-            let padded = Messaging.pad([9, 9, 9], random: random)
+            let padded = MessageFormat.pad([9, 9, 9], random: random)
             #expect((4...18).contains(padded.count))
-            #expect(try Messaging.unpad(padded) == [9, 9, 9])
+            #expect(try MessageFormat.unpad(padded) == [9, 9, 9])
         }
-        #expect(throws: WauseError.self) { try Messaging.unpad([1, 2, 3, 2]) }
-        #expect(throws: WauseError.self) { try Messaging.unpad([]) }
-        #expect(throws: WauseError.self) { try Messaging.unpad([5]) }
-        let id = Messaging.newMessageID(now: 1_700_000_000_000, ownUser: "15551234567", random: random)
+        #expect(throws: WauseError.self) { try MessageFormat.unpad([1, 2, 3, 2]) }
+        #expect(throws: WauseError.self) { try MessageFormat.unpad([]) }
+        #expect(throws: WauseError.self) { try MessageFormat.unpad([5]) }
+        let id = MessageFormat.newMessageID(now: 1_700_000_000_000, ownUser: "15551234567", random: random)
         #expect(id.count == 22 && id.hasPrefix("3EB0") && id.uppercased() == id)
 
         var inner = WAWebProtobufsE2E_Message()
@@ -131,11 +132,11 @@ import WauseTestSupport
         var outer = WAWebProtobufsE2E_Message()
         outer.deviceSentMessage.destinationJid = "15551234567@s.whatsapp.net"
         outer.deviceSentMessage.message = inner
-        let text = try #require(Messaging.text(of: outer))
+        let text = try #require(MessageFormat.text(of: outer))
         #expect(text.body == "reply" && text.quotedID == "3EB0QUOTED" && text.type == "chat")
         var plain = WAWebProtobufsE2E_Message()
         plain.conversation = "hi"
-        #expect(Messaging.text(of: plain)?.body == "hi")
-        #expect(Messaging.text(of: WAWebProtobufsE2E_Message()) == nil)
+        #expect(MessageFormat.text(of: plain)?.body == "hi")
+        #expect(MessageFormat.text(of: WAWebProtobufsE2E_Message()) == nil)
     }
 }

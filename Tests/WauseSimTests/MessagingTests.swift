@@ -8,6 +8,7 @@ import WauseSignal
 @testable import WauseSim
 import WauseTestSupport
 import WauseSupport
+import WauseProtocol
 
 /// End-to-end messaging through a real wause-sim over real sockets: real `WauseClient`s linked by
 /// the sim's phones (QR scan), chatting with each other and with virtual phones, offline
@@ -463,10 +464,10 @@ extension MessagingTests {
                 Node(tag: "list", children: [Node(tag: "user", attributes: ["jid": .jid(adaLID)])]),
             ]),
         ])
-        let listed = DeviceList.parse(devices)
+        let listed = USyncDevices.parse(devices)
         #expect(listed.first?.devices == [JID(user: ada.lid, device: 0, server: .lid), JID(user: ada.lid, device: 1, server: .lid)])
         let target = JID(user: ada.lid, device: 1, server: .lid)
-        let bundles = PreKeyBundles.parse(try await companion.query("encrypt", "get", [
+        let bundles = PreKeyStanzas.bundles(in: try await companion.query("encrypt", "get", [
             Node(tag: "key", children: [Node(tag: "user", attributes: ["jid": .jid(target), "reason": "identity"])]),
         ]))
         let address = SignalAddress(user: ada.lid, device: 1, server: "lid")

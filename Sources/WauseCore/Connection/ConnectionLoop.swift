@@ -112,7 +112,8 @@ final class ConnectionLoop: @unchecked Sendable {
                 if let account {
                     payload = try Login.payload(account: account, config: client.config)
                 } else {
-                    payload = try ClientPayloads.registration(identity: client.identity, config: client.config)
+                    payload = try ClientPayloads.registration(keys: client.identity.publicKeys, clientVersion: client.config.clientVersion,
+                                                             pushName: client.config.pushName)
                 }
             } catch {
                 if account == nil { failLinking(client, error.message) } else { client.transition(to: .disconnected, lastError: .some(error.message)) }

@@ -1,4 +1,5 @@
 import WauseBinary
+import WauseProtocol
 import WauseSupport
 
 /// A linked device logging in (transport reference §3.5, §8.3): the login payload names the
@@ -10,7 +11,7 @@ enum Login {
         guard let jid = JID(account.jid), let user = UInt64(jid.user) else {
             throw .internal("the stored account JID \(account.jid) is not a phone-number device JID")
         }
-        return try ClientPayloads.login(user: user, device: UInt32(jid.device), config: config)
+        return try ClientPayloads.login(user: user, device: UInt32(jid.device), clientVersion: config.clientVersion, pushName: config.pushName)
     }
 
     static func succeeded(_ success: Node, client: WauseClient, connection: ServerConnection) async {

@@ -1,5 +1,6 @@
 import WauseBinary
 import WauseCrypto
+import WauseProtocol
 import WauseSQLite
 import WauseSupport
 
@@ -18,40 +19,7 @@ enum DeviceList {
 
     static let maximumAge: Int64 = 5 * 60 * 1000
 
-    struct Entry: Equatable, Sendable {
-        /// The user JID asked about (phone or LID form).
-        var user: JID
-        var lid: JID?
-        /// Device JIDs in the user's addressing form, device 0 (the phone) included.
-        var devices: [JID]
-    }
-
-    static func query(id: String, users: [JID]) -> Node {
-        Node(tag: "iq", attributes: ["xmlns": "usync", "type": "get", "to": .jid(.whatsAppServer), "id": .text(id)], children: [
-            Node(tag: "usync", attributes: ["sid": .text(id), "mode": "query", "last": "true", "index": "0", "context": "message"],
-                 children: [
-                     Node(tag: "query", children: [Node(tag: "devices", attributes: ["version": "2"]), Node(tag: "lid")]),
-                     Node(tag: "list", children: users.map { Node(tag: "user", attributes: ["jid": .jid($0)]) }),
-                 ]),
-        ])
-    }
-
-    /// `<usync><list><user jid><devices><device-list><device id [key-index]/>…` plus `<lid val>`.
-    /// Companion devices without a key-index are skipped, as Baileys does (the server refuses them).
-    static func parse(_ answer: Node) -> [Entry] {
-        guard let list = answer.child(path: "usync", "list") else { return [] }
-        return list.children("user").compactMap { user -> Entry? in
-            guard let jid = user.jid("jid") else { return nil }
-            let bare = JID(user: jid.user, server: jid.server)
-            let devices = (user.child(path: "devices", "device-list")?.children("device") ?? []).compactMap { device -> JID? in
-                guard let text = device[attribute: "id"], let number = UInt16(text) else { return nil }
-                if number != 0 && device[attribute: "key-index"] == nil { return nil }
-                return JID(user: bare.user, device: number, server: bare.server)
-            }
-            let lid = user.child("lid")?.jid("val") ?? user.child("lid").flatMap { $0[attribute: "val"] }.flatMap(JID.init)
-            return Entry(user: bare, lid: lid, devices: devices)
-        }
-    }
+    typealias Entry = USyncDevices.Entry
 
     /// The devices of `users`, from the cache when fresh, else from the server (one query for all
     /// that need it). LIDs learned are stored with the contact.
@@ -69,12 +37,12 @@ enum DeviceList {
             }
         }
         guard !missing.isEmpty else { return found }
-        let answer = try await connection.query(query(id: connection.nextID(), users: missing), timeout: ServerConnection.queryTimeout,
+        let answer = try await connection.query(USyncDevices.query(id: connection.nextID(), users: missing), timeout: ServerConnection.queryTimeout,
                                                 environment: client.environment)
         guard answer[attribute: "type"] == "result" else {
             throw WauseError(.notConnected, "the server refused the device list query (\(answer.child("error")?[attribute: "code"] ?? "?"))")
         }
-        for entry in parse(answer) {
+        for entry in USyncDevices.parse(answer) {
             try client.store.saveDeviceList(entry, now: now)
             if entry.user.server == .whatsApp, let lid = entry.lid {
                 _ = try client.store.contact(phone: entry.user.user, lid: lid.user, now: now)

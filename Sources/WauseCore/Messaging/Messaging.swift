@@ -5,6 +5,7 @@ import WauseCrypto
 import WauseProto
 import WauseSignal
 import WauseSupport
+import WauseProtocol
 
 /// What sending and receiving share: the Signal sessions over the store, one lock that makes
 /// every ratchet step (encrypt or decrypt) happen alone — a session record is read, advanced and
@@ -40,70 +41,6 @@ final class Messaging: @unchecked Sendable {
         ratchetLock.withLock { body(signalStore) }
     }
 
-    static func address(of device: JID) -> SignalAddress {
-        SignalAddress(user: device.user, agent: device.rawAgent, device: device.device, server: device.server.rawValue)
-    }
-
-    // MARK: Formats
-
-    /// whatsmeow's `GenerateMessageID`: `3EB0` + the first 9 bytes (upper-case hex) of
-    /// SHA-256(unix seconds as 8 bytes BE ‖ own user ‖ "@c.us" ‖ 16 random bytes) — 22 characters.
-    static func newMessageID(now: Int64, ownUser: String, random: (Int) -> [UInt8]) -> String {
-        let seconds = UInt64(max(0, now / 1000))
-        var data = (0..<8).reversed().map { UInt8(truncatingIfNeeded: seconds >> (8 * UInt64($0))) }
-        data += Array(ownUser.utf8) + Array("@c.us".utf8) + random(16)
-        return "3EB0" + Hex.encode(Array(SHA256.hash(data: data).prefix(9))).uppercased()
-    }
-
-    /// §2.4 (whatsmeow `padMessage`): 1–15 bytes, each holding the count.
-    static func pad(_ plaintext: [UInt8], random: (Int) -> [UInt8]) -> [UInt8] {
-        var count = Int(random(1)[0] & 0x0F)
-        if count == 0 { count = 15 }
-        return plaintext + [UInt8](repeating: UInt8(count), count: count)
-    }
-
-    /// Strips and checks the padding (every pad byte equals the count, as whatsmeow checks).
-    static func unpad(_ padded: [UInt8]) throws(WauseError) -> [UInt8] {
-        guard let last = padded.last, last > 0, Int(last) <= padded.count,
-            padded.suffix(Int(last)).allSatisfy({ $0 == last })
-        else { throw WauseError(.internal, "the decrypted message has invalid padding") }
-        return Array(padded.dropLast(Int(last)))
-    }
-
-    /// What our own other devices get instead of a message we sent (§2.5): the message wrapped in a
-    /// `DeviceSentMessage` naming the chat, with the original's `messageContextInfo`.
-    static func deviceSentCopy(of message: WAWebProtobufsE2E_Message, chat: JID) -> WAWebProtobufsE2E_Message {
-        var copy = WAWebProtobufsE2E_Message()
-        copy.deviceSentMessage.destinationJid = chat.description
-        copy.deviceSentMessage.message = message
-        if message.hasMessageContextInfo { copy.messageContextInfo = message.messageContextInfo }
-        return copy
-    }
-
-    static func encode(_ message: WAWebProtobufsE2E_Message) throws(WauseError) -> [UInt8] {
-        do { return try message.serializedBytes() } catch { throw .internal("cannot encode the message: \(error)") }
-    }
-
-    /// The text of a message, after unwrapping the containers whatsmeow unwraps (§2.5).
-    static func text(of message: WAWebProtobufsE2E_Message) -> (body: String, quotedID: String?, type: String)? {
-        var current = message
-        for _ in 0..<4 {
-            if current.hasDeviceSentMessage { current = current.deviceSentMessage.message; continue }
-            if current.hasEphemeralMessage { current = current.ephemeralMessage.message; continue }
-            if current.hasViewOnceMessage { current = current.viewOnceMessage.message; continue }
-            if current.hasViewOnceMessageV2 { current = current.viewOnceMessageV2.message; continue }
-            if current.hasDocumentWithCaptionMessage { current = current.documentWithCaptionMessage.message; continue }
-            break
-        }
-        if current.hasConversation { return (current.conversation, nil, "chat") }
-        if current.hasExtendedTextMessage {
-            let extended = current.extendedTextMessage
-            let quoted = extended.contextInfo.hasStanzaID ? extended.contextInfo.stanzaID : nil
-            return (extended.text, quoted, "chat")
-        }
-        return nil
-    }
-
     // MARK: Encryption
 
     /// Encrypts `plaintext` (padded here) for each device, starting sessions from `bundles` where
@@ -113,7 +50,7 @@ final class Messaging: @unchecked Sendable {
     {
         var out: [(JID, String, [UInt8])] = []
         for device in devices {
-            let address = Messaging.address(of: device)
+            let address = MessageFormat.address(of: device)
             do {
                 let sealed = try withRatchet { () throws -> CiphertextMessage in
                     if try !signalStore.hasSession(for: address) {
@@ -121,7 +58,7 @@ final class Messaging: @unchecked Sendable {
                         try SessionBuilder(address: address, store: signalStore, random: random).process(bundle)
                     }
                     return try SessionCipher(address: address, store: signalStore, random: random)
-                        .encrypt(Messaging.pad(plaintext, random: random))
+                        .encrypt(MessageFormat.pad(plaintext, random: random))
                 }
                 out.append((device, sealed.type, sealed.serialized))
             } catch let error as WauseError {
@@ -136,7 +73,7 @@ final class Messaging: @unchecked Sendable {
     /// Devices among `devices` we have no session with.
     func devicesWithoutSession(_ devices: [JID]) throws(WauseError) -> [JID] {
         do {
-            return try devices.filter { try !signalStore.hasSession(for: Messaging.address(of: $0)) }
+            return try devices.filter { try !signalStore.hasSession(for: MessageFormat.address(of: $0)) }
         } catch {
             throw WauseError(.internal, "cannot read sessions: \(error)")
         }
@@ -144,7 +81,7 @@ final class Messaging: @unchecked Sendable {
 
     /// Decrypts one `<enc>` from `sender` and strips the padding.
     func decrypt(type: String, ciphertext: [UInt8], from sender: JID) throws -> [UInt8] {
-        let address = Messaging.address(of: sender)
+        let address = MessageFormat.address(of: sender)
         let padded = try withRatchet { () throws -> [UInt8] in
             let cipher = SessionCipher(address: address, store: signalStore, random: random)
             switch type {
@@ -153,6 +90,6 @@ final class Messaging: @unchecked Sendable {
             default: throw WauseError(.invalidRequest, "unsupported encryption type \(type)")
             }
         }
-        return try Messaging.unpad(padded)
+        return try MessageFormat.unpad(padded)
     }
 }

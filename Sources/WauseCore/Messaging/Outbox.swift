@@ -97,10 +97,10 @@ final class Outbox: @unchecked Sendable {
         do { message = try WAWebProtobufsE2E_Message(serializedBytes: entry.payload) } catch {
             throw WauseError(.internal, "the queued message is unreadable: \(error)")
         }
-        let sentCopy = Messaging.deviceSentCopy(of: message, chat: chat)
+        let sentCopy = MessageFormat.deviceSentCopy(of: message, chat: chat)
         var sealed = try client.messaging.encrypt(entry.payload, for: recipients.filter { bundles[$0] != nil || !missing.contains($0) },
                                                   bundles: bundles)
-        sealed += try client.messaging.encrypt(try Messaging.encode(sentCopy),
+        sealed += try client.messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
         guard !sealed.isEmpty else { throw WauseError(.notConnected, "no device of \(chat.user) could be reached") }
         var children = [Node(tag: "participants", children: sealed.map { item in

@@ -1,6 +1,7 @@
 import WauseBinary
 import WauseCrypto
 import WauseSignal
+import WauseProtocol
 import WauseSupport
 
 /// One-time prekeys on the server (transport reference §9), so contacts can start Signal sessions
@@ -30,55 +31,10 @@ enum PreKeys {
     /// Prekey ids are 24-bit and count up from 1.
     static let maximumID: UInt32 = 0xFF_FFFF
 
-    static func countQuery(id: String) -> Node {
-        Node(tag: "iq", attributes: ["id": .text(id), "xmlns": "encrypt", "type": "get", "to": .jid(.whatsAppServer)],
-             children: [Node(tag: "count")])
-    }
-
     /// How many to upload given the server's count and whether we ever uploaded; nil for none.
     static func uploadSize(serverCount: Int, everUploaded: Bool) -> Int? {
         guard serverCount < minimumOnServer else { return nil }
         return serverCount == 0 && !everUploaded ? initialUpload : refillUpload
-    }
-
-    /// `value` as `count` big-endian bytes (registration ids: 4, key ids: 3).
-    static func bigEndian(_ value: UInt32, bytes count: Int) -> [UInt8] {
-        (0..<count).reversed().map { UInt8(value >> (8 * UInt32($0)) & 0xFF) }
-    }
-
-    /// `<registration>4 bytes BE</registration>`.
-    static func registrationNode(_ identity: DeviceIdentity) -> Node {
-        Node(tag: "registration", bytes: bigEndian(identity.registrationID, bytes: 4))
-    }
-
-    /// `<key><id>3 bytes</id><value>32 bytes</value></key>`: one one-time prekey.
-    static func keyNode(id: UInt32, publicKey: [UInt8]) -> Node {
-        Node(tag: "key", children: [Node(tag: "id", bytes: bigEndian(id, bytes: 3)), Node(tag: "value", bytes: publicKey)])
-    }
-
-    /// `<type>05</type><identity/>…<skey><id/><value/><signature/></skey>` around `keys`: what both the
-    /// upload (§9.2) and a retry receipt's `<keys>` (protocol-messaging §4.7) carry.
-    static func keyType(_ identity: DeviceIdentity) -> [Node] {
-        [Node(tag: "type", bytes: [DjbPublicKey.typeByte]), Node(tag: "identity", bytes: identity.identityKey.publicKey)]
-    }
-
-    static func signedPreKeyNode(_ identity: DeviceIdentity) -> Node {
-        let signed = identity.signedPreKey
-        return Node(tag: "skey", children: [
-            Node(tag: "id", bytes: bigEndian(signed.id, bytes: 3)),
-            Node(tag: "value", bytes: signed.keyPair.publicKey),
-            Node(tag: "signature", bytes: signed.signature),
-        ])
-    }
-
-    /// §9.2: registration id (4 bytes BE), key type 05, identity, the one-time keys (3-byte ids)
-    /// and the current signed prekey.
-    static func uploadIQ(id: String, identity: DeviceIdentity, keys: [(id: UInt32, publicKey: [UInt8])]) -> Node {
-        Node(tag: "iq", attributes: ["id": .text(id), "xmlns": "encrypt", "type": "set", "to": .jid(.whatsAppServer)],
-             children: [registrationNode(identity)] + keyType(identity) + [
-                 Node(tag: "list", children: keys.map { keyNode(id: $0.id, publicKey: $0.publicKey) }),
-                 signedPreKeyNode(identity),
-             ])
     }
 
     /// Asks the server for its count and uploads if it runs low. Keys are stored before they go
@@ -90,7 +46,7 @@ enum PreKeys {
         if let minimumServerCount {
             serverCount = minimumServerCount
         } else {
-            let answer = try await connection.query(countQuery(id: connection.nextID()), timeout: ServerConnection.queryTimeout,
+            let answer = try await connection.query(PreKeyStanzas.countQuery(id: connection.nextID()), timeout: ServerConnection.queryTimeout,
                                                     environment: environment)
             guard answer[attribute: "type"] == "result", let value = answer.child("count")?[attribute: "value"], let count = Int(value) else {
                 throw WauseError(.internal, "the server's prekey count answer was unreadable")
@@ -100,8 +56,8 @@ enum PreKeys {
         let everUploaded = try client.store.uploadedPreKeyCount() > 0
         guard let size = uploadSize(serverCount: serverCount, everUploaded: everUploaded) else { return }
         let keys = try client.store.preparePreKeys(count: size, random: environment.randomBytes, now: environment.now())
-        let answer = try await connection.query(uploadIQ(id: connection.nextID(), identity: client.identity,
-                                                         keys: keys.map { ($0.id, $0.publicKey) }),
+        let answer = try await connection.query(PreKeyStanzas.uploadIQ(id: connection.nextID(), keys: client.identity.publicKeys,
+                                                                      oneTime: keys.map { ($0.id, $0.publicKey) }),
                                                 timeout: ServerConnection.queryTimeout, environment: environment)
         guard answer[attribute: "type"] == "result" else {
             throw WauseError(.internal, "the server refused the prekey upload (\(answer.child("error")?[attribute: "code"] ?? "?"))")
@@ -158,53 +114,13 @@ extension Store {
 /// Other devices' prekey bundles, for starting sessions with devices we have none with
 /// (protocol-messaging §1.11, §3.4): one `encrypt` iq for all of them.
 enum PreKeyBundles {
-    static func query(id: String, devices: [JID]) -> Node {
-        Node(tag: "iq", attributes: ["xmlns": "encrypt", "type": "get", "to": .jid(.whatsAppServer), "id": .text(id)], children: [
-            Node(tag: "key", children: devices.map { Node(tag: "user", attributes: ["jid": .jid($0), "reason": "identity"]) }),
-        ])
-    }
-
-    static func bigEndian(_ bytes: [UInt8]?) -> UInt32? {
-        guard let bytes, (1...4).contains(bytes.count) else { return nil }
-        return bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-    }
-
-    /// The keys of one device as a bundle: `<identity/><skey>…</skey>[<key>…</key>]` under `keys`, with the
-    /// registration id given separately (inside a bundle's `<user>`; beside a retry receipt's `<keys>`).
-    static func bundle(keys: Node, registration: [UInt8]?, device: JID) -> PreKeyBundle? {
-        guard let registration = bigEndian(registration), let identityBytes = keys.child("identity")?.bytes,
-            let identity = try? IdentityKey(identityBytes), let signed = keys.child("skey"),
-            let signedID = bigEndian(signed.child("id")?.bytes), let signedValue = signed.child("value")?.bytes,
-            let signature = signed.child("signature")?.bytes
-        else { return nil }
-        let oneTime = keys.child("key")
-        return try? PreKeyBundle(registrationId: registration, deviceId: UInt32(device.device),
-                                 preKeyId: oneTime.flatMap { bigEndian($0.child("id")?.bytes) },
-                                 preKeyPublic: oneTime?.child("value")?.bytes, signedPreKeyId: signedID,
-                                 signedPreKeyPublic: signedValue, signedPreKeySignature: signature, identityKey: identity)
-    }
-
-    /// `<list><user jid><registration/><type/><identity/><skey>…</skey>[<key>…</key>]</user>…` (the
-    /// list may sit inside `<keys>`). Users answered with an `<error>` are left out.
-    static func parse(_ answer: Node) -> [JID: PreKeyBundle] {
-        let list = answer.child("list") ?? answer.child(path: "keys", "list")
-        var bundles: [JID: PreKeyBundle] = [:]
-        for user in list?.children("user") ?? [] {
-            guard user.child("error") == nil, let jid = user.jid("jid"),
-                let bundle = bundle(keys: user, registration: user.child("registration")?.bytes, device: jid)
-            else { continue }
-            bundles[jid] = bundle
-        }
-        return bundles
-    }
-
     static func fetch(_ devices: [JID], client: WauseClient, connection: ServerConnection) async throws(WauseError) -> [JID: PreKeyBundle] {
         guard !devices.isEmpty else { return [:] }
-        let answer = try await connection.query(query(id: connection.nextID(), devices: devices), timeout: ServerConnection.queryTimeout,
+        let answer = try await connection.query(PreKeyStanzas.bundleQuery(id: connection.nextID(), devices: devices), timeout: ServerConnection.queryTimeout,
                                                 environment: client.environment)
         guard answer[attribute: "type"] == "result" else {
             throw WauseError(.notConnected, "the server refused the prekey bundle request (\(answer.child("error")?[attribute: "code"] ?? "?"))")
         }
-        return parse(answer)
+        return PreKeyStanzas.bundles(in: answer)
     }
 }

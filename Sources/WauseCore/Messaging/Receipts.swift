@@ -1,5 +1,6 @@
 import SwiftProtobuf
 import WauseBinary
+import WauseProtocol
 import WauseProto
 import WauseSignal
 import WauseSupport
@@ -55,10 +56,10 @@ enum Receipts {
             return
         }
         do {
-            let address = Messaging.address(of: device)
+            let address = MessageFormat.address(of: device)
             var bundles: [JID: PreKeyBundle] = [:]
             if let keys = receipt.child("keys"),
-                let bundle = PreKeyBundles.bundle(keys: keys, registration: receipt.child("registration")?.bytes, device: device) {
+                let bundle = PreKeyStanzas.bundle(keys: keys, registration: receipt.child("registration")?.bytes, device: device) {
                 bundles[device] = bundle
                 try client.messaging.withRatchet { try client.messaging.signalStore.deleteSession(for: address) }
             } else if try client.messaging.devicesWithoutSession([device]).isEmpty == false {
@@ -67,7 +68,7 @@ enum Receipts {
             guard let account = try client.store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
             var plaintext = raw
             if device.user == own.user {
-                plaintext = try Messaging.encode(Messaging.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
+                plaintext = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
             }
             guard let sealed = try client.messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }
             let count = receipt.child("retry")?[attribute: "count"] ?? "1"

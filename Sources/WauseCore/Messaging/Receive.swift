@@ -1,5 +1,6 @@
 import SwiftProtobuf
 import WauseBinary
+import WauseProtocol
 import WauseCrypto
 import WauseProto
 import WauseSignal
@@ -48,7 +49,7 @@ enum Receive {
                 return
             }
         }
-        let identityChanged = client.messaging.withRatchetState { $0.takeIdentityChanges().contains(Messaging.address(of: from)) }
+        let identityChanged = client.messaging.withRatchetState { $0.takeIdentityChanges().contains(MessageFormat.address(of: from)) }
         for plaintext in plaintexts {
             do {
                 try store(plaintext, node: node, id: id, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged,
@@ -71,7 +72,7 @@ enum Receive {
     private static func store(_ plaintext: [UInt8], node: Node, id: String, from: JID, fromMe: Bool, sentAt: Int64,
                               identityChanged: Bool, client: WauseClient) throws {
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
-        guard let (body, quotedID, type) = Messaging.text(of: message) else {
+        guard let (body, quotedID, type) = MessageFormat.text(of: message) else {
             client.logger.debug("message \(id) carries no text (\(message.hasProtocolMessage ? "protocol message" : "other content")); not filed")
             return
         }
@@ -132,12 +133,12 @@ enum Receive {
         var children = [
             Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
                                             "t": .text(node[attribute: "t"] ?? String(now / 1000)), "v": "1"]),
-            PreKeys.registrationNode(identity),
+            PreKeyStanzas.registrationNode(identity.registrationID),
         ]
         if count > 1, let fresh = try? client.store.preparePreKeys(count: 1, random: client.environment.randomBytes, now: now).first {
             // From the second try on, our keys go along so the sender can start a new session (§4.7).
-            var keys = PreKeys.keyType(identity) + [PreKeys.keyNode(id: fresh.id, publicKey: fresh.publicKey),
-                                                     PreKeys.signedPreKeyNode(identity)]
+            var keys = PreKeyStanzas.keyType(identity.publicKeys) + [PreKeyStanzas.keyNode(id: fresh.id, publicKey: fresh.publicKey),
+                                                     PreKeyStanzas.signedPreKeyNode(identity.publicKeys)]
             if let signed = try? client.store.advSignedIdentity() { keys.append(Node(tag: "device-identity", bytes: signed)) }
             children.append(Node(tag: "keys", children: keys))
         }

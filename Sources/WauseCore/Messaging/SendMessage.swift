@@ -1,6 +1,7 @@
 import WauseBinary
 import WauseProto
 import WauseSupport
+import WauseProtocol
 
 /// `whatsapp_send_message`: the contract's form (`phone_number`, `message`) and the general one
 /// (`to` — phone, JID, LID or contact name —, `quoted_message_id`, `idempotency_key`). The
@@ -81,14 +82,14 @@ enum SendMessage {
         } else {
             message.conversation = text
         }
-        let id = Messaging.newMessageID(now: now, ownUser: own.user, random: client.environment.randomBytes)
+        let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: client.environment.randomBytes)
         let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
                                    quotedID: quoted?.id, timestamp: now / 1000, status: "queued")
         var result: JSONObject = [
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(contact.chatJID), "message_id": .string(id),
             "timestamp": .string(ISO8601.string(fromUnixMilliseconds: now)), "status": "queued",
         ]
-        _ = try client.store.enqueue(record, contactID: contact.id, payload: try Messaging.encode(message), now: now,
+        _ = try client.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now,
                                      idempotency: key.map { ($0, definition.name, result) })
         client.messaging.outbox.kick()
         result["status"] = .string(try await waitForAck(client: client, messageID: id))

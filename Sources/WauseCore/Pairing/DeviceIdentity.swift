@@ -1,4 +1,5 @@
 import WauseCrypto
+import WauseProtocol
 import WauseSupport
 
 /// This device's long-lived keys, generated on the store's first open and kept for its life
@@ -19,6 +20,13 @@ public struct DeviceIdentity: Sendable, Equatable {
     /// libsignal's 14-bit registration id (1…16380), as Baileys and libsignal generate it.
     public let registrationID: UInt32
     public var advSecret: [UInt8]
+
+    /// What this device publishes about itself in prekey uploads and retry receipts.
+    public var publicKeys: PreKeyStanzas.PublicKeys {
+        PreKeyStanzas.PublicKeys(registrationID: registrationID, identityKey: identityKey.publicKey,
+                                 signedPreKeyID: signedPreKey.id, signedPreKey: signedPreKey.keyPair.publicKey,
+                                 signedPreKeySignature: signedPreKey.signature)
+    }
 
     public static func generate(random: (Int) -> [UInt8]) throws(WauseError) -> DeviceIdentity {
         let identity = Curve25519KeyPair.generate(random: random)

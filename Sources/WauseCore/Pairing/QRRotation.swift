@@ -1,4 +1,5 @@
 import WauseBinary
+import WauseProtocol
 import WauseCrypto
 import WauseSupport
 

@@ -10,7 +10,7 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The ClientPayload the engine sends inside the Noise ClientFinish (transport reference §3):
+/// The ClientPayload a companion sends inside the Noise ClientFinish (transport reference §3):
 /// a registration payload while unlinked (§3.4), a login payload once linked (§3.5), both on the
 /// web-client base (§3.3).
 public enum ClientPayloads {
@@ -20,12 +20,12 @@ public enum ClientPayloads {
     /// The QR string's client-type field for `platformType` (§6.2: Chrome = "1").
     public static let qrClientType = "1"
 
-    static func base(config: ClientConfig) -> WAWebProtobufsWa6_ClientPayload {
+    static func base(clientVersion: String, pushName: String?) -> WAWebProtobufsWa6_ClientPayload {
         var payload = WAWebProtobufsWa6_ClientPayload()
         var userAgent = WAWebProtobufsWa6_ClientPayload.UserAgent()
         userAgent.platform = .web
         userAgent.releaseChannel = .release
-        userAgent.appVersion = appVersion(config.clientVersion)
+        userAgent.appVersion = appVersion(clientVersion)
         userAgent.mcc = "000"
         userAgent.mnc = "000"
         userAgent.osVersion = "0.1"
@@ -40,7 +40,7 @@ public enum ClientPayloads {
         payload.webInfo = webInfo
         payload.connectType = .wifiUnknown
         payload.connectReason = .userActivated
-        if let pushName = config.pushName { payload.pushName = pushName }
+        if let pushName { payload.pushName = pushName }
         return payload
     }
 
@@ -82,20 +82,18 @@ public enum ClientPayloads {
     }
 
     /// §3.4: a device the server does not know yet, offering its keys for pairing.
-    public static func registration(identity: DeviceIdentity, config: ClientConfig) throws(WauseError) -> [UInt8] {
-        var payload = base(config: config)
+    public static func registration(keys: PreKeyStanzas.PublicKeys, clientVersion: String, pushName: String?) throws(WauseError) -> [UInt8] {
+        var payload = base(clientVersion: clientVersion, pushName: pushName)
         payload.passive = false
         payload.pull = false
         var pairing = WAWebProtobufsWa6_ClientPayload.DevicePairingRegistrationData()
-        let id = identity.registrationID
-        pairing.eRegid = Data(PreKeys.bigEndian(id, bytes: 4))
+        pairing.eRegid = Data(PreKeyStanzas.bigEndian(keys.registrationID, bytes: 4))
         pairing.eKeytype = Data([DjbPublicKey.typeByte])
-        pairing.eIdent = Data(identity.identityKey.publicKey)
-        let preKeyID = identity.signedPreKey.id
-        pairing.eSkeyID = Data(PreKeys.bigEndian(preKeyID, bytes: 3))
-        pairing.eSkeyVal = Data(identity.signedPreKey.keyPair.publicKey)
-        pairing.eSkeySig = Data(identity.signedPreKey.signature)
-        pairing.buildHash = Data(Insecure.MD5.hash(data: Array(config.clientVersion.utf8)))
+        pairing.eIdent = Data(keys.identityKey)
+        pairing.eSkeyID = Data(PreKeyStanzas.bigEndian(keys.signedPreKeyID, bytes: 3))
+        pairing.eSkeyVal = Data(keys.signedPreKey)
+        pairing.eSkeySig = Data(keys.signedPreKeySignature)
+        pairing.buildHash = Data(Insecure.MD5.hash(data: Array(clientVersion.utf8)))
         do {
             pairing.deviceProps = try Data(deviceProps().serializedBytes() as [UInt8])
             payload.devicePairingData = pairing
@@ -106,8 +104,8 @@ public enum ClientPayloads {
     }
 
     /// §3.5: a linked device logging in as `user:device`.
-    public static func login(user: UInt64, device: UInt32, config: ClientConfig) throws(WauseError) -> [UInt8] {
-        var payload = base(config: config)
+    public static func login(user: UInt64, device: UInt32, clientVersion: String, pushName: String?) throws(WauseError) -> [UInt8] {
+        var payload = base(clientVersion: clientVersion, pushName: pushName)
         payload.username = user
         payload.device = device
         payload.passive = true

@@ -1,0 +1,74 @@
+import Crypto
+import SwiftProtobuf
+import WauseBinary
+import WauseCrypto
+import WauseProto
+import WauseSignal
+import WauseSupport
+
+/// The 1:1 message formats both sides of the wire use (whatsmeow send.go, message.go; Baileys
+/// src/Utils/generics.ts): message ids, Signal addresses of devices, padding, the copy our own
+/// devices get, and the text inside the containers clients unwrap.
+public enum MessageFormat {
+    public static func address(of device: JID) -> SignalAddress {
+        SignalAddress(user: device.user, agent: device.rawAgent, device: device.device, server: device.server.rawValue)
+    }
+
+    /// whatsmeow's `GenerateMessageID`: `3EB0` + the first 9 bytes (upper-case hex) of
+    /// SHA-256(unix seconds as 8 bytes BE ‖ own user ‖ "@c.us" ‖ 16 random bytes) — 22 characters.
+    public static func newMessageID(now: Int64, ownUser: String, random: (Int) -> [UInt8]) -> String {
+        let seconds = UInt64(max(0, now / 1000))
+        var data = (0..<8).reversed().map { UInt8(truncatingIfNeeded: seconds >> (8 * UInt64($0))) }
+        data += Array(ownUser.utf8) + Array("@c.us".utf8) + random(16)
+        return "3EB0" + Hex.encode(Array(SHA256.hash(data: data).prefix(9))).uppercased()
+    }
+
+    /// §2.4 (whatsmeow `padMessage`): 1–15 bytes, each holding the count.
+    public static func pad(_ plaintext: [UInt8], random: (Int) -> [UInt8]) -> [UInt8] {
+        var count = Int(random(1)[0] & 0x0F)
+        if count == 0 { count = 15 }
+        return plaintext + [UInt8](repeating: UInt8(count), count: count)
+    }
+
+    /// Strips and checks the padding (every pad byte equals the count, as whatsmeow checks).
+    public static func unpad(_ padded: [UInt8]) throws(WauseError) -> [UInt8] {
+        guard let last = padded.last, last > 0, Int(last) <= padded.count,
+            padded.suffix(Int(last)).allSatisfy({ $0 == last })
+        else { throw WauseError(.internal, "the decrypted message has invalid padding") }
+        return Array(padded.dropLast(Int(last)))
+    }
+
+    /// What our own other devices get instead of a message we sent (§2.5): the message wrapped in a
+    /// `DeviceSentMessage` naming the chat, with the original's `messageContextInfo`.
+    public static func deviceSentCopy(of message: WAWebProtobufsE2E_Message, chat: JID) -> WAWebProtobufsE2E_Message {
+        var copy = WAWebProtobufsE2E_Message()
+        copy.deviceSentMessage.destinationJid = chat.description
+        copy.deviceSentMessage.message = message
+        if message.hasMessageContextInfo { copy.messageContextInfo = message.messageContextInfo }
+        return copy
+    }
+
+    public static func encode(_ message: WAWebProtobufsE2E_Message) throws(WauseError) -> [UInt8] {
+        do { return try message.serializedBytes() } catch { throw .internal("cannot encode the message: \(error)") }
+    }
+
+    /// The text of a message, after unwrapping the containers whatsmeow unwraps (§2.5).
+    public static func text(of message: WAWebProtobufsE2E_Message) -> (body: String, quotedID: String?, type: String)? {
+        var current = message
+        for _ in 0..<4 {
+            if current.hasDeviceSentMessage { current = current.deviceSentMessage.message; continue }
+            if current.hasEphemeralMessage { current = current.ephemeralMessage.message; continue }
+            if current.hasViewOnceMessage { current = current.viewOnceMessage.message; continue }
+            if current.hasViewOnceMessageV2 { current = current.viewOnceMessageV2.message; continue }
+            if current.hasDocumentWithCaptionMessage { current = current.documentWithCaptionMessage.message; continue }
+            break
+        }
+        if current.hasConversation { return (current.conversation, nil, "chat") }
+        if current.hasExtendedTextMessage {
+            let extended = current.extendedTextMessage
+            let quoted = extended.contextInfo.hasStanzaID ? extended.contextInfo.stanzaID : nil
+            return (extended.text, quoted, "chat")
+        }
+        return nil
+    }
+}
