@@ -24,7 +24,11 @@ import sys
 import types
 from typing import Any
 
-WAUSE_WIRE = os.environ.get("WAUSE_WIRE", "/work/main/.build/debug/wause-wire")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_WIRE names another binary.
+WAUSE_WIRE = os.environ.get(
+    "WAUSE_WIRE", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-wire"))
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,7 +32,11 @@ from noise.connection import Keypair, NoiseConnection
 
 PROLOGUE = bytes([0x57, 0x41, 0x06, 0x03])  # §1.2 / §2.2
 PROTOCOL_NAME = b"Noise_XX_25519_AESGCM_SHA256"
-WAUSE_WIRE = os.environ.get("WAUSE_WIRE", "/work/main/.build/debug/wause-wire")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_WIRE names another binary.
+WAUSE_WIRE = os.environ.get(
+    "WAUSE_WIRE", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-wire"))
+)
 
 
 # --- WhatsApp's quirk, applied to both libraries ----------------------------------------------

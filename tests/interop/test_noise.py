@@ -2,12 +2,12 @@
 Noise implementations: dissononce 0.34.3 and noiseprotocol 0.3.1, each patched with WhatsApp's
 quirk (reference/interop-oracles.md), certificates from python-axolotl-curve25519.
 
-    python3 -m venv /tmp/venv-interop-c
-    /tmp/venv-interop-c/bin/pip install -r tests/requirements-interop.txt
+    python3 -m venv .venv-interop
+    .venv-interop/bin/pip install -r tests/requirements-interop.txt
     swift build --product wause-wire
-    /tmp/venv-interop-c/bin/python -m pytest tests/interop/test_noise.py
+    .venv-interop/bin/python -m pytest tests/interop/test_noise.py
 
-WAUSE_WIRE names the binary (default /work/main/.build/debug/wause-wire).
+WAUSE_WIRE names the binary (default: .build/debug/wause-wire of this checkout).
 """
 
 import os

@@ -29,7 +29,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from crypto_wause_signal import WAUSE_SIGNAL, clamp, flip_bit, our_sign, our_verify, their_public_key, their_sign, their_verify
 
-WAUSE_WIRE = os.environ.get("WAUSE_WIRE", "/work/main/.build/debug/wause-wire")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_WIRE names another binary.
+WAUSE_WIRE = os.environ.get(
+    "WAUSE_WIRE", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-wire"))
+)
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 KEY_BUNDLE_INFO = b"link_code_pairing_key_bundle_encryption_key"

@@ -24,12 +24,12 @@ wause-sim process and checks what whatsmeow checks (DESIGN.md "The simulator"):
     message with a broken MAC earns the phone's retry receipt and our resend to that one device
     (`device_fanout="false"`) is read.
 
-    python3 -m venv /tmp/venv-interop-e
-    /tmp/venv-interop-e/bin/pip install -r tests/requirements-interop.txt
-    /tmp/venv-interop-e/bin/pip install --no-deps --ignore-requires-python baileys-python==0.1.0a1
-    /tmp/venv-interop-e/bin/python -m pytest tests/interop/test_sim_independent_client.py
+    python3 -m venv .venv-interop
+    .venv-interop/bin/pip install -r tests/requirements-interop.txt
+    .venv-interop/bin/pip install --no-deps --ignore-requires-python baileys-python==0.1.0a1
+    .venv-interop/bin/python -m pytest tests/interop/test_sim_independent_client.py
 
-WAUSE_SIM names the binary (default /work/main/.build/debug/wause-sim).
+WAUSE_SIM names the binary (default: .build/debug/wause-sim of this checkout).
 """
 
 from __future__ import annotations
