@@ -33,7 +33,7 @@ def run_wause_signal(*args: str) -> CliResult:
 
 def clamp(private_key: bytes) -> bytes:
     """libsignal clamping. python-axolotl-curve25519's calculateSignature uses the private bytes
-    as given, so keys must be clamped before handing them to it (interop-oracles.md)."""
+    as given, so keys must be clamped before handing them to it (docs/interop-oracles.md)."""
     clamped = bytearray(private_key)
     clamped[0] &= 248
     clamped[31] &= 127

@@ -9,14 +9,14 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The ClientPayload the engine sends inside the Noise ClientFinish (transport reference §3):
-/// a registration payload while unlinked (§3.4), a login payload once linked (§3.5), both on the
-/// web-client base (§3.3).
+/// The ClientPayload the engine sends inside the Noise ClientFinish (whatsmeow store/clientpayload.go):
+/// a registration payload while unlinked (getRegistrationPayload), a login payload once linked (getLoginPayload), both on the
+/// web-client base (BaseClientPayload).
 public enum ClientPayloads {
     /// What the phone shows in "Linked devices": `Chrome (wause)`.
     public static let deviceOS = "wause"
     public static let platformType = WACompanionReg_DeviceProps.PlatformType.chrome
-    /// The QR string's client-type field for `platformType` (§6.2: Chrome = "1").
+    /// The QR string's client-type field for `platformType` (whatsmeow pair.go makeQRData: Chrome = "1").
     public static let qrClientType = "1"
 
     static func base(config: ClientConfig) -> WAWebProtobufsWa6_ClientPayload {
@@ -80,7 +80,7 @@ public enum ClientPayloads {
         return props
     }
 
-    /// §3.4: a device the server does not know yet, offering its keys for pairing.
+    /// whatsmeow store/clientpayload.go getRegistrationPayload: a device the server does not know yet, offering its keys for pairing.
     public static func registration(identity: DeviceIdentity, config: ClientConfig) throws(WauseError) -> [UInt8] {
         var payload = base(config: config)
         payload.passive = false
@@ -104,7 +104,7 @@ public enum ClientPayloads {
         }
     }
 
-    /// §3.5: a linked device logging in as `user:device`.
+    /// whatsmeow store/clientpayload.go getLoginPayload: a linked device logging in as `user:device`.
     public static func login(user: UInt64, device: UInt32, config: ClientConfig) throws(WauseError) -> [UInt8] {
         var payload = base(config: config)
         payload.username = user

@@ -166,7 +166,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 }
                 return
             case .restart?:
-                // §6.4 step 8: the server restarts the stream after pairing; log in at once.
+                // After pair-success (whatsmeow pair.go handlePair) the server restarts the stream; log in at once.
                 failures = 0
                 continue
             case nil:
@@ -216,8 +216,8 @@ enum ConnectionOutcome: Equatable {
     }
 }
 
-/// What the server's stream errors and failures mean (DESIGN.md state table; transport
-/// reference §8.3). Nil: the link is lost and the loop reconnects.
+/// What the server's stream errors and failures mean (DESIGN.md "Connection states";
+/// whatsmeow connectionevents.go handleStreamError). Nil: the link is lost and the loop reconnects.
 enum StreamVerdict {
     static func outcome(of node: Node) -> ConnectionOutcome? {
         switch node.tag {
@@ -309,7 +309,7 @@ final class ConnectionSession: @unchecked Sendable {
     }
 
     func handle(_ node: Node) async {
-        // Messages are answered by their receipt (protocol-messaging §4.4); the rest is acked.
+        // Messages are answered by their receipt (whatsmeow receipt.go sendMessageReceipt); the rest is acked.
         if node.tag != "message", let ack = Acknowledgement.ack(for: node) { try? connection.send(ack) }
         switch node.tag {
         case "message" where !linking:
@@ -374,7 +374,7 @@ final class ConnectionSession: @unchecked Sendable {
         }
     }
 
-    /// Stage 1 of §7 on this connection; the QR rotation (if any) stops, the state becomes
+    /// Stage 1 of pairing-code linking (whatsmeow pair-code.go PairPhone) on this connection; the QR rotation (if any) stops, the state becomes
     /// `pairing_code` and a `pairing.code` event goes out.
     func issuePairingCode(phone: String) async throws(WauseError) -> PairingCodeHandshake.Issued {
         qr.stop()
@@ -406,7 +406,7 @@ final class ConnectionSession: @unchecked Sendable {
                 client.logger.warning("pairing code: \(error.message)")
             }
         case "devices":
-            // A contact's device list changed: ask again next time (protocol-messaging §4.9).
+            // A contact's device list changed: ask again next time (whatsmeow notification.go handleDeviceNotification).
             if let from = node.jid("from") { try? client.store.invalidateDeviceList(user: from) }
         case "encrypt":
             if let value = node.child("count")?[attribute: "value"], let count = Int(value), !linking {
@@ -423,7 +423,7 @@ final class ConnectionSession: @unchecked Sendable {
         }
     }
 
-    /// §6.4: verify, store, countersign. Pure checks first, then one transaction, then the reply —
+    /// whatsmeow pair.go handlePair: verify, store, countersign. Pure checks first, then one transaction, then the reply —
     /// so a rejected or failed pairing leaves nothing behind.
     private func pairSuccess(_ node: Node, id: String) {
         guard linking else { return }

@@ -1,7 +1,7 @@
 import WauseBinary
 import WauseCrypto
 
-/// Which devices a user has (protocol-messaging §3.3): a usync `devices` query, with the user's
+/// Which devices a user has (whatsmeow user.go GetUserDevices): a usync `devices` query, with the user's
 /// LID asked for too (`<lid/>`) so sessions and chats can use it. Answers are cached in the store
 /// and refreshed when they are older than `maximumAge` or the server says our list is stale
 /// (a `phash` mismatch on a send ack, a `devices` notification).
@@ -75,7 +75,7 @@ enum DeviceList {
     }
 }
 
-/// whatsmeow's participantListHashV2 (protocol-messaging §3.5): `2:` + unpadded base64 of the first
+/// whatsmeow send.go participantListHashV2: `2:` + unpadded base64 of the first
 /// 6 bytes of SHA-256 over the sorted `user.agent:device@server` strings. The server puts it on a
 /// message's ack and on `devices` notifications; a sender whose list hashes differently is stale.
 public enum ParticipantHash {

@@ -8,7 +8,7 @@ import WauseSignal
 /// What sending and receiving share: the Signal sessions over the store, one lock that makes
 /// every ratchet step (encrypt or decrypt) happen alone — a session record is read, advanced and
 /// written as a unit, so a send and a receive on the same session can never lose each other's
-/// step — and the message formats of protocol-messaging §2–3 (padding, ids, stanzas).
+/// step — and the message formats of whatsmeow message.go and send.go (padding, ids, stanzas).
 final class Messaging: @unchecked Sendable {
     let signalStore: SQLiteSignalStore
     private let ratchetLock = ConditionLock()
@@ -55,7 +55,7 @@ final class Messaging: @unchecked Sendable {
         return "3EB0" + Hex.encode(Array(SHA256.hash(data: data).prefix(9))).uppercased()
     }
 
-    /// §2.4 (whatsmeow `padMessage`): 1–15 bytes, each holding the count.
+    /// whatsmeow message.go `padMessage`: 1–15 bytes, each holding the count.
     static func pad(_ plaintext: [UInt8], random: (Int) -> [UInt8]) -> [UInt8] {
         var count = Int(random(1)[0] & 0x0F)
         if count == 0 { count = 15 }
@@ -70,7 +70,7 @@ final class Messaging: @unchecked Sendable {
         return Array(padded.dropLast(Int(last)))
     }
 
-    /// What our own other devices get instead of a message we sent (§2.5): the message wrapped in a
+    /// What our own other devices get instead of a message we sent (whatsmeow send.go marshalMessage): the message wrapped in a
     /// `DeviceSentMessage` naming the chat, with the original's `messageContextInfo`.
     static func deviceSentCopy(of message: WAWebProtobufsE2E_Message, chat: JID) -> WAWebProtobufsE2E_Message {
         var copy = WAWebProtobufsE2E_Message()
@@ -84,7 +84,7 @@ final class Messaging: @unchecked Sendable {
         do { return try message.serializedBytes() } catch { throw .internal("cannot encode the message: \(error)") }
     }
 
-    /// The text of a message, after unwrapping the containers whatsmeow unwraps (§2.5).
+    /// The text of a message, after unwrapping the containers whatsmeow unwraps (types/events/events.go UnwrapRaw).
     static func text(of message: WAWebProtobufsE2E_Message) -> (body: String, quotedID: String?, type: String)? {
         var current = message
         for _ in 0..<4 {

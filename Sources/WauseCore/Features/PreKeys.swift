@@ -2,7 +2,7 @@ import WauseBinary
 import WauseCrypto
 import WauseSignal
 
-/// One-time prekeys on the server (transport reference §9), so contacts can start Signal sessions
+/// One-time prekeys on the server (whatsmeow prekeys.go), so contacts can start Signal sessions
 /// with this device while it is offline. After `<success>` the engine asks the server how many it
 /// holds and tops them up as whatsmeow does; an `encrypt` notification with a low count refills.
 enum PreKeys {
@@ -41,7 +41,7 @@ enum PreKeys {
     }
 
     /// `<type>05</type><identity/>…<skey><id/><value/><signature/></skey>` around `keys`: what both the
-    /// upload (§9.2) and a retry receipt's `<keys>` (protocol-messaging §4.7) carry.
+    /// upload (whatsmeow prekeys.go uploadPreKeys) and a retry receipt's `<keys>` (whatsmeow retry.go sendRetryReceipt) carry.
     static func keyType(_ identity: DeviceIdentity) -> [Node] {
         [Node(tag: "type", bytes: [DjbPublicKey.typeByte]), Node(tag: "identity", bytes: identity.identityKey.publicKey)]
     }
@@ -55,7 +55,7 @@ enum PreKeys {
         ])
     }
 
-    /// §9.2: registration id (4 bytes BE), key type 05, identity, the one-time keys (3-byte ids)
+    /// whatsmeow prekeys.go uploadPreKeys, preKeyToNode: registration id (4 bytes BE), key type 05, identity, the one-time keys (3-byte ids)
     /// and the current signed prekey.
     static func uploadIQ(id: String, identity: DeviceIdentity, keys: [(id: UInt32, publicKey: [UInt8])]) -> Node {
         Node(tag: "iq", attributes: ["id": .text(id), "xmlns": "encrypt", "type": "set", "to": .jid(.whatsAppServer)],
@@ -140,7 +140,7 @@ extension Store {
 }
 
 /// Other devices' prekey bundles, for starting sessions with devices we have none with
-/// (protocol-messaging §1.11, §3.4): one `encrypt` iq for all of them.
+/// (whatsmeow prekeys.go fetchPreKeys; send.go encryptMessageForDevices): one `encrypt` iq for all of them.
 enum PreKeyBundles {
     static func query(id: String, devices: [JID]) -> Node {
         Node(tag: "iq", attributes: ["xmlns": "encrypt", "type": "get", "to": .jid(.whatsAppServer), "id": .text(id)], children: [
