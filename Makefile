@@ -110,13 +110,13 @@ test-sim: build $(VENV)/.installed-requirements
 	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp WAUSE_SIM=$(CURDIR)/$(DEBUG)/wause-sim \
 	    $(VENV)/bin/python -m pytest -q tests/sim
 
-# Independent implementations against ours (shared/reference/interop-oracles.md): python-axolotl's
+# Independent implementations against ours (docs/interop-oracles.md): python-axolotl's
 # curve25519 signatures, dissononce and noiseprotocol for Noise, baileys-python's binary XML codec,
 # and a client built from them that talks to wause-sim.
 $(VENV_INTEROP)/.installed-requirements: tests/requirements-interop.txt
 	scripts/setup-venv.sh $(VENV_INTEROP) tests/requirements-interop.txt
 
-# baileys-python declares Python 3.12 and dependencies its codec does not need (interop-oracles.md).
+# baileys-python declares Python 3.12 and dependencies its codec does not need (docs/interop-oracles.md).
 $(VENV_INTEROP)/.baileys-installed: $(VENV_INTEROP)/.installed-requirements
 	$(VENV_INTEROP)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
 	    --ignore-requires-python baileys-python==0.1.0a1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates Sources/WauseProto/Generated/*.pb.swift from proto/*.proto.
 #
-# Idempotent, and never part of a normal build: the generated files are committed (swift-build.md §5).
+# Idempotent, and never part of a normal build: the generated files are committed (README.md, "Protobufs").
 #   1. protoc (3.21.12 from Debian's `protobuf-compiler`) is installed with apt-get if missing;
 #   2. protoc-gen-swift 1.39.0 — the same version as the SwiftProtobuf runtime pinned in
 #      Package.swift — is built once, from a clone outside this repository, into a cache directory;
@@ -10,8 +10,8 @@
 #
 # Environment:
 #   WAUSE_TOOL_CACHE     where protoc-gen-swift is built (default ~/.cache/wause)
-#   SWIFT_PROTOBUF_GIT   the swift-protobuf repository to clone (default: the local mirror if present,
-#                        else GitHub)
+#   SWIFT_PROTOBUF_GIT   the swift-protobuf repository to clone (default: SwiftPM's own clone of it in
+#                        this checkout's .build/repositories if `swift build` made one, else GitHub)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,9 +32,9 @@ fi
 
 if [ ! -x "$plugin" ]; then
   default_git=https://github.com/apple/swift-protobuf.git
-  if [ -d /opt/swift-packages/apple/swift-protobuf.git ]; then
-    default_git=/opt/swift-packages/apple/swift-protobuf.git
-  fi
+  for mirror in "$root"/.build/repositories/swift-protobuf-*; do
+    if [ -d "$mirror" ]; then default_git=$mirror; fi
+  done
   source_git=${SWIFT_PROTOBUF_GIT:-$default_git}
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT

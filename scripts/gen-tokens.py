@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Generate Sources/WauseBinary/Generated/Tokens.swift from the v3 token dictionaries.
 
-The binary XML codec (protocol-transport-pairing.md §4.7) replaces common strings with one-byte
-tokens (indices 1..235 of the single-byte list) or with two bytes (0xEC + d, i) naming entry i of
-double-byte dictionary d. The lists are protocol data, so they are copied verbatim from the JSON
-file extracted from whatsmeow and never edited by hand.
+The binary XML codec (whatsmeow binary/token/token.go, Baileys src/WABinary/constants.ts) replaces
+common strings with one-byte tokens (indices 1..235 of the single-byte list) or with two bytes
+(0xEC + d, i) naming entry i of double-byte dictionary d. The lists are protocol data, so they are
+copied verbatim from the JSON file extracted from whatsmeow and never edited by hand.
 
     scripts/gen-tokens.py [SOURCE_JSON] [OUTPUT_SWIFT]
 
-Defaults: /work/shared/reference/data/wabinary-tokens-v3.json and
-Sources/WauseBinary/Generated/Tokens.swift (relative to the repository root). The header of the
-generated file records the source file name, its provenance field and its sha256, so a reader can
+Defaults: scripts/data/wabinary-tokens-v3.json (committed; provenance in scripts/data/README.md)
+and Sources/WauseBinary/Generated/Tokens.swift, both relative to the repository root. The header
+of the generated file records the source file name, its provenance field and its sha256, so a reader can
 tell which dictionary the build carries.
 """
 
@@ -22,11 +22,11 @@ import pathlib
 import sys
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = pathlib.Path("/work/shared/reference/data/wabinary-tokens-v3.json")
+DEFAULT_SOURCE = REPO_ROOT / "scripts/data/wabinary-tokens-v3.json"
 DEFAULT_OUTPUT = REPO_ROOT / "Sources/WauseBinary/Generated/Tokens.swift"
 
-SINGLE_BYTE_COUNT = 236  # §4.7: indices 0..235, index 0 is the empty token
-DOUBLE_BYTE_DICTIONARIES = 4  # §4.3: DICTIONARY_0..3 = 0xEC..0xEF
+SINGLE_BYTE_COUNT = 236  # whatsmeow token.go SingleByteTokens: indices 0..235, index 0 is the empty token
+DOUBLE_BYTE_DICTIONARIES = 4  # whatsmeow token.go Dictionary0..3 = 0xEC..0xEF
 DOUBLE_BYTE_ENTRIES = 256  # one index byte follows the dictionary tag
 
 
@@ -54,7 +54,7 @@ def validate(single: list[str], double: list[list[str]]) -> None:
     if "" in every:
         sys.exit("only single-byte token 0 may be empty")
     if len(set(every)) != len(every):
-        # The encoder's reverse map would be ambiguous (§4.7 verified there are no duplicates).
+        # The encoder's reverse map would be ambiguous (whatsmeow's and Baileys' lists have none).
         sys.exit("token lists contain duplicates")
 
 
@@ -74,7 +74,7 @@ def generate(source: pathlib.Path) -> str:
         f"// Version:    dictionary v{payload.get('dict_version', '?')}",
         f"// SHA-256:    {digest}",
         "//",
-        "// The v3 token dictionaries of the binary XML codec (protocol-transport-pairing.md §4.7).",
+        "// The v3 token dictionaries of the binary XML codec (whatsmeow binary/token/token.go).",
         "",
         "enum TokenTables {",
         "    /// Version of the dictionaries below, as recorded in the source file.",
@@ -84,14 +84,14 @@ def generate(source: pathlib.Path) -> str:
         f'    static let sourceSHA256 = "{digest}"',
         "",
         "    /// Single-byte tokens: byte value i (1...235) stands for `singleByte[i]`. Index 0 is the",
-        "    /// empty token and is never written, because byte 0x00 means LIST_EMPTY (§4.3).",
+        "    /// empty token and is never written, because byte 0x00 means LIST_EMPTY (whatsmeow token.go ListEmpty).",
         "    static let singleByte: [String] = [",
     ]
     lines += [f"        {swift_string_literal(t)},  // {i}" for i, t in enumerate(single)]
     lines += [
         "    ]",
         "",
-        "    /// Double-byte tokens: bytes `0xEC + d, i` stand for `doubleByte[d][i]` (§4.3).",
+        "    /// Double-byte tokens: bytes `0xEC + d, i` stand for `doubleByte[d][i]` (whatsmeow token.go Dictionary0).",
         "    static let doubleByte: [[String]] = [",
     ]
     for dict_index, dictionary in enumerate(double):

@@ -10,7 +10,7 @@ public struct NodeDecodingError: Error, Hashable, Sendable, CustomStringConverti
         case trailingBytes(count: Int)
         /// A byte that cannot start a value in this position.
         case unexpectedTag(UInt8, expected: String)
-        /// A node whose list size is 0, or whose tag is empty (§4.2: invalid for a node).
+        /// A node whose list size is 0, or whose tag is empty (whatsmeow binary/decoder.go readNode: invalid for a node).
         case invalidNode(String)
         /// A nibble-packed digit outside `0-9 - .` (12...14, or the pad 15 anywhere but last).
         case invalidPackedDigit(UInt8)
@@ -69,13 +69,13 @@ public struct NodeDecodingError: Error, Hashable, Sendable, CustomStringConverti
 
 /// Why a node could not be encoded: values the wire format cannot express.
 public enum NodeEncodingError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Decoders reject a node with an empty tag (§4.2; whatsmeow `ErrInvalidNode`).
+    /// Decoders reject a node with an empty tag (whatsmeow binary/decoder.go readNode, `ErrInvalidNode`).
     case emptyTag
     /// A list header holds at most 65535 items (LIST_16).
     case listTooLong(count: Int)
     /// A byte length must fit in 32 bits (BINARY_32).
     case valueTooLong(length: Int)
-    /// AD_JID carries the device in one byte (§4.3).
+    /// AD_JID carries the device in one byte (whatsmeow binary/token/token.go).
     case deviceOutOfRange(JID)
     /// A JID needs a server to be written (JID_PAIR, FB_JID and INTEROP_JID carry it).
     case emptyJIDServer(JID)

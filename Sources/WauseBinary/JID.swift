@@ -1,20 +1,20 @@
 /// A WhatsApp address ("Jabber ID"): a user, device or agent of a user, group, broadcast list,
-/// newsletter or server (protocol-transport-pairing.md §5; whatsmeow `types/jid.go`).
+/// newsletter or server (whatsmeow `types/jid.go`).
 ///
 /// The fields mirror whatsmeow's `types.JID`, the reference for what the server accepts:
 /// `user`, `rawAgent` (the AD-JID agent byte when it is not implied by the server), `device`,
 /// `integrator` (interop JIDs only) and `server`.
 ///
-/// The text form is whatsmeow's `String()` (§5): `user.agent:device@server` when an agent is
+/// The text form is whatsmeow's `String()` (whatsmeow types/jid.go): `user.agent:device@server` when an agent is
 /// set, `user:device@server` when a device is set, `user@server`, or just `server`. Interop
 /// JIDs with an integrator print Baileys' form `integrator-user:device@interop`, because
 /// whatsmeow's form drops the integrator. `JID(parsing:)` reads all of these back.
 public struct JID: Hashable, Sendable {
     public var user: String
-    /// The agent byte of an AD-JID whose server does not determine it (§4.6 "otherwise
+    /// The agent byte of an AD-JID whose server does not determine it (whatsmeow binary/encoder.go writeJID "otherwise
     /// RawAgent"). Zero for ordinary users; the domain type of lid/hosted servers is implied.
     public var rawAgent: UInt8
-    /// 0 is the primary device (the phone); companions get theirs at pairing (§5).
+    /// 0 is the primary device (the phone); companions get theirs at pairing (whatsmeow types/jid.go).
     public var device: UInt16
     /// Interop JIDs only: the integrator id.
     public var integrator: UInt16
@@ -60,18 +60,18 @@ extension JID {
         public static let newsletter: Server = "newsletter"
         /// Calls (listed by Baileys).
         public static let call: Server = "call"
-        /// Messenger users, written as FB_JID (§4.6).
+        /// Messenger users, written as FB_JID (whatsmeow binary/encoder.go writeJID).
         public static let messenger: Server = "msgr"
-        /// Interop users, written as INTEROP_JID (§4.6).
+        /// Interop users, written as INTEROP_JID (whatsmeow binary/encoder.go writeJID).
         public static let interop: Server = "interop"
-        /// Cloud API / hosted accounts, always written as AD_JID (§4.6).
+        /// Cloud API / hosted accounts, always written as AD_JID (whatsmeow binary/encoder.go writeJID).
         public static let hosted: Server = "hosted"
         public static let hostedLID: Server = "hosted.lid"
         /// Meta AI bots.
         public static let bot: Server = "bot"
     }
 
-    /// The AD-JID agent byte ("domain type") of each server that implies one (§5): WHATSAPP=0,
+    /// The AD-JID agent byte ("domain type") of each server that implies one (whatsmeow types/jid.go): WHATSAPP=0,
     /// LID=1, HOSTED=128, HOSTED_LID=129 (whatsmeow `WhatsAppDomain`…, Baileys `WAJIDDomains`).
     public enum DomainType {
         public static let whatsApp: UInt8 = 0
@@ -81,7 +81,7 @@ extension JID {
     }
 }
 
-// MARK: - Well-known JIDs (§5)
+// MARK: - Well-known JIDs (whatsmeow types/jid.go)
 
 extension JID {
     /// `s.whatsapp.net`: the `to` of IQs addressed to the server.
@@ -100,7 +100,7 @@ extension JID {
 
 extension JID {
     /// The agent byte written in an AD_JID: implied by the server where it can be, otherwise the
-    /// raw agent (whatsmeow `ActualAgent`, §4.6).
+    /// raw agent (whatsmeow types/jid.go `ActualAgent`, binary/encoder.go writeJID).
     public var actualAgent: UInt8 {
         switch server {
         case .whatsApp: return DomainType.whatsApp
@@ -121,7 +121,7 @@ extension JID {
     /// True for JIDs naming a server alone, such as `s.whatsapp.net`.
     public var isServerOnly: Bool { user.isEmpty && rawAgent == 0 && device == 0 && integrator == 0 }
 
-    /// The JID an AD_JID with this agent byte stands for (§4.6 decode: 1 → lid, 128 → hosted,
+    /// The JID an AD_JID with this agent byte stands for (whatsmeow types/jid.go NewADJID: 1 → lid, 128 → hosted,
     /// 129 → hosted.lid, anything else → s.whatsapp.net keeping the byte as raw agent;
     /// whatsmeow `NewADJID`).
     public init(adUser user: String, agent: UInt8, device: UInt8) {
@@ -144,7 +144,7 @@ public struct JIDParseError: Error, Hashable, Sendable, CustomStringConvertible 
 }
 
 extension JID: CustomStringConvertible, LosslessStringConvertible {
-    /// whatsmeow's `String()` form (§5), or Baileys' form for interop JIDs with an integrator.
+    /// whatsmeow's `String()` form (whatsmeow types/jid.go), or Baileys' form for interop JIDs with an integrator.
     public var description: String {
         var userPart = user
         if server == .interop && (integrator != 0 || user.contains("-")) {
@@ -174,7 +174,7 @@ extension JID: CustomStringConvertible, LosslessStringConvertible {
         self = parsed
     }
 
-    /// Parses every form `description` prints (whatsmeow `ParseJID`, §5): no `@` means a
+    /// Parses every form `description` prints (whatsmeow types/jid.go `ParseJID`): no `@` means a
     /// server-only JID; a `.` in the user part introduces `agent[:device]`; otherwise a `:`
     /// introduces the device. Unlike whatsmeow this rejects out-of-range numbers instead of
     /// truncating them, and rejects more than one `@`.

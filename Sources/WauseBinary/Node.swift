@@ -1,5 +1,5 @@
 /// One element of WhatsApp's binary XML: a tag, ordered attributes and optional content
-/// (protocol-transport-pairing.md §4.2).
+/// (whatsmeow binary/encoder.go writeNode).
 ///
 /// A value type: nodes are wire data, built, sent, received and inspected, never shared
 /// mutable state.
@@ -24,7 +24,7 @@ public struct Node: Hashable, Sendable {
         self.init(tag: tag, attributes: attributes, content: .bytes(bytes))
     }
 
-    /// What a node holds after its attributes (§4.2).
+    /// What a node holds after its attributes (whatsmeow binary/encoder.go writeNode).
     public enum Content: Hashable, Sendable {
         /// No content: the list size is odd.
         case none
@@ -34,7 +34,7 @@ public struct Node: Hashable, Sendable {
         /// position as bytes, as whatsmeow does, because content is usually binary
         /// (ciphertext, keys); `.text` comes back only for tokens and packed strings.
         case bytes([UInt8])
-        /// A string, written as a token, a packed string or raw UTF-8 (§4.4).
+        /// A string, written as a token, a packed string or raw UTF-8 (whatsmeow binary/encoder.go writeString).
         case text(String)
         /// A JID in content position; whatsmeow accepts and produces these (`write(types.JID)`).
         indirect case jid(JID)
@@ -44,10 +44,10 @@ public struct Node: Hashable, Sendable {
 // MARK: - Attribute values
 
 /// An attribute value: plain text, or a JID that is always written in a JID encoding (JID_PAIR,
-/// AD_JID, FB_JID, INTEROP_JID) and never as a bare string or token (§4.6).
+/// AD_JID, FB_JID, INTEROP_JID) and never as a bare string or token (whatsmeow binary/encoder.go writeJID).
 ///
 /// The distinction matters on the wire: whatsmeow ignores a stanza whose `from` is the token
-/// `s.whatsapp.net` instead of the JID pair `FA 00 03` (interop-oracles.md, baileys-python
+/// `s.whatsapp.net` instead of the JID pair `FA 00 03` (docs/interop-oracles.md, baileys-python
 /// caveat), so addresses must be typed as JIDs, never as strings that happen to contain `@`.
 public enum AttributeValue: Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
     case text(String)
@@ -166,7 +166,7 @@ extension Node {
     }
 
     /// Binary content; text content gives its UTF-8 bytes, since a raw string and raw bytes
-    /// are the same thing on the wire (§4.2).
+    /// are the same thing on the wire (whatsmeow binary/encoder.go writeNode).
     public var bytes: [UInt8]? {
         switch content {
         case .bytes(let bytes): return bytes

@@ -9,7 +9,7 @@ public struct DecodingLimits: Hashable, Sendable {
     /// error; this also rejects declared lengths that would fit only a huge frame.
     public var maxValueLength: Int
     /// Most bytes a zlib-compressed frame may inflate to. Frames are at most 16 MiB on the wire
-    /// (3-byte length prefix, §1.4), so anything larger is a zip bomb rather than a stanza.
+    /// (3-byte length prefix, whatsmeow socket/framesocket.go SendFrame, processData), so anything larger is a zip bomb rather than a stanza.
     public var maxInflatedSize: Int
 
     public init(maxDepth: Int = 64, maxNodeCount: Int = 250_000, maxValueLength: Int = 16 << 20, maxInflatedSize: Int = 16 << 20) {
@@ -22,7 +22,7 @@ public struct DecodingLimits: Hashable, Sendable {
     public static let `default` = DecodingLimits()
 }
 
-/// Reads nodes in WhatsApp's binary XML format (protocol-transport-pairing.md §4).
+/// Reads nodes in WhatsApp's binary XML format (whatsmeow binary/decoder.go).
 ///
 /// Input is untrusted: every length is checked against the remaining input before anything is
 /// allocated, nesting and node count are bounded, and inflation stops at a size limit. Every
@@ -35,7 +35,7 @@ public struct NodeDecoder: Sendable {
     }
 
     /// Decodes a decrypted frame payload: the flag byte, then one node, zlib-inflated first when
-    /// the flag has bit 0x02 set (§4.1).
+    /// the flag has bit 0x02 set (whatsmeow binary/unpack.go Unpack).
     public func decodeFrame(_ frame: [UInt8]) throws(NodeDecodingError) -> Node {
         let result: Result<Node, NodeDecodingError> = frame.withUnsafeBufferPointer { buffer in
             Result { () throws(NodeDecodingError) -> Node in try decodeFrame(buffer) }
@@ -123,7 +123,7 @@ struct NodeReader {
         return UInt16(bytes[0]) << 8 | UInt16(bytes[1])
     }
 
-    /// The length after a BINARY_8 / BINARY_20 / BINARY_32 tag (§4.3), checked against the
+    /// The length after a BINARY_8 / BINARY_20 / BINARY_32 tag (whatsmeow binary/token/token.go), checked against the
     /// limit before the caller reads (and allocates) that many bytes.
     private mutating func readByteLength(after tag: UInt8) throws(NodeDecodingError) -> Int {
         let start = offset
@@ -147,7 +147,7 @@ struct NodeReader {
 
     // MARK: Nodes
 
-    /// `LIST(n) tag (n-1)/2×(key value) [content if n is even]` (§4.2).
+    /// `LIST(n) tag (n-1)/2×(key value) [content if n is even]` (whatsmeow binary/decoder.go readNode).
     mutating func readNode(depth: Int) throws(NodeDecodingError) -> Node {
         let start = offset
         guard depth <= limits.maxDepth else {
@@ -194,7 +194,7 @@ struct NodeReader {
         return Node(tag: tag, attributes: attributes, content: content)
     }
 
-    /// Content (§4.2): a child list, bytes, a JID, or a string.
+    /// Content (whatsmeow binary/decoder.go readNode): a child list, bytes, a JID, or a string.
     private mutating func readContent(depth: Int) throws(NodeDecodingError) -> Node.Content {
         let tag = try readByte()
         switch tag {
@@ -234,7 +234,7 @@ struct NodeReader {
 
     // MARK: Strings
 
-    /// A string value (§4.4, decode side): a single- or double-byte token, a packed string, or
+    /// A string value (whatsmeow binary/decoder.go read): a single- or double-byte token, a packed string, or
     /// raw bytes decoded as UTF-8 (invalid sequences become U+FFFD, as in Baileys).
     private mutating func readString(_ tag: UInt8, expected: String) throws(NodeDecodingError) -> String {
         if tag >= 1 && Int(tag) < singleByteTokens.count {
@@ -257,7 +257,7 @@ struct NodeReader {
         }
     }
 
-    /// NIBBLE_8 / HEX_8 (§4.5): a length byte (`count | 0x80 if odd`), then the packed bytes.
+    /// NIBBLE_8 / HEX_8 (whatsmeow binary/decoder.go readPacked8): a length byte (`count | 0x80 if odd`), then the packed bytes.
     private mutating func readPacked(_ alphabet: PackedString.Alphabet) throws(NodeDecodingError) -> String {
         let lengthOffset = offset
         let lengthByte = try readByte()
@@ -287,7 +287,7 @@ struct NodeReader {
             throw NodeDecodingError(.invalidPackedDigit(position % 2 == 0 ? byte >> 4 : byte & 0x0F), at: lengthOffset + 1 + position / 2)
         }
         if isOdd, alphabet == .nibble {
-            // The pad position is dropped, but 12...14 are invalid anywhere (§4.5; whatsmeow
+            // The pad position is dropped, but 12...14 are invalid anywhere (whatsmeow binary/decoder.go readPacked8;
             // unpacks the pad too and fails on them).
             let pad = packed[byteCount - 1] & 0x0F
             if pad != PackedString.padding && PackedString.character(of: pad, in: .nibble) == nil {
@@ -299,7 +299,7 @@ struct NodeReader {
 
     // MARK: JIDs
 
-    /// The four JID encodings (§4.6, decode side).
+    /// The four JID encodings (whatsmeow binary/decoder.go readJIDPair, readADJID, readFBJID, readInteropJID).
     private mutating func readJID(_ tag: UInt8) throws(NodeDecodingError) -> JID {
         switch tag {
         case WireTag.jidPair:

@@ -1,6 +1,6 @@
-/// Writes nodes in WhatsApp's binary XML format (protocol-transport-pairing.md §4).
+/// Writes nodes in WhatsApp's binary XML format (whatsmeow binary/encoder.go).
 ///
-/// Output is the decrypted frame plaintext: the flag byte (§4.1), then exactly one node. Both
+/// Output is the decrypted frame plaintext: the flag byte (whatsmeow binary/unpack.go Unpack), then exactly one node. Both
 /// reference clients write flag 0 (uncompressed) on every outgoing frame; `.zlib` exists for
 /// the simulator and for tests of the decoder's inflate path.
 public struct NodeEncoder: Sendable {
@@ -42,7 +42,7 @@ public struct NodeEncoder: Sendable {
     }
 }
 
-/// How the frame body after the flag byte is stored (§4.1).
+/// How the frame body after the flag byte is stored (whatsmeow binary/unpack.go Unpack).
 public enum FrameCompression: Sendable, Hashable {
     case none
     /// RFC 1950 zlib with header, flag byte 0x02.
@@ -66,7 +66,7 @@ struct NodeWriter {
         out.reserveCapacity(capacity)
     }
 
-    /// `LIST(n) tag attributes… [content]` with `n = 1 + 2·attributes + (content ? 1 : 0)` (§4.2).
+    /// `LIST(n) tag attributes… [content]` with `n = 1 + 2·attributes + (content ? 1 : 0)` (whatsmeow binary/encoder.go writeNode).
     mutating func writeNode(_ node: Node) throws(NodeEncodingError) {
         guard !node.tag.isEmpty else { throw NodeEncodingError.emptyTag }
         var attributeCount = 0
@@ -100,14 +100,14 @@ struct NodeWriter {
         }
     }
 
-    /// Attributes with empty values are skipped and not counted (§4.2; whatsmeow
+    /// Attributes with empty values are skipped and not counted (whatsmeow binary/encoder.go countAttributes;
     /// `countAttributes`). A JID is never empty: it always has a server.
     private static func isSkipped(_ value: AttributeValue) -> Bool {
         if case .text(let text) = value { return text.isEmpty }
         return false
     }
 
-    /// LIST_EMPTY, LIST_8 or LIST_16 (§4.2).
+    /// LIST_EMPTY, LIST_8 or LIST_16 (whatsmeow binary/encoder.go writeNode).
     mutating func writeListStart(_ count: Int) throws(NodeEncodingError) {
         if count == 0 {
             out.append(WireTag.listEmpty)
@@ -123,7 +123,7 @@ struct NodeWriter {
         }
     }
 
-    /// BINARY_8 below 256, BINARY_20 below 2^20, else BINARY_32 (§4.3).
+    /// BINARY_8 below 256, BINARY_20 below 2^20, else BINARY_32 (whatsmeow binary/token/token.go).
     mutating func writeByteLength(_ length: Int) throws(NodeEncodingError) {
         guard length <= Int(UInt32.max) else { throw NodeEncodingError.valueTooLong(length: length) }
         appendByteLength(length)
@@ -148,7 +148,7 @@ struct NodeWriter {
         }
     }
 
-    /// writeString (§4.4): token, double-byte token, nibble-packed, hex-packed, else raw UTF-8.
+    /// writeString (whatsmeow binary/encoder.go writeString): token, double-byte token, nibble-packed, hex-packed, else raw UTF-8.
     ///
     /// The empty string is written raw (`FC 00`) as Baileys does. whatsmeow would nibble-pack it
     /// (`FF 00`); both decode to "" in either decoder, and the raw form also decodes in the AD_JID
@@ -180,7 +180,7 @@ struct NodeWriter {
         out.append(contentsOf: utf8)
     }
 
-    /// The JID encoding selection of whatsmeow `writeJID` (§4.6):
+    /// The JID encoding selection of whatsmeow binary/encoder.go `writeJID`:
     /// - AD_JID when the server is `s.whatsapp.net` or `lid` with a device > 0, or the server is
     ///   `hosted` / `hosted.lid` (any device), with the agent byte from `actualAgent`;
     /// - FB_JID for `msgr`, INTEROP_JID for `interop`;

@@ -1,5 +1,5 @@
 /// NIBBLE_8 and HEX_8 packing: two characters per byte for strings drawn from a 16-symbol
-/// alphabet (protocol-transport-pairing.md §4.5).
+/// alphabet (whatsmeow binary/encoder.go writePackedBytes).
 ///
 /// Layout: tag, then `ceil(n/2) | (n odd ? 0x80 : 0)`, then the packed bytes, high nibble first.
 /// An odd length pads the final low nibble with 15.
@@ -17,7 +17,7 @@ enum PackedString {
     static let padding: UInt8 = 15
 
     /// The alphabet that can pack `utf8`, in the encoder's order of preference (nibble before
-    /// hex, §4.4), or nil. Empty strings and strings over 127 characters are not packed.
+    /// hex; whatsmeow binary/encoder.go writeString), or nil. Empty strings and strings over 127 characters are not packed.
     /// Lower-case hex is not packable: it would decode as upper case (Baileys' validator agrees).
     @inline(__always)
     static func alphabet(for utf8: UnsafeBufferPointer<UInt8>) -> Alphabet? {

@@ -1,4 +1,4 @@
-/// Lookups over the generated v3 token tables (`Generated/Tokens.swift`, §4.7).
+/// Lookups over the generated v3 token tables (`Generated/Tokens.swift`, from whatsmeow binary/token/token.go).
 ///
 /// The encoder needs string → bytes; the decoder needs bytes → string. The lists contain no
 /// duplicates within or across dictionaries (checked by scripts/gen-tokens.py), so the reverse
@@ -13,7 +13,7 @@ enum TokenDictionary {
 
 /// String → token bytes, keyed by UTF-8 bytes.
 ///
-/// Every string the encoder writes is looked up here first (§4.4 step 1–2), so this is the
+/// Every string the encoder writes is looked up here first (whatsmeow binary/encoder.go writeString), so this is the
 /// encoder's hottest path. A `[String: …]` dictionary spends most of its time in SipHash and
 /// String bridging; this open-addressing table hashes the bytes with FNV-1a and compares them
 /// directly. It is immutable after construction, so sharing it across threads is safe.

@@ -1,4 +1,4 @@
-/// The tag bytes of the binary XML format (protocol-transport-pairing.md §4.3, identical in
+/// The tag bytes of the binary XML format (whatsmeow binary/token/token.go, identical in
 /// whatsmeow `binary/token/token.go` and Baileys `src/WABinary/constants.ts`).
 ///
 /// Every value on the wire starts with one of these bytes. Values 1...235 are single-byte
@@ -33,12 +33,12 @@ enum WireTag {
     static let nibble8: UInt8 = 0xFF
 
     /// Longest string that may be nibble- or hex-packed: the length byte keeps 7 bits for the
-    /// number of packed bytes and its top bit for "odd length" (§4.5), and both reference
+    /// number of packed bytes and its top bit for "odd length" (whatsmeow binary/encoder.go writePackedBytes), and both reference
     /// encoders cap the character count at 127.
     static let packedMaxCharacters = 127
 }
 
-/// The leading byte of a decrypted frame (§4.1).
+/// The leading byte of a decrypted frame (whatsmeow binary/unpack.go Unpack).
 public enum FrameFlag {
     /// Set when the rest of the frame is a zlib stream (RFC 1950, with header). whatsmeow
     /// `binary/unpack.go` and Baileys `decompressingIfRequired` test `flag & 2`; the other bits

@@ -1,12 +1,12 @@
 import CZlib
 
-/// zlib (RFC 1950, with header) for frames whose flag byte has bit 0x02 set (§4.1), through
+/// zlib (RFC 1950, with header) for frames whose flag byte has bit 0x02 set (whatsmeow binary/unpack.go Unpack), through
 /// Debian's libz. Inflation is bounded: a frame from the network must not be able to make us
 /// allocate without limit.
 enum Zlib {
     /// Inflates one complete zlib stream of at most `limit` bytes of output.
     static func inflate(_ input: UnsafeBufferPointer<UInt8>, limit: Int) throws(NodeDecodingError) -> [UInt8] {
-        // z_stream counts input in 32 bits; frames are at most 16 MiB (§1.4).
+        // z_stream counts input in 32 bits; frames are at most 16 MiB (whatsmeow socket/framesocket.go SendFrame, processData).
         guard input.count <= Int(UInt32.max) else {
             throw NodeDecodingError(.inflatedSizeTooLarge(limit: limit), at: 0)
         }

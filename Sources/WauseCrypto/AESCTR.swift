@@ -3,7 +3,7 @@ import _CryptoExtras
 
 /// AES-CTR with a full 16-byte initial counter block incremented as one 128-bit big-endian number
 /// (NIST SP 800-38A §B.1). WhatsApp's pairing-code flow wraps the companion's ephemeral key with
-/// AES-256-CTR (protocol-transport-pairing.md §7.2). Encryption and decryption are the same operation.
+/// AES-256-CTR (whatsmeow pair-code.go generateCompanionEphemeralKey). Encryption and decryption are the same operation.
 public enum AESCTR {
     public static let counterBlockLength = 16
 

@@ -2,7 +2,7 @@ import Crypto
 import _CryptoExtras
 
 /// PBKDF2 with HMAC-SHA256 (RFC 8018 §5.2). WhatsApp's pairing-code flow derives its wrapping key
-/// with 131072 iterations (protocol-transport-pairing.md §7.2), below swift-crypto's 210000-round
+/// with 131072 iterations (whatsmeow pair-code.go generateCompanionEphemeralKey), below swift-crypto's 210000-round
 /// floor for new password hashes, so this uses the unchecked entry point and validates itself.
 public enum PBKDF2 {
     /// Derives `outputByteCount` bytes from `password` and `salt` with `rounds` iterations.

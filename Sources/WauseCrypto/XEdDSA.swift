@@ -4,7 +4,7 @@ import Crypto
 /// Curve25519 signatures exactly as libsignal computes them (`curve25519_sign` / `curve25519_verify`
 /// in libsignal-protocol-c `curve_sigs.c`; go.mau.fi/libsignal `ecc/SignCurve25519.go`), which is
 /// what WhatsApp uses for signed prekeys, sender-key messages, ADV device identities and the Noise
-/// server certificate chain (reference: protocol-transport-pairing.md §2.9, protocol-messaging.md §1.2).
+/// server certificate chain (whatsmeow handshake.go verifyServerCert, pair.go handlePair).
 ///
 /// This is the *original* libsignal scheme, not the later "XEdDSA" paper's variant: the X25519 private
 /// scalar `a` is used directly as the Ed25519 scalar — it is never negated — and the sign bit of the

@@ -4,7 +4,9 @@ import WauseHTTP
 
 /// MCP over Streamable HTTP, handshake era (protocol versions 2025-03-26, 2025-06-18 and
 /// 2025-11-25), on `/mcp`; plus `/qr`, `/qr.png`, `/qr.svg` and `/healthz`. Every tool is a row of
-/// the engine's method catalogue. Facts and the conformance checklist: mcp-and-anchors.md A.2–A.12.
+/// the engine's method catalogue. Facts: the MCP specification 2025-11-25
+/// (modelcontextprotocol/modelcontextprotocol docs/specification/2025-11-25: basic/transports.mdx,
+/// basic/lifecycle.mdx, server/tools.mdx).
 public final class MCPServer: @unchecked Sendable {
     public static let supportedProtocolVersions = ["2025-11-25", "2025-06-18", "2025-03-26"]
     public static let preferredProtocolVersion = "2025-11-25"
@@ -164,7 +166,7 @@ public final class MCPServer: @unchecked Sendable {
         }
         if message["method"]?.stringValue == "server/discover" {
             // This server speaks the handshake era only; a JSON-RPC error makes current clients
-            // fall back to initialize (mcp-and-anchors.md A.11).
+            // fall back to initialize (the mcp Python SDK 2.3.0 client's `mode="auto"`).
             note.rpcMethod = "server/discover"
             return .json(200, MCPServer.rpcError(id: message["id"] ?? .null, code: -32601,
                                                  message: "Method not found: server/discover (send initialize; protocol \(MCPServer.preferredProtocolVersion))"))

@@ -1,8 +1,8 @@
 import WauseCore
 import WauseHTTP
 
-/// The checks every request passes before a handler sees it (DESIGN.md "Security",
-/// mcp-and-anchors.md A.2): a Host header naming this machine (DNS-rebinding defence → 421), an
+/// The checks every request passes before a handler sees it (DESIGN.md "Security";
+/// MCP specification 2025-11-25 basic/transports.mdx "Security Warning"): a Host header naming this machine (DNS-rebinding defence → 421), an
 /// Origin, when present, that is a local page (→ 403), and the bearer token when one is set
 /// (→ 401).
 public struct RequestGuard: Sendable {

@@ -1,8 +1,8 @@
 import WauseCrypto
 import WauseProto
 
-/// The account/device identity ("ADV") proofs exchanged when a device links (transport reference
-/// §6.4): the phone's account key signs the companion's identity key, the companion signs back, and
+/// The account/device identity ("ADV") proofs exchanged when a device links (whatsmeow
+/// pair.go handlePair): the phone's account key signs the companion's identity key, the companion signs back, and
 /// the whole is authenticated with the ADV secret from the QR code or the pairing-code exchange.
 /// Both sides are here: the engine verifies and countersigns, wause-sim's phones issue and check.
 public enum ADVIdentity {

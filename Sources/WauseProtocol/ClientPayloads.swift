@@ -10,14 +10,14 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The ClientPayload a companion sends inside the Noise ClientFinish (transport reference §3):
-/// a registration payload while unlinked (§3.4), a login payload once linked (§3.5), both on the
-/// web-client base (§3.3).
+/// The ClientPayload a companion sends inside the Noise ClientFinish (whatsmeow store/clientpayload.go):
+/// a registration payload while unlinked (getRegistrationPayload), a login payload once linked
+/// (getLoginPayload), both on the web-client base (BaseClientPayload).
 public enum ClientPayloads {
     /// What the phone shows in "Linked devices": `Chrome (wause)`.
     public static let deviceOS = "wause"
     public static let platformType = WACompanionReg_DeviceProps.PlatformType.chrome
-    /// The QR string's client-type field for `platformType` (§6.2: Chrome = "1").
+    /// The QR string's client-type field for `platformType` (whatsmeow pair.go makeQRData: Chrome = "1").
     public static let qrClientType = "1"
 
     static func base(clientVersion: String, pushName: String?) -> WAWebProtobufsWa6_ClientPayload {
@@ -81,7 +81,7 @@ public enum ClientPayloads {
         return props
     }
 
-    /// §3.4: a device the server does not know yet, offering its keys for pairing.
+    /// whatsmeow store/clientpayload.go getRegistrationPayload: a device the server does not know yet, offering its keys for pairing.
     public static func registration(keys: PreKeyStanzas.PublicKeys, clientVersion: String, pushName: String?) throws(WauseError) -> [UInt8] {
         var payload = base(clientVersion: clientVersion, pushName: pushName)
         payload.passive = false
@@ -103,7 +103,7 @@ public enum ClientPayloads {
         }
     }
 
-    /// §3.5: a linked device logging in as `user:device`.
+    /// whatsmeow store/clientpayload.go getLoginPayload: a linked device logging in as `user:device`.
     public static func login(user: UInt64, device: UInt32, clientVersion: String, pushName: String?) throws(WauseError) -> [UInt8] {
         var payload = base(clientVersion: clientVersion, pushName: pushName)
         payload.username = user

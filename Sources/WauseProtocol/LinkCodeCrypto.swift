@@ -1,13 +1,13 @@
 import WauseCrypto
 
-/// The cryptography of pairing-code linking (transport reference §7), both sides of it: the
+/// The cryptography of pairing-code linking (whatsmeow pair-code.go), both sides of it: the
 /// companion (the engine) and the primary phone (wause-sim's virtual phones). Kept apart from the
 /// stanza flow so it can be checked with fixed inputs against independently derived values.
 public enum LinkCodeCrypto {
-    /// §7.1: 32 symbols, no 0, I, O or U; RFC 4648 bit order, no padding.
+    /// whatsmeow pair-code.go PairPhone: 32 symbols, no 0, I, O or U; RFC 4648 bit order, no padding.
     public static let alphabet = Array("123456789ABCDEFGHJKLMNPQRSTVWXYZ")
     public static let codeLength = 8
-    /// §7.2: PBKDF2-HMAC-SHA256 rounds, `2 << 16`.
+    /// whatsmeow pair-code.go generateCompanionEphemeralKey: PBKDF2-HMAC-SHA256 rounds, `2 << 16`.
     public static let keyDerivationRounds = 131_072
     public static let wrappedKeyLength = 32 + 16 + 32
     public static let keyBundleLength = 32 + 12 + 96 + 16
@@ -51,7 +51,7 @@ public enum LinkCodeCrypto {
         }
     }
 
-    /// §7.2: `salt(32) ‖ iv(16) ‖ AES-256-CTR(PBKDF2(code, salt), iv)(publicKey)`, 80 bytes. Both
+    /// generateCompanionEphemeralKey: `salt(32) ‖ iv(16) ‖ AES-256-CTR(PBKDF2(code, salt), iv)(publicKey)`, 80 bytes. Both
     /// the companion's and the phone's ephemeral keys travel this way.
     public static func wrap(publicKey: [UInt8], code: String, salt: [UInt8], iv: [UInt8]) throws(Failure) -> [UInt8] {
         guard publicKey.count == 32, salt.count == 32, iv.count == 16 else { throw .malformed("wrong key, salt or iv length") }
@@ -78,7 +78,7 @@ public enum LinkCodeCrypto {
         }
     }
 
-    /// §7.5 steps 4–7: the companion's key bundle for the phone, 156 bytes:
+    /// whatsmeow pair-code.go handleCodePairNotification: the companion's key bundle for the phone, 156 bytes:
     /// `salt(32) ‖ nonce(12) ‖ AES-256-GCM(HKDF(ephemeralShared, salt, info))(companionIdentity ‖
     /// primaryIdentity ‖ advSecretRandom)`.
     public static func sealKeyBundle(ephemeralShared: [UInt8], companionIdentity: [UInt8], primaryIdentity: [UInt8],
@@ -112,7 +112,7 @@ public enum LinkCodeCrypto {
         return (Array(plain[0..<32]), Array(plain[32..<64]), Array(plain[64..<96]))
     }
 
-    /// §7.5 step 9: the ADV secret both sides use from here on (it authenticates `pair-success`).
+    /// whatsmeow pair-code.go handleCodePairNotification: the ADV secret both sides use from here on (it authenticates `pair-success`).
     /// HKDF with no salt (RFC 5869: 32 zero bytes).
     public static func advSecret(ephemeralShared: [UInt8], identityShared: [UInt8], advSecretRandom: [UInt8]) throws(Failure) -> [UInt8] {
         do {

@@ -23,7 +23,7 @@ public enum MessageFormat {
         return "3EB0" + Hex.encode(Array(SHA256.hash(data: data).prefix(9))).uppercased()
     }
 
-    /// §2.4 (whatsmeow `padMessage`): 1–15 bytes, each holding the count.
+    /// whatsmeow message.go `padMessage`: 1–15 bytes, each holding the count.
     public static func pad(_ plaintext: [UInt8], random: (Int) -> [UInt8]) -> [UInt8] {
         var count = Int(random(1)[0] & 0x0F)
         if count == 0 { count = 15 }
@@ -38,7 +38,7 @@ public enum MessageFormat {
         return Array(padded.dropLast(Int(last)))
     }
 
-    /// What our own other devices get instead of a message we sent (§2.5): the message wrapped in a
+    /// What our own other devices get instead of a message we sent (whatsmeow send.go marshalMessage): the message wrapped in a
     /// `DeviceSentMessage` naming the chat, with the original's `messageContextInfo`.
     public static func deviceSentCopy(of message: WAWebProtobufsE2E_Message, chat: JID) -> WAWebProtobufsE2E_Message {
         var copy = WAWebProtobufsE2E_Message()
@@ -52,7 +52,7 @@ public enum MessageFormat {
         do { return try message.serializedBytes() } catch { throw .internal("cannot encode the message: \(error)") }
     }
 
-    /// The text of a message, after unwrapping the containers whatsmeow unwraps (§2.5).
+    /// The text of a message, after unwrapping the containers whatsmeow unwraps (types/events/events.go UnwrapRaw).
     public static func text(of message: WAWebProtobufsE2E_Message) -> (body: String, quotedID: String?, type: String)? {
         var current = message
         for _ in 0..<4 {

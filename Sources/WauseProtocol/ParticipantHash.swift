@@ -2,7 +2,7 @@ import WauseBinary
 import WauseCrypto
 import WauseSupport
 
-/// whatsmeow's participantListHashV2 (protocol-messaging §3.5): `2:` + unpadded base64 of the first
+/// whatsmeow send.go participantListHashV2: `2:` + unpadded base64 of the first
 /// 6 bytes of SHA-256 over the sorted `user.agent:device@server` strings. The server puts it on a
 /// message's ack and on `devices` notifications; a sender whose list hashes differently is stale.
 public enum ParticipantHash {

@@ -1,7 +1,7 @@
 import WauseCrypto
 
 /// A peer's (or our own) long-term identity public key: a Curve25519 key, 32 bytes raw, written
-/// `0x05 ‖ key` inside Signal messages and records (protocol-messaging.md §1.1).
+/// `0x05 ‖ key` inside Signal messages and records (go.mau.fi/libsignal ecc/Curve.go DjbType).
 public struct IdentityKey: Hashable, Sendable, CustomStringConvertible {
     /// The raw 32-byte Montgomery public key.
     public var publicKey: [UInt8] { Array(serialized.dropFirst()) }

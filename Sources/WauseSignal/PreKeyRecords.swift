@@ -3,7 +3,7 @@ import WauseProto
 import SwiftProtobuf
 
 /// A one-time prekey we published: consumed by the first `pkmsg` that names it
-/// (protocol-messaging.md §1.4, §1.10).
+/// (go.mau.fi/libsignal ratchet/Ratchet.go; whatsmeow prekeys.go uploadPreKeys).
 public struct PreKeyRecord: Sendable, Equatable {
     public let id: UInt32
     public let keyPair: Curve25519KeyPair
@@ -32,7 +32,7 @@ public struct PreKeyRecord: Sendable, Equatable {
 }
 
 /// Our signed prekey: the medium-term key every bundle carries, signed by the identity key over
-/// its 33-byte `0x05 ‖ pub` form (protocol-messaging.md §1.2).
+/// its 33-byte `0x05 ‖ pub` form (go.mau.fi/libsignal ecc/SignCurve25519.go).
 public struct SignedPreKeyRecord: Sendable, Equatable {
     public let id: UInt32
     public let keyPair: Curve25519KeyPair
@@ -73,7 +73,7 @@ public struct SignedPreKeyRecord: Sendable, Equatable {
 }
 
 /// What a peer publishes so others can start a session without it being online: libsignal's
-/// `PreKeyBundle`, filled from WhatsApp's `<user>` prekey answer (protocol-messaging.md §1.11).
+/// `PreKeyBundle`, filled from WhatsApp's `<user>` prekey answer (whatsmeow prekeys.go fetchPreKeys).
 public struct PreKeyBundle: Sendable, Equatable {
     public let registrationId: UInt32
     public let deviceId: UInt32
@@ -109,7 +109,7 @@ public struct PreKeyBundle: Sendable, Equatable {
 
 /// Key generation as libsignal's `KeyHelper` does it.
 public enum SignalKeyHelper {
-    /// WhatsApp sends prekey ids as 3 bytes (protocol-messaging.md §1.1), libsignal wraps at
+    /// WhatsApp sends prekey ids as 3 bytes (whatsmeow prekeys.go preKeyToNode), libsignal wraps at
     /// `Medium.MAX_VALUE` = 0xFFFFFF.
     public static let maxPreKeyId: UInt32 = 0xFF_FFFF
 

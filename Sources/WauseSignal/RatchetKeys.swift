@@ -1,7 +1,7 @@
 import CSodium
 import WauseCrypto
 
-// The key schedule of Signal v3 (protocol-messaging.md §1.3; libsignal-protocol-c ratchet.c,
+// The key schedule of Signal v3 (libsignal-protocol-c ratchet.c,
 // go.mau.fi/libsignal keys/root, keys/chain, keys/message). All HKDFs are RFC 5869 with SHA-256.
 
 enum KDFInfo {

@@ -1,6 +1,6 @@
 import WauseCrypto
 
-/// X3DH, Signal v3 as WhatsApp uses it (protocol-messaging.md §1.4; libsignal `ratchet.rs`
+/// X3DH, Signal v3 as WhatsApp uses it (go.mau.fi/libsignal ratchet/Ratchet.go; libsignal `ratchet.rs`
 /// `initialize_alice_session`/`initialize_bob_session`, go.mau.fi/libsignal `ratchet/Ratchet.go`).
 ///
 /// Master secret = 0xFF×32 ‖ DH1 ‖ DH2 ‖ DH3 [‖ DH4], HKDF(no salt, "WhisperText") → root key ‖
@@ -80,8 +80,8 @@ public struct SessionBuilder {
     /// following `encrypt`s produce `pkmsg`s until the peer answers.
     ///
     /// - Throws: `.invalidSignature` if the signed prekey is not signed by the bundle's identity
-    ///   (go.mau.fi/libsignal and libsignal verify; libsignal-node does not — §1.2 recommends
-    ///   verifying); `.untrustedIdentity` if the identity differs from the trusted one.
+    ///   (go.mau.fi/libsignal and libsignal verify; libsignal-node does not; we
+    ///   verify); `.untrustedIdentity` if the identity differs from the trusted one.
     public func process(_ bundle: PreKeyBundle) throws {
         guard XEdDSA.verify(signature: bundle.signedPreKeySignature, message: DjbPublicKey.serialize(bundle.signedPreKeyPublic),
                             publicKey: bundle.identityKey.publicKey) else {

@@ -1,7 +1,7 @@
 import WauseCrypto
 
-/// Encrypts to and decrypts from one peer device with the double ratchet (protocol-messaging.md
-/// §1.5; libsignal `session_cipher.rs`, go.mau.fi/libsignal `session/SessionCipher.go`).
+/// Encrypts to and decrypts from one peer device with the double ratchet (libsignal
+/// `session_cipher.rs`, go.mau.fi/libsignal `session/SessionCipher.go`).
 ///
 /// Every call loads the record, works on a copy and stores it only when the whole operation
 /// succeeded, so a forged, corrupt or repeated message leaves the session exactly as it was.
@@ -143,8 +143,7 @@ public struct SessionCipher {
     /// The receiving chain for `ratchetKey`, created by a DH ratchet step if it is new: receive
     /// chain = root.createChain(theirs, our current ratchet key), then a fresh ratchet key and
     /// send chain = root'.createChain(theirs, new key); previousCounter becomes the index of the
-    /// last message sent on the old chain (libsignal `get_or_create_chain_key`, computed signed
-    /// as §1.5 warns).
+    /// last message sent on the old chain (libsignal `get_or_create_chain_key`, computed signed).
     private func receiverChain(for ratchetKey: [UInt8], in state: inout SessionState) throws -> Int {
         if let index = state.receiverChainIndex(for: ratchetKey) { return index }
         let receiving = try RootKey.createChain(rootKey: state.rootKey, theirRatchetKey: ratchetKey, ourRatchetKey: state.senderChain.ratchetKeyPair)

@@ -3,7 +3,7 @@ import WauseCrypto
 /// One double-ratchet session with one peer device: what X3DH produced and where both chains
 /// stand. A `SessionRecord` holds the current state and archived ones.
 public struct SessionState: Sendable, Equatable {
-    /// Always 3: the only version WhatsApp speaks (protocol-messaging.md §1.6).
+    /// Always 3: the only version WhatsApp speaks (go.mau.fi/libsignal protocol/SignalMessage.go).
     public internal(set) var version: UInt32
     public internal(set) var localIdentity: IdentityKey
     public internal(set) var remoteIdentity: IdentityKey
@@ -14,7 +14,7 @@ public struct SessionState: Sendable, Equatable {
     /// Oldest first, at most `SignalLimits.maxReceiverChains`.
     var receiverChains: [ReceiverChain]
     /// Set on the initiator until the first reply decrypts: until then every message is wrapped
-    /// in a `pkmsg` so the peer can build the session (protocol-messaging.md §1.4).
+    /// in a `pkmsg` so the peer can build the session (go.mau.fi/libsignal ratchet/Ratchet.go).
     var pendingPreKey: PendingPreKey?
     public internal(set) var remoteRegistrationId: UInt32
     public internal(set) var localRegistrationId: UInt32
@@ -60,7 +60,7 @@ public struct SessionState: Sendable, Equatable {
 /// Everything we know of the sessions with one address: the current state and up to
 /// `SignalLimits.maxArchivedStates` previous ones, newest first, so a message that was encrypted
 /// for an older session (the peer had not yet seen our new `pkmsg`, or we had not seen theirs)
-/// still decrypts (protocol-messaging.md §1.5).
+/// still decrypts (go.mau.fi/libsignal session/SessionCipher.go).
 public struct SessionRecord: Sendable, Equatable {
     public internal(set) var currentState: SessionState?
     public internal(set) var previousStates: [SessionState]

@@ -1,7 +1,7 @@
 /// Where a Signal session lives: libsignal's `ProtocolAddress`, a (name, device id) pair.
 ///
-/// WhatsApp derives it from a device JID `user[.agent][:device]@server` (protocol-messaging.md
-/// §1.8; whatsmeow `types/jid.go` `SignalAddressUser`/`ActualAgent`, Baileys
+/// WhatsApp derives it from a device JID `user[.agent][:device]@server` (whatsmeow
+/// `types/jid.go` `SignalAddressUser`/`ActualAgent`, Baileys
 /// `jidToSignalProtocolAddress`): the name is the JID's user, with `_<domain>` appended when the
 /// JID's domain type is not 0, and the device id is the JID's device (0 when absent). The domain
 /// type comes from the server — `s.whatsapp.net` 0, `lid` 1, `hosted` 128, `hosted.lid` 129 — and

@@ -4,7 +4,7 @@
 ///
 /// WhatsApp's own libraries allow a forward jump of only 2 000 (go.mau.fi/libsignal
 /// `maxFutureMessages`, libsignal-node "Over 2000 messages into the future!") and keep the same
-/// 2 000 keys, 5 receiver chains and 40 archived states (protocol-messaging.md §1.5). Accepting a
+/// 2 000 keys, 5 receiver chains and 40 archived states (go.mau.fi/libsignal state/record/SessionState.go, SessionRecord.go). Accepting a
 /// larger jump than the sender's peers would is harmless; pass `.whatsApp` to match them exactly.
 public struct SignalLimits: Sendable, Equatable {
     /// How far ahead of a receiving chain a message counter may be.

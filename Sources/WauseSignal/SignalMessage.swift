@@ -1,7 +1,7 @@
 import WauseCrypto
 
 /// The version byte every v3 message starts with: (message version << 4) | current version =
-/// 0x33 (protocol-messaging.md §1.6). Readers take the message version from the high nibble.
+/// 0x33 (go.mau.fi/libsignal protocol/SignalMessage.go). Readers take the message version from the high nibble.
 enum MessageVersion {
     static let current: UInt8 = 3
     static let byte: UInt8 = current << 4 | current
@@ -16,7 +16,7 @@ enum MessageVersion {
 
 /// A `msg`: `0x33 ‖ protobuf(SignalMessage) ‖ MAC[8]`, where the MAC is
 /// HMAC-SHA256(macKey, senderIdentity33 ‖ receiverIdentity33 ‖ 0x33 ‖ protobuf) cut to 8 bytes
-/// (protocol-messaging.md §1.6, libsignal `SignalMessage`). The protobuf is WhisperTextProtocol's
+/// (go.mau.fi/libsignal protocol/SignalMessage.go, libsignal `SignalMessage`). The protobuf is WhisperTextProtocol's
 /// `SignalMessage` (proto/WhisperTextProtocol.proto), coded with ProtobufWire; tests check the
 /// bytes against the generated type.
 public struct SignalMessage: Sendable, Equatable {
@@ -96,7 +96,7 @@ public struct SignalMessage: Sendable, Equatable {
 }
 
 /// A `pkmsg`: `0x33 ‖ protobuf(PreKeySignalMessage)`, no MAC of its own; it carries what the
-/// recipient needs for X3DH and, in `message`, a complete `msg` (protocol-messaging.md §1.6).
+/// recipient needs for X3DH and, in `message`, a complete `msg` (go.mau.fi/libsignal protocol/SignalMessage.go).
 public struct PreKeySignalMessage: Sendable, Equatable {
     public let registrationId: UInt32
     /// The one-time prekey used, if any. An id of 0 is read as absent, as go.mau.fi/libsignal
@@ -165,7 +165,7 @@ public struct PreKeySignalMessage: Sendable, Equatable {
 }
 
 /// What `SessionCipher.encrypt` returns: WhatsApp puts `type="pkmsg"` or `type="msg"` on the
-/// `<enc>` node (protocol-messaging.md §1.6).
+/// `<enc>` node (go.mau.fi/libsignal protocol/SignalMessage.go).
 public enum CiphertextMessage: Sendable, Equatable {
     case preKeySignalMessage(PreKeySignalMessage)
     case signalMessage(SignalMessage)

@@ -26,7 +26,7 @@ public protocol PreKeyStore {
     func removePreKey(id: UInt32) throws
 }
 
-/// Our signed prekeys by id (WhatsApp keeps one, id 1; protocol-messaging.md §1.1).
+/// Our signed prekeys by id (WhatsApp keeps one, id 1; whatsmeow store/sqlstore/container.go NewDevice).
 public protocol SignedPreKeyStore {
     func loadSignedPreKey(id: UInt32) throws -> SignedPreKeyRecord?
     func storeSignedPreKey(_ record: SignedPreKeyRecord) throws
@@ -39,7 +39,7 @@ public enum SignalDirection: Sendable {
     case receiving
 }
 
-/// Our identity and the identities we have seen (protocol-messaging.md §1.9).
+/// Our identity and the identities we have seen (whatsmeow message.go clearUntrustedIdentity).
 public protocol IdentityKeyStore {
     func identityKeyPair() throws -> Curve25519KeyPair
     func localRegistrationId() throws -> UInt32

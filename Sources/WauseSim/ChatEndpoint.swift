@@ -13,8 +13,8 @@ import Foundation
 
 /// The simulator's `/ws/chat`: what WhatsApp's chat server does with a companion connection, as
 /// whatsmeow and Baileys see it. The Noise responder with a certificate chain signed by our root
-/// (§2.5), then, by ClientPayload kind (§3): a registration gets the `pair-device` iq with 6 refs
-/// (§6.1) and waits to be linked by a virtual phone (`PhoneLinking`: QR scan or pairing code); a
+/// (whatsmeow handshake.go verifyServerCert), then, by ClientPayload kind (store/clientpayload.go): a registration gets the `pair-device` iq with 6 refs
+/// (whatsmeow pair.go handlePairDevice) and waits to be linked by a virtual phone (`PhoneLinking`: QR scan or pairing code); a
 /// login of a linked device gets `<success>`, of an unlinked one `<failure reason=401>`, and then
 /// the requests a logged-in companion makes (`DeviceRequests.swift`, `UserDevices.swift`), its
 /// queued stanzas (then `<ib><offline count/>`), and the routing of its messages, receipts and
@@ -22,9 +22,9 @@ import Foundation
 /// connection lives until either side closes it.
 
 final class ChatEndpoint: Sendable {
-    /// Refs per pair-device iq: whatsmeow assumes exactly 6 (transport reference §6.1).
+    /// Refs per pair-device iq: whatsmeow assumes exactly 6 (whatsmeow pair.go handlePairDevice).
     static let refsPerPairing = 6
-    /// §6.3: the first ref is shown for 60 s, each next one for 20 s.
+    /// whatsmeow qrchan.go emitQRs: the first ref is shown for 60 s, each next one for 20 s.
     static let firstRefLifetime: Int64 = 60_000
     static let nextRefLifetime: Int64 = 20_000
     /// How long the refs of one pair-device request live in all: 60 s + 5 × 20 s.
@@ -58,7 +58,7 @@ final class ChatEndpoint: Sendable {
         self.environment = environment
         self.logger = logger
         // A fresh server key and intermediate each start, certified by the (persistent) root, valid
-        // from a day ago for a year: clients check the window around their own clock (§2.5).
+        // from a day ago for a year: clients check the window around their own clock (whatsmeow handshake.go verifyServerCert).
         serverKey = Curve25519KeyPair.generate(random: environment.randomBytes)
         let now = UInt64(environment.now() / 1000)
         let issuer = try ServerCertificateIssuer(rootPrivateKey: rootKey.privateKey,
@@ -73,7 +73,7 @@ final class ChatEndpoint: Sendable {
         let socket = WireSocket(connection: connection, role: .server)
         let id = connections.add(state: "handshake", since: environment.now()) { reason in
             if reason == .deviceRemoved {
-                // What a companion unlinked from the phone receives (transport reference §8.3).
+                // What a companion unlinked from the phone receives (whatsmeow connectionevents.go handleStreamError).
                 try? socket.send(node: Node(tag: "stream:error", attributes: ["code": "401"],
                                             children: [Node(tag: "conflict", attributes: ["type": "device_removed"])]))
             }
@@ -103,7 +103,7 @@ final class ChatEndpoint: Sendable {
                 session.pairing = pairing
                 try socket.send(node: request)
                 // The server closes an unscanned pairing connection once its refs have expired
-                // (§6.3: 60 s for the first, 20 s for each next one).
+                // (whatsmeow qrchan.go emitQRs: 60 s for the first, 20 s for each next one).
                 let environment = self.environment
                 refsExpiry = Task {
                     try? await environment.sleep(ChatEndpoint.pairingLifetime)
@@ -134,7 +134,7 @@ final class ChatEndpoint: Sendable {
         }
     }
 
-    /// Runs the responder side of §2.3; nil if the client went away first.
+    /// Runs the responder side of whatsmeow handshake.go doHandshake; nil if the client went away first.
     private func handshake(_ socket: WireSocket) async throws -> NoiseHandshake.ClientFinish? {
         guard let hello = try await socket.nextFrame() else { return nil }
         var responder = NoiseHandshake.Responder(staticKey: serverKey,
@@ -148,7 +148,7 @@ final class ChatEndpoint: Sendable {
         return finish
     }
 
-    /// §3.4's devicePairingData as the phone needs it: the identity key it will sign (32 bytes),
+    /// The devicePairingData (whatsmeow getRegistrationPayload) as the phone needs it: the identity key it will sign (32 bytes),
     /// the registration id (4 bytes big-endian), the signed prekey (its signature by the identity
     /// key over `05 ‖ pub` must verify), and the platform from DeviceProps. Nil if malformed.
     static func registration(_ data: WAWebProtobufsWa6_ClientPayload.DevicePairingRegistrationData, noiseKey: [UInt8])
@@ -206,8 +206,8 @@ final class ChatEndpoint: Sendable {
 
     func stanzaID() -> String { Hex.encode(environment.randomBytes(8)).uppercased() }
 
-    /// What the server answers to a stanza from the client (§8.1, §8.3). Acks, receipts and
-    /// `<ib>` telemetry (`unified_session`, §6.6) need no answer; results and errors answer our
+    /// What the server answers to a stanza from the client (whatsmeow request.go, connectionevents.go). Acks, receipts and
+    /// `<ib>` telemetry (`unified_session`, whatsmeow client.go sendUnifiedSession) need no answer; results and errors answer our
     /// own iqs (the pair-device ack).
     private func respond(to node: Node, session: Session) throws {
         if let device = session.device, ["message", "receipt", "ack"].contains(node.tag) {
@@ -220,12 +220,12 @@ final class ChatEndpoint: Sendable {
         let reply: DeviceRequests.Reply
         switch (type, node[attribute: "xmlns"]) {
         case ("get", "w:p"):
-            // Keepalive ping (§8.2).
+            // Keepalive ping (whatsmeow keepalive.go keepAliveLoop).
             reply = .answer(ChatEndpoint.result(id))
         case ("set", "md") where node.child("link_code_companion_reg") != nil:
             reply = .answer(linkCodeRegistration(node, id: id, pairing: session.pairing))
         case ("set", "passive"):
-            // §3.5: `<active/>` after <success>, `<passive/>` to go quiet again.
+            // whatsmeow store/clientpayload.go getLoginPayload: `<active/>` after <success>, `<passive/>` to go quiet again.
             reply = .answer(ChatEndpoint.result(id))
         default:
             if let device = session.device, let handled = try deviceRequest(node, id: id, device: device) {
@@ -266,7 +266,7 @@ final class ChatEndpoint: Sendable {
              content: children.isEmpty ? .none : .nodes(children))
     }
 
-    /// `<iq from=s.whatsapp.net type=error id=…><error code text/></iq>` (§8.1).
+    /// `<iq from=s.whatsapp.net type=error id=…><error code text/></iq>` (whatsmeow request.go sendIQ).
     static func error(_ id: String, code: Int, text: String) -> Node {
         Node(tag: "iq", attributes: ["from": .jid(.whatsAppServer), "type": "error", "id": .text(id)],
              children: [Node(tag: "error", attributes: ["code": .text(String(code)), "text": .text(text)])])

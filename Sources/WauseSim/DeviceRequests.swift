@@ -3,9 +3,9 @@ import WauseCrypto
 import WauseSupport
 
 /// What a linked device asks the server once it is logged in, as the reference clients send it
-/// after `<success>`: its prekey count and prekey uploads (transport reference §9.1, §9.2),
-/// device lists and prekey bundles before it encrypts (`UserDevices`, protocol-messaging §3.3,
-/// §1.11), and unlinking itself (§8.5). The passive/active iq and pings are answered for every connection in
+/// after `<success>`: its prekey count and prekey uploads (whatsmeow prekeys.go getServerPreKeyCount, uploadPreKeys),
+/// device lists and prekey bundles before it encrypts (`UserDevices`, whatsmeow user.go GetUserDevices,
+/// prekeys.go fetchPreKeys), and unlinking itself (client.go Logout). The passive/active iq and pings are answered for every connection in
 /// `ChatEndpoint.respond`.
 enum DeviceRequests {
     enum Reply {
@@ -16,12 +16,12 @@ enum DeviceRequests {
         case answerThen(Node, @Sendable () -> Void)
     }
 
-    /// §9.2 sizes: ids are 3 bytes big-endian, keys 32, signatures 64, registration id 4.
+    /// whatsmeow prekeys.go uploadPreKeys sizes: ids are 3 bytes big-endian, keys 32, signatures 64, registration id 4.
     struct Malformed: Error {
         let reason: String
     }
 
-    /// Parses the upload iq of §9.2 and checks the signed prekey's signature by the device's
+    /// Parses the upload iq of whatsmeow prekeys.go uploadPreKeys and checks the signed prekey's signature by the device's
     /// identity key over `05 ‖ pub`.
     static func parseUpload(_ node: Node, identityKey: [UInt8]) throws(Malformed) -> UploadedPreKeys {
         guard let registration = node.child("registration")?.bytes, registration.count == 4 else {
@@ -64,19 +64,19 @@ extension ChatEndpoint {
     func deviceRequest(_ node: Node, id: String, device: SimDevice) throws -> DeviceRequests.Reply? {
         switch (node[attribute: "type"], node[attribute: "xmlns"]) {
         case ("get", "encrypt") where node.child("count") != nil:
-            // §9.1: how many one-time prekeys the server holds for this device.
+            // whatsmeow prekeys.go getServerPreKeyCount: how many one-time prekeys the server holds for this device.
             let count = try state.preKeyCount(phone: device.phone, device: device.device)
             return .answer(ChatEndpoint.result(id, [Node(tag: "count", attributes: ["value": .text(String(count))])]))
         case ("get", "encrypt") where node.child("key") != nil:
-            // §1.11: prekey bundles of devices the client has no session with.
+            // whatsmeow prekeys.go fetchPreKeys: prekey bundles of devices the client has no session with.
             let (answer, low) = try UserDevices.bundles(node, id: id, state: state)
             let router = self.router
             return .answerThen(answer) { for device in low { router.notifyPreKeyCount(phone: device.phone, device: device.device) } }
         case ("get", "usync"):
-            // §3.3: device lists (and LIDs) of the users the client is about to message.
+            // whatsmeow user.go GetUserDevices: device lists (and LIDs) of the users the client is about to message.
             return .answer(try UserDevices.usync(node, id: id, state: state))
         case ("set", "encrypt") where node.child("list") != nil || node.child("skey") != nil:
-            // §9.2: the upload; all of it is stored or none.
+            // whatsmeow prekeys.go uploadPreKeys: the upload; all of it is stored or none.
             do {
                 let upload = try DeviceRequests.parseUpload(node, identityKey: device.identityPublicKey)
                 try state.storePreKeys(phone: device.phone, device: device.device, upload)
@@ -87,7 +87,7 @@ extension ChatEndpoint {
             }
         case ("set", "md"):
             guard let remove = node.child("remove-companion-device") else { return nil }
-            // §8.5: the companion unlinks itself. Only its own device JID; the phone (device 0) and
+            // whatsmeow client.go Logout: the companion unlinks itself. Only its own device JID; the phone (device 0) and
             // other companions are not its to remove.
             guard remove.jid("jid").map({ $0.user == device.phone && Int($0.device) == device.device && $0.server == .whatsApp })
                     ?? (remove[attribute: "jid"] == device.jid)

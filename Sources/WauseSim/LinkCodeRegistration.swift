@@ -3,7 +3,7 @@ import WauseCrypto
 import WauseProtocol
 import WauseSupport
 
-/// The server's half of pairing-code linking (transport reference §7.3): a registering companion
+/// The server's half of pairing-code linking (whatsmeow pair-code.go PairPhone): a registering companion
 /// asks for a code to be entered on the phone of `jid` with
 ///
 ///     <iq xmlns="md" type="set" to="s.whatsapp.net" id=…>
@@ -16,7 +16,7 @@ import WauseSupport
 ///         <link_code_pairing_nonce>0x00 (whatsmeow) or "0" (Baileys)</…>
 ///
 /// and gets `<iq type=result><link_code_companion_reg><link_code_pairing_ref>REF</…></…></iq>`.
-/// The phone side (`PhoneLinking.enterCode`) takes it from there. `companion_finish` (§7.6) is
+/// The phone side (`PhoneLinking.enterCode`) takes it from there. `companion_finish` (whatsmeow pair-code.go handleCodePairNotification) is
 /// delivered to the waiting phone by `PairingConnection.deliver`; one that nobody waits for (no
 /// code was entered, or its ref is unknown) reaches here and is refused.
 extension ChatEndpoint {
@@ -70,7 +70,7 @@ extension ChatEndpoint {
         guard let display = request.child("companion_platform_display")?.text, display.contains(" ("), display.hasSuffix(")") else {
             return bad("companion_platform_display must read \"Browser (OS)\"")
         }
-        // whatsmeow sends the single byte 0x00, Baileys the string "0" (§7.3); both work for real.
+        // whatsmeow sends the single byte 0x00, Baileys the string "0" (whatsmeow pair-code.go PairPhone); both work for real.
         guard let nonce = request.child("link_code_pairing_nonce")?.bytes, nonce == [0] || nonce == Array("0".utf8) else {
             return bad("link_code_pairing_nonce must be 0x00 or \"0\"")
         }

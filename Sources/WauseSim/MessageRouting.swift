@@ -5,8 +5,8 @@ import WauseSQLite
 import WauseSupport
 import WauseTransport
 
-/// What the server does with messages, receipts and acks between devices (protocol-messaging
-/// §3.5–3.7, §4.2, §4.4–4.7, §5): a `<message>` with `<participants>` is fanned out, one stanza
+/// What the server does with messages, receipts and acks between devices (whatsmeow
+/// send.go, message.go parseMessageSource, receipt.go, retry.go): a `<message>` with `<participants>` is fanned out, one stanza
 /// per `<to>` device, into the recipients' queues, and only then acknowledged with
 /// `<ack class="message" id from t>`; a retry resend (`device_fanout="false"`, no participants)
 /// goes to the one device in `to`; receipts are forwarded to the sender's devices (retry
@@ -17,7 +17,7 @@ import WauseTransport
 ///
 /// Addressing: an account is reached by phone number (`PHONE[:N]@s.whatsapp.net`) or by LID
 /// (`LID[:N]@lid`); what a device receives names the sender in the form the sender used for
-/// that device, with the other form alongside (`sender_lid` / `sender_pn`, §4.2).
+/// that device, with the other form alongside (`sender_lid` / `sender_pn`, whatsmeow message.go parseMessageSource).
 final class MessageRouter: @unchecked Sendable {
     let state: SimState
     let connections: SimConnections
@@ -58,7 +58,7 @@ final class MessageRouter: @unchecked Sendable {
         }
     }
 
-    /// A message as the server delivers it (§4.2): `from` the sending device in `form` (device
+    /// A message as the server delivers it (whatsmeow message.go parseMessageSource): `from` the sending device in `form` (device
     /// part omitted for 0), `t`, `notify` (the sender's push name), the other addressing form of
     /// the sender, and `recipient` (the chat) when it goes to the sender's own other devices.
     static func delivered(id: String, t: Int64, type: String, sender: SimEndpoint, form: JID.Server, ownDeviceChat: JID?,
@@ -88,7 +88,7 @@ final class MessageRouter: @unchecked Sendable {
         }
         let t = environment.now() / 1000
         let type = node[attribute: "type"] ?? "text"
-        // `edit` and `category` travel with the message (§3.5, §3.8).
+        // `edit` and `category` travel with the message (whatsmeow send.go sendDM, preparePeerMessageNode).
         var extra = Attributes()
         for name in ["edit", "category"] { if let value = node[attribute: name] { extra[name] = .text(value) } }
         let identity = node.child("device-identity")
@@ -117,7 +117,7 @@ final class MessageRouter: @unchecked Sendable {
                                                                           ownDeviceChat: own ? chat : nil, extra: extra, children: children)))
             }
         } else if let enc = node.child("enc") {
-            // A retry resend (§4.7): to the one device in `to`, with the original `t`.
+            // A retry resend (whatsmeow retry.go handleRetryReceipt): to the one device in `to`, with the original `t`.
             guard let endpoint = try state.endpoint(to) else {
                 try reply(MessageRouter.ack(id: id, from: to, t: t, error: "404"))
                 return
@@ -137,7 +137,7 @@ final class MessageRouter: @unchecked Sendable {
         try state.enqueue(stanzas) { (c) throws(WauseError) in
             try SimState.logMessage(c, id: id, sender: sender, chat: chat, t: t)
         }
-        // Persisted for every recipient device: now the sender may count it as sent (§3.7). A fan-out
+        // Persisted for every recipient device: now the sender may count it as sent (whatsmeow send.go SendMessage). A fan-out
         // carries the phash of the devices the server knows for both users, so a sender whose
         // device list is stale learns it (whatsmeow compares and drops its cache on a mismatch).
         var phash: String?
@@ -149,7 +149,7 @@ final class MessageRouter: @unchecked Sendable {
         push(stanzas.map { ($0.phone, $0.device) })
     }
 
-    /// `<ack class="message" id from t [error]/>` (§3.7).
+    /// `<ack class="message" id from t [error]/>` (whatsmeow send.go SendMessage).
     static func ack(id: String, from: JID, t: Int64?, error: String?, phash: String? = nil) -> Node {
         var attributes: Attributes = ["class": "message", "id": .text(id), "from": .jid(from)]
         if let t { attributes["t"] = .text(String(t)) }
@@ -160,7 +160,7 @@ final class MessageRouter: @unchecked Sendable {
 
     // MARK: <receipt> from a device
 
-    /// Forwards a receipt (§4.4, §4.7, §5): a retry receipt to the one device in `to`, others to
+    /// Forwards a receipt (whatsmeow receipt.go, retry.go sendRetryReceipt): a retry receipt to the one device in `to`, others to
     /// every device of the account `to` names but the receipt's sender. Any receipt answers the
     /// queued messages it names for its sender. Returns the ack for the sender, after queueing.
     @discardableResult
@@ -194,7 +194,7 @@ final class MessageRouter: @unchecked Sendable {
         return Node(tag: "ack", attributes: ack)
     }
 
-    // MARK: Device list changes (§3.3, §4.9)
+    // MARK: Device list changes (whatsmeow user.go GetUserDevices; notification.go handleDeviceNotification)
 
     /// `<notification from=USER type="devices" id t><add|remove device_hash><device jid
     /// [key-index]/></add|remove></notification>` to every connected device, so cached device
@@ -218,7 +218,7 @@ final class MessageRouter: @unchecked Sendable {
         }
     }
 
-    // MARK: Prekeys running low (§1.10)
+    // MARK: Prekeys running low (whatsmeow prekeys.go uploadPreKeys)
 
     /// whatsmeow's MinPreKeyCount: below 5 one-time prekeys the server asks the device for more.
     static let preKeyMinimum = 5
@@ -238,7 +238,7 @@ final class MessageRouter: @unchecked Sendable {
     // MARK: <ack> from a device
 
     /// A device acked a receipt we delivered (or nacked a message it will never answer with a
-    /// receipt, §4.6): it leaves the device's queue.
+    /// receipt, whatsmeow receipt.go sendAck): it leaves the device's queue.
     func ack(_ node: Node, from sender: SimEndpoint) throws {
         guard let id = node[attribute: "id"] else { return }
         switch node[attribute: "class"] {

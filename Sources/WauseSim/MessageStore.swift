@@ -17,7 +17,7 @@ struct SimEndpoint: Sendable, Equatable {
     }
 }
 
-/// A prekey bundle as the server hands it out (protocol-messaging §1.11).
+/// A prekey bundle as the server hands it out (whatsmeow prekeys.go fetchPreKeys).
 struct SimBundle: Sendable {
     let registrationID: UInt32
     let identity: [UInt8]
@@ -52,7 +52,7 @@ struct PhoneKeys: Sendable {
 }
 
 extension SimState {
-    /// whatsmeow's refill policy (§1.10): below 5 one-time prekeys on the server, upload 50.
+    /// whatsmeow's refill policy (whatsmeow prekeys.go uploadPreKeys): below 5 one-time prekeys on the server, upload 50.
     static let phonePreKeyMinimum = 5
     static let phonePreKeyBatch = 50
 
@@ -127,7 +127,7 @@ extension SimState {
         try c.execute("UPDATE phone_signal SET next_prekey_id = ? WHERE phone = ?", [.integer(Int64(after)), .text(phone)])
     }
 
-    /// A fresh one-time prekey for a retry receipt's `<keys>` (§4.7): id from the phone's
+    /// A fresh one-time prekey for a retry receipt's `<keys>` (whatsmeow retry.go sendRetryReceipt): id from the phone's
     /// counter, never offered by the server.
     func newPhonePreKey(_ account: SimAccount) throws(WauseError) -> PreKeyRecord {
         _ = try phoneKeys(account)
@@ -150,7 +150,7 @@ extension SimState {
                                 signedPreKey: keys.signedPreKey, database: database)
     }
 
-    // MARK: Prekey bundles (§1.11)
+    // MARK: Prekey bundles (whatsmeow prekeys.go fetchPreKeys)
 
     /// The bundle of one device; its one-time prekey (if any is left) is handed out once: gone
     /// from the server in the same transaction. Nil for a device with no signed prekey.

@@ -2,11 +2,11 @@ import WauseBinary
 import WauseTransport
 import WauseSupport
 
-/// One companion connection that registered (its ClientPayload carried `devicePairingData`, §3.4)
+/// One companion connection that registered (its ClientPayload carried `devicePairingData`, whatsmeow getRegistrationPayload)
 /// and is waiting to be linked: what the phone checks a scanned QR or an entered code against,
 /// and the socket it sends `pair-success` on. Lives as long as the connection.
 final class PairingConnection: @unchecked Sendable {
-    /// What the companion says in its registration payload (§3.4).
+    /// What the companion says in its registration payload (whatsmeow store/clientpayload.go getRegistrationPayload).
     struct Registration: Sendable {
         /// The Noise static key of the handshake: the QR's second field must be this key.
         let noisePublicKey: [UInt8]
@@ -20,7 +20,7 @@ final class PairingConnection: @unchecked Sendable {
         let os: String?
     }
 
-    /// A `companion_hello` the connection sent (§7.3): the phone can enter the code for it.
+    /// A `companion_hello` the connection sent (whatsmeow pair-code.go PairPhone): the phone can enter the code for it.
     struct CodeRequest: Sendable {
         let phone: String
         let wrappedEphemeralKey: [UInt8]
@@ -58,7 +58,7 @@ final class PairingConnection: @unchecked Sendable {
         self.issuedAt = issuedAt
     }
 
-    /// §6.3: ref `i` (from 0) is shown from 60 s + 20 s·(i−1) on and so is good until
+    /// whatsmeow qrchan.go emitQRs: ref `i` (from 0) is shown from 60 s + 20 s·(i−1) on and so is good until
     /// 60 s + 20 s·i after the pair-device iq; nil if the ref is not this connection's.
     func expiry(ofRef ref: String) -> Int64? {
         guard let index = refs.firstIndex(of: ref) else { return nil }
@@ -93,7 +93,7 @@ final class PairingConnection: @unchecked Sendable {
         return shot
     }
 
-    /// Registers interest in the companion's `companion_finish` for `ref` (§7.6).
+    /// Registers interest in the companion's `companion_finish` for `ref` (whatsmeow pair-code.go handleCodePairNotification).
     func expectFinish(ref: String) -> OneShot<Answer> {
         let shot = OneShot<Answer>()
         let isClosed = lock.withLock { () -> Bool in

@@ -35,8 +35,8 @@ struct AdminFailure: Error {
 }
 
 /// The virtual phone linking a companion, as a primary phone does: it scans the companion's QR
-/// (transport reference §6) or has its pairing code typed in (§7), then signs the companion's
-/// identity into `pair-success` (§6.4), checks the countersigned `pair-device-sign`, registers
+/// (whatsmeow pair.go) or has its pairing code typed in (whatsmeow pair-code.go), then signs the companion's
+/// identity into `pair-success` (whatsmeow pair.go handlePair), checks the countersigned `pair-device-sign`, registers
 /// the device and sends `stream:error 515` so it reconnects with the login payload.
 ///
 /// Status codes of `POST /accounts/{phone}/scan` and `/enter-code`:
@@ -54,7 +54,7 @@ final class PhoneLinking: Sendable {
     static let qrPrefix = "https://wa.me/settings/linked_devices#"
 
     /// A test knob: the phone sends a tampered pair-success, so that tests can see a companion
-    /// reject it (whatsmeow's `401 hmac-mismatch` / `401 signature-mismatch`, §6.5).
+    /// reject it (whatsmeow pair.go sendPairError: `401 hmac-mismatch` / `401 signature-mismatch`).
     enum Corruption: String, Sendable {
         /// One bit of the HMAC flipped.
         case hmac
@@ -77,9 +77,9 @@ final class PhoneLinking: Sendable {
         self.logger = logger
     }
 
-    // MARK: QR (§6.2)
+    // MARK: QR (whatsmeow pair.go makeQRData)
 
-    /// The five fields of a QR code (§6.2): ref, Noise key, identity key, ADV secret (standard
+    /// The five fields of a QR code (whatsmeow pair.go makeQRData): ref, Noise key, identity key, ADV secret (standard
     /// base64 with padding, 32 bytes each), client type.
     struct QRCode: Equatable {
         let ref: String
@@ -133,7 +133,7 @@ final class PhoneLinking: Sendable {
         return try await pairSuccess(account: account, connection: connection, advSecret: code.advSecret, corrupt: corrupt)
     }
 
-    // MARK: Pairing code (§7)
+    // MARK: Pairing code (whatsmeow pair-code.go)
 
     /// A code the phone has opened the companion's key with, ready for primary_hello. Holds the
     /// connection's claim until `enterCode(_:corrupt:)` is done with it.
@@ -147,7 +147,7 @@ final class PhoneLinking: Sendable {
     }
 
     /// `POST /accounts/{phone}/enter-code {code}`, first half: the phone opens the companion's
-    /// ephemeral key with the code (§7.4). A code that cannot have opened it (the result is no
+    /// ephemeral key with the code (whatsmeow pair-code.go handleCodePairNotification). A code that cannot have opened it (the result is no
     /// prime-order public key, as for most wrong codes) ends here: no primary_hello, and the
     /// companion's request stays until its connection's window closes. Synchronous, on the
     /// admin thread: the two PBKDF2 runs (131072 rounds each) keep off the concurrency pool.
@@ -186,15 +186,15 @@ final class PhoneLinking: Sendable {
         }
     }
 
-    /// Second half: primary_hello, the companion_finish (§7.6) whose key bundle must open, the
-    /// new ADV secret (§7.5 step 9), and pair-success authenticated with it.
+    /// Second half: primary_hello, the companion_finish (whatsmeow pair-code.go handleCodePairNotification) whose key bundle must open, the
+    /// new ADV secret (whatsmeow pair-code.go handleCodePairNotification), and pair-success authenticated with it.
     func enterCode(_ opened: OpenedCode, corrupt: Corruption?) async throws(AdminFailure) -> JSONObject {
         let account = opened.account, connection = opened.connection, request = opened.request
         let companionEphemeral = opened.companionEphemeral, primaryEphemeral = opened.primaryEphemeral
         let wrappedPrimary = opened.wrappedPrimary
         defer { connection.release() }
 
-        // §7.4: primary_hello. The companion acks it like any notification; its answer that
+        // whatsmeow pair-code.go handleCodePairNotification: primary_hello. The companion acks it like any notification; its answer that
         // matters is companion_finish, which is waited for before the notification goes out.
         let finished = connection.expectFinish(ref: request.ref)
         let notification = Node(tag: "notification", attributes: [
@@ -218,7 +218,7 @@ final class PhoneLinking: Sendable {
             throw AdminFailure(408, .timeout, "the companion did not send companion_finish within \(PhoneLinking.answerTimeout / 1000) s")
         }
 
-        // §7.6: open the key bundle with X25519(primaryEph, companionEph).
+        // whatsmeow pair-code.go handleCodePairNotification: open the key bundle with X25519(primaryEph, companionEph).
         let finishID = finish[attribute: "id"] ?? ""
         let registration = finish.child("link_code_companion_reg")
         func refuse(_ code: Int, _ text: String, _ message: String) -> AdminFailure {
@@ -257,7 +257,7 @@ final class PhoneLinking: Sendable {
         return try await pairSuccess(account: account, connection: connection, advSecret: advSecret, corrupt: corrupt)
     }
 
-    // MARK: pair-success (§6.4)
+    // MARK: pair-success (whatsmeow pair.go handlePair)
 
     /// Issues pair-success to `connection`, waits for its pair-device-sign, checks it and
     /// registers the device; then `stream:error 515` and the connection is closed.
@@ -329,7 +329,7 @@ final class PhoneLinking: Sendable {
         }
         logger.info("\(account.phone): linked device \(number) (key index \(issue.keyIndex))")
         router.announceDevices(of: account, change: "add", device: number, keyIndex: Int(issue.keyIndex))
-        // §6.4 step 8: restart required; the companion comes back with the login payload.
+        // After pair-success (whatsmeow pair.go handlePair) a restart is required; the companion comes back with the login payload.
         try? connection.socket.send(node: Node(tag: "stream:error", attributes: ["code": "515"]))
         connection.socket.close()
         var result = device.json.objectValue ?? [:]
@@ -339,7 +339,7 @@ final class PhoneLinking: Sendable {
         return result
     }
 
-    /// The three layers of §6.4, innermost first, as the phone makes them.
+    /// The three layers that whatsmeow pair.go handlePair takes apart, innermost first, as the phone makes them.
     struct Signed {
         /// ADVDeviceIdentity bytes.
         let details: [UInt8]
@@ -375,7 +375,7 @@ final class PhoneLinking: Sendable {
         return Signed(details: details, accountSignature: accountSignature, container: try container.serializedBytes())
     }
 
-    /// §6.4 step 7 seen from the phone: `<pair-device-sign><device-identity key-index=…>` holds
+    /// The reply of whatsmeow pair.go handlePair seen from the phone: `<pair-device-sign><device-identity key-index=…>` holds
     /// our ADVSignedDeviceIdentity without accountSignatureKey and with the companion's
     /// signature over `06 01 ‖ details ‖ companion identity ‖ account key`. Returns the identity
     /// as the device keeps it (the account key put back).
@@ -394,7 +394,7 @@ final class PhoneLinking: Sendable {
         guard Array(identity.details) == signed.details, Array(identity.accountSignature) == signed.accountSignature else {
             throw reject("pair-device-sign does not carry the details and account signature the phone sent")
         }
-        // Both reference clients remove the account key before answering (§6.4 step 7).
+        // Both reference clients remove the account key before answering (whatsmeow pair.go handlePair).
         guard !identity.hasAccountSignatureKey || Array(identity.accountSignatureKey) == account.identity.publicKey else {
             throw reject("pair-device-sign carries another account signature key")
         }

@@ -7,7 +7,7 @@ import WauseSupport
 /// what this operation already wrote); writes are held back and applied by `apply(_:)` inside the
 /// caller's transaction, together with what the operation produced (an inbox row, queue rows).
 /// So a decrypted message and its ratchet step are stored together or not at all, and a sim
-/// restart keeps every session (libsignal's store split, STYLE.md).
+/// restart keeps every session (libsignal's store split: signalapp/libsignal rust/protocol/src/storage/traits.rs).
 ///
 /// Trust: a phone accepts a changed identity, as Baileys does (TOFU that always re-trusts) and
 /// whatsmeow does with `AutoTrustIdentity`: a companion that was relinked comes back with new
@@ -51,7 +51,7 @@ final class PhoneSignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, Iden
             try c.execute("DELETE FROM phone_prekeys WHERE phone = ? AND key_id = ?", [.text(phone), .integer(Int64(id))])
         }
         for record in addedPreKeys.values where !removedPreKeys.contains(record.id) {
-            // Made for a retry receipt's <keys> (§4.7): given to that device directly, never by the server.
+            // Made for a retry receipt's <keys> (whatsmeow retry.go sendRetryReceipt): given to that device directly, never by the server.
             try c.execute("INSERT OR REPLACE INTO phone_prekeys (phone, key_id, record, on_server) VALUES (?, ?, ?, 0)",
                           [.text(phone), .integer(Int64(record.id)), .blob(record.serialized())])
         }

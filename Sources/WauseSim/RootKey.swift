@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The simulator's certificate root: a Curve25519 key whose public half clients take as
-/// `server_root_key`, and which signs the intermediate certificate at startup (§2.5).
+/// `server_root_key`, and which signs the intermediate certificate at startup (whatsmeow handshake.go verifyServerCert).
 public enum RootKey {
     /// Reads the 64-hex-character private key from `path`, or, when `create` is set and the file
     /// does not exist, makes a new key and writes it there (0600).

@@ -72,7 +72,7 @@ public final class SimState: @unchecked Sendable {
             removed_at   INTEGER NOT NULL
         );
         """,
-        // Linking as the phone (transport reference §6.4) and the device's keys (§9).
+        // Linking as the phone (whatsmeow pair.go handlePair) and the device's keys (whatsmeow prekeys.go).
         """
         -- ADVDeviceIdentity.rawID: random, stable per account; key_index counts up per linked
         -- device (what the phone signs into each device's identity).
@@ -80,9 +80,9 @@ public final class SimState: @unchecked Sendable {
         ALTER TABLE accounts ADD COLUMN adv_key_index INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE devices ADD COLUMN os TEXT;
         ALTER TABLE devices ADD COLUMN key_index INTEGER;
-        -- The whole ADVSignedDeviceIdentity with both signatures, as the device keeps it (§6.6).
+        -- The whole ADVSignedDeviceIdentity with both signatures, as the device keeps it (whatsmeow store/store.go Device).
         ALTER TABLE devices ADD COLUMN adv_identity BLOB;
-        -- The signed prekey from the registration payload (§3.4), replaced by uploads (§9.2).
+        -- The signed prekey from the registration payload (whatsmeow getRegistrationPayload), replaced by uploads (prekeys.go uploadPreKeys).
         CREATE TABLE signed_prekeys (
             phone      TEXT NOT NULL,
             device     INTEGER NOT NULL,
@@ -92,7 +92,7 @@ public final class SimState: @unchecked Sendable {
             PRIMARY KEY (phone, device),
             FOREIGN KEY (phone, device) REFERENCES devices(phone, device) ON DELETE CASCADE
         );
-        -- One-time prekeys uploaded and not yet handed out (§9.1 counts these).
+        -- One-time prekeys uploaded and not yet handed out (whatsmeow prekeys.go getServerPreKeyCount counts these).
         CREATE TABLE prekeys (
             phone       TEXT NOT NULL,
             device      INTEGER NOT NULL,
@@ -103,7 +103,7 @@ public final class SimState: @unchecked Sendable {
             FOREIGN KEY (phone, device) REFERENCES devices(phone, device) ON DELETE CASCADE
         );
         """,
-        // Messaging (protocol-messaging §1.10–1.11, §3–§5): the virtual phones as Signal
+        // Messaging (whatsmeow prekeys.go, send.go, message.go, receipt.go): the virtual phones as Signal
         // participants, the offline queue, what the phones received and sent.
         """
         -- The phone (device 0) of each account: its Signal identity is the account identity key
@@ -176,7 +176,7 @@ public final class SimState: @unchecked Sendable {
             received_at INTEGER NOT NULL,
             UNIQUE (phone, message_id, from_jid)
         );
-        -- What a virtual phone sent, so it can answer retry receipts (§4.7) as a real client does.
+        -- What a virtual phone sent, so it can answer retry receipts (whatsmeow retry.go handleRetryReceipt) as a real client does.
         CREATE TABLE phone_sent (
             phone      TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
             message_id TEXT NOT NULL,
@@ -322,7 +322,7 @@ public final class SimState: @unchecked Sendable {
     }
 }
 
-// MARK: - Linking as the phone (transport reference §6.4)
+// MARK: - Linking as the phone (whatsmeow pair.go handlePair)
 
 /// What the phone signs into a new device's ADVDeviceIdentity.
 public struct ADVIssue: Sendable, Equatable {
@@ -345,7 +345,7 @@ public struct NewDevice: Sendable {
     public var signedPreKey: (id: Int, publicKey: [UInt8], signature: [UInt8])?
 }
 
-/// A one-time or signed prekey as §9.2 uploads it.
+/// A one-time or signed prekey as whatsmeow prekeys.go uploadPreKeys uploads it.
 public struct UploadedPreKeys: Sendable {
     public var registrationID: Int64
     public var preKeys: [(id: Int, publicKey: [UInt8])]
@@ -422,9 +422,9 @@ extension SimState {
         }
     }
 
-    // MARK: Prekeys (§9)
+    // MARK: Prekeys (whatsmeow prekeys.go)
 
-    /// Stores an upload (§9.2): the one-time prekeys are added (an id uploaded again replaces its
+    /// Stores an upload (whatsmeow prekeys.go uploadPreKeys): the one-time prekeys are added (an id uploaded again replaces its
     /// key), the signed prekey replaced; in one transaction.
     public func storePreKeys(phone: String, device: Int, _ upload: UploadedPreKeys) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
@@ -444,7 +444,7 @@ extension SimState {
         }
     }
 
-    /// One-time prekeys the device has on the server (uploaded, not yet handed out): §9.1's count.
+    /// One-time prekeys the device has on the server (uploaded, not yet handed out): the count whatsmeow prekeys.go getServerPreKeyCount reads.
     public func preKeyCount(phone: String, device: Int) throws(WauseError) -> Int {
         try database.withConnection { (c) throws(WauseError) in
             Int(try c.scalar("SELECT count(*) FROM prekeys WHERE phone = ? AND device = ?", [.text(phone), .integer(Int64(device))]))

@@ -1,7 +1,7 @@
 import WauseBinary
 import WauseSupport
 
-/// What a client asks before it encrypts (protocol-messaging §3.3, §1.11): which devices a user
+/// What a client asks before it encrypts (whatsmeow user.go GetUserDevices; prekeys.go fetchPreKeys): which devices a user
 /// has (a usync `devices` query, with the LID when `<lid/>` is asked) and the prekey bundles of
 /// the devices it has no session with.
 enum UserDevices {

@@ -8,18 +8,18 @@ import WauseSupport
 import WauseTransport
 
 /// Every account's phone (device 0) as a Signal participant, the way a real primary device
-/// behaves towards the server and its peers (protocol-messaging §1–§5):
+/// behaves towards the server and its peers (whatsmeow send.go, message.go, receipt.go, retry.go):
 ///
 /// - It reads its queue like any connected client: a `<message>` is decrypted (`pkmsg`/`msg`),
-///   unpadded (§2.4), parsed (`conversation`, `extendedTextMessage`, unwrapping
-///   `deviceSentMessage`, §2.5), filed in its inbox, and answered with a delivery receipt
-///   (`type="sender"` and `recipient` for its own companions' copies, §4.4). A message that does
+///   unpadded (whatsmeow message.go padMessage), parsed (`conversation`, `extendedTextMessage`, unwrapping
+///   `deviceSentMessage`, whatsmeow send.go marshalMessage), filed in its inbox, and answered with a delivery receipt
+///   (`type="sender"` and `recipient` for its own companions' copies, whatsmeow receipt.go sendMessageReceipt). A message that does
 ///   not decrypt earns a retry receipt with the registration id, and from the second try the
-///   phone's keys (§4.7); an old counter is a duplicate and is only receipted (§4.8).
-/// - It sends as a client does (§3): the recipient's devices, a session from a prekey bundle
+///   phone's keys (whatsmeow retry.go); an old counter is a duplicate and is only receipted (message.go decryptMessages).
+/// - It sends as a client does (whatsmeow send.go SendMessage): the recipient's devices, a session from a prekey bundle
 ///   where there is none, the padded `Message` encrypted per device, `deviceSentMessage` copies
 ///   to its own companions, then into the queues. A retry receipt for one of its messages is
-///   answered with the message encrypted again for that device (§4.7).
+///   answered with the message encrypted again for that device (whatsmeow retry.go handleRetryReceipt).
 /// - With an auto-reply set it answers every message from someone else with that text; never
 ///   an auto-reply of another virtual phone, so two phones with auto-replies do not loop.
 ///
@@ -152,7 +152,7 @@ final class VirtualPhones: @unchecked Sendable {
             }
             let own = JID(user: from.server == .lid ? account.lid : account.phone, server: from.server == .lid ? .lid : .whatsApp)
             if fromMe {
-                // A copy of what one of its companions sent (§2.5): filed under that chat.
+                // A copy of what one of its companions sent (whatsmeow send.go marshalMessage): filed under that chat.
                 let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
                 let chat = destination ?? MessageRouter.jid(node, "recipient") ?? own
                 filed.append((PhoneMessages.text(of: message), chat, chat))
@@ -175,7 +175,7 @@ final class VirtualPhones: @unchecked Sendable {
             }
             try state.dequeue(seq: seq, in: c)
         }
-        // The delivery receipt, also the phone's answer to the stanza (§4.4).
+        // The delivery receipt, also the phone's answer to the stanza (whatsmeow receipt.go sendMessageReceipt).
         var receipt: Attributes = ["id": .text(id), "to": .jid(from)]
         if fromMe {
             receipt["type"] = "sender"
@@ -192,7 +192,7 @@ final class VirtualPhones: @unchecked Sendable {
         _ = try send(from: account, to: JID(user: from.user, server: from.server), text: reply, autoReply: true)
     }
 
-    /// §4.7: the retry receipt a client sends when it cannot decrypt; keys from the second try.
+    /// whatsmeow retry.go sendRetryReceipt: the retry receipt a client sends when it cannot decrypt; keys from the second try.
     private func retry(_ node: Node, id: String, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
         let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: from.description)
         logger.info("virtual phone \(account.phone): cannot decrypt \(id) from \(from) (try \(count)): \(reason)")
@@ -278,7 +278,7 @@ final class VirtualPhones: @unchecked Sendable {
         return (id, t)
     }
 
-    /// One device's `<enc>`: a session from its bundle first where there is none (§3.4). Nil
+    /// One device's `<enc>`: a session from its bundle first where there is none (whatsmeow send.go encryptMessageForDevices). Nil
     /// when the device has no keys on the server.
     private func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
                          bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> Node? {
@@ -307,7 +307,7 @@ final class VirtualPhones: @unchecked Sendable {
         }
     }
 
-    /// §4.7, the sender's side: a device could not read one of the phone's messages; encrypt it
+    /// whatsmeow retry.go handleRetryReceipt, the sender's side: a device could not read one of the phone's messages; encrypt it
     /// again for that device only — from the keys it sent, or a fresh bundle if there is no
     /// session — and send it with the retry count (`device_fanout="false"` is the client's
     /// marker; the server delivers the resend to that one device).
@@ -340,10 +340,10 @@ final class VirtualPhones: @unchecked Sendable {
     }
 }
 
-/// The message formats a phone needs (protocol-messaging §2.4, §2.5, §3.1), written here rather
+/// The message formats a phone needs (whatsmeow message.go padMessage; send.go marshalMessage, GenerateMessageID), written here rather
 /// than borrowed from the engine: the sim is an independent implementation of the other side.
 enum PhoneMessages {
-    /// §2.4 (whatsmeow `padMessage`): 1–15 bytes, each holding the count.
+    /// whatsmeow message.go `padMessage`: 1–15 bytes, each holding the count.
     static func pad(_ plaintext: [UInt8], random: (Int) -> [UInt8]) -> [UInt8] {
         var count = Int(random(1)[0] & 0x0F)
         if count == 0 { count = 15 }
@@ -358,7 +358,7 @@ enum PhoneMessages {
         return Array(padded.dropLast(Int(last)))
     }
 
-    /// whatsmeow's `GenerateMessageID` (§3.1): `3EB0` + upper-case hex of the first 9 bytes of
+    /// whatsmeow send.go `GenerateMessageID`: `3EB0` + upper-case hex of the first 9 bytes of
     /// SHA-256(unix seconds, 8 bytes BE ‖ own user ‖ "@c.us" ‖ 16 random bytes).
     static func newMessageID(now: Int64, ownUser: String, random: (Int) -> [UInt8]) -> String {
         let seconds = UInt64(max(0, now / 1000))
@@ -371,7 +371,7 @@ enum PhoneMessages {
         do { return try message.serializedBytes() } catch { throw .internal("cannot encode the message: \(error)") }
     }
 
-    /// The text of a message after whatsmeow's unwrapping (§2.5); nil for other content.
+    /// The text of a message after whatsmeow's unwrapping (types/events/events.go UnwrapRaw); nil for other content.
     static func text(of message: WAWebProtobufsE2E_Message) -> String? {
         var current = message
         for _ in 0..<4 {
@@ -394,7 +394,7 @@ enum PhoneMessages {
         return bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
     }
 
-    /// A retry receipt's `<keys>` (§4.7) as a bundle.
+    /// A retry receipt's `<keys>` (whatsmeow retry.go sendRetryReceipt, handleRetryReceipt) as a bundle.
     static func retryBundle(_ keys: Node, registration: [UInt8]?) -> PreKeyBundle? {
         guard let registration = integer(registration), let identity = keys.child("identity")?.bytes.flatMap({ try? IdentityKey($0) }),
             let signed = keys.child("skey"), let signedID = integer(signed.child("id")?.bytes),

@@ -1,5 +1,5 @@
-/// Standard base64 with padding (RFC 4648 §4, `+/`): the QR string's key fields (transport
-/// reference §6.2), pairing refs, and the PNG in MCP image blocks.
+/// Standard base64 with padding (RFC 4648 §4, `+/`): the QR string's key fields (whatsmeow
+/// pair.go makeQRData), pairing refs, and the PNG in MCP image blocks.
 public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 

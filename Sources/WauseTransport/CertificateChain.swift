@@ -8,9 +8,9 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The server's Noise certificate chain (§2.5): root key → intermediate certificate → leaf
+/// The server's Noise certificate chain (whatsmeow handshake.go verifyServerCert): root key → intermediate certificate → leaf
 /// certificate, whose key must be the server's static Noise key. Each certificate is serialized
-/// `Details` plus a 64-byte curve25519 (XEdDSA, §2.9) signature over exactly those bytes.
+/// `Details` plus a 64-byte curve25519 (XEdDSA, go.mau.fi/libsignal ecc/SignCurve25519.go) signature over exactly those bytes.
 public enum ServerCertificate {
     /// WhatsApp's root public key (whatsmeow `WACertPubKey`, Baileys `WA_CERT_DETAILS.PUBLIC_KEY`).
     public static let whatsAppRootPublicKey: [UInt8] = Hex.decode("142375574d0a587166aae71ebe516437c4a28b73e3695c6ce1f7f9545da8ee6b")!
@@ -64,7 +64,7 @@ public enum ServerCertificate {
 
     /// Signs `details` with `signingPrivateKey` (the root's for an intermediate, the intermediate's
     /// for a leaf) and returns the certificate.
-    /// - Parameter random: returns the 64 random bytes XEdDSA mixes into its nonce (§2.9).
+    /// - Parameter random: returns the 64 random bytes XEdDSA mixes into its nonce (go.mau.fi/libsignal ecc/SignCurve25519.go).
     public static func certificate(details: Details, signingPrivateKey: [UInt8],
                                    random: (Int) -> [UInt8]) throws(ServerCertificateError) -> WACert_CertChain.NoiseCertificate {
         let detailBytes = details.serialized()
@@ -91,7 +91,7 @@ public enum ServerCertificate {
 }
 
 /// Why a server certificate chain was rejected. The cases follow whatsmeow's `verifyServerCert`
-/// checks (§2.5), which run in the order listed.
+/// checks (whatsmeow handshake.go verifyServerCert), which run in the order listed.
 public enum ServerCertificateError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The payload is not a `CertChain`, or a `Details` is not parseable.
     case malformed(String)
@@ -138,7 +138,7 @@ public enum ServerCertificateError: Error, Sendable, Equatable, CustomStringConv
 
 /// Checks a server's certificate chain against a root key, as whatsmeow does (the stricter of the
 /// two reference clients; Baileys skips the validity windows, the leaf-issuer link and the key
-/// match — §2.5).
+/// match — whatsmeow handshake.go verifyServerCert).
 public struct ServerCertificateVerifier: Sendable {
     /// The 32-byte root public key; `server_root_key` in the engine's configuration.
     public let rootPublicKey: [UInt8]

@@ -1,4 +1,4 @@
-/// WhatsApp's frame layer (§1.2, §1.4): every frame, handshake or encrypted, in both directions,
+/// WhatsApp's frame layer (whatsmeow socket/constants.go, socket/framesocket.go): every frame, handshake or encrypted, in both directions,
 /// is a 3-byte big-endian length and that many bytes. WebSocket message boundaries mean nothing —
 /// one message may carry several frames and a frame (even its length prefix) may span messages —
 /// so the decoder is incremental. The client sends the connection header `57 41 06 03` once, in
@@ -81,7 +81,7 @@ public enum FrameCodec {
         private var buffer: [UInt8] = []
         /// Bytes of `buffer` already consumed; compacted after each `decode`.
         private var readIndex = 0
-        /// The edge-routing bytes of a Baileys "ED" intro before the header (§1.3), if one came.
+        /// The edge-routing bytes of a Baileys "ED" intro before the header (Baileys src/Utils/noise-handler.ts routingInfo), if one came.
         public private(set) var routingInfo: [UInt8]?
 
         /// - Parameters:
@@ -137,7 +137,7 @@ public enum FrameCodec {
         }
 
         /// Consumes `[ED intro] ‖ header` once enough bytes are here; false if more are needed.
-        /// The intro (Baileys, §1.3) is `'E' 'D' 00 01 ‖ length (3 bytes BE) ‖ routing info`.
+        /// The intro (Baileys src/Utils/noise-handler.ts) is `'E' 'D' 00 01 ‖ length (3 bytes BE) ‖ routing info`.
         private mutating func consumeHeader(_ expected: [UInt8]) throws(FrameCodecError) -> Bool {
             var offset = readIndex
             var routing: [UInt8]?

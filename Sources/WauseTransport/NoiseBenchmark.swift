@@ -1,4 +1,4 @@
-/// Throughput of the Noise transport (AES-256-GCM per frame, §2.7), for `make bench` to set beside
+/// Throughput of the Noise transport (AES-256-GCM per frame, whatsmeow socket/noisesocket.go generateIV), for `make bench` to set beside
 /// `openssl speed -evp aes-256-gcm`. It measures what a connection does per frame — nonce from the
 /// counter, seal into a fresh array, open into a fresh array — not the raw cipher. Never used for
 /// assertions in tests.

@@ -1,5 +1,5 @@
 /// Everything that can go wrong in the Noise handshake or the encrypted transport. Any of these
-/// during the handshake aborts the connection (whatsmeow `doHandshake` returns on each; §2.3).
+/// during the handshake aborts the connection (whatsmeow handshake.go `doHandshake` returns on each).
 public enum NoiseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A handshake frame was not a HandshakeMessage, or lacked a part the step needs
     /// (e.g. a ServerHello without `static`; whatsmeow: "missing parts of handshake response").
@@ -10,15 +10,15 @@ public enum NoiseError: Error, Sendable, Equatable, CustomStringConvertible {
     case keyAgreementFailed(String)
     /// AES-GCM did not authenticate: wrong key, wrong counter, or tampered bytes.
     case decryptionFailed(String)
-    /// The server's certificate chain was rejected (§2.5).
+    /// The server's certificate chain was rejected (whatsmeow handshake.go verifyServerCert).
     case certificateRejected(ServerCertificateError)
     /// A handshake step was called out of order (e.g. `writeClientFinish` before `readServerHello`),
     /// or after an earlier step failed.
     case outOfOrder(String)
-    /// Encryption was asked for before any MixKey. WhatsApp's sequence never does this (§2.3);
+    /// Encryption was asked for before any MixKey. WhatsApp's sequence never does this (whatsmeow handshake.go doHandshake);
     /// the Noise spec would send plaintext here, which we refuse rather than leak.
     case noCipherKey
-    /// Every one of the 2^32 nonces of a cipher has been used (the counter is a uint32, §2.7);
+    /// Every one of the 2^32 nonces of a cipher has been used (the counter is a uint32, whatsmeow socket/noisesocket.go generateIV);
     /// reusing one would break AES-GCM, so the connection must be re-established.
     case nonceExhausted
 

@@ -8,22 +8,22 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// WhatsApp's Noise XX handshake (`Noise_XX_25519_AESGCM_SHA256`, §2), both ends:
+/// WhatsApp's Noise XX handshake (`Noise_XX_25519_AESGCM_SHA256`, whatsmeow handshake.go doHandshake), both ends:
 ///
 ///     -> e                     ClientHello{ephemeral}
 ///     <- e, ee, s, es          ServerHello{ephemeral, static = enc(rs), payload = enc(CertChain)}
 ///     -> s, se                 ClientFinish{static = enc(s), payload = enc(ClientPayload)}
 ///
 /// `Initiator` is the engine's client; `Responder` is the server side, for wause-sim and tests.
-/// Every message is a serialized `HandshakeMessage` (§2.4) — the caller frames it with
+/// Every message is a serialized `HandshakeMessage` (whatsmeow WAWebProtobufsWa6.proto) — the caller frames it with
 /// `FrameCodec`. Keys are passed in, so a handshake is deterministic given its four key pairs.
 public enum NoiseHandshake {
     /// `"Noise_XX_25519_AESGCM_SHA256\0\0\0\0"`: exactly 32 bytes, so it is the initial `h`
-    /// as-is (§2.1; whatsmeow `NoiseStartPattern`).
+    /// as-is (whatsmeow socket/noisehandshake.go Start, socket/constants.go `NoiseStartPattern`).
     public static let protocolName: [UInt8] = Array("Noise_XX_25519_AESGCM_SHA256".utf8) + [0, 0, 0, 0]
 
-    /// The prologue is the connection header `57 41 06 03` (§2.2) — even when Baileys sends an
-    /// "ED" routing intro in front of it (§1.3).
+    /// The prologue is the connection header `57 41 06 03` (whatsmeow socket/noisehandshake.go Authenticate) — even when Baileys sends an
+    /// "ED" routing intro in front of it (Baileys src/Utils/noise-handler.ts routingInfo).
     public static let prologue: [UInt8] = FrameCodec.connectionHeader
 
     /// What the client learns from the ServerHello.
@@ -34,7 +34,7 @@ public enum NoiseHandshake {
         public let serverStaticKey: [UInt8]
         /// The decrypted payload: a serialized `WACert_CertChain`.
         public let certificateChain: [UInt8]
-        /// The chain's details, after it passed every check of §2.5.
+        /// The chain's details, after it passed every check of whatsmeow handshake.go verifyServerCert.
         public let certificate: ServerCertificate.VerifiedChain
     }
 
@@ -46,7 +46,7 @@ public enum NoiseHandshake {
         public let payload: [UInt8]
     }
 
-    /// The client side (§2.3 steps 1–12).
+    /// The client side (whatsmeow handshake.go doHandshake).
     public struct Initiator: Sendable {
         private enum Phase { case start, awaitingServerHello, readyToFinish, complete, failed }
 
@@ -58,7 +58,7 @@ public enum NoiseHandshake {
 
         /// - Parameters:
         ///   - staticKey: the device's long-term noise key pair.
-        ///   - ephemeralKey: fresh for every connection (§2.3 step 1); injected for determinism.
+        ///   - ephemeralKey: fresh for every connection (whatsmeow handshake.go doHandshake); injected for determinism.
         ///   - prologue: `NoiseHandshake.prologue` unless a test says otherwise.
         public init(staticKey: Curve25519KeyPair, ephemeralKey: Curve25519KeyPair, prologue: [UInt8] = NoiseHandshake.prologue) {
             self.staticKey = staticKey
@@ -71,7 +71,7 @@ public enum NoiseHandshake {
         /// The symmetric state, for transcripts and tests.
         public var symmetricState: NoiseSymmetricState { state }
 
-        /// `-> e`: MixHash(e.pub) only — no payload is hashed (WhatsApp's deviation, §2.8).
+        /// `-> e`: MixHash(e.pub) only — no payload is hashed (WhatsApp's deviation; whatsmeow handshake.go doHandshake).
         /// Returns the serialized `HandshakeMessage{clientHello{ephemeral}}`.
         public mutating func writeClientHello() throws(NoiseError) -> [UInt8] {
             try expect(.start, "writeClientHello must be the first step")
@@ -82,7 +82,7 @@ public enum NoiseHandshake {
             return try serialize(message)
         }
 
-        /// `<- e, ee, s, es` and the certificate check (§2.3 steps 3–7, §2.5). On any error the
+        /// `<- e, ee, s, es` and the certificate check (whatsmeow handshake.go doHandshake, verifyServerCert). On any error the
         /// handshake is dead: every later step throws `outOfOrder`.
         /// - Parameters:
         ///   - message: the serialized `HandshakeMessage` the server sent.
@@ -116,10 +116,10 @@ public enum NoiseHandshake {
             return ServerHello(serverEphemeralKey: remoteEphemeral, serverStaticKey: remoteStatic, certificateChain: chain, certificate: verified)
         }
 
-        /// `-> s, se` (§2.3 steps 8–11): the static key is encrypted with nonce 1 of the `es` key
+        /// `-> s, se` (whatsmeow handshake.go doHandshake): the static key is encrypted with nonce 1 of the `es` key
         /// (nonce 0 went to the certificate), then `se` is mixed and the payload encrypted with
         /// nonce 0. Returns the serialized `HandshakeMessage{clientFinish{static, payload}}`.
-        /// - Parameter payload: the serialized ClientPayload (§3).
+        /// - Parameter payload: the serialized ClientPayload (whatsmeow store/clientpayload.go).
         public mutating func writeClientFinish(payload: [UInt8]) throws(NoiseError) -> [UInt8] {
             try expect(.readyToFinish, "writeClientFinish must follow a successful readServerHello")
             phase = .failed
@@ -134,8 +134,8 @@ public enum NoiseHandshake {
             return bytes
         }
 
-        /// Split (§2.6): the client writes with the first key and reads with the second. The client
-        /// does not wait for a server reply before switching (§2.3 step 12).
+        /// Split (whatsmeow socket/noisehandshake.go Finish): the client writes with the first key and reads with the second. The client
+        /// does not wait for a server reply before switching (whatsmeow handshake.go doHandshake).
         public func transportCipher() throws(NoiseError) -> NoiseTransportCipher {
             try expect(.complete, "transportCipher needs a finished handshake")
             let (clientToServer, serverToClient) = state.split()
@@ -174,7 +174,7 @@ public enum NoiseHandshake {
         public var handshakeHash: [UInt8] { state.handshakeHash }
         public var symmetricState: NoiseSymmetricState { state }
 
-        /// `-> e`: requires a 32-byte ephemeral and hashes it (no payload hash, §2.8). Returns
+        /// `-> e`: requires a 32-byte ephemeral and hashes it (no payload hash; whatsmeow handshake.go doHandshake). Returns
         /// the client's ephemeral public key.
         @discardableResult
         public mutating func readClientHello(_ message: [UInt8]) throws(NoiseError) -> [UInt8] {
@@ -226,7 +226,7 @@ public enum NoiseHandshake {
             return ClientFinish(clientStaticKey: remoteStatic, payload: payload)
         }
 
-        /// Split (§2.6) from the server's side: it reads with the first key and writes with the second.
+        /// Split (whatsmeow socket/noisehandshake.go Finish) from the server's side: it reads with the first key and writes with the second.
         public func transportCipher() throws(NoiseError) -> NoiseTransportCipher {
             try expect(.complete, "transportCipher needs a finished handshake")
             let (clientToServer, serverToClient) = state.split()

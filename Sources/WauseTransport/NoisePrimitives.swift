@@ -19,7 +19,7 @@ enum NoisePrimitives {
     }
 
     /// HKDF-SHA256 with `salt = chainingKey`, `info = ""` and 64 bytes of output, split in two
-    /// (§2.1: `[0:32]` is the new chaining key / the client→server key, `[32:64]` the cipher key /
+    /// (whatsmeow noisehandshake.go extractAndExpand: `[0:32]` is the new chaining key / the client→server key, `[32:64]` the cipher key /
     /// the server→client key). This is the Noise spec's HKDF(ck, ikm, 2), which equals RFC 5869
     /// for two outputs of HASHLEN bytes.
     static func hkdfPair(chainingKey: [UInt8], inputKeyMaterial: [UInt8]) -> ([UInt8], [UInt8]) {
@@ -32,7 +32,7 @@ enum NoisePrimitives {
         return (Array(bytes[0..<hashLength]), Array(bytes[hashLength...]))
     }
 
-    /// The 12-byte AES-GCM nonce of §2.7: eight zero bytes, then the counter as a big-endian
+    /// The 12-byte AES-GCM nonce of whatsmeow socket/noisesocket.go generateIV: eight zero bytes, then the counter as a big-endian
     /// uint32. (For counters below 2^32 this equals the Noise spec's AESGCM nonce, 4 zero bytes
     /// and a 64-bit big-endian counter, which is why spec implementations interoperate.)
     static func nonce(_ counter: UInt32) -> AES.GCM.Nonce {
@@ -68,7 +68,7 @@ enum NoisePrimitives {
     }
 
     /// Byte-wise comparison whose running time does not depend on where the inputs differ
-    /// (whatsmeow compares the certificate key with `hmac.Equal`, §2.5 step 7).
+    /// (whatsmeow handshake.go verifyServerCert compares the certificate key with `hmac.Equal`).
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0

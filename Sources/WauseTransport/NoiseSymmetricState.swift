@@ -1,5 +1,5 @@
 /// The Noise SymmetricState (chaining key `ck`, handshake hash `h`, and the current cipher) as
-/// WhatsApp runs it (§2.1–§2.3, §2.8):
+/// WhatsApp runs it (whatsmeow socket/noisehandshake.go, handshake.go doHandshake):
 /// - `h` starts as the 32-byte protocol name itself (no hashing because it is exactly 32 bytes),
 ///   `ck = h`, and the prologue `57 41 06 03` is mixed into `h`;
 /// - MixKey derives `(ck, k)` with HKDF-SHA256(salt = ck, ikm = DH output, info = "") and resets the
@@ -20,7 +20,7 @@ public struct NoiseSymmetricState: Sendable {
     /// - Parameters:
     ///   - protocolName: used as `h` if it is 32 bytes, else hashed (Noise spec §5.2; both
     ///     reference clients do the same).
-    ///   - prologue: mixed into `h` right away (§2.2).
+    ///   - prologue: mixed into `h` right away (whatsmeow socket/noisehandshake.go Authenticate).
     public init(protocolName: [UInt8], prologue: [UInt8]) {
         let initial = protocolName.count == NoisePrimitives.hashLength ? protocolName : NoisePrimitives.sha256(protocolName)
         handshakeHash = initial
@@ -41,7 +41,7 @@ public struct NoiseSymmetricState: Sendable {
         handshakeHash = NoisePrimitives.sha256(handshakeHash + data)
     }
 
-    /// `(ck, k) = HKDF(ck, inputKeyMaterial)`; the nonce restarts at 0 (§2.3 "MixKey(dh) resets n").
+    /// `(ck, k) = HKDF(ck, inputKeyMaterial)`; the nonce restarts at 0 (whatsmeow socket/noisehandshake.go MixIntoKey).
     public mutating func mixKey(_ inputKeyMaterial: [UInt8]) {
         let (newChainingKey, key) = NoisePrimitives.hkdfPair(chainingKey: chainingKey, inputKeyMaterial: inputKeyMaterial)
         chainingKey = newChainingKey
@@ -58,7 +58,7 @@ public struct NoiseSymmetricState: Sendable {
         return ciphertext
     }
 
-    /// Decrypts with `AD = h`; mixes the ciphertext into `h` only if it authenticated (§2.3).
+    /// Decrypts with `AD = h`; mixes the ciphertext into `h` only if it authenticated (whatsmeow socket/noisehandshake.go Decrypt).
     /// - Parameter what: names the field in the error (e.g. "server static key").
     public mutating func decryptAndHash(_ ciphertext: [UInt8], what: String) throws(NoiseError) -> [UInt8] {
         guard var current = cipher else { throw .noCipherKey }
@@ -68,7 +68,7 @@ public struct NoiseSymmetricState: Sendable {
         return plaintext
     }
 
-    /// Split (§2.6): `HKDF(ck, empty)`; the first 32 bytes carry initiator→responder traffic
+    /// Split (whatsmeow socket/noisehandshake.go Finish): `HKDF(ck, empty)`; the first 32 bytes carry initiator→responder traffic
     /// (the client's write key), the last 32 responder→initiator.
     public func split() -> (initiatorToResponder: [UInt8], responderToInitiator: [UInt8]) {
         let (first, second) = NoisePrimitives.hkdfPair(chainingKey: chainingKey, inputKeyMaterial: [])

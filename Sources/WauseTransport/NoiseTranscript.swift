@@ -2,7 +2,7 @@ import WauseCrypto
 
 /// A whole handshake run from fixed keys, recorded step by step — what `wause-wire noise-vector`
 /// prints so independent Noise implementations can be compared with ours byte for byte
-/// (reference/interop-oracles.md). With both roles ours (`.both`) it is also a self-check: the two
+/// (docs/interop-oracles.md). With both roles ours (`.both`) it is also a self-check: the two
 /// sides must agree on the handshake hash and the transport keys.
 ///
 /// In `.initiator` mode our client talks to a ServerHello made elsewhere; in `.responder` mode our

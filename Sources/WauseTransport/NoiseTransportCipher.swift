@@ -1,7 +1,7 @@
 import Crypto
 
 /// One AES-256-GCM key with its nonce counter — the Noise spec's CipherState, with WhatsApp's
-/// nonce layout (eight zero bytes, then the counter as a big-endian uint32; §2.7).
+/// nonce layout (eight zero bytes, then the counter as a big-endian uint32; whatsmeow socket/noisesocket.go generateIV).
 ///
 /// Used for one direction of the transport; each `seal`/`open` consumes one nonce. The counter
 /// never wraps: once all 2^32 nonces are used every call throws `NoiseError.nonceExhausted`.
@@ -17,7 +17,7 @@ public struct NoiseCipherState: Sendable {
 
     /// - Parameters:
     ///   - key: 32 bytes.
-    ///   - nextNonce: where the counter starts; 0 for a fresh transport (§2.7). A later start
+    ///   - nextNonce: where the counter starts; 0 for a fresh transport (whatsmeow socket/noisesocket.go generateIV). A later start
     ///     exists for tests of the overflow guard.
     public init(key: [UInt8], nextNonce: UInt32 = 0) throws(NoiseError) {
         guard key.count == NoisePrimitives.keyLength else {
@@ -53,9 +53,9 @@ public struct NoiseCipherState: Sendable {
     }
 }
 
-/// The two ciphers of an established connection (§2.6, §2.7): one key and counter per direction,
+/// The two ciphers of an established connection (whatsmeow noisehandshake.go Finish, noisesocket.go): one key and counter per direction,
 /// both counters starting at 0, associated data always empty. Every frame plaintext is the flag
-/// byte plus a binary node (§2.7, §4.1); this type only encrypts and decrypts frame payloads —
+/// byte plus a binary node (whatsmeow noisesocket.go, binary/unpack.go); this type only encrypts and decrypts frame payloads —
 /// the 3-byte length prefix is `FrameCodec`'s.
 ///
 /// The halves are independent values so a reader task and a writer task can each own one.
@@ -81,7 +81,7 @@ public struct NoiseTransportCipher: Sendable {
     }
 
     /// Decrypts one incoming frame payload. On failure the frame should be dropped and the
-    /// connection may continue: the counter has still advanced (whatsmeow logs and drops, §2.7).
+    /// connection may continue: the counter has still advanced (whatsmeow socket/noisesocket.go receiveEncryptedFrame logs and drops).
     public mutating func decrypt(_ ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
         try inbound.open(ciphertext)
     }

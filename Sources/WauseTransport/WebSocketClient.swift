@@ -4,7 +4,7 @@ import NIOPosix
 import NIOSSL
 import NIOWebSocket
 
-/// Dials WebSockets the way WhatsApp Web does (§1.1 of the transport reference): a plain HTTP/1.1
+/// Dials WebSockets the way WhatsApp Web does (whatsmeow socket/framesocket.go Connect): a plain HTTP/1.1
 /// upgrade (TLS first for `wss://`) that sends `Host` and `Origin: https://web.whatsapp.com`
 /// itself, and masks every frame it sends.
 public struct WebSocketClient: Sendable {

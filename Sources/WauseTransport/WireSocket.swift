@@ -2,10 +2,10 @@ import WauseBinary
 import WauseSupport
 import WauseCrypto
 
-/// A WebSocket seen as WhatsApp frames (§1.4): frames out, one WebSocket message each; frames in,
+/// A WebSocket seen as WhatsApp frames (whatsmeow socket/framesocket.go): frames out, one WebSocket message each; frames in,
 /// reassembled from whatever message boundaries the peer chose. After the Noise handshake
 /// (`encrypt(with:)`), `send(node:)` and `nodes` carry binary-XML stanzas encrypted with the
-/// transport cipher (§2.7): the same type serves the engine (client role) and wause-sim (server).
+/// transport cipher (whatsmeow socket/noisesocket.go generateIV): the same type serves the engine (client role) and wause-sim (server).
 public final class WireSocket: @unchecked Sendable {
     public enum Failure: Error, Sendable, CustomStringConvertible {
         case frame(FrameCodecError)

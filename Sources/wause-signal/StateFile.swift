@@ -20,7 +20,7 @@ import WauseSupport
 /// temporary file in the same directory, fsynced, then renamed over the old one.
 struct StateFile {
     static let formatVersion: Int64 = 1
-    static let signedPreKeyId: UInt32 = 1  // WhatsApp's (protocol-messaging.md §1.1)
+    static let signedPreKeyId: UInt32 = 1  // WhatsApp's (whatsmeow store/sqlstore/container.go NewDevice)
 
     var store: InMemorySignalStore
     var nextPreKeyId: UInt32

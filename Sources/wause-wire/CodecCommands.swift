@@ -36,7 +36,7 @@ enum CodecCommands {
         usage: wause-wire encode [--zlib] [--lines]
 
         Reads one JSON node on stdin and prints the hex of the decrypted frame payload: the flag
-        byte (00, or 02 with --zlib), then the encoded node (protocol-transport-pairing.md §4).
+        byte (00, or 02 with --zlib), then the encoded node (whatsmeow binary/encoder.go; binary/decoder.go).
 
           --zlib   compress the node with zlib and set flag 0x02
           --lines  read one JSON node per line, print one hex frame per line

@@ -2,8 +2,8 @@ import WauseCrypto
 import WauseSupport
 import WauseProtocol
 
-/// The pairing-code and ADV formulas (WauseCore `LinkCodeCrypto`, `ADVIdentity`; transport
-/// reference §6.4, §7) with every input given on the command line, so that
+/// The pairing-code and ADV formulas (WauseCore `LinkCodeCrypto`, `ADVIdentity`; whatsmeow
+/// pair.go handlePair, pair-code.go) with every input given on the command line, so that
 /// tests/interop/test_pairing_code_crypto.py can compare them with values it derives itself.
 /// Binary inputs and outputs are hex; a malformed input exits 2, a bundle that does not open or a
 /// key that is not in the prime-order subgroup exits 1.
@@ -13,7 +13,7 @@ enum LinkCodeCommands {
     ]
 
     static let encode = command(
-        "link-code-encode", "5 bytes -> the 8-symbol linking code (§7.1)",
+        "link-code-encode", "5 bytes -> the 8-symbol linking code (whatsmeow pair-code.go PairPhone)",
         usage: "--bytes HEX [--display]",
         details: """
         Prints the code for 5 bytes (alphabet 123456789ABCDEFGHJKLMNPQRSTVWXYZ, RFC 4648 bit order).
@@ -26,7 +26,7 @@ enum LinkCodeCommands {
     }
 
     static let wrap = command(
-        "link-code-wrap", "wrap a 32-byte public key under a code (§7.2): 80 bytes",
+        "link-code-wrap", "wrap a 32-byte public key under a code (whatsmeow pair-code.go generateCompanionEphemeralKey): 80 bytes",
         usage: "--code CODE --salt HEX --iv HEX --key HEX",
         details: """
         Prints salt(32) ‖ iv(16) ‖ AES-256-CTR(PBKDF2-SHA256(code, salt, 131072), iv)(key). The code
@@ -43,7 +43,7 @@ enum LinkCodeCommands {
     }
 
     static let unwrap = command(
-        "link-code-unwrap", "the 32-byte key inside an 80-byte wrapped key (§7.5 step 1)",
+        "link-code-unwrap", "the 32-byte key inside an 80-byte wrapped key (whatsmeow pair-code.go handleCodePairNotification)",
         usage: "--code CODE --wrapped HEX",
         details: """
         Prints AES-256-CTR-decrypt(PBKDF2(code, w[0:32]), iv = w[32:48])(w[48:80]). There is no tag:
@@ -56,7 +56,7 @@ enum LinkCodeCommands {
     }
 
     static let sealBundle = command(
-        "key-bundle-seal", "the companion's 156-byte key bundle (§7.5 steps 4-7)",
+        "key-bundle-seal", "the companion's 156-byte key bundle (whatsmeow pair-code.go handleCodePairNotification)",
         usage: "--shared HEX --companion HEX --primary HEX --adv-random HEX --salt HEX --nonce HEX",
         details: """
         Prints salt(32) ‖ nonce(12) ‖ AES-256-GCM(HKDF-SHA256(shared, salt,
@@ -92,7 +92,7 @@ enum LinkCodeCommands {
     }
 
     static let advSecret = command(
-        "adv-secret", "the ADV secret after a code exchange (§7.5 step 9)",
+        "adv-secret", "the ADV secret after a code exchange (whatsmeow pair-code.go handleCodePairNotification)",
         usage: "--eph-shared HEX --id-shared HEX --adv-random HEX",
         details: """
         Prints HKDF-SHA256(eph-shared ‖ id-shared ‖ adv-random, no salt, "adv_secret", 32).
@@ -107,7 +107,7 @@ enum LinkCodeCommands {
     }
 
     static let advHMAC = command(
-        "adv-hmac", "the pair-success HMAC over ADVSignedDeviceIdentity bytes (§6.4 step 1)",
+        "adv-hmac", "the pair-success HMAC over ADVSignedDeviceIdentity bytes (whatsmeow pair.go handlePair)",
         usage: "--secret HEX --details HEX [--hosted]",
         details: """
         Prints HMAC-SHA256(secret, [06 05 with --hosted] ‖ details).
@@ -119,7 +119,7 @@ enum LinkCodeCommands {
     }
 
     static let advMessage = command(
-        "adv-message", "the bytes the account key or the companion signs (§6.4 steps 3-4)",
+        "adv-message", "the bytes the account key or the companion signs (whatsmeow pair.go handlePair)",
         usage: "--details HEX --companion HEX [--account HEX] [--hosted]",
         details: """
         Without --account: the account signature message, 06 00 (06 05 with --hosted) ‖ details ‖
@@ -139,7 +139,7 @@ enum LinkCodeCommands {
     }
 
     static let x25519 = command(
-        "x25519", "X25519(private, public), the shared secrets of §7.5 steps 2 and 8",
+        "x25519", "X25519(private, public), the shared secrets of whatsmeow pair-code.go handleCodePairNotification",
         usage: "--private HEX --public HEX",
         details: """
         Prints the 32-byte shared secret. The private key is clamped. A low-order public key (all-zero

@@ -11,7 +11,7 @@ enum NoiseVectorCommand {
     static let help = """
     usage: wause-wire noise-vector [options]
 
-    Runs the Noise XX handshake of protocol-transport-pairing.md §2 with fixed keys and prints the
+    Runs the Noise XX handshake of whatsmeow handshake.go doHandshake with fixed keys and prints the
     transcript as one JSON object whose values are hex strings, in the order they arise:
     protocol_name, prologue, the public keys, certificate_chain, hash_after_prologue, client_hello,
     first_websocket_message, hash_after_client_hello, server_hello, hash_after_server_hello,

@@ -1,7 +1,7 @@
 import Testing
 import WauseBinary
 
-/// JID text forms (§5, whatsmeow `ParseJID`/`String`) and wire encodings (§4.6).
+/// JID text forms (whatsmeow types/jid.go `ParseJID`/`String`) and wire encodings (whatsmeow binary/encoder.go writeJID).
 @Suite struct JIDTests {
     /// text → (user, rawAgent, device, integrator, server); every row also prints back as itself.
     static let parseTable: [(String, String, UInt8, UInt16, UInt16, String)] = [
@@ -58,7 +58,7 @@ import WauseBinary
         #expect(Set([jid("1@s.whatsapp.net"), jid("1@s.whatsapp.net"), jid("1:1@s.whatsapp.net")]).count == 2)
     }
 
-    /// The JID encoding selection of §4.6, byte for byte (the node is `<x a=JID/>`).
+    /// The JID encoding selection of whatsmeow binary/encoder.go writeJID, byte for byte (the node is `<x a=JID/>`).
     static let encodingTable: [(String, String)] = [
         // s.whatsapp.net: JID pair without a device, AD_JID with one.
         ("s.whatsapp.net", "FA 00 03"),
@@ -92,7 +92,7 @@ import WauseBinary
     }
 
     @Test func decodesADJIDAgents() throws {
-        // §4.6: 1 → lid, 128 → hosted, 129 → hosted.lid, anything else → s.whatsapp.net with
+        // whatsmeow types/jid.go NewADJID: 1 → lid, 128 → hosted, 129 → hosted.lid, anything else → s.whatsapp.net with
         // the byte kept as raw agent.
         for (agent, expected) in [(0, "12:4@s.whatsapp.net"), (1, "12:4@lid"), (128, "12:4@hosted"), (129, "12:4@hosted.lid"), (5, "12.5:4@s.whatsapp.net")] {
             let frame = hex("00 F8 03 FC 01 78 FC 01 61 F7") + [UInt8(agent)] + hex("04 FF 01 12")
@@ -101,7 +101,7 @@ import WauseBinary
     }
 
     @Test func typedJIDAttributesNeverBecomeTokens() throws {
-        // interop-oracles.md caveat: the server JID as an attribute must be FA 00 03, never the
+        // docs/interop-oracles.md caveat: the server JID as an attribute must be FA 00 03, never the
         // bare token 03, or whatsmeow ignores the stanza.
         let typed = try Node(tag: "iq", attributes: ["to": .jid(.whatsAppServer)]).encodedFrame()
         #expect(typed == hex("00 F8 03 19 11 FA 00 03"))

@@ -90,7 +90,7 @@ import WauseBinary
         #expect(decodingError(frame, limits: DecodingLimits(maxValueLength: 300)) == nil)
     }
 
-    // MARK: zlib (§4.1)
+    // MARK: zlib (whatsmeow binary/unpack.go Unpack)
 
     @Test func zipBombIsStoppedAtTheLimit() throws {
         // 17 MiB of zeros compress to about 17 KiB; the default limit is 16 MiB.
@@ -163,7 +163,7 @@ import WauseBinary
 
     /// What a second encode/decode legitimately changes: empty attribute values are dropped,
     /// empty text content comes back as empty bytes, and an s.whatsapp.net raw agent is not
-    /// written (§4.6).
+    /// written (whatsmeow binary/encoder.go writeJID).
     private func normalized(_ node: Node) -> Node {
         var result = node
         result.attributes = Attributes(node.attributes.compactMap { attribute in

@@ -36,7 +36,7 @@ import WauseBinary
     }
 
     @Test func rawTextContentComesBackAsBytes() throws {
-        // whatsmeow returns raw-length content as []byte (§4.2); tokens and packed strings stay text.
+        // whatsmeow returns raw-length content as []byte (whatsmeow binary/decoder.go readBytesOrString); tokens and packed strings stay text.
         let node = Node(tag: "body", content: .text("héllo"))
         let decoded = try Node(frame: node.encodedFrame())
         #expect(decoded.content == .bytes(Array("héllo".utf8)))
@@ -69,7 +69,7 @@ import WauseBinary
     }
 
     @Test func listAndLengthBoundaries() throws {
-        // LIST_8 → LIST_16 at 256 children; BINARY_8/20/32 at 256 and 2^20 bytes (§4.3).
+        // LIST_8 → LIST_16 at 256 children; BINARY_8/20/32 at 256 and 2^20 bytes (whatsmeow binary/token/token.go).
         for count in [0, 1, 255, 256, 1_000] {
             let node = Node(tag: "list", children: Array(repeating: Node(tag: "item"), count: count))
             #expect(try Node(frame: node.encodedFrame()) == node)

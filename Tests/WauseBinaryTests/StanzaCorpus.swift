@@ -2,7 +2,7 @@ import WauseSupport
 import WauseBinary
 
 /// Realistic stanzas, shaped after what whatsmeow and Baileys send and receive
-/// (protocol-transport-pairing.md §6–§9, protocol-messaging.md). Byte payloads come from a
+/// (whatsmeow pair.go, pair-code.go, connectionevents.go, prekeys.go, send.go, receipt.go). Byte payloads come from a
 /// seeded generator so the corpus is the same on every run.
 enum StanzaCorpus {
     static let me = jid("491701234567:12@s.whatsapp.net")
@@ -120,7 +120,7 @@ enum StanzaCorpus {
     }
 
     /// A one-to-one message as sent to three devices: `<participants><to jid><enc/></to>…` plus
-    /// the sender's `<device-identity>` (a pkmsg needs it; protocol-messaging.md).
+    /// the sender's `<device-identity>` (a pkmsg needs it; whatsmeow send.go makeDeviceIdentityNode).
     static func message(_ random: inout SplitMix64) -> Node {
         let devices = [jid("14155550123@s.whatsapp.net"), jid("14155550123:3@s.whatsapp.net"), jid("491701234567:5@s.whatsapp.net")]
         return Node(tag: "message", attributes: ["id": "3EB0B7C9D2E4F60718293A", "to": .jid(peer), "type": "text"], children: [
@@ -133,7 +133,7 @@ enum StanzaCorpus {
         ])
     }
 
-    /// A prekey upload (§9.2): registration id, key type, identity, 30 one-time keys, signed key.
+    /// A prekey upload (whatsmeow prekeys.go uploadPreKeys): registration id, key type, identity, 30 one-time keys, signed key.
     static func prekeyUpload(_ random: inout SplitMix64) -> Node {
         func key(_ id: Int) -> Node {
             Node(tag: "key", children: [

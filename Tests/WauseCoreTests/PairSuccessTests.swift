@@ -11,7 +11,7 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// A phone-side `pair-success` (transport reference §6.4) built in the test from the protobufs,
+/// A phone-side `pair-success` (whatsmeow pair.go handlePair) built in the test from the protobufs,
 /// with the prefixes written out rather than taken from ADVIdentity, so the engine's verification
 /// is checked against the reference's formulas and not against itself.
 struct TestPhone {
@@ -42,7 +42,7 @@ struct TestPhone {
         return try! device.serializedBytes()
     }
 
-    /// `06 00|06 05 ‖ details ‖ companion identity key`, spelled out from §6.4 step 3.
+    /// `06 00|06 05 ‖ details ‖ companion identity key`, spelled out from whatsmeow pair.go handlePair (`AdvAccountSignaturePrefix`).
     func accountMessage(companionKey: [UInt8]) -> [UInt8] {
         (hostedDevice ? [0x06, 0x05] : [0x06, 0x00]) + deviceDetails + companionKey
     }

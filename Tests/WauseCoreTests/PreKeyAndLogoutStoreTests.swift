@@ -4,8 +4,8 @@ import WauseCrypto
 import WauseTestSupport
 import WauseSupport
 
-/// What pairing, prekey uploads and logout leave in a real SQLite store (transport reference
-/// §6.6, §9.3, §8.5).
+/// What pairing, prekey uploads and logout leave in a real SQLite store (whatsmeow
+/// store/store.go Device, prekeys.go uploadPreKeys, client.go Logout).
 @Suite struct PreKeyAndLogoutStoreTests {
     let random = SeededRandom(seed: 0x60)
 

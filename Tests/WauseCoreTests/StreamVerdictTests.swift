@@ -24,7 +24,7 @@ import WauseProtocol
     }
 
     @Test func serverTroubleOnlyDropsTheLink() {
-        // 515 after pairing is its own verdict: reconnect at once, now logging in (§6.4 step 8).
+        // 515 after pairing is its own verdict: reconnect at once, now logging in (after whatsmeow pair.go handlePair).
         #expect(StreamVerdict.outcome(of: Node(tag: "stream:error", attributes: ["code": "515"])) == .restart)
         for node in [Node(tag: "stream:error", attributes: ["code": "503"]),
                      Node(tag: "failure", attributes: ["reason": "500"]), Node(tag: "failure", attributes: ["reason": "503"]),

@@ -4,7 +4,7 @@ import WauseCrypto
 
 @Suite("Curve25519 key pairs and X25519")
 struct Curve25519KeyPairTests {
-    /// libsignal-protocol-c `tests/test_curve25519.c` test_curve25519_agreement (protocol-messaging.md §1.12).
+    /// libsignal-protocol-c `tests/test_curve25519.c` test_curve25519_agreement (signalapp/libsignal-protocol-c).
     private let alicePrivate = hex("c806439dc9d2c476ffed8f2580c0888d58ab406bf7ae3698879021b96bb4bf59")
     private let aliceSerialized = hex("051bb75966f2e93a3691dfff942bb2a466a1c08b8d78ca3f4d6df8b8bfa2e4ee28")
     private let bobPrivate = hex("b03b34c33a1c44f225b662d2bf4859b8135411fa7b0386d45fb75dc5b91b4466")

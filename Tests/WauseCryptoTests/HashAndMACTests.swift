@@ -73,14 +73,14 @@ struct HashAndMACTests {
         #expect(Hex.encode(try HKDF.sha256(inputKeyMaterial: ikm, salt: [UInt8](repeating: 0, count: 32), info: [], outputByteCount: 42)) == expected)
     }
 
-    @Test("HKDF ADV secret (protocol-transport-pairing.md §12)")
+    @Test("HKDF ADV secret (whatsmeow pair-code.go handleCodePairNotification)")
     func hkdfAdvSecret() throws {
         let okm = try HKDF.sha256(inputKeyMaterial: [UInt8](repeating: 0, count: 96), info: Array("adv_secret".utf8), outputByteCount: 32)
         #expect(Hex.encode(okm) == "2af0c9fc3c4bfcd67244f287732da9b917d4214c6d8b7961b756faa64e113551")
     }
 
-    /// libsignal-protocol-c `tests/test_ratchet.c` test_chain_key_derivation_v3 (protocol-messaging.md §1.12),
-    /// using the §1.3 recipe: HMAC seeds 0x01/0x02 and HKDF "WhisperMessageKeys" → 80 bytes.
+    /// libsignal-protocol-c `tests/test_ratchet.c` test_chain_key_derivation_v3 (signalapp/libsignal-protocol-c),
+    /// using go.mau.fi/libsignal keys/chain/ChainKey.go's recipe: HMAC seeds 0x01/0x02 and HKDF "WhisperMessageKeys" → 80 bytes.
     @Test("libsignal v3 chain-key derivation vector (HMAC + HKDF together)")
     func libsignalChainKey() throws {
         let chainKey = hex("8ab72d6f4cc5ac0d387eaf463378ddb28edd07385b1cb01250c715982e7ad48f")
@@ -110,7 +110,7 @@ struct HashAndMACTests {
 @Suite("PBKDF2-SHA256")
 struct PBKDF2Tests {
     /// RFC 7914 §11 (PBKDF2-HMAC-SHA256 vectors), the widely used RFC 6070-style SHA-256 set, and the
-    /// WhatsApp pairing-code derivation from protocol-transport-pairing.md §12.
+    /// WhatsApp pairing-code key derivation (whatsmeow pair-code.go generateCompanionEphemeralKey).
     @Test("published vectors", arguments: [
         ("passwd", "salt", 1, 64,
          "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783"),

@@ -2,7 +2,7 @@ import WauseSupport
 import Testing
 @testable import WauseCrypto
 
-/// libsignal-protocol-c `tests/test_curve25519.c` test_curve25519_signature (protocol-messaging.md §1.12):
+/// libsignal-protocol-c `tests/test_curve25519.c` test_curve25519_signature (signalapp/libsignal-protocol-c):
 /// an identity key signing a serialized (0x05-prefixed) prekey, exactly the signed-prekey format.
 private enum LibsignalSignatureVector {
     static let identityPublic = hex("05ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64")

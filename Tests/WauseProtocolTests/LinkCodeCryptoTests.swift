@@ -3,11 +3,12 @@ import Testing
 import WauseCrypto
 import WauseSupport
 
-/// Pairing-code crypto (transport reference §7) with the §12 vectors and fixed-seed inputs.
+/// Pairing-code crypto (whatsmeow pair-code.go) with known vectors (code `15217216` for 0102030405,
+/// its PBKDF2 key, the ADV-secret HKDF) and fixed-seed inputs.
 /// tests/interop/test_pairing_code_crypto.py checks the same formulas against Python
 /// `cryptography`; these tests pin the properties that need no second implementation.
 @Suite struct LinkCodeCryptoTests {
-    // MARK: §7.1 code alphabet
+    // MARK: whatsmeow pair-code.go PairPhone code alphabet
 
     @Test func encodesTheReferenceVectors() {
         #expect(LinkCodeCrypto.encode([0, 0, 0, 0, 0]) == "11111111")
@@ -51,7 +52,7 @@ import WauseSupport
         #expect(LinkCodeCrypto.normalize(typed) == nil)
     }
 
-    // MARK: §7.2 key wrapping
+    // MARK: whatsmeow pair-code.go generateCompanionEphemeralKey key wrapping
 
     @Test func derivesTheReferencePBKDF2Key() throws {
         let key = try LinkCodeCrypto.codeKey(code: "15217216", salt: Array(0..<32))
@@ -90,7 +91,7 @@ import WauseSupport
         #expect(throws: LinkCodeCrypto.Failure.self) { try LinkCodeCrypto.unwrap([], code: "15217216") }
     }
 
-    // MARK: §7.5 key bundle and ADV secret
+    // MARK: whatsmeow pair-code.go handleCodePairNotification key bundle and ADV secret
 
     @Test func keyBundleSealsTo156BytesAndOpens() throws {
         var rng = SplitMix64(seed: 0x73)

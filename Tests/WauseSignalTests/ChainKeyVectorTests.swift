@@ -3,7 +3,7 @@ import WauseCrypto
 import WauseSupport
 @testable import WauseSignal
 
-/// The public libsignal v3 vectors (protocol-messaging.md §1.12): signalapp/libsignal-protocol-c
+/// The public libsignal v3 vectors: signalapp/libsignal-protocol-c
 /// `tests/test_ratchet.c`. The `_v2` vectors use the legacy HKDF and do not apply.
 @Suite("libsignal v3 vectors")
 struct LibsignalVectorTests {
@@ -48,7 +48,7 @@ struct LibsignalVectorTests {
     /// `aliceBasePrivate` with an `aliceBasePublic` that is not its public key (X25519 of that
     /// private key is e2c05860…, checked with Python `cryptography`), so its expected chain cannot
     /// be reproduced from the private keys it lists. The expected value here is the X3DH of
-    /// §1.4 computed independently with Python `cryptography` (X25519 + HKDF) from exactly these
+    /// X3DH (go.mau.fi/libsignal ratchet/Ratchet.go) computed independently with Python `cryptography` (X25519 + HKDF) from exactly these
     /// private keys.
     @Test("test_ratcheting_session_as_alice inputs")
     func ratchetingSessionAsAlice() throws {

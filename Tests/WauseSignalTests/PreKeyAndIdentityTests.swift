@@ -109,7 +109,7 @@ struct PreKeyAndIdentityTests {
     }
 }
 
-@Suite("Signal addresses for WhatsApp JIDs (§1.8)")
+@Suite("Signal addresses for WhatsApp JIDs (whatsmeow types/jid.go SignalAddressUser)")
 struct SignalAddressTests {
     @Test(arguments: [
         ("4915123456789@s.whatsapp.net", "4915123456789", UInt32(0)),

@@ -50,7 +50,7 @@ struct SessionTests {
         let inner = pkmsg.message.serialized
         #expect(inner[0] == 0x33)
 
-        // The protobuf between the version byte and the MAC holds the four fields (§1.6).
+        // The protobuf between the version byte and the MAC holds the four fields (go.mau.fi/libsignal protocol/SignalMessage.go).
         let decoded = try Textsecure_SignalMessage(serializedBytes: Array(inner[1..<(inner.count - 8)]))
         #expect(Array(decoded.ratchetKey) == DjbPublicKey.serialize(before.senderChain.ratchetKeyPair.publicKey))
         #expect(decoded.counter == 0 && decoded.previousCounter == 0)

@@ -5,7 +5,7 @@ import WauseCrypto
 @testable import WauseSim
 import WauseTestSupport
 
-/// What a linked device does after `<success>` (transport reference §9, §8.5) and how the sim
+/// What a linked device does after `<success>` (whatsmeow prekeys.go; client.go Logout) and how the sim
 /// answers it.
 @Suite struct DeviceRequestsTests {
     /// A linked device logged in again, ready for requests.
@@ -23,7 +23,7 @@ import WauseTestSupport
 
     static func threeBytes(_ value: Int) -> [UInt8] { [UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
 
-    /// §9.2's upload iq content.
+    /// The upload iq content of whatsmeow prekeys.go uploadPreKeys.
     static func upload(_ companion: TestCompanion, ids: Range<Int>, signedBy signer: Curve25519KeyPair? = nil,
                        keyLength: Int = 32) throws -> [Node] {
         let signed = Curve25519KeyPair.generate(random: SystemRandom.bytes)

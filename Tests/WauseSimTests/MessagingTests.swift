@@ -109,13 +109,13 @@ import WauseProtocol
         let got = try await MessagingTests.received(bob, text: "hello bob")
         #expect(got.data["message"]?["id"] == .string(id))
         #expect(got.data["sender_phone"] == "15550001111")
-        // §4.2: sender_lid with the phone-addressed message, so the contact knows both.
+        // whatsmeow message.go parseMessageSource: sender_lid with the phone-addressed message, so the contact knows both.
         #expect(got.data["sender_lid"] == .string(ada.lid))
         #expect(got.data["message"]?["author"] == "Ada")
         // Bob's device answered with a delivery receipt, forwarded to Alice's device.
         _ = try await MessagingTests.event(alice, "message.status") { $0["message_id"] == .string(id) && $0["status"] == "delivered" }
 
-        // §5.1: Bob reads it; the read receipt reaches Alice's device.
+        // whatsmeow receipt.go MarkRead: Bob reads it; the read receipt reaches Alice's device.
         let read = try await bob.call("whatsapp_mark_read", ["chat": "15550001111"]).get()
         #expect(read["message_ids"] == .array([.string(id)]))
         _ = try await MessagingTests.event(alice, "message.status") { $0["message_id"] == .string(id) && $0["status"] == "read" }
@@ -125,7 +125,7 @@ import WauseProtocol
         #expect(back.data["message"]?["id"] == reply["message_id"])
 
         // Both phones are Signal participants: Bob's phone got Alice's message; Alice's phone got
-        // the deviceSentMessage copy of what her companion sent (§2.5).
+        // the deviceSentMessage copy of what her companion sent (whatsmeow send.go marshalMessage).
         try await poll { await MessagingTests.inbox(setup.simulator, "15550002222").contains { $0["id"] == .string(id) } }
         let bobPhone = await MessagingTests.inbox(setup.simulator, "15550002222")
         #expect(bobPhone.contains { $0["id"] == .string(id) && $0["text"] == "hello bob" && $0["from_me"] == .bool(false)
@@ -166,7 +166,7 @@ import WauseProtocol
         #expect(got.data["message"]?["id"] == posted.json["message_id"])
         #expect(got.data["sender_lid"] == .string(carol.lid))
 
-        // What Alice's own phone sends reaches her companion as a deviceSentMessage copy, filed as hers (§2.5).
+        // What Alice's own phone sends reaches her companion as a deviceSentMessage copy, filed as hers (whatsmeow send.go marshalMessage).
         let own = await admin(setup.simulator, "POST", "/accounts/15550001111/send", ["to": "15550003333", "text": "from my phone"])
         #expect(own.status == 200, "\(own.json)")
         let copy = try await MessagingTests.event(alice, "message.sent") { $0["message"]?["body"] == "from my phone" }
@@ -254,7 +254,7 @@ import WauseProtocol
             #expect(user.child("identity")?.bytes == companion.identityKey.publicKey)
             #expect(user.child("registration")?.bytes?.count == 4 && user.child("type")?.bytes == [5])
             handedOut.append(try #require(user.child("key")?.child("value")?.bytes))
-            // §1.10: fewer than 5 left, so the server asks the device for more, after the answer.
+            // whatsmeow prekeys.go uploadPreKeys: fewer than 5 left, so the server asks the device for more, after the answer.
             let notice = try await companion.expectNode()
             #expect(notice.tag == "notification" && notice[attribute: "type"] == "encrypt" && notice.jid("from") == .whatsAppServer)
             #expect(notice.child("count")?[attribute: "value"] == String(left))
@@ -334,7 +334,7 @@ import WauseProtocol
 }
 
 extension MessagingTests {
-    /// §4.7, the phone as the sender: a companion that cannot read the phone's message sends a
+    /// whatsmeow retry.go handleRetryReceipt, the phone as the sender: a companion that cannot read the phone's message sends a
     /// retry receipt with its keys; the phone starts a new session from them and resends to that
     /// one device with the count. Played with WauseSignal's in-memory store as the companion.
     @Test func thePhoneAnswersARetryReceiptWithKeys() async throws {
@@ -384,7 +384,7 @@ extension MessagingTests {
 }
 
 extension MessagingTests {
-    /// §4.9: linking and unlinking a companion is announced to connected devices with a
+    /// whatsmeow notification.go handleDeviceNotification: linking and unlinking a companion is announced to connected devices with a
     /// `devices` notification whose `device_hash` is whatsmeow's participantListHashV2 of the new list.
     @Test func deviceListChangesAreAnnounced() async throws {
         let setup = try await SimSetup()
@@ -410,7 +410,7 @@ extension MessagingTests {
 }
 
 extension MessagingTests {
-    /// §4.7 between the engine and a phone: the phone lost its session (its rows are deleted), so
+    /// whatsmeow retry.go between the engine and a phone: the phone lost its session (its rows are deleted), so
     /// the engine's next `msg` fails there; the phone's retry receipts (the second with its keys)
     /// make the engine start a new session and resend, and the message is filed once.
     @Test func aPhoneThatLostItsSessionAsksAgainAndGetsTheMessage() async throws {
@@ -439,7 +439,7 @@ extension MessagingTests {
 }
 
 extension MessagingTests {
-    /// LID addressing (protocol-messaging §3.2, §4.2): a companion that is not the engine (WauseSignal
+    /// LID addressing (whatsmeow send.go SendMessage; message.go parseMessageSource): a companion that is not the engine (WauseSignal
     /// with an in-memory store, stanzas by hand) writes to a wause client by LID — usync and the
     /// bundle in LID form — and the client, which knows only phone numbers, answers by number.
     @Test func aCompanionWritesByLIDAndIsAnsweredByPhoneNumber() async throws {
@@ -567,7 +567,7 @@ extension MessagingTests {
 }
 
 extension TestCompanion {
-    /// §9.2's upload with these one-time prekeys and the registration's signed prekey.
+    /// The upload of whatsmeow prekeys.go uploadPreKeys, with these one-time prekeys and the registration's signed prekey.
     static func preKeyUpload(_ companion: TestCompanion, _ keys: [Curve25519KeyPair]) throws -> [Node] {
         func id(_ value: Int) -> [UInt8] { [UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
         let registration = companion.registrationID

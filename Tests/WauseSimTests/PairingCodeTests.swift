@@ -6,10 +6,10 @@ import WauseCrypto
 import WauseTestSupport
 import WauseProtocol
 
-/// The virtual phone linking by pairing code (transport reference §7): the test plays the
+/// The virtual phone linking by pairing code (whatsmeow pair-code.go): the test plays the
 /// companion's stages with LinkCodeCrypto, the sim is driven through `enter-code`.
 @Suite struct PairingCodeTests {
-    /// The companion's half of §7.2–§7.3.
+    /// The companion's half of whatsmeow pair-code.go generateCompanionEphemeralKey, PairPhone.
     struct CodeCompanion {
         let companion = TestCompanion()
         let code: String
@@ -41,7 +41,7 @@ import WauseProtocol
             return ref
         }
 
-        /// §7.4–§7.6: acks primary_hello, answers companion_finish; returns the new ADV secret and
+        /// whatsmeow pair-code.go handleCodePairNotification: acks primary_hello, answers companion_finish; returns the new ADV secret and
         /// the finish's reply.
         func finish(_ notification: Node, ref: String, sealWith code: String? = nil) async throws -> Node {
             #expect(notification.tag == "notification")
@@ -97,7 +97,7 @@ import WauseProtocol
         let entered = adminTask(setup.simulator, "POST", "/accounts/+1 555 000 1111/enter-code", ["code": .string(typed)])
         let finishReply = try await code.finish(try await code.companion.expectNode(), ref: ref)
         #expect(finishReply[attribute: "type"] == "result")
-        // From here as for a QR, with the HMAC keyed by the new ADV secret (§7.6).
+        // From here as for a QR, with the HMAC keyed by the new ADV secret (whatsmeow pair-code.go handleCodePairNotification).
         let pair = try code.companion.parsePairSuccess(try await code.companion.expectNode())
         try code.companion.check(pair)
         #expect(pair.jid == JID(user: account.phone, device: 1, server: .whatsApp))

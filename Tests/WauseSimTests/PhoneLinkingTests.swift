@@ -7,7 +7,7 @@ import WauseProto
 import WauseTestSupport
 import WauseSupport
 
-/// The virtual phone linking a companion by QR (transport reference §6), driven by the admin
+/// The virtual phone linking a companion by QR (whatsmeow pair.go), driven by the admin
 /// routes and played against `TestCompanion`, with the simulator's timers in virtual time.
 @Suite struct PhoneLinkingTests {
     /// Scans, checks pair-success as whatsmeow does, countersigns; answers the admin result.
@@ -34,7 +34,7 @@ import WauseSupport
         let (_, refs) = try await companion.register(setup.simulator)
         let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(companion.qr(ref: refs[2]))])
         let pair = try companion.parsePairSuccess(try await companion.expectNode())
-        // §6.4: both AD-JIDs with the device number it will get, a platform, a correctly signed
+        // whatsmeow pair.go handlePair: both AD-JIDs with the device number it will get, a platform, a correctly signed
         // identity: E2EE, key index 1 for the account's first device.
         #expect(pair.jid == JID(user: account.phone, device: 1, server: .whatsApp))
         #expect(pair.lid == JID(user: account.lid, device: 1, server: .lid))
@@ -65,7 +65,7 @@ import WauseSupport
         #expect(stored.deviceSignature.count == 64)
         #expect(try setup.simulator.state.signedPreKey(phone: account.phone, device: 1)?.publicKey == companion.signedPreKey.publicKey)
 
-        // §3.5: it comes back with the login payload and gets <success lid>.
+        // whatsmeow store/clientpayload.go getLoginPayload: it comes back with the login payload and gets <success lid>.
         try await companion.login(setup.simulator, phone: account.phone, device: 1)
         let success = try await companion.expectNode()
         #expect(success.tag == "success")
@@ -165,7 +165,7 @@ import WauseSupport
                              ["qr": .string(companion.qr(ref: refs[0])), "corrupt": .string(corrupt)])
         let pair = try companion.parsePairSuccess(try await companion.expectNode())
         #expect(throws: expected) { try companion.check(pair) }
-        // whatsmeow's sendPairError (§6.5).
+        // whatsmeow pair.go sendPairError.
         let text = expected == .hmacMismatch ? "hmac-mismatch" : "signature-mismatch"
         try companion.send(companion.pairError(pair, code: 401, text: text))
         let result = await scan.value

@@ -58,7 +58,7 @@ import WauseTransport
             #expect(event.data["expires_in"] == .int(lifetime / 1000))
             let qr = try #require(event.data["qr"]?.stringValue)
             #expect(client.currentPairingQR == qr)
-            // §6.2: ref, noise key, identity key, ADV secret (standard base64), client type.
+            // whatsmeow pair.go makeQRData: ref, noise key, identity key, ADV secret (standard base64), client type.
             #expect(qr.hasPrefix("https://wa.me/settings/linked_devices#"))
             let fields = qr.split(separator: "#")[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             #expect(fields.count == 5)

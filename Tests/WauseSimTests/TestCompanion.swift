@@ -16,9 +16,9 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// A small companion written for these tests from the transport reference (not the engine, which
+/// A small companion written for these tests from whatsmeow's sources (not the engine, which
 /// is tested against the simulator elsewhere): it dials, runs the Noise initiator, sends a
-/// registration or login payload (§3.4, §3.5) and checks and answers pair-success (§6.4) itself.
+/// registration or login payload (store/clientpayload.go) and checks and answers pair-success (pair.go handlePair) itself.
 final class TestCompanion: @unchecked Sendable {
     let noiseKey = Curve25519KeyPair.generate(random: SystemRandom.bytes)
     let identityKey = Curve25519KeyPair.generate(random: SystemRandom.bytes)
@@ -128,7 +128,7 @@ final class TestCompanion: @unchecked Sendable {
         #expect(reply[attribute: "type"] == "result")
     }
 
-    // MARK: pair-success (§6.4), the companion's checks
+    // MARK: pair-success (whatsmeow pair.go handlePair), the companion's checks
 
     enum PairCheck: Error, Equatable { case hmacMismatch, signatureMismatch }
 

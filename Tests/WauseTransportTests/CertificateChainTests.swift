@@ -3,7 +3,7 @@ import WauseCrypto
 import WauseProto
 import WauseTransport
 
-@Suite("Server certificate chain (§2.5)")
+@Suite("Server certificate chain (whatsmeow handshake.go verifyServerCert)")
 struct CertificateChainTests {
     typealias F = NoiseFixtures
     typealias Details = ServerCertificate.Details
@@ -60,7 +60,7 @@ struct CertificateChainTests {
         _ = try Self.verify(try Self.chain(), now: F.notAfter)
     }
 
-    @Test("the default root is WhatsApp's (§2.5, §12)")
+    @Test("the default root is WhatsApp's (whatsmeow handshake.go WACertPubKey)")
     func whatsAppRoot() {
         #expect(Hex.encode(ServerCertificateVerifier().rootPublicKey) == "142375574d0a587166aae71ebe516437c4a28b73e3695c6ce1f7f9545da8ee6b")
     }

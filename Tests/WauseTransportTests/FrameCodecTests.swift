@@ -2,7 +2,7 @@ import WauseSupport
 import Testing
 import WauseTransport
 
-@Suite("Frame codec (§1.2, §1.4)")
+@Suite("Frame codec (whatsmeow socket/constants.go WAConnHeader; socket/framesocket.go SendFrame, processData)")
 struct FrameCodecTests {
     typealias F = NoiseFixtures
 
@@ -100,7 +100,7 @@ struct FrameCodecTests {
         #expect(try decoder.decode([0x00, 0x00, 0x01, 0x57]) == [[0x57]])
     }
 
-    @Test("Baileys' ED routing intro before the header is accepted and its routing info kept (§1.3)")
+    @Test("Baileys' ED routing intro before the header is accepted and its routing info kept (Baileys src/Utils/noise-handler.ts routingInfo)")
     func edgeRoutingIntro() throws {
         let routing: [UInt8] = [0xde, 0xad, 0xbe, 0xef, 0x01]
         let intro: [UInt8] = [0x45, 0x44, 0x00, 0x01, 0x00, 0x00, UInt8(routing.count)] + routing

@@ -22,7 +22,7 @@ struct NoiseHandshakeTests {
         return (client, server, learned, finish)
     }
 
-    @Test("protocol name and the hash after the prologue are the reference vectors (§2.1, §2.2, §12)")
+    @Test("protocol name and the hash after the prologue are the reference vectors (whatsmeow socket/noisehandshake.go Start, Authenticate)")
     func initialState() {
         #expect(Hex.encode(NoiseHandshake.protocolName) == "4e6f6973655f58585f32353531395f41455347434d5f53484132353600000000")
         #expect(NoiseHandshake.prologue == [0x57, 0x41, 0x06, 0x03])
@@ -32,7 +32,7 @@ struct NoiseHandshakeTests {
         #expect(!state.hasKey)
     }
 
-    @Test("the first WebSocket message is WA 06 03, 00 00 24, 12 22 0a 20 and the ephemeral key (§1.2)")
+    @Test("the first WebSocket message is WA 06 03, 00 00 24, 12 22 0a 20 and the ephemeral key (whatsmeow socket/constants.go WAConnHeader)")
     func firstMessage() throws {
         var client = NoiseHandshake.Initiator(staticKey: F.clientStatic, ephemeralKey: F.clientEphemeral)
         var encoder = FrameCodec.Encoder(role: .client)
@@ -40,7 +40,7 @@ struct NoiseHandshakeTests {
         #expect(message.count == 43)
         #expect(Array(message.prefix(11)) == F.bytes("5741060300002412220a20"))
         #expect(Array(message.suffix(32)) == F.clientEphemeral.publicKey)
-        // WhatsApp's deviation: only e is hashed, not an empty payload (§2.8).
+        // WhatsApp's deviation: only e is hashed, not an empty payload (whatsmeow handshake.go doHandshake).
         var expected = NoiseSymmetricState(protocolName: NoiseHandshake.protocolName, prologue: NoiseHandshake.prologue)
         expected.mixHash(F.clientEphemeral.publicKey)
         #expect(client.handshakeHash == expected.handshakeHash)
@@ -71,7 +71,7 @@ struct NoiseHandshakeTests {
         #expect(clientCipher.outbound.nextNonce == 5 && clientCipher.inbound.nextNonce == 5)
     }
 
-    @Test("handshake messages carry the expected sizes: 48-byte encrypted statics (§2.3 steps 3 and 8)")
+    @Test("handshake messages carry the expected sizes: 48-byte encrypted statics (whatsmeow handshake.go doHandshake)")
     func messageShapes() throws {
         var client = NoiseHandshake.Initiator(staticKey: F.clientStatic, ephemeralKey: F.clientEphemeral)
         var server = NoiseHandshake.Responder(staticKey: F.serverStatic, ephemeralKey: F.serverEphemeral, certificateChain: try F.chain())
@@ -247,7 +247,7 @@ struct NoiseHandshakeTests {
         #expect(throws: NoiseError.noCipherKey) { try state.decryptAndHash([1], what: "x") }
     }
 
-    @Test("the handshake nonce restarts at 0 on MixKey and the static key goes out with nonce 1 (§2.3 step 8, §2.8)")
+    @Test("the handshake nonce restarts at 0 on MixKey and the static key goes out with nonce 1 (whatsmeow noisehandshake.go MixIntoKey)")
     func handshakeNonces() throws {
         var state = NoiseSymmetricState(protocolName: NoiseHandshake.protocolName, prologue: NoiseHandshake.prologue)
         state.mixKey([UInt8](repeating: 1, count: 32))

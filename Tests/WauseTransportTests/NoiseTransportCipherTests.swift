@@ -2,7 +2,7 @@ import Testing
 import WauseCrypto
 import WauseTransport
 
-@Suite("Noise transport cipher (§2.7)")
+@Suite("Noise transport cipher (whatsmeow socket/noisesocket.go generateIV)")
 struct NoiseTransportCipherTests {
     typealias F = NoiseFixtures
     static let key = (0..<32).map { UInt8($0) }

@@ -26,7 +26,7 @@ struct WauseProtoTests {
         #expect(try WAWebProtobufsWa6_ClientPayload(serializedBytes: bytes) == payload)
     }
 
-    @Test("proto2 presence: an explicit false is sent, an unset field is not (§3.4 passive = false)")
+    @Test("proto2 presence: an explicit false is sent, an unset field is not (whatsmeow store/clientpayload.go: passive = false)")
     func presence() throws {
         var payload = WAWebProtobufsWa6_ClientPayload()
         #expect(try payload.serializedBytes() == [UInt8]())
@@ -37,7 +37,7 @@ struct WauseProtoTests {
         #expect(decoded.hasPassive && !decoded.passive && !decoded.hasUsername)
     }
 
-    @Test("field numbers of the handshake, registration and ADV messages (§2.4, §3.2, §6.4)")
+    @Test("field numbers of the handshake, registration and ADV messages (whatsmeow proto/waWa6, proto/waCompanionReg, proto/waAdv)")
     func fieldNumbers() throws {
         var hello = WAWebProtobufsWa6_HandshakeMessage()
         hello.clientFinish.static = .init([1])

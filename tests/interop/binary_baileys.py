@@ -1,7 +1,7 @@
 """baileys-python's binary XML codec (`baileys/wabinary.py`) as an independent oracle for ours.
 
 Installing: baileys-python 0.1.0a1 declares Requires-Python 3.12 and depends on packages that do
-not install here, but its codec needs none of them (interop-oracles.md). Install the wheel alone:
+not install here, but its codec needs none of them (docs/interop-oracles.md). Install the wheel alone:
 
     pip download --no-deps --python-version 3.12 --only-binary=:all: baileys-python==0.1.0a1 -d DIR
     pip install --no-deps --ignore-requires-python DIR/baileys_python-0.1.0a1-py3-none-any.whl
@@ -24,7 +24,11 @@ import sys
 import types
 from typing import Any
 
-WAUSE_WIRE = os.environ.get("WAUSE_WIRE", "/work/main/.build/debug/wause-wire")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_WIRE names another binary.
+WAUSE_WIRE = os.environ.get(
+    "WAUSE_WIRE", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-wire"))
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,7 +91,7 @@ def our_decode_many(frames: list[bytes]) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------
-# JIDs: our text form (whatsmeow's, protocol-transport-pairing.md §5) and Baileys' strings
+# JIDs: our text form (whatsmeow types/jid.go) and Baileys' strings
 
 
 def parse_jid(value: Any) -> dict:
@@ -114,7 +118,7 @@ def parse_jid(value: Any) -> dict:
 
 
 def is_ad_jid(jid: dict) -> bool:
-    """whatsmeow's AD_JID selection (§4.6), which our encoder follows."""
+    """whatsmeow's AD_JID selection (whatsmeow binary/encoder.go writeJID), which our encoder follows."""
     server = jid["server"]
     return (server in ("s.whatsapp.net", "lid") and jid["device"] > 0) or server in ("hosted", "hosted.lid")
 
@@ -169,7 +173,7 @@ def to_baileys(wabinary: types.ModuleType, node: dict):
 
 def text_stays_text(wabinary: types.ModuleType, text: str) -> bool:
     """Whether a string in content position decodes as a string (token or packed) rather than
-    bytes (raw), in both decoders (§4.2, §4.4)."""
+    bytes (raw), in both decoders (whatsmeow binary/decoder.go read, readBytesOrString)."""
     tokens = wabinary.load_tokens()
     if text in tokens.token_map:
         return True

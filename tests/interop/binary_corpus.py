@@ -1,11 +1,11 @@
 """Shared corpus for the binary XML cross-check, in our JSON form of a node (`wause-wire encode
 --help`). Realistic stanzas shaped after whatsmeow/Baileys traffic
-(protocol-transport-pairing.md §6–§9), plus seeded random nodes.
+(whatsmeow pair.go, pair-code.go, connectionevents.go, prekeys.go), plus seeded random nodes.
 
 Entries are (name, node, differences) where `differences` names the documented ways in which
 baileys-python's *encoding* of the same node differs from ours (see test_binary_xml.py):
   "server-jid"  a server-only JID attribute: we write the JID pair FA 00 03, baileys-python the
-                bare token 03 (interop-oracles.md caveat; whatsmeow ignores such stanzas)
+                bare token 03 (docs/interop-oracles.md caveat; whatsmeow ignores such stanzas)
   "fb-jid"      msgr / interop JIDs: baileys-python's encoder writes them as AD_JID / JID_PAIR,
                 we (as whatsmeow) as FB_JID / INTEROP_JID
 """

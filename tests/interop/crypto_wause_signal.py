@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 import axolotl_curve25519 as libsignal_curve
 
-WAUSE_SIGNAL = os.environ.get("WAUSE_SIGNAL", "/work/main/.build/debug/wause-signal")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_SIGNAL names another binary.
+WAUSE_SIGNAL = os.environ.get(
+    "WAUSE_SIGNAL", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-signal"))
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ def run_wause_signal(*args: str) -> CliResult:
 
 def clamp(private_key: bytes) -> bytes:
     """libsignal clamping. python-axolotl-curve25519's calculateSignature uses the private bytes
-    as given, so keys must be clamped before handing them to it (interop-oracles.md)."""
+    as given, so keys must be clamped before handing them to it (docs/interop-oracles.md)."""
     clamped = bytearray(private_key)
     clamped[0] &= 248
     clamped[31] &= 127

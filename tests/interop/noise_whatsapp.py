@@ -1,11 +1,11 @@
 """Independent oracles for WhatsApp's Noise handshake, used by test_noise.py.
 
 Nothing here comes from wause. The Noise state machines are dissononce 0.34.3 and noiseprotocol
-0.3.1, patched with WhatsApp's one deviation from the Noise spec (reference/interop-oracles.md):
+0.3.1, patched with WhatsApp's one deviation from the Noise spec (docs/interop-oracles.md):
 EncryptAndHash/DecryptAndHash do not MixHash while the cipher has no key yet, so after `-> e` the
 hash is just SHA256(h || e) instead of also hashing the empty payload. The protobuf messages are
 built by the protobuf runtime from descriptors written here (field numbers from whatsmeow, see
-protocol-transport-pairing.md §2.4/§2.5/§3.1), and certificates are signed and verified with
+whatsmeow proto/waWa6/WAWebProtobufsWa6.proto, handshake.go verifyServerCert), and certificates are signed and verified with
 python-axolotl-curve25519, libsignal's own "curve25519 signature" code.
 """
 
@@ -30,9 +30,13 @@ from dissononce.processing.impl.handshakestate import HandshakeState as Dissonon
 import noise.state as noiseprotocol_state
 from noise.connection import Keypair, NoiseConnection
 
-PROLOGUE = bytes([0x57, 0x41, 0x06, 0x03])  # §1.2 / §2.2
+PROLOGUE = bytes([0x57, 0x41, 0x06, 0x03])  # whatsmeow socket/constants.go WAConnHeader; socket/noisehandshake.go Authenticate
 PROTOCOL_NAME = b"Noise_XX_25519_AESGCM_SHA256"
-WAUSE_WIRE = os.environ.get("WAUSE_WIRE", "/work/main/.build/debug/wause-wire")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_WIRE names another binary.
+WAUSE_WIRE = os.environ.get(
+    "WAUSE_WIRE", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-wire"))
+)
 
 
 # --- WhatsApp's quirk, applied to both libraries ----------------------------------------------
@@ -146,7 +150,7 @@ HandshakeMessage, ClientPayload, CertChain, CertDetails = _build_messages()
 
 
 def sample_client_payload(username=15551234567, device=3):
-    """A login-style ClientPayload (§3.3, §3.5), as bytes."""
+    """A login-style ClientPayload (whatsmeow store/clientpayload.go BaseClientPayload, getLoginPayload), as bytes."""
     p = ClientPayload(username=username, passive=True, pull=True, device=device, connectType=1, connectReason=1)
     p.userAgent.platform = 14
     p.userAgent.releaseChannel = 0
@@ -169,7 +173,7 @@ def public_key(private):
 
 
 def sign(private, message, random64):
-    # calculateSignature uses the private bytes as given, so clamp first (interop-oracles.md).
+    # calculateSignature uses the private bytes as given, so clamp first (docs/interop-oracles.md).
     return curve.calculateSignature(random64, clamp(private), message)
 
 
@@ -180,7 +184,7 @@ def verify(public, message, signature):
 def certificate_chain(root_private, intermediate_private, server_static_public, *, intermediate_serial=1, leaf_serial=2,
                       not_before=1_600_000_000, not_after=2_000_000_000, random64=bytes(64),
                       intermediate_issuer_serial=0, leaf_issuer_serial=None):
-    """A serialized CertChain: root signs the intermediate, the intermediate signs the leaf (§2.5)."""
+    """A serialized CertChain: root signs the intermediate, the intermediate signs the leaf (whatsmeow handshake.go verifyServerCert)."""
     intermediate = CertDetails(serial=intermediate_serial, issuerSerial=intermediate_issuer_serial,
                                key=public_key(intermediate_private), notBefore=not_before, notAfter=not_after)
     leaf = CertDetails(serial=leaf_serial, issuerSerial=intermediate_serial if leaf_issuer_serial is None else leaf_issuer_serial,
@@ -194,7 +198,7 @@ def certificate_chain(root_private, intermediate_private, server_static_public, 
 
 
 def check_certificate_chain(chain_bytes, root_public, server_static_public, now):
-    """whatsmeow's verifyServerCert (§2.5), in Python; raises AssertionError on the first failure."""
+    """whatsmeow handshake.go verifyServerCert, in Python; raises AssertionError on the first failure."""
     chain = CertChain.FromString(chain_bytes)
     assert chain.HasField("leaf") and chain.HasField("intermediate")
     assert len(chain.intermediate.signature) == 64 and len(chain.leaf.signature) == 64

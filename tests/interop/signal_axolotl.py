@@ -18,7 +18,11 @@ from axolotl.state.prekeybundle import PreKeyBundle
 from axolotl.tests.inmemoryaxolotlstore import InMemoryAxolotlStore
 from axolotl.util.keyhelper import KeyHelper
 
-WAUSE_SIGNAL = os.environ.get("WAUSE_SIGNAL", "/work/main/.build/debug/wause-signal")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_SIGNAL names another binary.
+WAUSE_SIGNAL = os.environ.get(
+    "WAUSE_SIGNAL", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-signal"))
+)
 
 
 class SignalFailure(Exception):

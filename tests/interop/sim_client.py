@@ -2,16 +2,18 @@
 
 Nothing here comes from wause, and nothing is generated from our .proto files:
   - WebSocket: the `websockets` library (pinned in tests/requirements-interop.txt), with
-    `Origin: https://web.whatsapp.com` (transport reference §1.1);
-  - framing: `57 41 06 03` once, then 3-byte big-endian lengths (§1.2, §1.4), reassembled here;
+    `Origin: https://web.whatsapp.com` (whatsmeow socket/constants.go URL, Origin);
+  - framing: `57 41 06 03` once, then 3-byte big-endian lengths (whatsmeow socket/constants.go WAConnHeader,
+    socket/framesocket.go SendFrame), reassembled here;
   - Noise XX: dissononce 0.34.3 with WhatsApp's quirk, exactly as noise_whatsapp.py patches it;
   - protobuf: hand-encoded and hand-decoded on the wire format, field numbers from
-    proto/WAWebProtobufsWa6.proto, proto/WACert.proto, proto/WACompanionReg.proto (§2.4, §2.5, §3);
-  - certificate chain: whatsmeow's verifyServerCert checks (§2.5) with python-axolotl-curve25519;
+    proto/WAWebProtobufsWa6.proto, proto/WACert.proto, proto/WACompanionReg.proto (whatsmeow proto/waWa6, handshake.go,
+    store/clientpayload.go);
+  - certificate chain: the checks of whatsmeow handshake.go verifyServerCert with python-axolotl-curve25519;
   - transport: AES-256-GCM with `cryptography`, IV = 8 zero bytes ‖ 4-byte big-endian counter,
-    one counter per direction, empty AD (§2.7);
+    one counter per direction, empty AD (whatsmeow socket/noisesocket.go generateIV);
   - binary XML: baileys-python's `baileys/wabinary.py` (loaded as binary_baileys.py does), with
-    the server JID written by hand as the JID pair `FA 00 03` (interop-oracles.md caveat).
+    the server JID written by hand as the JID pair `FA 00 03` (docs/interop-oracles.md caveat).
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ if str(_SIM_DIR) not in sys.path:
 from sim_process import DEADLINE, SIM_BINARY, SimProcess  # noqa: E402,F401
 
 ORIGIN = "https://web.whatsapp.com"
-HEADER = bytes([0x57, 0x41, 0x06, 0x03])  # 'W' 'A' 6 DictVersion=3 (§1.2)
+HEADER = bytes([0x57, 0x41, 0x06, 0x03])  # 'W' 'A' 6 DictVersion=3 (whatsmeow socket/constants.go WAConnHeader)
 WEB_VERSION = (2, 3000, 1045649367)
-SERVER_JID_PAIR = bytes([0xFA, 0x00, 0x03])  # JID_PAIR, empty user, token 3 = s.whatsapp.net (§4.6)
+SERVER_JID_PAIR = bytes([0xFA, 0x00, 0x03])  # JID_PAIR, empty user, token 3 = s.whatsapp.net (whatsmeow binary/encoder.go writeJID)
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,7 +123,7 @@ def pb_one(fields: dict[int, list], number: int, default=None):
 
 
 # --------------------------------------------------------------------------------------------
-# Handshake messages (WAWebProtobufsWa6.HandshakeMessage, §2.4)
+# Handshake messages (WAWebProtobufsWa6.HandshakeMessage, whatsmeow proto/waWa6/WAWebProtobufsWa6.proto HandshakeMessage)
 
 
 def client_hello(ephemeral: bytes) -> bytes:
@@ -144,7 +146,7 @@ def parse_server_hello(handshake: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 # --------------------------------------------------------------------------------------------
-# Certificate chain (WACert.CertChain, §2.5)
+# Certificate chain (WACert.CertChain, whatsmeow handshake.go verifyServerCert)
 
 
 @dataclass
@@ -181,7 +183,7 @@ def verify_signature(public: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def verify_cert_chain(data: bytes, root_public: bytes, server_static: bytes, now: int) -> tuple[CertDetails, CertDetails]:
-    """whatsmeow's verifyServerCert (§2.5), step by step; raises AssertionError naming the step."""
+    """whatsmeow handshake.go verifyServerCert, step by step; raises AssertionError naming the step."""
     (leaf_details, leaf_signature), (intermediate_details, intermediate_signature) = parse_cert_chain(data)
     assert len(intermediate_signature) == 64 and len(leaf_signature) == 64, "1: signatures must be 64 bytes"
     assert verify_signature(root_public, intermediate_details, intermediate_signature), \
@@ -200,7 +202,7 @@ def verify_cert_chain(data: bytes, root_public: bytes, server_static: bytes, now
 
 
 # --------------------------------------------------------------------------------------------
-# ClientPayload (§3.3 base + §3.4 registration, §3.5 login)
+# ClientPayload (whatsmeow store/clientpayload.go: BaseClientPayload + getRegistrationPayload / getLoginPayload)
 
 
 def _user_agent() -> bytes:
@@ -244,7 +246,7 @@ class CompanionKeys:
 
 
 def registration_payload(keys: CompanionKeys) -> bytes:
-    """A new device's ClientPayload: base fields + devicePairingData (§3.4)."""
+    """A new device's ClientPayload: base fields + devicePairingData (whatsmeow store/clientpayload.go getRegistrationPayload)."""
     signed_prekey_public = nw.public_key(keys.signed_prekey_private)
     signature = nw.sign(keys.identity_private, b"\x05" + signed_prekey_public, os.urandom(64))
     assert nw.verify(keys.identity_public, b"\x05" + signed_prekey_public, signature)
@@ -267,7 +269,7 @@ def registration_payload(keys: CompanionKeys) -> bytes:
 
 
 def login_payload(phone: int, device: int) -> bytes:
-    """A returning device's ClientPayload (§3.5)."""
+    """A returning device's ClientPayload (whatsmeow store/clientpayload.go getLoginPayload)."""
     return (pb_varint(1, phone) + _base_payload() + pb_varint(3, 1) + pb_varint(18, device)
             + pb_varint(33, 1) + pb_varint(41, 1))
 
@@ -281,7 +283,7 @@ def wabinary():
 
 
 def decode_node(plaintext: bytes):
-    """Frame plaintext (flag byte + node) → BinaryNode; the whole buffer must be one node (§4.1)."""
+    """Frame plaintext (flag byte + node) → BinaryNode; the whole buffer must be one node (whatsmeow binary/unpack.go Unpack)."""
     module = wabinary()
     flag, body = plaintext[0], plaintext[1:]
     if flag & 0x02:
@@ -323,7 +325,7 @@ def attribute_value_bytes(plaintext: bytes, name: str, value: bytes) -> bool:
 
 
 class TransportCipher:
-    """AES-256-GCM with one counter per direction (§2.6, §2.7)."""
+    """AES-256-GCM with one counter per direction (whatsmeow socket/noisehandshake.go Finish; socket/noisesocket.go generateIV)."""
 
     def __init__(self, key: bytes):
         assert len(key) == 32
@@ -410,7 +412,7 @@ class Companion:
         self.intermediate, self.leaf = verify_cert_chain(self.cert_chain, root_public, self.server_static, int(time.time()))
         finish = noise.write(payload)
         self.socket.send_frame(client_finish(finish[:48], finish[48:]))
-        client_to_server, server_to_client = noise.keys  # split: first key is the initiator's (§2.6)
+        client_to_server, server_to_client = noise.keys  # split: first key is the initiator's (whatsmeow socket/noisehandshake.go Finish)
         self.writer, self.reader = TransportCipher(client_to_server), TransportCipher(server_to_client)
 
     def send_plaintext(self, plaintext: bytes) -> None:
@@ -440,8 +442,8 @@ class Companion:
 
 
 # --------------------------------------------------------------------------------------------
-# Linking as a companion (§6.4 pair-success, §7 pairing code, §9 prekeys), from the reference
-# alone: ADV protobufs by hand (field numbers from proto/WAAdv.proto), HMAC from `hmac`,
+# Linking as a companion (pair-success: whatsmeow pair.go handlePair; pairing code: pair-code.go;
+# prekeys: prekeys.go), from those sources alone: ADV protobufs by hand (field numbers from proto/WAAdv.proto), HMAC from `hmac`,
 # signatures with python-axolotl-curve25519, and the pairing-code crypto with `cryptography`.
 
 import base64 as _base64
@@ -461,14 +463,14 @@ HOSTED = 1  # ADVEncryptionType.HOSTED
 
 
 def qr_string(ref: str, keys: CompanionKeys, adv_secret: bytes, client_type: str = "1") -> str:
-    """§6.2: standard padded base64, fields joined by commas."""
+    """whatsmeow pair.go makeQRData: standard padded base64, fields joined by commas."""
     b64 = lambda data: _base64.b64encode(data).decode()  # noqa: E731
     return f"{QR_PREFIX}{ref},{b64(keys.noise_public)},{b64(keys.identity_public)},{b64(adv_secret)},{client_type}"
 
 
 @dataclass
 class PairSuccess:
-    """`<iq type=set id t><pair-success>…` taken apart down to ADVDeviceIdentity (§6.4)."""
+    """`<iq type=set id t><pair-success>…` taken apart down to ADVDeviceIdentity (whatsmeow pair.go handlePair)."""
     id: str
     t: str | None
     jid: str | None
@@ -509,7 +511,7 @@ def parse_pair_success(stanza) -> PairSuccess:
 
 
 def check_pair_success(pair: PairSuccess, adv_secret: bytes, identity_public: bytes) -> str | None:
-    """whatsmeow handlePair steps 1–3 (§6.4): None if it verifies, else the error text the
+    """The checks of whatsmeow pair.go handlePair: None if it verifies, else the error text the
     companion answers with (`hmac-mismatch`, `signature-mismatch`)."""
     prefix = ADV_HOSTED_PREFIX if pair.container_account_type == HOSTED else b""
     expected = _hmac.new(adv_secret, prefix + pair.container_details, hashlib.sha256).digest()
@@ -524,7 +526,7 @@ def check_pair_success(pair: PairSuccess, adv_secret: bytes, identity_public: by
 
 
 def pair_device_sign(pair: PairSuccess, keys: CompanionKeys, binary_node):
-    """§6.4 steps 4 and 7: the device signature, and the ADVSignedDeviceIdentity re-encoded with
+    """whatsmeow pair.go handlePair: the device signature, and the ADVSignedDeviceIdentity re-encoded with
     it and without accountSignatureKey, in `<pair-device-sign><device-identity key-index>`."""
     message = ADV_DEVICE_PREFIX + pair.details + keys.identity_public + pair.account_signature_key
     signature = nw.sign(keys.identity_private, message, os.urandom(64))
@@ -536,25 +538,25 @@ def pair_device_sign(pair: PairSuccess, keys: CompanionKeys, binary_node):
 
 
 def pair_error(pair: PairSuccess, code: int, text: str, binary_node):
-    """whatsmeow's sendPairError (§6.5)."""
+    """whatsmeow's sendPairError (whatsmeow pair.go sendPairError)."""
     return binary_node("iq", {"to": "s.whatsapp.net", "type": "error", "id": pair.id},
                        [binary_node("error", {"code": str(code), "text": text})])
 
 
-# -- pairing code (§7), with `cryptography` --------------------------------------------------
+# -- pairing code (whatsmeow pair-code.go), with `cryptography` ----------------------------------
 
 LINK_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 _RFC4648 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 def linking_code(raw: bytes) -> str:
-    """§7.1: 5 bytes in RFC 4648 base32 bit order, written with the custom alphabet."""
+    """whatsmeow pair-code.go PairPhone: 5 bytes in RFC 4648 base32 bit order, written with the custom alphabet."""
     assert len(raw) == 5
     return _base64.b32encode(raw).decode().translate(str.maketrans(_RFC4648, LINK_CODE_ALPHABET))
 
 
 def code_key(code: str, salt: bytes) -> bytes:
-    """§7.2: PBKDF2-HMAC-SHA256, 2 << 16 rounds."""
+    """whatsmeow pair-code.go generateCompanionEphemeralKey: PBKDF2-HMAC-SHA256, 2 << 16 rounds."""
     return PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=2 << 16).derive(code.encode())
 
 
@@ -584,7 +586,7 @@ def x25519_public(private: bytes) -> bytes:
 
 def key_bundle(companion_ephemeral_private: bytes, wrapped_primary: bytes, code: str, keys: CompanionKeys,
                primary_identity: bytes) -> tuple[bytes, bytes]:
-    """§7.5: (the 156-byte wrapped key bundle, the new ADV secret)."""
+    """whatsmeow pair-code.go handleCodePairNotification: (the 156-byte wrapped key bundle, the new ADV secret)."""
     primary_ephemeral = unwrap_public_key(wrapped_primary, code)
     ephemeral_shared = x25519(companion_ephemeral_private, primary_ephemeral)
     adv_random, salt, nonce = os.urandom(32), os.urandom(32), os.urandom(12)
@@ -643,7 +645,7 @@ def is_prime_order_public_key(public: bytes) -> bool:
     return identity and not small
 
 
-# -- prekeys (§9.2) ----------------------------------------------------------------------------
+# -- prekeys (whatsmeow prekeys.go uploadPreKeys) ------------------------------------------------
 
 
 def prekey_upload(keys: CompanionKeys, prekey_ids: range, signed_id: int, binary_node):
@@ -667,7 +669,7 @@ def prekey_upload(keys: CompanionKeys, prekey_ids: range, signed_id: int, binary
     ]
 
 
-# -- messaging (protocol-messaging §1.11, §2.4, §2.5, §3.5, §4.4): Signal by python-axolotl 0.2.3 --
+# -- messaging (whatsmeow prekeys.go, message.go, send.go, receipt.go): Signal by python-axolotl 0.2.3 --
 
 from axolotl.ecc.djbec import DjbECPrivateKey, DjbECPublicKey
 from axolotl.ecc.eckeypair import ECKeyPair
@@ -700,7 +702,7 @@ def axolotl_store(keys: CompanionKeys) -> InMemoryAxolotlStore:
 
 
 def axolotl_prekey_upload(store: InMemoryAxolotlStore, keys: CompanionKeys, prekey_ids: range, binary_node):
-    """§9.2's upload of one-time prekeys whose private halves the store keeps (so a pkmsg that
+    """The upload (whatsmeow prekeys.go uploadPreKeys) of one-time prekeys whose private halves the store keeps (so a pkmsg that
     names one decrypts), with signed prekey 1."""
     signed = store.loadSignedPreKey(1)
     listed = []
@@ -721,7 +723,7 @@ def axolotl_prekey_upload(store: InMemoryAxolotlStore, keys: CompanionKeys, prek
 
 
 def signal_name(jid: str) -> tuple[str, int]:
-    """§1.8: a device JID as a Signal address (name, device): `user[_domain]`, device number."""
+    """whatsmeow types/jid.go SignalAddressUser: a device JID as a Signal address (name, device): `user[_domain]`, device number."""
     user, server = jid.split("@")
     device = 0
     if ":" in user:
@@ -754,7 +756,7 @@ def encrypt(store: InMemoryAxolotlStore, jid: str, plaintext: bytes) -> tuple[st
 
 
 def process_bundle(store: InMemoryAxolotlStore, user) -> None:
-    """§1.11: a `<user jid>` of the bundle answer → an axolotl session (X3DH as initiator)."""
+    """whatsmeow prekeys.go fetchPreKeys: a `<user jid>` of the bundle answer → an axolotl session (X3DH as initiator)."""
     jid = user.attrs["jid"]
     children = {child.tag: child for child in user.content}
     name, device = signal_name(jid)
@@ -769,7 +771,7 @@ def process_bundle(store: InMemoryAxolotlStore, user) -> None:
 
 
 def pad(plaintext: bytes) -> bytes:
-    """§2.4 as Baileys writes it (writeRandomPadMax16): 1–16 bytes of the count."""
+    """Padding as Baileys writes it (src/Utils/generics.ts writeRandomPadMax16; whatsmeow message.go padMessage): 1–16 bytes of the count."""
     count = (os.urandom(1)[0] & 0x0F) + 1
     return plaintext + bytes([count]) * count
 
@@ -786,7 +788,7 @@ def text_message(text: str) -> bytes:
 
 
 def device_sent_message(destination: str, message: bytes) -> bytes:
-    """waE2E.Message{deviceSentMessage = 31 {destinationJID = 1, message = 2}} (§2.5)."""
+    """waE2E.Message{deviceSentMessage = 31 {destinationJID = 1, message = 2}} (whatsmeow send.go marshalMessage)."""
     return pb_bytes(31, pb_bytes(1, destination) + pb_bytes(2, message))
 
 
@@ -803,11 +805,11 @@ def conversation(message: bytes) -> str | None:
     return None
 
 
-# -- device identity, broken MACs, retry-receipt keys (protocol-messaging §1.6, §3.5, §4.7) --------
+# -- device identity, broken MACs, retry-receipt keys (whatsmeow send.go, retry.go) --------------
 
 
 def signed_device_identity(pair: PairSuccess, keys: CompanionKeys) -> bytes:
-    """§3.5's `<device-identity>` content: ADVSignedDeviceIdentity as whatsmeow stores it after
+    """The `<device-identity>` content (whatsmeow send.go makeDeviceIdentityNode): ADVSignedDeviceIdentity as whatsmeow stores it after
     pairing — details = 1, accountSignatureKey = 2 (kept), accountSignature = 3, deviceSignature
     = 4 (ours, over 06 01 ‖ details ‖ our identity ‖ account key)."""
     message = ADV_DEVICE_PREFIX + pair.details + keys.identity_public + pair.account_signature_key
@@ -856,7 +858,7 @@ def inner_signal_message(kind: str, ciphertext: bytes) -> bytes:
 
 
 def break_mac(kind: str, ciphertext: bytes, byte: int = 7) -> bytes:
-    """Flips one bit of byte `byte` (0–7) of the SignalMessage's 8-byte MAC (§1.6)."""
+    """Flips one bit of byte `byte` (0–7) of the SignalMessage's 8-byte MAC (go.mau.fi/libsignal protocol/SignalMessage.go)."""
     inner = inner_signal_message(kind, ciphertext)
     assert inner[0] == 0x33 and len(inner) > 9 and ciphertext.count(inner) == 1, inner.hex()
     at = ciphertext.index(inner) + len(inner) - 8 + byte
@@ -866,7 +868,7 @@ def break_mac(kind: str, ciphertext: bytes, byte: int = 7) -> bytes:
 
 
 def retry_keys_bundle(receipt, device: int) -> PreKeyBundle:
-    """A retry receipt's `<registration>` and `<keys>` (§4.7) as a python-axolotl PreKeyBundle."""
+    """A retry receipt's `<registration>` and `<keys>` (whatsmeow retry.go sendRetryReceipt) as a python-axolotl PreKeyBundle."""
     children = {child.tag: child for child in receipt.content}
     keys = {child.tag: child for child in children["keys"].content}
     skey = {child.tag: child.content for child in keys["skey"].content}

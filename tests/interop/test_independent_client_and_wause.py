@@ -8,7 +8,7 @@ Each side is linked to its own sim account:
   - the engine is a real `wause-mcp` process (tests/mcp/wause_harness.py), linked by QR through the
     sim's phone and driven through its MCP tools and event stream.
 
-What is checked (protocol-messaging §1.6, §2.4, §3.5, §4.4, §4.7, §4.8):
+What is checked (whatsmeow send.go, message.go, receipt.go, retry.go; go.mau.fi/libsignal protocol/):
   1. wause → independent: a `pkmsg` with `<device-identity>` (whose signatures verify against the
      pkmsg's identity key), decrypted by python-axolotl, WhatsApp padding (1–15 bytes of the count)
      and `Message.conversation` read here; our delivery receipt turns up in
@@ -157,7 +157,7 @@ class Peer:
     # -- stanzas -------------------------------------------------------------------------------
 
     def next_stanza(self):
-        """The next stanza off the socket; receipts and notifications are acked as a client does (§4.6)."""
+        """The next stanza off the socket; receipts and notifications are acked as a client does (whatsmeow receipt.go sendAck)."""
         stanza, _ = self.companion.receive()
         self.log.append(stanza)
         if stanza.tag in ("receipt", "notification"):
@@ -204,7 +204,7 @@ class Peer:
     # -- the engine's account ------------------------------------------------------------------
 
     def devices(self, user: str) -> list[str]:
-        """§3.3 usync: the device ids of `user`."""
+        """usync (whatsmeow user.go GetUserDevices): the device ids of `user`."""
         answer = self.query("usync", "get", [node("usync", {"sid": f"u{next(_ids)}", "mode": "query", "last": "true",
                                                             "index": "0", "context": "message"}, [
             node("query", {}, [node("devices", {"version": "2"}), node("lid")]),
@@ -217,7 +217,7 @@ class Peer:
         return [d.attrs["id"] for d in devices.content[0].content]
 
     def start_session(self, device_jid: str) -> dict:
-        """§1.11: `<iq xmlns=encrypt type=get><key><user jid/></key>` → X3DH by python-axolotl.
+        """whatsmeow prekeys.go fetchPreKeys: `<iq xmlns=encrypt type=get><key><user jid/></key>` → X3DH by python-axolotl.
         Returns the bundle's registration id and identity key."""
         answer = self.query("encrypt", "get", [node("key", {}, [node("user", {"jid": device_jid})])])
         assert answer.attrs.get("type") == "result", answer
@@ -232,7 +232,7 @@ class Peer:
     # -- messages ------------------------------------------------------------------------------
 
     def message_stanza(self, message_id: str, chat: str, device_jid: str, kind: str, ciphertext: bytes):
-        """§3.5: `<message id to type=text><participants><to jid><enc v=2 type/>…` (+ device-identity with a pkmsg)."""
+        """whatsmeow send.go sendDM: `<message id to type=text><participants><to jid><enc v=2 type/>…` (+ device-identity with a pkmsg)."""
         children = [node("participants", {}, [node("to", {"jid": device_jid}, [node("enc", {"v": "2", "type": kind}, ciphertext)])])]
         if kind == "pkmsg":
             children.append(node("device-identity", {}, self.device_identity))
@@ -249,7 +249,7 @@ class Peer:
         return message_id, kind, frame, ack
 
     def resend(self, engine: Engine, message_id: str, text: str, retry, broken: bool = False):
-        """§4.7 step 4: `<message to=DEVICE id type t device_fanout=false><enc v=2 type count/>`."""
+        """The resend of whatsmeow retry.go handleRetryReceipt: `<message to=DEVICE id type t device_fanout=false><enc v=2 type count/>`."""
         kind, ciphertext = sc.encrypt(self.store, engine.device_jid, sc.text_message(text))
         if broken:
             ciphertext = sc.break_mac(kind, ciphertext)
@@ -263,7 +263,7 @@ class Peer:
 
     def receive_text(self, engine: Engine, message_id: str):
         """The engine's message: decrypted by python-axolotl, padding and protobuf read here, then
-        our delivery receipt (§4.4). Returns (stanza, enc type, text)."""
+        our delivery receipt (whatsmeow receipt.go sendMessageReceipt). Returns (stanza, enc type, text)."""
         message = self.expect(lambda s: s.tag == "message" and s.attrs.get("id") == message_id, f"message {message_id}")
         assert message.attrs.get("from") == engine.device_jid, message.attrs
         assert message.attrs.get("type") == "text" and message.attrs.get("t", "").isdigit(), message.attrs
@@ -272,7 +272,7 @@ class Peer:
         kind = encs[0].attrs["type"]
         padded = sc.decrypt_padded(self.store, message.attrs["from"], kind, encs[0].content)
         count = padded[-1]
-        # §2.4, whatsmeow's padMessage as the engine writes it: 1–15 bytes, each holding the count.
+        # whatsmeow message.go padMessage, as the engine writes it: 1–15 bytes, each holding the count.
         assert 1 <= count <= 15 and padded[-count:] == bytes([count]) * count, padded[-16:].hex()
         fields = sc.pb_decode(padded[:-count])
         assert 1 in fields and len(fields[1]) == 1, fields  # Message.conversation
@@ -349,7 +349,8 @@ def test_wause_to_independent_client_decrypts_and_our_receipt_marks_it_delivered
     message, kind, got = peer.receive_text(wause, message_id)
     assert kind == "pkmsg" and got == text
     assert message.attrs.get("notify") == "Wause", message.attrs
-    # §1.6: the pkmsg names wause's identity key; §3.5: the device-identity that goes with a pkmsg
+    # The pkmsg names wause's identity key (go.mau.fi/libsignal protocol/); the device-identity that goes with a pkmsg
+    # (whatsmeow send.go makeDeviceIdentityNode)
     # is wause's ADVSignedDeviceIdentity, signed by its account and by that identity key.
     [enc] = [c for c in message.content if c.tag == "enc"]
     prekey_message = sc.pb_decode(enc.content[1:])
@@ -382,7 +383,7 @@ def test_independent_client_to_wause_and_a_long_ping_pong(wause, peer):
         data = wause.received(message_id)
         assert data["message"]["body"] == text, data
         assert data["sender_phone"] == peer.phone and data["message"]["from_me"] is False, data
-        peer.receipt(message_id, wause.device_jid)  # §4.4: wause answers with a delivery receipt
+        peer.receipt(message_id, wause.device_jid)  # whatsmeow receipt.go sendMessageReceipt: wause answers with a delivery receipt
         expected[message_id] = (text, False)
         kinds.append(("in", kind))
 
@@ -416,7 +417,7 @@ def test_independent_client_to_wause_and_a_long_ping_pong(wause, peer):
 
 
 def check_retry_receipt(receipt, message_id: str, count: int, ack_t: str, registration: int) -> dict:
-    """§4.7's shape: `<receipt type=retry id><retry count id t v=1/><registration>4 bytes</registration>[<keys>]`."""
+    """The shape of whatsmeow sendRetryReceipt: `<receipt type=retry id><retry count id t v=1/><registration>4 bytes</registration>[<keys>]`."""
     children = {child.tag: child for child in receipt.content}
     assert [child.tag for child in receipt.content][:2] == ["retry", "registration"], receipt
     retry = children["retry"]
@@ -508,7 +509,7 @@ def test_the_same_stanza_delivered_twice_is_filed_once_and_receipted_twice(wause
         peer.companion.send_plaintext(frame)  # the very same stanza bytes: same id, same ciphertext
         peer.server_ack(message_id, wause.jid)
         peer.receipt(message_id, wause.device_jid)
-        peer.receipt(message_id, wause.device_jid)  # both copies answered (§4.8: a duplicate still gets its receipt)
+        peer.receipt(message_id, wause.device_jid)  # both copies answered (a duplicate still gets its receipt)
         assert wause.received(message_id)["message"]["body"] == text
         expected[message_id] = (text, False)
         return message_id
@@ -523,7 +524,7 @@ def test_the_same_stanza_delivered_twice_is_filed_once_and_receipted_twice(wause
     peer.receipt(marker, wause.device_jid)
     expected[marker] = ("the marker after the duplicates", False)
     assert wause.received_count(first) == 1 and wause.received_count(second) == 1
-    # A duplicate is not a decryption failure (§4.8): no retry receipt for either copy.
+    # A duplicate is not a decryption failure (whatsmeow message.go decryptMessages): no retry receipt for either copy.
     assert not [s for s in peer.log if s.tag == "receipt" and s.attrs.get("type") == "retry"], peer.log
     assert_stored_once(wause, peer, expected)
 
@@ -533,7 +534,7 @@ def test_the_same_stanza_delivered_twice_is_filed_once_and_receipted_twice(wause
 
 
 def retry_receipt(peer: Peer, message, count: int, with_keys: bool):
-    """§4.7 as whatsmeow writes it, for a message of the engine we "could not decrypt"; from the
+    """A retry receipt as whatsmeow retry.go sendRetryReceipt writes it, for a message of the engine we "could not decrypt"; from the
     second try on with our keys: a fresh one-time prekey (kept in python-axolotl's store), signed
     prekey 1, identity and device-identity."""
     children = [node("retry", {"count": str(count), "id": message.attrs["id"], "t": message.attrs["t"], "v": "1"}),
@@ -567,7 +568,7 @@ def test_wause_answers_the_independent_clients_retry_receipts(wause, peer):
     resent = peer.expect(lambda s: s.tag == "message" and s.attrs.get("id") == id_a, "wause's resend")
     [enc] = [c for c in resent.content if c.tag == "enc"]
     assert enc.attrs.get("count") == "1" and enc.attrs.get("type") == "pkmsg", enc.attrs
-    assert resent.attrs.get("t") == original.attrs["t"], (resent.attrs, original.attrs)  # the original t (§4.7)
+    assert resent.attrs.get("t") == original.attrs["t"], (resent.attrs, original.attrs)  # the original t (handleRetryReceipt)
     assert any(c.tag == "device-identity" for c in resent.content), resent
     peer.backlog.insert(0, resent)
     assert peer.receive_text(wause, id_a)[2] == text_a
@@ -577,7 +578,7 @@ def test_wause_answers_the_independent_clients_retry_receipts(wause, peer):
     text_b = "and this one on a session from your retry keys"
     id_b = wause.send(peer.phone, text_b)
     original = peer.expect(lambda s: s.tag == "message" and s.attrs.get("id") == id_b, "the first copy of B")
-    # Still a pkmsg: nothing from us has reached wause's session yet (§1.6, libsignal's pending prekey).
+    # Still a pkmsg: nothing from us has reached wause's session yet (libsignal's pending prekey).
     assert [c.attrs.get("type") for c in original.content if c.tag == "enc"] == ["pkmsg"], original
     peer.companion.send(retry_receipt(peer, original, 1, with_keys=False))
     again = peer.expect(lambda s: s.tag == "message" and s.attrs.get("id") == id_b, "wause's first resend of B")

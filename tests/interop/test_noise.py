@@ -1,13 +1,13 @@
 """wause's Noise handshake (WauseTransport, through `wause-wire noise-vector`) against independent
 Noise implementations: dissononce 0.34.3 and noiseprotocol 0.3.1, each patched with WhatsApp's
-quirk (reference/interop-oracles.md), certificates from python-axolotl-curve25519.
+quirk (docs/interop-oracles.md), certificates from python-axolotl-curve25519.
 
-    python3 -m venv /tmp/venv-interop-c
-    /tmp/venv-interop-c/bin/pip install -r tests/requirements-interop.txt
+    python3 -m venv .venv-interop
+    .venv-interop/bin/pip install -r tests/requirements-interop.txt
     swift build --product wause-wire
-    /tmp/venv-interop-c/bin/python -m pytest tests/interop/test_noise.py
+    .venv-interop/bin/python -m pytest tests/interop/test_noise.py
 
-WAUSE_WIRE names the binary (default /work/main/.build/debug/wause-wire).
+WAUSE_WIRE names the binary (default: .build/debug/wause-wire of this checkout).
 """
 
 import os
@@ -30,7 +30,8 @@ def wause_wire_present():
 
 
 def test_oracles_agree_with_each_other_and_the_reference_vectors():
-    """Before trusting them: the two libraries agree, and match protocol-transport-pairing.md §12."""
+    """Before trusting them: the two libraries agree, and match the known protocol name and
+    prologue hash (whatsmeow socket/noisehandshake.go Start, Authenticate)."""
     v = nw.VectorInputs.from_seed(0)
     a, b = nw.oracle_transcript("dissononce", v), nw.oracle_transcript("noiseprotocol", v)
     assert a == b

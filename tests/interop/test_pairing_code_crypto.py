@@ -2,7 +2,7 @@
 `wause-wire`) against values derived here independently: Python `cryptography` (PBKDF2HMAC, AES-CTR,
 HKDF, AES-GCM, X25519), the standard library's base32 and HMAC, python-axolotl-curve25519 for the
 ADV signatures, and a few lines of field arithmetic for the prime-order check.
-protocol-transport-pairing.md §6.4 and §7; vectors from §12.
+Formulas of whatsmeow pair.go handlePair and pair-code.go; vectors worked out independently in Python.
 
     swift build --product wause-wire --product wause-signal
     WAUSE_WIRE=.build/debug/wause-wire WAUSE_SIGNAL=.build/debug/wause-signal \
@@ -29,12 +29,17 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from crypto_wause_signal import WAUSE_SIGNAL, clamp, flip_bit, our_sign, our_verify, their_public_key, their_sign, their_verify
 
-WAUSE_WIRE = os.environ.get("WAUSE_WIRE", "/work/main/.build/debug/wause-wire")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_WIRE names another binary.
+WAUSE_WIRE = os.environ.get(
+    "WAUSE_WIRE", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-wire"))
+)
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 KEY_BUNDLE_INFO = b"link_code_pairing_key_bundle_encryption_key"
 
-# §12
+# Known answers, worked out with Python `cryptography`: PBKDF2 of code 15217216 over salt 00..1F, and
+# HKDF(00×96, no salt, "adv_secret").
 PBKDF2_VECTOR = "7f2656233a180dcc21e87d14cd18df52fc471e64616cb9a6e1cb32454f384f48"
 ADV_SECRET_VECTOR = "2af0c9fc3c4bfcd67244f287732da9b917d4214c6d8b7961b756faa64e113551"
 
@@ -193,7 +198,7 @@ def test_the_oracle_reproduces_the_reference_vectors():
     assert not py_is_prime_order(bytes([2]) + bytes(31))
 
 
-# --- §7.1 code -----------------------------------------------------------------------------------
+# --- code (whatsmeow pair-code.go PairPhone) ----------------------------------------------------
 
 def test_code_vectors():
     assert wire_out("link-code-encode", "--bytes", "0000000000") == "11111111"
@@ -209,7 +214,7 @@ def test_codes_match_base32_for_random_bytes():
         assert wire_out("link-code-encode", "--bytes", five.hex()) == py_code(five), f"case {index}: {five.hex()}"
 
 
-# --- §7.2 wrapping ------------------------------------------------------------------------------
+# --- wrapping (whatsmeow pair-code.go generateCompanionEphemeralKey) ----------------------------
 
 def wrap_cases(seed: int, count: int):
     rng = random.Random(seed)
@@ -308,7 +313,7 @@ def test_prime_order_check_agrees_with_field_arithmetic():
     assert not any(py_is_prime_order(with_order_two_component(key)) for key in real)
 
 
-# --- §7.5 key bundle and ADV secret -------------------------------------------------------------
+# --- key bundle and ADV secret (whatsmeow pair-code.go handleCodePairNotification) --------------
 
 def bundle_case(rng: random.Random):
     return [rng.randbytes(n) for n in (32, 32, 32, 32, 32, 12)]  # shared, companion, primary, adv random, salt, nonce
@@ -368,7 +373,7 @@ def test_x25519_matches():
 
 
 def test_a_whole_code_exchange_with_python_as_the_phone():
-    """§7.2–7.5 end to end: Python (cryptography X25519) plays the phone, our commands the companion;
+    """whatsmeow pair-code.go end to end: Python (cryptography X25519) plays the phone, our commands the companion;
     both must hold the same ADV secret, and the phone must open our bundle."""
     rng = random.Random(110)
     for index in range(8):
@@ -421,7 +426,7 @@ def test_adv_hmac_matches():
     assert hosted != wire_bytes("adv-hmac", "--secret", secret.hex(), "--details", details.hex())
 
 
-# --- §6.4 ADV signatures against libsignal's curve25519 -----------------------------------------
+# --- ADV signatures (whatsmeow pair.go handlePair) against libsignal's curve25519 ---------------
 
 def adv_case(rng: random.Random, hosted: bool):
     account_private = clamp(rng.randbytes(32))

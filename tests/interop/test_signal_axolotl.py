@@ -1,5 +1,5 @@
 """wause's Signal sessions (X3DH, double ratchet, v3 `pkmsg`/`msg`) against python-axolotl 0.2.3,
-an independent port of libsignal (shared/reference/interop-oracles.md), in both directions:
+an independent port of libsignal (docs/interop-oracles.md), in both directions:
 sessions started from either side's bundle, long conversations across many DH ratchet steps,
 out-of-order and duplicate delivery. wause runs as the `wause-signal` CLI with its state in a file.
 

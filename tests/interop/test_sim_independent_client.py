@@ -3,17 +3,17 @@ team wrote (sim_client.py: `websockets`, dissononce with WhatsApp's quirk, pytho
 `cryptography`, baileys-python's binary XML codec, protobuf by hand) connects to a real
 wause-sim process and checks what whatsmeow checks (DESIGN.md "The simulator"):
 
-  - the certificate chain of §2.5 leads to the root key the simulator printed;
+  - the certificate chain of whatsmeow handshake.go verifyServerCert leads to the root key the simulator printed;
   - a registration ClientPayload gets `<iq from=s.whatsapp.net type=set id=…><pair-device>` with
     exactly 6 refs, `from` written as the JID pair FA 00 03, not the bare token;
-  - the ack and a keepalive ping (§8.2) are answered with the same id, counters in step (§2.7);
+  - the ack and a keepalive ping (whatsmeow keepalive.go) are answered with the same id, counters in step (socket/noisesocket.go);
   - a login of a device the server does not know gets `<failure reason="401"/>`;
   - a broken handshake is disconnected and the simulator goes on serving others;
   - linking to the simulator's phone: by QR through `POST /accounts/{phone}/scan` and by
-    pairing code through `enter-code` (§6.4, §7), with the client's own HMAC, account-signature
+    pairing code through `enter-code` (whatsmeow pair.go handlePair; pair-code.go), with the client's own HMAC, account-signature
     and device-signature checks and its own PBKDF2/AES-CTR/HKDF/AES-GCM from `cryptography`;
     then `stream:error 515`, the login payload and `<success lid>`, the prekey count and upload
-    (§9), passive/active and self-unlink (§8.5); a corrupted pair-success (the sim's `corrupt`
+    (whatsmeow prekeys.go), passive/active and self-unlink (whatsmeow client.go Logout); a corrupted pair-success (the sim's `corrupt`
     knob) rejected by the client with whatsmeow's error iq leaves nothing registered; wrong codes
     (one the phone cannot open, one that fails at the key bundle) chosen with the client's own
     prime-order check;
@@ -24,12 +24,12 @@ wause-sim process and checks what whatsmeow checks (DESIGN.md "The simulator"):
     message with a broken MAC earns the phone's retry receipt and our resend to that one device
     (`device_fanout="false"`) is read.
 
-    python3 -m venv /tmp/venv-interop-e
-    /tmp/venv-interop-e/bin/pip install -r tests/requirements-interop.txt
-    /tmp/venv-interop-e/bin/pip install --no-deps --ignore-requires-python baileys-python==0.1.0a1
-    /tmp/venv-interop-e/bin/python -m pytest tests/interop/test_sim_independent_client.py
+    python3 -m venv .venv-interop
+    .venv-interop/bin/pip install -r tests/requirements-interop.txt
+    .venv-interop/bin/pip install --no-deps --ignore-requires-python baileys-python==0.1.0a1
+    .venv-interop/bin/python -m pytest tests/interop/test_sim_independent_client.py
 
-WAUSE_SIM names the binary (default /work/main/.build/debug/wause-sim).
+WAUSE_SIM names the binary (default: .build/debug/wause-sim of this checkout).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def expect_pair_device(companion):
     texts = []
     for ref in refs:
         assert isinstance(ref.content, bytes) and ref.content, ref
-        texts.append(ref.content.decode("ascii"))  # used verbatim as a string in the QR (§6.1)
+        texts.append(ref.content.decode("ascii"))  # used verbatim as a string in the QR (whatsmeow pair.go handlePairDevice)
         assert "," not in texts[-1], "a ref must not contain the QR field separator"
     assert len(set(texts)) == 6, texts
     return stanza, plaintext, texts
@@ -112,7 +112,7 @@ def poll(predicate, what: str):
 
 
 def test_our_hand_encoded_first_message_has_the_documented_layout():
-    """Guards the client itself: §1.2's first WebSocket message, `57 41 06 03 | 00 00 24 | 12 22
+    """Guards the client itself: the first WebSocket message (whatsmeow socket/constants.go WAConnHeader), `57 41 06 03 | 00 00 24 | 12 22
     0a 20 <32-byte ephemeral>`, 43 bytes."""
     ephemeral = os.urandom(32)
     hello = sc.client_hello(ephemeral)
@@ -186,7 +186,7 @@ def test_an_unknown_request_gets_an_error_with_the_same_id(sim, root):
 
 
 def test_several_frames_in_one_websocket_message_and_a_frame_split_across_messages(sim, root):
-    """§1.4: a WebSocket message may carry several frames and a frame may span messages."""
+    """whatsmeow socket/framesocket.go SendFrame, processData: a WebSocket message may carry several frames and a frame may span messages."""
     with register(sim, root) as companion:
         pair_device, _, _ = expect_pair_device(companion)
         frames = b""
@@ -278,7 +278,7 @@ def test_many_companions_are_served_at_once(sim, root):
 @pytest.mark.skipif(not os.environ.get("WAUSE_SLOW_TESTS"),
                     reason="waits for all 6 refs to expire (60 s + 5 × 20 s); set WAUSE_SLOW_TESTS=1")
 def test_server_closes_the_pairing_connection_once_all_refs_expired(sim, root):
-    """Transport reference §6.3 and DESIGN.md's state table: the refs last 60 s + 5 × 20 s =
+    """whatsmeow qrchan.go emitQRs and DESIGN.md "Connection states": the refs last 60 s + 5 × 20 s =
     160 s, and "the server also closes the socket itself once the refs expire". Opt-in because it
     waits out the real window (Tests/WauseSimTests checks the same in virtual time). The
     deadline is 160 s plus 40 s of slack; the test blocks on the close, it never sleeps."""
@@ -297,7 +297,8 @@ def test_server_closes_the_pairing_connection_once_all_refs_expired(sim, root):
 
 
 # --------------------------------------------------------------------------------------------
-# Linking to the simulator's phone (§6.4, §7) and what follows (§3.5, §9), with the client's own
+# Linking to the simulator's phone (whatsmeow pair.go, pair-code.go) and what follows (store/clientpayload.go
+# getLoginPayload, prekeys.go), with the client's own
 # checks: HMAC, account signature, device signature, pairing-code crypto from `cryptography`.
 
 import concurrent.futures
@@ -345,7 +346,7 @@ def expect_offline_done(companion, count: int) -> None:
 
 
 def expect_restart_then_close(companion) -> None:
-    """§6.4 step 8: `<stream:error code=515/>`, then the server closes."""
+    """After pair-success (whatsmeow pair.go handlePair): `<stream:error code=515/>`, then the server closes."""
     error, _ = companion.receive()
     assert error.tag == "stream:error" and error.attrs.get("code") == "515", error
     assert_closed_by_server(companion.socket)
@@ -397,14 +398,14 @@ def test_qr_linking_then_login_prekeys_and_count(sim, root):
     assert [d["device"] for d in devices] == [1], devices
     assert devices[0]["platform"] == "chrome" and devices[0]["os"] == "wause-interop", devices
 
-    # §3.5: the login payload with the same Noise key → <success lid=…>.
+    # whatsmeow store/clientpayload.go getLoginPayload: the login payload with the same Noise key → <success lid=…>.
     with sc.Companion(sim.ws_url, root, sc.login_payload(int(account["phone"]), device), keys=keys) as companion:
         success, plaintext = companion.receive()
         assert success.tag == "success", success
         assert success.attrs.get("lid") == pair.lid, success.attrs
         assert success.attrs.get("t", "").isdigit(), success.attrs
         expect_offline_done(companion, 0)
-        # §9.1, §9.2: count, upload, count again.
+        # whatsmeow prekeys.go getServerPreKeyCount, uploadPreKeys: count, upload, count again.
         count = query(companion, "encrypt", "get", [node("count")], "count-1")
         assert [c.tag for c in count.content] == ["count"] and count.content[0].attrs["value"] == "0", count
         uploaded = query(companion, "encrypt", "set", sc.prekey_upload(keys, range(1, 51), 1, node), "upload-1")
@@ -419,7 +420,7 @@ def test_qr_linking_then_login_prekeys_and_count(sim, root):
         assert refused.attrs.get("type") == "error", refused
         assert query(companion, "encrypt", "get", [node("count")], "count-3").content[0].attrs["value"] == "50"
         assert query(companion, "passive", "set", [node("active")], "active").attrs.get("type") == "result"
-        # §8.5: the companion unlinks itself; a later login is refused.
+        # whatsmeow client.go Logout: the companion unlinks itself; a later login is refused.
         removed = query(companion, "md", "set", [node("remove-companion-device",
                                                       {"jid": pair.jid, "reason": "user_initiated"})], "logout")
         assert removed.attrs.get("type") == "result", removed
@@ -462,7 +463,7 @@ def test_the_client_rejects_a_corrupted_pair_success_and_nothing_is_registered(s
 
 
 def request_code(companion, account: dict, code: str, ephemeral_private: bytes, nonce=b"\x00") -> str:
-    """§7.3 companion_hello; returns the pairing ref."""
+    """whatsmeow pair-code.go PairPhone companion_hello; returns the pairing ref."""
     reply = query(companion, "md", "set", [node("link_code_companion_reg", {
         "jid": f"{account['phone']}@s.whatsapp.net", "stage": "companion_hello", "should_show_push_notification": "true",
     }, [
@@ -482,7 +483,7 @@ def request_code(companion, account: dict, code: str, ephemeral_private: bytes, 
 
 
 def answer_primary_hello(companion, account: dict, code: str, ephemeral_private: bytes, ref: str):
-    """§7.4–§7.6: ack, unwrap, key bundle, companion_finish; returns (finish reply, new ADV
+    """whatsmeow pair-code.go handleCodePairNotification: ack, unwrap, key bundle, companion_finish; returns (finish reply, new ADV
     secret, primary identity)."""
     notification, plaintext = companion.receive()
     assert notification.tag == "notification" and notification.attrs.get("type") == "link_code_companion_reg", notification
@@ -604,12 +605,12 @@ def test_scan_of_a_ref_with_another_companion_keys_is_refused_and_unseen(sim, ro
         expect_nothing_pending(companion)
 
 
-# -- messaging (protocol-messaging §3–§5) with python-axolotl sessions -------------------------
+# -- messaging (whatsmeow send.go, message.go, receipt.go) with python-axolotl sessions ----------
 
 
 def collect(companion, wanted, what: str) -> list:
     """Stanzas until `wanted(seen)` holds; acks every receipt and answers every message with a
-    delivery receipt as a client does (§4.4, §4.6)."""
+    delivery receipt as a client does (whatsmeow receipt.go sendMessageReceipt, sendAck)."""
     seen = []
     while not wanted(seen):
         stanza, _ = companion.receive()
@@ -649,7 +650,7 @@ def test_independent_client_and_a_virtual_phone_exchange_messages(sim, root):
         message_id = posted.json()["message_id"]
         seen = collect(companion, lambda seen: any(s.tag == "message" for s in seen), "the phone's message")
         message = next(s for s in seen if s.tag == "message")
-        # §1.10: the phone took one of our five prekeys; below 5 the server asks for more.
+        # whatsmeow prekeys.go uploadPreKeys: the phone took one of our five prekeys; below 5 the server asks for more.
         notice = next(s for s in seen if s.tag == "notification")
         assert notice.attrs.get("type") == "encrypt" and notice.content[0].attrs == {"value": "4"}, notice
         assert message.attrs["id"] == message_id and message.attrs["from"] == other["jid"], message.attrs
@@ -667,7 +668,7 @@ def test_independent_client_and_a_virtual_phone_exchange_messages(sim, root):
         query_count = query(companion, "encrypt", "get", [node("count")], "count")
         assert query_count.content[0].attrs["value"] == "4", query_count  # one handed out to the phone
 
-        # The devices to write to (§3.3): the other account's phone, and our own phone.
+        # The devices to write to (whatsmeow user.go GetUserDevices): the other account's phone, and our own phone.
         answer = query(companion, "usync", "get", [node("usync", {"sid": "u1", "mode": "query", "last": "true", "index": "0",
                                                                   "context": "message"}, [
             node("query", {}, [node("devices", {"version": "2"}), node("lid")]),
@@ -695,7 +696,7 @@ def test_independent_client_and_a_virtual_phone_exchange_messages(sim, root):
                 node("to", {"jid": account["jid"]}, [node("enc", {"v": "2", "type": kind_own}, ct_own)]),
             ]),
         ]))
-        # §3.7: the server's ack (after it queued the message), then the phone's delivery receipt.
+        # whatsmeow send.go SendMessage: the server's ack (after it queued the message), then the phone's delivery receipt.
         seen = collect(companion, lambda s: any(x.tag == "ack" for x in s)
                        and any(x.tag == "receipt" and x.attrs.get("from") == other["jid"] for x in s), "ack and receipt")
         [ack] = [x for x in seen if x.tag == "ack"]
@@ -714,7 +715,7 @@ def test_independent_client_and_a_virtual_phone_exchange_messages(sim, root):
 
 
 def test_a_message_the_phone_cannot_decrypt_earns_a_retry_receipt_and_the_resend_is_read(sim, root):
-    """§4.7 through the sim: a `msg` with a broken MAC → the phone's retry receipt (count 1, its
+    """Retry receipts (whatsmeow retry.go) through the sim: a `msg` with a broken MAC → the phone's retry receipt (count 1, its
     registration id, no keys yet) forwarded to our device; we encrypt again and send the resend
     to that one device (`device_fanout="false"`, `<enc count>`), which the phone then files."""
     account, other = new_account(sim), new_account(sim)
@@ -731,7 +732,7 @@ def test_a_message_the_phone_cannot_decrypt_earns_a_retry_receipt_and_the_resend
         body = sc.text_message("second time lucky")
         kind, ciphertext = sc.encrypt(store, other["jid"], body)
         assert kind == "pkmsg"
-        # Flip a bit of the MAC: the last of the inner SignalMessage's 8 MAC bytes (§1.6).
+        # Flip a bit of the MAC: the last of the inner SignalMessage's 8 MAC bytes (go.mau.fi/libsignal protocol/SignalMessage.go).
         inner = sc.PreKeyWhisperMessage(serialized=ciphertext).getWhisperMessage().serialize()
         at = ciphertext.index(inner) + len(inner) - 1
         broken = bytearray(ciphertext)
@@ -750,7 +751,7 @@ def test_a_message_the_phone_cannot_decrypt_earns_a_retry_receipt_and_the_resend
         assert len(children["registration"].content) == 4 and "keys" not in children, children
         assert not any(m["id"] == message_id for m in inbox(sim, them))
 
-        # The resend (§4.7 step 4): the phone's session never started, so a new pkmsg from a new bundle.
+        # The resend (whatsmeow retry.go handleRetryReceipt): the phone's session never started, so a new pkmsg from a new bundle.
         store.deleteSession(*sc.signal_name(other["jid"]))
         bundles = query(companion, "encrypt", "get", [node("key", {}, [node("user", {"jid": other["jid"], "reason": "identity"})])],
                         "bundles-2")

@@ -1,6 +1,6 @@
 """Fixtures for the black-box wause-mcp conformance suite.
 
-Binary: $WAUSE_MCP (default /work/main/.build/debug/wause-mcp). Every server a fixture starts is
+Binary: $WAUSE_MCP (default: this checkout's .build/debug/wause-mcp). Every server a fixture starts is
 stopped with SIGTERM at teardown, and the teardown asserts a prompt exit with code 0, so each
 test module also checks clean shutdown.
 """

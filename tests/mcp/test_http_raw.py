@@ -1,6 +1,7 @@
 """Raw HTTP conformance of wause-mcp's Streamable HTTP endpoint (handshake era).
 
-Every status code of the conformance checklist (mcp-and-anchors.md A.2, A.4–A.12), driven with
+Every status code of the conformance checklist (the MCP specification 2025-11-25: basic/transports.mdx,
+basic/lifecycle.mdx, server/tools.mdx), driven with
 http.client / raw sockets only, so it runs in every venv. No sleeps: streams are read with
 socket timeouts, log lines are awaited, the process exit is awaited with proc.wait(timeout).
 """

@@ -1,6 +1,6 @@
 """QR codes: what `wause-mcp --render-qr` writes (the code path /qr.png and /qr.svg serve) must
 scan back to the exact pairing string with an independent decoder (zxing-cpp 3.1.1,
-interop-oracles.md), and the /qr pages of a fresh server must say there is nothing to scan.
+docs/interop-oracles.md), and the /qr pages of a fresh server must say there is nothing to scan.
 
 The zxing round trips need `zxing-cpp` and `pillow` (tests/requirements-mcp2.txt); they skip
 where those are not installed (the mcp==1.30.0 venv). Everything else is stdlib-only.

@@ -1,6 +1,6 @@
 """wause-mcp driven by the official MCP Python SDK through its version-portable low-level API
-(`streamable_http_client` + `ClientSession`), identical under mcp 1.30.0 and mcp 2.3.0
-(mcp-and-anchors.md A.11). Runs in BOTH venvs.
+(`streamable_http_client` + `ClientSession`), identical under mcp 1.30.0 and mcp 2.3.0.
+Runs in BOTH venvs.
 
 Venv layout (see tests/requirements-mcp*.txt): the suite runs once under mcp==2.3.0 and once
 under mcp==1.30.0. In each venv this module runs, plus exactly one of test_sdk_v2.py /

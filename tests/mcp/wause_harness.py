@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, Iterable, Mapping, Sequence
 
-BINARY = os.environ.get("WAUSE_MCP", "/work/main/.build/debug/wause-mcp")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_MCP names another binary.
+BINARY = os.environ.get(
+    "WAUSE_MCP", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-mcp"))
+)
 
 #: Seconds to wait for a thing that should happen at once (startup line, exit, a response).
 #: Generous on purpose: these are deadlines against hangs, never timing assertions.

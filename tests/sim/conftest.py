@@ -1,9 +1,9 @@
 """Fixtures for the black-box wause-sim suite (and wause-mcp linking against it).
 
-Binaries: $WAUSE_SIM and $WAUSE_MCP (defaults /work/main/.build/debug/wause-sim, wause-mcp).
+Binaries: $WAUSE_SIM and $WAUSE_MCP (defaults: this checkout's .build/debug/wause-sim, wause-mcp).
 Run with the project venv (mcp 2.3.0, pytest, zxing-cpp, pillow):
 
-    /work/main/.venv/bin/python -m pytest tests/sim
+    .venv/bin/python -m pytest tests/sim
 
 Every simulator a fixture starts and that is still running at teardown is stopped with SIGTERM,
 and the teardown asserts a prompt exit with code 0.

@@ -3,7 +3,7 @@
 Standard library only, so every venv can use it: tests/sim (the project venv) and
 tests/interop/test_sim_*.py (the interop venv, which puts this directory on sys.path).
 
-The binary comes from $WAUSE_SIM (default /work/main/.build/debug/wause-sim). A simulator
+The binary comes from $WAUSE_SIM (default: this checkout's .build/debug/wause-sim). A simulator
 prints three flushed lines at start (DESIGN.md "The simulator"):
 
     root_public_key=<64 hex>
@@ -29,7 +29,11 @@ from email.message import Message
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-SIM_BINARY = os.environ.get("WAUSE_SIM", "/work/main/.build/debug/wause-sim")
+# The debug build of the checkout this file is in (tests/<suite>/ → repository root), unless
+# $WAUSE_SIM names another binary.
+SIM_BINARY = os.environ.get(
+    "WAUSE_SIM", os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "wause-sim"))
+)
 DEADLINE = float(os.environ.get("WAUSE_TEST_DEADLINE", "20"))
 
 FACT_LINES = (

@@ -109,7 +109,7 @@ def test_qr_linking_completes_and_the_device_logs_in(make_sim, tmp_path_factory)
     assert jid == devices[0]["jid"], (jid, devices)
     assert lid.split(":")[0] == account["lid"].split("@")[0], lid
     assert len(account_key) == 32 and trusted == 1
-    assert uploaded == 812  # the initial upload after pairing (transport reference §9.3)
+    assert uploaded == 812  # the initial upload after pairing (whatsmeow prekeys.go uploadPreKeys)
     events.stream.close()
     stopped_cleanly(server)
 

@@ -103,7 +103,7 @@ def test_two_engines_chat_both_ways(make_sim, tmp_path_factory):
     assert sorted(m["body"] for m in history["messages"]) == ["hello bob", "hi alice"], history
 
     # The phones are Signal participants too: Bob's phone read Alice's message, and Alice's phone
-    # got the deviceSentMessage copy of what her companion sent (protocol-messaging §2.5).
+    # got the deviceSentMessage copy of what her companion sent (whatsmeow send.go marshalMessage).
     on_bob_phone = inbox_entry(sim, BOB, sent["message_id"])
     assert on_bob_phone["text"] == "hello bob" and on_bob_phone["from_phone"] == ADA and not on_bob_phone["from_me"]
     copy = inbox_entry(sim, ADA, sent["message_id"])

@@ -2,7 +2,7 @@
 
 An MCP client (raw HTTP through tests/mcp/wause_harness.py, and once the official MCP Python SDK
 2.x) calls `whatsapp_start_auth`; the engine dials the simulator, runs the Noise handshake,
-receives `pair-device` with 6 refs and shows the first QR (transport reference §6.1–6.3). The
+receives `pair-device` with 6 refs and shows the first QR (whatsmeow pair.go handlePairDevice, makeQRData; qrchan.go emitQRs). The
 QR is checked three ways: the PNG at /qr.png scanned with zxing-cpp, the `pairing.qr` event on
 the session's GET stream, and the engine's keys read from its store (DATA_DIR/wause.db).
 
@@ -116,7 +116,7 @@ def engine_keys(data_dir: str) -> dict[str, bytes]:
 
 
 def qr_fields(qr: str) -> list[str]:
-    """The five comma-separated fields after the prefix (§6.2)."""
+    """The five comma-separated fields after the prefix (whatsmeow pair.go makeQRData)."""
     assert qr.startswith(QR_PREFIX), qr
     fields = qr[len(QR_PREFIX):].split(",")
     assert len(fields) == 5, qr
@@ -226,7 +226,7 @@ def test_start_auth_against_the_simulator_shows_a_scannable_qr(make_sim, engine)
 
     data = qr_event["data"]
     assert data["index"] == 1 and data["count"] == 6, data
-    assert data["expires_in"] == 60, data  # the first ref lives 60 s (§6.3)
+    assert data["expires_in"] == 60, data  # the first ref lives 60 s (whatsmeow qrchan.go emitQRs)
     keys = engine_keys(server.data_dir)
     assert_qr_carries_engine_keys(data["qr"], keys)
 

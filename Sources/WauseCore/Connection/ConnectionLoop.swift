@@ -170,7 +170,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 }
                 return
             case .restart?:
-                // §6.4 step 8: the server restarts the stream after pairing; log in at once.
+                // After pair-success (whatsmeow pair.go handlePair) the server restarts the stream; log in at once.
                 failures = 0
                 continue
             case nil:
@@ -220,8 +220,8 @@ enum ConnectionOutcome: Equatable {
     }
 }
 
-/// What the server's stream errors and failures mean (DESIGN.md state table; transport
-/// reference §8.3). Nil: the link is lost and the loop reconnects.
+/// What the server's stream errors and failures mean (DESIGN.md "Connection states";
+/// whatsmeow connectionevents.go handleStreamError). Nil: the link is lost and the loop reconnects.
 enum StreamVerdict {
     static func outcome(of node: Node) -> ConnectionOutcome? {
         switch node.tag {

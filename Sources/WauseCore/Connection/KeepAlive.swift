@@ -2,7 +2,7 @@ import WauseBinary
 import WauseSupport
 import WauseTransport
 
-/// whatsmeow's keepalive (transport reference §8.2): a `w:p` ping every 20–30 s with 10 s to
+/// whatsmeow's keepalive (keepalive.go keepAliveLoop): a `w:p` ping every 20–30 s with 10 s to
 /// answer; after 3 minutes without a successful ping the link is considered dead and dropped,
 /// which sends the connection loop into its reconnect path.
 enum KeepAlive {

@@ -2,7 +2,7 @@ import WauseBinary
 import WauseProtocol
 import WauseSupport
 
-/// A linked device logging in (transport reference §3.5, §8.3): the login payload names the
+/// A linked device logging in (whatsmeow store/clientpayload.go getLoginPayload, connectionevents.go): the login payload names the
 /// account and device number; the server answers `<success>` (or `<failure>`, see StreamVerdict).
 /// On success, as whatsmeow does: server time offset, own LID, prekeys topped up, `<passive>`
 /// `<active/>`, then the device is ready.
@@ -50,7 +50,7 @@ enum Login {
     }
 
     /// `<ib><unified_session id/></ib>`: both reference clients send it after connecting; the id
-    /// is (now + 3 days) mod 1 week, in milliseconds (§6.6).
+    /// is (now + 3 days) mod 1 week, in milliseconds (whatsmeow store/store.go Device).
     static func unifiedSession(now: Int64) -> Node {
         let week: Int64 = 7 * 24 * 3600 * 1000
         let id = (now + 3 * 24 * 3600 * 1000) % week

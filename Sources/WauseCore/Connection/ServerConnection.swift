@@ -4,7 +4,7 @@ import WauseTransport
 import WauseSupport
 
 /// One live connection to the WhatsApp server, after the Noise handshake: stanzas out, stanzas in,
-/// and iq requests matched to their responses by id (transport reference §8.1). The connection
+/// and iq requests matched to their responses by id (whatsmeow request.go sendIQ). The connection
 /// loop (Connection.swift) decides what to do with everything else.
 final class ServerConnection: @unchecked Sendable {
     /// How long an iq waits for its answer by default (whatsmeow: 75 s).
@@ -52,7 +52,7 @@ final class ServerConnection: @unchecked Sendable {
             throw WauseError(.notConnected, "handshake with \(url) failed: \(error)")
         }
         // Stanza ids: a random per-connection prefix and a counter, as whatsmeow's
-        // `uniqueID-counter` (§8.1).
+        // `uniqueID-counter` (whatsmeow request.go sendIQ).
         let prefix = Hex.encode(environment.randomBytes(2)) + "." + Hex.encode(environment.randomBytes(2))
         return ServerConnection(socket: socket, idPrefix: prefix)
     }
@@ -131,7 +131,7 @@ final class ServerConnection: @unchecked Sendable {
                     waiter.resume(returning: node)
                     continue
                 }
-                // The server's ack of a message we sent (protocol-messaging §3.7) answers `sendAwaitingAck`.
+                // The server's ack of a message we sent (whatsmeow send.go SendMessage) answers `sendAwaitingAck`.
                 if node.tag == "ack", node[attribute: "class"] == "message", let id = node[attribute: "id"],
                     let waiter = lock.withLock({ waiters.removeValue(forKey: ServerConnection.ackKey(id)) })
                 {

@@ -4,7 +4,7 @@ import WauseSQLite
 import WauseSupport
 
 /// People: one contact per person, whether WhatsApp addresses them by phone number or by LID
-/// (protocol-messaging §3.2). Every tool that names a person goes through `Recipients.resolve`,
+/// (whatsmeow send.go SendMessage). Every tool that names a person goes through `Recipients.resolve`,
 /// which accepts a phone number, a phone or LID JID, or an unambiguous stored name.
 public struct Contact: Sendable, Equatable {
     public var id: Int64

@@ -4,7 +4,7 @@ import WauseProtocol
 import WauseSQLite
 import WauseSupport
 
-/// Which devices a user has (protocol-messaging §3.3): a usync `devices` query, with the user's
+/// Which devices a user has (whatsmeow user.go GetUserDevices): a usync `devices` query, with the user's
 /// LID asked for too (`<lid/>`) so sessions and chats can use it. Answers are cached in the store
 /// and refreshed when they are older than `maximumAge` or the server says our list is stale
 /// (a `phash` mismatch on a send ack, a `devices` notification).

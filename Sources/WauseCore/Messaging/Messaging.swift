@@ -10,7 +10,7 @@ import WauseProtocol
 /// What sending and receiving share: the Signal sessions over the store, one lock that makes
 /// every ratchet step (encrypt or decrypt) happen alone — a session record is read, advanced and
 /// written as a unit, so a send and a receive on the same session can never lose each other's
-/// step — and the message formats of protocol-messaging §2–3 (padding, ids, stanzas).
+/// step — and the message formats of whatsmeow message.go and send.go (padding, ids, stanzas).
 final class Messaging: @unchecked Sendable {
     let signalStore: SQLiteSignalStore
     private let ratchetLock = ConditionLock()

@@ -72,7 +72,7 @@ final class Outbox: @unchecked Sendable {
     }
 
     /// Encrypts for every device of the recipient and our own other devices, sends, waits for
-    /// the server's ack (protocol-messaging §3.3–3.7).
+    /// the server's ack (whatsmeow send.go SendMessage, sendDM; user.go GetUserDevices).
     private func send(_ entry: Store.OutboxEntry, client: WauseClient, connection: ServerConnection) async throws(WauseError) -> Node {
         guard let account = try client.store.linkedAccount(), let ownDevice = JID(account.jid) else {
             throw WauseError(.whatsappNotPaired, "this device is not linked")
@@ -108,13 +108,13 @@ final class Outbox: @unchecked Sendable {
                 Node(tag: "enc", attributes: ["v": "2", "type": .text(item.type)], bytes: item.ciphertext),
             ])
         })]
-        // §3.5: our signed device identity goes along whenever a pkmsg does.
+        // whatsmeow send.go sendDM, makeDeviceIdentityNode: our signed device identity goes along whenever a pkmsg does.
         if sealed.contains(where: { $0.type == "pkmsg" }), let identity = try client.store.advSignedIdentity() {
             children.append(Node(tag: "device-identity", bytes: identity))
         }
         let stanza = Node(tag: "message", attributes: ["id": .text(entry.messageID), "to": .jid(chat), "type": "text"], children: children)
         let ack = try await connection.sendAwaitingAck(stanza, timeout: Outbox.ackTimeout, environment: client.environment)
-        // §3.7: the server's phash names the devices it knows; ours differs when our cached lists
+        // whatsmeow send.go SendMessage: the server's phash names the devices it knows; ours differs when our cached lists
         // are stale (a device linked or unlinked meanwhile) — ask again next time.
         if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(recipients + ownDevices) {
             client.logger.info("device lists of \(chat.user) are stale (phash mismatch); refreshing on the next send")

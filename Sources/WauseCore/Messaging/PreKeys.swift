@@ -4,7 +4,7 @@ import WauseSignal
 import WauseProtocol
 import WauseSupport
 
-/// One-time prekeys on the server (transport reference §9), so contacts can start Signal sessions
+/// One-time prekeys on the server (whatsmeow prekeys.go), so contacts can start Signal sessions
 /// with this device while it is offline. After `<success>` the engine asks the server how many it
 /// holds and tops them up as whatsmeow does; an `encrypt` notification with a low count refills.
 enum PreKeys {
@@ -112,7 +112,7 @@ extension Store {
 }
 
 /// Other devices' prekey bundles, for starting sessions with devices we have none with
-/// (protocol-messaging §1.11, §3.4): one `encrypt` iq for all of them.
+/// (whatsmeow prekeys.go fetchPreKeys; send.go encryptMessageForDevices): one `encrypt` iq for all of them.
 enum PreKeyBundles {
     static func fetch(_ devices: [JID], client: WauseClient, connection: ServerConnection) async throws(WauseError) -> [JID: PreKeyBundle] {
         guard !devices.isEmpty else { return [:] }

@@ -5,7 +5,7 @@ import WauseProto
 import WauseSignal
 import WauseSupport
 
-/// Receipts (protocol-messaging §4.5, §4.7, §5): delivery and read receipts for our messages move
+/// Receipts (whatsmeow receipt.go, retry.go; types/presence.go ReceiptType): delivery and read receipts for our messages move
 /// their status along a timeline (queued → sent → delivered → read); a retry receipt makes us
 /// encrypt the message again for the device that could not read it; `whatsapp_mark_read` sends
 /// read receipts for a chat.
@@ -44,7 +44,7 @@ enum Receipts {
         }
     }
 
-    /// §4.7, the sender's side: the device `from` could not decrypt our message; encrypt it again
+    /// whatsmeow retry.go handleRetryReceipt, the sender's side: the device `from` could not decrypt our message; encrypt it again
     /// for that device only — with a new session from the keys it sent, or a fresh bundle.
     static func resend(for receipt: Node, client: WauseClient, connection: ServerConnection) async {
         guard let device = receipt.jid("from"), let id = receipt[attribute: "id"],
@@ -128,7 +128,7 @@ enum Receipts {
                 guard client.versionedState().0 == .ready, let session = client.link.currentSession else {
                     throw WauseError(.notConnected, "not connected to WhatsApp; read receipts cannot be sent now")
                 }
-                // All ids in one receipt share the chat (and, in 1:1 chats, the sender) — §5.1.
+                // All ids in one receipt share the chat (and, in 1:1 chats, the sender) (whatsmeow receipt.go MarkRead).
                 let ids = messages.map(\.id)
                 let attributes: Attributes = ["id": .text(ids[0]), "to": JID(chatJID).map { .jid($0) } ?? .text(chatJID), "type": "read",
                                               "t": .text(String(now / 1000))]

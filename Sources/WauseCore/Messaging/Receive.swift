@@ -7,11 +7,11 @@ import WauseSignal
 import WauseSQLite
 import WauseSupport
 
-/// An incoming `<message>` (protocol-messaging §4): decrypt each `<enc>`, strip the padding,
+/// An incoming `<message>` (whatsmeow message.go handleEncryptedMessage): decrypt each `<enc>`, strip the padding,
 /// read the text, store it once (by chat, id and side), announce `message.received`, and only
 /// then send the delivery receipt — the receipt is the ack, so nothing is acknowledged before it
 /// is safely stored. A message that does not decrypt is never dropped silently: it is recorded,
-/// and a retry receipt asks the sender to encrypt it again (§4.7).
+/// and a retry receipt asks the sender to encrypt it again (whatsmeow retry.go sendRetryReceipt).
 enum Receive {
     /// Incoming `<message>` stanzas, on a logged-in connection.
     static func route(_ router: inout StanzaRouter) {
@@ -42,7 +42,7 @@ enum Receive {
             do {
                 plaintexts.append(try client.messaging.decrypt(type: type, ciphertext: bytes, from: from))
             } catch SignalError.duplicateMessage {
-                // An old counter: we have this message already (§4.8); the receipt below says so.
+                // An old counter: we have this message already (whatsmeow message.go decryptMessages); the receipt below says so.
                 duplicate = true
             } catch {
                 failed(node, id: id, from: from, reason: "\(error)", client: client, connection: connection)
@@ -79,13 +79,13 @@ enum Receive {
         let now = client.environment.now()
         let contact: Contact
         if fromMe {
-            // Our other device's copy: filed under the chat it went to (§2.5, §4.2).
+            // Our other device's copy: filed under the chat it went to (whatsmeow send.go marshalMessage; message.go parseMessageSource).
             let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
             guard let chat = destination ?? node.jid("recipient") else { return }
             contact = try chat.server == .lid ? client.store.contact(phone: nil, lid: chat.user, now: now)
                 : client.store.contact(phone: chat.user, lid: nil, now: now)
         } else {
-            // A sender reached by LID and by phone number is one contact (§4.2: sender_pn / sender_lid).
+            // A sender reached by LID and by phone number is one contact (whatsmeow message.go parseMessageSource: sender_pn / sender_lid).
             let phone = from.server == .whatsApp ? from.user : node.jid("sender_pn")?.user
             let lid = from.server == .lid ? from.user : node.jid("sender_lid")?.user
             contact = try client.store.contact(phone: phone, lid: lid, pushName: node[attribute: "notify"], now: now)
@@ -119,7 +119,7 @@ enum Receive {
         }
     }
 
-    /// Records the failure and asks the sender to try again (§4.7); the retry receipt also serves
+    /// Records the failure and asks the sender to try again (whatsmeow retry.go sendRetryReceipt); the retry receipt also serves
     /// as the answer to the stanza.
     private static func failed(_ node: Node, id: String, from: JID, reason: String, client: WauseClient, connection: ServerConnection) {
         let now = client.environment.now()
@@ -136,7 +136,7 @@ enum Receive {
             PreKeyStanzas.registrationNode(identity.registrationID),
         ]
         if count > 1, let fresh = try? client.store.preparePreKeys(count: 1, random: client.environment.randomBytes, now: now).first {
-            // From the second try on, our keys go along so the sender can start a new session (§4.7).
+            // From the second try on, our keys go along so the sender can start a new session (whatsmeow retry.go sendRetryReceipt).
             var keys = PreKeyStanzas.keyType(identity.publicKeys) + [PreKeyStanzas.keyNode(id: fresh.id, publicKey: fresh.publicKey),
                                                      PreKeyStanzas.signedPreKeyNode(identity.publicKeys)]
             if let signed = try? client.store.advSignedIdentity() { keys.append(Node(tag: "device-identity", bytes: signed)) }

@@ -3,7 +3,7 @@ import WauseProtocol
 import WauseSupport
 
 /// This device's long-lived keys, generated on the store's first open and kept for its life
-/// (transport reference §3.4 "Keys generated before registration"): the Noise static key, the
+/// (whatsmeow store/clientpayload.go getRegistrationPayload): the Noise static key, the
 /// Signal identity key, signed prekey 1 (signed by the identity key over `05 ‖ public key`), the
 /// registration id and the ADV secret that authenticates `pair-success`. Private keys stay in the
 /// store (0600) and never reach logs or events.

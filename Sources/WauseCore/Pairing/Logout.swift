@@ -2,7 +2,7 @@ import WauseBinary
 import WauseCrypto
 import WauseSupport
 
-/// Unlinking (transport reference §8.5, DESIGN.md states): `whatsapp_logout` tells the server
+/// Unlinking (whatsmeow client.go Logout; DESIGN.md "Connection states"): `whatsapp_logout` tells the server
 /// (`remove-companion-device`) and forgets this device's keys and Signal sessions but keeps the
 /// message history; `whatsapp_unlink {clear_data: true}` deletes the history too. A logout the
 /// server announces (stream error 401, failure 401/403/406) ends the same way, never in a

@@ -14,7 +14,7 @@ import Foundation
 #endif
 
 /// The phone accepted this device (QR scanned or code entered): the server's `pair-success` iq
-/// (transport reference §6.4). The device checks the phone's proof, countersigns, stores the
+/// (whatsmeow pair.go handlePair). The device checks the phone's proof, countersigns, stores the
 /// link, and answers `pair-device-sign`; the server then restarts the stream (515) and the next
 /// connection logs in. A failed check answers whatsmeow's error iq and stores nothing.
 enum PairSuccess {
@@ -35,7 +35,7 @@ enum PairSuccess {
         case hmacMismatch, signatureMismatch
         case malformed(String)
 
-        /// `(code, text)` of the error iq (§6.5).
+        /// `(code, text)` of the error iq (whatsmeow pair.go sendPairError).
         var errorIQ: (String, String) {
             switch self {
             case .hmacMismatch: return ("401", "hmac-mismatch")
@@ -57,7 +57,7 @@ enum PairSuccess {
         node.tag == "iq" && node[attribute: "type"] == "set" && node.child("pair-success") != nil
     }
 
-    /// Steps 1–4 of §6.4: HMAC, account signature, our device signature. Pure, so it can be tested
+    /// The checks of whatsmeow pair.go handlePair: HMAC, account signature, our device signature. Pure, so it can be tested
     /// with fixed inputs.
     static func verify(_ pairSuccess: Node, identity: DeviceIdentity, advSecret: [UInt8], random: (Int) -> [UInt8])
         throws(Rejection) -> Link
@@ -123,7 +123,7 @@ enum PairSuccess {
 }
 
 extension Store {
-    /// §6.6: the link, the phone's account key trusted at the LID's device 0, and our own contact
+    /// whatsmeow store/store.go Device: the link, the phone's account key trusted at the LID's device 0, and our own contact
     /// (phone and LID of one person) — in one transaction, so a crash leaves all or nothing.
     func savePairing(_ link: PairSuccess.Link, advSecret: [UInt8], pushName: String? = nil, now: Int64) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in

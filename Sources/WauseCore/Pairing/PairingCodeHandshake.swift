@@ -3,13 +3,13 @@ import WauseCrypto
 import WauseProtocol
 import WauseSupport
 
-/// Linking with a phone number instead of a QR code (transport reference §7), on a connection that
+/// Linking with a phone number instead of a QR code (whatsmeow pair-code.go), on a connection that
 /// registered with the registration payload: `companion_hello` announces an 8-character code's
 /// wrapped ephemeral key and gets a ref; the person types the code on the phone, whose
 /// `primary_hello` brings the phone's wrapped key; the device answers `companion_finish` with the
 /// key bundle and derives the new ADV secret that authenticates the coming `pair-success`.
 final class PairingCodeHandshake: @unchecked Sendable {
-    /// The Chrome client type (§6.2) and its "Browser (OS)" display form (the server refuses others).
+    /// The Chrome client type (whatsmeow pair.go makeQRData) and its "Browser (OS)" display form (the server refuses others).
     static let platformID = ClientPayloads.qrClientType
     static let platformDisplay = "Chrome (Linux)"
 
@@ -28,7 +28,7 @@ final class PairingCodeHandshake: @unchecked Sendable {
     var advSecret: [UInt8]? { lock.withLock { derivedAdvSecret } }
     var current: Issued? { lock.withLock { pending?.issued } }
 
-    /// Stage 1 (§7.3): a fresh code and ephemeral key, wrapped and announced; waits for the ref.
+    /// Stage 1 (whatsmeow pair-code.go PairPhone): a fresh code and ephemeral key, wrapped and announced; waits for the ref.
     func issue(phone: String, client: WauseClient, connection: ServerConnection) async throws(WauseError) -> Issued {
         let random = client.environment.randomBytes
         let code = LinkCodeCrypto.encode(random(5))
@@ -75,7 +75,7 @@ final class PairingCodeHandshake: @unchecked Sendable {
         node.tag == "notification" && node[attribute: "type"] == "link_code_companion_reg"
     }
 
-    /// Stages 2–3 (§7.4–7.6): opens the phone's key, sends the key bundle, and keeps the new ADV
+    /// Stages 2–3 (whatsmeow pair-code.go handleCodePairNotification): opens the phone's key, sends the key bundle, and keeps the new ADV
     /// secret. Returns the `companion_finish` iq to send; throws when the notification does not
     /// belong to the code we issued.
     func companionFinish(for notification: Node, client: WauseClient, id: String) throws(WauseError) -> Node {

@@ -3,7 +3,7 @@ import WauseProtocol
 import WauseCrypto
 import WauseSupport
 
-/// QR linking on one connection (transport reference §6.1–6.3): the refs of the server's
+/// QR linking on one connection (whatsmeow pair.go handlePairDevice, makeQRData; qrchan.go emitQRs): the refs of the server's
 /// `pair-device` iq are shown one after another — the first for 60 s, each next for 20 s — as
 /// `https://wa.me/settings/linked_devices#ref,noisePub,identityPub,advSecret,clientType`. When the
 /// last one expires unscanned, `onExhausted` runs (linking fails and the connection closes).
@@ -19,7 +19,7 @@ final class QRRotation: @unchecked Sendable {
 
     init(client: WauseClient) { self.client = client }
 
-    /// The QR string for one ref (§6.2): standard base64 with padding for the three keys.
+    /// The QR string for one ref (whatsmeow pair.go makeQRData): standard base64 with padding for the three keys.
     static func qrString(ref: String, identity: DeviceIdentity) -> String {
         qrPrefix + [ref, Base64.encode(identity.noiseKey.publicKey), Base64.encode(identity.identityKey.publicKey),
                     Base64.encode(identity.advSecret), ClientPayloads.qrClientType].joined(separator: ",")

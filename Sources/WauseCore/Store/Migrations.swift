@@ -174,7 +174,7 @@ enum Migrations {
     /// Messaging: cached device lists (usync), undecryptable messages (retry receipts sent, never
     /// dropped silently) and the identity-change flag on messages.
     static let version2 = """
-    -- A user's devices as the server last listed them (protocol-messaging §3.3), by user JID
+    -- A user's devices as the server last listed them (whatsmeow user.go GetUserDevices), by user JID
     -- (phone or LID form). `devices` is a JSON array of device JIDs.
     CREATE TABLE device_lists (
         user_jid   TEXT PRIMARY KEY,
@@ -183,7 +183,7 @@ enum Migrations {
         fetched_at INTEGER NOT NULL
     );
 
-    -- Messages we could not decrypt: the retry receipts we sent for them and why (§4.7).
+    -- Messages we could not decrypt: the retry receipts we sent for them and why (whatsmeow retry.go sendRetryReceipt).
     CREATE TABLE decrypt_failures (
         message_id   TEXT NOT NULL,
         sender_jid   TEXT NOT NULL,
@@ -195,7 +195,7 @@ enum Migrations {
         PRIMARY KEY (message_id, sender_jid)
     );
 
-    -- Retry receipts we answered for our own messages (§4.7: at most a few per device).
+    -- Retry receipts we answered for our own messages (whatsmeow retry.go handleRetryReceipt: at most a few per device).
     CREATE TABLE retries_answered (
         message_id TEXT NOT NULL,
         device_jid TEXT NOT NULL,

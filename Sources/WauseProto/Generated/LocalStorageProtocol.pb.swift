@@ -10,7 +10,7 @@
 
 /// Signal session, prekey and identity records as libsignal persists them: WauseSignal serialises
 /// its SessionRecord, PreKeyRecord and SignedPreKeyRecord in exactly this format, so the engine's
-/// store keeps them as opaque BLOBs that any libsignal tooling can read (protocol-messaging.md §1.5
+/// store keeps them as opaque BLOBs that any libsignal tooling can read (go.mau.fi/libsignal
 /// leaves the storage format to the implementation).
 ///
 /// Field numbers from signalapp/libsignal-protocol-c protobuf/LocalStorageProtocol.proto (v2.3.3,

@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// Account/device identity ("ADV") messages: pair-success verification and device lists
-/// (protocol-transport-pairing.md §6.4).
+/// (whatsmeow pair.go handlePair).
 ///
 /// Field numbers and proto2 presence from tulir/whatsmeow proto/waAdv/WAAdv.proto
 /// (commit 33cfac5116293e4cb86f8e4099e8eaf6de7ebc08), cross-checked against WhiskeySockets/Baileys
@@ -256,7 +256,7 @@ public nonisolated struct WAAdv_ADVSignedDeviceIdentityHMAC: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Serialized ADVSignedDeviceIdentity; HMAC-SHA256 over it with the adv secret (§6.4 step 1).
+  /// Serialized ADVSignedDeviceIdentity; HMAC-SHA256 over it with the adv secret (whatsmeow pair.go handlePair).
   public var details: Data {
     get {_details ?? Data()}
     set {_details = newValue}

@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// The Noise server certificate chain, sent encrypted in HandshakeMessage.ServerHello.payload and
-/// verified by the client (protocol-transport-pairing.md §2.5).
+/// verified by the client (whatsmeow handshake.go verifyServerCert).
 ///
 /// Field numbers and proto2 presence from tulir/whatsmeow proto/waCert/WACert.proto
 /// (commit 33cfac5116293e4cb86f8e4099e8eaf6de7ebc08), cross-checked against WhiskeySockets/Baileys
@@ -73,7 +73,7 @@ public nonisolated struct WACert_CertChain: Sendable {
     /// Clears the value of `details`. Subsequent reads from it will return its default value.
     public mutating func clearDetails() {self._details = nil}
 
-    /// 64-byte curve25519 (XEdDSA) signature over `details` by the issuer's key (§2.9).
+    /// 64-byte curve25519 (XEdDSA) signature over `details` by the issuer's key (go.mau.fi/libsignal ecc/SignCurve25519.go).
     public var signature: Data {
       get {_signature ?? Data()}
       set {_signature = newValue}

@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// Companion registration: the DeviceProps a new linked device announces, serialized into
-/// ClientPayload.devicePairingData.deviceProps (protocol-transport-pairing.md §3.2, §3.4).
+/// ClientPayload.devicePairingData.deviceProps (whatsmeow store/clientpayload.go DeviceProps).
 ///
 /// Field numbers and proto2 presence from tulir/whatsmeow proto/waCompanionReg/WACompanionReg.proto
 /// (commit 33cfac5116293e4cb86f8e4099e8eaf6de7ebc08), cross-checked against WhiskeySockets/Baileys

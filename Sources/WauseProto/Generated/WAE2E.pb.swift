@@ -10,7 +10,7 @@
 
 /// The end-to-end message plaintext ("waE2E.Message"): only the fields wause reads or writes.
 /// Field numbers from whatsmeow proto/waE2E/WAWebProtobufsE2E.proto (and WACommon.MessageKey) and
-/// Baileys WAProto/WAProto.proto, which agree (protocol-messaging.md §2.2–2.5). Fields we do not
+/// Baileys WAProto/WAProto.proto, which agree. Fields we do not
 /// declare survive a decode/encode round trip as unknown fields, and the raw bytes are stored.
 
 #if canImport(FoundationEssentials)

@@ -9,13 +9,13 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// The Noise handshake messages and the ClientPayload sent (encrypted) in ClientFinish.payload
-/// (protocol-transport-pairing.md §2.4, §3.1, §3.2).
+/// (whatsmeow proto/waWa6/WAWebProtobufsWa6.proto, proto/waCompanionReg/WACompanionReg.proto).
 ///
 /// Field numbers and proto2 presence from tulir/whatsmeow proto/waWa6/WAWebProtobufsWa6.proto
 /// (commit 33cfac5116293e4cb86f8e4099e8eaf6de7ebc08), cross-checked against WhiskeySockets/Baileys
 /// WAProto/WAProto.proto `message HandshakeMessage` and `message ClientPayload`
 /// (commit 78e7e4e2cfcb1935629173427bc3292b95f61a95). Presence matters: the registration payload
-/// sends `passive = false` and `pull = false` explicitly (§3.4).
+/// sends `passive = false` and `pull = false` explicitly (whatsmeow store/clientpayload.go getRegistrationPayload).
 /// Regenerate the Swift with scripts/gen-proto.sh.
 
 #if canImport(FoundationEssentials)
@@ -70,7 +70,7 @@ public nonisolated struct WAWebProtobufsWa6_HandshakeMessage: @unchecked Sendabl
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  /// Post-quantum modes; neither whatsmeow nor Baileys uses them (§2.4).
+  /// Post-quantum modes; neither whatsmeow nor Baileys uses them (whatsmeow proto/waWa6/WAWebProtobufsWa6.proto HandshakeMessage).
   public nonisolated enum HandshakePqMode: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
     case unknown = 0
     case xxkem = 1
@@ -1351,7 +1351,7 @@ public nonisolated struct WAWebProtobufsWa6_ClientPayload: @unchecked Sendable {
     fileprivate var _enableReadReceipts: Bool? = nil
   }
 
-  /// Registration keys of a new companion device (§3.4). All bytes on the wire.
+  /// Registration keys of a new companion device (whatsmeow store/clientpayload.go getRegistrationPayload). All bytes on the wire.
   public nonisolated struct DevicePairingRegistrationData: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// Signal v3 wire messages as WhatsApp sends them inside <enc type="msg|pkmsg|skmsg"> and in
-/// SenderKeyDistributionMessage payloads (protocol-messaging.md §1.6, §1.7).
+/// SenderKeyDistributionMessage payloads (go.mau.fi/libsignal protocol/, groups/).
 ///
 /// Field numbers from signalapp/libsignal-protocol-c protobuf/WhisperTextProtocol.proto (v2.3.3,
 /// commit 3a83a4f), which go.mau.fi/libsignal and libsignal-node share; cross-checked against

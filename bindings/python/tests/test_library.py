@@ -95,33 +95,48 @@ def test_library_has_no_swift_runtime_dependency() -> None:
     assert not [name for name in needed if "swift" in name.lower() or "Foundation" in name], needed
 
 
+def swift_toolchain_dir() -> str | None:
+    """The Swift toolchain's root, found at run time: $WAUSE_TOOLCHAIN if set, else three levels
+    above the real path of `swift` on PATH (ROOT/usr/bin/swift), as the Makefile's TOOLCHAIN."""
+    if os.environ.get("WAUSE_TOOLCHAIN"):
+        return os.environ["WAUSE_TOOLCHAIN"]
+    swift = shutil.which("swift")
+    if swift is None:
+        return None
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(swift))))
+
+
 def test_loads_and_runs_with_the_swift_toolchain_hidden(tmp_path: Path) -> None:
-    """Mounts an empty tmpfs over /opt/swift in a private mount namespace, then loads the library,
-    opens a store and checks that nothing Swift was mapped into the process."""
+    """Mounts an empty tmpfs over the Swift toolchain's directory in a private mount namespace, then
+    loads the library, opens a store and checks that nothing Swift was mapped into the process."""
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("unshare (util-linux) is not installed")
     probe = subprocess.run([unshare, "-m", "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"unshare -m is not permitted here: {probe.stderr.strip()}")
-    if not os.path.isdir("/opt/swift"):
-        pytest.skip("/opt/swift does not exist; nothing to hide")
+    toolchain = swift_toolchain_dir()
+    if toolchain is None or not os.path.isdir(toolchain):
+        pytest.skip(f"no Swift toolchain directory to hide ({toolchain})")
+    if toolchain in ("/", "/usr", "/usr/local"):
+        pytest.skip(f"the toolchain is installed into {toolchain}, which cannot be hidden alone")
     code = (
-        "import os, wause\n"
-        "assert os.listdir('/opt/swift') == [], os.listdir('/opt/swift')\n"
+        "import os, sys, wause\n"
+        "toolchain = sys.argv[1]\n"
+        "assert os.listdir(toolchain) == [], os.listdir(toolchain)\n"
         f"client = wause.Client(data_dir={str(tmp_path / 'store')!r})\n"
         "assert client.status()['state'] == 'stopped'\n"
         "client.close()\n"
         "maps = open('/proc/self/maps').read()\n"
         "swift = sorted({line.split()[-1] for line in maps.splitlines()\n"
-        "                if '/opt/swift' in line or 'libswift' in line})\n"
+        "                if toolchain + '/' in line or 'libswift' in line})\n"
         "assert not swift, swift\n"
         "print('ok', wause.version())\n")
     script = tmp_path / "probe.py"
     script.write_text(code)
     result = subprocess.run(
         [unshare, "-m", "sh", "-c",
-         'mount -t tmpfs none /opt/swift && exec "$0" "$1"', sys.executable, str(script)],
+         'mount -t tmpfs none "$2" && exec "$0" "$1" "$2"', sys.executable, str(script), toolchain],
         env=library_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == f"ok {wause.version()}"
