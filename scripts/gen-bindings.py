@@ -958,7 +958,9 @@ def generate_docs(catalogue: Catalogue) -> str:
         out.append(f"| [`{method.name}`](#{method.name}) | `{method.short}` | `{method.camel}` | {', '.join(hints)} |")
     for method in catalogue.methods:
         py_params = [p for p in python_parameters(method)[1:]]
-        node_params = [a.camel for a in method.node_positional] + (["options?"] if method.node_options else [])
+        node_params = [f"{a.camel}: {ts_argument_type(a)}" for a in method.node_positional]
+        if method.node_options:
+            node_params.append(f"options?: {pascal(method.short)}Options")
         out += [
             "", f"## {method.name}", "",
             f"**{method.title}**" if method.title else "",
@@ -985,6 +987,8 @@ def generate_docs(catalogue: Catalogue) -> str:
                 note = md_escape(sub.get("description", ""))
                 if binding is None:
                     note += " (not in the Python and Node methods; use `call`)"
+                elif binding.positional and binding.required and name not in method.required:
+                    note += " (positional; required by the Python and Node methods)"
                 elif binding.positional:
                     note += " (positional)"
                 out.append(f"| `{name}` | {schema_summary(sub)} | {'yes' if name in method.required else 'no'} | "
