@@ -626,7 +626,8 @@ def generate_python(catalogue: Catalogue) -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence, TypedDict, cast",
+        "from typing import (TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type,",
+        "                    TypedDict, cast)",
         "",
         "from .errors import Error",
         "",
@@ -660,10 +661,10 @@ def generate_python(catalogue: Catalogue) -> str:
         out.append(f"    default_code = {code!r}")
         out += ["", ""]
     out += ["#: Every error class, in WAUSE_ERR_* order.",
-            "ERROR_CLASSES = ("]
+            "ERROR_CLASSES: Tuple[Type[Error], ...] = ("]
     out += join_wrapped("    ", class_names, ",", width=100)
     out += [")", "", "#: The error codes, in WAUSE_ERR_* order (code value = index + 1).",
-            "ERROR_CODES = tuple(cls.default_code for cls in ERROR_CLASSES)", "", ""]
+            "ERROR_CODES: Tuple[str, ...] = tuple(cls.default_code for cls in ERROR_CLASSES)", "", ""]
 
     out += ["# Result types ----------------------------------------------------------------------------------", ""]
     for name, values in types.enums.items():

@@ -7,7 +7,8 @@ The hand-written modules (client, async_client, errors, types) import from here;
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence, TypedDict, cast
+from typing import (TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type,
+                    TypedDict, cast)
 
 from .errors import Error
 
@@ -105,14 +106,14 @@ class Internal(Error):
 
 
 #: Every error class, in WAUSE_ERR_* order.
-ERROR_CLASSES = (
+ERROR_CLASSES: Tuple[Type[Error], ...] = (
     InvalidRequest, NotFound, AmbiguousRecipient, WhatsAppNotPaired, NotConnected, PairingFailed,
     RateLimited, EditWindowExpired, MediaTooLarge, ForbiddenPath, WauseTimeout, ClientOutdated,
     LoggedOut, Internal,
 )
 
 #: The error codes, in WAUSE_ERR_* order (code value = index + 1).
-ERROR_CODES = tuple(cls.default_code for cls in ERROR_CLASSES)
+ERROR_CODES: Tuple[str, ...] = tuple(cls.default_code for cls in ERROR_CLASSES)
 
 
 # Result types ----------------------------------------------------------------------------------
