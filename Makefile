@@ -3,7 +3,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-VERSION    := 0.1.0
+# The one version of wause (library, MCP host, bindings); scripts/gen-bindings.py writes it everywhere else.
+VERSION    := $(shell cat VERSION)
 PREFIX     ?= /usr/local
 SWIFT      ?= swift
 DEBUG      := .build/debug
@@ -17,7 +18,7 @@ ARGS       ?=
 TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
 
 .PHONY: all setup build release run test check-layers test-swift test-c test-install test-library test-python node-addon \
-        test-node test-mcp test-sim test-interop examples bench install uninstall clean
+        test-node test-mcp test-sim test-interop examples bench install uninstall clean generate check-generated
 
 all: build
 
@@ -36,9 +37,20 @@ run: release
 	$(RELEASE)/wause-mcp $(ARGS)
 
 # ---------------------------------------------------------------------------------------------
+# Generated files: the bindings' per-method code and types, the error codes, the version and
+# docs/tools.md, from the method catalogue of the built library and VERSION (scripts/gen-bindings.py).
+
+generate: build
+	python3 scripts/gen-bindings.py --library $(DEBUG)/libwause.so
+
+# Regenerates in memory and compares with the committed files; names each stale file.
+check-generated: build
+	python3 scripts/gen-bindings.py --library $(DEBUG)/libwause.so --check
+
+# ---------------------------------------------------------------------------------------------
 # Tests
 
-test: setup check-layers build release test-swift test-c test-install test-library test-python test-node test-mcp test-sim \
+test: setup check-layers build check-generated release test-swift test-c test-install test-library test-python test-node test-mcp test-sim \
       test-interop examples
 	@echo "make test: all suites passed"
 
@@ -90,14 +102,14 @@ $(VENV_MCP1)/.installed-requirements: tests/requirements-mcp1.txt
 
 # The Python suite includes a Python ↔ Node chat, so the Node addon is built first (and the test
 # is required, not skipped: WAUSE_REQUIRE_NODE).
-test-python: build node-addon $(VENV)/.installed-requirements
+test-python: build check-generated node-addon $(VENV)/.installed-requirements
 	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so PYTHONPATH=$(CURDIR)/bindings/python WAUSE_REQUIRE_NODE=1 \
 	    $(VENV)/bin/python -m pytest -q bindings/python/tests
 
 node-addon: build
 	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so sh bindings/node/build.sh
 
-test-node: build node-addon
+test-node: build check-generated node-addon
 	node --test bindings/node/test/
 
 # wause-mcp driven by the official MCP Python SDK (2.3.0 and 1.30.0) and by raw HTTP.

@@ -44,24 +44,21 @@ private func write(_ result: Result<JSONObject, WauseError>, to out: UnsafeMutab
     }
 }
 
-private let versionString: StaticString = "0.1.0"
+/// A C string that lives as long as the process (the header promises static storage).
+private func staticCString(_ text: String) -> UnsafePointer<CChar> { UnsafePointer(strdup(text)!) }
+
+private nonisolated(unsafe) let versionString = staticCString(WauseVersion.string)
 
 @_cdecl("wause_version")
-public func wause_version() -> UnsafePointer<CChar> {
-    UnsafeRawPointer(versionString.utf8Start).assumingMemoryBound(to: CChar.self)
-}
+public func wause_version() -> UnsafePointer<CChar> { versionString }
 
-private let resultNames: [StaticString] = [
-    "ok", "invalid_request", "not_found", "ambiguous_recipient", "whatsapp_not_paired", "not_connected", "pairing_failed",
-    "rate_limited", "edit_window_expired", "media_too_large", "forbidden_path", "timeout", "client_outdated",
-    "logged_out", "internal",
-]
-private let unknownName: StaticString = "unknown"
+// Index = result code: "ok", then the WAUSE_ERR_* names in WauseError.Code order.
+private nonisolated(unsafe) let resultNames = (["ok"] + WauseError.Code.allCases.map(\.rawValue)).map(staticCString)
+private nonisolated(unsafe) let unknownName = staticCString("unknown")
 
 @_cdecl("wause_result_name")
 public func wause_result_name(_ code: Int32) -> UnsafePointer<CChar> {
-    let name = resultNames.indices.contains(Int(code)) ? resultNames[Int(code)] : unknownName
-    return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+    resultNames.indices.contains(Int(code)) ? resultNames[Int(code)] : unknownName
 }
 
 @_cdecl("wause_catalogue")

@@ -7,7 +7,7 @@ import Glibc
 /// wause-mcp from start to exit: parse settings, open the engine, serve until SIGINT/SIGTERM,
 /// then stop serving, end sessions and close the store.
 public enum HostRunner {
-    public static let version = "0.1.0"
+    public static let version = WauseVersion.string
 
     public static func main(arguments: [String]) -> Int32 {
         // Before any thread exists, so every thread inherits the mask and the main thread alone

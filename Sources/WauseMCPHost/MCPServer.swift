@@ -23,7 +23,7 @@ public final class MCPServer: @unchecked Sendable {
         public var serverVersion: String
 
         public init(listenHost: String = "127.0.0.1", token: String? = nil, maximumBodySize: Int = 4 * 1024 * 1024,
-                    keepAliveMilliseconds: Int = 15_000, serverVersion: String = "0.1.0") {
+                    keepAliveMilliseconds: Int = 15_000, serverVersion: String = WauseVersion.string) {
             self.listenHost = listenHost
             self.token = token
             self.maximumBodySize = maximumBodySize

@@ -26,6 +26,29 @@ public struct WauseError: Error, Sendable, Equatable, CustomStringConvertible {
             guard Code.allCases.indices.contains(index) else { return nil }
             self = Code.allCases[index]
         }
+
+        /// What the code means; the bindings' error classes and docs/tools.md are generated from it.
+        public var summary: String {
+            switch self {
+            case .invalidRequest: "malformed JSON, unknown method, wrong or missing argument, bad config, or use of a closed client"
+            case .notFound: "the chat, message, contact or group does not exist"
+            case .ambiguousRecipient: "a name matches several contacts or groups (details lists them)"
+            case .whatsappNotPaired: "the method needs a linked device"
+            case .notConnected: "linked, but the connection is down right now"
+            case .pairingFailed: "linking by QR or pairing code failed"
+            case .rateLimited: "too many requests; try again later"
+            case .editWindowExpired: "the message is too old to edit or revoke"
+            case .mediaTooLarge: "the file exceeds the size limit"
+            case .forbiddenPath: "the file lies outside the configured directories"
+            case .timeout: "an engine-side wait or network round trip ran out of time"
+            case .clientOutdated: "the server refused the advertised client version"
+            case .loggedOut: "this device was unlinked"
+            case .internal: "a failure inside the engine (e.g. a store that cannot be opened)"
+            }
+        }
+
+        /// `{"code", "value", "summary"}`: one row of the catalogue's error table.
+        public var json: JSONValue { ["code": .string(rawValue), "value": .int(Int64(cValue)), "summary": .string(summary)] }
     }
 
     public let code: Code

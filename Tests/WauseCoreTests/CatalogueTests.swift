@@ -60,6 +60,25 @@ import WauseSupport
         #expect(json["methods"]?.arrayValue?.first?["annotations"]?["read_only"] == .bool(true))
     }
 
+    @Test func catalogueJSONCarriesBindingSignaturesAndTheErrorTable() {
+        let json = MethodCatalogue.standard.json
+        let send = json["methods"]?.arrayValue?.first { $0["name"] == "whatsapp_send_message" }
+        #expect(send?["positional"] == ["to", "message"])
+        #expect(send?["bindings_omit"] == ["phone_number"])
+        #expect(send?["errors"]?.arrayValue?.contains("whatsapp_not_paired") == true)
+        for method in MethodCatalogue.standard.methods {
+            let arguments = method.inputSchema["properties"]?.objectValue?.keys ?? []
+            #expect(Set(method.positional + method.bindingsOmit).isSubset(of: arguments), "\(method.name)")
+            let required = method.inputSchema["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(Set(required).isSubset(of: method.positional), "\(method.name): required arguments are positional")
+        }
+        let errors = json["errors"]?.arrayValue ?? []
+        #expect(errors.count == WauseError.Code.allCases.count)
+        #expect(errors.first?["code"] == "invalid_request")
+        #expect(errors.first?["value"] == .int(1))
+        #expect(errors.allSatisfy { $0["summary"]?.stringValue?.isEmpty == false })
+    }
+
     @Test func unknownMethodsAndNonObjectArgumentsAreInvalidRequests() {
         #expect(throws: WauseError.self) { try MethodCatalogue.standard.prepare("whatsapp_nope", .null) }
         #expect(throws: WauseError.self) { try MethodCatalogue.standard.prepare("whatsapp_status", [1]) }

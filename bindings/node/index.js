@@ -13,7 +13,6 @@
  * A script that opens a client, awaits a call and forgets close() still exits; a script that
  * listens for 'message.received' keeps running, like a server, until close().
  */
-const { EventEmitter } = require('node:events');
 const path = require('node:path');
 
 const ADDON_PATH = path.join(__dirname, 'build', 'wause.node');
@@ -29,18 +28,9 @@ function loadAddon() {
 
 const native = loadAddon();
 
-/** The stable error codes of the C API (include/wause.h), in WAUSE_ERR_* order. */
-const ERROR_CODES = Object.freeze([
-    'invalid_request', 'not_found', 'ambiguous_recipient', 'whatsapp_not_paired', 'not_connected',
-    'pairing_failed', 'rate_limited', 'edit_window_expired', 'media_too_large', 'forbidden_path',
-    'timeout', 'client_outdated', 'logged_out', 'internal',
-]);
-
-/** Every value whatsapp_status.state can take (DESIGN.md "Connection states"). */
-const CONNECTION_STATES = Object.freeze([
-    'stopped', 'starting', 'qr', 'pairing_code', 'authenticated', 'ready', 'disconnected',
-    'auth_failure', 'logged_out', 'client_outdated',
-]);
+// The catalogue's methods (status(), sendMessage(), ...), ERROR_CODES and CONNECTION_STATES are
+// generated from the method catalogue (scripts/gen-bindings.py); Client extends ClientMethods.
+const { ClientMethods, ERROR_CODES, CONNECTION_STATES } = require('./lib/generated');
 
 /** An error reported by the engine: `code` is one of ERROR_CODES, `details` an object or null. */
 class WauseError extends Error {
@@ -71,15 +61,6 @@ function paramsToJson(params) {
     return json;
 }
 
-/** The options object of a typed method: `{}` when omitted; anything but a plain object is a TypeError. */
-function options(value, method) {
-    if (value === undefined) return {};
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        throw new TypeError(`${method}: options must be an object, e.g. { limit: 10 }`);
-    }
-    return value;
-}
-
 /** Rethrows outside the current stack, as node does for an EventEmitter listener that throws. */
 function rethrowLater(error) {
     process.nextTick(() => { throw error; });
@@ -96,7 +77,7 @@ function catalogue() {
     return JSON.parse(native.catalogue());
 }
 
-class Client extends EventEmitter {
+class Client extends ClientMethods {
     #handle;
     #pending = new Map(); // request id -> { resolve, reject }
     #nextRequestId = 1;
@@ -159,137 +140,6 @@ class Client extends EventEmitter {
         } catch (error) {
             throw toWauseError(error);
         }
-    }
-
-    /** whatsapp_status: the connection state, the linked account and store counts. */
-    status() {
-        return this.call('whatsapp_status');
-    }
-
-    /**
-     * whatsapp_start_auth: start linking by QR code (dials server_url) unless already linked;
-     * resolves with the status once the first code is up (within about 15 s), that code as `qr`
-     * (text) and `qr_png_base64` (PNG). Later codes arrive as 'pairing.qr' events; once the phone
-     * scans one, 'account.paired' and then 'account.connected' (phase "login") follow.
-     */
-    startAuth() {
-        return this.call('whatsapp_start_auth');
-    }
-
-    /**
-     * whatsapp_pairing_code: link by phone number instead of a QR code. Resolves with `code`
-     * ("XXXX-XXXX", also a 'pairing.code' event) to enter on that phone under Linked devices →
-     * Link with phone number instead — after dialling server_url and waiting for the server to
-     * accept the code, up to about 30 s. Already linked: resolves at once with
-     * already_authenticated true and the status. A malformed number ("+1 (555) 123-4567" is fine)
-     * rejects with WauseError invalid_request without dialling. Calling again issues a new code.
-     */
-    pairingCode(phoneNumber) {
-        return this.call('whatsapp_pairing_code', { phone_number: phoneNumber });
-    }
-
-    /**
-     * whatsapp_pair_status: the status plus the QR shown right now (`qr`, `qr_png_base64`) or the
-     * pairing code waiting to be entered (`pairing_code`), null where there is none. Local only.
-     */
-    pairStatus() {
-        return this.call('whatsapp_pair_status');
-    }
-
-    /**
-     * whatsapp_logout: unlink this device — tells WhatsApp when connected (waiting up to about
-     * 10 s for `server_confirmed`), deletes keys and sessions, keeps the message history. State
-     * becomes "logged_out" and 'account.logged_out' (initiated_by "user") is emitted. Harmless
-     * when not linked (was_linked false).
-     */
-    logout() {
-        return this.call('whatsapp_logout');
-    }
-
-    /**
-     * whatsapp_unlink: logout(), and with `{ clearData: true }` also delete the local history
-     * (chats, messages, contacts, outbox, message events).
-     */
-    unlink({ clearData = false } = {}) {
-        return this.call('whatsapp_unlink', { clear_data: clearData });
-    }
-
-    // Messaging. Optional arguments left undefined are not sent, so the engine's defaults apply.
-
-    /**
-     * whatsapp_send_message: send `message` (non-empty text), end-to-end encrypted, to `to` — a
-     * phone number ("+1 555 123 4567"), a JID, a LID or an unambiguous contact name. Options:
-     * quotedMessageId (reply to a message of that chat), idempotencyKey (a retry with the same key
-     * returns the first result and sends nothing, for 24 h). The message is stored first, so it is
-     * never lost: connected, resolves once WhatsApp accepted it (status "sent", also a
-     * 'message.sent' event) — up to about 20 s; not connected, resolves at once with "queued" and
-     * it goes out when the connection is back. 'message.status' events report delivered/read.
-     */
-    sendMessage(to, message, opts) {
-        const { quotedMessageId, idempotencyKey } = options(opts, 'sendMessage');
-        return this.call('whatsapp_send_message',
-            { to, message, quoted_message_id: quotedMessageId, idempotency_key: idempotencyKey });
-    }
-
-    /** whatsapp_message_status: status (queued/sent/delivered/read/failed) and timeline. Local. */
-    messageStatus(messageId) {
-        return this.call('whatsapp_message_status', { message_id: messageId });
-    }
-
-    /**
-     * whatsapp_mark_read: read receipts for every unread message of `chat` (phone, JID, LID or
-     * contact name) or for `messageIds` (received, all of one chat). Sends one receipt and
-     * resolves without waiting for an answer; rejects with not_connected when offline.
-     */
-    markRead(opts) {
-        const { chat, messageIds } = options(opts, 'markRead');
-        return this.call('whatsapp_mark_read', { chat, message_ids: messageIds });
-    }
-
-    /** whatsapp_list_chats: up to `limit` (1..100, default 20) chats, most recent first. Local. */
-    listChats(opts) {
-        const { limit } = options(opts, 'listChats');
-        return this.call('whatsapp_list_chats', { limit });
-    }
-
-    /** whatsapp_read_messages: the chat with `phoneNumber` and its latest `limit` (1..100, default 10) messages, oldest first. Local. */
-    readMessages(phoneNumber, opts) {
-        const { limit } = options(opts, 'readMessages');
-        return this.call('whatsapp_read_messages', { phone_number: phoneNumber, limit });
-    }
-
-    /**
-     * whatsapp_list_messages: a page of messages, oldest first, of chat `to` (all chats without
-     * it): the newest, or those before `beforeCursor` / after `afterCursor`; `limit` 1..100
-     * (default 20). Pass the result's before_cursor/after_cursor back to page. Local.
-     */
-    listMessages(opts) {
-        const { to, beforeCursor, afterCursor, limit } = options(opts, 'listMessages');
-        return this.call('whatsapp_list_messages',
-            { to, before_cursor: beforeCursor, after_cursor: afterCursor, limit });
-    }
-
-    /** whatsapp_search_messages: FTS5 search (words, "phrases", AND/OR/NOT, prefix*), best first. Local. */
-    searchMessages(query, opts) {
-        const { to, limit } = options(opts, 'searchMessages');
-        return this.call('whatsapp_search_messages', { query, to, limit });
-    }
-
-    /** whatsapp_sync: up to `limit` (1..1000, default 200) events after `cursor` (0: all). Local. */
-    sync(cursor, opts) {
-        const { limit } = options(opts, 'sync');
-        return this.call('whatsapp_sync', { cursor, limit });
-    }
-
-    /**
-     * whatsapp_wait_for_message: resolves with the next incoming message (only in `chat` / from
-     * `fromPhone` when given), or after `timeout` whole seconds (1..300, default 60) with
-     * timed_out true. The event loop is not blocked. Only messages arriving after the call
-     * starts count: to catch the reply to something you send, listen for 'message.received'.
-     */
-    waitForMessage(opts) {
-        const { timeout, chat, fromPhone } = options(opts, 'waitForMessage');
-        return this.call('whatsapp_wait_for_message', { timeout, chat, from_phone: fromPhone });
     }
 
     /**

@@ -34,7 +34,11 @@ public enum Schema {
         return .object(schema)
     }
 
-    public static func boolean(_ description: String? = nil) -> JSONValue { .object(base("boolean", description, false)) }
+    public static func boolean(_ description: String? = nil, defaultValue: Bool? = nil) -> JSONValue {
+        var schema = base("boolean", description, false)
+        if let defaultValue { schema["default"] = .bool(defaultValue) }
+        return .object(schema)
+    }
 
     public static func array(of items: JSONValue, _ description: String? = nil) -> JSONValue {
         var schema = base("array", description, false)

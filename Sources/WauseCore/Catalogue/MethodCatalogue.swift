@@ -27,6 +27,14 @@ public struct MethodDefinition: Sendable {
     public let outputSchema: JSONValue
     public let annotations: MethodAnnotations
     public let handler: Handler
+    /// How the Python and Node bindings take the arguments: these positionally, in this order, the
+    /// others by name (set with `bindings(positional:omitting:)`; scripts/gen-bindings.py reads it).
+    public private(set) var positional: [String] = []
+    /// Arguments the bindings leave out (an alias another argument already covers).
+    public private(set) var bindingsOmit: [String] = []
+    /// The error codes the method reports besides invalid_request and internal, which any method
+    /// may (set with `raising(_:)`; docs/tools.md and the bindings' docs list them).
+    public private(set) var errors: [WauseError.Code] = []
 
     public init(name: String, title: String, description: String, inputSchema: JSONValue, outputSchema: JSONValue,
                 annotations: MethodAnnotations, handler: @escaping Handler) {
@@ -43,7 +51,28 @@ public struct MethodDefinition: Sendable {
         [
             "name": .string(name), "title": .string(title), "description": .string(description),
             "input_schema": inputSchema, "output_schema": outputSchema, "annotations": annotations.json,
+            "positional": .array(positional.map { .string($0) }), "bindings_omit": .array(bindingsOmit.map { .string($0) }),
+            "errors": .array(errors.map { .string($0.rawValue) }),
         ]
+    }
+
+    /// This method with the error codes it reports (see `errors`).
+    public func raising(_ codes: WauseError.Code...) -> MethodDefinition {
+        var copy = self
+        copy.errors = codes
+        return copy
+    }
+
+    /// This method with its binding signature (see `positional`); every name must be an argument.
+    public func bindings(positional: [String], omitting omitted: [String] = []) -> MethodDefinition {
+        let arguments = Set(inputSchema["properties"]?.objectValue?.keys ?? [])
+        for argument in positional + omitted {
+            precondition(arguments.contains(argument), "\(name): '\(argument)' is not an argument")
+        }
+        var copy = self
+        copy.positional = positional
+        copy.bindingsOmit = omitted
+        return copy
     }
 }
 
@@ -71,7 +100,9 @@ public struct MethodCatalogue: Sendable {
 
     public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }
 
-    public var json: JSONValue { ["methods": .array(methods.map(\.json))] }
+    public var json: JSONValue {
+        ["methods": .array(methods.map(\.json)), "errors": .array(WauseError.Code.allCases.map(\.json))]
+    }
 
     /// Looks the method up and validates the arguments; the errors are the ones every surface shows.
     public func prepare(_ name: String, _ arguments: JSONValue) throws(WauseError) -> (MethodDefinition, JSONObject) {

@@ -1,8 +1,9 @@
 /// Sending, delivery status and read receipts.
 enum MessagingMethods {
     static let all: [MethodDefinition] = [
-        SendMessage.definition,
-        MessageStatus.definition,
-        Receipts.markRead,
+        SendMessage.definition.bindings(positional: ["to", "message"], omitting: ["phone_number"])
+            .raising(.whatsappNotPaired, .notFound, .ambiguousRecipient),
+        MessageStatus.definition.bindings(positional: ["message_id"]).raising(.notFound),
+        Receipts.markRead.bindings(positional: ["chat"]).raising(.notFound, .ambiguousRecipient, .notConnected),
     ]
 }

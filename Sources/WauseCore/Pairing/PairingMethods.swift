@@ -2,9 +2,9 @@
 enum PairingMethods {
     static let all: [MethodDefinition] = [
         StartAuthMethod.definition,
-        PairingCodeMethod.definition,
+        PairingCodeMethod.definition.bindings(positional: ["phone_number"]).raising(.pairingFailed, .timeout, .notConnected),
         PairStatusMethod.definition,
         Logout.logoutDefinition,
-        Logout.unlinkDefinition,
+        Logout.unlinkDefinition.bindings(positional: ["clear_data"]),
     ]
 }

@@ -358,7 +358,7 @@ static void on_handle_finalized(napi_env env, void *data, void *hint) {
 /* ------------------------------------------------------------------------------------------ */
 /* Exported functions                                                                          */
 
-/* version() -> "0.1.0" */
+/* version() -> the library version, e.g. "1.2.3" */
 static napi_value version(napi_env env, napi_callback_info info) {
     (void)info;
     napi_value result;

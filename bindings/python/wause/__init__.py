@@ -37,6 +37,8 @@ codes of DESIGN.md (``InvalidRequest``, ``NotFound``, ..., ``WauseTimeout`` for 
 ``Internal``).
 """
 
+from . import errors as _errors  # first: the generated error classes need errors.Error (see errors.py)
+from ._generated import VERSION as __version__
 from ._native import LibraryNotFound, library_path
 from .async_client import AsyncClient
 from .client import Callback, Client, catalogue, version
@@ -52,8 +54,6 @@ from .types import (AccountConnectedData, AccountDisconnectedData, AccountInfo, 
                     PairingFailedData, PairingQRData, PairStatusResult, ReadMessagesResult,
                     ReceivedMessage, SearchHit, SearchMessagesResult, SendMessageResult, StatusResult,
                     StoreCounts, SyncResult, TimelineEntry, UnlinkResult, WaitForMessageResult)
-
-__version__ = "0.1.0"
 
 __all__ = [
     "version", "catalogue", "library_path", "Client", "AsyncClient", "Callback",

@@ -13,16 +13,13 @@ import asyncio
 import logging
 import weakref
 from collections import deque
-from typing import Any, AsyncIterator, Deque, Dict, Mapping, Optional, Sequence, cast
+from typing import Any, AsyncIterator, Deque, Dict, Mapping, Optional, cast
 
+from ._generated import AsyncClientMethods
 from .client import (_INT32_MAX, _INT64_MAX, _INT64_MIN, _CLOSED_MESSAGE, Client, ConfigArgument,
-                     _arguments, _check_integer, _describe, _encode_params, _is_answer, _message_ids,
-                     _unwrap_answer)
+                     _check_integer, _describe, _encode_params, _is_answer, _unwrap_answer)
 from .errors import Error, InvalidRequest
-from .types import (Event, EventPage, JSONObject, ListChatsResult, ListMessagesResult, LogoutResult,
-                    MarkReadResult, MessageStatusResult, PairingCodeResult, PairStatusResult,
-                    ReadMessagesResult, SearchMessagesResult, SendMessageResult, StatusResult, SyncResult,
-                    UnlinkResult, WaitForMessageResult)
+from .types import Event, EventPage, JSONObject
 
 __all__ = ["AsyncClient"]
 
@@ -39,7 +36,7 @@ def _dispatch_to(client_ref: "weakref.ref[AsyncClient]", item: JSONObject) -> No
         client._dispatch(item)
 
 
-class AsyncClient:
+class AsyncClient(AsyncClientMethods):
     """An asyncio wause client. Create it inside a running event loop and use it from that loop::
 
         async with wause.AsyncClient(data_dir=path) as client:
@@ -192,95 +189,11 @@ class AsyncClient:
         finally:
             self._pending.pop(request_id, None)
 
-    async def status(self) -> StatusResult:
-        """``whatsapp_status``: connection state, link, account and store counts. Local only."""
-        return cast(StatusResult, await self.call("whatsapp_status"))
+    # The catalogue's methods (status(), send_message(), ...) are generated into
+    # AsyncClientMethods (_generated.py); each goes through _call_method.
 
-    async def start_auth(self) -> PairStatusResult:
-        """``whatsapp_start_auth``: start linking by QR code unless already linked; resolves with
-        the status once the first code is up, that code as ``qr`` and ``qr_png_base64``. Later
-        codes arrive as ``pairing.qr`` events. Takes up to about 15 s (the loop is not blocked);
-        see :meth:`wause.Client.start_auth`."""
-        return cast(PairStatusResult, await self.call("whatsapp_start_auth"))
-
-    async def pairing_code(self, phone_number: str) -> PairingCodeResult:
-        """``whatsapp_pairing_code``: link by phone number; resolves with ``code`` (``XXXX-XXXX``)
-        once the server has accepted it — up to about 30 s (the loop is not blocked). Malformed
-        numbers raise :class:`wause.InvalidRequest`; see :meth:`wause.Client.pairing_code`."""
-        return cast(PairingCodeResult, await self.call("whatsapp_pairing_code", {"phone_number": phone_number}))
-
-    async def pair_status(self) -> PairStatusResult:
-        """``whatsapp_pair_status``: the status plus the current ``qr``/``qr_png_base64`` or
-        ``pairing_code``. Local only; answers at once."""
-        return cast(PairStatusResult, await self.call("whatsapp_pair_status"))
-
-    async def logout(self) -> LogoutResult:
-        """``whatsapp_logout``: unlink this device, keeping the history; waits up to about 10 s
-        for WhatsApp's confirmation. See :meth:`wause.Client.logout`."""
-        return cast(LogoutResult, await self.call("whatsapp_logout"))
-
-    async def unlink(self, clear_data: bool = False) -> UnlinkResult:
-        """``whatsapp_unlink``: :meth:`logout`, and with ``clear_data=True`` also delete the local
-        history."""
-        return cast(UnlinkResult, await self.call("whatsapp_unlink", {"clear_data": clear_data}))
-
-    # Messaging -------------------------------------------------------------------------------
-
-    async def send_message(self, to: str, message: str, *, quoted_message_id: Optional[str] = None,
-                           idempotency_key: Optional[str] = None) -> SendMessageResult:
-        """``whatsapp_send_message``: send ``message`` to ``to`` (phone number, JID, LID or contact
-        name). Resolves once WhatsApp accepted it (``status == "sent"``, up to about 20 s; the
-        loop is not blocked), or at once with ``"queued"`` when not connected — it goes out
-        later. See :meth:`wause.Client.send_message`."""
-        return cast(SendMessageResult, await self.call("whatsapp_send_message", _arguments(
-            to=to, message=message, quoted_message_id=quoted_message_id, idempotency_key=idempotency_key)))
-
-    async def message_status(self, message_id: str) -> MessageStatusResult:
-        """``whatsapp_message_status``: status and timeline of a message we sent. Local only."""
-        return cast(MessageStatusResult, await self.call("whatsapp_message_status", {"message_id": message_id}))
-
-    async def mark_read(self, chat: Optional[str] = None, *,
-                        message_ids: Optional[Sequence[str]] = None) -> MarkReadResult:
-        """``whatsapp_mark_read``: read receipts for the unread messages of ``chat`` or for
-        ``message_ids``; see :meth:`wause.Client.mark_read`."""
-        return cast(MarkReadResult, await self.call("whatsapp_mark_read", _arguments(
-            chat=chat, message_ids=_message_ids(message_ids))))
-
-    async def list_chats(self, limit: int = 20) -> ListChatsResult:
-        """``whatsapp_list_chats``: up to ``limit`` (1–100) chats, most recent first. Local only."""
-        return cast(ListChatsResult, await self.call("whatsapp_list_chats", {"limit": limit}))
-
-    async def read_messages(self, phone_number: str, limit: int = 10) -> ReadMessagesResult:
-        """``whatsapp_read_messages``: the chat with ``phone_number`` and its latest ``limit``
-        (1–100) messages, oldest first. Local only."""
-        return cast(ReadMessagesResult, await self.call("whatsapp_read_messages",
-                                                        {"phone_number": phone_number, "limit": limit}))
-
-    async def list_messages(self, to: Optional[str] = None, *, before_cursor: Optional[int] = None,
-                            after_cursor: Optional[int] = None, limit: int = 20) -> ListMessagesResult:
-        """``whatsapp_list_messages``: a page of messages, oldest first; see
-        :meth:`wause.Client.list_messages`. Local only."""
-        return cast(ListMessagesResult, await self.call("whatsapp_list_messages", _arguments(
-            to=to, before_cursor=before_cursor, after_cursor=after_cursor, limit=limit)))
-
-    async def search_messages(self, query: str, *, to: Optional[str] = None,
-                              limit: int = 20) -> SearchMessagesResult:
-        """``whatsapp_search_messages``: FTS5 search over the stored history. Local only."""
-        return cast(SearchMessagesResult, await self.call("whatsapp_search_messages", _arguments(
-            query=query, to=to, limit=limit)))
-
-    async def sync(self, cursor: int, limit: int = 200) -> SyncResult:
-        """``whatsapp_sync``: up to ``limit`` (1–1000) events after ``cursor``. Local only."""
-        return cast(SyncResult, await self.call("whatsapp_sync", {"cursor": cursor, "limit": limit}))
-
-    async def wait_for_message(self, timeout: int = 60, chat: Optional[str] = None,
-                               from_phone: Optional[str] = None) -> WaitForMessageResult:
-        """``whatsapp_wait_for_message``: resolves with the next incoming message (only in
-        ``chat`` / from ``from_phone`` when given) or, after ``timeout`` whole seconds (1–300),
-        with ``timed_out=True``. The loop is not blocked; other events keep flowing to
-        :meth:`events`. Only messages arriving after the call starts count."""
-        return cast(WaitForMessageResult, await self.call("whatsapp_wait_for_message", _arguments(
-            timeout=timeout, chat=chat, from_phone=from_phone)))
+    async def _call_method(self, method: str, params: Optional[Dict[str, Any]]) -> JSONObject:
+        return await self.call(method, params)
 
     # Events ----------------------------------------------------------------------------------
 

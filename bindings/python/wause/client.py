@@ -23,14 +23,12 @@ import time
 import weakref
 from collections import deque
 from contextlib import contextmanager
-from typing import (Any, Callable, Deque, Dict, Iterator, Mapping, Optional, Sequence, Union, cast)
+from typing import Any, Callable, Deque, Dict, Iterator, Mapping, Optional, Union, cast
 
 from ._native import CALLBACK, native, take_string
 from .errors import Error, Internal, InvalidRequest, error_class_for, error_from_json
-from .types import (Event, EventPage, JSONObject, ListChatsResult, ListMessagesResult, LogoutResult,
-                    MarkReadResult, MessageStatusResult, PairingCodeResult, PairStatusResult,
-                    ReadMessagesResult, SearchMessagesResult, SendMessageResult, StatusResult, SyncResult,
-                    UnlinkResult, WaitForMessageResult)
+from ._generated import ClientMethods
+from .types import Event, EventPage, JSONObject
 
 __all__ = ["Client", "Callback", "version", "catalogue"]
 
@@ -50,9 +48,13 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _CLOSED_MESSAGE = "client is closed"
 
+# Catalogue methods that wait for something to happen rather than answer at once (see _call_method).
+_WAITING_METHODS = frozenset({"whatsapp_wait_for_message"})
+
 
 def version() -> str:
-    """The library version, e.g. ``"0.1.0"`` (``wause_version``)."""
+    """The library version (``wause_version``), e.g. ``"1.2.3"``; ``wause.__version__`` is the
+    binding's, from the same VERSION file."""
     return cast(bytes, native().wause_version()).decode("utf-8")
 
 
@@ -125,19 +127,6 @@ def _check_integer(value: Any, name: str, low: int, high: int, message: str) -> 
     if not low <= value <= high:
         raise InvalidRequest(message, details={"argument": name})
     return value
-
-
-def _arguments(**values: Any) -> Dict[str, Any]:
-    """A method's argument object without the arguments left at ``None`` (the engine's defaults
-    apply to those). Values are passed unchanged: the engine checks them."""
-    return {name: value for name, value in values.items() if value is not None}
-
-
-def _message_ids(message_ids: Optional[Sequence[str]]) -> Optional[Any]:
-    """A list for JSON; a single string is refused rather than taken as a sequence of ids."""
-    if isinstance(message_ids, str):
-        raise InvalidRequest("message_ids must be a list of ids, not one string", details={"argument": "message_ids"})
-    return None if message_ids is None else list(message_ids)
 
 
 def _deadline(timeout: Optional[float]) -> Optional[float]:
@@ -295,7 +284,7 @@ def _release_abandoned(handle: _Handle) -> None:
 ConfigArgument = Union[Mapping[str, Any], str, "os.PathLike[str]", None]
 
 
-class Client:
+class Client(ClientMethods):
     """A wause engine bound to one data directory (one SQLite store).
 
     Create it with a data directory and any other configuration keys (DESIGN.md
@@ -434,135 +423,16 @@ class Client:
             raise Internal("wause_call succeeded without a result")
         return _parse_item(text)
 
-    def status(self) -> StatusResult:
-        """``whatsapp_status``: connection state, link, account and store counts. Local only."""
-        return cast(StatusResult, self.call("whatsapp_status"))
+    # The catalogue's methods (status(), send_message(), ...) are generated into ClientMethods
+    # (_generated.py); each goes through _call_method.
 
-    def start_auth(self) -> PairStatusResult:
-        """``whatsapp_start_auth``: start linking by QR code (dials ``server_url``) unless already
-        linked; returns the status once the first code is up (``state == "qr"``), with that code
-        as ``qr`` (text) and ``qr_png_base64`` (PNG). Later codes (the first lasts 60 s, then 20 s
-        each) arrive as ``pairing.qr`` events; the link is made when the phone scans one, and
-        ``account.connected`` with ``phase == "login"`` follows. Already linked: returns the status
-        at once, without dialling. Blocks for up to about 15 s waiting for the server's first code."""
-        return cast(PairStatusResult, self.call("whatsapp_start_auth"))
-
-    def pairing_code(self, phone_number: str) -> PairingCodeResult:
-        """``whatsapp_pairing_code``: link by phone number instead of a QR code. Returns ``code``
-        (``XXXX-XXXX``) to enter on that phone (Settings → Linked devices → Link a device → Link
-        with phone number instead), also sent as a ``pairing.code`` event; the link is made once it
-        is entered (``account.paired``, then ``account.connected`` with ``phase == "login"``).
-
-        ``phone_number`` is international: digits with an optional ``+``, spaces, dashes, dots or
-        parentheses (``"+1 (555) 123-4567"``); anything else raises :class:`wause.InvalidRequest`
-        without dialling. Already linked: returns ``already_authenticated=True`` and the status at
-        once. Otherwise dials ``server_url`` and blocks until the server has accepted the code —
-        up to about 30 s (then :class:`wause.Error` with the engine's code). Calling again issues a
-        new code."""
-        return cast(PairingCodeResult, self.call("whatsapp_pairing_code", {"phone_number": phone_number}))
-
-    def pair_status(self) -> PairStatusResult:
-        """``whatsapp_pair_status``: the status plus the QR currently shown (``qr``,
-        ``qr_png_base64``) or the pairing code waiting to be entered (``pairing_code``); ``None``
-        where there is none. Local only, never dials; returns at once."""
-        return cast(PairStatusResult, self.call("whatsapp_pair_status"))
-
-    def logout(self) -> LogoutResult:
-        """``whatsapp_logout``: unlink this device. Tells WhatsApp when connected (waiting up to
-        about 10 s for its confirmation, ``server_confirmed``), then deletes this device's keys and
-        sessions and keeps the message history; state becomes ``logged_out`` and an
-        ``account.logged_out`` event (``initiated_by == "user"``) follows. Harmless when not linked
-        (``was_linked=False``). Linking again makes a new device."""
-        return cast(LogoutResult, self.call("whatsapp_logout"))
-
-    def unlink(self, clear_data: bool = False) -> UnlinkResult:
-        """``whatsapp_unlink``: :meth:`logout` (same waits), and with ``clear_data=True`` also
-        deletes the local history (chats, messages, contacts, outbox, message events)."""
-        return cast(UnlinkResult, self.call("whatsapp_unlink", {"clear_data": clear_data}))
-
-    # Messaging -----------------------------------------------------------------------------
-
-    def send_message(self, to: str, message: str, *, quoted_message_id: Optional[str] = None,
-                     idempotency_key: Optional[str] = None) -> SendMessageResult:
-        """``whatsapp_send_message``: send ``message`` (non-empty text), end-to-end encrypted, to
-        ``to`` — a phone number (``"+1 555 123 4567"``), a JID, a LID or an unambiguous contact
-        name. ``quoted_message_id`` replies to a message of that chat; ``idempotency_key`` makes
-        a retry safe (the same key returns the first result, for 24 h, and sends nothing).
-
-        The message is stored before it goes out, so it is never lost: when connected, this
-        blocks until WhatsApp accepts it (``status == "sent"``, and a ``message.sent`` event) — up
-        to about 20 s; otherwise it returns ``status == "queued"`` at once and the message goes
-        out when the connection is back. ``delivered``/``read`` follow as ``message.status``
-        events. Raises :class:`wause.WhatsAppNotPaired` when not linked,
-        :class:`wause.InvalidRequest` for an empty message or a malformed number,
-        :class:`wause.NotFound` for an unknown ``quoted_message_id``."""
-        return cast(SendMessageResult, self.call("whatsapp_send_message", _arguments(
-            to=to, message=message, quoted_message_id=quoted_message_id, idempotency_key=idempotency_key)))
-
-    def message_status(self, message_id: str) -> MessageStatusResult:
-        """``whatsapp_message_status``: where a message we sent is (queued → sent → delivered →
-        read, or failed with ``reason``) and the timeline of every step. Local only; returns at
-        once. Unknown id: :class:`wause.NotFound`."""
-        return cast(MessageStatusResult, self.call("whatsapp_message_status", {"message_id": message_id}))
-
-    def mark_read(self, chat: Optional[str] = None, *,
-                  message_ids: Optional[Sequence[str]] = None) -> MarkReadResult:
-        """``whatsapp_mark_read``: send read receipts (blue ticks) and clear the unread count —
-        for every unread message of ``chat`` (phone number, JID, LID or contact name), or for
-        the received ``message_ids`` (all of one chat). Give one of the two. Sends one receipt
-        stanza and returns without waiting for an answer; with something to mark and no
-        connection, raises :class:`wause.NotConnected`."""
-        return cast(MarkReadResult, self.call("whatsapp_mark_read", _arguments(
-            chat=chat, message_ids=_message_ids(message_ids))))
-
-    def list_chats(self, limit: int = 20) -> ListChatsResult:
-        """``whatsapp_list_chats``: up to ``limit`` (1–100) chats, most recent first, with unread
-        counts and each chat's last message. Local only (the store); returns at once."""
-        return cast(ListChatsResult, self.call("whatsapp_list_chats", {"limit": limit}))
-
-    def read_messages(self, phone_number: str, limit: int = 10) -> ReadMessagesResult:
-        """``whatsapp_read_messages``: the chat with ``phone_number`` (or a JID, LID or contact
-        name) and its latest ``limit`` (1–100) messages, oldest first. Local only; at once."""
-        return cast(ReadMessagesResult, self.call("whatsapp_read_messages",
-                                                  {"phone_number": phone_number, "limit": limit}))
-
-    def list_messages(self, to: Optional[str] = None, *, before_cursor: Optional[int] = None,
-                      after_cursor: Optional[int] = None, limit: int = 20) -> ListMessagesResult:
-        """``whatsapp_list_messages``: up to ``limit`` (1–100) messages, oldest first, of the chat
-        ``to`` (all chats when ``None``): the newest ones, those before ``before_cursor`` or
-        those after ``after_cursor`` (pass back the result's cursors to page). Local only."""
-        return cast(ListMessagesResult, self.call("whatsapp_list_messages", _arguments(
-            to=to, before_cursor=before_cursor, after_cursor=after_cursor, limit=limit)))
-
-    def search_messages(self, query: str, *, to: Optional[str] = None, limit: int = 20) -> SearchMessagesResult:
-        """``whatsapp_search_messages``: full-text search (SQLite FTS5: words, ``"phrases"``,
-        AND / OR / NOT, ``prefix*``) over the stored history, or only the chat ``to``; best
-        match first, up to ``limit`` (1–100), each with a snippet. A malformed query raises
-        :class:`wause.InvalidRequest`. Local only."""
-        return cast(SearchMessagesResult, self.call("whatsapp_search_messages", _arguments(
-            query=query, to=to, limit=limit)))
-
-    def sync(self, cursor: int, limit: int = 200) -> SyncResult:
-        """``whatsapp_sync``: up to ``limit`` (1–1000) events logged after ``cursor`` (0: from the
-        beginning), oldest first, with ``next_cursor`` to pass next time. Local only."""
-        return cast(SyncResult, self.call("whatsapp_sync", {"cursor": cursor, "limit": limit}))
-
-    def wait_for_message(self, timeout: int = 60, chat: Optional[str] = None,
-                         from_phone: Optional[str] = None) -> WaitForMessageResult:
-        """``whatsapp_wait_for_message``: block until the next incoming message — only in
-        ``chat`` / only from ``from_phone`` when given — for up to ``timeout`` whole seconds
-        (1–300). Returns ``timed_out=False`` and the message, or ``timed_out=True`` and
-        ``message=None``. Only messages that arrive after the call starts count: to react to a
-        reply of something you send, follow :meth:`events` instead (a fast reply can land
-        between the two calls).
-
-        Blocks the calling thread for up to ``timeout`` seconds. It waits in short slices, so
-        Ctrl-C interrupts it (the engine then finishes the wait on its own); with a callback
-        installed it waits in the library instead."""
-        params = _arguments(timeout=timeout, chat=chat, from_phone=from_phone)
-        if self._slot.function is not None:
-            return cast(WaitForMessageResult, self.call("whatsapp_wait_for_message", params))
-        return cast(WaitForMessageResult, self.wait_answer(self.send("whatsapp_wait_for_message", params)))
+    def _call_method(self, method: str, params: Optional[Dict[str, Any]]) -> JSONObject:
+        """Runs a generated method. Methods that wait (``whatsapp_wait_for_message``) are sent and
+        their answer awaited in short slices, so Ctrl-C interrupts them (the engine then finishes the
+        wait on its own); with a callback installed, or from the callback, they wait in the library."""
+        if method in _WAITING_METHODS and self._slot.function is None and not self._handle.in_callback():
+            return self.wait_answer(self.send(method, params))
+        return self.call(method, params)
 
     # Asynchronous calls --------------------------------------------------------------------
 

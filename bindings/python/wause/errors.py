@@ -12,7 +12,8 @@ catch exactly what they handle::
         print(error.code, error.message, error.details)
 
 A code this version of the binding does not know (a newer library) becomes a plain
-:class:`Error` with that code, never a crash.
+:class:`Error` with that code, never a crash. The per-code subclasses are generated from the
+catalogue's error table (scripts/gen-bindings.py); :class:`Error` and the functions are written here.
 """
 
 from __future__ import annotations
@@ -65,88 +66,13 @@ class Error(Exception):
         return error
 
 
-class InvalidRequest(Error, ValueError):
-    """``invalid_request``: malformed JSON, unknown method, wrong or missing argument, bad config,
-    or use of a closed client. Also a ``ValueError``, as Python code expects of bad arguments."""
-    default_code = "invalid_request"
+# The subclass of each code (InvalidRequest, NotFound, ..., WauseTimeout, Internal) is generated from
+# the catalogue's error table into _generated.py, which needs Error from here: hence the late import.
+from ._generated import (ERROR_CLASSES, AmbiguousRecipient, ClientOutdated, EditWindowExpired,  # noqa: E402
+                         ForbiddenPath, Internal, InvalidRequest, LoggedOut, MediaTooLarge, NotConnected,
+                         NotFound, PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired)
 
-
-class NotFound(Error):
-    """``not_found``: the chat, message, contact or group does not exist."""
-    default_code = "not_found"
-
-
-class AmbiguousRecipient(Error):
-    """``ambiguous_recipient``: a name matches several contacts or groups (``details`` lists them)."""
-    default_code = "ambiguous_recipient"
-
-
-class WhatsAppNotPaired(Error):
-    """``whatsapp_not_paired``: the method needs a linked device."""
-    default_code = "whatsapp_not_paired"
-
-
-class NotConnected(Error):
-    """``not_connected``: linked, but the connection is down right now."""
-    default_code = "not_connected"
-
-
-class PairingFailed(Error):
-    """``pairing_failed``: linking by QR or pairing code failed."""
-    default_code = "pairing_failed"
-
-
-class RateLimited(Error):
-    """``rate_limited``: too many requests; try again later."""
-    default_code = "rate_limited"
-
-
-class EditWindowExpired(Error):
-    """``edit_window_expired``: the message is too old to edit or revoke."""
-    default_code = "edit_window_expired"
-
-
-class MediaTooLarge(Error):
-    """``media_too_large``: the file exceeds the size limit."""
-    default_code = "media_too_large"
-
-
-class ForbiddenPath(Error):
-    """``forbidden_path``: the file lies outside the configured directories."""
-    default_code = "forbidden_path"
-
-
-class WauseTimeout(Error):
-    """``timeout``: an engine-side wait or network round trip ran out of time.
-
-    Named ``WauseTimeout`` rather than ``Timeout``/``TimeoutError`` so it neither shadows nor is
-    confused with Python's builtin ``TimeoutError``, which the binding raises for its *own*
-    client-side waits (e.g. :meth:`wause.Client.wait_answer` with a timeout).
-    """
-    default_code = "timeout"
-
-
-class ClientOutdated(Error):
-    """``client_outdated``: the server refused the advertised client version."""
-    default_code = "client_outdated"
-
-
-class LoggedOut(Error):
-    """``logged_out``: this device was unlinked."""
-    default_code = "logged_out"
-
-
-class Internal(Error):
-    """``internal``: a failure inside the engine (e.g. a store that cannot be opened)."""
-    default_code = "internal"
-
-
-_CLASS_BY_CODE: Dict[str, Type[Error]] = {
-    cls.default_code: cls
-    for cls in (InvalidRequest, NotFound, AmbiguousRecipient, WhatsAppNotPaired, NotConnected,
-                PairingFailed, RateLimited, EditWindowExpired, MediaTooLarge, ForbiddenPath,
-                WauseTimeout, ClientOutdated, LoggedOut, Internal)
-}
+_CLASS_BY_CODE: Dict[str, Type[Error]] = {cls.default_code: cls for cls in ERROR_CLASSES}
 
 
 def error_class_for(code: str) -> Type[Error]:
