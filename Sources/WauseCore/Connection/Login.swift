@@ -57,24 +57,3 @@ enum Login {
         return Node(tag: "ib", children: [Node(tag: "unified_session", attributes: ["id": .text(String(id))])])
     }
 }
-
-extension Store {
-    /// The server told us our LID on login; keep it (and the phone↔LID mapping) if we had none.
-    func learnOwnLID(_ lid: JID) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            try c.transaction { () throws(WauseError) in
-                guard let row = try c.query("SELECT jid, lid FROM device WHERE id = 1 AND jid IS NOT NULL").first,
-                    let jidText = row["jid"].text, let jid = JID(jidText)
-                else { return }
-                if row["lid"].text == nil {
-                    let own = JID(user: lid.user, device: jid.device, server: .lid)
-                    try c.execute("UPDATE device SET lid = ? WHERE id = 1", [.text(own.description)])
-                }
-                try c.execute("""
-                    INSERT INTO contacts (phone, lid, updated_at) VALUES (?, ?, strftime('%s','now') * 1000)
-                    ON CONFLICT (phone) DO UPDATE SET lid = coalesce(contacts.lid, excluded.lid)
-                    """, [.text(jid.user), .text(lid.user)])
-            }
-        }
-    }
-}

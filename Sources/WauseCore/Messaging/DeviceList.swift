@@ -52,33 +52,3 @@ enum DeviceList {
         return found
     }
 }
-
-extension Store {
-    func cachedDeviceList(user: JID, newerThan: Int64) throws(WauseError) -> DeviceList.Entry? {
-        try database.withConnection { (c) throws(WauseError) in
-            guard let row = try c.query("SELECT * FROM device_lists WHERE user_jid = ? AND fetched_at > ?",
-                                        [.text(user.description), .integer(newerThan)]).first,
-                let devices = (try? JSONValue.parse(row["devices"].text ?? "[]"))?.arrayValue
-            else { return nil }
-            return DeviceList.Entry(user: user, lid: row["lid"].text.flatMap(JID.init),
-                                    devices: devices.compactMap { $0.stringValue.flatMap(JID.init) })
-        }
-    }
-
-    func saveDeviceList(_ entry: DeviceList.Entry, now: Int64) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            _ = try c.execute("""
-                INSERT INTO device_lists (user_jid, lid, devices, fetched_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (user_jid) DO UPDATE SET lid = excluded.lid, devices = excluded.devices, fetched_at = excluded.fetched_at
-                """, [.text(entry.user.description), SQLValue(entry.lid?.description),
-                      .text(JSONValue.array(entry.devices.map { .string($0.description) }).serialized), .integer(now)])
-        }
-    }
-
-    /// Forgets cached device lists (a `devices` notification, a phash mismatch).
-    func invalidateDeviceList(user: JID) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            _ = try c.execute("DELETE FROM device_lists WHERE user_jid = ?", [.text(JID(user: user.user, server: user.server).description)])
-        }
-    }
-}

@@ -32,12 +32,3 @@ enum MessageStatus {
         }
     )
 }
-
-extension Store {
-    func timeline(rowid: Int64) throws(WauseError) -> [(status: String, at: Int64, device: String?)] {
-        try database.withConnection { (c) throws(WauseError) in
-            try c.query("SELECT status, at, device_jid FROM message_status_timeline WHERE message_rowid = ? ORDER BY rowid",
-                        [.integer(rowid)]).map { ($0["status"].text ?? "", $0["at"].integer ?? 0, $0["device_jid"].text) }
-        }
-    }
-}

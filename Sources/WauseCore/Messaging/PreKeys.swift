@@ -67,50 +67,6 @@ enum PreKeys {
     }
 }
 
-extension Store {
-    struct StoredPreKey {
-        var id: UInt32
-        var publicKey: [UInt8]
-    }
-
-    func uploadedPreKeyCount() throws(WauseError) -> Int64 {
-        try database.withConnection { (c) throws(WauseError) in try c.scalar("SELECT count(*) FROM prekeys WHERE uploaded = 1") }
-    }
-
-    /// `count` keys not yet on the server: those left over from an upload that never got its answer
-    /// first, then new ones with ids counting up (24-bit, wrapping past ids still in use).
-    func preparePreKeys(count: Int, random: (Int) -> [UInt8], now: Int64) throws(WauseError) -> [StoredPreKey] {
-        try database.withConnection { (c) throws(WauseError) -> [StoredPreKey] in
-            try c.transaction { () throws(WauseError) -> [StoredPreKey] in
-                var keys = try c.query("SELECT id, public_key FROM prekeys WHERE uploaded = 0 ORDER BY id LIMIT ?", [.integer(Int64(count))])
-                    .compactMap { row -> StoredPreKey? in
-                        guard let id = row["id"].integer, let key = row["public_key"].blob else { return nil }
-                        return StoredPreKey(id: UInt32(id), publicKey: key)
-                    }
-                var next = UInt32(try c.scalar("SELECT coalesce(max(id), 0) FROM prekeys")) % PreKeys.maximumID + 1
-                while keys.count < count {
-                    if try c.scalar("SELECT count(*) FROM prekeys WHERE id = ?", [.integer(Int64(next))]) == 0 {
-                        let pair = Curve25519KeyPair.generate(random: random)
-                        try c.execute("INSERT INTO prekeys (id, private_key, public_key, uploaded, created_at) VALUES (?, ?, ?, 0, ?)",
-                                      [.integer(Int64(next)), .blob(pair.privateKey), .blob(pair.publicKey), .integer(now)])
-                        keys.append(StoredPreKey(id: next, publicKey: pair.publicKey))
-                    }
-                    next = next % PreKeys.maximumID + 1
-                }
-                return keys
-            }
-        }
-    }
-
-    func markPreKeysUploaded(_ ids: [UInt32]) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            try c.transaction { () throws(WauseError) in
-                for id in ids { try c.execute("UPDATE prekeys SET uploaded = 1 WHERE id = ?", [.integer(Int64(id))]) }
-            }
-        }
-    }
-}
-
 /// Other devices' prekey bundles, for starting sessions with devices we have none with
 /// (whatsmeow prekeys.go fetchPreKeys; send.go encryptMessageForDevices): one `encrypt` iq for all of them.
 enum PreKeyBundles {

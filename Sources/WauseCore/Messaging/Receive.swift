@@ -147,39 +147,3 @@ enum Receive {
         try? connection.send(Node(tag: "receipt", attributes: attributes, children: children))
     }
 }
-
-extension Store {
-    func annotate(rowid: Int64, identityChanged: Bool, device: String) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            _ = try c.execute("UPDATE messages SET identity_changed = ?, sender_device = ? WHERE rowid = ?",
-                              [SQLValue(identityChanged), .text(device), .integer(rowid)])
-        }
-    }
-
-    /// Counts one more failed attempt for this message; returns the count (the retry number).
-    func recordDecryptFailure(messageID: String, sender: String, reason: String, now: Int64) throws(WauseError) -> Int {
-        try database.withConnection { (c) throws(WauseError) -> Int in
-            _ = try c.execute("""
-                INSERT INTO decrypt_failures (message_id, sender_jid, retry_count, reason, first_at, last_at) VALUES (?, ?, 1, ?, ?, ?)
-                ON CONFLICT (message_id, sender_jid) DO UPDATE SET retry_count = retry_count + 1, reason = excluded.reason,
-                       last_at = excluded.last_at, resolved_at = NULL
-                """, [.text(messageID), .text(sender), .text(reason), .integer(now), .integer(now)])
-            return Int(try c.scalar("SELECT retry_count FROM decrypt_failures WHERE message_id = ? AND sender_jid = ?",
-                                    [.text(messageID), .text(sender)]))
-        }
-    }
-
-    func resolveDecryptFailure(messageID: String, sender: String, now: Int64) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            _ = try c.execute("UPDATE decrypt_failures SET resolved_at = ? WHERE message_id = ? AND sender_jid = ? AND resolved_at IS NULL",
-                              [.integer(now), .text(messageID), .text(sender)])
-        }
-    }
-
-    /// Messages that have not decrypted (yet): reported by `whatsapp_status`.
-    func unresolvedDecryptFailures() throws(WauseError) -> Int64 {
-        try database.withConnection { (c) throws(WauseError) in
-            try c.scalar("SELECT count(*) FROM decrypt_failures WHERE resolved_at IS NULL")
-        }
-    }
-}

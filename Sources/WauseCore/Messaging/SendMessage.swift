@@ -110,14 +110,3 @@ enum SendMessage {
         }
     }
 }
-
-extension Store {
-    func idempotentResult(key: String, method: String, newerThan: Int64) throws(WauseError) -> JSONObject? {
-        try database.withConnection { (c) throws(WauseError) in
-            guard let text = try c.query("SELECT result FROM idempotency_keys WHERE key = ? AND method = ? AND created_at > ?",
-                                         [.text(key), .text(method), .integer(newerThan)]).first?["result"].text
-            else { return nil }
-            return (try? JSONValue.parse(text))?.objectValue
-        }
-    }
-}

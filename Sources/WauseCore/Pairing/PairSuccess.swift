@@ -121,31 +121,3 @@ enum PairSuccess {
         ])
     }
 }
-
-extension Store {
-    /// whatsmeow store/store.go Device: the link, the phone's account key trusted at the LID's device 0, and our own contact
-    /// (phone and LID of one person) — in one transaction, so a crash leaves all or nothing.
-    func savePairing(_ link: PairSuccess.Link, advSecret: [UInt8], pushName: String? = nil, now: Int64) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            try c.transaction { () throws(WauseError) in
-                try c.execute("""
-                    UPDATE device SET jid = ?, lid = ?, platform = ?, business_name = ?, account_signature_key = ?,
-                           adv_signed_identity = ?, adv_secret = ?, push_name = ?, paired_at = ?, logged_out_at = NULL WHERE id = 1
-                    """, [.text(link.jid.description), SQLValue(link.lid?.description), SQLValue(link.platform),
-                          SQLValue(link.businessName), .blob(link.accountSignatureKey), .blob(link.signedIdentity),
-                          .blob(advSecret), SQLValue(pushName), .integer(now)])
-                if let lid = link.lid {
-                    try c.execute("""
-                        INSERT INTO identities (address, identity_key, trusted_at) VALUES (?, ?, ?)
-                        ON CONFLICT (address) DO UPDATE SET identity_key = excluded.identity_key, trusted_at = excluded.trusted_at
-                        """, [.text(SignalAddress(user: lid.user, device: 0, server: "lid").description), .blob(link.accountSignatureKey),
-                          .integer(now)])
-                }
-                try c.execute("""
-                    INSERT INTO contacts (phone, lid, updated_at) VALUES (?, ?, ?)
-                    ON CONFLICT (phone) DO UPDATE SET lid = coalesce(excluded.lid, contacts.lid), updated_at = excluded.updated_at
-                    """, [.text(link.jid.user), SQLValue(link.lid?.user), .integer(now)])
-            }
-        }
-    }
-}

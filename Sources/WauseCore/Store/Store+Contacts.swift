@@ -1,0 +1,99 @@
+import WauseBinary
+import WauseProtocol
+import WauseSQLite
+import WauseSupport
+
+// The store's SQL for the contacts area (ARCHITECTURE.md: one Store+Area file per area).
+
+// MARK: Contacts
+
+extension Store {
+    static func contact(_ row: SQLRow) -> Contact {
+        Contact(id: row["id"].integer ?? 0, phone: row["phone"].text, lid: row["lid"].text, pushName: row["push_name"].text,
+                fullName: row["full_name"].text, savedName: row["saved_name"].text)
+    }
+
+    /// The contact for this phone number and/or LID, created if new. When both are given and two
+    /// contacts held them separately, they become one (the LID's chat and messages move to the
+    /// phone number's), so a person reached both ways has one history.
+    public func contact(phone: String?, lid: String?, pushName: String? = nil, now: Int64) throws(WauseError) -> Contact {
+        precondition(phone != nil || lid != nil, "a contact needs a phone number or a LID")
+        return try database.withConnection { (c) throws(WauseError) -> Contact in
+            try c.transaction { () throws(WauseError) -> Contact in
+                let byPhone = try phone.flatMap { phone throws(WauseError) in
+                    try c.query("SELECT * FROM contacts WHERE phone = ?", [.text(phone)]).first.map(Store.contact)
+                }
+                let byLID = try lid.flatMap { lid throws(WauseError) in
+                    try c.query("SELECT * FROM contacts WHERE lid = ?", [.text(lid)]).first.map(Store.contact)
+                }
+                var id: Int64
+                switch (byPhone, byLID) {
+                case let (phoneContact?, lidContact?) where phoneContact.id != lidContact.id:
+                    try Store.merge(lidContact, into: phoneContact, c)
+                    id = phoneContact.id
+                case let (existing?, _), let (nil, existing?):
+                    id = existing.id
+                case (nil, nil):
+                    id = try c.execute("INSERT INTO contacts (phone, lid, push_name, updated_at) VALUES (?, ?, ?, ?)",
+                                       [SQLValue(phone), SQLValue(lid), SQLValue(pushName), .integer(now)])
+                }
+                if let phone { try c.execute("UPDATE contacts SET phone = ? WHERE id = ? AND phone IS NULL", [.text(phone), .integer(id)]) }
+                if let lid { try c.execute("UPDATE contacts SET lid = ? WHERE id = ? AND lid IS NULL", [.text(lid), .integer(id)]) }
+                if let pushName, !pushName.isEmpty {
+                    try c.execute("UPDATE contacts SET push_name = ?, updated_at = ? WHERE id = ?", [.text(pushName), .integer(now), .integer(id)])
+                }
+                let merged = Store.contact(try c.query("SELECT * FROM contacts WHERE id = ?", [.integer(id)])[0])
+                // A chat filed under the LID before the number was known moves to the number.
+                if let knownLID = merged.lid, merged.phone != nil {
+                    try Store.moveChat(from: "\(knownLID)@lid", to: merged.chatJID, contactID: id, c)
+                }
+                return merged
+            }
+        }
+    }
+
+    /// Contacts whose saved, full or push name (or their chat's name) equals `name`, ignoring case.
+    func contacts(named name: String) throws(WauseError) -> [Contact] {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("""
+                SELECT DISTINCT contacts.* FROM contacts LEFT JOIN chats ON chats.contact_id = contacts.id
+                WHERE lower(contacts.saved_name) = lower(?1) OR lower(contacts.full_name) = lower(?1)
+                   OR lower(contacts.push_name) = lower(?1) OR lower(chats.name) = lower(?1)
+                ORDER BY contacts.id
+                """, [.text(name)]).map(Store.contact)
+        }
+    }
+
+    private static func merge(_ source: Contact, into target: Contact, _ c: SQLiteConnection) throws(WauseError) {
+        try c.execute("""
+            UPDATE contacts SET push_name = coalesce(push_name, ?), full_name = coalesce(full_name, ?),
+                   saved_name = coalesce(saved_name, ?) WHERE id = ?
+            """, [SQLValue(source.pushName), SQLValue(source.fullName), SQLValue(source.savedName), .integer(target.id)])
+        try c.execute("UPDATE chats SET contact_id = ? WHERE contact_id = ?", [.integer(target.id), .integer(source.id)])
+        try c.execute("DELETE FROM contacts WHERE id = ?", [.integer(source.id)])
+        try c.execute("UPDATE contacts SET lid = ? WHERE id = ?", [SQLValue(source.lid), .integer(target.id)])
+    }
+
+    private static func moveChat(from old: String, to new: String, contactID: Int64, _ c: SQLiteConnection) throws(WauseError) {
+        guard old != new, try c.scalar("SELECT count(*) FROM chats WHERE jid = ?", [.text(old)]) > 0 else { return }
+        if try c.scalar("SELECT count(*) FROM chats WHERE jid = ?", [.text(new)]) == 0 {
+            try c.execute("""
+                INSERT INTO chats (jid, contact_id, name, is_group, unread_count, last_message_at, updated_at)
+                SELECT ?, ?, name, is_group, 0, last_message_at, updated_at FROM chats WHERE jid = ?
+                """, [.text(new), .integer(contactID), .text(old)])
+        }
+        // A message id seen under both addresses is one message: keep the copy already filed under the number.
+        try c.execute("""
+            DELETE FROM messages WHERE chat_jid = ?1
+               AND EXISTS (SELECT 1 FROM messages m WHERE m.chat_jid = ?2 AND m.id = messages.id AND m.from_me = messages.from_me)
+            """, [.text(old), .text(new)])
+        try c.execute("UPDATE messages SET chat_jid = ? WHERE chat_jid = ?", [.text(new), .text(old)])
+        try c.execute("""
+            UPDATE chats SET unread_count = unread_count + (SELECT unread_count FROM chats WHERE jid = ?2),
+                   last_message_at = max(coalesce(last_message_at, 0), coalesce((SELECT last_message_at FROM chats WHERE jid = ?2), 0))
+            WHERE jid = ?1
+            """, [.text(new), .text(old)])
+        try c.execute("UPDATE outbox SET chat_jid = ? WHERE chat_jid = ?", [.text(new), .text(old)])
+        try c.execute("DELETE FROM chats WHERE jid = ?", [.text(old)])
+    }
+}

@@ -1,0 +1,206 @@
+import SwiftProtobuf
+import WauseBinary
+import WauseCrypto
+import WauseProto
+import WauseProtocol
+import WauseSQLite
+import WauseSignal
+import WauseSupport
+
+// The store's SQL for the messaging area (ARCHITECTURE.md: one Store+Area file per area).
+
+// MARK: DeviceList
+
+extension Store {
+    func cachedDeviceList(user: JID, newerThan: Int64) throws(WauseError) -> DeviceList.Entry? {
+        try database.withConnection { (c) throws(WauseError) in
+            guard let row = try c.query("SELECT * FROM device_lists WHERE user_jid = ? AND fetched_at > ?",
+                                        [.text(user.description), .integer(newerThan)]).first,
+                let devices = (try? JSONValue.parse(row["devices"].text ?? "[]"))?.arrayValue
+            else { return nil }
+            return DeviceList.Entry(user: user, lid: row["lid"].text.flatMap(JID.init),
+                                    devices: devices.compactMap { $0.stringValue.flatMap(JID.init) })
+        }
+    }
+
+    func saveDeviceList(_ entry: DeviceList.Entry, now: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("""
+                INSERT INTO device_lists (user_jid, lid, devices, fetched_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (user_jid) DO UPDATE SET lid = excluded.lid, devices = excluded.devices, fetched_at = excluded.fetched_at
+                """, [.text(entry.user.description), SQLValue(entry.lid?.description),
+                      .text(JSONValue.array(entry.devices.map { .string($0.description) }).serialized), .integer(now)])
+        }
+    }
+
+    /// Forgets cached device lists (a `devices` notification, a phash mismatch).
+    func invalidateDeviceList(user: JID) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("DELETE FROM device_lists WHERE user_jid = ?", [.text(JID(user: user.user, server: user.server).description)])
+        }
+    }
+}
+
+// MARK: MessageStatus
+
+extension Store {
+    func timeline(rowid: Int64) throws(WauseError) -> [(status: String, at: Int64, device: String?)] {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT status, at, device_jid FROM message_status_timeline WHERE message_rowid = ? ORDER BY rowid",
+                        [.integer(rowid)]).map { ($0["status"].text ?? "", $0["at"].integer ?? 0, $0["device_jid"].text) }
+        }
+    }
+}
+
+// MARK: PreKeys
+
+extension Store {
+    struct StoredPreKey {
+        var id: UInt32
+        var publicKey: [UInt8]
+    }
+
+    func uploadedPreKeyCount() throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) in try c.scalar("SELECT count(*) FROM prekeys WHERE uploaded = 1") }
+    }
+
+    /// `count` keys not yet on the server: those left over from an upload that never got its answer
+    /// first, then new ones with ids counting up (24-bit, wrapping past ids still in use).
+    func preparePreKeys(count: Int, random: (Int) -> [UInt8], now: Int64) throws(WauseError) -> [StoredPreKey] {
+        try database.withConnection { (c) throws(WauseError) -> [StoredPreKey] in
+            try c.transaction { () throws(WauseError) -> [StoredPreKey] in
+                var keys = try c.query("SELECT id, public_key FROM prekeys WHERE uploaded = 0 ORDER BY id LIMIT ?", [.integer(Int64(count))])
+                    .compactMap { row -> StoredPreKey? in
+                        guard let id = row["id"].integer, let key = row["public_key"].blob else { return nil }
+                        return StoredPreKey(id: UInt32(id), publicKey: key)
+                    }
+                var next = UInt32(try c.scalar("SELECT coalesce(max(id), 0) FROM prekeys")) % PreKeys.maximumID + 1
+                while keys.count < count {
+                    if try c.scalar("SELECT count(*) FROM prekeys WHERE id = ?", [.integer(Int64(next))]) == 0 {
+                        let pair = Curve25519KeyPair.generate(random: random)
+                        try c.execute("INSERT INTO prekeys (id, private_key, public_key, uploaded, created_at) VALUES (?, ?, ?, 0, ?)",
+                                      [.integer(Int64(next)), .blob(pair.privateKey), .blob(pair.publicKey), .integer(now)])
+                        keys.append(StoredPreKey(id: next, publicKey: pair.publicKey))
+                    }
+                    next = next % PreKeys.maximumID + 1
+                }
+                return keys
+            }
+        }
+    }
+
+    func markPreKeysUploaded(_ ids: [UInt32]) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                for id in ids { try c.execute("UPDATE prekeys SET uploaded = 1 WHERE id = ?", [.integer(Int64(id))]) }
+            }
+        }
+    }
+}
+
+// MARK: Receipts
+
+extension Store {
+    /// Moves our message's status forward (never back) and records the step; false if it did not move.
+    func advanceStatus(messageID: String, to status: String, device: String, at: Int64) throws(WauseError) -> Bool {
+        try database.withConnection { (c) throws(WauseError) -> Bool in
+            try c.transaction { () throws(WauseError) -> Bool in
+                guard let row = try c.query("SELECT rowid, status FROM messages WHERE id = ? AND from_me = 1", [.text(messageID)]).first,
+                    let rowid = row["rowid"].integer
+                else { return false }
+                let current = Receipts.statusOrder[row["status"].text ?? "queued"] ?? 0
+                let target = Receipts.statusOrder[status] ?? 0
+                try c.execute("INSERT INTO message_status_timeline (message_rowid, status, device_jid, at) VALUES (?, ?, ?, ?)",
+                              [.integer(rowid), .text(status), .text(device), .integer(at)])
+                guard target > current, row["status"].text != "failed" else { return false }
+                try c.execute("UPDATE messages SET status = ? WHERE rowid = ?", [.text(status), .integer(rowid)])
+                return true
+            }
+        }
+    }
+
+    func countRetryAnswered(messageID: String, device: String) throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) -> Int64 in
+            _ = try c.execute("""
+                INSERT INTO retries_answered (message_id, device_jid, count) VALUES (?, ?, 1)
+                ON CONFLICT (message_id, device_jid) DO UPDATE SET count = count + 1
+                """, [.text(messageID), .text(device)])
+            return try c.scalar("SELECT count FROM retries_answered WHERE message_id = ? AND device_jid = ?", [.text(messageID), .text(device)])
+        }
+    }
+
+    func unreadMessages(chat: String) throws(WauseError) -> [MessageRecord] {
+        try database.withConnection { (c) throws(WauseError) in
+            let unread = try c.scalar("SELECT coalesce((SELECT unread_count FROM chats WHERE jid = ?), 0)", [.text(chat)])
+            guard unread > 0 else { return [] }
+            return try c.query("SELECT * FROM messages WHERE chat_jid = ? AND from_me = 0 ORDER BY rowid DESC LIMIT ?",
+                               [.text(chat), .integer(unread)]).map(Store.message).reversed()
+        }
+    }
+
+    func markChatRead(chat: String, messageIDs: [String], now: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                try c.execute("UPDATE chats SET unread_count = max(0, unread_count - ?), updated_at = ? WHERE jid = ?",
+                              [.integer(Int64(messageIDs.count)), .integer(now), .text(chat)])
+                for id in messageIDs {
+                    try c.execute("""
+                        INSERT INTO message_status_timeline (message_rowid, status, at)
+                        SELECT rowid, 'read', ? FROM messages WHERE chat_jid = ? AND id = ? AND from_me = 0
+                        """, [.integer(now), .text(chat), .text(id)])
+                }
+            }
+        }
+    }
+}
+
+// MARK: Receive
+
+extension Store {
+    func annotate(rowid: Int64, identityChanged: Bool, device: String) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE messages SET identity_changed = ?, sender_device = ? WHERE rowid = ?",
+                              [SQLValue(identityChanged), .text(device), .integer(rowid)])
+        }
+    }
+
+    /// Counts one more failed attempt for this message; returns the count (the retry number).
+    func recordDecryptFailure(messageID: String, sender: String, reason: String, now: Int64) throws(WauseError) -> Int {
+        try database.withConnection { (c) throws(WauseError) -> Int in
+            _ = try c.execute("""
+                INSERT INTO decrypt_failures (message_id, sender_jid, retry_count, reason, first_at, last_at) VALUES (?, ?, 1, ?, ?, ?)
+                ON CONFLICT (message_id, sender_jid) DO UPDATE SET retry_count = retry_count + 1, reason = excluded.reason,
+                       last_at = excluded.last_at, resolved_at = NULL
+                """, [.text(messageID), .text(sender), .text(reason), .integer(now), .integer(now)])
+            return Int(try c.scalar("SELECT retry_count FROM decrypt_failures WHERE message_id = ? AND sender_jid = ?",
+                                    [.text(messageID), .text(sender)]))
+        }
+    }
+
+    func resolveDecryptFailure(messageID: String, sender: String, now: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE decrypt_failures SET resolved_at = ? WHERE message_id = ? AND sender_jid = ? AND resolved_at IS NULL",
+                              [.integer(now), .text(messageID), .text(sender)])
+        }
+    }
+
+    /// Messages that have not decrypted (yet): reported by `whatsapp_status`.
+    func unresolvedDecryptFailures() throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.scalar("SELECT count(*) FROM decrypt_failures WHERE resolved_at IS NULL")
+        }
+    }
+}
+
+// MARK: SendMessage
+
+extension Store {
+    func idempotentResult(key: String, method: String, newerThan: Int64) throws(WauseError) -> JSONObject? {
+        try database.withConnection { (c) throws(WauseError) in
+            guard let text = try c.query("SELECT result FROM idempotency_keys WHERE key = ? AND method = ? AND created_at > ?",
+                                         [.text(key), .text(method), .integer(newerThan)]).first?["result"].text
+            else { return nil }
+            return (try? JSONValue.parse(text))?.objectValue
+        }
+    }
+}
