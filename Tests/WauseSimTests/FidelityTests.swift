@@ -1,0 +1,129 @@
+import Testing
+import WauseBinary
+@testable import WauseCore
+import WauseCrypto
+@testable import WauseSim
+import WauseTestSupport
+
+/// Where wause-sim must behave as the real server does, as whatsmeow's own code shows: stream
+/// errors are not raced by the close, device changes are told to the account and its contacts
+/// only, and privacy iqs are answered.
+@Suite struct FidelityTests {
+    /// The first of two racing outcomes (the loser may never come: it is left suspended).
+    final class FirstOf<T: Sendable>: @unchecked Sendable {
+        private let lock = ConditionLock()
+        private var value: T?
+        private var waiter: CheckedContinuation<T, Never>?
+
+        func offer(_ candidate: T) {
+            let resume = lock.withLock { () -> CheckedContinuation<T, Never>? in
+                guard value == nil else { return nil }
+                value = candidate
+                defer { waiter = nil }
+                return waiter
+            }
+            resume?.resume(returning: candidate)
+        }
+
+        var first: T {
+            get async {
+                await withCheckedContinuation { continuation in
+                    let ready = lock.withLock { () -> T? in
+                        if value == nil { waiter = continuation }
+                        return value
+                    }
+                    if let ready { continuation.resume(returning: ready) }
+                }
+            }
+        }
+    }
+
+    /// A client whose reader stops at the first close frame reads a stream error only if the
+    /// server leaves it time to: after the error, either the server closes (the error raced its
+    /// close: `waited` false) or it sets its grace timer and waits for the client (true).
+    /// `closed` keeps reading and ends when the connection does (true: nothing else came).
+    static func afterStreamError(_ companion: TestCompanion, _ setup: SimSetup) async -> (waited: Bool, closed: Task<Bool, Never>) {
+        let socket = companion.socket!, timers = setup.timers
+        let race = FirstOf<Bool>()
+        let closed = Task { () -> Bool in
+            let next = try? await socket.nextNode()
+            race.offer(false)
+            return next == nil
+        }
+        Task {
+            await timers.waitForSleeper(duration: SimConnections.streamErrorGrace)
+            race.offer(true)
+        }
+        return (await race.first, closed)
+    }
+
+    @Test func after515TheServerLeavesTheCloseToTheClient() async throws {
+        let setup = try await SimSetup()
+        _ = try await setup.account()
+        let companion = TestCompanion()
+        let (_, refs) = try await companion.register(setup.simulator)
+        let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(companion.qr(ref: refs[0]))])
+        let pair = try companion.parsePairSuccess(try await companion.expectNode())
+        try companion.send(try companion.pairDeviceSign(pair))
+        #expect(await scan.value.status == 200)
+        let restart = try await companion.expectNode()
+        #expect(restart.tag == "stream:error" && restart[attribute: "code"] == "515")
+        let after = await FidelityTests.afterStreamError(companion, setup)
+        #expect(after.waited)
+        // The client closes, as whatsmeow does on 515; the server's timer goes with the connection.
+        companion.close()
+        #expect(await after.closed.value)
+        try await poll { setup.simulator.connections.all.isEmpty }
+        await setup.close()
+    }
+
+    @Test func afterDeviceRemovedTheServerClosesOnlyAfterAGracePeriod() async throws {
+        let setup = try await SimSetup()
+        let companion = try await DeviceRequestsTests.loggedIn(setup)
+        #expect(await admin(setup.simulator, "DELETE", "/accounts/15550001111/devices/1").status == 200)
+        let error = try await companion.expectNode()
+        #expect(error.tag == "stream:error" && error.child("conflict")?[attribute: "type"] == "device_removed")
+        let after = await FidelityTests.afterStreamError(companion, setup)
+        #expect(after.waited)
+        // whatsmeow waits for the server's close after device_removed (expectDisconnect): it comes.
+        setup.timers.advance(by: SimConnections.streamErrorGrace)
+        #expect(await after.closed.value)
+        await setup.close()
+    }
+
+    @Test func aSecondLoginReplacesTheFirstConnection() async throws {
+        let setup = try await SimSetup()
+        let first = try await DeviceRequestsTests.loggedIn(setup)
+        let firstSocket = try #require(first.socket)
+        // The same device (same Noise key) logs in again on a new connection.
+        try await first.login(setup.simulator, phone: "15550001111", device: 1)
+        #expect(try await first.expectNode().tag == "success")
+        let replacedStream = TestCompanion()
+        replacedStream.adopt(firstSocket)
+        let error = try await replacedStream.expectNode()
+        #expect(error.tag == "stream:error" && error.child("conflict")?[attribute: "type"] == "replaced")
+        let after = await FidelityTests.afterStreamError(replacedStream, setup)
+        #expect(after.waited)
+        setup.timers.advance(by: SimConnections.streamErrorGrace)
+        #expect(await after.closed.value)
+        first.close()
+        await setup.close()
+    }
+}
+
+extension FidelityTests {
+    /// The engine after pair-success, when the close wins the race against the 515 (the error
+    /// never read): the link is stored, so it logs in at once — as after a 515, no backoff.
+    @Test func theEngineLogsInAtOnceWhenTheCloseRacesThe515() async throws {
+        let setup = try await QRLinkingTests.Setup()
+        _ = try setup.simulator.state.createAccount(phone: "15550001111", pushName: "Ada")
+        setup.simulator.connections.losesStreamErrors = true
+        let client = setup.client
+        _ = try await client.call("whatsapp_start_auth", .null).get()
+        let qr = try #require(await nextEvent(client, named: "pairing.qr", after: 0)?.data["qr"]?.stringValue)
+        #expect(await admin(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(qr)]).status == 200)
+        // Virtual time stands still: a backoff before redialling would never end.
+        try await MessagingTests.waitForLogin(client, after: 0)
+        await setup.close()
+    }
+}
