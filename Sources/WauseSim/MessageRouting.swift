@@ -137,10 +137,14 @@ final class MessageRouter: @unchecked Sendable {
         // Persisted for every recipient device: now the sender may count it as sent (§3.7). A fan-out
         // carries the phash of the devices the server knows for both users, so a sender whose
         // device list is stale learns it (whatsmeow compares and drops its cache on a mismatch).
+        // The hash covers every device of both users, the sending device included: whatsmeow
+        // `sendDM` hashes `allDevices` (GetUserDevices of `to` and its own user) before
+        // `encryptMessageForDevices` skips its own device.
         var phash: String?
         if node.child("participants") != nil, let recipient = try state.endpoint(JID(user: to.user, server: to.server)) {
-            let known = try state.endpoints(of: recipient.account) + state.endpoints(of: sender.account)
-            phash = ParticipantHash.v2(known.filter { $0 != sender }.map { $0.jid(to.server) })
+            var known = try state.endpoints(of: recipient.account)
+            if recipient.account.phone != sender.account.phone { known += try state.endpoints(of: sender.account) }
+            phash = ParticipantHash.v2(known.map { $0.jid(to.server) })
         }
         try reply(MessageRouter.ack(id: id, from: to, t: t, error: nil, phash: phash))
         push(stanzas.map { ($0.phone, $0.device) })

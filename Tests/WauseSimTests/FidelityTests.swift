@@ -127,3 +127,20 @@ extension FidelityTests {
         await setup.close()
     }
 }
+
+extension FidelityTests {
+    /// whatsmeow send.go `sendDM`: the phash covers every device of both users, the sending
+    /// device included. The engine computes it so, agrees with the server and keeps its lists.
+    @Test func theEngineAgreesWithTheServersPhashAndKeepsItsDeviceLists() async throws {
+        let setup = try await MessagingTests.Setup()
+        _ = try setup.account("15550001111", "Ada")
+        _ = try setup.account("15550003333", "Carol")
+        let alice = try await setup.linkedClient("15550001111")
+        _ = try await MessagingTests.send(alice, to: "15550003333", "hello")
+        for user in ["15550003333", "15550001111"] {
+            let list = try alice.store.cachedDeviceList(user: JID(user: user, server: .whatsApp), newerThan: 0)
+            #expect(list != nil, "\(user)'s device list was dropped after the ack")
+        }
+        await setup.close()
+    }
+}

@@ -112,8 +112,10 @@ final class Outbox: @unchecked Sendable {
         let stanza = Node(tag: "message", attributes: ["id": .text(entry.messageID), "to": .jid(chat), "type": "text"], children: children)
         let ack = try await connection.sendAwaitingAck(stanza, timeout: Outbox.ackTimeout, environment: client.environment)
         // §3.7: the server's phash names the devices it knows; ours differs when our cached lists
-        // are stale (a device linked or unlinked meanwhile) — ask again next time.
-        if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(recipients + ownDevices) {
+        // are stale (a device linked or unlinked meanwhile) — ask again next time. Like whatsmeow
+        // `sendDM` (participantListHashV2 over `allDevices`), it covers every listed device of
+        // both users, this sending device included.
+        if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(lists.flatMap(\.devices)) {
             client.logger.info("device lists of \(chat.user) are stale (phash mismatch); refreshing on the next send")
             try client.store.invalidateDeviceList(user: chat)
             try client.store.invalidateDeviceList(user: ownUser)
