@@ -198,12 +198,15 @@ final class MessageRouter: @unchecked Sendable {
     // MARK: Device list changes (§3.3, §4.9)
 
     /// `<notification from=USER type="devices" id t><add|remove device_hash><device jid
-    /// [key-index]/></add|remove></notification>` to every connected device, so cached device
-    /// lists learn of a companion linked or unlinked (whatsmeow `handleDeviceNotification` checks
-    /// `device_hash` — participantListHashV2 of the new list — and drops its cache on a mismatch).
-    /// Sent to live connections only: a device that was away asks usync again when it needs to.
+    /// [key-index]/></add|remove></notification>` to the account's own other devices and to the
+    /// devices of its contacts (who hold sessions with it), so cached device lists learn of a
+    /// companion linked or unlinked (whatsmeow `handleDeviceNotification` checks `device_hash` —
+    /// participantListHashV2 of the new list — and drops its cache on a mismatch; it ignores the
+    /// notification for a user it has no list of). Nobody else hears of it: a stranger must not
+    /// learn when someone's devices change. Sent to live connections only: a device that was
+    /// away asks usync again when it needs to.
     func announceDevices(of account: SimAccount, change: String, device: Int, keyIndex: Int?) {
-        guard let endpoints = try? state.endpoints(of: account) else { return }
+        guard let endpoints = try? state.endpoints(of: account), let contacts = try? state.contacts(of: account) else { return }
         let user = JID(user: account.phone, server: .whatsApp)
         var changed: Attributes = ["jid": .jid(JID(user: account.phone, device: UInt16(device), server: .whatsApp))]
         if let keyIndex, change == "add" { changed["key-index"] = .text(String(keyIndex)) }
@@ -214,7 +217,7 @@ final class MessageRouter: @unchecked Sendable {
             Node(tag: change, attributes: ["device_hash": .text(ParticipantHash.v2(endpoints.map { $0.jid(.whatsApp) }))],
                  children: [Node(tag: "device", attributes: changed)]),
         ])
-        for link in connections.allLinks where !(link.phone == account.phone && link.device == device) {
+        for link in connections.allLinks where link.phone == account.phone ? link.device != device : contacts.contains(link.phone) {
             link.sendNow(node)
         }
     }

@@ -144,3 +144,46 @@ extension FidelityTests {
         await setup.close()
     }
 }
+
+extension FidelityTests {
+    /// whatsmeow notification.go `handleDeviceNotification`: a device change is for those who
+    /// cache the user's device list. An account that never exchanged a message with the user
+    /// learns nothing; its own other devices and a contact do.
+    @Test func deviceChangesReachOwnDevicesAndContactsButNotStrangers() async throws {
+        let setup = try await SimSetup()
+        let own = try await DeviceRequestsTests.loggedIn(setup)  // device 1 of 15550001111
+        let stranger = try await FidelityTests.loggedInDevice(setup, phone: "15550002222")
+        let contact = try await FidelityTests.loggedInDevice(setup, phone: "15550003333")
+        // The contact once wrote to 15550001111 (so it holds sessions with its devices).
+        let contactAccount = try #require(try setup.simulator.state.account(phone: "15550003333"))
+        try setup.simulator.state.commit { (c) throws(WauseError) in
+            try SimState.logMessage(c, id: "3EB0CONTACT", sender: SimEndpoint(account: contactAccount, device: 1),
+                                    chat: JID(user: "15550001111", server: .whatsApp), t: 1)
+        }
+
+        _ = try await PhoneLinkingTests.link(setup, TestCompanion(), phone: "15550001111")
+        for watcher in [own, contact] {
+            let added = try await watcher.expectNode()
+            #expect(added.tag == "notification" && added[attribute: "type"] == "devices")
+            #expect(added.child("add")?.child("device")?.jid("jid") == JID(user: "15550001111", device: 2, server: .whatsApp))
+        }
+        // Nothing went to the stranger: the next thing it reads answers its ping.
+        try await stranger.expectNothingPending()
+        #expect(await admin(setup.simulator, "DELETE", "/accounts/15550001111/devices/2").status == 200)
+        #expect(try await contact.expectNode().child("remove") != nil)
+        try await stranger.expectNothingPending()
+        for companion in [own, stranger, contact] { companion.close() }
+        await setup.close()
+    }
+
+    /// A new account with one linked companion (device 1), logged in, backlog read.
+    static func loggedInDevice(_ setup: SimSetup, phone: String) async throws -> TestCompanion {
+        _ = try await setup.account(phone)
+        let companion = TestCompanion()
+        _ = try await PhoneLinkingTests.link(setup, companion, phone: phone)
+        try await companion.login(setup.simulator, phone: phone, device: 1)
+        #expect(try await companion.expectNode().tag == "success")
+        #expect(try await companion.expectNode().tag == "ib")
+        return companion
+    }
+}
