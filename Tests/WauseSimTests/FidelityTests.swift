@@ -187,3 +187,57 @@ extension FidelityTests {
         return companion
     }
 }
+
+extension FidelityTests {
+    /// whatsmeow privacysettings.go `TryFetchPrivacySettings`: `<privacy>` with a `<category
+    /// name value/>` per setting, names and values from types/user.go.
+    @Test func privacySettingsAreListed() async throws {
+        let setup = try await SimSetup()
+        let companion = try await DeviceRequestsTests.loggedIn(setup)
+        let reply = try await companion.query("privacy", "get", [Node(tag: "privacy")])
+        #expect(reply[attribute: "type"] == "result")
+        let categories = reply.child("privacy")?.children("category") ?? []
+        var settings: [String: String] = [:]
+        for category in categories { settings[category[attribute: "name"] ?? ""] = category[attribute: "value"] }
+        let allowed: [String: Set<String>] = [
+            "last": ["all", "contacts", "contact_blacklist", "none"], "online": ["all", "match_last_seen"],
+            "profile": ["all", "contacts", "contact_blacklist", "none"], "status": ["all", "contacts", "contact_blacklist", "none"],
+            "readreceipts": ["all", "none"], "groupadd": ["all", "contacts", "contact_blacklist", "none"],
+            "calladd": ["all", "known"], "messages": ["all", "contacts"],
+        ]
+        for (name, values) in allowed {
+            #expect(settings[name].map(values.contains) == true, "\(name): \(settings[name] ?? "missing")")
+        }
+        companion.close()
+        await setup.close()
+    }
+
+    /// whatsmeow tctoken.go `issuePrivacyToken` after a send: the server answers, keeps the token
+    /// for the pair of users, and hands it to the other user's devices in a `privacy_token`
+    /// notification (notification.go `handlePrivacyTokenNotification`).
+    @Test func aPrivacyTokenIsKeptPerPairAndHandedToTheOtherUser() async throws {
+        let setup = try await SimSetup()
+        let issuer = try await DeviceRequestsTests.loggedIn(setup)  // 15550001111
+        let holder = try await FidelityTests.loggedInDevice(setup, phone: "15550003333")
+        let issued = try await issuer.query("privacy", "set", [Node(tag: "tokens", children: [
+            Node(tag: "token", attributes: ["jid": .jid(JID(user: "15550003333", server: .whatsApp)), "t": "1700000000",
+                                            "type": "trusted_contact"]),
+        ])])
+        #expect(issued[attribute: "type"] == "result")
+        let kept = try #require(try setup.simulator.state.privacyToken(issuer: "15550001111", holder: "15550003333"))
+        #expect(kept.t == 1_700_000_000 && !kept.token.isEmpty)
+        #expect(try setup.simulator.state.privacyToken(issuer: "15550003333", holder: "15550001111") == nil)
+
+        let notification = try await holder.expectNode()
+        #expect(notification.tag == "notification" && notification[attribute: "type"] == "privacy_token")
+        #expect(notification.jid("from") == JID(user: "15550001111", server: .whatsApp))
+        let token = try #require(notification.child("tokens")?.child("token"))
+        #expect(token[attribute: "type"] == "trusted_contact" && token[attribute: "t"] == "1700000000")
+        #expect(token.bytes == kept.token)
+        // The issuer hears nothing more of it.
+        try await issuer.expectNothingPending()
+        issuer.close()
+        holder.close()
+        await setup.close()
+    }
+}
