@@ -71,13 +71,20 @@ final class ChatEndpoint: Sendable {
 
     func serve(_ connection: WebSocketConnection) async {
         let socket = WireSocket(connection: connection, role: .server)
-        let id = connections.add(state: "handshake", since: environment.now()) { reason in
-            if reason == .deviceRemoved {
+        let connections = self.connections, environment = self.environment
+        let id = connections.add(state: "handshake", since: environment.now()) { id, reason in
+            switch reason {
+            case .deviceRemoved:
                 // What a companion unlinked from the phone receives (whatsmeow connectionevents.go handleStreamError).
-                try? socket.send(node: Node(tag: "stream:error", attributes: ["code": "401"],
-                                            children: [Node(tag: "conflict", attributes: ["type": "device_removed"])]))
+                connections.endStream(id, socket: socket, environment: environment, error: Node(
+                    tag: "stream:error", attributes: ["code": "401"], children: [Node(tag: "conflict", attributes: ["type": "device_removed"])]))
+            case .replaced:
+                // whatsmeow connectionevents.go: `<conflict type="replaced"/>`, another connection took over.
+                connections.endStream(id, socket: socket, environment: environment, error: Node(
+                    tag: "stream:error", children: [Node(tag: "conflict", attributes: ["type": "replaced"])]))
+            case .shutdown:
+                socket.close()
             }
-            socket.close()
         }
         var refsExpiry: Task<Void, Never>?
         defer {
@@ -125,6 +132,8 @@ final class ChatEndpoint: Sendable {
                 ]))
             }
             while let node = try await socket.nextNode() {
+                // After a stream error the server is only waiting for the client to close.
+                if connections.hasEnded(id) { continue }
                 if let pairing = session.pairing, pairing.deliver(node) { continue }
                 try respond(to: node, session: session)
             }
@@ -185,6 +194,9 @@ final class ChatEndpoint: Sendable {
             try socket.send(node: Node(tag: "failure", attributes: ["reason": "401", "location": "sim"]))
             return nil
         }
+        // One connection per device: an older one still open is replaced (whatsmeow
+        // connectionevents.go handles `<stream:error><conflict type="replaced"/>` as "logged in elsewhere").
+        connections.disconnect(device: device.jid, reason: .replaced)
         connections.update(id, device: device.jid, state: "ready")
         try socket.send(node: Node(tag: "success", attributes: [
             "t": .text(String(environment.now() / 1000)), "props": "1", "location": "sim",

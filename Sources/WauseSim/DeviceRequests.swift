@@ -85,6 +85,9 @@ extension ChatEndpoint {
                 logger.info("\(device.jid): prekey upload refused: \(malformed.reason)")
                 return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request"))
             }
+        case (_, "privacy"):
+            // Privacy tokens and settings (PrivacyRequests.swift).
+            return try privacyRequest(node, id: id, device: device)
         case ("set", "md"):
             guard let remove = node.child("remove-companion-device") else { return nil }
             // whatsmeow client.go Logout: the companion unlinks itself. Only its own device JID; the phone (device 0) and

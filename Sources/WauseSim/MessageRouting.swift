@@ -140,10 +140,14 @@ final class MessageRouter: @unchecked Sendable {
         // Persisted for every recipient device: now the sender may count it as sent (whatsmeow send.go SendMessage). A fan-out
         // carries the phash of the devices the server knows for both users, so a sender whose
         // device list is stale learns it (whatsmeow compares and drops its cache on a mismatch).
+        // The hash covers every device of both users, the sending device included: whatsmeow
+        // `sendDM` hashes `allDevices` (GetUserDevices of `to` and its own user) before
+        // `encryptMessageForDevices` skips its own device.
         var phash: String?
         if node.child("participants") != nil, let recipient = try state.endpoint(JID(user: to.user, server: to.server)) {
-            let known = try state.endpoints(of: recipient.account) + state.endpoints(of: sender.account)
-            phash = ParticipantHash.v2(known.filter { $0 != sender }.map { $0.jid(to.server) })
+            var known = try state.endpoints(of: recipient.account)
+            if recipient.account.phone != sender.account.phone { known += try state.endpoints(of: sender.account) }
+            phash = ParticipantHash.v2(known.map { $0.jid(to.server) })
         }
         try reply(MessageRouter.ack(id: id, from: to, t: t, error: nil, phash: phash))
         push(stanzas.map { ($0.phone, $0.device) })
@@ -197,12 +201,15 @@ final class MessageRouter: @unchecked Sendable {
     // MARK: Device list changes (whatsmeow user.go GetUserDevices; notification.go handleDeviceNotification)
 
     /// `<notification from=USER type="devices" id t><add|remove device_hash><device jid
-    /// [key-index]/></add|remove></notification>` to every connected device, so cached device
-    /// lists learn of a companion linked or unlinked (whatsmeow `handleDeviceNotification` checks
-    /// `device_hash` — participantListHashV2 of the new list — and drops its cache on a mismatch).
-    /// Sent to live connections only: a device that was away asks usync again when it needs to.
+    /// [key-index]/></add|remove></notification>` to the account's own other devices and to the
+    /// devices of its contacts (who hold sessions with it), so cached device lists learn of a
+    /// companion linked or unlinked (whatsmeow `handleDeviceNotification` checks `device_hash` —
+    /// participantListHashV2 of the new list — and drops its cache on a mismatch; it ignores the
+    /// notification for a user it has no list of). Nobody else hears of it: a stranger must not
+    /// learn when someone's devices change. Sent to live connections only: a device that was
+    /// away asks usync again when it needs to.
     func announceDevices(of account: SimAccount, change: String, device: Int, keyIndex: Int?) {
-        guard let endpoints = try? state.endpoints(of: account) else { return }
+        guard let endpoints = try? state.endpoints(of: account), let contacts = try? state.contacts(of: account) else { return }
         let user = JID(user: account.phone, server: .whatsApp)
         var changed: Attributes = ["jid": .jid(JID(user: account.phone, device: UInt16(device), server: .whatsApp))]
         if let keyIndex, change == "add" { changed["key-index"] = .text(String(keyIndex)) }
@@ -213,7 +220,7 @@ final class MessageRouter: @unchecked Sendable {
             Node(tag: change, attributes: ["device_hash": .text(ParticipantHash.v2(endpoints.map { $0.jid(.whatsApp) }))],
                  children: [Node(tag: "device", attributes: changed)]),
         ])
-        for link in connections.allLinks where !(link.phone == account.phone && link.device == device) {
+        for link in connections.allLinks where link.phone == account.phone ? link.device != device : contacts.contains(link.phone) {
             link.sendNow(node)
         }
     }

@@ -298,6 +298,28 @@ extension SimState {
                       [.text(id), .text(sender.account.phone), .integer(Int64(sender.device)), .text(chat.description), .integer(t)])
     }
 
+    /// The accounts that have exchanged a message with `account` either way (its contacts: they
+    /// hold Signal sessions with its devices), by phone number; `account` itself is not one.
+    func contacts(of account: SimAccount) throws(WauseError) -> Set<String> {
+        let rows = try database.withConnection { (c) throws(WauseError) in
+            try c.query("""
+                SELECT sender_phone AS peer FROM message_log WHERE chat IN (?, ?)
+                UNION SELECT chat AS peer FROM message_log WHERE sender_phone = ?
+                """, [.text(account.jid), .text(account.lidJID), .text(account.phone)])
+        }
+        var phones = Set<String>()
+        for row in rows {
+            guard let peer = row["peer"].text else { continue }
+            if !peer.contains("@") {
+                phones.insert(peer)  // a sender_phone
+            } else if let chat = JID(peer), let other = try self.account(jid: chat) {
+                phones.insert(other.phone)
+            }
+        }
+        phones.remove(account.phone)
+        return phones
+    }
+
     /// The chat a message of `phone` went to (for the `recipient` of a retry resend to an own device).
     func loggedChat(messageID: String, senderPhone: String) throws(WauseError) -> JID? {
         try database.withConnection { (c) throws(WauseError) in

@@ -329,9 +329,10 @@ final class PhoneLinking: Sendable {
         }
         logger.info("\(account.phone): linked device \(number) (key index \(issue.keyIndex))")
         router.announceDevices(of: account, change: "add", device: number, keyIndex: Int(issue.keyIndex))
-        // After pair-success (whatsmeow pair.go handlePair) a restart is required; the companion comes back with the login payload.
-        try? connection.socket.send(node: Node(tag: "stream:error", attributes: ["code": "515"]))
-        connection.socket.close()
+        // After pair-success (whatsmeow pair.go handlePair) a restart is required; the companion closes and comes back with the login
+        // payload (the server leaves the close to it: SimConnections.endStream).
+        router.connections.endStream(connection.connectionID, socket: connection.socket, environment: environment,
+                                     error: Node(tag: "stream:error", attributes: ["code": "515"]))
         var result = device.json.objectValue ?? [:]
         result["ok"] = true
         result["phone"] = .string(account.phone)

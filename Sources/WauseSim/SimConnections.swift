@@ -1,5 +1,6 @@
 import WauseBinary
 import WauseSupport
+import WauseTransport
 
 /// The live WebSocket connections the simulator is serving, for `GET /connections` and for
 /// reaching a device (e.g. to log it out).
@@ -17,24 +18,70 @@ public final class SimConnections: @unchecked Sendable {
     public enum DisconnectReason: Sendable {
         /// The device was unlinked from the phone: it gets the logout stream error.
         case deviceRemoved
+        /// The same device logged in on another connection: this one gets `conflict type="replaced"`.
+        case replaced
         case shutdown
     }
 
     private let lock = ConditionLock()
     private var entries: [Int: Entry] = [:]
     private var links: [Int: DeviceLink] = [:]
+    /// Connections that were sent a stream error, with the timer that closes them if the client
+    /// does not close first.
+    private var ended: [Int: Task<Void, Never>] = [:]
     private var nextID = 1
 
     public init() {}
 
-    public func add(state: String, since: Int64, disconnect: @escaping @Sendable (DisconnectReason) -> Void) -> Int {
+    /// `disconnect` is called with the new connection's id.
+    public func add(state: String, since: Int64, disconnect: @escaping @Sendable (Int, DisconnectReason) -> Void) -> Int {
         lock.withLock {
             let id = nextID
             nextID += 1
-            entries[id] = Entry(id: id, device: nil, state: state, since: since, disconnect: disconnect)
+            entries[id] = Entry(id: id, device: nil, state: state, since: since, disconnect: { reason in disconnect(id, reason) })
             return id
         }
     }
+
+    /// How long the server leaves a connection open after a stream error before it closes it.
+    /// The stream error is the server's last word, but closing at once races it: a client whose
+    /// reader stops at the close frame would never read the error. whatsmeow closes by itself on
+    /// 515 and waits for the server's close after `device_removed`, `replaced` and 503
+    /// (connectionevents.go `handleStreamError`: `Disconnect()` vs `expectDisconnect()`).
+    static let streamErrorGrace: Int64 = 3_000
+
+    /// A test knob: stream errors are lost as a close racing them would lose them (the connection
+    /// closes at once and the error never goes out), so tests can see a client cope.
+    var losesStreamErrors: Bool {
+        get { lock.withLock { losing } }
+        set { lock.withLock { losing = newValue } }
+    }
+    private var losing = false
+
+    /// Ends the stream of connection `id` with `error` (`<stream:error …/>`): from now on it gets
+    /// no queued stanzas and what it sends is ignored; the client closes, or the server does after
+    /// `streamErrorGrace`.
+    func endStream(_ id: Int, socket: WireSocket, environment: Environment, error: Node) {
+        let first = lock.withLock { () -> Bool in
+            guard ended[id] == nil else { return false }
+            if losing {
+                links.removeValue(forKey: id)
+                ended[id] = Task {}
+                socket.close()
+                return false
+            }
+            links.removeValue(forKey: id)
+            ended[id] = Task {
+                try? await environment.sleep(SimConnections.streamErrorGrace)
+                if !Task.isCancelled { socket.close() }
+            }
+            return true
+        }
+        if first { try? socket.send(node: error) }
+    }
+
+    /// Whether connection `id` was sent a stream error (its stanzas are no longer served).
+    func hasEnded(_ id: Int) -> Bool { lock.withLock { ended[id] != nil } }
 
     public func update(_ id: Int, device: String?, state: String) {
         lock.withLock {
@@ -44,14 +91,16 @@ public final class SimConnections: @unchecked Sendable {
     }
 
     public func remove(_ id: Int) {
-        lock.withLock {
+        let timer = lock.withLock { () -> Task<Void, Never>? in
             entries.removeValue(forKey: id)
             links.removeValue(forKey: id)
+            return ended.removeValue(forKey: id)
         }
+        timer?.cancel()
     }
 
-    /// A logged-in device's connection starts taking queued stanzas.
-    func attach(_ link: DeviceLink) { lock.withLock { links[link.connectionID] = link } }
+    /// A logged-in device's connection starts taking queued stanzas (unless its stream ended).
+    func attach(_ link: DeviceLink) { lock.withLock { if ended[link.connectionID] == nil { links[link.connectionID] = link } } }
 
     var allLinks: [DeviceLink] { lock.withLock { links.values.sorted { $0.connectionID < $1.connectionID } } }
 

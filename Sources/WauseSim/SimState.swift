@@ -196,6 +196,18 @@ public final class SimState: @unchecked Sendable {
         );
         ALTER TABLE accounts ADD COLUMN auto_reply TEXT;
         """,
+        // Privacy tokens (whatsmeow tctoken.go): a trusted_contact token `issuer` issued for
+        // `holder`, the latest per pair of users.
+        """
+        CREATE TABLE privacy_tokens (
+            issuer    TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+            holder    TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+            token     BLOB NOT NULL,
+            t         INTEGER NOT NULL,           -- the issuer's timestamp, unix seconds
+            issued_at INTEGER NOT NULL,
+            PRIMARY KEY (issuer, holder)
+        );
+        """,
     ])
 
     let database: SQLiteDatabase

@@ -97,7 +97,7 @@ import WauseProtocol
         let rowid = try store.enqueue(outgoing, contactID: contact.id, payload: [1, 2, 3], now: 10)
         let entry = try #require(try store.nextOutboxEntry())
         #expect(entry.messageID == "3EB0AAAA" && entry.payload == [1, 2, 3])
-        try store.noteOutboxAttempt(entry, error: "link down", now: 11)
+        try store.noteOutboxAttempt(entry, error: "link down", nextAttemptAt: 11)
         #expect(try store.nextOutboxEntry()?.attempts == 1)
         try store.markSent(entry, at: 12_000, now: 12)
         #expect(try store.nextOutboxEntry() == nil)

@@ -193,10 +193,15 @@ final class TestCompanion: @unchecked Sendable {
         let restart = try await expectNode()
         #expect(restart.tag == "stream:error")
         #expect(restart[attribute: "code"] == "515")
+        // The server leaves the close to the client, which closes as whatsmeow does on 515.
+        close()
         #expect(try await next() == nil)
     }
 
     func close() { socket?.close() }
+
+    /// Reads and writes on `socket` from now on (a connection another companion opened).
+    func adopt(_ socket: WireSocket) { self.socket = socket }
 }
 
 /// The admin API called as the HTTP server calls it, from a plain thread (it blocks while the

@@ -34,6 +34,8 @@ WAUSE_SIM names the binary (default: .build/debug/wause-sim of this checkout).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import threading
 import time
@@ -346,10 +348,11 @@ def expect_offline_done(companion, count: int) -> None:
 
 
 def expect_restart_then_close(companion) -> None:
-    """After pair-success (whatsmeow pair.go handlePair): `<stream:error code=515/>`, then the server closes."""
+    """After pair-success (whatsmeow pair.go handlePair): `<stream:error code=515/>`; the server leaves the close to the client, which
+    closes as whatsmeow does on 515 (connectionevents.go `handleStreamError`)."""
     error, _ = companion.receive()
     assert error.tag == "stream:error" and error.attrs.get("code") == "515", error
-    assert_closed_by_server(companion.socket)
+    companion.socket.close()
 
 
 def receive_pair_success(companion, account: dict, adv_secret: bytes) -> sc.PairSuccess:
@@ -623,6 +626,26 @@ def collect(companion, wanted, what: str) -> list:
     return seen
 
 
+def participant_list_hash_v2(device_jids: list[str]) -> str:
+    """whatsmeow send.go `participantListHashV2`: "2:" + unpadded standard base64 of the first 6
+    bytes of SHA-256 over the sorted AD strings `user.agent:device@server` joined without separator."""
+    ad_strings = []
+    for jid in device_jids:
+        user_device, server = jid.split("@")
+        user, _, device = user_device.partition(":")
+        ad_strings.append(f"{user}.0:{device or '0'}@{server}")
+    digest = hashlib.sha256("".join(sorted(ad_strings)).encode()).digest()[:6]
+    return "2:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def test_participant_list_hash_v2_matches_a_vector_worked_by_hand():
+    # SHA-256("111.0:0@s.whatsapp.net222.0:0@s.whatsapp.net222.0:1@s.whatsapp.net")[:6], base64.
+    expected = "2:" + base64.b64encode(hashlib.sha256(
+        b"111.0:0@s.whatsapp.net222.0:0@s.whatsapp.net222.0:1@s.whatsapp.net").digest()[:6]).decode().rstrip("=")
+    assert participant_list_hash_v2(["222:1@s.whatsapp.net", "111@s.whatsapp.net", "222@s.whatsapp.net"]) == expected
+    assert len(expected) == 10  # "2:" + 8 characters: 6 bytes need no padding
+
+
 def inbox(sim, phone: str) -> list:
     response = sim.admin("GET", f"/accounts/{phone}/inbox")
     assert response.status == 200, response
@@ -702,6 +725,10 @@ def test_independent_client_and_a_virtual_phone_exchange_messages(sim, root):
         [ack] = [x for x in seen if x.tag == "ack"]
         assert ack.attrs.get("class") == "message" and ack.attrs.get("id") == reply_id, ack.attrs
         assert ack.attrs.get("from") == other["jid"] and ack.attrs.get("t", "").isdigit() and "error" not in ack.attrs, ack.attrs
+        # The phash covers every device of both users, ours (the sender) included, as whatsmeow
+        # `sendDM` hashes `allDevices`: computed here from the usync answer above.
+        listed = [f"{user.split('@')[0]}:{device}@s.whatsapp.net" for user, ids in devices.items() for device in ids]
+        assert ack.attrs.get("phash") == participant_list_hash_v2(listed), (ack.attrs, listed)
         receipt = next(x for x in seen if x.tag == "receipt" and x.attrs.get("from") == other["jid"])
         assert receipt.attrs.get("id") == reply_id and receipt.attrs.get("type") is None, receipt.attrs
 

@@ -149,6 +149,14 @@ final class ConnectionLoop: @unchecked Sendable {
             if outcome == nil, session.linking, let failure = session.linkingEndedWithoutReconnect {
                 outcome = .failed(failure)
             }
+            // Paired on this connection, but it closed before the 515 was read (the close raced
+            // it): the link is stored, so log in at once, as after 515 (whatsmeow
+            // connectionevents.go reconnects on 515; a dropped link after pairing is the same).
+            var closedBeforeRestart = false
+            if outcome == nil, session.linking, session.paired {
+                outcome = .restart
+                closedBeforeRestart = true
+            }
             let willReconnect = (outcome == nil || outcome == .restart) && !Task.isCancelled
             let linkedNow = (try? client.store.linkedAccount()) != nil
             // The state moves before the event goes out, so a listener reacting to the event
@@ -156,7 +164,7 @@ final class ConnectionLoop: @unchecked Sendable {
             if willReconnect, outcome != .restart {
                 client.transition(to: linkedNow ? .disconnected : .starting, lastError: .some(reason))
             }
-            client.publish(.accountDisconnected, ["reason": .string(outcome?.message ?? reason),
+            client.publish(.accountDisconnected, ["reason": .string(closedBeforeRestart ? reason : outcome?.message ?? reason),
                                                   "will_reconnect": .bool(willReconnect)])
             switch outcome {
             case .failed(let message)?:

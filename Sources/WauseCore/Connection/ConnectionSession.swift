@@ -40,6 +40,8 @@ final class ConnectionSession: @unchecked Sendable {
 
     var outcome: ConnectionOutcome? { lock.withLock { endedWith } }
     var loggedIn: Bool { lock.withLock { didLogIn } }
+    /// Whether this connection took a pair-success and stored the link.
+    var paired: Bool { pairing?.paired ?? false }
     var canIssuePairingCode: Bool { pairing?.canIssueCode(ended: outcome != nil) ?? false }
     /// Why a linking connection that ended must not be redialled, if it must not.
     var linkingEndedWithoutReconnect: String? { pairing?.endedWithoutReconnect }

@@ -57,6 +57,9 @@ final class ServerConnection: @unchecked Sendable {
         return ServerConnection(socket: socket, idPrefix: prefix)
     }
 
+    /// Whether `run` has finished reading (the connection is gone; pending requests have failed).
+    var hasEnded: Bool { lock.withLock { ended } }
+
     func nextID() -> String {
         lock.withLock {
             counter += 1

@@ -9,24 +9,54 @@ import WauseSupport
 
 /// The durable outbox (DESIGN.md: persist before you acknowledge). A message is written to the
 /// store — message row, outbox row, `queued` in its timeline — before anything goes on the wire;
-/// one worker sends the outbox in order while the device is `ready`, and a row leaves only when the
-/// server acked the message (or refused it for good). After a crash or a dropped link the worker
-/// starts again at the next login and sends what is left, under the same message id, so a
-/// recipient that got an earlier attempt files it once.
+/// one worker sends the outbox while the device is `ready`, and a row leaves only when the server
+/// acked the message (or it failed for good). After a crash or a dropped link the worker starts
+/// again at the next login and sends what is left, under the same message id, so a recipient that
+/// got an earlier attempt files it once.
+///
+/// Order is kept per chat: only the oldest row of each chat may go, and the oldest of those that
+/// are due goes first. A message that cannot go out while connected is retried with backoff
+/// (`retryDelay`: 2^n s ±20 %, at most 5 min) and fails after `maximumAttempts`; a recipient that
+/// is not on WhatsApp, or the server's 463, fails it at once. Either way only that chat waits:
+/// the other chats keep flowing. A send cut short by the link going down is not counted; it goes
+/// again at the next login. The policy is the outbox's own (`Failure`), not read off the public
+/// error codes.
 ///
 /// One send at a time, as whatsmeow's `messageSendLock`: fan-out encryption advances sessions.
 final class Outbox: @unchecked Sendable {
     static let ackTimeout: Int64 = 75_000
+    /// Attempts made while connected before a message fails.
+    static let maximumAttempts: Int64 = 6
+    static let longestRetryDelay: Int64 = 5 * 60 * 1000
+
+    /// Why one send did not go out, as the outbox decides what follows.
+    enum Failure: Error {
+        /// It never can (a recipient not on WhatsApp, a 463, an unreadable row): failed now.
+        case permanent(String)
+        /// It could not go out this time while connected: counted, retried with backoff.
+        case retry(String)
+    }
+
+    /// The wait after the `attempts`-th counted failure: 2^attempts s, ±20 % from `random`
+    /// (two bytes), at most `longestRetryDelay`.
+    static func retryDelay(attempts: Int64, random: [UInt8]) -> Int64 {
+        let base = min(longestRetryDelay, 1000 << min(max(attempts, 0), 20))
+        let spread = base / 5
+        let draw = Int64(random.count >= 2 ? Int(random[0]) << 8 | Int(random[1]) : 0)
+        return min(longestRetryDelay, base - spread + draw % (2 * spread + 1))
+    }
 
     /// Weak for the same reason as the connection loop's: the worker may outlive `close()`.
     private weak var owner: WauseClient?
     private let lock = ConditionLock()
     private var worker: Task<Void, Never>?
     private var again = false
+    /// Wakes the worker when the earliest retry falls due.
+    private var timer: Task<Void, Never>?
 
     init(client: WauseClient) { self.owner = client }
 
-    /// Makes sure the worker runs (after an enqueue, and after every login).
+    /// Makes sure the worker runs (after an enqueue, after every login, when a retry is due).
     func kick() {
         lock.withLock {
             if worker != nil { again = true; return }
@@ -44,40 +74,87 @@ final class Outbox: @unchecked Sendable {
         }
     }
 
-    func stop() { lock.withLock { worker }?.cancel() }
+    func stop() {
+        let (running, waiting) = lock.withLock { (worker, timer) }
+        running?.cancel()
+        waiting?.cancel()
+    }
 
     private func drain() async {
         guard let client = owner else { return }
         while !Task.isCancelled {
             guard client.versionedState().0 == .ready, let session = client.link.currentSession, session.loggedIn else { return }
+            let now = client.environment.now()
             let entry: Store.OutboxEntry
             do {
-                guard let next = try client.store.nextOutboxEntry() else { return }
+                guard let next = try client.store.nextOutboxEntry(dueBy: now) else {
+                    if let due = try client.store.nextOutboxRetry() { wake(at: due, client: client) }
+                    return
+                }
                 entry = next
             } catch {
                 client.logger.error("outbox: \(error.message)")
                 return
             }
-            do throws(WauseError) {
+            let failure: Failure?
+            do {
                 let ack = try await send(entry, client: client, connection: session.connection)
-                try finish(entry, ack: ack, client: client)
+                failure = try finish(entry, ack: ack, client: client)
+            } catch let decided as Failure {
+                failure = decided
             } catch {
-                // The link went down or the server did not answer: the row stays for the next login.
-                client.logger.warning("outbox: \(entry.messageID) not sent yet: \(error.message)")
-                try? client.store.noteOutboxAttempt(entry, error: error.message, now: client.environment.now())
-                if error.code == .internal { try? fail(entry, reason: error.message, client: client) }
+                // Still connected: this attempt counts. Gone: the row waits for the next login.
+                guard !session.connection.hasEnded, client.versionedState().0 == .ready, client.link.currentSession === session else {
+                    client.logger.warning("outbox: \(entry.messageID) not sent yet (the link went down): \(error)")
+                    return
+                }
+                failure = .retry((error as? WauseError)?.message ?? "\(error)")
+            }
+            do throws(WauseError) {
+                switch failure {
+                case nil:
+                    break
+                case .permanent(let reason)?:
+                    try fail(entry, reason: reason, client: client)
+                case .retry(let reason)?:
+                    let attempts = entry.attempts + 1
+                    if attempts >= Outbox.maximumAttempts {
+                        try fail(entry, reason: "not sent after \(attempts) attempts: \(reason)", client: client)
+                    } else {
+                        let delay = Outbox.retryDelay(attempts: attempts, random: client.environment.randomBytes(2))
+                        client.logger.warning("outbox: \(entry.messageID) not sent (attempt \(attempts)), again in \(delay) ms: \(reason)")
+                        try client.store.noteOutboxAttempt(entry, error: reason, nextAttemptAt: client.environment.now() + delay)
+                    }
+                }
+            } catch {
+                client.logger.error("outbox: \(error.message)")
                 return
+            }
+        }
+    }
+
+    /// Kicks the worker at `due` (replacing an earlier wake-up).
+    private func wake(at due: Int64, client: WauseClient) {
+        let environment = client.environment
+        let delay = max(1, due - environment.now())
+        lock.withLock {
+            timer?.cancel()
+            timer = Task { [weak self] in
+                do { try await environment.sleep(delay) } catch { return }
+                self?.kick()
             }
         }
     }
 
     /// Encrypts for every device of the recipient and our own other devices, sends, waits for
     /// the server's ack (whatsmeow send.go SendMessage, sendDM; user.go GetUserDevices).
-    private func send(_ entry: Store.OutboxEntry, client: WauseClient, connection: ServerConnection) async throws(WauseError) -> Node {
+    /// Throws `Failure` for what the outbox decides at once, other errors for an attempt that
+    /// did not get through.
+    private func send(_ entry: Store.OutboxEntry, client: WauseClient, connection: ServerConnection) async throws -> Node {
         guard let account = try client.store.linkedAccount(), let ownDevice = JID(account.jid) else {
             throw WauseError(.whatsappNotPaired, "this device is not linked")
         }
-        guard let chat = JID(entry.chatJID) else { throw WauseError(.internal, "bad chat JID \(entry.chatJID)") }
+        guard let chat = JID(entry.chatJID) else { throw Failure.permanent("bad chat JID \(entry.chatJID)") }
         let ownUser = JID(user: ownDevice.user, server: .whatsApp)
         let lists = try await DeviceList.devices(of: chat.user == ownUser.user ? [ownUser] : [chat, ownUser], client: client,
                                                  connection: connection)
@@ -89,20 +166,21 @@ final class Outbox: @unchecked Sendable {
             }
         }
         if chat.user == ownUser.user { recipients = ownDevices; ownDevices = [] }
-        guard !recipients.isEmpty else { throw WauseError(.internal, "\(chat.user) has no WhatsApp devices") }
+        guard !recipients.isEmpty else { throw Failure.permanent("\(chat.user) is not on WhatsApp (no devices)") }
         let missing = try client.messaging.devicesWithoutSession(recipients + ownDevices)
         let bundles = try await PreKeyBundles.fetch(missing, client: client, connection: connection)
 
         let message: WAWebProtobufsE2E_Message
         do { message = try WAWebProtobufsE2E_Message(serializedBytes: entry.payload) } catch {
-            throw WauseError(.internal, "the queued message is unreadable: \(error)")
+            throw Failure.permanent("the queued message is unreadable: \(error)")
         }
         let sentCopy = MessageFormat.deviceSentCopy(of: message, chat: chat)
-        var sealed = try client.messaging.encrypt(entry.payload, for: recipients.filter { bundles[$0] != nil || !missing.contains($0) },
-                                                  bundles: bundles)
+        let reachable = recipients.filter { bundles[$0] != nil || !missing.contains($0) }
+        // Copies for our own devices alone are no send: the recipient would get nothing.
+        guard !reachable.isEmpty else { throw WauseError(.notConnected, "no device of \(chat.user) could be reached") }
+        var sealed = try client.messaging.encrypt(entry.payload, for: reachable, bundles: bundles)
         sealed += try client.messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
-        guard !sealed.isEmpty else { throw WauseError(.notConnected, "no device of \(chat.user) could be reached") }
         var children = [Node(tag: "participants", children: sealed.map { item in
             Node(tag: "to", attributes: ["jid": .jid(item.device)], children: [
                 Node(tag: "enc", attributes: ["v": "2", "type": .text(item.type)], bytes: item.ciphertext),
@@ -115,8 +193,10 @@ final class Outbox: @unchecked Sendable {
         let stanza = Node(tag: "message", attributes: ["id": .text(entry.messageID), "to": .jid(chat), "type": "text"], children: children)
         let ack = try await connection.sendAwaitingAck(stanza, timeout: Outbox.ackTimeout, environment: client.environment)
         // whatsmeow send.go SendMessage: the server's phash names the devices it knows; ours differs when our cached lists
-        // are stale (a device linked or unlinked meanwhile) — ask again next time.
-        if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(recipients + ownDevices) {
+        // are stale (a device linked or unlinked meanwhile) — ask again next time. Like whatsmeow
+        // `sendDM` (participantListHashV2 over `allDevices`), it covers every listed device of
+        // both users, this sending device included.
+        if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(lists.flatMap(\.devices)) {
             client.logger.info("device lists of \(chat.user) are stale (phash mismatch); refreshing on the next send")
             try client.store.invalidateDeviceList(user: chat)
             try client.store.invalidateDeviceList(user: ownUser)
@@ -124,10 +204,13 @@ final class Outbox: @unchecked Sendable {
         return ack
     }
 
-    private func finish(_ entry: Store.OutboxEntry, ack: Node, client: WauseClient) throws(WauseError) {
+    /// Marks the message sent, or says why not: the server's 463 (a reach-out the recipient's
+    /// privacy does not allow without a trusted-contact token; Baileys issue #2441) is final,
+    /// other refusals are retried.
+    private func finish(_ entry: Store.OutboxEntry, ack: Node, client: WauseClient) throws(WauseError) -> Failure? {
         if let error = ack[attribute: "error"], error != "0" {
-            try fail(entry, reason: "the server refused the message (error \(error))", client: client)
-            return
+            let reason = "the server refused the message (error \(error))"
+            return error == "463" ? .permanent(reason) : .retry(reason)
         }
         let now = client.environment.now()
         let serverTime = ack[attribute: "t"].flatMap(Int64.init).map { $0 * 1000 } ?? now
@@ -137,6 +220,7 @@ final class Outbox: @unchecked Sendable {
                                       "from_other_device": false])
         client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                         "status": "sent", "at": .string(ISO8601.string(fromUnixMilliseconds: serverTime))])
+        return nil
     }
 
     private func fail(_ entry: Store.OutboxEntry, reason: String, client: WauseClient) throws(WauseError) {
@@ -190,19 +274,34 @@ extension Store {
         }
     }
 
-    func nextOutboxEntry() throws(WauseError) -> OutboxEntry? {
+    /// The oldest row that is first in its chat and due by `now` (per-chat order: a later message
+    /// of a chat never overtakes an earlier one that waits for its retry).
+    func nextOutboxEntry(dueBy now: Int64 = .max) throws(WauseError) -> OutboxEntry? {
         try database.withConnection { (c) throws(WauseError) in
-            try c.query("SELECT * FROM outbox ORDER BY id LIMIT 1").first.map { row in
+            try c.query("""
+                SELECT * FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid) AND o.next_attempt_at <= ?
+                ORDER BY o.id LIMIT 1
+                """, [.integer(now)]).first.map { row in
                 OutboxEntry(id: row["id"].integer ?? 0, messageID: row["message_id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
                             payload: row["payload"].blob ?? [], attempts: row["attempts"].integer ?? 0)
             }
         }
     }
 
-    func noteOutboxAttempt(_ entry: OutboxEntry, error: String, now: Int64) throws(WauseError) {
+    /// When the earliest chat's first row falls due, if any row waits.
+    func nextOutboxRetry() throws(WauseError) -> Int64? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("""
+                SELECT min(o.next_attempt_at) AS due FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid)
+                """).first?["due"].integer
+        }
+    }
+
+    /// One counted attempt that failed; the row waits until `nextAttemptAt`.
+    func noteOutboxAttempt(_ entry: OutboxEntry, error: String, nextAttemptAt: Int64) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             _ = try c.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-                          [.text(error), .integer(now), .integer(entry.id)])
+                          [.text(error), .integer(nextAttemptAt), .integer(entry.id)])
         }
     }
 

@@ -37,6 +37,9 @@ final class LinkingHandlers: @unchecked Sendable {
         }
     }
 
+    /// Whether this connection took a pair-success and stored the link.
+    var paired: Bool { lock.withLock { pairedNow } }
+
     func canIssueCode(ended: Bool) -> Bool { lock.withLock { sawPairDevice && !pairedNow && !ended } }
 
     /// Why the linking connection that ended must not be redialled, if it must not: a pairing code
