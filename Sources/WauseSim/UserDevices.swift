@@ -1,4 +1,5 @@
 import WauseBinary
+import WauseProtocol
 import WauseSupport
 
 /// What a client asks before it encrypts (whatsmeow user.go GetUserDevices; prekeys.go fetchPreKeys): which devices a user
@@ -68,11 +69,11 @@ enum UserDevices {
                 continue
             }
             var children = [
-                Node(tag: "registration", bytes: PhoneMessages.bigEndian(bundle.registrationID, 4)),
+                Node(tag: "registration", bytes: PreKeyStanzas.bigEndian(bundle.registrationID, bytes: 4)),
                 Node(tag: "type", bytes: [0x05]),
                 Node(tag: "identity", bytes: bundle.identity),
                 Node(tag: "skey", children: [
-                    Node(tag: "id", bytes: PhoneMessages.bigEndian(bundle.signedPreKey.id, 3)),
+                    Node(tag: "id", bytes: PreKeyStanzas.bigEndian(bundle.signedPreKey.id, bytes: 3)),
                     Node(tag: "value", bytes: bundle.signedPreKey.publicKey),
                     Node(tag: "signature", bytes: bundle.signedPreKey.signature),
                 ]),
@@ -83,7 +84,7 @@ enum UserDevices {
             }
             if let oneTime = bundle.oneTimePreKey {
                 children.append(Node(tag: "key", children: [
-                    Node(tag: "id", bytes: PhoneMessages.bigEndian(oneTime.id, 3)), Node(tag: "value", bytes: oneTime.publicKey),
+                    Node(tag: "id", bytes: PreKeyStanzas.bigEndian(oneTime.id, bytes: 3)), Node(tag: "value", bytes: oneTime.publicKey),
                 ]))
             }
             users.append(Node(tag: "user", attributes: attributes, children: children))

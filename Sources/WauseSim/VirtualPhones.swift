@@ -2,6 +2,7 @@ import SwiftProtobuf
 import WauseBinary
 import WauseCrypto
 import WauseProto
+import WauseProtocol
 import WauseSignal
 import WauseSQLite
 import WauseSupport
@@ -131,7 +132,7 @@ final class VirtualPhones: @unchecked Sendable {
                     case "msg": padded = try cipher.decrypt(try SignalMessage(serialized: bytes))
                     default: return (store, [], false, "unsupported enc type \(enc[attribute: "type"] ?? "none")")
                     }
-                    plaintexts.append(try PhoneMessages.unpad(padded))
+                    plaintexts.append(try MessageFormat.unpad(padded))
                 } catch SignalError.duplicateMessage {
                     duplicate = true
                 } catch {
@@ -155,9 +156,9 @@ final class VirtualPhones: @unchecked Sendable {
                 // A copy of what one of its companions sent (whatsmeow send.go marshalMessage): filed under that chat.
                 let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
                 let chat = destination ?? MessageRouter.jid(node, "recipient") ?? own
-                filed.append((PhoneMessages.text(of: message), chat, chat))
+                filed.append((MessageFormat.text(of: message)?.body, chat, chat))
             } else {
-                filed.append((PhoneMessages.text(of: message), JID(user: from.user, server: from.server), own))
+                filed.append((MessageFormat.text(of: message)?.body, JID(user: from.user, server: from.server), own))
             }
         }
         let now = environment.now()
@@ -202,17 +203,17 @@ final class VirtualPhones: @unchecked Sendable {
         var children = [
             Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
                                             "t": .text(node[attribute: "t"] ?? String(environment.now() / 1000)), "v": "1"]),
-            Node(tag: "registration", bytes: PhoneMessages.bigEndian(keys.registrationID, 4)),
+            Node(tag: "registration", bytes: PreKeyStanzas.bigEndian(keys.registrationID, bytes: 4)),
         ]
         if count > 1 {
             let fresh = try state.newPhonePreKey(account)
             children.append(Node(tag: "keys", children: [
                 Node(tag: "type", bytes: [DjbPublicKey.typeByte]),
                 Node(tag: "identity", bytes: account.identity.publicKey),
-                Node(tag: "key", children: [Node(tag: "id", bytes: PhoneMessages.bigEndian(fresh.id, 3)),
+                Node(tag: "key", children: [Node(tag: "id", bytes: PreKeyStanzas.bigEndian(fresh.id, bytes: 3)),
                                             Node(tag: "value", bytes: fresh.keyPair.publicKey)]),
                 Node(tag: "skey", children: [
-                    Node(tag: "id", bytes: PhoneMessages.bigEndian(keys.signedPreKey.id, 3)),
+                    Node(tag: "id", bytes: PreKeyStanzas.bigEndian(keys.signedPreKey.id, bytes: 3)),
                     Node(tag: "value", bytes: keys.signedPreKey.keyPair.publicKey),
                     Node(tag: "signature", bytes: keys.signedPreKey.signature),
                 ]),
@@ -241,12 +242,12 @@ final class VirtualPhones: @unchecked Sendable {
         guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
         var message = WAWebProtobufsE2E_Message()
         message.conversation = text
-        let payload = try PhoneMessages.encode(message)
+        let payload = try MessageFormat.encode(message)
         var copy = WAWebProtobufsE2E_Message()
         copy.deviceSentMessage.destinationJid = chat.description
         copy.deviceSentMessage.message = message
-        let copyPayload = try PhoneMessages.encode(copy)
-        let id = PhoneMessages.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
+        let copyPayload = try MessageFormat.encode(copy)
+        let id = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
         let t = environment.now() / 1000
         let sender = SimEndpoint(account: account, device: 0)
         let recipients = try state.endpoints(of: target)
@@ -296,7 +297,7 @@ final class VirtualPhones: @unchecked Sendable {
                 try SessionBuilder(address: address, store: store, random: environment.randomBytes).process(try bundle.preKeyBundle)
             }
             let sealed = try SessionCipher(address: address, store: store, random: environment.randomBytes)
-                .encrypt(PhoneMessages.pad(plaintext, random: environment.randomBytes))
+                .encrypt(MessageFormat.pad(plaintext, random: environment.randomBytes))
             var attributes: Attributes = ["v": "2", "type": .text(sealed.type)]
             if let count { attributes["count"] = .text(count) }
             return Node(tag: "enc", attributes: attributes, bytes: sealed.serialized)
@@ -322,10 +323,10 @@ final class VirtualPhones: @unchecked Sendable {
             var copy = WAWebProtobufsE2E_Message()
             copy.deviceSentMessage.destinationJid = sent.chat.description
             copy.deviceSentMessage.message = (try? WAWebProtobufsE2E_Message(serializedBytes: sent.payload)) ?? WAWebProtobufsE2E_Message()
-            plaintext = try PhoneMessages.encode(copy)
+            plaintext = try MessageFormat.encode(copy)
         }
         var bundle: PreKeyBundle?
-        if let keys = node.child("keys") { bundle = PhoneMessages.retryBundle(keys, registration: node.child("registration")?.bytes) }
+        if let keys = node.child("keys") { bundle = PreKeyStanzas.bundle(keys: keys, registration: node.child("registration")?.bytes, device: JID(user: account.phone, server: .whatsApp)) }
         let count = node.child("retry")?[attribute: "count"] ?? "1"
         let sender = SimEndpoint(account: account, device: 0)
         try signalLock.withLock { () throws(WauseError) in
@@ -337,72 +338,5 @@ final class VirtualPhones: @unchecked Sendable {
             try router.deliver([stanza]) { (c) throws(WauseError) in try store.apply(c) }
         }
         logger.info("virtual phone \(account.phone): resent \(id) to \(from) after retry receipt \(count)")
-    }
-}
-
-/// The message formats a phone needs (whatsmeow message.go padMessage; send.go marshalMessage, GenerateMessageID), written here rather
-/// than borrowed from the engine: the sim is an independent implementation of the other side.
-enum PhoneMessages {
-    /// whatsmeow message.go `padMessage`: 1–15 bytes, each holding the count.
-    static func pad(_ plaintext: [UInt8], random: (Int) -> [UInt8]) -> [UInt8] {
-        var count = Int(random(1)[0] & 0x0F)
-        if count == 0 { count = 15 }
-        return plaintext + [UInt8](repeating: UInt8(count), count: count)
-    }
-
-    /// Strips the padding; as whatsmeow, every pad byte must equal the count (Baileys pads up to 16).
-    static func unpad(_ padded: [UInt8]) throws(WauseError) -> [UInt8] {
-        guard let last = padded.last, last > 0, Int(last) <= padded.count, padded.suffix(Int(last)).allSatisfy({ $0 == last }) else {
-            throw WauseError(.invalidRequest, "the decrypted message has invalid padding")
-        }
-        return Array(padded.dropLast(Int(last)))
-    }
-
-    /// whatsmeow send.go `GenerateMessageID`: `3EB0` + upper-case hex of the first 9 bytes of
-    /// SHA-256(unix seconds, 8 bytes BE ‖ own user ‖ "@c.us" ‖ 16 random bytes).
-    static func newMessageID(now: Int64, ownUser: String, random: (Int) -> [UInt8]) -> String {
-        let seconds = UInt64(max(0, now / 1000))
-        let data = (0..<8).reversed().map { UInt8(truncatingIfNeeded: seconds >> (8 * UInt64($0))) } + Array(ownUser.utf8)
-            + Array("@c.us".utf8) + random(16)
-        return "3EB0" + Hex.encode(Array(Hash.sha256(data).prefix(9))).uppercased()
-    }
-
-    static func encode(_ message: WAWebProtobufsE2E_Message) throws(WauseError) -> [UInt8] {
-        do { return try message.serializedBytes() } catch { throw .internal("cannot encode the message: \(error)") }
-    }
-
-    /// The text of a message after whatsmeow's unwrapping (types/events/events.go UnwrapRaw); nil for other content.
-    static func text(of message: WAWebProtobufsE2E_Message) -> String? {
-        var current = message
-        for _ in 0..<4 {
-            if current.hasDeviceSentMessage { current = current.deviceSentMessage.message; continue }
-            if current.hasEphemeralMessage { current = current.ephemeralMessage.message; continue }
-            if current.hasViewOnceMessage { current = current.viewOnceMessage.message; continue }
-            break
-        }
-        if current.hasConversation { return current.conversation }
-        if current.hasExtendedTextMessage { return current.extendedTextMessage.text }
-        return nil
-    }
-
-    static func bigEndian(_ value: UInt32, _ count: Int) -> [UInt8] {
-        (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }
-    }
-
-    static func integer(_ bytes: [UInt8]?) -> UInt32? {
-        guard let bytes, (1...4).contains(bytes.count) else { return nil }
-        return bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-    }
-
-    /// A retry receipt's `<keys>` (whatsmeow retry.go sendRetryReceipt, handleRetryReceipt) as a bundle.
-    static func retryBundle(_ keys: Node, registration: [UInt8]?) -> PreKeyBundle? {
-        guard let registration = integer(registration), let identity = keys.child("identity")?.bytes.flatMap({ try? IdentityKey($0) }),
-            let signed = keys.child("skey"), let signedID = integer(signed.child("id")?.bytes),
-            let signedValue = signed.child("value")?.bytes, let signature = signed.child("signature")?.bytes
-        else { return nil }
-        let oneTime = keys.child("key")
-        return try? PreKeyBundle(registrationId: registration, deviceId: 0, preKeyId: oneTime.flatMap { integer($0.child("id")?.bytes) },
-                                 preKeyPublic: oneTime?.child("value")?.bytes, signedPreKeyId: signedID, signedPreKeyPublic: signedValue,
-                                 signedPreKeySignature: signature, identityKey: identity)
     }
 }

@@ -375,7 +375,7 @@ extension MessagingTests {
         #expect(enc[attribute: "type"] == "pkmsg" && enc[attribute: "count"] == "2")
         let address = SignalAddress(user: "15550003333", server: "s.whatsapp.net")
         let padded = try SessionCipher(address: address, store: store).decrypt(try PreKeySignalMessage(serialized: try #require(enc.bytes)))
-        let message = try WAWebProtobufsE2E_Message(serializedBytes: try PhoneMessages.unpad(padded))
+        let message = try WAWebProtobufsE2E_Message(serializedBytes: try MessageFormat.unpad(padded))
         #expect(message.conversation == "can you read me")
         #expect(store.loadPreKey(id: oneTime.id) == nil)  // consumed by the resend's session
         companion.close()
@@ -474,7 +474,7 @@ extension MessagingTests {
         try SessionBuilder(address: address, store: store).process(try #require(bundles[target]))
         var message = WAWebProtobufsE2E_Message()
         message.conversation = "hello by lid"
-        let sealed = try SessionCipher(address: address, store: store).encrypt(PhoneMessages.pad(try message.serializedBytes(),
+        let sealed = try SessionCipher(address: address, store: store).encrypt(MessageFormat.pad(try message.serializedBytes(),
                                                                                                   random: SystemRandom.bytes))
         try companion.send(Node(tag: "message", attributes: ["id": "3EB0LIDTEST0000000001", "to": .jid(adaLID), "type": "text"], children: [
             Node(tag: "participants", children: [Node(tag: "to", attributes: ["jid": .jid(target)], children: [
@@ -504,7 +504,7 @@ extension MessagingTests {
         let padded = enc[attribute: "type"] == "pkmsg"
             ? try SessionCipher(address: from, store: store).decrypt(try PreKeySignalMessage(serialized: try #require(enc.bytes)))
             : try SessionCipher(address: from, store: store).decrypt(try SignalMessage(serialized: try #require(enc.bytes)))
-        let text = try WAWebProtobufsE2E_Message(serializedBytes: try PhoneMessages.unpad(padded))
+        let text = try WAWebProtobufsE2E_Message(serializedBytes: try MessageFormat.unpad(padded))
         #expect(text.conversation == "hello by number")
         companion.close()
         await setup.close()

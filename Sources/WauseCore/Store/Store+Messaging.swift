@@ -204,3 +204,113 @@ extension Store {
         }
     }
 }
+
+// MARK: Outbox
+
+extension Store {
+    struct OutboxEntry: Sendable {
+        var id: Int64
+        var messageID: String
+        var chatJID: String
+        var payload: [UInt8]
+        var attempts: Int64
+    }
+
+    /// The message row, the outbox row and `queued` in the timeline, in one transaction.
+    /// With `idempotency`, the caller's key and its result are recorded in the same transaction, so a
+    /// retry after a crash finds either both the message and the key, or neither.
+    func enqueue(_ message: MessageRecord, contactID: Int64?, payload: [UInt8], now: Int64,
+                 idempotency: (key: String, method: String, result: JSONObject)? = nil) throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) -> Int64 in
+            try c.transaction { () throws(WauseError) -> Int64 in
+                if let idempotency {
+                    try c.execute("INSERT OR REPLACE INTO idempotency_keys (key, method, result, created_at) VALUES (?, ?, ?, ?)",
+                                  [.text(idempotency.key), .text(idempotency.method),
+                                   .text(JSONValue.object(idempotency.result).serialized), .integer(now)])
+                }
+                try c.execute("""
+                    INSERT INTO chats (jid, contact_id, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT (jid) DO UPDATE SET contact_id = coalesce(chats.contact_id, excluded.contact_id)
+                    """, [.text(message.chatJID), SQLValue(contactID), .integer(now)])
+                let rowid = try c.execute("""
+                    INSERT INTO messages (id, chat_jid, sender_jid, from_me, type, body, quoted_id, timestamp, has_media, status, raw,
+                                          received_at)
+                    VALUES (?, ?, NULL, 1, ?, ?, ?, ?, 0, 'queued', ?, ?)
+                    """, [.text(message.id), .text(message.chatJID), .text(message.type), .text(message.body),
+                          SQLValue(message.quotedID), .integer(message.timestamp), .blob(payload), .integer(now)])
+                try c.execute("UPDATE chats SET last_message_at = max(coalesce(last_message_at, 0), ?), updated_at = ? WHERE jid = ?",
+                              [.integer(message.timestamp), .integer(now), .text(message.chatJID)])
+                try c.execute("INSERT INTO message_status_timeline (message_rowid, status, at) VALUES (?, 'queued', ?)",
+                              [.integer(rowid), .integer(now)])
+                try c.execute("INSERT INTO outbox (message_id, chat_jid, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                              [.text(message.id), .text(message.chatJID), .blob(payload), .integer(now), .integer(now)])
+                return rowid
+            }
+        }
+    }
+
+    /// The oldest row that is first in its chat and due by `now` (per-chat order: a later message
+    /// of a chat never overtakes an earlier one that waits for its retry).
+    func nextOutboxEntry(dueBy now: Int64 = .max) throws(WauseError) -> OutboxEntry? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("""
+                SELECT * FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid) AND o.next_attempt_at <= ?
+                ORDER BY o.id LIMIT 1
+                """, [.integer(now)]).first.map { row in
+                OutboxEntry(id: row["id"].integer ?? 0, messageID: row["message_id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
+                            payload: row["payload"].blob ?? [], attempts: row["attempts"].integer ?? 0)
+            }
+        }
+    }
+
+    /// When the earliest chat's first row falls due, if any row waits.
+    func nextOutboxRetry() throws(WauseError) -> Int64? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("""
+                SELECT min(o.next_attempt_at) AS due FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid)
+                """).first?["due"].integer
+        }
+    }
+
+    /// One counted attempt that failed; the row waits until `nextAttemptAt`.
+    func noteOutboxAttempt(_ entry: OutboxEntry, error: String, nextAttemptAt: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                          [.text(error), .integer(nextAttemptAt), .integer(entry.id)])
+        }
+    }
+
+    func markSent(_ entry: OutboxEntry, at serverTime: Int64, now: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                try c.execute("DELETE FROM outbox WHERE id = ?", [.integer(entry.id)])
+                try c.execute("UPDATE messages SET status = 'sent' WHERE id = ? AND from_me = 1 AND status = 'queued'",
+                              [.text(entry.messageID)])
+                try c.execute("""
+                    INSERT INTO message_status_timeline (message_rowid, status, at)
+                    SELECT rowid, 'sent', ? FROM messages WHERE id = ? AND from_me = 1
+                    """, [.integer(serverTime), .text(entry.messageID)])
+            }
+        }
+    }
+
+    func markFailed(_ entry: OutboxEntry, reason: String, now: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                try c.execute("DELETE FROM outbox WHERE id = ?", [.integer(entry.id)])
+                try c.execute("UPDATE messages SET status = 'failed', status_reason = ? WHERE id = ? AND from_me = 1",
+                              [.text(reason), .text(entry.messageID)])
+                try c.execute("""
+                    INSERT INTO message_status_timeline (message_rowid, status, at)
+                    SELECT rowid, 'failed', ? FROM messages WHERE id = ? AND from_me = 1
+                    """, [.integer(now), .text(entry.messageID)])
+            }
+        }
+    }
+
+    func advSignedIdentity() throws(WauseError) -> [UInt8]? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT adv_signed_identity FROM device WHERE id = 1").first?["adv_signed_identity"].blob
+        }
+    }
+}
