@@ -121,7 +121,7 @@ public final class MCPServer: @unchecked Sendable {
         ["jsonrpc": "2.0", "id": id, "result": .object(result)]
     }
 
-    private func now() -> Int64 { client.environment.now() }
+    private func now() -> UnixTime { client.environment.now() }
 
     // MARK: POST
 

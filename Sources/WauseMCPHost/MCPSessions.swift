@@ -7,12 +7,12 @@ final class MCPSession: @unchecked Sendable {
     let protocolVersion: String
     let clientName: String
     private let lock = ConditionLock()
-    private var lastSeen: Int64
+    private var lastSeen: UnixTime
     private var eventCursor: Int64
     private var stream: EventStream?
     private(set) var logLevel = "info"
 
-    init(id: String, protocolVersion: String, clientName: String, eventCursor: Int64, now: Int64) {
+    init(id: String, protocolVersion: String, clientName: String, eventCursor: Int64, now: UnixTime) {
         self.id = id
         self.protocolVersion = protocolVersion
         self.clientName = clientName
@@ -20,13 +20,13 @@ final class MCPSession: @unchecked Sendable {
         lastSeen = now
     }
 
-    func touch(_ now: Int64) { lock.withLock { lastSeen = now } }
+    func touch(_ now: UnixTime) { lock.withLock { lastSeen = now } }
 
     func setLogLevel(_ level: String) { lock.withLock { logLevel = level } }
 
-    func isIdle(since cutoff: Int64) -> Bool { lock.withLock { stream == nil && lastSeen < cutoff } }
+    func isIdle(since cutoff: UnixTime) -> Bool { lock.withLock { stream == nil && lastSeen < cutoff } }
 
-    var lastActivity: Int64 { lock.withLock { lastSeen } }
+    var lastActivity: UnixTime { lock.withLock { lastSeen } }
 
     /// Opens the session's event stream, which starts after `lastEventID` when the client resumes,
     /// else where the previous stream got to. It becomes the session's only stream: each message
@@ -64,17 +64,17 @@ final class MCPSession: @unchecked Sendable {
 final class MCPSessionTable: @unchecked Sendable {
     private let lock = ConditionLock()
     private var sessions: [String: MCPSession] = [:]
-    private let idleTimeoutMilliseconds: Int64
+    private let idleTimeout: Duration
     private let capacity: Int
 
-    init(idleTimeoutMilliseconds: Int64 = 30 * 60 * 1000, capacity: Int = 1000) {
-        self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+    init(idleTimeout: Duration = .seconds(30 * 60), capacity: Int = 1000) {
+        self.idleTimeout = idleTimeout
         self.capacity = capacity
     }
 
-    func add(_ session: MCPSession, now: Int64) {
+    func add(_ session: MCPSession, now: UnixTime) {
         let evicted = lock.withLock { () -> [MCPSession] in
-            var removed = sessions.values.filter { $0.isIdle(since: now - idleTimeoutMilliseconds) }
+            var removed = sessions.values.filter { $0.isIdle(since: now - idleTimeout) }
             for session in removed { sessions[session.id] = nil }
             if sessions.count >= capacity, let oldest = sessions.values.min(by: { $0.lastActivity < $1.lastActivity }) {
                 sessions[oldest.id] = nil
@@ -86,10 +86,10 @@ final class MCPSessionTable: @unchecked Sendable {
         for session in evicted { session.end() }
     }
 
-    func session(_ id: String, now: Int64) -> MCPSession? {
+    func session(_ id: String, now: UnixTime) -> MCPSession? {
         lock.withLock {
             guard let session = sessions[id] else { return nil }
-            if session.isIdle(since: now - idleTimeoutMilliseconds) {
+            if session.isIdle(since: now - idleTimeout) {
                 sessions[id] = nil
                 return nil
             }

@@ -16,8 +16,8 @@ public enum MessageFormat {
 
     /// whatsmeow's `GenerateMessageID`: `3EB0` + the first 9 bytes (upper-case hex) of
     /// SHA-256(unix seconds as 8 bytes BE ‖ own user ‖ "@c.us" ‖ 16 random bytes) — 22 characters.
-    public static func newMessageID(now: Int64, ownUser: String, random: (Int) -> [UInt8]) -> String {
-        let seconds = UInt64(max(0, now / 1000))
+    public static func newMessageID(now: UnixTime, ownUser: String, random: (Int) -> [UInt8]) -> String {
+        let seconds = UInt64(max(0, now.seconds))
         var data = (0..<8).reversed().map { UInt8(truncatingIfNeeded: seconds >> (8 * UInt64($0))) }
         data += Array(ownUser.utf8) + Array("@c.us".utf8) + random(16)
         return "3EB0" + Hex.encode(Array(SHA256.hash(data: data).prefix(9))).uppercased()

@@ -30,6 +30,13 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
     public init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
     public init(_ value: [UInt8]?) { self = value.map { .blob($0) } ?? .null }
     public init(_ value: Bool) { self = .integer(value ? 1 : 0) }
+    public init(_ value: UnixTime?) { self = value.map { .integer($0.milliseconds) } ?? .null }
+
+    /// An instant as the store keeps every instant: Unix milliseconds.
+    public static func time(_ value: UnixTime) -> SQLValue { .integer(value.milliseconds) }
+
+    /// An instant read back (Unix milliseconds).
+    public var time: UnixTime? { integer.map(UnixTime.init(milliseconds:)) }
 }
 
 /// One result row; columns by name.

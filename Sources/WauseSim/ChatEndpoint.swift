@@ -25,10 +25,10 @@ final class ChatEndpoint: Sendable {
     /// Refs per pair-device iq: whatsmeow assumes exactly 6 (whatsmeow pair.go handlePairDevice).
     static let refsPerPairing = 6
     /// whatsmeow qrchan.go emitQRs: the first ref is shown for 60 s, each next one for 20 s.
-    static let firstRefLifetime: Int64 = 60_000
-    static let nextRefLifetime: Int64 = 20_000
+    static let firstRefLifetime: Duration = .seconds(60)
+    static let nextRefLifetime: Duration = .seconds(20)
     /// How long the refs of one pair-device request live in all: 60 s + 5 × 20 s.
-    static let pairingLifetime: Int64 = firstRefLifetime + Int64(refsPerPairing - 1) * nextRefLifetime
+    static let pairingLifetime: Duration = firstRefLifetime + nextRefLifetime * (refsPerPairing - 1)
 
     let serverKey: Curve25519KeyPair
     let certificateChain: [UInt8]
@@ -60,7 +60,7 @@ final class ChatEndpoint: Sendable {
         // A fresh server key and intermediate each start, certified by the (persistent) root, valid
         // from a day ago for a year: clients check the window around their own clock (whatsmeow handshake.go verifyServerCert).
         serverKey = Curve25519KeyPair.generate(random: environment.randomBytes)
-        let now = UInt64(environment.now() / 1000)
+        let now = UInt64(environment.now().seconds)
         let issuer = try ServerCertificateIssuer(rootPrivateKey: rootKey.privateKey,
                                                  intermediatePrivateKey: environment.randomBytes(32),
                                                  notBefore: now - 86_400, notAfter: now + 365 * 86_400,
@@ -199,9 +199,9 @@ final class ChatEndpoint: Sendable {
         connections.disconnect(device: device.jid, reason: .replaced)
         connections.update(id, device: device.jid, state: "ready")
         try socket.send(node: Node(tag: "success", attributes: [
-            "t": .text(String(environment.now() / 1000)), "props": "1", "location": "sim",
+            "t": .text(String(environment.now().seconds)), "props": "1", "location": "sim",
             "lid": .jid(JID(user: account.lid, device: UInt16(device.device), server: .lid)),
-            "display_name": .text(account.pushName), "creation": .text(String(device.linkedAt / 1000)),
+            "display_name": .text(account.pushName), "creation": .text(String(device.linkedAt.seconds)),
         ]))
         return device
     }

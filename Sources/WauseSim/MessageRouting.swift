@@ -86,7 +86,7 @@ final class MessageRouter: @unchecked Sendable {
             if let id = node[attribute: "id"] { try reply(MessageRouter.ack(id: id, from: .whatsAppServer, t: nil, error: "400")) }
             return
         }
-        let t = environment.now() / 1000
+        let t = environment.now().seconds
         let type = node[attribute: "type"] ?? "text"
         // `edit` and `category` travel with the message (whatsmeow send.go sendDM, preparePeerMessageNode).
         var extra = Attributes()
@@ -183,7 +183,7 @@ final class MessageRouter: @unchecked Sendable {
             logger.debug("receipt \(id) to \(to): no such account, dropped")
         }
         var attributes: Attributes = ["from": .jid(sender.jid(to.server == .lid ? .lid : .whatsApp)), "id": .text(id),
-                                      "t": .text(node[attribute: "t"] ?? String(environment.now() / 1000))]
+                                      "t": .text(node[attribute: "t"] ?? String(environment.now().seconds))]
         for name in ["type", "recipient", "participant", "category"] {
             if let value = node.attributes[name] { attributes[name] = value }
         }
@@ -215,7 +215,7 @@ final class MessageRouter: @unchecked Sendable {
         if let keyIndex, change == "add" { changed["key-index"] = .text(String(keyIndex)) }
         let node = Node(tag: "notification", attributes: [
             "from": .jid(user), "id": .text(Hex.encode(environment.randomBytes(8)).uppercased()), "type": "devices",
-            "t": .text(String(environment.now() / 1000)), "lid": .jid(JID(user: account.lid, server: .lid)),
+            "t": .text(String(environment.now().seconds)), "lid": .jid(JID(user: account.lid, server: .lid)),
         ], children: [
             Node(tag: change, attributes: ["device_hash": .text(ParticipantHash.v2(endpoints.map { $0.jid(.whatsApp) }))],
                  children: [Node(tag: "device", attributes: changed)]),
@@ -237,7 +237,7 @@ final class MessageRouter: @unchecked Sendable {
         guard let count = try? state.preKeyCount(phone: phone, device: device), count < MessageRouter.preKeyMinimum else { return }
         let node = Node(tag: "notification", attributes: [
             "from": .jid(.whatsAppServer), "id": .text(Hex.encode(environment.randomBytes(8)).uppercased()), "type": "encrypt",
-            "t": .text(String(environment.now() / 1000)),
+            "t": .text(String(environment.now().seconds)),
         ], children: [Node(tag: "count", attributes: ["value": .text(String(count))])])
         for link in connections.links(phone: phone, device: device) { link.sendNow(node) }
     }

@@ -102,7 +102,7 @@ extension SimState {
                 let registration = SignalKeyHelper.generateRegistrationId(random: random)
                 let signed: SignedPreKeyRecord
                 do {
-                    signed = try SignalKeyHelper.generateSignedPreKey(identity: account.identity, id: 1, timestamp: UInt64(clock()),
+                    signed = try SignalKeyHelper.generateSignedPreKey(identity: account.identity, id: 1, timestamp: UInt64(clock().milliseconds),
                                                                       random: random)
                 } catch { throw WauseError(.internal, "cannot make a signed prekey: \(error)") }
                 try c.execute("INSERT INTO phone_signal (phone, registration_id, signed_prekey, next_prekey_id) VALUES (?, ?, ?, 1)",
@@ -213,7 +213,7 @@ extension SimState {
                 for (stanza, bytes) in zip(stanzas, encoded) {
                     try c.execute("INSERT INTO queue (phone, device, kind, stanza_id, stanza, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                                   [.text(stanza.phone), .integer(Int64(stanza.device)), .text(stanza.kind.rawValue), .text(stanza.stanzaID),
-                                   .blob(bytes), .integer(now)])
+                                   .blob(bytes), .time(now)])
                 }
                 try also?(c)
             }
@@ -241,7 +241,7 @@ extension SimState {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
                 for seq in seqs {
-                    try c.execute("UPDATE queue SET delivered_at = coalesce(delivered_at, ?) WHERE seq = ?", [.integer(now), .integer(seq)])
+                    try c.execute("UPDATE queue SET delivered_at = coalesce(delivered_at, ?) WHERE seq = ?", [.time(now), .integer(seq)])
                 }
             }
         }

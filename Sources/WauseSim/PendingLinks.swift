@@ -27,7 +27,7 @@ final class PairingConnection: @unchecked Sendable {
         let platformID: String
         let platformDisplay: String
         let ref: String
-        let requestedAt: Int64
+        let requestedAt: UnixTime
     }
 
     /// What a wait for the companion ends with.
@@ -41,7 +41,7 @@ final class PairingConnection: @unchecked Sendable {
     let socket: WireSocket
     let registration: Registration
     let refs: [String]
-    let issuedAt: Int64
+    let issuedAt: UnixTime
 
     private let lock = ConditionLock()
     private var codeRequest: CodeRequest?
@@ -50,7 +50,7 @@ final class PairingConnection: @unchecked Sendable {
     private var responseWaiters: [String: OneShot<Answer>] = [:]
     private var finishWaiter: (ref: String, shot: OneShot<Answer>)?
 
-    init(connectionID: Int, socket: WireSocket, registration: Registration, refs: [String], issuedAt: Int64) {
+    init(connectionID: Int, socket: WireSocket, registration: Registration, refs: [String], issuedAt: UnixTime) {
         self.connectionID = connectionID
         self.socket = socket
         self.registration = registration
@@ -60,9 +60,9 @@ final class PairingConnection: @unchecked Sendable {
 
     /// whatsmeow qrchan.go emitQRs: ref `i` (from 0) is shown from 60 s + 20 s·(i−1) on and so is good until
     /// 60 s + 20 s·i after the pair-device iq; nil if the ref is not this connection's.
-    func expiry(ofRef ref: String) -> Int64? {
+    func expiry(ofRef ref: String) -> UnixTime? {
         guard let index = refs.firstIndex(of: ref) else { return nil }
-        return issuedAt + ChatEndpoint.firstRefLifetime + Int64(index) * ChatEndpoint.nextRefLifetime
+        return issuedAt + ChatEndpoint.firstRefLifetime + ChatEndpoint.nextRefLifetime * index
     }
 
     var pendingCode: CodeRequest? { lock.withLock { closed ? nil : codeRequest } }
@@ -219,11 +219,11 @@ final class OneShot<Value: Sendable>: @unchecked Sendable {
         }
     }
 
-    /// Waits at most `milliseconds` (on the environment's clock, so tests can run it in virtual
+    /// Waits at most `duration` (on the environment's clock, so tests can run it in virtual
     /// time); `timedOut` is the value when the time runs out first.
-    func wait(milliseconds: Int64, environment: Environment, timedOut: Value) async -> Value {
+    func wait(for duration: Duration, environment: Environment, timedOut: Value) async -> Value {
         let timer = Task {
-            try? await environment.sleep(milliseconds)
+            try? await environment.sleep(duration)
             if !Task.isCancelled { self.fulfill(timedOut) }
         }
         let result = await wait()

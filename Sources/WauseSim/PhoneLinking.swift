@@ -50,7 +50,7 @@ struct AdminFailure: Error {
 final class PhoneLinking: Sendable {
     /// How long the phone waits for each answer of the companion (pair-device-sign,
     /// companion_finish). whatsmeow's iq timeout is 75 s; a phone gives up sooner.
-    static let answerTimeout: Int64 = 30_000
+    static let answerTimeout: Duration = .seconds(30)
     static let qrPrefix = "https://wa.me/settings/linked_devices#"
 
     /// A test knob: the phone sends a tampered pair-success, so that tests can see a companion
@@ -120,7 +120,7 @@ final class PhoneLinking: Sendable {
             throw AdminFailure(404, .notFound, "no companion is showing ref \(code.ref) (unknown, or its connection closed)")
         }
         guard environment.now() <= expiry else {
-            throw AdminFailure(410, .pairingFailed, "ref \(code.ref) expired \(ISO8601.string(fromUnixMilliseconds: expiry))")
+            throw AdminFailure(410, .pairingFailed, "ref \(code.ref) expired \(expiry.iso8601)")
         }
         guard code.noiseKey == connection.registration.noisePublicKey, code.identityKey == connection.registration.identityPublicKey
         else {
@@ -199,7 +199,7 @@ final class PhoneLinking: Sendable {
         let finished = connection.expectFinish(ref: request.ref)
         let notification = Node(tag: "notification", attributes: [
             "from": .jid(.whatsAppServer), "type": "link_code_companion_reg", "id": .text(stanzaID()),
-            "t": .text(String(environment.now() / 1000)),
+            "t": .text(String(environment.now().seconds)),
         ], children: [Node(tag: "link_code_companion_reg", attributes: ["stage": "primary_hello"], children: [
             Node(tag: "link_code_pairing_ref", bytes: Array(request.ref.utf8)),
             Node(tag: "link_code_pairing_wrapped_primary_ephemeral_pub", bytes: wrappedPrimary),
@@ -210,12 +210,12 @@ final class PhoneLinking: Sendable {
             throw AdminFailure(422, .pairingFailed, "the companion went away before primary_hello")
         }
         let finish: Node
-        switch await finished.wait(milliseconds: PhoneLinking.answerTimeout, environment: environment, timedOut: .timeout) {
+        switch await finished.wait(for: PhoneLinking.answerTimeout, environment: environment, timedOut: .timeout) {
         case .stanza(let node): finish = node
         case .closed: throw AdminFailure(422, .pairingFailed, "the companion went away before companion_finish")
         case .timeout:
             connection.forgetFinish()
-            throw AdminFailure(408, .timeout, "the companion did not send companion_finish within \(PhoneLinking.answerTimeout / 1000) s")
+            throw AdminFailure(408, .timeout, "the companion did not send companion_finish within \(PhoneLinking.answerTimeout.wholeSeconds) s")
         }
 
         // whatsmeow pair-code.go handleCodePairNotification: open the key bundle with X25519(primaryEph, companionEph).
@@ -285,7 +285,7 @@ final class PhoneLinking: Sendable {
         let deviceJID = JID(user: account.phone, device: UInt16(number), server: .whatsApp)
         let deviceLID = JID(user: account.lid, device: UInt16(number), server: .lid)
         let stanza = Node(tag: "iq", attributes: [
-            "from": .jid(.whatsAppServer), "type": "set", "id": .text(id), "t": .text(String(environment.now() / 1000)),
+            "from": .jid(.whatsAppServer), "type": "set", "id": .text(id), "t": .text(String(environment.now().seconds)),
         ], children: [Node(tag: "pair-success", children: [
             Node(tag: "device-identity", bytes: signed.container),
             Node(tag: "device", attributes: ["jid": .jid(deviceJID), "lid": .jid(deviceLID)]),
@@ -297,12 +297,12 @@ final class PhoneLinking: Sendable {
             throw AdminFailure(422, .pairingFailed, "the companion went away before pair-success")
         }
         let reply: Node
-        switch await answered.wait(milliseconds: PhoneLinking.answerTimeout, environment: environment, timedOut: .timeout) {
+        switch await answered.wait(for: PhoneLinking.answerTimeout, environment: environment, timedOut: .timeout) {
         case .stanza(let node): reply = node
         case .closed: throw AdminFailure(422, .pairingFailed, "the companion went away without answering pair-success")
         case .timeout:
             connection.forget(id: id)
-            throw AdminFailure(408, .timeout, "the companion did not answer pair-success within \(PhoneLinking.answerTimeout / 1000) s")
+            throw AdminFailure(408, .timeout, "the companion did not answer pair-success within \(PhoneLinking.answerTimeout.wholeSeconds) s")
         }
         if reply[attribute: "type"] == "error" {
             let error = reply.child("error")
@@ -353,7 +353,7 @@ final class PhoneLinking: Sendable {
                       corrupt: Corruption?) throws -> Signed {
         var identity = WAAdv_ADVDeviceIdentity()
         identity.rawID = issue.rawID
-        identity.timestamp = UInt64(environment.now() / 1000)
+        identity.timestamp = UInt64(environment.now().seconds)
         identity.keyIndex = issue.keyIndex
         identity.accountType = .e2Ee
         identity.deviceType = .e2Ee

@@ -52,7 +52,7 @@ extension ChatEndpoint {
                         "from": .jid(JID(user: issuer.phone, server: .whatsApp)),
                         "sender_lid": .jid(JID(user: issuer.lid, server: .lid)),
                         "id": .text(Hex.encode(environment.randomBytes(8)).uppercased()), "type": "privacy_token",
-                        "t": .text(String(environment.now() / 1000)),
+                        "t": .text(String(environment.now().seconds)),
                     ], children: [Node(tag: "tokens", children: [
                         Node(tag: "token", attributes: ["jid": .jid(grant.jid), "t": .text(grant.t), "type": "trusted_contact"],
                              bytes: grant.token),
@@ -74,7 +74,7 @@ extension SimState {
             _ = try c.execute("""
                 INSERT INTO privacy_tokens (issuer, holder, token, t, issued_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (issuer, holder) DO UPDATE SET token = excluded.token, t = excluded.t, issued_at = excluded.issued_at
-                """, [.text(issuer), .text(holder), .blob(token), .integer(t), .integer(now)])
+                """, [.text(issuer), .text(holder), .blob(token), .integer(t), .time(now)])
         }
     }
 

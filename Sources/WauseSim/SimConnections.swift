@@ -10,7 +10,7 @@ public final class SimConnections: @unchecked Sendable {
         /// `phone:device@s.whatsapp.net` once a linked device logged in; nil while unpaired.
         public var device: String?
         public var state: String
-        public let since: Int64
+        public let since: UnixTime
         /// Ends the connection, optionally after sending a last stanza (built by the caller).
         public let disconnect: @Sendable (_ reason: DisconnectReason) -> Void
     }
@@ -34,7 +34,7 @@ public final class SimConnections: @unchecked Sendable {
     public init() {}
 
     /// `disconnect` is called with the new connection's id.
-    public func add(state: String, since: Int64, disconnect: @escaping @Sendable (Int, DisconnectReason) -> Void) -> Int {
+    public func add(state: String, since: UnixTime, disconnect: @escaping @Sendable (Int, DisconnectReason) -> Void) -> Int {
         lock.withLock {
             let id = nextID
             nextID += 1
@@ -48,7 +48,7 @@ public final class SimConnections: @unchecked Sendable {
     /// reader stops at the close frame would never read the error. whatsmeow closes by itself on
     /// 515 and waits for the server's close after `device_removed`, `replaced` and 503
     /// (connectionevents.go `handleStreamError`: `Disconnect()` vs `expectDisconnect()`).
-    static let streamErrorGrace: Int64 = 3_000
+    static let streamErrorGrace: Duration = .seconds(3)
 
     /// A test knob: stream errors are lost as a close racing them would lose them (the connection
     /// closes at once and the error never goes out), so tests can see a client cope.
@@ -122,7 +122,7 @@ public final class SimConnections: @unchecked Sendable {
     public var json: JSONValue {
         .array(all.map { entry in
             ["id": .int(Int64(entry.id)), "device": JSONValue(entry.device), "state": .string(entry.state),
-             "since": .string(ISO8601.string(fromUnixMilliseconds: entry.since))]
+             "since": .string(entry.since.iso8601)]
         })
     }
 }

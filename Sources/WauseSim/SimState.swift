@@ -27,7 +27,7 @@ public struct SimDevice: Sendable, Equatable {
     public let identityPublicKey: [UInt8]
     public let registrationID: Int64
     public let platform: String?
-    public let linkedAt: Int64
+    public let linkedAt: UnixTime
     /// DeviceProps.os from the registration payload (what "Linked devices" shows).
     public var os: String? = nil
     /// ADVDeviceIdentity.keyIndex the phone signed for this device.
@@ -39,7 +39,7 @@ public struct SimDevice: Sendable, Equatable {
         [
             "device": .int(Int64(device)), "jid": .string(jid),
             "platform": JSONValue(platform), "os": JSONValue(os), "key_index": keyIndex.map { .int(Int64($0)) } ?? .null,
-            "linked_at": .string(ISO8601.string(fromUnixMilliseconds: linkedAt)),
+            "linked_at": .string(linkedAt.iso8601),
         ]
     }
 }
@@ -212,9 +212,9 @@ public final class SimState: @unchecked Sendable {
 
     let database: SQLiteDatabase
     let random: @Sendable (Int) -> [UInt8]
-    let clock: @Sendable () -> Int64
+    let clock: @Sendable () -> UnixTime
 
-    public init(directory: String, random: @escaping @Sendable (Int) -> [UInt8], clock: @escaping @Sendable () -> Int64) throws(WauseError) {
+    public init(directory: String, random: @escaping @Sendable (Int) -> [UInt8], clock: @escaping @Sendable () -> UnixTime) throws(WauseError) {
         database = try SQLiteDatabase(path: directory + "/sim.db")
         self.random = random
         self.clock = clock
@@ -240,7 +240,7 @@ public final class SimState: @unchecked Sendable {
             let account = SimAccount(phone: normalized, lid: lid, pushName: pushName ?? "User \(normalized.suffix(4))", identity: identity)
             try c.execute("INSERT INTO accounts (phone, lid, push_name, identity_private, identity_public, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                           [.text(account.phone), .text(account.lid), .text(account.pushName), .blob(identity.privateKey),
-                           .blob(identity.publicKey), .integer(clock())])
+                           .blob(identity.publicKey), .time(clock())])
             return account
         }
     }
@@ -299,7 +299,7 @@ public final class SimState: @unchecked Sendable {
                     INSERT INTO devices (phone, device, noise_public, identity_public, registration_id, platform, linked_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, [.text(phone), .integer(number), .blob(noisePublicKey), .blob(identityPublicKey), .integer(registrationID),
-                          SQLValue(platform), .integer(now)])
+                          SQLValue(platform), .time(now)])
                 return SimDevice(phone: phone, device: Int(number), noisePublicKey: noisePublicKey, identityPublicKey: identityPublicKey,
                                  registrationID: registrationID, platform: platform, linkedAt: now)
             }
@@ -317,7 +317,7 @@ public final class SimState: @unchecked Sendable {
                 // What was waiting for it will never be asked for again (a relinked device starts fresh).
                 try c.execute("DELETE FROM queue WHERE phone = ? AND device = ?", [.text(phone), .integer(Int64(device))])
                 try c.execute("INSERT OR REPLACE INTO removed_devices (noise_public, removed_at) VALUES (?, ?)",
-                              [.blob(removed.noisePublicKey), .integer(clock())])
+                              [.blob(removed.noisePublicKey), .time(clock())])
                 return removed
             }
         }
@@ -329,7 +329,7 @@ public final class SimState: @unchecked Sendable {
         else { return nil }
         return SimDevice(phone: phone, device: Int(device), noisePublicKey: noise, identityPublicKey: identity,
                          registrationID: row["registration_id"].integer ?? 0, platform: row["platform"].text,
-                         linkedAt: row["linked_at"].integer ?? 0, os: row["os"].text,
+                         linkedAt: row["linked_at"].time ?? .epoch, os: row["os"].text,
                          keyIndex: row["key_index"].integer.map { Int($0) })
     }
 }
@@ -412,7 +412,7 @@ extension SimState {
                                          os, key_index, adv_identity)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(new.phone), .integer(Int64(new.device)), .blob(new.noisePublicKey), .blob(new.identityPublicKey),
-                          .integer(new.registrationID), SQLValue(new.platform), .integer(now), SQLValue(new.os),
+                          .integer(new.registrationID), SQLValue(new.platform), .time(now), SQLValue(new.os),
                           .integer(Int64(new.keyIndex)), .blob(new.advIdentity)])
                 if let signed = new.signedPreKey {
                     try c.execute("INSERT INTO signed_prekeys (phone, device, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?)",
@@ -444,7 +444,7 @@ extension SimState {
                 let now = clock()
                 for key in upload.preKeys {
                     try c.execute("INSERT OR REPLACE INTO prekeys (phone, device, key_id, public_key, uploaded_at) VALUES (?, ?, ?, ?, ?)",
-                                  [.text(phone), .integer(Int64(device)), .integer(Int64(key.id)), .blob(key.publicKey), .integer(now)])
+                                  [.text(phone), .integer(Int64(device)), .integer(Int64(key.id)), .blob(key.publicKey), .time(now)])
                 }
                 let signed = upload.signedPreKey
                 try c.execute("INSERT OR REPLACE INTO signed_prekeys (phone, device, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?)",

@@ -31,7 +31,7 @@ enum UserDevices {
                         var attributes: Attributes = ["id": .text(String(device.device))]
                         attributes["key-index"] = .text(String(device.keyIndex ?? device.device))
                         devices.append(Node(tag: "device", attributes: attributes))
-                        newest = max(newest, device.linkedAt / 1000)
+                        newest = max(newest, device.linkedAt.seconds)
                     }
                 }
                 children.append(Node(tag: "devices", children: account == nil ? [Node(tag: "device-list")] : [

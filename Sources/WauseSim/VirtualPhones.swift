@@ -116,7 +116,7 @@ final class VirtualPhones: @unchecked Sendable {
         let senderAccount = try state.account(jid: from)
         let fromMe = senderAccount?.phone == account.phone
         let address = SignalAddress(user: from.user, device: from.device, server: from.server.rawValue)
-        let t = node[attribute: "t"].flatMap(Int64.init) ?? environment.now() / 1000
+        let t = node[attribute: "t"].flatMap(Int64.init) ?? environment.now().seconds
 
         let outcome = try signalLock.withLock { () throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
             let store = try state.phoneSignalStore(account)
@@ -172,7 +172,7 @@ final class VirtualPhones: @unchecked Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(account.phone), .text(id), .text(from.description), SQLValue(senderAccount?.phone), SQLValue(fromMe),
                           .text(item.chat.description), .text(item.to.description), SQLValue(item.text), SQLValue(pushName), .integer(t),
-                          .integer(now)])
+                          .time(now)])
             }
             try state.dequeue(seq: seq, in: c)
         }
@@ -202,7 +202,7 @@ final class VirtualPhones: @unchecked Sendable {
         let keys = try state.phoneKeys(account)
         var children = [
             Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
-                                            "t": .text(node[attribute: "t"] ?? String(environment.now() / 1000)), "v": "1"]),
+                                            "t": .text(node[attribute: "t"] ?? String(environment.now().seconds)), "v": "1"]),
             Node(tag: "registration", bytes: PreKeyStanzas.bigEndian(keys.registrationID, bytes: 4)),
         ]
         if count > 1 {
@@ -248,7 +248,7 @@ final class VirtualPhones: @unchecked Sendable {
         copy.deviceSentMessage.message = message
         let copyPayload = try MessageFormat.encode(copy)
         let id = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
-        let t = environment.now() / 1000
+        let t = environment.now().seconds
         let sender = SimEndpoint(account: account, device: 0)
         let recipients = try state.endpoints(of: target)
         let own = try state.endpoints(of: account).filter { $0.device != 0 }

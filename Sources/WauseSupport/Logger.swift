@@ -16,9 +16,9 @@ public enum LogLevel: String, Sendable, CaseIterable, Comparable {
 public struct Logger: Sendable {
     public let level: LogLevel
     public let label: String
-    private let clock: @Sendable () -> Int64
+    private let clock: @Sendable () -> UnixTime
 
-    public init(label: String, level: LogLevel, clock: @escaping @Sendable () -> Int64 = WallClock.nowMilliseconds) {
+    public init(label: String, level: LogLevel, clock: @escaping @Sendable () -> UnixTime = WallClock.now) {
         self.label = label
         self.level = level
         self.clock = clock
@@ -26,7 +26,7 @@ public struct Logger: Sendable {
 
     public func log(_ entryLevel: LogLevel, _ message: @autoclosure () -> String) {
         guard entryLevel >= level else { return }
-        let line = "\(ISO8601.string(fromUnixMilliseconds: clock())) \(entryLevel.rawValue.uppercased()) [\(label)] \(message())\n"
+        let line = "\(clock().iso8601) \(entryLevel.rawValue.uppercased()) [\(label)] \(message())\n"
         // write(2) on fd 2: one call per line, so lines from several threads do not interleave.
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }

@@ -5,10 +5,9 @@ import Glibc
 /// The real wall clock, for the places that take a clock as a parameter (the engine injects its
 /// own through `Environment`; this is the default outside it).
 public enum WallClock {
-    /// Unix time in milliseconds.
-    @Sendable public static func nowMilliseconds() -> Int64 {
+    @Sendable public static func now() -> UnixTime {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+        return UnixTime(milliseconds: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
     }
 }

@@ -56,13 +56,13 @@ enum StoreBenchmark {
     static func measure(bodies: [String], queries: [String], directory: String) throws -> Figures {
         let store = try Store(directory: directory)
         defer { store.close() }
-        let contacts = try (0..<50).map { index in try store.contact(phone: "1555000\(1000 + index)", lid: nil, now: 1) }
+        let contacts = try (0..<50).map { index in try store.contact(phone: "1555000\(1000 + index)", lid: nil, now: UnixTime(milliseconds: 1)) }
         let start = wallSeconds()
         for (index, body) in bodies.enumerated() {
             let contact = contacts[index % contacts.count]
             let record = MessageRecord(id: "3EB0\(index)", chatJID: contact.chatJID, senderJID: contact.chatJID, fromMe: false, type: "chat",
-                                       body: body, timestamp: 1_700_000_000 + Int64(index))
-            _ = try store.insertMessage(record, contactID: contact.id, now: Int64(index))
+                                       body: body, timestamp: UnixTime(seconds: 1_700_000_000 + Int64(index)))
+            _ = try store.insertMessage(record, contactID: contact.id, now: UnixTime(milliseconds: Int64(index)))
         }
         let ingest = Double(bodies.count) / (wallSeconds() - start)
         var latencies: [Double] = []

@@ -9,7 +9,7 @@ import WauseProtocol
 /// status timeline — and the message formats (padding, ids, text unwrapping).
 @Suite struct MessagingStoreTests {
     func message(_ id: String, chat: String, fromMe: Bool = false, body: String = "hello", at: Int64 = 1_700_000_000) -> MessageRecord {
-        MessageRecord(id: id, chatJID: chat, senderJID: fromMe ? nil : chat, fromMe: fromMe, type: "chat", body: body, timestamp: at)
+        MessageRecord(id: id, chatJID: chat, senderJID: fromMe ? nil : chat, fromMe: fromMe, type: "chat", body: body, timestamp: UnixTime(seconds: at))
     }
 
     @Test func aPersonReachedByLIDAndByPhoneIsOneContactWithOneChat() throws {

@@ -10,7 +10,7 @@ import WauseSupport
     let random = SeededRandom(seed: 0x60)
 
     /// A store with its device identity, and a verified link from `TestPhone`.
-    func pairedStore(_ temp: TemporaryDirectory, phone: TestPhone = TestPhone(seed: 20), now: Int64 = 1_000)
+    func pairedStore(_ temp: TemporaryDirectory, phone: TestPhone = TestPhone(seed: 20), now: UnixTime = 1_000)
         throws -> (Store, DeviceIdentity, PairSuccess.Link, [UInt8])
     {
         let store = try Store(directory: temp.path)

@@ -6,10 +6,10 @@ import Glibc
 
 /// A clock tests move by hand and randomness that repeats.
 final class TestClock: @unchecked Sendable {
-    private var milliseconds: Int64
-    init(_ start: Int64 = 1_763_000_000_000) { milliseconds = start }
-    var now: Int64 { milliseconds }
-    func advance(_ delta: Int64) { milliseconds += delta }
+    private var current: UnixTime
+    init(_ start: UnixTime = UnixTime(milliseconds: 1_763_000_000_000)) { current = start }
+    var now: UnixTime { current }
+    func advance(_ delta: Duration) { current += delta }
 }
 
 func testEnvironment(_ clock: TestClock = TestClock()) -> Environment {
@@ -22,4 +22,9 @@ func fileMode(_ path: String) -> mode_t? {
     var info = stat()
     guard stat(path, &info) == 0 else { return nil }
     return info.st_mode & 0o777
+}
+
+/// Store tests write instants as plain numbers (Unix milliseconds), as their assertions read them.
+extension UnixTime: ExpressibleByIntegerLiteral {
+    public init(integerLiteral milliseconds: Int64) { self.init(milliseconds: milliseconds) }
 }

@@ -139,7 +139,7 @@ extension FidelityTests {
         let alice = try await setup.linkedClient("15550001111")
         _ = try await MessagingTests.send(alice, to: "15550003333", "hello")
         for user in ["15550003333", "15550001111"] {
-            let list = try alice.store.cachedDeviceList(user: JID(user: user, server: .whatsApp), newerThan: 0)
+            let list = try alice.store.cachedDeviceList(user: JID(user: user, server: .whatsApp), newerThan: .epoch)
             #expect(list != nil, "\(user)'s device list was dropped after the ack")
         }
         await setup.close()

@@ -33,7 +33,7 @@ import WauseSupport
         var message = WAWebProtobufsE2E_Message()
         message.conversation = text
         let record = MessageRecord(id: id, chatJID: "\(phone)@s.whatsapp.net", senderJID: nil, fromMe: true, type: "chat", body: text,
-                                   quotedID: nil, timestamp: now / 1000, status: "queued")
+                                   quotedID: nil, timestamp: now, status: "queued")
         _ = try client.store.enqueue(record, contactID: nil, payload: try MessageFormat.encode(message), now: now)
         return id
     }
@@ -66,19 +66,19 @@ import WauseSupport
         }
         let first = try #require(try OutboxRetryTests.row(client, stuck))
         #expect(first.attempts == 1)
-        #expect((1600...2400).contains(first.due - timers.now), "\(first.due - timers.now) ms")
+        #expect((1600...2400).contains(first.due - timers.now.milliseconds), "\(first.due - timers.now.milliseconds) ms")
         #expect(try client.store.message(id: stuck)?.status == "queued")
 
         // Each retry waits 2^n s ± 20 % after the n-th attempt; the 6th attempt fails it.
         var previous = first
         for attempt in 2...6 {
-            await timers.waitForSleeper(duration: previous.due - timers.now)
-            timers.advance(by: previous.due - timers.now)
+            await timers.waitForSleeper(duration: .milliseconds(previous.due - timers.now.milliseconds))
+            timers.advance(by: .milliseconds(previous.due - timers.now.milliseconds))
             guard attempt < 6 else { break }
             try await poll { (try OutboxRetryTests.row(client, stuck)?.attempts ?? 0) == Int64(attempt) }
             let next = try #require(try OutboxRetryTests.row(client, stuck))
             let base = Int64(1000) << attempt
-            #expect((base * 4 / 5...base * 6 / 5).contains(next.due - timers.now), "attempt \(attempt): \(next.due - timers.now) ms")
+            #expect((base * 4 / 5...base * 6 / 5).contains(next.due - timers.now.milliseconds), "attempt \(attempt): \(next.due - timers.now.milliseconds) ms")
             previous = next
         }
         let failed = try await MessagingTests.event(client, "message.status", after: cursor) {

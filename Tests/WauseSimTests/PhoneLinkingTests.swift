@@ -138,15 +138,15 @@ import WauseSupport
         await setup.timers.waitForSleeper(duration: ChatEndpoint.pairingLifetime)
         // At 60 s + 1 ms the first ref is over; the second (until 80 s) is still good to refuse
         // for another reason (foreign keys), which shows it was not expired.
-        setup.timers.advance(by: 60_001)
+        setup.timers.advance(by: .milliseconds(60_001))
         let expired = await admin(setup.simulator, "POST", path, ["qr": .string(companion.qr(ref: refs[0]))])
         #expect(expired.status == 410 && expired.json["code"] == "pairing_failed")
         let live = await admin(setup.simulator, "POST", path, ["qr": .string(companion.qr(ref: refs[1], noise: SystemRandom.bytes(32)))])
         #expect(live.status == 422)
-        setup.timers.advance(by: 80_000)  // 140 s: ref 4 (until 140 s) is over, ref 5 (160 s) is not
+        setup.timers.advance(by: .milliseconds(80_000))  // 140 s: ref 4 (until 140 s) is over, ref 5 (160 s) is not
         #expect(await admin(setup.simulator, "POST", path, ["qr": .string(companion.qr(ref: refs[4]))]).status == 410)
         try await companion.expectNothingPending()
-        setup.timers.advance(by: 20_000)  // 160 s: all refs gone, the server closes the socket
+        setup.timers.advance(by: .milliseconds(20_000))  // 160 s: all refs gone, the server closes the socket
         #expect(try await companion.next() == nil)
         let gone = await admin(setup.simulator, "POST", path, ["qr": .string(companion.qr(ref: refs[5]))])
         #expect(gone.status == 404)

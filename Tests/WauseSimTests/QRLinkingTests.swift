@@ -67,8 +67,8 @@ import WauseTransport
             #expect(fields[3] == Base64.encode(client.identity.advSecret))
             #expect(fields[4] == "1")
             refs.append(fields[0])
-            await setup.timers.waitForSleeper(duration: lifetime)
-            setup.timers.advance(by: lifetime)
+            await setup.timers.waitForSleeper(duration: .milliseconds(lifetime))
+            setup.timers.advance(by: .milliseconds(lifetime))
         }
         #expect(Set(refs).count == 6)
         let failure = try #require(await nextEvent(client, named: "pairing.failed", after: cursor))
@@ -105,7 +105,7 @@ import WauseTransport
         client.link.startLinking()
         // The certificate chain does not lead to our root: the handshake fails, and the loop waits
         // its first backoff (1 s ± 25 %) before dialing again.
-        await timers.waitForSleeper { (750...1250).contains($0) }
+        await timers.waitForSleeper { (Duration.milliseconds(750)...Duration.milliseconds(1250)).contains($0) }
         let (state, lastError) = client.connectionSnapshot()
         #expect(state == .starting)
         #expect(lastError?.contains("certificate") == true)

@@ -56,7 +56,7 @@ final class TestCompanion: @unchecked Sendable {
         try socket.send(frame: try initiator.writeClientHello())
         let hello = try #require(try await socket.nextFrame())
         _ = try initiator.readServerHello(hello, verifier: ServerCertificateVerifier(rootPublicKey: simulator.rootKey.publicKey),
-                                          now: UInt64(Environment.live.now() / 1000))
+                                          now: UInt64(Environment.live.now().seconds))
         try socket.send(frame: try initiator.writeClientFinish(payload: payload))
         socket.encrypt(with: try initiator.transportCipher())
         self.socket = socket

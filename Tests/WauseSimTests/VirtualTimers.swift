@@ -7,22 +7,22 @@ import WauseSupport
 /// deterministically, while the network and the simulator stay real.
 final class VirtualTimers: @unchecked Sendable {
     private struct Sleeper {
-        let duration: Int64
-        let deadline: Int64
+        let duration: Duration
+        let deadline: UnixTime
         let continuation: CheckedContinuation<Void, Error>
     }
 
     private let lock = ConditionLock()
-    private var current: Int64
+    private var current: UnixTime
     private var sleepers: [UInt64: Sleeper] = [:]
     private var nextID: UInt64 = 0
     private var watchers: [CheckedContinuation<Void, Never>] = []
 
-    init(start: Int64) { current = start }
+    init(start: UnixTime) { current = start }
 
-    var now: Int64 { lock.withLock { current } }
+    var now: UnixTime { lock.withLock { current } }
 
-    func sleep(_ milliseconds: Int64) async throws {
+    func sleep(_ duration: Duration) async throws {
         let id = lock.withLock { () -> UInt64 in
             nextID += 1
             return nextID
@@ -30,7 +30,7 @@ final class VirtualTimers: @unchecked Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
                 let woken = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-                    sleepers[id] = Sleeper(duration: milliseconds, deadline: current + milliseconds, continuation: continuation)
+                    sleepers[id] = Sleeper(duration: duration, deadline: current + duration, continuation: continuation)
                     defer { watchers.removeAll() }
                     return watchers
                 }
@@ -42,9 +42,9 @@ final class VirtualTimers: @unchecked Sendable {
     }
 
     /// Moves time forward and wakes every sleeper whose deadline has come.
-    func advance(by milliseconds: Int64) {
+    func advance(by duration: Duration) {
         let due = lock.withLock { () -> [CheckedContinuation<Void, Error>] in
-            current += milliseconds
+            current += duration
             let ready = sleepers.filter { $0.value.deadline <= current }
             for id in ready.keys { sleepers[id] = nil }
             return ready.values.map(\.continuation)
@@ -53,12 +53,12 @@ final class VirtualTimers: @unchecked Sendable {
     }
 
     /// Returns once something sleeps for exactly `duration` (a timer the test wants to expire).
-    func waitForSleeper(duration: Int64) async {
+    func waitForSleeper(duration: Duration) async {
         await waitForSleeper { $0 == duration }
     }
 
     /// Returns once something sleeps for a duration `matching` accepts.
-    func waitForSleeper(matching: @escaping (Int64) -> Bool) async {
+    func waitForSleeper(matching: @escaping (Duration) -> Bool) async {
         while true {
             let found = lock.withLock { sleepers.values.contains { matching($0.duration) } }
             if found { return }

@@ -9,10 +9,10 @@ import WauseSupport
 /// connection state as DESIGN.md's state table says. One loop runs at a time.
 final class ConnectionLoop: @unchecked Sendable {
     /// How long one linking attempt may take in all, reconnects included (6 QR refs last 160 s).
-    static let linkingDeadline: Int64 = 5 * 60 * 1000
+    static let linkingDeadline: Duration = .seconds(5 * 60)
     /// Reconnect delays: doubling from 1 s up to 30 s, with ±25 % jitter.
-    static let firstBackoff: Int64 = 1000
-    static let longestBackoff: Int64 = 30_000
+    static let firstBackoff: Duration = .seconds(1)
+    static let longestBackoff: Duration = .seconds(30)
 
     /// How an unlinked device links: by QR code, or by a code for this phone number.
     enum LinkMode: Equatable, Sendable {
@@ -64,7 +64,7 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     /// A pairing code for `phone`: on the live linking connection if there is one, else on the next.
-    func requestPairingCode(phone: String, timeout: Int64) async throws(WauseError) -> PairingCodeHandshake.Issued {
+    func requestPairingCode(phone: String, timeout: Duration) async throws(WauseError) -> PairingCodeHandshake.Issued {
         let live = lock.withLock { () -> ConnectionSession? in
             mode = .code(phone: phone)
             return session?.canIssuePairingCode == true ? session : nil
@@ -199,11 +199,11 @@ final class ConnectionLoop: @unchecked Sendable {
 
     /// Waits before reconnect number `attempt`; false if the loop was cancelled meanwhile.
     private func backoff(_ client: WauseClient, _ attempt: Int) async -> Bool {
-        let base = min(ConnectionLoop.longestBackoff, ConnectionLoop.firstBackoff << min(attempt - 1, 5))
+        let base = min(ConnectionLoop.longestBackoff, ConnectionLoop.firstBackoff * (1 << min(attempt - 1, 5))).milliseconds
         let random = client.environment.randomBytes(2)
-        let jitter = (Int64(random[0]) << 8 | Int64(random[1])) % (base / 2 + 1) - base / 4
+        let jitter = Duration.milliseconds((Int64(random[0]) << 8 | Int64(random[1])) % (base / 2 + 1) - base / 4)
         do {
-            try await client.environment.sleep(base + jitter)
+            try await client.environment.sleep(.milliseconds(base) + jitter)
             return true
         } catch {
             return false

@@ -6,17 +6,18 @@ import WauseTransport
 /// answer; after 3 minutes without a successful ping the link is considered dead and dropped,
 /// which sends the connection loop into its reconnect path.
 enum KeepAlive {
-    static let shortestInterval: Int64 = 20_000
-    static let longestInterval: Int64 = 30_000
-    static let answerDeadline: Int64 = 10_000
-    static let deadAfter: Int64 = 3 * 60_000
+    static let shortestInterval: Duration = .seconds(20)
+    static let longestInterval: Duration = .seconds(30)
+    static let answerDeadline: Duration = .seconds(10)
+    static let deadAfter: Duration = .seconds(3 * 60)
 
     static func start(connection: ServerConnection, environment: Environment, logger: Logger) -> Task<Void, Never> {
         Task {
             var lastSuccess = environment.now()
             while !Task.isCancelled {
                 let random = environment.randomBytes(2)
-                let spread = (Int64(random[0]) << 8 | Int64(random[1])) % (longestInterval - shortestInterval + 1)
+                let range = (longestInterval - shortestInterval).milliseconds + 1
+                let spread = Duration.milliseconds((Int64(random[0]) << 8 | Int64(random[1])) % range)
                 do { try await environment.sleep(shortestInterval + spread) } catch { return }
                 let ping = Node(tag: "iq", attributes: [
                     "id": .text(connection.nextID()), "to": .jid(.whatsAppServer), "type": "get", "xmlns": "w:p",

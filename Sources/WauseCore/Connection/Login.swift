@@ -17,7 +17,7 @@ enum Login {
     static func succeeded(_ success: Node, client: WauseClient, connection: ServerConnection) async {
         let environment = client.environment
         if let t = success[attribute: "t"], let seconds = Int64(t) {
-            client.setServerTimeOffset(seconds * 1000 - environment.now())
+            client.setServerTimeOffset(UnixTime(seconds: seconds) - environment.now())
         }
         if let lid = success.jid("lid") {
             do { try client.store.learnOwnLID(lid) } catch { client.logger.warning("cannot store own LID: \(error.message)") }
@@ -51,9 +51,9 @@ enum Login {
 
     /// `<ib><unified_session id/></ib>`: both reference clients send it after connecting; the id
     /// is (now + 3 days) mod 1 week, in milliseconds (whatsmeow store/store.go Device).
-    static func unifiedSession(now: Int64) -> Node {
-        let week: Int64 = 7 * 24 * 3600 * 1000
-        let id = (now + 3 * 24 * 3600 * 1000) % week
+    static func unifiedSession(now: UnixTime) -> Node {
+        let week = Duration.seconds(7 * 24 * 3600).milliseconds
+        let id = (now + .seconds(3 * 24 * 3600)).milliseconds % week
         return Node(tag: "ib", children: [Node(tag: "unified_session", attributes: ["id": .text(String(id))])])
     }
 }

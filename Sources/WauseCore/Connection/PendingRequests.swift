@@ -8,7 +8,7 @@ final class PendingRequests<Value: Sendable>: @unchecked Sendable {
     private var waiters: [UInt64: CheckedContinuation<Value, Error>] = [:]
     private var nextID: UInt64 = 0
 
-    func wait(timeout: Int64, environment: Environment, timeoutError: WauseError) async throws(WauseError) -> Value {
+    func wait(timeout: Duration, environment: Environment, timeoutError: WauseError) async throws(WauseError) -> Value {
         let id = lock.withLock { () -> UInt64 in
             nextID += 1
             return nextID

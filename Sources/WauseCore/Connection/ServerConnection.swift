@@ -8,7 +8,7 @@ import WauseSupport
 /// loop (Connection.swift) decides what to do with everything else.
 final class ServerConnection: @unchecked Sendable {
     /// How long an iq waits for its answer by default (whatsmeow: 75 s).
-    static let queryTimeout: Int64 = 75_000
+    static let queryTimeout: Duration = .seconds(75)
 
     let socket: WireSocket
     private let lock = ConditionLock()
@@ -41,7 +41,7 @@ final class ServerConnection: @unchecked Sendable {
                 throw WauseError(.notConnected, "the server closed the connection during the handshake")
             }
             _ = try initiator.readServerHello(serverHello, verifier: ServerCertificateVerifier(rootPublicKey: rootKey),
-                                              now: UInt64(environment.now() / 1000))
+                                              now: UInt64(environment.now().seconds))
             try socket.send(frame: try initiator.writeClientFinish(payload: payload))
             socket.encrypt(with: try initiator.transportCipher())
         } catch let error as WauseError {
@@ -72,13 +72,13 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     /// Sends an iq and waits for the result or error with the same id; `timeout` in milliseconds.
-    func query(_ iq: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
+    func query(_ iq: Node, timeout: Duration, environment: Environment) async throws(WauseError) -> Node {
         guard let id = iq[attribute: "id"] else { throw .internal("an iq needs an id") }
         return try await awaitAnswer(key: id, sending: iq, timeout: timeout, environment: environment)
     }
 
     /// Registers a waiter under `key`, sends `node`, and waits for the answer `run` hands it.
-    private func awaitAnswer(key id: String, sending iq: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
+    private func awaitAnswer(key id: String, sending iq: Node, timeout: Duration, environment: Environment) async throws(WauseError) -> Node {
         do {
             return try await withThrowingTaskGroup(of: Node.self) { group in
                 group.addTask {
@@ -117,7 +117,7 @@ final class ServerConnection: @unchecked Sendable {
     static func ackKey(_ messageID: String) -> String { "ack\u{0}" + messageID }
 
     /// Sends a `<message>` and waits for the server's `<ack class="message" id=…>`.
-    func sendAwaitingAck(_ message: Node, timeout: Int64, environment: Environment) async throws(WauseError) -> Node {
+    func sendAwaitingAck(_ message: Node, timeout: Duration, environment: Environment) async throws(WauseError) -> Node {
         guard let id = message[attribute: "id"] else { throw .internal("a message needs an id") }
         return try await awaitAnswer(key: ServerConnection.ackKey(id), sending: message, timeout: timeout, environment: environment)
     }

@@ -27,7 +27,7 @@ public struct Contact: Sendable, Equatable {
 public enum Recipients {
     /// The person `text` names. A name that matches several contacts is `ambiguous_recipient`
     /// with the candidates in `details`; no match is `not_found`.
-    public static func resolve(_ text: String, store: Store, now: Int64) throws(WauseError) -> Contact {
+    public static func resolve(_ text: String, store: Store, now: UnixTime) throws(WauseError) -> Contact {
         let trimmed = text.trimmingCharacters(in: " \t")
         guard !trimmed.isEmpty else { throw .invalidRequest("a recipient is required: a phone number, JID, LID or contact name") }
         if trimmed.contains("@") {

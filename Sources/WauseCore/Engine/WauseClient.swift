@@ -23,7 +23,7 @@ public final class WauseClient: @unchecked Sendable {
     private var pairingQR: String?
     private var pairingCode: String?
     /// Server clock minus ours (ms), from `pair-success` and `<success>` `t` attributes.
-    private var serverOffset: Int64 = 0
+    private var serverOffset: Duration = .zero
     /// Counts transitions, so a waiter can tell whether it missed one.
     private var stateVersion: UInt64 = 0
     private var stateWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
@@ -109,11 +109,11 @@ public final class WauseClient: @unchecked Sendable {
         stateLock.withLock { state == .pairingCode ? pairingCode : nil }
     }
 
-    func setServerTimeOffset(_ offset: Int64) {
+    func setServerTimeOffset(_ offset: Duration) {
         stateLock.withLock { serverOffset = offset }
     }
 
-    var serverTimeOffset: Int64 { stateLock.withLock { serverOffset } }
+    var serverTimeOffset: Duration { stateLock.withLock { serverOffset } }
 
     func updateIdentity(_ change: (inout DeviceIdentity) -> Void) {
         stateLock.withLock { change(&currentIdentity) }

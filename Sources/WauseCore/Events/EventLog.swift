@@ -29,7 +29,7 @@ public enum EventName: String, Sendable, CaseIterable {
 /// misses nothing.
 public final class EventLog: @unchecked Sendable {
     private let store: Store
-    private let clock: @Sendable () -> Int64
+    private let clock: @Sendable () -> UnixTime
     private let signal = ConditionLock()
     private var head: Int64
     private var closed = false
@@ -38,7 +38,7 @@ public final class EventLog: @unchecked Sendable {
     private var asyncWaiters: [UInt64: (cursor: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
     private var nextWaiterID: UInt64 = 0
 
-    init(store: Store, clock: @escaping @Sendable () -> Int64) throws(WauseError) {
+    init(store: Store, clock: @escaping @Sendable () -> UnixTime) throws(WauseError) {
         self.store = store
         self.clock = clock
         self.head = try store.latestCursor()
@@ -62,11 +62,11 @@ public final class EventLog: @unchecked Sendable {
         return event
     }
 
-    /// `waitForHead(after:)`, but for at most `milliseconds` on the given (injected) sleep.
-    public func waitForHead(after cursor: Int64, atMost milliseconds: Int64, sleep: @escaping @Sendable (Int64) async throws -> Void) async {
+    /// `waitForHead(after:)`, but for at most `duration` on the given (injected) sleep.
+    public func waitForHead(after cursor: Int64, atMost duration: Duration, sleep: @escaping @Sendable (Duration) async throws -> Void) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForHead(after: cursor) }
-            group.addTask { try? await sleep(milliseconds) }
+            group.addTask { try? await sleep(duration) }
             await group.next()
             group.cancelAll()
         }

@@ -6,7 +6,7 @@ import WauseSupport
 /// SSE stream, which also keeps the client's read timeout from firing), and ends with a clear
 /// `timed_out` result when nothing came.
 enum WaitForMessage {
-    static let progressInterval: Int64 = 5_000
+    static let progressInterval: Duration = .seconds(5)
 
     static let definition = MethodDefinition(
         name: "whatsapp_wait_for_message",
@@ -35,7 +35,7 @@ enum WaitForMessage {
                 try Recipients.resolve(text, store: client.store, now: environment.now()).chatJID
             }
             let fromPhone = try arguments["from_phone"]?.stringValue.map { text throws(WauseError) in try PhoneNumber.normalize(text) }
-            let timeout = (arguments["timeout"]?.intValue ?? 60) * 1000
+            let timeout = Duration.seconds(arguments["timeout"]?.intValue ?? 60)
             let started = environment.now()
             var cursor = arguments["after_cursor"]?.intValue ?? client.events.latestCursor
             while true {
@@ -45,16 +45,16 @@ enum WaitForMessage {
                     guard event.name == EventName.messageReceived.rawValue, let message = event.data["message"] else { continue }
                     if let chat, message["chat_id"]?.stringValue != chat { continue }
                     if let fromPhone, event.data["sender_phone"]?.stringValue != fromPhone { continue }
-                    return ["ok": true, "timed_out": false, "waited_seconds": .int((environment.now() - started) / 1000),
+                    return ["ok": true, "timed_out": false, "waited_seconds": .int((environment.now() - started).wholeSeconds),
                             "message": message, "cursor": .int(cursor)]
                 }
                 let elapsed = environment.now() - started
                 if elapsed >= timeout || Task.isCancelled {
-                    return ["ok": true, "timed_out": true, "waited_seconds": .int(elapsed / 1000), "message": .null,
+                    return ["ok": true, "timed_out": true, "waited_seconds": .int(elapsed.wholeSeconds), "message": .null,
                             "cursor": .int(cursor)]
                 }
-                MethodProgress.report(Double(elapsed / 1000), total: Double(timeout / 1000),
-                                      message: "waiting for a message (\(elapsed / 1000) of \(timeout / 1000) s)")
+                MethodProgress.report(Double(elapsed.wholeSeconds), total: Double(timeout.wholeSeconds),
+                                      message: "waiting for a message (\(elapsed.wholeSeconds) of \(timeout.wholeSeconds) s)")
                 // Wake on the next event or after a progress interval, whichever comes first.
                 await client.events.waitForHead(after: cursor, atMost: min(progressInterval, timeout - elapsed),
                                                 sleep: environment.sleep)

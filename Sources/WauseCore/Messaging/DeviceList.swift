@@ -17,7 +17,7 @@ enum DeviceList {
         }
     }
 
-    static let maximumAge: Int64 = 5 * 60 * 1000
+    static let maximumAge: Duration = .seconds(5 * 60)
 
     typealias Entry = USyncDevices.Entry
 

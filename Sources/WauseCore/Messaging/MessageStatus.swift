@@ -25,7 +25,7 @@ enum MessageStatus {
                 "ok": true, "message_id": .string(id), "chat_id": .string(message.chatJID), "from_me": .bool(message.fromMe),
                 "status": JSONValue(message.status), "reason": JSONValue(message.statusReason),
                 "timeline": .array(timeline.map { entry in
-                    ["status": .string(entry.status), "at": .string(ISO8601.string(fromUnixMilliseconds: entry.at)),
+                    ["status": .string(entry.status), "at": .string(entry.at.iso8601),
                      "device": JSONValue(entry.device)]
                 }),
             ]

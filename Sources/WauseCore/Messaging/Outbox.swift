@@ -24,10 +24,10 @@ import WauseSupport
 ///
 /// One send at a time, as whatsmeow's `messageSendLock`: fan-out encryption advances sessions.
 final class Outbox: @unchecked Sendable {
-    static let ackTimeout: Int64 = 75_000
+    static let ackTimeout: Duration = .seconds(75)
     /// Attempts made while connected before a message fails.
     static let maximumAttempts: Int64 = 6
-    static let longestRetryDelay: Int64 = 5 * 60 * 1000
+    static let longestRetryDelay: Duration = .seconds(5 * 60)
 
     /// Why one send did not go out, as the outbox decides what follows.
     enum Failure: Error {
@@ -39,11 +39,11 @@ final class Outbox: @unchecked Sendable {
 
     /// The wait after the `attempts`-th counted failure: 2^attempts s, ±20 % from `random`
     /// (two bytes), at most `longestRetryDelay`.
-    static func retryDelay(attempts: Int64, random: [UInt8]) -> Int64 {
-        let base = min(longestRetryDelay, 1000 << min(max(attempts, 0), 20))
+    static func retryDelay(attempts: Int64, random: [UInt8]) -> Duration {
+        let base = min(longestRetryDelay.milliseconds, Int64(1000) << min(max(attempts, 0), 20))
         let spread = base / 5
         let draw = Int64(random.count >= 2 ? Int(random[0]) << 8 | Int(random[1]) : 0)
-        return min(longestRetryDelay, base - spread + draw % (2 * spread + 1))
+        return min(longestRetryDelay, .milliseconds(base - spread + draw % (2 * spread + 1)))
     }
 
     /// Weak for the same reason as the connection loop's: the worker may outlive `close()`.
@@ -134,9 +134,9 @@ final class Outbox: @unchecked Sendable {
     }
 
     /// Kicks the worker at `due` (replacing an earlier wake-up).
-    private func wake(at due: Int64, client: WauseClient) {
+    private func wake(at due: UnixTime, client: WauseClient) {
         let environment = client.environment
-        let delay = max(1, due - environment.now())
+        let delay = max(.milliseconds(1), due - environment.now())
         lock.withLock {
             timer?.cancel()
             timer = Task { [weak self] in
@@ -213,13 +213,13 @@ final class Outbox: @unchecked Sendable {
             return error == "463" ? .permanent(reason) : .retry(reason)
         }
         let now = client.environment.now()
-        let serverTime = ack[attribute: "t"].flatMap(Int64.init).map { $0 * 1000 } ?? now
+        let serverTime = ack[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? now
         try client.store.markSent(entry, at: serverTime, now: now)
         client.publish(.messageSent, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
-                                      "timestamp": .string(ISO8601.string(fromUnixMilliseconds: serverTime)),
+                                      "timestamp": .string(serverTime.iso8601),
                                       "from_other_device": false])
         client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
-                                        "status": "sent", "at": .string(ISO8601.string(fromUnixMilliseconds: serverTime))])
+                                        "status": "sent", "at": .string(serverTime.iso8601)])
         return nil
     }
 
@@ -228,6 +228,6 @@ final class Outbox: @unchecked Sendable {
         try client.store.markFailed(entry, reason: reason, now: now)
         client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                         "status": "failed", "reason": .string(reason),
-                                        "at": .string(ISO8601.string(fromUnixMilliseconds: now))])
+                                        "at": .string(now.iso8601)])
     }
 }

@@ -33,13 +33,13 @@ enum Receipts {
         default: return  // sender, inactive, peer_msg, hist_sync, server-error: nothing to record
         }
         let ids = [first] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
-        let at = (node[attribute: "t"].flatMap(Int64.init).map { $0 * 1000 }) ?? client.environment.now()
+        let at = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? client.environment.now()
         for id in ids {
             guard let moved = try? client.store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
             client.publish(.messageStatus, [
                 "message_id": .string(id), "status": .string(status), "device": .string(from.description),
                 "chat_id": JSONValue(try? client.store.message(id: id)?.chatJID),
-                "at": .string(ISO8601.string(fromUnixMilliseconds: at)),
+                "at": .string(at.iso8601),
             ])
         }
     }
@@ -131,7 +131,7 @@ enum Receipts {
                 // All ids in one receipt share the chat (and, in 1:1 chats, the sender) (whatsmeow receipt.go MarkRead).
                 let ids = messages.map(\.id)
                 let attributes: Attributes = ["id": .text(ids[0]), "to": JID(chatJID).map { .jid($0) } ?? .text(chatJID), "type": "read",
-                                              "t": .text(String(now / 1000))]
+                                              "t": .text(String(now.seconds))]
                 let list = ids.count > 1 ? [Node(tag: "list", children: ids.dropFirst().map { Node(tag: "item", attributes: ["id": .text($0)]) })] : []
                 try session.connection.send(Node(tag: "receipt", attributes: attributes, children: list))
             }

@@ -33,7 +33,7 @@ enum Receive {
         let ownLID = account.lid.flatMap(JID.init)
         let fromMe = from.user == own.user || (ownLID != nil && from.user == ownLID!.user)
         let now = client.environment.now()
-        let sentAt = node[attribute: "t"].flatMap(Int64.init) ?? now / 1000
+        let sentAt = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? now
 
         var plaintexts: [[UInt8]] = []
         var duplicate = false
@@ -69,7 +69,7 @@ enum Receive {
         try? connection.send(Node(tag: "receipt", attributes: receipt))
     }
 
-    private static func store(_ plaintext: [UInt8], node: Node, id: String, from: JID, fromMe: Bool, sentAt: Int64,
+    private static func store(_ plaintext: [UInt8], node: Node, id: String, from: JID, fromMe: Bool, sentAt: UnixTime,
                               identityChanged: Bool, client: WauseClient) throws {
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
         guard let (body, quotedID, type) = MessageFormat.text(of: message) else {
@@ -109,7 +109,7 @@ enum Receive {
             // Sent by another of our devices: the same fields as our own sends' message.sent, plus the message.
             client.publish(.messageSent, [
                 "message_id": .string(id), "chat_id": .string(contact.chatJID),
-                "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sentAt * 1000)), "from_other_device": true,
+                "timestamp": .string(sentAt.iso8601), "from_other_device": true,
                 "message": messageJSON,
             ])
         } else {
@@ -132,7 +132,7 @@ enum Receive {
         let identity = client.identity
         var children = [
             Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
-                                            "t": .text(node[attribute: "t"] ?? String(now / 1000)), "v": "1"]),
+                                            "t": .text(node[attribute: "t"] ?? String(now.seconds)), "v": "1"]),
             PreKeyStanzas.registrationNode(identity.registrationID),
         ]
         if count > 1, let fresh = try? client.store.preparePreKeys(count: 1, random: client.environment.randomBytes, now: now).first {

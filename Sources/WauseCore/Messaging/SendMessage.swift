@@ -10,8 +10,8 @@ import WauseProtocol
 /// go out when the connection is back.
 enum SendMessage {
     /// How long the call waits for the server's ack before answering with `queued`.
-    static let ackWait: Int64 = 20_000
-    static let idempotencyWindow: Int64 = 24 * 3600 * 1000
+    static let ackWait: Duration = .seconds(20)
+    static let idempotencyWindow: Duration = .seconds(24 * 3600)
 
     static let definition = MethodDefinition(
         name: "whatsapp_send_message",
@@ -84,10 +84,10 @@ enum SendMessage {
         }
         let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: client.environment.randomBytes)
         let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
-                                   quotedID: quoted?.id, timestamp: now / 1000, status: "queued")
+                                   quotedID: quoted?.id, timestamp: now, status: "queued")
         var result: JSONObject = [
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(contact.chatJID), "message_id": .string(id),
-            "timestamp": .string(ISO8601.string(fromUnixMilliseconds: now)), "status": "queued",
+            "timestamp": .string(now.iso8601), "status": "queued",
         ]
         _ = try client.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now,
                                      idempotency: key.map { ($0, definition.name, result) })
@@ -105,7 +105,7 @@ enum SendMessage {
         while true {
             let status = try client.store.message(id: messageID)?.status ?? "queued"
             if status != "queued" || client.versionedState().0 != .ready || environment.now() >= deadline { return status }
-            await client.events.waitForHead(after: cursor, atMost: max(1, deadline - environment.now()), sleep: environment.sleep)
+            await client.events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()), sleep: environment.sleep)
             cursor = client.events.latestCursor
         }
     }

@@ -139,7 +139,7 @@ final class LinkingHandlers: @unchecked Sendable {
             connection.close()
             return
         }
-        if let t = node[attribute: "t"], let seconds = Int64(t) { client.setServerTimeOffset(seconds * 1000 - client.environment.now()) }
+        if let t = node[attribute: "t"], let seconds = Int64(t) { client.setServerTimeOffset(UnixTime(seconds: seconds) - client.environment.now()) }
         client.updateIdentity { $0.advSecret = advSecret }
         lock.withLock { pairedNow = true }
         client.setPairingQR(nil)

@@ -9,7 +9,7 @@ import WauseSupport
 /// reconnect loop. A logged-out device gets fresh keys, so linking again is a new device.
 enum Logout {
     /// How long to wait for the server to confirm `remove-companion-device`.
-    static let confirmationWait: Int64 = 10_000
+    static let confirmationWait: Duration = .seconds(10)
 
     static func removeCompanionDevice(id: String, ownJID: String) -> Node {
         Node(tag: "iq", attributes: ["xmlns": "md", "type": "set", "to": .jid(.whatsAppServer), "id": .text(id)], children: [

@@ -120,7 +120,7 @@ final class PairingCodeHandshake: @unchecked Sendable {
 /// `whatsapp_pairing_code` (seven-tool contract): links by phone number — returns an 8-character
 /// code (`XXXX-XXXX`) to type on the phone.
 public enum PairingCodeMethod {
-    static let codeWait: Int64 = 30_000
+    static let codeWait: Duration = .seconds(30)
 
     static func instructions(_ code: String) -> String {
         "On the phone: open WhatsApp → Settings → Linked devices → Link a device → \"Link with phone number instead\", "

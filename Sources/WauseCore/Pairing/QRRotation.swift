@@ -8,8 +8,8 @@ import WauseSupport
 /// `https://wa.me/settings/linked_devices#ref,noisePub,identityPub,advSecret,clientType`. When the
 /// last one expires unscanned, `onExhausted` runs (linking fails and the connection closes).
 final class QRRotation: @unchecked Sendable {
-    static let firstRefLifetime: Int64 = 60_000
-    static let laterRefLifetime: Int64 = 20_000
+    static let firstRefLifetime: Duration = .seconds(60)
+    static let laterRefLifetime: Duration = .seconds(20)
     static let qrPrefix = "https://wa.me/settings/linked_devices#"
 
     private let client: WauseClient
@@ -44,7 +44,7 @@ final class QRRotation: @unchecked Sendable {
                 client.transition(to: .qr)
                 client.publish(.pairingQR, [
                     "qr": .string(qr), "index": .int(Int64(index + 1)), "count": .int(Int64(refs.count)),
-                    "expires_in": .int(lifetime / 1000),
+                    "expires_in": .int(lifetime.wholeSeconds),
                 ])
                 do { try await client.environment.sleep(lifetime) } catch { return }
             }

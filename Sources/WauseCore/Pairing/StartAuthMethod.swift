@@ -3,7 +3,7 @@ import WauseSupport
 /// linked, and answers with the status object — once the first QR code is up (or linking failed,
 /// or 15 s passed), so an agent can send the person to /qr straight away.
 public enum StartAuthMethod {
-    static let firstQRWait: Int64 = 15_000
+    static let firstQRWait: Duration = .seconds(15)
 
     public static let definition = MethodDefinition(
         name: "whatsapp_start_auth",

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -205,5 +205,12 @@ enum Migrations {
 
     ALTER TABLE messages ADD COLUMN identity_changed INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE messages ADD COLUMN sender_device TEXT;
+    """
+
+    /// One unit for time: every instant in the store is Unix milliseconds (`UnixTime`). Message
+    /// timestamps and the chats' last-message times held seconds until now.
+    static let version3 = """
+    UPDATE messages SET timestamp = timestamp * 1000;
+    UPDATE chats SET last_message_at = last_message_at * 1000 WHERE last_message_at IS NOT NULL;
     """
 }

@@ -13,13 +13,13 @@ import WauseSupport
 /// `identityChanged`, which the engine turns into `contact.identity_changed`.
 final class SQLiteSignalStore: SignalProtocolStore, @unchecked Sendable {
     private let store: Store
-    private let clock: @Sendable () -> Int64
+    private let clock: @Sendable () -> UnixTime
     private let identityChanged: @Sendable (SignalAddress, IdentityKey, IdentityKey) -> Void
     /// Addresses whose identity changed since the last `takeIdentityChanges` (read under the
     /// engine's ratchet lock, so a receive learns about changes its own decryption caused).
     private var changedSinceTaken: Set<SignalAddress> = []
 
-    init(store: Store, clock: @escaping @Sendable () -> Int64,
+    init(store: Store, clock: @escaping @Sendable () -> UnixTime,
          identityChanged: @escaping @Sendable (SignalAddress, IdentityKey, IdentityKey) -> Void) {
         self.store = store
         self.clock = clock
@@ -46,7 +46,7 @@ final class SQLiteSignalStore: SignalProtocolStore, @unchecked Sendable {
         try execute("""
             INSERT INTO sessions (address, record, updated_at) VALUES (?, ?, ?)
             ON CONFLICT (address) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at
-            """, [.text(address.description), .blob(record.serialized()), .integer(clock())])
+            """, [.text(address.description), .blob(record.serialized()), .time(clock())])
     }
 
     func deleteSession(for address: SignalAddress) throws {
@@ -68,7 +68,7 @@ final class SQLiteSignalStore: SignalProtocolStore, @unchecked Sendable {
 
     func storePreKey(_ record: PreKeyRecord) throws {
         try execute("INSERT OR REPLACE INTO prekeys (id, private_key, public_key, uploaded, created_at) VALUES (?, ?, ?, 0, ?)",
-                    [.integer(Int64(record.id)), .blob(record.keyPair.privateKey), .blob(record.keyPair.publicKey), .integer(clock())])
+                    [.integer(Int64(record.id)), .blob(record.keyPair.privateKey), .blob(record.keyPair.publicKey), .time(clock())])
     }
 
     func removePreKey(id: UInt32) throws {
@@ -114,7 +114,7 @@ final class SQLiteSignalStore: SignalProtocolStore, @unchecked Sendable {
             INSERT INTO identities (address, identity_key, trusted_at, changed_at) VALUES (?, ?, ?, NULL)
             ON CONFLICT (address) DO UPDATE SET identity_key = excluded.identity_key, trusted_at = excluded.trusted_at,
                    changed_at = ?
-            """, [.text(address.description), .blob(identity.publicKey), .integer(now), .integer(now)])
+            """, [.text(address.description), .blob(identity.publicKey), .time(now), .time(now)])
         guard let previous else { return false }
         changedSinceTaken.insert(address)
         identityChanged(address, previous, identity)

@@ -16,7 +16,7 @@ extension Store {
     /// The contact for this phone number and/or LID, created if new. When both are given and two
     /// contacts held them separately, they become one (the LID's chat and messages move to the
     /// phone number's), so a person reached both ways has one history.
-    public func contact(phone: String?, lid: String?, pushName: String? = nil, now: Int64) throws(WauseError) -> Contact {
+    public func contact(phone: String?, lid: String?, pushName: String? = nil, now: UnixTime) throws(WauseError) -> Contact {
         precondition(phone != nil || lid != nil, "a contact needs a phone number or a LID")
         return try database.withConnection { (c) throws(WauseError) -> Contact in
             try c.transaction { () throws(WauseError) -> Contact in
@@ -35,12 +35,12 @@ extension Store {
                     id = existing.id
                 case (nil, nil):
                     id = try c.execute("INSERT INTO contacts (phone, lid, push_name, updated_at) VALUES (?, ?, ?, ?)",
-                                       [SQLValue(phone), SQLValue(lid), SQLValue(pushName), .integer(now)])
+                                       [SQLValue(phone), SQLValue(lid), SQLValue(pushName), .time(now)])
                 }
                 if let phone { try c.execute("UPDATE contacts SET phone = ? WHERE id = ? AND phone IS NULL", [.text(phone), .integer(id)]) }
                 if let lid { try c.execute("UPDATE contacts SET lid = ? WHERE id = ? AND lid IS NULL", [.text(lid), .integer(id)]) }
                 if let pushName, !pushName.isEmpty {
-                    try c.execute("UPDATE contacts SET push_name = ?, updated_at = ? WHERE id = ?", [.text(pushName), .integer(now), .integer(id)])
+                    try c.execute("UPDATE contacts SET push_name = ?, updated_at = ? WHERE id = ?", [.text(pushName), .time(now), .integer(id)])
                 }
                 let merged = Store.contact(try c.query("SELECT * FROM contacts WHERE id = ?", [.integer(id)])[0])
                 // A chat filed under the LID before the number was known moves to the number.

@@ -9,7 +9,7 @@ extension Store {
     static func message(_ row: SQLRow) -> MessageRecord {
         MessageRecord(rowid: row["rowid"].integer ?? 0, id: row["id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
                       senderJID: row["sender_jid"].text, fromMe: row["from_me"].integer == 1, type: row["type"].text ?? "chat",
-                      body: row["body"].text ?? "", quotedID: row["quoted_id"].text, timestamp: row["timestamp"].integer ?? 0,
+                      body: row["body"].text ?? "", quotedID: row["quoted_id"].text, timestamp: row["timestamp"].time ?? .epoch,
                       hasMedia: row["has_media"].integer == 1, status: row["status"].text, statusReason: row["status_reason"].text,
                       raw: row["raw"].blob)
     }
@@ -17,7 +17,7 @@ extension Store {
     /// Files a message under its chat (created if new), once: a message id already stored in that
     /// chat from the same side is a duplicate and changes nothing. Returns the row id and whether
     /// it was new. Incoming messages count as unread.
-    public func insertMessage(_ message: MessageRecord, contactID: Int64?, now: Int64) throws(WauseError) -> (rowid: Int64, inserted: Bool) {
+    public func insertMessage(_ message: MessageRecord, contactID: Int64?, now: UnixTime) throws(WauseError) -> (rowid: Int64, inserted: Bool) {
         try database.withConnection { (c) throws(WauseError) -> (Int64, Bool) in
             try c.transaction { () throws(WauseError) -> (Int64, Bool) in
                 if let existing = try c.query("SELECT rowid FROM messages WHERE chat_jid = ? AND id = ? AND from_me = ?",
@@ -27,19 +27,19 @@ extension Store {
                 try c.execute("""
                     INSERT INTO chats (jid, contact_id, is_group, updated_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT (jid) DO UPDATE SET contact_id = coalesce(chats.contact_id, excluded.contact_id)
-                    """, [.text(message.chatJID), SQLValue(contactID), SQLValue(message.chatJID.hasSuffix("@g.us")), .integer(now)])
+                    """, [.text(message.chatJID), SQLValue(contactID), SQLValue(message.chatJID.hasSuffix("@g.us")), .time(now)])
                 let rowid = try c.execute("""
                     INSERT INTO messages (id, chat_jid, sender_jid, from_me, type, body, quoted_id, timestamp, has_media, status,
                                           status_reason, raw, received_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(message.id), .text(message.chatJID), SQLValue(message.senderJID), SQLValue(message.fromMe),
-                          .text(message.type), .text(message.body), SQLValue(message.quotedID), .integer(message.timestamp),
+                          .text(message.type), .text(message.body), SQLValue(message.quotedID), .time(message.timestamp),
                           SQLValue(message.hasMedia), SQLValue(message.status), SQLValue(message.statusReason), SQLValue(message.raw),
-                          .integer(now)])
+                          .time(now)])
                 try c.execute("""
                     UPDATE chats SET last_message_at = max(coalesce(last_message_at, 0), ?), updated_at = ?,
                            unread_count = unread_count + ? WHERE jid = ?
-                    """, [.integer(message.timestamp), .integer(now), .integer(message.fromMe ? 0 : 1), .text(message.chatJID)])
+                    """, [.time(message.timestamp), .time(now), .integer(message.fromMe ? 0 : 1), .text(message.chatJID)])
                 return (rowid, true)
             }
         }
@@ -79,7 +79,7 @@ extension Store {
         return [
             "id": .string(jid), "name": JSONValue(name), "is_group": .bool(row["is_group"].integer == 1),
             "is_read_only": .bool(row["is_read_only"].integer == 1), "unread_count": .int(row["unread_count"].integer ?? 0),
-            "timestamp": JSONValue(row["last_message_at"].integer), "archived": .bool(row["archived"].integer == 1),
+            "timestamp": JSONValue(row["last_message_at"].time?.seconds), "archived": .bool(row["archived"].integer == 1),
             "pinned": .bool(row["pinned"].integer == 1), "muted": .bool((row["muted_until"].integer ?? 0) != 0),
             "last_message": last.map { History.json($0, ownJID: nil) } ?? .null,
         ]

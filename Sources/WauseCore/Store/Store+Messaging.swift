@@ -12,10 +12,10 @@ import WauseSupport
 // MARK: DeviceList
 
 extension Store {
-    func cachedDeviceList(user: JID, newerThan: Int64) throws(WauseError) -> DeviceList.Entry? {
+    func cachedDeviceList(user: JID, newerThan: UnixTime) throws(WauseError) -> DeviceList.Entry? {
         try database.withConnection { (c) throws(WauseError) in
             guard let row = try c.query("SELECT * FROM device_lists WHERE user_jid = ? AND fetched_at > ?",
-                                        [.text(user.description), .integer(newerThan)]).first,
+                                        [.text(user.description), .time(newerThan)]).first,
                 let devices = (try? JSONValue.parse(row["devices"].text ?? "[]"))?.arrayValue
             else { return nil }
             return DeviceList.Entry(user: user, lid: row["lid"].text.flatMap(JID.init),
@@ -23,13 +23,13 @@ extension Store {
         }
     }
 
-    func saveDeviceList(_ entry: DeviceList.Entry, now: Int64) throws(WauseError) {
+    func saveDeviceList(_ entry: DeviceList.Entry, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             _ = try c.execute("""
                 INSERT INTO device_lists (user_jid, lid, devices, fetched_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (user_jid) DO UPDATE SET lid = excluded.lid, devices = excluded.devices, fetched_at = excluded.fetched_at
                 """, [.text(entry.user.description), SQLValue(entry.lid?.description),
-                      .text(JSONValue.array(entry.devices.map { .string($0.description) }).serialized), .integer(now)])
+                      .text(JSONValue.array(entry.devices.map { .string($0.description) }).serialized), .time(now)])
         }
     }
 
@@ -44,10 +44,10 @@ extension Store {
 // MARK: MessageStatus
 
 extension Store {
-    func timeline(rowid: Int64) throws(WauseError) -> [(status: String, at: Int64, device: String?)] {
+    func timeline(rowid: Int64) throws(WauseError) -> [(status: String, at: UnixTime, device: String?)] {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("SELECT status, at, device_jid FROM message_status_timeline WHERE message_rowid = ? ORDER BY rowid",
-                        [.integer(rowid)]).map { ($0["status"].text ?? "", $0["at"].integer ?? 0, $0["device_jid"].text) }
+                        [.integer(rowid)]).map { ($0["status"].text ?? "", $0["at"].time ?? .epoch, $0["device_jid"].text) }
         }
     }
 }
@@ -66,7 +66,7 @@ extension Store {
 
     /// `count` keys not yet on the server: those left over from an upload that never got its answer
     /// first, then new ones with ids counting up (24-bit, wrapping past ids still in use).
-    func preparePreKeys(count: Int, random: (Int) -> [UInt8], now: Int64) throws(WauseError) -> [StoredPreKey] {
+    func preparePreKeys(count: Int, random: (Int) -> [UInt8], now: UnixTime) throws(WauseError) -> [StoredPreKey] {
         try database.withConnection { (c) throws(WauseError) -> [StoredPreKey] in
             try c.transaction { () throws(WauseError) -> [StoredPreKey] in
                 var keys = try c.query("SELECT id, public_key FROM prekeys WHERE uploaded = 0 ORDER BY id LIMIT ?", [.integer(Int64(count))])
@@ -79,7 +79,7 @@ extension Store {
                     if try c.scalar("SELECT count(*) FROM prekeys WHERE id = ?", [.integer(Int64(next))]) == 0 {
                         let pair = Curve25519KeyPair.generate(random: random)
                         try c.execute("INSERT INTO prekeys (id, private_key, public_key, uploaded, created_at) VALUES (?, ?, ?, 0, ?)",
-                                      [.integer(Int64(next)), .blob(pair.privateKey), .blob(pair.publicKey), .integer(now)])
+                                      [.integer(Int64(next)), .blob(pair.privateKey), .blob(pair.publicKey), .time(now)])
                         keys.append(StoredPreKey(id: next, publicKey: pair.publicKey))
                     }
                     next = next % PreKeys.maximumID + 1
@@ -102,7 +102,7 @@ extension Store {
 
 extension Store {
     /// Moves our message's status forward (never back) and records the step; false if it did not move.
-    func advanceStatus(messageID: String, to status: String, device: String, at: Int64) throws(WauseError) -> Bool {
+    func advanceStatus(messageID: String, to status: String, device: String, at: UnixTime) throws(WauseError) -> Bool {
         try database.withConnection { (c) throws(WauseError) -> Bool in
             try c.transaction { () throws(WauseError) -> Bool in
                 guard let row = try c.query("SELECT rowid, status FROM messages WHERE id = ? AND from_me = 1", [.text(messageID)]).first,
@@ -111,7 +111,7 @@ extension Store {
                 let current = Receipts.statusOrder[row["status"].text ?? "queued"] ?? 0
                 let target = Receipts.statusOrder[status] ?? 0
                 try c.execute("INSERT INTO message_status_timeline (message_rowid, status, device_jid, at) VALUES (?, ?, ?, ?)",
-                              [.integer(rowid), .text(status), .text(device), .integer(at)])
+                              [.integer(rowid), .text(status), .text(device), .time(at)])
                 guard target > current, row["status"].text != "failed" else { return false }
                 try c.execute("UPDATE messages SET status = ? WHERE rowid = ?", [.text(status), .integer(rowid)])
                 return true
@@ -138,16 +138,16 @@ extension Store {
         }
     }
 
-    func markChatRead(chat: String, messageIDs: [String], now: Int64) throws(WauseError) {
+    func markChatRead(chat: String, messageIDs: [String], now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
                 try c.execute("UPDATE chats SET unread_count = max(0, unread_count - ?), updated_at = ? WHERE jid = ?",
-                              [.integer(Int64(messageIDs.count)), .integer(now), .text(chat)])
+                              [.integer(Int64(messageIDs.count)), .time(now), .text(chat)])
                 for id in messageIDs {
                     try c.execute("""
                         INSERT INTO message_status_timeline (message_rowid, status, at)
                         SELECT rowid, 'read', ? FROM messages WHERE chat_jid = ? AND id = ? AND from_me = 0
-                        """, [.integer(now), .text(chat), .text(id)])
+                        """, [.time(now), .text(chat), .text(id)])
                 }
             }
         }
@@ -165,22 +165,22 @@ extension Store {
     }
 
     /// Counts one more failed attempt for this message; returns the count (the retry number).
-    func recordDecryptFailure(messageID: String, sender: String, reason: String, now: Int64) throws(WauseError) -> Int {
+    func recordDecryptFailure(messageID: String, sender: String, reason: String, now: UnixTime) throws(WauseError) -> Int {
         try database.withConnection { (c) throws(WauseError) -> Int in
             _ = try c.execute("""
                 INSERT INTO decrypt_failures (message_id, sender_jid, retry_count, reason, first_at, last_at) VALUES (?, ?, 1, ?, ?, ?)
                 ON CONFLICT (message_id, sender_jid) DO UPDATE SET retry_count = retry_count + 1, reason = excluded.reason,
                        last_at = excluded.last_at, resolved_at = NULL
-                """, [.text(messageID), .text(sender), .text(reason), .integer(now), .integer(now)])
+                """, [.text(messageID), .text(sender), .text(reason), .time(now), .time(now)])
             return Int(try c.scalar("SELECT retry_count FROM decrypt_failures WHERE message_id = ? AND sender_jid = ?",
                                     [.text(messageID), .text(sender)]))
         }
     }
 
-    func resolveDecryptFailure(messageID: String, sender: String, now: Int64) throws(WauseError) {
+    func resolveDecryptFailure(messageID: String, sender: String, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             _ = try c.execute("UPDATE decrypt_failures SET resolved_at = ? WHERE message_id = ? AND sender_jid = ? AND resolved_at IS NULL",
-                              [.integer(now), .text(messageID), .text(sender)])
+                              [.time(now), .text(messageID), .text(sender)])
         }
     }
 
@@ -195,10 +195,10 @@ extension Store {
 // MARK: SendMessage
 
 extension Store {
-    func idempotentResult(key: String, method: String, newerThan: Int64) throws(WauseError) -> JSONObject? {
+    func idempotentResult(key: String, method: String, newerThan: UnixTime) throws(WauseError) -> JSONObject? {
         try database.withConnection { (c) throws(WauseError) in
             guard let text = try c.query("SELECT result FROM idempotency_keys WHERE key = ? AND method = ? AND created_at > ?",
-                                         [.text(key), .text(method), .integer(newerThan)]).first?["result"].text
+                                         [.text(key), .text(method), .time(newerThan)]).first?["result"].text
             else { return nil }
             return (try? JSONValue.parse(text))?.objectValue
         }
@@ -219,31 +219,31 @@ extension Store {
     /// The message row, the outbox row and `queued` in the timeline, in one transaction.
     /// With `idempotency`, the caller's key and its result are recorded in the same transaction, so a
     /// retry after a crash finds either both the message and the key, or neither.
-    func enqueue(_ message: MessageRecord, contactID: Int64?, payload: [UInt8], now: Int64,
+    func enqueue(_ message: MessageRecord, contactID: Int64?, payload: [UInt8], now: UnixTime,
                  idempotency: (key: String, method: String, result: JSONObject)? = nil) throws(WauseError) -> Int64 {
         try database.withConnection { (c) throws(WauseError) -> Int64 in
             try c.transaction { () throws(WauseError) -> Int64 in
                 if let idempotency {
                     try c.execute("INSERT OR REPLACE INTO idempotency_keys (key, method, result, created_at) VALUES (?, ?, ?, ?)",
                                   [.text(idempotency.key), .text(idempotency.method),
-                                   .text(JSONValue.object(idempotency.result).serialized), .integer(now)])
+                                   .text(JSONValue.object(idempotency.result).serialized), .time(now)])
                 }
                 try c.execute("""
                     INSERT INTO chats (jid, contact_id, updated_at) VALUES (?, ?, ?)
                     ON CONFLICT (jid) DO UPDATE SET contact_id = coalesce(chats.contact_id, excluded.contact_id)
-                    """, [.text(message.chatJID), SQLValue(contactID), .integer(now)])
+                    """, [.text(message.chatJID), SQLValue(contactID), .time(now)])
                 let rowid = try c.execute("""
                     INSERT INTO messages (id, chat_jid, sender_jid, from_me, type, body, quoted_id, timestamp, has_media, status, raw,
                                           received_at)
                     VALUES (?, ?, NULL, 1, ?, ?, ?, ?, 0, 'queued', ?, ?)
                     """, [.text(message.id), .text(message.chatJID), .text(message.type), .text(message.body),
-                          SQLValue(message.quotedID), .integer(message.timestamp), .blob(payload), .integer(now)])
+                          SQLValue(message.quotedID), .time(message.timestamp), .blob(payload), .time(now)])
                 try c.execute("UPDATE chats SET last_message_at = max(coalesce(last_message_at, 0), ?), updated_at = ? WHERE jid = ?",
-                              [.integer(message.timestamp), .integer(now), .text(message.chatJID)])
+                              [.time(message.timestamp), .time(now), .text(message.chatJID)])
                 try c.execute("INSERT INTO message_status_timeline (message_rowid, status, at) VALUES (?, 'queued', ?)",
-                              [.integer(rowid), .integer(now)])
+                              [.integer(rowid), .time(now)])
                 try c.execute("INSERT INTO outbox (message_id, chat_jid, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                              [.text(message.id), .text(message.chatJID), .blob(payload), .integer(now), .integer(now)])
+                              [.text(message.id), .text(message.chatJID), .blob(payload), .time(now), .time(now)])
                 return rowid
             }
         }
@@ -251,12 +251,12 @@ extension Store {
 
     /// The oldest row that is first in its chat and due by `now` (per-chat order: a later message
     /// of a chat never overtakes an earlier one that waits for its retry).
-    func nextOutboxEntry(dueBy now: Int64 = .max) throws(WauseError) -> OutboxEntry? {
+    func nextOutboxEntry(dueBy now: UnixTime = UnixTime(milliseconds: .max)) throws(WauseError) -> OutboxEntry? {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("""
                 SELECT * FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid) AND o.next_attempt_at <= ?
                 ORDER BY o.id LIMIT 1
-                """, [.integer(now)]).first.map { row in
+                """, [.time(now)]).first.map { row in
                 OutboxEntry(id: row["id"].integer ?? 0, messageID: row["message_id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
                             payload: row["payload"].blob ?? [], attempts: row["attempts"].integer ?? 0)
             }
@@ -264,23 +264,23 @@ extension Store {
     }
 
     /// When the earliest chat's first row falls due, if any row waits.
-    func nextOutboxRetry() throws(WauseError) -> Int64? {
+    func nextOutboxRetry() throws(WauseError) -> UnixTime? {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("""
                 SELECT min(o.next_attempt_at) AS due FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid)
-                """).first?["due"].integer
+                """).first?["due"].time
         }
     }
 
     /// One counted attempt that failed; the row waits until `nextAttemptAt`.
-    func noteOutboxAttempt(_ entry: OutboxEntry, error: String, nextAttemptAt: Int64) throws(WauseError) {
+    func noteOutboxAttempt(_ entry: OutboxEntry, error: String, nextAttemptAt: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             _ = try c.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-                          [.text(error), .integer(nextAttemptAt), .integer(entry.id)])
+                          [.text(error), .time(nextAttemptAt), .integer(entry.id)])
         }
     }
 
-    func markSent(_ entry: OutboxEntry, at serverTime: Int64, now: Int64) throws(WauseError) {
+    func markSent(_ entry: OutboxEntry, at serverTime: UnixTime, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
                 try c.execute("DELETE FROM outbox WHERE id = ?", [.integer(entry.id)])
@@ -289,12 +289,12 @@ extension Store {
                 try c.execute("""
                     INSERT INTO message_status_timeline (message_rowid, status, at)
                     SELECT rowid, 'sent', ? FROM messages WHERE id = ? AND from_me = 1
-                    """, [.integer(serverTime), .text(entry.messageID)])
+                    """, [.time(serverTime), .text(entry.messageID)])
             }
         }
     }
 
-    func markFailed(_ entry: OutboxEntry, reason: String, now: Int64) throws(WauseError) {
+    func markFailed(_ entry: OutboxEntry, reason: String, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
                 try c.execute("DELETE FROM outbox WHERE id = ?", [.integer(entry.id)])
@@ -303,7 +303,7 @@ extension Store {
                 try c.execute("""
                     INSERT INTO message_status_timeline (message_rowid, status, at)
                     SELECT rowid, 'failed', ? FROM messages WHERE id = ? AND from_me = 1
-                    """, [.integer(now), .text(entry.messageID)])
+                    """, [.time(now), .text(entry.messageID)])
             }
         }
     }

@@ -13,7 +13,7 @@ import WauseSupport
 
 extension Store {
     /// The device identity, created and persisted (in one transaction) if this store has none.
-    public func deviceIdentity(creatingWith random: (Int) -> [UInt8], now: Int64) throws(WauseError) -> DeviceIdentity {
+    public func deviceIdentity(creatingWith random: (Int) -> [UInt8], now: UnixTime) throws(WauseError) -> DeviceIdentity {
         if let existing = try loadDeviceIdentity() { return existing }
         let identity = try DeviceIdentity.generate(random: random)
         try database.withConnection { (c) throws(WauseError) in
@@ -24,10 +24,10 @@ extension Store {
                     VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.integer(Int64(identity.registrationID)), .blob(identity.noiseKey.privateKey), .blob(identity.noiseKey.publicKey),
                           .blob(identity.identityKey.privateKey), .blob(identity.identityKey.publicKey),
-                          .integer(Int64(identity.signedPreKey.id)), .blob(identity.advSecret), .integer(now)])
+                          .integer(Int64(identity.signedPreKey.id)), .blob(identity.advSecret), .time(now)])
                 try c.execute("INSERT INTO signed_prekeys (id, private_key, public_key, signature, created_at) VALUES (?, ?, ?, ?, ?)",
                               [.integer(Int64(identity.signedPreKey.id)), .blob(identity.signedPreKey.keyPair.privateKey),
-                               .blob(identity.signedPreKey.keyPair.publicKey), .blob(identity.signedPreKey.signature), .integer(now)])
+                               .blob(identity.signedPreKey.keyPair.publicKey), .blob(identity.signedPreKey.signature), .time(now)])
             }
         }
         return identity
@@ -59,7 +59,7 @@ extension Store {
 extension Store {
     /// Drops the link and every key and Signal session; puts a new device identity in place (one
     /// transaction). Chats, messages and contacts stay.
-    func forgetLink(replacingKeysWith identity: DeviceIdentity, now: Int64) throws(WauseError) {
+    func forgetLink(replacingKeysWith identity: DeviceIdentity, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
                 for table in ["prekeys", "signed_prekeys", "identities", "sessions", "outbox"] {
@@ -73,10 +73,10 @@ extension Store {
                     """, [.integer(Int64(identity.registrationID)), .blob(identity.noiseKey.privateKey),
                           .blob(identity.noiseKey.publicKey), .blob(identity.identityKey.privateKey),
                           .blob(identity.identityKey.publicKey), .integer(Int64(identity.signedPreKey.id)),
-                          .blob(identity.advSecret), .integer(now)])
+                          .blob(identity.advSecret), .time(now)])
                 try c.execute("INSERT INTO signed_prekeys (id, private_key, public_key, signature, created_at) VALUES (?, ?, ?, ?, ?)",
                               [.integer(Int64(identity.signedPreKey.id)), .blob(identity.signedPreKey.keyPair.privateKey),
-                               .blob(identity.signedPreKey.keyPair.publicKey), .blob(identity.signedPreKey.signature), .integer(now)])
+                               .blob(identity.signedPreKey.keyPair.publicKey), .blob(identity.signedPreKey.signature), .time(now)])
             }
         }
     }
@@ -100,7 +100,7 @@ extension Store {
 extension Store {
     /// whatsmeow store/store.go Device: the link, the phone's account key trusted at the LID's device 0, and our own contact
     /// (phone and LID of one person) — in one transaction, so a crash leaves all or nothing.
-    func savePairing(_ link: PairSuccess.Link, advSecret: [UInt8], pushName: String? = nil, now: Int64) throws(WauseError) {
+    func savePairing(_ link: PairSuccess.Link, advSecret: [UInt8], pushName: String? = nil, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
                 try c.execute("""
@@ -108,18 +108,18 @@ extension Store {
                            adv_signed_identity = ?, adv_secret = ?, push_name = ?, paired_at = ?, logged_out_at = NULL WHERE id = 1
                     """, [.text(link.jid.description), SQLValue(link.lid?.description), SQLValue(link.platform),
                           SQLValue(link.businessName), .blob(link.accountSignatureKey), .blob(link.signedIdentity),
-                          .blob(advSecret), SQLValue(pushName), .integer(now)])
+                          .blob(advSecret), SQLValue(pushName), .time(now)])
                 if let lid = link.lid {
                     try c.execute("""
                         INSERT INTO identities (address, identity_key, trusted_at) VALUES (?, ?, ?)
                         ON CONFLICT (address) DO UPDATE SET identity_key = excluded.identity_key, trusted_at = excluded.trusted_at
                         """, [.text(SignalAddress(user: lid.user, device: 0, server: "lid").description), .blob(link.accountSignatureKey),
-                          .integer(now)])
+                          .time(now)])
                 }
                 try c.execute("""
                     INSERT INTO contacts (phone, lid, updated_at) VALUES (?, ?, ?)
                     ON CONFLICT (phone) DO UPDATE SET lid = coalesce(excluded.lid, contacts.lid), updated_at = excluded.updated_at
-                    """, [.text(link.jid.user), SQLValue(link.lid?.user), .integer(now)])
+                    """, [.text(link.jid.user), SQLValue(link.lid?.user), .time(now)])
             }
         }
     }

@@ -25,13 +25,13 @@ public struct Event: Sendable, Equatable {
     public let cursor: Int64
     public let name: String
     /// Unix milliseconds.
-    public let timestamp: Int64
+    public let timestamp: UnixTime
     public let data: JSONObject
 
     public var json: JSONValue {
         [
             "cursor": .int(cursor), "name": .string(name),
-            "ts": .string(ISO8601.string(fromUnixMilliseconds: timestamp)), "data": .object(data),
+            "ts": .string(timestamp.iso8601), "data": .object(data),
         ]
     }
 }
@@ -127,10 +127,10 @@ public final class Store: @unchecked Sendable {
 
     /// Appends an event and returns it with its cursor. Callers deliver it only after this returns,
     /// so anything a listener saw is already in the log.
-    public func appendEvent(name: String, data: JSONObject, at timestamp: Int64) throws(WauseError) -> Event {
+    public func appendEvent(name: String, data: JSONObject, at timestamp: UnixTime) throws(WauseError) -> Event {
         let cursor = try database.withConnection { (c) throws(WauseError) in
             try c.execute("INSERT INTO events (name, ts, data) VALUES (?, ?, ?)",
-                          [.text(name), .integer(timestamp), .text(JSONValue.object(data).serialized)])
+                          [.text(name), .time(timestamp), .text(JSONValue.object(data).serialized)])
         }
         return Event(cursor: cursor, name: name, timestamp: timestamp, data: data)
     }
@@ -142,7 +142,7 @@ public final class Store: @unchecked Sendable {
                         [.integer(cursor), .integer(Int64(limit))]).map { row in
                 let data = (try? JSONValue.parse(row["data"].text ?? "{}"))?.objectValue ?? JSONObject()
                 return Event(cursor: row["cursor"].integer ?? 0, name: row["name"].text ?? "",
-                             timestamp: row["ts"].integer ?? 0, data: data)
+                             timestamp: row["ts"].time ?? .epoch, data: data)
             }
         }
     }
