@@ -93,7 +93,7 @@ import WauseProtocol
         defer { store.close() }
         let contact = try store.contact(phone: "15551234567", lid: nil, now: 1)
         var outgoing = message("3EB0AAAA", chat: contact.chatJID, fromMe: true)
-        outgoing.status = "queued"
+        outgoing.status = .queued
         let rowid = try store.enqueue(outgoing, contactID: contact.id, payload: [1, 2, 3], now: 10)
         let entry = try #require(try store.nextOutboxEntry())
         #expect(entry.messageID == "3EB0AAAA" && entry.payload == [1, 2, 3])
@@ -101,12 +101,12 @@ import WauseProtocol
         #expect(try store.nextOutboxEntry()?.attempts == 1)
         try store.markSent(entry, at: 12_000, now: 12)
         #expect(try store.nextOutboxEntry() == nil)
-        #expect(try store.message(id: "3EB0AAAA")?.status == "sent")
-        #expect(try store.advanceStatus(messageID: "3EB0AAAA", to: "read", device: "15551234567@s.whatsapp.net", at: 14_000))
+        #expect(try store.message(id: "3EB0AAAA")?.status == .sent)
+        #expect(try store.advanceStatus(messageID: "3EB0AAAA", to: .read, device: "15551234567@s.whatsapp.net", at: 14_000))
         // A late delivery receipt is recorded but does not move the status back.
-        #expect(try !store.advanceStatus(messageID: "3EB0AAAA", to: "delivered", device: "15551234567:2@s.whatsapp.net", at: 15_000))
-        #expect(try store.message(id: "3EB0AAAA")?.status == "read")
-        #expect(try store.timeline(rowid: rowid).map(\.status) == ["queued", "sent", "read", "delivered"])
+        #expect(try !store.advanceStatus(messageID: "3EB0AAAA", to: .delivered, device: "15551234567:2@s.whatsapp.net", at: 15_000))
+        #expect(try store.message(id: "3EB0AAAA")?.status == .read)
+        #expect(try store.timeline(rowid: rowid).map(\.status) == [.queued, .sent, .read, .delivered])
     }
 
     @Test func paddingIdsAndTextFollowTheReferenceFormats() throws {

@@ -33,7 +33,7 @@ import WauseSupport
         var message = WAWebProtobufsE2E_Message()
         message.conversation = text
         let record = MessageRecord(id: id, chatJID: "\(phone)@s.whatsapp.net", senderJID: nil, fromMe: true, type: "chat", body: text,
-                                   quotedID: nil, timestamp: now, status: "queued")
+                                   quotedID: nil, timestamp: now, status: .queued)
         _ = try client.store.enqueue(record, contactID: nil, payload: try MessageFormat.encode(message), now: now)
         return id
     }
@@ -67,7 +67,7 @@ import WauseSupport
         let first = try #require(try OutboxRetryTests.row(client, stuck))
         #expect(first.attempts == 1)
         #expect((1600...2400).contains(first.due - timers.now.milliseconds), "\(first.due - timers.now.milliseconds) ms")
-        #expect(try client.store.message(id: stuck)?.status == "queued")
+        #expect(try client.store.message(id: stuck)?.status == .queued)
 
         // Each retry waits 2^n s ± 20 % after the n-th attempt; the 6th attempt fails it.
         var previous = first
@@ -86,7 +86,7 @@ import WauseSupport
         }
         #expect(failed.data["reason"]?.stringValue?.contains("6 attempts") == true, "\(failed.data)")
         #expect(try OutboxRetryTests.row(client, stuck) == nil)
-        #expect(try client.store.message(id: stuck)?.status == "failed")
+        #expect(try client.store.message(id: stuck)?.status == .failed)
         await setup.close()
     }
 

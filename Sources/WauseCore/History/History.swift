@@ -21,12 +21,12 @@ public struct MessageRecord: Sendable, Equatable {
     public var timestamp: UnixTime
     public var hasMedia: Bool = false
     /// Ours only: queued / sent / delivered / read / failed.
-    public var status: String?
+    public var status: MessageStatus?
     public var statusReason: String?
     public var raw: [UInt8]?
 
     public init(rowid: Int64 = 0, id: String, chatJID: String, senderJID: String?, fromMe: Bool, type: String, body: String,
-                quotedID: String? = nil, timestamp: UnixTime, hasMedia: Bool = false, status: String? = nil, statusReason: String? = nil,
+                quotedID: String? = nil, timestamp: UnixTime, hasMedia: Bool = false, status: MessageStatus? = nil, statusReason: String? = nil,
                 raw: [UInt8]? = nil) {
         self.rowid = rowid
         self.id = id
@@ -78,7 +78,7 @@ enum History {
             "from": JSONValue(message.fromMe ? own : (message.senderJID ?? message.chatJID)),
             "to": JSONValue(message.fromMe ? message.chatJID : own),
             "author": .null, "from_me": .bool(message.fromMe), "type": .string(message.type), "body": .string(message.body),
-            "timestamp": .int(message.timestamp.seconds), "has_media": .bool(message.hasMedia), "status": JSONValue(message.status),
+            "timestamp": .int(message.timestamp.seconds), "has_media": .bool(message.hasMedia), "status": JSONValue(message.status?.rawValue),
             "quoted_message_id": JSONValue(message.quotedID), "cursor": .int(message.rowid),
         ]
     }

@@ -1,34 +1,17 @@
-import WauseSupport
-/// `whatsapp_message_status`: where one of our messages is — queued, sent (the server acked it),
-/// delivered, read, or failed with a reason — with every step and its time (and, for receipts,
-/// which device sent it).
-enum MessageStatus {
-    static let definition = MethodDefinition(
-        name: "whatsapp_message_status",
-        title: "Delivery status of a WhatsApp message",
-        description: "The status of a message this device sent (queued, sent, delivered, read or failed) and its timeline. Local only.",
-        inputSchema: Schema.object([("message_id", Schema.string("the id whatsapp_send_message returned", minLength: 1))],
-                                   required: ["message_id"]),
-        outputSchema: Schema.object([
-            ("ok", Schema.boolean()), ("message_id", Schema.string()), ("chat_id", Schema.string()), ("from_me", Schema.boolean()),
-            ("status", Schema.string(nullable: true)), ("reason", Schema.string("why it failed", nullable: true)),
-            ("timeline", Schema.array(of: Schema.object([
-                ("status", Schema.string()), ("at", Schema.string("ISO 8601 UTC")), ("device", Schema.string(nullable: true)),
-            ], required: ["status", "at", "device"]))),
-        ], required: ["ok", "message_id", "chat_id", "from_me", "status", "reason", "timeline"]),
-        annotations: .readOnlyLocal,
-        handler: { client, arguments throws(WauseError) in
-            let id = arguments["message_id"]?.stringValue ?? ""
-            guard let message = try client.store.message(id: id) else { throw WauseError(.notFound, "no message \(id)") }
-            let timeline = try client.store.timeline(rowid: message.rowid)
-            return [
-                "ok": true, "message_id": .string(id), "chat_id": .string(message.chatJID), "from_me": .bool(message.fromMe),
-                "status": JSONValue(message.status), "reason": JSONValue(message.statusReason),
-                "timeline": .array(timeline.map { entry in
-                    ["status": .string(entry.status), "at": .string(entry.at.iso8601),
-                     "device": JSONValue(entry.device)]
-                }),
-            ]
+/// Where a message of ours stands (docs/DESIGN.md "Errors": message statuses). The raw values
+/// are what the store keeps and what results and events show; code compares the cases.
+public enum MessageStatus: String, Sendable, CaseIterable {
+    case scheduled, queued, sent, delivered, read, failed, cancelled
+
+    /// How far along the delivery path a status is: a receipt moves a message only forward
+    /// (a late `delivered` never undoes `read`). Statuses off that path rank nowhere.
+    var progress: Int? {
+        switch self {
+        case .queued: return 0
+        case .sent: return 1
+        case .delivered: return 2
+        case .read: return 3
+        case .scheduled, .failed, .cancelled: return nil
         }
-    )
+    }
 }

@@ -3,7 +3,7 @@ enum MessagingMethods {
     static let all: [MethodDefinition] = [
         SendMessage.definition.bindings(positional: ["to", "message"], omitting: ["phone_number"])
             .raising(.whatsappNotPaired, .notFound, .ambiguousRecipient),
-        MessageStatus.definition.bindings(positional: ["message_id"]).raising(.notFound),
+        MessageStatusMethod.definition.bindings(positional: ["message_id"]).raising(.notFound),
         Receipts.markRead.bindings(positional: ["chat"]).raising(.notFound, .ambiguousRecipient, .notConnected),
     ]
 }

@@ -219,7 +219,7 @@ final class Outbox: @unchecked Sendable {
                                       "timestamp": .string(serverTime.iso8601),
                                       "from_other_device": false])
         client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
-                                        "status": "sent", "at": .string(serverTime.iso8601)])
+                                        "status": .string(MessageStatus.sent.rawValue), "at": .string(serverTime.iso8601)])
         return nil
     }
 
@@ -227,7 +227,7 @@ final class Outbox: @unchecked Sendable {
         let now = client.environment.now()
         try client.store.markFailed(entry, reason: reason, now: now)
         client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
-                                        "status": "failed", "reason": .string(reason),
+                                        "status": .string(MessageStatus.failed.rawValue), "reason": .string(reason),
                                         "at": .string(now.iso8601)])
     }
 }

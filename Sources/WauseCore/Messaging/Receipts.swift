@@ -15,7 +15,6 @@ enum Receipts {
         router.on(.tag("receipt")) { node, session in handle(node, client: session.client, connection: session.connection) }
     }
 
-    static let statusOrder = ["queued": 0, "sent": 1, "delivered": 2, "read": 3]
     /// Retry receipts answered per message and device (whatsmeow stops after 10 per sender).
     static let maximumRetriesAnswered = 5
 
@@ -26,10 +25,10 @@ enum Receipts {
             Task { await resend(for: node, client: client, connection: connection) }
             return
         }
-        let status: String
+        let status: MessageStatus
         switch type {
-        case nil, "": status = "delivered"
-        case "read", "read-self", "played", "played-self": status = "read"
+        case nil, "": status = .delivered
+        case "read", "read-self", "played", "played-self": status = .read
         default: return  // sender, inactive, peer_msg, hist_sync, server-error: nothing to record
         }
         let ids = [first] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
@@ -37,7 +36,7 @@ enum Receipts {
         for id in ids {
             guard let moved = try? client.store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
             client.publish(.messageStatus, [
-                "message_id": .string(id), "status": .string(status), "device": .string(from.description),
+                "message_id": .string(id), "status": .string(status.rawValue), "device": .string(from.description),
                 "chat_id": JSONValue(try? client.store.message(id: id)?.chatJID),
                 "at": .string(at.iso8601),
             ])

@@ -93,7 +93,7 @@ enum Receive {
         var record = MessageRecord(id: id, chatJID: contact.chatJID,
                                    senderJID: fromMe ? nil : JID(user: from.user, server: from.server).description,
                                    fromMe: fromMe, type: type, body: body, quotedID: quotedID, timestamp: sentAt,
-                                   status: fromMe ? "sent" : nil, raw: plaintext)
+                                   status: fromMe ? .sent : nil, raw: plaintext)
         let (rowid, inserted) = try client.store.insertMessage(record, contactID: contact.id, now: now)
         guard inserted else { return }
         record.rowid = rowid

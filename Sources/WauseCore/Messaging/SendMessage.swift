@@ -54,7 +54,7 @@ enum SendMessage {
         if let key, let earlier = try client.store.idempotentResult(key: key, method: definition.name, newerThan: now - idempotencyWindow) {
             var result = earlier
             if let id = earlier["message_id"]?.stringValue, let status = try client.store.message(id: id)?.status {
-                result["status"] = .string(status)
+                result["status"] = .string(status.rawValue)
             }
             return result
         }
@@ -84,27 +84,27 @@ enum SendMessage {
         }
         let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: client.environment.randomBytes)
         let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
-                                   quotedID: quoted?.id, timestamp: now, status: "queued")
+                                   quotedID: quoted?.id, timestamp: now, status: .queued)
         var result: JSONObject = [
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(contact.chatJID), "message_id": .string(id),
-            "timestamp": .string(now.iso8601), "status": "queued",
+            "timestamp": .string(now.iso8601), "status": .string(MessageStatus.queued.rawValue),
         ]
         _ = try client.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now,
                                      idempotency: key.map { ($0, definition.name, result) })
         client.messaging.outbox.kick()
-        result["status"] = .string(try await waitForAck(client: client, messageID: id))
+        result["status"] = .string(try await waitForAck(client: client, messageID: id).rawValue)
         return result
     }
 
     /// The message's status once it left `queued`, or `queued` if that takes longer than `ackWait`
     /// or the device is not connected.
-    static func waitForAck(client: WauseClient, messageID: String) async throws(WauseError) -> String {
+    static func waitForAck(client: WauseClient, messageID: String) async throws(WauseError) -> MessageStatus {
         let environment = client.environment
         let deadline = environment.now() + ackWait
         var cursor = client.events.latestCursor
         while true {
-            let status = try client.store.message(id: messageID)?.status ?? "queued"
-            if status != "queued" || client.versionedState().0 != .ready || environment.now() >= deadline { return status }
+            let status = try client.store.message(id: messageID)?.status ?? .queued
+            if status != .queued || client.versionedState().0 != .ready || environment.now() >= deadline { return status }
             await client.events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()), sleep: environment.sleep)
             cursor = client.events.latestCursor
         }

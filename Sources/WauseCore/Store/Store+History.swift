@@ -10,7 +10,7 @@ extension Store {
         MessageRecord(rowid: row["rowid"].integer ?? 0, id: row["id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
                       senderJID: row["sender_jid"].text, fromMe: row["from_me"].integer == 1, type: row["type"].text ?? "chat",
                       body: row["body"].text ?? "", quotedID: row["quoted_id"].text, timestamp: row["timestamp"].time ?? .epoch,
-                      hasMedia: row["has_media"].integer == 1, status: row["status"].text, statusReason: row["status_reason"].text,
+                      hasMedia: row["has_media"].integer == 1, status: row["status"].text.flatMap(MessageStatus.init(rawValue:)), statusReason: row["status_reason"].text,
                       raw: row["raw"].blob)
     }
 
@@ -34,7 +34,7 @@ extension Store {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(message.id), .text(message.chatJID), SQLValue(message.senderJID), SQLValue(message.fromMe),
                           .text(message.type), .text(message.body), SQLValue(message.quotedID), .time(message.timestamp),
-                          SQLValue(message.hasMedia), SQLValue(message.status), SQLValue(message.statusReason), SQLValue(message.raw),
+                          SQLValue(message.hasMedia), SQLValue(message.status?.rawValue), SQLValue(message.statusReason), SQLValue(message.raw),
                           .time(now)])
                 try c.execute("""
                     UPDATE chats SET last_message_at = max(coalesce(last_message_at, 0), ?), updated_at = ?,

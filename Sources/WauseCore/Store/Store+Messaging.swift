@@ -44,10 +44,12 @@ extension Store {
 // MARK: MessageStatus
 
 extension Store {
-    func timeline(rowid: Int64) throws(WauseError) -> [(status: String, at: UnixTime, device: String?)] {
+    func timeline(rowid: Int64) throws(WauseError) -> [(status: MessageStatus, at: UnixTime, device: String?)] {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("SELECT status, at, device_jid FROM message_status_timeline WHERE message_rowid = ? ORDER BY rowid",
-                        [.integer(rowid)]).map { ($0["status"].text ?? "", $0["at"].time ?? .epoch, $0["device_jid"].text) }
+                        [.integer(rowid)]).compactMap { row in
+                            row["status"].text.flatMap(MessageStatus.init(rawValue:)).map { ($0, row["at"].time ?? .epoch, row["device_jid"].text) }
+                        }
         }
     }
 }
@@ -102,18 +104,19 @@ extension Store {
 
 extension Store {
     /// Moves our message's status forward (never back) and records the step; false if it did not move.
-    func advanceStatus(messageID: String, to status: String, device: String, at: UnixTime) throws(WauseError) -> Bool {
+    func advanceStatus(messageID: String, to status: MessageStatus, device: String, at: UnixTime) throws(WauseError) -> Bool {
         try database.withConnection { (c) throws(WauseError) -> Bool in
             try c.transaction { () throws(WauseError) -> Bool in
                 guard let row = try c.query("SELECT rowid, status FROM messages WHERE id = ? AND from_me = 1", [.text(messageID)]).first,
                     let rowid = row["rowid"].integer
                 else { return false }
-                let current = Receipts.statusOrder[row["status"].text ?? "queued"] ?? 0
-                let target = Receipts.statusOrder[status] ?? 0
+                let stored = row["status"].text.flatMap(MessageStatus.init(rawValue:)) ?? .queued
+                let current = stored.progress ?? 0
+                let target = status.progress ?? 0
                 try c.execute("INSERT INTO message_status_timeline (message_rowid, status, device_jid, at) VALUES (?, ?, ?, ?)",
-                              [.integer(rowid), .text(status), .text(device), .time(at)])
-                guard target > current, row["status"].text != "failed" else { return false }
-                try c.execute("UPDATE messages SET status = ? WHERE rowid = ?", [.text(status), .integer(rowid)])
+                              [.integer(rowid), .text(status.rawValue), .text(device), .time(at)])
+                guard target > current, stored != .failed else { return false }
+                try c.execute("UPDATE messages SET status = ? WHERE rowid = ?", [.text(status.rawValue), .integer(rowid)])
                 return true
             }
         }
