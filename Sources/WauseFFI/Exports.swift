@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// What a `wause_client *` points to: the engine and its delivery queue.
-final class ClientHandle: @unchecked Sendable {
+final class ClientHandle: Sendable {
     let client: WauseClient
     let delivery: Delivery
 
@@ -124,6 +124,8 @@ public func wause_receive(_ pointer: OpaquePointer?, _ timeoutMilliseconds: Int3
 }
 
 /// Carries the C function pointer and its user data into the delivery thread.
+/// Unchecked: a C function pointer and an opaque user-data pointer, which the C API's contract
+/// (include/wause.h) says may be used from the delivery thread.
 private struct ForeignCallback: @unchecked Sendable {
     let function: wause_callback
     let userData: UnsafeMutableRawPointer?

@@ -5,7 +5,7 @@ import WauseHTTP
 /// MCP over Streamable HTTP, handshake era (protocol versions 2025-03-26, 2025-06-18 and
 /// 2025-11-25), on `/mcp`; plus `/qr`, `/qr.png`, `/qr.svg` and `/healthz`. Every tool is a row of
 /// the engine's method catalogue. Facts and the conformance checklist: mcp-and-anchors.md A.2–A.12.
-public final class MCPServer: @unchecked Sendable {
+public final class MCPServer: Sendable {
     public static let supportedProtocolVersions = ["2025-11-25", "2025-06-18", "2025-03-26"]
     public static let preferredProtocolVersion = "2025-11-25"
     /// What a request without `MCP-Protocol-Version` (and no session to say otherwise) is assumed to speak.

@@ -9,6 +9,8 @@ public func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async -
 }
 
 /// A one-shot slot a thread can block on until a task fills it.
+/// Unchecked: `wait` parks the thread on the lock's condition variable, which `Mutex` does not
+/// have; `value` is guarded by `lock` (and handed over exactly once, from the task to the waiter).
 public final class BlockingResult<Value>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var value: Value?

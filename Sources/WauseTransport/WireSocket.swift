@@ -6,6 +6,9 @@ import WauseCrypto
 /// reassembled from whatever message boundaries the peer chose. After the Noise handshake
 /// (`encrypt(with:)`), `send(node:)` and `nodes` carry binary-XML stanzas encrypted with the
 /// transport cipher (§2.7): the same type serves the engine (client role) and wause-sim (server).
+/// Unchecked: `messages`, the inbound stream's iterator (not Sendable), is advanced across an
+/// `await` by the single reader (see `nextFrame`) outside the lock; the codec and cipher state is
+/// guarded by `lock`.
 public final class WireSocket: @unchecked Sendable {
     public enum Failure: Error, Sendable, CustomStringConvertible {
         case frame(FrameCodecError)
