@@ -106,6 +106,8 @@ public func wause_send(_ pointer: OpaquePointer?, _ requestID: Int64, _ method: 
         return WauseError.Code.invalidRequest.cValue
     }
     let arguments = string(params)
+    // Fire and forget: the call ends on its own (with "the client is closed" once it is), and its
+    // answer goes to the delivery queue, which drops it after wause_client_destroy.
     Task {
         let answer: JSONValue
         switch await handle.client.call(method, argumentsJSON: arguments) {

@@ -210,6 +210,8 @@ public final class MCPServer: Sendable {
             // Answer as SSE so the call can send notifications/progress before its result.
             let stream = ResponseStream()
             let request = message
+            // Fire and forget: the call runs to its end even if the HTTP client leaves (as a
+            // plain POST's would); its messages then go to a cancelled stream, which delivers none.
             Task { [self] in
                 stream.finish(with: await self.dispatch(request, session: session, progress: stream))
             }

@@ -4,6 +4,7 @@
 /// such waits deadlock the pool.
 public func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T {
     let waiter = BlockingResult<T>()
+    // Not stored: the calling thread waits for exactly this task, so it cannot be left behind.
     Task { waiter.set(await operation()) }
     return waiter.wait()
 }

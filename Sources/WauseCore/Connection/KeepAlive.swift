@@ -11,6 +11,7 @@ enum KeepAlive {
     static let answerDeadline: Int64 = 10_000
     static let deadAfter: Int64 = 3 * 60_000
 
+    /// The caller owns the task: the connection loop cancels it when the connection ends.
     static func start(connection: ServerConnection, environment: Environment, logger: Logger) -> Task<Void, Never> {
         Task {
             var lastSuccess = environment.now()
