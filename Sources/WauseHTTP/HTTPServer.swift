@@ -99,18 +99,16 @@ public final class HTTPServer: Sendable {
 
     let handler: Handler
     let maximumBodySize: Int
-    private struct Daemon {
-        var handle: OpaquePointer?
-        var port: UInt16 = 0
-    }
-    /// Connection threads never take this one, so `stop` may hold it while MHD joins them.
-    private let daemon = Mutex(Daemon())
+    /// The MHD daemon handle. Only `start` and `stop` take this lock (so `stop` may hold it while
+    /// MHD joins the connection threads); the port has a lock of its own.
+    private let daemon = Mutex<OpaquePointer?>(nil)
+    private let boundPort = Mutex<UInt16>(0)
     private struct Streams {
         var open: [ObjectIdentifier: HTTPStreamSource] = [:]
         var stopping = false
     }
     private let streams = Mutex(Streams())
-    public var port: UInt16 { daemon.withLock { $0.port } }
+    public var port: UInt16 { boundPort.withLock { $0 } }
 
     public init(maximumBodySize: Int, handler: @escaping Handler) {
         self.maximumBodySize = maximumBodySize
@@ -121,15 +119,16 @@ public final class HTTPServer: Sendable {
     public func start(host: String, port: UInt16, connectionLimit: UInt32 = 256) throws(WauseError) {
         let flags = MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
             | MHD_USE_ERROR_LOG.rawValue
-        try daemon.withLock { (current: inout Daemon) throws(WauseError) in
+        try daemon.withLock { (current: inout OpaquePointer?) throws(WauseError) in
             let context = Unmanaged.passUnretained(self).toOpaque()
             guard let daemon = wause_mhd_start(UInt32(flags), host, port, httpAccessHandler, context,
                                                httpRequestCompleted, context, connectionLimit)
             else {
                 throw WauseError(.internal, "cannot listen on \(host):\(port) (address in use, or not a local IP address?)")
             }
-            current.handle = daemon
-            current.port = wause_mhd_bound_port(daemon)
+            current = daemon
+            let bound = wause_mhd_bound_port(daemon)
+            boundPort.withLock { $0 = bound }
         }
     }
 
@@ -141,9 +140,9 @@ public final class HTTPServer: Sendable {
         }
         for stream in active { stream.cancel() }
         daemon.withLock { daemon in
-            if let handle = daemon.handle {
+            if let handle = daemon {
                 MHD_stop_daemon(handle)
-                daemon.handle = nil
+                daemon = nil
             }
         }
     }
