@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// What a `wause_client *` points to: the engine and its delivery queue.
-final class ClientHandle: @unchecked Sendable {
+final class ClientHandle: Sendable {
     let client: WauseClient
     let delivery: Delivery
 
@@ -103,6 +103,8 @@ public func wause_send(_ pointer: OpaquePointer?, _ requestID: Int64, _ method: 
         return WauseError.Code.invalidRequest.cValue
     }
     let arguments = string(params)
+    // Fire and forget: the call ends on its own (with "the client is closed" once it is), and its
+    // answer goes to the delivery queue, which drops it after wause_client_destroy.
     Task {
         let answer: JSONValue
         switch await handle.client.call(method, argumentsJSON: arguments) {
@@ -121,6 +123,8 @@ public func wause_receive(_ pointer: OpaquePointer?, _ timeoutMilliseconds: Int3
 }
 
 /// Carries the C function pointer and its user data into the delivery thread.
+/// Unchecked: a C function pointer and an opaque user-data pointer, which the C API's contract
+/// (include/wause.h) says may be used from the delivery thread.
 private struct ForeignCallback: @unchecked Sendable {
     let function: wause_callback
     let userData: UnsafeMutableRawPointer?

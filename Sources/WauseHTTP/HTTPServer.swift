@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import Synchronization
 import WauseSupport
 #if canImport(Glibc)
 import Glibc
@@ -93,16 +94,21 @@ public struct HTTPResponse: Sendable {
 /// or an SSE stream may block without holding up other requests (no busy-waiting callbacks).
 /// Bodies are gathered up to `maximumBodySize`; larger ones are drained and answered by the
 /// handler (which sees `bodyTooLarge`), normally with 413.
-public final class HTTPServer: @unchecked Sendable {
+public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
 
     let handler: Handler
     let maximumBodySize: Int
-    private var daemon: OpaquePointer?
-    private let streams = ConditionLock()
-    private var openStreams: [ObjectIdentifier: HTTPStreamSource] = [:]
-    private var stopping = false
-    public private(set) var port: UInt16 = 0
+    /// The MHD daemon handle. Only `start` and `stop` take this lock (so `stop` may hold it while
+    /// MHD joins the connection threads); the port has a lock of its own.
+    private let daemon = Mutex<OpaquePointer?>(nil)
+    private let boundPort = Mutex<UInt16>(0)
+    private struct Streams {
+        var open: [ObjectIdentifier: HTTPStreamSource] = [:]
+        var stopping = false
+    }
+    private let streams = Mutex(Streams())
+    public var port: UInt16 { boundPort.withLock { $0 } }
 
     public init(maximumBodySize: Int, handler: @escaping Handler) {
         self.maximumBodySize = maximumBodySize
@@ -113,39 +119,44 @@ public final class HTTPServer: @unchecked Sendable {
     public func start(host: String, port: UInt16, connectionLimit: UInt32 = 256) throws(WauseError) {
         let flags = MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
             | MHD_USE_ERROR_LOG.rawValue
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        guard let daemon = wause_mhd_start(UInt32(flags), host, port, httpAccessHandler, context,
-                                           httpRequestCompleted, context, connectionLimit)
-        else {
-            throw WauseError(.internal, "cannot listen on \(host):\(port) (address in use, or not a local IP address?)")
+        try daemon.withLock { (current: inout OpaquePointer?) throws(WauseError) in
+            let context = Unmanaged.passUnretained(self).toOpaque()
+            guard let daemon = wause_mhd_start(UInt32(flags), host, port, httpAccessHandler, context,
+                                               httpRequestCompleted, context, connectionLimit)
+            else {
+                throw WauseError(.internal, "cannot listen on \(host):\(port) (address in use, or not a local IP address?)")
+            }
+            current = daemon
+            let bound = wause_mhd_bound_port(daemon)
+            boundPort.withLock { $0 = bound }
         }
-        self.daemon = daemon
-        self.port = wause_mhd_bound_port(daemon)
     }
 
     /// Ends every open stream, then stops the daemon (which joins the connection threads).
     public func stop() {
-        let active = streams.withLock { () -> [HTTPStreamSource] in
-            stopping = true
-            return Array(openStreams.values)
+        let active = streams.withLock { streams -> [HTTPStreamSource] in
+            streams.stopping = true
+            return Array(streams.open.values)
         }
         for stream in active { stream.cancel() }
-        if let daemon {
-            MHD_stop_daemon(daemon)
-            self.daemon = nil
+        daemon.withLock { daemon in
+            if let handle = daemon {
+                MHD_stop_daemon(handle)
+                daemon = nil
+            }
         }
     }
 
     fileprivate func register(_ stream: HTTPStreamSource) -> Bool {
-        streams.withLock {
-            guard !stopping else { return false }
-            openStreams[ObjectIdentifier(stream)] = stream
+        streams.withLock { streams in
+            guard !streams.stopping else { return false }
+            streams.open[ObjectIdentifier(stream)] = stream
             return true
         }
     }
 
     fileprivate func unregister(_ stream: HTTPStreamSource) {
-        _ = streams.withLock { openStreams.removeValue(forKey: ObjectIdentifier(stream)) }
+        _ = streams.withLock { $0.open.removeValue(forKey: ObjectIdentifier(stream)) }
     }
 }
 

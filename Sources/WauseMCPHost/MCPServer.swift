@@ -7,7 +7,7 @@ import WauseHTTP
 /// the engine's method catalogue. Facts: the MCP specification 2025-11-25
 /// (modelcontextprotocol/modelcontextprotocol docs/specification/2025-11-25: basic/transports.mdx,
 /// basic/lifecycle.mdx, server/tools.mdx).
-public final class MCPServer: @unchecked Sendable {
+public final class MCPServer: Sendable {
     public static let supportedProtocolVersions = ["2025-11-25", "2025-06-18", "2025-03-26"]
     public static let preferredProtocolVersion = "2025-11-25"
     /// What a request without `MCP-Protocol-Version` (and no session to say otherwise) is assumed to speak.
@@ -212,6 +212,8 @@ public final class MCPServer: @unchecked Sendable {
             // Answer as SSE so the call can send notifications/progress before its result.
             let stream = ResponseStream()
             let request = message
+            // Fire and forget: the call runs to its end even if the HTTP client leaves (as a
+            // plain POST's would); its messages then go to a cancelled stream, which delivers none.
             Task { [self] in
                 stream.finish(with: await self.dispatch(request, session: session, progress: stream))
             }

@@ -1,42 +1,46 @@
+import Synchronization
 import WauseCore
 
 /// One MCP session (`Mcp-Session-Id`): the negotiated protocol version, the client's log level,
 /// and how far its event stream has read, so a reconnecting GET continues where the last ended.
-final class MCPSession: @unchecked Sendable {
+final class MCPSession: Sendable {
     let id: String
     let protocolVersion: String
     let clientName: String
-    private let lock = ConditionLock()
-    private var lastSeen: UnixTime
-    private var eventCursor: Int64
-    private var stream: EventStream?
-    private(set) var logLevel = "info"
+    private struct State {
+        var lastSeen: UnixTime
+        var eventCursor: Int64
+        var stream: EventStream?
+        var logLevel = "info"
+    }
+    private let state: Mutex<State>
 
     init(id: String, protocolVersion: String, clientName: String, eventCursor: Int64, now: UnixTime) {
         self.id = id
         self.protocolVersion = protocolVersion
         self.clientName = clientName
-        self.eventCursor = eventCursor
-        lastSeen = now
+        state = Mutex(State(lastSeen: now, eventCursor: eventCursor))
     }
 
-    func touch(_ now: UnixTime) { lock.withLock { lastSeen = now } }
+    func touch(_ now: UnixTime) { state.withLock { $0.lastSeen = now } }
 
-    func setLogLevel(_ level: String) { lock.withLock { logLevel = level } }
+    var logLevel: String { state.withLock { $0.logLevel } }
 
-    func isIdle(since cutoff: UnixTime) -> Bool { lock.withLock { stream == nil && lastSeen < cutoff } }
+    func setLogLevel(_ level: String) { state.withLock { $0.logLevel = level } }
 
-    var lastActivity: UnixTime { lock.withLock { lastSeen } }
+    func isIdle(since cutoff: UnixTime) -> Bool { state.withLock { $0.stream == nil && $0.lastSeen < cutoff } }
+
+    var lastActivity: UnixTime { state.withLock { $0.lastSeen } }
 
     /// Opens the session's event stream, which starts after `lastEventID` when the client resumes,
     /// else where the previous stream got to. It becomes the session's only stream: each message
     /// goes to exactly one stream (MCP transports), so an older stream of this session is ended.
     func openStream(lastEventID: Int64?, _ make: (Int64) -> EventStream) -> EventStream {
-        let (newStream, previous) = lock.withLock { () -> (EventStream, EventStream?) in
-            let previous = stream
-            let start = lastEventID ?? max(eventCursor, previous?.position ?? 0)
+        let (newStream, previous) = state.withLock { state -> (EventStream, EventStream?) in
+            let previous = state.stream
+            let start = lastEventID ?? max(state.eventCursor, previous?.position ?? 0)
             let created = make(start)
-            stream = created
+            state.stream = created
             return (created, previous)
         }
         previous?.cancel()
@@ -44,16 +48,16 @@ final class MCPSession: @unchecked Sendable {
     }
 
     func detach(_ ended: EventStream, at cursor: Int64) {
-        lock.withLock {
-            eventCursor = max(eventCursor, cursor)
-            if stream === ended { stream = nil }
+        state.withLock { state in
+            state.eventCursor = max(state.eventCursor, cursor)
+            if state.stream === ended { state.stream = nil }
         }
     }
 
     func end() {
-        let current = lock.withLock { () -> EventStream? in
-            defer { stream = nil }
-            return stream
+        let current = state.withLock { state -> EventStream? in
+            defer { state.stream = nil }
+            return state.stream
         }
         current?.cancel()
     }
@@ -61,9 +65,8 @@ final class MCPSession: @unchecked Sendable {
 
 /// The live sessions. Idle sessions (no request for `idleTimeout` and no open stream) expire, and
 /// the oldest idle one makes room when the table is full; an ended session's id then answers 404.
-final class MCPSessionTable: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var sessions: [String: MCPSession] = [:]
+final class MCPSessionTable: Sendable {
+    private let table = Mutex<[String: MCPSession]>([:])
     private let idleTimeout: Duration
     private let capacity: Int
 
@@ -73,7 +76,7 @@ final class MCPSessionTable: @unchecked Sendable {
     }
 
     func add(_ session: MCPSession, now: UnixTime) {
-        let evicted = lock.withLock { () -> [MCPSession] in
+        let evicted = table.withLock { sessions -> [MCPSession] in
             var removed = sessions.values.filter { $0.isIdle(since: now - idleTimeout) }
             for session in removed { sessions[session.id] = nil }
             if sessions.count >= capacity, let oldest = sessions.values.min(by: { $0.lastActivity < $1.lastActivity }) {
@@ -87,7 +90,7 @@ final class MCPSessionTable: @unchecked Sendable {
     }
 
     func session(_ id: String, now: UnixTime) -> MCPSession? {
-        lock.withLock {
+        table.withLock { sessions in
             guard let session = sessions[id] else { return nil }
             if session.isIdle(since: now - idleTimeout) {
                 sessions[id] = nil
@@ -100,18 +103,18 @@ final class MCPSessionTable: @unchecked Sendable {
 
     @discardableResult
     func remove(_ id: String) -> MCPSession? {
-        let removed = lock.withLock { sessions.removeValue(forKey: id) }
+        let removed = table.withLock { $0.removeValue(forKey: id) }
         removed?.end()
         return removed
     }
 
     func removeAll() {
-        let all = lock.withLock { () -> [MCPSession] in
+        let all = table.withLock { sessions -> [MCPSession] in
             defer { sessions.removeAll() }
             return Array(sessions.values)
         }
         for session in all { session.end() }
     }
 
-    var count: Int { lock.withLock { sessions.count } }
+    var count: Int { table.withLock { $0.count } }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import WauseCore
 import WauseHTTP
 
@@ -20,6 +21,8 @@ enum ServerSentEvents {
 
 /// A POST answered as SSE: the JSON-RPC messages the call produces (progress notifications in
 /// later tools, then the response), after which the stream ends.
+/// Unchecked: `next` blocks the HTTP connection thread on the lock's condition variable until a
+/// message is queued, which `Mutex` does not have; every `var` below is guarded by `lock`.
 final class ResponseStream: HTTPStreamSource, @unchecked Sendable {
     private let lock = ConditionLock()
     private var queued: [[UInt8]] = []
@@ -62,12 +65,15 @@ final class ResponseStream: HTTPStreamSource, @unchecked Sendable {
 /// The GET /mcp stream of a session: engine events as `notifications/wause/event`, read from the
 /// event log by cursor (the SSE id), with a keep-alive comment when nothing happened for a while
 /// (which is also how a vanished client is noticed: the write fails and MHD ends the stream).
-final class EventStream: HTTPStreamSource, @unchecked Sendable {
+final class EventStream: HTTPStreamSource, Sendable {
     private let follower: EventFollower
     private let keepAliveMilliseconds: Int
     private let onFinish: @Sendable (EventStream, Int64) -> Void
-    private let lock = ConditionLock()
-    private var primed = false
+    private struct State {
+        var primed = false
+        var cancelled = false
+    }
+    private let state = Mutex(State())
 
     init(follower: EventFollower, keepAliveMilliseconds: Int, onFinish: @escaping @Sendable (EventStream, Int64) -> Void) {
         self.follower = follower
@@ -79,7 +85,7 @@ final class EventStream: HTTPStreamSource, @unchecked Sendable {
 
     func next() -> [UInt8]? {
         // A comment first, so the client sees the stream open at once.
-        if lock.withLock({ () -> Bool in defer { primed = true }; return !primed }) { return ServerSentEvents.keepAlive }
+        if state.withLock({ state -> Bool in defer { state.primed = true }; return !state.primed }) { return ServerSentEvents.keepAlive }
         do {
             guard let event = try follower.next(timeoutMilliseconds: keepAliveMilliseconds) else {
                 return isCancelled ? nil : ServerSentEvents.keepAlive
@@ -91,11 +97,10 @@ final class EventStream: HTTPStreamSource, @unchecked Sendable {
         }
     }
 
-    private var cancelledFlag = false
-    private var isCancelled: Bool { lock.withLock { cancelledFlag } }
+    private var isCancelled: Bool { state.withLock { $0.cancelled } }
 
     func cancel() {
-        lock.withLock { cancelledFlag = true }
+        state.withLock { $0.cancelled = true }
         follower.cancel()
     }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import WauseCore
 #if canImport(Glibc)
 import Glibc
@@ -7,8 +8,8 @@ import Glibc
 /// link, then prints each new QR code as ANSI blocks (or the pairing code) to stdout as the events
 /// arrive, and a line when the device is linked or linking failed. Runs on its own thread beside
 /// the server; the MCP endpoint and /qr keep working meanwhile.
-final class TerminalPairing: @unchecked Sendable {
-    enum Mode: Equatable {
+final class TerminalPairing: Sendable {
+    enum Mode: Equatable, Sendable {
         case qr
         case code(phone: String)
     }
@@ -16,7 +17,7 @@ final class TerminalPairing: @unchecked Sendable {
     private let client: WauseClient
     private let mode: Mode
     private let follower: EventFollower
-    private var thread: pthread_t?
+    private let thread = Mutex<pthread_t?>(nil)
 
     init(client: WauseClient, mode: Mode) throws(WauseError) {
         self.client = client
@@ -32,12 +33,12 @@ final class TerminalPairing: @unchecked Sendable {
             pairing.run()
             return nil
         }, box.toOpaque())
-        self.thread = thread
+        self.thread.withLock { $0 = thread }
     }
 
     func stop() {
         follower.cancel()
-        if let thread { pthread_join(thread, nil) }
+        if let thread = thread.withLock({ $0 }) { pthread_join(thread, nil) }
     }
 
     private func say(_ text: String) { ProcessSupport.write(1, text) }

@@ -182,6 +182,9 @@ public final class SQLiteConnection {
 
 /// The store's SQLite file: created 0600, WAL, a busy timeout for readers in other processes,
 /// foreign keys on. All statements run under one lock.
+/// Unchecked: `connection` is a non-Sendable class (a sqlite3 handle) lent to `withConnection`'s
+/// body, whose result is any type; a `Mutex` can only lend it to a body whose result cannot share
+/// its region, which a generic body cannot promise. It is only ever touched under `lock`.
 public final class SQLiteDatabase: @unchecked Sendable {
     public let path: String
     private let lock = ConditionLock()

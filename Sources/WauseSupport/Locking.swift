@@ -5,6 +5,7 @@ import Glibc
 /// A mutex with a condition variable, for the few places that must block a foreign thread
 /// (a C caller in `wause_receive`, an HTTP connection thread streaming SSE) until something
 /// happens or a deadline passes. Swift's `Mutex` has no condition variable.
+/// Unchecked: it is the primitive itself (pthread mutex and condition, used only through their API).
 public final class ConditionLock: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()

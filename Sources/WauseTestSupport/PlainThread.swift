@@ -18,7 +18,7 @@ public func onPlainThread<T: Sendable>(_ body: @escaping @Sendable () -> T) asyn
 }
 
 /// A pthread for synchronous tests that block it (outside Swift concurrency) and then `join` it.
-public final class TestThread: @unchecked Sendable {
+public final class TestThread: Sendable {
     private let thread: pthread_t
 
     public init(_ body: @escaping () -> Void) { thread = startPlainThread(body) }

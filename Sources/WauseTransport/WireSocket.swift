@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseSupport
 import WauseCrypto
@@ -6,7 +7,7 @@ import WauseCrypto
 /// reassembled from whatever message boundaries the peer chose. After the Noise handshake
 /// (`encrypt(with:)`), `send(node:)` and `nodes` carry binary-XML stanzas encrypted with the
 /// transport cipher (whatsmeow socket/noisesocket.go generateIV): the same type serves the engine (client role) and wause-sim (server).
-public final class WireSocket: @unchecked Sendable {
+public final class WireSocket: Sendable {
     public enum Failure: Error, Sendable, CustomStringConvertible {
         case frame(FrameCodecError)
         case noise(NoiseError)
@@ -30,20 +31,19 @@ public final class WireSocket: @unchecked Sendable {
     }
 
     public let connection: WebSocketConnection
-    private let lock = ConditionLock()
-    private var encoder: FrameCodec.Encoder
-    private var decoder: FrameCodec.Decoder
-    private var pendingFrames: [[UInt8]] = []
-    private var messages: AsyncThrowingStream<[UInt8], Error>.AsyncIterator
-    private var cipher: NoiseTransportCipher?
+    private struct State {
+        var encoder: FrameCodec.Encoder
+        var decoder: FrameCodec.Decoder
+        var pendingFrames: [[UInt8]] = []
+        var cipher: NoiseTransportCipher?
+    }
+    private let state: Mutex<State>
     private let nodeEncoder = NodeEncoder()
     private let nodeDecoder = NodeDecoder()
 
     public init(connection: WebSocketConnection, role: FrameCodec.Role) {
         self.connection = connection
-        encoder = FrameCodec.Encoder(role: role)
-        decoder = FrameCodec.Decoder(role: role)
-        messages = connection.messages.makeAsyncIterator()
+        state = Mutex(State(encoder: FrameCodec.Encoder(role: role), decoder: FrameCodec.Decoder(role: role)))
     }
 
     // MARK: Frames (the handshake)
@@ -51,7 +51,7 @@ public final class WireSocket: @unchecked Sendable {
     public func send(frame payload: [UInt8]) throws(Failure) {
         let bytes: [UInt8]
         do {
-            bytes = try lock.withLock { () throws(FrameCodecError) -> [UInt8] in try encoder.encode(payload) }
+            bytes = try state.withLock { (state) throws(FrameCodecError) -> [UInt8] in try state.encoder.encode(payload) }
         } catch {
             throw .frame(error)
         }
@@ -61,12 +61,13 @@ public final class WireSocket: @unchecked Sendable {
     /// The next whole frame; nil when the connection closed. Only one reader at a time.
     public func nextFrame() async throws(Failure) -> [UInt8]? {
         while true {
-            if let frame = lock.withLock({ pendingFrames.isEmpty ? nil : pendingFrames.removeFirst() }) { return frame }
+            if let frame = state.withLock({ $0.pendingFrames.isEmpty ? nil : $0.pendingFrames.removeFirst() }) { return frame }
             let message: [UInt8]?
             do {
-                var iterator = messages
+                // A fresh iterator reads on where the last one stopped: the stream keeps its
+                // buffer and its end, and there is only one reader at a time.
+                var iterator = connection.messages.makeAsyncIterator()
                 message = try await iterator.next()
-                messages = iterator
             } catch let error as WebSocketError {
                 throw .socket(error)
             } catch {
@@ -74,8 +75,8 @@ public final class WireSocket: @unchecked Sendable {
             }
             guard let message else { return nil }
             do {
-                let frames = try lock.withLock { () throws(FrameCodecError) -> [[UInt8]] in try decoder.decode(message) }
-                lock.withLock { pendingFrames += frames }
+                let frames = try state.withLock { (state) throws(FrameCodecError) -> [[UInt8]] in try state.decoder.decode(message) }
+                state.withLock { $0.pendingFrames += frames }
             } catch {
                 throw .frame(error)
             }
@@ -86,7 +87,7 @@ public final class WireSocket: @unchecked Sendable {
 
     /// Switches to the transport cipher the handshake produced.
     public func encrypt(with transportCipher: NoiseTransportCipher) {
-        lock.withLock { cipher = transportCipher }
+        state.withLock { $0.cipher = transportCipher }
     }
 
     /// Encodes, encrypts and sends one stanza.
@@ -94,12 +95,12 @@ public final class WireSocket: @unchecked Sendable {
         let plaintext: [UInt8]
         do throws(NodeEncodingError) { plaintext = try nodeEncoder.encodeFrame(node) } catch { throw .encoding(error) }
         // Sealing and framing under one lock: nonces must go out in the order they were used.
-        let bytes = try lock.withLock { () throws(Failure) -> [UInt8] in
-            guard var current = cipher else { throw .notEncrypted }
+        let bytes = try state.withLock { (state) throws(Failure) -> [UInt8] in
+            guard var current = state.cipher else { throw .notEncrypted }
             let sealed: [UInt8]
             do throws(NoiseError) { sealed = try current.outbound.seal(plaintext) } catch { throw .noise(error) }
-            cipher = current
-            do throws(FrameCodecError) { return try encoder.encode(sealed) } catch { throw .frame(error) }
+            state.cipher = current
+            do throws(FrameCodecError) { return try state.encoder.encode(sealed) } catch { throw .frame(error) }
         }
         do throws(WebSocketError) { try connection.send(bytes) } catch { throw .socket(error) }
     }
@@ -107,11 +108,11 @@ public final class WireSocket: @unchecked Sendable {
     /// The next stanza; nil when the connection closed. Only one reader at a time.
     public func nextNode() async throws(Failure) -> Node? {
         guard let frame = try await nextFrame() else { return nil }
-        let plaintext = try lock.withLock { () throws(Failure) -> [UInt8] in
-            guard var current = cipher else { throw .notEncrypted }
+        let plaintext = try state.withLock { (state) throws(Failure) -> [UInt8] in
+            guard var current = state.cipher else { throw .notEncrypted }
             do throws(NoiseError) {
                 let opened = try current.inbound.open(frame)
-                cipher = current
+                state.cipher = current
                 return opened
             } catch {
                 throw .noise(error)

@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseTransport
@@ -7,7 +8,7 @@ import WauseSupport
 /// The engine's connection to WhatsApp: dials when asked to link and whenever the device is linked
 /// (to log in), keeps the socket alive, reconnects with backoff and jitter, and moves the
 /// connection state as DESIGN.md's state table says. One loop runs at a time.
-final class ConnectionLoop: @unchecked Sendable {
+final class ConnectionLoop: Sendable {
     /// How long one linking attempt may take in all, reconnects included (6 QR refs last 160 s).
     static let linkingDeadline: Duration = .seconds(5 * 60)
     /// Reconnect delays: doubling from 1 s up to 30 s, with ±25 % jitter.
@@ -22,41 +23,43 @@ final class ConnectionLoop: @unchecked Sendable {
 
     /// Weak: a loop task can outlive `close()` by a moment, and must not keep (or touch a freed)
     /// client; `run` holds a strong reference for its own duration.
-    private weak var owner: WauseClient?
-    private let lock = ConditionLock()
-    private var task: Task<Void, Never>?
-    private var session: ConnectionSession?
-    private var mode: LinkMode = .qr
+    private weak let owner: WauseClient?
+    private struct State {
+        var task: Task<Void, Never>?
+        var session: ConnectionSession?
+        var mode: LinkMode = .qr
+    }
+    private let state = Mutex(State())
     /// Pairing-code requests waiting for a connection that can take them.
     let codeRequests = PendingRequests<PairingCodeHandshake.Issued>()
 
     init(client: WauseClient) { self.owner = client }
 
-    var isRunning: Bool { lock.withLock { task != nil } }
-    var linkMode: LinkMode { lock.withLock { mode } }
-    var currentSession: ConnectionSession? { lock.withLock { session } }
+    var isRunning: Bool { state.withLock { $0.task != nil } }
+    var linkMode: LinkMode { state.withLock { $0.mode } }
+    var currentSession: ConnectionSession? { state.withLock { $0.session } }
 
     /// Starts linking unless a loop is already running.
     func startLinking(mode newMode: LinkMode = .qr) {
-        start { self.mode = newMode }
+        start { $0.mode = newMode }
     }
 
     /// Starts logging in (a linked device) unless a loop is already running.
     func startLogin() {
-        start {}
+        start { _ in }
     }
 
-    private func start(_ configure: () -> Void) {
+    private func start(_ configure: (inout State) -> Void) {
         guard let client = owner else { return }
-        lock.withLock {
-            guard task == nil else { return }
-            configure()
+        state.withLock { state in
+            guard state.task == nil else { return }
+            configure(&state)
             client.transition(to: .starting, lastError: .some(nil))
-            task = Task { [self] in
+            state.task = Task { [self] in
                 await run()
-                lock.withLock {
-                    task = nil
-                    session = nil
+                self.state.withLock { state in
+                    state.task = nil
+                    state.session = nil
                 }
                 codeRequests.failAll(WauseError(.pairingFailed, "linking stopped before a code was issued"))
             }
@@ -65,9 +68,9 @@ final class ConnectionLoop: @unchecked Sendable {
 
     /// A pairing code for `phone`: on the live linking connection if there is one, else on the next.
     func requestPairingCode(phone: String, timeout: Duration) async throws(WauseError) -> PairingCodeHandshake.Issued {
-        let live = lock.withLock { () -> ConnectionSession? in
-            mode = .code(phone: phone)
-            return session?.canIssuePairingCode == true ? session : nil
+        let live = state.withLock { state -> ConnectionSession? in
+            state.mode = .code(phone: phone)
+            return state.session?.canIssuePairingCode == true ? state.session : nil
         }
         if let live { return try await live.issuePairingCode(phone: phone) }
         guard let client = owner else { throw WauseError(.pairingFailed, "the client is closed") }
@@ -78,14 +81,14 @@ final class ConnectionLoop: @unchecked Sendable {
 
     /// Stops the loop and drops the connection (client closing).
     func stop() {
-        let (running, live) = lock.withLock { (task, session) }
+        let (running, live) = state.withLock { ($0.task, $0.session) }
         running?.cancel()
         live?.connection.close()
     }
 
     /// Stops the loop and returns once it has finished.
     func stopAndWait() async {
-        let running = lock.withLock { task }
+        let running = state.withLock { $0.task }
         stop()
         await running?.value
     }
@@ -133,7 +136,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 continue
             }
             let session = ConnectionSession(client: client, connection: connection, loop: self, linking: account == nil)
-            lock.withLock { self.session = session }
+            state.withLock { $0.session = session }
             if account == nil {
                 client.publish(.accountConnected, ["phase": "linking"])
             } else {
@@ -143,7 +146,7 @@ final class ConnectionLoop: @unchecked Sendable {
             let reason = await connection.run { node in await session.handle(node) }
             keepAlive.cancel()
             session.end()
-            lock.withLock { self.session = nil }
+            state.withLock { $0.session = nil }
             if session.loggedIn { failures = 0 }
             var outcome = session.outcome
             if outcome == nil, session.linking, let failure = session.linkingEndedWithoutReconnect {

@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseProtocol
 import WauseSupport
@@ -6,7 +7,7 @@ import WauseSupport
 /// each stanza to the area that handles it through this connection's `StanzaRouter`. Anything that
 /// has to wait for an answer runs in its own task (`spawn`), so the reading loop never stalls, and
 /// those tasks end with the connection.
-final class ConnectionSession: @unchecked Sendable {
+final class ConnectionSession: Sendable {
     let connection: ServerConnection
     /// Whether this connection registered (unlinked device) rather than logged in.
     let linking: Bool
@@ -15,11 +16,15 @@ final class ConnectionSession: @unchecked Sendable {
     let loop: ConnectionLoop
     /// The pairing stanzas' state, on a linking connection only.
     let pairing: LinkingHandlers?
-    private let lock = ConditionLock()
-    private var endedWith: ConnectionOutcome?
-    private var didLogIn = false
-    private var tasks: [Task<Void, Never>] = []
-    private var router = StanzaRouter()
+    private struct State {
+        var endedWith: ConnectionOutcome?
+        var didLogIn = false
+        /// Follow-up work still running, by spawn number; nil once the connection has ended.
+        var tasks: [UInt64: Task<Void, Never>]? = [:]
+        var nextTaskID: UInt64 = 0
+    }
+    private let state = Mutex(State())
+    private let router: StanzaRouter
 
     init(client: WauseClient, connection: ServerConnection, loop: ConnectionLoop, linking: Bool) {
         self.client = client
@@ -27,6 +32,7 @@ final class ConnectionSession: @unchecked Sendable {
         self.loop = loop
         self.linking = linking
         self.pairing = linking ? LinkingHandlers(client: client) : nil
+        var router = StanzaRouter()
         ConnectionSession.routeConnectionStanzas(&router)
         if linking {
             LinkingHandlers.route(&router)
@@ -36,10 +42,11 @@ final class ConnectionSession: @unchecked Sendable {
             PreKeys.route(&router)
         }
         DeviceList.route(&router)
+        self.router = router
     }
 
-    var outcome: ConnectionOutcome? { lock.withLock { endedWith } }
-    var loggedIn: Bool { lock.withLock { didLogIn } }
+    var outcome: ConnectionOutcome? { state.withLock { $0.endedWith } }
+    var loggedIn: Bool { state.withLock { $0.didLogIn } }
     /// Whether this connection took a pair-success and stored the link.
     var paired: Bool { pairing?.paired ?? false }
     var canIssuePairingCode: Bool { pairing?.canIssueCode(ended: outcome != nil) ?? false }
@@ -49,13 +56,25 @@ final class ConnectionSession: @unchecked Sendable {
     var routes: Set<StanzaRouter.Route> { router.routes }
 
     func finish(_ outcome: ConnectionOutcome) {
-        lock.withLock { if endedWith == nil { endedWith = outcome } }
+        state.withLock { if $0.endedWith == nil { $0.endedWith = outcome } }
     }
 
-    /// Runs follow-up work that belongs to this connection: cancelled when it ends.
+    /// Runs follow-up work that belongs to this connection: cancelled when it ends (at once, if it
+    /// already has). A finished task is forgotten, so a long connection does not collect them.
     func spawn(_ work: @escaping @Sendable () async -> Void) {
-        let task = Task { await work() }
-        lock.withLock { tasks.append(task) }
+        let late = state.withLock { state -> Task<Void, Never>? in
+            let id = state.nextTaskID
+            state.nextTaskID += 1
+            // Started under the lock, so it is registered before it can finish and unregister.
+            let task = Task { [self] in
+                await work()
+                _ = self.state.withLock { $0.tasks?.removeValue(forKey: id) }
+            }
+            guard state.tasks != nil else { return task }
+            state.tasks?[id] = task
+            return nil
+        }
+        late?.cancel()
     }
 
     func handle(_ node: Node) async {
@@ -74,9 +93,9 @@ final class ConnectionSession: @unchecked Sendable {
     /// The connection is gone: stop rotating, take the QR down, stop follow-up work.
     func end() {
         pairing?.stop()
-        let running = lock.withLock { () -> [Task<Void, Never>] in
-            defer { tasks.removeAll() }
-            return tasks
+        let running = state.withLock { state -> [Task<Void, Never>] in
+            defer { state.tasks = nil }
+            return state.tasks.map { Array($0.values) } ?? []
         }
         for task in running { task.cancel() }
     }
@@ -93,7 +112,7 @@ final class ConnectionSession: @unchecked Sendable {
         router.on(.tag("stream:error"), streamEnd)
         router.on(.tag("failure"), streamEnd)
         router.on(.tag("success")) { node, session in
-            session.lock.withLock { session.didLogIn = true }
+            session.state.withLock { $0.didLogIn = true }
             session.spawn { await Login.succeeded(node, client: session.client, connection: session.connection) }
         }
         router.on(.iqNamespace("urn:xmpp:ping")) { node, session in

@@ -11,6 +11,7 @@ enum KeepAlive {
     static let answerDeadline: Duration = .seconds(10)
     static let deadAfter: Duration = .seconds(3 * 60)
 
+    /// The caller owns the task: the connection loop cancels it when the connection ends.
     static func start(connection: ServerConnection, environment: Environment, logger: Logger) -> Task<Void, Never> {
         Task {
             var lastSuccess = environment.now()

@@ -1,23 +1,26 @@
+import Synchronization
 import WauseSupport
 import WauseTransport
 
 /// Callers waiting for a value that some later event provides (a pairing code from the next
 /// connection), each with its own deadline.
-final class PendingRequests<Value: Sendable>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var waiters: [UInt64: CheckedContinuation<Value, Error>] = [:]
-    private var nextID: UInt64 = 0
+final class PendingRequests<Value: Sendable>: Sendable {
+    private struct State {
+        var waiters: [UInt64: CheckedContinuation<Value, Error>] = [:]
+        var nextID: UInt64 = 0
+    }
+    private let state = Mutex(State())
 
     func wait(timeout: Duration, environment: Environment, timeoutError: WauseError) async throws(WauseError) -> Value {
-        let id = lock.withLock { () -> UInt64 in
-            nextID += 1
-            return nextID
+        let id = state.withLock { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
         }
         let timer = TaskHolder()
         defer { timer.cancel() }
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                lock.withLock { waiters[id] = continuation }
+                state.withLock { $0.waiters[id] = continuation }
                 // Armed only once the waiter is registered, so even a zero timeout finds it.
                 timer.set(Task {
                     try? await environment.sleep(timeout)
@@ -32,13 +35,13 @@ final class PendingRequests<Value: Sendable>: @unchecked Sendable {
     }
 
     private func take(_ id: UInt64) -> CheckedContinuation<Value, Error>? {
-        lock.withLock { waiters.removeValue(forKey: id) }
+        state.withLock { $0.waiters.removeValue(forKey: id) }
     }
 
     private func takeAll() -> [CheckedContinuation<Value, Error>] {
-        lock.withLock {
-            defer { waiters.removeAll() }
-            return Array(waiters.values)
+        state.withLock { state in
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
         }
     }
 
@@ -47,10 +50,9 @@ final class PendingRequests<Value: Sendable>: @unchecked Sendable {
 }
 
 /// A task started inside a continuation's closure, cancelled from outside it.
-private final class TaskHolder: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var task: Task<Void, Never>?
+private final class TaskHolder: Sendable {
+    private let task = Mutex<Task<Void, Never>?>(nil)
 
-    func set(_ task: Task<Void, Never>) { lock.withLock { self.task = task } }
-    func cancel() { lock.withLock { task }?.cancel() }
+    func set(_ task: Task<Void, Never>) { self.task.withLock { $0 = task } }
+    func cancel() { task.withLock { $0 }?.cancel() }
 }

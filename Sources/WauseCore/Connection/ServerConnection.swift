@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseTransport
@@ -6,16 +7,18 @@ import WauseSupport
 /// One live connection to the WhatsApp server, after the Noise handshake: stanzas out, stanzas in,
 /// and iq requests matched to their responses by id (whatsmeow request.go sendIQ). The connection
 /// loop (Connection.swift) decides what to do with everything else.
-final class ServerConnection: @unchecked Sendable {
+final class ServerConnection: Sendable {
     /// How long an iq waits for its answer by default (whatsmeow: 75 s).
     static let queryTimeout: Duration = .seconds(75)
 
     let socket: WireSocket
-    private let lock = ConditionLock()
-    private var waiters: [String: CheckedContinuation<Node, Error>] = [:]
-    private var ended = false
+    private struct State {
+        var waiters: [String: CheckedContinuation<Node, Error>] = [:]
+        var ended = false
+        var counter: UInt64 = 0
+    }
+    private let state = Mutex(State())
     private let idPrefix: String
-    private var counter: UInt64 = 0
 
     private init(socket: WireSocket, idPrefix: String) {
         self.socket = socket
@@ -58,13 +61,14 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     /// Whether `run` has finished reading (the connection is gone; pending requests have failed).
-    var hasEnded: Bool { lock.withLock { ended } }
+    var hasEnded: Bool { state.withLock { $0.ended } }
 
     func nextID() -> String {
-        lock.withLock {
-            counter += 1
-            return "\(idPrefix)-\(counter)"
+        let counter = state.withLock { state -> UInt64 in
+            state.counter += 1
+            return state.counter
         }
+        return "\(idPrefix)-\(counter)"
     }
 
     func send(_ node: Node) throws(WauseError) {
@@ -83,9 +87,9 @@ final class ServerConnection: @unchecked Sendable {
             return try await withThrowingTaskGroup(of: Node.self) { group in
                 group.addTask {
                     try await withCheckedThrowingContinuation { continuation in
-                        let accepted = self.lock.withLock { () -> Bool in
-                            guard !self.ended else { return false }
-                            self.waiters[id] = continuation
+                        let accepted = self.state.withLock { state -> Bool in
+                            guard !state.ended else { return false }
+                            state.waiters[id] = continuation
                             return true
                         }
                         guard accepted else {
@@ -93,7 +97,7 @@ final class ServerConnection: @unchecked Sendable {
                             return
                         }
                         do throws(WauseError) { try self.send(iq) } catch {
-                            if let waiter = self.lock.withLock({ self.waiters.removeValue(forKey: id) }) { waiter.resume(throwing: error) }
+                            if let waiter = self.takeWaiter(id) { waiter.resume(throwing: error) }
                         }
                     }
                 }
@@ -106,12 +110,16 @@ final class ServerConnection: @unchecked Sendable {
                 return answer
             }
         } catch let error as WauseError {
-            if let waiter = lock.withLock({ waiters.removeValue(forKey: id) }) { waiter.resume(throwing: error) }
+            if let waiter = takeWaiter(id) { waiter.resume(throwing: error) }
             throw error
         } catch {
-            if let waiter = lock.withLock({ waiters.removeValue(forKey: id) }) { waiter.resume(throwing: error) }
+            if let waiter = takeWaiter(id) { waiter.resume(throwing: error) }
             throw WauseError(.notConnected, "\(error)")
         }
+    }
+
+    private func takeWaiter(_ key: String) -> CheckedContinuation<Node, Error>? {
+        state.withLock { $0.waiters.removeValue(forKey: key) }
     }
 
     static func ackKey(_ messageID: String) -> String { "ack\u{0}" + messageID }
@@ -129,14 +137,14 @@ final class ServerConnection: @unchecked Sendable {
         do {
             while let node = try await socket.nextNode() {
                 if node.tag == "iq", let type = node[attribute: "type"], type == "result" || type == "error",
-                    let id = node[attribute: "id"], let waiter = lock.withLock({ waiters.removeValue(forKey: id) })
+                    let id = node[attribute: "id"], let waiter = takeWaiter(id)
                 {
                     waiter.resume(returning: node)
                     continue
                 }
                 // The server's ack of a message we sent (whatsmeow send.go SendMessage) answers `sendAwaitingAck`.
                 if node.tag == "ack", node[attribute: "class"] == "message", let id = node[attribute: "id"],
-                    let waiter = lock.withLock({ waiters.removeValue(forKey: ServerConnection.ackKey(id)) })
+                    let waiter = takeWaiter(ServerConnection.ackKey(id))
                 {
                     waiter.resume(returning: node)
                     continue
@@ -146,10 +154,10 @@ final class ServerConnection: @unchecked Sendable {
         } catch {
             reason = "\(error)"
         }
-        let pending = lock.withLock { () -> [CheckedContinuation<Node, Error>] in
-            ended = true
-            defer { waiters.removeAll() }
-            return Array(waiters.values)
+        let pending = state.withLock { state -> [CheckedContinuation<Node, Error>] in
+            state.ended = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
         }
         for waiter in pending { waiter.resume(throwing: WauseError(.notConnected, "the connection closed: \(reason)")) }
         socket.close()

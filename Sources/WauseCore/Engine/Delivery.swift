@@ -1,3 +1,4 @@
+import Synchronization
 import WauseSupport
 #if canImport(Glibc)
 import Glibc
@@ -6,6 +7,8 @@ import Glibc
 /// What `wause_receive` and the C callback hand out: answers to asynchronous calls and events
 /// from the log, in one ordered stream per client. Answers wait in memory (one per call in
 /// flight); events are read from the log by cursor, so nothing piles up when nobody listens.
+/// Unchecked: `receive` blocks a foreign thread on the lock's condition variable until an item or
+/// its deadline, which `Mutex` does not have; every `var` below is guarded by `lock`.
 public final class Delivery: @unchecked Sendable {
     public typealias Callback = @Sendable (JSONValue) -> Void
 
@@ -113,12 +116,11 @@ public final class Delivery: @unchecked Sendable {
 
 /// The pthread that invokes a delivery callback. A plain pthread (not a task) because the
 /// callback is foreign code that may block.
-final class DeliveryThread: @unchecked Sendable {
+final class DeliveryThread: Sendable {
     let callback: Delivery.Callback
     private let nextItem: @Sendable () -> JSONValue?
-    private var thread = pthread_t()
-    private let started = ConditionLock()
-    private var threadID: pthread_t?
+    /// The thread, once `start` (or the thread itself) has recorded it.
+    private let threadID = Mutex<pthread_t?>(nil)
 
     init(callback: @escaping Delivery.Callback, nextItem: @escaping @Sendable () -> JSONValue?) {
         self.callback = callback
@@ -126,20 +128,23 @@ final class DeliveryThread: @unchecked Sendable {
     }
 
     var isCurrentThread: Bool {
-        started.withLock { threadID.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        threadID.withLock { $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
     }
 
     func start() {
         let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { argument in
             let me = Unmanaged<DeliveryThread>.fromOpaque(argument!).takeRetainedValue()
-            me.started.withLock { me.threadID = pthread_self() }
+            me.threadID.withLock { $0 = pthread_self() }
             while let item = me.nextItem() { me.callback(item) }
             return nil
         }, box)
         precondition(rc == 0, "cannot start the delivery thread")
-        started.withLock { threadID = thread }
+        threadID.withLock { $0 = thread }
     }
 
-    func join() { pthread_join(thread, nil) }
+    func join() {
+        if let thread = threadID.withLock({ $0 }) { pthread_join(thread, nil) }
+    }
 }

@@ -1,7 +1,11 @@
+import Synchronization
 import WauseSupport
 import WauseTransport
 /// One engine instance: a store, its event log, the connection state and the method catalogue.
 /// A thin coordinator — each feature owns its own state in its own file.
+/// Unchecked only for `link` and `messaging`: each keeps a reference back to the client, so they
+/// are assigned once at the end of `init` (after `self` exists) and never change; the rest is
+/// `let`s of Sendable types and the `Mutex` below.
 public final class WauseClient: @unchecked Sendable {
     public let config: ClientConfig
     public let store: Store
@@ -10,25 +14,27 @@ public final class WauseClient: @unchecked Sendable {
     public let environment: Environment
     public let logger: Logger
     /// This device's keys (generated on the store's first open, replaced when it logs out).
-    public var identity: DeviceIdentity { stateLock.withLock { currentIdentity } }
-    private var currentIdentity: DeviceIdentity
+    public var identity: DeviceIdentity { state.withLock { $0.identity } }
 
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     private(set) var link: ConnectionLoop!
     /// Signal sessions, the outbox and the message formats.
     private(set) var messaging: Messaging!
-    private let stateLock = ConditionLock()
-    private var state: ConnectionState
-    private var lastError: String?
-    private var pairingQR: String?
-    private var pairingCode: String?
-    /// Server clock minus ours (ms), from `pair-success` and `<success>` `t` attributes.
-    private var serverOffset: Duration = .zero
-    /// Counts transitions, so a waiter can tell whether it missed one.
-    private var stateVersion: UInt64 = 0
-    private var stateWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-    private var nextWaiterID: UInt64 = 0
-    private var isClosed = false
+    private struct State {
+        var identity: DeviceIdentity
+        var connection: ConnectionState
+        var lastError: String?
+        var pairingQR: String?
+        var pairingCode: String?
+        /// Server clock minus ours (ms), from `pair-success` and `<success>` `t` attributes.
+        var serverOffset: Duration = .zero
+        /// Counts transitions, so a waiter can tell whether it missed one.
+        var version: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID: UInt64 = 0
+        var isClosed = false
+    }
+    private let state: Mutex<State>
 
     public init(config: ClientConfig, environment: Environment = .live,
                 catalogue: MethodCatalogue = .standard) throws(WauseError) {
@@ -39,95 +45,98 @@ public final class WauseClient: @unchecked Sendable {
         let store = try Store(directory: config.dataDirectory)
         self.store = store
         do {
-            self.currentIdentity = try store.deviceIdentity(creatingWith: environment.randomBytes, now: environment.now())
+            let identity = try store.deviceIdentity(creatingWith: environment.randomBytes, now: environment.now())
             self.events = try EventLog(store: store, clock: environment.now)
             // A linked store logs in at once (below); an unlinked one stays stopped (or logged
             // out, if it was) until asked to link.
+            let initial: ConnectionState
             if try store.linkedAccount() != nil {
-                state = .disconnected
+                initial = .disconnected
             } else if try store.loggedOutAt() != nil {
-                state = .loggedOut
+                initial = .loggedOut
             } else {
-                state = .stopped
+                initial = .stopped
             }
+            state = Mutex(State(identity: identity, connection: initial))
         } catch {
             store.close()
             throw error
         }
         link = ConnectionLoop(client: self)
         messaging = Messaging(client: self)
-        logger.info("client opened (store schema v\(store.schemaVersion), state \(state.rawValue))")
-        if state == .disconnected { link.startLogin() }
+        let initial = state.withLock { $0.connection }
+        logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
+        if initial == .disconnected { link.startLogin() }
     }
 
     /// Moves the connection state; `lastError` `nil` keeps the current reason, `.some(x)` sets it.
     func transition(to newState: ConnectionState, lastError: String?? = nil) {
-        let waiters = stateLock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            state = newState
-            if let lastError { self.lastError = lastError }
-            stateVersion += 1
-            defer { stateWaiters.removeAll() }
-            return Array(stateWaiters.values)
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.connection = newState
+            if let lastError { state.lastError = lastError }
+            state.version += 1
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
     /// The state and a version that changes with every transition.
-    func versionedState() -> (ConnectionState, UInt64) { stateLock.withLock { (state, stateVersion) } }
+    func versionedState() -> (ConnectionState, UInt64) { state.withLock { ($0.connection, $0.version) } }
 
     /// Returns once the state version differs from `version` (at once if it already does), or
     /// when the task is cancelled.
     func waitForTransition(after version: UInt64) async {
-        let id = stateLock.withLock { () -> UInt64 in
-            nextWaiterID += 1
-            return nextWaiterID
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = stateLock.withLock { () -> Bool in
-                    if stateVersion != version || isClosed || Task.isCancelled { return true }
-                    stateWaiters[id] = continuation
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.version != version || state.isClosed || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            stateLock.withLock { stateWaiters.removeValue(forKey: id) }?.resume()
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 
     func setPairingQR(_ qr: String?) {
-        stateLock.withLock { pairingQR = qr }
+        state.withLock { $0.pairingQR = qr }
     }
 
     func setPairingCode(_ code: String?) {
-        stateLock.withLock { pairingCode = code }
+        state.withLock { $0.pairingCode = code }
     }
 
     /// The pairing code (`XXXX-XXXX`) waiting to be entered on the phone, if any.
     public var currentPairingCode: String? {
-        stateLock.withLock { state == .pairingCode ? pairingCode : nil }
+        state.withLock { $0.connection == .pairingCode ? $0.pairingCode : nil }
     }
 
     func setServerTimeOffset(_ offset: Duration) {
-        stateLock.withLock { serverOffset = offset }
+        state.withLock { $0.serverOffset = offset }
     }
 
-    var serverTimeOffset: Duration { stateLock.withLock { serverOffset } }
+    var serverTimeOffset: Duration { state.withLock { $0.serverOffset } }
 
     func updateIdentity(_ change: (inout DeviceIdentity) -> Void) {
-        stateLock.withLock { change(&currentIdentity) }
+        state.withLock { change(&$0.identity) }
     }
 
     func replaceIdentity(_ identity: DeviceIdentity) {
-        stateLock.withLock { currentIdentity = identity }
+        state.withLock { $0.identity = identity }
     }
 
     /// Logs and delivers an event; a store failure here is logged, not thrown, because the
     /// protocol step that caused the event has already happened.
     func publish(_ name: EventName, _ data: JSONObject) {
         // A connection task can outlive close() by a moment; the store is gone by then.
-        if stateLock.withLock({ isClosed }) { return }
+        if state.withLock({ $0.isClosed }) { return }
         do {
             try events.publish(name, data)
         } catch {
@@ -149,19 +158,19 @@ public final class WauseClient: @unchecked Sendable {
 
     /// The current state and the reason for the last failure.
     public func connectionSnapshot() -> (ConnectionState, String?) {
-        stateLock.withLock { (state, lastError) }
+        state.withLock { ($0.connection, $0.lastError) }
     }
 
     /// The pairing string to show as a QR code right now (`https://wa.me/settings/linked_devices#…`),
     /// or nil when the engine is not waiting for a scan. The /qr page renders it locally.
     public var currentPairingQR: String? {
-        stateLock.withLock { state == .qr ? pairingQR : nil }
+        state.withLock { $0.connection == .qr ? $0.pairingQR : nil }
     }
 
     /// Calls a catalogue method. Never throws: every failure comes back as a `WauseError`.
     public func call(_ name: String, _ arguments: JSONValue) async -> Result<JSONObject, WauseError> {
         do {
-            if stateLock.withLock({ isClosed }) { throw WauseError.invalidRequest("the client is closed") }
+            if state.withLock({ $0.isClosed }) { throw WauseError.invalidRequest("the client is closed") }
             let (method, prepared) = try catalogue.prepare(name, arguments)
             return .success(try await method.handler(self, prepared))
         } catch let error as WauseError {
@@ -197,9 +206,9 @@ public final class WauseClient: @unchecked Sendable {
 
     /// Stops the engine and closes the store. Idempotent.
     public func close() {
-        let wasClosed = stateLock.withLock { () -> Bool in
-            defer { isClosed = true }
-            return isClosed
+        let wasClosed = state.withLock { state -> Bool in
+            defer { state.isClosed = true }
+            return state.isClosed
         }
         guard !wasClosed else { return }
         messaging.outbox.stop()

@@ -1,3 +1,4 @@
+import Synchronization
 import WauseSupport
 /// The names an application can observe (DESIGN.md "Events"), in one place.
 public enum EventName: String, Sendable, CaseIterable {
@@ -27,6 +28,8 @@ public enum EventName: String, Sendable, CaseIterable {
 /// Publishes events: each is written to the store's log first, then followers are woken.
 /// Followers read from the log by cursor, so a slow or absent consumer costs no memory and
 /// misses nothing.
+/// Unchecked: `waitForEvents` blocks a thread on the lock's condition variable (with a deadline),
+/// which `Mutex` does not have; every `var` below is guarded by `signal`.
 public final class EventLog: @unchecked Sendable {
     private let store: Store
     private let clock: @Sendable () -> UnixTime
@@ -136,52 +139,54 @@ public final class EventLog: @unchecked Sendable {
 
 /// Reads the event log forward from a cursor; `next(timeoutMilliseconds:)` blocks for the next
 /// event. Used by the C API's receive/callback delivery and by each MCP SSE stream.
-public final class EventFollower: @unchecked Sendable {
+public final class EventFollower: Sendable {
     private let log: EventLog
-    private let state = ConditionLock()
-    private var cursor: Int64
-    private var buffered: [Event] = []
-    private var cancelled = false
+    private struct State {
+        var cursor: Int64
+        var buffered: [Event] = []
+        var cancelled = false
+    }
+    private let state: Mutex<State>
 
     init(log: EventLog, cursor: Int64) {
         self.log = log
-        self.cursor = cursor
+        self.state = Mutex(State(cursor: cursor))
     }
 
     /// The cursor of the last event handed out.
-    public var position: Int64 { state.withLock { cursor } }
+    public var position: Int64 { state.withLock { $0.cursor } }
 
     /// The next event, or nil if none arrives before the timeout (negative: no timeout), or the
     /// follower was cancelled or the log closed.
     public func next(timeoutMilliseconds: Int) throws(WauseError) -> Event? {
         let deadline = MonotonicClock.deadline(afterMilliseconds: timeoutMilliseconds)
         while true {
-            if let event = state.withLock({ buffered.isEmpty ? nil : buffered.removeFirst() }) {
-                state.withLock { cursor = event.cursor }
+            if let event = state.withLock({ $0.buffered.isEmpty ? nil : $0.buffered.removeFirst() }) {
+                state.withLock { $0.cursor = event.cursor }
                 return event
             }
-            let from = state.withLock { cursor }
-            if state.withLock({ cancelled }) { return nil }
+            let from = state.withLock { $0.cursor }
+            if state.withLock({ $0.cancelled }) { return nil }
             let committedHead = log.latestCursor
             let batch = try log.events(after: from, limit: 256)
             if !batch.isEmpty {
-                state.withLock { buffered = batch }
+                state.withLock { $0.buffered = batch }
                 continue
             }
             if committedHead > from {
                 // Everything up to committedHead was written before the query ran, so rows that
                 // are missing were pruned: move past them instead of waiting on them forever.
-                state.withLock { cursor = committedHead }
+                state.withLock { $0.cursor = committedHead }
                 continue
             }
-            let available = log.waitForEvents(after: from, deadline: deadline) { [self] in state.withLock { cancelled } }
+            let available = log.waitForEvents(after: from, deadline: deadline) { [self] in state.withLock { $0.cancelled } }
             if !available { return nil }
         }
     }
 
     /// Makes a blocked or later `next` return nil.
     public func cancel() {
-        state.withLock { cancelled = true }
+        state.withLock { $0.cancelled = true }
         log.wakeWaiters()
     }
 }

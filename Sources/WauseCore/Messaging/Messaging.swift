@@ -1,5 +1,6 @@
 import Crypto
 import SwiftProtobuf
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseProto
@@ -11,9 +12,9 @@ import WauseProtocol
 /// every ratchet step (encrypt or decrypt) happen alone — a session record is read, advanced and
 /// written as a unit, so a send and a receive on the same session can never lose each other's
 /// step — and the message formats of whatsmeow message.go and send.go (padding, ids, stanzas).
-final class Messaging: @unchecked Sendable {
+final class Messaging: Sendable {
     let signalStore: SQLiteSignalStore
-    private let ratchetLock = ConditionLock()
+    private let ratchetLock = Mutex(())
     /// The random source for Signal's keys and padding.
     private let random: @Sendable (Int) -> [UInt8]
     let outbox: Outbox
@@ -33,12 +34,12 @@ final class Messaging: @unchecked Sendable {
 
     /// Runs one Signal operation with the sessions to itself.
     func withRatchet<T>(_ body: () throws -> T) throws -> T {
-        try ratchetLock.withLock { try body() }
+        try ratchetLock.withLock { _ in try body() }
     }
 
     /// Reads or resets Signal store state under the same lock.
     func withRatchetState<T>(_ body: (SQLiteSignalStore) -> T) -> T {
-        ratchetLock.withLock { body(signalStore) }
+        ratchetLock.withLock { _ in body(signalStore) }
     }
 
     // MARK: Encryption

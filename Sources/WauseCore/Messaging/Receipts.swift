@@ -12,17 +12,19 @@ import WauseSupport
 enum Receipts {
     /// Incoming `<receipt>` stanzas, on a logged-in connection.
     static func route(_ router: inout StanzaRouter) {
-        router.on(.tag("receipt")) { node, session in handle(node, client: session.client, connection: session.connection) }
+        router.on(.tag("receipt")) { node, session in handle(node, session: session) }
     }
 
     /// Retry receipts answered per message and device (whatsmeow stops after 10 per sender).
     static let maximumRetriesAnswered = 5
 
-    static func handle(_ node: Node, client: WauseClient, connection: ServerConnection) {
+    static func handle(_ node: Node, session: ConnectionSession) {
+        let client = session.client, connection = session.connection
         guard let from = node.jid("from"), let first = node[attribute: "id"] else { return }
         let type = node[attribute: "type"]
         if type == "retry" {
-            Task { await resend(for: node, client: client, connection: connection) }
+            // Owned by the connection: a resend for a connection that ended has nowhere to go.
+            session.spawn { await resend(for: node, client: client, connection: connection) }
             return
         }
         let status: MessageStatus

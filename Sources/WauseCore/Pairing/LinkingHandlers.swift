@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseProtocol
 import WauseSupport
@@ -6,13 +7,15 @@ import WauseSupport
 /// moment to ask for a pairing code), the phone's `link_code_companion_reg` notifications, and
 /// `pair-success` (whatsmeow pair.go handlePairDevice/handlePairSuccess, pair-code.go
 /// handleCodePairNotification). Holds what those steps share on this connection.
-final class LinkingHandlers: @unchecked Sendable {
+final class LinkingHandlers: Sendable {
     private let client: WauseClient
     private let qr: QRRotation
     private let pairingCode = PairingCodeHandshake()
-    private let lock = ConditionLock()
-    private var sawPairDevice = false
-    private var pairedNow = false
+    private struct State {
+        var sawPairDevice = false
+        var pairedNow = false
+    }
+    private let state = Mutex(State())
 
     init(client: WauseClient) {
         self.client = client
@@ -38,14 +41,14 @@ final class LinkingHandlers: @unchecked Sendable {
     }
 
     /// Whether this connection took a pair-success and stored the link.
-    var paired: Bool { lock.withLock { pairedNow } }
+    var paired: Bool { state.withLock { $0.pairedNow } }
 
-    func canIssueCode(ended: Bool) -> Bool { lock.withLock { sawPairDevice && !pairedNow && !ended } }
+    func canIssueCode(ended: Bool) -> Bool { state.withLock { $0.sawPairDevice && !$0.pairedNow && !ended } }
 
     /// Why the linking connection that ended must not be redialled, if it must not: a pairing code
     /// belongs to its connection, and a QR rotation on its last ref has nothing left to show.
     var endedWithoutReconnect: String? {
-        if lock.withLock({ pairedNow }) { return nil }
+        if state.withLock({ $0.pairedNow }) { return nil }
         if pairingCode.current != nil {
             return "the pairing code was not entered before WhatsApp closed the linking connection"
         }
@@ -61,7 +64,7 @@ final class LinkingHandlers: @unchecked Sendable {
             session.connection.close()
             return
         }
-        lock.withLock { sawPairDevice = true }
+        state.withLock { $0.sawPairDevice = true }
         switch session.loop.linkMode {
         case .qr:
             qr.show(refs) {
@@ -141,7 +144,7 @@ final class LinkingHandlers: @unchecked Sendable {
         }
         if let t = node[attribute: "t"], let seconds = Int64(t) { client.setServerTimeOffset(UnixTime(seconds: seconds) - client.environment.now()) }
         client.updateIdentity { $0.advSecret = advSecret }
-        lock.withLock { pairedNow = true }
+        state.withLock { $0.pairedNow = true }
         client.setPairingQR(nil)
         client.setPairingCode(nil)
         try? connection.send(PairSuccess.signReply(id: id, link: link))

@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseProtocol
@@ -8,7 +9,7 @@ import WauseSupport
 /// wrapped ephemeral key and gets a ref; the person types the code on the phone, whose
 /// `primary_hello` brings the phone's wrapped key; the device answers `companion_finish` with the
 /// key bundle and derives the new ADV secret that authenticates the coming `pair-success`.
-final class PairingCodeHandshake: @unchecked Sendable {
+final class PairingCodeHandshake: Sendable {
     /// The Chrome client type (whatsmeow pair.go makeQRData) and its "Browser (OS)" display form (the server refuses others).
     static let platformID = ClientPayloads.qrClientType
     static let platformDisplay = "Chrome (Linux)"
@@ -20,13 +21,15 @@ final class PairingCodeHandshake: @unchecked Sendable {
         var ref: String
     }
 
-    private let lock = ConditionLock()
-    private var pending: (issued: Issued, ephemeral: Curve25519KeyPair)?
-    private var derivedAdvSecret: [UInt8]?
+    private struct State {
+        var pending: (issued: Issued, ephemeral: Curve25519KeyPair)?
+        var derivedAdvSecret: [UInt8]?
+    }
+    private let state = Mutex(State())
 
     /// The ADV secret to check `pair-success` with, once the key bundle went out.
-    var advSecret: [UInt8]? { lock.withLock { derivedAdvSecret } }
-    var current: Issued? { lock.withLock { pending?.issued } }
+    var advSecret: [UInt8]? { state.withLock { $0.derivedAdvSecret } }
+    var current: Issued? { state.withLock { $0.pending?.issued } }
 
     /// Stage 1 (whatsmeow pair-code.go PairPhone): a fresh code and ephemeral key, wrapped and announced; waits for the ref.
     func issue(phone: String, client: WauseClient, connection: ServerConnection) async throws(WauseError) -> Issued {
@@ -64,9 +67,9 @@ final class PairingCodeHandshake: @unchecked Sendable {
                 + (error.map { " (\($0[attribute: "code"] ?? "?") \($0[attribute: "text"] ?? ""))" } ?? ""))
         }
         let issued = Issued(phone: phone, code: code, ref: String(decoding: ref, as: UTF8.self))
-        lock.withLock {
-            pending = (issued, ephemeral)
-            derivedAdvSecret = nil
+        state.withLock { state in
+            state.pending = (issued, ephemeral)
+            state.derivedAdvSecret = nil
         }
         return issued
     }
@@ -79,7 +82,7 @@ final class PairingCodeHandshake: @unchecked Sendable {
     /// secret. Returns the `companion_finish` iq to send; throws when the notification does not
     /// belong to the code we issued.
     func companionFinish(for notification: Node, client: WauseClient, id: String) throws(WauseError) -> Node {
-        guard let (issued, ephemeral) = lock.withLock({ pending }) else {
+        guard let (issued, ephemeral) = state.withLock({ $0.pending }) else {
             throw WauseError(.pairingFailed, "a primary_hello arrived but no pairing code is pending")
         }
         guard let body = notification.child("link_code_companion_reg"),
@@ -101,7 +104,7 @@ final class PairingCodeHandshake: @unchecked Sendable {
             let identityShared = try identity.identityKey.sharedSecret(with: primaryIdentity)
             let advSecret = try LinkCodeCrypto.advSecret(ephemeralShared: ephemeralShared, identityShared: identityShared,
                                                          advSecretRandom: advSecretRandom)
-            lock.withLock { derivedAdvSecret = advSecret }
+            state.withLock { $0.derivedAdvSecret = advSecret }
             return Node(tag: "iq", attributes: ["xmlns": "md", "type": "set", "to": .jid(.whatsAppServer), "id": .text(id)], children: [
                 Node(tag: "link_code_companion_reg", attributes: [
                     "jid": .jid(JID(user: issued.phone, server: .whatsApp)), "stage": "companion_finish",

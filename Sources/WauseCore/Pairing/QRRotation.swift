@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseProtocol
 import WauseCrypto
@@ -7,15 +8,17 @@ import WauseSupport
 /// `pair-device` iq are shown one after another — the first for 60 s, each next for 20 s — as
 /// `https://wa.me/settings/linked_devices#ref,noisePub,identityPub,advSecret,clientType`. When the
 /// last one expires unscanned, `onExhausted` runs (linking fails and the connection closes).
-final class QRRotation: @unchecked Sendable {
+final class QRRotation: Sendable {
     static let firstRefLifetime: Duration = .seconds(60)
     static let laterRefLifetime: Duration = .seconds(20)
     static let qrPrefix = "https://wa.me/settings/linked_devices#"
 
     private let client: WauseClient
-    private let lock = ConditionLock()
-    private var task: Task<Void, Never>?
-    private var showingLast = false
+    private struct State {
+        var task: Task<Void, Never>?
+        var showingLast = false
+    }
+    private let state = Mutex(State())
 
     init(client: WauseClient) { self.client = client }
 
@@ -31,7 +34,7 @@ final class QRRotation: @unchecked Sendable {
     }
 
     /// Whether the last ref is up: if the connection ends now, no code is left to show.
-    var isShowingLastRef: Bool { lock.withLock { showingLast } }
+    var isShowingLastRef: Bool { state.withLock { $0.showingLast } }
 
     func show(_ refs: [String], onExhausted: @escaping @Sendable () -> Void) {
         let client = self.client
@@ -39,7 +42,7 @@ final class QRRotation: @unchecked Sendable {
             for (index, ref) in refs.enumerated() {
                 let qr = QRRotation.qrString(ref: ref, identity: client.identity)
                 let lifetime = index == 0 ? QRRotation.firstRefLifetime : QRRotation.laterRefLifetime
-                lock.withLock { showingLast = index == refs.count - 1 }
+                state.withLock { $0.showingLast = index == refs.count - 1 }
                 client.setPairingQR(qr)
                 client.transition(to: .qr)
                 client.publish(.pairingQR, [
@@ -50,15 +53,16 @@ final class QRRotation: @unchecked Sendable {
             }
             onExhausted()
         }
-        lock.withLock {
-            self.task?.cancel()
-            self.task = task
+        let previous = state.withLock { state -> Task<Void, Never>? in
+            defer { state.task = task }
+            return state.task
         }
+        previous?.cancel()
     }
 
     /// Stops rotating and takes the QR down (the connection ended, or linking moved on).
     func stop() {
-        lock.withLock { task }?.cancel()
+        state.withLock { $0.task }?.cancel()
         client.setPairingQR(nil)
     }
 }

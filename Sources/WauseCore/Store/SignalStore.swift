@@ -1,3 +1,4 @@
+import Synchronization
 import WauseCrypto
 import WauseSignal
 import WauseSQLite
@@ -11,13 +12,13 @@ import WauseSupport
 /// Identity policy, as WhatsApp clients have it: a peer's new identity key is accepted (messages
 /// keep flowing) but never silently — the change is recorded (`changed_at`) and reported through
 /// `identityChanged`, which the engine turns into `contact.identity_changed`.
-final class SQLiteSignalStore: SignalProtocolStore, @unchecked Sendable {
+final class SQLiteSignalStore: SignalProtocolStore, Sendable {
     private let store: Store
     private let clock: @Sendable () -> UnixTime
     private let identityChanged: @Sendable (SignalAddress, IdentityKey, IdentityKey) -> Void
     /// Addresses whose identity changed since the last `takeIdentityChanges` (read under the
     /// engine's ratchet lock, so a receive learns about changes its own decryption caused).
-    private var changedSinceTaken: Set<SignalAddress> = []
+    private let changedSinceTaken = Mutex<Set<SignalAddress>>([])
 
     init(store: Store, clock: @escaping @Sendable () -> UnixTime,
          identityChanged: @escaping @Sendable (SignalAddress, IdentityKey, IdentityKey) -> Void) {
@@ -116,14 +117,16 @@ final class SQLiteSignalStore: SignalProtocolStore, @unchecked Sendable {
                    changed_at = ?
             """, [.text(address.description), .blob(identity.publicKey), .time(now), .time(now)])
         guard let previous else { return false }
-        changedSinceTaken.insert(address)
+        _ = changedSinceTaken.withLock { $0.insert(address) }
         identityChanged(address, previous, identity)
         return true
     }
 
     func takeIdentityChanges() -> Set<SignalAddress> {
-        defer { changedSinceTaken.removeAll() }
-        return changedSinceTaken
+        changedSinceTaken.withLock { changed in
+            defer { changed.removeAll() }
+            return changed
+        }
     }
 
     func isTrustedIdentity(_ identity: IdentityKey, for address: SignalAddress, direction: SignalDirection) throws -> Bool {

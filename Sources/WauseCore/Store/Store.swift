@@ -1,3 +1,4 @@
+import Synchronization
 import WauseSQLite
 import WauseSupport
 #if canImport(Glibc)
@@ -38,13 +39,14 @@ public struct Event: Sendable, Equatable {
 
 /// One client's persistent state: a directory holding `wause.db` (SQLite) and a lock file that
 /// keeps a second client — in this process or another — from opening the same directory.
-public final class Store: @unchecked Sendable {
+public final class Store: Sendable {
     public static let databaseFileName = "wause.db"
     public static let lockFileName = "wause.lock"
 
     public let directory: String
     let database: SQLiteDatabase
-    private var lockDescriptor: Int32
+    /// The lock file's descriptor, -1 once closed.
+    private let lockDescriptor: Mutex<Int32>
 
     public init(directory: String) throws(WauseError) {
         let absolute = try DataDirectory.absolutePath(directory)
@@ -63,7 +65,7 @@ public final class Store: @unchecked Sendable {
             throw .invalidRequest("data_dir \(absolute) is already in use by another wause client",
                                   details: ["data_dir": .string(absolute)])
         }
-        lockDescriptor = fd
+        let database: SQLiteDatabase
         do {
             database = try SQLiteDatabase(path: absolute + "/" + Store.databaseFileName)
             try database.withConnection { (connection) throws(WauseError) in
@@ -71,9 +73,10 @@ public final class Store: @unchecked Sendable {
             }
         } catch {
             Glibc.close(fd)
-            lockDescriptor = -1
             throw error
         }
+        self.database = database
+        lockDescriptor = Mutex(fd)
     }
 
     deinit { close() }
@@ -81,10 +84,11 @@ public final class Store: @unchecked Sendable {
     /// Closes the database and releases the directory. Idempotent.
     public func close() {
         database.close()
-        if lockDescriptor >= 0 {
-            Glibc.close(lockDescriptor)
-            lockDescriptor = -1
+        let fd = lockDescriptor.withLock { fd in
+            defer { fd = -1 }
+            return fd
         }
+        if fd >= 0 { Glibc.close(fd) }
     }
 
     public var schemaVersion: Int64 {
