@@ -107,7 +107,7 @@ final class ConnectionLoop: Sendable {
                 return
             }
             if account == nil, environment.now() - linkingStarted >= ConnectionLoop.linkingDeadline {
-                failLinking(client, "linking did not complete within \(ConnectionLoop.linkingDeadline / 60000) minutes")
+                failLinking(client, "linking did not complete within \(ConnectionLoop.linkingDeadline.wholeSeconds / 60) minutes")
                 return
             }
             let payload: [UInt8]

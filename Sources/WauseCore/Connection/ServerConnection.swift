@@ -103,7 +103,7 @@ final class ServerConnection: Sendable {
                 }
                 group.addTask {
                     try await environment.sleep(timeout)
-                    throw WauseError(.timeout, "no answer to \(iq.tag) \(iq[attribute: "id"] ?? "") within \(timeout / 1000) s")
+                    throw WauseError(.timeout, "no answer to \(iq.tag) \(iq[attribute: "id"] ?? "") within \(timeout.wholeSeconds) s")
                 }
                 defer { group.cancelAll() }
                 let answer = try await group.next()!

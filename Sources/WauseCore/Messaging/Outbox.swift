@@ -1,4 +1,5 @@
 import SwiftProtobuf
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseProto
@@ -23,7 +24,7 @@ import WauseSupport
 /// error codes.
 ///
 /// One send at a time, as whatsmeow's `messageSendLock`: fan-out encryption advances sessions.
-final class Outbox: @unchecked Sendable {
+final class Outbox: Sendable {
     static let ackTimeout: Duration = .seconds(75)
     /// Attempts made while connected before a message fails.
     static let maximumAttempts: Int64 = 6
@@ -47,25 +48,28 @@ final class Outbox: @unchecked Sendable {
     }
 
     /// Weak for the same reason as the connection loop's: the worker may outlive `close()`.
-    private weak var owner: WauseClient?
-    private let lock = ConditionLock()
-    private var worker: Task<Void, Never>?
-    private var again = false
-    /// Wakes the worker when the earliest retry falls due.
-    private var timer: Task<Void, Never>?
+    private weak let owner: WauseClient?
+    private struct State {
+        var worker: Task<Void, Never>?
+        /// Another kick came while the worker ran: drain once more.
+        var again = false
+        /// Wakes the worker when the earliest retry falls due.
+        var timer: Task<Void, Never>?
+    }
+    private let state = Mutex(State())
 
     init(client: WauseClient) { self.owner = client }
 
     /// Makes sure the worker runs (after an enqueue, after every login, when a retry is due).
     func kick() {
-        lock.withLock {
-            if worker != nil { again = true; return }
-            worker = Task { [self] in
+        state.withLock { state in
+            if state.worker != nil { state.again = true; return }
+            state.worker = Task { [self] in
                 while true {
                     await drain()
-                    let more = lock.withLock { () -> Bool in
-                        if again { again = false; return true }
-                        worker = nil
+                    let more = self.state.withLock { state -> Bool in
+                        if state.again { state.again = false; return true }
+                        state.worker = nil
                         return false
                     }
                     if !more { return }
@@ -75,7 +79,7 @@ final class Outbox: @unchecked Sendable {
     }
 
     func stop() {
-        let (running, waiting) = lock.withLock { (worker, timer) }
+        let (running, waiting) = state.withLock { ($0.worker, $0.timer) }
         running?.cancel()
         waiting?.cancel()
     }
@@ -122,7 +126,7 @@ final class Outbox: @unchecked Sendable {
                         try fail(entry, reason: "not sent after \(attempts) attempts: \(reason)", client: client)
                     } else {
                         let delay = Outbox.retryDelay(attempts: attempts, random: client.environment.randomBytes(2))
-                        client.logger.warning("outbox: \(entry.messageID) not sent (attempt \(attempts)), again in \(delay) ms: \(reason)")
+                        client.logger.warning("outbox: \(entry.messageID) not sent (attempt \(attempts)), again in \(delay.milliseconds) ms: \(reason)")
                         try client.store.noteOutboxAttempt(entry, error: reason, nextAttemptAt: client.environment.now() + delay)
                     }
                 }
@@ -137,9 +141,9 @@ final class Outbox: @unchecked Sendable {
     private func wake(at due: UnixTime, client: WauseClient) {
         let environment = client.environment
         let delay = max(.milliseconds(1), due - environment.now())
-        lock.withLock {
-            timer?.cancel()
-            timer = Task { [weak self] in
+        state.withLock { state in
+            state.timer?.cancel()
+            state.timer = Task { [weak self] in
                 do { try await environment.sleep(delay) } catch { return }
                 self?.kick()
             }
