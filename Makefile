@@ -112,10 +112,11 @@ node-addon: build
 test-node: build check-generated node-addon
 	node --test bindings/node/test/
 
-# wause-mcp driven by the official MCP Python SDK (2.3.0 and 1.30.0) and by raw HTTP.
+# wause-mcp driven by the official MCP Python SDK (2.3.0 and 1.30.0) and by raw HTTP; every tool
+# through the SDK needs a wause-sim to link to (test_sdk_every_tool.py).
 test-mcp: build $(VENV)/.installed-requirements $(VENV_MCP1)/.installed-requirements
-	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp $(VENV)/bin/python -m pytest -q tests/mcp
-	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp $(VENV_MCP1)/bin/python -m pytest -q tests/mcp
+	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp WAUSE_SIM=$(CURDIR)/$(DEBUG)/wause-sim $(VENV)/bin/python -m pytest -q tests/mcp
+	WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp WAUSE_SIM=$(CURDIR)/$(DEBUG)/wause-sim $(VENV_MCP1)/bin/python -m pytest -q tests/mcp
 
 # wause-sim and wause-mcp end to end: the simulator's command line and admin API, QR linking.
 test-sim: build $(VENV)/.installed-requirements

@@ -109,6 +109,8 @@ char *wause_catalogue(void);
  *   server_root_key hex of the 32-byte certificate root public key (default WhatsApp's)
  *   client_version  advertised web version, e.g. "2.3000.1045649367"
  *   push_name       the name shown to contacts
+ *   toolsets        "core,groups" or ["core", "groups"] or "all": only these toolsets' methods are
+ *                   served (others fail with invalid_request); default every method
  * Opening runs the store's migrations. The engine never opens a network connection while it is
  * not linked unless a linking method is called.
  * On success returns the client and, if error_out is not NULL, sets *error_out to NULL.

@@ -23,6 +23,8 @@ public struct HostSettings: Sendable {
     public init(dataDirectory: String) {
         client = ClientConfig(dataDirectory: dataDirectory)
         client.logLevel = .info
+        // An agent's context pays for every listed tool: the core toolset unless --toolsets says otherwise (issue 11).
+        client.toolsets = [Toolsets.core]
     }
 }
 

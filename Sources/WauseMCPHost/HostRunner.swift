@@ -55,8 +55,12 @@ public enum HostRunner {
             return 1
         }
         let authority = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
-        // Tests and scripts read this line (with --port 0) to learn the port.
-        write(1, "wause-mcp listening on http://\(authority):\(http.port)/mcp (pairing page: http://\(authority):\(http.port)/qr)\n")
+        // Tests and scripts read this line (with --port 0) to learn the port. With a token, the
+        // pairing page's URL carries it as ?token= (the one route that accepts it there, since a
+        // browser cannot send a header), the way Jupyter prints its login URL; it goes to this
+        // terminal only, never to the log.
+        let pageQuery = settings.token.map { "?token=" + QRPages.percentEncode($0) } ?? ""
+        write(1, "wause-mcp listening on http://\(authority):\(http.port)/mcp (pairing page: http://\(authority):\(http.port)/qr\(pageQuery))\n")
         logger.info("data_dir \(client.store.directory); token \(settings.token == nil ? "off" : "on")")
         var terminalPairing: TerminalPairing?
         if settings.pairInTerminal || settings.pairCodePhone != nil {

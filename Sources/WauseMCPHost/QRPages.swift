@@ -89,6 +89,22 @@ struct QRPages: Sendable {
         ], body: Array(html.utf8))
     }
 
+    /// The /qr page's answer to a browser without the token (or with a wrong one): how to open it.
+    static func tokenRequired(status: Int, message: String) -> HTTPResponse {
+        let html = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
+            <title>wause — token required</title></head><body>
+            <h1>Token required</h1><p>\(escapeHTML(message)). This wause-mcp was started with --token: open
+            <code>/qr?token=YOUR_TOKEN</code> (the full URL is printed when wause-mcp starts).</p>
+            </body></html>
+            """
+        return HTTPResponse(status: status, headers: [
+            ("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"), ("WWW-Authenticate", "Bearer"),
+            ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), ("X-Frame-Options", "DENY"),
+        ], body: Array(html.utf8))
+    }
+
     static func escapeHTML(_ text: String) -> String {
         var out = ""
         for character in text {

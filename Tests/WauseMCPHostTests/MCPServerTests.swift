@@ -14,8 +14,10 @@ import WauseSupport
         let client: WauseClient
         let server: MCPServer
 
-        init(token: String? = nil) throws {
-            client = try WauseClient(config: ClientConfig(dataDirectory: directory.path))
+        init(token: String? = nil, toolsets: Set<String>? = nil, catalogue: MethodCatalogue = .standard) throws {
+            var config = ClientConfig(dataDirectory: directory.path)
+            config.toolsets = toolsets
+            client = try WauseClient(config: config, catalogue: catalogue)
             server = MCPServer(client: client, options: .init(token: token, maximumBodySize: 1024, keepAliveMilliseconds: 50),
                                logger: Logger(label: "test", level: .error))
         }
@@ -239,6 +241,63 @@ import WauseSupport
         #expect(await get("/healthz", ["Host": "LOCALHOST:8790"]) == 200)
     }
 
+    /// The bytes of the `tools/list` result an agent's context pays for.
+    static func toolsListBytes(_ fixture: Fixture) async throws -> (Int, [JSONValue]) {
+        let session = try await fixture.initialize()
+        let response = await fixture.post(#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, session: session)
+        let result = try #require(Self.json(response)["result"])
+        #expect(result["nextCursor"] == nil)
+        return (Array(result.serialized.utf8).count, result["tools"]?.arrayValue ?? [])
+    }
+
+    @Test func toolsListIsSmallEnoughForAnAgent() async throws {
+        // Issue 11's budget: core ≤ 16 KB, all ≤ 64 KB (the goal for the end of milestone 2).
+        let (core, coreTools) = try await Self.toolsListBytes(try Fixture(toolsets: ["core"]))
+        #expect(core <= 16 * 1024, "core tools/list is \(core) bytes")
+        let (all, allTools) = try await Self.toolsListBytes(try Fixture(toolsets: ["all"]))
+        #expect(all <= 64 * 1024, "all tools/list is \(all) bytes")
+        #expect(allTools.count >= coreTools.count)
+        // Compact, still real: no descriptions in output schemas, the summary as the description.
+        for tool in coreTools {
+            let name = try #require(tool["name"]?.stringValue)
+            let method = try #require(MethodCatalogue.standard.method(named: name))
+            #expect(tool["description"] == .string(method.shortDescription))
+            #expect(tool["outputSchema"] == Schema.compact(method.outputSchema))
+            #expect(tool["inputSchema"] == method.inputSchema)
+        }
+    }
+
+    @Test func toolsOutsideTheEnabledToolsetsAreNotListedAndTheirCallsSayWhichToolsetEnablesThem() async throws {
+        let groupThing = MethodDefinition(
+            name: "whatsapp_test_group_thing", title: "t", description: "A group tool for this test.", inputSchema: Schema.object([]),
+            outputSchema: Schema.object([("ok", Schema.boolean())], required: ["ok"]), annotations: .readOnlyLocal,
+            handler: { _, _ in ["ok": true] }).inToolset("groups")
+        let catalogue = MethodCatalogue(MethodCatalogue.standard.methods + [groupThing])
+        let core = try Fixture(toolsets: ["core"], catalogue: catalogue)
+        let (_, listed) = try await Self.toolsListBytes(core)
+        #expect(!listed.contains { $0["name"] == "whatsapp_test_group_thing" })
+        #expect(listed.contains { $0["name"] == "whatsapp_get_tool_info" })
+        let session = try await core.initialize()
+        let call = Self.json(await core.post(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whatsapp_test_group_thing","arguments":{}}}"#, session: session))["result"]
+        #expect(call?["isError"] == .bool(true))
+        let text = call?["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
+        #expect(text.contains("toolset 'groups'") && text.contains("--toolsets core,groups"), "\(text)")
+
+        let all = try Fixture(toolsets: ["core", "groups"], catalogue: catalogue)
+        let (_, everything) = try await Self.toolsListBytes(all)
+        #expect(everything.contains { $0["name"] == "whatsapp_test_group_thing" })
+    }
+
+    @Test func theQRPageAsksABrowserWithoutTheTokenForItInHTML() async throws {
+        let fixture = try Fixture(token: "s3cret")
+        let page = await fixture.handle(HTTPRequest(method: "GET", path: "/qr", headers: ["Host": "127.0.0.1:8790"]))
+        #expect(page.status == 401)
+        #expect(page.header("Content-Type")?.hasPrefix("text/html") == true)
+        guard case .bytes(let html) = page.body else { return }
+        let text = String(decoding: html, as: UTF8.self)
+        #expect(text.contains("/qr?token=") && !text.contains("s3cret"))
+    }
+
     @Test func qrPagesSayWhyThereIsNothingToScan() async throws {
         let fixture = try Fixture()
         let page = await fixture.handle(HTTPRequest(method: "GET", path: "/qr"))
@@ -265,6 +324,18 @@ import WauseSupport
         #expect(parsed.token == nil)
         #expect(parsed.client.dataDirectory == "/home/u/.local/share/wause")
         #expect(parsed.client.logLevel == .info)
+        #expect(parsed.client.toolsets == ["core"])
+    }
+
+    @Test func toolsetsComeFromTheFlagOrTheEnvironmentAndUnknownNamesStopTheStart() throws {
+        #expect(settings(["--toolsets", "core,groups"])?.client.toolsets == ["core", "groups"])
+        #expect(settings([], ["WAUSE_TOOLSETS": "all", "HOME": "/h"])?.client.toolsets == ["all"])
+        #expect(settings(["--toolsets=core"], ["WAUSE_TOOLSETS": "all", "HOME": "/h"])?.client.toolsets == ["core"])
+        guard case .exit(2, let output) = HostCommandLine.parse(["--toolsets", "core,bogus"], environment: [:], version: "0") else {
+            Issue.record("accepted an unknown toolset")
+            return
+        }
+        #expect(output.contains("unknown toolset 'bogus'") && output.contains("core, groups"))
     }
 
     @Test func flagsOverrideEnvironmentVariables() throws {

@@ -20,6 +20,8 @@ export interface ClientConfig {
     client_version?: string;
     /** The name shown to contacts (at most 100 characters). */
     push_name?: string;
+    /** Only these toolsets' methods are served ("core,groups", ["core"], "all"); default every method. */
+    toolsets?: string | string[];
 }
 
 /** Event names (DESIGN.md "Events"). */

@@ -34,7 +34,7 @@ BINARY = os.environ.get(
 DEADLINE = float(os.environ.get("WAUSE_TEST_DEADLINE", "20"))
 
 LISTEN_LINE = re.compile(
-    r"wause-mcp listening on http://(?P<authority>[^/]+)/mcp \(pairing page: http://(?P=authority)/qr\)"
+    r"wause-mcp listening on http://(?P<authority>[^/]+)/mcp \(pairing page: http://(?P=authority)/qr(?:\?token=[^)\s]+)?\)"
 )
 
 ACCEPT_BOTH = "application/json, text/event-stream"

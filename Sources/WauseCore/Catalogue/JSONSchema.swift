@@ -59,6 +59,30 @@ public enum Schema {
         return schema
     }
 
+    /// What `tools/list` shows as a tool's output schema (issue 11: the full ones were most of a
+    /// 24 KB list): the top-level fields with their types, `required` and `additionalProperties`,
+    /// no descriptions (JSON Schema 2020-12 Validation §9: annotations, not constraints), and every
+    /// nested object reduced to its type (`{"type": ["object", "null"]}`; an array of objects to
+    /// `{"type": "array", "items": {"type": "object"}}`). Still a real schema: it only drops
+    /// constraints, so every value valid against the full schema is valid against it (the engine's
+    /// debug builds check each result against the full one). `whatsapp_get_tool_info` gives the
+    /// full form.
+    public static func compact(_ schema: JSONValue) -> JSONValue { compact(schema, nested: false) }
+
+    private static func compact(_ schema: JSONValue, nested: Bool) -> JSONValue {
+        guard var object = schema.objectValue else { return schema }
+        let types = object["type"]?.arrayValue?.compactMap(\.stringValue) ?? [object["type"]?.stringValue].compactMap { $0 }
+        if nested && types.contains("object"), let type = object["type"] { return ["type": type] }
+        object["description"] = nil
+        if let properties = object["properties"]?.objectValue {
+            var compacted = JSONObject()
+            for (name, property) in properties { compacted[name] = compact(property, nested: true) }
+            object["properties"] = .object(compacted)
+        }
+        if let items = object["items"] { object["items"] = compact(items, nested: true) }
+        return .object(object)
+    }
+
     // MARK: Validation
 
     /// Checks `value` against `schema`; the first violation becomes an `invalid_request` whose

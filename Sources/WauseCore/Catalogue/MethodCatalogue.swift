@@ -35,6 +35,12 @@ public struct MethodDefinition: Sendable {
     /// The error codes the method reports besides invalid_request and internal, which any method
     /// may (set with `raising(_:)`; docs/tools.md and the bindings' docs list them).
     public private(set) var errors: [WauseError.Code] = []
+    /// The toolset that enables the method on MCP (`Toolsets`; issue 11): `core` unless an area's
+    /// method list says otherwise with `inToolset(_:)`. The contract tools are in every toolset.
+    public private(set) var toolset: String = Toolsets.core
+    /// The one- or two-sentence form of `description` that `tools/list` shows (set with
+    /// `summarized(_:)`); `whatsapp_get_tool_info` gives the long form. Nil: the description itself.
+    public private(set) var summary: String?
 
     public init(name: String, title: String, description: String, inputSchema: JSONValue, outputSchema: JSONValue,
                 annotations: MethodAnnotations, handler: @escaping Handler) {
@@ -53,7 +59,26 @@ public struct MethodDefinition: Sendable {
             "input_schema": inputSchema, "output_schema": outputSchema, "annotations": annotations.json,
             "positional": .array(positional.map { .string($0) }), "bindings_omit": .array(bindingsOmit.map { .string($0) }),
             "errors": .array(errors.map { .string($0.rawValue) }),
+            "toolset": .string(toolset), "summary": .string(shortDescription),
         ]
+    }
+
+    /// What `tools/list` shows: the summary, or the description when there is none.
+    public var shortDescription: String { summary ?? description }
+
+    /// This method with a short description for tool lists (see `summary`).
+    public func summarized(_ text: String) -> MethodDefinition {
+        var copy = self
+        copy.summary = text
+        return copy
+    }
+
+    /// This method in another toolset than `core` (see `toolset`); the name must be a known toolset.
+    public func inToolset(_ name: String) -> MethodDefinition {
+        precondition(Toolsets.known.contains(name) && name != Toolsets.all, "\(self.name): unknown toolset '\(name)'")
+        var copy = self
+        copy.toolset = name
+        return copy
     }
 
     /// This method with the error codes it reports (see `errors`).
@@ -97,6 +122,18 @@ public struct MethodCatalogue: Sendable {
     public static let standard = MethodCatalogue(
         EngineMethods.all + PairingMethods.all + HistoryMethods.all + MessagingMethods.all
     )
+
+    /// Checks a handler's result against the method's output schema: the promise every surface
+    /// (MCP `structuredContent`, which SDKs validate — MCP 2025-11-25 server/tools.mdx "Output
+    /// Schema") makes. A mismatch is an `internal` error naming the path, since it is our bug.
+    public static func checkResult(_ result: JSONObject, of method: MethodDefinition) throws(WauseError) {
+        do {
+            try Schema.validate(.object(result), against: method.outputSchema)
+        } catch {
+            throw WauseError(.internal, "\(method.name) returned a result that does not match its output schema: \(error.message)",
+                             details: ["method": .string(method.name), "path": error.details?["path"] ?? .null])
+        }
+    }
 
     public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }
 

@@ -16,6 +16,9 @@ public struct ClientConfig: Sendable, Equatable {
     public var serverRootKey: [UInt8] = Hex.decode(defaultServerRootKey)!
     public var clientVersion: String = defaultClientVersion
     public var pushName: String?
+    /// The toolsets whose methods this client serves (`Toolsets`); nil serves every method (the
+    /// library's default; wause-mcp defaults to `core`, issue 11).
+    public var toolsets: Set<String>?
 
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
@@ -28,6 +31,7 @@ public struct ClientConfig: Sendable, Equatable {
         ("server_root_key", "hex of the 32-byte certificate root public key (default WhatsApp's)"),
         ("client_version", "advertised WhatsApp Web version (default \(defaultClientVersion))"),
         ("push_name", "the name contacts see"),
+        ("toolsets", "comma-separated toolsets to serve: \(Toolsets.known.joined(separator: ", ")) (default: all; wause-mcp: core)"),
     ]
 
     /// Parses the JSON configuration object; every problem is an `invalid_request` naming the key.
@@ -57,6 +61,16 @@ public struct ClientConfig: Sendable, Equatable {
         try apply(key: "server_root_key", value: try string("server_root_key"))
         try apply(key: "client_version", value: try string("client_version"))
         try apply(key: "push_name", value: try string("push_name"))
+        // Also a JSON array of names, the natural form in a JSON config.
+        if let names = object["toolsets"]?.arrayValue {
+            let texts = names.compactMap(\.stringValue)
+            guard texts.count == names.count else {
+                throw .invalidRequest("config key 'toolsets' must be a string or an array of strings", details: ["key": "toolsets"])
+            }
+            try apply(key: "toolsets", value: texts.joined(separator: ","))
+        } else {
+            try apply(key: "toolsets", value: try string("toolsets"))
+        }
     }
 
     /// Sets one key from its text form (JSON string, flag or environment variable), validating it.
@@ -91,6 +105,8 @@ public struct ClientConfig: Sendable, Equatable {
         case "push_name":
             guard value.count <= 100 else { throw .invalidRequest("push_name is longer than 100 characters", details: details) }
             pushName = value
+        case "toolsets":
+            toolsets = try Toolsets.parse(value)
         default:
             throw .invalidRequest("unknown config key '\(key)'", details: details)
         }

@@ -1,5 +1,11 @@
-/// The engine's own methods (the status every surface starts from). Each area lists its methods
-/// in one place like this; `MethodCatalogue.standard` concatenates the areas.
+/// The engine's own methods (the status every surface starts from, and the long form of any
+/// tool). Each area lists its methods in one place like this; `MethodCatalogue.standard`
+/// concatenates the areas.
 enum EngineMethods {
-    static let all: [MethodDefinition] = [StatusMethod.definition]
+    static let all: [MethodDefinition] = [
+        StatusMethod.definition.summarized(
+            "Connection state (stopped, qr, pairing_code, ready, …), the linked account and local store counts. Never dials."),
+        ToolInfoMethod.definition.bindings(positional: ["tool"]).raising(.notFound).summarized(
+            "The long form of one tool: full description, input and output schemas, annotations, toolset, errors."),
+    ]
 }

@@ -172,7 +172,17 @@ public final class WauseClient: @unchecked Sendable {
         do {
             if state.withLock({ $0.isClosed }) { throw WauseError.invalidRequest("the client is closed") }
             let (method, prepared) = try catalogue.prepare(name, arguments)
-            return .success(try await method.handler(self, prepared))
+            if let enabled = config.toolsets, !Toolsets.enables(enabled, method) {
+                throw Toolsets.notEnabled(method, enabled: enabled)
+            }
+            let result = try await method.handler(self, prepared)
+            #if DEBUG
+            // Debug builds (every test suite: swift test, the bindings', the MCP SDK suites) check
+            // each result against the output schema MCP clients validate structuredContent with
+            // (issue 11: one stray field broke the official SDK). Release builds trust the tests.
+            try MethodCatalogue.checkResult(result, of: method)
+            #endif
+            return .success(result)
         } catch let error as WauseError {
             return .failure(error)
         } catch {

@@ -59,6 +59,10 @@ enum History {
         ("status", Schema.string("ours: queued, sent, delivered, read or failed", nullable: true)),
         ("quoted_message_id", Schema.string(nullable: true)),
         ("cursor", Schema.integer("position for list_messages paging")),
+        // Only on a message just received (message.received, wait_for_message): Receive sets it.
+        // Optional, so the stored forms without it stay valid; listing it keeps
+        // additionalProperties false honest (issue 11: the official SDKs rejected it).
+        ("identity_changed", Schema.boolean("received only: the sender's identity key changed (their safety number changed)")),
     ], required: ["id", "chat_id", "from", "to", "author", "from_me", "type", "body", "timestamp", "has_media", "status",
                   "quoted_message_id", "cursor"])
 

@@ -2,8 +2,11 @@
 enum MessagingMethods {
     static let all: [MethodDefinition] = [
         SendMessage.definition.bindings(positional: ["to", "message"], omitting: ["phone_number"])
-            .raising(.whatsappNotPaired, .notFound, .ambiguousRecipient),
-        MessageStatusMethod.definition.bindings(positional: ["message_id"]).raising(.notFound),
-        Receipts.markRead.bindings(positional: ["chat"]).raising(.notFound, .ambiguousRecipient, .notConnected),
+            .raising(.whatsappNotPaired, .notFound, .ambiguousRecipient)
+            .summarized("Send an end-to-end encrypted text to phone_number or to (phone, JID, LID or contact name); status sent or queued."),
+        MessageStatusMethod.definition.bindings(positional: ["message_id"]).raising(.notFound)
+            .summarized("Status (queued, sent, delivered, read, failed) and timeline of a message this device sent."),
+        Receipts.markRead.bindings(positional: ["chat"]).raising(.notFound, .ambiguousRecipient, .notConnected)
+            .summarized("Send read receipts for a chat's unread messages (or message_ids) and clear its unread count."),
     ]
 }

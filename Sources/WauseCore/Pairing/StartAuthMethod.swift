@@ -10,7 +10,8 @@ public enum StartAuthMethod {
         title: "Start linking WhatsApp (QR)",
         description: """
             Link this device to a WhatsApp account by QR code: connects to WhatsApp and shows a QR code on \
-            http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans under Settings → Linked devices. \
+            this MCP server's /qr page (wause-mcp prints its URL at start; also in pairing.qr events) that the phone \
+            scans under Settings → Linked devices. \
             Returns the status object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it \
             (qr, qr_png_base64). If already linked, returns the status at once; while linking is in progress, calling \
             again changes nothing. After a failure or a logout it starts over with new codes.

@@ -82,6 +82,36 @@ export interface StoreSummary {
     pending_approvals: number;
 }
 
+/** The result of `whatsapp_get_tool_info`. */
+export interface GetToolInfoResult {
+    ok: boolean;
+    name: string;
+    title: string;
+    /** the toolset that enables the tool (the contract tools are in every toolset) */
+    toolset: string;
+    /** whether this client serves the tool now */
+    enabled: boolean;
+    /** the short description tools/list shows */
+    summary: string;
+    /** the full description */
+    description: string;
+    /** the full input JSON Schema */
+    input_schema: Record<string, unknown>;
+    /** the full output JSON Schema */
+    output_schema: Record<string, unknown>;
+    annotations: GetToolInfoResultAnnotations;
+    /** error codes besides invalid_request and internal */
+    errors: string[];
+}
+
+export interface GetToolInfoResultAnnotations {
+    read_only: boolean;
+    destructive: boolean;
+    idempotent: boolean;
+    /** reaches WhatsApp's servers or other people */
+    open_world: boolean;
+}
+
 /**
  * The `whatsapp_pair_status` and `whatsapp_start_auth` result: the status object plus the current QR
  * (`qr`, `qr_png_base64`) or pairing code, `null` where there is none.
@@ -191,6 +221,8 @@ export interface Message {
     quoted_message_id: string | null;
     /** position for list_messages paging */
     cursor: number;
+    /** received only: the sender's identity key changed (their safety number changed) */
+    identity_changed?: boolean;
 }
 
 /** The result of `whatsapp_read_messages`. */
@@ -364,6 +396,7 @@ export interface MarkReadOptions {
 /** The params and result of every catalogue method, for Client.call() and callSync(). */
 export interface KnownMethods {
     whatsapp_status: { params: Record<string, never>; result: StatusResult };
+    whatsapp_get_tool_info: { params: { tool: string }; result: GetToolInfoResult };
     whatsapp_start_auth: { params: Record<string, never>; result: PairStatusResult };
     whatsapp_pairing_code: { params: { phone_number: string }; result: PairingCodeResult };
     whatsapp_pair_status: { params: Record<string, never>; result: PairStatusResult };
@@ -402,12 +435,25 @@ export interface ClientMethods {
     status(): Promise<StatusResult>;
 
     /**
+     * whatsapp_get_tool_info: The long form of one tool (any toolset, enabled or not): its full
+     * description, its input and output JSON Schemas with every field described, its annotations, the
+     * toolset that enables it, and the error codes it reports besides invalid_request and internal.
+     * Local only.
+     *
+     * @param tool the tool's name, e.g. whatsapp_send_message
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getToolInfo(tool: string): Promise<GetToolInfoResult>;
+
+    /**
      * whatsapp_start_auth: Link this device to a WhatsApp account by QR code: connects to WhatsApp and
-     * shows a QR code on http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans
-     * under Settings → Linked devices. Returns the status object (state "qr" and has_qr true once a
-     * code is up) with the QR text and a PNG of it (qr, qr_png_base64). If already linked, returns the
-     * status at once; while linking is in progress, calling again changes nothing. After a failure or
-     * a logout it starts over with new codes.
+     * shows a QR code on this MCP server's /qr page (wause-mcp prints its URL at start; also in
+     * pairing.qr events) that the phone scans under Settings → Linked devices. Returns the status
+     * object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it (qr,
+     * qr_png_base64). If already linked, returns the status at once; while linking is in progress,
+     * calling again changes nothing. After a failure or a logout it starts over with new codes.
      *
      * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
      */

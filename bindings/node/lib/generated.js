@@ -41,12 +41,27 @@ class ClientMethods extends EventEmitter {
     }
 
     /**
+     * whatsapp_get_tool_info: The long form of one tool (any toolset, enabled or not): its full
+     * description, its input and output JSON Schemas with every field described, its annotations, the
+     * toolset that enables it, and the error codes it reports besides invalid_request and internal.
+     * Local only.
+     *
+     * @param tool the tool's name, e.g. whatsapp_send_message
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getToolInfo(tool) {
+        return this.call('whatsapp_get_tool_info', { tool });
+    }
+
+    /**
      * whatsapp_start_auth: Link this device to a WhatsApp account by QR code: connects to WhatsApp and
-     * shows a QR code on http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans
-     * under Settings → Linked devices. Returns the status object (state "qr" and has_qr true once a
-     * code is up) with the QR text and a PNG of it (qr, qr_png_base64). If already linked, returns the
-     * status at once; while linking is in progress, calling again changes nothing. After a failure or
-     * a logout it starts over with new codes.
+     * shows a QR code on this MCP server's /qr page (wause-mcp prints its URL at start; also in
+     * pairing.qr events) that the phone scans under Settings → Linked devices. Returns the status
+     * object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it (qr,
+     * qr_png_base64). If already linked, returns the status at once; while linking is in progress,
+     * calling again changes nothing. After a failure or a logout it starts over with new codes.
      *
      * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
      */

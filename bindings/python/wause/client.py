@@ -289,7 +289,7 @@ class Client(ClientMethods):
 
     Create it with a data directory and any other configuration keys (DESIGN.md
     "Configuration": ``data_dir``, ``log_level``, ``server_url``, ``server_root_key``,
-    ``client_version``, ``push_name``)::
+    ``client_version``, ``push_name``, ``toolsets``)::
 
         with wause.Client(data_dir="/var/lib/bot") as client:        # or Client("/var/lib/bot")
             print(client.status()["state"])

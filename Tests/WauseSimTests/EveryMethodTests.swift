@@ -1,0 +1,56 @@
+import Testing
+@testable import WauseCore
+import WauseSupport
+
+/// Every catalogue method called with valid arguments on a client linked to a wause-sim phone,
+/// with messages both ways in its store (issue 11). Debug builds check each result against the
+/// method's output schema in `WauseClient.call`, so a field a schema does not admit (the
+/// `identity_changed` of a received message, which broke the official MCP SDKs) fails here.
+@Suite struct EveryMethodTests {
+    static func arguments(_ method: MethodDefinition, sentID: String) -> JSONValue? {
+        switch method.name {
+        case "whatsapp_get_tool_info": ["tool": "whatsapp_send_message"]
+        case "whatsapp_pairing_code": ["phone_number": "+15550001111"]
+        case "whatsapp_send_message": ["phone_number": "15550003333", "message": "hello again carol"]
+        case "whatsapp_message_status": ["message_id": .string(sentID)]
+        case "whatsapp_mark_read": ["chat": "15550003333"]
+        case "whatsapp_read_messages": ["phone_number": "15550003333"]
+        case "whatsapp_list_messages": ["to": "15550003333"]
+        case "whatsapp_search_messages": ["query": "carol"]
+        case "whatsapp_sync": ["cursor": 0]
+        // From the start of the log, where Carol's message is.
+        case "whatsapp_wait_for_message": ["timeout": 5, "after_cursor": 0]
+        default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
+        }
+    }
+
+    @Test func everyMethodAnswersWithinItsOutputSchemaWithRealMessages() async throws {
+        let setup = try await MessagingTests.Setup()
+        _ = try setup.account("15550001111", "Ada")
+        _ = try setup.account("15550003333", "Carol")
+        let alice = try await setup.linkedClient("15550001111")
+        let sent = try await MessagingTests.send(alice, to: "15550003333", "hello carol")
+        let posted = await admin(setup.simulator, "POST", "/accounts/15550003333/send", ["to": "15550001111", "text": "hi from carol"])
+        #expect(posted.status == 200, "\(posted.json)")
+        _ = try await MessagingTests.received(alice, text: "hi from carol")
+
+        let sentID = try #require(sent["message_id"]?.stringValue)
+        // The destructive ones last.
+        let last = ["whatsapp_logout", "whatsapp_unlink"]
+        let methods = alice.catalogue.methods.filter { !last.contains($0.name) } + last.compactMap(alice.catalogue.method(named:))
+        for method in methods {
+            let arguments = try #require(Self.arguments(method, sentID: sentID), "no arguments for \(method.name)")
+            switch await alice.call(method.name, arguments) {
+            case .success(let result):
+                try MethodCatalogue.checkResult(result, of: method)
+                if method.name == "whatsapp_wait_for_message" {
+                    #expect(result["message"]?["body"] == "hi from carol")
+                    #expect(result["message"]?["identity_changed"] != nil)
+                }
+            case .failure(let error):
+                Issue.record("\(method.name): \(error.code.rawValue): \(error.message)")
+            }
+        }
+        await setup.close()
+    }
+}

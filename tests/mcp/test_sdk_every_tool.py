@@ -1,0 +1,160 @@
+"""Every tool through the official MCP SDK, with real messages present (issue 11).
+
+`ClientSession.call_tool` of both SDKs (mcp 2.3.0 and 1.30.0) validates a result's
+`structuredContent` against the tool's `outputSchema` from `tools/list` and raises "Invalid
+structured content returned by tool" when it does not match (MCP 2025-11-25 server/tools.mdx
+"Output Schema": "Clients SHOULD validate structured results against this schema"). The raw-HTTP
+suites never do, which is how `whatsapp_wait_for_message` shipped a message field
+(`identity_changed`) that its schema forbids. So this module links a real wause-mcp to a virtual
+phone of a real wause-sim, makes messages flow both ways, and then calls EVERY listed tool with
+valid arguments through the SDK; each result is also checked against the full schema that
+`whatsapp_get_tool_info` gives (tools/list shows the compact one).
+
+Runs in both venvs. Needs wause-sim ($WAUSE_SIM, default this checkout's .build/debug/wause-sim).
+Waits poll a tool under the deadline (WAUSE_TEST_DEADLINE); nothing asserts on timing.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+import anyio
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from sdk_common import assert_matches_schema, field_of, recording_http_client, run
+from wause_harness import DEADLINE, WauseServer
+
+# tests/sim/sim_process.py starts and stops the simulator (stdlib only, shared by the suites).
+_SIM_DIR = pathlib.Path(__file__).resolve().parent.parent / "sim"
+if str(_SIM_DIR) not in sys.path:
+    sys.path.insert(0, str(_SIM_DIR))
+from sim_process import SIM_BINARY, SimProcess  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
+
+ADA, CAROL = "15550001111", "15550003333"
+
+# Destructive tools go last, in this order; every other tool runs before them in list order.
+LAST = ["whatsapp_logout", "whatsapp_unlink"]
+
+
+@pytest.fixture
+def linked_setup(tmp_path_factory):
+    if not os.access(SIM_BINARY, os.X_OK):
+        pytest.fail(f"wause-sim binary not found or not executable: {SIM_BINARY} (set WAUSE_SIM)")
+    sim = SimProcess(tmp_path_factory.mktemp("sim"))
+    server = None
+    try:
+        for phone, name in ((ADA, "Ada"), (CAROL, "Carol")):
+            created = sim.admin("POST", "/accounts", {"phone": phone, "push_name": name})
+            assert created.status == 201, created
+        # Every toolset, so that every tool the server has is listed and called.
+        server = WauseServer(tmp_path_factory.mktemp("engine"),
+                             ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, "--toolsets", "all"])
+        yield sim, server
+    finally:
+        if server is not None:
+            server.stop()
+        sim.stop()
+
+
+def arguments_for(name: str, input_schema: dict, sent_id: str | None) -> dict:
+    """Valid arguments for each tool; a tool without an entry must take no required argument."""
+    table = {
+        "whatsapp_get_tool_info": {"tool": "whatsapp_send_message"},
+        "whatsapp_pairing_code": {"phone_number": "+" + ADA},
+        "whatsapp_send_message": {"phone_number": CAROL, "message": "hello again carol"},
+        "whatsapp_message_status": {"message_id": sent_id},
+        "whatsapp_mark_read": {"chat": CAROL},
+        "whatsapp_list_chats": {"limit": 20},
+        "whatsapp_read_messages": {"phone_number": CAROL, "limit": 10},
+        "whatsapp_list_messages": {"to": CAROL},
+        "whatsapp_search_messages": {"query": "carol"},
+        "whatsapp_sync": {"cursor": 0},
+        # From the start of the log: the message Carol's phone sent is there.
+        "whatsapp_wait_for_message": {"timeout": 5, "after_cursor": 0},
+        "whatsapp_unlink": {"clear_data": False},
+    }
+    if name in table:
+        return table[name]
+    assert not input_schema.get("required"), f"{name} takes required arguments: add them to arguments_for"
+    return {}
+
+
+async def _every_tool(server: WauseServer, sim: SimProcess) -> dict:
+    http_client, _ = recording_http_client()
+    results: dict = {}
+    async with http_client:
+        async with streamable_http_client(server.url, http_client=http_client) as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+
+                async def call(name: str, arguments: dict) -> dict:
+                    # The SDK validates structuredContent against the listed outputSchema here.
+                    result = await session.call_tool(name, arguments)
+                    structured = field_of(result, "structured_content", "structuredContent")
+                    assert field_of(result, "is_error", "isError") is False, (name, result.content)
+                    return structured
+
+                async def until(what: str, predicate):
+                    with anyio.fail_after(DEADLINE):
+                        while True:
+                            value = await predicate()
+                            if value:
+                                return value
+                            await anyio.sleep(0.05)
+
+                # Link by QR: the phone scans the text start_auth returned.
+                started = await call("whatsapp_start_auth", {})
+                assert started["state"] == "qr" and started["qr"], started
+                scanned = sim.admin("POST", f"/accounts/{ADA}/scan", {"qr": started["qr"]})
+                assert scanned.status == 200, scanned
+
+                async def ready():
+                    return (await call("whatsapp_status", {}))["state"] == "ready"
+
+                await until("ready", ready)
+
+                # Messages both ways: engine → Carol's phone, Carol's phone → engine.
+                sent = await call("whatsapp_send_message", {"phone_number": CAROL, "message": "hello carol"})
+                posted = sim.admin("POST", f"/accounts/{CAROL}/send", {"to": ADA, "text": "hi from carol"})
+                assert posted.status == 200, posted
+
+                async def arrived():
+                    found = await call("whatsapp_search_messages", {"query": "\"hi from carol\""})
+                    return found["count"] > 0
+
+                await until("Carol's message", arrived)
+
+                tools = (await session.list_tools()).tools
+                names = [tool.name for tool in tools]
+                ordered = [t for t in tools if t.name not in LAST] + [t for t in tools if t.name in LAST]
+                for tool in ordered:
+                    input_schema = field_of(tool, "input_schema", "inputSchema")
+                    arguments = arguments_for(tool.name, input_schema, sent["message_id"])
+                    results[tool.name] = await call(tool.name, arguments)
+                    info = await call("whatsapp_get_tool_info", {"tool": tool.name})
+                    # The full schema too (tools/list carries the compact one).
+                    assert_matches_schema(results[tool.name], info["output_schema"])
+                    assert_matches_schema(results[tool.name], field_of(tool, "output_schema", "outputSchema"))
+                results["_names"] = names
+    return results
+
+
+def test_every_tool_through_the_sdk_with_real_messages(linked_setup):
+    sim, server = linked_setup
+    results = run(_every_tool, server, sim)
+    names = results.pop("_names")
+    assert set(results) == set(names), set(names) - set(results)
+    # The message from Carol's phone, as wait_for_message returned it (with identity_changed).
+    waited = results["whatsapp_wait_for_message"]
+    assert waited["timed_out"] is False and waited["message"]["body"] == "hi from carol", waited
+    assert "identity_changed" in waited["message"], waited
+    bodies = {m["body"] for m in results["whatsapp_read_messages"]["messages"]}
+    assert {"hello carol", "hi from carol"} <= bodies, bodies
+    assert results["whatsapp_pairing_code"]["already_authenticated"] is True
+    assert results["whatsapp_logout"]["ok"] is True
