@@ -17,6 +17,11 @@ final class TerminalPairing: @unchecked Sendable {
     private let mode: Mode
     private let follower: EventFollower
     private var thread: pthread_t?
+    private let lock = ConditionLock()
+    private var failed = false
+
+    /// Whether `--pair-code` could not get a code (the process then exits 1).
+    var hasFailed: Bool { lock.withLock { failed } }
 
     init(client: WauseClient, mode: Mode) throws(WauseError) {
         self.client = client
@@ -54,7 +59,11 @@ final class TerminalPairing: @unchecked Sendable {
         case .code(let phone):
             switch client.callBlocking("whatsapp_pairing_code", ["phone_number": .string(phone)]) {
             case .failure(let error):
+                // A one-shot request from the command line: say why and end the process with 1
+                // (HostRunner), e.g. for a number that is not on WhatsApp.
                 say("wause-mcp: no pairing code: \(error.message)\n")
+                lock.withLock { failed = true }
+                kill(getpid(), SIGTERM)
                 return
             case .success(let result):
                 say("Pairing code for +\(result["phone_number"]?.stringValue ?? phone): \(result["code"]?.stringValue ?? "?")\n")

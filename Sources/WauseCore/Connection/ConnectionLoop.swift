@@ -27,6 +27,11 @@ final class ConnectionLoop: @unchecked Sendable {
     private var task: Task<Void, Never>?
     private var session: ConnectionSession?
     private var mode: LinkMode = .qr
+    /// Why the last linking attempt stopped without a connection (server unreachable), for the
+    /// linking calls to report as `not_connected`; cleared when a loop starts.
+    private var unreachable: WauseError?
+    /// A cancelled linking attempt must not look like a failure (`whatsapp_cancel_auth`).
+    private var cancelled = false
     /// Pairing-code requests waiting for a connection that can take them.
     let codeRequests = PendingRequests<PairingCodeHandshake.Issued>()
 
@@ -35,6 +40,7 @@ final class ConnectionLoop: @unchecked Sendable {
     var isRunning: Bool { lock.withLock { task != nil } }
     var linkMode: LinkMode { lock.withLock { mode } }
     var currentSession: ConnectionSession? { lock.withLock { session } }
+    var unreachableError: WauseError? { lock.withLock { unreachable } }
 
     /// Starts linking unless a loop is already running.
     func startLinking(mode newMode: LinkMode = .qr) {
@@ -51,6 +57,8 @@ final class ConnectionLoop: @unchecked Sendable {
         lock.withLock {
             guard task == nil else { return }
             configure()
+            unreachable = nil
+            cancelled = false
             client.transition(to: .starting, lastError: .some(nil))
             task = Task { [self] in
                 await run()
@@ -73,7 +81,8 @@ final class ConnectionLoop: @unchecked Sendable {
         guard let client = owner else { throw WauseError(.pairingFailed, "the client is closed") }
         startLinking(mode: .code(phone: phone))
         return try await codeRequests.wait(timeout: timeout, environment: client.environment,
-                                           timeoutError: WauseError(.timeout, "WhatsApp did not issue a pairing code in time"))
+                                           timeoutError: WauseError(.timeout, "WhatsApp did not issue a pairing code in time"),
+                                           failed: { [weak self] in self?.unreachableError })
     }
 
     /// Stops the loop and drops the connection (client closing).
@@ -82,6 +91,22 @@ final class ConnectionLoop: @unchecked Sendable {
         running?.cancel()
         live?.connection.close()
     }
+
+    /// `whatsapp_cancel_auth`: stops a linking attempt (never a linked device's login) and waits
+    /// for the loop to end. Returns whether one was running.
+    func cancelLinking() async -> Bool {
+        let running = lock.withLock { () -> Task<Void, Never>? in
+            guard task != nil, session?.linking != false else { return nil }
+            cancelled = true
+            return task
+        }
+        guard let running else { return false }
+        stop()
+        await running.value
+        return true
+    }
+
+    var wasCancelled: Bool { lock.withLock { cancelled } }
 
     /// Stops the loop and returns once it has finished.
     func stopAndWait() async {
@@ -103,6 +128,12 @@ final class ConnectionLoop: @unchecked Sendable {
                 client.transition(to: .disconnected, lastError: .some(error.message))
                 return
             }
+            // A link belongs to its server: never dial another one with its keys.
+            if let account, let mismatch = WauseClient.serverMismatch(account: account, config: client.config) {
+                client.transition(to: .authFailure, lastError: .some(mismatch))
+                return
+            }
+            let server = client.dialTarget(for: account)
             if account == nil, environment.now() - linkingStarted >= ConnectionLoop.linkingDeadline {
                 failLinking(client, "linking did not complete within \(ConnectionLoop.linkingDeadline / 60000) minutes")
                 return
@@ -121,11 +152,21 @@ final class ConnectionLoop: @unchecked Sendable {
             }
             if account == nil || client.versionedState().0 != .authenticated { client.transition(to: .starting) }
             let connection: ServerConnection
+            client.logger.info("dialing \(server.url) (\(account == nil ? "to link" : "to log in"))")
             do {
-                connection = try await ServerConnection.open(url: client.config.serverURL, noiseKey: client.identity.noiseKey,
-                                                             payload: payload, rootKey: client.config.serverRootKey,
+                connection = try await ServerConnection.open(url: server.url, noiseKey: client.identity.noiseKey,
+                                                             payload: payload, rootKey: server.rootKey,
                                                              environment: environment)
             } catch {
+                if Task.isCancelled { return }
+                // Linking against a server that does not answer at all fails at once with the
+                // reason, instead of the linking calls waiting out their deadline.
+                if account == nil, failures == 0, error.details?["reason"] == "unreachable" {
+                    lock.withLock { unreachable = error }
+                    client.logger.info("linking stopped: \(error.message)")
+                    failLinking(client, error.message, code: .notConnected)
+                    return
+                }
                 failures += 1
                 client.transition(to: account == nil ? .starting : .disconnected, lastError: .some(error.message))
                 client.logger.warning("\(account == nil ? "linking" : "login"): \(error.message); retrying")
@@ -158,6 +199,8 @@ final class ConnectionLoop: @unchecked Sendable {
                 closedBeforeRestart = true
             }
             let willReconnect = (outcome == nil || outcome == .restart) && !Task.isCancelled
+            client.logger.info("disconnected: \(closedBeforeRestart ? reason : outcome?.message ?? reason)"
+                               + (willReconnect ? "" : " (not reconnecting)"))
             let linkedNow = (try? client.store.linkedAccount()) != nil
             // The state moves before the event goes out, so a listener reacting to the event
             // reads the new state.
@@ -180,6 +223,7 @@ final class ConnectionLoop: @unchecked Sendable {
             case .restart?:
                 // After pair-success (whatsmeow pair.go handlePair) the server restarts the stream; log in at once.
                 failures = 0
+                client.logger.info("reconnecting in 0 s (logging in after pairing)")
                 continue
             case nil:
                 if Task.isCancelled { return }
@@ -189,12 +233,12 @@ final class ConnectionLoop: @unchecked Sendable {
         }
     }
 
-    private func failLinking(_ client: WauseClient, _ message: String) {
+    private func failLinking(_ client: WauseClient, _ message: String, code: WauseError.Code = .pairingFailed) {
         client.setPairingQR(nil)
         client.setPairingCode(nil)
         client.transition(to: .authFailure, lastError: .some(message))
         client.publish(.pairingFailed, ["reason": .string(message)])
-        codeRequests.failAll(WauseError(.pairingFailed, message))
+        codeRequests.failAll(WauseError(code, message))
     }
 
     /// Waits before reconnect number `attempt`; false if the loop was cancelled meanwhile.
@@ -202,8 +246,10 @@ final class ConnectionLoop: @unchecked Sendable {
         let base = min(ConnectionLoop.longestBackoff, ConnectionLoop.firstBackoff << min(attempt - 1, 5))
         let random = client.environment.randomBytes(2)
         let jitter = (Int64(random[0]) << 8 | Int64(random[1])) % (base / 2 + 1) - base / 4
+        let delay = base + jitter
+        client.logger.info("reconnecting in \(delay / 1000).\(delay % 1000 / 100) s (attempt \(attempt + 1))")
         do {
-            try await client.environment.sleep(base + jitter)
+            try await client.environment.sleep(delay)
             return true
         } catch {
             return false

@@ -40,7 +40,13 @@ enum Login {
         }
         try? connection.send(unifiedSession(now: environment.now() + client.serverTimeOffset))
         guard !Task.isCancelled, let account = try? client.store.linkedAccount() else { return }
+        if account.serverURL == nil {
+            // Linked before the server was stored with the link: it is the one that let us in.
+            let server = client.dialTarget(for: account)
+            try? client.store.adoptServerIfUnknown(url: server.url, rootKey: server.rootKey)
+        }
         client.transition(to: .ready, lastError: .some(nil))
+        client.logger.info("logged in as \(Logger.redact(account.jid))")
         // Whatever waited in the outbox while we were away goes out now.
         client.messaging.outbox.kick()
         client.publish(.accountConnected, [

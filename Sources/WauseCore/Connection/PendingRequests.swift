@@ -8,7 +8,10 @@ final class PendingRequests<Value: Sendable>: @unchecked Sendable {
     private var waiters: [UInt64: CheckedContinuation<Value, Error>] = [:]
     private var nextID: UInt64 = 0
 
-    func wait(timeout: Int64, environment: Environment, timeoutError: WauseError) async throws(WauseError) -> Value {
+    /// `failed` is asked once the waiter is registered: a failure that came before the waiter (the
+    /// server was unreachable at once) would otherwise find nobody to fail and leave it waiting.
+    func wait(timeout: Int64, environment: Environment, timeoutError: WauseError,
+              failed: @escaping @Sendable () -> WauseError? = { nil }) async throws(WauseError) -> Value {
         let id = lock.withLock { () -> UInt64 in
             nextID += 1
             return nextID
@@ -18,6 +21,10 @@ final class PendingRequests<Value: Sendable>: @unchecked Sendable {
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 lock.withLock { waiters[id] = continuation }
+                if let failure = failed(), let waiter = take(id) {
+                    waiter.resume(throwing: failure)
+                    return
+                }
                 // Armed only once the waiter is registered, so even a zero timeout finds it.
                 timer.set(Task {
                     try? await environment.sleep(timeout)

@@ -21,6 +21,8 @@ public final class WauseClient: @unchecked Sendable {
     private var state: ConnectionState
     private var lastError: String?
     private var pairingQR: String?
+    /// When the QR ref on show expires (unix ms), for /qr.json.
+    private var pairingQRExpiry: Int64?
     private var pairingCode: String?
     /// Server clock minus ours (ms), from `pair-success` and `<success>` `t` attributes.
     private var serverOffset: Int64 = 0
@@ -35,7 +37,7 @@ public final class WauseClient: @unchecked Sendable {
         self.config = config
         self.environment = environment
         self.catalogue = catalogue
-        self.logger = Logger(label: "wause", level: config.logLevel, clock: environment.now)
+        self.logger = Logger(label: "wause", level: config.logLevel, clock: environment.now, sink: environment.logSink)
         let store = try Store(directory: config.dataDirectory)
         self.store = store
         do {
@@ -43,8 +45,14 @@ public final class WauseClient: @unchecked Sendable {
             self.events = try EventLog(store: store, clock: environment.now)
             // A linked store logs in at once (below); an unlinked one stays stopped (or logged
             // out, if it was) until asked to link.
-            if try store.linkedAccount() != nil {
-                state = .disconnected
+            if let account = try store.linkedAccount() {
+                // Linked on another server than the configuration names: open, never dial.
+                if let mismatch = WauseClient.serverMismatch(account: account, config: config) {
+                    state = .authFailure
+                    lastError = mismatch
+                } else {
+                    state = .disconnected
+                }
             } else if try store.loggedOutAt() != nil {
                 state = .loggedOut
             } else {
@@ -58,6 +66,27 @@ public final class WauseClient: @unchecked Sendable {
         messaging = Messaging(client: self)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(state.rawValue))")
         if state == .disconnected { link.startLogin() }
+    }
+
+    /// Where to dial: a linked device's own server (stored with the link), else the configured one.
+    func dialTarget(for account: LinkedAccount?) -> (url: String, rootKey: [UInt8]) {
+        if let account, let url = account.serverURL, let key = account.serverRootKey { return (url, key) }
+        return (config.serverURL, config.serverRootKey)
+    }
+
+    /// Why a store linked on one server must not dial with a configuration naming another (a
+    /// sentence for `last_error`), or nil. Settings the configuration leaves out follow the link.
+    static func serverMismatch(account: LinkedAccount, config: ClientConfig) -> String? {
+        guard let linkedURL = account.serverURL, let linkedKey = account.serverRootKey else { return nil }
+        if let url = config.configuredServerURL, url != linkedURL {
+            return "This device is linked on the server \(linkedURL), but the configuration names \(url); it will not dial "
+                + "another server with this link's keys. Leave server_url out to use \(linkedURL), or log out to link again."
+        }
+        if let key = config.configuredServerRootKey, key != linkedKey {
+            return "This device is linked on the server \(linkedURL) with another certificate root key than the configured "
+                + "server_root_key; it will not dial with this link's keys. Leave server_root_key out, or log out to link again."
+        }
+        return nil
     }
 
     /// Moves the connection state; `lastError` `nil` keeps the current reason, `.some(x)` sets it.
@@ -96,8 +125,16 @@ public final class WauseClient: @unchecked Sendable {
         }
     }
 
-    func setPairingQR(_ qr: String?) {
-        stateLock.withLock { pairingQR = qr }
+    func setPairingQR(_ qr: String?, expiresAt: Int64? = nil) {
+        stateLock.withLock {
+            pairingQR = qr
+            pairingQRExpiry = qr == nil ? nil : expiresAt
+        }
+    }
+
+    /// When the QR string `currentPairingQR` stops being valid (unix ms), if one is up.
+    public var currentPairingQRExpiry: Int64? {
+        stateLock.withLock { state == .qr && pairingQR != nil ? pairingQRExpiry : nil }
     }
 
     func setPairingCode(_ code: String?) {

@@ -60,6 +60,13 @@ final class PairingCodeHandshake: @unchecked Sendable {
             let ref = answer.child(path: "link_code_companion_reg", "link_code_pairing_ref")?.bytes
         else {
             let error = answer.child("error")
+            // 404 item-not-found: the number has no account (whatsmeow errors.go ErrIQNotFound; wause-sim
+            // LinkCodeRegistration.swift answers it for an unknown phone). whatsmeow pair-code.go PairPhone
+            // returns the iq error as is; we say what it means.
+            if error?[attribute: "code"] == "404" {
+                throw WauseError(.notOnWhatsApp, "+\(phone) is not on WhatsApp: no account has this phone number",
+                                 details: ["phone_number": .string(phone)])
+            }
             throw WauseError(.pairingFailed, "WhatsApp refused the pairing code request"
                 + (error.map { " (\($0[attribute: "code"] ?? "?") \($0[attribute: "text"] ?? ""))" } ?? ""))
         }

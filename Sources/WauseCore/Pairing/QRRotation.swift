@@ -40,8 +40,9 @@ final class QRRotation: @unchecked Sendable {
                 let qr = QRRotation.qrString(ref: ref, identity: client.identity)
                 let lifetime = index == 0 ? QRRotation.firstRefLifetime : QRRotation.laterRefLifetime
                 lock.withLock { showingLast = index == refs.count - 1 }
-                client.setPairingQR(qr)
+                client.setPairingQR(qr, expiresAt: client.environment.now() + lifetime)
                 client.transition(to: .qr)
+                client.logger.info("QR code \(index == 0 ? "issued" : "rotated") (ref \(index + 1) of \(refs.count), valid \(lifetime / 1000) s)")
                 client.publish(.pairingQR, [
                     "qr": .string(qr), "index": .int(Int64(index + 1)), "count": .int(Int64(refs.count)),
                     "expires_in": .int(lifetime / 1000),

@@ -33,6 +33,8 @@ public enum StartAuthMethod {
                     await group.next()
                     group.cancelAll()
                 }
+                // The server did not answer at all: say so now rather than after the wait.
+                if client.versionedState().0 == .authFailure, let unreachable = client.link.unreachableError { throw unreachable }
             }
             return try client.pairStatusObject()
         }

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -205,5 +205,13 @@ enum Migrations {
 
     ALTER TABLE messages ADD COLUMN identity_changed INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE messages ADD COLUMN sender_device TEXT;
+    """
+
+    /// The server a link belongs to (issue 11): a store linked to one server (wause-sim, say) must
+    /// never dial another with its keys. NULL for links made before this version (they dial the
+    /// configured server, as before, and keep the one they first log in on).
+    static let version3 = """
+    ALTER TABLE device ADD COLUMN server_url TEXT;
+    ALTER TABLE device ADD COLUMN server_root_key BLOB;
     """
 }
