@@ -106,8 +106,6 @@ final class ConnectionLoop: @unchecked Sendable {
         return true
     }
 
-    var wasCancelled: Bool { lock.withLock { cancelled } }
-
     /// Stops the loop and returns once it has finished.
     func stopAndWait() async {
         let running = lock.withLock { task }
@@ -185,6 +183,12 @@ final class ConnectionLoop: @unchecked Sendable {
             keepAlive.cancel()
             session.end()
             lock.withLock { self.session = nil }
+            if lock.withLock({ cancelled }) {
+                // whatsapp_cancel_auth: not a failure (no pairing.failed); the method sets `stopped`.
+                client.logger.info("disconnected: linking cancelled (not reconnecting)")
+                client.publish(.accountDisconnected, ["reason": "linking cancelled", "will_reconnect": false])
+                return
+            }
             if session.loggedIn { failures = 0 }
             var outcome = session.outcome
             if outcome == nil, session.linking, let failure = session.linkingEndedWithoutReconnect {

@@ -52,7 +52,7 @@ final class ServerConnection: @unchecked Sendable {
             throw error
         } catch {
             socket.close()
-            throw WauseError(.notConnected, "handshake with \(url) failed: \(error)")
+            throw WauseError(.notConnected, "the server at \(url) failed the secure handshake (\(error))")
         }
         // Stanza ids: a random per-connection prefix and a counter, as whatsmeow's
         // `uniqueID-counter` (whatsmeow request.go sendIQ).

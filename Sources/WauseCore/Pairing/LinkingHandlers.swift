@@ -64,7 +64,7 @@ final class LinkingHandlers: @unchecked Sendable {
         lock.withLock { sawPairDevice = true }
         switch session.loop.linkMode {
         case .qr:
-            qr.show(refs) { [client] in
+            qr.show(refs) { [client = self.client] in
                 client.logger.info("QR code expired: all \(refs.count) codes were shown without a scan")
                 session.finish(.failed("the QR code was not scanned in time (all \(refs.count) codes expired)"))
                 session.connection.close()
