@@ -17,7 +17,8 @@ export type ErrorCode =
     | 'timeout'
     | 'client_outdated'
     | 'logged_out'
-    | 'internal';
+    | 'internal'
+    | 'not_on_whatsapp';
 
 export const ERROR_CODES: readonly ErrorCode[];
 
@@ -120,6 +121,14 @@ export interface PairingCodeResult {
     /** what to do with the code on the phone */
     instructions: string;
     status: StatusResult | null;
+}
+
+/** The result of `whatsapp_cancel_auth`. */
+export interface CancelAuthResult {
+    /** the call succeeded */
+    ok: boolean;
+    /** a linking attempt was in progress and is now stopped */
+    cancelled: boolean;
 }
 
 /** The result of `whatsapp_logout`. */
@@ -366,6 +375,7 @@ export interface KnownMethods {
     whatsapp_status: { params: Record<string, never>; result: StatusResult };
     whatsapp_start_auth: { params: Record<string, never>; result: PairStatusResult };
     whatsapp_pairing_code: { params: { phone_number: string }; result: PairingCodeResult };
+    whatsapp_cancel_auth: { params: Record<string, never>; result: CancelAuthResult };
     whatsapp_pair_status: { params: Record<string, never>; result: PairStatusResult };
     whatsapp_logout: { params: Record<string, never>; result: LogoutResult };
     whatsapp_unlink: { params: { clear_data?: boolean }; result: UnlinkResult };
@@ -409,7 +419,8 @@ export interface ClientMethods {
      * status at once; while linking is in progress, calling again changes nothing. After a failure or
      * a logout it starts over with new codes.
      *
-     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is not_connected, invalid_request or internal (see
+     * ERROR_CODES).
      */
     startAuth(): Promise<PairStatusResult>;
 
@@ -422,10 +433,20 @@ export interface ClientMethods {
      *
      * @param phoneNumber the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
      *
-     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, invalid_request
-     * or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, not_on_whatsapp,
+     * invalid_request or internal (see ERROR_CODES).
      */
     pairingCode(phoneNumber: string): Promise<PairingCodeResult>;
+
+    /**
+     * whatsapp_cancel_auth: Cancel linking in progress (started by whatsapp_start_auth or
+     * whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code down
+     * and leaves the state stopped. cancelled is false when no linking was in progress. A linked
+     * device stays linked (use whatsapp_logout to unlink).
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    cancelAuth(): Promise<CancelAuthResult>;
 
     /**
      * whatsapp_pair_status: Report the linking progress: the status object plus, while a QR code is

@@ -7,7 +7,7 @@ const { EventEmitter } = require('node:events');
 const ERROR_CODES = Object.freeze(['invalid_request', 'not_found', 'ambiguous_recipient',
                                    'whatsapp_not_paired', 'not_connected', 'pairing_failed', 'rate_limited',
                                    'edit_window_expired', 'media_too_large', 'forbidden_path', 'timeout',
-                                   'client_outdated', 'logged_out', 'internal']);
+                                   'client_outdated', 'logged_out', 'internal', 'not_on_whatsapp']);
 
 /** Every value of ConnectionState, as the catalogue lists them. */
 const CONNECTION_STATES = Object.freeze(['stopped', 'starting', 'qr', 'pairing_code', 'authenticated',
@@ -48,7 +48,8 @@ class ClientMethods extends EventEmitter {
      * status at once; while linking is in progress, calling again changes nothing. After a failure or
      * a logout it starts over with new codes.
      *
-     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is not_connected, invalid_request or internal (see
+     * ERROR_CODES).
      */
     startAuth() {
         return this.call('whatsapp_start_auth');
@@ -63,11 +64,23 @@ class ClientMethods extends EventEmitter {
      *
      * @param phoneNumber the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
      *
-     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, invalid_request
-     * or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, not_on_whatsapp,
+     * invalid_request or internal (see ERROR_CODES).
      */
     pairingCode(phoneNumber) {
         return this.call('whatsapp_pairing_code', { phone_number: phoneNumber });
+    }
+
+    /**
+     * whatsapp_cancel_auth: Cancel linking in progress (started by whatsapp_start_auth or
+     * whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code down
+     * and leaves the state stopped. cancelled is false when no linking was in progress. A linked
+     * device stays linked (use whatsapp_logout to unlink).
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    cancelAuth() {
+        return this.call('whatsapp_cancel_auth');
     }
 
     /**

@@ -105,11 +105,16 @@ class Internal(Error):
     default_code = 'internal'
 
 
+class NotOnWhatsapp(Error):
+    """``not_on_whatsapp`` (WAUSE_ERR_NOT_ON_WHATSAPP = 15): the phone number has no WhatsApp account."""
+    default_code = 'not_on_whatsapp'
+
+
 #: Every error class, in WAUSE_ERR_* order.
 ERROR_CLASSES: Tuple[Type[Error], ...] = (
     InvalidRequest, NotFound, AmbiguousRecipient, WhatsAppNotPaired, NotConnected, PairingFailed,
     RateLimited, EditWindowExpired, MediaTooLarge, ForbiddenPath, WauseTimeout, ClientOutdated,
-    LoggedOut, Internal,
+    LoggedOut, Internal, NotOnWhatsapp,
 )
 
 #: The error codes, in WAUSE_ERR_* order (code value = index + 1).
@@ -200,6 +205,14 @@ class PairingCodeResult(TypedDict):
     #: what to do with the code on the phone
     instructions: str
     status: Optional[StatusResult]
+
+
+class CancelAuthResult(TypedDict):
+    """The result of ``whatsapp_cancel_auth``."""
+    #: the call succeeded
+    ok: bool
+    #: a linking attempt was in progress and is now stopped
+    cancelled: bool
 
 
 class LogoutResult(TypedDict):
@@ -359,7 +372,7 @@ class MarkReadResult(TypedDict):
 
 RESULT_TYPE_NAMES = (
     'StatusResult', 'AccountInfo', 'StoreCounts', 'PairStatusResult', 'PairingCodeResult',
-    'LogoutResult', 'UnlinkResult', 'ListChatsResult', 'ChatSummary', 'Message',
+    'CancelAuthResult', 'LogoutResult', 'UnlinkResult', 'ListChatsResult', 'ChatSummary', 'Message',
     'ReadMessagesResult', 'ListMessagesResult', 'SearchMessagesResult', 'SearchHit', 'SyncResult',
     'WaitForMessageResult', 'SendMessageResult', 'MessageStatusResult', 'TimelineEntry',
     'MarkReadResult',
@@ -410,6 +423,7 @@ class ClientMethods:
         changes nothing. After a failure or a logout it starts over with new codes.
 
         Raises:
+            NotConnected: linked, but the connection is down right now
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -431,12 +445,26 @@ class ClientMethods:
             PairingFailed: linking by QR or pairing code failed
             WauseTimeout: an engine-side wait or network round trip ran out of time
             NotConnected: linked, but the connection is down right now
+            NotOnWhatsapp: the phone number has no WhatsApp account
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
         """
         params = _params({'phone_number': phone_number}, {})
         return cast(PairingCodeResult, self._call_method('whatsapp_pairing_code', params))
+
+    def cancel_auth(self) -> CancelAuthResult:
+        """``whatsapp_cancel_auth``: Cancel linking in progress (started by whatsapp_start_auth or
+        whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code
+        down and leaves the state stopped. cancelled is false when no linking was in progress. A
+        linked device stays linked (use whatsapp_logout to unlink).
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        return cast(CancelAuthResult, self._call_method('whatsapp_cancel_auth', None))
 
     def pair_status(self) -> PairStatusResult:
         """``whatsapp_pair_status``: Report the linking progress: the status object plus, while a QR
@@ -704,6 +732,7 @@ class AsyncClientMethods:
         changes nothing. After a failure or a logout it starts over with new codes.
 
         Raises:
+            NotConnected: linked, but the connection is down right now
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -725,12 +754,26 @@ class AsyncClientMethods:
             PairingFailed: linking by QR or pairing code failed
             WauseTimeout: an engine-side wait or network round trip ran out of time
             NotConnected: linked, but the connection is down right now
+            NotOnWhatsapp: the phone number has no WhatsApp account
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
         """
         params = _params({'phone_number': phone_number}, {})
         return cast(PairingCodeResult, await self._call_method('whatsapp_pairing_code', params))
+
+    async def cancel_auth(self) -> CancelAuthResult:
+        """``whatsapp_cancel_auth``: Cancel linking in progress (started by whatsapp_start_auth or
+        whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code
+        down and leaves the state stopped. cancelled is false when no linking was in progress. A
+        linked device stays linked (use whatsapp_logout to unlink).
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        return cast(CancelAuthResult, await self._call_method('whatsapp_cancel_auth', None))
 
     async def pair_status(self) -> PairStatusResult:
         """``whatsapp_pair_status``: Report the linking progress: the status object plus, while a QR
@@ -975,6 +1018,7 @@ METHOD_NAMES = {
     'whatsapp_status': 'status',
     'whatsapp_start_auth': 'start_auth',
     'whatsapp_pairing_code': 'pairing_code',
+    'whatsapp_cancel_auth': 'cancel_auth',
     'whatsapp_pair_status': 'pair_status',
     'whatsapp_logout': 'logout',
     'whatsapp_unlink': 'unlink',
