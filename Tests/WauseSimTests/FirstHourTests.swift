@@ -150,6 +150,16 @@ import WauseTransport
         try await poll { reopened.connectionSnapshot().0 == .ready }
         reopened.close()
 
+        // The same URL with another certificate root is another server too.
+        var otherRoot = ClientConfig(dataDirectory: directory.path)
+        otherRoot.serverURL = "ws://127.0.0.1:\(simulator.chatPort)/ws/chat"
+        otherRoot.serverRootKey = [UInt8](repeating: 7, count: 32)
+        otherRoot.logLevel = .error
+        let wrongRoot = try WauseClient(config: otherRoot, environment: .live)
+        #expect(wrongRoot.connectionSnapshot().0 == .authFailure)
+        #expect(wrongRoot.connectionSnapshot().1?.contains("another certificate root key") == true)
+        wrongRoot.close()
+
         // Naming another server: the store opens but never dials; logout still works (offline).
         var other = ClientConfig(dataDirectory: directory.path)
         other.serverURL = "ws://127.0.0.1:1/ws/chat"

@@ -40,10 +40,11 @@ enum Login {
         }
         try? connection.send(unifiedSession(now: environment.now() + client.serverTimeOffset))
         guard !Task.isCancelled, let account = try? client.store.linkedAccount() else { return }
-        if account.serverURL == nil {
-            // Linked before the server was stored with the link: it is the one that let us in.
-            let server = client.dialTarget(for: account)
-            try? client.store.adoptServerIfUnknown(url: server.url, rootKey: server.rootKey)
+        // The link lives where it logged in: a link made before the server was stored with it
+        // learns it now, and one whose server moved (same root key, new URL) follows it.
+        let server = client.dialTarget(for: account)
+        if account.serverURL != server.url || account.serverRootKey != server.rootKey {
+            try? client.store.rememberServer(url: server.url, rootKey: server.rootKey)
         }
         client.transition(to: .ready, lastError: .some(nil))
         client.logger.info("logged in as \(Logger.redact(account.jid))")

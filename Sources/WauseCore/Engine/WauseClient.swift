@@ -68,23 +68,30 @@ public final class WauseClient: @unchecked Sendable {
         if state == .disconnected { link.startLogin() }
     }
 
-    /// Where to dial: a linked device's own server (stored with the link), else the configured one.
+    /// Where to dial: what the configuration names, and for what it leaves out the linked
+    /// device's own server (stored with the link), else WhatsApp's. `serverMismatch` has made
+    /// sure the two describe one server.
     func dialTarget(for account: LinkedAccount?) -> (url: String, rootKey: [UInt8]) {
-        if let account, let url = account.serverURL, let key = account.serverRootKey { return (url, key) }
-        return (config.serverURL, config.serverRootKey)
+        (config.configuredServerURL ?? account?.serverURL ?? ClientConfig.defaultServerURL,
+         config.configuredServerRootKey ?? account?.serverRootKey ?? config.serverRootKey)
     }
 
     /// Why a store linked on one server must not dial with a configuration naming another (a
-    /// sentence for `last_error`), or nil. Settings the configuration leaves out follow the link.
+    /// sentence for `last_error`), or nil. A server is its certificate root key (only the holder
+    /// of its private key passes the handshake, whatsmeow handshake.go verifyServerCert), reached
+    /// at a URL: the configuration may name another URL for the same server only together with
+    /// that root key (a simulator restarted on another port); settings it leaves out follow the link.
     static func serverMismatch(account: LinkedAccount, config: ClientConfig) -> String? {
         guard let linkedURL = account.serverURL, let linkedKey = account.serverRootKey else { return nil }
-        if let url = config.configuredServerURL, url != linkedURL {
+        if let key = config.configuredServerRootKey, key != linkedKey {
+            let named = config.configuredServerURL ?? linkedURL
+            return "This device is linked on the server \(linkedURL), but the configuration names the server \(named) with "
+                + "another certificate root key; it will not dial another server with this link's keys. Leave server_url and "
+                + "server_root_key out to use \(linkedURL), or log out to link again."
+        }
+        if let url = config.configuredServerURL, url != linkedURL, config.configuredServerRootKey == nil {
             return "This device is linked on the server \(linkedURL), but the configuration names \(url); it will not dial "
                 + "another server with this link's keys. Leave server_url out to use \(linkedURL), or log out to link again."
-        }
-        if let key = config.configuredServerRootKey, key != linkedKey {
-            return "This device is linked on the server \(linkedURL) with another certificate root key than the configured "
-                + "server_root_key; it will not dial with this link's keys. Leave server_root_key out, or log out to link again."
         }
         return nil
     }

@@ -132,10 +132,10 @@ extension Store {
 // MARK: Login
 
 extension Store {
-    /// A link made before the server was stored with it logged in on `server`: remember it now.
-    func adoptServerIfUnknown(url: String, rootKey: [UInt8]) throws(WauseError) {
+    /// The linked device logged in on `server`: the link belongs there from now on.
+    func rememberServer(url: String, rootKey: [UInt8]) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
-            _ = try c.execute("UPDATE device SET server_url = ?, server_root_key = ? WHERE id = 1 AND jid IS NOT NULL AND server_url IS NULL",
+            _ = try c.execute("UPDATE device SET server_url = ?, server_root_key = ? WHERE id = 1 AND jid IS NOT NULL",
                               [.text(url), .blob(rootKey)])
         }
     }
