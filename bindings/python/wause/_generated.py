@@ -105,7 +105,7 @@ class Internal(Error):
     default_code = 'internal'
 
 
-class NotOnWhatsapp(Error):
+class NotOnWhatsApp(Error):
     """``not_on_whatsapp`` (WAUSE_ERR_NOT_ON_WHATSAPP = 15): the phone number has no WhatsApp account."""
     default_code = 'not_on_whatsapp'
 
@@ -114,7 +114,7 @@ class NotOnWhatsapp(Error):
 ERROR_CLASSES: Tuple[Type[Error], ...] = (
     InvalidRequest, NotFound, AmbiguousRecipient, WhatsAppNotPaired, NotConnected, PairingFailed,
     RateLimited, EditWindowExpired, MediaTooLarge, ForbiddenPath, WauseTimeout, ClientOutdated,
-    LoggedOut, Internal, NotOnWhatsapp,
+    LoggedOut, Internal, NotOnWhatsApp,
 )
 
 #: The error codes, in WAUSE_ERR_* order (code value = index + 1).
@@ -445,7 +445,7 @@ class ClientMethods:
             PairingFailed: linking by QR or pairing code failed
             WauseTimeout: an engine-side wait or network round trip ran out of time
             NotConnected: linked, but the connection is down right now
-            NotOnWhatsapp: the phone number has no WhatsApp account
+            NotOnWhatsApp: the phone number has no WhatsApp account
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -754,7 +754,7 @@ class AsyncClientMethods:
             PairingFailed: linking by QR or pairing code failed
             WauseTimeout: an engine-side wait or network round trip ran out of time
             NotConnected: linked, but the connection is down right now
-            NotOnWhatsapp: the phone number has no WhatsApp account
+            NotOnWhatsApp: the phone number has no WhatsApp account
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
