@@ -150,7 +150,8 @@ public enum PairingCodeMethod {
             Link this device to the WhatsApp account of phone_number without a QR code: returns an 8-character code \
             (XXXX-XXXX) to enter on that phone under Settings → Linked devices → Link a device → Link with phone number \
             instead. phone_number is international, digits with optional +, spaces, dashes, dots or parentheses. If this \
-            device is already linked, returns already_authenticated true and the status. Calling again issues a new code.
+            device is already linked, returns already_authenticated true and the status. Calling again issues a new code. \
+            A number with no WhatsApp account fails with not_on_whatsapp; an unreachable server with not_connected.
             """,
         inputSchema: Schema.object([
             ("phone_number", Schema.string("the phone number of the WhatsApp account to link, e.g. +1 555 123 4567")),

@@ -13,7 +13,8 @@ public enum StartAuthMethod {
             http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans under Settings → Linked devices. \
             Returns the status object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it \
             (qr, qr_png_base64). If already linked, returns the status at once; while linking is in progress, calling \
-            again changes nothing. After a failure or a logout it starts over with new codes.
+            again changes nothing. After a failure or a logout it starts over with new codes. A server that cannot be \
+            reached fails the call at once with not_connected; whatsapp_cancel_auth stops linking.
             """,
         inputSchema: Schema.object([]),
         outputSchema: PairStatusMethod.outputSchema,

@@ -46,7 +46,8 @@ class ClientMethods extends EventEmitter {
      * under Settings → Linked devices. Returns the status object (state "qr" and has_qr true once a
      * code is up) with the QR text and a PNG of it (qr, qr_png_base64). If already linked, returns the
      * status at once; while linking is in progress, calling again changes nothing. After a failure or
-     * a logout it starts over with new codes.
+     * a logout it starts over with new codes. A server that cannot be reached fails the call at once
+     * with not_connected; whatsapp_cancel_auth stops linking.
      *
      * Rejects with a WauseError whose code is not_connected, invalid_request or internal (see
      * ERROR_CODES).
@@ -60,7 +61,8 @@ class ClientMethods extends EventEmitter {
      * code: returns an 8-character code (XXXX-XXXX) to enter on that phone under Settings → Linked
      * devices → Link a device → Link with phone number instead. phone_number is international, digits
      * with optional +, spaces, dashes, dots or parentheses. If this device is already linked, returns
-     * already_authenticated true and the status. Calling again issues a new code.
+     * already_authenticated true and the status. Calling again issues a new code. A number with no
+     * WhatsApp account fails with not_on_whatsapp; an unreachable server with not_connected.
      *
      * @param phoneNumber the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
      *

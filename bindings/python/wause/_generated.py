@@ -420,7 +420,9 @@ class ClientMethods:
         the phone scans under Settings → Linked devices. Returns the status object (state "qr" and
         has_qr true once a code is up) with the QR text and a PNG of it (qr, qr_png_base64). If
         already linked, returns the status at once; while linking is in progress, calling again
-        changes nothing. After a failure or a logout it starts over with new codes.
+        changes nothing. After a failure or a logout it starts over with new codes. A server that
+        cannot be reached fails the call at once with not_connected; whatsapp_cancel_auth stops
+        linking.
 
         Raises:
             NotConnected: linked, but the connection is down right now
@@ -436,7 +438,8 @@ class ClientMethods:
         Linked devices → Link a device → Link with phone number instead. phone_number is
         international, digits with optional +, spaces, dashes, dots or parentheses. If this device
         is already linked, returns already_authenticated true and the status. Calling again issues a
-        new code.
+        new code. A number with no WhatsApp account fails with not_on_whatsapp; an unreachable
+        server with not_connected.
 
         Args:
             phone_number: the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
@@ -729,7 +732,9 @@ class AsyncClientMethods:
         the phone scans under Settings → Linked devices. Returns the status object (state "qr" and
         has_qr true once a code is up) with the QR text and a PNG of it (qr, qr_png_base64). If
         already linked, returns the status at once; while linking is in progress, calling again
-        changes nothing. After a failure or a logout it starts over with new codes.
+        changes nothing. After a failure or a logout it starts over with new codes. A server that
+        cannot be reached fails the call at once with not_connected; whatsapp_cancel_auth stops
+        linking.
 
         Raises:
             NotConnected: linked, but the connection is down right now
@@ -745,7 +750,8 @@ class AsyncClientMethods:
         Linked devices → Link a device → Link with phone number instead. phone_number is
         international, digits with optional +, spaces, dashes, dots or parentheses. If this device
         is already linked, returns already_authenticated true and the status. Calling again issues a
-        new code.
+        new code. A number with no WhatsApp account fails with not_on_whatsapp; an unreachable
+        server with not_connected.
 
         Args:
             phone_number: the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
