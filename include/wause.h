@@ -62,7 +62,9 @@ enum {
     /* this device was unlinked */
     WAUSE_ERR_LOGGED_OUT = 13,
     /* a failure inside the engine (e.g. a store that cannot be opened) */
-    WAUSE_ERR_INTERNAL = 14
+    WAUSE_ERR_INTERNAL = 14,
+    /* the phone number has no WhatsApp account */
+    WAUSE_ERR_NOT_ON_WHATSAPP = 15
 };
 /* END GENERATED */
 

@@ -131,7 +131,7 @@ FIELD_ENUMS: Dict[Tuple[str, str], str] = {
 # The JavaScript constant listing each enumeration's values.
 ENUM_CONSTANTS = {"ConnectionState": "CONNECTION_STATES"}
 # Python error class names that are not the PascalCase of the code.
-ERROR_CLASS_NAMES = {"whatsapp_not_paired": "WhatsAppNotPaired", "timeout": "WauseTimeout"}
+ERROR_CLASS_NAMES = {"whatsapp_not_paired": "WhatsAppNotPaired", "timeout": "WauseTimeout", "not_on_whatsapp": "NotOnWhatsApp"}
 # Extra bases of Python error classes.
 ERROR_CLASS_BASES = {"invalid_request": ["ValueError"]}
 ERROR_CLASS_NOTES = {

@@ -78,7 +78,7 @@ public enum HostRunner {
         server.shutdown()
         http.stop()
         client.close()
-        return 0
+        return terminalPairing?.hasFailed == true ? 1 : 0
     }
 
     static func renderQR(_ text: String, format: String) -> Int32 {

@@ -89,7 +89,7 @@ public final class MCPServer: Sendable {
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(allow: "GET") }
             let (state, _) = client.connectionSnapshot()
             return .json(200, ["ok": true, "version": .string(options.serverVersion), "state": .string(state.rawValue)])
-        case "/qr", "/qr.png", "/qr.svg":
+        case "/qr", "/qr.png", "/qr.svg", "/qr.json", "/qr.txt":
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(allow: "GET") }
             if case .refused(let status, let message) = requestGuard.checkToken(of: request, allowQueryToken: true) {
                 // A person opened the page in a browser: say how to get in, in HTML, not JSON-RPC.
@@ -97,6 +97,11 @@ public final class MCPServer: Sendable {
                 return MCPServer.refusal(status, message, headers: [("WWW-Authenticate", "Bearer")])
             }
             return qrPages.respond(path: path, token: requestGuard.token == nil ? nil : request.query("token"))
+        case "/qr/start":
+            // Starts QR linking from the page's button: POST only, from this server's own page
+            // (QRPages.start checks Origin and the form's token).
+            guard request.method == "POST" else { return methodNotAllowed(allow: "POST") }
+            return qrPages.start(request, guard: requestGuard)
         default:
             return .json(404, WauseError(.notFound, "no such path: \(path)").json)
         }

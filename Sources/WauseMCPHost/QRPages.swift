@@ -2,7 +2,10 @@ import WauseCore
 import WauseHTTP
 
 /// `/qr` (an HTML page that refreshes itself), `/qr.png` and `/qr.svg`: the current pairing QR,
-/// rendered on this machine with libqrencode. When there is nothing to scan the page says why.
+/// rendered on this machine with libqrencode. When there is nothing to scan the page says why
+/// and, while the device is neither linked nor linking, offers a button that starts linking
+/// (`POST /qr/start`). `/qr.json` (`{state, qr, code, expires_at}`) and `/qr.txt` (the QR string)
+/// are for scripts.
 struct QRPages: Sendable {
     let client: WauseClient
 
@@ -29,9 +32,89 @@ struct QRPages: Sendable {
             } catch {
                 return .json(500, error.json)
             }
+        case "/qr.json":
+            let (state, _) = client.connectionSnapshot()
+            return HTTPResponse.json(200, [
+                "state": .string(state.rawValue), "qr": JSONValue(qr), "code": JSONValue(client.currentPairingCode),
+                "expires_at": JSONValue(client.currentPairingQRExpiry.map(\.iso8601)),
+            ], headers: [("Cache-Control", "no-store")])
+        case "/qr.txt":
+            guard let qr else {
+                return HTTPResponse(status: 404, headers: [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")],
+                                    body: Array((reason() + "\n").utf8))
+            }
+            return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")],
+                                body: Array((qr + "\n").utf8))
         default:
             return page(qr: qr, token: token)
         }
+    }
+
+    /// `POST /qr/start`, the page's button: starts QR linking (whatsapp_start_auth) and sends the
+    /// browser back to /qr (303), or answers `{state, qr, code, expires_at}` to `Accept:
+    /// application/json`. Cross-site request forgery is refused as the OWASP CSRF Prevention Cheat
+    /// Sheet describes ("Verifying Origin With Standard Headers", "Fetch Metadata headers"): the
+    /// Origin must be exactly this server (scheme, host and port of the Host header) — a page on
+    /// another local port is another origin; without an Origin, `Sec-Fetch-Site` (if sent) must be
+    /// same-origin or none (a person's own action). With `--token`, the form carries the token
+    /// (or the request sends it as a bearer token).
+    func start(_ request: HTTPRequest, guard requestGuard: RequestGuard) -> HTTPResponse {
+        if let origin = request.header("Origin") {
+            let host = request.header("Host")?.lowercased() ?? ""
+            guard !host.isEmpty, ["http://" + host, "https://" + host].contains(origin.lowercased()) else {
+                return MCPServer.refusal(403, "POST /qr/start must come from this server's own /qr page (Origin \(origin))")
+            }
+        } else if let site = request.header("Sec-Fetch-Site"), site != "same-origin", site != "none" {
+            return MCPServer.refusal(403, "POST /qr/start must come from this server's own /qr page (Sec-Fetch-Site \(site))")
+        }
+        let form = QRPages.formFields(request.body)
+        if let token = requestGuard.token {
+            var presented = form["token"]
+            if let authorization = request.header("Authorization") {
+                let parts = authorization.split(separator: " ", maxSplits: 1)
+                if parts.count == 2, parts[0].lowercased() == "bearer" { presented = String(parts[1]) }
+            }
+            guard let presented, RequestGuard.constantTimeEquals(presented, token) else {
+                return MCPServer.refusal(401, presented == nil ? "Missing token" : "Invalid token")
+            }
+        }
+        let result = client.callBlocking("whatsapp_start_auth", .null)
+        if request.header("Accept")?.contains("application/json") == true {
+            switch result {
+            case .success: return respond(path: "/qr.json", token: nil)
+            case .failure(let error): return .json(error.code == .notConnected ? 503 : 409, error.json)
+            }
+        }
+        // Failure or not, the page says where linking stands (its reason names the error).
+        let query = requestGuard.token == nil ? "" : "?token=" + QRPages.percentEncode(form["token"] ?? "")
+        return HTTPResponse(status: 303, headers: [("Location", "/qr" + query), ("Cache-Control", "no-store")])
+    }
+
+    /// An `application/x-www-form-urlencoded` body (the HTML form's) as name → value.
+    static func formFields(_ body: [UInt8]) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in String(decoding: body, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = parts.first.map({ percentDecode($0) }) else { continue }
+            fields[name] = parts.count > 1 ? percentDecode(parts[1]) : ""
+        }
+        return fields
+    }
+
+    static func percentDecode(_ text: Substring) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The PNG `/qr.png` serves for a pairing string (also what `wause-mcp --render-qr` writes).
@@ -68,13 +151,13 @@ struct QRPages: Sendable {
                 <img src="/qr.svg\(query)" alt="WhatsApp pairing QR code" width="320" height="320">
                 """
         } else {
-            body = "<p>\(QRPages.escapeHTML(reason()))</p>"
+            body = "<p>\(QRPages.escapeHTML(reason()))</p>" + (canStart ? startForm(token: token) : "")
         }
         let html = """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta http-equiv="refresh" content="\(QRPages.refreshSeconds)">
-            <meta name="referrer" content="no-referrer">
+            <meta name="referrer" content="same-origin">
             <title>wause — link WhatsApp</title>
             <style>body{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;text-align:center}img{image-rendering:pixelated}</style>
             </head><body><h1>Link WhatsApp</h1>
@@ -84,7 +167,8 @@ struct QRPages: Sendable {
         return HTTPResponse(status: 200, headers: [
             ("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
             // The page loads nothing from anywhere else, and no other site may frame it.
-            ("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+            // form-action does not fall back to default-src: the button may post only here.
+            ("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
             ("X-Frame-Options", "DENY"),
         ], body: Array(html.utf8))
     }
@@ -103,6 +187,18 @@ struct QRPages: Sendable {
             ("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"), ("WWW-Authenticate", "Bearer"),
             ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), ("X-Frame-Options", "DENY"),
         ], body: Array(html.utf8))
+    }
+
+    /// Whether the page offers to start linking: not linked, and not linking right now.
+    private var canStart: Bool {
+        let (state, _) = client.connectionSnapshot()
+        return [.stopped, .authFailure, .loggedOut].contains(state) && (try? client.store.linkedAccount()) == nil
+    }
+
+    /// The button (a POST form; the token, when the server has one, as a hidden field).
+    private func startForm(token: String?) -> String {
+        let hidden = token.map { "<input type=\"hidden\" name=\"token\" value=\"\(QRPages.escapeHTML($0))\">" } ?? ""
+        return "<form method=\"post\" action=\"/qr/start\">\(hidden)<button type=\"submit\">Link a device: show a QR code</button></form>"
     }
 
     static func escapeHTML(_ text: String) -> String {

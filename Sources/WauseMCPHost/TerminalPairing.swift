@@ -18,6 +18,10 @@ final class TerminalPairing: Sendable {
     private let mode: Mode
     private let follower: EventFollower
     private let thread = Mutex<pthread_t?>(nil)
+    private let failed = Mutex(false)
+
+    /// Whether `--pair-code` could not get a code (the process then exits 1).
+    var hasFailed: Bool { failed.withLock { $0 } }
 
     init(client: WauseClient, mode: Mode) throws(WauseError) {
         self.client = client
@@ -55,7 +59,11 @@ final class TerminalPairing: Sendable {
         case .code(let phone):
             switch client.callBlocking("whatsapp_pairing_code", ["phone_number": .string(phone)]) {
             case .failure(let error):
+                // A one-shot request from the command line: say why and end the process with 1
+                // (HostRunner), e.g. for a number that is not on WhatsApp.
                 say("wause-mcp: no pairing code: \(error.message)\n")
+                failed.withLock { $0 = true }
+                kill(getpid(), SIGTERM)
                 return
             case .success(let result):
                 say("Pairing code for +\(result["phone_number"]?.stringValue ?? phone): \(result["code"]?.stringValue ?? "?")\n")

@@ -33,7 +33,7 @@ public struct AdminAPI: Sendable {
 
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
     private enum Route {
-        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply
+        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read
 
         init?(_ parts: [String]) {
             switch (parts.count, parts.first) {
@@ -44,6 +44,7 @@ public struct AdminAPI: Sendable {
             case (3, "accounts") where parts[2] == "send": self = .send
             case (3, "accounts") where parts[2] == "inbox": self = .inbox
             case (3, "accounts") where parts[2] == "auto-reply": self = .autoReply
+            case (3, "accounts") where parts[2] == "read": self = .read
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
             default: return nil
@@ -55,7 +56,7 @@ public struct AdminAPI: Sendable {
             case .accounts: return ["GET", "POST"]
             case .accountDevices, .connections, .inbox: return ["GET"]
             case .accountDevice: return ["DELETE"]
-            case .scan, .enterCode, .send: return ["POST"]
+            case .scan, .enterCode, .send, .read: return ["POST"]
             case .autoReply: return ["GET", "PUT"]
             }
         }
@@ -77,6 +78,11 @@ public struct AdminAPI: Sendable {
             guard let phone = body["phone"]?.stringValue else { throw .invalidRequest("phone (a string) is required") }
             let pushName = body["push_name"]
             if let pushName, !pushName.isNull, pushName.stringValue == nil { throw .invalidRequest("push_name must be a string") }
+            // An existing phone is a conflict, not a malformed request (tests/sim/README.md).
+            if let existing = try? state.account(phone: PhoneNumber.normalize(phone)) {
+                return .json(409, WauseError.invalidRequest("account \(existing.phone) already exists",
+                                                            details: ["phone": .string(existing.phone)]).json)
+            }
             return .json(201, try state.createAccount(phone: phone, pushName: pushName?.stringValue).json)
         case (.accountDevices, _):
             let account = try existingAccount(parts[1])
@@ -102,6 +108,8 @@ public struct AdminAPI: Sendable {
             return try send(try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.inbox, _):
             return try inbox(try existingAccount(parts[1]), request: request)
+        case (.read, _):
+            return try markRead(try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.autoReply, "GET"):
             let account = try existingAccount(parts[1])
             return .json(200, ["phone": .string(account.phone), "auto_reply": JSONValue(try state.autoReply(phone: account.phone))])
@@ -152,6 +160,34 @@ public struct AdminAPI: Sendable {
         let messages = try state.inbox(phone: account.phone, after: after, limit: limit)
         let next = messages.last?["cursor"] ?? .int(after)
         return .json(200, ["messages": .array(messages), "next_cursor": next])
+    }
+
+    /// `POST /accounts/{phone}/read {ids}`: the phone reads these messages of its inbox and sends
+    /// read receipts to their senders, one per chat with the other ids listed (whatsmeow
+    /// receipt.go MarkRead: `<receipt id=first to=chat type=read><list><item id/>…</list>`).
+    /// 200 `{ok, read: [ids], chats: [jids]}`; 404 if an id is not a message the phone received.
+    private func markRead(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
+        guard let values = body["ids"]?.arrayValue, !values.isEmpty else { throw .invalidRequest("ids (a non-empty array of message ids) is required") }
+        var ids: [String] = []
+        for value in values {
+            guard let id = value.stringValue, !id.isEmpty else { throw .invalidRequest("ids must be non-empty strings") }
+            if !ids.contains(id) { ids.append(id) }
+        }
+        let received = try state.receivedMessages(phone: account.phone, ids: ids)
+        if let missing = ids.first(where: { id in !received.contains(where: { $0.id == id }) }) {
+            throw WauseError(.notFound, "the phone \(account.phone) did not receive message \(missing)", details: ["id": .string(missing)])
+        }
+        var chats: [String] = []
+        for message in received where !chats.contains(message.chat) { chats.append(message.chat) }
+        for chat in chats {
+            let inChat = received.filter { $0.chat == chat }.map(\.id)
+            guard let to = JID(chat) else { continue }
+            var children: [Node] = []
+            if inChat.count > 1 { children = [Node(tag: "list", children: inChat.dropFirst().map { Node(tag: "item", attributes: ["id": .text($0)]) })] }
+            try phones.routeReceipt(Node(tag: "receipt", attributes: ["id": .text(inChat[0]), "to": .jid(to), "type": "read"], children: children),
+                                    account: account)
+        }
+        return .json(200, ["ok": true, "read": .array(ids.map(JSONValue.string)), "chats": .array(chats.map(JSONValue.string))])
     }
 
     /// `PUT /accounts/{phone}/auto-reply {text}`: a string turns it on, null (or no text) off.

@@ -378,4 +378,19 @@ extension SimState {
             }
         }
     }
+
+    /// Messages the phone received from others (not its companions' copies) with these ids, and
+    /// the chat each came in: what `POST /accounts/{phone}/read` marks read.
+    func receivedMessages(phone: String, ids: [String]) throws(WauseError) -> [(id: String, chat: String)] {
+        try database.withConnection { (c) throws(WauseError) in
+            var found: [(id: String, chat: String)] = []
+            for id in ids {
+                if let row = try c.query("SELECT chat FROM inbox WHERE phone = ? AND message_id = ? AND from_me = 0 LIMIT 1",
+                                         [.text(phone), .text(id)]).first, let chat = row["chat"].text {
+                    found.append((id, chat))
+                }
+            }
+            return found
+        }
+    }
 }

@@ -224,7 +224,7 @@ final class VirtualPhones: @unchecked Sendable {
         try routeReceipt(Node(tag: "receipt", attributes: attributes, children: children), account: account)
     }
 
-    private func routeReceipt(_ receipt: Node, account: SimAccount) throws(WauseError) {
+    func routeReceipt(_ receipt: Node, account: SimAccount) throws(WauseError) {
         do { try router.receipt(receipt, from: SimEndpoint(account: account, device: 0)) } catch let error as WauseError { throw error } catch {
             throw WauseError(.internal, "\(error)")
         }

@@ -17,6 +17,8 @@ public struct WauseError: Error, Sendable, Equatable, CustomStringConvertible {
         case clientOutdated = "client_outdated"
         case loggedOut = "logged_out"
         case `internal` = "internal"
+        /// Milestone 2 codes, appended in DESIGN.md "Errors" order (15 onwards).
+        case notOnWhatsApp = "not_on_whatsapp"
 
         /// The WAUSE_ERR_* value in include/wause.h.
         public var cValue: Int32 { Int32(Code.allCases.firstIndex(of: self)! + 1) }
@@ -44,6 +46,7 @@ public struct WauseError: Error, Sendable, Equatable, CustomStringConvertible {
             case .clientOutdated: "the server refused the advertised client version"
             case .loggedOut: "this device was unlinked"
             case .internal: "a failure inside the engine (e.g. a store that cannot be opened)"
+            case .notOnWhatsApp: "the phone number has no WhatsApp account"
             }
         }
 

@@ -16,6 +16,8 @@ public struct Environment: Sendable {
     public var sleep: @Sendable (Duration) async throws -> Void
     /// Opens a WebSocket to a `ws://` / `wss://` URL.
     public var dial: @Sendable (String) async throws -> WebSocketConnection
+    /// Where the engine's log lines go; nil: stderr. Tests set it to read the lines back.
+    public var logSink: LogSink? = nil
 
     public init(now: @escaping @Sendable () -> UnixTime, randomBytes: @escaping @Sendable (Int) -> [UInt8],
                 sleep: @escaping @Sendable (Duration) async throws -> Void = Environment.live.sleep,

@@ -345,7 +345,8 @@ def test_invalid_phone_is_invalid_request(sim, phone):
 
 def test_duplicate_account_is_rejected_in_any_spelling(sim):
     assert sim.admin("POST", "/accounts", {"phone": "15551234567"}).status == 201
-    assert_error(sim.admin("POST", "/accounts", {"phone": "+1 555.123.4567", "push_name": "Again"}), 400,
+    # An existing account is a conflict (issue 11): 409 with {code, message}.
+    assert_error(sim.admin("POST", "/accounts", {"phone": "+1 555.123.4567", "push_name": "Again"}), 409,
                  "invalid_request")
     accounts = sim.admin("GET", "/accounts").json()
     assert [a["phone"] for a in accounts] == ["15551234567"]

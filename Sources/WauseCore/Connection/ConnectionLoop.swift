@@ -28,6 +28,11 @@ final class ConnectionLoop: Sendable {
         var task: Task<Void, Never>?
         var session: ConnectionSession?
         var mode: LinkMode = .qr
+        /// Why the last linking attempt stopped without a connection (server unreachable), for the
+        /// linking calls to report as `not_connected`; cleared when a loop starts.
+        var unreachable: WauseError?
+        /// A cancelled linking attempt must not look like a failure (`whatsapp_cancel_auth`).
+        var cancelled = false
     }
     private let state = Mutex(State())
     /// Pairing-code requests waiting for a connection that can take them.
@@ -38,6 +43,7 @@ final class ConnectionLoop: Sendable {
     var isRunning: Bool { state.withLock { $0.task != nil } }
     var linkMode: LinkMode { state.withLock { $0.mode } }
     var currentSession: ConnectionSession? { state.withLock { $0.session } }
+    var unreachableError: WauseError? { state.withLock { $0.unreachable } }
 
     /// Starts linking unless a loop is already running.
     func startLinking(mode newMode: LinkMode = .qr) {
@@ -54,6 +60,8 @@ final class ConnectionLoop: Sendable {
         state.withLock { state in
             guard state.task == nil else { return }
             configure(&state)
+            state.unreachable = nil
+            state.cancelled = false
             client.transition(to: .starting, lastError: .some(nil))
             state.task = Task { [self] in
                 await run()
@@ -76,7 +84,8 @@ final class ConnectionLoop: Sendable {
         guard let client = owner else { throw WauseError(.pairingFailed, "the client is closed") }
         startLinking(mode: .code(phone: phone))
         return try await codeRequests.wait(timeout: timeout, environment: client.environment,
-                                           timeoutError: WauseError(.timeout, "WhatsApp did not issue a pairing code in time"))
+                                           timeoutError: WauseError(.timeout, "WhatsApp did not issue a pairing code in time"),
+                                           failed: { [weak self] in self?.unreachableError })
     }
 
     /// Stops the loop and drops the connection (client closing).
@@ -84,6 +93,20 @@ final class ConnectionLoop: Sendable {
         let (running, live) = state.withLock { ($0.task, $0.session) }
         running?.cancel()
         live?.connection.close()
+    }
+
+    /// `whatsapp_cancel_auth`: stops a linking attempt (never a linked device's login) and waits
+    /// for the loop to end. Returns whether one was running.
+    func cancelLinking() async -> Bool {
+        let running = state.withLock { state -> Task<Void, Never>? in
+            guard state.task != nil, state.session?.linking != false else { return nil }
+            state.cancelled = true
+            return state.task
+        }
+        guard let running else { return false }
+        stop()
+        await running.value
+        return true
     }
 
     /// Stops the loop and returns once it has finished.
@@ -106,6 +129,12 @@ final class ConnectionLoop: Sendable {
                 client.transition(to: .disconnected, lastError: .some(error.message))
                 return
             }
+            // A link belongs to its server: never dial another one with its keys.
+            if let account, let mismatch = WauseClient.serverMismatch(account: account, config: client.config) {
+                client.transition(to: .authFailure, lastError: .some(mismatch))
+                return
+            }
+            let server = client.dialTarget(for: account)
             if account == nil, environment.now() - linkingStarted >= ConnectionLoop.linkingDeadline {
                 failLinking(client, "linking did not complete within \(ConnectionLoop.linkingDeadline.wholeSeconds / 60) minutes")
                 return
@@ -124,11 +153,21 @@ final class ConnectionLoop: Sendable {
             }
             if account == nil || client.versionedState().0 != .authenticated { client.transition(to: .starting) }
             let connection: ServerConnection
+            client.logger.info("dialing \(server.url) (\(account == nil ? "to link" : "to log in"))")
             do {
-                connection = try await ServerConnection.open(url: client.config.serverURL, noiseKey: client.identity.noiseKey,
-                                                             payload: payload, rootKey: client.config.serverRootKey,
+                connection = try await ServerConnection.open(url: server.url, noiseKey: client.identity.noiseKey,
+                                                             payload: payload, rootKey: server.rootKey,
                                                              environment: environment)
             } catch {
+                if Task.isCancelled { return }
+                // Linking against a server that does not answer at all fails at once with the
+                // reason, instead of the linking calls waiting out their deadline.
+                if account == nil, failures == 0, error.details?["reason"] == "unreachable" {
+                    state.withLock { $0.unreachable = error }
+                    client.logger.info("linking stopped: \(error.message)")
+                    failLinking(client, error.message, code: .notConnected)
+                    return
+                }
                 failures += 1
                 client.transition(to: account == nil ? .starting : .disconnected, lastError: .some(error.message))
                 client.logger.warning("\(account == nil ? "linking" : "login"): \(error.message); retrying")
@@ -147,6 +186,12 @@ final class ConnectionLoop: Sendable {
             keepAlive.cancel()
             session.end()
             state.withLock { $0.session = nil }
+            if state.withLock({ $0.cancelled }) {
+                // whatsapp_cancel_auth: not a failure (no pairing.failed); the method sets `stopped`.
+                client.logger.info("disconnected: linking cancelled (not reconnecting)")
+                client.publish(.accountDisconnected, ["reason": "linking cancelled", "will_reconnect": false])
+                return
+            }
             if session.loggedIn { failures = 0 }
             var outcome = session.outcome
             if outcome == nil, session.linking, let failure = session.linkingEndedWithoutReconnect {
@@ -161,6 +206,8 @@ final class ConnectionLoop: Sendable {
                 closedBeforeRestart = true
             }
             let willReconnect = (outcome == nil || outcome == .restart) && !Task.isCancelled
+            client.logger.info("disconnected: \(closedBeforeRestart ? reason : outcome?.message ?? reason)"
+                               + (willReconnect ? "" : " (not reconnecting)"))
             let linkedNow = (try? client.store.linkedAccount()) != nil
             // The state moves before the event goes out, so a listener reacting to the event
             // reads the new state.
@@ -183,6 +230,7 @@ final class ConnectionLoop: Sendable {
             case .restart?:
                 // After pair-success (whatsmeow pair.go handlePair) the server restarts the stream; log in at once.
                 failures = 0
+                client.logger.info("reconnecting in 0 s (logging in after pairing)")
                 continue
             case nil:
                 if Task.isCancelled { return }
@@ -192,12 +240,12 @@ final class ConnectionLoop: Sendable {
         }
     }
 
-    private func failLinking(_ client: WauseClient, _ message: String) {
+    private func failLinking(_ client: WauseClient, _ message: String, code: WauseError.Code = .pairingFailed) {
         client.setPairingQR(nil)
         client.setPairingCode(nil)
         client.transition(to: .authFailure, lastError: .some(message))
         client.publish(.pairingFailed, ["reason": .string(message)])
-        codeRequests.failAll(WauseError(.pairingFailed, message))
+        codeRequests.failAll(WauseError(code, message))
     }
 
     /// Waits before reconnect number `attempt`; false if the loop was cancelled meanwhile.
@@ -205,8 +253,10 @@ final class ConnectionLoop: Sendable {
         let base = min(ConnectionLoop.longestBackoff, ConnectionLoop.firstBackoff * (1 << min(attempt - 1, 5))).milliseconds
         let random = client.environment.randomBytes(2)
         let jitter = Duration.milliseconds((Int64(random[0]) << 8 | Int64(random[1])) % (base / 2 + 1) - base / 4)
+        let delay = .milliseconds(base) + jitter
+        client.logger.info("reconnecting in \(delay.milliseconds / 1000).\(delay.milliseconds % 1000 / 100) s (attempt \(attempt + 1))")
         do {
-            try await client.environment.sleep(.milliseconds(base) + jitter)
+            try await client.environment.sleep(delay)
             return true
         } catch {
             return false

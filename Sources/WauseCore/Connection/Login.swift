@@ -40,7 +40,14 @@ enum Login {
         }
         try? connection.send(unifiedSession(now: environment.now() + client.serverTimeOffset))
         guard !Task.isCancelled, let account = try? client.store.linkedAccount() else { return }
+        // The link lives where it logged in: a link made before the server was stored with it
+        // learns it now, and one whose server moved (same root key, new URL) follows it.
+        let server = client.dialTarget(for: account)
+        if account.serverURL != server.url || account.serverRootKey != server.rootKey {
+            try? client.store.rememberServer(url: server.url, rootKey: server.rootKey)
+        }
         client.transition(to: .ready, lastError: .some(nil))
+        client.logger.info("logged in as \(Logger.redact(account.jid))")
         // Whatever waited in the outbox while we were away goes out now.
         client.messaging.outbox.kick()
         client.publish(.accountConnected, [

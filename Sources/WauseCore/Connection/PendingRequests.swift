@@ -11,7 +11,10 @@ final class PendingRequests<Value: Sendable>: Sendable {
     }
     private let state = Mutex(State())
 
-    func wait(timeout: Duration, environment: Environment, timeoutError: WauseError) async throws(WauseError) -> Value {
+    /// `failed` is asked once the waiter is registered: a failure that came before the waiter (the
+    /// server was unreachable at once) would otherwise find nobody to fail and leave it waiting.
+    func wait(timeout: Duration, environment: Environment, timeoutError: WauseError,
+              failed: @escaping @Sendable () -> WauseError? = { nil }) async throws(WauseError) -> Value {
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
             return state.nextID
@@ -21,6 +24,10 @@ final class PendingRequests<Value: Sendable>: Sendable {
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 state.withLock { $0.waiters[id] = continuation }
+                if let failure = failed(), let waiter = take(id) {
+                    waiter.resume(throwing: failure)
+                    return
+                }
                 // Armed only once the waiter is registered, so even a zero timeout finds it.
                 timer.set(Task {
                     try? await environment.sleep(timeout)

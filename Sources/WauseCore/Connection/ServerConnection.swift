@@ -33,7 +33,10 @@ final class ServerConnection: Sendable {
         do {
             webSocket = try await environment.dial(url)
         } catch {
-            throw WauseError(.notConnected, "cannot reach \(url): \(error)")
+            // A sentence for last_error and the linking calls; `unreachable` tells the loop that
+            // nothing answered at all (as opposed to a handshake that went wrong).
+            throw WauseError(.notConnected, "cannot reach the server at \(url) (\(ServerConnection.dialFailure(error)))",
+                             details: ["url": .string(url), "reason": "unreachable"])
         }
         let socket = WireSocket(connection: webSocket, role: .client)
         do {
@@ -52,12 +55,25 @@ final class ServerConnection: Sendable {
             throw error
         } catch {
             socket.close()
-            throw WauseError(.notConnected, "handshake with \(url) failed: \(error)")
+            throw WauseError(.notConnected, "the server at \(url) failed the secure handshake (\(error))")
         }
         // Stanza ids: a random per-connection prefix and a counter, as whatsmeow's
         // `uniqueID-counter` (whatsmeow request.go sendIQ).
         let prefix = Hex.encode(environment.randomBytes(2)) + "." + Hex.encode(environment.randomBytes(2))
         return ServerConnection(socket: socket, idPrefix: prefix)
+    }
+
+    /// A dial error in words: NIO's errors describe themselves as nested structures.
+    static func dialFailure(_ error: Error) -> String {
+        let text = "\(error)".lowercased()
+        if text.contains("refused") { return "connection refused" }
+        if text.contains("timed out") || text.contains("timeout") { return "no answer: the connection timed out" }
+        if text.contains("resolve") || text.contains("nodename") || text.contains("dns") || text.contains("name or service") {
+            return "the host name does not resolve"
+        }
+        if text.contains("unreachable") { return "the network or host is unreachable" }
+        if text.contains("upgrade") { return "it does not accept WebSocket connections" }
+        return "the connection failed"
     }
 
     /// Whether `run` has finished reading (the connection is gone; pending requests have failed).

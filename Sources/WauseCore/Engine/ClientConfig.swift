@@ -12,8 +12,19 @@ public struct ClientConfig: Sendable, Equatable {
 
     public var dataDirectory: String
     public var logLevel: LogLevel = .warning
-    public var serverURL: String = defaultServerURL
-    public var serverRootKey: [UInt8] = Hex.decode(defaultServerRootKey)!
+    /// The server as configured, nil when the configuration does not name one: a linked store then
+    /// dials the server it was linked to (stored with the link), an unlinked one the default.
+    public var configuredServerURL: String?
+    public var configuredServerRootKey: [UInt8]?
+    /// The server to link with: the configured one, else WhatsApp's.
+    public var serverURL: String {
+        get { configuredServerURL ?? ClientConfig.defaultServerURL }
+        set { configuredServerURL = newValue }
+    }
+    public var serverRootKey: [UInt8] {
+        get { configuredServerRootKey ?? Hex.decode(ClientConfig.defaultServerRootKey)! }
+        set { configuredServerRootKey = newValue }
+    }
     public var clientVersion: String = defaultClientVersion
     public var pushName: String?
     /// The toolsets whose methods this client serves (`Toolsets`); nil serves every method (the
@@ -27,8 +38,8 @@ public struct ClientConfig: Sendable, Equatable {
     public static let keys: [(name: String, help: String)] = [
         ("data_dir", "directory holding the store (created if missing)"),
         ("log_level", "debug | info | warning | error (default warning; wause-mcp: info)"),
-        ("server_url", "WhatsApp WebSocket URL (default \(defaultServerURL))"),
-        ("server_root_key", "hex of the 32-byte certificate root public key (default WhatsApp's)"),
+        ("server_url", "WhatsApp WebSocket URL (default: the server the store is linked to, else \(defaultServerURL))"),
+        ("server_root_key", "hex of the 32-byte certificate root public key (default: the linked server's, else WhatsApp's)"),
         ("client_version", "advertised WhatsApp Web version (default \(defaultClientVersion))"),
         ("push_name", "the name contacts see"),
         ("toolsets", "comma-separated toolsets to serve: \(Toolsets.known.joined(separator: ", ")) (default: all; wause-mcp: core)"),

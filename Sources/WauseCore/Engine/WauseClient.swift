@@ -25,6 +25,8 @@ public final class WauseClient: @unchecked Sendable {
         var connection: ConnectionState
         var lastError: String?
         var pairingQR: String?
+        /// When the QR ref on show expires, for /qr.json.
+        var pairingQRExpiry: UnixTime?
         var pairingCode: String?
         /// Server clock minus ours (ms), from `pair-success` and `<success>` `t` attributes.
         var serverOffset: Duration = .zero
@@ -41,7 +43,7 @@ public final class WauseClient: @unchecked Sendable {
         self.config = config
         self.environment = environment
         self.catalogue = catalogue
-        self.logger = Logger(label: "wause", level: config.logLevel, clock: environment.now)
+        self.logger = Logger(label: "wause", level: config.logLevel, clock: environment.now, sink: environment.logSink)
         let store = try Store(directory: config.dataDirectory)
         self.store = store
         do {
@@ -50,14 +52,21 @@ public final class WauseClient: @unchecked Sendable {
             // A linked store logs in at once (below); an unlinked one stays stopped (or logged
             // out, if it was) until asked to link.
             let initial: ConnectionState
-            if try store.linkedAccount() != nil {
-                initial = .disconnected
+            var reason: String?
+            if let account = try store.linkedAccount() {
+                // Linked on another server than the configuration names: open, never dial.
+                if let mismatch = WauseClient.serverMismatch(account: account, config: config) {
+                    initial = .authFailure
+                    reason = mismatch
+                } else {
+                    initial = .disconnected
+                }
             } else if try store.loggedOutAt() != nil {
                 initial = .loggedOut
             } else {
                 initial = .stopped
             }
-            state = Mutex(State(identity: identity, connection: initial))
+            state = Mutex(State(identity: identity, connection: initial, lastError: reason))
         } catch {
             store.close()
             throw error
@@ -67,6 +76,34 @@ public final class WauseClient: @unchecked Sendable {
         let initial = state.withLock { $0.connection }
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         if initial == .disconnected { link.startLogin() }
+    }
+
+    /// Where to dial: what the configuration names, and for what it leaves out the linked
+    /// device's own server (stored with the link), else WhatsApp's. `serverMismatch` has made
+    /// sure the two describe one server.
+    func dialTarget(for account: LinkedAccount?) -> (url: String, rootKey: [UInt8]) {
+        (config.configuredServerURL ?? account?.serverURL ?? ClientConfig.defaultServerURL,
+         config.configuredServerRootKey ?? account?.serverRootKey ?? config.serverRootKey)
+    }
+
+    /// Why a store linked on one server must not dial with a configuration naming another (a
+    /// sentence for `last_error`), or nil. A server is its certificate root key (only the holder
+    /// of its private key passes the handshake, whatsmeow handshake.go verifyServerCert), reached
+    /// at a URL: the configuration may name another URL for the same server only together with
+    /// that root key (a simulator restarted on another port); settings it leaves out follow the link.
+    static func serverMismatch(account: LinkedAccount, config: ClientConfig) -> String? {
+        guard let linkedURL = account.serverURL, let linkedKey = account.serverRootKey else { return nil }
+        if let key = config.configuredServerRootKey, key != linkedKey {
+            let named = config.configuredServerURL ?? linkedURL
+            return "This device is linked on the server \(linkedURL), but the configuration names the server \(named) with "
+                + "another certificate root key; it will not dial another server with this link's keys. Leave server_url and "
+                + "server_root_key out to use \(linkedURL), or log out to link again."
+        }
+        if let url = config.configuredServerURL, url != linkedURL, config.configuredServerRootKey == nil {
+            return "This device is linked on the server \(linkedURL), but the configuration names \(url); it will not dial "
+                + "another server with this link's keys. Leave server_url out to use \(linkedURL), or log out to link again."
+        }
+        return nil
     }
 
     /// Moves the connection state; `lastError` `nil` keeps the current reason, `.some(x)` sets it.
@@ -105,8 +142,16 @@ public final class WauseClient: @unchecked Sendable {
         }
     }
 
-    func setPairingQR(_ qr: String?) {
-        state.withLock { $0.pairingQR = qr }
+    func setPairingQR(_ qr: String?, expiresAt: UnixTime? = nil) {
+        state.withLock { state in
+            state.pairingQR = qr
+            state.pairingQRExpiry = qr == nil ? nil : expiresAt
+        }
+    }
+
+    /// When the QR string `currentPairingQR` stops being valid, if one is up.
+    public var currentPairingQRExpiry: UnixTime? {
+        state.withLock { $0.connection == .qr && $0.pairingQR != nil ? $0.pairingQRExpiry : nil }
     }
 
     func setPairingCode(_ code: String?) {

@@ -67,7 +67,8 @@ final class LinkingHandlers: Sendable {
         state.withLock { $0.sawPairDevice = true }
         switch session.loop.linkMode {
         case .qr:
-            qr.show(refs) {
+            qr.show(refs) { [client = self.client] in
+                client.logger.info("QR code expired: all \(refs.count) codes were shown without a scan")
                 session.finish(.failed("the QR code was not scanned in time (all \(refs.count) codes expired)"))
                 session.connection.close()
             }
@@ -87,8 +88,20 @@ final class LinkingHandlers: Sendable {
     /// QR rotation (if any) stops, the state becomes `pairing_code` and a `pairing.code` event goes out.
     func issueCode(phone: String, session: ConnectionSession) async throws(WauseError) -> PairingCodeHandshake.Issued {
         qr.stop()
-        let issued = try await pairingCode.issue(phone: phone, client: client, connection: session.connection)
+        let issued: PairingCodeHandshake.Issued
+        do {
+            issued = try await pairingCode.issue(phone: phone, client: client, connection: session.connection)
+        } catch {
+            if error.code == .notOnWhatsApp {
+                // Nothing to link on this connection: linking fails with the reason (auth_failure).
+                client.logger.info("pairing code refused: \(Logger.redact("+" + phone)) is not on WhatsApp")
+                session.finish(.failed(error.message))
+                session.connection.close()
+            }
+            throw error
+        }
         let shown = LinkCodeCrypto.display(issued.code)
+        client.logger.info("pairing code issued for \(Logger.redact("+" + issued.phone))")
         client.setPairingCode(shown)
         client.transition(to: .pairingCode, lastError: .some(nil))
         client.publish(.pairingCode, ["code": .string(shown), "phone_number": .string(issued.phone)])
@@ -135,7 +148,8 @@ final class LinkingHandlers: Sendable {
             return
         }
         do {
-            try client.store.savePairing(link, advSecret: advSecret, pushName: client.config.pushName, now: client.environment.now())
+            try client.store.savePairing(link, advSecret: advSecret, pushName: client.config.pushName,
+                                         server: client.dialTarget(for: nil), now: client.environment.now())
         } catch {
             try? connection.send(PairSuccess.errorReply(id: id, .malformed("cannot store the link")))
             session.finish(.failed("cannot store the link: \(error.message)"))
@@ -149,6 +163,7 @@ final class LinkingHandlers: Sendable {
         client.setPairingCode(nil)
         try? connection.send(PairSuccess.signReply(id: id, link: link))
         client.transition(to: .authenticated, lastError: .some(nil))
+        client.logger.info("paired as \(Logger.redact(link.jid.description))" + (link.platform.map { " (phone platform \($0))" } ?? ""))
         client.publish(.accountPaired, [
             "jid": .string(link.jid.description), "wid": .string(WauseClient.userJID(link.jid.description)),
             "lid": JSONValue(link.lid.map { WauseClient.userJID($0.description) }),

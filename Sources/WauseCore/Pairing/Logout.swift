@@ -100,6 +100,7 @@ extension WauseClient {
         setPairingQR(nil)
         setPairingCode(nil)
         transition(to: .loggedOut, lastError: .some(reason))
+        logger.info("logged out by \(initiatedBy == "user" ? "this device" : "the server or phone"): \(reason)")
         publish(.accountLoggedOut, ["reason": .string(reason), "initiated_by": .string(initiatedBy)])
     }
 }

@@ -63,6 +63,13 @@ final class PairingCodeHandshake: Sendable {
             let ref = answer.child(path: "link_code_companion_reg", "link_code_pairing_ref")?.bytes
         else {
             let error = answer.child("error")
+            // 404 item-not-found: the number has no account (whatsmeow errors.go ErrIQNotFound; wause-sim
+            // LinkCodeRegistration.swift answers it for an unknown phone). whatsmeow pair-code.go PairPhone
+            // returns the iq error as is; we say what it means.
+            if error?[attribute: "code"] == "404" {
+                throw WauseError(.notOnWhatsApp, "+\(phone) is not on WhatsApp: no account has this phone number",
+                                 details: ["phone_number": .string(phone)])
+            }
             throw WauseError(.pairingFailed, "WhatsApp refused the pairing code request"
                 + (error.map { " (\($0[attribute: "code"] ?? "?") \($0[attribute: "text"] ?? ""))" } ?? ""))
         }
@@ -146,7 +153,8 @@ public enum PairingCodeMethod {
             Link this device to the WhatsApp account of phone_number without a QR code: returns an 8-character code \
             (XXXX-XXXX) to enter on that phone under Settings → Linked devices → Link a device → Link with phone number \
             instead. phone_number is international, digits with optional +, spaces, dashes, dots or parentheses. If this \
-            device is already linked, returns already_authenticated true and the status. Calling again issues a new code.
+            device is already linked, returns already_authenticated true and the status. Calling again issues a new code. \
+            A number with no WhatsApp account fails with not_on_whatsapp; an unreachable server with not_connected.
             """,
         inputSchema: Schema.object([
             ("phone_number", Schema.string("the phone number of the WhatsApp account to link, e.g. +1 555 123 4567")),

@@ -43,8 +43,9 @@ final class QRRotation: Sendable {
                 let qr = QRRotation.qrString(ref: ref, identity: client.identity)
                 let lifetime = index == 0 ? QRRotation.firstRefLifetime : QRRotation.laterRefLifetime
                 state.withLock { $0.showingLast = index == refs.count - 1 }
-                client.setPairingQR(qr)
+                client.setPairingQR(qr, expiresAt: client.environment.now() + lifetime)
                 client.transition(to: .qr)
+                client.logger.info("QR code \(index == 0 ? "issued" : "rotated") (ref \(index + 1) of \(refs.count), valid \(lifetime.wholeSeconds) s)")
                 client.publish(.pairingQR, [
                     "qr": .string(qr), "index": .int(Int64(index + 1)), "count": .int(Int64(refs.count)),
                     "expires_in": .int(lifetime.wholeSeconds),

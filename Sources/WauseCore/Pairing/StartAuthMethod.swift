@@ -14,7 +14,8 @@ public enum StartAuthMethod {
             scans under Settings → Linked devices. \
             Returns the status object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it \
             (qr, qr_png_base64). If already linked, returns the status at once; while linking is in progress, calling \
-            again changes nothing. After a failure or a logout it starts over with new codes.
+            again changes nothing. After a failure or a logout it starts over with new codes. A server that cannot be \
+            reached fails the call at once with not_connected; whatsapp_cancel_auth stops linking.
             """,
         inputSchema: Schema.object([]),
         outputSchema: PairStatusMethod.outputSchema,
@@ -34,6 +35,8 @@ public enum StartAuthMethod {
                     await group.next()
                     group.cancelAll()
                 }
+                // The server did not answer at all: say so now rather than after the wait.
+                if client.versionedState().0 == .authFailure, let unreachable = client.link.unreachableError { throw unreachable }
             }
             return try client.pairStatusObject()
         }

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -212,5 +212,13 @@ enum Migrations {
     static let version3 = """
     UPDATE messages SET timestamp = timestamp * 1000;
     UPDATE chats SET last_message_at = last_message_at * 1000 WHERE last_message_at IS NOT NULL;
+    """
+
+    /// The server a link belongs to: a store linked to one server (wause-sim, say) must never dial
+    /// another with its keys. NULL for links made before this version (they dial the configured
+    /// server, as before, and keep the one they first log in on).
+    static let version4 = """
+    ALTER TABLE device ADD COLUMN server_url TEXT;
+    ALTER TABLE device ADD COLUMN server_root_key BLOB;
     """
 }

@@ -69,7 +69,7 @@ extension Store {
                     UPDATE device SET registration_id = ?, noise_private = ?, noise_public = ?, identity_private = ?,
                            identity_public = ?, signed_prekey_id = ?, adv_secret = ?, jid = NULL, lid = NULL, platform = NULL,
                            business_name = NULL, account_signature_key = NULL, adv_signed_identity = NULL, paired_at = NULL,
-                           logged_out_at = ? WHERE id = 1
+                           server_url = NULL, server_root_key = NULL, logged_out_at = ? WHERE id = 1
                     """, [.integer(Int64(identity.registrationID)), .blob(identity.noiseKey.privateKey),
                           .blob(identity.noiseKey.publicKey), .blob(identity.identityKey.privateKey),
                           .blob(identity.identityKey.publicKey), .integer(Int64(identity.signedPreKey.id)),
@@ -100,15 +100,19 @@ extension Store {
 extension Store {
     /// whatsmeow store/store.go Device: the link, the phone's account key trusted at the LID's device 0, and our own contact
     /// (phone and LID of one person) — in one transaction, so a crash leaves all or nothing.
-    func savePairing(_ link: PairSuccess.Link, advSecret: [UInt8], pushName: String? = nil, now: UnixTime) throws(WauseError) {
+    /// `server` is where the link was made: the device logs in there and nowhere else.
+    func savePairing(_ link: PairSuccess.Link, advSecret: [UInt8], pushName: String? = nil,
+                     server: (url: String, rootKey: [UInt8])? = nil, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
                 try c.execute("""
                     UPDATE device SET jid = ?, lid = ?, platform = ?, business_name = ?, account_signature_key = ?,
-                           adv_signed_identity = ?, adv_secret = ?, push_name = ?, paired_at = ?, logged_out_at = NULL WHERE id = 1
+                           adv_signed_identity = ?, adv_secret = ?, push_name = ?, paired_at = ?, logged_out_at = NULL,
+                           server_url = ?, server_root_key = ? WHERE id = 1
                     """, [.text(link.jid.description), SQLValue(link.lid?.description), SQLValue(link.platform),
                           SQLValue(link.businessName), .blob(link.accountSignatureKey), .blob(link.signedIdentity),
-                          .blob(advSecret), SQLValue(pushName), .time(now)])
+                          .blob(advSecret), SQLValue(pushName), .time(now), SQLValue(server?.url),
+                          server.map { .blob($0.rootKey) } ?? .null])
                 if let lid = link.lid {
                     try c.execute("""
                         INSERT INTO identities (address, identity_key, trusted_at) VALUES (?, ?, ?)
@@ -128,6 +132,14 @@ extension Store {
 // MARK: Login
 
 extension Store {
+    /// The linked device logged in on `server`: the link belongs there from now on.
+    func rememberServer(url: String, rootKey: [UInt8]) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE device SET server_url = ?, server_root_key = ? WHERE id = 1 AND jid IS NOT NULL",
+                              [.text(url), .blob(rootKey)])
+        }
+    }
+
     /// The server told us our LID on login; keep it (and the phone↔LID mapping) if we had none.
     func learnOwnLID(_ lid: JID) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in

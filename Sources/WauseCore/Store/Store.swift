@@ -19,6 +19,9 @@ public struct LinkedAccount: Sendable, Equatable {
     public var lid: String?
     public var pushName: String?
     public var platform: String?
+    /// The server the device was linked on (URL and certificate root key); nil for older links.
+    public var serverURL: String? = nil
+    public var serverRootKey: [UInt8]? = nil
 }
 
 /// One entry of the event log (DESIGN.md "Events").
@@ -113,10 +116,12 @@ public final class Store: Sendable {
     /// The account this device is linked to, or nil when it is not linked.
     public func linkedAccount() throws(WauseError) -> LinkedAccount? {
         try database.withConnection { (c) throws(WauseError) in
-            guard let row = try c.query("SELECT jid, lid, push_name, platform FROM device WHERE id = 1 AND jid IS NOT NULL").first,
+            guard let row = try c.query(
+                "SELECT jid, lid, push_name, platform, server_url, server_root_key FROM device WHERE id = 1 AND jid IS NOT NULL").first,
                 let jid = row["jid"].text
             else { return nil }
-            return LinkedAccount(jid: jid, lid: row["lid"].text, pushName: row["push_name"].text, platform: row["platform"].text)
+            return LinkedAccount(jid: jid, lid: row["lid"].text, pushName: row["push_name"].text, platform: row["platform"].text,
+                                 serverURL: row["server_url"].text, serverRootKey: row["server_root_key"].blob)
         }
     }
 

@@ -17,7 +17,8 @@ export type ErrorCode =
     | 'timeout'
     | 'client_outdated'
     | 'logged_out'
-    | 'internal';
+    | 'internal'
+    | 'not_on_whatsapp';
 
 export const ERROR_CODES: readonly ErrorCode[];
 
@@ -150,6 +151,14 @@ export interface PairingCodeResult {
     /** what to do with the code on the phone */
     instructions: string;
     status: StatusResult | null;
+}
+
+/** The result of `whatsapp_cancel_auth`. */
+export interface CancelAuthResult {
+    /** the call succeeded */
+    ok: boolean;
+    /** a linking attempt was in progress and is now stopped */
+    cancelled: boolean;
 }
 
 /** The result of `whatsapp_logout`. */
@@ -399,6 +408,7 @@ export interface KnownMethods {
     whatsapp_get_tool_info: { params: { tool: string }; result: GetToolInfoResult };
     whatsapp_start_auth: { params: Record<string, never>; result: PairStatusResult };
     whatsapp_pairing_code: { params: { phone_number: string }; result: PairingCodeResult };
+    whatsapp_cancel_auth: { params: Record<string, never>; result: CancelAuthResult };
     whatsapp_pair_status: { params: Record<string, never>; result: PairStatusResult };
     whatsapp_logout: { params: Record<string, never>; result: LogoutResult };
     whatsapp_unlink: { params: { clear_data?: boolean }; result: UnlinkResult };
@@ -453,9 +463,12 @@ export interface ClientMethods {
      * pairing.qr events) that the phone scans under Settings → Linked devices. Returns the status
      * object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it (qr,
      * qr_png_base64). If already linked, returns the status at once; while linking is in progress,
-     * calling again changes nothing. After a failure or a logout it starts over with new codes.
+     * calling again changes nothing. After a failure or a logout it starts over with new codes. A
+     * server that cannot be reached fails the call at once with not_connected; whatsapp_cancel_auth
+     * stops linking.
      *
-     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is not_connected, invalid_request or internal (see
+     * ERROR_CODES).
      */
     startAuth(): Promise<PairStatusResult>;
 
@@ -464,14 +477,25 @@ export interface ClientMethods {
      * code: returns an 8-character code (XXXX-XXXX) to enter on that phone under Settings → Linked
      * devices → Link a device → Link with phone number instead. phone_number is international, digits
      * with optional +, spaces, dashes, dots or parentheses. If this device is already linked, returns
-     * already_authenticated true and the status. Calling again issues a new code.
+     * already_authenticated true and the status. Calling again issues a new code. A number with no
+     * WhatsApp account fails with not_on_whatsapp; an unreachable server with not_connected.
      *
      * @param phoneNumber the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
      *
-     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, invalid_request
-     * or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, not_on_whatsapp,
+     * invalid_request or internal (see ERROR_CODES).
      */
     pairingCode(phoneNumber: string): Promise<PairingCodeResult>;
+
+    /**
+     * whatsapp_cancel_auth: Cancel linking in progress (started by whatsapp_start_auth or
+     * whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code down
+     * and leaves the state stopped. cancelled is false when no linking was in progress. A linked
+     * device stays linked (use whatsapp_logout to unlink).
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    cancelAuth(): Promise<CancelAuthResult>;
 
     /**
      * whatsapp_pair_status: Report the linking progress: the status object plus, while a QR code is

@@ -7,7 +7,7 @@ const { EventEmitter } = require('node:events');
 const ERROR_CODES = Object.freeze(['invalid_request', 'not_found', 'ambiguous_recipient',
                                    'whatsapp_not_paired', 'not_connected', 'pairing_failed', 'rate_limited',
                                    'edit_window_expired', 'media_too_large', 'forbidden_path', 'timeout',
-                                   'client_outdated', 'logged_out', 'internal']);
+                                   'client_outdated', 'logged_out', 'internal', 'not_on_whatsapp']);
 
 /** Every value of ConnectionState, as the catalogue lists them. */
 const CONNECTION_STATES = Object.freeze(['stopped', 'starting', 'qr', 'pairing_code', 'authenticated',
@@ -61,9 +61,12 @@ class ClientMethods extends EventEmitter {
      * pairing.qr events) that the phone scans under Settings → Linked devices. Returns the status
      * object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it (qr,
      * qr_png_base64). If already linked, returns the status at once; while linking is in progress,
-     * calling again changes nothing. After a failure or a logout it starts over with new codes.
+     * calling again changes nothing. After a failure or a logout it starts over with new codes. A
+     * server that cannot be reached fails the call at once with not_connected; whatsapp_cancel_auth
+     * stops linking.
      *
-     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is not_connected, invalid_request or internal (see
+     * ERROR_CODES).
      */
     startAuth() {
         return this.call('whatsapp_start_auth');
@@ -74,15 +77,28 @@ class ClientMethods extends EventEmitter {
      * code: returns an 8-character code (XXXX-XXXX) to enter on that phone under Settings → Linked
      * devices → Link a device → Link with phone number instead. phone_number is international, digits
      * with optional +, spaces, dashes, dots or parentheses. If this device is already linked, returns
-     * already_authenticated true and the status. Calling again issues a new code.
+     * already_authenticated true and the status. Calling again issues a new code. A number with no
+     * WhatsApp account fails with not_on_whatsapp; an unreachable server with not_connected.
      *
      * @param phoneNumber the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
      *
-     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, invalid_request
-     * or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, not_on_whatsapp,
+     * invalid_request or internal (see ERROR_CODES).
      */
     pairingCode(phoneNumber) {
         return this.call('whatsapp_pairing_code', { phone_number: phoneNumber });
+    }
+
+    /**
+     * whatsapp_cancel_auth: Cancel linking in progress (started by whatsapp_start_auth or
+     * whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code down
+     * and leaves the state stopped. cancelled is false when no linking was in progress. A linked
+     * device stays linked (use whatsapp_logout to unlink).
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    cancelAuth() {
+        return this.call('whatsapp_cancel_auth');
     }
 
     /**

@@ -191,5 +191,6 @@ test('WauseError carries code, message and details', () => {
     assert.deepEqual(error.details, { chat: 'x' });
     assert.equal(new WauseError('internal', 'x').details, null);
     assert.ok(wause.ERROR_CODES.includes('invalid_request'));
-    assert.equal(wause.ERROR_CODES.length, 14);
+    assert.equal(wause.ERROR_CODES.length, 15);
+    assert.equal(wause.ERROR_CODES[14], 'not_on_whatsapp');
 });

@@ -44,7 +44,7 @@ from .async_client import AsyncClient
 from .client import Callback, Client, catalogue, version
 from .errors import (AmbiguousRecipient, ClientOutdated, EditWindowExpired, Error, ForbiddenPath,
                      Internal, InvalidRequest, LoggedOut, MediaTooLarge, NotConnected, NotFound,
-                     PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired, error_class_for,
+                     NotOnWhatsApp, PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired, error_class_for,
                      error_from_json)
 from .types import (AccountConnectedData, AccountDisconnectedData, AccountInfo, AccountLoggedOutData,
                     AccountPairedData, Answer, ChatSummary, ConnectionState, ErrorObject, Event,
@@ -59,7 +59,7 @@ __all__ = [
     "version", "catalogue", "library_path", "Client", "AsyncClient", "Callback",
     "LibraryNotFound", "Error", "InvalidRequest", "NotFound", "AmbiguousRecipient",
     "WhatsAppNotPaired", "NotConnected", "PairingFailed", "RateLimited", "EditWindowExpired",
-    "MediaTooLarge", "ForbiddenPath", "WauseTimeout", "ClientOutdated", "LoggedOut", "Internal",
+    "MediaTooLarge", "ForbiddenPath", "WauseTimeout", "ClientOutdated", "LoggedOut", "Internal", "NotOnWhatsApp",
     "error_class_for", "error_from_json",
     "StatusResult", "AccountInfo", "StoreCounts", "ConnectionState", "Event", "EventPage",
     "Answer", "ErrorObject", "JSONObject",

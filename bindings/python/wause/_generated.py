@@ -105,11 +105,16 @@ class Internal(Error):
     default_code = 'internal'
 
 
+class NotOnWhatsApp(Error):
+    """``not_on_whatsapp`` (WAUSE_ERR_NOT_ON_WHATSAPP = 15): the phone number has no WhatsApp account."""
+    default_code = 'not_on_whatsapp'
+
+
 #: Every error class, in WAUSE_ERR_* order.
 ERROR_CLASSES: Tuple[Type[Error], ...] = (
     InvalidRequest, NotFound, AmbiguousRecipient, WhatsAppNotPaired, NotConnected, PairingFailed,
     RateLimited, EditWindowExpired, MediaTooLarge, ForbiddenPath, WauseTimeout, ClientOutdated,
-    LoggedOut, Internal,
+    LoggedOut, Internal, NotOnWhatsApp,
 )
 
 #: The error codes, in WAUSE_ERR_* order (code value = index + 1).
@@ -231,6 +236,14 @@ class PairingCodeResult(TypedDict):
     #: what to do with the code on the phone
     instructions: str
     status: Optional[StatusResult]
+
+
+class CancelAuthResult(TypedDict):
+    """The result of ``whatsapp_cancel_auth``."""
+    #: the call succeeded
+    ok: bool
+    #: a linking attempt was in progress and is now stopped
+    cancelled: bool
 
 
 class LogoutResult(TypedDict):
@@ -395,10 +408,11 @@ class MarkReadResult(TypedDict):
 
 RESULT_TYPE_NAMES = (
     'StatusResult', 'AccountInfo', 'StoreCounts', 'GetToolInfoResult',
-    'GetToolInfoResultAnnotations', 'PairStatusResult', 'PairingCodeResult', 'LogoutResult',
-    'UnlinkResult', 'ListChatsResult', 'ChatSummary', 'Message', 'ReadMessagesResult',
-    'ListMessagesResult', 'SearchMessagesResult', 'SearchHit', 'SyncResult', 'WaitForMessageResult',
-    'SendMessageResult', 'MessageStatusResult', 'TimelineEntry', 'MarkReadResult',
+    'GetToolInfoResultAnnotations', 'PairStatusResult', 'PairingCodeResult', 'CancelAuthResult',
+    'LogoutResult', 'UnlinkResult', 'ListChatsResult', 'ChatSummary', 'Message',
+    'ReadMessagesResult', 'ListMessagesResult', 'SearchMessagesResult', 'SearchHit', 'SyncResult',
+    'WaitForMessageResult', 'SendMessageResult', 'MessageStatusResult', 'TimelineEntry',
+    'MarkReadResult',
 )
 
 
@@ -462,9 +476,11 @@ class ClientMethods:
         Returns the status object (state "qr" and has_qr true once a code is up) with the QR text
         and a PNG of it (qr, qr_png_base64). If already linked, returns the status at once; while
         linking is in progress, calling again changes nothing. After a failure or a logout it starts
-        over with new codes.
+        over with new codes. A server that cannot be reached fails the call at once with
+        not_connected; whatsapp_cancel_auth stops linking.
 
         Raises:
+            NotConnected: linked, but the connection is down right now
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -477,7 +493,8 @@ class ClientMethods:
         Linked devices → Link a device → Link with phone number instead. phone_number is
         international, digits with optional +, spaces, dashes, dots or parentheses. If this device
         is already linked, returns already_authenticated true and the status. Calling again issues a
-        new code.
+        new code. A number with no WhatsApp account fails with not_on_whatsapp; an unreachable
+        server with not_connected.
 
         Args:
             phone_number: the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
@@ -486,12 +503,26 @@ class ClientMethods:
             PairingFailed: linking by QR or pairing code failed
             WauseTimeout: an engine-side wait or network round trip ran out of time
             NotConnected: linked, but the connection is down right now
+            NotOnWhatsApp: the phone number has no WhatsApp account
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
         """
         params = _params({'phone_number': phone_number}, {})
         return cast(PairingCodeResult, self._call_method('whatsapp_pairing_code', params))
+
+    def cancel_auth(self) -> CancelAuthResult:
+        """``whatsapp_cancel_auth``: Cancel linking in progress (started by whatsapp_start_auth or
+        whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code
+        down and leaves the state stopped. cancelled is false when no linking was in progress. A
+        linked device stays linked (use whatsapp_logout to unlink).
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        return cast(CancelAuthResult, self._call_method('whatsapp_cancel_auth', None))
 
     def pair_status(self) -> PairStatusResult:
         """``whatsapp_pair_status``: Report the linking progress: the status object plus, while a QR
@@ -775,9 +806,11 @@ class AsyncClientMethods:
         Returns the status object (state "qr" and has_qr true once a code is up) with the QR text
         and a PNG of it (qr, qr_png_base64). If already linked, returns the status at once; while
         linking is in progress, calling again changes nothing. After a failure or a logout it starts
-        over with new codes.
+        over with new codes. A server that cannot be reached fails the call at once with
+        not_connected; whatsapp_cancel_auth stops linking.
 
         Raises:
+            NotConnected: linked, but the connection is down right now
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -790,7 +823,8 @@ class AsyncClientMethods:
         Linked devices → Link a device → Link with phone number instead. phone_number is
         international, digits with optional +, spaces, dashes, dots or parentheses. If this device
         is already linked, returns already_authenticated true and the status. Calling again issues a
-        new code.
+        new code. A number with no WhatsApp account fails with not_on_whatsapp; an unreachable
+        server with not_connected.
 
         Args:
             phone_number: the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
@@ -799,12 +833,26 @@ class AsyncClientMethods:
             PairingFailed: linking by QR or pairing code failed
             WauseTimeout: an engine-side wait or network round trip ran out of time
             NotConnected: linked, but the connection is down right now
+            NotOnWhatsApp: the phone number has no WhatsApp account
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
         """
         params = _params({'phone_number': phone_number}, {})
         return cast(PairingCodeResult, await self._call_method('whatsapp_pairing_code', params))
+
+    async def cancel_auth(self) -> CancelAuthResult:
+        """``whatsapp_cancel_auth``: Cancel linking in progress (started by whatsapp_start_auth or
+        whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code
+        down and leaves the state stopped. cancelled is false when no linking was in progress. A
+        linked device stays linked (use whatsapp_logout to unlink).
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        return cast(CancelAuthResult, await self._call_method('whatsapp_cancel_auth', None))
 
     async def pair_status(self) -> PairStatusResult:
         """``whatsapp_pair_status``: Report the linking progress: the status object plus, while a QR
@@ -1050,6 +1098,7 @@ METHOD_NAMES = {
     'whatsapp_get_tool_info': 'get_tool_info',
     'whatsapp_start_auth': 'start_auth',
     'whatsapp_pairing_code': 'pairing_code',
+    'whatsapp_cancel_auth': 'cancel_auth',
     'whatsapp_pair_status': 'pair_status',
     'whatsapp_logout': 'logout',
     'whatsapp_unlink': 'unlink',

@@ -24,7 +24,7 @@ from typing import Any, Dict, Mapping, Optional, Type
 __all__ = [
     "Error", "InvalidRequest", "NotFound", "AmbiguousRecipient", "WhatsAppNotPaired",
     "NotConnected", "PairingFailed", "RateLimited", "EditWindowExpired", "MediaTooLarge",
-    "ForbiddenPath", "WauseTimeout", "ClientOutdated", "LoggedOut", "Internal",
+    "ForbiddenPath", "WauseTimeout", "ClientOutdated", "LoggedOut", "Internal", "NotOnWhatsApp",
     "error_class_for", "error_from_json",
 ]
 
@@ -70,7 +70,7 @@ class Error(Exception):
 # the catalogue's error table into _generated.py, which needs Error from here: hence the late import.
 from ._generated import (ERROR_CLASSES, AmbiguousRecipient, ClientOutdated, EditWindowExpired,  # noqa: E402
                          ForbiddenPath, Internal, InvalidRequest, LoggedOut, MediaTooLarge, NotConnected,
-                         NotFound, PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired)
+                         NotFound, NotOnWhatsApp, PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired)
 
 _CLASS_BY_CODE: Dict[str, Type[Error]] = {cls.default_code: cls for cls in ERROR_CLASSES}
 
