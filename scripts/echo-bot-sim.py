@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
@@ -56,14 +55,19 @@ def read_until(stream, pattern: str, what: str) -> re.Match:
     raise SystemExit(f"{what} exited before printing {pattern!r}")
 
 
-def echoes(base: str, seen: set) -> None:
-    """Prints the bot's answers as they reach your phone's inbox (polled: the inbox has no push)."""
-    while True:
-        for message in admin(base, "GET", f"/accounts/{YOUR_PHONE}/inbox")["messages"]:
+def echoes(base: str, stopping: threading.Event) -> None:
+    """Prints the bot's answers as they reach your phone's inbox. The inbox has no push, so it is
+    polled, five times a second, until the demo stops."""
+    seen = set()
+    while not stopping.wait(0.2):
+        try:
+            messages = admin(base, "GET", f"/accounts/{YOUR_PHONE}/inbox")["messages"]
+        except OSError:
+            continue  # the simulator is going away with the demo
+        for message in messages:
             if message["id"] not in seen and message["from_phone"] == BOT_PHONE:
                 seen.add(message["id"])
                 print(f"bot → you: {message['text']}", flush=True)
-        time.sleep(0.2)
 
 
 def main() -> int:
@@ -82,19 +86,22 @@ def main() -> int:
         # The bot gets its own process group, so the Ctrl-C typed here reaches it only through us.
         bot = subprocess.Popen(BOTS[sys.argv[1]], stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
         code = 1
+        stopping = threading.Event()
         try:
             pairing = read_until(bot.stdout, r"pairing code: (\S+)", "bot")
             linked = admin(base, "POST", f"/accounts/{BOT_PHONE}/enter-code", {"code": pairing.group(1)})
             print(f"entered the code on the bot's phone: linked as {linked['jid']}", flush=True)
             read_until(bot.stdout, r"ready", "bot")
-            threading.Thread(target=lambda: [print(f"  [bot] {line.rstrip()}") for line in bot.stdout], daemon=True).start()
-            threading.Thread(target=echoes, args=(base, set()), daemon=True).start()
+            threading.Thread(target=lambda: [print(f"  [bot] {line.rstrip()}", flush=True) for line in bot.stdout],
+                             daemon=True).start()
+            threading.Thread(target=echoes, args=(base, stopping), daemon=True).start()
             print(f"type a message to send it from +{YOUR_PHONE} to the bot (Ctrl-C or Ctrl-D to stop)", flush=True)
             for line in sys.stdin:
                 admin(base, "POST", f"/accounts/{YOUR_PHONE}/send", {"to": BOT_PHONE, "text": line.rstrip("\n")})
         except KeyboardInterrupt:
             pass
         finally:
+            stopping.set()
             bot.send_signal(signal.SIGINT)
             code = bot.wait(timeout=DEADLINE)
             print(f"the bot exited with code {code}", flush=True)

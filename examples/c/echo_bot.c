@@ -156,7 +156,11 @@ static void echo(wause_client *client, const char *event) {
         char *params = malloc(size), *result = NULL;
         if (params != NULL) {
             snprintf(params, size, "{\"to\": %s, \"message\": %s}", chat, body);
-            if (call(client, "whatsapp_send_message", params, &result) == WAUSE_OK) printf("echoed %s\n", id ? id : "?");
+            if (call(client, "whatsapp_send_message", params, &result) == WAUSE_OK) {
+                /* The id is a JSON string token: print it without its quotes. */
+                if (id != NULL && id[0] == '"') printf("echoed %.*s\n", (int)strlen(id) - 2, id + 1);
+                else printf("echoed %s\n", id ? id : "?");
+            }
             fflush(stdout);
             wause_free(result);
             free(params);

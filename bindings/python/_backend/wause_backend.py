@@ -10,8 +10,9 @@ Where the library comes from, first match wins:
 1. ``$WAUSE_LIBRARY`` — a ``libwause.so`` you built (must exist);
 2. the repository's ``.build/release/libwause.so`` (``make release``), when this package sits in
    a wause checkout and that file exists;
-3. ``swift build -c release --product wause --scratch-path <temporary directory>`` in the
-   checkout: a full release build in a directory outside the source tree, removed afterwards.
+3. ``swift build -c release --product wause --scratch-path <temporary directory>`` on a copy of
+   the checkout's package sources in that directory: a full release build outside the source
+   tree (several minutes), removed afterwards.
 
 The copy in the wheel is stripped of debug symbols (as ``make install`` does) when ``strip`` is
 available. The wheel is tagged for this platform only (``py3-none-linux_x86_64`` and the like): it
@@ -108,10 +109,15 @@ def _library(scratch: Path) -> Path:
     if not (REPO_ROOT / "Package.swift").is_file():
         raise RuntimeError("libwause.so not found: set WAUSE_LIBRARY to a built libwause.so "
                            "(this package is not inside a wause checkout to build one from)")
+    # SwiftPM writes Package.resolved (and .swiftpm/) into the package directory, so it builds a
+    # copy of the package's sources; the build products go to a scratch path beside that copy.
+    source = scratch / "source"
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(
+        ".build*", "build", ".git", ".venv*", "node_modules", "bindings", "tests", "docs", "bench", "examples"))
     swift = os.environ.get("SWIFT", "swift")
     command = [swift, "build", "-c", "release", "--product", "wause", "--scratch-path", str(scratch / "swift")]
     print(f"wause_backend: building libwause.so: {' '.join(command)}", file=sys.stderr, flush=True)
-    subprocess.run(command, cwd=REPO_ROOT, check=True, stdout=sys.stderr)
+    subprocess.run(command, cwd=source, check=True, stdout=sys.stderr)
     return scratch / "swift" / "release" / LIBRARY_NAME
 
 
