@@ -18,7 +18,8 @@ ARGS       ?=
 TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
 
 .PHONY: all setup build release run test check-layers test-swift test-c test-install test-library test-python node-addon \
-        test-node test-mcp test-sim test-interop examples bench install uninstall clean generate check-generated
+        test-node test-package test-mcp test-sim test-interop examples echo-bot-c echo-bot-python echo-bot-node bench \
+        install uninstall clean generate check-generated
 
 all: build
 
@@ -31,6 +32,7 @@ build: setup
 release: setup
 	$(SWIFT) build -c release --product wause
 	$(SWIFT) build -c release --product wause-mcp
+	$(SWIFT) build -c release --product wause-sim
 
 # Sets up, builds and runs the MCP server on http://127.0.0.1:8790/mcp (pass flags with ARGS="...").
 run: release
@@ -50,8 +52,8 @@ check-generated: build
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-test: setup check-layers build check-generated release test-swift test-c test-install test-library test-python test-node test-mcp test-sim \
-      test-interop examples
+test: setup check-layers build check-generated release test-swift test-c test-install test-library test-python test-node test-package \
+      test-mcp test-sim test-interop examples
 	@echo "make test: all suites passed"
 
 test-swift: build
@@ -75,18 +77,41 @@ test-c: build $(OUT)/pkgconfig/wause.pc
 	flags="$$(PKG_CONFIG_PATH=$(OUT)/pkgconfig pkg-config --cflags --libs wause)"; \
 	cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror tests/c/test_capi.c $$flags -lpthread \
 	   -Wl,-rpath,$(CURDIR)/$(DEBUG) -o $(OUT)/c/test_capi; \
-	cc -std=c11 -Wall -Wextra -Werror examples/c/status.c $$flags -Wl,-rpath,$(CURDIR)/$(DEBUG) -o $(OUT)/c/status
+	cc -std=c11 -Wall -Wextra -Werror examples/c/status.c $$flags -Wl,-rpath,$(CURDIR)/$(DEBUG) -o $(OUT)/c/status; \
+	cc -std=c11 -Wall -Wextra -Werror examples/c/echo_bot.c $$flags -Wl,-rpath,$(CURDIR)/$(DEBUG) -o $(OUT)/c/echo_bot
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; $(OUT)/c/test_capi "$$tmp"
 
-# `make install` into a scratch prefix, then build the example against that install only.
+# `make install` into a scratch prefix, then check what a C user and an administrator rely on:
+# pkg-config points into the prefix; the README's C program builds against the install alone and
+# runs; the library is stripped; wause-sim is there; the systemd unit passes `systemd-analyze
+# verify` with ExecStart at the installed wause-mcp; ldconfig runs only for a live system-wide
+# install by root (checked on `make -n`, so the test never touches the system).
 test-install: release
-	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(MAKE) --no-print-directory install PREFIX="$$tmp/prefix" >/dev/null; \
-	flags="$$(PKG_CONFIG_PATH=$$tmp/prefix/lib/pkgconfig pkg-config --cflags --libs wause)"; \
-	case "$$flags" in *"$$tmp/prefix"*) ;; *) echo "pkg-config did not point into the prefix: $$flags"; exit 1;; esac; \
-	cc -std=c11 -Wall -Werror examples/c/status.c $$flags -Wl,-rpath,$$tmp/prefix/lib -o $$tmp/status; \
+	command -v systemd-analyze >/dev/null || scripts/setup-system.sh systemd
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; prefix=$$tmp/prefix; \
+	$(MAKE) --no-print-directory install PREFIX="$$prefix" >/dev/null; \
+	flags="$$(PKG_CONFIG_PATH=$$prefix/lib/pkgconfig pkg-config --cflags --libs wause)"; \
+	case "$$flags" in *"$$prefix"*) ;; *) echo "pkg-config did not point into the prefix: $$flags"; exit 1;; esac; \
+	cc -std=c11 -Wall -Werror examples/c/status.c $$flags -Wl,-rpath,$$prefix/lib -o $$tmp/status; \
 	$$tmp/status "$$tmp/data" 0 | grep -q '"state":"stopped"'; \
-	echo "test-install: pkg-config build against $$tmp/prefix works"
+	sed -n '/<!-- c-program:begin -->/,/<!-- c-program:end -->/p' README.md | sed '1,/^```c$$/d; /^```$$/,$$d' > $$tmp/app.c; \
+	grep -q 'int main' $$tmp/app.c || { echo "README.md: no C program between the c-program markers"; exit 1; }; \
+	cc -std=c11 -Wall -Wextra -Werror $$tmp/app.c $$(PKG_CONFIG_PATH=$$prefix/lib/pkgconfig pkg-config --cflags --libs wause) \
+	   -Wl,-rpath,$$prefix/lib -o $$tmp/app; \
+	WAUSE_DATA_DIR=$$tmp/app-data $$tmp/app 0 | grep -q '"state":"stopped"'; \
+	test -d $$tmp/app-data || { echo "the README program did not use WAUSE_DATA_DIR"; exit 1; }; \
+	if readelf -S -W $$prefix/lib/libwause.so | grep -q '[.]symtab'; then echo "libwause.so is not stripped"; exit 1; fi; \
+	$$prefix/bin/wause-sim --help | grep -q wause-sim; \
+	unit=$$prefix/lib/systemd/system/wause-mcp.service; \
+	for line in "ExecStart=$$prefix/bin/wause-mcp" DynamicUser=yes StateDirectory=wause; do \
+	    grep -qxF "$$line" $$unit || { echo "$$unit lacks $$line"; exit 1; }; done; \
+	verdict=$$(systemd-analyze verify $$unit 2>&1) || { echo "$$verdict"; exit 1; }; \
+	[ -z "$$verdict" ] || { echo "systemd-analyze verify: $$verdict"; exit 1; }; \
+	if $(MAKE) -n --no-print-directory install PREFIX="$$prefix" | grep -qx ldconfig; then echo "ldconfig for a private prefix"; exit 1; fi; \
+	if $(MAKE) -n --no-print-directory install PREFIX=/usr/local DESTDIR=$$tmp/stage | grep -qx ldconfig; then echo "ldconfig with DESTDIR"; exit 1; fi; \
+	if [ "$$(id -u)" = 0 ] && ! $(MAKE) -n --no-print-directory install PREFIX=/usr/local | grep -qx ldconfig; then \
+	    echo "no ldconfig for a system-wide install"; exit 1; fi; \
+	echo "test-install: $$prefix works (pkg-config, README program, stripped library, wause-sim, systemd unit verified)"
 
 # Both builds of libwause.so: only wause_* exported, no Swift runtime needed, and the C test passes
 # in a mount namespace where the toolchain directory is an empty tmpfs.
@@ -108,6 +133,11 @@ test-python: build check-generated node-addon $(VENV)/.installed-requirements
 
 node-addon: build
 	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so sh bindings/node/build.sh
+
+# The packages on their own: `pip install ./bindings/python` and the wheel (library inside, from
+# .build/release), `npm pack` of bindings/node; nothing written into the source tree.
+test-package: release node-addon $(VENV)/.installed-requirements
+	$(VENV)/bin/python -m pytest -q tests/package
 
 test-node: build check-generated node-addon
 	node --test bindings/node/test/
@@ -140,13 +170,27 @@ test-interop: build $(VENV_INTEROP)/.baileys-installed
 	WAUSE_SIM=$(CURDIR)/$(DEBUG)/wause-sim WAUSE_MCP=$(CURDIR)/$(DEBUG)/wause-mcp \
 	    $(VENV_INTEROP)/bin/python -m pytest -q tests/interop
 
-# The examples are small complete programs; CI runs each one.
-examples: build test-c test-node $(VENV)/.installed-requirements
+# The examples are small complete programs; CI runs each one. The echo bots (C, Python, Node)
+# link to a real wause-sim by pairing code, answer a virtual phone and stop on SIGINT.
+examples: build test-c node-addon $(VENV)/.installed-requirements
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(OUT)/c/status "$$tmp/c" 1; \
 	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so PYTHONPATH=$(CURDIR)/bindings/python \
 	    $(VENV)/bin/python examples/python/status.py "$$tmp/python" --seconds 1; \
 	node examples/node/status.js "$$tmp/node" 1
+	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so WAUSE_SIM=$(CURDIR)/$(DEBUG)/wause-sim \
+	WAUSE_ECHO_BOT_C=$(CURDIR)/$(OUT)/c/echo_bot $(VENV)/bin/python -m pytest -q tests/examples
+
+# One command each: an echo bot linked to a local wause-sim; type lines to send them from a
+# virtual phone and see the echoes (scripts/echo-bot-sim.py).
+echo-bot-c: build test-c
+	python3 scripts/echo-bot-sim.py c
+
+echo-bot-python: build
+	python3 scripts/echo-bot-sim.py python
+
+echo-bot-node: build node-addon
+	python3 scripts/echo-bot-sim.py node
 
 # ---------------------------------------------------------------------------------------------
 # Benchmarks (release build), each figure beside its peer measured in the same run: the binary
@@ -168,19 +212,30 @@ bench: setup $(VENV_INTEROP)/.baileys-installed $(OUT)/bench/signal_bench
 	openssl speed -evp aes-256-gcm -seconds 2 2>/dev/null | tail -3
 
 # ---------------------------------------------------------------------------------------------
-# Install (release build): the library, its header and pkg-config file, and wause-mcp.
+# Install (release build): the library (stripped), its header and pkg-config file, wause-mcp,
+# wause-sim and the systemd unit for wause-mcp. ldconfig refreshes the loader's cache so that
+# programs find a new libwause.so without an rpath; it only makes sense for the live system
+# (no DESTDIR), a prefix the loader searches (/usr, /usr/local) and root.
+LDCONFIG ?= ldconfig
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+RUN_LDCONFIG := $(if $(and $(filter /usr /usr/local,$(PREFIX)),$(if $(DESTDIR),,yes),$(filter 0,$(shell id -u))),yes)
 
 install: release
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(RELEASE)/libwause.so $(DESTDIR)$(PREFIX)/lib/libwause.so
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
+	install -s -m 0755 $(RELEASE)/libwause.so $(DESTDIR)$(PREFIX)/lib/libwause.so
 	install -m 0644 include/wause.h $(DESTDIR)$(PREFIX)/include/wause.h
-	install -m 0755 $(RELEASE)/wause-mcp $(DESTDIR)$(PREFIX)/bin/wause-mcp
+	install -s -m 0755 $(RELEASE)/wause-mcp $(DESTDIR)$(PREFIX)/bin/wause-mcp
+	install -s -m 0755 $(RELEASE)/wause-sim $(DESTDIR)$(PREFIX)/bin/wause-sim
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$${prefix}/lib|' -e 's|@INCLUDEDIR@|$${prefix}/include|' \
 	    -e 's|@VERSION@|$(VERSION)|' wause.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wause.pc
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|' systemd/wause-mcp.service.in > $(DESTDIR)$(UNITDIR)/wause-mcp.service
+	$(if $(RUN_LDCONFIG),$(LDCONFIG))
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libwause.so $(DESTDIR)$(PREFIX)/include/wause.h \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/wause.pc $(DESTDIR)$(PREFIX)/bin/wause-mcp
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/wause.pc $(DESTDIR)$(PREFIX)/bin/wause-mcp \
+	      $(DESTDIR)$(PREFIX)/bin/wause-sim $(DESTDIR)$(UNITDIR)/wause-mcp.service
+	$(if $(RUN_LDCONFIG),$(LDCONFIG))
 
 clean:
 	rm -rf .build $(OUT) bindings/node/build

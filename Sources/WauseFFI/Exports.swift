@@ -71,7 +71,8 @@ public func wause_client_create(_ config: UnsafePointer<CChar>?,
                                 _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> OpaquePointer? {
     errorOut?.pointee = nil
     do {
-        let client = try WauseClient(configJSON: string(config))
+        // Keys the JSON lacks come from WAUSE_* variables, as in wause-mcp (ClientConfig.init(json:variable:)).
+        let client = try WauseClient(configJSON: string(config), variable: { getenv($0).map { String(cString: $0) } })
         return OpaquePointer(Unmanaged.passRetained(ClientHandle(client: client)).toOpaque())
     } catch {
         errorOut?.pointee = cString(error.json.serialized)

@@ -9,8 +9,9 @@ export * from './lib/generated';
 
 /** Client configuration: the same keys as wause-mcp flags and WAUSE_* variables. */
 export interface ClientConfig {
-    /** Directory for the store (created 0700 if missing). Two live clients may not share one. */
-    data_dir: string;
+    /** Directory for the store (created 0700 if missing). Two live clients may not share one.
+     *  Any key left out is read by the library from WAUSE_<KEY> (e.g. WAUSE_DATA_DIR). */
+    data_dir?: string;
     log_level?: 'debug' | 'info' | 'warning' | 'error';
     /** Default wss://web.whatsapp.com/ws/chat. */
     server_url?: string;

@@ -63,7 +63,7 @@ public struct ClientConfig: Sendable, Equatable {
             return text
         }
         guard let dataDirectory = try string("data_dir") else {
-            throw .invalidRequest("config key 'data_dir' is required", details: ["key": "data_dir"])
+            throw .invalidRequest("config key 'data_dir' is required (or WAUSE_DATA_DIR in the environment)", details: ["key": "data_dir"])
         }
         self.init(dataDirectory: dataDirectory)
         try apply(key: "data_dir", value: dataDirectory)
@@ -82,6 +82,27 @@ public struct ClientConfig: Sendable, Equatable {
         } else {
             try apply(key: "toolsets", value: try string("toolsets"))
         }
+    }
+
+    /// The environment variable a key falls back to: `data_dir` → `WAUSE_DATA_DIR` (wause-mcp's names).
+    public static func variableName(_ key: String) -> String { "WAUSE_" + key.uppercased() }
+
+    /// Parses `json` as `init(json:)` does, except that a key it lacks (or sets to null) is taken
+    /// from `variable(WAUSE_<KEY>)` when that is set: the library and the bindings then read the
+    /// environment the way wause-mcp does, and explicit configuration still wins. The C API passes
+    /// `getenv`; a bad value is an `invalid_request` naming the variable, not the JSON key.
+    public init(json: JSONValue, variable: (String) -> String?) throws(WauseError) {
+        guard var object = json.objectValue else { try self.init(json: json); return }
+        for name in ClientConfig.keys.map(\.name) where object[name]?.isNull ?? true {
+            guard let value = variable(ClientConfig.variableName(name)) else { continue }
+            var probe = ClientConfig(dataDirectory: "/")
+            do { try probe.apply(key: name, value: value) } catch {
+                throw .invalidRequest("\(ClientConfig.variableName(name)): \(error.message)",
+                                      details: ["key": .string(name), "variable": .string(ClientConfig.variableName(name))])
+            }
+            object[name] = .string(value)
+        }
+        try self.init(json: .object(object))
     }
 
     /// Sets one key from its text form (JSON string, flag or environment variable), validating it.

@@ -190,7 +190,9 @@ public final class WauseClient: @unchecked Sendable {
     }
 
     /// Convenience for the C API and bindings: the configuration as JSON text.
-    public convenience init(configJSON: String?, environment: Environment = .live) throws(WauseError) {
+    /// `variable` supplies `WAUSE_*` fallbacks for keys the JSON lacks (the C API passes getenv).
+    public convenience init(configJSON: String?, environment: Environment = .live,
+                            variable: (String) -> String? = { _ in nil }) throws(WauseError) {
         guard let configJSON, !configJSON.isEmpty else {
             throw .invalidRequest("config is required: a JSON object with at least data_dir")
         }
@@ -198,7 +200,7 @@ public final class WauseClient: @unchecked Sendable {
         do { json = try JSONValue.parse(configJSON) } catch {
             throw .invalidRequest("config is not valid JSON: \(error)")
         }
-        try self.init(config: ClientConfig(json: json), environment: environment)
+        try self.init(config: ClientConfig(json: json, variable: variable), environment: environment)
     }
 
     /// The current state and the reason for the last failure.
