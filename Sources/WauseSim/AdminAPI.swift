@@ -221,7 +221,7 @@ public struct AdminAPI: Sendable {
         let linking = self.linking
         let outcome: Result<JSONObject, AdminFailure>
         if route == .scan {
-            outcome = AdminAPI.waitFor { () async -> Result<JSONObject, AdminFailure> in
+            outcome = runBlocking { () async -> Result<JSONObject, AdminFailure> in
                 do throws(AdminFailure) { return .success(try await linking.scan(phone: phone, qr: text, corrupt: corrupt)) } catch {
                     return .failure(error)
                 }
@@ -231,7 +231,7 @@ public struct AdminAPI: Sendable {
             do throws(AdminFailure) { opened = try linking.openCode(phone: phone, code: text) } catch {
                 return AdminAPI.failure(error)
             }
-            outcome = AdminAPI.waitFor { () async -> Result<JSONObject, AdminFailure> in
+            outcome = runBlocking { () async -> Result<JSONObject, AdminFailure> in
                 do throws(AdminFailure) { return .success(try await linking.enterCode(opened, corrupt: corrupt)) } catch {
                     return .failure(error)
                 }
@@ -240,22 +240,6 @@ public struct AdminAPI: Sendable {
         switch outcome {
         case .success(let result): return .json(200, .object(result))
         case .failure(let failure): return AdminAPI.failure(failure)
-        }
-    }
-
-    /// Runs `operation` as a task and blocks this (libmicrohttpd) thread until it is done.
-    private static func waitFor<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T {
-        let slot = BlockingSlot<T>()
-        Task {
-            let result = await operation()
-            slot.lock.withLock {
-                slot.value = result
-                slot.lock.broadcast()
-            }
-        }
-        return slot.lock.withLock {
-            _ = slot.lock.wait(until: nil) { slot.value != nil }
-            return slot.value!
         }
     }
 
@@ -279,10 +263,4 @@ public struct AdminAPI: Sendable {
             throw .internal("\(error)")
         }
     }
-}
-
-/// A result one thread blocks on until a task fills it in.
-private final class BlockingSlot<T>: @unchecked Sendable {
-    let lock = ConditionLock()
-    var value: T?
 }

@@ -45,7 +45,7 @@ public struct SimDevice: Sendable, Equatable {
 }
 
 /// wause-sim's persistent state: accounts and their linked devices, in `DATA_DIR/sim.db`.
-public final class SimState: @unchecked Sendable {
+public final class SimState: Sendable {
     static let migrations = SchemaMigrations(name: "wause-sim state", steps: [
         """
         CREATE TABLE accounts (

@@ -5,7 +5,7 @@ import WauseSQLite
 import WauseSupport
 
 /// A running simulator: its state, certificate root, WhatsApp endpoint and admin API.
-public final class Simulator: @unchecked Sendable {
+public final class Simulator: Sendable {
     public let settings: SimSettings
     public let rootKey: Curve25519KeyPair
     public let state: SimState
