@@ -62,7 +62,19 @@ enum {
     /* this device was unlinked */
     WAUSE_ERR_LOGGED_OUT = 13,
     /* a failure inside the engine (e.g. a store that cannot be opened) */
-    WAUSE_ERR_INTERNAL = 14
+    WAUSE_ERR_INTERNAL = 14,
+    /* the recipient's number is not on WhatsApp (details.message_id names the failed message) */
+    WAUSE_ERR_NOT_ON_WHATSAPP = 15,
+    /* the idempotency key was used before with different arguments */
+    WAUSE_ERR_IDEMPOTENCY_CONFLICT = 16,
+    /* the configuration does not allow sending to this recipient */
+    WAUSE_ERR_FORBIDDEN_RECIPIENT = 17,
+    /* WhatsApp refused a message to someone who has not contacted you (the server's 463) */
+    WAUSE_ERR_REACH_OUT_RESTRICTED = 18,
+    /* a device's session is out of date (the server's 479) */
+    WAUSE_ERR_STALE_DEVICE_SESSION = 19,
+    /* this account is not a participant of the group */
+    WAUSE_ERR_NOT_A_PARTICIPANT = 20
 };
 /* END GENERATED */
 
