@@ -63,8 +63,18 @@ enum {
     WAUSE_ERR_LOGGED_OUT = 13,
     /* a failure inside the engine (e.g. a store that cannot be opened) */
     WAUSE_ERR_INTERNAL = 14,
-    /* the phone number has no WhatsApp account */
-    WAUSE_ERR_NOT_ON_WHATSAPP = 15
+    /* the recipient's number is not on WhatsApp (details.message_id names the failed message) */
+    WAUSE_ERR_NOT_ON_WHATSAPP = 15,
+    /* the idempotency key was used before with different arguments */
+    WAUSE_ERR_IDEMPOTENCY_CONFLICT = 16,
+    /* the configuration does not allow sending to this recipient */
+    WAUSE_ERR_FORBIDDEN_RECIPIENT = 17,
+    /* WhatsApp refused a message to someone who has not contacted you (the server's 463) */
+    WAUSE_ERR_REACH_OUT_RESTRICTED = 18,
+    /* a device's session is out of date (the server's 479) */
+    WAUSE_ERR_STALE_DEVICE_SESSION = 19,
+    /* this account is not a participant of the group */
+    WAUSE_ERR_NOT_A_PARTICIPANT = 20
 };
 /* END GENERATED */
 
@@ -111,8 +121,6 @@ char *wause_catalogue(void);
  *   server_root_key hex of the 32-byte certificate root public key (default WhatsApp's)
  *   client_version  advertised web version, e.g. "2.3000.1045649367"
  *   push_name       the name shown to contacts
- *   toolsets        "core,groups" or ["core", "groups"] or "all": only these toolsets' methods are
- *                   served (others fail with invalid_request); default every method
  * Opening runs the store's migrations. The engine never opens a network connection while it is
  * not linked unless a linking method is called.
  * On success returns the client and, if error_out is not NULL, sets *error_out to NULL.

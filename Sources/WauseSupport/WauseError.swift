@@ -17,8 +17,13 @@ public struct WauseError: Error, Sendable, Equatable, CustomStringConvertible {
         case clientOutdated = "client_outdated"
         case loggedOut = "logged_out"
         case `internal` = "internal"
-        /// Milestone 2 codes, appended in DESIGN.md "Errors" order (15 onwards).
+        // Milestone 2, appended in DESIGN.md "Errors"' order (the C numbers must not move).
         case notOnWhatsApp = "not_on_whatsapp"
+        case idempotencyConflict = "idempotency_conflict"
+        case forbiddenRecipient = "forbidden_recipient"
+        case reachOutRestricted = "reach_out_restricted"
+        case staleDeviceSession = "stale_device_session"
+        case notAParticipant = "not_a_participant"
 
         /// The WAUSE_ERR_* value in include/wause.h.
         public var cValue: Int32 { Int32(Code.allCases.firstIndex(of: self)! + 1) }
@@ -46,7 +51,12 @@ public struct WauseError: Error, Sendable, Equatable, CustomStringConvertible {
             case .clientOutdated: "the server refused the advertised client version"
             case .loggedOut: "this device was unlinked"
             case .internal: "a failure inside the engine (e.g. a store that cannot be opened)"
-            case .notOnWhatsApp: "the phone number has no WhatsApp account"
+            case .notOnWhatsApp: "the phone number has no WhatsApp account (on a send, details.message_id names the failed message)"
+            case .idempotencyConflict: "the idempotency key was used before with different arguments"
+            case .forbiddenRecipient: "the configuration does not allow sending to this recipient"
+            case .reachOutRestricted: "WhatsApp refused a message to someone who has not contacted you (the server's 463)"
+            case .staleDeviceSession: "a device's session is out of date (the server's 479)"
+            case .notAParticipant: "this account is not a participant of the group"
             }
         }
 

@@ -79,6 +79,42 @@ import WauseSupport
         #expect(errors.allSatisfy { $0["summary"]?.stringValue?.isEmpty == false })
     }
 
+    /// Issue 11: integers given as numeric strings are accepted everywhere, the contract tools
+    /// included; other strings, out-of-range numbers and booleans-as-strings are still refused.
+    @Test func integersGivenAsNumericStringsAreAccepted() throws {
+        let (_, listed) = try MethodCatalogue.standard.prepare("whatsapp_list_chats", ["limit": "5"])
+        #expect(listed["limit"] == .int(5))
+        let (_, read) = try MethodCatalogue.standard.prepare("whatsapp_read_messages", ["phone_number": "15551234567", "limit": "10"])
+        #expect(read["limit"] == .int(10))
+        #expect(read["phone_number"] == "15551234567")
+        for bad: JSONValue in [["limit": "0"], ["limit": "-1"], ["limit": "101"], ["limit": "5.5"], ["limit": " 5"], ["limit": "five"],
+                               ["limit": "true"], ["limit": true], ["limit": ""]] {
+            #expect(throws: WauseError.self, "\(bad)") { try MethodCatalogue.standard.prepare("whatsapp_list_chats", bad) }
+        }
+    }
+
+    /// Issue 11: `to` on tools that send, `chat` on tools that read or act on a chat, each
+    /// accepting the other; both given and different is `invalid_request`. The contract tools'
+    /// schemas stay as they are.
+    @Test func toAndChatNameTheSameChatEverywhere() throws {
+        let catalogue = MethodCatalogue.standard
+        for name in ["whatsapp_list_messages", "whatsapp_search_messages", "whatsapp_wait_for_message", "whatsapp_mark_read"] {
+            var arguments: JSONObject = ["to": "15551234567"]
+            if name == "whatsapp_search_messages" { arguments["query"] = "lunch" }
+            let (_, prepared) = try catalogue.prepare(name, .object(arguments))
+            #expect(prepared["chat"] == "15551234567" && prepared["to"] == nil, "\(name)")
+            arguments["chat"] = "15550000000"
+            #expect(throws: WauseError.self, "\(name)") { try catalogue.prepare(name, .object(arguments)) }
+            arguments["chat"] = "15551234567"
+            #expect(try catalogue.prepare(name, .object(arguments)).1["chat"] == "15551234567")
+        }
+        let (_, send) = try catalogue.prepare("whatsapp_send_message", ["chat": "15551234567", "message": "hi"])
+        #expect(send["to"] == "15551234567" && send["chat"] == nil)
+        #expect(throws: WauseError.self) { try catalogue.prepare("whatsapp_send_message", ["chat": "1555", "to": "1666", "message": "hi"]) }
+        let sendSchema = try #require(catalogue.method(named: "whatsapp_send_message")?.inputSchema["properties"]?.objectValue)
+        #expect(sendSchema.keys == ["phone_number", "to", "message", "quoted_message_id", "idempotency_key"])
+    }
+
     @Test func unknownMethodsAndNonObjectArgumentsAreInvalidRequests() {
         #expect(throws: WauseError.self) { try MethodCatalogue.standard.prepare("whatsapp_nope", .null) }
         #expect(throws: WauseError.self) { try MethodCatalogue.standard.prepare("whatsapp_status", [1]) }

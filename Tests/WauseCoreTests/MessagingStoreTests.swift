@@ -74,17 +74,24 @@ import WauseProtocol
         #expect(try store.searchMessages("\"next week\"", chat: contact.chatJID, limit: 5).map(\.0.id) == ["M1"])
         #expect(try store.searchMessages("lunch OR dinner", chat: nil, limit: 5).count == 2)
         #expect(try store.searchMessages("din*", chat: nil, limit: 5).map(\.0.id) == ["M2"])
+        // Ordinary text FTS5 rejects is searched as its quoted tokens, ANDed (issue 11).
+        _ = try store.insertMessage(message("M3", chat: contact.chatJID, body: "don't forget: 12:30 at hello-bob's, ok?"),
+                                    contactID: contact.id, now: 5)
+        for text in ["don't", "lunch?", "12:30", "hello-bob", "forget 12:30", "\"unbalanced"] {
+            let expected = text == "lunch?" ? ["M1"] : text == "\"unbalanced" ? [] : ["M3"]
+            #expect(try store.searchMessages(text, chat: nil, limit: 5).map(\.0.id) == expected, "\(text)")
+        }
         do {
-            _ = try store.searchMessages("\"unbalanced", chat: nil, limit: 5)
-            Issue.record("bad FTS syntax was accepted")
+            _ = try store.searchMessages("   ", chat: nil, limit: 5)
+            Issue.record("a blank search was accepted")
         } catch {
             #expect(error.code == .invalidRequest)
         }
         // Paging: newest before a cursor, oldest after one, always oldest first.
-        let page = try store.messages(chat: contact.chatJID, before: nil, after: nil, limit: 1)
+        let page = try store.messages(chat: contact.chatJID, before: nil, after: nil, limit: 2).dropLast()
         #expect(page.map(\.id) == ["M2"])
         #expect(try store.messages(chat: contact.chatJID, before: page[0].rowid, after: nil, limit: 5).map(\.id) == ["M1"])
-        #expect(try store.messages(chat: nil, before: nil, after: first.rowid, limit: 5).map(\.id) == ["M2"])
+        #expect(try store.messages(chat: nil, before: nil, after: first.rowid, limit: 5).map(\.id) == ["M2", "M3"])
     }
 
     @Test func theOutboxKeepsAMessageUntilItIsAckedAndStatusOnlyMovesForward() throws {
@@ -107,6 +114,24 @@ import WauseProtocol
         #expect(try !store.advanceStatus(messageID: "3EB0AAAA", to: .delivered, device: "15551234567:2@s.whatsapp.net", at: 15_000))
         #expect(try store.message(id: "3EB0AAAA")?.status == .read)
         #expect(try store.timeline(rowid: rowid).map(\.status) == [.queued, .sent, .read, .delivered])
+    }
+
+    /// Issue 11, item 7: the ack's `t` is whole seconds, `queued` milliseconds; an ack in the
+    /// same second as the enqueue must not put `sent` before `queued` in time.
+    @Test func sentIsNeverRecordedBeforeQueued() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        let contact = try store.contact(phone: "15551234567", lid: nil, now: 1)
+        var outgoing = message("3EB0BBBB", chat: contact.chatJID, fromMe: true)
+        outgoing.status = .queued
+        let rowid = try store.enqueue(outgoing, contactID: contact.id, payload: [1], now: UnixTime(milliseconds: 1_700_000_000_700))
+        let entry = try #require(try store.nextOutboxEntry())
+        let at = try store.markSent(entry, at: UnixTime(seconds: 1_700_000_000), now: UnixTime(milliseconds: 1_700_000_000_900))
+        let timeline = try store.timeline(rowid: rowid)
+        #expect(timeline.map(\.status) == [.queued, .sent])
+        #expect(timeline[0].at <= timeline[1].at, "\(timeline)")
+        #expect(at == timeline[1].at)
     }
 
     @Test func paddingIdsAndTextFollowTheReferenceFormats() throws {

@@ -108,4 +108,43 @@ import WauseSupport
         #expect(sentOne.cursor < sentTwo.cursor)
         await setup.close()
     }
+
+    /// Issue 11, item 3: a send to a number not on WhatsApp is the error `not_on_whatsapp` naming
+    /// the stored message, which is `failed` with its reason — not `ok: true` with `failed`.
+    @Test func sendingToANumberNotOnWhatsAppAnswersNotOnWhatsApp() async throws {
+        let setup = try await OutboxRetryTests.ready()
+        let client = setup.client
+        let arguments: JSONValue = ["phone_number": "15550008888", "message": "are you there?", "idempotency_key": "k1"]
+        let answer = await client.call("whatsapp_send_message", arguments)
+        guard case .failure(let error) = answer else { Issue.record("expected an error, got \(answer)"); await setup.close(); return }
+        #expect(error.code == .notOnWhatsApp, "\(error)")
+        let id = try #require(error.details?["message_id"]?.stringValue)
+        let stored = try #require(try client.store.message(id: id))
+        #expect(stored.status == .failed)
+        #expect(stored.statusReason?.contains("not on WhatsApp") == true)
+        // The same key and arguments again give the same answer.
+        guard case .failure(let again) = await client.call("whatsapp_send_message", arguments) else { Issue.record("expected an error"); await setup.close(); return }
+        #expect(again.code == .notOnWhatsApp && again.details?["message_id"]?.stringValue == id, "\(again)")
+        await setup.close()
+    }
+
+    /// Issue 11, item 5: the same idempotency key with the same arguments gives the first result;
+    /// with other arguments it is `idempotency_conflict`, and nothing more is sent.
+    @Test func anIdempotencyKeyReusedWithOtherArgumentsIsAConflict() async throws {
+        let setup = try await OutboxRetryTests.ready()
+        let client = setup.client
+        let first = try await client.call("whatsapp_send_message", ["phone_number": "15550003333", "message": "lunch?", "idempotency_key": "k2"]).get()
+        let same = try await client.call("whatsapp_send_message", ["message": "lunch?", "idempotency_key": "k2", "phone_number": "15550003333"]).get()
+        #expect(same["message_id"] == first["message_id"])
+        #expect(same[SendMessage.requestKey] == nil)
+        let other = await client.call("whatsapp_send_message", ["phone_number": "15550003333", "message": "dinner?", "idempotency_key": "k2"])
+        guard case .failure(let error) = other else { Issue.record("expected a conflict, got \(other)"); await setup.close(); return }
+        #expect(error.code == .idempotencyConflict, "\(error)")
+        #expect(error.details?["message_id"] == first["message_id"])
+        let count = try client.store.database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT count(*) AS n FROM messages WHERE from_me = 1").first?["n"].integer
+        }
+        #expect(count == 1)
+        await setup.close()
+    }
 }

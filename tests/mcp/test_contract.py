@@ -62,11 +62,11 @@ BAD_ARGUMENTS: dict[str, list[dict]] = {
                               {"phone_number": "15551234567", "to": "15551234567", "message": "hi"},
                               {"phone_number": "15551234567", "message": 5},
                               {"phone_number": ["15551234567"], "message": "hi"}],
-    "whatsapp_list_chats": [{"limit": 0}, {"limit": 101}, {"limit": -1}, {"limit": "5"}, {"limit": 5.5},
+    "whatsapp_list_chats": [{"limit": 0}, {"limit": 101}, {"limit": -1}, {"limit": "101"}, {"limit": 5.5},
                             {"limit": None}, {"limit": True}, {"x": 1}],
     "whatsapp_read_messages": [{}, {"limit": 5}, {"phone_number": "15551234567", "limit": 0},
                                {"phone_number": "15551234567", "limit": 101},
-                               {"phone_number": "15551234567", "limit": "10"}, {"phone_number": 15551234567}],
+                               {"phone_number": "15551234567", "limit": "0"}, {"phone_number": 15551234567}],
     "whatsapp_logout": [{"x": 1}],
 }
 
@@ -148,6 +148,16 @@ def test_bad_arguments_are_invalid_request(offline_server, listed, name, argumen
     error = json.loads(result["content"][0]["text"])
     assert error["code"] == "invalid_request", error
     assert isinstance(error["message"], str) and error["message"]
+
+
+def test_integers_given_as_numeric_strings_are_accepted(offline_server, listed):
+    """`"limit": "5"` (common from language models) is the integer 5 (issue 11); out of range
+    as a string is still refused above, and booleans stay strict."""
+    session_id, tools = listed
+    response = offline_server.rpc(session_id, "tools/call", params={"name": "whatsapp_list_chats", "arguments": {"limit": "5"}})
+    result = response.json()["result"]
+    if result.get("isError"):
+        assert json.loads(result["content"][0]["text"])["code"] != "invalid_request", result
 
 
 def test_nothing_dialed(offline_server, listed):

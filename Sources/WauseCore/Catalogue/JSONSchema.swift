@@ -142,6 +142,45 @@ public enum Schema {
         }
     }
 
+    /// Top-level arguments whose schema says integer (and not string) given as a string of
+    /// digits, optionally with a leading '-', become that integer: language models often send
+    /// `"limit": "5"`, and the Python MCP SDK's own servers accept it (pydantic's lax mode
+    /// converts numeric strings; issue 11). Booleans stay strict; anything else is left for
+    /// `validate` to refuse.
+    public static func coerceNumericStrings(_ arguments: JSONObject, from schema: JSONValue) -> JSONObject {
+        var result = arguments
+        let properties = schema["properties"]?.objectValue ?? JSONObject()
+        for (name, value) in arguments {
+            guard case .string(let text) = value, let type = properties[name]?["type"] else { continue }
+            let allowed = type.arrayValue?.compactMap(\.stringValue) ?? [type.stringValue].compactMap { $0 }
+            guard allowed.contains("integer"), !allowed.contains("string") else { continue }
+            let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int64(text) else { continue }
+            result[name] = .int(number)
+        }
+        return result
+    }
+
+    /// One rule for naming the chat (issue 11): `to` on tools that send, `chat` on tools that
+    /// read or act on a chat, each accepting the other. The alias is folded into the name the
+    /// method's schema declares (`chat` when it declares both), so a contract tool keeps its
+    /// schema and still takes the other name; both given and different is `invalid_request`.
+    public static func foldChatAlias(_ arguments: JSONObject, from schema: JSONValue) throws(WauseError) -> JSONObject {
+        let properties = schema["properties"]?.objectValue ?? JSONObject()
+        let canonical: String
+        if properties["chat"] != nil { canonical = "chat" } else if properties["to"] != nil { canonical = "to" } else { return arguments }
+        let alias = canonical == "chat" ? "to" : "chat"
+        guard let aliased = arguments[alias] else { return arguments }
+        var result = arguments
+        if let given = arguments[canonical], given != aliased {
+            throw WauseError.invalidRequest("give \(canonical) or \(alias), not both with different values",
+                                            details: ["path": .string("$.\(alias)")])
+        }
+        result[canonical] = aliased
+        result[alias] = nil
+        return result
+    }
+
     /// Fills in `default` values of top-level properties that were not given.
     public static func applyDefaults(_ arguments: JSONObject, from schema: JSONValue) -> JSONObject {
         var result = arguments

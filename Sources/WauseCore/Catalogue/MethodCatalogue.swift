@@ -150,7 +150,8 @@ public struct MethodCatalogue: Sendable {
         let object: JSONObject
         switch arguments {
         case .null: object = JSONObject()
-        case .object(let given): object = given
+        case .object(let given):
+            object = try Schema.foldChatAlias(Schema.coerceNumericStrings(given, from: method.inputSchema), from: method.inputSchema)
         default: throw .invalidRequest("arguments must be a JSON object, got \(arguments.typeName)")
         }
         try Schema.validate(.object(object), against: method.inputSchema)

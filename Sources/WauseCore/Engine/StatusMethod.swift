@@ -52,7 +52,9 @@ extension WauseClient {
         let accountJSON: JSONValue = account.map { account in
             [
                 "wid": .string(WauseClient.userJID(account.jid)), "lid": JSONValue(account.lid.map(WauseClient.userJID)),
-                "pushname": JSONValue(account.pushName), "platform": JSONValue(account.platform),
+                // The configured push_name is the one each login sends (Login.swift), so it wins over
+                // what the store kept at linking (nothing, when it was configured later; issue 11).
+                "pushname": JSONValue(config.pushName ?? account.pushName), "platform": JSONValue(account.platform),
             ]
         } ?? .null
         return [

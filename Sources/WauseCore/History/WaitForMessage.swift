@@ -19,6 +19,7 @@ enum WaitForMessage {
         inputSchema: Schema.object([
             ("timeout", Schema.integer("seconds to wait (1–300)", minimum: 1, maximum: 300, defaultValue: 60)),
             ("chat", Schema.string("only messages in this chat")),
+            ("to", Schema.string("the same as chat (either name is accepted)")),
             ("from_phone", Schema.string("only messages from this phone number")),
             ("after_cursor", Schema.integer("consider messages logged after this event cursor (default: from now), so a reply that came "
                 + "before the call is not missed", minimum: 0)),

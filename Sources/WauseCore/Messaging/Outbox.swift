@@ -38,6 +38,20 @@ final class Outbox: Sendable {
         case retry(String)
     }
 
+    /// The reasons of the two final failures a sender can act on, and the public error each maps
+    /// to (DESIGN.md "Errors": `not_on_whatsapp`, `reach_out_restricted`): `whatsapp_send_message`
+    /// answers with that error when its message ended failed for one of them. Both texts are made
+    /// here and read back from the store's `status_reason`, so they are defined in one place.
+    static func notOnWhatsAppReason(_ user: String) -> String { "\(user) is not on WhatsApp (no devices)" }
+    static let reachOutRestrictedReason = "the server refused the message (error 463: the recipient's privacy settings do not allow it)"
+
+    static func errorCode(forReason reason: String?) -> WauseError.Code? {
+        guard let reason else { return nil }
+        if reason.hasSuffix(" is not on WhatsApp (no devices)") { return .notOnWhatsApp }
+        if reason == reachOutRestrictedReason { return .reachOutRestricted }
+        return nil
+    }
+
     /// The wait after the `attempts`-th counted failure: 2^attempts s, ±20 % from `random`
     /// (two bytes), at most `longestRetryDelay`.
     static func retryDelay(attempts: Int64, random: [UInt8]) -> Duration {
@@ -170,7 +184,7 @@ final class Outbox: Sendable {
             }
         }
         if chat.user == ownUser.user { recipients = ownDevices; ownDevices = [] }
-        guard !recipients.isEmpty else { throw Failure.permanent("\(chat.user) is not on WhatsApp (no devices)") }
+        guard !recipients.isEmpty else { throw Failure.permanent(Outbox.notOnWhatsAppReason(chat.user)) }
         let missing = try client.messaging.devicesWithoutSession(recipients + ownDevices)
         let bundles = try await PreKeyBundles.fetch(missing, client: client, connection: connection)
 
@@ -213,23 +227,24 @@ final class Outbox: Sendable {
     /// other refusals are retried.
     private func finish(_ entry: Store.OutboxEntry, ack: Node, client: WauseClient) throws(WauseError) -> Failure? {
         if let error = ack[attribute: "error"], error != "0" {
-            let reason = "the server refused the message (error \(error))"
-            return error == "463" ? .permanent(reason) : .retry(reason)
+            return error == "463" ? .permanent(Outbox.reachOutRestrictedReason) : .retry("the server refused the message (error \(error))")
         }
         let now = client.environment.now()
         let serverTime = ack[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? now
-        try client.store.markSent(entry, at: serverTime, now: now)
+        let sentAt = try client.store.markSent(entry, at: serverTime, now: now)
         client.publish(.messageSent, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                       "timestamp": .string(serverTime.iso8601),
                                       "from_other_device": false])
         client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
-                                        "status": .string(MessageStatus.sent.rawValue), "at": .string(serverTime.iso8601)])
+                                        "status": .string(MessageStatus.sent.rawValue), "at": .string(sentAt.iso8601)])
         return nil
     }
 
     private func fail(_ entry: Store.OutboxEntry, reason: String, client: WauseClient) throws(WauseError) {
         let now = client.environment.now()
         try client.store.markFailed(entry, reason: reason, now: now)
+        // Said as it is: a message that will never go out is not "not sent yet" (issue 11, item 3).
+        client.logger.warning("outbox: \(entry.messageID) failed: \(reason)")
         client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                         "status": .string(MessageStatus.failed.rawValue), "reason": .string(reason),
                                         "at": .string(now.iso8601)])

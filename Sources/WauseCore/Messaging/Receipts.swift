@@ -97,6 +97,7 @@ enum Receipts {
             """,
         inputSchema: Schema.object([
             ("chat", Schema.string("the chat: phone number, JID, LID or contact name")),
+            ("to", Schema.string("the same as chat (either name is accepted)")),
             ("message_ids", Schema.array(of: Schema.string(minLength: 1), "ids of received messages to mark")),
         ]),
         outputSchema: Schema.object([

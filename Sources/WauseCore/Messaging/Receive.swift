@@ -99,9 +99,9 @@ enum Receive {
         record.rowid = rowid
         if identityChanged || from.device != 0 { try client.store.annotate(rowid: rowid, identityChanged: identityChanged, device: from.description) }
         let own = try client.store.linkedAccount()?.jid
-        var messageJSON = History.json(record, ownJID: own)
+        let author = try client.store.authors(of: [record], ownPushName: client.config.pushName).first ?? nil
+        var messageJSON = History.json(record, ownJID: own, author: author)
         if case .object(var object) = messageJSON {
-            object["author"] = JSONValue(contact.displayName)
             object["identity_changed"] = .bool(identityChanged)
             messageJSON = .object(object)
         }

@@ -12,6 +12,9 @@ enum SendMessage {
     /// How long the call waits for the server's ack before answering with `queued`.
     static let ackWait: Duration = .seconds(20)
     static let idempotencyWindow: Duration = .seconds(24 * 3600)
+    static let maximumTextLength = 65_536
+    /// Where a stored idempotent result keeps the arguments of the first call.
+    static let requestKey = "_request"
 
     static let definition = MethodDefinition(
         name: "whatsapp_send_message",
@@ -46,14 +49,34 @@ enum SendMessage {
             throw .invalidRequest(phone == nil ? "name the recipient with phone_number or to" : "give phone_number or to, not both")
         }
         guard let text = arguments["message"]?.stringValue, !text.isEmpty else { throw .invalidRequest("message must not be empty") }
+        // WhatsApp caps a text at 65,536 characters (issue 11, item 6; counted as Unicode scalars,
+        // as JSON Schema's maxLength counts). Checked here, not in the schema: the contract's
+        // schema stays as it is.
+        guard text.unicodeScalars.count <= maximumTextLength else {
+            throw .invalidRequest("message is \(text.unicodeScalars.count) characters; WhatsApp allows at most \(maximumTextLength)",
+                                  details: ["limit": .int(Int64(maximumTextLength))])
+        }
         guard let account = try client.store.linkedAccount(), let own = JID(account.jid) else {
             throw WauseError(.whatsappNotPaired, "this device is not linked to WhatsApp; link it with whatsapp_start_auth or whatsapp_pairing_code")
         }
         let now = client.environment.now()
         let key = arguments["idempotency_key"]?.stringValue
-        if let key, let earlier = try client.store.idempotentResult(key: key, method: definition.name, newerThan: now - idempotencyWindow) {
+        // The arguments the key was first used with are kept beside its result (under
+        // `requestKey`, never returned): the same key with other arguments is a conflict, as
+        // payment APIs answer (Stripe's "Idempotent requests": a key reused with different
+        // parameters is an error), not the first send's result (issue 11, item 5).
+        var request = arguments
+        request["idempotency_key"] = nil
+        if let key, var earlier = try client.store.idempotentResult(key: key, method: definition.name, newerThan: now - idempotencyWindow) {
+            let first = earlier[requestKey]?.objectValue
+            earlier[requestKey] = nil
+            if let first, first != request {
+                throw WauseError(.idempotencyConflict, "idempotency_key \(key) was used with different arguments",
+                                 details: ["idempotency_key": .string(key), "message_id": earlier["message_id"] ?? .null])
+            }
             var result = earlier
-            if let id = earlier["message_id"]?.stringValue, let status = try client.store.message(id: id)?.status {
+            if let id = earlier["message_id"]?.stringValue, let stored = try client.store.message(id: id), let status = stored.status {
+                try throwIfRefused(stored, chatJID: earlier["chat_id"]?.stringValue ?? stored.chatJID)
                 result["status"] = .string(status.rawValue)
             }
             return result
@@ -90,10 +113,21 @@ enum SendMessage {
             "timestamp": .string(now.iso8601), "status": .string(MessageStatus.queued.rawValue),
         ]
         _ = try client.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now,
-                                     idempotency: key.map { ($0, definition.name, result) })
+                                     idempotency: key.map { [result] in ($0, definition.name, result.merging(requestKey, .object(request))) })
         client.messaging.outbox.kick()
-        result["status"] = .string(try await waitForAck(client: client, messageID: id).rawValue)
+        let status = try await waitForAck(client: client, messageID: id)
+        if status == .failed, let stored = try client.store.message(id: id) { try throwIfRefused(stored, chatJID: contact.chatJID) }
+        result["status"] = .string(status.rawValue)
         return result
+    }
+
+    /// A message the outbox failed because the recipient is not on WhatsApp, or for the server's
+    /// 463, answers as that error (DESIGN.md "Errors") rather than `ok: true` with `failed`;
+    /// `details.message_id` names the stored, failed message.
+    static func throwIfRefused(_ message: MessageRecord, chatJID: String) throws(WauseError) {
+        guard message.status == .failed, let code = Outbox.errorCode(forReason: message.statusReason) else { return }
+        throw WauseError(code, message.statusReason ?? code.rawValue,
+                         details: ["message_id": .string(message.id), "chat_id": .string(chatJID), "status": "failed"])
     }
 
     /// The message's status once it left `queued`, or `queued` if that takes longer than `ackWait`
@@ -108,5 +142,13 @@ enum SendMessage {
             await client.events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()), sleep: environment.sleep)
             cursor = client.events.latestCursor
         }
+    }
+}
+
+private extension JSONObject {
+    func merging(_ key: String, _ value: JSONValue) -> JSONObject {
+        var copy = self
+        copy[key] = value
+        return copy
     }
 }

@@ -1,3 +1,4 @@
+import WauseBinary
 import WauseSQLite
 import WauseSupport
 
@@ -45,6 +46,28 @@ extension Store {
         }
     }
 
+    /// `author` of each message (DESIGN.md "Message fields": the sender's display name): the
+    /// contact's saved, full or push name for the sender's phone number or LID, and for our own
+    /// messages `ownPushName` (or the push name kept at linking). One rule for every tool and
+    /// event, so a message reads the same in wait_for_message and read_messages (issue 11).
+    func authors(of messages: [MessageRecord], ownPushName: String?) throws(WauseError) -> [String?] {
+        try database.withConnection { (c) throws(WauseError) in
+            try messages.map { message throws(WauseError) in try Store.author(of: message, ownPushName: ownPushName, c) }
+        }
+    }
+
+    static func author(of message: MessageRecord, ownPushName: String?, _ c: SQLiteConnection) throws(WauseError) -> String? {
+        if message.fromMe {
+            if let ownPushName { return ownPushName }
+            return try c.query("SELECT push_name FROM device WHERE id = 1").first?["push_name"].text
+        }
+        guard let sender = JID(message.senderJID ?? message.chatJID), sender.server == .whatsApp || sender.server == .lid else { return nil }
+        let column = sender.server == .lid ? "lid" : "phone"
+        guard let row = try c.query("SELECT saved_name, full_name, push_name FROM contacts WHERE \(column) = ?", [.text(sender.user)]).first
+        else { return nil }
+        return row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
+    }
+
     public func message(id: String) throws(WauseError) -> MessageRecord? {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("SELECT * FROM messages WHERE id = ? ORDER BY from_me DESC, rowid DESC LIMIT 1", [.text(id)]).first.map(Store.message)
@@ -81,7 +104,9 @@ extension Store {
             "is_read_only": .bool(row["is_read_only"].integer == 1), "unread_count": .int(row["unread_count"].integer ?? 0),
             "timestamp": JSONValue(row["last_message_at"].time?.seconds), "archived": .bool(row["archived"].integer == 1),
             "pinned": .bool(row["pinned"].integer == 1), "muted": .bool((row["muted_until"].integer ?? 0) != 0),
-            "last_message": last.map { History.json($0, ownJID: nil) } ?? .null,
+            "last_message": try last.map { last throws(WauseError) in
+                History.json(last, ownJID: nil, author: try Store.author(of: last, ownPushName: nil, c))
+            } ?? .null,
         ]
     }
 
@@ -102,26 +127,43 @@ extension Store {
         }
     }
 
-    /// FTS5 search (words, "phrases", AND/OR/NOT, prefix*), best matches first.
+    /// FTS5 search (words, "phrases", AND/OR/NOT, prefix*), best matches first. Ordinary text
+    /// that FTS5 rejects (`don't`, `lunch?`, `12:30`, `hello-bob`: issue 11) is searched as the
+    /// AND of its whitespace-separated tokens, each quoted as an FTS5 string (SQLite FTS5 docs,
+    /// "FTS5 Strings": a quote inside is doubled), so valid FTS5 syntax keeps its meaning.
     public func searchMessages(_ query: String, chat: String?, limit: Int) throws(WauseError) -> [(MessageRecord, String)] {
         try database.withConnection { (c) throws(WauseError) in
-            var sql = """
-                SELECT messages.*, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet FROM messages_fts
-                JOIN messages ON messages.rowid = messages_fts.rowid WHERE messages_fts MATCH ?
-                """
-            var parameters: [SQLValue] = [.text(query)]
-            if let chat { sql += " AND messages.chat_jid = ?"; parameters.append(.text(chat)) }
-            sql += " ORDER BY rank LIMIT ?"
-            parameters.append(.integer(Int64(limit)))
-            do throws(WauseError) {
+            func run(_ match: String) throws(WauseError) -> [(MessageRecord, String)] {
+                var sql = """
+                    SELECT messages.*, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet FROM messages_fts
+                    JOIN messages ON messages.rowid = messages_fts.rowid WHERE messages_fts MATCH ?
+                    """
+                var parameters: [SQLValue] = [.text(match)]
+                if let chat { sql += " AND messages.chat_jid = ?"; parameters.append(.text(chat)) }
+                sql += " ORDER BY rank LIMIT ?"
+                parameters.append(.integer(Int64(limit)))
                 return try c.query(sql, parameters).map { (Store.message($0), $0["snippet"].text ?? "") }
+            }
+            // SQLite reports a bad MATCH expression as a plain error ("fts5: syntax error near …",
+            // "unterminated string", "no such column").
+            func rejected(_ error: WauseError) -> Bool {
+                ["fts5", "syntax", "no such column", "unterminated", "unknown special query"].contains(where: error.message.contains)
+            }
+            do throws(WauseError) {
+                return try run(query)
             } catch {
-                // SQLite reports a bad MATCH expression as a plain error ("fts5: syntax error near …",
-                // "unterminated string", "no such column"): the query is the caller's mistake.
-                if ["fts5", "syntax", "no such column", "unterminated", "unknown special query"].contains(where: error.message.contains) {
+                guard rejected(error) else { throw error }
+                let tokens = query.split(whereSeparator: \.isWhitespace)
+                guard !tokens.isEmpty else {
                     throw WauseError.invalidRequest("'\(query)' is not a valid search: use words, \"phrases\", AND, OR, NOT and prefix*")
                 }
-                throw error
+                let quoted = tokens.map { "\"" + String($0).replacing("\"", with: "\"\"") + "\"" }.joined(separator: " AND ")
+                do throws(WauseError) {
+                    return try run(quoted)
+                } catch {
+                    guard rejected(error) else { throw error }
+                    throw WauseError.invalidRequest("'\(query)' is not a valid search: use words, \"phrases\", AND, OR, NOT and prefix*")
+                }
             }
         }
     }

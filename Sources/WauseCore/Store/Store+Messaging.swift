@@ -283,16 +283,26 @@ extension Store {
         }
     }
 
-    func markSent(_ entry: OutboxEntry, at serverTime: UnixTime, now: UnixTime) throws(WauseError) {
-        try database.withConnection { (c) throws(WauseError) in
-            try c.transaction { () throws(WauseError) in
+    /// Records the server's ack; returns the time `sent` got in the timeline. The ack's `t` is
+    /// whole seconds while `queued` was recorded in milliseconds, so `sent` could read earlier
+    /// than `queued` (issue 11, item 7): it is recorded no earlier than the latest step before it.
+    @discardableResult
+    func markSent(_ entry: OutboxEntry, at serverTime: UnixTime, now: UnixTime) throws(WauseError) -> UnixTime {
+        try database.withConnection { (c) throws(WauseError) -> UnixTime in
+            try c.transaction { () throws(WauseError) -> UnixTime in
                 try c.execute("DELETE FROM outbox WHERE id = ?", [.integer(entry.id)])
                 try c.execute("UPDATE messages SET status = 'sent' WHERE id = ? AND from_me = 1 AND status = 'queued'",
                               [.text(entry.messageID)])
+                let latest = try c.query("""
+                    SELECT max(t.at) AS at FROM message_status_timeline t JOIN messages m ON m.rowid = t.message_rowid
+                    WHERE m.id = ? AND m.from_me = 1
+                    """, [.text(entry.messageID)]).first?["at"].time
+                let at = max(serverTime, latest ?? serverTime)
                 try c.execute("""
                     INSERT INTO message_status_timeline (message_rowid, status, at)
                     SELECT rowid, 'sent', ? FROM messages WHERE id = ? AND from_me = 1
-                    """, [.time(serverTime), .text(entry.messageID)])
+                    """, [.time(at), .text(entry.messageID)])
+                return at
             }
         }
     }
