@@ -16,6 +16,12 @@ public struct ClientConfig: Sendable, Equatable {
     public var serverRootKey: [UInt8] = Hex.decode(defaultServerRootKey)!
     public var clientVersion: String = defaultClientVersion
     public var pushName: String?
+    /// How long closing waits for the outbox to empty before it stops (what is left stays queued
+    /// in the store and goes at the next open).
+    public var closeTimeout: Duration = defaultCloseTimeout
+    public static let defaultCloseTimeout: Duration = .milliseconds(5000)
+    /// Bounds `close_timeout_ms`: a close that can hang for longer than ten minutes is a bug.
+    static let longestCloseTimeout: Duration = .seconds(600)
 
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
@@ -28,6 +34,7 @@ public struct ClientConfig: Sendable, Equatable {
         ("server_root_key", "hex of the 32-byte certificate root public key (default WhatsApp's)"),
         ("client_version", "advertised WhatsApp Web version (default \(defaultClientVersion))"),
         ("push_name", "the name contacts see"),
+        ("close_timeout_ms", "how long close() waits for queued messages to go out (default 5000, 0 = not at all)"),
     ]
 
     /// Parses the JSON configuration object; every problem is an `invalid_request` naming the key.
@@ -57,6 +64,14 @@ public struct ClientConfig: Sendable, Equatable {
         try apply(key: "server_root_key", value: try string("server_root_key"))
         try apply(key: "client_version", value: try string("client_version"))
         try apply(key: "push_name", value: try string("push_name"))
+        // A number in JSON (the bindings' form); the text form is for flags and the environment.
+        if let value = object["close_timeout_ms"], !value.isNull {
+            guard let number = value.intValue ?? value.stringValue.flatMap({ Int64($0) }) else {
+                throw .invalidRequest("config key 'close_timeout_ms' must be an integer, got \(value.typeName)",
+                                      details: ["key": "close_timeout_ms"])
+            }
+            try apply(key: "close_timeout_ms", value: String(number))
+        }
     }
 
     /// Sets one key from its text form (JSON string, flag or environment variable), validating it.
@@ -91,6 +106,12 @@ public struct ClientConfig: Sendable, Equatable {
         case "push_name":
             guard value.count <= 100 else { throw .invalidRequest("push_name is longer than 100 characters", details: details) }
             pushName = value
+        case "close_timeout_ms":
+            guard let milliseconds = Int64(value), milliseconds >= 0, milliseconds <= ClientConfig.longestCloseTimeout.milliseconds else {
+                throw .invalidRequest("close_timeout_ms must be an integer from 0 to \(ClientConfig.longestCloseTimeout.milliseconds)",
+                                      details: details)
+            }
+            closeTimeout = .milliseconds(milliseconds)
         default:
             throw .invalidRequest("unknown config key '\(key)'", details: details)
         }
