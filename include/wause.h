@@ -93,9 +93,11 @@ const char *wause_result_name(int code);
 /*
  * The method catalogue as JSON: {"methods": [{"name", "title", "description", "input_schema",
  * "output_schema", "annotations": {"read_only", "destructive", "idempotent", "open_world"},
- * "positional", "bindings_omit"}], "errors": [{"code", "value", "summary"}]}. "positional" lists the
+ * "positional", "bindings_omit"}], "errors": [{"code", "value", "summary"}], "events": [{"name",
+ * "summary", "fields": [{"name", "summary"}]}], "config": [{"key", "summary"}]}. "positional" lists the
  * arguments the Python and Node methods take positionally, "bindings_omit" those they leave out;
- * "errors" is the table of WAUSE_ERR_* codes.
+ * "errors" is the table of WAUSE_ERR_* codes, "events" every event name with its data fields,
+ * "config" every key of wause_client_create()'s configuration.
  * The same table the MCP host serves as tools. Caller frees with wause_free(). NULL only if memory
  * runs out.
  */
