@@ -63,7 +63,8 @@ enum {
     WAUSE_ERR_LOGGED_OUT = 13,
     /* a failure inside the engine (e.g. a store that cannot be opened) */
     WAUSE_ERR_INTERNAL = 14,
-    /* the recipient's number is not on WhatsApp (details.message_id names the failed message) */
+    /* the phone number has no WhatsApp account (on a send, details.message_id names the failed
+     * message) */
     WAUSE_ERR_NOT_ON_WHATSAPP = 15,
     /* the idempotency key was used before with different arguments */
     WAUSE_ERR_IDEMPOTENCY_CONFLICT = 16,
@@ -105,9 +106,11 @@ const char *wause_result_name(int code);
 /*
  * The method catalogue as JSON: {"methods": [{"name", "title", "description", "input_schema",
  * "output_schema", "annotations": {"read_only", "destructive", "idempotent", "open_world"},
- * "positional", "bindings_omit"}], "errors": [{"code", "value", "summary"}]}. "positional" lists the
+ * "positional", "bindings_omit"}], "errors": [{"code", "value", "summary"}], "events": [{"name",
+ * "summary", "fields": [{"name", "summary"}]}], "config": [{"key", "summary"}]}. "positional" lists the
  * arguments the Python and Node methods take positionally, "bindings_omit" those they leave out;
- * "errors" is the table of WAUSE_ERR_* codes.
+ * "errors" is the table of WAUSE_ERR_* codes, "events" every event name with its data fields,
+ * "config" every key of wause_client_create()'s configuration.
  * The same table the MCP host serves as tools. Caller frees with wause_free(). NULL only if memory
  * runs out.
  */
@@ -121,6 +124,8 @@ char *wause_catalogue(void);
  *   server_root_key hex of the 32-byte certificate root public key (default WhatsApp's)
  *   client_version  advertised web version, e.g. "2.3000.1045649367"
  *   push_name       the name shown to contacts
+ *   close_timeout_ms how long closing waits for queued messages to go out (integer, default 5000,
+ *                   0..600000; 0 = not at all)
  * Opening runs the store's migrations. The engine never opens a network connection while it is
  * not linked unless a linking method is called.
  * On success returns the client and, if error_out is not NULL, sets *error_out to NULL.
@@ -131,7 +136,22 @@ char *wause_catalogue(void);
 wause_client *wause_client_create(const char *config_json, char **error_out);
 
 /*
- * Close the client: stops its threads, wakes any wause_receive() waiting on it (which then returns
+ * Close the client gracefully, keeping the handle: while the client is linked and logging in,
+ * logged in or reconnecting, waits up to close_timeout_ms (config) for the outbox to empty, then
+ * stops the engine and closes the store, like wause_client_destroy() minus the release. Sets
+ * *out_json to {"flushed": <int>, "left_queued": <int>} — the queued messages that went out while
+ * it waited and those still queued (they stay in the store and go at the next open) — and returns
+ * WAUSE_OK; the caller frees *out_json with wause_free(). A second close reports {0, 0}.
+ * Afterwards every call on the handle fails with invalid_request ("the client is closed") and
+ * wause_receive() still returns what was delivered; release the handle with wause_client_destroy().
+ * Blocks the calling thread (up to close_timeout_ms); may be called from any thread except this
+ * client's callback. Returns WAUSE_ERR_INVALID_REQUEST for a NULL client (with an error JSON) or a
+ * NULL out_json (writing nothing).
+ */
+int wause_client_close(wause_client *client, char **out_json);
+
+/*
+ * Close the client: flushes the outbox like wause_client_close() (a no-op if that ran), stops its threads, wakes any wause_receive() waiting on it (which then returns
  * NULL), waits for a callback in progress to return, and closes the store. Answers to
  * asynchronous calls still in flight are dropped. NULL is a no-op. The handle is invalid afterwards:
  * no call may start on it once this has begun. Must not be called from this client's callback.

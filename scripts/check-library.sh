@@ -15,7 +15,7 @@ if [ -n "$foreign" ]; then
   echo "check-library: $library exports symbols other than wause_*:"; echo "$foreign" | head -20; exit 1
 fi
 exported=$(nm -D --defined-only "$library" | awk '{print $NF}' | sort | tr '\n' ' ')
-for required in wause_version wause_client_create wause_client_destroy wause_call wause_send wause_receive \
+for required in wause_version wause_client_create wause_client_close wause_client_destroy wause_call wause_send wause_receive \
                 wause_set_callback wause_events wause_free wause_catalogue wause_result_name; do
   case " $exported " in *" $required "*) ;; *) echo "check-library: $required is not exported"; exit 1;; esac
 done

@@ -80,12 +80,22 @@ public func wause_client_create(_ config: UnsafePointer<CChar>?,
     }
 }
 
+@_cdecl("wause_client_close")
+public func wause_client_close(_ pointer: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guard let out else { return WauseError.Code.invalidRequest.cValue }
+    guard let handle = ClientHandle.from(pointer) else { return write(.failure(nullArgument("client")), to: out) }
+    // The delivery stays open: events of the flush (message.sent) still reach the caller until destroy.
+    return write(.success(handle.client.closeBlocking().json), to: out)
+}
+
 @_cdecl("wause_client_destroy")
 public func wause_client_destroy(_ pointer: OpaquePointer?) {
     guard let pointer else { return }
     let handle = Unmanaged<ClientHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeRetainedValue()
     handle.delivery.close()
-    handle.client.close()
+    // Flushes like wause_client_close (a no-op if that already ran), so a caller that only
+    // destroys does not lose a send made just before.
+    _ = handle.client.closeBlocking()
 }
 
 @_cdecl("wause_call")

@@ -53,7 +53,7 @@ import WauseSupport
         // What Receive publishes in message.received (and wait_for_message returns).
         let record = MessageRecord(id: "3EB0", chatJID: "15550003333@s.whatsapp.net", senderJID: "15550003333@s.whatsapp.net",
                                    fromMe: false, type: "chat", body: "hi", timestamp: 1_763_000_000)
-        guard case .object(var message) = History.json(record, ownJID: "15550001111:1@s.whatsapp.net") else {
+        guard case .object(var message) = History.json(record, ownJID: "15550001111:1@s.whatsapp.net", author: "Bob") else {
             Issue.record("not an object")
             return
         }
@@ -70,7 +70,7 @@ import WauseSupport
         defer { client.close() }
         let record = MessageRecord(id: "3EB0AA", chatJID: "15550003333@s.whatsapp.net", senderJID: "15550003333@s.whatsapp.net",
                                    fromMe: false, type: "chat", body: "hi", timestamp: 1_763_000_000)
-        guard case .object(var message) = History.json(record, ownJID: nil) else { return }
+        guard case .object(var message) = History.json(record, ownJID: nil, author: nil) else { return }
         message["author"] = "Carol"
         message["identity_changed"] = false
         client.publish(.messageReceived, ["message": .object(message), "sender_phone": "15550003333", "sender_lid": .null])

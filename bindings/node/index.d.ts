@@ -3,7 +3,7 @@
 // options and results, KnownMethods and the error codes are generated into lib/generated.d.ts
 // (scripts/gen-bindings.py) and re-exported here; the rest is written by hand.
 import { EventEmitter } from 'node:events';
-import type { ClientMethods, ErrorCode, KnownMethods, Message, MessageStatusName } from './lib/generated';
+import type { ClientMethods, ErrorCode, KnownMethods, Message, MessageStatusName, StatusResult } from './lib/generated';
 
 export * from './lib/generated';
 
@@ -174,6 +174,12 @@ export type EventFor<N extends string> =
     N extends keyof EventDataMap ? WauseEvent<EventDataMap[N] & Record<string, unknown>> : WauseEvent;
 
 /** A page of the event log. */
+/** What close() did with the outbox: messages that went out while it waited, and those left queued. */
+export interface CloseReport {
+    flushed: number;
+    left_queued: number;
+}
+
 export interface ReplayPage {
     events: WauseEvent[];
     /** The cursor to pass as afterCursor next time (afterCursor itself when the page is empty). */
@@ -248,10 +254,15 @@ export class Client extends EventEmitter {
     replay(afterCursor?: number, limit?: number): Promise<ReplayPage>;
 
     /**
-     * Closes the client. Resolves after every item delivered before the close was emitted; calls
-     * still unanswered then reject with invalid_request. Idempotent.
+     * Closes the client, first waiting up to close_timeout_ms (config, default 5000) for queued
+     * messages to go out. Resolves with what it flushed and left queued, after every item
+     * delivered before the close was emitted; calls still unanswered then reject with
+     * invalid_request. Idempotent.
      */
-    close(): Promise<void>;
+    close(): Promise<CloseReport>;
+
+    /** Resolves with the status once state is "ready"; rejects with code "timeout" after `timeoutMs`. */
+    waitReady(timeoutMs: number): Promise<StatusResult>;
 
     /** Event listeners keep the process alive while the client is open (the default). */
     ref(): this;

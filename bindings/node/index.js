@@ -158,30 +158,66 @@ class Client extends ClientMethods {
     }
 
     /**
-     * Closes the client: later calls reject with invalid_request. Resolves once everything the
-     * engine delivered before the close has been emitted; calls still without an answer then
-     * reject with invalid_request. Emits 'close' once. Idempotent: returns the same promise.
+     * Closes the client: later calls reject with invalid_request. First, while the client is
+     * linked and (re)connecting, waits up to close_timeout_ms (config, default 5000) for queued
+     * messages to go out — off the JS thread, so answers and events keep arriving meanwhile.
+     * Resolves with { flushed, left_queued } (messages that went out while it waited, and those
+     * still queued, which go at the next open) once everything the engine delivered before the
+     * close has been emitted; calls still without an answer then reject with invalid_request.
+     * Emits 'close' once. Idempotent: returns the same promise.
      */
     close() {
         if (this.#closing !== null) return this.#closing;
-        let drained;
+        const handle = this.#handle;
+        let report = { flushed: 0, left_queued: 0 };
+        let flushed;
         try {
-            drained = native.destroy(this.#handle);
+            flushed = native.flush(handle);
         } catch (error) {
-            drained = Promise.reject(toWauseError(error));
+            flushed = Promise.reject(toWauseError(error));
         }
-        this.#keepingAlive = false;
-        this.#closing = drained.then(() => {
-            const unanswered = [...this.#pending.values()];
-            this.#pending.clear();
-            for (const { reject } of unanswered) reject(closedError('the client was closed before the call finished'));
-            try {
-                this.emit('close');
-            } catch (error) {
-                rethrowLater(error);
-            }
-        });
+        this.#closing = flushed
+            .then((text) => { if (text) report = JSON.parse(text); })
+            .then(() => {
+                this.#keepingAlive = false;
+                return native.destroy(handle);
+            })
+            .then(() => {
+                const unanswered = [...this.#pending.values()];
+                this.#pending.clear();
+                for (const { reject } of unanswered) reject(closedError('the client was closed before the call finished'));
+                try {
+                    this.emit('close');
+                } catch (error) {
+                    rethrowLater(error);
+                }
+                return report;
+            });
         return this.#closing;
+    }
+
+    /**
+     * Resolves with the status object once the client is logged in (state "ready"); rejects with
+     * WauseError code "timeout" if it is not within `timeoutMs`. For "open, then act" scripts:
+     * right after opening, a linked client is still "starting".
+     */
+    async waitReady(timeoutMs) {
+        if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new TypeError('timeoutMs must be a number, 0 or more');
+        const deadline = Date.now() + timeoutMs;
+        // Local status polls on a deadline rather than listening: a listener would keep the
+        // process alive and events belong to the caller's own handlers.
+        let step = 10;
+        for (;;) {
+            const status = await this.call('whatsapp_status');
+            if (status.state === 'ready') return status;
+            const left = deadline - Date.now();
+            if (left <= 0) {
+                throw new WauseError('timeout', `the client was not ready within ${timeoutMs} ms (state ${status.state})`,
+                    { state: status.state, last_error: status.last_error });
+            }
+            await new Promise((resolve) => setTimeout(resolve, Math.min(step, left)));
+            step = Math.min(step * 2, 100);
+        }
     }
 
     /** Lets event listeners keep the process alive again (the default). Returns this. */

@@ -198,6 +198,38 @@ static void *receive_forever(void *argument) {
     return item;
 }
 
+static void test_close(void) {
+    char *out = (char *)1;
+    CHECK(wause_client_close(NULL, NULL) == WAUSE_ERR_INVALID_REQUEST, "close with NULL out_json");
+    CHECK(wause_client_close(NULL, &out) == WAUSE_ERR_INVALID_REQUEST, "close of NULL");
+    CHECK(contains(out, "\"invalid_request\""), "close of NULL error: %s", out);
+    wause_free(out);
+
+    wause_client *client = open_client("closing");
+    if (client == NULL) return;
+    /* Unlinked: nothing can be queued, so nothing to wait for. */
+    out = NULL;
+    CHECK(wause_client_close(client, &out) == WAUSE_OK, "close: %s", out);
+    CHECK(contains(out, "\"flushed\":0") && contains(out, "\"left_queued\":0"), "close report: %s", out);
+    wause_free(out);
+    /* Closed but not destroyed: calls fail cleanly; a second close reports nothing left. */
+    out = NULL;
+    CHECK(wause_call(client, "whatsapp_status", NULL, &out) == WAUSE_ERR_INVALID_REQUEST, "call after close");
+    CHECK(contains(out, "closed"), "call after close: %s", out);
+    wause_free(out);
+    out = NULL;
+    CHECK(wause_client_close(client, &out) == WAUSE_OK && contains(out, "\"left_queued\":0"), "second close: %s", out);
+    wause_free(out);
+    wause_client_destroy(client);
+
+    char config[2048];
+    char *error = NULL;
+    snprintf(config, sizeof config, "{\"data_dir\": \"%s/closing\", \"close_timeout_ms\": -1}", base_dir);
+    CHECK(wause_client_create(config, &error) == NULL, "negative close_timeout_ms");
+    CHECK(contains(error, "close_timeout_ms"), "close_timeout_ms error: %s", error);
+    wause_free(error);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s TMPDIR\n", argv[0]);
@@ -247,6 +279,9 @@ int main(int argc, char **argv) {
     /* A destroyed client's directory can be opened again. */
     wause_client *again = open_client("one");
     wause_client_destroy(again);
+
+    /* wause_client_close: the graceful close keeps the handle and reports the outbox. */
+    test_close();
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

@@ -138,7 +138,9 @@ public struct MethodCatalogue: Sendable {
     public func method(named name: String) -> MethodDefinition? { index[name].map { methods[$0] } }
 
     public var json: JSONValue {
-        ["methods": .array(methods.map(\.json)), "errors": .array(WauseError.Code.allCases.map(\.json))]
+        ["methods": .array(methods.map(\.json)), "errors": .array(WauseError.Code.allCases.map(\.json)),
+         "events": .array(EventName.allCases.map(\.json)),
+         "config": .array(ClientConfig.keys.map { ["key": .string($0.name), "summary": .string($0.help)] })]
     }
 
     /// Looks the method up and validates the arguments; the errors are the ones every surface shows.

@@ -30,6 +30,12 @@ public struct ClientConfig: Sendable, Equatable {
     /// The toolsets whose methods this client serves (`Toolsets`); nil serves every method (the
     /// library's default; wause-mcp defaults to `core`, issue 11).
     public var toolsets: Set<String>?
+    /// How long closing waits for the outbox to empty before it stops (what is left stays queued
+    /// in the store and goes at the next open).
+    public var closeTimeout: Duration = defaultCloseTimeout
+    public static let defaultCloseTimeout: Duration = .milliseconds(5000)
+    /// Bounds `close_timeout_ms`: a close that can hang for longer than ten minutes is a bug.
+    static let longestCloseTimeout: Duration = .seconds(600)
 
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
@@ -43,6 +49,7 @@ public struct ClientConfig: Sendable, Equatable {
         ("client_version", "advertised WhatsApp Web version (default \(defaultClientVersion))"),
         ("push_name", "the name contacts see"),
         ("toolsets", "comma-separated toolsets to serve: \(Toolsets.known.joined(separator: ", ")) (default: all; wause-mcp: core)"),
+        ("close_timeout_ms", "how long close() waits for queued messages to go out (default 5000, 0 = not at all)"),
     ]
 
     /// Parses the JSON configuration object; every problem is an `invalid_request` naming the key.
@@ -81,6 +88,14 @@ public struct ClientConfig: Sendable, Equatable {
             try apply(key: "toolsets", value: texts.joined(separator: ","))
         } else {
             try apply(key: "toolsets", value: try string("toolsets"))
+        }
+        // A number in JSON (the bindings' form); the text form is for flags and the environment.
+        if let value = object["close_timeout_ms"], !value.isNull {
+            guard let number = value.intValue ?? value.stringValue.flatMap({ Int64($0) }) else {
+                throw .invalidRequest("config key 'close_timeout_ms' must be an integer, got \(value.typeName)",
+                                      details: ["key": "close_timeout_ms"])
+            }
+            try apply(key: "close_timeout_ms", value: String(number))
         }
     }
 
@@ -139,6 +154,12 @@ public struct ClientConfig: Sendable, Equatable {
             pushName = value
         case "toolsets":
             toolsets = try Toolsets.parse(value)
+        case "close_timeout_ms":
+            guard let milliseconds = Int64(value), milliseconds >= 0, milliseconds <= ClientConfig.longestCloseTimeout.milliseconds else {
+                throw .invalidRequest("close_timeout_ms must be an integer from 0 to \(ClientConfig.longestCloseTimeout.milliseconds)",
+                                      details: details)
+            }
+            closeTimeout = .milliseconds(milliseconds)
         default:
             throw .invalidRequest("unknown config key '\(key)'", details: details)
         }

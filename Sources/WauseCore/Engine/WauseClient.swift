@@ -231,6 +231,11 @@ public final class WauseClient: @unchecked Sendable {
             #endif
             return .success(result)
         } catch let error as WauseError {
+            // A call still running when the client closed fails on the closed store; that is the
+            // caller's close, not an engine fault.
+            if error.code == .internal, state.withLock({ $0.isClosed }) {
+                return .failure(.invalidRequest("the client was closed before the call finished"))
+            }
             return .failure(error)
         } catch {
             return .failure(.internal("\(error)"))
@@ -261,7 +266,46 @@ public final class WauseClient: @unchecked Sendable {
         runBlocking { await self.call(name, arguments) }
     }
 
-    /// Stops the engine and closes the store. Idempotent.
+    /// What closing did with the outbox: how many queued messages went out while it waited, and
+    /// how many it left queued (they stay in the store and go at the next open).
+    public struct CloseReport: Sendable, Equatable {
+        public var flushed: Int64
+        public var leftQueued: Int64
+        public var json: JSONObject { ["flushed": .int(flushed), "left_queued": .int(leftQueued)] }
+    }
+
+    /// Waits up to `timeout` (nil: `config.closeTimeout`) for the outbox to empty, then closes.
+    /// (No default argument: `close()` in async code must keep meaning the immediate close.)
+    /// "Open, send, close" must not drop the send: right after opening, the client is still
+    /// logging in, so the worker needs the connection a little longer. Only a linked client in a
+    /// state that can still reach `ready` waits; one that was unlinked, refused or logged out
+    /// cannot send, and a closed client reports nothing left (the second close has nothing to do).
+    public func close(flushingFor timeout: Duration?) async -> CloseReport {
+        if state.withLock({ $0.isClosed }) { return CloseReport(flushed: 0, leftQueued: 0) }
+        let queued = (try? store.outboxCount()) ?? 0
+        var left = queued
+        if queued > 0 {
+            let deadline = environment.now() + (timeout ?? config.closeTimeout)
+            var cursor = events.latestCursor
+            while left > 0, environment.now() < deadline, versionedState().0.canStillSend {
+                // Every send, failure and transition is an event: wait for the next one, not a poll.
+                await events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()),
+                                         sleep: environment.sleep)
+                cursor = events.latestCursor
+                left = (try? store.outboxCount()) ?? left
+            }
+        }
+        close()
+        if left > 0 { logger.warning("client closed with \(left) message(s) still queued; they go at the next open") }
+        return CloseReport(flushed: max(0, queued - left), leftQueued: left)
+    }
+
+    /// The blocking form of `close(flushingFor:)`, for threads outside Swift concurrency (C callers).
+    public func closeBlocking(flushingFor timeout: Duration? = nil) -> CloseReport {
+        runBlocking { await self.close(flushingFor: timeout) }
+    }
+
+    /// Stops the engine and closes the store at once, without flushing the outbox. Idempotent.
     public func close() {
         let wasClosed = state.withLock { state -> Bool in
             defer { state.isClosed = true }

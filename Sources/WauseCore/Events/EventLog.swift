@@ -23,6 +23,69 @@ public enum EventName: String, Sendable, CaseIterable {
     case typingStarted = "typing.started"
     case typingStopped = "typing.stopped"
     case approvalResolved = "approval.resolved"
+
+    /// What the event means, for docs/events.md (generated from the catalogue's `events` table, so
+    /// the document cannot drift from the names).
+    public var summary: String {
+        switch self {
+        case .pairingQR: return "a pairing QR to show (each ref rotates; scan it on the phone)"
+        case .pairingCode: return "a pairing code to enter on the phone"
+        case .pairingFailed: return "linking by QR or pairing code failed"
+        case .accountPaired: return "the phone accepted this device: it is linked"
+        case .accountConnected: return "the connection is up: linking, or logged in and ready"
+        case .accountDisconnected: return "the connection went down"
+        case .accountLoggedOut: return "this device was unlinked (from the phone, the server or logout)"
+        case .messageReceived: return "a message from someone else arrived"
+        case .messageSent: return "the server accepted a message of ours (from this device or another of ours)"
+        case .messageStatus: return "a message of ours moved on: sent, delivered, read or failed"
+        case .contactIdentityChanged: return "a contact's device has a new identity key (reinstall or new phone)"
+        case .messageEdited, .messageDeleted, .messageReaction, .groupCreated, .groupUpdated, .groupParticipantsChanged,
+             .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+            return "reserved: not published yet"
+        }
+    }
+
+    /// The fields of `data`, each with what it holds.
+    public var fields: [(name: String, help: String)] {
+        switch self {
+        case .pairingQR:
+            return [("qr", "the string to render as a QR code"), ("index", "this ref's number, from 1"),
+                    ("count", "how many refs the server gave"), ("expires_in", "seconds this QR stays valid")]
+        case .pairingCode: return [("code", "XXXX-XXXX, to enter on the phone"), ("phone_number", "the phone it is for")]
+        case .pairingFailed: return [("reason", "why")]
+        case .accountPaired:
+            return [("jid", "this device's JID"), ("wid", "the account, user@s.whatsapp.net"), ("lid", "the account's LID JID, or null"),
+                    ("platform", "the phone's platform, or null"), ("business_name", "the business name, or null")]
+        case .accountConnected:
+            return [("phase", "linking (connected to link) or login (logged in, ready)"),
+                    ("wid", "the account (login only)"), ("lid", "the account's LID JID (login only)")]
+        case .accountDisconnected: return [("reason", "why"), ("will_reconnect", "whether the engine dials again on its own")]
+        case .accountLoggedOut: return [("reason", "why"), ("initiated_by", "who unlinked: this device, the phone or the server")]
+        case .messageReceived:
+            return [("message", "the message, as list_messages shows it"), ("sender_phone", "the sender's phone number, or null"),
+                    ("sender_lid", "the sender's LID user, or null")]
+        case .messageSent:
+            return [("message_id", "the message id"), ("chat_id", "the chat JID"), ("timestamp", "the server's time, ISO 8601 UTC"),
+                    ("from_other_device", "true if another of our devices sent it"),
+                    ("message", "the message (from another device only)")]
+        case .messageStatus:
+            return [("message_id", "the message id"), ("chat_id", "the chat JID"), ("status", "sent, delivered, read or failed"),
+                    ("at", "when, ISO 8601 UTC"), ("device", "the device that sent the receipt (delivered/read)"),
+                    ("reason", "why it failed (failed only)")]
+        case .contactIdentityChanged:
+            return [("address", "the Signal address"), ("user", "the contact's user part"), ("device", "the device number"),
+                    ("old_identity_key", "hex"), ("new_identity_key", "hex")]
+        case .messageEdited, .messageDeleted, .messageReaction, .groupCreated, .groupUpdated, .groupParticipantsChanged,
+             .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+            return []
+        }
+    }
+
+    /// `{"name", "summary", "fields": [{"name", "summary"}]}`: one row of the catalogue's event table.
+    public var json: JSONValue {
+        ["name": .string(rawValue), "summary": .string(summary),
+         "fields": .array(fields.map { ["name": .string($0.name), "summary": .string($0.help)] })]
+    }
 }
 
 /// Publishes events: each is written to the store's log first, then followers are woken.

@@ -6,8 +6,8 @@ import WauseProtocol
 /// `whatsapp_send_message`: the contract's form (`phone_number`, `message`) and the general one
 /// (`to` — phone, JID, LID or contact name —, `quoted_message_id`, `idempotency_key`). The
 /// message is stored and queued before it goes anywhere (Outbox.swift); the call then waits a
-/// little for the server's ack so `status` usually says `sent`, and otherwise `queued` — it will
-/// go out when the connection is back.
+/// little (also for the login, on a client that is still logging in) for the server's ack so
+/// `status` usually says `sent`, and otherwise `queued` — it will go out when the connection is back.
 enum SendMessage {
     /// How long the call waits for the server's ack before answering with `queued`.
     static let ackWait: Duration = .seconds(20)
@@ -131,14 +131,16 @@ enum SendMessage {
     }
 
     /// The message's status once it left `queued`, or `queued` if that takes longer than `ackWait`
-    /// or the device is not connected.
+    /// or the device cannot get connected on its own. A client that is still logging in (right
+    /// after opening) or reconnecting is waited for within the same bound: "open, send" should
+    /// answer `sent`, not `queued` a few milliseconds in.
     static func waitForAck(client: WauseClient, messageID: String) async throws(WauseError) -> MessageStatus {
         let environment = client.environment
         let deadline = environment.now() + ackWait
         var cursor = client.events.latestCursor
         while true {
             let status = try client.store.message(id: messageID)?.status ?? .queued
-            if status != .queued || client.versionedState().0 != .ready || environment.now() >= deadline { return status }
+            if status != .queued || !client.versionedState().0.canStillSend || environment.now() >= deadline { return status }
             await client.events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()), sleep: environment.sleep)
             cursor = client.events.latestCursor
         }

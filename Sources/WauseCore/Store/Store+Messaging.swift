@@ -266,6 +266,11 @@ extension Store {
         }
     }
 
+    /// How many messages wait in the outbox (what a closing client reports as left queued).
+    func outboxCount() throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) in try c.scalar("SELECT count(*) FROM outbox") }
+    }
+
     /// When the earliest chat's first row falls due, if any row waits.
     func nextOutboxRetry() throws(WauseError) -> UnixTime? {
         try database.withConnection { (c) throws(WauseError) in

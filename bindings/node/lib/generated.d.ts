@@ -88,6 +88,36 @@ export interface StoreSummary {
     pending_approvals: number;
 }
 
+/** The result of `whatsapp_get_tool_info`. */
+export interface GetToolInfoResult {
+    ok: boolean;
+    name: string;
+    title: string;
+    /** the toolset that enables the tool (the contract tools are in every toolset) */
+    toolset: string;
+    /** whether this client serves the tool now */
+    enabled: boolean;
+    /** the short description tools/list shows */
+    summary: string;
+    /** the full description */
+    description: string;
+    /** the full input JSON Schema */
+    input_schema: Record<string, unknown>;
+    /** the full output JSON Schema */
+    output_schema: Record<string, unknown>;
+    annotations: GetToolInfoResultAnnotations;
+    /** error codes besides invalid_request and internal */
+    errors: string[];
+}
+
+export interface GetToolInfoResultAnnotations {
+    read_only: boolean;
+    destructive: boolean;
+    idempotent: boolean;
+    /** reaches WhatsApp's servers or other people */
+    open_world: boolean;
+}
+
 /**
  * The `whatsapp_pair_status` and `whatsapp_start_auth` result: the status object plus the current QR
  * (`qr`, `qr_png_base64`) or pairing code, `null` where there is none.
@@ -126,6 +156,14 @@ export interface PairingCodeResult {
     /** what to do with the code on the phone */
     instructions: string;
     status: StatusResult | null;
+}
+
+/** The result of `whatsapp_cancel_auth`. */
+export interface CancelAuthResult {
+    /** the call succeeded */
+    ok: boolean;
+    /** a linking attempt was in progress and is now stopped */
+    cancelled: boolean;
 }
 
 /** The result of `whatsapp_logout`. */
@@ -197,6 +235,8 @@ export interface Message {
     quoted_message_id: string | null;
     /** position for list_messages paging */
     cursor: number;
+    /** received only: the sender's identity key changed (their safety number changed) */
+    identity_changed?: boolean;
 }
 
 /** The result of `whatsapp_read_messages`. */
@@ -378,8 +418,10 @@ export interface MarkReadOptions {
 /** The params and result of every catalogue method, for Client.call() and callSync(). */
 export interface KnownMethods {
     whatsapp_status: { params: Record<string, never>; result: StatusResult };
+    whatsapp_get_tool_info: { params: { tool: string }; result: GetToolInfoResult };
     whatsapp_start_auth: { params: Record<string, never>; result: PairStatusResult };
     whatsapp_pairing_code: { params: { phone_number: string }; result: PairingCodeResult };
+    whatsapp_cancel_auth: { params: Record<string, never>; result: CancelAuthResult };
     whatsapp_pair_status: { params: Record<string, never>; result: PairStatusResult };
     whatsapp_logout: { params: Record<string, never>; result: LogoutResult };
     whatsapp_unlink: { params: { clear_data?: boolean }; result: UnlinkResult };
@@ -419,14 +461,30 @@ export interface ClientMethods {
     status(): Promise<StatusResult>;
 
     /**
-     * whatsapp_start_auth: Link this device to a WhatsApp account by QR code: connects to WhatsApp and
-     * shows a QR code on http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans
-     * under Settings → Linked devices. Returns the status object (state "qr" and has_qr true once a
-     * code is up) with the QR text and a PNG of it (qr, qr_png_base64). If already linked, returns the
-     * status at once; while linking is in progress, calling again changes nothing. After a failure or
-     * a logout it starts over with new codes.
+     * whatsapp_get_tool_info: The long form of one tool (any toolset, enabled or not): its full
+     * description, its input and output JSON Schemas with every field described, its annotations, the
+     * toolset that enables it, and the error codes it reports besides invalid_request and internal.
+     * Local only.
      *
-     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     * @param tool the tool's name, e.g. whatsapp_send_message
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getToolInfo(tool: string): Promise<GetToolInfoResult>;
+
+    /**
+     * whatsapp_start_auth: Link this device to a WhatsApp account by QR code: connects to WhatsApp and
+     * shows a QR code on this MCP server's /qr page (wause-mcp prints its URL at start; also in
+     * pairing.qr events) that the phone scans under Settings → Linked devices. Returns the status
+     * object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it (qr,
+     * qr_png_base64). If already linked, returns the status at once; while linking is in progress,
+     * calling again changes nothing. After a failure or a logout it starts over with new codes. A
+     * server that cannot be reached fails the call at once with not_connected; whatsapp_cancel_auth
+     * stops linking.
+     *
+     * Rejects with a WauseError whose code is not_connected, invalid_request or internal (see
+     * ERROR_CODES).
      */
     startAuth(): Promise<PairStatusResult>;
 
@@ -435,14 +493,25 @@ export interface ClientMethods {
      * code: returns an 8-character code (XXXX-XXXX) to enter on that phone under Settings → Linked
      * devices → Link a device → Link with phone number instead. phone_number is international, digits
      * with optional +, spaces, dashes, dots or parentheses. If this device is already linked, returns
-     * already_authenticated true and the status. Calling again issues a new code.
+     * already_authenticated true and the status. Calling again issues a new code. A number with no
+     * WhatsApp account fails with not_on_whatsapp; an unreachable server with not_connected.
      *
      * @param phoneNumber the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
      *
-     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, invalid_request
-     * or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, not_on_whatsapp,
+     * invalid_request or internal (see ERROR_CODES).
      */
     pairingCode(phoneNumber: string): Promise<PairingCodeResult>;
+
+    /**
+     * whatsapp_cancel_auth: Cancel linking in progress (started by whatsapp_start_auth or
+     * whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code down
+     * and leaves the state stopped. cancelled is false when no linking was in progress. A linked
+     * device stays linked (use whatsapp_logout to unlink).
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    cancelAuth(): Promise<CancelAuthResult>;
 
     /**
      * whatsapp_pair_status: Report the linking progress: the status object plus, while a QR code is

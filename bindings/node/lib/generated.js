@@ -43,14 +43,32 @@ class ClientMethods extends EventEmitter {
     }
 
     /**
-     * whatsapp_start_auth: Link this device to a WhatsApp account by QR code: connects to WhatsApp and
-     * shows a QR code on http://127.0.0.1:8790/qr (also in pairing.qr events) that the phone scans
-     * under Settings → Linked devices. Returns the status object (state "qr" and has_qr true once a
-     * code is up) with the QR text and a PNG of it (qr, qr_png_base64). If already linked, returns the
-     * status at once; while linking is in progress, calling again changes nothing. After a failure or
-     * a logout it starts over with new codes.
+     * whatsapp_get_tool_info: The long form of one tool (any toolset, enabled or not): its full
+     * description, its input and output JSON Schemas with every field described, its annotations, the
+     * toolset that enables it, and the error codes it reports besides invalid_request and internal.
+     * Local only.
      *
-     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     * @param tool the tool's name, e.g. whatsapp_send_message
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getToolInfo(tool) {
+        return this.call('whatsapp_get_tool_info', { tool });
+    }
+
+    /**
+     * whatsapp_start_auth: Link this device to a WhatsApp account by QR code: connects to WhatsApp and
+     * shows a QR code on this MCP server's /qr page (wause-mcp prints its URL at start; also in
+     * pairing.qr events) that the phone scans under Settings → Linked devices. Returns the status
+     * object (state "qr" and has_qr true once a code is up) with the QR text and a PNG of it (qr,
+     * qr_png_base64). If already linked, returns the status at once; while linking is in progress,
+     * calling again changes nothing. After a failure or a logout it starts over with new codes. A
+     * server that cannot be reached fails the call at once with not_connected; whatsapp_cancel_auth
+     * stops linking.
+     *
+     * Rejects with a WauseError whose code is not_connected, invalid_request or internal (see
+     * ERROR_CODES).
      */
     startAuth() {
         return this.call('whatsapp_start_auth');
@@ -61,15 +79,28 @@ class ClientMethods extends EventEmitter {
      * code: returns an 8-character code (XXXX-XXXX) to enter on that phone under Settings → Linked
      * devices → Link a device → Link with phone number instead. phone_number is international, digits
      * with optional +, spaces, dashes, dots or parentheses. If this device is already linked, returns
-     * already_authenticated true and the status. Calling again issues a new code.
+     * already_authenticated true and the status. Calling again issues a new code. A number with no
+     * WhatsApp account fails with not_on_whatsapp; an unreachable server with not_connected.
      *
      * @param phoneNumber the phone number of the WhatsApp account to link, e.g. +1 555 123 4567
      *
-     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, invalid_request
-     * or internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is pairing_failed, timeout, not_connected, not_on_whatsapp,
+     * invalid_request or internal (see ERROR_CODES).
      */
     pairingCode(phoneNumber) {
         return this.call('whatsapp_pairing_code', { phone_number: phoneNumber });
+    }
+
+    /**
+     * whatsapp_cancel_auth: Cancel linking in progress (started by whatsapp_start_auth or
+     * whatsapp_pairing_code): closes the linking connection, takes the QR code or pairing code down
+     * and leaves the state stopped. cancelled is false when no linking was in progress. A linked
+     * device stays linked (use whatsapp_logout to unlink).
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    cancelAuth() {
+        return this.call('whatsapp_cancel_auth');
     }
 
     /**

@@ -45,6 +45,7 @@ typedef struct ClientBinding {
     napi_threadsafe_function delivery; /* engine thread -> JS: answers and events */
     napi_deferred closed;              /* resolved when every queued item has been delivered */
     bool cleanup_hook_registered;
+    bool flushing;                     /* wause_client_close() runs on a worker thread */
     bool delivery_finalized;
     bool handle_finalized;
 } ClientBinding;
@@ -324,6 +325,9 @@ static void on_environment_teardown(void *argument);
  */
 static void close_client(ClientBinding *binding, bool from_teardown) {
     if (binding->client == NULL) return;
+    /* A graceful close still runs on a worker thread: destroying now would free the client under
+     * it. At teardown the process is ending anyway; otherwise its completion destroys. */
+    if (binding->flushing) return;
     wause_set_callback(binding->client, NULL, NULL);
     wause_client_destroy(binding->client);
     binding->client = NULL;
@@ -586,6 +590,68 @@ static napi_value destroy(napi_env env, napi_callback_info info) {
     return promise;
 }
 
+/* One graceful close in flight: wause_client_close() on a libuv worker, so the loop keeps running
+ * while the outbox flushes (up to close_timeout_ms). */
+typedef struct CloseWork {
+    ClientBinding *binding;
+    napi_async_work work;
+    napi_deferred deferred;
+    char *report;
+    int rc;
+} CloseWork;
+
+static void close_execute(napi_env env, void *data) {
+    (void)env;
+    CloseWork *job = data;
+    job->rc = wause_client_close(job->binding->client, &job->report);
+}
+
+static void close_complete(napi_env env, napi_status status, void *data) {
+    CloseWork *job = data;
+    ClientBinding *binding = job->binding;
+    binding->flushing = false;
+    napi_value report = NULL;
+    if (status == napi_ok && job->report != NULL &&
+        napi_create_string_utf8(env, job->report, NAPI_AUTO_LENGTH, &report) != napi_ok) report = NULL;
+    wause_free(job->report);
+    if (report == NULL) napi_get_null(env, &report);
+    /* The flush is done; destroy() then releases the handle and drains the delivery as before. */
+    napi_resolve_deferred(env, job->deferred, report);
+    napi_delete_async_work(env, job->work);
+    free(job);
+}
+
+/*
+ * flush(handle) -> Promise<string|null>
+ * wause_client_close() on a worker thread: resolves with its JSON {"flushed","left_queued"} (null
+ * if the client is already closed). index.js makes no other call on the handle meanwhile and calls
+ * destroy() next.
+ */
+static napi_value flush(napi_env env, napi_callback_info info) {
+    napi_value argv[1];
+    if (!get_arguments(env, info, 1, argv)) return NULL;
+    ClientBinding *binding = binding_argument(env, argv[0]);
+    if (binding == NULL) return NULL;
+    napi_value promise, name;
+    napi_deferred deferred;
+    CHECK_NAPI(env, napi_create_promise(env, &deferred, &promise));
+    if (binding->client == NULL || binding->flushing) {
+        napi_value null_value;
+        CHECK_NAPI(env, napi_get_null(env, &null_value));
+        CHECK_NAPI(env, napi_resolve_deferred(env, deferred, null_value));
+        return promise;
+    }
+    CloseWork *job = calloc(1, sizeof *job);
+    if (job == NULL) return throw_type_error(env, "out of memory");
+    job->binding = binding;
+    job->deferred = deferred;
+    CHECK_NAPI(env, napi_create_string_utf8(env, "wause.close", NAPI_AUTO_LENGTH, &name));
+    CHECK_NAPI(env, napi_create_async_work(env, NULL, name, close_execute, close_complete, job, &job->work));
+    CHECK_NAPI(env, napi_queue_async_work(env, job->work));
+    binding->flushing = true;
+    return promise;
+}
+
 #define EXPORT_FUNCTION(name, function) {name, NULL, function, NULL, NULL, NULL, napi_enumerable, NULL}
 
 static napi_value initialize(napi_env env, napi_value exports) {
@@ -597,6 +663,7 @@ static napi_value initialize(napi_env env, napi_value exports) {
         EXPORT_FUNCTION("send", send_async),
         EXPORT_FUNCTION("replay", replay),
         EXPORT_FUNCTION("setKeepAlive", set_keep_alive),
+        EXPORT_FUNCTION("flush", flush),
         EXPORT_FUNCTION("destroy", destroy),
     };
     CHECK_NAPI(env, napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions));

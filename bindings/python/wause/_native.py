@@ -29,7 +29,7 @@ _SHARED_LIBRARY_NAME = "libwause.dylib" if sys.platform == "darwin" else "libwau
 # The functions of wause.h; a library missing one of them is not (this version of) libwause.
 _REQUIRED_SYMBOLS = (
     "wause_version", "wause_result_name", "wause_catalogue", "wause_client_create",
-    "wause_client_destroy", "wause_call", "wause_send", "wause_receive", "wause_set_callback",
+    "wause_client_close", "wause_client_destroy", "wause_call", "wause_send", "wause_receive", "wause_set_callback",
     "wause_events", "wause_free",
 )
 
@@ -83,6 +83,8 @@ def _declare(library: ctypes.CDLL) -> None:
     library.wause_catalogue.restype = c_void_p
     library.wause_client_create.argtypes = [c_char_p, out_string]
     library.wause_client_create.restype = c_void_p
+    library.wause_client_close.argtypes = [c_void_p, out_string]
+    library.wause_client_close.restype = c_int
     library.wause_client_destroy.argtypes = [c_void_p]
     library.wause_client_destroy.restype = None
     library.wause_call.argtypes = [c_void_p, c_char_p, c_char_p, out_string]

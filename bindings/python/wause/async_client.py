@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Deque, Dict, Mapping, Optional, cast
 from ._generated import AsyncClientMethods
 from .client import (_INT32_MAX, _INT64_MAX, _INT64_MIN, _CLOSED_MESSAGE, Client, ConfigArgument,
                      _check_integer, _describe, _encode_params, _is_answer, _unwrap_answer)
-from .errors import Error, InvalidRequest
+from .errors import Error, InvalidRequest, error_class_for
 from .types import Event, EventPage, JSONObject
 
 __all__ = ["AsyncClient"]
@@ -130,15 +130,18 @@ class AsyncClient(AsyncClientMethods):
     def closed(self) -> bool:
         return self._closed
 
-    async def aclose(self) -> None:
-        """Closes the client. Calls still awaiting an answer raise :class:`wause.InvalidRequest`
-        ("client is closed"); event iterators end. Idempotent."""
+    async def aclose(self) -> JSONObject:
+        """Closes the client, first waiting up to ``close_timeout_ms`` (config, default 5000) for
+        queued messages to go out, and returns ``{"flushed": n, "left_queued": m}`` (see
+        :meth:`wause.Client.close`). Calls still awaiting an answer raise
+        :class:`wause.InvalidRequest` ("client is closed"); event iterators end. Idempotent."""
         if self._closed:
-            return
+            return self._client.close()
         self._closed = True
         try:
-            # Brief: it stops the engine's threads; our callback never blocks on the loop.
-            self._client.close()
+            # On a worker thread: the flush may take up to close_timeout_ms, and the loop must keep
+            # running meanwhile (our callback only hands items to it, never blocks on it).
+            return await asyncio.to_thread(self._client.close)
         finally:
             pending, self._pending = self._pending, {}
             for future in pending.values():
@@ -147,6 +150,32 @@ class AsyncClient(AsyncClientMethods):
             self._buffer.clear()
             self._refill.clear()
             self._wakeup.set()
+
+    async def close(self) -> JSONObject:
+        """The same as :meth:`aclose`."""
+        return await self.aclose()
+
+    async def wait_ready(self, timeout: float) -> JSONObject:
+        """Waits up to ``timeout`` seconds for ``state == "ready"`` and returns the status object;
+        raises :class:`wause.WauseTimeout` (code ``timeout``) otherwise (see
+        :meth:`wause.Client.wait_ready`)."""
+        self._require_open()
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout >= 0:
+            raise InvalidRequest("timeout must be a number of seconds, 0 or more")
+        deadline = self._loop.time() + timeout
+        # Local status polls on a deadline, not the event stream (that is the caller's to read).
+        step = 0.01
+        while True:
+            status = await self.call("whatsapp_status")
+            if status.get("state") == "ready":
+                return status
+            left = deadline - self._loop.time()
+            if left <= 0:
+                raise error_class_for("timeout")(
+                    f"the client was not ready within {timeout:g} s (state {status.get('state')})",
+                    code="timeout", details={"state": status.get("state"), "last_error": status.get("last_error")})
+            await asyncio.sleep(min(step, left))
+            step = min(step * 2, 0.1)
 
     async def __aenter__(self) -> "AsyncClient":
         return self

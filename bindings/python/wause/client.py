@@ -153,6 +153,8 @@ class _Handle:
         self._users = 0
         self._closing = False
         self._destroyed = False
+        #: ``{"flushed", "left_queued"}`` from ``wause_client_close``, once destroyed.
+        self.close_report: JSONObject = {"flushed": 0, "left_queued": 0}
         #: The thread currently running this client's callback, if any (the callback never runs
         #: concurrently with itself). Calls that would deadlock from there check it.
         self.callback_thread: Optional[int] = None
@@ -204,6 +206,15 @@ class _Handle:
             logger.warning("wause client left open: calls were still in flight after %.1f s", grace_seconds)
             return False
         if pointer is not None:
+            # The graceful close flushes the outbox (up to close_timeout_ms) and says what it
+            # left queued; destroy then only releases the handle.
+            out = ctypes.c_void_p()
+            native().wause_client_close(pointer, ctypes.byref(out))
+            text = take_string(out.value)
+            if text is not None:
+                report = json.loads(text)
+                if "left_queued" in report:
+                    self.close_report = report
             native().wause_client_destroy(pointer)
         with self._condition:
             # The library no longer calls the thunk, so it may go now.
@@ -370,9 +381,13 @@ class Client(ClientMethods):
         """Whether :meth:`close` has been called (or the safety net closed the client)."""
         return self._handle.closed
 
-    def close(self) -> None:
-        """Closes the client: waits for calls in flight on other threads, stops the callback and
-        the engine's threads, closes the store and releases the data directory. Idempotent.
+    def close(self) -> JSONObject:
+        """Closes the client: waits for calls in flight on other threads, then, while the client is
+        linked and (re)connecting, up to ``close_timeout_ms`` (config, default 5000) for queued
+        messages to go out; stops the callback and the engine's threads, closes the store and
+        releases the data directory. Returns ``{"flushed": n, "left_queued": m}`` — the messages
+        that went out while it waited and those still queued (they go at the next open).
+        Idempotent: later calls return the same report.
 
         Must not be called from this client's own callback (the library would wait for the
         callback to return, forever): that raises :class:`wause.InvalidRequest`.
@@ -383,6 +398,30 @@ class Client(ClientMethods):
         self._finalizer.detach()
         with self._stash_lock:
             self._stash.clear()
+        return dict(self._handle.close_report)
+
+    def wait_ready(self, timeout: float) -> JSONObject:
+        """Waits up to ``timeout`` seconds for the client to be logged in (``state == "ready"``)
+        and returns the status object; raises :class:`wause.WauseTimeout` (code ``timeout``) if it
+        is not by then. For "open, then act" programs: right after opening, a linked client is
+        still ``starting``."""
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout >= 0:
+            raise InvalidRequest("timeout must be a number of seconds, 0 or more")
+        deadline = time.monotonic() + timeout
+        # Polls the local status (no network) on a deadline: events are the caller's stream, and
+        # reading them here would take them from the caller. Short steps keep Ctrl-C responsive.
+        step = 0.01
+        while True:
+            status = self.status()
+            if status.get("state") == "ready":
+                return status
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise error_class_for("timeout")(
+                    f"the client was not ready within {timeout:g} s (state {status.get('state')})",
+                    code="timeout", details={"state": status.get("state"), "last_error": status.get("last_error")})
+            time.sleep(min(step, left))
+            step = min(step * 2, 0.1)
 
     def __enter__(self) -> "Client":
         return self
