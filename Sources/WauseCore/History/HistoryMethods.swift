@@ -11,7 +11,7 @@ enum HistoryMethods {
             .summarized("Full-text search (FTS5: words, \"phrases\", AND/OR/NOT, prefix*) of the local history. \(History.untrustedSummary)"),
         History.sync.bindings(positional: ["cursor", "limit"])
             .summarized("Every event logged after cursor (messages, statuses, linking), oldest first, and the next cursor. \(History.untrustedSummary)"),
-        WaitForMessage.definition.bindings(positional: ["timeout", "chat", "from_phone"]).raising(.notFound, .ambiguousRecipient)
+        WaitForMessage.definition.bindings(positional: ["timeout", "chat", "from_phone"], omitting: ["to"]).raising(.notFound, .ambiguousRecipient)
             .summarized("Wait up to timeout seconds for the next incoming message (optionally in chat or from from_phone). \(History.untrustedSummary)"),
     ]
 }

@@ -191,6 +191,7 @@ test('WauseError carries code, message and details', () => {
     assert.deepEqual(error.details, { chat: 'x' });
     assert.equal(new WauseError('internal', 'x').details, null);
     assert.ok(wause.ERROR_CODES.includes('invalid_request'));
-    assert.equal(wause.ERROR_CODES.length, 15);
-    assert.equal(wause.ERROR_CODES[14], 'not_on_whatsapp');
+    assert.equal(wause.ERROR_CODES.length, 20);
+    assert.deepEqual(wause.ERROR_CODES.slice(14), ['not_on_whatsapp', 'idempotency_conflict', 'forbidden_recipient',
+        'reach_out_restricted', 'stale_device_session', 'not_a_participant']);
 });

@@ -177,7 +177,8 @@ test('history, search, sync, waitForMessage and idempotency keys', async (t) => 
     const hits = await client.searchMessages('lunch', { to: CAROL });
     assert.deepEqual(hits.results.map((hit) => hit.message.id).sort(), [ids[0], ids[2]].sort());
     assert.deepEqual((await client.searchMessages('"next week"')).results.map((hit) => hit.message.id), [ids[2]]);
-    await assert.rejects(client.searchMessages('"unterminated'), (error) => error.code === 'invalid_request');
+    // Text FTS5 rejects is searched as its quoted tokens (issue "The first hour"): no error, no hit.
+    assert.equal((await client.searchMessages('"unterminated')).count, 0);
 
     const all = await client.sync(0, { limit: 1000 });
     const sentIds = all.events.filter((e) => e.name === 'message.sent' && e.data.message_id).map((e) => e.data.message_id);

@@ -200,7 +200,9 @@ CODES_AND_CLASSES = [
     ("media_too_large", wause.MediaTooLarge), ("forbidden_path", wause.ForbiddenPath),
     ("timeout", wause.WauseTimeout), ("client_outdated", wause.ClientOutdated),
     ("logged_out", wause.LoggedOut), ("internal", wause.Internal),
-    ("not_on_whatsapp", wause.NotOnWhatsApp),
+    ("not_on_whatsapp", wause.NotOnWhatsApp), ("idempotency_conflict", wause.IdempotencyConflict),
+    ("forbidden_recipient", wause.ForbiddenRecipient), ("reach_out_restricted", wause.ReachOutRestricted),
+    ("stale_device_session", wause.StaleDeviceSession), ("not_a_participant", wause.NotAParticipant),
 ]
 
 
@@ -216,8 +218,8 @@ def test_every_documented_code_has_its_class(code: str, cls: type) -> None:
 
 def test_result_codes_match_the_c_enumeration() -> None:
     from wause.client import _result_name
-    assert [_result_name(value) for value in range(16)] == ["ok"] + [code for code, _ in CODES_AND_CLASSES]
-    assert _result_name(16) == "unknown"
+    assert [_result_name(value) for value in range(21)] == ["ok"] + [code for code, _ in CODES_AND_CLASSES]
+    assert _result_name(21) == "unknown"
 
 
 def test_unknown_codes_map_to_the_base_class() -> None:

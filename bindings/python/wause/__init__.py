@@ -45,7 +45,8 @@ from .client import Callback, Client, catalogue, version
 from .errors import (AmbiguousRecipient, ClientOutdated, EditWindowExpired, Error, ForbiddenPath,
                      Internal, InvalidRequest, LoggedOut, MediaTooLarge, NotConnected, NotFound,
                      NotOnWhatsApp, PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired, error_class_for,
-                     error_from_json)
+                     error_from_json, IdempotencyConflict, ForbiddenRecipient, ReachOutRestricted, StaleDeviceSession,
+                     NotAParticipant)
 from .types import (AccountConnectedData, AccountDisconnectedData, AccountInfo, AccountLoggedOutData,
                     AccountPairedData, Answer, ChatSummary, ConnectionState, ErrorObject, Event,
                     EventPage, JSONObject, ListChatsResult, ListMessagesResult, LogoutResult,
@@ -60,6 +61,7 @@ __all__ = [
     "LibraryNotFound", "Error", "InvalidRequest", "NotFound", "AmbiguousRecipient",
     "WhatsAppNotPaired", "NotConnected", "PairingFailed", "RateLimited", "EditWindowExpired",
     "MediaTooLarge", "ForbiddenPath", "WauseTimeout", "ClientOutdated", "LoggedOut", "Internal", "NotOnWhatsApp",
+    "IdempotencyConflict", "ForbiddenRecipient", "ReachOutRestricted", "StaleDeviceSession", "NotAParticipant",
     "error_class_for", "error_from_json",
     "StatusResult", "AccountInfo", "StoreCounts", "ConnectionState", "Event", "EventPage",
     "Answer", "ErrorObject", "JSONObject",

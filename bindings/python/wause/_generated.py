@@ -704,7 +704,7 @@ class ClientMethods:
         return cast(SyncResult, self._call_method('whatsapp_sync', params))
 
     def wait_for_message(self, timeout: int = 60, chat: Optional[str] = None,
-                         from_phone: Optional[str] = None, *, to: Optional[str] = None,
+                         from_phone: Optional[str] = None, *,
                          after_cursor: Optional[int] = None) -> WaitForMessageResult:
         """``whatsapp_wait_for_message``: Wait up to timeout seconds (1–300) for the next incoming
         message, optionally only in chat (phone number, JID, LID or contact name) or only from
@@ -716,7 +716,6 @@ class ClientMethods:
             timeout: seconds to wait (1–300) (default 60)
             chat: only messages in this chat
             from_phone: only messages from this phone number
-            to: the same as chat (either name is accepted)
             after_cursor: consider messages logged after this event cursor (default: from now), so a
                 reply that came before the call is not missed
 
@@ -729,8 +728,7 @@ class ClientMethods:
         """
         params = _params(
             {},
-            {'timeout': timeout, 'chat': chat, 'from_phone': from_phone, 'to': to,
-             'after_cursor': after_cursor},
+            {'timeout': timeout, 'chat': chat, 'from_phone': from_phone, 'after_cursor': after_cursor},
         )
         return cast(WaitForMessageResult, self._call_method('whatsapp_wait_for_message', params))
 
@@ -779,7 +777,7 @@ class ClientMethods:
         params = _params({'message_id': message_id}, {})
         return cast(MessageStatusResult, self._call_method('whatsapp_message_status', params))
 
-    def mark_read(self, chat: Optional[str] = None, *, to: Optional[str] = None,
+    def mark_read(self, chat: Optional[str] = None, *,
                   message_ids: Optional[Sequence[str]] = None) -> MarkReadResult:
         """``whatsapp_mark_read``: Send read receipts (blue ticks) and clear the unread count: for
         every unread message of chat (phone number, JID, LID or contact name), or for the given
@@ -787,7 +785,6 @@ class ClientMethods:
 
         Args:
             chat: the chat: phone number, JID, LID or contact name
-            to: the same as chat (either name is accepted)
             message_ids: ids of received messages to mark
 
         Raises:
@@ -798,7 +795,7 @@ class ClientMethods:
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
         """
-        params = _params({}, {'chat': chat, 'to': to, 'message_ids': _sequence(message_ids, 'message_ids')})
+        params = _params({}, {'chat': chat, 'message_ids': _sequence(message_ids, 'message_ids')})
         return cast(MarkReadResult, self._call_method('whatsapp_mark_read', params))
 
 
@@ -1042,7 +1039,7 @@ class AsyncClientMethods:
         return cast(SyncResult, await self._call_method('whatsapp_sync', params))
 
     async def wait_for_message(self, timeout: int = 60, chat: Optional[str] = None,
-                               from_phone: Optional[str] = None, *, to: Optional[str] = None,
+                               from_phone: Optional[str] = None, *,
                                after_cursor: Optional[int] = None) -> WaitForMessageResult:
         """``whatsapp_wait_for_message``: Wait up to timeout seconds (1–300) for the next incoming
         message, optionally only in chat (phone number, JID, LID or contact name) or only from
@@ -1054,7 +1051,6 @@ class AsyncClientMethods:
             timeout: seconds to wait (1–300) (default 60)
             chat: only messages in this chat
             from_phone: only messages from this phone number
-            to: the same as chat (either name is accepted)
             after_cursor: consider messages logged after this event cursor (default: from now), so a
                 reply that came before the call is not missed
 
@@ -1067,8 +1063,7 @@ class AsyncClientMethods:
         """
         params = _params(
             {},
-            {'timeout': timeout, 'chat': chat, 'from_phone': from_phone, 'to': to,
-             'after_cursor': after_cursor},
+            {'timeout': timeout, 'chat': chat, 'from_phone': from_phone, 'after_cursor': after_cursor},
         )
         return cast(WaitForMessageResult, await self._call_method('whatsapp_wait_for_message', params))
 
@@ -1117,7 +1112,7 @@ class AsyncClientMethods:
         params = _params({'message_id': message_id}, {})
         return cast(MessageStatusResult, await self._call_method('whatsapp_message_status', params))
 
-    async def mark_read(self, chat: Optional[str] = None, *, to: Optional[str] = None,
+    async def mark_read(self, chat: Optional[str] = None, *,
                         message_ids: Optional[Sequence[str]] = None) -> MarkReadResult:
         """``whatsapp_mark_read``: Send read receipts (blue ticks) and clear the unread count: for
         every unread message of chat (phone number, JID, LID or contact name), or for the given
@@ -1125,7 +1120,6 @@ class AsyncClientMethods:
 
         Args:
             chat: the chat: phone number, JID, LID or contact name
-            to: the same as chat (either name is accepted)
             message_ids: ids of received messages to mark
 
         Raises:
@@ -1136,7 +1130,7 @@ class AsyncClientMethods:
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
         """
-        params = _params({}, {'chat': chat, 'to': to, 'message_ids': _sequence(message_ids, 'message_ids')})
+        params = _params({}, {'chat': chat, 'message_ids': _sequence(message_ids, 'message_ids')})
         return cast(MarkReadResult, await self._call_method('whatsapp_mark_read', params))
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Error", "InvalidRequest", "NotFound", "AmbiguousRecipient", "WhatsAppNotPaired",
     "NotConnected", "PairingFailed", "RateLimited", "EditWindowExpired", "MediaTooLarge",
     "ForbiddenPath", "WauseTimeout", "ClientOutdated", "LoggedOut", "Internal", "NotOnWhatsApp",
+    "IdempotencyConflict", "ForbiddenRecipient", "ReachOutRestricted", "StaleDeviceSession", "NotAParticipant",
     "error_class_for", "error_from_json",
 ]
 
@@ -70,7 +71,8 @@ class Error(Exception):
 # the catalogue's error table into _generated.py, which needs Error from here: hence the late import.
 from ._generated import (ERROR_CLASSES, AmbiguousRecipient, ClientOutdated, EditWindowExpired,  # noqa: E402
                          ForbiddenPath, Internal, InvalidRequest, LoggedOut, MediaTooLarge, NotConnected,
-                         NotFound, NotOnWhatsApp, PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired)
+                         NotFound, NotOnWhatsApp, PairingFailed, RateLimited, WauseTimeout, WhatsAppNotPaired,
+                         IdempotencyConflict, ForbiddenRecipient, ReachOutRestricted, StaleDeviceSession, NotAParticipant)
 
 _CLASS_BY_CODE: Dict[str, Type[Error]] = {cls.default_code: cls for cls in ERROR_CLASSES}
 
