@@ -12,7 +12,7 @@ public struct UnixTime: Sendable, Hashable, Comparable, CustomStringConvertible 
     public var seconds: Int64 { milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000 }
     /// This instant with the milliseconds dropped. A message's timestamp is the protocol's (whole
     /// seconds, the `t` attribute), so ours are taken at that precision too and order with theirs.
-    public var wholeSeconds: UnixTime { UnixTime(seconds: seconds) }
+    public var truncatedToSeconds: UnixTime { UnixTime(seconds: seconds) }
     /// `2026-11-21T23:32:01.123Z`.
     public var iso8601: String { ISO8601.string(fromUnixMilliseconds: milliseconds) }
     public var description: String { iso8601 }

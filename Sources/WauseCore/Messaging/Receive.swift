@@ -33,7 +33,7 @@ enum Receive {
         let ownLID = account.lid.flatMap(JID.init)
         let fromMe = from.user == own.user || (ownLID != nil && from.user == ownLID!.user)
         let now = client.environment.now()
-        let sentAt = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? now.wholeSeconds
+        let sentAt = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? now.truncatedToSeconds
 
         var plaintexts: [[UInt8]] = []
         var duplicate = false

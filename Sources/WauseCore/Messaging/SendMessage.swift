@@ -107,7 +107,7 @@ enum SendMessage {
         }
         let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: client.environment.randomBytes)
         let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
-                                   quotedID: quoted?.id, timestamp: now.wholeSeconds, status: .queued)
+                                   quotedID: quoted?.id, timestamp: now.truncatedToSeconds, status: .queued)
         var result: JSONObject = [
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(contact.chatJID), "message_id": .string(id),
             "timestamp": .string(now.iso8601), "status": .string(MessageStatus.queued.rawValue),
