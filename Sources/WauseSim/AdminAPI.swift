@@ -23,6 +23,8 @@ public struct AdminAPI: Sendable {
         do {
             return try route(request)
         } catch {
+            // Group refusals keep the server's status (GroupAdminRoutes.swift).
+            if let status = AdminAPI.groupStatus(error) { return .json(status, error.json) }
             return AdminAPI.failure(AdminFailure(error))
         }
     }
@@ -65,6 +67,7 @@ public struct AdminAPI: Sendable {
     private func route(_ request: HTTPRequest) throws(WauseError) -> HTTPResponse {
         if request.bodyTooLarge { return .json(413, ["code": "invalid_request", "message": "request body too large"]) }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        if let response = try groupRoute(request, parts: parts) { return response }
         guard let route = Route(parts) else { throw WauseError(.notFound, "no such route: \(request.method) \(request.path)") }
         guard route.allowedMethods.contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],

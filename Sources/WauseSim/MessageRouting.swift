@@ -25,6 +25,11 @@ final class MessageRouter: @unchecked Sendable {
     let logger: Logger
     /// Set once at start (the phones deliver through the router and the router wakes them).
     var phones: VirtualPhones!
+    /// Set once at start: the groups (GroupOperations.swift), whose changes are delivered through the router.
+    var groups: GroupOperations?
+    /// Set once at start (`--require-privacy-token`): a first 1:1 message to someone who issued
+    /// the sender no privacy token is refused with 463 (PrivacyRequests.swift `reachOutAllowed`).
+    var requirePrivacyToken = false
 
     init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger) {
         self.state = state
@@ -86,7 +91,15 @@ final class MessageRouter: @unchecked Sendable {
             if let id = node[attribute: "id"] { try reply(MessageRouter.ack(id: id, from: .whatsAppServer, t: nil, error: "400")) }
             return
         }
+        if to.server == .group {
+            try groupMessage(node, id: id, to: to, from: sender, reply: reply)
+            return
+        }
         let t = environment.now().seconds
+        if node.child("participants") != nil, try !reachOutAllowed(node, to: to, from: sender) {
+            try reply(MessageRouter.ack(id: id, from: to, t: t, error: "463"))
+            return
+        }
         let type = node[attribute: "type"] ?? "text"
         // `edit` and `category` travel with the message (whatsmeow send.go sendDM, preparePeerMessageNode).
         var extra = Attributes()
@@ -170,6 +183,7 @@ final class MessageRouter: @unchecked Sendable {
     @discardableResult
     func receipt(_ node: Node, from sender: SimEndpoint) throws -> Node? {
         guard let id = node[attribute: "id"], let to = MessageRouter.jid(node, "to") else { return nil }
+        if to.server == .group { return try groupReceipt(node, id: id, to: to, from: sender) }
         let ids = [id] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
         let type = node[attribute: "type"]
         var targets: [SimEndpoint] = []
@@ -251,6 +265,7 @@ final class MessageRouter: @unchecked Sendable {
         switch node[attribute: "class"] {
         case "receipt": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .receipt, ids: [id])
         case "message": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: [id])
+        case "notification": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .notification, ids: [id])
         default: break
         }
     }

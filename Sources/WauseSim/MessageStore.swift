@@ -36,7 +36,7 @@ struct SimBundle: Sendable {
 
 /// A stanza on its way to one device, kept in the queue until that device answers it.
 struct QueuedStanza: Sendable {
-    enum Kind: String, Sendable { case message, receipt }
+    enum Kind: String, Sendable { case message, receipt, notification }
     let phone: String
     let device: Int
     let kind: Kind

@@ -96,7 +96,7 @@ final class VirtualPhones: @unchecked Sendable {
                 switch (next.kind, node[attribute: "type"]) {
                 case (.message, _): try receive(node, seq: next.seq, account: account)
                 case (.receipt, "retry"): try answerRetry(node, seq: next.seq, account: account)
-                case (.receipt, _): try state.dropQueued(seq: next.seq)
+                case (.receipt, _), (.notification, _): try state.dropQueued(seq: next.seq)
                 }
             } catch {
                 // Never stuck on one stanza: it is dropped, and the log says why.
