@@ -131,6 +131,14 @@ public struct AdminAPI: Sendable {
         guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
         guard let text = body["text"]?.stringValue else { throw .invalidRequest("text (a string) is required") }
         guard !text.isEmpty else { throw .invalidRequest("text must not be empty") }
+        if to.hasSuffix("@g.us") {
+            // To a group the phone is in, with its sender key (PhoneGroups.swift).
+            let sent = try phones.sendToGroup(from: account, group: try AdminAPI.groupID(to), text: text)
+            return .json(200, [
+                "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
+                "to": .string(sent.group.jid.description), "from": .string(account.jid),
+            ])
+        }
         let chat: JID
         if to.contains("@") {
             guard let jid = JID(to), jid.server == .whatsApp || jid.server == .lid, !jid.user.isEmpty else {

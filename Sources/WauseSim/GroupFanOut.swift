@@ -32,13 +32,7 @@ extension MessageRouter {
             return
         }
         let type = node[attribute: "type"] ?? "text"
-        var extra: Attributes = ["participant": .jid(sender.jid(group.server))]
-        if group.addressingMode == .lid {
-            extra["participant_pn"] = .jid(sender.jid(.whatsApp))
-            extra["addressing_mode"] = "lid"
-        } else {
-            extra["participant_lid"] = .jid(sender.jid(.lid))
-        }
+        var extra = Attributes()
         for name in ["edit", "category"] { if let value = node[attribute: name] { extra[name] = .text(value) } }
         let identity = node.child("device-identity")
         let skmsg = node.children("enc").first { $0[attribute: "type"] == "skmsg" }
@@ -90,11 +84,19 @@ extension MessageRouter {
         push(stanzas.map { ($0.phone, $0.device) })
     }
 
-    private func groupDelivered(id: String, t: Int64, type: String, group: SimGroup, sender: SimEndpoint, extra: Attributes,
-                                children: [Node]) -> Node {
+    /// `<message from=GROUP participant=SENDER_DEVICE [participant_pn | participant_lid] [addressing_mode] id t type notify>`.
+    func groupDelivered(id: String, t: Int64, type: String, group: SimGroup, sender: SimEndpoint, extra: Attributes = [:],
+                        children: [Node]) -> Node {
         var attributes: Attributes = [
             "from": .jid(group.jid), "id": .text(id), "t": .text(String(t)), "type": .text(type), "notify": .text(sender.account.pushName),
+            "participant": .jid(sender.jid(group.server)),
         ]
+        if group.addressingMode == .lid {
+            attributes["participant_pn"] = .jid(sender.jid(.whatsApp))
+            attributes["addressing_mode"] = "lid"
+        } else {
+            attributes["participant_lid"] = .jid(sender.jid(.lid))
+        }
         for attribute in extra { attributes[attribute.name] = attribute.value }
         return Node(tag: "message", attributes: attributes, children: children)
     }

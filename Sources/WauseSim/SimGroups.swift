@@ -124,6 +124,16 @@ extension SimGroup {
         -- Who may add the account to a group without an invite (the `groupadd` privacy setting):
         -- all | contacts | none. An add it refuses is answered 403 with an <add_request>.
         ALTER TABLE accounts ADD COLUMN group_add TEXT NOT NULL DEFAULT 'all';
+        -- The phones' sender keys (libsignal SenderKeyRecord), theirs and the members', by
+        -- SenderKeyName "group::user::device".
+        CREATE TABLE phone_sender_keys (
+            phone  TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+            name   TEXT NOT NULL,
+            record BLOB NOT NULL,
+            PRIMARY KEY (phone, name)
+        );
+        -- The sending member's JID for a group message (null for 1:1).
+        ALTER TABLE inbox ADD COLUMN author TEXT;
         """
 }
 

@@ -36,7 +36,7 @@ final class VirtualPhones: @unchecked Sendable {
     let environment: Environment
     let logger: Logger
     /// One Signal operation of any phone at a time: sends (admin threads) and receives (the worker).
-    private let signalLock = ConditionLock()
+    let signalLock = ConditionLock()
     private let workerLock = ConditionLock()
     private var worker: Task<Void, Never>?
     private var again = false
@@ -111,6 +111,10 @@ final class VirtualPhones: @unchecked Sendable {
     private func receive(_ node: Node, seq: Int64, account: SimAccount) throws(WauseError) {
         guard let id = node[attribute: "id"], let from = MessageRouter.jid(node, "from") else {
             try state.dropQueued(seq: seq)
+            return
+        }
+        if from.server == .group {
+            try receiveGroup(node, id: id, group: from, seq: seq, account: account)
             return
         }
         let senderAccount = try state.account(jid: from)
@@ -194,7 +198,7 @@ final class VirtualPhones: @unchecked Sendable {
     }
 
     /// whatsmeow retry.go sendRetryReceipt: the retry receipt a client sends when it cannot decrypt; keys from the second try.
-    private func retry(_ node: Node, id: String, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
+    func retry(_ node: Node, id: String, from: JID, seq: Int64, account: SimAccount, reason: String, group: JID? = nil) throws(WauseError) {
         let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: from.description)
         logger.info("virtual phone \(account.phone): cannot decrypt \(id) from \(from) (try \(count)): \(reason)")
         try state.dropQueued(seq: seq)
@@ -219,7 +223,9 @@ final class VirtualPhones: @unchecked Sendable {
                 ]),
             ]))
         }
-        var attributes: Attributes = ["id": .text(id), "to": .jid(from), "type": "retry"]
+        var attributes: Attributes = ["id": .text(id), "to": .jid(group ?? from), "type": "retry"]
+        // A group message's retry receipt goes to the group, naming the sender (whatsmeow retry.go sendRetryReceipt).
+        if group != nil { attributes["participant"] = .jid(from) }
         if let recipient = node.attributes["recipient"] { attributes["recipient"] = recipient }
         try routeReceipt(Node(tag: "receipt", attributes: attributes, children: children), account: account)
     }
@@ -281,7 +287,7 @@ final class VirtualPhones: @unchecked Sendable {
 
     /// One device's `<enc>`: a session from its bundle first where there is none (whatsmeow send.go encryptMessageForDevices). Nil
     /// when the device has no keys on the server.
-    private func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
+    func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
                          bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> Node? {
         let device = endpoint.jid(form)
         let address = SignalAddress(user: device.user, device: device.device, server: form.rawValue)
@@ -313,6 +319,10 @@ final class VirtualPhones: @unchecked Sendable {
     /// session — and send it with the retry count (`device_fanout="false"` is the client's
     /// marker; the server delivers the resend to that one device).
     private func answerRetry(_ node: Node, seq: Int64, account: SimAccount) throws(WauseError) {
+        if MessageRouter.jid(node, "from")?.server == .group {
+            try answerGroupRetry(node, seq: seq, account: account)
+            return
+        }
         try state.dropQueued(seq: seq)
         guard let id = node[attribute: "id"], let from = MessageRouter.jid(node, "from"), let endpoint = try state.endpoint(from),
             let sent = try state.sentByPhone(phone: account.phone, messageID: id)
