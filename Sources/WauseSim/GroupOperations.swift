@@ -91,12 +91,8 @@ final class GroupOperations: Sendable {
                 let outcome = try admit(jid, into: &group, by: actor)
                 outcomes.append(outcome)
             }
-            var change = try groupNode(group)
-            // The answer's and the notification's <group> list the refused too, with their error
-            // (whatsmeow group.go parseParticipant reads `error` and `<add_request>`).
-            var children = change.children
-            for outcome in outcomes where outcome.error != nil { children.append(outcomeNode(outcome, in: group)) }
-            change = Node(tag: "group", attributes: change.attributes, children: children)
+            // The notification lists the members only; the refused are in the creator's answer (GroupRequests.swift).
+            let change = try groupNode(group)
             var createAttributes: Attributes = ["type": "new"]
             if let key { createAttributes["key"] = .text(key) }
             let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(),

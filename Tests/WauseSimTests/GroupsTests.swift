@@ -303,6 +303,39 @@ import Foundation
         #expect(row?["author"] == "15550001111@s.whatsapp.net" && row?["from"] == "15550001111:1@s.whatsapp.net")
         alice.close()
     }
+    /// A member device that is away while the group changes and a message is sent gets both,
+    /// in order, when it logs in again (queued like any offline stanza), and acking the
+    /// notification takes it off the queue for good.
+    @Test func aMemberAwayGetsTheChangesAndMessagesWhenItReturns() async throws {
+        let setup = try await SimSetup()
+        defer { Task { await setup.close() } }
+        let bob = try await GroupsTests.member(setup, phone: "15550002222", name: "Bob")
+        _ = try setup.simulator.state.createAccount(phone: "15550001111", pushName: "Alice")
+        let created = await admin(setup.simulator, "POST", "/accounts/15550001111/groups", ["subject": "Away", "participants": ["15550002222"]])
+        let groupJID = try #require(created.json["jid"]?.stringValue.flatMap(JID.init))
+        let create = try await bob.nextNotification()
+        try bob.send(Node(tag: "ack", attributes: ["class": "notification", "id": .text(create[attribute: "id"]!), "to": .jid(groupJID)]))
+        try await bob.expectNothingPending()
+        bob.close()
+
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15550001111/groups/\(groupJID)", ["subject": "Renamed"]).status == 200)
+        let sent = await admin(setup.simulator, "POST", "/accounts/15550001111/send", ["to": .string(groupJID.description), "text": "while away"])
+        #expect(sent.status == 200, "\(sent.json)")
+
+        try await bob.login(setup.simulator, phone: "15550002222", device: 1)
+        #expect(try await bob.expectNode().tag == "success")
+        let renamed = try await bob.expectNode()
+        #expect(renamed.tag == "notification" && renamed.child("subject")?[attribute: "subject"] == "Renamed")
+        let message = try await bob.expectNode()
+        #expect(message.tag == "message" && message.jid("from") == groupJID && message[attribute: "id"] == sent.json["message_id"]?.stringValue)
+        #expect(message.children("enc").map { $0[attribute: "type"] } == ["pkmsg", "skmsg"])
+        #expect(try await bob.expectNode().child("offline")?[attribute: "count"] == "2")
+        try bob.send(Node(tag: "ack", attributes: ["class": "notification", "id": .text(renamed[attribute: "id"]!), "to": .jid(groupJID)]))
+        try await bob.expectNothingPending()
+        // The acked notification is gone; the message, not yet receipted, is still queued.
+        #expect(try setup.simulator.state.queueCount(phone: "15550002222", device: 1) == 1)
+        bob.close()
+    }
 }
 
 extension TestCompanion {
