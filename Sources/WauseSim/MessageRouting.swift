@@ -25,17 +25,19 @@ final class MessageRouter: @unchecked Sendable {
     let logger: Logger
     /// Set once at start (the phones deliver through the router and the router wakes them).
     var phones: VirtualPhones!
-    /// Set once at start: the groups (GroupOperations.swift), whose changes are delivered through the router.
-    var groups: GroupOperations?
-    /// Set once at start (`--require-privacy-token`): a first 1:1 message to someone who issued
-    /// the sender no privacy token is refused with 463 (PrivacyRequests.swift `reachOutAllowed`).
-    var requirePrivacyToken = false
+    /// The groups (GroupOperations.swift).
+    let groups: GroupOperations
+    /// `--require-privacy-token`: a first 1:1 message to someone who issued the sender no
+    /// privacy token is refused with 463 (PrivacyRequests.swift `reachOutAllowed`).
+    let requirePrivacyToken: Bool
 
-    init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger) {
+    init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger, requirePrivacyToken: Bool = false) {
         self.state = state
         self.connections = connections
         self.environment = environment
         self.logger = logger
+        self.requirePrivacyToken = requirePrivacyToken
+        groups = GroupOperations(state: state, connections: connections, environment: environment)
     }
 
     /// A JID attribute, whether the peer encoded it as a JID pair or as text.

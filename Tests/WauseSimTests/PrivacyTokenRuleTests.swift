@@ -33,8 +33,7 @@ import WauseTestSupport
     }
 
     @Test func aFirstMessageNeedsTheRecipientsToken() async throws {
-        let setup = try await SimSetup()
-        setup.simulator.phones.router.requirePrivacyToken = true
+        let setup = try await SimSetup(requirePrivacyToken: true)
         let sender = try await FidelityTests.loggedInDevice(setup, phone: "15550001111")
         let recipient = try await FidelityTests.loggedInDevice(setup, phone: "15550002222")
 
