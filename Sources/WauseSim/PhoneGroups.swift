@@ -1,5 +1,6 @@
 import SwiftProtobuf
 import WauseBinary
+import WauseCrypto
 import WauseProto
 import WauseProtocol
 import WauseSignal
@@ -80,7 +81,7 @@ extension VirtualPhones {
             return (store, contents, duplicate, nil)
         }
         if let failure = outcome.failure {
-            try retry(node, id: id, from: sender, seq: seq, account: account, reason: failure, group: group)
+            try groupRetry(node, id: id, group: group, sender: sender, seq: seq, account: account, reason: failure)
             return
         }
         let now = environment.now()
@@ -197,5 +198,39 @@ extension VirtualPhones {
             try router.deliver([stanza]) { (c) throws(WauseError) in try store.apply(c) }
         }
         logger.info("virtual phone \(account.phone): resent group message \(id) to \(device) after retry receipt \(count)")
+    }
+
+    /// whatsmeow retry.go sendRetryReceipt for a group message: as for 1:1 (the registration id,
+    /// the phone's keys from the second try, at most 4), addressed `to` the group with
+    /// `participant` naming the sender's device, which answers with the message and its SKDM.
+    private func groupRetry(_ node: Node, id: String, group: JID, sender: JID, seq: Int64, account: SimAccount, reason: String)
+        throws(WauseError)
+    {
+        let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: sender.description)
+        logger.info("virtual phone \(account.phone): cannot decrypt \(id) from \(sender) in \(group) (try \(count)): \(reason)")
+        try state.dropQueued(seq: seq)
+        guard count <= VirtualPhones.maximumRetries else { return }
+        let keys = try state.phoneKeys(account)
+        var children = [
+            Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
+                                            "t": .text(node[attribute: "t"] ?? String(environment.now().seconds)), "v": "1"]),
+            Node(tag: "registration", bytes: PreKeyStanzas.bigEndian(keys.registrationID, bytes: 4)),
+        ]
+        if count > 1 {
+            let fresh = try state.newPhonePreKey(account)
+            children.append(Node(tag: "keys", children: [
+                Node(tag: "type", bytes: [DjbPublicKey.typeByte]),
+                Node(tag: "identity", bytes: account.identity.publicKey),
+                Node(tag: "key", children: [Node(tag: "id", bytes: PreKeyStanzas.bigEndian(fresh.id, bytes: 3)),
+                                            Node(tag: "value", bytes: fresh.keyPair.publicKey)]),
+                Node(tag: "skey", children: [
+                    Node(tag: "id", bytes: PreKeyStanzas.bigEndian(keys.signedPreKey.id, bytes: 3)),
+                    Node(tag: "value", bytes: keys.signedPreKey.keyPair.publicKey),
+                    Node(tag: "signature", bytes: keys.signedPreKey.signature),
+                ]),
+            ]))
+        }
+        try routeReceipt(Node(tag: "receipt", attributes: ["id": .text(id), "to": .jid(group), "participant": .jid(sender), "type": "retry"],
+                              children: children), account: account)
     }
 }

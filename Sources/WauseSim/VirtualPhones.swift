@@ -198,7 +198,7 @@ final class VirtualPhones: @unchecked Sendable {
     }
 
     /// whatsmeow retry.go sendRetryReceipt: the retry receipt a client sends when it cannot decrypt; keys from the second try.
-    func retry(_ node: Node, id: String, from: JID, seq: Int64, account: SimAccount, reason: String, group: JID? = nil) throws(WauseError) {
+    private func retry(_ node: Node, id: String, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
         let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: from.description)
         logger.info("virtual phone \(account.phone): cannot decrypt \(id) from \(from) (try \(count)): \(reason)")
         try state.dropQueued(seq: seq)
@@ -223,9 +223,7 @@ final class VirtualPhones: @unchecked Sendable {
                 ]),
             ]))
         }
-        var attributes: Attributes = ["id": .text(id), "to": .jid(group ?? from), "type": "retry"]
-        // A group message's retry receipt goes to the group, naming the sender (whatsmeow retry.go sendRetryReceipt).
-        if group != nil { attributes["participant"] = .jid(from) }
+        var attributes: Attributes = ["id": .text(id), "to": .jid(from), "type": "retry"]
         if let recipient = node.attributes["recipient"] { attributes["recipient"] = recipient }
         try routeReceipt(Node(tag: "receipt", attributes: attributes, children: children), account: account)
     }
