@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseTransport
 import WauseSupport
@@ -189,19 +190,21 @@ final class PendingLinks: @unchecked Sendable {
 
 /// A value set once, by whichever comes first (the companion's stanza, the connection closing, a
 /// timeout), and awaited by one task.
-final class OneShot<Value: Sendable>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value: Value?
-    private var continuation: CheckedContinuation<Value, Never>?
+final class OneShot<Value: Sendable>: Sendable {
+    private struct State {
+        var value: Value?
+        var continuation: CheckedContinuation<Value, Never>?
+    }
+    private let state = Mutex(State())
 
     /// Sets the value unless one is set already; returns whether this call set it.
     @discardableResult
     func fulfill(_ newValue: Value) -> Bool {
-        let waiting = lock.withLock { () -> CheckedContinuation<Value, Never>?? in
-            guard value == nil else { return .none }
-            value = newValue
-            defer { continuation = nil }
-            return .some(continuation)
+        let waiting = state.withLock { state -> CheckedContinuation<Value, Never>?? in
+            guard state.value == nil else { return .none }
+            state.value = newValue
+            defer { state.continuation = nil }
+            return .some(state.continuation)
         }
         guard case .some(let continuation) = waiting else { return false }
         continuation?.resume(returning: newValue)
@@ -210,9 +213,9 @@ final class OneShot<Value: Sendable>: @unchecked Sendable {
 
     func wait() async -> Value {
         await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
-            let ready = lock.withLock { () -> Value? in
-                if let value { return value }
-                self.continuation = continuation
+            let ready = state.withLock { state -> Value? in
+                if let value = state.value { return value }
+                state.continuation = continuation
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }
