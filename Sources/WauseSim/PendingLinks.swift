@@ -150,41 +150,43 @@ final class PairingConnection: @unchecked Sendable {
 /// Every pairing connection the simulator is serving, by ref and by the account a pairing code
 /// was requested for; and the device numbers promised in a `pair-success` that is not settled
 /// yet, so two devices linking to one account at once never get the same number.
-final class PendingLinks: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var connections: [Int: PairingConnection] = [:]
-    private var reserved: [String: Set<Int>] = [:]
+final class PendingLinks: Sendable {
+    private struct State {
+        var connections: [Int: PairingConnection] = [:]
+        var reserved: [String: Set<Int>] = [:]
+    }
+    private let state = Mutex(State())
 
-    func add(_ connection: PairingConnection) { lock.withLock { connections[connection.connectionID] = connection } }
+    func add(_ connection: PairingConnection) { state.withLock { $0.connections[connection.connectionID] = connection } }
 
     func remove(_ connectionID: Int) {
-        let removed = lock.withLock { connections.removeValue(forKey: connectionID) }
+        let removed = state.withLock { $0.connections.removeValue(forKey: connectionID) }
         removed?.markClosed()
     }
 
     func connection(holdingRef ref: String) -> PairingConnection? {
-        lock.withLock { connections.values.first { $0.refs.contains(ref) } }
+        state.withLock { $0.connections.values.first { $0.refs.contains(ref) } }
     }
 
     /// The connection with the newest live `companion_hello` for `phone`.
     func latestCodeRequest(phone: String) -> (PairingConnection, PairingConnection.CodeRequest)? {
-        let all = lock.withLock { Array(connections.values) }
+        let all = state.withLock { Array($0.connections.values) }
         return all.compactMap { connection in connection.pendingCode.flatMap { $0.phone == phone ? (connection, $0) : nil } }
             .max { $0.1.requestedAt < $1.1.requestedAt }
     }
 
     /// The lowest device number (1 and up; 0 is the phone) neither linked (`taken`) nor promised.
     func reserveDeviceNumber(phone: String, taken: Set<Int>) -> Int {
-        lock.withLock {
+        state.withLock { state in
             var number = 1
-            while taken.contains(number) || reserved[phone, default: []].contains(number) { number += 1 }
-            reserved[phone, default: []].insert(number)
+            while taken.contains(number) || state.reserved[phone, default: []].contains(number) { number += 1 }
+            state.reserved[phone, default: []].insert(number)
             return number
         }
     }
 
     func releaseDeviceNumber(phone: String, _ number: Int) {
-        lock.withLock { _ = reserved[phone]?.remove(number) }
+        state.withLock { _ = $0.reserved[phone]?.remove(number) }
     }
 }
 
