@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseSupport
 import WauseTransport
@@ -130,13 +131,14 @@ public final class SimConnections: @unchecked Sendable {
 /// A logged-in device's connection, through which its queue is delivered in order. Every
 /// stanza goes out at most once per connection (`lastSeq`); it stays queued until the device
 /// answers it, so the next connection delivers it again (the device dedupes by id).
-final class DeviceLink: @unchecked Sendable {
+final class DeviceLink: Sendable {
     let connectionID: Int
     let phone: String
     let device: Int
     private let send: @Sendable (Node) throws -> Void
-    private let lock = ConditionLock()
-    private var lastSeq: Int64 = 0
+    /// The last queue sequence number sent on this connection; holding it also makes one pump
+    /// (or one `sendNow`) at a time, so the order on the wire is the queue's.
+    private let lastSeq = Mutex<Int64>(0)
 
     init(connectionID: Int, phone: String, device: Int, send: @escaping @Sendable (Node) throws -> Void) {
         self.connectionID = connectionID
@@ -149,7 +151,7 @@ final class DeviceLink: @unchecked Sendable {
     /// a time per connection, so the order on the wire is the queue's.
     @discardableResult
     func pump(_ state: SimState) -> Int {
-        lock.withLock {
+        lastSeq.withLock { lastSeq in
             var sent = 0
             while true {
                 guard let batch = try? state.queued(phone: phone, device: device, after: lastSeq), !batch.isEmpty else { return sent }
@@ -166,5 +168,5 @@ final class DeviceLink: @unchecked Sendable {
     }
 
     /// A stanza that is not queued (a notification): now or never.
-    func sendNow(_ node: Node) { lock.withLock { try? send(node) } }
+    func sendNow(_ node: Node) { lastSeq.withLock { _ in try? send(node) } }
 }
