@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseProtocol
@@ -18,13 +19,18 @@ import WauseTransport
 /// Addressing: an account is reached by phone number (`PHONE[:N]@s.whatsapp.net`) or by LID
 /// (`LID[:N]@lid`); what a device receives names the sender in the form the sender used for
 /// that device, with the other form alongside (`sender_lid` / `sender_pn`, whatsmeow message.go parseMessageSource).
-final class MessageRouter: @unchecked Sendable {
+final class MessageRouter: Sendable {
     let state: SimState
     let connections: SimConnections
     let environment: Environment
     let logger: Logger
-    /// Set once at start (the phones deliver through the router and the router wakes them).
-    var phones: VirtualPhones!
+    /// Set once at start (the phones deliver through the router and the router wakes them, so
+    /// neither can be built with the other).
+    var phones: VirtualPhones? {
+        get { phonesSlot.withLock { $0 } }
+        set { phonesSlot.withLock { $0 = newValue } }
+    }
+    private let phonesSlot = Mutex<VirtualPhones?>(nil)
 
     init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger) {
         self.state = state
@@ -51,7 +57,7 @@ final class MessageRouter: @unchecked Sendable {
         var seen = Set<String>()
         for target in targets where seen.insert("\(target.phone):\(target.device)").inserted {
             if target.device == 0 {
-                phones.kick()
+                phones?.kick()
             } else {
                 for link in connections.links(phone: target.phone, device: target.device) { link.pump(state) }
             }
