@@ -1,4 +1,5 @@
 import SwiftProtobuf
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseProto
@@ -27,7 +28,7 @@ import WauseTransport
 /// Everything one step produces (ratchet state, inbox row, queue rows) is written in one
 /// transaction, and the stanza it handled leaves the queue in that same transaction, so a sim
 /// that stops half-way handles it again at the next start.
-final class VirtualPhones: @unchecked Sendable {
+final class VirtualPhones: Sendable {
     /// whatsmeow sends at most 4 retry receipts per message.
     static let maximumRetries = 4
 
@@ -36,11 +37,15 @@ final class VirtualPhones: @unchecked Sendable {
     let environment: Environment
     let logger: Logger
     /// One Signal operation of any phone at a time: sends (admin threads) and receives (the worker).
-    private let signalLock = ConditionLock()
-    private let workerLock = ConditionLock()
-    private var worker: Task<Void, Never>?
-    private var again = false
-    private var stopped = false
+    /// It guards no value of its own: the ratchet state is in the store it serialises.
+    private let signalLock = Mutex(())
+    private struct Worker {
+        var task: Task<Void, Never>?
+        /// Something was queued while the worker ran: drain once more.
+        var again = false
+        var stopped = false
+    }
+    private let worker = Mutex(Worker())
 
     init(state: SimState, router: MessageRouter, environment: Environment, logger: Logger) {
         self.state = state
@@ -53,15 +58,15 @@ final class VirtualPhones: @unchecked Sendable {
 
     /// Makes sure the phones read their queues (after something was queued for one, and at start).
     func kick() {
-        workerLock.withLock {
-            if stopped { return }
-            if worker != nil { again = true; return }
-            worker = Task.detached { [self] in
+        worker.withLock { worker in
+            if worker.stopped { return }
+            if worker.task != nil { worker.again = true; return }
+            worker.task = Task.detached { [self] in
                 while true {
                     drain()
-                    let more = workerLock.withLock { () -> Bool in
-                        if again && !stopped { again = false; return true }
-                        worker = nil
+                    let more = self.worker.withLock { worker -> Bool in
+                        if worker.again && !worker.stopped { worker.again = false; return true }
+                        worker.task = nil
                         return false
                     }
                     if !more { return }
@@ -71,15 +76,15 @@ final class VirtualPhones: @unchecked Sendable {
     }
 
     func stop() async {
-        let running = workerLock.withLock { () -> Task<Void, Never>? in
-            stopped = true
-            return worker
+        let running = worker.withLock { worker -> Task<Void, Never>? in
+            worker.stopped = true
+            return worker.task
         }
         await running?.value
     }
 
     private func drain() {
-        while !workerLock.withLock({ stopped }) {
+        while !worker.withLock({ $0.stopped }) {
             let next: (seq: Int64, phone: String, kind: QueuedStanza.Kind, node: Node?)
             do {
                 guard let found = try state.nextPhoneStanza() else { return }
@@ -119,7 +124,7 @@ final class VirtualPhones: @unchecked Sendable {
         let address = SignalAddress(user: from.user, device: from.device, server: from.server.rawValue)
         let t = message.t ?? environment.now().seconds
 
-        let outcome = try signalLock.withLock { () throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
+        let outcome = try signalLock.withLock { _ throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
             let store = try state.phoneSignalStore(account)
             var plaintexts: [[UInt8]] = []
             var duplicate = false
@@ -235,7 +240,7 @@ final class VirtualPhones: @unchecked Sendable {
         let recipients = try state.endpoints(of: target)
         let own = try state.endpoints(of: account).filter { $0.device != 0 }
 
-        try signalLock.withLock { () throws(WauseError) in
+        try signalLock.withLock { _ throws(WauseError) in
             let store = try state.phoneSignalStore(account)
             var stanzas: [QueuedStanza] = []
             for endpoint in recipients + own {
@@ -307,7 +312,7 @@ final class VirtualPhones: @unchecked Sendable {
         let bundle = receipt.bundle(for: from)
         let count = String(receipt.retry?.count ?? 1)
         let sender = SimEndpoint(account: account, device: 0)
-        try signalLock.withLock { () throws(WauseError) in
+        try signalLock.withLock { _ throws(WauseError) in
             let store = try state.phoneSignalStore(account)
             guard let enc = try encrypt(plaintext, for: endpoint, form: from.server, store: store, bundle: bundle, count: count) else { return }
             let stanza = QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
