@@ -4,27 +4,34 @@ import WauseProtocol
 import WauseProto
 import WauseSignal
 import WauseSupport
+import WauseTransport
 
 /// Receipts (whatsmeow receipt.go, retry.go; types/presence.go ReceiptType): delivery and read receipts for our messages move
 /// their status along a timeline (queued → sent → delivered → read); a retry receipt makes us
 /// encrypt the message again for the device that could not read it; `whatsapp_mark_read` sends
 /// read receipts for a chat.
-enum Receipts {
+struct Receipts: Sendable {
+    let store: Store
+    let messaging: Messaging
+    let environment: Environment
+    let logger: Logger
+    let publisher: EventPublisher
+
     /// Incoming `<receipt>` stanzas, on a logged-in connection.
-    static func route(_ router: inout StanzaRouter) {
-        router.on(.tag("receipt")) { node, session in handle(node, session: session) }
+    func route(_ router: inout StanzaRouter) {
+        router.on(.tag("receipt")) { [self] node, session in handle(node, session: session) }
     }
 
     /// Retry receipts answered per message and device (whatsmeow stops after 10 per sender).
     static let maximumRetriesAnswered = 5
 
-    static func handle(_ node: Node, session: ConnectionSession) {
-        let client = session.client, connection = session.connection
+    func handle(_ node: Node, session: ConnectionSession) {
+        let connection = session.connection
         guard let from = node.jid("from"), let first = node[attribute: "id"] else { return }
         let type = node[attribute: "type"]
         if type == "retry" {
             // Owned by the connection: a resend for a connection that ended has nowhere to go.
-            session.spawn { await resend(for: node, client: client, connection: connection) }
+            session.spawn { await resend(for: node, connection: connection) }
             return
         }
         let status: MessageStatus
@@ -34,12 +41,12 @@ enum Receipts {
         default: return  // sender, inactive, peer_msg, hist_sync, server-error: nothing to record
         }
         let ids = [first] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
-        let at = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? client.environment.now()
+        let at = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? environment.now()
         for id in ids {
-            guard let moved = try? client.store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
-            client.publish(.messageStatus, [
+            guard let moved = try? store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
+            publisher.publish(.messageStatus, [
                 "message_id": .string(id), "status": .string(status.rawValue), "device": .string(from.description),
-                "chat_id": JSONValue(try? client.store.message(id: id)?.chatJID),
+                "chat_id": JSONValue(try? store.message(id: id)?.chatJID),
                 "at": .string(at.iso8601),
             ])
         }
@@ -47,13 +54,13 @@ enum Receipts {
 
     /// whatsmeow retry.go handleRetryReceipt, the sender's side: the device `from` could not decrypt our message; encrypt it again
     /// for that device only — with a new session from the keys it sent, or a fresh bundle.
-    static func resend(for receipt: Node, client: WauseClient, connection: ServerConnection) async {
+    func resend(for receipt: Node, connection: ServerConnection) async {
         guard let device = receipt.jid("from"), let id = receipt[attribute: "id"],
-            let message = try? client.store.message(id: id), message.fromMe, let raw = message.raw,
-            let answered = try? client.store.countRetryAnswered(messageID: id, device: device.description),
-            answered <= maximumRetriesAnswered
+            let message = try? store.message(id: id), message.fromMe, let raw = message.raw,
+            let answered = try? store.countRetryAnswered(messageID: id, device: device.description),
+            answered <= Receipts.maximumRetriesAnswered
         else {
-            client.logger.info("retry receipt for \(receipt[attribute: "id"] ?? "?") not answered (unknown message or too many retries)")
+            logger.info("retry receipt for \(receipt[attribute: "id"] ?? "?") not answered (unknown message or too many retries)")
             return
         }
         do {
@@ -62,27 +69,27 @@ enum Receipts {
             if let keys = receipt.child("keys"),
                 let bundle = PreKeyStanzas.bundle(keys: keys, registration: receipt.child("registration")?.bytes, device: device) {
                 bundles[device] = bundle
-                try client.messaging.withRatchet { try client.messaging.signalStore.deleteSession(for: address) }
-            } else if try client.messaging.devicesWithoutSession([device]).isEmpty == false {
-                bundles = try await PreKeyBundles.fetch([device], client: client, connection: connection)
+                try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
+            } else if try messaging.devicesWithoutSession([device]).isEmpty == false {
+                bundles = try await PreKeyBundles.fetch([device], connection: connection, environment: environment)
             }
-            guard let account = try client.store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
+            guard let account = try store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
             var plaintext = raw
             if device.user == own.user {
                 plaintext = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
             }
-            guard let sealed = try client.messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }
+            guard let sealed = try messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }
             let count = receipt.child("retry")?[attribute: "count"] ?? "1"
             var children = [Node(tag: "enc", attributes: ["v": "2", "type": .text(sealed.type), "count": .text(count)], bytes: sealed.ciphertext)]
-            if sealed.type == "pkmsg", let identity = try client.store.advSignedIdentity() {
+            if sealed.type == "pkmsg", let identity = try store.advSignedIdentity() {
                 children.append(Node(tag: "device-identity", bytes: identity))
             }
             var attributes: Attributes = ["to": .jid(device), "id": .text(id), "type": "text", "device_fanout": "false"]
             if let t = receipt.child("retry")?[attribute: "t"] { attributes.append(Attribute(name: "t", value: .text(t))) }
             try connection.send(Node(tag: "message", attributes: attributes, children: children))
-            client.logger.info("resent \(id) to \(device) after retry receipt \(count)")
+            logger.info("resent \(id) to \(device) after retry receipt \(count)")
         } catch {
-            client.logger.warning("cannot answer the retry receipt for \(id) from \(device): \(error)")
+            logger.warning("cannot answer the retry receipt for \(id) from \(device): \(error)")
         }
     }
 
@@ -127,7 +134,7 @@ enum Receipts {
             }
             let chatJID = chat!
             if !messages.isEmpty {
-                guard client.versionedState().0 == .ready, let session = client.link.currentSession else {
+                guard client.status.current == .ready, let session = client.serverLink.currentSession else {
                     throw WauseError(.notConnected, "not connected to WhatsApp; read receipts cannot be sent now")
                 }
                 // All ids in one receipt share the chat (and, in 1:1 chats, the sender) (whatsmeow receipt.go MarkRead).

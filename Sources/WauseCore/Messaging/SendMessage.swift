@@ -114,7 +114,7 @@ enum SendMessage {
         ]
         _ = try client.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now,
                                      idempotency: key.map { [result] in ($0, definition.name, result.merging(requestKey, .object(request))) })
-        client.messaging.outbox.kick()
+        client.outbox.kick()
         let status = try await waitForAck(client: client, messageID: id)
         if status == .failed, let stored = try client.store.message(id: id) { try throwIfRefused(stored, chatJID: contact.chatJID) }
         result["status"] = .string(status.rawValue)

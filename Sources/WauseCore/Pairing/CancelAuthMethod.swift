@@ -24,8 +24,7 @@ public enum CancelAuthMethod {
             // cancelled attempt); a logged-out one keeps saying so until it links again.
             let (state, _) = client.connectionSnapshot()
             if cancelled || state == .authFailure || state == .starting || state == .qr || state == .pairingCode {
-                client.setPairingQR(nil)
-                client.setPairingCode(nil)
+                client.status.clearPairing()
                 client.transition(to: .stopped, lastError: .some(nil))
             }
             if cancelled { client.logger.info("linking cancelled") }
