@@ -22,7 +22,7 @@ import WauseSupport
         let qr = try #require(await nextEvent(client, named: "pairing.qr", after: 0)?.data["qr"]?.stringValue)
         #expect(await admin(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(qr)]).status == 200)
         try await MessagingTests.waitForLogin(client, after: 0)
-        try await poll { client.versionedState().0 == .ready }
+        try await poll { client.status.versioned().0 == .ready }
         return setup
     }
 

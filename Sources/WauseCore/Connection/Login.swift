@@ -62,8 +62,8 @@ struct Login: Sendable {
         // Whatever waited in the outbox while we were away goes out now.
         onReady()
         publisher.publish(.accountConnected, [
-            "phase": "login", "wid": .string(WauseClient.userJID(account.jid)),
-            "lid": JSONValue(account.lid.map(WauseClient.userJID)),
+            "phase": "login", "wid": .string(LinkedAccount.userJID(account.jid)),
+            "lid": JSONValue(account.lid.map(LinkedAccount.userJID)),
         ])
     }
 

@@ -19,16 +19,12 @@ public final class WauseClient: Sendable {
     let status: ConnectionStatus
     let keys: DeviceKeys
     let publisher: EventPublisher
-    /// The connection that is up now, for the methods that send on it (`whatsapp_mark_read`).
-    let serverLink: ServerLink
-    /// Signal sessions under one ratchet lock.
-    let messaging: Messaging
     /// The durable outbox and its worker.
     let outbox: Outbox
-    /// Unlinking, by the user or the server.
-    let logout: Logout
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     let link: ConnectionLoop
+    /// What the catalogue's methods receive.
+    let context: MethodContext
 
     public init(config: ClientConfig, environment: Environment = .live,
                 catalogue: MethodCatalogue = .standard) throws(WauseError) {
@@ -94,39 +90,24 @@ public final class WauseClient: Sendable {
         self.status = status
         self.keys = keys
         self.publisher = publisher
-        self.serverLink = serverLink
-        self.messaging = messaging
         self.outbox = outbox
-        self.logout = logout
-        self.link = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
-                                   publisher: publisher, link: serverLink, logout: logout, areas: areas)
+        let link = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
+                                  publisher: publisher, link: serverLink, logout: logout, areas: areas)
+        self.link = link
+        self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
+                                     logger: logger, status: status, connectionLoop: link, serverLink: serverLink, outbox: outbox,
+                                     logout: logout)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         if initial == .disconnected { link.startLogin() }
     }
 
-    // MARK: The connection state, for the methods and the hosts (it lives in `status`)
-
-    /// Moves the connection state; `lastError` `nil` keeps the current reason, `.some(x)` sets it.
-    func transition(to newState: ConnectionState, lastError: String?? = nil) {
-        status.transition(to: newState, lastError: lastError)
-    }
-
-    /// The state and a version that changes with every transition.
-    func versionedState() -> (ConnectionState, UInt64) { status.versioned() }
-
-    /// Returns once the state version differs from `version`, or when the task is cancelled.
-    func waitForTransition(after version: UInt64) async { await status.waitForTransition(after: version) }
-
-    func setPairingQR(_ qr: String?, expiresAt: UnixTime? = nil) { status.setPairingQR(qr, expiresAt: expiresAt) }
+    // MARK: The connection state, for the hosts (it lives in `status`)
 
     /// When the QR string `currentPairingQR` stops being valid, if one is up.
     public var currentPairingQRExpiry: UnixTime? { status.pairingQRExpiry }
 
     /// The pairing code (`XXXX-XXXX`) waiting to be entered on the phone, if any.
     public var currentPairingCode: String? { status.pairingCode }
-
-    /// Logs and delivers an event (nothing once the client is closed).
-    func publish(_ name: EventName, _ data: JSONObject) { publisher.publish(name, data) }
 
     /// Convenience for the C API and bindings: the configuration as JSON text.
     /// `variable` supplies `WAUSE_*` fallbacks for keys the JSON lacks (the C API passes getenv).
@@ -157,7 +138,7 @@ public final class WauseClient: Sendable {
             if let enabled = config.toolsets, !Toolsets.enables(enabled, method) {
                 throw Toolsets.notEnabled(method, enabled: enabled)
             }
-            let result = try await method.handler(self, prepared)
+            let result = try await method.handler(context, prepared)
             #if DEBUG
             // Debug builds (every test suite: swift test, the bindings', the MCP SDK suites) check
             // each result against the output schema MCP clients validate structuredContent with
@@ -222,7 +203,7 @@ public final class WauseClient: Sendable {
         if queued > 0 {
             let deadline = environment.now() + (timeout ?? config.closeTimeout)
             var cursor = events.latestCursor
-            while left > 0, environment.now() < deadline, versionedState().0.canStillSend {
+            while left > 0, environment.now() < deadline, status.current.canStillSend {
                 // Every send, failure and transition is an event: wait for the next one, not a poll.
                 await events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()),
                                          sleep: environment.sleep)
@@ -256,14 +237,12 @@ public final class WauseClient: Sendable {
 extension WauseClient {
     /// A page of the event log for a consumer catching up: `{events, next_cursor, has_more}`.
     public func replayEvents(after cursor: Int64, limit: Int) throws(WauseError) -> JSONObject {
-        guard cursor >= 0 else { throw .invalidRequest("after_cursor must be 0 or more") }
-        guard (1...1000).contains(limit) else { throw .invalidRequest("limit must be between 1 and 1000") }
-        let page = try events.events(after: cursor, limit: limit + 1)
-        let shown = page.prefix(limit)
-        return [
-            "events": .array(shown.map(\.json)),
-            "next_cursor": .int(shown.last?.cursor ?? cursor),
-            "has_more": .bool(page.count > limit),
-        ]
+        try context.replayEvents(after: cursor, limit: limit)
     }
+
+    /// The status object (`whatsapp_status`), with truthful values from the store.
+    public func statusObject() throws(WauseError) -> JSONObject { try context.statusObject() }
+
+    /// The status object with the pairing fields (`whatsapp_pair_status`).
+    public func pairStatusObject() throws(WauseError) -> JSONObject { try context.pairStatusObject() }
 }

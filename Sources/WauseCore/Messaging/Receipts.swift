@@ -112,17 +112,17 @@ struct Receipts: Sendable {
             ("message_ids", Schema.array(of: Schema.string())),
         ], required: ["ok", "chat_id", "count", "message_ids"]),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true),
-        handler: { client, arguments throws(WauseError) in
-            let now = client.environment.now()
+        handler: { context, arguments throws(WauseError) in
+            let now = context.environment.now()
             var chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: client.store, now: now).chatJID
+                try Recipients.resolve(text, store: context.store, now: now).chatJID
             }
             let given = arguments["message_ids"]?.arrayValue?.compactMap(\.stringValue)
             guard chat != nil || given != nil else { throw .invalidRequest("give chat or message_ids") }
             var messages: [MessageRecord] = []
             if let given {
                 for id in given {
-                    guard let message = try client.store.message(id: id), !message.fromMe else {
+                    guard let message = try context.store.message(id: id), !message.fromMe else {
                         throw WauseError(.notFound, "no received message \(id)")
                     }
                     if chat == nil { chat = message.chatJID }
@@ -130,11 +130,11 @@ struct Receipts: Sendable {
                     messages.append(message)
                 }
             } else if let chat {
-                messages = try client.store.unreadMessages(chat: chat)
+                messages = try context.store.unreadMessages(chat: chat)
             }
             let chatJID = chat!
             if !messages.isEmpty {
-                guard client.status.current == .ready, let session = client.serverLink.currentSession else {
+                guard context.status.current == .ready, let session = context.serverLink.currentSession else {
                     throw WauseError(.notConnected, "not connected to WhatsApp; read receipts cannot be sent now")
                 }
                 // All ids in one receipt share the chat (and, in 1:1 chats, the sender) (whatsmeow receipt.go MarkRead).
@@ -144,7 +144,7 @@ struct Receipts: Sendable {
                 let list = ids.count > 1 ? [Node(tag: "list", children: ids.dropFirst().map { Node(tag: "item", attributes: ["id": .text($0)]) })] : []
                 try session.connection.send(Node(tag: "receipt", attributes: attributes, children: list))
             }
-            try client.store.markChatRead(chat: chatJID, messageIDs: messages.map(\.id), now: now)
+            try context.store.markChatRead(chat: chatJID, messageIDs: messages.map(\.id), now: now)
             return ["ok": true, "chat_id": .string(chatJID), "count": .int(Int64(messages.count)),
                     "message_ids": .array(messages.map { .string($0.id) })]
         }

@@ -179,8 +179,8 @@ final class LinkingHandlers: Sendable {
         status.transition(to: .authenticated, lastError: .some(nil))
         logger.info("paired as \(Logger.redact(link.jid.description))" + (link.platform.map { " (phone platform \($0))" } ?? ""))
         publisher.publish(.accountPaired, [
-            "jid": .string(link.jid.description), "wid": .string(WauseClient.userJID(link.jid.description)),
-            "lid": JSONValue(link.lid.map { WauseClient.userJID($0.description) }),
+            "jid": .string(link.jid.description), "wid": .string(LinkedAccount.userJID(link.jid.description)),
+            "lid": JSONValue(link.lid.map { LinkedAccount.userJID($0.description) }),
             "platform": JSONValue(link.platform), "business_name": JSONValue(link.businessName),
         ])
     }

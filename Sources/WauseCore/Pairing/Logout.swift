@@ -65,8 +65,8 @@ struct Logout: Sendable {
             ("server_confirmed", Schema.boolean("WhatsApp confirmed the removal (false when offline)")),
         ], required: ["ok", "was_linked", "server_confirmed"]),
         annotations: MethodAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true),
-        handler: { client, _ throws(WauseError) in
-            let (wasLinked, confirmed) = try await client.logout.logOut(connectionLoop: client.link, clearHistory: false)
+        handler: { context, _ throws(WauseError) in
+            let (wasLinked, confirmed) = try await context.logout.logOut(connectionLoop: context.connectionLoop, clearHistory: false)
             return ["ok": true, "was_linked": .bool(wasLinked), "server_confirmed": .bool(confirmed)]
         }
     )
@@ -88,9 +88,9 @@ struct Logout: Sendable {
             ("cleared_data", Schema.boolean("the local history was deleted")),
         ], required: ["ok", "was_linked", "server_confirmed", "cleared_data"]),
         annotations: MethodAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true),
-        handler: { client, arguments throws(WauseError) in
+        handler: { context, arguments throws(WauseError) in
             let clear = arguments["clear_data"]?.boolValue ?? false
-            let (wasLinked, confirmed) = try await client.logout.logOut(connectionLoop: client.link, clearHistory: clear)
+            let (wasLinked, confirmed) = try await context.logout.logOut(connectionLoop: context.connectionLoop, clearHistory: clear)
             return ["ok": true, "was_linked": .bool(wasLinked), "server_confirmed": .bool(confirmed), "cleared_data": .bool(clear)]
         }
     )

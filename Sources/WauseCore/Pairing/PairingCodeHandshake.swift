@@ -170,16 +170,16 @@ public enum PairingCodeMethod {
         ], required: ["phone_number"]),
         outputSchema: outputSchema,
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),
-        handler: { client, arguments throws(WauseError) in
+        handler: { context, arguments throws(WauseError) in
             let phone = try PhoneNumber.normalize(arguments["phone_number"]?.stringValue ?? "")
-            if try client.store.linkedAccount() != nil {
+            if try context.store.linkedAccount() != nil {
                 return [
                     "already_authenticated": true, "phone_number": .null, "code": .null,
                     "instructions": "This device is already linked; whatsapp_logout unlinks it.",
-                    "status": .object(try client.statusObject()),
+                    "status": .object(try context.statusObject()),
                 ]
             }
-            let issued = try await client.link.requestPairingCode(phone: phone, timeout: codeWait)
+            let issued = try await context.connectionLoop.requestPairingCode(phone: phone, timeout: codeWait)
             let shown = LinkCodeCrypto.display(issued.code)
             return [
                 "already_authenticated": false, "phone_number": .string(issued.phone), "code": .string(shown),
