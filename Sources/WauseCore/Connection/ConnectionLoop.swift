@@ -77,6 +77,8 @@ final class ConnectionLoop: Sendable {
     }
 
     private func start(_ configure: (inout State) -> Void) {
+        // A call in flight when the client closed must not dial again on the closed store.
+        guard !status.isClosed else { return }
         state.withLock { state in
             guard state.task == nil else { return }
             configure(&state)

@@ -93,7 +93,9 @@ final class Outbox: Sendable {
     }
 
     /// Makes sure the worker runs (after an enqueue, after every login, when a retry is due).
+    /// Nothing starts once the client is closed: `stop()` has cancelled the worker for good.
     func kick() {
+        guard !status.isClosed else { return }
         state.withLock { state in
             if state.worker != nil { state.again = true; return }
             state.worker = Task { [self] in
