@@ -200,9 +200,9 @@ final class ConnectionLoop: Sendable {
             } else {
                 status.transition(to: .authenticated)
             }
-            let keepAlive = KeepAlive.start(connection: connection, environment: environment, logger: logger)
+            // The keepalive is this connection's: `end()` cancels it with the rest of its work.
+            session.spawn { [environment, logger] in await KeepAlive.run(connection: connection, environment: environment, logger: logger) }
             let reason = await connection.run { node in await session.handle(node) }
-            keepAlive.cancel()
             session.end()
             link.detach()
             if state.withLock({ $0.cancelled }) {
