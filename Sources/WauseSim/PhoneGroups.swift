@@ -1,6 +1,5 @@
 import SwiftProtobuf
 import WauseBinary
-import WauseCrypto
 import WauseProto
 import WauseProtocol
 import WauseSignal
@@ -31,7 +30,7 @@ extension VirtualPhones {
     /// `body` with the phone's Signal store, under the lock that serialises every Signal
     /// operation of the phones (the 1:1 path in VirtualPhones.swift takes the same lock).
     private func withPhoneStore<T>(_ account: SimAccount, _ body: (PhoneSignalStore) throws(WauseError) -> T) throws(WauseError) -> T {
-        try signalLock.withLock { () throws(WauseError) -> T in try body(try state.phoneSignalStore(account)) }
+        try signalLock.withLock { _ throws(WauseError) -> T in try body(try state.phoneSignalStore(account)) }
     }
 
     func receiveGroup(_ node: Node, id: String, group: JID, seq: Int64, account: SimAccount) throws(WauseError) {
@@ -81,7 +80,12 @@ extension VirtualPhones {
             return (store, contents, duplicate, nil)
         }
         if let failure = outcome.failure {
-            try groupRetry(node, id: id, group: group, sender: sender, seq: seq, account: account, reason: failure)
+            // whatsmeow retry.go sendRetryReceipt: to the group, naming the sender (ReceiptStanzas answering the envelope).
+            guard let envelope = try? MessageEnvelope(parsing: node) else {
+                try state.dropQueued(seq: seq)
+                return
+            }
+            try retry(envelope, from: sender, seq: seq, account: account, reason: failure)
             return
         }
         let now = environment.now()
@@ -100,9 +104,7 @@ extension VirtualPhones {
             try state.dequeue(seq: seq, in: c)
         }
         // The delivery receipt to the group, naming the sender (whatsmeow receipt.go sendMessageReceipt).
-        var receipt: Attributes = ["id": .text(id), "to": .jid(group), "participant": .jid(sender)]
-        if fromMe { receipt["type"] = "sender" }
-        try routeReceipt(Node(tag: "receipt", attributes: receipt), account: account)
+        try routeReceipt(ReceiptStanzas.Receipt(ids: [id], type: fromMe ? .sender : .delivery, to: group, participant: sender), account: account)
     }
 
     /// `POST /accounts/{phone}/send {to: GROUP}`: the phone sends `text` to a group it is in.
@@ -129,7 +131,7 @@ extension VirtualPhones {
             var stanzas: [QueuedStanza] = []
             for endpoint in recipients {
                 var children: [Node] = []
-                if let enc = try encrypt(distribution, for: endpoint, form: group.server, store: store) { children.append(enc) }
+                if let enc = try encrypt(distribution, for: endpoint, form: group.server, store: store) { children.append(enc.node) }
                 children.append(Node(tag: "enc", attributes: ["v": "2", "type": "skmsg"], bytes: skmsg))
                 stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
                                             node: router.groupDelivered(id: messageID, t: t, type: "text", group: group, sender: sender,
@@ -194,43 +196,9 @@ extension VirtualPhones {
                                         count: count)
             else { return }
             let stanza = QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
-                                      node: router.groupDelivered(id: id, t: sent.t, type: "text", group: group, sender: sender, children: [enc]))
+                                      node: router.groupDelivered(id: id, t: sent.t, type: "text", group: group, sender: sender, children: [enc.node]))
             try router.deliver([stanza]) { (c) throws(WauseError) in try store.apply(c) }
         }
         logger.info("virtual phone \(account.phone): resent group message \(id) to \(device) after retry receipt \(count)")
-    }
-
-    /// whatsmeow retry.go sendRetryReceipt for a group message: as for 1:1 (the registration id,
-    /// the phone's keys from the second try, at most 4), addressed `to` the group with
-    /// `participant` naming the sender's device, which answers with the message and its SKDM.
-    private func groupRetry(_ node: Node, id: String, group: JID, sender: JID, seq: Int64, account: SimAccount, reason: String)
-        throws(WauseError)
-    {
-        let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: sender.description)
-        logger.info("virtual phone \(account.phone): cannot decrypt \(id) from \(sender) in \(group) (try \(count)): \(reason)")
-        try state.dropQueued(seq: seq)
-        guard count <= VirtualPhones.maximumRetries else { return }
-        let keys = try state.phoneKeys(account)
-        var children = [
-            Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
-                                            "t": .text(node[attribute: "t"] ?? String(environment.now().seconds)), "v": "1"]),
-            Node(tag: "registration", bytes: PreKeyStanzas.bigEndian(keys.registrationID, bytes: 4)),
-        ]
-        if count > 1 {
-            let fresh = try state.newPhonePreKey(account)
-            children.append(Node(tag: "keys", children: [
-                Node(tag: "type", bytes: [DjbPublicKey.typeByte]),
-                Node(tag: "identity", bytes: account.identity.publicKey),
-                Node(tag: "key", children: [Node(tag: "id", bytes: PreKeyStanzas.bigEndian(fresh.id, bytes: 3)),
-                                            Node(tag: "value", bytes: fresh.keyPair.publicKey)]),
-                Node(tag: "skey", children: [
-                    Node(tag: "id", bytes: PreKeyStanzas.bigEndian(keys.signedPreKey.id, bytes: 3)),
-                    Node(tag: "value", bytes: keys.signedPreKey.keyPair.publicKey),
-                    Node(tag: "signature", bytes: keys.signedPreKey.signature),
-                ]),
-            ]))
-        }
-        try routeReceipt(Node(tag: "receipt", attributes: ["id": .text(id), "to": .jid(group), "participant": .jid(sender), "type": "retry"],
-                              children: children), account: account)
     }
 }

@@ -73,7 +73,7 @@ import WauseSupport
         guard case .object(var message) = History.json(record, ownJID: nil, author: nil) else { return }
         message["author"] = "Carol"
         message["identity_changed"] = false
-        client.publish(.messageReceived, ["message": .object(message), "sender_phone": "15550003333", "sender_lid": .null])
+        client.publisher.publish(.messageReceived, ["message": .object(message), "sender_phone": "15550003333", "sender_lid": .null])
         let result = try await client.call("whatsapp_wait_for_message", ["timeout": 1, "after_cursor": 0]).get()
         #expect(result["timed_out"] == .bool(false))
         #expect(result["message"]?["identity_changed"] == .bool(false))

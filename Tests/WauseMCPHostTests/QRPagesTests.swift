@@ -54,8 +54,8 @@ import WauseSupport
 
         // The state a QR rotation sets (QRRotation.show), so the pages can be read without a server.
         let qr = "https://wa.me/settings/linked_devices#ref,a,b,c,1"
-        fixture.client.setPairingQR(qr, expiresAt: UnixTime(milliseconds: 1_700_000_060_000))
-        fixture.client.transition(to: .qr)
+        fixture.client.status.setPairingQR(qr, expiresAt: UnixTime(milliseconds: 1_700_000_060_000))
+        fixture.client.status.transition(to: .qr)
         let json = MCPServerTests.json(await fixture.handle("GET", "/qr.json"))
         #expect(json == ["state": "qr", "qr": .string(qr), "code": .null, "expires_at": "2023-11-14T22:14:20.000Z"])
         let text = await fixture.handle("GET", "/qr.txt")

@@ -16,7 +16,7 @@ import WauseSupport
         linked.close()
 
         let client = try WauseClient(config: setup.config(directory), environment: .live)
-        #expect(client.versionedState().0 != .ready)
+        #expect(client.status.versioned().0 != .ready)
         let sent = try await MessagingTests.send(client, to: "15550003333", "open, send, close")
         let report = await client.close(flushingFor: .seconds(5))
         #expect(report.leftQueued == 0)  // flushed may be 1: the receipt can overtake the ack

@@ -22,7 +22,7 @@ import WauseSupport
         let qr = try #require(await nextEvent(client, named: "pairing.qr", after: 0)?.data["qr"]?.stringValue)
         #expect(await admin(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(qr)]).status == 200)
         try await MessagingTests.waitForLogin(client, after: 0)
-        try await poll { client.versionedState().0 == .ready }
+        try await poll { client.status.versioned().0 == .ready }
         return setup
     }
 
@@ -58,7 +58,7 @@ import WauseSupport
         let cursor = client.events.latestCursor
         let stuck = try OutboxRetryTests.enqueue(client, to: nobody.user, "nobody can read this")
         let other = try OutboxRetryTests.enqueue(client, to: "15550003333", "hello Carol")
-        client.messaging.outbox.kick()
+        client.outbox.kick()
 
         // Carol's message goes out after one attempt of the older one, which waits 2 s ± 20 %.
         _ = try await MessagingTests.event(client, "message.status", after: cursor) {
@@ -98,7 +98,7 @@ import WauseSupport
         let unknown = try OutboxRetryTests.enqueue(client, to: "15550008888", "are you there?")
         let one = try OutboxRetryTests.enqueue(client, to: "15550003333", "one")
         let two = try OutboxRetryTests.enqueue(client, to: "15550003333", "two")
-        client.messaging.outbox.kick()
+        client.outbox.kick()
         let failed = try await MessagingTests.event(client, "message.status", after: cursor) {
             $0["message_id"] == .string(unknown) && $0["status"] == "failed"
         }

@@ -18,7 +18,7 @@ public struct MethodAnnotations: Sendable, Equatable {
 /// `inputSchema` (with defaults filled in) and must return an object that satisfies
 /// `outputSchema`.
 public struct MethodDefinition: Sendable {
-    public typealias Handler = @Sendable (WauseClient, JSONObject) async throws(WauseError) -> JSONObject
+    public typealias Handler = @Sendable (MethodContext, JSONObject) async throws(WauseError) -> JSONObject
 
     public let name: String
     public let title: String

@@ -30,15 +30,15 @@ enum ToolInfoMethod {
         ], required: ["ok", "name", "title", "toolset", "enabled", "summary", "description", "input_schema", "output_schema",
                       "annotations", "errors"]),
         annotations: .readOnlyLocal,
-        handler: { client, arguments throws(WauseError) in
+        handler: { context, arguments throws(WauseError) in
             let name = arguments["tool"]?.stringValue ?? ""
-            guard let method = client.catalogue.method(named: name) else {
-                throw WauseError(.notFound, "no tool named '\(name)'; tools: \(client.catalogue.methods.map(\.name).joined(separator: ", "))",
+            guard let method = context.catalogue.method(named: name) else {
+                throw WauseError(.notFound, "no tool named '\(name)'; tools: \(context.catalogue.methods.map(\.name).joined(separator: ", "))",
                                  details: ["tool": .string(name)])
             }
             return [
                 "ok": true, "name": .string(method.name), "title": .string(method.title), "toolset": .string(method.toolset),
-                "enabled": .bool(client.config.toolsets.map { Toolsets.enables($0, method) } ?? true),
+                "enabled": .bool(context.config.toolsets.map { Toolsets.enables($0, method) } ?? true),
                 "summary": .string(method.shortDescription), "description": .string(method.description),
                 "input_schema": method.inputSchema, "output_schema": method.outputSchema, "annotations": method.annotations.json,
                 "errors": .array(method.errors.map { .string($0.rawValue) }),

@@ -21,12 +21,21 @@ final class ConnectionLoop: Sendable {
         case code(phone: String)
     }
 
-    /// Weak: a loop task can outlive `close()` by a moment, and must not keep (or touch a freed)
-    /// client; `run` holds a strong reference for its own duration.
-    private weak let owner: WauseClient?
+    private let store: Store
+    private let config: ClientConfig
+    private let status: ConnectionStatus
+    private let keys: DeviceKeys
+    private let environment: Environment
+    private let logger: Logger
+    private let publisher: EventPublisher
+    /// Where the loop puts the connection that is up, for the features that send on it.
+    private let link: ServerLink
+    /// What a logout the server announces does (the same as the user's).
+    private let logout: Logout
+    /// The handlers each connection routes its stanzas to.
+    private let areas: ConnectionSession.Areas
     private struct State {
         var task: Task<Void, Never>?
-        var session: ConnectionSession?
         var mode: LinkMode = .qr
         /// Why the last linking attempt stopped without a connection (server unreachable), for the
         /// linking calls to report as `not_connected`; cleared when a loop starts.
@@ -38,11 +47,23 @@ final class ConnectionLoop: Sendable {
     /// Pairing-code requests waiting for a connection that can take them.
     let codeRequests = PendingRequests<PairingCodeHandshake.Issued>()
 
-    init(client: WauseClient) { self.owner = client }
+    init(store: Store, config: ClientConfig, status: ConnectionStatus, keys: DeviceKeys, environment: Environment,
+         logger: Logger, publisher: EventPublisher, link: ServerLink, logout: Logout, areas: ConnectionSession.Areas) {
+        self.store = store
+        self.config = config
+        self.status = status
+        self.keys = keys
+        self.environment = environment
+        self.logger = logger
+        self.publisher = publisher
+        self.link = link
+        self.logout = logout
+        self.areas = areas
+    }
 
     var isRunning: Bool { state.withLock { $0.task != nil } }
     var linkMode: LinkMode { state.withLock { $0.mode } }
-    var currentSession: ConnectionSession? { state.withLock { $0.session } }
+    var currentSession: ConnectionSession? { link.currentSession }
     var unreachableError: WauseError? { state.withLock { $0.unreachable } }
 
     /// Starts linking unless a loop is already running.
@@ -56,19 +77,19 @@ final class ConnectionLoop: Sendable {
     }
 
     private func start(_ configure: (inout State) -> Void) {
-        guard let client = owner else { return }
+        // A call in flight when the client closed must not dial again on the closed store.
+        guard !status.isClosed else { return }
         state.withLock { state in
             guard state.task == nil else { return }
             configure(&state)
             state.unreachable = nil
             state.cancelled = false
-            client.transition(to: .starting, lastError: .some(nil))
+            status.transition(to: .starting, lastError: .some(nil))
             state.task = Task { [self] in
                 await run()
-                self.state.withLock { state in
-                    state.task = nil
-                    state.session = nil
-                }
+                // Detached before the task is forgotten, so it can never detach a next loop's session.
+                link.detach()
+                self.state.withLock { $0.task = nil }
                 codeRequests.failAll(WauseError(.pairingFailed, "linking stopped before a code was issued"))
             }
         }
@@ -78,19 +99,19 @@ final class ConnectionLoop: Sendable {
     func requestPairingCode(phone: String, timeout: Duration) async throws(WauseError) -> PairingCodeHandshake.Issued {
         let live = state.withLock { state -> ConnectionSession? in
             state.mode = .code(phone: phone)
-            return state.session?.canIssuePairingCode == true ? state.session : nil
+            let session = link.currentSession
+            return session?.canIssuePairingCode == true ? session : nil
         }
         if let live { return try await live.issuePairingCode(phone: phone) }
-        guard let client = owner else { throw WauseError(.pairingFailed, "the client is closed") }
         startLinking(mode: .code(phone: phone))
-        return try await codeRequests.wait(timeout: timeout, environment: client.environment,
+        return try await codeRequests.wait(timeout: timeout, environment: environment,
                                            timeoutError: WauseError(.timeout, "WhatsApp did not issue a pairing code in time"),
                                            failed: { [weak self] in self?.unreachableError })
     }
 
     /// Stops the loop and drops the connection (client closing).
     func stop() {
-        let (running, live) = state.withLock { ($0.task, $0.session) }
+        let (running, live) = state.withLock { ($0.task, link.currentSession) }
         running?.cancel()
         live?.connection.close()
     }
@@ -99,7 +120,7 @@ final class ConnectionLoop: Sendable {
     /// for the loop to end. Returns whether one was running.
     func cancelLinking() async -> Bool {
         let running = state.withLock { state -> Task<Void, Never>? in
-            guard state.task != nil, state.session?.linking != false else { return nil }
+            guard state.task != nil, link.currentSession?.linking != false else { return nil }
             state.cancelled = true
             return state.task
         }
@@ -119,43 +140,41 @@ final class ConnectionLoop: Sendable {
     // MARK: The loop
 
     private func run() async {
-        guard let client = owner else { return }
-        let environment = client.environment
         let linkingStarted = environment.now()
         var failures = 0
         while !Task.isCancelled {
             let account: LinkedAccount?
-            do { account = try client.store.linkedAccount() } catch {
-                client.transition(to: .disconnected, lastError: .some(error.message))
+            do { account = try store.linkedAccount() } catch {
+                status.transition(to: .disconnected, lastError: .some(error.message))
                 return
             }
             // A link belongs to its server: never dial another one with its keys.
-            if let account, let mismatch = WauseClient.serverMismatch(account: account, config: client.config) {
-                client.transition(to: .authFailure, lastError: .some(mismatch))
+            if let account, let mismatch = config.serverMismatch(with: account) {
+                status.transition(to: .authFailure, lastError: .some(mismatch))
                 return
             }
-            let server = client.dialTarget(for: account)
+            let server = config.dialTarget(for: account)
             if account == nil, environment.now() - linkingStarted >= ConnectionLoop.linkingDeadline {
-                failLinking(client, "linking did not complete within \(ConnectionLoop.linkingDeadline.wholeSeconds / 60) minutes")
+                failLinking("linking did not complete within \(ConnectionLoop.linkingDeadline.wholeSeconds / 60) minutes")
                 return
             }
             let payload: [UInt8]
             do throws(WauseError) {
                 if let account {
-                    payload = try Login.payload(account: account, config: client.config)
+                    payload = try Login.payload(account: account, config: config)
                 } else {
-                    payload = try ClientPayloads.registration(keys: client.identity.publicKeys, clientVersion: client.config.clientVersion,
-                                                             pushName: client.config.pushName)
+                    payload = try ClientPayloads.registration(keys: keys.current.publicKeys, clientVersion: config.clientVersion,
+                                                             pushName: config.pushName)
                 }
             } catch {
-                if account == nil { failLinking(client, error.message) } else { client.transition(to: .disconnected, lastError: .some(error.message)) }
+                if account == nil { failLinking(error.message) } else { status.transition(to: .disconnected, lastError: .some(error.message)) }
                 return
             }
-            if account == nil || client.versionedState().0 != .authenticated { client.transition(to: .starting) }
+            if account == nil || status.current != .authenticated { status.transition(to: .starting) }
             let connection: ServerConnection
-            client.logger.info("dialing \(server.url) (\(account == nil ? "to link" : "to log in"))")
+            logger.info("dialing \(server.url) (\(account == nil ? "to link" : "to log in"))")
             do {
-                connection = try await ServerConnection.open(url: server.url, noiseKey: client.identity.noiseKey,
+                connection = try await ServerConnection.open(url: server.url, noiseKey: keys.current.noiseKey,
                                                              payload: payload, rootKey: server.rootKey,
                                                              environment: environment)
             } catch {
@@ -164,32 +183,32 @@ final class ConnectionLoop: Sendable {
                 // reason, instead of the linking calls waiting out their deadline.
                 if account == nil, failures == 0, error.details?["reason"] == "unreachable" {
                     state.withLock { $0.unreachable = error }
-                    client.logger.info("linking stopped: \(error.message)")
-                    failLinking(client, error.message, code: .notConnected)
+                    logger.info("linking stopped: \(error.message)")
+                    failLinking(error.message, code: .notConnected)
                     return
                 }
                 failures += 1
-                client.transition(to: account == nil ? .starting : .disconnected, lastError: .some(error.message))
-                client.logger.warning("\(account == nil ? "linking" : "login"): \(error.message); retrying")
-                if !(await backoff(client, failures)) { return }
+                status.transition(to: account == nil ? .starting : .disconnected, lastError: .some(error.message))
+                logger.warning("\(account == nil ? "linking" : "login"): \(error.message); retrying")
+                if !(await backoff(failures)) { return }
                 continue
             }
-            let session = ConnectionSession(client: client, connection: connection, loop: self, linking: account == nil)
-            state.withLock { $0.session = session }
+            let session = ConnectionSession(connection: connection, loop: self, linking: account == nil, areas: areas)
+            link.attach(session)
             if account == nil {
-                client.publish(.accountConnected, ["phase": "linking"])
+                publisher.publish(.accountConnected, ["phase": "linking"])
             } else {
-                client.transition(to: .authenticated)
+                status.transition(to: .authenticated)
             }
-            let keepAlive = KeepAlive.start(connection: connection, environment: environment, logger: client.logger)
+            // The keepalive is this connection's: `end()` cancels it with the rest of its work.
+            session.spawn { [environment, logger] in await KeepAlive.run(connection: connection, environment: environment, logger: logger) }
             let reason = await connection.run { node in await session.handle(node) }
-            keepAlive.cancel()
             session.end()
-            state.withLock { $0.session = nil }
+            link.detach()
             if state.withLock({ $0.cancelled }) {
                 // whatsapp_cancel_auth: not a failure (no pairing.failed); the method sets `stopped`.
-                client.logger.info("disconnected: linking cancelled (not reconnecting)")
-                client.publish(.accountDisconnected, ["reason": "linking cancelled", "will_reconnect": false])
+                logger.info("disconnected: linking cancelled (not reconnecting)")
+                publisher.publish(.accountDisconnected, ["reason": "linking cancelled", "will_reconnect": false])
                 return
             }
             if session.loggedIn { failures = 0 }
@@ -206,57 +225,56 @@ final class ConnectionLoop: Sendable {
                 closedBeforeRestart = true
             }
             let willReconnect = (outcome == nil || outcome == .restart) && !Task.isCancelled
-            client.logger.info("disconnected: \(closedBeforeRestart ? reason : outcome?.message ?? reason)"
+            logger.info("disconnected: \(closedBeforeRestart ? reason : outcome?.message ?? reason)"
                                + (willReconnect ? "" : " (not reconnecting)"))
-            let linkedNow = (try? client.store.linkedAccount()) != nil
+            let linkedNow = (try? store.linkedAccount()) != nil
             // The state moves before the event goes out, so a listener reacting to the event
             // reads the new state.
             if willReconnect, outcome != .restart {
-                client.transition(to: linkedNow ? .disconnected : .starting, lastError: .some(reason))
+                status.transition(to: linkedNow ? .disconnected : .starting, lastError: .some(reason))
             }
-            client.publish(.accountDisconnected, ["reason": .string(closedBeforeRestart ? reason : outcome?.message ?? reason),
+            publisher.publish(.accountDisconnected, ["reason": .string(closedBeforeRestart ? reason : outcome?.message ?? reason),
                                                   "will_reconnect": .bool(willReconnect)])
             switch outcome {
             case .failed(let message)?:
-                failLinking(client, message)
+                failLinking(message)
                 return
             case .terminal(let state, let message)?:
                 if state == .loggedOut {
-                    await client.loggedOut(reason: message, initiatedBy: "server")
+                    await logout.loggedOut(reason: message, initiatedBy: "server")
                 } else {
-                    client.transition(to: state, lastError: .some(message))
+                    status.transition(to: state, lastError: .some(message))
                 }
                 return
             case .restart?:
                 // After pair-success (whatsmeow pair.go handlePair) the server restarts the stream; log in at once.
                 failures = 0
-                client.logger.info("reconnecting in 0 s (logging in after pairing)")
+                logger.info("reconnecting in 0 s (logging in after pairing)")
                 continue
             case nil:
                 if Task.isCancelled { return }
                 failures += 1
-                if !(await backoff(client, failures)) { return }
+                if !(await backoff(failures)) { return }
             }
         }
     }
 
-    private func failLinking(_ client: WauseClient, _ message: String, code: WauseError.Code = .pairingFailed) {
-        client.setPairingQR(nil)
-        client.setPairingCode(nil)
-        client.transition(to: .authFailure, lastError: .some(message))
-        client.publish(.pairingFailed, ["reason": .string(message)])
+    private func failLinking(_ message: String, code: WauseError.Code = .pairingFailed) {
+        status.clearPairing()
+        status.transition(to: .authFailure, lastError: .some(message))
+        publisher.publish(.pairingFailed, ["reason": .string(message)])
         codeRequests.failAll(WauseError(code, message))
     }
 
     /// Waits before reconnect number `attempt`; false if the loop was cancelled meanwhile.
-    private func backoff(_ client: WauseClient, _ attempt: Int) async -> Bool {
+    private func backoff(_ attempt: Int) async -> Bool {
         let base = min(ConnectionLoop.longestBackoff, ConnectionLoop.firstBackoff * (1 << min(attempt - 1, 5))).milliseconds
-        let random = client.environment.randomBytes(2)
+        let random = environment.randomBytes(2)
         let jitter = Duration.milliseconds((Int64(random[0]) << 8 | Int64(random[1])) % (base / 2 + 1) - base / 4)
         let delay = .milliseconds(base) + jitter
-        client.logger.info("reconnecting in \(delay.milliseconds / 1000).\(delay.milliseconds % 1000 / 100) s (attempt \(attempt + 1))")
+        logger.info("reconnecting in \(delay.milliseconds / 1000).\(delay.milliseconds % 1000 / 100) s (attempt \(attempt + 1))")
         do {
-            try await client.environment.sleep(delay)
+            try await environment.sleep(delay)
             return true
         } catch {
             return false

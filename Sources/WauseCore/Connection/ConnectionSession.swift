@@ -8,10 +8,20 @@ import WauseSupport
 /// has to wait for an answer runs in its own task (`spawn`), so the reading loop never stalls, and
 /// those tasks end with the connection.
 final class ConnectionSession: Sendable {
+    /// The areas whose handlers a connection's router holds, built once when the client is wired:
+    /// login and the logged-in areas, and how to make one linking connection's pairing state.
+    struct Areas: Sendable {
+        let login: Login
+        let receive: Receive
+        let receipts: Receipts
+        let preKeys: PreKeys
+        let deviceList: DeviceList
+        let makeLinkingHandlers: @Sendable () -> LinkingHandlers
+    }
+
     let connection: ServerConnection
     /// Whether this connection registered (unlinked device) rather than logged in.
     let linking: Bool
-    let client: WauseClient
     /// The loop that dialled this connection; it holds the session only while the connection runs.
     let loop: ConnectionLoop
     /// The pairing stanzas' state, on a linking connection only.
@@ -26,22 +36,21 @@ final class ConnectionSession: Sendable {
     private let state = Mutex(State())
     private let router: StanzaRouter
 
-    init(client: WauseClient, connection: ServerConnection, loop: ConnectionLoop, linking: Bool) {
-        self.client = client
+    init(connection: ServerConnection, loop: ConnectionLoop, linking: Bool, areas: Areas) {
         self.connection = connection
         self.loop = loop
         self.linking = linking
-        self.pairing = linking ? LinkingHandlers(client: client) : nil
+        self.pairing = linking ? areas.makeLinkingHandlers() : nil
         var router = StanzaRouter()
-        ConnectionSession.routeConnectionStanzas(&router)
+        ConnectionSession.routeConnectionStanzas(&router, login: areas.login)
         if linking {
             LinkingHandlers.route(&router)
         } else {
-            Receive.route(&router)
-            Receipts.route(&router)
-            PreKeys.route(&router)
+            areas.receive.route(&router)
+            areas.receipts.route(&router)
+            areas.preKeys.route(&router)
         }
-        DeviceList.route(&router)
+        areas.deviceList.route(&router)
         self.router = router
     }
 
@@ -104,7 +113,7 @@ final class ConnectionSession: Sendable {
 
     /// Stream errors and failures end the connection (`StreamVerdict` says how); `<success>` means
     /// logged in; the server's pings are answered (whatsmeow connectionevents.go, keepalive.go).
-    private static func routeConnectionStanzas(_ router: inout StanzaRouter) {
+    private static func routeConnectionStanzas(_ router: inout StanzaRouter, login: Login) {
         let streamEnd: StanzaRouter.Handler = { node, session in
             if let verdict = StreamVerdict.outcome(of: node) { session.finish(verdict) }
             session.connection.close()
@@ -113,7 +122,7 @@ final class ConnectionSession: Sendable {
         router.on(.tag("failure"), streamEnd)
         router.on(.tag("success")) { node, session in
             session.state.withLock { $0.didLogIn = true }
-            session.spawn { await Login.succeeded(node, client: session.client, connection: session.connection) }
+            session.spawn { await login.succeeded(node, connection: session.connection) }
         }
         router.on(.iqNamespace("urn:xmpp:ping")) { node, session in
             guard node[attribute: "type"] == "get", let id = node[attribute: "id"] else { return }

@@ -11,29 +11,28 @@ enum KeepAlive {
     static let answerDeadline: Duration = .seconds(10)
     static let deadAfter: Duration = .seconds(3 * 60)
 
-    /// The caller owns the task: the connection loop cancels it when the connection ends.
-    static func start(connection: ServerConnection, environment: Environment, logger: Logger) -> Task<Void, Never> {
-        Task {
-            var lastSuccess = environment.now()
-            while !Task.isCancelled {
-                let random = environment.randomBytes(2)
-                let range = (longestInterval - shortestInterval).milliseconds + 1
-                let spread = Duration.milliseconds((Int64(random[0]) << 8 | Int64(random[1])) % range)
-                do { try await environment.sleep(shortestInterval + spread) } catch { return }
-                let ping = Node(tag: "iq", attributes: [
-                    "id": .text(connection.nextID()), "to": .jid(.whatsAppServer), "type": "get", "xmlns": "w:p",
-                ], children: [Node(tag: "ping")])
-                do {
-                    _ = try await connection.query(ping, timeout: answerDeadline, environment: environment)
-                    lastSuccess = environment.now()
-                } catch {
-                    if Task.isCancelled { return }
-                    logger.warning("keepalive ping failed: \(error)")
-                    if environment.now() - lastSuccess >= deadAfter {
-                        logger.warning("no successful keepalive for 3 minutes; dropping the connection")
-                        connection.close()
-                        return
-                    }
+    /// Pings until cancelled or the link is dead. Run as the connection's follow-up work
+    /// (`ConnectionSession.spawn`), so it ends with the connection like the rest of it.
+    static func run(connection: ServerConnection, environment: Environment, logger: Logger) async {
+        var lastSuccess = environment.now()
+        while !Task.isCancelled {
+            let random = environment.randomBytes(2)
+            let range = (longestInterval - shortestInterval).milliseconds + 1
+            let spread = Duration.milliseconds((Int64(random[0]) << 8 | Int64(random[1])) % range)
+            do { try await environment.sleep(shortestInterval + spread) } catch { return }
+            let ping = Node(tag: "iq", attributes: [
+                "id": .text(connection.nextID()), "to": .jid(.whatsAppServer), "type": "get", "xmlns": "w:p",
+            ], children: [Node(tag: "ping")])
+            do {
+                _ = try await connection.query(ping, timeout: answerDeadline, environment: environment)
+                lastSuccess = environment.now()
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("keepalive ping failed: \(error)")
+                if environment.now() - lastSuccess >= deadAfter {
+                    logger.warning("no successful keepalive for 3 minutes; dropping the connection")
+                    connection.close()
+                    return
                 }
             }
         }

@@ -165,3 +165,33 @@ public struct ClientConfig: Sendable, Equatable {
         }
     }
 }
+
+extension ClientConfig {
+    /// Where to dial: what the configuration names, and for what it leaves out the linked
+    /// device's own server (stored with the link), else WhatsApp's. `serverMismatch` has made
+    /// sure the two describe one server.
+    func dialTarget(for account: LinkedAccount?) -> (url: String, rootKey: [UInt8]) {
+        (configuredServerURL ?? account?.serverURL ?? ClientConfig.defaultServerURL,
+         configuredServerRootKey ?? account?.serverRootKey ?? serverRootKey)
+    }
+
+    /// Why a store linked on one server must not dial with a configuration naming another (a
+    /// sentence for `last_error`), or nil. A server is its certificate root key (only the holder
+    /// of its private key passes the handshake, whatsmeow handshake.go verifyServerCert), reached
+    /// at a URL: the configuration may name another URL for the same server only together with
+    /// that root key (a simulator restarted on another port); settings it leaves out follow the link.
+    func serverMismatch(with account: LinkedAccount) -> String? {
+        guard let linkedURL = account.serverURL, let linkedKey = account.serverRootKey else { return nil }
+        if let key = configuredServerRootKey, key != linkedKey {
+            let named = configuredServerURL ?? linkedURL
+            return "This device is linked on the server \(linkedURL), but the configuration names the server \(named) with "
+                + "another certificate root key; it will not dial another server with this link's keys. Leave server_url and "
+                + "server_root_key out to use \(linkedURL), or log out to link again."
+        }
+        if let url = configuredServerURL, url != linkedURL, configuredServerRootKey == nil {
+            return "This device is linked on the server \(linkedURL), but the configuration names \(url); it will not dial "
+                + "another server with this link's keys. Leave server_url out to use \(linkedURL), or log out to link again."
+        }
+        return nil
+    }
+}

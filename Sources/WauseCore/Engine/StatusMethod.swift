@@ -39,19 +39,19 @@ public enum StatusMethod {
         inputSchema: Schema.object([]),
         outputSchema: outputSchema,
         annotations: .readOnlyLocal,
-        handler: { client, _ throws(WauseError) in try client.statusObject() }
+        handler: { context, _ throws(WauseError) in try context.statusObject() }
     )
 }
 
-extension WauseClient {
+extension MethodContext {
     /// The status object, with truthful values from the store.
-    public func statusObject() throws(WauseError) -> JSONObject {
+    func statusObject() throws(WauseError) -> JSONObject {
         let account = try store.linkedAccount()
         let summary = try store.summary()
-        let (state, lastError) = connectionSnapshot()
+        let (state, lastError) = status.snapshot()
         let accountJSON: JSONValue = account.map { account in
             [
-                "wid": .string(WauseClient.userJID(account.jid)), "lid": JSONValue(account.lid.map(WauseClient.userJID)),
+                "wid": .string(LinkedAccount.userJID(account.jid)), "lid": JSONValue(account.lid.map(LinkedAccount.userJID)),
                 // The configured push_name is the one each login sends (Login.swift), so it wins over
                 // what the store kept at linking (nothing, when it was configured later; issue 11).
                 "pushname": JSONValue(config.pushName ?? account.pushName), "platform": JSONValue(account.platform),
@@ -73,7 +73,7 @@ extension WauseClient {
     }
 }
 
-extension WauseClient {
+extension LinkedAccount {
     /// `user:device@server` → `user@server`: the status reports the account, not this device.
     static func userJID(_ jid: String) -> String {
         guard let at = jid.firstIndex(of: "@") else { return jid }

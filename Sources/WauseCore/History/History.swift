@@ -77,7 +77,7 @@ enum History {
 
     /// `author` comes from `Store.authors` (one rule for every tool and event).
     static func json(_ message: MessageRecord, ownJID: String?, author: String?) -> JSONValue {
-        let own = ownJID.map(WauseClient.userJID)
+        let own = ownJID.map(LinkedAccount.userJID)
         return [
             "id": .string(message.id), "chat_id": .string(message.chatJID),
             "from": JSONValue(message.fromMe ? own : (message.senderJID ?? message.chatJID)),
@@ -88,9 +88,9 @@ enum History {
         ]
     }
 
-    static func messagesJSON(_ messages: [MessageRecord], client: WauseClient) throws(WauseError) -> [JSONValue] {
-        let own = try client.store.linkedAccount()?.jid
-        let authors = try client.store.authors(of: messages, ownPushName: client.config.pushName)
+    static func messagesJSON(_ messages: [MessageRecord], context: MethodContext) throws(WauseError) -> [JSONValue] {
+        let own = try context.store.linkedAccount()?.jid
+        let authors = try context.store.authors(of: messages, ownPushName: context.config.pushName)
         return zip(messages, authors).map { json($0, ownJID: own, author: $1) }
     }
 
@@ -108,8 +108,8 @@ enum History {
         outputSchema: Schema.object([("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("chats", Schema.array(of: chatSchema))],
                                     required: ["ok", "count", "chats"]),
         annotations: .readOnlyLocal,
-        handler: { client, arguments throws(WauseError) in
-            let chats = try client.store.chatSummaries(limit: Int(arguments["limit"]?.intValue ?? 20))
+        handler: { context, arguments throws(WauseError) in
+            let chats = try context.store.chatSummaries(limit: Int(arguments["limit"]?.intValue ?? 20))
             return ["ok": true, "count": .int(Int64(chats.count)), "chats": .array(chats)]
         }
     )
@@ -126,13 +126,13 @@ enum History {
         outputSchema: Schema.object([("ok", Schema.boolean()), ("chat", chatSchema), ("count", Schema.integer(minimum: 0)),
                                      ("messages", Schema.array(of: messageSchema))], required: ["ok", "chat", "count", "messages"]),
         annotations: .readOnlyLocal,
-        handler: { client, arguments throws(WauseError) in
-            let contact = try Recipients.resolve(arguments["phone_number"]?.stringValue ?? "", store: client.store,
-                                                 now: client.environment.now())
+        handler: { context, arguments throws(WauseError) in
+            let contact = try Recipients.resolve(arguments["phone_number"]?.stringValue ?? "", store: context.store,
+                                                 now: context.environment.now())
             let jid = contact.chatJID
-            let messages = try client.store.messages(chat: jid, before: nil, after: nil, limit: Int(arguments["limit"]?.intValue ?? 10))
-            return ["ok": true, "chat": try client.store.chatSummary(jid: jid) ?? emptyChat(jid),
-                    "count": .int(Int64(messages.count)), "messages": .array(try messagesJSON(messages, client: client))]
+            let messages = try context.store.messages(chat: jid, before: nil, after: nil, limit: Int(arguments["limit"]?.intValue ?? 10))
+            return ["ok": true, "chat": try context.store.chatSummary(jid: jid) ?? emptyChat(jid),
+                    "count": .int(Int64(messages.count)), "messages": .array(try messagesJSON(messages, context: context))]
         }
     )
 
@@ -156,14 +156,14 @@ enum History {
             ("after_cursor", Schema.integer("pass as after_cursor for the next page", nullable: true)),
         ], required: ["ok", "count", "messages", "before_cursor", "after_cursor"]),
         annotations: .readOnlyLocal,
-        handler: { client, arguments throws(WauseError) in
+        handler: { context, arguments throws(WauseError) in
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: client.store, now: client.environment.now()).chatJID
+                try Recipients.resolve(text, store: context.store, now: context.environment.now()).chatJID
             }
-            let messages = try client.store.messages(chat: chat, before: arguments["before_cursor"]?.intValue,
+            let messages = try context.store.messages(chat: chat, before: arguments["before_cursor"]?.intValue,
                                                      after: arguments["after_cursor"]?.intValue,
                                                      limit: Int(arguments["limit"]?.intValue ?? 20))
-            return ["ok": true, "count": .int(Int64(messages.count)), "messages": .array(try messagesJSON(messages, client: client)),
+            return ["ok": true, "count": .int(Int64(messages.count)), "messages": .array(try messagesJSON(messages, context: context)),
                     "before_cursor": JSONValue(messages.first?.rowid), "after_cursor": JSONValue(messages.last?.rowid)]
         }
     )
@@ -187,13 +187,13 @@ enum History {
                                                        required: ["message", "snippet"]))),
         ], required: ["ok", "count", "results"]),
         annotations: .readOnlyLocal,
-        handler: { client, arguments throws(WauseError) in
+        handler: { context, arguments throws(WauseError) in
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: client.store, now: client.environment.now()).chatJID
+                try Recipients.resolve(text, store: context.store, now: context.environment.now()).chatJID
             }
-            let found = try client.store.searchMessages(arguments["query"]?.stringValue ?? "", chat: chat,
+            let found = try context.store.searchMessages(arguments["query"]?.stringValue ?? "", chat: chat,
                                                         limit: Int(arguments["limit"]?.intValue ?? 20))
-            let messages = try messagesJSON(found.map(\.0), client: client)
+            let messages = try messagesJSON(found.map(\.0), context: context)
             return ["ok": true, "count": .int(Int64(found.count)),
                     "results": .array(zip(messages, found).map { ["message": $0, "snippet": .string($1.1)] })]
         }
@@ -216,8 +216,8 @@ enum History {
             ("next_cursor", Schema.integer(minimum: 0)), ("has_more", Schema.boolean()),
         ], required: ["ok", "events", "next_cursor", "has_more"]),
         annotations: .readOnlyLocal,
-        handler: { client, arguments throws(WauseError) in
-            var page = try client.replayEvents(after: arguments["cursor"]?.intValue ?? 0, limit: Int(arguments["limit"]?.intValue ?? 200))
+        handler: { context, arguments throws(WauseError) in
+            var page = try context.replayEvents(after: arguments["cursor"]?.intValue ?? 0, limit: Int(arguments["limit"]?.intValue ?? 200))
             page["ok"] = true
             return page
         }

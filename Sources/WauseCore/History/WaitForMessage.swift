@@ -30,18 +30,18 @@ enum WaitForMessage {
             ("cursor", Schema.integer("event cursor of the message (or where waiting stopped)", minimum: 0)),
         ], required: ["ok", "timed_out", "waited_seconds", "message", "cursor"]),
         annotations: MethodAnnotations(readOnly: true, destructive: false, idempotent: false, openWorld: true),
-        handler: { client, arguments throws(WauseError) in
-            let environment = client.environment
+        handler: { context, arguments throws(WauseError) in
+            let environment = context.environment
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: client.store, now: environment.now()).chatJID
+                try Recipients.resolve(text, store: context.store, now: environment.now()).chatJID
             }
             let fromPhone = try arguments["from_phone"]?.stringValue.map { text throws(WauseError) in try PhoneNumber.normalize(text) }
             let timeout = Duration.seconds(arguments["timeout"]?.intValue ?? 60)
             let started = environment.now()
-            var cursor = arguments["after_cursor"]?.intValue ?? client.events.latestCursor
+            var cursor = arguments["after_cursor"]?.intValue ?? context.events.latestCursor
             while true {
                 // Everything logged since we last looked, in order.
-                for event in try client.events.events(after: cursor, limit: 500) {
+                for event in try context.events.events(after: cursor, limit: 500) {
                     cursor = event.cursor
                     guard event.name == EventName.messageReceived.rawValue, let message = event.data["message"] else { continue }
                     if let chat, message["chat_id"]?.stringValue != chat { continue }
@@ -57,7 +57,7 @@ enum WaitForMessage {
                 MethodProgress.report(Double(elapsed.wholeSeconds), total: Double(timeout.wholeSeconds),
                                       message: "waiting for a message (\(elapsed.wholeSeconds) of \(timeout.wholeSeconds) s)")
                 // Wake on the next event or after a progress interval, whichever comes first.
-                await client.events.waitForHead(after: cursor, atMost: min(progressInterval, timeout - elapsed),
+                await context.events.waitForHead(after: cursor, atMost: min(progressInterval, timeout - elapsed),
                                                 sleep: environment.sleep)
             }
         }

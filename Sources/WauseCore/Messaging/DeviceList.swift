@@ -3,17 +3,21 @@ import WauseCrypto
 import WauseProtocol
 import WauseSQLite
 import WauseSupport
+import WauseTransport
 
 /// Which devices a user has (whatsmeow user.go GetUserDevices): a usync `devices` query, with the user's
 /// LID asked for too (`<lid/>`) so sessions and chats can use it. Answers are cached in the store
 /// and refreshed when they are older than `maximumAge` or the server says our list is stale
 /// (a `phash` mismatch on a send ack, a `devices` notification).
-enum DeviceList {
+struct DeviceList: Sendable {
+    let store: Store
+    let environment: Environment
+
     /// A contact's device list changed (`<notification type="devices">`, whatsmeow
     /// notification.go handleDeviceNotification): ask again next time.
-    static func route(_ router: inout StanzaRouter) {
-        router.on(.typed(tag: "notification", type: "devices")) { node, session in
-            if let from = node.jid("from") { try? session.client.store.invalidateDeviceList(user: from) }
+    func route(_ router: inout StanzaRouter) {
+        router.on(.typed(tag: "notification", type: "devices")) { [store] node, _ in
+            if let from = node.jid("from") { try? store.invalidateDeviceList(user: from) }
         }
     }
 
@@ -23,14 +27,14 @@ enum DeviceList {
 
     /// The devices of `users`, from the cache when fresh, else from the server (one query for all
     /// that need it). LIDs learned are stored with the contact.
-    static func devices(of users: [JID], client: WauseClient, connection: ServerConnection, refresh: Bool = false)
+    func devices(of users: [JID], connection: ServerConnection, refresh: Bool = false)
         async throws(WauseError) -> [Entry]
     {
-        let now = client.environment.now()
+        let now = environment.now()
         var found: [Entry] = []
         var missing: [JID] = []
         for user in users {
-            if !refresh, let cached = try client.store.cachedDeviceList(user: user, newerThan: now - maximumAge) {
+            if !refresh, let cached = try store.cachedDeviceList(user: user, newerThan: now - DeviceList.maximumAge) {
                 found.append(cached)
             } else {
                 missing.append(user)
@@ -38,14 +42,14 @@ enum DeviceList {
         }
         guard !missing.isEmpty else { return found }
         let answer = try await connection.query(USyncDevices.query(id: connection.nextID(), users: missing), timeout: ServerConnection.queryTimeout,
-                                                environment: client.environment)
+                                                environment: environment)
         guard answer[attribute: "type"] == "result" else {
             throw WauseError(.notConnected, "the server refused the device list query (\(answer.child("error")?[attribute: "code"] ?? "?"))")
         }
         for entry in USyncDevices.parse(answer) {
-            try client.store.saveDeviceList(entry, now: now)
+            try store.saveDeviceList(entry, now: now)
             if entry.user.server == .whatsApp, let lid = entry.lid {
-                _ = try client.store.contact(phone: entry.user.user, lid: lid.user, now: now)
+                _ = try store.contact(phone: entry.user.user, lid: lid.user, now: now)
             }
             found.append(entry)
         }

@@ -17,10 +17,10 @@ enum MessageStatusMethod {
             ], required: ["status", "at", "device"]))),
         ], required: ["ok", "message_id", "chat_id", "from_me", "status", "reason", "timeline"]),
         annotations: .readOnlyLocal,
-        handler: { client, arguments throws(WauseError) in
+        handler: { context, arguments throws(WauseError) in
             let id = arguments["message_id"]?.stringValue ?? ""
-            guard let message = try client.store.message(id: id) else { throw WauseError(.notFound, "no message \(id)") }
-            let timeline = try client.store.timeline(rowid: message.rowid)
+            guard let message = try context.store.message(id: id) else { throw WauseError(.notFound, "no message \(id)") }
+            let timeline = try context.store.timeline(rowid: message.rowid)
             return [
                 "ok": true, "message_id": .string(id), "chat_id": .string(message.chatJID), "from_me": .bool(message.fromMe),
                 "status": JSONValue(message.status?.rawValue), "reason": JSONValue(message.statusReason),

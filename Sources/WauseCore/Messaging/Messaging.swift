@@ -7,8 +7,9 @@ import WauseProto
 import WauseSignal
 import WauseSupport
 import WauseProtocol
+import WauseTransport
 
-/// What sending and receiving share: the Signal sessions over the store, one lock that makes
+/// What sending and receiving share (the outbox and `Receive` receive it): the Signal sessions over the store, one lock that makes
 /// every ratchet step (encrypt or decrypt) happen alone — a session record is read, advanced and
 /// written as a unit, so a send and a receive on the same session can never lose each other's
 /// step — and the message formats of whatsmeow message.go and send.go (padding, ids, stanzas).
@@ -17,14 +18,11 @@ final class Messaging: Sendable {
     private let ratchetLock = Mutex(())
     /// The random source for Signal's keys and padding.
     private let random: @Sendable (Int) -> [UInt8]
-    let outbox: Outbox
 
-    init(client: WauseClient) {
-        self.random = client.environment.randomBytes
-        outbox = Outbox(client: client)
-        signalStore = SQLiteSignalStore(store: client.store, clock: client.environment.now) { [weak client] address, old, new in
-            guard let client else { return }
-            client.publish(.contactIdentityChanged, [
+    init(store: Store, environment: Environment, publisher: EventPublisher) {
+        self.random = environment.randomBytes
+        signalStore = SQLiteSignalStore(store: store, clock: environment.now) { address, old, new in
+            publisher.publish(.contactIdentityChanged, [
                 "address": .string(address.description), "user": .string(address.name.split(separator: "_").first.map(String.init) ?? address.name),
                 "device": .int(Int64(address.deviceId)),
                 "old_identity_key": .string(Hex.encode(old.serialized)), "new_identity_key": .string(Hex.encode(new.serialized)),

@@ -7,6 +7,7 @@ import WauseSignal
 import WauseProtocol
 import WauseSQLite
 import WauseSupport
+import WauseTransport
 
 /// The durable outbox (DESIGN.md: persist before you acknowledge). A message is written to the
 /// store — message row, outbox row, `queued` in its timeline — before anything goes on the wire;
@@ -61,8 +62,15 @@ final class Outbox: Sendable {
         return min(longestRetryDelay, .milliseconds(base - spread + draw % (2 * spread + 1)))
     }
 
-    /// Weak for the same reason as the connection loop's: the worker may outlive `close()`.
-    private weak let owner: WauseClient?
+    private let store: Store
+    private let status: ConnectionStatus
+    /// The connection to send on: the outbox sends only on a logged-in one, never dials.
+    private let link: ServerLink
+    private let messaging: Messaging
+    private let deviceList: DeviceList
+    private let environment: Environment
+    private let logger: Logger
+    private let publisher: EventPublisher
     private struct State {
         var worker: Task<Void, Never>?
         /// Another kick came while the worker ran: drain once more.
@@ -72,10 +80,22 @@ final class Outbox: Sendable {
     }
     private let state = Mutex(State())
 
-    init(client: WauseClient) { self.owner = client }
+    init(store: Store, status: ConnectionStatus, link: ServerLink, messaging: Messaging, deviceList: DeviceList,
+         environment: Environment, logger: Logger, publisher: EventPublisher) {
+        self.store = store
+        self.status = status
+        self.link = link
+        self.messaging = messaging
+        self.deviceList = deviceList
+        self.environment = environment
+        self.logger = logger
+        self.publisher = publisher
+    }
 
     /// Makes sure the worker runs (after an enqueue, after every login, when a retry is due).
+    /// Nothing starts once the client is closed: `stop()` has cancelled the worker for good.
     func kick() {
+        guard !status.isClosed else { return }
         state.withLock { state in
             if state.worker != nil { state.again = true; return }
             state.worker = Task { [self] in
@@ -99,31 +119,30 @@ final class Outbox: Sendable {
     }
 
     private func drain() async {
-        guard let client = owner else { return }
         while !Task.isCancelled {
-            guard client.versionedState().0 == .ready, let session = client.link.currentSession, session.loggedIn else { return }
-            let now = client.environment.now()
+            guard status.current == .ready, let session = link.currentSession, session.loggedIn else { return }
+            let now = environment.now()
             let entry: Store.OutboxEntry
             do {
-                guard let next = try client.store.nextOutboxEntry(dueBy: now) else {
-                    if let due = try client.store.nextOutboxRetry() { wake(at: due, client: client) }
+                guard let next = try store.nextOutboxEntry(dueBy: now) else {
+                    if let due = try store.nextOutboxRetry() { wake(at: due) }
                     return
                 }
                 entry = next
             } catch {
-                client.logger.error("outbox: \(error.message)")
+                logger.error("outbox: \(error.message)")
                 return
             }
             let failure: Failure?
             do {
-                let ack = try await send(entry, client: client, connection: session.connection)
-                failure = try finish(entry, ack: ack, client: client)
+                let ack = try await send(entry, connection: session.connection)
+                failure = try finish(entry, ack: ack)
             } catch let decided as Failure {
                 failure = decided
             } catch {
                 // Still connected: this attempt counts. Gone: the row waits for the next login.
-                guard !session.connection.hasEnded, client.versionedState().0 == .ready, client.link.currentSession === session else {
-                    client.logger.warning("outbox: \(entry.messageID) not sent yet (the link went down): \(error)")
+                guard !session.connection.hasEnded, status.current == .ready, link.currentSession === session else {
+                    logger.warning("outbox: \(entry.messageID) not sent yet (the link went down): \(error)")
                     return
                 }
                 failure = .retry((error as? WauseError)?.message ?? "\(error)")
@@ -133,27 +152,27 @@ final class Outbox: Sendable {
                 case nil:
                     break
                 case .permanent(let reason)?:
-                    try fail(entry, reason: reason, client: client)
+                    try fail(entry, reason: reason)
                 case .retry(let reason)?:
                     let attempts = entry.attempts + 1
                     if attempts >= Outbox.maximumAttempts {
-                        try fail(entry, reason: "not sent after \(attempts) attempts: \(reason)", client: client)
+                        try fail(entry, reason: "not sent after \(attempts) attempts: \(reason)")
                     } else {
-                        let delay = Outbox.retryDelay(attempts: attempts, random: client.environment.randomBytes(2))
-                        client.logger.warning("outbox: \(entry.messageID) not sent (attempt \(attempts)), again in \(delay.milliseconds) ms: \(reason)")
-                        try client.store.noteOutboxAttempt(entry, error: reason, nextAttemptAt: client.environment.now() + delay)
+                        let delay = Outbox.retryDelay(attempts: attempts, random: environment.randomBytes(2))
+                        logger.warning("outbox: \(entry.messageID) not sent (attempt \(attempts)), again in \(delay.milliseconds) ms: \(reason)")
+                        try store.noteOutboxAttempt(entry, error: reason, nextAttemptAt: environment.now() + delay)
                     }
                 }
             } catch {
-                client.logger.error("outbox: \(error.message)")
+                logger.error("outbox: \(error.message)")
                 return
             }
         }
     }
 
     /// Kicks the worker at `due` (replacing an earlier wake-up).
-    private func wake(at due: UnixTime, client: WauseClient) {
-        let environment = client.environment
+    private func wake(at due: UnixTime) {
+        let environment = self.environment
         let delay = max(.milliseconds(1), due - environment.now())
         state.withLock { state in
             state.timer?.cancel()
@@ -168,13 +187,13 @@ final class Outbox: Sendable {
     /// the server's ack (whatsmeow send.go SendMessage, sendDM; user.go GetUserDevices).
     /// Throws `Failure` for what the outbox decides at once, other errors for an attempt that
     /// did not get through.
-    private func send(_ entry: Store.OutboxEntry, client: WauseClient, connection: ServerConnection) async throws -> Node {
-        guard let account = try client.store.linkedAccount(), let ownDevice = JID(account.jid) else {
+    private func send(_ entry: Store.OutboxEntry, connection: ServerConnection) async throws -> Node {
+        guard let account = try store.linkedAccount(), let ownDevice = JID(account.jid) else {
             throw WauseError(.whatsappNotPaired, "this device is not linked")
         }
         guard let chat = JID(entry.chatJID) else { throw Failure.permanent("bad chat JID \(entry.chatJID)") }
         let ownUser = JID(user: ownDevice.user, server: .whatsApp)
-        let lists = try await DeviceList.devices(of: chat.user == ownUser.user ? [ownUser] : [chat, ownUser], client: client,
+        let lists = try await deviceList.devices(of: chat.user == ownUser.user ? [ownUser] : [chat, ownUser],
                                                  connection: connection)
         var recipients: [JID] = []
         var ownDevices: [JID] = []
@@ -185,8 +204,8 @@ final class Outbox: Sendable {
         }
         if chat.user == ownUser.user { recipients = ownDevices; ownDevices = [] }
         guard !recipients.isEmpty else { throw Failure.permanent(Outbox.notOnWhatsAppReason(chat.user)) }
-        let missing = try client.messaging.devicesWithoutSession(recipients + ownDevices)
-        let bundles = try await PreKeyBundles.fetch(missing, client: client, connection: connection)
+        let missing = try messaging.devicesWithoutSession(recipients + ownDevices)
+        let bundles = try await PreKeyBundles.fetch(missing, connection: connection, environment: environment)
 
         let message: WAWebProtobufsE2E_Message
         do { message = try WAWebProtobufsE2E_Message(serializedBytes: entry.payload) } catch {
@@ -196,28 +215,24 @@ final class Outbox: Sendable {
         let reachable = recipients.filter { bundles[$0] != nil || !missing.contains($0) }
         // Copies for our own devices alone are no send: the recipient would get nothing.
         guard !reachable.isEmpty else { throw WauseError(.notConnected, "no device of \(chat.user) could be reached") }
-        var sealed = try client.messaging.encrypt(entry.payload, for: reachable, bundles: bundles)
-        sealed += try client.messaging.encrypt(try MessageFormat.encode(sentCopy),
+        var sealed = try messaging.encrypt(entry.payload, for: reachable, bundles: bundles)
+        sealed += try messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
-        var children = [Node(tag: "participants", children: sealed.map { item in
-            Node(tag: "to", attributes: ["jid": .jid(item.device)], children: [
-                Node(tag: "enc", attributes: ["v": "2", "type": .text(item.type)], bytes: item.ciphertext),
-            ])
-        })]
+        var envelope = MessageEnvelope(id: entry.messageID, type: "text", to: chat, participants: sealed.map { item in
+            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext))
+        })
         // whatsmeow send.go sendDM, makeDeviceIdentityNode: our signed device identity goes along whenever a pkmsg does.
-        if sealed.contains(where: { $0.type == "pkmsg" }), let identity = try client.store.advSignedIdentity() {
-            children.append(Node(tag: "device-identity", bytes: identity))
-        }
-        let stanza = Node(tag: "message", attributes: ["id": .text(entry.messageID), "to": .jid(chat), "type": "text"], children: children)
-        let ack = try await connection.sendAwaitingAck(stanza, timeout: Outbox.ackTimeout, environment: client.environment)
+        if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
+        let stanza = envelope.node
+        let ack = try await connection.sendAwaitingAck(stanza, timeout: Outbox.ackTimeout, environment: environment)
         // whatsmeow send.go SendMessage: the server's phash names the devices it knows; ours differs when our cached lists
         // are stale (a device linked or unlinked meanwhile) — ask again next time. Like whatsmeow
         // `sendDM` (participantListHashV2 over `allDevices`), it covers every listed device of
         // both users, this sending device included.
         if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(lists.flatMap(\.devices)) {
-            client.logger.info("device lists of \(chat.user) are stale (phash mismatch); refreshing on the next send")
-            try client.store.invalidateDeviceList(user: chat)
-            try client.store.invalidateDeviceList(user: ownUser)
+            logger.info("device lists of \(chat.user) are stale (phash mismatch); refreshing on the next send")
+            try store.invalidateDeviceList(user: chat)
+            try store.invalidateDeviceList(user: ownUser)
         }
         return ack
     }
@@ -225,27 +240,27 @@ final class Outbox: Sendable {
     /// Marks the message sent, or says why not: the server's 463 (a reach-out the recipient's
     /// privacy does not allow without a trusted-contact token; Baileys issue #2441) is final,
     /// other refusals are retried.
-    private func finish(_ entry: Store.OutboxEntry, ack: Node, client: WauseClient) throws(WauseError) -> Failure? {
+    private func finish(_ entry: Store.OutboxEntry, ack: Node) throws(WauseError) -> Failure? {
         if let error = ack[attribute: "error"], error != "0" {
             return error == "463" ? .permanent(Outbox.reachOutRestrictedReason) : .retry("the server refused the message (error \(error))")
         }
-        let now = client.environment.now()
+        let now = environment.now()
         let serverTime = ack[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? now
-        let sentAt = try client.store.markSent(entry, at: serverTime, now: now)
-        client.publish(.messageSent, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
+        let sentAt = try store.markSent(entry, at: serverTime, now: now)
+        publisher.publish(.messageSent, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                       "timestamp": .string(serverTime.iso8601),
                                       "from_other_device": false])
-        client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
+        publisher.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                         "status": .string(MessageStatus.sent.rawValue), "at": .string(sentAt.iso8601)])
         return nil
     }
 
-    private func fail(_ entry: Store.OutboxEntry, reason: String, client: WauseClient) throws(WauseError) {
-        let now = client.environment.now()
-        try client.store.markFailed(entry, reason: reason, now: now)
+    private func fail(_ entry: Store.OutboxEntry, reason: String) throws(WauseError) {
+        let now = environment.now()
+        try store.markFailed(entry, reason: reason, now: now)
         // Said as it is: a message that will never go out is not "not sent yet" (issue 11, item 3).
-        client.logger.warning("outbox: \(entry.messageID) failed: \(reason)")
-        client.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
+        logger.warning("outbox: \(entry.messageID) failed: \(reason)")
+        publisher.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                         "status": .string(MessageStatus.failed.rawValue), "reason": .string(reason),
                                         "at": .string(now.iso8601)])
     }

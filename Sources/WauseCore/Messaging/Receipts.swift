@@ -4,42 +4,52 @@ import WauseProtocol
 import WauseProto
 import WauseSignal
 import WauseSupport
+import WauseTransport
 
 /// Receipts (whatsmeow receipt.go, retry.go; types/presence.go ReceiptType): delivery and read receipts for our messages move
 /// their status along a timeline (queued → sent → delivered → read); a retry receipt makes us
 /// encrypt the message again for the device that could not read it; `whatsapp_mark_read` sends
 /// read receipts for a chat.
-enum Receipts {
+struct Receipts: Sendable {
+    let store: Store
+    let messaging: Messaging
+    let environment: Environment
+    let logger: Logger
+    let publisher: EventPublisher
+
     /// Incoming `<receipt>` stanzas, on a logged-in connection.
-    static func route(_ router: inout StanzaRouter) {
-        router.on(.tag("receipt")) { node, session in handle(node, session: session) }
+    func route(_ router: inout StanzaRouter) {
+        router.on(.tag("receipt")) { [self] node, session in handle(node, session: session) }
     }
 
     /// Retry receipts answered per message and device (whatsmeow stops after 10 per sender).
     static let maximumRetriesAnswered = 5
 
-    static func handle(_ node: Node, session: ConnectionSession) {
-        let client = session.client, connection = session.connection
-        guard let from = node.jid("from"), let first = node[attribute: "id"] else { return }
-        let type = node[attribute: "type"]
-        if type == "retry" {
+    func handle(_ node: Node, session: ConnectionSession) {
+        let connection = session.connection
+        let receipt: ReceiptStanzas.Receipt
+        do { receipt = try ReceiptStanzas.Receipt(parsing: node) } catch {
+            logger.debug("\(error); ignored")
+            return
+        }
+        guard let from = receipt.from else { return }
+        if receipt.type == .retry {
             // Owned by the connection: a resend for a connection that ended has nowhere to go.
-            session.spawn { await resend(for: node, client: client, connection: connection) }
+            session.spawn { await resend(for: receipt, connection: connection) }
             return
         }
         let status: MessageStatus
-        switch type {
-        case nil, "": status = .delivered
-        case "read", "read-self", "played", "played-self": status = .read
+        switch receipt.type {
+        case .delivery: status = .delivered
+        case .read, .readSelf, .played, .playedSelf: status = .read
         default: return  // sender, inactive, peer_msg, hist_sync, server-error: nothing to record
         }
-        let ids = [first] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
-        let at = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? client.environment.now()
-        for id in ids {
-            guard let moved = try? client.store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
-            client.publish(.messageStatus, [
+        let at = receipt.t.map(UnixTime.init(seconds:)) ?? environment.now()
+        for id in receipt.ids {
+            guard let moved = try? store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
+            publisher.publish(.messageStatus, [
                 "message_id": .string(id), "status": .string(status.rawValue), "device": .string(from.description),
-                "chat_id": JSONValue(try? client.store.message(id: id)?.chatJID),
+                "chat_id": JSONValue(try? store.message(id: id)?.chatJID),
                 "at": .string(at.iso8601),
             ])
         }
@@ -47,42 +57,39 @@ enum Receipts {
 
     /// whatsmeow retry.go handleRetryReceipt, the sender's side: the device `from` could not decrypt our message; encrypt it again
     /// for that device only — with a new session from the keys it sent, or a fresh bundle.
-    static func resend(for receipt: Node, client: WauseClient, connection: ServerConnection) async {
-        guard let device = receipt.jid("from"), let id = receipt[attribute: "id"],
-            let message = try? client.store.message(id: id), message.fromMe, let raw = message.raw,
-            let answered = try? client.store.countRetryAnswered(messageID: id, device: device.description),
-            answered <= maximumRetriesAnswered
+    func resend(for receipt: ReceiptStanzas.Receipt, connection: ServerConnection) async {
+        let id = receipt.id
+        guard let device = receipt.from, let message = try? store.message(id: id), message.fromMe, let raw = message.raw,
+            let answered = try? store.countRetryAnswered(messageID: id, device: device.description),
+            answered <= Receipts.maximumRetriesAnswered
         else {
-            client.logger.info("retry receipt for \(receipt[attribute: "id"] ?? "?") not answered (unknown message or too many retries)")
+            logger.info("retry receipt for \(id) not answered (unknown message or too many retries)")
             return
         }
         do {
             let address = MessageFormat.address(of: device)
             var bundles: [JID: PreKeyBundle] = [:]
-            if let keys = receipt.child("keys"),
-                let bundle = PreKeyStanzas.bundle(keys: keys, registration: receipt.child("registration")?.bytes, device: device) {
+            if let bundle = receipt.bundle(for: device) {
                 bundles[device] = bundle
-                try client.messaging.withRatchet { try client.messaging.signalStore.deleteSession(for: address) }
-            } else if try client.messaging.devicesWithoutSession([device]).isEmpty == false {
-                bundles = try await PreKeyBundles.fetch([device], client: client, connection: connection)
+                try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
+            } else if try messaging.devicesWithoutSession([device]).isEmpty == false {
+                bundles = try await PreKeyBundles.fetch([device], connection: connection, environment: environment)
             }
-            guard let account = try client.store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
+            guard let account = try store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
             var plaintext = raw
             if device.user == own.user {
                 plaintext = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
             }
-            guard let sealed = try client.messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }
-            let count = receipt.child("retry")?[attribute: "count"] ?? "1"
-            var children = [Node(tag: "enc", attributes: ["v": "2", "type": .text(sealed.type), "count": .text(count)], bytes: sealed.ciphertext)]
-            if sealed.type == "pkmsg", let identity = try client.store.advSignedIdentity() {
-                children.append(Node(tag: "device-identity", bytes: identity))
-            }
-            var attributes: Attributes = ["to": .jid(device), "id": .text(id), "type": "text", "device_fanout": "false"]
-            if let t = receipt.child("retry")?[attribute: "t"] { attributes.append(Attribute(name: "t", value: .text(t))) }
-            try connection.send(Node(tag: "message", attributes: attributes, children: children))
-            client.logger.info("resent \(id) to \(device) after retry receipt \(count)")
+            guard let sealed = try messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }
+            let count = String(receipt.retry?.count ?? 1)
+            // The resend goes to that one device with the original's t (whatsmeow retry.go handleRetryReceipt).
+            var stanza = MessageEnvelope(id: id, type: "text", to: device, t: receipt.retry?.t, deviceFanout: false,
+                                         encrypted: [.init(type: sealed.type, ciphertext: sealed.ciphertext, count: count)])
+            if stanza.carriesPreKeyMessage { stanza.deviceIdentity = try store.advSignedIdentity() }
+            try connection.send(stanza.node)
+            logger.info("resent \(id) to \(device) after retry receipt \(count)")
         } catch {
-            client.logger.warning("cannot answer the retry receipt for \(id) from \(device): \(error)")
+            logger.warning("cannot answer the retry receipt for \(id) from \(device): \(error)")
         }
     }
 
@@ -105,17 +112,17 @@ enum Receipts {
             ("message_ids", Schema.array(of: Schema.string())),
         ], required: ["ok", "chat_id", "count", "message_ids"]),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true),
-        handler: { client, arguments throws(WauseError) in
-            let now = client.environment.now()
+        handler: { context, arguments throws(WauseError) in
+            let now = context.environment.now()
             var chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: client.store, now: now).chatJID
+                try Recipients.resolve(text, store: context.store, now: now).chatJID
             }
             let given = arguments["message_ids"]?.arrayValue?.compactMap(\.stringValue)
             guard chat != nil || given != nil else { throw .invalidRequest("give chat or message_ids") }
             var messages: [MessageRecord] = []
             if let given {
                 for id in given {
-                    guard let message = try client.store.message(id: id), !message.fromMe else {
+                    guard let message = try context.store.message(id: id), !message.fromMe else {
                         throw WauseError(.notFound, "no received message \(id)")
                     }
                     if chat == nil { chat = message.chatJID }
@@ -123,21 +130,18 @@ enum Receipts {
                     messages.append(message)
                 }
             } else if let chat {
-                messages = try client.store.unreadMessages(chat: chat)
+                messages = try context.store.unreadMessages(chat: chat)
             }
             let chatJID = chat!
             if !messages.isEmpty {
-                guard client.versionedState().0 == .ready, let session = client.link.currentSession else {
+                guard context.status.current == .ready, let session = context.serverLink.currentSession else {
                     throw WauseError(.notConnected, "not connected to WhatsApp; read receipts cannot be sent now")
                 }
                 // All ids in one receipt share the chat (and, in 1:1 chats, the sender) (whatsmeow receipt.go MarkRead).
-                let ids = messages.map(\.id)
-                let attributes: Attributes = ["id": .text(ids[0]), "to": JID(chatJID).map { .jid($0) } ?? .text(chatJID), "type": "read",
-                                              "t": .text(String(now.seconds))]
-                let list = ids.count > 1 ? [Node(tag: "list", children: ids.dropFirst().map { Node(tag: "item", attributes: ["id": .text($0)]) })] : []
-                try session.connection.send(Node(tag: "receipt", attributes: attributes, children: list))
+                guard let to = JID(chatJID) else { throw WauseError(.internal, "the stored chat id \(chatJID) is not a JID") }
+                try session.connection.send(ReceiptStanzas.Receipt.read(ids: messages.map(\.id), chat: to, t: now.seconds).node)
             }
-            try client.store.markChatRead(chat: chatJID, messageIDs: messages.map(\.id), now: now)
+            try context.store.markChatRead(chat: chatJID, messageIDs: messages.map(\.id), now: now)
             return ["ok": true, "chat_id": .string(chatJID), "count": .int(Int64(messages.count)),
                     "message_ids": .array(messages.map { .string($0.id) })]
         }

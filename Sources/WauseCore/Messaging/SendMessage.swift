@@ -40,10 +40,10 @@ enum SendMessage {
             ("status", Schema.string("queued, sent, delivered, read or failed", enumeration: ["queued", "sent", "delivered", "read", "failed"])),
         ], required: ["ok", "to", "chat_id", "message_id", "timestamp", "status"]),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),
-        handler: { client, arguments throws(WauseError) in try await send(client: client, arguments: arguments) }
+        handler: { context, arguments throws(WauseError) in try await send(context: context, arguments: arguments) }
     )
 
-    static func send(client: WauseClient, arguments: JSONObject) async throws(WauseError) -> JSONObject {
+    static func send(context: MethodContext, arguments: JSONObject) async throws(WauseError) -> JSONObject {
         let phone = arguments["phone_number"]?.stringValue, to = arguments["to"]?.stringValue
         guard (phone == nil) != (to == nil) else {
             throw .invalidRequest(phone == nil ? "name the recipient with phone_number or to" : "give phone_number or to, not both")
@@ -56,10 +56,10 @@ enum SendMessage {
             throw .invalidRequest("message is \(text.unicodeScalars.count) characters; WhatsApp allows at most \(maximumTextLength)",
                                   details: ["limit": .int(Int64(maximumTextLength))])
         }
-        guard let account = try client.store.linkedAccount(), let own = JID(account.jid) else {
+        guard let account = try context.store.linkedAccount(), let own = JID(account.jid) else {
             throw WauseError(.whatsappNotPaired, "this device is not linked to WhatsApp; link it with whatsapp_start_auth or whatsapp_pairing_code")
         }
-        let now = client.environment.now()
+        let now = context.environment.now()
         let key = arguments["idempotency_key"]?.stringValue
         // The arguments the key was first used with are kept beside its result (under
         // `requestKey`, never returned): the same key with other arguments is a conflict, as
@@ -67,7 +67,7 @@ enum SendMessage {
         // parameters is an error), not the first send's result (issue 11, item 5).
         var request = arguments
         request["idempotency_key"] = nil
-        if let key, var earlier = try client.store.idempotentResult(key: key, method: definition.name, newerThan: now - idempotencyWindow) {
+        if let key, var earlier = try context.store.idempotentResult(key: key, method: definition.name, newerThan: now - idempotencyWindow) {
             let first = earlier[requestKey]?.objectValue
             earlier[requestKey] = nil
             if let first, first != request {
@@ -75,27 +75,27 @@ enum SendMessage {
                                  details: ["idempotency_key": .string(key), "message_id": earlier["message_id"] ?? .null])
             }
             var result = earlier
-            if let id = earlier["message_id"]?.stringValue, let stored = try client.store.message(id: id), let status = stored.status {
+            if let id = earlier["message_id"]?.stringValue, let stored = try context.store.message(id: id), let status = stored.status {
                 try throwIfRefused(stored, chatJID: earlier["chat_id"]?.stringValue ?? stored.chatJID)
                 result["status"] = .string(status.rawValue)
             }
             return result
         }
-        let contact = try Recipients.resolve(phone ?? to ?? "", store: client.store, now: now)
+        let contact = try Recipients.resolve(phone ?? to ?? "", store: context.store, now: now)
         guard let recipientPhone = contact.phone else {
             throw .invalidRequest("\(contact.chatJID) has no known phone number yet; send to their phone number")
         }
         var message = WAWebProtobufsE2E_Message()
         var quoted: MessageRecord?
         if let quotedID = arguments["quoted_message_id"]?.stringValue {
-            guard let original = try client.store.message(id: quotedID), original.chatJID == contact.chatJID else {
+            guard let original = try context.store.message(id: quotedID), original.chatJID == contact.chatJID else {
                 throw WauseError(.notFound, "no message \(quotedID) in the chat with \(recipientPhone)")
             }
             quoted = original
             var extended = WAWebProtobufsE2E_ExtendedTextMessage()
             extended.text = text
             extended.contextInfo.stanzaID = original.id
-            extended.contextInfo.participant = original.fromMe ? WauseClient.userJID(account.jid) : (original.senderJID ?? original.chatJID)
+            extended.contextInfo.participant = original.fromMe ? LinkedAccount.userJID(account.jid) : (original.senderJID ?? original.chatJID)
             if let raw = original.raw, let quotedMessage = try? WAWebProtobufsE2E_Message(serializedBytes: raw) {
                 extended.contextInfo.quotedMessage = quotedMessage
             } else {
@@ -105,18 +105,18 @@ enum SendMessage {
         } else {
             message.conversation = text
         }
-        let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: client.environment.randomBytes)
+        let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: context.environment.randomBytes)
         let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
                                    quotedID: quoted?.id, timestamp: now.truncatedToSeconds, status: .queued)
         var result: JSONObject = [
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(contact.chatJID), "message_id": .string(id),
             "timestamp": .string(now.iso8601), "status": .string(MessageStatus.queued.rawValue),
         ]
-        _ = try client.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now,
+        _ = try context.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now,
                                      idempotency: key.map { [result] in ($0, definition.name, result.merging(requestKey, .object(request))) })
-        client.messaging.outbox.kick()
-        let status = try await waitForAck(client: client, messageID: id)
-        if status == .failed, let stored = try client.store.message(id: id) { try throwIfRefused(stored, chatJID: contact.chatJID) }
+        context.outbox.kick()
+        let status = try await waitForAck(context: context, messageID: id)
+        if status == .failed, let stored = try context.store.message(id: id) { try throwIfRefused(stored, chatJID: contact.chatJID) }
         result["status"] = .string(status.rawValue)
         return result
     }
@@ -134,15 +134,15 @@ enum SendMessage {
     /// or the device cannot get connected on its own. A client that is still logging in (right
     /// after opening) or reconnecting is waited for within the same bound: "open, send" should
     /// answer `sent`, not `queued` a few milliseconds in.
-    static func waitForAck(client: WauseClient, messageID: String) async throws(WauseError) -> MessageStatus {
-        let environment = client.environment
+    static func waitForAck(context: MethodContext, messageID: String) async throws(WauseError) -> MessageStatus {
+        let environment = context.environment
         let deadline = environment.now() + ackWait
-        var cursor = client.events.latestCursor
+        var cursor = context.events.latestCursor
         while true {
-            let status = try client.store.message(id: messageID)?.status ?? .queued
-            if status != .queued || !client.versionedState().0.canStillSend || environment.now() >= deadline { return status }
-            await client.events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()), sleep: environment.sleep)
-            cursor = client.events.latestCursor
+            let status = try context.store.message(id: messageID)?.status ?? .queued
+            if status != .queued || !context.status.versioned().0.canStillSend || environment.now() >= deadline { return status }
+            await context.events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()), sleep: environment.sleep)
+            cursor = context.events.latestCursor
         }
     }
 }

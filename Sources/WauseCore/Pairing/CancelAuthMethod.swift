@@ -17,18 +17,17 @@ public enum CancelAuthMethod {
             ("cancelled", Schema.boolean("a linking attempt was in progress and is now stopped")),
         ], required: ["ok", "cancelled"]),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: false),
-        handler: { client, _ throws(WauseError) in
-            guard try client.store.linkedAccount() == nil else { return ["ok": true, "cancelled": false] }
-            let cancelled = await client.link.cancelLinking()
+        handler: { context, _ throws(WauseError) in
+            guard try context.store.linkedAccount() == nil else { return ["ok": true, "cancelled": false] }
+            let cancelled = await context.connectionLoop.cancelLinking()
             // An unlinked device that is not linking rests in `stopped` (also after a failed or
             // cancelled attempt); a logged-out one keeps saying so until it links again.
-            let (state, _) = client.connectionSnapshot()
+            let (state, _) = context.status.snapshot()
             if cancelled || state == .authFailure || state == .starting || state == .qr || state == .pairingCode {
-                client.setPairingQR(nil)
-                client.setPairingCode(nil)
-                client.transition(to: .stopped, lastError: .some(nil))
+                context.status.clearPairing()
+                context.status.transition(to: .stopped, lastError: .some(nil))
             }
-            if cancelled { client.logger.info("linking cancelled") }
+            if cancelled { context.logger.info("linking cancelled") }
             return ["ok": true, "cancelled": .bool(cancelled)]
         }
     )

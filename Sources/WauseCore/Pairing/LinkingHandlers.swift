@@ -2,24 +2,39 @@ import Synchronization
 import WauseBinary
 import WauseProtocol
 import WauseSupport
+import WauseTransport
 
 /// The pairing stanzas of one linking connection: the server's `pair-device` iq (QR refs, or the
 /// moment to ask for a pairing code), the phone's `link_code_companion_reg` notifications, and
 /// `pair-success` (whatsmeow pair.go handlePairDevice/handlePairSuccess, pair-code.go
 /// handleCodePairNotification). Holds what those steps share on this connection.
 final class LinkingHandlers: Sendable {
-    private let client: WauseClient
+    private let store: Store
+    private let config: ClientConfig
+    private let status: ConnectionStatus
+    private let keys: DeviceKeys
+    private let environment: Environment
+    private let logger: Logger
+    private let publisher: EventPublisher
     private let qr: QRRotation
-    private let pairingCode = PairingCodeHandshake()
+    private let pairingCode: PairingCodeHandshake
     private struct State {
         var sawPairDevice = false
         var pairedNow = false
     }
     private let state = Mutex(State())
 
-    init(client: WauseClient) {
-        self.client = client
-        self.qr = QRRotation(client: client)
+    init(store: Store, config: ClientConfig, status: ConnectionStatus, keys: DeviceKeys, environment: Environment,
+         logger: Logger, publisher: EventPublisher) {
+        self.store = store
+        self.config = config
+        self.status = status
+        self.keys = keys
+        self.environment = environment
+        self.logger = logger
+        self.publisher = publisher
+        self.qr = QRRotation(keys: keys, status: status, environment: environment, logger: logger, publisher: publisher)
+        self.pairingCode = PairingCodeHandshake(keys: keys, environment: environment)
     }
 
     static func route(_ router: inout StanzaRouter) {
@@ -67,8 +82,8 @@ final class LinkingHandlers: Sendable {
         state.withLock { $0.sawPairDevice = true }
         switch session.loop.linkMode {
         case .qr:
-            qr.show(refs) { [client = self.client] in
-                client.logger.info("QR code expired: all \(refs.count) codes were shown without a scan")
+            qr.show(refs) { [logger] in
+                logger.info("QR code expired: all \(refs.count) codes were shown without a scan")
                 session.finish(.failed("the QR code was not scanned in time (all \(refs.count) codes expired)"))
                 session.connection.close()
             }
@@ -90,43 +105,42 @@ final class LinkingHandlers: Sendable {
         qr.stop()
         let issued: PairingCodeHandshake.Issued
         do {
-            issued = try await pairingCode.issue(phone: phone, client: client, connection: session.connection)
+            issued = try await pairingCode.issue(phone: phone, connection: session.connection)
         } catch {
             if error.code == .notOnWhatsApp {
                 // Nothing to link on this connection: linking fails with the reason (auth_failure).
-                client.logger.info("pairing code refused: \(Logger.redact("+" + phone)) is not on WhatsApp")
+                logger.info("pairing code refused: \(Logger.redact("+" + phone)) is not on WhatsApp")
                 session.finish(.failed(error.message))
                 session.connection.close()
             }
             throw error
         }
         let shown = LinkCodeCrypto.display(issued.code)
-        client.logger.info("pairing code issued for \(Logger.redact("+" + issued.phone))")
-        client.setPairingCode(shown)
-        client.transition(to: .pairingCode, lastError: .some(nil))
-        client.publish(.pairingCode, ["code": .string(shown), "phone_number": .string(issued.phone)])
+        logger.info("pairing code issued for \(Logger.redact("+" + issued.phone))")
+        status.setPairingCode(shown)
+        status.transition(to: .pairingCode, lastError: .some(nil))
+        publisher.publish(.pairingCode, ["code": .string(shown), "phone_number": .string(issued.phone)])
         return issued
     }
 
     /// The phone entered the code (whatsmeow pair-code.go handleCodePairNotification): answer with
     /// `companion_finish`.
     private func companionRegistration(_ node: Node, session: ConnectionSession) {
-        let client = self.client
         do throws(WauseError) {
-            let finish = try pairingCode.companionFinish(for: node, client: client, id: session.connection.nextID())
-            session.spawn {
+            let finish = try pairingCode.companionFinish(for: node, id: session.connection.nextID())
+            session.spawn { [environment, logger] in
                 do throws(WauseError) {
                     let answer = try await session.connection.query(finish, timeout: ServerConnection.queryTimeout,
-                                                                    environment: client.environment)
+                                                                    environment: environment)
                     if answer[attribute: "type"] == "error" {
-                        client.logger.warning("the server refused companion_finish: \(answer.child("error")?[attribute: "text"] ?? "?")")
+                        logger.warning("the server refused companion_finish: \(answer.child("error")?[attribute: "text"] ?? "?")")
                     }
                 } catch {
-                    client.logger.warning("companion_finish: \(error.message)")
+                    logger.warning("companion_finish: \(error.message)")
                 }
             }
         } catch {
-            client.logger.warning("pairing code: \(error.message)")
+            logger.warning("pairing code: \(error.message)")
         }
     }
 
@@ -135,12 +149,12 @@ final class LinkingHandlers: Sendable {
     private func pairSuccess(_ node: Node, id: String, session: ConnectionSession) {
         qr.stop()
         let connection = session.connection
-        let identity = client.identity
+        let identity = keys.current
         let advSecret = pairingCode.advSecret ?? identity.advSecret
         let link: PairSuccess.Link
         do {
             link = try PairSuccess.verify(node.child("pair-success")!, identity: identity, advSecret: advSecret,
-                                          random: client.environment.randomBytes)
+                                          random: environment.randomBytes)
         } catch {
             try? connection.send(PairSuccess.errorReply(id: id, error))
             session.finish(.failed(error.message))
@@ -148,25 +162,25 @@ final class LinkingHandlers: Sendable {
             return
         }
         do {
-            try client.store.savePairing(link, advSecret: advSecret, pushName: client.config.pushName,
-                                         server: client.dialTarget(for: nil), now: client.environment.now())
+            try store.savePairing(link, advSecret: advSecret, pushName: config.pushName,
+                                         server: config.dialTarget(for: nil), now: environment.now())
         } catch {
             try? connection.send(PairSuccess.errorReply(id: id, .malformed("cannot store the link")))
             session.finish(.failed("cannot store the link: \(error.message)"))
             connection.close()
             return
         }
-        if let t = node[attribute: "t"], let seconds = Int64(t) { client.setServerTimeOffset(UnixTime(seconds: seconds) - client.environment.now()) }
-        client.updateIdentity { $0.advSecret = advSecret }
+        if let t = node[attribute: "t"], let seconds = Int64(t) { status.setServerTimeOffset(UnixTime(seconds: seconds) - environment.now()) }
+        keys.update { $0.advSecret = advSecret }
         state.withLock { $0.pairedNow = true }
-        client.setPairingQR(nil)
-        client.setPairingCode(nil)
+        status.setPairingQR(nil)
+        status.setPairingCode(nil)
         try? connection.send(PairSuccess.signReply(id: id, link: link))
-        client.transition(to: .authenticated, lastError: .some(nil))
-        client.logger.info("paired as \(Logger.redact(link.jid.description))" + (link.platform.map { " (phone platform \($0))" } ?? ""))
-        client.publish(.accountPaired, [
-            "jid": .string(link.jid.description), "wid": .string(WauseClient.userJID(link.jid.description)),
-            "lid": JSONValue(link.lid.map { WauseClient.userJID($0.description) }),
+        status.transition(to: .authenticated, lastError: .some(nil))
+        logger.info("paired as \(Logger.redact(link.jid.description))" + (link.platform.map { " (phone platform \($0))" } ?? ""))
+        publisher.publish(.accountPaired, [
+            "jid": .string(link.jid.description), "wid": .string(LinkedAccount.userJID(link.jid.description)),
+            "lid": JSONValue(link.lid.map { LinkedAccount.userJID($0.description) }),
             "platform": JSONValue(link.platform), "business_name": JSONValue(link.businessName),
         ])
     }

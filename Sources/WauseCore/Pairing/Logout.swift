@@ -1,13 +1,21 @@
 import WauseBinary
 import WauseCrypto
 import WauseSupport
+import WauseTransport
 
 /// Unlinking (whatsmeow client.go Logout; DESIGN.md "Connection states"): `whatsapp_logout` tells the server
 /// (`remove-companion-device`) and forgets this device's keys and Signal sessions but keeps the
 /// message history; `whatsapp_unlink {clear_data: true}` deletes the history too. A logout the
 /// server announces (stream error 401, failure 401/403/406) ends the same way, never in a
 /// reconnect loop. A logged-out device gets fresh keys, so linking again is a new device.
-enum Logout {
+struct Logout: Sendable {
+    let store: Store
+    let status: ConnectionStatus
+    let keys: DeviceKeys
+    let environment: Environment
+    let logger: Logger
+    let publisher: EventPublisher
+
     /// How long to wait for the server to confirm `remove-companion-device`.
     static let confirmationWait: Duration = .seconds(10)
 
@@ -21,21 +29,23 @@ enum Logout {
 
     /// The user's logout: tell the server if connected, then forget the link. Returns whether the
     /// server confirmed.
-    static func logOut(client: WauseClient, clearHistory: Bool) async throws(WauseError) -> (wasLinked: Bool, serverConfirmed: Bool) {
-        guard let account = try client.store.linkedAccount() else {
-            if clearHistory { try client.store.clearHistory() }
+    /// The connection loop comes with the call, not at wiring time: the loop itself holds this
+    /// object for the server's logouts, so holding the loop here would make a cycle.
+    func logOut(connectionLoop: ConnectionLoop, clearHistory: Bool) async throws(WauseError) -> (wasLinked: Bool, serverConfirmed: Bool) {
+        guard let account = try store.linkedAccount() else {
+            if clearHistory { try store.clearHistory() }
             return (false, false)
         }
         var confirmed = false
-        if let session = client.link.currentSession, !session.linking {
-            let request = removeCompanionDevice(id: session.connection.nextID(), ownJID: account.jid)
-            if let answer = try? await session.connection.query(request, timeout: confirmationWait, environment: client.environment) {
+        if let session = connectionLoop.currentSession, !session.linking {
+            let request = Logout.removeCompanionDevice(id: session.connection.nextID(), ownJID: account.jid)
+            if let answer = try? await session.connection.query(request, timeout: Logout.confirmationWait, environment: environment) {
                 confirmed = answer[attribute: "type"] == "result"
             }
         }
-        await client.link.stopAndWait()
-        if clearHistory { try client.store.clearHistory() }
-        await client.loggedOut(reason: confirmed ? "logged out by this device" : "logged out by this device (WhatsApp was not reachable to confirm)",
+        await connectionLoop.stopAndWait()
+        if clearHistory { try store.clearHistory() }
+        await loggedOut(reason: confirmed ? "logged out by this device" : "logged out by this device (WhatsApp was not reachable to confirm)",
                                initiatedBy: "user")
         return (true, confirmed)
     }
@@ -55,8 +65,8 @@ enum Logout {
             ("server_confirmed", Schema.boolean("WhatsApp confirmed the removal (false when offline)")),
         ], required: ["ok", "was_linked", "server_confirmed"]),
         annotations: MethodAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true),
-        handler: { client, _ throws(WauseError) in
-            let (wasLinked, confirmed) = try await logOut(client: client, clearHistory: false)
+        handler: { context, _ throws(WauseError) in
+            let (wasLinked, confirmed) = try await context.logout.logOut(connectionLoop: context.connectionLoop, clearHistory: false)
             return ["ok": true, "was_linked": .bool(wasLinked), "server_confirmed": .bool(confirmed)]
         }
     )
@@ -78,29 +88,26 @@ enum Logout {
             ("cleared_data", Schema.boolean("the local history was deleted")),
         ], required: ["ok", "was_linked", "server_confirmed", "cleared_data"]),
         annotations: MethodAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true),
-        handler: { client, arguments throws(WauseError) in
+        handler: { context, arguments throws(WauseError) in
             let clear = arguments["clear_data"]?.boolValue ?? false
-            let (wasLinked, confirmed) = try await logOut(client: client, clearHistory: clear)
+            let (wasLinked, confirmed) = try await context.logout.logOut(connectionLoop: context.connectionLoop, clearHistory: clear)
             return ["ok": true, "was_linked": .bool(wasLinked), "server_confirmed": .bool(confirmed), "cleared_data": .bool(clear)]
         }
     )
-}
 
-extension WauseClient {
     /// The device is no longer linked (by the user or the server): fresh keys, no sessions, state
     /// `logged_out`, `account.logged_out`. Idempotent for an already unlinked store.
     func loggedOut(reason: String, initiatedBy: String) async {
         do {
             let fresh = try DeviceIdentity.generate(random: environment.randomBytes)
             try store.forgetLink(replacingKeysWith: fresh, now: environment.now())
-            replaceIdentity(fresh)
+            keys.replace(with: fresh)
         } catch {
             logger.error("cannot clear the link after logout: \(error.message)")
         }
-        setPairingQR(nil)
-        setPairingCode(nil)
-        transition(to: .loggedOut, lastError: .some(reason))
+        status.clearPairing()
+        status.transition(to: .loggedOut, lastError: .some(reason))
         logger.info("logged out by \(initiatedBy == "user" ? "this device" : "the server or phone"): \(reason)")
-        publish(.accountLoggedOut, ["reason": .string(reason), "initiated_by": .string(initiatedBy)])
+        publisher.publish(.accountLoggedOut, ["reason": .string(reason), "initiated_by": .string(initiatedBy)])
     }
 }

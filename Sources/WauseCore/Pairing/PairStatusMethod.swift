@@ -23,17 +23,17 @@ public enum PairStatusMethod {
         inputSchema: Schema.object([]),
         outputSchema: outputSchema,
         annotations: .readOnlyLocal,
-        handler: { client, _ throws(WauseError) in try client.pairStatusObject() }
+        handler: { context, _ throws(WauseError) in try context.pairStatusObject() }
     )
 }
 
-extension WauseClient {
-    public func pairStatusObject() throws(WauseError) -> JSONObject {
+extension MethodContext {
+    func pairStatusObject() throws(WauseError) -> JSONObject {
         var object = try statusObject()
-        let qr = currentPairingQR
+        let qr = status.pairingQR
         object["qr"] = JSONValue(qr)
         object["qr_png_base64"] = try qr.map { qr throws(WauseError) in .string(Base64.encode(try QRCode(encoding: qr).png(scale: 6))) } ?? .null
-        object["pairing_code"] = JSONValue(currentPairingCode)
+        object["pairing_code"] = JSONValue(status.pairingCode)
         return object
     }
 }

@@ -3,6 +3,7 @@ import WauseBinary
 import WauseCrypto
 import WauseProtocol
 import WauseSupport
+import WauseTransport
 
 /// Linking with a phone number instead of a QR code (whatsmeow pair-code.go), on a connection that
 /// registered with the registration payload: `companion_hello` announces an 8-character code's
@@ -26,14 +27,22 @@ final class PairingCodeHandshake: Sendable {
         var derivedAdvSecret: [UInt8]?
     }
     private let state = Mutex(State())
+    /// The device's keys: the hello announces its noise key, the finish seals its identity key.
+    private let keys: DeviceKeys
+    private let environment: Environment
+
+    init(keys: DeviceKeys, environment: Environment) {
+        self.keys = keys
+        self.environment = environment
+    }
 
     /// The ADV secret to check `pair-success` with, once the key bundle went out.
     var advSecret: [UInt8]? { state.withLock { $0.derivedAdvSecret } }
     var current: Issued? { state.withLock { $0.pending?.issued } }
 
     /// Stage 1 (whatsmeow pair-code.go PairPhone): a fresh code and ephemeral key, wrapped and announced; waits for the ref.
-    func issue(phone: String, client: WauseClient, connection: ServerConnection) async throws(WauseError) -> Issued {
-        let random = client.environment.randomBytes
+    func issue(phone: String, connection: ServerConnection) async throws(WauseError) -> Issued {
+        let random = environment.randomBytes
         let code = LinkCodeCrypto.encode(random(5))
         let ephemeral = Curve25519KeyPair.generate(random: random)
         let wrapped: [UInt8]
@@ -42,7 +51,7 @@ final class PairingCodeHandshake: Sendable {
         } catch {
             throw .internal("cannot wrap the pairing key: \(error)")
         }
-        let identity = client.identity
+        let identity = keys.current
         let hello = Node(tag: "iq", attributes: [
             "xmlns": "md", "type": "set", "to": .jid(.whatsAppServer), "id": .text(connection.nextID()),
         ], children: [
@@ -58,7 +67,7 @@ final class PairingCodeHandshake: Sendable {
                 Node(tag: "link_code_pairing_nonce", bytes: [0]),
             ]),
         ])
-        let answer = try await connection.query(hello, timeout: ServerConnection.queryTimeout, environment: client.environment)
+        let answer = try await connection.query(hello, timeout: ServerConnection.queryTimeout, environment: environment)
         guard answer[attribute: "type"] == "result",
             let ref = answer.child(path: "link_code_companion_reg", "link_code_pairing_ref")?.bytes
         else {
@@ -88,7 +97,7 @@ final class PairingCodeHandshake: Sendable {
     /// Stages 2–3 (whatsmeow pair-code.go handleCodePairNotification): opens the phone's key, sends the key bundle, and keeps the new ADV
     /// secret. Returns the `companion_finish` iq to send; throws when the notification does not
     /// belong to the code we issued.
-    func companionFinish(for notification: Node, client: WauseClient, id: String) throws(WauseError) -> Node {
+    func companionFinish(for notification: Node, id: String) throws(WauseError) -> Node {
         guard let (issued, ephemeral) = state.withLock({ $0.pending }) else {
             throw WauseError(.pairingFailed, "a primary_hello arrived but no pairing code is pending")
         }
@@ -98,8 +107,8 @@ final class PairingCodeHandshake: Sendable {
             wrapped.count >= LinkCodeCrypto.wrappedKeyLength,
             let primaryIdentity = body.child("primary_identity_pub")?.bytes, primaryIdentity.count == 32
         else { throw WauseError(.pairingFailed, "the phone's primary_hello does not match the pending code") }
-        let random = client.environment.randomBytes
-        let identity = client.identity
+        let random = environment.randomBytes
+        let identity = keys.current
         do {
             let primaryEphemeral = try LinkCodeCrypto.unwrap(wrapped, code: issued.code)
             let ephemeralShared = try ephemeral.sharedSecret(with: primaryEphemeral)
@@ -161,16 +170,16 @@ public enum PairingCodeMethod {
         ], required: ["phone_number"]),
         outputSchema: outputSchema,
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),
-        handler: { client, arguments throws(WauseError) in
+        handler: { context, arguments throws(WauseError) in
             let phone = try PhoneNumber.normalize(arguments["phone_number"]?.stringValue ?? "")
-            if try client.store.linkedAccount() != nil {
+            if try context.store.linkedAccount() != nil {
                 return [
                     "already_authenticated": true, "phone_number": .null, "code": .null,
                     "instructions": "This device is already linked; whatsapp_logout unlinks it.",
-                    "status": .object(try client.statusObject()),
+                    "status": .object(try context.statusObject()),
                 ]
             }
-            let issued = try await client.link.requestPairingCode(phone: phone, timeout: codeWait)
+            let issued = try await context.connectionLoop.requestPairingCode(phone: phone, timeout: codeWait)
             let shown = LinkCodeCrypto.display(issued.code)
             return [
                 "already_authenticated": false, "phone_number": .string(issued.phone), "code": .string(shown),

@@ -3,6 +3,7 @@ import WauseBinary
 import WauseProtocol
 import WauseCrypto
 import WauseSupport
+import WauseTransport
 
 /// QR linking on one connection (whatsmeow pair.go handlePairDevice, makeQRData; qrchan.go emitQRs): the refs of the server's
 /// `pair-device` iq are shown one after another — the first for 60 s, each next for 20 s — as
@@ -13,14 +14,24 @@ final class QRRotation: Sendable {
     static let laterRefLifetime: Duration = .seconds(20)
     static let qrPrefix = "https://wa.me/settings/linked_devices#"
 
-    private let client: WauseClient
+    private let keys: DeviceKeys
+    private let status: ConnectionStatus
+    private let environment: Environment
+    private let logger: Logger
+    private let publisher: EventPublisher
     private struct State {
         var task: Task<Void, Never>?
         var showingLast = false
     }
     private let state = Mutex(State())
 
-    init(client: WauseClient) { self.client = client }
+    init(keys: DeviceKeys, status: ConnectionStatus, environment: Environment, logger: Logger, publisher: EventPublisher) {
+        self.keys = keys
+        self.status = status
+        self.environment = environment
+        self.logger = logger
+        self.publisher = publisher
+    }
 
     /// The QR string for one ref (whatsmeow pair.go makeQRData): standard base64 with padding for the three keys.
     static func qrString(ref: String, identity: DeviceIdentity) -> String {
@@ -37,20 +48,19 @@ final class QRRotation: Sendable {
     var isShowingLastRef: Bool { state.withLock { $0.showingLast } }
 
     func show(_ refs: [String], onExhausted: @escaping @Sendable () -> Void) {
-        let client = self.client
         let task = Task { [self] in
             for (index, ref) in refs.enumerated() {
-                let qr = QRRotation.qrString(ref: ref, identity: client.identity)
+                let qr = QRRotation.qrString(ref: ref, identity: keys.current)
                 let lifetime = index == 0 ? QRRotation.firstRefLifetime : QRRotation.laterRefLifetime
                 state.withLock { $0.showingLast = index == refs.count - 1 }
-                client.setPairingQR(qr, expiresAt: client.environment.now() + lifetime)
-                client.transition(to: .qr)
-                client.logger.info("QR code \(index == 0 ? "issued" : "rotated") (ref \(index + 1) of \(refs.count), valid \(lifetime.wholeSeconds) s)")
-                client.publish(.pairingQR, [
+                status.setPairingQR(qr, expiresAt: environment.now() + lifetime)
+                status.transition(to: .qr)
+                logger.info("QR code \(index == 0 ? "issued" : "rotated") (ref \(index + 1) of \(refs.count), valid \(lifetime.wholeSeconds) s)")
+                publisher.publish(.pairingQR, [
                     "qr": .string(qr), "index": .int(Int64(index + 1)), "count": .int(Int64(refs.count)),
                     "expires_in": .int(lifetime.wholeSeconds),
                 ])
-                do { try await client.environment.sleep(lifetime) } catch { return }
+                do { try await environment.sleep(lifetime) } catch { return }
             }
             onExhausted()
         }
@@ -64,6 +74,6 @@ final class QRRotation: Sendable {
     /// Stops rotating and takes the QR down (the connection ended, or linking moved on).
     func stop() {
         state.withLock { $0.task }?.cancel()
-        client.setPairingQR(nil)
+        status.setPairingQR(nil)
     }
 }

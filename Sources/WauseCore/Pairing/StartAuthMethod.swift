@@ -20,25 +20,25 @@ public enum StartAuthMethod {
         inputSchema: Schema.object([]),
         outputSchema: PairStatusMethod.outputSchema,
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true),
-        handler: { client, _ throws(WauseError) in
-            if try client.store.linkedAccount() == nil {
-                client.link.startLinking()
+        handler: { context, _ throws(WauseError) in
+            if try context.store.linkedAccount() == nil {
+                context.connectionLoop.startLinking()
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         while true {
-                            let (state, version) = client.versionedState()
-                            guard state == .starting, client.link.isRunning, !Task.isCancelled else { return }
-                            await client.waitForTransition(after: version)
+                            let (state, version) = context.status.versioned()
+                            guard state == .starting, context.connectionLoop.isRunning, !Task.isCancelled else { return }
+                            await context.status.waitForTransition(after: version)
                         }
                     }
-                    group.addTask { try? await client.environment.sleep(firstQRWait) }
+                    group.addTask { try? await context.environment.sleep(firstQRWait) }
                     await group.next()
                     group.cancelAll()
                 }
                 // The server did not answer at all: say so now rather than after the wait.
-                if client.versionedState().0 == .authFailure, let unreachable = client.link.unreachableError { throw unreachable }
+                if context.status.versioned().0 == .authFailure, let unreachable = context.connectionLoop.unreachableError { throw unreachable }
             }
-            return try client.pairStatusObject()
+            return try context.pairStatusObject()
         }
     )
 }
