@@ -273,6 +273,29 @@ import Foundation
         try alice.send(Node(tag: "receipt", attributes: ["id": .text(message[attribute: "id"]!), "to": .jid(groupJID), "participant": .jid(author)]))
         #expect(try await alice.expectNode().tag == "ack")
 
+        // A second message whose skmsg the companion cannot use (as if it had lost the sender
+        // key): its retry receipt to the group makes the phone resend the message with its SKDM,
+        // pairwise, to this device only (whatsmeow retry.go handleRetryReceipt).
+        let second = await admin(setup.simulator, "POST", "/accounts/15550002222/send", ["to": .string(groupJID.description), "text": "again"])
+        let secondID = try #require(second.json["message_id"]?.stringValue)
+        let skipped = try await alice.expectNode()
+        #expect(skipped[attribute: "id"] == secondID)
+        try alice.send(ReceiptStanzas.Receipt(ids: [secondID], type: .retry, to: groupJID, participant: author,
+                                              retry: ReceiptStanzas.Retry(count: 1, id: secondID, t: skipped[attribute: "t"].flatMap(Int64.init)),
+                                              registrationID: alice.registrationID).node)
+        #expect(try await alice.expectNode().tag == "ack")
+        let resent = try await alice.expectNode()
+        #expect(resent.tag == "message" && resent[attribute: "id"] == secondID && resent.jid("from") == groupJID && resent.jid("participant") == author)
+        let resentEnc = try #require(resent.children("enc").first)
+        #expect(resent.children("enc").count == 1 && resentEnc[attribute: "count"] == "1")
+        // Still a pkmsg: the companion has not written to the phone pairwise yet (Signal keeps the prekey header until it has).
+        let resentCipher = SessionCipher(address: bobAddress, store: store, random: SystemRandom.bytes)
+        let resentBytes = try #require(resentEnc.bytes)
+        let resentPlain = resentEnc[attribute: "type"] == "pkmsg" ? try resentCipher.decrypt(try PreKeySignalMessage(serialized: resentBytes))
+            : try resentCipher.decrypt(try SignalMessage(serialized: resentBytes))
+        let resentMessage = try WAWebProtobufsE2E_Message(serializedBytes: try MessageFormat.unpad(resentPlain))
+        #expect(resentMessage.conversation == "again" && resentMessage.hasSenderKeyDistributionMessage)
+
         // The companion writes (whatsmeow sendGroup): its SKDM pairwise to the phone, one skmsg.
         let aliceAccount = try #require(try setup.simulator.state.account(phone: "15550001111"))
         let ownKey = SenderKeyName(groupId: groupJID.description,
