@@ -359,6 +359,26 @@ import Foundation
         #expect(try setup.simulator.state.queueCount(phone: "15550002222", device: 1) == 1)
         bob.close()
     }
+    /// whatsmeow group.go CreateGroup with members named by LID: a LID-addressed group, members
+    /// as `LID@lid` with `phone_number` beside (parseParticipant), the creator as `creator` LID
+    /// and `creator_pn`.
+    @Test func aGroupCreatedWithLIDsIsLIDAddressed() async throws {
+        let setup = try await SimSetup()
+        defer { Task { await setup.close() } }
+        let alice = try await GroupsTests.member(setup, phone: "15550001111", name: "Alice")
+        let bob = try setup.simulator.state.createAccount(phone: "15550002222", pushName: "Bob")
+        let (created, _) = try await alice.group(to: .groupServer, "set", Node(tag: "create", attributes: ["subject": "LID"], children: [
+            Node(tag: "participant", attributes: ["jid": .jid(JID(user: bob.lid, server: .lid))]),
+        ]))
+        let group = try #require(created.child("group"))
+        let aliceAccount = try #require(try setup.simulator.state.account(phone: "15550001111"))
+        #expect(group[attribute: "addressing_mode"] == "lid")
+        #expect(group.jid("creator") == JID(user: aliceAccount.lid, server: .lid))
+        #expect(group.jid("creator_pn") == JID(user: "15550001111", server: .whatsApp))
+        let member = try #require(group.children("participant").first { $0.jid("jid")?.user == bob.lid })
+        #expect(member.jid("jid")?.server == .lid && member.jid("phone_number") == JID(user: "15550002222", server: .whatsApp))
+        alice.close()
+    }
 }
 
 extension TestCompanion {
