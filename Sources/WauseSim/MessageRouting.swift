@@ -31,12 +31,19 @@ final class MessageRouter: Sendable {
         set { phonesSlot.withLock { $0 = newValue } }
     }
     private let phonesSlot = Mutex<VirtualPhones?>(nil)
+    /// The groups (GroupOperations.swift).
+    let groups: GroupOperations
+    /// `--require-privacy-token`: a first 1:1 message to someone who issued the sender no
+    /// privacy token is refused with 463 (PrivacyRequests.swift `reachOutAllowed`).
+    let requirePrivacyToken: Bool
 
-    init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger) {
+    init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger, requirePrivacyToken: Bool = false) {
         self.state = state
         self.connections = connections
         self.environment = environment
         self.logger = logger
+        self.requirePrivacyToken = requirePrivacyToken
+        groups = GroupOperations(state: state, connections: connections, environment: environment)
     }
 
     /// A JID attribute, whether the peer encoded it as a JID pair or as text.
@@ -96,7 +103,15 @@ final class MessageRouter: Sendable {
             try reply(MessageRouter.ack(id: id, from: .whatsAppServer, t: nil, error: "400"))
             return
         }
+        if to.server == .group {
+            try groupMessage(node, id: id, to: to, from: sender, reply: reply)
+            return
+        }
         let t = environment.now().seconds
+        if message.participants != nil, try !reachOutAllowed(node, to: to, from: sender) {
+            try reply(MessageRouter.ack(id: id, from: to, t: t, error: "463"))
+            return
+        }
         let type = message.type ?? "text"
         // `edit` and `category` travel with the message (whatsmeow send.go sendDM, preparePeerMessageNode).
         var stanzas: [QueuedStanza] = []
@@ -186,6 +201,7 @@ final class MessageRouter: Sendable {
     @discardableResult
     func receipt(_ receipt: ReceiptStanzas.Receipt, from sender: SimEndpoint) throws -> Node? {
         guard let to = receipt.to else { return nil }
+        if to.server == .group { return try groupReceipt(receipt, to: to, from: sender) }
         let id = receipt.id
         var targets: [SimEndpoint] = []
         if let account = try state.account(jid: to) {
@@ -266,6 +282,7 @@ final class MessageRouter: Sendable {
         switch node[attribute: "class"] {
         case "receipt": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .receipt, ids: [id])
         case "message": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: [id])
+        case "notification": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .notification, ids: [id])
         default: break
         }
     }

@@ -41,7 +41,8 @@ public final class Simulator: Sendable {
         let state = try SimState(directory: directory, random: environment.randomBytes, clock: environment.now)
         let connections = SimConnections()
         let links = PendingLinks()
-        let router = MessageRouter(state: state, connections: connections, environment: environment, logger: logger)
+        let router = MessageRouter(state: state, connections: connections, environment: environment, logger: logger,
+                                   requirePrivacyToken: settings.requirePrivacyToken)
         let phones = VirtualPhones(state: state, router: router, environment: environment, logger: logger)
         router.phones = phones
         let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, links: links, router: router,
