@@ -164,7 +164,7 @@ import WauseTransport
         other.logLevel = .error
         var dialed = Environment.live
         let attempts = LogLines()
-        dialed.dial = { url in attempts.sink(.info, url); throw WebSocketError.connectFailed("not allowed in this test") }
+        dialed.dial = { url, _ in attempts.sink(.info, url); throw WebSocketError.connectFailed("not allowed in this test") }
         let refused = try WauseClient(config: other, environment: dialed)
         let status = try await refused.call("whatsapp_status", .null).get()
         #expect(status["state"] == "auth_failure")
