@@ -4,6 +4,9 @@ import Testing
 import WauseTestSupport
 import WauseSupport
 import WauseTransport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Issue 11 ("The first hour"), against a real wause-sim over real sockets: the link remembers its
 /// server, the lifecycle is logged at info level, linking explains itself (unreachable server,
@@ -203,6 +206,128 @@ import WauseTransport
         #expect(status["state"] == "auth_failure")
         #expect(status["last_error"] == .string(error.message))
         client.close()
+    }
+
+    /// A TCP listener on 127.0.0.1 that never accepts and never answers: the kernel completes the
+    /// TCP handshake from the backlog, so a client connects and then hears nothing (a blackholed
+    /// host, a stuck proxy).
+    final class SilentListener: Sendable {
+        let descriptor: Int32
+        let port: Int
+
+        init() throws {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic -> Bool in
+                    bind(descriptor, generic, length) == 0 && listen(descriptor, 16) == 0
+                        && getsockname(descriptor, generic, &length) == 0
+                }
+            }
+            guard bound else {
+                Glibc.close(descriptor)
+                throw WauseError.internal("cannot listen on 127.0.0.1")
+            }
+            self.descriptor = descriptor
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        deinit { Glibc.close(descriptor) }
+    }
+
+    /// "An unreachable server fails linking calls with `not_connected` within 5 s" (issue 11), for
+    /// servers that take the connection and then say nothing: one at the TCP level (the WebSocket
+    /// upgrade is never answered) and one at the WebSocket level (the Noise ServerHello never
+    /// comes). Time is virtual and never advanced, so only the connect bound
+    /// (`Environment.connectTimeout`, shortened here) can end the calls; without it they hang.
+    @Test(.timeLimit(.minutes(1))) func aServerThatTakesTheConnectionAndNeverAnswersFailsLinkingAtOnce() async throws {
+        // The default: both steps together stay under the definition's 5 s.
+        #expect(Environment.live.connectTimeout * 2 < .seconds(5))
+        let silent = try SilentListener()
+        let mute = try await WebSocketServer.start(host: "127.0.0.1", port: 0, path: "/ws/chat") { connection, _ in
+            do { for try await _ in connection.messages {} } catch {}
+        }
+        let servers = [("ws://127.0.0.1:\(silent.port)/ws/chat", "no answer: the connection timed out"),
+                       ("ws://127.0.0.1:\(mute.port)/ws/chat", "no answer: the handshake timed out after 300 ms")]
+        for (url, reason) in servers {
+            let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
+            var config = ClientConfig(dataDirectory: directory.path)
+            config.serverURL = url
+            config.logLevel = .error
+            let timers = VirtualTimers(start: Environment.live.now())
+            var environment = Environment(now: { timers.now }, randomBytes: Environment.live.randomBytes,
+                                          sleep: { try await timers.sleep($0) }, dial: Environment.live.dial)
+            environment.connectTimeout = .milliseconds(300)
+            let client = try WauseClient(config: config, environment: environment)
+            let result = await client.call("whatsapp_start_auth", .null)
+            guard case .failure(let error) = result else { Issue.record("start_auth succeeded: \(result)"); return }
+            #expect(error.code == .notConnected)
+            #expect(error.message == "cannot reach the server at \(url) (\(reason))")
+            let code = await client.call("whatsapp_pairing_code", ["phone_number": "15550001111"])
+            guard case .failure(let codeError) = code else { Issue.record("pairing_code succeeded: \(code)"); return }
+            #expect(codeError.code == .notConnected)
+            #expect(try await client.call("whatsapp_status", .null).get()["state"] == "auth_failure")
+            client.close()
+        }
+        await mute.close()
+    }
+
+    /// A pairing-code request that registers after its attempt already failed — the failure found
+    /// no waiter — learns of it at once instead of waiting out its deadline, whatever the failure
+    /// (not only an unreachable server): a number not on WhatsApp, or a loop that simply stopped.
+    @Test(.timeLimit(.minutes(1))) func aCodeRequestRegisteredAfterItsAttemptFailedFailsAtOnce() async throws {
+        let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
+        var config = ClientConfig(dataDirectory: directory.path)
+        config.logLevel = .error
+        // Virtual time, never advanced: a request left waiting would hang (and hit the time limit).
+        let timers = VirtualTimers(start: Environment.live.now())
+        let environment = Environment(now: { timers.now }, randomBytes: Environment.live.randomBytes,
+                                      sleep: { try await timers.sleep($0) }, dial: Environment.live.dial)
+        let client = try WauseClient(config: config, environment: environment)
+        let loop = client.link!
+        func request() async -> Result<PairingCodeHandshake.Issued, WauseError> {
+            do {
+                return .success(try await loop.codeRequests.wait(timeout: .seconds(180), environment: environment,
+                                                                  timeoutError: WauseError(.timeout, "timed out"),
+                                                                  failed: { loop.codeRequestFailure }))
+            } catch { return .failure(error) }
+        }
+        // No loop running (it stopped before a code was issued, or never started).
+        guard case .failure(let stopped) = await request() else { Issue.record("a code without a loop"); return }
+        #expect(stopped == ConnectionLoop.stoppedBeforeACode)
+        // The attempt failed with a reason before the request registered: that reason, and the
+        // first one wins over the linking failure it causes.
+        let refused = WauseError(.notOnWhatsApp, "+15559990000 is not on WhatsApp")
+        loop.failCodeRequests(refused)
+        loop.failCodeRequests(WauseError(.pairingFailed, "linking failed"))
+        guard case .failure(let failed) = await request() else { Issue.record("a code after the failure"); return }
+        #expect(failed == refused)
+        client.close()
+    }
+
+    /// Issue 11, item 3, "the log agrees": a send to a number not on WhatsApp logs one info line
+    /// saying it failed and why (the number shown by its last digits), never "not sent yet".
+    @Test func aFailedSendIsLoggedAsFailedWithItsReason() async throws {
+        let simulatorDirectory = TemporaryDirectory(prefix: "wause-first-hour")
+        let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
+        let simulator = try await FirstHourTests.simulator(simulatorDirectory)
+        _ = try simulator.state.createAccount(phone: "15550001111", pushName: "Ada")
+        let logs = LogLines()
+        let client = try WauseClient(config: FirstHourTests.config(directory.path, simulator), environment: FirstHourTests.environment(logs))
+        try await FirstHourTests.link(client, simulator, phone: "15550001111")
+        let answer = await client.call("whatsapp_send_message", ["phone_number": "15550008888", "message": "anyone?"])
+        guard case .failure(let error) = answer else { Issue.record("expected not_on_whatsapp, got \(answer)"); return }
+        #expect(error.code == .notOnWhatsApp)
+        let id = try #require(error.details?["message_id"]?.stringValue)
+        #expect(logs.info("outbox: \(id) failed: ***8888 is not on WhatsApp (no devices)").count == 1, "\(logs.all)")
+        #expect(logs.all.filter { $0.contains(id) && $0.contains("not sent") }.isEmpty, "\(logs.all)")
+        for line in logs.all { #expect(!line.contains("15550008888") && !line.contains("anyone?"), "\(line)") }
+        client.close()
+        await simulator.stop()
     }
 
     @Test func aNumberNotOnWhatsAppIsSaidSoAndLinkingCanBeCancelled() async throws {
