@@ -54,15 +54,28 @@ import Glibc
         try await MessagingTests.waitForLogin(client, after: 0)
     }
 
-    @Test func theLifecycleIsLoggedAtInfoLevelWithoutPhoneNumbersOrText() async throws {
+    /// A simulator with Ada's account (15550001111) and any `others`, and a client linked to Ada
+    /// and logged in, its log lines collected in `logs`.
+    struct LinkedAda {
         let simulatorDirectory = TemporaryDirectory(prefix: "wause-first-hour")
         let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
-        let simulator = try await FirstHourTests.simulator(simulatorDirectory)
-        _ = try simulator.state.createAccount(phone: "15550001111", pushName: "Ada")
-        _ = try simulator.state.createAccount(phone: "15550002222", pushName: "Bob")
         let logs = LogLines()
-        let client = try WauseClient(config: FirstHourTests.config(directory.path, simulator), environment: FirstHourTests.environment(logs))
-        try await FirstHourTests.link(client, simulator, phone: "15550001111")
+        let simulator: Simulator
+        let client: WauseClient
+
+        init(others: [(phone: String, name: String)] = []) async throws {
+            simulator = try await FirstHourTests.simulator(simulatorDirectory)
+            for (phone, name) in [("15550001111", "Ada")] + others {
+                _ = try simulator.state.createAccount(phone: phone, pushName: name)
+            }
+            client = try WauseClient(config: FirstHourTests.config(directory.path, simulator), environment: FirstHourTests.environment(logs))
+            try await FirstHourTests.link(client, simulator, phone: "15550001111")
+        }
+    }
+
+    @Test func theLifecycleIsLoggedAtInfoLevelWithoutPhoneNumbersOrText() async throws {
+        let ada = try await LinkedAda(others: [("15550002222", "Bob")])
+        let (simulator, client, logs) = (ada.simulator, ada.client, ada.logs)
 
         // link → send → receive → read → logout
         _ = try await MessagingTests.send(client, to: "15550002222", "secret words")
@@ -120,13 +133,8 @@ import Glibc
     }
 
     @Test func aDroppedLinkLogsDisconnectedAndReconnectingInSeconds() async throws {
-        let simulatorDirectory = TemporaryDirectory(prefix: "wause-first-hour")
-        let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
-        let simulator = try await FirstHourTests.simulator(simulatorDirectory)
-        _ = try simulator.state.createAccount(phone: "15550001111", pushName: "Ada")
-        let logs = LogLines()
-        let client = try WauseClient(config: FirstHourTests.config(directory.path, simulator), environment: FirstHourTests.environment(logs))
-        try await FirstHourTests.link(client, simulator, phone: "15550001111")
+        let ada = try await LinkedAda()
+        let (simulator, client, logs) = (ada.simulator, ada.client, ada.logs)
         let cursor = try client.store.latestCursor()
         await simulator.stop()
         _ = try #require(await nextEvent(client, named: "account.disconnected", after: cursor))
@@ -136,13 +144,9 @@ import Glibc
     }
 
     @Test func theLinkKeepsItsServer() async throws {
-        let simulatorDirectory = TemporaryDirectory(prefix: "wause-first-hour")
-        let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
-        let simulator = try await FirstHourTests.simulator(simulatorDirectory)
-        _ = try simulator.state.createAccount(phone: "15550001111", pushName: "Ada")
-        let linked = try WauseClient(config: FirstHourTests.config(directory.path, simulator), environment: .live)
-        try await FirstHourTests.link(linked, simulator, phone: "15550001111")
-        linked.close()
+        let ada = try await LinkedAda()
+        let (simulator, directory) = (ada.simulator, ada.directory)
+        ada.client.close()
 
         // Reopened without server_url/server_root_key: it logs in on the simulator, not WhatsApp.
         var bare = ClientConfig(dataDirectory: directory.path)
@@ -181,23 +185,26 @@ import Glibc
         await simulator.stop()
     }
 
-    @Test func anUnreachableServerFailsLinkingAtOnce() async throws {
+    /// Linking calls against `url` fail at once with `not_connected` and `reason`, and the client
+    /// ends in `auth_failure` saying so. Time is virtual and never advanced: the calls can only
+    /// return because connecting failed, never by a deadline, backoff or code wait running out
+    /// (the definition's "within 5 s", without a wall-clock assertion that a busy machine could
+    /// break).
+    static func expectLinkingFailsAtOnce(_ url: String, reason: String, connectTimeout: Duration? = nil) async throws {
         let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
         var config = ClientConfig(dataDirectory: directory.path)
-        config.serverURL = "ws://127.0.0.1:1/ws/chat"   // nothing listens on port 1
+        config.serverURL = url
         config.logLevel = .error
-        // Time is virtual and never advanced: the calls can only return because the dial failed,
-        // never by a deadline, backoff or code wait running out (the definition's "within 5 s",
-        // without a wall-clock assertion that a busy machine could break).
         let timers = VirtualTimers(start: Environment.live.now())
-        let environment = Environment(now: { timers.now }, randomBytes: Environment.live.randomBytes,
+        var environment = Environment(now: { timers.now }, randomBytes: Environment.live.randomBytes,
                                       sleep: { try await timers.sleep($0) }, dial: Environment.live.dial)
+        if let connectTimeout { environment.connectTimeout = connectTimeout }
         let client = try WauseClient(config: config, environment: environment)
         let started = timers.now
         let result = await client.call("whatsapp_start_auth", .null)
         guard case .failure(let error) = result else { Issue.record("start_auth succeeded: \(result)"); return }
         #expect(error.code == .notConnected)
-        #expect(error.message == "cannot reach the server at ws://127.0.0.1:1/ws/chat (connection refused)")
+        #expect(error.message == "cannot reach the server at \(url) (\(reason))")
         let code = await client.call("whatsapp_pairing_code", ["phone_number": "15550001111"])
         guard case .failure(let codeError) = code else { Issue.record("pairing_code succeeded: \(code)"); return }
         #expect(codeError.code == .notConnected)
@@ -206,6 +213,11 @@ import Glibc
         #expect(status["state"] == "auth_failure")
         #expect(status["last_error"] == .string(error.message))
         client.close()
+    }
+
+    @Test func anUnreachableServerFailsLinkingAtOnce() async throws {
+        // Nothing listens on port 1.
+        try await FirstHourTests.expectLinkingFailsAtOnce("ws://127.0.0.1:1/ws/chat", reason: "connection refused")
     }
 
     /// A TCP listener on 127.0.0.1 that never accepts and never answers: the kernel completes the
@@ -242,8 +254,8 @@ import Glibc
     /// "An unreachable server fails linking calls with `not_connected` within 5 s" (issue 11), for
     /// servers that take the connection and then say nothing: one at the TCP level (the WebSocket
     /// upgrade is never answered) and one at the WebSocket level (the Noise ServerHello never
-    /// comes). Time is virtual and never advanced, so only the connect bound
-    /// (`Environment.connectTimeout`, shortened here) can end the calls; without it they hang.
+    /// comes). Only the connect bound (`Environment.connectTimeout`, shortened here) can end the
+    /// calls in virtual time; without it they hang (and the time limit fails the test).
     @Test(.timeLimit(.minutes(1))) func aServerThatTakesTheConnectionAndNeverAnswersFailsLinkingAtOnce() async throws {
         // The default: both steps together stay under the definition's 5 s.
         #expect(Environment.live.connectTimeout * 2 < .seconds(5))
@@ -254,24 +266,7 @@ import Glibc
         let servers = [("ws://127.0.0.1:\(silent.port)/ws/chat", "no answer: the connection timed out"),
                        ("ws://127.0.0.1:\(mute.port)/ws/chat", "no answer: the handshake timed out after 300 ms")]
         for (url, reason) in servers {
-            let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
-            var config = ClientConfig(dataDirectory: directory.path)
-            config.serverURL = url
-            config.logLevel = .error
-            let timers = VirtualTimers(start: Environment.live.now())
-            var environment = Environment(now: { timers.now }, randomBytes: Environment.live.randomBytes,
-                                          sleep: { try await timers.sleep($0) }, dial: Environment.live.dial)
-            environment.connectTimeout = .milliseconds(300)
-            let client = try WauseClient(config: config, environment: environment)
-            let result = await client.call("whatsapp_start_auth", .null)
-            guard case .failure(let error) = result else { Issue.record("start_auth succeeded: \(result)"); return }
-            #expect(error.code == .notConnected)
-            #expect(error.message == "cannot reach the server at \(url) (\(reason))")
-            let code = await client.call("whatsapp_pairing_code", ["phone_number": "15550001111"])
-            guard case .failure(let codeError) = code else { Issue.record("pairing_code succeeded: \(code)"); return }
-            #expect(codeError.code == .notConnected)
-            #expect(try await client.call("whatsapp_status", .null).get()["state"] == "auth_failure")
-            client.close()
+            try await FirstHourTests.expectLinkingFailsAtOnce(url, reason: reason, connectTimeout: .milliseconds(300))
         }
         await mute.close()
     }
@@ -312,13 +307,8 @@ import Glibc
     /// Issue 11, item 3, "the log agrees": a send to a number not on WhatsApp logs one info line
     /// saying it failed and why (the number shown by its last digits), never "not sent yet".
     @Test func aFailedSendIsLoggedAsFailedWithItsReason() async throws {
-        let simulatorDirectory = TemporaryDirectory(prefix: "wause-first-hour")
-        let directory = TemporaryDirectory(prefix: "wause-first-hour-client")
-        let simulator = try await FirstHourTests.simulator(simulatorDirectory)
-        _ = try simulator.state.createAccount(phone: "15550001111", pushName: "Ada")
-        let logs = LogLines()
-        let client = try WauseClient(config: FirstHourTests.config(directory.path, simulator), environment: FirstHourTests.environment(logs))
-        try await FirstHourTests.link(client, simulator, phone: "15550001111")
+        let ada = try await LinkedAda()
+        let (simulator, client, logs) = (ada.simulator, ada.client, ada.logs)
         let answer = await client.call("whatsapp_send_message", ["phone_number": "15550008888", "message": "anyone?"])
         guard case .failure(let error) = answer else { Issue.record("expected not_on_whatsapp, got \(answer)"); return }
         #expect(error.code == .notOnWhatsApp)
