@@ -121,17 +121,17 @@ def scan_qr_png(server: WauseServer) -> str:
 def poll(predicate, what: str, server: WauseServer, session: str):
     """Re-evaluates `predicate` until it is truthy (for a state with no event to block on); the
     deadline fails a hang, it is no timing assertion. Never sees auth_failure on the way."""
-    waiter = threading.Event()
-    deadline = time.monotonic() + DEADLINE
-    while True:
+    seen: list[dict] = []
+
+    def ready():
         value = predicate()
         if value:
             return value
-        current = status(server, session)
-        assert current["state"] != "auth_failure", current
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {DEADLINE}s (last status {current})")
-        waiter.wait(0.02)
+        seen.append(status(server, session))
+        assert seen[-1]["state"] != "auth_failure", seen[-1]
+        return None
+
+    return wait_until(ready, what, lambda: f" (last status {seen[-1] if seen else None})")
 
 
 def stopped_cleanly(server: WauseServer) -> None:
@@ -207,8 +207,9 @@ def linked_engine(sim, tmp_path_factory, account: dict, data_dir=None):
     return server, session, events
 
 
-def wait_until(predicate, what: str):
-    """Re-evaluates `predicate` until truthy (a state with no event); the deadline fails a hang."""
+def wait_until(predicate, what: str, last=lambda: ""):
+    """Re-evaluates `predicate` until truthy (a state with no event); the deadline fails a hang,
+    saying `what` and `last()`."""
     waiter = threading.Event()
     deadline = time.monotonic() + DEADLINE
     while True:
@@ -216,7 +217,7 @@ def wait_until(predicate, what: str):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {DEADLINE}s")
+            raise AssertionError(f"{what}: not within {DEADLINE}s{last()}")
         waiter.wait(0.02)
 
 
