@@ -283,7 +283,7 @@ import Glibc
         let environment = Environment(now: { timers.now }, randomBytes: Environment.live.randomBytes,
                                       sleep: { try await timers.sleep($0) }, dial: Environment.live.dial)
         let client = try WauseClient(config: config, environment: environment)
-        let loop = client.link!
+        let loop = client.connectionLoop
         func request() async -> Result<PairingCodeHandshake.Issued, WauseError> {
             do {
                 return .success(try await loop.codeRequests.wait(timeout: .seconds(180), environment: environment,
