@@ -150,8 +150,8 @@ extension FidelityTests {
     @Test func deviceChangesReachOwnDevicesAndContactsButNotStrangers() async throws {
         let setup = try await SimSetup()
         let own = try await DeviceRequestsTests.loggedIn(setup)  // device 1 of 15550001111
-        let stranger = try await FidelityTests.loggedInDevice(setup, phone: "15550002222")
-        let contact = try await FidelityTests.loggedInDevice(setup, phone: "15550003333")
+        let stranger = try await setup.loggedInCompanion(phone: "15550002222")
+        let contact = try await setup.loggedInCompanion(phone: "15550003333")
         // The contact once wrote to 15550001111 (so it holds sessions with its devices).
         let contactAccount = try #require(try setup.simulator.state.account(phone: "15550003333"))
         try setup.simulator.state.commit { (c) throws(WauseError) in
@@ -172,17 +172,6 @@ extension FidelityTests {
         try await stranger.expectNothingPending()
         for companion in [own, stranger, contact] { companion.close() }
         await setup.close()
-    }
-
-    /// A new account with one linked companion (device 1), logged in, backlog read.
-    static func loggedInDevice(_ setup: SimSetup, phone: String) async throws -> TestCompanion {
-        _ = try await setup.account(phone)
-        let companion = TestCompanion()
-        _ = try await PhoneLinkingTests.link(setup, companion, phone: phone)
-        try await companion.login(setup.simulator, phone: phone, device: 1)
-        #expect(try await companion.expectNode().tag == "success")
-        #expect(try await companion.expectNode().tag == "ib")
-        return companion
     }
 }
 
@@ -216,7 +205,7 @@ extension FidelityTests {
     @Test func aPrivacyTokenIsKeptPerPairAndHandedToTheOtherUser() async throws {
         let setup = try await SimSetup()
         let issuer = try await DeviceRequestsTests.loggedIn(setup)  // 15550001111
-        let holder = try await FidelityTests.loggedInDevice(setup, phone: "15550003333")
+        let holder = try await setup.loggedInCompanion(phone: "15550003333")
         let issued = try await issuer.query("privacy", "set", [Node(tag: "tokens", children: [
             Node(tag: "token", attributes: ["jid": .jid(JID(user: "15550003333", server: .whatsApp)), "t": "1700000000",
                                             "type": "trusted_contact"]),

@@ -18,22 +18,11 @@ import Foundation
 /// Groups as the sim keeps them, driven over real connections with the `w:g2` iqs whatsmeow
 /// group.go sends, and the `w:gp2` notifications and group fan-out the members' devices get.
 @Suite struct GroupsTests {
-    /// A companion of `phone` linked and logged in, its (empty) backlog read.
-    static func member(_ setup: SimSetup, phone: String, name: String) async throws -> TestCompanion {
-        _ = try setup.simulator.state.createAccount(phone: phone, pushName: name)
-        let companion = TestCompanion()
-        _ = try await PhoneLinkingTests.link(setup, companion, phone: phone)
-        try await companion.login(setup.simulator, phone: phone, device: 1)
-        #expect(try await companion.expectNode().tag == "success")
-        #expect(try await companion.expectNode().tag == "ib")
-        return companion
-    }
-
     @Test func createQueryChangeAndLeaveAGroup() async throws {
         let setup = try await SimSetup()
         defer { Task { await setup.close() } }
-        let alice = try await GroupsTests.member(setup, phone: "15550001111", name: "Alice")
-        let bob = try await GroupsTests.member(setup, phone: "15550002222", name: "Bob")
+        let alice = try await setup.loggedInCompanion(phone: "15550001111", pushName: "Alice")
+        let bob = try await setup.loggedInCompanion(phone: "15550002222", pushName: "Bob")
         let carol = try setup.simulator.state.createAccount(phone: "15550003333", pushName: "Carol")
         let dave = try setup.simulator.state.createAccount(phone: "15550004444", pushName: "Dave")
         // Dave lets nobody add him: his add is answered 403 with an invite code instead.
@@ -152,8 +141,8 @@ import Foundation
     @Test func aGroupMessageIsFannedOutWithTheGroupsPhash() async throws {
         let setup = try await SimSetup()
         defer { Task { await setup.close() } }
-        let alice = try await GroupsTests.member(setup, phone: "15550001111", name: "Alice")
-        let bob = try await GroupsTests.member(setup, phone: "15550002222", name: "Bob")
+        let alice = try await setup.loggedInCompanion(phone: "15550001111", pushName: "Alice")
+        let bob = try await setup.loggedInCompanion(phone: "15550002222", pushName: "Bob")
         let carol = try setup.simulator.state.createAccount(phone: "15550003333", pushName: "Carol")
         let created = await admin(setup.simulator, "POST", "/accounts/15550001111/groups", [
             "subject": "LID group", "participants": ["15550002222", .string(carol.lidJID)], "addressing_mode": "lid",
@@ -207,7 +196,7 @@ import Foundation
         }
 
         // Not a member: 403; no such group: 404 (whatsmeow reads any ack error as a failed send).
-        let outsider = try await GroupsTests.member(setup, phone: "15550005555", name: "Eve")
+        let outsider = try await setup.loggedInCompanion(phone: "15550005555", pushName: "Eve")
         try outsider.send(Node(tag: "message", attributes: ["id": "G2", "to": .jid(groupJID), "type": "text"], children: [skmsg]))
         #expect(try await outsider.expectNode()[attribute: "error"] == "403")
         try outsider.send(Node(tag: "message", attributes: ["id": "G3", "to": .jid(JID(user: "120363000000000001", server: .group)), "type": "text"],
@@ -224,7 +213,7 @@ import Foundation
     @Test func aCompanionAndAPhoneExchangeGroupMessagesWithSenderKeys() async throws {
         let setup = try await SimSetup()
         defer { Task { await setup.close() } }
-        let alice = try await GroupsTests.member(setup, phone: "15550001111", name: "Alice")
+        let alice = try await setup.loggedInCompanion(phone: "15550001111", pushName: "Alice")
         _ = try setup.simulator.state.createAccount(phone: "15550002222", pushName: "Bob")
         let store = InMemorySignalStore(identityKeyPair: alice.identityKey, registrationId: alice.registrationID)
         // whatsmeow prekeys.go uploadPreKeys, with the private halves kept.
@@ -332,7 +321,7 @@ import Foundation
     @Test func aMemberAwayGetsTheChangesAndMessagesWhenItReturns() async throws {
         let setup = try await SimSetup()
         defer { Task { await setup.close() } }
-        let bob = try await GroupsTests.member(setup, phone: "15550002222", name: "Bob")
+        let bob = try await setup.loggedInCompanion(phone: "15550002222", pushName: "Bob")
         _ = try setup.simulator.state.createAccount(phone: "15550001111", pushName: "Alice")
         let created = await admin(setup.simulator, "POST", "/accounts/15550001111/groups", ["subject": "Away", "participants": ["15550002222"]])
         let groupJID = try #require(created.json["jid"]?.stringValue.flatMap(JID.init))
@@ -365,7 +354,7 @@ import Foundation
     @Test func aGroupCreatedWithLIDsIsLIDAddressed() async throws {
         let setup = try await SimSetup()
         defer { Task { await setup.close() } }
-        let alice = try await GroupsTests.member(setup, phone: "15550001111", name: "Alice")
+        let alice = try await setup.loggedInCompanion(phone: "15550001111", pushName: "Alice")
         let bob = try setup.simulator.state.createAccount(phone: "15550002222", pushName: "Bob")
         let (created, _) = try await alice.group(to: .groupServer, "set", Node(tag: "create", attributes: ["subject": "LID"], children: [
             Node(tag: "participant", attributes: ["jid": .jid(JID(user: bob.lid, server: .lid))]),

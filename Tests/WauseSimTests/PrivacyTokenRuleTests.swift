@@ -34,8 +34,8 @@ import WauseTestSupport
 
     @Test func aFirstMessageNeedsTheRecipientsToken() async throws {
         let setup = try await SimSetup(requirePrivacyToken: true)
-        let sender = try await FidelityTests.loggedInDevice(setup, phone: "15550001111")
-        let recipient = try await FidelityTests.loggedInDevice(setup, phone: "15550002222")
+        let sender = try await setup.loggedInCompanion(phone: "15550001111")
+        let recipient = try await setup.loggedInCompanion(phone: "15550002222")
 
         try sender.send(PrivacyTokenRuleTests.message("P1", to: "15550002222", token: nil))
         let refused = try await sender.expectNode()

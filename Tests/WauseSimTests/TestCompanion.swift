@@ -245,8 +245,19 @@ struct SimSetup {
     }
 
     /// A new account; answers its phone number.
-    func account(_ phone: String = "15550001111") async throws -> SimAccount {
-        try simulator.state.createAccount(phone: phone, pushName: "Phone")
+    func account(_ phone: String = "15550001111", pushName: String = "Phone") async throws -> SimAccount {
+        try simulator.state.createAccount(phone: phone, pushName: pushName)
+    }
+
+    /// A new account with one linked companion (device 1), logged in, its (empty) backlog read.
+    func loggedInCompanion(phone: String, pushName: String = "Phone") async throws -> TestCompanion {
+        _ = try await account(phone, pushName: pushName)
+        let companion = TestCompanion()
+        _ = try await PhoneLinkingTests.link(self, companion, phone: phone)
+        try await companion.login(simulator, phone: phone, device: 1)
+        #expect(try await companion.expectNode().tag == "success")
+        #expect(try await companion.expectNode().tag == "ib")
+        return companion
     }
 
     func close() async { await simulator.stop() }
