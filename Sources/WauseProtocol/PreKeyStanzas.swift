@@ -74,6 +74,32 @@ public enum PreKeyStanzas {
              ])
     }
 
+    /// A retry receipt's `<keys>` (whatsmeow retry.go sendRetryReceipt): `<type/><identity/>`,
+    /// one fresh one-time prekey, the signed prekey, and the signed device identity when there is
+    /// one (a companion has it; a primary phone has none to send).
+    public static func retryKeys(_ keys: PublicKeys, oneTime: (id: UInt32, publicKey: [UInt8]), deviceIdentity: [UInt8]?) -> Node {
+        var children = keyType(keys) + [keyNode(id: oneTime.id, publicKey: oneTime.publicKey), signedPreKeyNode(keys)]
+        if let deviceIdentity { children.append(Node(tag: "device-identity", bytes: deviceIdentity)) }
+        return Node(tag: "keys", children: children)
+    }
+
+    /// The server's answer for one device of a bundle query (whatsmeow prekeys.go
+    /// nodeToPreKeyBundle reads it): `<user jid><registration/><type/><identity/><skey>…</skey>
+    /// [<key>…</key>]</user>`; the one-time prekey is left out when the device has none left.
+    public static func bundleUser(device: JID, keys: PublicKeys, oneTime: (id: UInt32, publicKey: [UInt8])?) -> Node {
+        var children = [registrationNode(keys.registrationID)] + keyType(keys) + [signedPreKeyNode(keys)]
+        if let oneTime { children.append(keyNode(id: oneTime.id, publicKey: oneTime.publicKey)) }
+        return Node(tag: "user", attributes: ["jid": .jid(device)], children: children)
+    }
+
+    /// The answer for a device the server has no keys of: `<user jid><error code="404"
+    /// text="item-not-found"/></user>` (whatsmeow prekeys.go fetchPreKeys skips it; `bundles(in:)` too).
+    public static func missingBundleUser(device: JID) -> Node {
+        Node(tag: "user", attributes: ["jid": .jid(device)], children: [
+            Node(tag: "error", attributes: ["code": "404", "text": "item-not-found"]),
+        ])
+    }
+
     /// Asks for other devices' bundles: one `encrypt` iq for all of them.
     public static func bundleQuery(id: String, devices: [JID]) -> Node {
         Node(tag: "iq", attributes: ["xmlns": "encrypt", "type": "get", "to": .jid(.whatsAppServer), "id": .text(id)], children: [

@@ -182,10 +182,7 @@ public struct AdminAPI: Sendable {
         for chat in chats {
             let inChat = received.filter { $0.chat == chat }.map(\.id)
             guard let to = JID(chat) else { continue }
-            var children: [Node] = []
-            if inChat.count > 1 { children = [Node(tag: "list", children: inChat.dropFirst().map { Node(tag: "item", attributes: ["id": .text($0)]) })] }
-            try phones.routeReceipt(Node(tag: "receipt", attributes: ["id": .text(inChat[0]), "to": .jid(to), "type": "read"], children: children),
-                                    account: account)
+            try phones.routeReceipt(.read(ids: inChat, chat: to, t: nil), account: account)
         }
         return .json(200, ["ok": true, "read": .array(ids.map(JSONValue.string)), "chats": .array(chats.map(JSONValue.string))])
     }

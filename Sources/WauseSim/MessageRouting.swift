@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseProtocol
@@ -18,13 +19,18 @@ import WauseTransport
 /// Addressing: an account is reached by phone number (`PHONE[:N]@s.whatsapp.net`) or by LID
 /// (`LID[:N]@lid`); what a device receives names the sender in the form the sender used for
 /// that device, with the other form alongside (`sender_lid` / `sender_pn`, whatsmeow message.go parseMessageSource).
-final class MessageRouter: @unchecked Sendable {
+final class MessageRouter: Sendable {
     let state: SimState
     let connections: SimConnections
     let environment: Environment
     let logger: Logger
-    /// Set once at start (the phones deliver through the router and the router wakes them).
-    var phones: VirtualPhones!
+    /// Set once at start (the phones deliver through the router and the router wakes them, so
+    /// neither can be built with the other).
+    var phones: VirtualPhones? {
+        get { phonesSlot.withLock { $0 } }
+        set { phonesSlot.withLock { $0 = newValue } }
+    }
+    private let phonesSlot = Mutex<VirtualPhones?>(nil)
 
     init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger) {
         self.state = state
@@ -51,7 +57,7 @@ final class MessageRouter: @unchecked Sendable {
         var seen = Set<String>()
         for target in targets where seen.insert("\(target.phone):\(target.device)").inserted {
             if target.device == 0 {
-                phones.kick()
+                phones?.kick()
             } else {
                 for link in connections.links(phone: target.phone, device: target.device) { link.pump(state) }
             }
@@ -62,61 +68,61 @@ final class MessageRouter: @unchecked Sendable {
     /// part omitted for 0), `t`, `notify` (the sender's push name), the other addressing form of
     /// the sender, and `recipient` (the chat) when it goes to the sender's own other devices.
     static func delivered(id: String, t: Int64, type: String, sender: SimEndpoint, form: JID.Server, ownDeviceChat: JID?,
-                          extra: Attributes = [:], children: [Node]) -> Node {
-        var attributes: Attributes = [
-            "from": .jid(sender.jid(form)), "id": .text(id), "t": .text(String(t)), "type": .text(type),
-            "notify": .text(sender.account.pushName),
-        ]
+                          edit: String? = nil, category: String? = nil, encrypted: [MessageEnvelope.Encrypted],
+                          deviceIdentity: [UInt8]? = nil) -> Node {
+        var envelope = MessageEnvelope(id: id, type: type, from: sender.jid(form), t: t, notify: sender.account.pushName, edit: edit,
+                                       category: category, encrypted: encrypted, deviceIdentity: deviceIdentity)
         if form == .lid {
-            attributes["sender_pn"] = .jid(JID(user: sender.account.phone, server: .whatsApp))
+            envelope.senderPhone = JID(user: sender.account.phone, server: .whatsApp)
         } else {
-            attributes["sender_lid"] = .jid(JID(user: sender.account.lid, server: .lid))
+            envelope.senderLID = JID(user: sender.account.lid, server: .lid)
         }
-        if let chat = ownDeviceChat { attributes["recipient"] = .jid(JID(user: chat.user, server: chat.server)) }
-        for attribute in extra { attributes[attribute.name] = attribute.value }
-        return Node(tag: "message", attributes: attributes, children: children)
+        if let chat = ownDeviceChat { envelope.recipient = JID(user: chat.user, server: chat.server) }
+        return envelope.node
     }
 
     // MARK: <message> from a device
 
     /// Routes a device's `<message>`; `reply` sends the ack once everything is queued.
     func message(_ node: Node, from sender: SimEndpoint, reply: (Node) throws -> Void) throws {
-        guard let id = node[attribute: "id"], let to = MessageRouter.jid(node, "to") else {
-            logger.info("\(sender.jid(.whatsApp)): message without id or to, refused")
-            if let id = node[attribute: "id"] { try reply(MessageRouter.ack(id: id, from: .whatsAppServer, t: nil, error: "400")) }
+        let message: MessageEnvelope
+        do { message = try MessageEnvelope(parsing: node) } catch {
+            logger.info("\(sender.jid(.whatsApp)): \(error), refused")
+            return
+        }
+        let id = message.id
+        guard let to = message.to else {
+            logger.info("\(sender.jid(.whatsApp)): message without to, refused")
+            try reply(MessageRouter.ack(id: id, from: .whatsAppServer, t: nil, error: "400"))
             return
         }
         let t = environment.now().seconds
-        let type = node[attribute: "type"] ?? "text"
+        let type = message.type ?? "text"
         // `edit` and `category` travel with the message (whatsmeow send.go sendDM, preparePeerMessageNode).
-        var extra = Attributes()
-        for name in ["edit", "category"] { if let value = node[attribute: name] { extra[name] = .text(value) } }
-        let identity = node.child("device-identity")
         var stanzas: [QueuedStanza] = []
         let chat: JID
-        if let participants = node.child("participants") {
+        if let participants = message.participants {
             guard to.server == .whatsApp || to.server == .lid else {
                 // Groups and broadcasts are not served yet: say so, as the server does for what it cannot route.
                 try reply(MessageRouter.ack(id: id, from: to, t: t, error: "501"))
                 return
             }
             chat = JID(user: to.user, server: to.server)
-            for target in participants.children("to") {
-                guard let device = MessageRouter.jid(target, "jid"), let enc = target.child("enc"),
-                    let endpoint = try state.endpoint(device)
-                else {
-                    logger.debug("\(id): no such device \(target[attribute: "jid"] ?? "?"), skipped")
+            for target in participants {
+                guard let endpoint = try state.endpoint(target.device) else {
+                    logger.debug("\(id): no such device \(target.device), skipped")
                     continue
                 }
                 if endpoint.account.phone == sender.account.phone && endpoint.device == sender.device { continue }
                 let own = endpoint.account.phone == sender.account.phone
-                var children = [enc]
-                if enc[attribute: "type"] == "pkmsg", let identity { children.append(identity) }
+                let identity = target.encrypted.type == "pkmsg" ? message.deviceIdentity : nil
                 stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
-                                            node: MessageRouter.delivered(id: id, t: t, type: type, sender: sender, form: device.server,
-                                                                          ownDeviceChat: own ? chat : nil, extra: extra, children: children)))
+                                            node: MessageRouter.delivered(id: id, t: t, type: type, sender: sender, form: target.device.server,
+                                                                          ownDeviceChat: own ? chat : nil, edit: message.edit,
+                                                                          category: message.category, encrypted: [target.encrypted],
+                                                                          deviceIdentity: identity)))
             }
-        } else if let enc = node.child("enc") {
+        } else if let enc = message.encrypted.first {
             // A retry resend (whatsmeow retry.go handleRetryReceipt): to the one device in `to`, with the original `t`.
             guard let endpoint = try state.endpoint(to) else {
                 try reply(MessageRouter.ack(id: id, from: to, t: t, error: "404"))
@@ -124,12 +130,11 @@ final class MessageRouter: @unchecked Sendable {
             }
             let own = endpoint.account.phone == sender.account.phone
             chat = own ? (try state.loggedChat(messageID: id, senderPhone: sender.account.phone) ?? to) : JID(user: to.user, server: to.server)
-            var children = [enc]
-            if let identity { children.append(identity) }
-            let original = node[attribute: "t"].flatMap(Int64.init) ?? t
             stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
-                                        node: MessageRouter.delivered(id: id, t: original, type: type, sender: sender, form: to.server,
-                                                                      ownDeviceChat: own ? chat : nil, extra: extra, children: children)))
+                                        node: MessageRouter.delivered(id: id, t: message.t ?? t, type: type, sender: sender, form: to.server,
+                                                                      ownDeviceChat: own ? chat : nil, edit: message.edit,
+                                                                      category: message.category, encrypted: [enc],
+                                                                      deviceIdentity: message.deviceIdentity)))
         } else {
             try reply(MessageRouter.ack(id: id, from: to, t: t, error: "400"))
             return
@@ -144,7 +149,7 @@ final class MessageRouter: @unchecked Sendable {
         // `sendDM` hashes `allDevices` (GetUserDevices of `to` and its own user) before
         // `encryptMessageForDevices` skips its own device.
         var phash: String?
-        if node.child("participants") != nil, let recipient = try state.endpoint(JID(user: to.user, server: to.server)) {
+        if message.participants != nil, let recipient = try state.endpoint(JID(user: to.user, server: to.server)) {
             var known = try state.endpoints(of: recipient.account)
             if recipient.account.phone != sender.account.phone { known += try state.endpoints(of: sender.account) }
             phash = ParticipantHash.v2(known.map { $0.jid(to.server) })
@@ -169,12 +174,22 @@ final class MessageRouter: @unchecked Sendable {
     /// queued messages it names for its sender. Returns the ack for the sender, after queueing.
     @discardableResult
     func receipt(_ node: Node, from sender: SimEndpoint) throws -> Node? {
-        guard let id = node[attribute: "id"], let to = MessageRouter.jid(node, "to") else { return nil }
-        let ids = [id] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
-        let type = node[attribute: "type"]
+        let receipt: ReceiptStanzas.Receipt
+        do { receipt = try ReceiptStanzas.Receipt(parsing: node) } catch {
+            logger.debug("\(sender.jid(.whatsApp)): \(error), dropped")
+            return nil
+        }
+        return try self.receipt(receipt, from: sender)
+    }
+
+    /// The same for a receipt already read (the virtual phones send theirs this way).
+    @discardableResult
+    func receipt(_ receipt: ReceiptStanzas.Receipt, from sender: SimEndpoint) throws -> Node? {
+        guard let to = receipt.to else { return nil }
+        let id = receipt.id
         var targets: [SimEndpoint] = []
         if let account = try state.account(jid: to) {
-            if type == "retry" {
+            if receipt.type == .retry {
                 if let endpoint = try state.endpoint(to) { targets = [endpoint] }
             } else {
                 targets = try state.endpoints(of: account).filter { !($0.account.phone == sender.account.phone && $0.device == sender.device) }
@@ -182,19 +197,19 @@ final class MessageRouter: @unchecked Sendable {
         } else {
             logger.debug("receipt \(id) to \(to): no such account, dropped")
         }
-        var attributes: Attributes = ["from": .jid(sender.jid(to.server == .lid ? .lid : .whatsApp)), "id": .text(id),
-                                      "t": .text(node[attribute: "t"] ?? String(environment.now().seconds))]
-        for name in ["type", "recipient", "participant", "category"] {
-            if let value = node.attributes[name] { attributes[name] = value }
-        }
-        let forwarded = Node(tag: "receipt", attributes: attributes, content: node.content)
-        let stanzas = targets.map { QueuedStanza(phone: $0.account.phone, device: $0.device, kind: .receipt, node: forwarded) }
+        // What the devices get: from the sending device, in the addressing form the receipt used,
+        // with the server's time when the client gave none (whatsmeow receipt.go parseReceipt).
+        var forwarded = receipt
+        forwarded.from = sender.jid(to.server == .lid ? .lid : .whatsApp)
+        forwarded.to = nil
+        forwarded.t = receipt.t ?? environment.now().seconds
+        let stanzas = targets.map { QueuedStanza(phone: $0.account.phone, device: $0.device, kind: .receipt, node: forwarded.node) }
         try state.enqueue(stanzas) { [state] (c) throws(WauseError) in
-            try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: ids, in: c)
+            try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: receipt.ids, in: c)
         }
         push(stanzas.map { ($0.phone, $0.device) })
         var ack: Attributes = ["class": "receipt", "id": .text(id), "from": .jid(to)]
-        if let type { ack["type"] = .text(type) }
+        if receipt.type != .delivery { ack["type"] = .text(receipt.type.rawValue) }
         return Node(tag: "ack", attributes: ack)
     }
 

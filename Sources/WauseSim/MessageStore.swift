@@ -24,6 +24,12 @@ struct SimBundle: Sendable {
     let signedPreKey: (id: UInt32, publicKey: [UInt8], signature: [UInt8])
     let oneTimePreKey: (id: UInt32, publicKey: [UInt8])?
 
+    /// What the bundle answer publishes (`PreKeyStanzas.bundleUser`).
+    var publicKeys: PreKeyStanzas.PublicKeys {
+        PreKeyStanzas.PublicKeys(registrationID: registrationID, identityKey: identity, signedPreKeyID: signedPreKey.id,
+                                 signedPreKey: signedPreKey.publicKey, signedPreKeySignature: signedPreKey.signature)
+    }
+
     var preKeyBundle: PreKeyBundle {
         get throws {
             try PreKeyBundle(registrationId: registrationID, deviceId: 0, preKeyId: oneTimePreKey?.id,

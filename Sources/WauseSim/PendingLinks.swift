@@ -1,3 +1,4 @@
+import Synchronization
 import WauseBinary
 import WauseTransport
 import WauseSupport
@@ -5,7 +6,7 @@ import WauseSupport
 /// One companion connection that registered (its ClientPayload carried `devicePairingData`, whatsmeow getRegistrationPayload)
 /// and is waiting to be linked: what the phone checks a scanned QR or an entered code against,
 /// and the socket it sends `pair-success` on. Lives as long as the connection.
-final class PairingConnection: @unchecked Sendable {
+final class PairingConnection: Sendable {
     /// What the companion says in its registration payload (whatsmeow store/clientpayload.go getRegistrationPayload).
     struct Registration: Sendable {
         /// The Noise static key of the handshake: the QR's second field must be this key.
@@ -43,12 +44,14 @@ final class PairingConnection: @unchecked Sendable {
     let refs: [String]
     let issuedAt: UnixTime
 
-    private let lock = ConditionLock()
-    private var codeRequest: CodeRequest?
-    private var busy = false
-    private var closed = false
-    private var responseWaiters: [String: OneShot<Answer>] = [:]
-    private var finishWaiter: (ref: String, shot: OneShot<Answer>)?
+    private struct State {
+        var codeRequest: CodeRequest?
+        var busy = false
+        var closed = false
+        var responseWaiters: [String: OneShot<Answer>] = [:]
+        var finishWaiter: (ref: String, shot: OneShot<Answer>)?
+    }
+    private let state = Mutex(State())
 
     init(connectionID: Int, socket: WireSocket, registration: Registration, refs: [String], issuedAt: UnixTime) {
         self.connectionID = connectionID
@@ -65,29 +68,29 @@ final class PairingConnection: @unchecked Sendable {
         return issuedAt + ChatEndpoint.firstRefLifetime + ChatEndpoint.nextRefLifetime * index
     }
 
-    var pendingCode: CodeRequest? { lock.withLock { closed ? nil : codeRequest } }
+    var pendingCode: CodeRequest? { state.withLock { $0.closed ? nil : $0.codeRequest } }
 
-    func setCodeRequest(_ request: CodeRequest) { lock.withLock { codeRequest = request } }
+    func setCodeRequest(_ request: CodeRequest) { state.withLock { $0.codeRequest = request } }
 
     /// One linking attempt at a time per connection (a second scan of the same QR while the first
     /// is under way is refused, not interleaved). False if busy or gone.
     func claim() -> Bool {
-        lock.withLock {
-            guard !busy, !closed else { return false }
-            busy = true
+        state.withLock { state in
+            guard !state.busy, !state.closed else { return false }
+            state.busy = true
             return true
         }
     }
 
-    func release() { lock.withLock { busy = false } }
+    func release() { state.withLock { $0.busy = false } }
 
     /// Registers interest in the companion's answer to our iq `id` before the iq is sent, so an
     /// answer that comes back at once is not missed.
     func expectResponse(id: String) -> OneShot<Answer> {
         let shot = OneShot<Answer>()
-        let isClosed = lock.withLock { () -> Bool in
-            if !closed { responseWaiters[id] = shot }
-            return closed
+        let isClosed = state.withLock { state -> Bool in
+            if !state.closed { state.responseWaiters[id] = shot }
+            return state.closed
         }
         if isClosed { shot.fulfill(.closed) }
         return shot
@@ -96,32 +99,32 @@ final class PairingConnection: @unchecked Sendable {
     /// Registers interest in the companion's `companion_finish` for `ref` (whatsmeow pair-code.go handleCodePairNotification).
     func expectFinish(ref: String) -> OneShot<Answer> {
         let shot = OneShot<Answer>()
-        let isClosed = lock.withLock { () -> Bool in
-            if !closed { finishWaiter = (ref, shot) }
-            return closed
+        let isClosed = state.withLock { state -> Bool in
+            if !state.closed { state.finishWaiter = (ref, shot) }
+            return state.closed
         }
         if isClosed { shot.fulfill(.closed) }
         return shot
     }
 
-    func forget(id: String) { _ = lock.withLock { responseWaiters.removeValue(forKey: id) } }
-    func forgetFinish() { lock.withLock { finishWaiter = nil } }
+    func forget(id: String) { _ = state.withLock { $0.responseWaiters.removeValue(forKey: id) } }
+    func forgetFinish() { state.withLock { $0.finishWaiter = nil } }
 
     /// Hands a stanza from the companion to whoever waits for it; false if nobody does (the
     /// endpoint then answers it as usual).
     func deliver(_ node: Node) -> Bool {
         guard node.tag == "iq", let id = node[attribute: "id"] else { return false }
-        let shot = lock.withLock { () -> OneShot<Answer>? in
+        let shot = state.withLock { state -> OneShot<Answer>? in
             switch node[attribute: "type"] {
             case "result", "error":
-                return responseWaiters.removeValue(forKey: id)
+                return state.responseWaiters.removeValue(forKey: id)
             case "set":
                 guard let registration = node.child("link_code_companion_reg"),
                     registration[attribute: "stage"] == "companion_finish",
-                    let waiter = finishWaiter,
+                    let waiter = state.finishWaiter,
                     registration.child("link_code_pairing_ref")?.text == waiter.ref
                 else { return nil }
-                finishWaiter = nil
+                state.finishWaiter = nil
                 return waiter.shot
             default:
                 return nil
@@ -134,13 +137,13 @@ final class PairingConnection: @unchecked Sendable {
 
     /// The connection ended: every wait ends with `.closed`.
     func markClosed() {
-        let waiting = lock.withLock { () -> [OneShot<Answer>] in
-            closed = true
+        let waiting = state.withLock { state -> [OneShot<Answer>] in
+            state.closed = true
             defer {
-                responseWaiters.removeAll()
-                finishWaiter = nil
+                state.responseWaiters.removeAll()
+                state.finishWaiter = nil
             }
-            return Array(responseWaiters.values) + (finishWaiter.map { [$0.shot] } ?? [])
+            return Array(state.responseWaiters.values) + (state.finishWaiter.map { [$0.shot] } ?? [])
         }
         for shot in waiting { shot.fulfill(.closed) }
     }
@@ -149,59 +152,63 @@ final class PairingConnection: @unchecked Sendable {
 /// Every pairing connection the simulator is serving, by ref and by the account a pairing code
 /// was requested for; and the device numbers promised in a `pair-success` that is not settled
 /// yet, so two devices linking to one account at once never get the same number.
-final class PendingLinks: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var connections: [Int: PairingConnection] = [:]
-    private var reserved: [String: Set<Int>] = [:]
+final class PendingLinks: Sendable {
+    private struct State {
+        var connections: [Int: PairingConnection] = [:]
+        var reserved: [String: Set<Int>] = [:]
+    }
+    private let state = Mutex(State())
 
-    func add(_ connection: PairingConnection) { lock.withLock { connections[connection.connectionID] = connection } }
+    func add(_ connection: PairingConnection) { state.withLock { $0.connections[connection.connectionID] = connection } }
 
     func remove(_ connectionID: Int) {
-        let removed = lock.withLock { connections.removeValue(forKey: connectionID) }
+        let removed = state.withLock { $0.connections.removeValue(forKey: connectionID) }
         removed?.markClosed()
     }
 
     func connection(holdingRef ref: String) -> PairingConnection? {
-        lock.withLock { connections.values.first { $0.refs.contains(ref) } }
+        state.withLock { $0.connections.values.first { $0.refs.contains(ref) } }
     }
 
     /// The connection with the newest live `companion_hello` for `phone`.
     func latestCodeRequest(phone: String) -> (PairingConnection, PairingConnection.CodeRequest)? {
-        let all = lock.withLock { Array(connections.values) }
+        let all = state.withLock { Array($0.connections.values) }
         return all.compactMap { connection in connection.pendingCode.flatMap { $0.phone == phone ? (connection, $0) : nil } }
             .max { $0.1.requestedAt < $1.1.requestedAt }
     }
 
     /// The lowest device number (1 and up; 0 is the phone) neither linked (`taken`) nor promised.
     func reserveDeviceNumber(phone: String, taken: Set<Int>) -> Int {
-        lock.withLock {
+        state.withLock { state in
             var number = 1
-            while taken.contains(number) || reserved[phone, default: []].contains(number) { number += 1 }
-            reserved[phone, default: []].insert(number)
+            while taken.contains(number) || state.reserved[phone, default: []].contains(number) { number += 1 }
+            state.reserved[phone, default: []].insert(number)
             return number
         }
     }
 
     func releaseDeviceNumber(phone: String, _ number: Int) {
-        lock.withLock { _ = reserved[phone]?.remove(number) }
+        state.withLock { _ = $0.reserved[phone]?.remove(number) }
     }
 }
 
 /// A value set once, by whichever comes first (the companion's stanza, the connection closing, a
 /// timeout), and awaited by one task.
-final class OneShot<Value: Sendable>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value: Value?
-    private var continuation: CheckedContinuation<Value, Never>?
+final class OneShot<Value: Sendable>: Sendable {
+    private struct State {
+        var value: Value?
+        var continuation: CheckedContinuation<Value, Never>?
+    }
+    private let state = Mutex(State())
 
     /// Sets the value unless one is set already; returns whether this call set it.
     @discardableResult
     func fulfill(_ newValue: Value) -> Bool {
-        let waiting = lock.withLock { () -> CheckedContinuation<Value, Never>?? in
-            guard value == nil else { return .none }
-            value = newValue
-            defer { continuation = nil }
-            return .some(continuation)
+        let waiting = state.withLock { state -> CheckedContinuation<Value, Never>?? in
+            guard state.value == nil else { return .none }
+            state.value = newValue
+            defer { state.continuation = nil }
+            return .some(state.continuation)
         }
         guard case .some(let continuation) = waiting else { return false }
         continuation?.resume(returning: newValue)
@@ -210,9 +217,9 @@ final class OneShot<Value: Sendable>: @unchecked Sendable {
 
     func wait() async -> Value {
         await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
-            let ready = lock.withLock { () -> Value? in
-                if let value { return value }
-                self.continuation = continuation
+            let ready = state.withLock { state -> Value? in
+                if let value = state.value { return value }
+                state.continuation = continuation
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }

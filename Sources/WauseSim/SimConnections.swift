@@ -1,10 +1,11 @@
+import Synchronization
 import WauseBinary
 import WauseSupport
 import WauseTransport
 
 /// The live WebSocket connections the simulator is serving, for `GET /connections` and for
 /// reaching a device (e.g. to log it out).
-public final class SimConnections: @unchecked Sendable {
+public final class SimConnections: Sendable {
     public struct Entry: Sendable {
         public let id: Int
         /// `phone:device@s.whatsapp.net` once a linked device logged in; nil while unpaired.
@@ -23,22 +24,25 @@ public final class SimConnections: @unchecked Sendable {
         case shutdown
     }
 
-    private let lock = ConditionLock()
-    private var entries: [Int: Entry] = [:]
-    private var links: [Int: DeviceLink] = [:]
-    /// Connections that were sent a stream error, with the timer that closes them if the client
-    /// does not close first.
-    private var ended: [Int: Task<Void, Never>] = [:]
-    private var nextID = 1
+    private struct State {
+        var entries: [Int: Entry] = [:]
+        var links: [Int: DeviceLink] = [:]
+        /// Connections that were sent a stream error, with the timer that closes them if the client
+        /// does not close first.
+        var ended: [Int: Task<Void, Never>] = [:]
+        var nextID = 1
+        var losing = false
+    }
+    private let state = Mutex(State())
 
     public init() {}
 
     /// `disconnect` is called with the new connection's id.
     public func add(state: String, since: UnixTime, disconnect: @escaping @Sendable (Int, DisconnectReason) -> Void) -> Int {
-        lock.withLock {
-            let id = nextID
-            nextID += 1
-            entries[id] = Entry(id: id, device: nil, state: state, since: since, disconnect: { reason in disconnect(id, reason) })
+        self.state.withLock { connections in
+            let id = connections.nextID
+            connections.nextID += 1
+            connections.entries[id] = Entry(id: id, device: nil, state: state, since: since, disconnect: { reason in disconnect(id, reason) })
             return id
         }
     }
@@ -53,25 +57,24 @@ public final class SimConnections: @unchecked Sendable {
     /// A test knob: stream errors are lost as a close racing them would lose them (the connection
     /// closes at once and the error never goes out), so tests can see a client cope.
     var losesStreamErrors: Bool {
-        get { lock.withLock { losing } }
-        set { lock.withLock { losing = newValue } }
+        get { state.withLock { $0.losing } }
+        set { state.withLock { $0.losing = newValue } }
     }
-    private var losing = false
 
     /// Ends the stream of connection `id` with `error` (`<stream:error …/>`): from now on it gets
     /// no queued stanzas and what it sends is ignored; the client closes, or the server does after
     /// `streamErrorGrace`.
     func endStream(_ id: Int, socket: WireSocket, environment: Environment, error: Node) {
-        let first = lock.withLock { () -> Bool in
-            guard ended[id] == nil else { return false }
-            if losing {
-                links.removeValue(forKey: id)
-                ended[id] = Task {}
+        let first = state.withLock { state -> Bool in
+            guard state.ended[id] == nil else { return false }
+            if state.losing {
+                state.links.removeValue(forKey: id)
+                state.ended[id] = Task {}
                 socket.close()
                 return false
             }
-            links.removeValue(forKey: id)
-            ended[id] = Task {
+            state.links.removeValue(forKey: id)
+            state.ended[id] = Task {
                 try? await environment.sleep(SimConnections.streamErrorGrace)
                 if !Task.isCancelled { socket.close() }
             }
@@ -81,40 +84,40 @@ public final class SimConnections: @unchecked Sendable {
     }
 
     /// Whether connection `id` was sent a stream error (its stanzas are no longer served).
-    func hasEnded(_ id: Int) -> Bool { lock.withLock { ended[id] != nil } }
+    func hasEnded(_ id: Int) -> Bool { state.withLock { $0.ended[id] != nil } }
 
     public func update(_ id: Int, device: String?, state: String) {
-        lock.withLock {
-            entries[id]?.device = device
-            entries[id]?.state = state
+        self.state.withLock {
+            $0.entries[id]?.device = device
+            $0.entries[id]?.state = state
         }
     }
 
     public func remove(_ id: Int) {
-        let timer = lock.withLock { () -> Task<Void, Never>? in
-            entries.removeValue(forKey: id)
-            links.removeValue(forKey: id)
-            return ended.removeValue(forKey: id)
+        let timer = state.withLock { state -> Task<Void, Never>? in
+            state.entries.removeValue(forKey: id)
+            state.links.removeValue(forKey: id)
+            return state.ended.removeValue(forKey: id)
         }
         timer?.cancel()
     }
 
     /// A logged-in device's connection starts taking queued stanzas (unless its stream ended).
-    func attach(_ link: DeviceLink) { lock.withLock { if ended[link.connectionID] == nil { links[link.connectionID] = link } } }
+    func attach(_ link: DeviceLink) { state.withLock { if $0.ended[link.connectionID] == nil { $0.links[link.connectionID] = link } } }
 
-    var allLinks: [DeviceLink] { lock.withLock { links.values.sorted { $0.connectionID < $1.connectionID } } }
+    var allLinks: [DeviceLink] { state.withLock { $0.links.values.sorted { $0.connectionID < $1.connectionID } } }
 
     /// The live connections of one device (normally one).
     func links(phone: String, device: Int) -> [DeviceLink] {
-        lock.withLock { links.values.filter { $0.phone == phone && $0.device == device }.sorted { $0.connectionID < $1.connectionID } }
+        state.withLock { $0.links.values.filter { $0.phone == phone && $0.device == device }.sorted { $0.connectionID < $1.connectionID } }
     }
 
-    public var all: [Entry] { lock.withLock { entries.values.sorted { $0.id < $1.id } } }
+    public var all: [Entry] { state.withLock { $0.entries.values.sorted { $0.id < $1.id } } }
 
     /// Disconnects every live connection of `device` and returns how many there were.
     @discardableResult
     public func disconnect(device: String, reason: DisconnectReason) -> Int {
-        let matches = lock.withLock { entries.values.filter { $0.device == device } }
+        let matches = state.withLock { $0.entries.values.filter { $0.device == device } }
         for entry in matches { entry.disconnect(reason) }
         return matches.count
     }
@@ -130,13 +133,14 @@ public final class SimConnections: @unchecked Sendable {
 /// A logged-in device's connection, through which its queue is delivered in order. Every
 /// stanza goes out at most once per connection (`lastSeq`); it stays queued until the device
 /// answers it, so the next connection delivers it again (the device dedupes by id).
-final class DeviceLink: @unchecked Sendable {
+final class DeviceLink: Sendable {
     let connectionID: Int
     let phone: String
     let device: Int
     private let send: @Sendable (Node) throws -> Void
-    private let lock = ConditionLock()
-    private var lastSeq: Int64 = 0
+    /// The last queue sequence number sent on this connection; holding it also makes one pump
+    /// (or one `sendNow`) at a time, so the order on the wire is the queue's.
+    private let lastSeq = Mutex<Int64>(0)
 
     init(connectionID: Int, phone: String, device: Int, send: @escaping @Sendable (Node) throws -> Void) {
         self.connectionID = connectionID
@@ -149,7 +153,7 @@ final class DeviceLink: @unchecked Sendable {
     /// a time per connection, so the order on the wire is the queue's.
     @discardableResult
     func pump(_ state: SimState) -> Int {
-        lock.withLock {
+        lastSeq.withLock { lastSeq in
             var sent = 0
             while true {
                 guard let batch = try? state.queued(phone: phone, device: device, after: lastSeq), !batch.isEmpty else { return sent }
@@ -166,5 +170,5 @@ final class DeviceLink: @unchecked Sendable {
     }
 
     /// A stanza that is not queued (a notification): now or never.
-    func sendNow(_ node: Node) { lock.withLock { try? send(node) } }
+    func sendNow(_ node: Node) { lastSeq.withLock { _ in try? send(node) } }
 }

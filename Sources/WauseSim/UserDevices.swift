@@ -61,33 +61,15 @@ enum UserDevices {
         var users: [Node] = []
         for user in key.children("user") {
             guard let device = MessageRouter.jid(user, "jid") else { continue }
-            let attributes: Attributes = ["jid": .jid(device)]
             guard let endpoint = try state.endpoint(device), let bundle = try state.takeBundle(endpoint) else {
-                users.append(Node(tag: "user", attributes: attributes, children: [
-                    Node(tag: "error", attributes: ["code": "404", "text": "item-not-found"]),
-                ]))
+                users.append(PreKeyStanzas.missingBundleUser(device: device))
                 continue
             }
-            var children = [
-                Node(tag: "registration", bytes: PreKeyStanzas.bigEndian(bundle.registrationID, bytes: 4)),
-                Node(tag: "type", bytes: [0x05]),
-                Node(tag: "identity", bytes: bundle.identity),
-                Node(tag: "skey", children: [
-                    Node(tag: "id", bytes: PreKeyStanzas.bigEndian(bundle.signedPreKey.id, bytes: 3)),
-                    Node(tag: "value", bytes: bundle.signedPreKey.publicKey),
-                    Node(tag: "signature", bytes: bundle.signedPreKey.signature),
-                ]),
-            ]
             if endpoint.device != 0, bundle.oneTimePreKey != nil,
                 try state.preKeyCount(phone: endpoint.account.phone, device: endpoint.device) < MessageRouter.preKeyMinimum {
                 low.append((endpoint.account.phone, endpoint.device))
             }
-            if let oneTime = bundle.oneTimePreKey {
-                children.append(Node(tag: "key", children: [
-                    Node(tag: "id", bytes: PreKeyStanzas.bigEndian(oneTime.id, bytes: 3)), Node(tag: "value", bytes: oneTime.publicKey),
-                ]))
-            }
-            users.append(Node(tag: "user", attributes: attributes, children: children))
+            users.append(PreKeyStanzas.bundleUser(device: device, keys: bundle.publicKeys, oneTime: bundle.oneTimePreKey))
         }
         return (ChatEndpoint.result(id, [Node(tag: "list", children: users)]), low)
     }

@@ -1,4 +1,5 @@
 import SwiftProtobuf
+import Synchronization
 import WauseBinary
 import WauseCrypto
 import WauseProto
@@ -27,7 +28,7 @@ import WauseTransport
 /// Everything one step produces (ratchet state, inbox row, queue rows) is written in one
 /// transaction, and the stanza it handled leaves the queue in that same transaction, so a sim
 /// that stops half-way handles it again at the next start.
-final class VirtualPhones: @unchecked Sendable {
+final class VirtualPhones: Sendable {
     /// whatsmeow sends at most 4 retry receipts per message.
     static let maximumRetries = 4
 
@@ -36,11 +37,15 @@ final class VirtualPhones: @unchecked Sendable {
     let environment: Environment
     let logger: Logger
     /// One Signal operation of any phone at a time: sends (admin threads) and receives (the worker).
-    private let signalLock = ConditionLock()
-    private let workerLock = ConditionLock()
-    private var worker: Task<Void, Never>?
-    private var again = false
-    private var stopped = false
+    /// It guards no value of its own: the ratchet state is in the store it serialises.
+    private let signalLock = Mutex(())
+    private struct Worker {
+        var task: Task<Void, Never>?
+        /// Something was queued while the worker ran: drain once more.
+        var again = false
+        var stopped = false
+    }
+    private let worker = Mutex(Worker())
 
     init(state: SimState, router: MessageRouter, environment: Environment, logger: Logger) {
         self.state = state
@@ -53,15 +58,15 @@ final class VirtualPhones: @unchecked Sendable {
 
     /// Makes sure the phones read their queues (after something was queued for one, and at start).
     func kick() {
-        workerLock.withLock {
-            if stopped { return }
-            if worker != nil { again = true; return }
-            worker = Task.detached { [self] in
+        worker.withLock { worker in
+            if worker.stopped { return }
+            if worker.task != nil { worker.again = true; return }
+            worker.task = Task.detached { [self] in
                 while true {
                     drain()
-                    let more = workerLock.withLock { () -> Bool in
-                        if again && !stopped { again = false; return true }
-                        worker = nil
+                    let more = self.worker.withLock { worker -> Bool in
+                        if worker.again && !worker.stopped { worker.again = false; return true }
+                        worker.task = nil
                         return false
                     }
                     if !more { return }
@@ -71,15 +76,15 @@ final class VirtualPhones: @unchecked Sendable {
     }
 
     func stop() async {
-        let running = workerLock.withLock { () -> Task<Void, Never>? in
-            stopped = true
-            return worker
+        let running = worker.withLock { worker -> Task<Void, Never>? in
+            worker.stopped = true
+            return worker.task
         }
         await running?.value
     }
 
     private func drain() {
-        while !workerLock.withLock({ stopped }) {
+        while !worker.withLock({ $0.stopped }) {
             let next: (seq: Int64, phone: String, kind: QueuedStanza.Kind, node: Node?)
             do {
                 guard let found = try state.nextPhoneStanza() else { return }
@@ -109,28 +114,28 @@ final class VirtualPhones: @unchecked Sendable {
     // MARK: Receiving
 
     private func receive(_ node: Node, seq: Int64, account: SimAccount) throws(WauseError) {
-        guard let id = node[attribute: "id"], let from = MessageRouter.jid(node, "from") else {
+        guard let message = try? MessageEnvelope(parsing: node), let from = message.from else {
             try state.dropQueued(seq: seq)
             return
         }
+        let id = message.id
         let senderAccount = try state.account(jid: from)
         let fromMe = senderAccount?.phone == account.phone
         let address = SignalAddress(user: from.user, device: from.device, server: from.server.rawValue)
-        let t = node[attribute: "t"].flatMap(Int64.init) ?? environment.now().seconds
+        let t = message.t ?? environment.now().seconds
 
-        let outcome = try signalLock.withLock { () throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
+        let outcome = try signalLock.withLock { _ throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
             let store = try state.phoneSignalStore(account)
             var plaintexts: [[UInt8]] = []
             var duplicate = false
-            for enc in node.children("enc") {
-                guard let bytes = enc.bytes else { continue }
+            for enc in message.encrypted {
                 let cipher = SessionCipher(address: address, store: store, random: environment.randomBytes)
                 do {
                     let padded: [UInt8]
-                    switch enc[attribute: "type"] {
-                    case "pkmsg": padded = try cipher.decrypt(try PreKeySignalMessage(serialized: bytes))
-                    case "msg": padded = try cipher.decrypt(try SignalMessage(serialized: bytes))
-                    default: return (store, [], false, "unsupported enc type \(enc[attribute: "type"] ?? "none")")
+                    switch enc.type {
+                    case "pkmsg": padded = try cipher.decrypt(try PreKeySignalMessage(serialized: enc.ciphertext))
+                    case "msg": padded = try cipher.decrypt(try SignalMessage(serialized: enc.ciphertext))
+                    default: return (store, [], false, "unsupported enc type \(enc.type)")
                     }
                     plaintexts.append(try MessageFormat.unpad(padded))
                 } catch SignalError.duplicateMessage {
@@ -142,27 +147,27 @@ final class VirtualPhones: @unchecked Sendable {
             return (store, plaintexts, duplicate, nil)
         }
         if let failure = outcome.failure {
-            try retry(node, id: id, from: from, seq: seq, account: account, reason: failure)
+            try retry(message, from: from, seq: seq, account: account, reason: failure)
             return
         }
         var filed: [(text: String?, chat: JID, to: JID)] = []
         for plaintext in outcome.plaintexts {
-            guard let message = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext) else {
+            guard let content = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext) else {
                 logger.info("virtual phone \(account.phone): message \(id) from \(from) is not a Message protobuf")
                 continue
             }
             let own = JID(user: from.server == .lid ? account.lid : account.phone, server: from.server == .lid ? .lid : .whatsApp)
             if fromMe {
                 // A copy of what one of its companions sent (whatsmeow send.go marshalMessage): filed under that chat.
-                let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
-                let chat = destination ?? MessageRouter.jid(node, "recipient") ?? own
-                filed.append((MessageFormat.text(of: message)?.body, chat, chat))
+                let destination = content.hasDeviceSentMessage ? JID(content.deviceSentMessage.destinationJid) : nil
+                let chat = destination ?? message.recipient ?? own
+                filed.append((MessageFormat.text(of: content)?.body, chat, chat))
             } else {
-                filed.append((MessageFormat.text(of: message)?.body, JID(user: from.user, server: from.server), own))
+                filed.append((MessageFormat.text(of: content)?.body, JID(user: from.user, server: from.server), own))
             }
         }
         let now = environment.now()
-        let pushName = node[attribute: "notify"]
+        let pushName = message.notify
         try state.commit { (c) throws(WauseError) in
             try outcome.store.apply(c)
             for item in filed {
@@ -177,12 +182,7 @@ final class VirtualPhones: @unchecked Sendable {
             try state.dequeue(seq: seq, in: c)
         }
         // The delivery receipt, also the phone's answer to the stanza (whatsmeow receipt.go sendMessageReceipt).
-        var receipt: Attributes = ["id": .text(id), "to": .jid(from)]
-        if fromMe {
-            receipt["type"] = "sender"
-            if let recipient = node.attributes["recipient"] { receipt["recipient"] = recipient }
-        }
-        try routeReceipt(Node(tag: "receipt", attributes: receipt), account: account)
+        try routeReceipt(.answering(message, type: fromMe ? .sender : .delivery), account: account)
 
         guard !fromMe, !outcome.duplicate, let senderAccount, filed.contains(where: { $0.text != nil }),
             let reply = try state.autoReply(phone: account.phone)
@@ -194,37 +194,27 @@ final class VirtualPhones: @unchecked Sendable {
     }
 
     /// whatsmeow retry.go sendRetryReceipt: the retry receipt a client sends when it cannot decrypt; keys from the second try.
-    private func retry(_ node: Node, id: String, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
+    private func retry(_ message: MessageEnvelope, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
+        let id = message.id
         let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: from.description)
         logger.info("virtual phone \(account.phone): cannot decrypt \(id) from \(from) (try \(count)): \(reason)")
         try state.dropQueued(seq: seq)
         guard count <= VirtualPhones.maximumRetries else { return }
         let keys = try state.phoneKeys(account)
-        var children = [
-            Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
-                                            "t": .text(node[attribute: "t"] ?? String(environment.now().seconds)), "v": "1"]),
-            Node(tag: "registration", bytes: PreKeyStanzas.bigEndian(keys.registrationID, bytes: 4)),
-        ]
+        var offered: Node?
         if count > 1 {
             let fresh = try state.newPhonePreKey(account)
-            children.append(Node(tag: "keys", children: [
-                Node(tag: "type", bytes: [DjbPublicKey.typeByte]),
-                Node(tag: "identity", bytes: account.identity.publicKey),
-                Node(tag: "key", children: [Node(tag: "id", bytes: PreKeyStanzas.bigEndian(fresh.id, bytes: 3)),
-                                            Node(tag: "value", bytes: fresh.keyPair.publicKey)]),
-                Node(tag: "skey", children: [
-                    Node(tag: "id", bytes: PreKeyStanzas.bigEndian(keys.signedPreKey.id, bytes: 3)),
-                    Node(tag: "value", bytes: keys.signedPreKey.keyPair.publicKey),
-                    Node(tag: "signature", bytes: keys.signedPreKey.signature),
-                ]),
-            ]))
+            let published = PreKeyStanzas.PublicKeys(registrationID: keys.registrationID, identityKey: account.identity.publicKey,
+                                                     signedPreKeyID: keys.signedPreKey.id, signedPreKey: keys.signedPreKey.keyPair.publicKey,
+                                                     signedPreKeySignature: keys.signedPreKey.signature)
+            // A primary phone has no signed device identity to add (whatsmeow sends its account's; a phone is the account).
+            offered = PreKeyStanzas.retryKeys(published, oneTime: (fresh.id, fresh.keyPair.publicKey), deviceIdentity: nil)
         }
-        var attributes: Attributes = ["id": .text(id), "to": .jid(from), "type": "retry"]
-        if let recipient = node.attributes["recipient"] { attributes["recipient"] = recipient }
-        try routeReceipt(Node(tag: "receipt", attributes: attributes, children: children), account: account)
+        try routeReceipt(.retry(answering: message, count: Int(count), t: message.t ?? environment.now().seconds,
+                                registrationID: keys.registrationID, keys: offered), account: account)
     }
 
-    func routeReceipt(_ receipt: Node, account: SimAccount) throws(WauseError) {
+    func routeReceipt(_ receipt: ReceiptStanzas.Receipt, account: SimAccount) throws(WauseError) {
         do { try router.receipt(receipt, from: SimEndpoint(account: account, device: 0)) } catch let error as WauseError { throw error } catch {
             throw WauseError(.internal, "\(error)")
         }
@@ -243,17 +233,14 @@ final class VirtualPhones: @unchecked Sendable {
         var message = WAWebProtobufsE2E_Message()
         message.conversation = text
         let payload = try MessageFormat.encode(message)
-        var copy = WAWebProtobufsE2E_Message()
-        copy.deviceSentMessage.destinationJid = chat.description
-        copy.deviceSentMessage.message = message
-        let copyPayload = try MessageFormat.encode(copy)
+        let copyPayload = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: message, chat: chat))
         let id = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
         let t = environment.now().seconds
         let sender = SimEndpoint(account: account, device: 0)
         let recipients = try state.endpoints(of: target)
         let own = try state.endpoints(of: account).filter { $0.device != 0 }
 
-        try signalLock.withLock { () throws(WauseError) in
+        try signalLock.withLock { _ throws(WauseError) in
             let store = try state.phoneSignalStore(account)
             var stanzas: [QueuedStanza] = []
             for endpoint in recipients + own {
@@ -264,7 +251,7 @@ final class VirtualPhones: @unchecked Sendable {
                 }
                 stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
                                             node: MessageRouter.delivered(id: id, t: t, type: "text", sender: sender, form: chat.server,
-                                                                          ownDeviceChat: isOwn ? chat : nil, children: [enc])))
+                                                                          ownDeviceChat: isOwn ? chat : nil, encrypted: [enc])))
             }
             guard stanzas.contains(where: { $0.phone == target.phone }) else {
                 throw WauseError(.notConnected, "no device of \(target.phone) could be reached")
@@ -282,7 +269,7 @@ final class VirtualPhones: @unchecked Sendable {
     /// One device's `<enc>`: a session from its bundle first where there is none (whatsmeow send.go encryptMessageForDevices). Nil
     /// when the device has no keys on the server.
     private func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
-                         bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> Node? {
+                         bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> MessageEnvelope.Encrypted? {
         let device = endpoint.jid(form)
         let address = SignalAddress(user: device.user, device: device.device, server: form.rawValue)
         do {
@@ -298,9 +285,7 @@ final class VirtualPhones: @unchecked Sendable {
             }
             let sealed = try SessionCipher(address: address, store: store, random: environment.randomBytes)
                 .encrypt(MessageFormat.pad(plaintext, random: environment.randomBytes))
-            var attributes: Attributes = ["v": "2", "type": .text(sealed.type)]
-            if let count { attributes["count"] = .text(count) }
-            return Node(tag: "enc", attributes: attributes, bytes: sealed.serialized)
+            return MessageEnvelope.Encrypted(type: sealed.type, ciphertext: sealed.serialized, count: count)
         } catch let error as WauseError {
             throw error
         } catch {
@@ -314,27 +299,25 @@ final class VirtualPhones: @unchecked Sendable {
     /// marker; the server delivers the resend to that one device).
     private func answerRetry(_ node: Node, seq: Int64, account: SimAccount) throws(WauseError) {
         try state.dropQueued(seq: seq)
-        guard let id = node[attribute: "id"], let from = MessageRouter.jid(node, "from"), let endpoint = try state.endpoint(from),
-            let sent = try state.sentByPhone(phone: account.phone, messageID: id)
+        guard let receipt = try? ReceiptStanzas.Receipt(parsing: node), let from = receipt.from, let endpoint = try state.endpoint(from),
+            let sent = try state.sentByPhone(phone: account.phone, messageID: receipt.id)
         else { return }
+        let id = receipt.id
         let isOwn = endpoint.account.phone == account.phone
         var plaintext = sent.payload
         if isOwn {
-            var copy = WAWebProtobufsE2E_Message()
-            copy.deviceSentMessage.destinationJid = sent.chat.description
-            copy.deviceSentMessage.message = (try? WAWebProtobufsE2E_Message(serializedBytes: sent.payload)) ?? WAWebProtobufsE2E_Message()
-            plaintext = try MessageFormat.encode(copy)
+            let original = (try? WAWebProtobufsE2E_Message(serializedBytes: sent.payload)) ?? WAWebProtobufsE2E_Message()
+            plaintext = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: original, chat: sent.chat))
         }
-        var bundle: PreKeyBundle?
-        if let keys = node.child("keys") { bundle = PreKeyStanzas.bundle(keys: keys, registration: node.child("registration")?.bytes, device: JID(user: account.phone, server: .whatsApp)) }
-        let count = node.child("retry")?[attribute: "count"] ?? "1"
+        let bundle = receipt.bundle(for: from)
+        let count = String(receipt.retry?.count ?? 1)
         let sender = SimEndpoint(account: account, device: 0)
-        try signalLock.withLock { () throws(WauseError) in
+        try signalLock.withLock { _ throws(WauseError) in
             let store = try state.phoneSignalStore(account)
             guard let enc = try encrypt(plaintext, for: endpoint, form: from.server, store: store, bundle: bundle, count: count) else { return }
             let stanza = QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
                                       node: MessageRouter.delivered(id: id, t: sent.t, type: "text", sender: sender, form: from.server,
-                                                                    ownDeviceChat: isOwn ? sent.chat : nil, children: [enc]))
+                                                                    ownDeviceChat: isOwn ? sent.chat : nil, encrypted: [enc]))
             try router.deliver([stanza]) { (c) throws(WauseError) in try store.apply(c) }
         }
         logger.info("virtual phone \(account.phone): resent \(id) to \(from) after retry receipt \(count)")

@@ -218,16 +218,12 @@ final class Outbox: Sendable {
         var sealed = try messaging.encrypt(entry.payload, for: reachable, bundles: bundles)
         sealed += try messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
-        var children = [Node(tag: "participants", children: sealed.map { item in
-            Node(tag: "to", attributes: ["jid": .jid(item.device)], children: [
-                Node(tag: "enc", attributes: ["v": "2", "type": .text(item.type)], bytes: item.ciphertext),
-            ])
-        })]
+        var envelope = MessageEnvelope(id: entry.messageID, type: "text", to: chat, participants: sealed.map { item in
+            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext))
+        })
         // whatsmeow send.go sendDM, makeDeviceIdentityNode: our signed device identity goes along whenever a pkmsg does.
-        if sealed.contains(where: { $0.type == "pkmsg" }), let identity = try store.advSignedIdentity() {
-            children.append(Node(tag: "device-identity", bytes: identity))
-        }
-        let stanza = Node(tag: "message", attributes: ["id": .text(entry.messageID), "to": .jid(chat), "type": "text"], children: children)
+        if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
+        let stanza = envelope.node
         let ack = try await connection.sendAwaitingAck(stanza, timeout: Outbox.ackTimeout, environment: environment)
         // whatsmeow send.go SendMessage: the server's phash names the devices it knows; ours differs when our cached lists
         // are stale (a device linked or unlinked meanwhile) — ask again next time. Like whatsmeow

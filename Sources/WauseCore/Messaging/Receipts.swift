@@ -27,22 +27,25 @@ struct Receipts: Sendable {
 
     func handle(_ node: Node, session: ConnectionSession) {
         let connection = session.connection
-        guard let from = node.jid("from"), let first = node[attribute: "id"] else { return }
-        let type = node[attribute: "type"]
-        if type == "retry" {
+        let receipt: ReceiptStanzas.Receipt
+        do { receipt = try ReceiptStanzas.Receipt(parsing: node) } catch {
+            logger.debug("\(error); ignored")
+            return
+        }
+        guard let from = receipt.from else { return }
+        if receipt.type == .retry {
             // Owned by the connection: a resend for a connection that ended has nowhere to go.
-            session.spawn { await resend(for: node, connection: connection) }
+            session.spawn { await resend(for: receipt, connection: connection) }
             return
         }
         let status: MessageStatus
-        switch type {
-        case nil, "": status = .delivered
-        case "read", "read-self", "played", "played-self": status = .read
+        switch receipt.type {
+        case .delivery: status = .delivered
+        case .read, .readSelf, .played, .playedSelf: status = .read
         default: return  // sender, inactive, peer_msg, hist_sync, server-error: nothing to record
         }
-        let ids = [first] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
-        let at = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? environment.now()
-        for id in ids {
+        let at = receipt.t.map(UnixTime.init(seconds:)) ?? environment.now()
+        for id in receipt.ids {
             guard let moved = try? store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
             publisher.publish(.messageStatus, [
                 "message_id": .string(id), "status": .string(status.rawValue), "device": .string(from.description),
@@ -54,20 +57,19 @@ struct Receipts: Sendable {
 
     /// whatsmeow retry.go handleRetryReceipt, the sender's side: the device `from` could not decrypt our message; encrypt it again
     /// for that device only — with a new session from the keys it sent, or a fresh bundle.
-    func resend(for receipt: Node, connection: ServerConnection) async {
-        guard let device = receipt.jid("from"), let id = receipt[attribute: "id"],
-            let message = try? store.message(id: id), message.fromMe, let raw = message.raw,
+    func resend(for receipt: ReceiptStanzas.Receipt, connection: ServerConnection) async {
+        let id = receipt.id
+        guard let device = receipt.from, let message = try? store.message(id: id), message.fromMe, let raw = message.raw,
             let answered = try? store.countRetryAnswered(messageID: id, device: device.description),
             answered <= Receipts.maximumRetriesAnswered
         else {
-            logger.info("retry receipt for \(receipt[attribute: "id"] ?? "?") not answered (unknown message or too many retries)")
+            logger.info("retry receipt for \(id) not answered (unknown message or too many retries)")
             return
         }
         do {
             let address = MessageFormat.address(of: device)
             var bundles: [JID: PreKeyBundle] = [:]
-            if let keys = receipt.child("keys"),
-                let bundle = PreKeyStanzas.bundle(keys: keys, registration: receipt.child("registration")?.bytes, device: device) {
+            if let bundle = receipt.bundle(for: device) {
                 bundles[device] = bundle
                 try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
             } else if try messaging.devicesWithoutSession([device]).isEmpty == false {
@@ -79,14 +81,12 @@ struct Receipts: Sendable {
                 plaintext = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
             }
             guard let sealed = try messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }
-            let count = receipt.child("retry")?[attribute: "count"] ?? "1"
-            var children = [Node(tag: "enc", attributes: ["v": "2", "type": .text(sealed.type), "count": .text(count)], bytes: sealed.ciphertext)]
-            if sealed.type == "pkmsg", let identity = try store.advSignedIdentity() {
-                children.append(Node(tag: "device-identity", bytes: identity))
-            }
-            var attributes: Attributes = ["to": .jid(device), "id": .text(id), "type": "text", "device_fanout": "false"]
-            if let t = receipt.child("retry")?[attribute: "t"] { attributes.append(Attribute(name: "t", value: .text(t))) }
-            try connection.send(Node(tag: "message", attributes: attributes, children: children))
+            let count = String(receipt.retry?.count ?? 1)
+            // The resend goes to that one device with the original's t (whatsmeow retry.go handleRetryReceipt).
+            var stanza = MessageEnvelope(id: id, type: "text", to: device, t: receipt.retry?.t, deviceFanout: false,
+                                         encrypted: [.init(type: sealed.type, ciphertext: sealed.ciphertext, count: count)])
+            if stanza.carriesPreKeyMessage { stanza.deviceIdentity = try store.advSignedIdentity() }
+            try connection.send(stanza.node)
             logger.info("resent \(id) to \(device) after retry receipt \(count)")
         } catch {
             logger.warning("cannot answer the retry receipt for \(id) from \(device): \(error)")
@@ -138,11 +138,8 @@ struct Receipts: Sendable {
                     throw WauseError(.notConnected, "not connected to WhatsApp; read receipts cannot be sent now")
                 }
                 // All ids in one receipt share the chat (and, in 1:1 chats, the sender) (whatsmeow receipt.go MarkRead).
-                let ids = messages.map(\.id)
-                let attributes: Attributes = ["id": .text(ids[0]), "to": JID(chatJID).map { .jid($0) } ?? .text(chatJID), "type": "read",
-                                              "t": .text(String(now.seconds))]
-                let list = ids.count > 1 ? [Node(tag: "list", children: ids.dropFirst().map { Node(tag: "item", attributes: ["id": .text($0)]) })] : []
-                try session.connection.send(Node(tag: "receipt", attributes: attributes, children: list))
+                guard let to = JID(chatJID) else { throw WauseError(.internal, "the stored chat id \(chatJID) is not a JID") }
+                try session.connection.send(ReceiptStanzas.Receipt.read(ids: messages.map(\.id), chat: to, t: now.seconds).node)
             }
             try context.store.markChatRead(chat: chatJID, messageIDs: messages.map(\.id), now: now)
             return ["ok": true, "chat_id": .string(chatJID), "count": .int(Int64(messages.count)),

@@ -31,8 +31,14 @@ struct Receive: Sendable {
     static let maximumRetries = 4
 
     func handle(_ node: Node, connection: ServerConnection) {
-        guard let id = node[attribute: "id"], let from = node.jid("from") else { return }
-        if from.server == .group || from.server == .broadcast || node.attributes["participant"] != nil {
+        let message: MessageEnvelope
+        do { message = try MessageEnvelope(parsing: node) } catch {
+            logger.debug("\(error); ignored")
+            return
+        }
+        guard let from = message.from else { return }
+        let id = message.id
+        if from.server == .group || from.server == .broadcast || message.participant != nil {
             // Group messages are not part of this milestone: say so to the server rather than
             // leaving the stanza unanswered (nack 551, "unsupported LID group" is the closest).
             try? connection.send(Node(tag: "ack", attributes: ["id": .text(id), "class": "message", "to": .jid(from), "error": "551"]))
@@ -42,26 +48,25 @@ struct Receive: Sendable {
         let ownLID = account.lid.flatMap(JID.init)
         let fromMe = from.user == own.user || (ownLID != nil && from.user == ownLID!.user)
         let now = environment.now()
-        let sentAt = node[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? now.truncatedToSeconds
+        let sentAt = message.t.map(UnixTime.init(seconds:)) ?? now.truncatedToSeconds
 
         var plaintexts: [[UInt8]] = []
         var duplicate = false
-        for enc in node.children("enc") {
-            guard let type = enc[attribute: "type"], let bytes = enc.bytes else { continue }
+        for enc in message.encrypted {
             do {
-                plaintexts.append(try messaging.decrypt(type: type, ciphertext: bytes, from: from))
+                plaintexts.append(try messaging.decrypt(type: enc.type, ciphertext: enc.ciphertext, from: from))
             } catch SignalError.duplicateMessage {
                 // An old counter: we have this message already (whatsmeow message.go decryptMessages); the receipt below says so.
                 duplicate = true
             } catch {
-                failed(node, id: id, from: from, reason: "\(error)", connection: connection)
+                failed(message, from: from, reason: "\(error)", connection: connection)
                 return
             }
         }
         let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(MessageFormat.address(of: from)) }
         for plaintext in plaintexts {
             do {
-                try store(plaintext, node: node, id: id, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged)
+                try store(plaintext, message: message, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged)
             } catch {
                 logger.error("cannot store message \(id): \(error)")
                 // Not acknowledged: the server delivers it again, and the duplicate check files it once.
@@ -71,14 +76,13 @@ struct Receive: Sendable {
         if !plaintexts.isEmpty || duplicate {
             try? store.resolveDecryptFailure(messageID: id, sender: from.description, now: now)
         }
-        var receipt: Attributes = ["id": .text(id), "to": .jid(from)]
-        if let recipient = node.attributes["recipient"] { receipt.append(Attribute(name: "recipient", value: recipient)) }
-        if fromMe { receipt.append(Attribute(name: "type", value: "sender")) }
-        try? connection.send(Node(tag: "receipt", attributes: receipt))
+        // whatsmeow receipt.go sendMessageReceipt: `type="sender"` for our own devices' copies.
+        try? connection.send(ReceiptStanzas.Receipt.answering(message, type: fromMe ? .sender : .delivery).node)
     }
 
-    private func store(_ plaintext: [UInt8], node: Node, id: String, from: JID, fromMe: Bool, sentAt: UnixTime,
+    private func store(_ plaintext: [UInt8], message envelope: MessageEnvelope, from: JID, fromMe: Bool, sentAt: UnixTime,
                        identityChanged: Bool) throws {
+        let id = envelope.id
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
         guard let (body, quotedID, type) = MessageFormat.text(of: message) else {
             logger.debug("message \(id) carries no text (\(message.hasProtocolMessage ? "protocol message" : "other content")); not filed")
@@ -89,14 +93,14 @@ struct Receive: Sendable {
         if fromMe {
             // Our other device's copy: filed under the chat it went to (whatsmeow send.go marshalMessage; message.go parseMessageSource).
             let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
-            guard let chat = destination ?? node.jid("recipient") else { return }
+            guard let chat = destination ?? envelope.recipient else { return }
             contact = try chat.server == .lid ? store.contact(phone: nil, lid: chat.user, now: now)
                 : store.contact(phone: chat.user, lid: nil, now: now)
         } else {
             // A sender reached by LID and by phone number is one contact (whatsmeow message.go parseMessageSource: sender_pn / sender_lid).
-            let phone = from.server == .whatsApp ? from.user : node.jid("sender_pn")?.user
-            let lid = from.server == .lid ? from.user : node.jid("sender_lid")?.user
-            contact = try store.contact(phone: phone, lid: lid, pushName: node[attribute: "notify"], now: now)
+            let phone = from.server == .whatsApp ? from.user : envelope.senderPhone?.user
+            let lid = from.server == .lid ? from.user : envelope.senderLID?.user
+            contact = try store.contact(phone: phone, lid: lid, pushName: envelope.notify, now: now)
         }
         var record = MessageRecord(id: id, chatJID: contact.chatJID,
                                    senderJID: fromMe ? nil : JID(user: from.user, server: from.server).description,
@@ -129,7 +133,8 @@ struct Receive: Sendable {
 
     /// Records the failure and asks the sender to try again (whatsmeow retry.go sendRetryReceipt); the retry receipt also serves
     /// as the answer to the stanza.
-    private func failed(_ node: Node, id: String, from: JID, reason: String, connection: ServerConnection) {
+    private func failed(_ message: MessageEnvelope, from: JID, reason: String, connection: ServerConnection) {
+        let id = message.id
         let now = environment.now()
         let count = (try? store.recordDecryptFailure(messageID: id, sender: from.description, reason: reason, now: now)) ?? 1
         logger.warning("cannot decrypt message \(id) from \(from) (attempt \(count)): \(reason)")
@@ -138,20 +143,14 @@ struct Receive: Sendable {
             return
         }
         let identity = keys.current
-        var children = [
-            Node(tag: "retry", attributes: ["count": .text(String(count)), "id": .text(id),
-                                            "t": .text(node[attribute: "t"] ?? String(now.seconds)), "v": "1"]),
-            PreKeyStanzas.registrationNode(identity.registrationID),
-        ]
+        var retryKeys: Node?
         if count > 1, let fresh = try? store.preparePreKeys(count: 1, random: environment.randomBytes, now: now).first {
             // From the second try on, our keys go along so the sender can start a new session (whatsmeow retry.go sendRetryReceipt).
-            var keys = PreKeyStanzas.keyType(identity.publicKeys) + [PreKeyStanzas.keyNode(id: fresh.id, publicKey: fresh.publicKey),
-                                                     PreKeyStanzas.signedPreKeyNode(identity.publicKeys)]
-            if let signed = try? store.advSignedIdentity() { keys.append(Node(tag: "device-identity", bytes: signed)) }
-            children.append(Node(tag: "keys", children: keys))
+            retryKeys = PreKeyStanzas.retryKeys(identity.publicKeys, oneTime: (fresh.id, fresh.publicKey),
+                                           deviceIdentity: try? store.advSignedIdentity())
         }
-        var attributes: Attributes = ["id": .text(id), "to": .jid(from), "type": "retry"]
-        if let recipient = node.attributes["recipient"] { attributes.append(Attribute(name: "recipient", value: recipient)) }
-        try? connection.send(Node(tag: "receipt", attributes: attributes, children: children))
+        let receipt = ReceiptStanzas.Receipt.retry(answering: message, count: Int(count), t: message.t ?? now.seconds,
+                                                   registrationID: identity.registrationID, keys: retryKeys)
+        try? connection.send(receipt.node)
     }
 }
