@@ -1,10 +1,10 @@
 import Synchronization
 import WauseCrypto
 
-/// All four stores in memory, guarded by one mutex so it can be shared between threads: for
+/// All five stores in memory, guarded by one mutex so it can be shared between threads: for
 /// tests, the `wause-signal` CLI (which loads it from and saves it to its state file) and
 /// benchmarks. Trust is libsignal's default: first use, then the same key only.
-public final class InMemorySignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, IdentityKeyStore, Sendable {
+public final class InMemorySignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, IdentityKeyStore, SenderKeyStore, Sendable {
     public struct Contents: Sendable, Equatable {
         public var identityKeyPair: Curve25519KeyPair
         public var registrationId: UInt32
@@ -12,6 +12,7 @@ public final class InMemorySignalStore: SessionStore, PreKeyStore, SignedPreKeyS
         public var preKeys: [UInt32: PreKeyRecord] = [:]
         public var signedPreKeys: [UInt32: SignedPreKeyRecord] = [:]
         public var identities: [SignalAddress: IdentityKey] = [:]
+        public var senderKeys: [SenderKeyName: SenderKeyRecord] = [:]
 
         public init(identityKeyPair: Curve25519KeyPair, registrationId: UInt32) {
             self.identityKeyPair = identityKeyPair
@@ -97,5 +98,15 @@ public final class InMemorySignalStore: SessionStore, PreKeyStore, SignedPreKeyS
 
     public func identity(for address: SignalAddress) -> IdentityKey? {
         contents.withLock { $0.identities[address] }
+    }
+
+    // MARK: SenderKeyStore
+
+    public func loadSenderKey(for name: SenderKeyName) -> SenderKeyRecord? {
+        contents.withLock { $0.senderKeys[name] }
+    }
+
+    public func storeSenderKey(_ record: SenderKeyRecord, for name: SenderKeyName) {
+        contents.withLock { $0.senderKeys[name] = record }
     }
 }

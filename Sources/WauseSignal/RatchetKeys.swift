@@ -11,6 +11,8 @@ enum KDFInfo {
     static let ratchet = Array("WhisperRatchet".utf8)
     /// Message key seed → cipher key ‖ MAC key ‖ IV.
     static let messageKeys = Array("WhisperMessageKeys".utf8)
+    /// Sender-key message seed → IV ‖ cipher key (go.mau.fi/libsignal groups/ratchet/SenderMessageKey.go).
+    static let group = Array("WhisperGroup".utf8)
 }
 
 /// A symmetric chain: `HMAC(key, 0x01)` seeds the message keys of message `index`,

@@ -34,6 +34,14 @@ public enum SignalError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSignature
     /// A stored record could not be decoded or is inconsistent.
     case invalidRecord(String)
+    /// We hold no sender key for this group and sender: none at all, or none with the key id an
+    /// `skmsg` names (`keyId`; nil when encrypting without a sender key of our own). libsignal's
+    /// `NoSenderKeyState`; the engine answers it with a retry receipt so the sender distributes
+    /// its key again (whatsmeow message.go decryptGroupMsg → sendRetryReceipt).
+    case noSenderKey(name: SenderKeyName, keyId: UInt32?)
+    /// An `skmsg`'s signature did not verify under the signing key of the sender key it names:
+    /// forged, corrupted, or the sender changed its signing key without our seeing the new SKDM.
+    case invalidSenderKeySignature(name: SenderKeyName)
 
     public enum PreKeyKind: String, Sendable, Equatable {
         case preKey = "prekey"
@@ -53,6 +61,8 @@ public enum SignalError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownVersion: return "unknown_version"
         case .invalidSignature: return "invalid_signature"
         case .invalidRecord: return "invalid_record"
+        case .noSenderKey: return "no_sender_key"
+        case .invalidSenderKeySignature: return "invalid_sender_key_signature"
         }
     }
 
@@ -70,6 +80,10 @@ public enum SignalError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unknownVersion(version): return "unknown message version \(version) (v3 supported)"
         case .invalidSignature: return "signed prekey signature does not verify"
         case let .invalidRecord(reason): return "invalid record: \(reason)"
+        case let .noSenderKey(name, keyId):
+            if let keyId { return "no sender key with id \(keyId) for \(name)" }
+            return "no sender key of our own for \(name)"
+        case let .invalidSenderKeySignature(name): return "skmsg signature does not verify under the sender key of \(name)"
         }
     }
 }

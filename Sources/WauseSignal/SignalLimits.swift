@@ -26,3 +26,25 @@ public struct SignalLimits: Sendable, Equatable {
     public static let libsignal = SignalLimits(maxForwardJumps: 25_000, maxMessageKeys: 2_000, maxReceiverChains: 5, maxArchivedStates: 40)
     public static let whatsApp = SignalLimits(maxForwardJumps: 2_000, maxMessageKeys: 2_000, maxReceiverChains: 5, maxArchivedStates: 40)
 }
+
+/// The bounds of a sender-key record (groups). libsignal-protocol-c and go.mau.fi/libsignal both
+/// keep 5 states per record (`groups/state/record/SenderKeyRecord.go` maxStates), 2 000 skipped
+/// message keys per state (`SenderKeyState.go` maxMessageKeys) and refuse a message more than
+/// 2 000 iterations ahead (libsignal-protocol-c `group_cipher.c` "Over 2000 messages into the
+/// future!"); Baileys `sender-key-state.ts` and `group_cipher.ts` use the same numbers.
+public struct SenderKeyLimits: Sendable, Equatable {
+    /// How far ahead of a state's chain a message iteration may be.
+    public var maxForwardJumps: Int
+    /// Skipped message keys kept per state; the oldest are dropped beyond this.
+    public var maxMessageKeys: Int
+    /// States kept per record; the oldest is dropped beyond this.
+    public var maxStates: Int
+
+    public init(maxForwardJumps: Int, maxMessageKeys: Int, maxStates: Int) {
+        self.maxForwardJumps = maxForwardJumps
+        self.maxMessageKeys = maxMessageKeys
+        self.maxStates = maxStates
+    }
+
+    public static let libsignal = SenderKeyLimits(maxForwardJumps: 2_000, maxMessageKeys: 2_000, maxStates: 5)
+}

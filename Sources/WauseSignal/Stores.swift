@@ -4,7 +4,7 @@ import WauseCrypto
 // `PreKeyStore`, `SignedPreKeyStore`, `IdentityKeyStore`). Each method is small, synchronous and
 // throwing so the engine's SQLite store can implement it as one statement; whatever a store
 // throws passes through the session builder and cipher unchanged. `InMemorySignalStore`
-// implements all four for tests and the CLI.
+// implements all of them (and `SenderKeyStore`) for tests and the CLI.
 //
 // The builder and cipher call a store only with a complete, successful result: a session record
 // is written once, after the message it belongs to decrypted (or encrypted), so a failed
@@ -56,3 +56,12 @@ public protocol IdentityKeyStore {
 
 /// All four, as the session builder and cipher need them.
 public typealias SignalProtocolStore = SessionStore & PreKeyStore & SignedPreKeyStore & IdentityKeyStore
+
+/// Sender-key records by (group, sender device), our own included (libsignal `SenderKeyStore`).
+/// The group builder and cipher store a record only after the whole operation succeeded, so a
+/// forged or repeated `skmsg` leaves the stored record as it was.
+public protocol SenderKeyStore {
+    /// The record for `name`, or nil if we hold no sender key for it.
+    func loadSenderKey(for name: SenderKeyName) throws -> SenderKeyRecord?
+    func storeSenderKey(_ record: SenderKeyRecord, for name: SenderKeyName) throws
+}

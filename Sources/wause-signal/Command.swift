@@ -1,5 +1,6 @@
 /// One `wause-signal` subcommand: what it accepts, how it is described in `--help`, and what it does.
-/// The session commands (init, process-bundle, encrypt, decrypt) take a `--state FILE` each.
+/// The session commands (init, process-bundle, encrypt, decrypt) and the sender-key commands
+/// (sk-create, sk-process, sk-encrypt, sk-decrypt) take a `--state FILE` each.
 struct Command: Sendable {
     let name: String
     let synopsis: String
@@ -22,6 +23,7 @@ struct Command: Sendable {
     static let all: [Command] = [
         KeyCommands.keypair, KeyCommands.sign, KeyCommands.verify,
         SessionCommands.initialize, SessionCommands.processBundle, SessionCommands.encrypt, SessionCommands.decrypt,
+        SenderKeyCommands.create, SenderKeyCommands.process, SenderKeyCommands.encrypt, SenderKeyCommands.decrypt,
     ]
 
     static func named(_ name: String) -> Command? { all.first { $0.name == name } }

@@ -93,13 +93,17 @@ enum SessionCommands {
     // MARK: Helpers
 
     static func peerAddress(_ arguments: CommandLineArguments) throws(CommandLineError) -> SignalAddress {
-        let text = try arguments.required("peer")
+        try address(try arguments.required("peer"), option: "peer")
+    }
+
+    /// A device JID (mapped as WhatsApp does) or `name[:device]` (device 0 if absent).
+    static func address(_ text: String, option: String) throws(CommandLineError) -> SignalAddress {
         if text.contains("@") {
-            guard let address = SignalAddress(jid: text) else { throw .invalidInput("--peer '\(text)' is not a device JID") }
+            guard let address = SignalAddress(jid: text) else { throw .invalidInput("--\(option) '\(text)' is not a device JID") }
             return address
         }
         if text.contains(":") { return try StateFile.address(text) }
-        guard !text.isEmpty else { throw .invalidInput("--peer is empty") }
+        guard !text.isEmpty else { throw .invalidInput("--\(option) is empty") }
         return SignalAddress(name: text, deviceId: 0)
     }
 

@@ -14,7 +14,10 @@ import WauseSupport
 ///     {"version": 1, "registration_id": N, "identity_private": "<32 B>",
 ///      "signed_prekey": "<SignedPreKeyRecordStructure>", "prekeys": {"<id>": "<PreKeyRecordStructure>"},
 ///      "next_prekey_id": N, "sessions": {"<name>:<device>": "<RecordStructure>"},
-///      "identities": {"<name>:<device>": "<05 ‖ key>"}}
+///      "identities": {"<name>:<device>": "<05 ‖ key>"},
+///      "sender_keys": {"<group>::<name>::<device>": "<SenderKeyRecordStructure>"}}
+///
+/// `sender_keys` may be absent (files written before sender keys existed).
 ///
 /// The file is created 0600 (it holds private keys) and replaced atomically: written to a
 /// temporary file in the same directory, fsynced, then renamed over the old one.
@@ -106,6 +109,9 @@ struct StateFile {
             for (name, value) in try field("identities").objectValue ?? [:] {
                 contents.identities[try address(name)] = try IdentityKey(try hex(value, "identity \(name)"))
             }
+            for (name, value) in json["sender_keys"]?.objectValue ?? [:] {
+                contents.senderKeys[try senderKeyName(name)] = try SenderKeyRecord(serialized: try hex(value, "sender key \(name)"))
+            }
             return StateFile(store: InMemorySignalStore(contents), nextPreKeyId: try uint32(field("next_prekey_id"), "next_prekey_id"))
         } catch let error as CommandLineError {
             throw error
@@ -123,6 +129,10 @@ struct StateFile {
         for (address, key) in contents.identities.sorted(by: { $0.key.description < $1.key.description }) {
             identities[address.description] = .string(Hex.encode(key.serialized))
         }
+        var senderKeys = JSONObject()
+        for (name, record) in contents.senderKeys.sorted(by: { $0.key.description < $1.key.description }) {
+            senderKeys[name.description] = .string(Hex.encode(record.serialized()))
+        }
         for (id, record) in contents.preKeys.sorted(by: { $0.key < $1.key }) {
             preKeys[String(id)] = .string(Hex.encode(record.serialized()))
         }
@@ -135,6 +145,7 @@ struct StateFile {
             "next_prekey_id": .int(Int64(nextPreKeyId)),
             "sessions": .object(sessions),
             "identities": .object(identities),
+            "sender_keys": .object(senderKeys),
         ])
         try Self.writeAtomically(path, Array((json.prettyPrinted + "\n").utf8))
     }
@@ -146,6 +157,17 @@ struct StateFile {
             throw .invalidInput("'\(text)' is not an address of the form name:device")
         }
         return SignalAddress(name: String(text[..<colon]), deviceId: device)
+    }
+
+    /// `group::name::device` (the stored form, `SenderKeyName.description`) → name. The group is
+    /// everything before the last two `::`.
+    static func senderKeyName(_ text: String) throws(CommandLineError) -> SenderKeyName {
+        let parts = text.split(separator: "::", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 3, let device = UInt32(parts[parts.count - 1]), !parts[parts.count - 2].isEmpty else {
+            throw .invalidInput("'\(text)' is not a sender key name of the form group::name::device")
+        }
+        return SenderKeyName(groupId: parts.dropLast(2).joined(separator: "::"),
+                             sender: SignalAddress(name: parts[parts.count - 2], deviceId: device))
     }
 
     private static func readFile(_ path: String) -> [UInt8]? {
