@@ -23,6 +23,8 @@ public struct AdminAPI: Sendable {
         do {
             return try route(request)
         } catch {
+            // Group refusals keep the server's status (GroupAdminRoutes.swift).
+            if let status = AdminAPI.groupStatus(error) { return .json(status, error.json) }
             return AdminAPI.failure(AdminFailure(error))
         }
     }
@@ -65,6 +67,7 @@ public struct AdminAPI: Sendable {
     private func route(_ request: HTTPRequest) throws(WauseError) -> HTTPResponse {
         if request.bodyTooLarge { return .json(413, ["code": "invalid_request", "message": "request body too large"]) }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        if let response = try groupRoute(request, parts: parts) { return response }
         guard let route = Route(parts) else { throw WauseError(.notFound, "no such route: \(request.method) \(request.path)") }
         guard route.allowedMethods.contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
@@ -128,6 +131,14 @@ public struct AdminAPI: Sendable {
         guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
         guard let text = body["text"]?.stringValue else { throw .invalidRequest("text (a string) is required") }
         guard !text.isEmpty else { throw .invalidRequest("text must not be empty") }
+        if to.hasSuffix("@g.us") {
+            // To a group the phone is in, with its sender key (PhoneGroups.swift).
+            let sent = try phones.sendToGroup(from: account, group: try AdminAPI.groupID(to), text: text)
+            return .json(200, [
+                "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
+                "to": .string(sent.group.jid.description), "from": .string(account.jid),
+            ])
+        }
         let chat: JID
         if to.contains("@") {
             guard let jid = JID(to), jid.server == .whatsApp || jid.server == .lid, !jid.user.isEmpty else {

@@ -85,6 +85,9 @@ extension ChatEndpoint {
                 logger.info("\(device.jid): prekey upload refused: \(malformed.reason)")
                 return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request"))
             }
+        case (_, "w:g2"):
+            // Groups (GroupRequests.swift).
+            return try groupRequest(node, id: id, device: device)
         case (_, "privacy"):
             // Privacy tokens and settings (PrivacyRequests.swift).
             return try privacyRequest(node, id: id, device: device)

@@ -31,6 +31,19 @@ final class MessageRouter: Sendable {
         set { phonesSlot.withLock { $0 = newValue } }
     }
     private let phonesSlot = Mutex<VirtualPhones?>(nil)
+    /// Set once at start: the groups (GroupOperations.swift), whose changes are delivered through the router.
+    var groups: GroupOperations? {
+        get { groupsSlot.withLock { $0 } }
+        set { groupsSlot.withLock { $0 = newValue } }
+    }
+    private let groupsSlot = Mutex<GroupOperations?>(nil)
+    /// Set once at start (`--require-privacy-token`): a first 1:1 message to someone who issued
+    /// the sender no privacy token is refused with 463 (PrivacyRequests.swift `reachOutAllowed`).
+    var requirePrivacyToken: Bool {
+        get { requirePrivacyTokenSlot.withLock { $0 } }
+        set { requirePrivacyTokenSlot.withLock { $0 = newValue } }
+    }
+    private let requirePrivacyTokenSlot = Mutex(false)
 
     init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger) {
         self.state = state
@@ -96,7 +109,15 @@ final class MessageRouter: Sendable {
             try reply(MessageRouter.ack(id: id, from: .whatsAppServer, t: nil, error: "400"))
             return
         }
+        if to.server == .group {
+            try groupMessage(node, id: id, to: to, from: sender, reply: reply)
+            return
+        }
         let t = environment.now().seconds
+        if message.participants != nil, try !reachOutAllowed(node, to: to, from: sender) {
+            try reply(MessageRouter.ack(id: id, from: to, t: t, error: "463"))
+            return
+        }
         let type = message.type ?? "text"
         // `edit` and `category` travel with the message (whatsmeow send.go sendDM, preparePeerMessageNode).
         var stanzas: [QueuedStanza] = []
@@ -187,6 +208,7 @@ final class MessageRouter: Sendable {
     func receipt(_ receipt: ReceiptStanzas.Receipt, from sender: SimEndpoint) throws -> Node? {
         guard let to = receipt.to else { return nil }
         let id = receipt.id
+        if to.server == .group { return try groupReceipt(receipt.node, id: id, to: to, from: sender) }
         var targets: [SimEndpoint] = []
         if let account = try state.account(jid: to) {
             if receipt.type == .retry {
@@ -266,6 +288,7 @@ final class MessageRouter: Sendable {
         switch node[attribute: "class"] {
         case "receipt": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .receipt, ids: [id])
         case "message": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: [id])
+        case "notification": try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .notification, ids: [id])
         default: break
         }
     }

@@ -42,7 +42,7 @@ struct SimBundle: Sendable {
 
 /// A stanza on its way to one device, kept in the queue until that device answers it.
 struct QueuedStanza: Sendable {
-    enum Kind: String, Sendable { case message, receipt }
+    enum Kind: String, Sendable { case message, receipt, notification }
     let phone: String
     let device: Int
     let kind: Kind
@@ -379,6 +379,7 @@ extension SimState {
                     "from": JSONValue(row["from_jid"].text), "from_phone": JSONValue(row["from_phone"].text),
                     "from_me": .bool(row["from_me"].integer == 1), "chat": JSONValue(row["chat"].text), "to": JSONValue(row["to_jid"].text),
                     "text": JSONValue(row["text"].text), "push_name": JSONValue(row["push_name"].text),
+                    "author": JSONValue(row["author"].text),
                     "timestamp": .string(ISO8601.string(fromUnixMilliseconds: (row["timestamp"].integer ?? 0) * 1000)),
                 ]
             }

@@ -12,7 +12,7 @@ import WauseSupport
 /// Trust: a phone accepts a changed identity, as Baileys does (TOFU that always re-trusts) and
 /// whatsmeow does with `AutoTrustIdentity`: a companion that was relinked comes back with new
 /// keys, and the phone must still read it.
-final class PhoneSignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, IdentityKeyStore {
+final class PhoneSignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, IdentityKeyStore, SenderKeyStore {
     let phone: String
     let identity: Curve25519KeyPair
     let registrationID: UInt32
@@ -24,6 +24,7 @@ final class PhoneSignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, Iden
     private var identities: [SignalAddress: IdentityKey] = [:]
     private var removedPreKeys: Set<UInt32> = []
     private var addedPreKeys: [UInt32: PreKeyRecord] = [:]
+    private var senderKeys: [SenderKeyName: SenderKeyRecord] = [:]
 
     init(phone: String, identity: Curve25519KeyPair, registrationID: UInt32, signedPreKey: SignedPreKeyRecord, database: SQLiteDatabase) {
         self.phone = phone
@@ -49,6 +50,10 @@ final class PhoneSignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, Iden
         }
         for id in removedPreKeys {
             try c.execute("DELETE FROM phone_prekeys WHERE phone = ? AND key_id = ?", [.text(phone), .integer(Int64(id))])
+        }
+        for (name, record) in senderKeys {
+            try c.execute("INSERT OR REPLACE INTO phone_sender_keys (phone, name, record) VALUES (?, ?, ?)",
+                          [.text(phone), .text(name.description), .blob(record.serialized())])
         }
         for record in addedPreKeys.values where !removedPreKeys.contains(record.id) {
             // Made for a retry receipt's <keys> (whatsmeow retry.go sendRetryReceipt): given to that device directly, never by the server.
@@ -127,4 +132,18 @@ final class PhoneSignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, Iden
         }
         return try bytes.map { (bytes) throws(SignalError) in try IdentityKey(bytes) }
     }
+
+    // MARK: SenderKeyStore
+
+    func loadSenderKey(for name: SenderKeyName) throws -> SenderKeyRecord? {
+        if let pending = senderKeys[name] { return pending }
+        let phone = self.phone
+        let bytes = try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT record FROM phone_sender_keys WHERE phone = ? AND name = ?", [.text(phone), .text(name.description)])
+                .first?["record"].blob
+        }
+        return try bytes.map { (bytes) throws(SignalError) in try SenderKeyRecord(serialized: bytes) }
+    }
+
+    func storeSenderKey(_ record: SenderKeyRecord, for name: SenderKeyName) throws { senderKeys[name] = record }
 }

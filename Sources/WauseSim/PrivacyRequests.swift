@@ -90,3 +90,21 @@ extension SimState {
         }
     }
 }
+
+extension MessageRouter {
+    /// The server's reach-out rule when started with `--require-privacy-token` (whatsmeow
+    /// send.go attaches `<tctoken>` to 1:1 messages, tctoken.go; an ack with error 463 is the
+    /// server's refusal, Baileys messages-recv.ts handleBadAck): a 1:1 message passes when the rule
+    /// is off, between an account's own devices, when the two users have exchanged a message
+    /// before (either way: a reply needs no token), or when it carries as `<tctoken>` the token
+    /// the recipient issued for the sender. Anything else is a first message without a token.
+    func reachOutAllowed(_ node: Node, to: JID, from sender: SimEndpoint) throws -> Bool {
+        guard requirePrivacyToken, let recipient = try state.account(jid: JID(user: to.user, server: to.server)),
+            recipient.phone != sender.account.phone
+        else { return true }
+        if try state.contacts(of: sender.account).contains(recipient.phone) { return true }
+        guard let carried = node.child("tctoken")?.bytes, let issued = try state.privacyToken(issuer: recipient.phone, holder: sender.account.phone)
+        else { return false }
+        return carried == issued.token
+    }
+}

@@ -7,6 +7,9 @@ public struct SimSettings: Sendable, Equatable {
     public var adminPort: Int = 8792
     public var dataDirectory: String
     public var rootKeyFile: String?
+    /// `--require-privacy-token`: a first 1:1 message without the recipient's privacy token is
+    /// refused with 463 (`MessageRouter.reachOutAllowed`).
+    public var requirePrivacyToken = false
 
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 }
@@ -21,18 +24,25 @@ public enum SimCommandLine {
         wause-sim — a local WhatsApp-compatible server with scriptable virtual phones.
 
         Usage: wause-sim --data-dir DIR [--port 8791] [--admin-port 8792] [--root-key-file FILE]
+                 [--require-privacy-token]
 
           --port N            WebSocket port (ws://127.0.0.1:N/ws/chat); 0 picks a free port
           --admin-port N      admin HTTP API port (http://127.0.0.1:N); 0 picks a free port
           --data-dir DIR      state (accounts, devices) lives here; created if missing
           --root-key-file F   the certificate root's 32-byte private key as 64 hex characters
                               (default: DIR/root.key, created on first start)
+          --require-privacy-token
+                              refuse (ack error 463) a first 1:1 message to someone who
+                              issued the sender no privacy token (tctoken)
 
         At start it prints, one per line: root_public_key=<hex>, ws_url=<url>, admin_url=<url>.
 
         """
 
     public static func parse(_ arguments: [String]) -> Outcome {
+        // The one switch without a value; LongOptions' flags end parsing, so it is taken out first.
+        let requirePrivacyToken = arguments.contains("--require-privacy-token")
+        let arguments = arguments.filter { $0 != "--require-privacy-token" }
         let values: [String: String]
         switch LongOptions.parse(arguments, valued: ["port", "admin-port", "data-dir", "root-key-file"],
                                  flags: ["--help": "help", "-h": "help"]) {
@@ -51,6 +61,7 @@ public enum SimCommandLine {
             }
         }
         settings.rootKeyFile = values["root-key-file"]
+        settings.requirePrivacyToken = requirePrivacyToken
         return .run(settings)
     }
 }

@@ -208,6 +208,8 @@ public final class SimState: Sendable {
             PRIMARY KEY (issuer, holder)
         );
         """,
+        // Groups (whatsmeow group.go; GroupOperations.swift).
+        SimGroup.schema,
     ])
 
     let database: SQLiteDatabase

@@ -38,7 +38,7 @@ final class VirtualPhones: Sendable {
     let logger: Logger
     /// One Signal operation of any phone at a time: sends (admin threads) and receives (the worker).
     /// It guards no value of its own: the ratchet state is in the store it serialises.
-    private let signalLock = Mutex(())
+    let signalLock = Mutex(())
     private struct Worker {
         var task: Task<Void, Never>?
         /// Something was queued while the worker ran: drain once more.
@@ -101,7 +101,7 @@ final class VirtualPhones: Sendable {
                 switch (next.kind, node[attribute: "type"]) {
                 case (.message, _): try receive(node, seq: next.seq, account: account)
                 case (.receipt, "retry"): try answerRetry(node, seq: next.seq, account: account)
-                case (.receipt, _): try state.dropQueued(seq: next.seq)
+                case (.receipt, _), (.notification, _): try state.dropQueued(seq: next.seq)
                 }
             } catch {
                 // Never stuck on one stanza: it is dropped, and the log says why.
@@ -119,6 +119,10 @@ final class VirtualPhones: Sendable {
             return
         }
         let id = message.id
+        if from.server == .group {
+            try receiveGroup(node, id: id, group: from, seq: seq, account: account)
+            return
+        }
         let senderAccount = try state.account(jid: from)
         let fromMe = senderAccount?.phone == account.phone
         let address = SignalAddress(user: from.user, device: from.device, server: from.server.rawValue)
@@ -194,7 +198,7 @@ final class VirtualPhones: Sendable {
     }
 
     /// whatsmeow retry.go sendRetryReceipt: the retry receipt a client sends when it cannot decrypt; keys from the second try.
-    private func retry(_ message: MessageEnvelope, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
+    func retry(_ message: MessageEnvelope, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
         let id = message.id
         let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: from.description)
         logger.info("virtual phone \(account.phone): cannot decrypt \(id) from \(from) (try \(count)): \(reason)")
@@ -210,6 +214,8 @@ final class VirtualPhones: Sendable {
             // A primary phone has no signed device identity to add (whatsmeow sends its account's; a phone is the account).
             offered = PreKeyStanzas.retryKeys(published, oneTime: (fresh.id, fresh.keyPair.publicKey), deviceIdentity: nil)
         }
+        // A group message's retry receipt goes to the group, naming the sender (whatsmeow retry.go
+        // sendRetryReceipt): `answering` takes both from the delivered stanza's from and participant.
         try routeReceipt(.retry(answering: message, count: Int(count), t: message.t ?? environment.now().seconds,
                                 registrationID: keys.registrationID, keys: offered), account: account)
     }
@@ -268,8 +274,8 @@ final class VirtualPhones: Sendable {
 
     /// One device's `<enc>`: a session from its bundle first where there is none (whatsmeow send.go encryptMessageForDevices). Nil
     /// when the device has no keys on the server.
-    private func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
-                         bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> MessageEnvelope.Encrypted? {
+    func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
+                 bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> MessageEnvelope.Encrypted? {
         let device = endpoint.jid(form)
         let address = SignalAddress(user: device.user, device: device.device, server: form.rawValue)
         do {
@@ -298,6 +304,10 @@ final class VirtualPhones: Sendable {
     /// session — and send it with the retry count (`device_fanout="false"` is the client's
     /// marker; the server delivers the resend to that one device).
     private func answerRetry(_ node: Node, seq: Int64, account: SimAccount) throws(WauseError) {
+        if MessageRouter.jid(node, "from")?.server == .group {
+            try answerGroupRetry(node, seq: seq, account: account)
+            return
+        }
         try state.dropQueued(seq: seq)
         guard let receipt = try? ReceiptStanzas.Receipt(parsing: node), let from = receipt.from, let endpoint = try state.endpoint(from),
             let sent = try state.sentByPhone(phone: account.phone, messageID: receipt.id)
