@@ -110,4 +110,75 @@ import WauseTestSupport
         let unknown = await EngineGroupsTests.error(alice, "whatsapp_get_group_info", ["group": "No such group"])
         #expect(unknown?.code == .notFound)
     }
+
+    /// The next `message.received` in `chat` with `text`.
+    static func received(_ client: WauseClient, _ text: String, after cursor: Int64 = 0) async throws -> JSONObject {
+        try await MessagingTests.event(client, "message.received", after: cursor) { $0["message"]?["body"] == .string(text) }.data
+    }
+
+    static func send(_ client: WauseClient, to group: String, _ text: String) async throws -> JSONObject {
+        let result = try await client.call("whatsapp_send_message", ["to": .string(group), "message": .string(text)]).get()
+        #expect(result["ok"] == true && result["chat_id"]?.stringValue?.hasSuffix("@g.us") == true)
+        #expect(result["status"] == "sent" || result["status"] == "delivered", "\(result)")
+        return result
+    }
+
+    @Test func messagesInEveryDirectionWithSenderKeys() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account("15552220001", "Alice")
+        _ = try setup.account("15552220002", "Bob")
+        _ = try setup.account("15552220003", "Carol")
+        let alice = try await setup.linkedClient("15552220001")
+        let bob = try await setup.linkedClient("15552220002")
+        let created = try await EngineGroupsTests.call(alice, "whatsapp_create_group", [
+            "name": "Band", "participants": ["15552220002", "15552220003"],
+        ])
+        let group = try #require(created["group_id"]?.stringValue)
+
+        // Alice → the group: Bob's client and Carol's phone read it, with Alice as the author.
+        let first = try await EngineGroupsTests.send(alice, to: "Band", "rehearsal at 8")
+        let atBob = try await EngineGroupsTests.received(bob, "rehearsal at 8")
+        #expect(atBob["message"]?["chat_id"] == .string(group) && atBob["message"]?["from"] == "15552220001@s.whatsapp.net")
+        #expect(atBob["message"]?["author"] == "Alice" && atBob["message"]?["id"] == first["message_id"])
+        try await poll { await MessagingTests.inbox(setup.simulator, "15552220003").contains { $0["text"] == "rehearsal at 8" } }
+        let carolRow = try #require(await MessagingTests.inbox(setup.simulator, "15552220003").first { $0["text"] == "rehearsal at 8" })
+        #expect(carolRow["chat"] == .string(group) && carolRow["author"] == "15552220001@s.whatsapp.net")
+
+        // A second message goes without a new SKDM (every device holds Alice's key) and still reads.
+        _ = try await EngineGroupsTests.send(alice, to: group, "bring the amp")
+        _ = try await EngineGroupsTests.received(bob, "bring the amp")
+
+        // Carol's phone → the group: both clients read it.
+        #expect(await admin(setup.simulator, "POST", "/accounts/15552220003/send", ["to": .string(group), "text": "on my way"]).status == 200)
+        let carolAtAlice = try await EngineGroupsTests.received(alice, "on my way")
+        #expect(carolAtAlice["message"]?["chat_id"] == .string(group) && carolAtAlice["message"]?["from"] == "15552220003@s.whatsapp.net")
+        #expect(carolAtAlice["message"]?["author"] == "Carol")
+        _ = try await EngineGroupsTests.received(bob, "on my way")
+
+        // Bob's client → the group (it learns the group from the server on first use).
+        _ = try await EngineGroupsTests.send(bob, to: group, "see you")
+        let bobAtAlice = try await EngineGroupsTests.received(alice, "see you")
+        #expect(bobAtAlice["message"]?["author"] == "Bob")
+        try await poll { await MessagingTests.inbox(setup.simulator, "15552220003").contains { $0["text"] == "see you" } }
+
+        // Each message is filed once, in the group's chat, on every client.
+        let atAlice = try await EngineGroupsTests.call(alice, "whatsapp_list_messages", ["chat": .string(group), "limit": 20])
+        #expect((atAlice["messages"]?.arrayValue ?? []).map { $0["body"] } == ["rehearsal at 8", "bring the amp", "on my way", "see you"])
+        let chats = try await EngineGroupsTests.call(bob, "whatsapp_list_chats", [:])["chats"]?.arrayValue ?? []
+        #expect(chats.first { $0["id"] == .string(group) }?["is_group"] == true)
+
+        // Alice removes Bob: his next send fails clearly, and he no longer receives.
+        let removed = try await EngineGroupsTests.call(alice, "whatsapp_update_group_participants", [
+            "group": .string(group), "action": "remove", "participants": ["15552220002"],
+        ])
+        #expect(removed["participants"]?.arrayValue?.first?["status"] == "done")
+        let refused = await EngineGroupsTests.error(bob, "whatsapp_send_message", ["to": .string(group), "message": "still here?"])
+        #expect(refused?.code == .notAParticipant, "\(String(describing: refused))")
+        let cursor = bob.events.latestCursor
+        _ = try await EngineGroupsTests.send(alice, to: group, "bye Bob")
+        try await poll { await MessagingTests.inbox(setup.simulator, "15552220003").contains { $0["text"] == "bye Bob" } }
+        let after = try bob.events.events(after: cursor, limit: 100)
+        #expect(!after.contains { $0.name == "message.received" && $0.data["message"]?["body"] == "bye Bob" })
+    }
 }

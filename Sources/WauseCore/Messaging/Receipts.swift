@@ -115,7 +115,7 @@ struct Receipts: Sendable {
         handler: { context, arguments throws(WauseError) in
             let now = context.environment.now()
             var chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: context.store, now: now).chatJID
+                try Recipients.chatJID(text, store: context.store, now: now)
             }
             let given = arguments["message_ids"]?.arrayValue?.compactMap(\.stringValue)
             guard chat != nil || given != nil else { throw .invalidRequest("give chat or message_ids") }

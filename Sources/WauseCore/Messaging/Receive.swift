@@ -38,8 +38,12 @@ struct Receive: Sendable {
         }
         guard let from = message.from else { return }
         let id = message.id
+        if from.server == .group, message.participant != nil {
+            handleGroup(message, node: node, group: from, connection: connection)
+            return
+        }
         if from.server == .group || from.server == .broadcast || message.participant != nil {
-            // Group messages are not part of this milestone: say so to the server rather than
+            // Broadcast lists and status are not served: say so to the server rather than
             // leaving the stanza unanswered (nack 551, "unsupported LID group" is the closest).
             try? connection.send(Node(tag: "ack", attributes: ["id": .text(id), "class": "message", "to": .jid(from), "error": "551"]))
             return
@@ -133,7 +137,7 @@ struct Receive: Sendable {
 
     /// Records the failure and asks the sender to try again (whatsmeow retry.go sendRetryReceipt); the retry receipt also serves
     /// as the answer to the stanza.
-    private func failed(_ message: MessageEnvelope, from: JID, reason: String, connection: ServerConnection) {
+    func failed(_ message: MessageEnvelope, from: JID, reason: String, connection: ServerConnection) {
         let id = message.id
         let now = environment.now()
         let count = (try? store.recordDecryptFailure(messageID: id, sender: from.description, reason: reason, now: now)) ?? 1
