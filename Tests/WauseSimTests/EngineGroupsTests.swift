@@ -135,6 +135,11 @@ import WauseTestSupport
             "name": "Band", "participants": ["15552220002", "15552220003"],
         ])
         let group = try #require(created["group_id"]?.stringValue)
+        // Bob's client hears of the group (w:gp2 create) and files its chat before any message.
+        let createdAtBob = try await MessagingTests.event(bob, "group.created") { $0["group_id"] == .string(group) }
+        #expect(createdAtBob.data["name"] == "Band" && createdAtBob.data["by"] == "15552220001@s.whatsapp.net")
+        let bobChat = try await EngineGroupsTests.call(bob, "whatsapp_list_chats", [:])["chats"]?.arrayValue?.first { $0["id"] == .string(group) }
+        #expect(bobChat?["name"] == "Band" && bobChat?["is_group"] == true && bobChat?["is_read_only"] == false)
 
         // Alice → the group: Bob's client and Carol's phone read it, with Alice as the author.
         let first = try await EngineGroupsTests.send(alice, to: "Band", "rehearsal at 8")
@@ -168,11 +173,21 @@ import WauseTestSupport
         let chats = try await EngineGroupsTests.call(bob, "whatsapp_list_chats", [:])["chats"]?.arrayValue ?? []
         #expect(chats.first { $0["id"] == .string(group) }?["is_group"] == true)
 
+        // A rename reaches Bob as group.updated, and his stored group follows.
+        _ = try await EngineGroupsTests.call(alice, "whatsapp_set_group_name", ["group": .string(group), "name": "The Band"])
+        let renamed = try await MessagingTests.event(bob, "group.updated") { $0["group_id"] == .string(group) && $0["name"] != nil }
+        #expect(renamed.data["name"] == "The Band" && renamed.data["by"] == "15552220001@s.whatsapp.net")
+        #expect(try bob.store.group(jid: group)?.group.name == "The Band")
+
         // Alice removes Bob: his next send fails clearly, and he no longer receives.
         let removed = try await EngineGroupsTests.call(alice, "whatsapp_update_group_participants", [
             "group": .string(group), "action": "remove", "participants": ["15552220002"],
         ])
         #expect(removed["participants"]?.arrayValue?.first?["status"] == "done")
+        let removedAtBob = try await MessagingTests.event(bob, "group.participants_changed") { $0["action"] == "remove" }
+        #expect(removedAtBob.data["participants"] == ["15552220002@s.whatsapp.net"])
+        let bobChats = try await EngineGroupsTests.call(bob, "whatsapp_list_chats", [:])["chats"]?.arrayValue ?? []
+        #expect(bobChats.first { $0["id"] == .string(group) }?["is_read_only"] == true)
         let refused = await EngineGroupsTests.error(bob, "whatsapp_send_message", ["to": .string(group), "message": "still here?"])
         #expect(refused?.code == .notAParticipant, "\(String(describing: refused))")
         let cursor = bob.events.latestCursor

@@ -16,6 +16,7 @@ final class ConnectionSession: Sendable {
         let receipts: Receipts
         let preKeys: PreKeys
         let deviceList: DeviceList
+        let groupNotifications: GroupNotifications
         let makeLinkingHandlers: @Sendable () -> LinkingHandlers
     }
 
@@ -49,6 +50,7 @@ final class ConnectionSession: Sendable {
             areas.receive.route(&router)
             areas.receipts.route(&router)
             areas.preKeys.route(&router)
+            areas.groupNotifications.route(&router)
         }
         areas.deviceList.route(&router)
         self.router = router
