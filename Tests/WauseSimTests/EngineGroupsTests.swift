@@ -196,4 +196,35 @@ import WauseTestSupport
         let after = try bob.events.events(after: cursor, limit: 100)
         #expect(!after.contains { $0.name == "message.received" && $0.data["message"]?["body"] == "bye Bob" })
     }
+
+    @Test func aLostSenderKeyIsRecoveredThroughARetryReceipt() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account("15553330001", "Alice")
+        _ = try setup.account("15553330002", "Bob")
+        let alice = try await setup.linkedClient("15553330001")
+        let bob = try await setup.linkedClient("15553330002")
+        let group = try #require(try await EngineGroupsTests.call(alice, "whatsapp_create_group", [
+            "name": "Pair", "participants": ["15553330002"],
+        ])["group_id"]?.stringValue)
+        _ = try await EngineGroupsTests.send(alice, to: group, "one")
+        _ = try await EngineGroupsTests.received(bob, "one")
+
+        // Bob loses Alice's sender key; Alice believes he holds it, so her next message has no SKDM for him.
+        try bob.store.database.withConnection { (c) throws(WauseError) in _ = try c.execute("DELETE FROM sender_keys") }
+        _ = try await EngineGroupsTests.send(alice, to: group, "two")
+        // Bob cannot read the skmsg, asks again; Alice resends it with her SKDM, pairwise: Bob files it once.
+        let two = try await EngineGroupsTests.received(bob, "two")
+        #expect(two["message"]?["chat_id"] == .string(group) && two["message"]?["author"] == "Alice")
+        let failures = try bob.store.database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT message_id, resolved_at FROM decrypt_failures")
+        }
+        #expect(failures.count == 1 && failures.first?["message_id"].text == two["message"]?["id"]?.stringValue
+            && failures.first?["resolved_at"].integer != nil)
+        // And the key is back: the next message needs no retry.
+        _ = try await EngineGroupsTests.send(alice, to: group, "three")
+        _ = try await EngineGroupsTests.received(bob, "three")
+        let messages = try await EngineGroupsTests.call(bob, "whatsapp_list_messages", ["chat": .string(group)])["messages"]?.arrayValue ?? []
+        #expect(messages.map { $0["body"] } == ["one", "two", "three"])
+    }
 }

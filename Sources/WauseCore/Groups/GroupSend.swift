@@ -112,3 +112,53 @@ struct GroupSend {
         return ack
     }
 }
+
+extension Receipts {
+    /// A member's device could not read one of our group messages (whatsmeow retry.go
+    /// handleRetryReceipt for groups): the message again, with our sender key's distribution
+    /// message in it, pairwise to that one device — `to` the group, `participant` the device —
+    /// with the original's `t` and the retry count. The device no longer counts as holding our key.
+    func resendInGroup(for receipt: ReceiptStanzas.Receipt, group: JID, connection: ServerConnection) async {
+        let id = receipt.id
+        guard let device = receipt.participant, let message = try? store.message(id: id), message.fromMe, message.chatJID == group.description,
+            let raw = message.raw, let answered = try? store.countRetryAnswered(messageID: id, device: device.description),
+            answered <= Receipts.maximumRetriesAnswered
+        else {
+            logger.info("group retry receipt for \(id) not answered (unknown message, no participant or too many retries)")
+            return
+        }
+        do {
+            guard let account = try store.linkedAccount(), let ownDevice = JID(account.jid) else { return }
+            let lidMode = try store.group(jid: group.description)?.group.addressingMode == "lid"
+            var own = ownDevice
+            if lidMode, let lid = account.lid.flatMap({ JID($0) }) { own = JID(user: lid.user, device: ownDevice.device, server: .lid) }
+            try store.removeSenderKeyHolder(group: group.description, device: device.description)
+            let address = MessageFormat.address(of: device)
+            var bundles: [JID: PreKeyBundle] = [:]
+            if let bundle = receipt.bundle(for: device) {
+                bundles[device] = bundle
+                try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
+            } else if try messaging.devicesWithoutSession([device]).isEmpty == false {
+                bundles = try await PreKeyBundles.fetch([device], connection: connection, environment: environment)
+            }
+            let name = SenderKeyName(groupId: group.description, sender: MessageFormat.address(of: own))
+            let distribution = try messaging.withRatchet {
+                try GroupSessionBuilder(store: messaging.senderKeyStore, random: environment.randomBytes).create(for: name)
+            }
+            var content = try WAWebProtobufsE2E_Message(serializedBytes: raw)
+            content.senderKeyDistributionMessage.groupID = group.description
+            content.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = Data(distribution.serialized)
+            guard let sealed = try messaging.encrypt(try MessageFormat.encode(content), for: [device], bundles: bundles).first else { return }
+            let count = String(receipt.retry?.count ?? 1)
+            var stanza = MessageEnvelope(id: id, type: "text", to: group, participant: device, t: receipt.retry?.t,
+                                         addressingMode: lidMode ? "lid" : nil,
+                                         encrypted: [.init(type: sealed.type, ciphertext: sealed.ciphertext, count: count)])
+            if stanza.carriesPreKeyMessage { stanza.deviceIdentity = try store.advSignedIdentity() }
+            try connection.send(stanza.node)
+            try store.addSenderKeyHolders(group: group.description, devices: [device.description], now: environment.now())
+            logger.info("resent group message \(id) to \(device) after retry receipt \(count)")
+        } catch {
+            logger.warning("cannot answer the group retry receipt for \(id) from \(device): \(error)")
+        }
+    }
+}

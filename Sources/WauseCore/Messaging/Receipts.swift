@@ -45,10 +45,12 @@ struct Receipts: Sendable {
         default: return  // sender, inactive, peer_msg, hist_sync, server-error: nothing to record
         }
         let at = receipt.t.map(UnixTime.init(seconds:)) ?? environment.now()
+        // In a group the receipt comes from the group, naming the member's device (whatsmeow receipt.go parseReceipt).
+        let device = from.server == .group ? (receipt.participant ?? from) : from
         for id in receipt.ids {
-            guard let moved = try? store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
+            guard let moved = try? store.advanceStatus(messageID: id, to: status, device: device.description, at: at), moved else { continue }
             publisher.publish(.messageStatus, [
-                "message_id": .string(id), "status": .string(status.rawValue), "device": .string(from.description),
+                "message_id": .string(id), "status": .string(status.rawValue), "device": .string(device.description),
                 "chat_id": JSONValue(try? store.message(id: id)?.chatJID),
                 "at": .string(at.iso8601),
             ])
@@ -59,6 +61,10 @@ struct Receipts: Sendable {
     /// for that device only — with a new session from the keys it sent, or a fresh bundle.
     func resend(for receipt: ReceiptStanzas.Receipt, connection: ServerConnection) async {
         let id = receipt.id
+        if let group = receipt.from, group.server == .group {
+            await resendInGroup(for: receipt, group: group, connection: connection)
+            return
+        }
         guard let device = receipt.from, let message = try? store.message(id: id), message.fromMe, let raw = message.raw,
             let answered = try? store.countRetryAnswered(messageID: id, device: device.description),
             answered <= Receipts.maximumRetriesAnswered
