@@ -227,4 +227,40 @@ import WauseTestSupport
         let messages = try await EngineGroupsTests.call(bob, "whatsapp_list_messages", ["chat": .string(group)])["messages"]?.arrayValue ?? []
         #expect(messages.map { $0["body"] } == ["one", "two", "three"])
     }
+
+    /// A group a virtual phone created LID-addressed: the clients learn it from the create
+    /// notification, send with their LID device as the sender-key identity, and read each other
+    /// and the phone with the member's phone number as `from`.
+    @Test func aLIDAddressedGroupCreatedByAPhone() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        let aliceAccount = try setup.account("15554440001", "Alice")
+        let bobAccount = try setup.account("15554440002", "Bob")
+        _ = try setup.account("15554440003", "Carol")
+        let alice = try await setup.linkedClient("15554440001")
+        let bob = try await setup.linkedClient("15554440002")
+        let made = await admin(setup.simulator, "POST", "/accounts/15554440003/groups", [
+            "subject": "Lids", "participants": [.string("\(aliceAccount.lid)@lid"), .string("\(bobAccount.lid)@lid")],
+            "addressing_mode": "lid",
+        ])
+        #expect(made.status == 200, "\(made.json)")
+        let group = try #require(made.json["jid"]?.stringValue)
+        _ = try await MessagingTests.event(alice, "group.created") { $0["group_id"] == .string(group) }
+        _ = try await MessagingTests.event(bob, "group.created") { $0["group_id"] == .string(group) }
+        let info = try await EngineGroupsTests.call(alice, "whatsapp_get_group_info", ["group": "Lids"])
+        #expect(info["addressing_mode"] == "lid" && (info["participants"]?.arrayValue ?? []).count == 3)
+        #expect(info["participants"]?.arrayValue?.first { $0["phone"] == "15554440003" }?["admin"] == "superadmin")
+
+        _ = try await EngineGroupsTests.send(alice, to: group, "hello lids")
+        let atBob = try await EngineGroupsTests.received(bob, "hello lids")
+        #expect(atBob["message"]?["chat_id"] == .string(group) && atBob["message"]?["from"] == "15554440001@s.whatsapp.net")
+        #expect(atBob["message"]?["author"] == "Alice")
+        try await poll { await MessagingTests.inbox(setup.simulator, "15554440003").contains { $0["text"] == "hello lids" } }
+
+        #expect(await admin(setup.simulator, "POST", "/accounts/15554440003/send", ["to": .string(group), "text": "hi from carol"]).status == 200)
+        let atAlice = try await EngineGroupsTests.received(alice, "hi from carol")
+        #expect(atAlice["message"]?["from"] == "15554440003@s.whatsapp.net" && atAlice["message"]?["author"] == "Carol")
+        _ = try await EngineGroupsTests.send(bob, to: "Lids", "and bob")
+        _ = try await EngineGroupsTests.received(alice, "and bob")
+    }
 }
