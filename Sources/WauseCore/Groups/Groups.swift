@@ -40,7 +40,9 @@ enum Groups {
         let trimmed = text.trimmingCharacters(in: " \t")
         guard !trimmed.isEmpty else { throw .invalidRequest("group is required: a group JID (…@g.us) or a group name") }
         if trimmed.hasSuffix("@g.us") {
-            guard let jid = JID(trimmed), jid.server == .group, !jid.user.isEmpty else { throw .invalidRequest("'\(trimmed)' is not a valid group JID") }
+            // A group id is digits, or the older creator-timestamp form with one hyphen (whatsmeow types/jid.go).
+            guard let jid = JID(trimmed), jid.server == .group, !jid.user.isEmpty, jid.user.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") })
+            else { throw .invalidRequest("'\(trimmed)' is not a valid group JID") }
             return jid
         }
         let matches = try store.groups(named: trimmed)

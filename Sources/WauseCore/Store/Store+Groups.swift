@@ -58,10 +58,12 @@ extension Store {
     static func groupRecord(_ row: SQLRow, _ c: SQLiteConnection) throws(WauseError) -> GroupRecord {
         let jid = row["jid"].text ?? ""
         let participants = try c.query("SELECT * FROM group_participants WHERE group_jid = ? ORDER BY rowid", [.text(jid)]).map { row in
-            GroupStanzas.Participant(jid: JID(row["jid"].text ?? "") ?? JID(server: .whatsApp),
-                                     phoneNumber: row["phone"].text.map { JID(user: $0, server: .whatsApp) },
-                                     lid: row["lid"].text.map { JID(user: $0, server: .lid) },
-                                     admin: GroupStanzas.Admin(rawValue: row["admin"].text ?? "") ?? .none)
+            let member = JID(row["jid"].text ?? "") ?? JID(server: .whatsApp)
+            // The other addressing form, as the server gives it: the phone number beside a LID, the LID beside a phone number.
+            return GroupStanzas.Participant(jid: member,
+                                            phoneNumber: member.server == .whatsApp ? nil : row["phone"].text.map { JID(user: $0, server: .whatsApp) },
+                                            lid: member.server == .lid ? nil : row["lid"].text.map { JID(user: $0, server: .lid) },
+                                            admin: GroupStanzas.Admin(rawValue: row["admin"].text ?? "") ?? .none)
         }
         let group = GroupStanzas.Group(
             jid: JID(jid) ?? JID(user: jid, server: .group), name: row["name"].text ?? "", topic: row["topic"].text,
