@@ -30,7 +30,7 @@ public struct GroupCipher {
     /// - Throws: `.noSenderKey` when we have no sender key of our own for `name`
     ///   (`GroupSessionBuilder.create` makes one).
     public func encrypt(_ plaintext: [UInt8]) throws -> SenderKeyMessage {
-        guard var record = try store.loadSenderKey(for: name), var state = record.currentState, let signer = state.signer else {
+        guard var record = try store.loadSenderKey(for: name), var state = record.currentState, let signer = try state.signer() else {
             throw SignalError.noSenderKey(name: name, keyId: nil)
         }
         guard state.chainKey.iteration < UInt32.max else { throw SignalError.invalidRecord("sender key \(state.keyId) chain is exhausted") }
@@ -57,7 +57,7 @@ public struct GroupCipher {
             throw SignalError.noSenderKey(name: name, keyId: message.keyId)
         }
         var state = record.states[index]
-        guard message.verifySignature(with: state.verifier) else { throw SignalError.invalidSenderKeySignature(name: name) }
+        guard message.verifySignature(with: try state.verifier()) else { throw SignalError.invalidSenderKeySignature(name: name) }
         let messageKey = try self.messageKey(for: message.iteration, in: &state)
         let (iv, cipherKey) = messageKey.ivAndCipherKey
         let plaintext: [UInt8]

@@ -20,7 +20,7 @@ public struct GroupSessionBuilder {
     /// id with a different signing key replaces it (`SenderKeyRecord.add`).
     public func process(_ message: SenderKeyDistributionMessage, from name: SenderKeyName) throws {
         var record = try store.loadSenderKey(for: name) ?? SenderKeyRecord()
-        let state = try SenderKeyState(
+        let state = SenderKeyState(
             keyId: message.keyId, chainKey: SenderChainKey(iteration: message.iteration, seed: message.chainKey),
             signingPublicKey: message.signingKey, signingPrivateKey: nil)
         record.add(state, limits: limits)
@@ -41,7 +41,7 @@ public struct GroupSessionBuilder {
             let seed = random(32)
             precondition(seed.count == 32, "random generator returned \(seed.count) bytes, expected 32")
             let signing = Curve25519KeyPair.generate(random: random)
-            let state = try SenderKeyState(keyId: keyId, chainKey: SenderChainKey(iteration: 0, seed: seed),
+            let state = SenderKeyState(keyId: keyId, chainKey: SenderChainKey(iteration: 0, seed: seed),
                                            signingPublicKey: signing.publicKey, signingPrivateKey: signing.privateKey)
             // Our own name holds our key alone (libsignal-protocol-java `setSenderKeyState`).
             record = SenderKeyRecord(states: [state])

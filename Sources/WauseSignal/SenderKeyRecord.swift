@@ -51,24 +51,37 @@ public struct SenderKeyState: Sendable {
     let signingPrivateKey: [UInt8]?
     /// Skipped message keys, oldest first, at most `SenderKeyLimits.maxMessageKeys`.
     var messageKeys: [SenderMessageKey]
-    /// The signing key prepared once for the many signatures made or checked with it; not stored,
-    /// rebuilt when a record is loaded.
-    let signer: XEdDSA.SigningKey?
-    let verifier: XEdDSA.VerifyingKey
+    /// The signing keys prepared for the many signatures made or checked with them, computed on
+    /// first use and kept with the state while it stays in memory (never stored: a record loaded
+    /// from bytes prepares them again, as libsignal does on every message).
+    private var preparedSigner: XEdDSA.SigningKey?
+    private var preparedVerifier: XEdDSA.VerifyingKey?
 
     init(keyId: UInt32, chainKey: SenderChainKey, signingPublicKey: [UInt8], signingPrivateKey: [UInt8]?,
-         messageKeys: [SenderMessageKey] = []) throws(SignalError) {
+         messageKeys: [SenderMessageKey] = []) {
+        precondition(signingPublicKey.count == 32 && (signingPrivateKey?.count ?? 32) == 32, "sender key signing keys are 32 bytes")
         self.keyId = keyId
         self.chainKey = chainKey
         self.signingPublicKey = signingPublicKey
         self.signingPrivateKey = signingPrivateKey
         self.messageKeys = messageKeys
-        do {
-            verifier = try XEdDSA.VerifyingKey(publicKey: signingPublicKey)
-            signer = try signingPrivateKey.map { try XEdDSA.SigningKey(privateKey: $0) }
-        } catch {
-            throw .invalidRecord("sender key \(keyId) signing key: \(error)")
-        }
+    }
+
+    /// Our signing key, prepared (nil for someone else's sender key).
+    mutating func signer() throws -> XEdDSA.SigningKey? {
+        if let preparedSigner { return preparedSigner }
+        guard let signingPrivateKey else { return nil }
+        let signer = try XEdDSA.SigningKey(privateKey: signingPrivateKey)
+        preparedSigner = signer
+        return signer
+    }
+
+    /// The sender's verifying key, prepared.
+    mutating func verifier() throws -> XEdDSA.VerifyingKey {
+        if let preparedVerifier { return preparedVerifier }
+        let verifier = try XEdDSA.VerifyingKey(publicKey: signingPublicKey)
+        preparedVerifier = verifier
+        return verifier
     }
 
     /// The iteration of the next message this state encrypts or expects.

@@ -96,7 +96,7 @@ extension SenderKeyState {
         if let privateKey, privateKey.count != 32 {
             throw SignalError.invalidRecord("sender key \(keyId) signing private key must be 32 bytes, got \(privateKey.count)")
         }
-        try self.init(keyId: keyId, chainKey: chainKey, signingPublicKey: Array(publicKey[1...]),
+        self.init(keyId: keyId, chainKey: chainKey, signingPublicKey: Array(publicKey[1...]),
                       signingPrivateKey: privateKey, messageKeys: messageKeys)
     }
 

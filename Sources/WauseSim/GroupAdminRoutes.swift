@@ -77,7 +77,7 @@ extension AdminAPI {
         return try route.handle()
     }
 
-    var groups: GroupOperations { phones.router.groups! }
+    var groups: GroupOperations { phones.router.groups }
 
     private func groupAccount(_ phone: String) throws(WauseError) -> SimAccount {
         guard let account = try state.account(phone: phone) else { throw WauseError(.notFound, "no account \(phone)") }

@@ -104,32 +104,30 @@ extension MessageRouter {
     /// A receipt for a group message (`to` the group, `participant` the message's sender, whatsmeow
     /// receipt.go): forwarded to the sender's devices (a retry receipt to the one device named)
     /// as `<receipt from=GROUP participant=RECEIPT_SENDER id t type>`.
-    func groupReceipt(_ node: Node, id: String, to: JID, from sender: SimEndpoint) throws -> Node {
-        let ids = [id] + (node.child("list")?.children("item").compactMap { $0[attribute: "id"] } ?? [])
-        let type = node[attribute: "type"]
-        let group = try state.group(id: to.user)
-        var targets: [SimEndpoint] = []
-        if let group, let author = MessageRouter.jid(node, "participant"), let account = try state.account(jid: author) {
-            if type == "retry" {
+    func groupReceipt(_ receipt: ReceiptStanzas.Receipt, to: JID, from sender: SimEndpoint) throws -> Node {
+        if let group = try state.group(id: to.user), let author = receipt.participant, let account = try state.account(jid: author) {
+            var targets: [SimEndpoint] = []
+            if receipt.type == .retry {
                 if let endpoint = try state.endpoint(author) { targets = [endpoint] }
             } else {
                 targets = try state.endpoints(of: account).filter { !($0.account.phone == sender.account.phone && $0.device == sender.device) }
             }
-            var attributes: Attributes = ["from": .jid(to), "participant": .jid(sender.jid(group.server)), "id": .text(id),
-                                          "t": .text(node[attribute: "t"] ?? String(environment.now().seconds))]
-            for name in ["type", "category"] { if let value = node.attributes[name] { attributes[name] = value } }
-            let forwarded = Node(tag: "receipt", attributes: attributes, content: node.content)
-            let stanzas = targets.map { QueuedStanza(phone: $0.account.phone, device: $0.device, kind: .receipt, node: forwarded) }
+            var forwarded = receipt
+            forwarded.from = to
+            forwarded.to = nil
+            forwarded.participant = sender.jid(group.server)
+            forwarded.t = receipt.t ?? environment.now().seconds
+            let stanzas = targets.map { QueuedStanza(phone: $0.account.phone, device: $0.device, kind: .receipt, node: forwarded.node) }
             try state.enqueue(stanzas) { [state] (c) throws(WauseError) in
-                try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: ids, in: c)
+                try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: receipt.ids, in: c)
             }
             push(stanzas.map { ($0.phone, $0.device) })
         } else {
-            try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: ids)
+            try state.dequeue(phone: sender.account.phone, device: sender.device, kind: .message, ids: receipt.ids)
         }
-        var ack: Attributes = ["class": "receipt", "id": .text(id), "from": .jid(to)]
-        if let type { ack["type"] = .text(type) }
-        if let participant = node.attributes["participant"] { ack["participant"] = participant }
+        var ack: Attributes = ["class": "receipt", "id": .text(receipt.id), "from": .jid(to)]
+        if receipt.type != .delivery { ack["type"] = .text(receipt.type.rawValue) }
+        if let participant = receipt.participant { ack["participant"] = .jid(participant) }
         return Node(tag: "ack", attributes: ack)
     }
 }

@@ -27,6 +27,7 @@ struct GroupFailure: Error, Equatable {
 /// routes, GroupAdminRoutes.swift) alike: the rule checks, the new state and the `w:gp2`
 /// notifications for the members' devices are written in one transaction before anyone is
 /// answered. One change at a time, so two admins cannot both edit from the same old state.
+/// It needs no router: notifications go to companions only, pushed through their connections.
 final class GroupOperations: Sendable {
     /// Subject length (whatsmeow group.go notes 25 once; today's clients allow 100).
     static let maximumSubject = 100
@@ -35,13 +36,13 @@ final class GroupOperations: Sendable {
     static let addRequestLifetime: Int64 = 3 * 86_400
 
     let state: SimState
-    let router: MessageRouter
+    let connections: SimConnections
     let environment: Environment
     private let changes = Mutex(())
 
-    init(state: SimState, router: MessageRouter, environment: Environment) {
+    init(state: SimState, connections: SimConnections, environment: Environment) {
         self.state = state
-        self.router = router
+        self.connections = connections
         self.environment = environment
     }
 
@@ -91,12 +92,8 @@ final class GroupOperations: Sendable {
                 let outcome = try admit(jid, into: &group, by: actor)
                 outcomes.append(outcome)
             }
-            var change = try groupNode(group)
-            // The answer's and the notification's <group> list the refused too, with their error
-            // (whatsmeow group.go parseParticipant reads `error` and `<add_request>`).
-            var children = change.children
-            for outcome in outcomes where outcome.error != nil { children.append(outcomeNode(outcome, in: group)) }
-            change = Node(tag: "group", attributes: change.attributes, children: children)
+            // The notification lists the members only; the refused are in the creator's answer (GroupRequests.swift).
+            let change = try groupNode(group)
             var createAttributes: Attributes = ["type": "new"]
             if let key { createAttributes["key"] = .text(key) }
             let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(),
@@ -362,9 +359,14 @@ final class GroupOperations: Sendable {
                         also: ((SQLiteConnection) throws(WauseError) -> Void)? = nil) throws(GroupFailure) {
         do {
             let stanzas = try GroupNotifications.stanzas(notification, to: audience, state: state)
-            try router.deliver(stanzas) { (c) throws(WauseError) in
+            try state.enqueue(stanzas) { (c) throws(WauseError) in
                 try SimState.saveGroup(c, group)
                 try also?(c)
+            }
+            // Only companions get them (GroupNotifications): pushed to those connected now.
+            var seen = Set<String>()
+            for stanza in stanzas where seen.insert("\(stanza.phone):\(stanza.device)").inserted {
+                for link in connections.links(phone: stanza.phone, device: stanza.device) { link.pump(state) }
             }
         } catch {
             throw GroupFailure(code: 500, text: "internal-server-error")

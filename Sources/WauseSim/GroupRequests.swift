@@ -17,7 +17,8 @@ import WauseSupport
 /// | group | set | `<announcement/>` `<not_announcement/>` `<locked/>` `<unlocked/>` | result; 401 not an admin |
 extension ChatEndpoint {
     func groupRequest(_ node: Node, id: String, device: SimDevice) throws -> DeviceRequests.Reply? {
-        guard let account = try state.account(phone: device.phone), let groups = router.groups else { return nil }
+        guard let account = try state.account(phone: device.phone) else { return nil }
+        let groups = router.groups
         let to = MessageRouter.jid(node, "to")
         guard let to, to.server == .group else { return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request")) }
         let set = node[attribute: "type"] == "set"

@@ -31,25 +31,19 @@ final class MessageRouter: Sendable {
         set { phonesSlot.withLock { $0 = newValue } }
     }
     private let phonesSlot = Mutex<VirtualPhones?>(nil)
-    /// Set once at start: the groups (GroupOperations.swift), whose changes are delivered through the router.
-    var groups: GroupOperations? {
-        get { groupsSlot.withLock { $0 } }
-        set { groupsSlot.withLock { $0 = newValue } }
-    }
-    private let groupsSlot = Mutex<GroupOperations?>(nil)
-    /// Set once at start (`--require-privacy-token`): a first 1:1 message to someone who issued
-    /// the sender no privacy token is refused with 463 (PrivacyRequests.swift `reachOutAllowed`).
-    var requirePrivacyToken: Bool {
-        get { requirePrivacyTokenSlot.withLock { $0 } }
-        set { requirePrivacyTokenSlot.withLock { $0 = newValue } }
-    }
-    private let requirePrivacyTokenSlot = Mutex(false)
+    /// The groups (GroupOperations.swift).
+    let groups: GroupOperations
+    /// `--require-privacy-token`: a first 1:1 message to someone who issued the sender no
+    /// privacy token is refused with 463 (PrivacyRequests.swift `reachOutAllowed`).
+    let requirePrivacyToken: Bool
 
-    init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger) {
+    init(state: SimState, connections: SimConnections, environment: Environment, logger: Logger, requirePrivacyToken: Bool = false) {
         self.state = state
         self.connections = connections
         self.environment = environment
         self.logger = logger
+        self.requirePrivacyToken = requirePrivacyToken
+        groups = GroupOperations(state: state, connections: connections, environment: environment)
     }
 
     /// A JID attribute, whether the peer encoded it as a JID pair or as text.
@@ -207,8 +201,8 @@ final class MessageRouter: Sendable {
     @discardableResult
     func receipt(_ receipt: ReceiptStanzas.Receipt, from sender: SimEndpoint) throws -> Node? {
         guard let to = receipt.to else { return nil }
+        if to.server == .group { return try groupReceipt(receipt, to: to, from: sender) }
         let id = receipt.id
-        if to.server == .group { return try groupReceipt(receipt.node, id: id, to: to, from: sender) }
         var targets: [SimEndpoint] = []
         if let account = try state.account(jid: to) {
             if receipt.type == .retry {

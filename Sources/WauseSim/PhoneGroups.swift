@@ -27,6 +27,12 @@ import Foundation
 /// - A retry receipt for one of its group messages is answered with the message and a fresh
 ///   SKDM, pairwise, to that one device (whatsmeow retry.go handleRetryReceipt for groups).
 extension VirtualPhones {
+    /// `body` with the phone's Signal store, under the lock that serialises every Signal
+    /// operation of the phones (the 1:1 path in VirtualPhones.swift takes the same lock).
+    private func withPhoneStore<T>(_ account: SimAccount, _ body: (PhoneSignalStore) throws(WauseError) -> T) throws(WauseError) -> T {
+        try signalLock.withLock { _ throws(WauseError) -> T in try body(try state.phoneSignalStore(account)) }
+    }
+
     func receiveGroup(_ node: Node, id: String, group: JID, seq: Int64, account: SimAccount) throws(WauseError) {
         guard let sender = MessageRouter.jid(node, "participant") else {
             try state.dropQueued(seq: seq)
@@ -39,9 +45,8 @@ extension VirtualPhones {
         let t = node[attribute: "t"].flatMap(Int64.init) ?? environment.now().seconds
         let random = environment.randomBytes
 
-        let outcome = try signalLock.withLock {
-            _ throws(WauseError) -> (store: PhoneSignalStore, contents: [WAWebProtobufsE2E_Message], duplicate: Bool, failure: String?) in
-            let store = try state.phoneSignalStore(account)
+        let outcome = try withPhoneStore(account) {
+            (store) throws(WauseError) -> (store: PhoneSignalStore, contents: [WAWebProtobufsE2E_Message], duplicate: Bool, failure: String?) in
             var contents: [WAWebProtobufsE2E_Message] = []
             var duplicate = false
             for enc in node.children("enc") {
@@ -75,11 +80,12 @@ extension VirtualPhones {
             return (store, contents, duplicate, nil)
         }
         if let failure = outcome.failure {
-            guard let message = try? MessageEnvelope(parsing: node) else {
+            // whatsmeow retry.go sendRetryReceipt: to the group, naming the sender (ReceiptStanzas answering the envelope).
+            guard let envelope = try? MessageEnvelope(parsing: node) else {
                 try state.dropQueued(seq: seq)
                 return
             }
-            try retry(message, from: sender, seq: seq, account: account, reason: failure)
+            try retry(envelope, from: sender, seq: seq, account: account, reason: failure)
             return
         }
         let now = environment.now()
@@ -120,8 +126,7 @@ extension VirtualPhones {
         for member in group.members { recipients += try state.endpoints(of: member.account) }
         recipients.removeAll { $0.account.phone == account.phone && $0.device == 0 }
 
-        try signalLock.withLock { _ throws(WauseError) in
-            let store = try state.phoneSignalStore(account)
+        try withPhoneStore(account) { (store) throws(WauseError) in
             let (distribution, skmsg) = try senderKeyParts(group: group, account: account, payload: payload, store: store)
             var stanzas: [QueuedStanza] = []
             for endpoint in recipients {
@@ -177,8 +182,7 @@ extension VirtualPhones {
         }
         let count = node.child("retry")?[attribute: "count"] ?? "1"
         let sender = SimEndpoint(account: account, device: 0)
-        try signalLock.withLock { _ throws(WauseError) in
-            let store = try state.phoneSignalStore(account)
+        try withPhoneStore(account) { (store) throws(WauseError) in
             let own = SenderKeyName(groupId: group.jid.description, sender: SignalAddress(user: account.lid, device: 0, server: JID.Server.lid.rawValue))
             var message = (try? WAWebProtobufsE2E_Message(serializedBytes: sent.payload)) ?? WAWebProtobufsE2E_Message()
             do {

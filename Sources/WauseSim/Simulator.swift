@@ -41,11 +41,10 @@ public final class Simulator: Sendable {
         let state = try SimState(directory: directory, random: environment.randomBytes, clock: environment.now)
         let connections = SimConnections()
         let links = PendingLinks()
-        let router = MessageRouter(state: state, connections: connections, environment: environment, logger: logger)
+        let router = MessageRouter(state: state, connections: connections, environment: environment, logger: logger,
+                                   requirePrivacyToken: settings.requirePrivacyToken)
         let phones = VirtualPhones(state: state, router: router, environment: environment, logger: logger)
         router.phones = phones
-        router.groups = GroupOperations(state: state, router: router, environment: environment)
-        router.requirePrivacyToken = settings.requirePrivacyToken
         let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, links: links, router: router,
                                     environment: environment, logger: logger)
         let chatServer = try await WebSocketServer.start(host: "127.0.0.1", port: settings.port, path: "/ws/chat") { connection, _ in

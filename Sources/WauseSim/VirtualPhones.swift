@@ -37,7 +37,8 @@ final class VirtualPhones: Sendable {
     let environment: Environment
     let logger: Logger
     /// One Signal operation of any phone at a time: sends (admin threads) and receives (the worker).
-    /// It guards no value of its own: the ratchet state is in the store it serialises.
+    /// It guards no value of its own: the ratchet state is in the store it serialises. The
+    /// group path (PhoneGroups.swift) takes it too.
     let signalLock = Mutex(())
     private struct Worker {
         var task: Task<Void, Never>?
@@ -198,6 +199,8 @@ final class VirtualPhones: Sendable {
     }
 
     /// whatsmeow retry.go sendRetryReceipt: the retry receipt a client sends when it cannot decrypt; keys from the second try.
+    /// Also for group messages (PhoneGroups.swift): the receipt answers the message, so it goes to
+    /// the group naming the sender (`participant`), as whatsmeow's does.
     func retry(_ message: MessageEnvelope, from: JID, seq: Int64, account: SimAccount, reason: String) throws(WauseError) {
         let id = message.id
         let count = try state.countPhoneRetry(phone: account.phone, messageID: id, sender: from.description)
@@ -214,8 +217,6 @@ final class VirtualPhones: Sendable {
             // A primary phone has no signed device identity to add (whatsmeow sends its account's; a phone is the account).
             offered = PreKeyStanzas.retryKeys(published, oneTime: (fresh.id, fresh.keyPair.publicKey), deviceIdentity: nil)
         }
-        // A group message's retry receipt goes to the group, naming the sender (whatsmeow retry.go
-        // sendRetryReceipt): `answering` takes both from the delivered stanza's from and participant.
         try routeReceipt(.retry(answering: message, count: Int(count), t: message.t ?? environment.now().seconds,
                                 registrationID: keys.registrationID, keys: offered), account: account)
     }

@@ -10,11 +10,13 @@ import WauseSignal
 /// libsignal-protocol-c: same-chain encrypt, same-chain decrypt (messages encrypted outside the
 /// timing, parsed from bytes inside it), strict ping-pong (a DH ratchet step on every message,
 /// each message encrypted and decrypted), and session setup (bundle processed with its signature
-/// verified, first pkmsg encrypted and decrypted). Operations per second of thread CPU time,
+/// verified, first pkmsg encrypted and decrypted), and the sender-key workloads of groups
+/// (`skmsg` encrypt, each signed; `skmsg` decrypt in order, each verified, messages encrypted
+/// outside the timing and parsed from bytes inside it). Operations per second of thread CPU time,
 /// median of 5 rounds.
 ///
 /// Measured twice: with the in-memory store as it is (records kept as values) and with a store
-/// that keeps session records only as bytes, serialising and parsing them on every call — the
+/// that keeps session and sender-key records only as bytes, serialising and parsing them on every call — the
 /// model libsignal-protocol-c imposes and the engine's SQLite store will follow.
 enum SignalBenchmark {
     struct Figures {
@@ -22,6 +24,8 @@ enum SignalBenchmark {
         var decrypt: Double
         var pingPong: Double
         var setup: Double
+        var senderKeyEncrypt: Double
+        var senderKeyDecrypt: Double
     }
 
     static let rounds = 5
@@ -80,7 +84,49 @@ enum SignalBenchmark {
             }
             return Double(operations) / spent
         })
-        return Figures(encrypt: encrypt, decrypt: decrypt, pingPong: pingPong, setup: setupRate)
+        let (senderKeyEncrypt, senderKeyDecrypt) = measureSenderKeys(roundSeconds: roundSeconds, plaintext: plaintext, recordsAsBytes: recordsAsBytes)
+        return Figures(encrypt: encrypt, decrypt: decrypt, pingPong: pingPong, setup: setupRate,
+                       senderKeyEncrypt: senderKeyEncrypt, senderKeyDecrypt: senderKeyDecrypt)
+    }
+
+    /// Alice's sender key for one group, distributed to Bob.
+    private static func measureSenderKeys(roundSeconds: Double, plaintext: [UInt8], recordsAsBytes: Bool) -> (encrypt: Double, decrypt: Double) {
+        let aliceStore: any SenderKeyStore = recordsAsBytes ? SenderKeysAsBytes() : InMemorySignalStore(identityKeyPair: .generate(random: SystemRandom.bytes), registrationId: 1)
+        let bobStore: any SenderKeyStore = recordsAsBytes ? SenderKeysAsBytes() : InMemorySignalStore(identityKeyPair: .generate(random: SystemRandom.bytes), registrationId: 2)
+        let name = SenderKeyName(groupId: "120363000000000001@g.us", sender: SignalAddress(name: "alice", deviceId: 1))
+        let sender = GroupCipher(name: name, store: aliceStore), receiver = GroupCipher(name: name, store: bobStore)
+        func distribute() {
+            // A new sender key (as after a member left), so Bob is never more than the forward-jump
+            // limit behind Alice whatever the encrypt workload did.
+            try! aliceStore.storeSenderKey(SenderKeyRecord(), for: name)
+            try! GroupSessionBuilder(store: bobStore).process(GroupSessionBuilder(store: aliceStore).create(for: name), from: name)
+            guard (try? receiver.decrypt(sender.encrypt(plaintext))) == plaintext else { fatalError("signal benchmark: skmsg did not round-trip") }
+        }
+        distribute()
+        let encrypt = median((0..<rounds).map { _ in
+            defer { distribute() }
+            return throughput(roundSeconds) { for _ in 0..<batch { keep(try! sender.encrypt(plaintext).serialized.count) }; return batch }
+        })
+        let decrypt = median((0..<rounds).map { _ in
+            var spent = 0.0, operations = 0
+            while spent < roundSeconds {
+                let messages = (0..<batch).map { _ in try! sender.encrypt(plaintext).serialized }
+                let start = cpuNow()
+                for message in messages { keep(try! receiver.decrypt(SenderKeyMessage(serialized: message)).count) }
+                spent += cpuNow() - start
+                operations += batch
+            }
+            return Double(operations) / spent
+        })
+        return (encrypt, decrypt)
+    }
+
+    /// Sender-key records kept only as bytes (libsignal's SenderKeyRecordStructure).
+    final class SenderKeysAsBytes: SenderKeyStore {
+        private var records: [SenderKeyName: [UInt8]] = [:]
+
+        func loadSenderKey(for name: SenderKeyName) throws -> SenderKeyRecord? { try records[name].map { try SenderKeyRecord(serialized: $0) } }
+        func storeSenderKey(_ record: SenderKeyRecord, for name: SenderKeyName) { records[name] = record.serialized() }
     }
 
     /// Alice processes Bob's bundle with prekey `preKeyId`, sends a pkmsg, Bob decrypts it.
@@ -177,10 +223,11 @@ enum SignalBenchmark {
         }
         let status = pclose(pipe)
         guard status == 0, let encrypt = values["encrypt"], let decrypt = values["decrypt"], let pingPong = values["pingpong"],
-              let setup = values["setup"] else {
+              let setup = values["setup"], let senderKeyEncrypt = values["skencrypt"], let senderKeyDecrypt = values["skdecrypt"] else {
             return (nil, "\(harness) failed: \(lastLine.isEmpty ? "exit status \(status)" : lastLine)")
         }
-        return (Figures(encrypt: encrypt, decrypt: decrypt, pingPong: pingPong, setup: setup), nil)
+        return (Figures(encrypt: encrypt, decrypt: decrypt, pingPong: pingPong, setup: setup,
+                        senderKeyEncrypt: senderKeyEncrypt, senderKeyDecrypt: senderKeyDecrypt), nil)
     }
 
     // MARK: Measuring

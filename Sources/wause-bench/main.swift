@@ -95,7 +95,7 @@ if runCodec {
 if runSignal {
     let size = 100  // bytes of plaintext: a short text message with WhatsApp's padding
     print("")
-    print("Signal 1:1 sessions: WauseSignal vs libsignal-protocol-c 2.3.3 on OpenSSL (operations per CPU-second, median of 5 rounds, \(size)-byte messages)")
+    print("Signal 1:1 sessions and group sender keys: WauseSignal vs libsignal-protocol-c 2.3.3 on OpenSSL (operations per CPU-second, median of 5 rounds, \(size)-byte messages)")
     let ours = SignalBenchmark.measure(seconds: seconds, size: size, recordsAsBytes: false)
     let oursAsBytes = SignalBenchmark.measure(seconds: seconds, size: size, recordsAsBytes: true)
     let (theirs, failure) = SignalBenchmark.runC(harness: signalHarness, seconds: seconds, size: size)
@@ -103,6 +103,7 @@ if runSignal {
     let rows: [(String, KeyPath<SignalBenchmark.Figures, Double>)] = [
         ("same-chain encrypt msg/s", \.encrypt), ("same-chain decrypt msg/s", \.decrypt),
         ("ping-pong msg/s", \.pingPong), ("session setups/s", \.setup),
+        ("group skmsg encrypt msg/s", \.senderKeyEncrypt), ("group skmsg decrypt msg/s", \.senderKeyDecrypt),
     ]
     for (name, path) in rows {
         let reference = theirs?[keyPath: path]
@@ -110,7 +111,7 @@ if runSignal {
                figure(reference.map { ours[keyPath: path] / $0 }), figure(reference.map { oursAsBytes[keyPath: path] / $0 })]
             .enumerated().map { column($1, $0 == 0 ? 26 : 14) }.joined())
     }
-    print("(\"wause, bytes\": session records serialised and parsed on every call, as libsignal-protocol-c's store API requires)")
+    print("(\"wause, bytes\": session and sender-key records serialised and parsed on every call, as libsignal-protocol-c's store API requires)")
     if let failure { print("libsignal-protocol-c: \(failure)") }
 }
 

@@ -195,7 +195,7 @@ struct SenderKeyTests {
         // Alice's key is replaced by one with the same id but a new signing key and chain.
         let random = SeededRandom(seed: 107).source
         let signing = Curve25519KeyPair.generate(random: random)
-        let state = try SenderKeyState(keyId: keyId, chainKey: SenderChainKey(iteration: 0, seed: random(32)),
+        let state = SenderKeyState(keyId: keyId, chainKey: SenderChainKey(iteration: 0, seed: random(32)),
                                        signingPublicKey: signing.publicKey, signingPrivateKey: signing.privateKey)
         alice.store.storeSenderKey(SenderKeyRecord(states: [state]), for: alice.name)
         try bob.process(alice.distribution(), from: alice)

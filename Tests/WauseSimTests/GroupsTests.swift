@@ -1,9 +1,19 @@
+import SwiftProtobuf
 import Testing
 import WauseBinary
+import WauseCrypto
+import WauseProto
 import WauseProtocol
+import WauseSignal
 @testable import WauseSim
 import WauseSupport
 import WauseTestSupport
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// Groups as the sim keeps them, driven over real connections with the `w:g2` iqs whatsmeow
 /// group.go sends, and the `w:gp2` notifications and group fan-out the members' devices get.
@@ -206,6 +216,168 @@ import WauseTestSupport
         alice.close()
         bob.close()
         outsider.close()
+    }
+    /// A companion with its own Signal store (libsignal's algorithms in WauseSignal, as the
+    /// engine will use them) and a virtual phone exchange group messages through the sim's
+    /// fan-out: the phone's SKDM arrives pairwise and its skmsg decrypts; the companion's SKDM
+    /// and skmsg reach the phone, whose inbox names the group and the author.
+    @Test func aCompanionAndAPhoneExchangeGroupMessagesWithSenderKeys() async throws {
+        let setup = try await SimSetup()
+        defer { Task { await setup.close() } }
+        let alice = try await GroupsTests.member(setup, phone: "15550001111", name: "Alice")
+        _ = try setup.simulator.state.createAccount(phone: "15550002222", pushName: "Bob")
+        let store = InMemorySignalStore(identityKeyPair: alice.identityKey, registrationId: alice.registrationID)
+        // whatsmeow prekeys.go uploadPreKeys, with the private halves kept.
+        let signed = Curve25519KeyPair.generate(random: SystemRandom.bytes)
+        let signature = try XEdDSA.sign(message: [5] + signed.publicKey, privateKey: alice.identityKey.privateKey, random: SystemRandom.bytes(64))
+        store.storeSignedPreKey(SignedPreKeyRecord(id: 7, keyPair: signed, signature: signature, timestamp: 0))
+        var keys: [Node] = []
+        for id in 1...10 {
+            let pair = Curve25519KeyPair.generate(random: SystemRandom.bytes)
+            store.storePreKey(PreKeyRecord(id: UInt32(id), keyPair: pair))
+            keys.append(Node(tag: "key", children: [Node(tag: "id", bytes: DeviceRequestsTests.threeBytes(id)), Node(tag: "value", bytes: pair.publicKey)]))
+        }
+        let registration = PreKeyStanzas.bigEndian(alice.registrationID, bytes: 4)
+        let uploaded = try await alice.query("encrypt", "set", [
+            Node(tag: "registration", bytes: registration), Node(tag: "type", bytes: [5]), Node(tag: "identity", bytes: alice.identityKey.publicKey),
+            Node(tag: "list", children: keys),
+            Node(tag: "skey", children: [Node(tag: "id", bytes: DeviceRequestsTests.threeBytes(7)), Node(tag: "value", bytes: signed.publicKey),
+                                         Node(tag: "signature", bytes: signature)]),
+        ])
+        #expect(uploaded[attribute: "type"] == "result")
+
+        let created = await admin(setup.simulator, "POST", "/accounts/15550002222/groups", ["subject": "Mixed", "participants": ["15550001111"]])
+        #expect(created.status == 200, "\(created.json)")
+        let groupJID = try #require(created.json["jid"]?.stringValue.flatMap(JID.init))
+        #expect(try await alice.nextNotification().child("create") != nil)
+
+        // The phone writes: a pkmsg carrying its SKDM, then the skmsg (whatsmeow decryptGroupMsg).
+        let sent = await admin(setup.simulator, "POST", "/accounts/15550002222/send", ["to": .string(groupJID.description), "text": "from the phone"])
+        #expect(sent.status == 200, "\(sent.json)")
+        let message = try await alice.expectNode()
+        #expect(message.tag == "message" && message.jid("from") == groupJID)
+        let author = try #require(message.jid("participant"))
+        #expect(author.user == "15550002222" && author.device == 0)
+        let encs = message.children("enc")
+        #expect(encs.map { $0[attribute: "type"] } == ["pkmsg", "skmsg"])
+        let bobAddress = SignalAddress(user: author.user, device: author.device, server: author.server.rawValue)
+        let pairwise = try SessionCipher(address: bobAddress, store: store, random: SystemRandom.bytes)
+            .decrypt(try PreKeySignalMessage(serialized: try #require(encs.first?.bytes)))
+        let carrier = try WAWebProtobufsE2E_Message(serializedBytes: try MessageFormat.unpad(pairwise))
+        #expect(carrier.senderKeyDistributionMessage.groupID == groupJID.description)
+        let bobKey = SenderKeyName(groupId: groupJID.description, sender: bobAddress)
+        try GroupSessionBuilder(store: store).process(
+            try SenderKeyDistributionMessage(serialized: Array(carrier.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage)), from: bobKey)
+        let plaintext = try GroupCipher(name: bobKey, store: store).decrypt(try SenderKeyMessage(serialized: try #require(encs.last?.bytes)))
+        #expect(try WAWebProtobufsE2E_Message(serializedBytes: try MessageFormat.unpad(plaintext)).conversation == "from the phone")
+        try alice.send(Node(tag: "receipt", attributes: ["id": .text(message[attribute: "id"]!), "to": .jid(groupJID), "participant": .jid(author)]))
+        #expect(try await alice.expectNode().tag == "ack")
+
+        // A second message whose skmsg the companion cannot use (as if it had lost the sender
+        // key): its retry receipt to the group makes the phone resend the message with its SKDM,
+        // pairwise, to this device only (whatsmeow retry.go handleRetryReceipt).
+        let second = await admin(setup.simulator, "POST", "/accounts/15550002222/send", ["to": .string(groupJID.description), "text": "again"])
+        let secondID = try #require(second.json["message_id"]?.stringValue)
+        let skipped = try await alice.expectNode()
+        #expect(skipped[attribute: "id"] == secondID)
+        try alice.send(ReceiptStanzas.Receipt(ids: [secondID], type: .retry, to: groupJID, participant: author,
+                                              retry: ReceiptStanzas.Retry(count: 1, id: secondID, t: skipped[attribute: "t"].flatMap(Int64.init)),
+                                              registrationID: alice.registrationID).node)
+        #expect(try await alice.expectNode().tag == "ack")
+        let resent = try await alice.expectNode()
+        #expect(resent.tag == "message" && resent[attribute: "id"] == secondID && resent.jid("from") == groupJID && resent.jid("participant") == author)
+        let resentEnc = try #require(resent.children("enc").first)
+        #expect(resent.children("enc").count == 1 && resentEnc[attribute: "count"] == "1")
+        // Still a pkmsg: the companion has not written to the phone pairwise yet (Signal keeps the prekey header until it has).
+        let resentCipher = SessionCipher(address: bobAddress, store: store, random: SystemRandom.bytes)
+        let resentBytes = try #require(resentEnc.bytes)
+        let resentPlain = resentEnc[attribute: "type"] == "pkmsg" ? try resentCipher.decrypt(try PreKeySignalMessage(serialized: resentBytes))
+            : try resentCipher.decrypt(try SignalMessage(serialized: resentBytes))
+        let resentMessage = try WAWebProtobufsE2E_Message(serializedBytes: try MessageFormat.unpad(resentPlain))
+        #expect(resentMessage.conversation == "again" && resentMessage.hasSenderKeyDistributionMessage)
+
+        // The companion writes (whatsmeow sendGroup): its SKDM pairwise to the phone, one skmsg.
+        let aliceAccount = try #require(try setup.simulator.state.account(phone: "15550001111"))
+        let ownKey = SenderKeyName(groupId: groupJID.description,
+                                   sender: SignalAddress(user: aliceAccount.lid, device: 1, server: JID.Server.lid.rawValue))
+        let distribution = try GroupSessionBuilder(store: store).create(for: ownKey)
+        var skdm = WAWebProtobufsE2E_Message()
+        skdm.senderKeyDistributionMessage.groupID = groupJID.description
+        skdm.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = Data(distribution.serialized)
+        let sealed = try SessionCipher(address: bobAddress, store: store, random: SystemRandom.bytes)
+            .encrypt(MessageFormat.pad(try MessageFormat.encode(skdm), random: SystemRandom.bytes))
+        var text = WAWebProtobufsE2E_Message()
+        text.conversation = "from the companion"
+        let skmsg = try GroupCipher(name: ownKey, store: store).encrypt(MessageFormat.pad(try MessageFormat.encode(text), random: SystemRandom.bytes))
+        try alice.send(Node(tag: "message", attributes: ["id": "C1", "to": .jid(groupJID), "type": "text"], children: [
+            Node(tag: "participants", children: [Node(tag: "to", attributes: ["jid": .jid(author)], children: [
+                Node(tag: "enc", attributes: ["v": "2", "type": .text(sealed.type)], bytes: sealed.serialized),
+            ])]),
+            Node(tag: "enc", attributes: ["v": "2", "type": "skmsg"], bytes: skmsg.serialized),
+        ]))
+        let ack = try await alice.expectNode()
+        #expect(ack.tag == "ack" && ack[attribute: "id"] == "C1" && ack[attribute: "error"] == nil)
+        var row: JSONValue?
+        try await poll {
+            row = await MessagingTests.inbox(setup.simulator, "15550002222").first { $0["id"] == "C1" }
+            return row != nil
+        }
+        #expect(row?["text"] == "from the companion" && row?["chat"] == .string(groupJID.description))
+        #expect(row?["author"] == "15550001111@s.whatsapp.net" && row?["from"] == "15550001111:1@s.whatsapp.net")
+        alice.close()
+    }
+    /// A member device that is away while the group changes and a message is sent gets both,
+    /// in order, when it logs in again (queued like any offline stanza), and acking the
+    /// notification takes it off the queue for good.
+    @Test func aMemberAwayGetsTheChangesAndMessagesWhenItReturns() async throws {
+        let setup = try await SimSetup()
+        defer { Task { await setup.close() } }
+        let bob = try await GroupsTests.member(setup, phone: "15550002222", name: "Bob")
+        _ = try setup.simulator.state.createAccount(phone: "15550001111", pushName: "Alice")
+        let created = await admin(setup.simulator, "POST", "/accounts/15550001111/groups", ["subject": "Away", "participants": ["15550002222"]])
+        let groupJID = try #require(created.json["jid"]?.stringValue.flatMap(JID.init))
+        let create = try await bob.nextNotification()
+        try bob.send(Node(tag: "ack", attributes: ["class": "notification", "id": .text(create[attribute: "id"]!), "to": .jid(groupJID)]))
+        try await bob.expectNothingPending()
+        bob.close()
+
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15550001111/groups/\(groupJID)", ["subject": "Renamed"]).status == 200)
+        let sent = await admin(setup.simulator, "POST", "/accounts/15550001111/send", ["to": .string(groupJID.description), "text": "while away"])
+        #expect(sent.status == 200, "\(sent.json)")
+
+        try await bob.login(setup.simulator, phone: "15550002222", device: 1)
+        #expect(try await bob.expectNode().tag == "success")
+        let renamed = try await bob.expectNode()
+        #expect(renamed.tag == "notification" && renamed.child("subject")?[attribute: "subject"] == "Renamed")
+        let message = try await bob.expectNode()
+        #expect(message.tag == "message" && message.jid("from") == groupJID && message[attribute: "id"] == sent.json["message_id"]?.stringValue)
+        #expect(message.children("enc").map { $0[attribute: "type"] } == ["pkmsg", "skmsg"])
+        #expect(try await bob.expectNode().child("offline")?[attribute: "count"] == "2")
+        try bob.send(Node(tag: "ack", attributes: ["class": "notification", "id": .text(renamed[attribute: "id"]!), "to": .jid(groupJID)]))
+        try await bob.expectNothingPending()
+        // The acked notification is gone; the message, not yet receipted, is still queued.
+        #expect(try setup.simulator.state.queueCount(phone: "15550002222", device: 1) == 1)
+        bob.close()
+    }
+    /// whatsmeow group.go CreateGroup with members named by LID: a LID-addressed group, members
+    /// as `LID@lid` with `phone_number` beside (parseParticipant), the creator as `creator` LID
+    /// and `creator_pn`.
+    @Test func aGroupCreatedWithLIDsIsLIDAddressed() async throws {
+        let setup = try await SimSetup()
+        defer { Task { await setup.close() } }
+        let alice = try await GroupsTests.member(setup, phone: "15550001111", name: "Alice")
+        let bob = try setup.simulator.state.createAccount(phone: "15550002222", pushName: "Bob")
+        let (created, _) = try await alice.group(to: .groupServer, "set", Node(tag: "create", attributes: ["subject": "LID"], children: [
+            Node(tag: "participant", attributes: ["jid": .jid(JID(user: bob.lid, server: .lid))]),
+        ]))
+        let group = try #require(created.child("group"))
+        let aliceAccount = try #require(try setup.simulator.state.account(phone: "15550001111"))
+        #expect(group[attribute: "addressing_mode"] == "lid")
+        #expect(group.jid("creator") == JID(user: aliceAccount.lid, server: .lid))
+        #expect(group.jid("creator_pn") == JID(user: "15550001111", server: .whatsApp))
+        let member = try #require(group.children("participant").first { $0.jid("jid")?.user == bob.lid })
+        #expect(member.jid("jid")?.server == .lid && member.jid("phone_number") == JID(user: "15550002222", server: .whatsApp))
+        alice.close()
     }
 }
 

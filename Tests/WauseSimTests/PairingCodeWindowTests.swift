@@ -44,7 +44,7 @@ import WauseTransport
         #expect(state == .authFailure)
         #expect(lastError?.contains("pairing code was not entered") == true)
         #expect(client.currentPairingCode == nil)
-        #expect(!client.link.isRunning)
+        #expect(!client.connectionLoop.isRunning)
 
         // Calling again dials again and issues a new code.
         let again = try await client.call("whatsapp_pairing_code", ["phone_number": "15551234567"]).get()

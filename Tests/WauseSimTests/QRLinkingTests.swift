@@ -102,7 +102,7 @@ import WauseTransport
         let client = try WauseClient(config: config, environment: Environment(
             now: { timers.now }, randomBytes: Environment.live.randomBytes, sleep: { try await timers.sleep($0) },
             dial: Environment.live.dial))
-        client.link.startLinking()
+        client.connectionLoop.startLinking()
         // The certificate chain does not lead to our root: the handshake fails, and the loop waits
         // its first backoff (1 s ± 25 %) before dialing again.
         await timers.waitForSleeper { (Duration.milliseconds(750)...Duration.milliseconds(1250)).contains($0) }

@@ -233,8 +233,9 @@ struct SimSetup {
     let timers = VirtualTimers(start: Environment.live.now())
     let simulator: Simulator
 
-    init() async throws {
+    init(requirePrivacyToken: Bool = false) async throws {
         var settings = SimSettings(dataDirectory: directory.path)
+        settings.requirePrivacyToken = requirePrivacyToken
         settings.port = 0
         settings.adminPort = 0
         let timers = self.timers

@@ -1,5 +1,5 @@
 /*
- * signal_bench: Debian's libsignal-protocol-c (2.3.3) measured on the same four Signal workloads
+ * signal_bench: Debian's libsignal-protocol-c (2.3.3) measured on the same six Signal workloads
  * as wause-bench's SignalBenchmark, for `make bench`. The library needs a crypto provider and
  * stores from its user: here OpenSSL 3 (EVP, with the HMAC and digest implementations fetched
  * once) and in-memory stores holding the serialized records the library hands them, as its API
@@ -9,7 +9,9 @@
  *
  * Prints one line per workload, "<name> <operations per CPU-second>" (median of 5 rounds, thread
  * CPU time, as wause-bench measures): encrypt, decrypt, pingpong (messages, each a DH ratchet
- * step), setup (process bundle + first pkmsg encrypted and decrypted).
+ * step), setup (process bundle + first pkmsg encrypted and decrypted), skencrypt and skdecrypt
+ * (group sender-key messages: each encrypt signs, each decrypt verifies; decrypted in order from
+ * serialized bytes encrypted outside the timing).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <openssl/evp.h>
@@ -23,6 +25,8 @@
 #include <protocol.h>
 #include <curve.h>
 #include <ratchet.h>
+#include <group_cipher.h>
+#include <group_session_builder.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +152,9 @@ typedef struct {
     signal_buffer *signed_prekey;         /* id 1 */
     session_signed_pre_key *signed_prekey_record;
     uint32_t next_prekey_id;
+    /* The one sender-key record each party holds in the benchmark (Alice's own key, Bob's copy
+     * of it), serialized as the library hands it over. */
+    signal_buffer *sender_key;
 } party;
 
 static peer_entry *peer(party *self, const signal_protocol_address *address, int create) {
@@ -289,6 +296,23 @@ static int trusted_identity(const signal_protocol_address *address, uint8_t *key
     return signal_buffer_len(entry->identity) == key_len && memcmp(signal_buffer_data(entry->identity), key, key_len) == 0;
 }
 
+static int store_sender_key(const signal_protocol_sender_key_name *name, uint8_t *record, size_t record_len,
+                            uint8_t *user_record, size_t user_record_len, void *user_data) {
+    (void)name; (void)user_record; (void)user_record_len;
+    party *self = user_data;
+    signal_buffer_free(self->sender_key);
+    self->sender_key = signal_buffer_create(record, record_len);
+    return self->sender_key ? 0 : SG_ERR_NOMEM;
+}
+
+static int load_sender_key(signal_buffer **record, signal_buffer **user_record, const signal_protocol_sender_key_name *name, void *user_data) {
+    (void)name; (void)user_record;
+    party *self = user_data;
+    if (!self->sender_key) return 0;
+    *record = signal_buffer_copy(self->sender_key);
+    return 1;
+}
+
 static void party_init(party *self, signal_context *context) {
     memset(self, 0, sizeof *self);
     self->context = context;
@@ -306,6 +330,8 @@ static void party_init(party *self, signal_context *context) {
     CHECK(signal_protocol_store_context_set_pre_key_store(self->stores, &prekeys));
     CHECK(signal_protocol_store_context_set_signed_pre_key_store(self->stores, &signed_prekeys));
     CHECK(signal_protocol_store_context_set_identity_key_store(self->stores, &identities));
+    signal_protocol_sender_key_store sender_keys = { store_sender_key, load_sender_key, NULL, self };
+    CHECK(signal_protocol_store_context_set_sender_key_store(self->stores, &sender_keys));
     CHECK(signal_protocol_key_helper_generate_signed_pre_key(&self->signed_prekey_record, self->identity, 1, 0, context));
     CHECK(signal_protocol_signed_pre_key_store_key(self->stores, self->signed_prekey_record));
 }
@@ -387,6 +413,58 @@ static void setup(party *alice, party *bob, uint32_t prekey_id, const uint8_t *p
         exit(1);
     }
     signal_buffer_free(pkmsg);
+}
+
+static const signal_protocol_sender_key_name group_sender = { "120363000000000001@g.us", 23, { "alice", 5, 1 } };
+
+static signal_buffer *group_encrypt(party *from, const uint8_t *plaintext, size_t length) {
+    group_cipher *cipher = NULL;
+    ciphertext_message *message = NULL;
+    CHECK(group_cipher_create(&cipher, from->stores, &group_sender, from->context));
+    CHECK(group_cipher_encrypt(cipher, plaintext, length, &message));
+    signal_buffer *serialized = signal_buffer_copy(ciphertext_message_get_serialized(message));
+    SIGNAL_UNREF(message);
+    group_cipher_free(cipher);
+    return serialized;
+}
+
+static size_t group_decrypt(party *to, signal_buffer *serialized) {
+    group_cipher *cipher = NULL;
+    sender_key_message *message = NULL;
+    signal_buffer *plaintext = NULL;
+    CHECK(group_cipher_create(&cipher, to->stores, &group_sender, to->context));
+    CHECK(sender_key_message_deserialize(&message, signal_buffer_data(serialized), signal_buffer_len(serialized), to->context));
+    CHECK(group_cipher_decrypt(cipher, message, NULL, &plaintext));
+    size_t length = signal_buffer_len(plaintext);
+    signal_buffer_free(plaintext);
+    SIGNAL_UNREF(message);
+    group_cipher_free(cipher);
+    return length;
+}
+
+/* A new sender key for Alice (as after a member left), distributed to Bob, so Bob is never more
+ * than the library's forward-jump limit (2000) behind whatever the encrypt workload did. */
+static void distribute(party *alice, party *bob, const uint8_t *plaintext, size_t length) {
+    signal_buffer_free(alice->sender_key);
+    alice->sender_key = NULL;
+    group_session_builder *builder = NULL;
+    sender_key_distribution_message *skdm = NULL, *received = NULL;
+    CHECK(group_session_builder_create(&builder, alice->stores, alice->context));
+    CHECK(group_session_builder_create_session(builder, &skdm, &group_sender));
+    group_session_builder_free(builder);
+    signal_buffer *bytes = ciphertext_message_get_serialized((ciphertext_message *)skdm);
+    CHECK(sender_key_distribution_message_deserialize(&received, signal_buffer_data(bytes), signal_buffer_len(bytes), bob->context));
+    CHECK(group_session_builder_create(&builder, bob->stores, bob->context));
+    CHECK(group_session_builder_process_session(builder, &group_sender, received));
+    group_session_builder_free(builder);
+    SIGNAL_UNREF(skdm);
+    SIGNAL_UNREF(received);
+    signal_buffer *message = group_encrypt(alice, plaintext, length);
+    if (group_decrypt(bob, message) != length) {
+        fprintf(stderr, "signal_bench: skmsg round trip failed\n");
+        exit(1);
+    }
+    signal_buffer_free(message);
 }
 
 /* ---- measuring ------------------------------------------------------------------------------- */
@@ -527,6 +605,40 @@ int main(int argc, char **argv) {
     }
     qsort(results, ROUNDS, sizeof *results, compare_doubles);
     printf("setup %.1f\n", results[ROUNDS / 2]);
+
+    /* skencrypt: Alice's sender key, each message signed. */
+    distribute(&alice, &bob, plaintext, size);
+    for (int round = 0; round < ROUNDS; round++) {
+        double spent = 0;
+        long operations = 0;
+        while (spent < round_seconds) {
+            double start = cpu_now();
+            for (int i = 0; i < BATCH; i++) signal_buffer_free(group_encrypt(&alice, plaintext, size));
+            spent += cpu_now() - start;
+            operations += BATCH;
+        }
+        results[round] = operations / spent;
+        distribute(&alice, &bob, plaintext, size);
+    }
+    qsort(results, ROUNDS, sizeof *results, compare_doubles);
+    printf("skencrypt %.1f\n", results[ROUNDS / 2]);
+
+    /* skdecrypt: Bob in order, each message verified, pre-encrypted outside the timing. */
+    for (int round = 0; round < ROUNDS; round++) {
+        double spent = 0;
+        long operations = 0;
+        while (spent < round_seconds) {
+            for (int i = 0; i < BATCH; i++) batch[i] = group_encrypt(&alice, plaintext, size);
+            double start = cpu_now();
+            for (int i = 0; i < BATCH; i++) group_decrypt(&bob, batch[i]);
+            spent += cpu_now() - start;
+            operations += BATCH;
+            for (int i = 0; i < BATCH; i++) signal_buffer_free(batch[i]);
+        }
+        results[round] = operations / spent;
+    }
+    qsort(results, ROUNDS, sizeof *results, compare_doubles);
+    printf("skdecrypt %.1f\n", results[ROUNDS / 2]);
     free(plaintext);
     return 0;
 }

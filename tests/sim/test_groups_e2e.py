@@ -71,6 +71,13 @@ def test_phones_run_a_group_and_message_in_it_with_sender_keys(make_sim):
     gone = sim.admin("POST", f"/accounts/{CAROL}/send", {"to": jid, "text": "still here?"})
     assert gone.status == 403 and gone.json()["code"] == "not_a_participant", gone
 
+    # An announcement group: only admins may send (Bob was promoted; Dave was not).
+    assert sim.admin("PUT", f"/accounts/{ADA}/groups/{jid}", {"announce": True}).json()["announce"] is True
+    muted = sim.admin("POST", f"/accounts/{DAVE}/send", {"to": jid, "text": "may I?"})
+    assert muted.status == 403 and muted.json()["code"] == "not_a_participant", muted
+    send(sim, BOB, jid, "admins only now")
+    wait_for_text(sim, DAVE, jid, "admins only now")
+
     # Every member saw every message exactly once.
     for reader in (ADA, BOB, DAVE):
         texts = [m["text"] for m in group_messages(sim, reader, jid)]

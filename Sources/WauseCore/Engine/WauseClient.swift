@@ -22,7 +22,7 @@ public final class WauseClient: Sendable {
     /// The durable outbox and its worker.
     let outbox: Outbox
     /// Dials, keeps and re-establishes the connection to WhatsApp.
-    let link: ConnectionLoop
+    let connectionLoop: ConnectionLoop
     /// What the catalogue's methods receive.
     let context: MethodContext
 
@@ -92,14 +92,14 @@ public final class WauseClient: Sendable {
         self.keys = keys
         self.publisher = publisher
         self.outbox = outbox
-        let link = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
-                                  publisher: publisher, link: serverLink, logout: logout, areas: areas)
-        self.link = link
+        let connectionLoop = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
+                                            publisher: publisher, link: serverLink, logout: logout, areas: areas)
+        self.connectionLoop = connectionLoop
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
-                                     logger: logger, status: status, connectionLoop: link, serverLink: serverLink, outbox: outbox,
+                                     logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
                                      logout: logout)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
-        if initial == .disconnected { link.startLogin() }
+        if initial == .disconnected { connectionLoop.startLogin() }
     }
 
     // MARK: The connection state, for the hosts (it lives in `status`)
@@ -228,7 +228,7 @@ public final class WauseClient: Sendable {
         // The background work goes first (the outbox worker and its retry timer, the connection
         // loop with its session's keepalive, QR rotation and follow-up tasks), then the store.
         outbox.stop()
-        link.stop()
+        connectionLoop.stop()
         events.close()
         store.close()
         logger.info("client closed")
