@@ -262,5 +262,12 @@ import WauseTestSupport
         #expect(atAlice["message"]?["from"] == "15554440003@s.whatsapp.net" && atAlice["message"]?["author"] == "Carol")
         _ = try await EngineGroupsTests.send(bob, to: "Lids", "and bob")
         _ = try await EngineGroupsTests.received(alice, "and bob")
+
+        // Carol makes it an announcement group: the clients hear of it, and a member who is no admin may not send.
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15554440003/groups/\(group)", ["announce": true]).status == 200)
+        _ = try await MessagingTests.event(alice, "group.updated") { $0["group_id"] == .string(group) && $0["announce"] == true }
+        let refused = await EngineGroupsTests.error(alice, "whatsapp_send_message", ["to": .string(group), "message": "may I?"])
+        #expect(refused?.code == .invalidRequest && refused?.details?["reason"] == "announcement_group", "\(String(describing: refused))")
+        #expect(try alice.store.group(jid: group)?.isParticipant == true)
     }
 }

@@ -96,6 +96,12 @@ struct GroupSend {
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
         let ack = try await connection.sendAwaitingAck(envelope.node, timeout: Outbox.ackTimeout, environment: environment)
         if let error = ack[attribute: "error"], error != "0" {
+            let ownForms = try Groups.ownJIDs(store)
+            let ourStanding = group.participants.first { Groups.isMember(GroupStanzas.Group(jid: groupJID, name: "", participants: [$0]), own: ownForms) }
+            if error == "403", group.announce, ourStanding?.admin == GroupStanzas.Admin.none {
+                // An announcement group refuses a member who is not an admin (whatsmeow send.go): still a member, not sent.
+                throw Outbox.Failure.permanent("only admins may send to \(groupJID.description) (an announcement group)")
+            }
             if error == "403" || error == "404" {
                 // The server does not count us as a member (removed while we were away): the chat becomes read-only.
                 try store.markGroupLeft(jid: groupJID.description, now: environment.now())

@@ -158,6 +158,12 @@ enum SendMessage {
             throw WauseError(.notAParticipant, "this account is not a participant of \(group.description) (\(record.group.name))",
                              details: ["group_id": .string(group.description)])
         }
+        let own = try Groups.ownJIDs(context.store)
+        let standing = record.group.participants.first { Groups.isMember(GroupStanzas.Group(jid: group, name: "", participants: [$0]), own: own) }
+        if record.group.announce, standing?.admin == GroupStanzas.Admin.none {
+            throw WauseError(.invalidRequest, "only admins may send to \(record.group.name) (an announcement group)",
+                             details: ["group_id": .string(group.description), "reason": "announcement_group"])
+        }
         return group
     }
 
