@@ -270,4 +270,36 @@ import WauseTestSupport
         #expect(refused?.code == .invalidRequest && refused?.details?["reason"] == "announcement_group", "\(String(describing: refused))")
         #expect(try alice.store.group(jid: group)?.isParticipant == true)
     }
+
+    /// A member whose client is closed during a group send gets the message when it opens again
+    /// (the server queued it), filed once, and the conversation goes on.
+    @Test func anOfflineMemberGetsTheGroupMessageOnReturn() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account("15555550001", "Alice")
+        _ = try setup.account("15555550002", "Bob")
+        let alice = try await setup.linkedClient("15555550001")
+        let bobDirectory = TemporaryDirectory(prefix: "wause-groups-bob")
+        var bob = try WauseClient(config: setup.config(bobDirectory.path), environment: .live)
+        _ = try await bob.call("whatsapp_start_auth", .null).get()
+        let qr = try #require(await nextEvent(bob, named: "pairing.qr", after: 0)?.data["qr"]?.stringValue)
+        #expect(await admin(setup.simulator, "POST", "/accounts/15555550002/scan", ["qr": .string(qr)]).status == 200)
+        try await MessagingTests.waitForLogin(bob, after: 0)
+        let group = try #require(try await EngineGroupsTests.call(alice, "whatsapp_create_group", [
+            "name": "Away", "participants": ["15555550002"],
+        ])["group_id"]?.stringValue)
+        _ = try await MessagingTests.event(bob, "group.created") { $0["group_id"] == .string(group) }
+        bob.close()
+
+        _ = try await EngineGroupsTests.send(alice, to: group, "while you were out")
+        bob = try WauseClient(config: setup.config(bobDirectory.path), environment: .live)
+        defer { bob.close() }
+        let cursor = bob.events.latestCursor
+        let got = try await EngineGroupsTests.received(bob, "while you were out", after: cursor)
+        #expect(got["message"]?["chat_id"] == .string(group) && got["message"]?["author"] == "Alice")
+        _ = try await EngineGroupsTests.send(alice, to: group, "welcome back")
+        _ = try await EngineGroupsTests.received(bob, "welcome back", after: cursor)
+        let messages = try await EngineGroupsTests.call(bob, "whatsapp_list_messages", ["chat": .string(group)])["messages"]?.arrayValue ?? []
+        #expect(messages.map { $0["body"] } == ["while you were out", "welcome back"])
+    }
 }
