@@ -2,6 +2,7 @@ import Testing
 import WauseBinary
 @testable import WauseCore
 import WauseProtocol
+import WauseSignal
 @testable import WauseSim
 import WauseSupport
 import WauseTestSupport
@@ -179,6 +180,17 @@ import WauseTestSupport
         #expect(renamed.data["name"] == "The Band" && renamed.data["by"] == "15552220001@s.whatsapp.net")
         #expect(try bob.store.group(jid: group)?.group.name == "The Band")
 
+        // Alice's own sender key for the group, by the address she sends under.
+        func aliceKeyID() throws -> UInt32? {
+            guard let account = try alice.store.linkedAccount(), let device = JID(account.jid) else { return nil }
+            let rows = try alice.store.database.withConnection { (c) throws(WauseError) in
+                try c.query("SELECT record FROM sender_keys WHERE group_id = ? AND sender = ?",
+                            [.text(group), .text(MessageFormat.address(of: device).description)])
+            }
+            return try rows.first?["record"].blob.map { try SenderKeyRecord(serialized: $0).states.first?.keyId } ?? nil
+        }
+        let keyBefore = try #require(try aliceKeyID())
+
         // Alice removes Bob: his next send fails clearly, and he no longer receives.
         let removed = try await EngineGroupsTests.call(alice, "whatsapp_update_group_participants", [
             "group": .string(group), "action": "remove", "participants": ["15552220002"],
@@ -193,6 +205,8 @@ import WauseTestSupport
         let cursor = bob.events.latestCursor
         _ = try await EngineGroupsTests.send(alice, to: group, "bye Bob")
         try await poll { await MessagingTests.inbox(setup.simulator, "15552220003").contains { $0["text"] == "bye Bob" } }
+        // Alice's key was replaced when Bob went (the phone still reads her, with the new key's SKDM).
+        #expect(try aliceKeyID() != keyBefore)
         let after = try bob.events.events(after: cursor, limit: 100)
         #expect(!after.contains { $0.name == "message.received" && $0.data["message"]?["body"] == "bye Bob" })
     }

@@ -48,6 +48,7 @@ struct GroupNotifications: Sendable {
                         "reason": JSONValue(change[attribute: "reason"]),
                     ])
                     let weAreIn = Groups.isMember(GroupStanzas.Group(jid: group, name: "", participants: participants), own: own)
+                    if change.tag == "remove" || change.tag == "leave", !weAreIn { try rotateOwnSenderKey(group) }
                     if change.tag == "add", weAreIn || !known { refresh(group, session: session) }
                 case "subject":
                     let name = change[attribute: "subject"] ?? change.text ?? ""
@@ -73,6 +74,16 @@ struct GroupNotifications: Sendable {
         } catch {
             logger.error("group notification for \(groupID): \(error)")
         }
+    }
+
+    /// Someone else left or was removed: our next message goes under a new sender key.
+    private func rotateOwnSenderKey(_ group: JID) throws(WauseError) {
+        guard let account = try store.linkedAccount(), let device = JID(account.jid) else { return }
+        var senders = [MessageFormat.address(of: device).description]
+        if let lid = account.lid.flatMap({ JID($0) }) {
+            senders.append(MessageFormat.address(of: JID(user: lid.user, device: device.device, server: .lid)).description)
+        }
+        try store.forgetOwnSenderKey(group: group.description, senders: senders)
     }
 
     /// Fetches and stores the group's metadata (we were added, or it is new to us).

@@ -109,7 +109,11 @@ struct GroupSend {
             }
             return ack
         }
-        try store.addSenderKeyHolders(group: groupJID.description, devices: reachable.map(\.description), now: environment.now())
+        // Recorded only while the key they got is still ours: a removal may have rotated it meanwhile (GroupNotifications).
+        let current = try messaging.withRatchet { try messaging.senderKeyStore.loadSenderKey(for: name)?.states.first?.keyId }
+        if current == distribution.keyId {
+            try store.addSenderKeyHolders(group: groupJID.description, devices: reachable.map(\.description), now: environment.now())
+        }
         // The server's phash covers the devices it knows; a mismatch means our lists are stale (whatsmeow send.go).
         if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(allDevices) {
             logger.info("device lists of \(groupJID) are stale (phash mismatch); refreshing on the next send")

@@ -143,7 +143,10 @@ struct Receive: Sendable {
         let count = (try? store.recordDecryptFailure(messageID: id, sender: from.description, reason: reason, now: now)) ?? 1
         logger.warning("cannot decrypt message \(id) from \(from) (attempt \(count)): \(reason)")
         guard count <= Receive.maximumRetries else {
-            try? connection.send(Node(tag: "ack", attributes: ["id": .text(id), "class": "message", "to": .jid(from), "error": "0"]))
+            // A group message's ack goes to the group, naming the sender (whatsmeow message.go sendAck: to = from, participant).
+            var ack: Attributes = ["id": .text(id), "class": "message", "to": .jid(message.from ?? from), "error": "0"]
+            if let participant = message.participant { ack["participant"] = .jid(participant) }
+            try? connection.send(Node(tag: "ack", attributes: ack))
             return
         }
         let identity = keys.current

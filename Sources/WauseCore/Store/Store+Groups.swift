@@ -193,6 +193,20 @@ extension Store {
         }
     }
 
+    /// Drops our own sender key for the group (the Signal addresses we send under), so the next
+    /// send makes a new one: a member who left or was removed cannot read what follows even with
+    /// a copy of the stanza (WhatsApp Web rotates its key on removal).
+    func forgetOwnSenderKey(group: String, senders: [String]) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                for sender in senders {
+                    try c.execute("DELETE FROM sender_keys WHERE group_id = ? AND sender = ?", [.text(group), .text(sender)])
+                }
+                try c.execute("DELETE FROM sender_key_holders WHERE group_jid = ?", [.text(group)])
+            }
+        }
+    }
+
     /// Forgets that `device` holds our key (a retry receipt from it: it lost it).
     func removeSenderKeyHolder(group: String, device: String) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
