@@ -82,7 +82,16 @@ import WauseTestSupport
         #expect(joined["joined"] == true && joined["group_id"] == .string(groupID))
         #expect((joined["participants"]?.arrayValue ?? []).count == 3)
 
-        // Promote Bob; a refused demote of a non-member says so per participant.
+        // Dave lets nobody add him: the add answers invite_required (he must be sent the link).
+        _ = try setup.account("15551110005", "Dave")
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15551110005/privacy", ["groupadd": "none"]).status == 200)
+        let added = try await EngineGroupsTests.call(alice, "whatsapp_update_group_participants", [
+            "group": .string(groupID), "action": "add", "participants": ["15551110005"],
+        ])
+        #expect(added["participants"]?.arrayValue?.first?["status"] == "invite_required", "\(added)")
+        #expect(added["participants"]?.arrayValue?.first?["error_code"] == 403)
+
+        // Promote Bob.
         let promoted = try await EngineGroupsTests.call(alice, "whatsapp_update_group_participants", [
             "group": .string(groupID), "action": "promote", "participants": ["15551110002"],
         ])
@@ -235,9 +244,12 @@ import WauseTestSupport
         }
         #expect(failures.count == 1 && failures.first?["message_id"].text == two["message"]?["id"]?.stringValue
             && failures.first?["resolved_at"].integer != nil)
-        // And the key is back: the next message needs no retry.
+        // And the key is back: the next message needs no retry. Bob has also forgotten the group
+        // itself: a message in it makes his client fetch its metadata again.
+        try bob.store.database.withConnection { (c) throws(WauseError) in _ = try c.execute("DELETE FROM groups") }
         _ = try await EngineGroupsTests.send(alice, to: group, "three")
         _ = try await EngineGroupsTests.received(bob, "three")
+        try await poll { try bob.store.group(jid: group)?.group.name == "Pair" }
         let messages = try await EngineGroupsTests.call(bob, "whatsapp_list_messages", ["chat": .string(group)])["messages"]?.arrayValue ?? []
         #expect(messages.map { $0["body"] } == ["one", "two", "three"])
     }

@@ -88,7 +88,13 @@ struct GroupNotifications: Sendable {
 
     /// Fetches and stores the group's metadata (we were added, or it is new to us).
     private func refresh(_ group: JID, session: ConnectionSession) {
-        let store = store, environment = environment, logger = logger
+        GroupNotifications.fetchInBackground(group, session: session, store: store, environment: environment, logger: logger)
+    }
+
+    /// Asks the server for a group's metadata on the connection's own time (a task of the
+    /// session, ended with it) and stores it: for a group we learn of from a notification or a
+    /// message before we know it.
+    static func fetchInBackground(_ group: JID, session: ConnectionSession, store: Store, environment: Environment, logger: Logger) {
         session.spawn {
             let connection = session.connection
             do {
@@ -99,7 +105,7 @@ struct GroupNotifications: Sendable {
                 let own = try Groups.ownJIDs(store)
                 try store.saveGroup(parsed, isParticipant: Groups.isMember(parsed, own: own), now: environment.now())
             } catch {
-                logger.warning("group info for \(group) after an add: \(error)")
+                logger.warning("group info for \(group): \(error)")
             }
         }
     }

@@ -24,13 +24,13 @@ struct Receive: Sendable {
 
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
-        router.on(.tag("message")) { [self] node, session in handle(node, connection: session.connection) }
+        router.on(.tag("message")) { [self] node, session in handle(node, connection: session.connection, session: session) }
     }
 
     /// whatsmeow sends at most 4 retry receipts per message (none once the count would reach 5).
     static let maximumRetries = 4
 
-    func handle(_ node: Node, connection: ServerConnection) {
+    func handle(_ node: Node, connection: ServerConnection, session: ConnectionSession? = nil) {
         let message: MessageEnvelope
         do { message = try MessageEnvelope(parsing: node) } catch {
             logger.debug("\(error); ignored")
@@ -40,6 +40,10 @@ struct Receive: Sendable {
         let id = message.id
         if from.server == .group, message.participant != nil {
             handleGroup(message, node: node, group: from, connection: connection)
+            // A group we have not heard of yet (its create notification was missed): fetch its name and members.
+            if let session, (try? store.group(jid: from.description)) == nil {
+                GroupNotifications.fetchInBackground(from, session: session, store: store, environment: environment, logger: logger)
+            }
             return
         }
         if from.server == .group || from.server == .broadcast || message.participant != nil {
