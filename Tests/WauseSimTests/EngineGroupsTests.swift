@@ -328,4 +328,27 @@ import WauseTestSupport
         let messages = try await EngineGroupsTests.call(bob, "whatsapp_list_messages", ["chat": .string(group)])["messages"]?.arrayValue ?? []
         #expect(messages.map { $0["body"] } == ["while you were out", "welcome back"])
     }
+
+    /// Our member list is stale (a member we do not know of): the server's phash differs, so the
+    /// list is fetched again; the member got the skmsg without our key, asks again, and reads it.
+    @Test func aStaleMemberListIsRefreshedOnAPhashMismatch() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account("15556660001", "Alice")
+        _ = try setup.account("15556660002", "Bea")
+        _ = try setup.account("15556660003", "Cid")
+        let alice = try await setup.linkedClient("15556660001")
+        let group = try #require(try await EngineGroupsTests.call(alice, "whatsapp_create_group", [
+            "name": "Stale", "participants": ["15556660002", "15556660003"],
+        ])["group_id"]?.stringValue)
+        try alice.store.database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("DELETE FROM group_participants WHERE jid = ?", ["15556660003@s.whatsapp.net"])
+        }
+        #expect(try alice.store.group(jid: group)?.group.participants.count == 2)
+        _ = try await EngineGroupsTests.send(alice, to: group, "who is here?")
+        for phone in ["15556660002", "15556660003"] {
+            try await poll { await MessagingTests.inbox(setup.simulator, phone).contains { $0["text"] == "who is here?" } }
+        }
+        try await poll { try alice.store.group(jid: group)?.group.participants.count == 3 }
+    }
 }

@@ -118,6 +118,14 @@ struct GroupSend {
         if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(allDevices) {
             logger.info("device lists of \(groupJID) are stale (phash mismatch); refreshing on the next send")
             for user in users { try store.invalidateDeviceList(user: user) }
+            // The member list may be stale too (a change whose notification we missed): ask again (whatsmeow send.go
+            // clears its group cache on a mismatch). A failure here costs nothing: the message went.
+            if let answer = try? await connection.query(GroupStanzas.info(id: connection.nextID(), group: groupJID),
+                                                        timeout: ServerConnection.queryTimeout, environment: environment),
+                GroupStanzas.errorCode(answer) == nil, let node = answer.child("group"), let fresh = try? GroupStanzas.Group(parsing: node)
+            {
+                try store.saveGroup(fresh, isParticipant: Groups.isMember(fresh, own: try Groups.ownJIDs(store)), now: environment.now())
+            }
         }
         return ack
     }
