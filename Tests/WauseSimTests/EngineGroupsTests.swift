@@ -175,6 +175,12 @@ import WauseTestSupport
         _ = try await EngineGroupsTests.send(bob, to: group, "see you")
         let bobAtAlice = try await EngineGroupsTests.received(alice, "see you")
         #expect(bobAtAlice["message"]?["author"] == "Bob")
+        // Alice reads the group: the receipt names each sender, so Bob's message turns read at Bob's.
+        let read = try await EngineGroupsTests.call(alice, "whatsapp_mark_read", ["chat": .string(group)])
+        #expect((read["message_ids"]?.arrayValue ?? []).contains(bobAtAlice["message"]?["id"] ?? .null))
+        _ = try await MessagingTests.event(bob, "message.status") {
+            $0["message_id"] == bobAtAlice["message"]?["id"] && $0["status"] == "read"
+        }
         try await poll { await MessagingTests.inbox(setup.simulator, "15552220003").contains { $0["text"] == "see you" } }
 
         // Each message is filed once, in the group's chat, on every client.

@@ -145,7 +145,17 @@ struct Receipts: Sendable {
                 }
                 // All ids in one receipt share the chat (and, in 1:1 chats, the sender) (whatsmeow receipt.go MarkRead).
                 guard let to = JID(chatJID) else { throw WauseError(.internal, "the stored chat id \(chatJID) is not a JID") }
-                try session.connection.send(ReceiptStanzas.Receipt.read(ids: messages.map(\.id), chat: to, t: now.seconds).node)
+                if to.server == .group {
+                    // In a group, one receipt per sender, naming them (whatsmeow receipt.go MarkRead `sender`), in the order they wrote.
+                    var senders: [String] = []
+                    for message in messages where !senders.contains(message.senderJID ?? "") { senders.append(message.senderJID ?? "") }
+                    for sender in senders {
+                        let ids = messages.filter { ($0.senderJID ?? "") == sender }.map(\.id)
+                        try session.connection.send(ReceiptStanzas.Receipt.read(ids: ids, chat: to, t: now.seconds, sender: JID(sender)).node)
+                    }
+                } else {
+                    try session.connection.send(ReceiptStanzas.Receipt.read(ids: messages.map(\.id), chat: to, t: now.seconds).node)
+                }
             }
             try context.store.markChatRead(chat: chatJID, messageIDs: messages.map(\.id), now: now)
             return ["ok": true, "chat_id": .string(chatJID), "count": .int(Int64(messages.count)),
