@@ -146,7 +146,7 @@ enum GroupMethods {
             let group = try Groups.resolve(arguments["group"]?.stringValue ?? "", store: context.store)
             let record: GroupRecord
             do throws(WauseError) {
-                record = try await Groups.refresh(group, context: context, doing: "group info")
+                record = try await Groups.refresh(group, context: context, doing: "group info", waiting: false)
             } catch {
                 // Offline, or no longer a member: what the store knows is still the answer.
                 guard error.code == .notConnected || error.code == .notAParticipant, let stored = try context.store.group(jid: group.description)
@@ -179,7 +179,7 @@ enum GroupMethods {
         handler: { context, _ throws(WauseError) in
             let own = try Groups.ownJIDs(context.store)
             do throws(WauseError) {
-                let answer = try await Groups.query(context) { GroupStanzas.participating(id: $0) }
+                let answer = try await Groups.query(context, waiting: false) { GroupStanzas.participating(id: $0) }
                 if let error = Groups.failure(answer, doing: "list groups", group: nil) { throw error }
                 let now = context.environment.now()
                 var current = Set<String>()

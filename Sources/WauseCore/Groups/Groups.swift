@@ -8,13 +8,35 @@ import WauseSupport
 enum Groups {
     /// Sends the iq `build` makes (given a fresh id) and returns the server's answer, `result` or
     /// `error` (callers read the error codes: they differ per iq, whatsmeow group.go).
-    static func query(_ context: MethodContext, _ build: (String) -> Node) async throws(WauseError) -> Node {
+    /// `waiting`: wait for a client still logging in (changes); reads answer from the store at once instead.
+    static func query(_ context: MethodContext, waiting: Bool = true, _ build: (String) -> Node) async throws(WauseError) -> Node {
         guard try context.store.linkedAccount() != nil else { throw WauseError(.whatsappNotPaired, "not linked to a WhatsApp account") }
-        guard context.status.current == .ready, let session = context.serverLink.currentSession else {
-            throw WauseError(.notConnected, "not connected to WhatsApp; group changes need the connection")
-        }
-        let connection = session.connection
+        let connection = try await readySession(context, wait: waiting ? readyWait : .zero).connection
         return try await connection.query(build(connection.nextID()), timeout: ServerConnection.queryTimeout, environment: context.environment)
+    }
+
+    /// How long a group call waits for a client that is still logging in (just opened, or
+    /// reconnecting), as a send does (SendMessage `ackWait`), before answering `not_connected`.
+    static let readyWait: Duration = .seconds(20)
+
+    /// The logged-in connection, waited for within `readyWait` while the state may still get there.
+    static func readySession(_ context: MethodContext, wait: Duration) async throws(WauseError) -> ConnectionSession {
+        let environment = context.environment
+        let deadline = environment.now() + wait
+        while true {
+            let (state, version) = context.status.versioned()
+            if state == .ready, let session = context.serverLink.currentSession { return session }
+            guard state.canStillSend, environment.now() < deadline else {
+                throw WauseError(.notConnected, "not connected to WhatsApp (\(state.rawValue)); group calls need the connection")
+            }
+            // Every transition wakes the wait; the deadline bounds it.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await context.status.waitForTransition(after: version) }
+                group.addTask { try? await environment.sleep(max(.milliseconds(1), deadline - environment.now())) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
     }
 
     /// The error for a refused group iq (whatsmeow group.go: 401 not an admin, 403 not a member,
@@ -76,8 +98,8 @@ enum Groups {
 
     /// Fetches the group's metadata and stores it; returns the stored record.
     @discardableResult
-    static func refresh(_ group: JID, context: MethodContext, doing what: String) async throws(WauseError) -> GroupRecord {
-        let answer = try await query(context) { GroupStanzas.info(id: $0, group: group) }
+    static func refresh(_ group: JID, context: MethodContext, doing what: String, waiting: Bool = true) async throws(WauseError) -> GroupRecord {
+        let answer = try await query(context, waiting: waiting) { GroupStanzas.info(id: $0, group: group) }
         if let error = failure(answer, doing: what, group: group) {
             // No longer a member: keep the group, read-only (whatsmeow reports 403 for a group we left).
             if error.code == .notAParticipant, try context.store.group(jid: group.description) != nil {
