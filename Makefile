@@ -135,9 +135,14 @@ node-addon: build
 	WAUSE_LIBRARY=$(CURDIR)/$(DEBUG)/libwause.so sh bindings/node/build.sh
 
 # The packages on their own: `pip install ./bindings/python` and the wheel (library inside, from
-# .build/release), `npm pack` of bindings/node; nothing written into the source tree.
+# .build/release, or built outside the tree when there is none), `npm pack` of bindings/node;
+# nothing written into the source tree. From a checkout with nothing built, the Python backend
+# builds libwause.so itself in $WAUSE_SWIFT_SCRATCH, outside the tree; PACKAGE_SCRATCH is kept
+# between runs (one per checkout) so that build is incremental: only the first run on a machine
+# pays for a full release build.
+PACKAGE_SCRATCH ?= $(HOME)/.cache/wause/package-build/$(shell printf %s "$(CURDIR)" | sha1sum | cut -c1-12)
 test-package: release node-addon $(VENV)/.installed-requirements
-	$(VENV)/bin/python -m pytest -q tests/package
+	WAUSE_SWIFT_SCRATCH=$(PACKAGE_SCRATCH) $(VENV)/bin/python -m pytest -q tests/package
 
 test-node: build check-generated node-addon
 	node --test bindings/node/test/

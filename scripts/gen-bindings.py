@@ -1089,6 +1089,8 @@ def generate_errors_doc(catalogue: Catalogue) -> str:
 # bindings' library lookup and the test suites' settings. Hand-kept: they live in Python/JS code.
 OTHER_VARIABLES = [
     ("WAUSE_LIBRARY", "the Python binding and the Node addon's build: the libwause.so to load or link"),
+    ("WAUSE_SWIFT_SCRATCH", "`pip install ./bindings/python` with no library to take: where it builds libwause.so, "
+                            "a directory outside the source tree kept for incremental builds (default: a temporary one)"),
     ("XDG_DATA_HOME", "wause-mcp's default data directory is `$XDG_DATA_HOME/wause` (else `~/.local/share/wause`)"),
     ("WAUSE_TEST_DEADLINE", "tests only: seconds a test waits for an event before failing (default 60)"),
 ]

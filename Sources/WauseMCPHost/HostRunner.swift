@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// wause-mcp from start to exit: parse settings, open the engine, serve until SIGINT/SIGTERM,
-/// then stop serving, end sessions and close the store.
+/// then end sessions, flush the outbox for `close_timeout_ms`, close the store and stop serving.
 public enum HostRunner {
     public static let version = WauseVersion.string
 
@@ -76,8 +76,15 @@ public enum HostRunner {
         logger.info("received signal \(received), shutting down")
         terminalPairing?.stop()
         server.shutdown()
+        // Flush before stopping the HTTP server, as the bindings' close() does: a message the
+        // outbox holds goes out if the link allows within close_timeout_ms. Closing the client
+        // first also cuts short any call still in flight (it answers invalid_request), so
+        // http.stop() never waits out a long call's own deadline.
+        let report = client.closeBlocking(flushingFor: settings.client.closeTimeout)
+        logger.info("outbox at exit: \(report.flushed) queued message(s) sent, \(report.leftQueued) left queued"
+                    + (report.leftQueued > 0 ? " (they go at the next start)" : "")
+                    + " (close_timeout_ms \(settings.client.closeTimeout.milliseconds))")
         http.stop()
-        client.close()
         return terminalPairing?.hasFailed == true ? 1 : 0
     }
 

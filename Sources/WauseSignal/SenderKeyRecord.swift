@@ -97,6 +97,15 @@ public struct SenderKeyState: Sendable {
     }
 }
 
+extension SenderKeyState: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Shows no key material, so a state that ends up in a log or a test failure message does not
+    /// leak its chain or signing key.
+    public var description: String {
+        "SenderKeyState(keyId: \(keyId), iteration: \(chainKey.iteration), own: \(isOwn), skipped keys: \(messageKeys.count))"
+    }
+    public var debugDescription: String { description }
+}
+
 extension SenderKeyState: Equatable {
     /// The prepared signing keys follow from the stored ones, so they take no part.
     public static func == (lhs: SenderKeyState, rhs: SenderKeyState) -> Bool {

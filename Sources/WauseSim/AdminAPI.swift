@@ -251,12 +251,12 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    private func existingAccount(_ phone: String) throws(WauseError) -> SimAccount {
+    func existingAccount(_ phone: String) throws(WauseError) -> SimAccount {
         guard let account = try state.account(phone: phone) else { throw WauseError(.notFound, "no account \(phone)") }
         return account
     }
 
-    private static func body(_ request: HTTPRequest) throws(WauseError) -> JSONObject {
+    static func body(_ request: HTTPRequest) throws(WauseError) -> JSONObject {
         guard !request.body.isEmpty else { throw .invalidRequest("a JSON object body is required") }
         do {
             guard let object = try JSONValue.parse(bytes: request.body).objectValue else {

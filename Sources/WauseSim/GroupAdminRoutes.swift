@@ -25,41 +25,41 @@ extension AdminAPI {
         switch (parts.count, parts[2]) {
         case (3, "groups"):
             route = (["GET", "POST"], { () throws(WauseError) in
-                let account = try self.groupAccount(parts[1])
+                let account = try self.existingAccount(parts[1])
                 if request.method == "GET" { return .json(200, .array(try self.state.groups(of: account.phone).map { self.groupJSON($0) })) }
-                return try self.createGroup(account, body: try AdminAPI.groupBody(request))
+                return try self.createGroup(account, body: try AdminAPI.body(request))
             })
         case (3, "join"):
-            route = (["POST"], { () throws(WauseError) in try self.join(try self.groupAccount(parts[1]), body: try AdminAPI.groupBody(request)) })
+            route = (["POST"], { () throws(WauseError) in try self.join(try self.existingAccount(parts[1]), body: try AdminAPI.body(request)) })
         case (3, "privacy"):
             route = (["PUT"], { () throws(WauseError) in
-                try self.setPrivacy(try self.groupAccount(parts[1]), body: try AdminAPI.groupBody(request))
+                try self.setPrivacy(try self.existingAccount(parts[1]), body: try AdminAPI.body(request))
             })
         case (4, "groups"):
             route = (["GET", "PUT"], { () throws(WauseError) in
-                let account = try self.groupAccount(parts[1])
+                let account = try self.existingAccount(parts[1])
                 let id = try AdminAPI.groupID(parts[3])
                 if request.method == "GET" { return .json(200, self.groupJSON(try self.run { () throws(GroupFailure) in try self.groups.info(id, for: account) })) }
-                return try self.updateGroup(account, id: id, body: try AdminAPI.groupBody(request))
+                return try self.updateGroup(account, id: id, body: try AdminAPI.body(request))
             })
         case (5, "groups") where parts[4] == "participants":
             route = (["POST"], { () throws(WauseError) in
-                try self.updateParticipants(try self.groupAccount(parts[1]), id: try AdminAPI.groupID(parts[3]), body: try AdminAPI.groupBody(request))
+                try self.updateParticipants(try self.existingAccount(parts[1]), id: try AdminAPI.groupID(parts[3]), body: try AdminAPI.body(request))
             })
         case (5, "groups") where parts[4] == "leave":
             route = (["POST"], { () throws(WauseError) in
-                let account = try self.groupAccount(parts[1])
+                let account = try self.existingAccount(parts[1])
                 let id = try AdminAPI.groupID(parts[3])
                 let group = try self.run { () throws(GroupFailure) in try self.groups.leave(id, by: account) }
                 return .json(200, ["ok": true, "jid": .string(group.jid.description)])
             })
         case (5, "groups") where parts[4] == "invite":
             route = (["GET", "POST"], { () throws(WauseError) in
-                let account = try self.groupAccount(parts[1])
+                let account = try self.existingAccount(parts[1])
                 let id = try AdminAPI.groupID(parts[3])
                 var reset = false
                 if request.method == "POST" {
-                    let body = try AdminAPI.groupBody(request)
+                    let body = try AdminAPI.body(request)
                     guard let value = body["reset"]?.boolValue else { throw .invalidRequest("reset (true) is required") }
                     reset = value
                 }
@@ -79,10 +79,6 @@ extension AdminAPI {
 
     var groups: GroupOperations { phones.router.groups }
 
-    private func groupAccount(_ phone: String) throws(WauseError) -> SimAccount {
-        guard let account = try state.account(phone: phone) else { throw WauseError(.notFound, "no account \(phone)") }
-        return account
-    }
 
     static func groupID(_ text: String) throws(WauseError) -> String {
         let id = text.hasSuffix("@g.us") ? String(text.dropLast(5)) : text
@@ -256,21 +252,5 @@ extension AdminAPI {
                                    "expiration": .string(ISO8601.string(fromUnixMilliseconds: request.expiration * 1000))]
         }
         return .object(json)
-    }
-
-    static func groupBody(_ request: HTTPRequest) throws(WauseError) -> JSONObject {
-        guard !request.body.isEmpty else { throw .invalidRequest("a JSON object body is required") }
-        do {
-            guard let object = try JSONValue.parse(bytes: request.body).objectValue else {
-                throw WauseError.invalidRequest("the body must be a JSON object")
-            }
-            return object
-        } catch let error as JSONParseError {
-            throw .invalidRequest("the body is not valid JSON: \(error)")
-        } catch let error as WauseError {
-            throw error
-        } catch {
-            throw .internal("\(error)")
-        }
     }
 }

@@ -13,6 +13,8 @@ public struct WebSocketClient: Sendable {
     public var origin: String
     /// Certificates to trust for `wss://` instead of the system store (tests with a local CA).
     public var trustRootsFile: String?
+    /// Bounds the TCP connect, the TLS handshake and the HTTP upgrade together: a host that
+    /// accepts the connection and never answers the upgrade fails here instead of hanging.
     public var connectTimeout: TimeAmount
     public var eventLoopGroup: any EventLoopGroup
 
@@ -45,11 +47,13 @@ public struct WebSocketClient: Sendable {
         headers.add(name: "Origin", value: origin)
         let requestHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path, headers: headers)
         let serverName = url.host
+        let timeout = connectTimeout
+        let started = NIODeadline.now()
 
         let upgrade: EventLoopFuture<Upgrade>
         do {
             upgrade = try await ClientBootstrap(group: eventLoopGroup)
-                .connectTimeout(connectTimeout)
+                .connectTimeout(timeout)
                 .connect(host: url.host, port: url.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls {
@@ -71,14 +75,29 @@ public struct WebSocketClient: Sendable {
                             notUpgradingCompletionHandler: { channel in
                                 channel.eventLoop.makeCompletedFuture { Upgrade.refused }
                             })
-                        return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                        let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
                             configuration: .init(upgradeConfiguration: configuration))
+                        // The bootstrap's connectTimeout covers the TCP connect alone; this one
+                        // closes the channel when the upgrade has not completed in time either
+                        // (the initializer runs before the connect, so both share one bound).
+                        let watchdog = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+                        upgraded.whenComplete { _ in watchdog.cancel() }
+                        return upgraded
                     }
                 }
         } catch {
             throw WebSocketError.connectFailed("\(url.hostHeader): \(error)")
         }
-        switch try await upgrade.get() {
+        let outcome: Upgrade
+        do {
+            outcome = try await upgrade.get()
+        } catch {
+            if NIODeadline.now() >= started + timeout {
+                throw WebSocketError.connectFailed("\(url.hostHeader): timed out after \(timeout.nanoseconds / 1_000_000) ms without an answer")
+            }
+            throw WebSocketError.connectFailed("\(url.hostHeader): \(error)")
+        }
+        switch outcome {
         case .websocket(let channel): return WebSocketConnection(asyncChannel: channel, masksOutbound: true)
         case .refused: throw WebSocketError.upgradeRefused
         }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOWebSocket
+import Synchronization
 
 /// Why a WebSocket could not be opened or used.
 public enum WebSocketError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -100,6 +101,30 @@ public final class WebSocketConnection: Sendable {
     public func abort() {
         outbound.finish()
         channel.close(promise: nil)
+    }
+
+    /// Aborts the connection unless the returned watchdog is cancelled within `limit`: bounds a
+    /// step that waits on the peer (the Noise handshake), on the connection's own event loop.
+    public func abort(unlessCancelledWithin limit: TimeAmount) -> Watchdog {
+        let watchdog = Watchdog()
+        let task = channel.eventLoop.scheduleTask(in: limit) { [self] in
+            watchdog.state.withLock { $0.fired = true }
+            abort()
+        }
+        watchdog.state.withLock { $0.task = task }
+        return watchdog
+    }
+
+    /// A pending abort: `cancel()` once the step finished; `fired` says whether it ran out.
+    public final class Watchdog: Sendable {
+        fileprivate struct State {
+            var fired = false
+            var task: Scheduled<Void>?
+        }
+        fileprivate let state = Mutex(State())
+
+        public func cancel() { state.withLock { $0.task }?.cancel() }
+        public var fired: Bool { state.withLock { $0.fired } }
     }
 
     /// Added to every pipeline after the upgrade: reassembles fragmented messages.

@@ -15,7 +15,7 @@ final class TestClock: @unchecked Sendable {
 func testEnvironment(_ clock: TestClock = TestClock()) -> Environment {
     // Unit tests never reach a network: a linked store's login attempt fails at the dial.
     Environment(now: { clock.now }, randomBytes: { count in (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) } },
-                dial: { url in throw WauseError(.notConnected, "unit tests do not dial (\(url))") })
+                dial: { url, _ in throw WauseError(.notConnected, "unit tests do not dial (\(url))") })
 }
 
 func fileMode(_ path: String) -> mode_t? {

@@ -300,7 +300,8 @@ struct SenderKeyTests {
 
     @Test func messageKeysFollowTheWhisperGroupKDF() throws {
         // HMAC(chain, 0x01) seeds HKDF(info "WhisperGroup", 48) → IV ‖ cipher key; HMAC(chain, 0x02)
-        // is the next chain key (protocol fact map §1.3 as recomputed with WauseCrypto's generic HKDF).
+        // is the next chain key (go.mau.fi/libsignal groups/ratchet/SenderChainKey.go,
+        // SenderMessageKey.go), recomputed here with WauseCrypto's generic HMAC and HKDF.
         let seed = hex("8ab72d6f4cc5ac0d387eaf463378ddb28edd07385b1cb01250c715982e7ad48f")
         let chain = SenderChainKey(iteration: 7, seed: seed)
         let (messageKey, next) = chain.messageKeyAndNext

@@ -60,10 +60,7 @@ import WauseSupport
 
     @Test func after515TheServerLeavesTheCloseToTheClient() async throws {
         let setup = try await SimSetup()
-        _ = try await setup.account()
-        let companion = TestCompanion()
-        let (_, refs) = try await companion.register(setup.simulator)
-        let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(companion.qr(ref: refs[0]))])
+        let (_, companion, _, scan) = try await setup.scanning()
         let pair = try companion.parsePairSuccess(try await companion.expectNode())
         try companion.send(try companion.pairDeviceSign(pair))
         #expect(await scan.value.status == 200)

@@ -29,10 +29,7 @@ import WauseSupport
 
     @Test func scanLinksTheCompanionAndItLogsIn() async throws {
         let setup = try await SimSetup()
-        let account = try await setup.account()
-        let companion = TestCompanion()
-        let (_, refs) = try await companion.register(setup.simulator)
-        let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(companion.qr(ref: refs[2]))])
+        let (account, companion, _, scan) = try await setup.scanning(ref: 2)
         let pair = try companion.parsePairSuccess(try await companion.expectNode())
         // whatsmeow pair.go handlePair: both AD-JIDs with the device number it will get, a platform, a correctly signed
         // identity: E2EE, key index 1 for the account's first device.
@@ -158,11 +155,7 @@ import WauseSupport
     @Test(arguments: [("hmac", TestCompanion.PairCheck.hmacMismatch), ("account_signature", .signatureMismatch)])
     func aTamperedPairSuccessIsCaughtAndNothingIsRegistered(corrupt: String, expected: TestCompanion.PairCheck) async throws {
         let setup = try await SimSetup()
-        _ = try await setup.account()
-        let companion = TestCompanion()
-        let (_, refs) = try await companion.register(setup.simulator)
-        let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan",
-                             ["qr": .string(companion.qr(ref: refs[0])), "corrupt": .string(corrupt)])
+        let (_, companion, _, scan) = try await setup.scanning(extra: ["corrupt": .string(corrupt)])
         let pair = try companion.parsePairSuccess(try await companion.expectNode())
         #expect(throws: expected) { try companion.check(pair) }
         // whatsmeow pair.go sendPairError.
@@ -180,11 +173,7 @@ import WauseSupport
 
     @Test func aCompanionThatAcceptsATamperedPairSuccessIsNotLinked() async throws {
         let setup = try await SimSetup()
-        _ = try await setup.account()
-        let companion = TestCompanion()
-        let (_, refs) = try await companion.register(setup.simulator)
-        let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan",
-                             ["qr": .string(companion.qr(ref: refs[0])), "corrupt": "hmac"])
+        let (_, companion, _, scan) = try await setup.scanning(extra: ["corrupt": "hmac"])
         let pair = try companion.parsePairSuccess(try await companion.expectNode())
         try companion.send(try companion.pairDeviceSign(pair))  // no checks: a broken companion
         let result = await scan.value
@@ -196,10 +185,7 @@ import WauseSupport
 
     @Test func aBadDeviceSignatureIsNotRegistered() async throws {
         let setup = try await SimSetup()
-        _ = try await setup.account()
-        let companion = TestCompanion()
-        let (_, refs) = try await companion.register(setup.simulator)
-        let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(companion.qr(ref: refs[0]))])
+        let (_, companion, _, scan) = try await setup.scanning()
         let pair = try companion.parsePairSuccess(try await companion.expectNode())
         try companion.send(try companion.pairDeviceSign(pair, tamperSignature: true))
         let result = await scan.value
@@ -212,10 +198,7 @@ import WauseSupport
 
     @Test func noAnswerWithin30SecondsIsATimeout() async throws {
         let setup = try await SimSetup()
-        _ = try await setup.account()
-        let companion = TestCompanion()
-        let (_, refs) = try await companion.register(setup.simulator)
-        let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(companion.qr(ref: refs[0]))])
+        let (_, companion, _, scan) = try await setup.scanning()
         _ = try companion.parsePairSuccess(try await companion.expectNode())
         await setup.timers.waitForSleeper(duration: PhoneLinking.answerTimeout)
         setup.timers.advance(by: PhoneLinking.answerTimeout)
@@ -228,10 +211,7 @@ import WauseSupport
 
     @Test func aCompanionThatLeavesIsNotRegistered() async throws {
         let setup = try await SimSetup()
-        _ = try await setup.account()
-        let companion = TestCompanion()
-        let (_, refs) = try await companion.register(setup.simulator)
-        let scan = adminTask(setup.simulator, "POST", "/accounts/15550001111/scan", ["qr": .string(companion.qr(ref: refs[0]))])
+        let (_, companion, _, scan) = try await setup.scanning()
         _ = try await companion.expectNode()
         companion.close()
         let result = await scan.value

@@ -250,4 +250,18 @@ struct SimSetup {
     }
 
     func close() async { await simulator.stop() }
+
+    /// The start of most QR-linking tests: an account (15550001111), a companion registered with
+    /// this simulator, and the phone's scan of its ref `index` under way (`extra` joins the scan's
+    /// body, e.g. `corrupt`). The test plays the companion from there and awaits `scan` itself.
+    func scanning(ref index: Int = 0, extra: JSONObject = [:]) async throws
+        -> (account: SimAccount, companion: TestCompanion, refs: [String], scan: Task<(status: Int, json: JSONValue), Never>) {
+        let account = try await self.account()
+        let companion = TestCompanion()
+        let (_, refs) = try await companion.register(simulator)
+        var body: JSONObject = ["qr": .string(companion.qr(ref: refs[index]))]
+        for (key, value) in extra { body[key] = value }
+        let scan = adminTask(simulator, "POST", "/accounts/\(account.phone)/scan", .object(body))
+        return (account, companion, refs, scan)
+    }
 }

@@ -5,12 +5,18 @@ tree.
 Python: `pip install ./bindings/python` into a fresh venv (the package's own PEP 517 backend takes
 the checkout's .build/release/libwause.so — `make test-package` builds it first); the installed
 package loads the library from its own directory; the wheel, copied elsewhere, installs into a
-second venv. Node: `npm pack` of bindings/node, installed offline into a scratch project, loads
+second venv. From a checkout with nothing built (a copy of this one without .build), the backend
+builds the library itself, with a Swift scratch path outside the source tree: $WAUSE_SWIFT_SCRATCH,
+which `make test-package` points at a directory kept between runs (PACKAGE_SCRATCH, by default
+~/.cache/wause/package-build), so only the first run pays for a full release build and later
+runs rebuild what changed — the path is tested for real without adding a clean release build to
+every run. Node: `npm pack` of bindings/node, installed offline into a scratch project, loads
 its addon and library. Every command runs without WAUSE_* variables or LD_LIBRARY_PATH.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -34,9 +40,14 @@ def bare_environment(**extra: str) -> dict:
     return env
 
 
-def run(command, cwd: Path, **extra: str) -> str:
+#: Where the backend builds libwause.so when the checkout has none (kept between runs).
+SCRATCH = Path(os.environ.get("WAUSE_SWIFT_SCRATCH")
+               or Path.home() / ".cache" / "wause" / "package-build" / hashlib.sha1(str(REPO).encode()).hexdigest()[:12])
+
+
+def run(command, cwd: Path, timeout: float = TIMEOUT, **extra: str) -> str:
     done = subprocess.run([str(part) for part in command], cwd=cwd, env=bare_environment(**extra),
-                          capture_output=True, text=True, timeout=TIMEOUT)
+                          capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -83,6 +94,53 @@ def test_pip_install_carries_the_library_and_leaves_the_tree_alone(tmp_path: Pat
     assert Path(found["library"]) == package_dir / "libwause.so", found
     assert found["version"] == (REPO / "VERSION").read_text().strip() and found["state"] == "stopped", found
     assert (tmp_path / "store" / "wause.db").exists()
+
+
+def unbuilt_checkout(destination: Path) -> Path:
+    """This checkout's files as git sees them (tracked and untracked-but-not-ignored, as they are
+    in the working tree), copied to `destination`: a checkout where nothing was built."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+def manifest(root: Path) -> dict:
+    """Every file and directory under `root` with its size and modification time."""
+    return {str(path.relative_to(root)): (path.is_dir(), path.stat().st_size if path.is_file() else 0,
+                                          path.stat().st_mtime_ns)
+            for path in sorted(root.rglob("*"))}
+
+
+def test_pip_install_from_an_unbuilt_checkout_builds_outside_the_source_tree(tmp_path: Path) -> None:
+    checkout = unbuilt_checkout(tmp_path / "wause")
+    assert not (checkout / ".build").exists()
+    before = manifest(checkout)
+    python = new_venv(tmp_path / "venv")
+    run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", checkout / "bindings" / "python"],
+        cwd=tmp_path, timeout=max(TIMEOUT, 3600), WAUSE_SWIFT_SCRATCH=str(SCRATCH))
+    assert manifest(checkout) == before, "pip install wrote into the source tree"
+    assert (SCRATCH / "swift" / "release" / "libwause.so").is_file(), "not built in WAUSE_SWIFT_SCRATCH"
+    found = probe(python, tmp_path)
+    assert Path(found["library"]) == Path(found["file"]).parent / "libwause.so", found
+    assert found["version"] == (REPO / "VERSION").read_text().strip() and found["state"] == "stopped", found
+
+
+def test_a_scratch_path_inside_the_source_tree_is_refused(tmp_path: Path) -> None:
+    checkout = unbuilt_checkout(tmp_path / "wause")
+    before = manifest(checkout)
+    python = new_venv(tmp_path / "venv")
+    done = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check",
+                           str(checkout / "bindings" / "python")], cwd=tmp_path, capture_output=True, text=True,
+                          env=bare_environment(WAUSE_SWIFT_SCRATCH=str(checkout / "scratch")), timeout=TIMEOUT)
+    assert done.returncode != 0, done.stdout
+    assert "is inside the source tree" in done.stdout + done.stderr, done.stderr
+    assert manifest(checkout) == before, "a refused build wrote into the source tree"
 
 
 def test_the_wheel_installs_elsewhere_and_its_library_is_stripped(tmp_path: Path) -> None:

@@ -10,9 +10,8 @@ Nothing sleeps: every wait blocks on a printed line, an event-stream line or a p
 
 from __future__ import annotations
 
+from engine_flows import call_tool, linked_store, poll, start_engine, status, stopped_cleanly
 from sim_process import DEADLINE
-from test_linking_flows_e2e import create_account, link_by_qr, start_engine, wait_ready
-from test_qr_linking_e2e import call_tool, poll, status, stopped_cleanly
 from wause_harness import WauseServer
 
 
@@ -48,13 +47,7 @@ def test_qr_json_txt_and_the_start_button(make_sim, tmp_path_factory):
 
 def test_a_link_keeps_its_server(make_sim, tmp_path_factory):
     sim = make_sim()
-    account = create_account(sim)
-    server = start_engine(tmp_path_factory, sim)
-    session, events, _, _ = link_by_qr(sim, server, account)
-    wait_ready(server, session, events)
-    events.stream.close()
-    data_dir = server.data_dir
-    stopped_cleanly(server)
+    _, data_dir = linked_store(sim, tmp_path_factory)
 
     # No --server-url: the stored server (the simulator's), never WhatsApp's.
     server = WauseServer(data_dir)

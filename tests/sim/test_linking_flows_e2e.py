@@ -13,50 +13,17 @@ Nothing sleeps: every wait blocks on the session's event stream or polls a state
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import sqlite3
 
 import pytest
 
-from sim_process import DEADLINE
-from test_qr_linking_e2e import (
-    call_tool, engine_keys, open_events, poll, scan_qr_png, status, stopped_cleanly,
+from engine_flows import (
+    PHONE, call_tool, call_tool_error, create_account, engine_keys, link_by_qr, linked_by_qr, linked_store, open_events,
+    poll, scan_qr_png, start_engine, status, stopped_cleanly, wait_ready,
 )
-from wause_harness import WauseServer
-
-PHONE = "15551234567"
+from sim_process import DEADLINE
 CODE_FORMAT = re.compile(r"^[1-9A-HJ-NP-TV-Z]{4}-[1-9A-HJ-NP-TV-Z]{4}$")
-
-
-def start_engine(tmp_path_factory, sim, data_dir=None, extra=()) -> WauseServer:
-    directory = data_dir or tmp_path_factory.mktemp("engine")
-    return WauseServer(directory, ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, *extra])
-
-
-def call_tool_error(server: WauseServer, session: str, name: str, arguments: dict) -> dict:
-    response = server.rpc(session, "tools/call", {"name": name, "arguments": arguments})
-    assert response.status == 200, response
-    result = response.json()["result"]
-    assert result["isError"] is True, result
-    return json.loads(result["content"][0]["text"])
-
-
-def create_account(sim, phone: str = PHONE, push_name: str = "Ada") -> dict:
-    response = sim.admin("POST", "/accounts", {"phone": phone, "push_name": push_name})
-    assert response.status == 201, response
-    return response.json()
-
-
-def wait_ready(server: WauseServer, session: str, events) -> dict:
-    """Follows the events to `account.connected` (phase login) and returns the status then."""
-    connected = events.next("account.connected")
-    while connected["data"].get("phase") != "login":
-        connected = events.next("account.connected")
-    current = status(server, session)
-    assert current["state"] == "ready", current
-    return current
 
 
 def assert_linked_as(current: dict, account: dict) -> None:
@@ -65,22 +32,6 @@ def assert_linked_as(current: dict, account: dict) -> None:
     assert current["account"]["wid"] == account["jid"], current
     assert current["account"]["lid"] == account["lid"], current
     assert current["account"]["platform"], current
-
-
-def link_by_qr(sim, server: WauseServer, account: dict):
-    """start_auth → /qr.png (zxing) → scan; returns (session, events, paired event, scan answer)."""
-    session, _ = server.initialize()
-    events = open_events(server, session)
-    started = call_tool(server, session, "whatsapp_start_auth")
-    assert started["state"] == "qr", started
-    assert started["qr"] and started["qr_png_base64"], started
-    assert base64.b64decode(started["qr_png_base64"])[:8] == b"\x89PNG\r\n\x1a\n"
-    qr = scan_qr_png(server)
-    assert qr == started["qr"]
-    answer = sim.admin("POST", f"/accounts/{account['phone']}/scan", {"qr": qr})
-    assert answer.status == 200, answer
-    paired = events.next("account.paired")
-    return session, events, paired, answer.json()
 
 
 def test_qr_linking_completes_and_the_device_logs_in(make_sim, tmp_path_factory):
@@ -148,13 +99,7 @@ def test_pairing_code_linking_completes(make_sim, tmp_path_factory):
 def test_restarting_both_processes_logs_in_without_pairing_again(make_sim, tmp_path_factory, tmp_path):
     sim_dir = tmp_path / "sim"
     sim = make_sim(sim_dir)
-    account = create_account(sim)
-    server = start_engine(tmp_path_factory, sim)
-    session, events, _, _ = link_by_qr(sim, server, account)
-    wait_ready(server, session, events)
-    events.stream.close()
-    data_dir = server.data_dir
-    stopped_cleanly(server)
+    account, data_dir = linked_store(sim, tmp_path_factory)
     assert sim.stop() == 0
 
     sim = make_sim(sim_dir)
@@ -171,10 +116,7 @@ def test_restarting_both_processes_logs_in_without_pairing_again(make_sim, tmp_p
 
 def test_logout_from_the_engine_unlinks_and_keeps_history(make_sim, tmp_path_factory):
     sim = make_sim()
-    account = create_account(sim)
-    server = start_engine(tmp_path_factory, sim)
-    session, events, _, _ = link_by_qr(sim, server, account)
-    wait_ready(server, session, events)
+    _, server, session, events = linked_by_qr(sim, tmp_path_factory)
     old_keys = engine_keys(server.data_dir)
 
     result = call_tool(server, session, "whatsapp_logout")
@@ -198,10 +140,7 @@ def test_logout_from_the_engine_unlinks_and_keeps_history(make_sim, tmp_path_fac
 
 def test_the_phone_unlinking_a_connected_device_logs_it_out(make_sim, tmp_path_factory):
     sim = make_sim()
-    account = create_account(sim)
-    server = start_engine(tmp_path_factory, sim)
-    session, events, _, _ = link_by_qr(sim, server, account)
-    wait_ready(server, session, events)
+    _, server, session, events = linked_by_qr(sim, tmp_path_factory)
     device = sim.admin("GET", f"/accounts/{PHONE}/devices").json()[0]["device"]
 
     removed = sim.admin("DELETE", f"/accounts/{PHONE}/devices/{device}")
@@ -219,13 +158,7 @@ def test_the_phone_unlinking_a_connected_device_logs_it_out(make_sim, tmp_path_f
 
 def test_a_device_unlinked_while_offline_is_logged_out_when_it_returns(make_sim, tmp_path_factory):
     sim = make_sim()
-    account = create_account(sim)
-    server = start_engine(tmp_path_factory, sim)
-    session, events, _, _ = link_by_qr(sim, server, account)
-    wait_ready(server, session, events)
-    events.stream.close()
-    data_dir = server.data_dir
-    stopped_cleanly(server)
+    _, data_dir = linked_store(sim, tmp_path_factory)
     device = sim.admin("GET", f"/accounts/{PHONE}/devices").json()[0]["device"]
     removed = sim.admin("DELETE", f"/accounts/{PHONE}/devices/{device}")
     assert removed.status == 200 and removed.json()["was_online"] is False, removed

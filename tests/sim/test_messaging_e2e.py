@@ -11,29 +11,11 @@ the deadline, never slept on.
 from __future__ import annotations
 
 import sqlite3
-import threading
-import time
 
+from engine_flows import call_tool, create_account, inbox, linked_engine, start_engine, stopped_cleanly, wait_until
 from sim_process import DEADLINE
-from test_linking_flows_e2e import create_account, start_engine, wait_ready
-from test_qr_linking_e2e import call_tool, open_events, stopped_cleanly
 
 ADA, BOB, CAROL, DAVE = "15550001111", "15550002222", "15550003333", "15550004444"
-
-
-def linked_engine(sim, tmp_path_factory, account: dict, data_dir=None):
-    """A wause-mcp linked to `account` by QR and logged in: (server, session, events). The QR
-    text comes from the start_auth result (reading /qr.png is test_linking_flows_e2e.py's job)."""
-    server = start_engine(tmp_path_factory, sim, data_dir=data_dir)
-    session, _ = server.initialize()
-    events = open_events(server, session)
-    started = call_tool(server, session, "whatsapp_start_auth")
-    assert started["state"] == "qr" and started["qr"], started
-    answer = sim.admin("POST", f"/accounts/{account['phone']}/scan", {"qr": started["qr"]})
-    assert answer.status == 200, answer
-    events.next("account.paired")
-    wait_ready(server, session, events)
-    return server, session, events
 
 
 def send(server, session, phone: str, text: str) -> dict:
@@ -53,27 +35,6 @@ def next_matching(events, name: str, test) -> dict:
 
 def received(events, text: str) -> dict:
     return next_matching(events, "message.received", lambda data: data["message"]["body"] == text)
-
-
-def wait_until(predicate, what: str):
-    """Re-evaluates `predicate` until truthy (a state with no event); the deadline fails a hang."""
-    waiter = threading.Event()
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {DEADLINE}s")
-        waiter.wait(0.02)
-
-
-def inbox(sim, phone: str) -> dict:
-    # `?after=N` is covered in Tests/WauseSimTests: the HTTP layer (WauseHTTP) passes only the
-    # query arguments it lists to the routes, and `after`/`limit` are not among them yet.
-    response = sim.admin("GET", f"/accounts/{phone}/inbox")
-    assert response.status == 200, response
-    return response.json()
 
 
 def inbox_entry(sim, phone: str, message_id: str) -> dict:

@@ -16,9 +16,8 @@ import sqlite3
 import threading
 
 from sim_process import DEADLINE
-from test_linking_flows_e2e import create_account, start_engine
-from test_messaging_e2e import ADA, BOB, linked_engine, received, wait_until
-from test_qr_linking_e2e import call_tool, stopped_cleanly
+from engine_flows import call_tool, create_account, linked_engine, start_engine, stopped_cleanly, wait_until
+from test_messaging_e2e import ADA, BOB, received
 
 
 def rows(data_dir: str, sql: str, *parameters):

@@ -17,102 +17,20 @@ Nothing sleeps: every wait blocks on the event stream or a process, with a deadl
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import io
-import json
-import socket
-import sqlite3
-import threading
-import time
 
 import pytest
 
+from engine_flows import (
+    EventReader, call_tool, engine_keys, open_events, poll, scan_qr_png, status, stopped_cleanly,
+)
 from sim_process import DEADLINE
-from wause_harness import LATEST, WauseServer
+from wause_harness import WauseServer
 
 QR_PREFIX = "https://wa.me/settings/linked_devices#"
 
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-class EventReader:
-    """The session's GET /mcp stream: `notifications/wause/event` messages, in order."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.seen: list[dict] = []
-
-    def _next_sse(self, deadline: float) -> tuple[str | None, dict | None]:
-        fields: dict[str, list[str]] = {}
-        while True:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no event before the deadline; seen: {[e['name'] for e in self.seen]}")
-            try:
-                line = self.stream.readline()
-            except (socket.timeout, TimeoutError):
-                raise AssertionError(f"the event stream stalled; seen: {[e['name'] for e in self.seen]}")
-            if not line:
-                raise AssertionError(f"the event stream ended; seen: {[e['name'] for e in self.seen]}")
-            text = line.decode("utf-8").rstrip("\r\n")
-            if text == "":
-                if "data" in fields:
-                    return (fields.get("id", [None])[-1], json.loads("\n".join(fields["data"])))
-                fields = {}
-                continue
-            if text.startswith(":"):
-                continue  # keep-alive comment
-            name, _, value = text.partition(":")
-            fields.setdefault(name, []).append(value[1:] if value.startswith(" ") else value)
-
-    def next(self, name: str | None = None, timeout: float = DEADLINE) -> dict:
-        """The next event (named `name`, skipping others) as its params object."""
-        deadline = time.monotonic() + timeout
-        while True:
-            sse_id, message = self._next_sse(deadline)
-            assert message.get("jsonrpc") == "2.0" and "id" not in message, message
-            assert message["method"] == "notifications/wause/event", message
-            event = message["params"]
-            assert set(event) == {"cursor", "name", "ts", "data"}, event
-            assert sse_id == str(event["cursor"]), (sse_id, event)
-            if self.seen:
-                assert event["cursor"] > self.seen[-1]["cursor"], "cursors strictly increase"
-            assert event["ts"].endswith("Z")
-            dt.datetime.fromisoformat(event["ts"].replace("Z", "+00:00"))
-            self.seen.append(event)
-            if name is None or event["name"] == name:
-                return event
-
-    def names_since(self, index: int) -> list[str]:
-        return [e["name"] for e in self.seen[index:]]
-
-
-def call_tool(server: WauseServer, session: str, name: str, arguments: dict | None = None) -> dict:
-    response = server.rpc(session, "tools/call", {"name": name, "arguments": arguments or {}})
-    assert response.status == 200, response
-    result = response.json()["result"]
-    assert result.get("isError") is False, result
-    structured = result["structuredContent"]
-    assert json.loads(result["content"][0]["text"]) == structured
-    return structured
-
-
-def status(server: WauseServer, session: str) -> dict:
-    return call_tool(server, session, "whatsapp_status")
-
-
-def engine_keys(data_dir: str) -> dict[str, bytes]:
-    """The engine's device keys, from its own store (read-only; the engine keeps running)."""
-    db = sqlite3.connect(f"file:{data_dir}/wause.db?mode=ro", uri=True, timeout=DEADLINE)
-    try:
-        rows = db.execute("SELECT noise_public, identity_public, adv_secret FROM device").fetchall()
-    finally:
-        db.close()
-    assert len(rows) == 1, rows
-    noise, identity, adv = (bytes(value) for value in rows[0])
-    assert len(noise) == len(identity) == len(adv) == 32
-    return {"noise": noise, "identity": identity, "adv": adv}
 
 
 def qr_fields(qr: str) -> list[str]:
@@ -135,40 +53,6 @@ def assert_qr_carries_engine_keys(qr: str, keys: dict[str, bytes]) -> str:
     return ref
 
 
-def scan_qr_png(server: WauseServer) -> str:
-    """GET /qr.png and decode it with zxing-cpp: what a phone camera would read."""
-    zxingcpp = pytest.importorskip("zxingcpp")
-    image_module = pytest.importorskip("PIL.Image")
-    response = server.request("GET", "/qr.png")
-    assert response.status == 200, response
-    assert response.content_type == "image/png"
-    # QR codes only: in a dense QR zxing can also "see" spurious EAN-13s in the module pattern.
-    results = zxingcpp.read_barcodes(image_module.open(io.BytesIO(response.body)), formats=zxingcpp.BarcodeFormat.QRCode)
-    assert len(results) == 1, [(r.format, r.text) for r in results]
-    return results[0].text
-
-
-def poll(predicate, what: str, server: WauseServer, session: str):
-    """Re-evaluates `predicate` until it is truthy (for a state with no event to block on); the
-    deadline fails a hang, it is no timing assertion. Never sees auth_failure on the way."""
-    waiter = threading.Event()
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = predicate()
-        if value:
-            return value
-        current = status(server, session)
-        assert current["state"] != "auth_failure", current
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {DEADLINE}s (last status {current})")
-        waiter.wait(0.02)
-
-
-def stopped_cleanly(server: WauseServer) -> None:
-    code = server.stop()
-    assert code == 0, f"wause-mcp exit code {code}\n" + "".join(server.log_lines[-20:])
-
-
 @pytest.fixture
 def engine(tmp_path_factory):
     """Factory: a wause-mcp pointed at a simulator; stopped (SIGTERM, exit 0) at teardown."""
@@ -184,14 +68,6 @@ def engine(tmp_path_factory):
     for server in started:
         if server.returncode is None:
             stopped_cleanly(server)
-
-
-def open_events(server: WauseServer, session: str) -> EventReader:
-    stream = server.open_stream(headers={"Accept": "text/event-stream", "Mcp-Session-Id": session,
-                                         "MCP-Protocol-Version": LATEST})
-    assert stream.status == 200
-    assert (stream.header("Content-Type") or "").split(";")[0] == "text/event-stream"
-    return EventReader(stream)
 
 
 def start_linking(sim, server: WauseServer) -> tuple[str, EventReader, dict]:

@@ -22,9 +22,9 @@ import os
 
 import pytest
 
-from test_qr_linking_e2e import engine, qr_fields, scan_qr_png, start_linking, status  # noqa: F401 (fixture)
+from engine_flows import PHONE, scan_qr_png, status
+from test_qr_linking_e2e import engine, qr_fields, start_linking  # noqa: F401 (fixture)
 
-PHONE = "15551234567"
 QR_PREFIX = "https://wa.me/settings/linked_devices#"
 
 

@@ -42,6 +42,9 @@ final class ConnectionLoop: Sendable {
         var unreachable: WauseError?
         /// A cancelled linking attempt must not look like a failure (`whatsapp_cancel_auth`).
         var cancelled = false
+        /// What the code requests of this attempt were failed with (the first reason wins: a
+        /// number not on WhatsApp, then the linking failure it causes); cleared when a loop starts.
+        var codeFailure: WauseError?
     }
     private let state = Mutex(State())
     /// Pairing-code requests waiting for a connection that can take them.
@@ -84,13 +87,15 @@ final class ConnectionLoop: Sendable {
             configure(&state)
             state.unreachable = nil
             state.cancelled = false
+            state.codeFailure = nil
             status.transition(to: .starting, lastError: .some(nil))
             state.task = Task { [self] in
                 await run()
                 // Detached before the task is forgotten, so it can never detach a next loop's session.
                 link.detach()
                 self.state.withLock { $0.task = nil }
-                codeRequests.failAll(WauseError(.pairingFailed, "linking stopped before a code was issued"))
+                // After `task = nil`: a request registering from now on sees `codeRequestFailure`.
+                codeRequests.failAll(codeRequestFailure ?? ConnectionLoop.stoppedBeforeACode)
             }
         }
     }
@@ -106,7 +111,27 @@ final class ConnectionLoop: Sendable {
         startLinking(mode: .code(phone: phone))
         return try await codeRequests.wait(timeout: timeout, environment: environment,
                                            timeoutError: WauseError(.timeout, "WhatsApp did not issue a pairing code in time"),
-                                           failed: { [weak self] in self?.unreachableError })
+                                           failed: { [weak self] in self?.codeRequestFailure })
+    }
+
+    static let stoppedBeforeACode = WauseError(.pairingFailed, "linking stopped before a code was issued")
+
+    /// Why a pairing-code request made now can no longer be answered, if that is already decided:
+    /// the attempt failed (unreachable server, a number not on WhatsApp, linking failed) or the
+    /// loop has stopped. `PendingRequests.wait` asks it once its waiter is registered, so a failure
+    /// that came first (`failAll` found nobody) still reaches the request at once instead of
+    /// leaving it to wait out its deadline.
+    var codeRequestFailure: WauseError? {
+        state.withLock { state in
+            if let failure = state.unreachable ?? state.codeFailure { return failure }
+            return state.task == nil ? ConnectionLoop.stoppedBeforeACode : nil
+        }
+    }
+
+    /// Fails the waiting code requests and remembers why, for requests that register later.
+    func failCodeRequests(_ error: WauseError) {
+        state.withLock { $0.codeFailure = $0.codeFailure ?? error }
+        codeRequests.failAll(error)
     }
 
     /// Stops the loop and drops the connection (client closing).
@@ -263,7 +288,7 @@ final class ConnectionLoop: Sendable {
         status.clearPairing()
         status.transition(to: .authFailure, lastError: .some(message))
         publisher.publish(.pairingFailed, ["reason": .string(message)])
-        codeRequests.failAll(WauseError(code, message))
+        failCodeRequests(WauseError(code, message))
     }
 
     /// Waits before reconnect number `attempt`; false if the loop was cancelled meanwhile.

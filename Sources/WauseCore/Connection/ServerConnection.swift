@@ -31,7 +31,7 @@ final class ServerConnection: Sendable {
                      environment: Environment) async throws(WauseError) -> ServerConnection {
         let webSocket: WebSocketConnection
         do {
-            webSocket = try await environment.dial(url)
+            webSocket = try await environment.dial(url, environment.connectTimeout)
         } catch {
             // A sentence for last_error and the linking calls; `unreachable` tells the loop that
             // nothing answered at all (as opposed to a handshake that went wrong).
@@ -39,11 +39,16 @@ final class ServerConnection: Sendable {
                              details: ["url": .string(url), "reason": "unreachable"])
         }
         let socket = WireSocket(connection: webSocket, role: .client)
+        // A server that upgrades and then never says ServerHello is as unreachable as one that
+        // never answered the dial: bounded the same way (Environment.connectTimeout).
+        let watchdog = webSocket.abort(unlessCancelledWithin: .milliseconds(max(1, environment.connectTimeout.milliseconds)))
+        defer { watchdog.cancel() }
         do {
             var initiator = NoiseHandshake.Initiator(staticKey: noiseKey,
                                                      ephemeralKey: Curve25519KeyPair.generate(random: environment.randomBytes))
             try socket.send(frame: try initiator.writeClientHello())
-            guard let serverHello = try await socket.nextFrame() else {
+            guard let serverHello = try await socket.nextFrame(), !watchdog.fired else {
+                if watchdog.fired { throw unanswered(url, environment) }
                 throw WauseError(.notConnected, "the server closed the connection during the handshake")
             }
             _ = try initiator.readServerHello(serverHello, verifier: ServerCertificateVerifier(rootPublicKey: rootKey),
@@ -55,12 +60,19 @@ final class ServerConnection: Sendable {
             throw error
         } catch {
             socket.close()
+            if watchdog.fired { throw unanswered(url, environment) }
             throw WauseError(.notConnected, "the server at \(url) failed the secure handshake (\(error))")
         }
         // Stanza ids: a random per-connection prefix and a counter, as whatsmeow's
         // `uniqueID-counter` (whatsmeow request.go sendIQ).
         let prefix = Hex.encode(environment.randomBytes(2)) + "." + Hex.encode(environment.randomBytes(2))
         return ServerConnection(socket: socket, idPrefix: prefix)
+    }
+
+    /// The handshake ran out of time: unreachable, as a dial that timed out.
+    private static func unanswered(_ url: String, _ environment: Environment) -> WauseError {
+        WauseError(.notConnected, "cannot reach the server at \(url) (no answer: the handshake timed out after \(environment.connectTimeout.milliseconds) ms)",
+                   details: ["url": .string(url), "reason": "unreachable"])
     }
 
     /// A dial error in words: NIO's errors describe themselves as nested structures.

@@ -266,8 +266,11 @@ final class Outbox: Sendable {
     private func fail(_ entry: Store.OutboxEntry, reason: String) throws(WauseError) {
         let now = environment.now()
         try store.markFailed(entry, reason: reason, now: now)
-        // Said as it is: a message that will never go out is not "not sent yet" (issue 11, item 3).
-        logger.warning("outbox: \(entry.messageID) failed: \(reason)")
+        // Said as it is: a message that will never go out is not "not sent yet" (issue 11, item 3),
+        // at info level like the rest of a message's and the link's life. The stored reason may
+        // name the recipient's number; the log shows only its last digits (DESIGN.md "Security").
+        let user = JID(entry.chatJID)?.user ?? ""
+        logger.info("outbox: \(entry.messageID) failed: " + (user.isEmpty ? reason : reason.replacing(user, with: Logger.redact(user))))
         publisher.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
                                         "status": .string(MessageStatus.failed.rawValue), "reason": .string(reason),
                                         "at": .string(now.iso8601)])

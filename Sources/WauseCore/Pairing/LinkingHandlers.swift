@@ -93,7 +93,7 @@ final class LinkingHandlers: Sendable {
                 do throws(WauseError) {
                     session.loop.codeRequests.resolveAll(with: try await issueCode(phone: phone, session: session))
                 } catch {
-                    session.loop.codeRequests.failAll(error)
+                    session.loop.failCodeRequests(error)
                 }
             }
         }

@@ -457,6 +457,30 @@ static napi_value create_client(napi_env env, napi_callback_info info) {
     return handle;
 }
 
+/*
+ * The method name and optional params JSON of call() and send(), copied (the caller frees both),
+ * on a client that is still open. Returns false, with nothing to free and an exception pending,
+ * otherwise.
+ */
+static bool method_and_params(napi_env env, ClientBinding *binding, napi_value method_value, napi_value params_value,
+                              char **method, char **params) {
+    *params = NULL;
+    if (!string_argument(env, method_value, "method", false, method)) return false;
+    if (!string_argument(env, params_value, "paramsJson", true, params)) {
+        free(*method);
+        *method = NULL;
+        return false;
+    }
+    if (binding->client == NULL) {
+        free(*method);
+        free(*params);
+        *method = *params = NULL;
+        throw_closed(env);
+        return false;
+    }
+    return true;
+}
+
 /* call(handle, method, paramsJson?) -> result JSON text. Blocks the JS thread until done. */
 static napi_value call_sync(napi_env env, napi_callback_info info) {
     napi_value argv[3];
@@ -464,16 +488,7 @@ static napi_value call_sync(napi_env env, napi_callback_info info) {
     ClientBinding *binding = binding_argument(env, argv[0]);
     if (binding == NULL) return NULL;
     char *method = NULL, *params = NULL;
-    if (!string_argument(env, argv[1], "method", false, &method)) return NULL;
-    if (!string_argument(env, argv[2], "paramsJson", true, &params)) {
-        free(method);
-        return NULL;
-    }
-    if (binding->client == NULL) {
-        free(method);
-        free(params);
-        return throw_closed(env);
-    }
+    if (!method_and_params(env, binding, argv[1], argv[2], &method, &params)) return NULL;
     char *out = NULL;
     int rc = wause_call(binding->client, method, params, &out);
     free(method);
@@ -495,16 +510,7 @@ static napi_value send_async(napi_env env, napi_callback_info info) {
     int64_t request_id = 0;
     if (!integer_argument(env, argv[1], "requestId", -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER, &request_id)) return NULL;
     char *method = NULL, *params = NULL;
-    if (!string_argument(env, argv[2], "method", false, &method)) return NULL;
-    if (!string_argument(env, argv[3], "paramsJson", true, &params)) {
-        free(method);
-        return NULL;
-    }
-    if (binding->client == NULL) {
-        free(method);
-        free(params);
-        return throw_closed(env);
-    }
+    if (!method_and_params(env, binding, argv[2], argv[3], &method, &params)) return NULL;
     int rc = wause_send(binding->client, request_id, method, params);
     free(method);
     free(params);
@@ -566,6 +572,21 @@ static napi_value set_keep_alive(napi_env env, napi_callback_info info) {
     return undefined;
 }
 
+/* A promise already resolved with undefined or null: what destroy() and flush() answer on a
+ * client that is already closed (or closing), so a repeated close is harmless. */
+static napi_value settled_promise(napi_env env, napi_valuetype value_type) {
+    napi_value promise, value;
+    napi_deferred deferred;
+    CHECK_NAPI(env, napi_create_promise(env, &deferred, &promise));
+    if (value_type == napi_null) {
+        CHECK_NAPI(env, napi_get_null(env, &value));
+    } else {
+        CHECK_NAPI(env, napi_get_undefined(env, &value));
+    }
+    CHECK_NAPI(env, napi_resolve_deferred(env, deferred, value));
+    return promise;
+}
+
 /*
  * destroy(handle) -> Promise<void>
  * Closes the client at once (later calls throw invalid_request) and resolves once every answer
@@ -577,14 +598,10 @@ static napi_value destroy(napi_env env, napi_callback_info info) {
     if (!get_arguments(env, info, 1, argv)) return NULL;
     ClientBinding *binding = binding_argument(env, argv[0]);
     if (binding == NULL) return NULL;
-    napi_value promise, undefined;
+    napi_value promise;
     napi_deferred deferred;
+    if (binding->client == NULL) return settled_promise(env, napi_undefined);
     CHECK_NAPI(env, napi_create_promise(env, &deferred, &promise));
-    if (binding->client == NULL) {
-        CHECK_NAPI(env, napi_get_undefined(env, &undefined));
-        CHECK_NAPI(env, napi_resolve_deferred(env, deferred, undefined));
-        return promise;
-    }
     binding->closed = deferred;
     close_client(binding, false);
     return promise;
@@ -634,13 +651,8 @@ static napi_value flush(napi_env env, napi_callback_info info) {
     if (binding == NULL) return NULL;
     napi_value promise, name;
     napi_deferred deferred;
+    if (binding->client == NULL || binding->flushing) return settled_promise(env, napi_null);
     CHECK_NAPI(env, napi_create_promise(env, &deferred, &promise));
-    if (binding->client == NULL || binding->flushing) {
-        napi_value null_value;
-        CHECK_NAPI(env, napi_get_null(env, &null_value));
-        CHECK_NAPI(env, napi_resolve_deferred(env, deferred, null_value));
-        return promise;
-    }
     CloseWork *job = calloc(1, sizeof *job);
     if (job == NULL) return throw_type_error(env, "out of memory");
     job->binding = binding;

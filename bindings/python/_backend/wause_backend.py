@@ -10,9 +10,12 @@ Where the library comes from, first match wins:
 1. ``$WAUSE_LIBRARY`` — a ``libwause.so`` you built (must exist);
 2. the repository's ``.build/release/libwause.so`` (``make release``), when this package sits in
    a wause checkout and that file exists;
-3. ``swift build -c release --product wause --scratch-path <temporary directory>`` on a copy of
-   the checkout's package sources in that directory: a full release build outside the source
-   tree (several minutes), removed afterwards.
+3. ``swift build -c release --product wause --scratch-path <scratch>/swift`` on a copy of the
+   checkout's package sources in ``<scratch>/source``: a release build outside the source tree.
+   ``<scratch>`` is ``$WAUSE_SWIFT_SCRATCH`` when set — a directory outside the checkout that is
+   kept, so the next build is incremental (the copy is synced: unchanged files are left as they
+   are, so SwiftPM rebuilds only what changed) — and otherwise a temporary directory, removed
+   afterwards (a full build: several minutes).
 
 The copy in the wheel is stripped of debug symbols (as ``make install`` does) when ``strip`` is
 available. The wheel is tagged for this platform only (``py3-none-linux_x86_64`` and the like): it
@@ -109,16 +112,55 @@ def _library(scratch: Path) -> Path:
     if not (REPO_ROOT / "Package.swift").is_file():
         raise RuntimeError("libwause.so not found: set WAUSE_LIBRARY to a built libwause.so "
                            "(this package is not inside a wause checkout to build one from)")
+    kept = os.environ.get("WAUSE_SWIFT_SCRATCH")
+    if kept:
+        scratch = Path(kept).resolve()
+        root = REPO_ROOT.resolve()
+        if scratch == root or root in scratch.parents:
+            raise RuntimeError(f"WAUSE_SWIFT_SCRATCH={kept} is inside the source tree ({root}); "
+                               "building must write nothing there: name a directory outside it")
     # SwiftPM writes Package.resolved (and .swiftpm/) into the package directory, so it builds a
     # copy of the package's sources; the build products go to a scratch path beside that copy.
     source = scratch / "source"
-    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(
-        ".build*", "build", ".git", ".venv*", "node_modules", "bindings", "tests", "docs", "bench", "examples"))
+    _sync_tree(REPO_ROOT, source, shutil.ignore_patterns(
+        ".build*", "build", ".git", ".venv*", "node_modules", "bindings", "tests", "docs", "bench", "examples",
+        "__pycache__"), keep=(".swiftpm",))
     swift = os.environ.get("SWIFT", "swift")
     command = [swift, "build", "-c", "release", "--product", "wause", "--scratch-path", str(scratch / "swift")]
     print(f"wause_backend: building libwause.so: {' '.join(command)}", file=sys.stderr, flush=True)
     subprocess.run(command, cwd=source, check=True, stdout=sys.stderr)
     return scratch / "swift" / "release" / LIBRARY_NAME
+
+
+def _sync_tree(source: Path, target: Path, ignore, keep: Tuple[str, ...] = ()) -> None:
+    """Makes `target` a copy of `source` (minus what `ignore` names), touching only what differs:
+    a file whose size and modification time match is left alone (SwiftPM's incremental build
+    goes by them), a changed one is copied with its times, one no longer in `source` is removed
+    — except the names in `keep` (what SwiftPM itself writes into the copy: .swiftpm)."""
+    target.mkdir(parents=True, exist_ok=True)
+    names = os.listdir(source)
+    skipped = ignore(str(source), names)
+    wanted = {name for name in names if name not in skipped}
+    for name in sorted(wanted):
+        src, dst = source / name, target / name
+        if src.is_dir() and not src.is_symlink():
+            if dst.exists() and not dst.is_dir():
+                dst.unlink()
+            _sync_tree(src, dst, ignore)
+            continue
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        there, here = src.stat(), (dst.stat() if dst.exists() else None)
+        if here is None or here.st_size != there.st_size or int(here.st_mtime) != int(there.st_mtime):
+            shutil.copy2(src, dst)
+    for name in os.listdir(target):
+        if name in wanted or name in keep:
+            continue
+        extra = target / name
+        if extra.is_dir() and not extra.is_symlink():
+            shutil.rmtree(extra)
+        else:
+            extra.unlink()
 
 
 def _package_files() -> List[Tuple[str, Path]]:
