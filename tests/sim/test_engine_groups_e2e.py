@@ -12,8 +12,7 @@ Waits block on the event stream or poll under the deadline; nothing sleeps.
 
 from __future__ import annotations
 
-from test_linking_flows_e2e import call_tool_error, create_account, link_by_qr, start_engine, wait_ready
-from test_qr_linking_e2e import call_tool, poll, stopped_cleanly
+from engine_flows import call_tool, call_tool_error, create_account, link_by_qr, poll, start_engine, stopped_cleanly, wait_ready
 
 ADA, BEA, CID = "15557770001", "15557770002", "15557770003"
 
