@@ -360,4 +360,85 @@ import WauseTestSupport
         }
         try await poll { try alice.store.group(jid: group)?.group.participants.count == 3 }
     }
+
+    /// The issue's scenario: three wause clients and two virtual phones in one group — create,
+    /// add, messages from every member, promote and demote, rename, topic, a fourth client joins by
+    /// the invite link, one leaves; every member files every message once with the right author.
+    @Test func threeClientsAndTwoPhonesInOneGroup() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        let people = [("15557770001", "Ann"), ("15557770002", "Ben"), ("15557770003", "Cat"), ("15557770004", "Dan"),
+                      ("15557770005", "Eve"), ("15557770006", "Fay")]
+        for (phone, name) in people { _ = try setup.account(phone, name) }
+        let ann = try await setup.linkedClient("15557770001")
+        let ben = try await setup.linkedClient("15557770002")
+        let cat = try await setup.linkedClient("15557770003")
+        let fay = try await setup.linkedClient("15557770006")
+        // Dan and Eve are phones. Created with Ben and Dan; Cat and Eve added after.
+        let group = try #require(try await EngineGroupsTests.call(ann, "whatsapp_create_group", [
+            "name": "Six", "participants": ["15557770002", "15557770004"],
+        ])["group_id"]?.stringValue)
+        let added = try await EngineGroupsTests.call(ann, "whatsapp_update_group_participants", [
+            "group": .string(group), "action": "add", "participants": ["15557770003", "15557770005"],
+        ])
+        #expect(added["participants"]?.arrayValue?.map { $0["status"] } == ["done", "done"])
+        _ = try await MessagingTests.event(cat, "group.participants_changed") { $0["group_id"] == .string(group) && $0["action"] == "add" }
+
+        // One message from each member, clients and phones.
+        var sent: [(text: String, author: String)] = []
+        for (client, name) in [(ann, "Ann"), (ben, "Ben"), (cat, "Cat")] {
+            let text = "hello from \(name)"
+            _ = try await EngineGroupsTests.send(client, to: group, text)
+            sent.append((text, name))
+        }
+        for (phone, name) in [("15557770004", "Dan"), ("15557770005", "Eve")] {
+            let text = "hello from \(name)"
+            #expect(await admin(setup.simulator, "POST", "/accounts/\(phone)/send", ["to": .string(group), "text": .string(text)]).status == 200)
+            sent.append((text, name))
+        }
+        for (client, me) in [(ann, "Ann"), (ben, "Ben"), (cat, "Cat")] {
+            for (text, author) in sent where author != me { _ = try await EngineGroupsTests.received(client, text) }
+            let filed = try await EngineGroupsTests.call(client, "whatsapp_list_messages", ["chat": .string(group), "limit": 50])["messages"]?.arrayValue ?? []
+            #expect(filed.count == sent.count, "\(me): \(filed.map { $0["body"] })")
+            for (text, author) in sent {
+                let copies = filed.filter { $0["body"] == .string(text) }
+                // Our own: from_me (its author is our push name, which these clients were not given).
+                let right = author == me ? copies.first?["from_me"] == true : copies.first?["author"] == .string(author)
+                #expect(copies.count == 1 && right, "\(me) filed \(text) as \(copies)")
+            }
+        }
+        for phone in ["15557770004", "15557770005"] {
+            try await poll {
+                let inbox = await MessagingTests.inbox(setup.simulator, phone)
+                return ["Ann", "Ben", "Cat"].allSatisfy { name in inbox.filter { $0["text"] == .string("hello from \(name)") }.count == 1 }
+            }
+        }
+
+        // Promote Ben, who renames and sets the topic; then demote him.
+        _ = try await EngineGroupsTests.call(ann, "whatsapp_update_group_participants", ["group": .string(group), "action": "promote", "participants": ["15557770002"]])
+        _ = try await EngineGroupsTests.call(ben, "whatsapp_set_group_name", ["group": .string(group), "name": "Six and more"])
+        _ = try await EngineGroupsTests.call(ben, "whatsapp_set_group_topic", ["group": "Six and more", "topic": "everyone"])
+        _ = try await MessagingTests.event(cat, "group.updated") { $0["group_id"] == .string(group) && $0["topic"] == "everyone" }
+        #expect(try cat.store.group(jid: group)?.group.name == "Six and more")
+        let demoted = try await EngineGroupsTests.call(ann, "whatsapp_update_group_participants", [
+            "group": .string(group), "action": "demote", "participants": ["15557770002"],
+        ])
+        #expect(demoted["participants"]?.arrayValue?.first?["status"] == "done")
+        let info = try await EngineGroupsTests.call(cat, "whatsapp_get_group_info", ["group": .string(group)])
+        #expect(info["participants"]?.arrayValue?.first { $0["phone"] == "15557770002" }?["admin"] == "none")
+        #expect(info["topic"] == "everyone")
+
+        // Fay joins by the link, Cat leaves; Fay reads what comes next, Cat does not.
+        let link = try #require(try await EngineGroupsTests.call(ann, "whatsapp_get_group_invite_link", ["group": .string(group)])["invite_link"]?.stringValue)
+        #expect(try await EngineGroupsTests.call(fay, "whatsapp_join_group", ["invite": .string(link)])["joined"] == true)
+        _ = try await EngineGroupsTests.call(cat, "whatsapp_leave_group", ["group": .string(group)])
+        _ = try await MessagingTests.event(ann, "group.participants_changed") { $0["action"] == "remove" }
+        let catCursor = cat.events.latestCursor
+        _ = try await EngineGroupsTests.send(ben, to: group, "welcome Fay")
+        let atFay = try await EngineGroupsTests.received(fay, "welcome Fay")
+        #expect(atFay["message"]?["author"] == "Ben")
+        _ = try await EngineGroupsTests.received(ann, "welcome Fay")
+        try await poll { await MessagingTests.inbox(setup.simulator, "15557770005").contains { $0["text"] == "welcome Fay" } }
+        #expect(!(try cat.events.events(after: catCursor, limit: 100)).contains { $0.data["message"]?["body"] == "welcome Fay" })
+    }
 }
