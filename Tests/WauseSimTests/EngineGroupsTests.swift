@@ -304,7 +304,8 @@ import WauseTestSupport
     }
 
     /// A member whose client is closed during a group send gets the message when it opens again
-    /// (the server queued it), filed once, and the conversation goes on.
+    /// (the server queued it), filed once, and the conversation goes on; the same stanza
+    /// delivered a second time is a duplicate: receipted, not filed or announced again.
     @Test func anOfflineMemberGetsTheGroupMessageOnReturn() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
@@ -321,9 +322,14 @@ import WauseTestSupport
             "name": "Away", "participants": ["15555550002"],
         ])["group_id"]?.stringValue)
         _ = try await MessagingTests.event(bob, "group.created") { $0["group_id"] == .string(group) }
+        let bobAccount = try #require(try bob.store.linkedAccount())
+        let bobDevice = try #require(JID(bobAccount.jid))
         bob.close()
 
-        _ = try await EngineGroupsTests.send(alice, to: group, "while you were out")
+        let away = try await EngineGroupsTests.send(alice, to: group, "while you were out")
+        // The stanza the server holds for Bob's device (kept to deliver it a second time below).
+        let held = try #require(try setup.simulator.state.queued(phone: "15555550002", device: Int(bobDevice.device), after: 0)
+            .first { $0.kind == .message && $0.node[attribute: "id"] == away["message_id"]?.stringValue })
         bob = try WauseClient(config: setup.config(bobDirectory.path), environment: .live)
         defer { bob.close() }
         let cursor = bob.events.latestCursor
@@ -336,6 +342,18 @@ import WauseTestSupport
         _ = try await EngineGroupsTests.received(bob, "welcome back", after: cursor)
         let messages = try await EngineGroupsTests.call(bob, "whatsapp_list_messages", ["chat": .string(group)])["messages"]?.arrayValue ?? []
         #expect(messages.map { $0["body"] } == ["while you were out", "welcome back"])
+
+        // The server delivers the first message again (as it does when a receipt was lost): the
+        // sender-key chain says duplicate, it is receipted and not filed or announced twice.
+        let before = bob.events.latestCursor
+        try setup.simulator.state.enqueue([QueuedStanza(phone: "15555550002", device: Int(bobDevice.device), kind: .message, node: held.node)])
+        setup.simulator.phones.router.push([(phone: "15555550002", device: Int(bobDevice.device))])
+        try await poll { try setup.simulator.state.queueCount(phone: "15555550002", device: Int(bobDevice.device)) == 0 }
+        let again = try await EngineGroupsTests.call(bob, "whatsapp_list_messages", ["chat": .string(group)])["messages"]?.arrayValue ?? []
+        #expect(again.count == 2)
+        #expect(!(try bob.events.events(after: before, limit: 100)).contains { $0.name == "message.received" })
+        let failures = try bob.store.database.withConnection { (c) throws(WauseError) in try c.query("SELECT * FROM decrypt_failures") }
+        #expect(failures.isEmpty)
     }
 
     /// Our member list is stale (a member we do not know of): the server's phash differs, so the
