@@ -44,7 +44,8 @@ def test_a_group_with_two_phones_end_to_end(make_sim, tmp_path_factory):
 
     posted = sim.admin("POST", f"/accounts/{BEA}/send", {"to": group, "text": "I'll bring cake"})
     assert posted.status == 200, posted
-    waited = call_tool(server, session, "whatsapp_wait_for_message", {"timeout": 20, "chat": group})
+    # From the start of the log (the message may be in before the call): the group's first incoming message.
+    waited = call_tool(server, session, "whatsapp_wait_for_message", {"timeout": 20, "chat": group, "after_cursor": 0})
     assert waited["timed_out"] is False, waited
     message = waited["message"]
     assert message["body"] == "I'll bring cake" and message["chat_id"] == group, message
