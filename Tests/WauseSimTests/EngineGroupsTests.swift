@@ -150,6 +150,10 @@ import WauseTestSupport
         #expect(createdAtBob.data["name"] == "Band" && createdAtBob.data["by"] == "15552220001@s.whatsapp.net")
         let bobChat = try await EngineGroupsTests.call(bob, "whatsapp_list_chats", [:])["chats"]?.arrayValue?.first { $0["id"] == .string(group) }
         #expect(bobChat?["name"] == "Band" && bobChat?["is_group"] == true && bobChat?["is_read_only"] == false)
+        // Stored, then acked: the server holds nothing more for Bob's device.
+        let bobJID = try #require(try bob.store.linkedAccount()?.jid)
+        let bobDevice = try #require(JID(bobJID))
+        try await poll { try setup.simulator.state.queueCount(phone: "15552220002", device: Int(bobDevice.device)) == 0 }
 
         // Alice → the group: Bob's client and Carol's phone read it, with Alice as the author.
         let first = try await EngineGroupsTests.send(alice, to: "Band", "rehearsal at 8")

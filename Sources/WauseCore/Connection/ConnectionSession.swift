@@ -91,7 +91,9 @@ final class ConnectionSession: Sendable {
     func handle(_ node: Node) async {
         // Messages are answered by their receipt (whatsmeow message.go handleEncryptedMessage
         // sends it after decrypting); the rest is acked at once (whatsmeow sendAck).
-        if node.tag != "message", let ack = Acknowledgement.ack(for: node) { try? connection.send(ack) }
+        // Group notifications are acked by their handler once stored (GroupNotifications: persist before acknowledging).
+        let ackedByHandler = node.tag == "message" || (node.tag == "notification" && node[attribute: "type"] == "w:gp2" && !linking)
+        if !ackedByHandler, let ack = Acknowledgement.ack(for: node) { try? connection.send(ack) }
         await router.handler(for: node)?(node, self)
     }
 

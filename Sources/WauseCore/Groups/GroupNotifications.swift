@@ -20,8 +20,13 @@ struct GroupNotifications: Sendable {
         router.on(.typed(tag: "notification", type: "w:gp2")) { [self] node, session in handle(node, session: session) }
     }
 
+    /// Stores the change, announces it, and only then acks the notification (the session leaves
+    /// `w:gp2` to this handler), so a change the store could not take comes again.
     func handle(_ node: Node, session: ConnectionSession) {
-        guard let group = node.jid("from") ?? node[attribute: "from"].flatMap({ JID($0) }), group.server == .group else { return }
+        guard let group = node.jid("from") ?? node[attribute: "from"].flatMap({ JID($0) }), group.server == .group else {
+            if let ack = Acknowledgement.ack(for: node) { try? session.connection.send(ack) }
+            return
+        }
         let actor = node.jid("participant") ?? node[attribute: "participant"].flatMap { JID($0) }
         let now = environment.now()
         let by: JSONValue = actor.map { .string(JID(user: $0.user, server: $0.server).description) } ?? .null
@@ -72,8 +77,11 @@ struct GroupNotifications: Sendable {
                 }
             }
         } catch {
+            // Not acknowledged: the server delivers it again.
             logger.error("group notification for \(groupID): \(error)")
+            return
         }
+        if let ack = Acknowledgement.ack(for: node) { try? session.connection.send(ack) }
     }
 
     /// Someone else left or was removed: our next message goes under a new sender key.
