@@ -7,8 +7,16 @@ import WauseSupport
 /// method's output schema in `WauseClient.call`, so a field a schema does not admit (the
 /// `identity_changed` of a received message, which broke the official MCP SDKs) fails here.
 @Suite struct EveryMethodTests {
-    static func arguments(_ method: MethodDefinition, sentID: String) -> JSONValue? {
+    /// The group methods run in catalogue order on one group: created first, left last; join
+    /// previews the link `whatsapp_get_group_invite_link` returned (in `inviteLink`).
+    static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil) -> JSONValue? {
         switch method.name {
+        case "whatsapp_create_group": ["name": "Every method", "participants": ["15550003333"]]
+        case "whatsapp_get_group_info", "whatsapp_get_group_invite_link", "whatsapp_leave_group": ["group": "Every method"]
+        case "whatsapp_update_group_participants": ["group": "Every method", "action": "promote", "participants": ["15550003333"]]
+        case "whatsapp_set_group_name": ["group": "Every method", "name": "Every method"]
+        case "whatsapp_set_group_topic": ["group": "Every method", "topic": "all of them"]
+        case "whatsapp_join_group": ["invite": .string(inviteLink ?? ""), "preview_only": true]
         case "whatsapp_get_tool_info": ["tool": "whatsapp_send_message"]
         case "whatsapp_pairing_code": ["phone_number": "+15550001111"]
         case "whatsapp_send_message": ["phone_number": "15550003333", "message": "hello again carol"]
@@ -38,11 +46,13 @@ import WauseSupport
         // The destructive ones last.
         let last = ["whatsapp_logout", "whatsapp_unlink"]
         let methods = alice.catalogue.methods.filter { !last.contains($0.name) } + last.compactMap(alice.catalogue.method(named:))
+        var inviteLink: String?
         for method in methods {
-            let arguments = try #require(Self.arguments(method, sentID: sentID), "no arguments for \(method.name)")
+            let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink), "no arguments for \(method.name)")
             switch await alice.call(method.name, arguments) {
             case .success(let result):
                 try MethodCatalogue.checkResult(result, of: method)
+                if method.name == "whatsapp_get_group_invite_link" { inviteLink = result["invite_link"]?.stringValue }
                 if method.name == "whatsapp_wait_for_message" {
                     #expect(result["message"]?["body"] == "hi from carol")
                     #expect(result["message"]?["identity_changed"] != nil)

@@ -62,9 +62,23 @@ def linked_setup(tmp_path_factory):
         sim.stop()
 
 
-def arguments_for(name: str, input_schema: dict, sent_id: str | None) -> dict:
-    """Valid arguments for each tool; a tool without an entry must take no required argument."""
+GROUP = "SDK group"
+
+
+def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: dict) -> dict:
+    """Valid arguments for each tool; a tool without an entry must take no required argument.
+    The group tools run in list order: create first, leave last; join previews the link the
+    invite-link tool returned."""
+    link = results.get("whatsapp_get_group_invite_link", {}).get("invite_link")
     table = {
+        "whatsapp_create_group": {"name": GROUP, "participants": [CAROL]},
+        "whatsapp_get_group_info": {"group": GROUP},
+        "whatsapp_update_group_participants": {"group": GROUP, "action": "promote", "participants": [CAROL]},
+        "whatsapp_set_group_name": {"group": GROUP, "name": GROUP},
+        "whatsapp_set_group_topic": {"group": GROUP, "topic": "every tool"},
+        "whatsapp_get_group_invite_link": {"group": GROUP},
+        "whatsapp_join_group": {"invite": link or "", "preview_only": True},
+        "whatsapp_leave_group": {"group": GROUP},
         "whatsapp_get_tool_info": {"tool": "whatsapp_send_message"},
         "whatsapp_pairing_code": {"phone_number": "+" + ADA},
         "whatsapp_send_message": {"phone_number": CAROL, "message": "hello again carol"},
@@ -135,7 +149,7 @@ async def _every_tool(server: WauseServer, sim: SimProcess) -> dict:
                 ordered = [t for t in tools if t.name not in LAST] + [t for t in tools if t.name in LAST]
                 for tool in ordered:
                     input_schema = field_of(tool, "input_schema", "inputSchema")
-                    arguments = arguments_for(tool.name, input_schema, sent["message_id"])
+                    arguments = arguments_for(tool.name, input_schema, sent["message_id"], results)
                     results[tool.name] = await call(tool.name, arguments)
                     info = await call("whatsapp_get_tool_info", {"tool": tool.name})
                     # The full schema too (tools/list carries the compact one).
@@ -158,3 +172,8 @@ def test_every_tool_through_the_sdk_with_real_messages(linked_setup):
     assert {"hello carol", "hi from carol"} <= bodies, bodies
     assert results["whatsapp_pairing_code"]["already_authenticated"] is True
     assert results["whatsapp_logout"]["ok"] is True
+    # The group tools on a real group: made with Carol's phone in it, previewed by its link, left last.
+    assert results["whatsapp_create_group"]["participants"][0]["status"] == "added", results["whatsapp_create_group"]
+    assert len(results["whatsapp_get_group_info"]["participants"]) == 2
+    assert results["whatsapp_join_group"]["joined"] is False and results["whatsapp_join_group"]["name"] == GROUP
+    assert results["whatsapp_leave_group"]["ok"] is True

@@ -16,6 +16,7 @@ final class ConnectionSession: Sendable {
         let receipts: Receipts
         let preKeys: PreKeys
         let deviceList: DeviceList
+        let groupNotifications: GroupNotifications
         let makeLinkingHandlers: @Sendable () -> LinkingHandlers
     }
 
@@ -49,6 +50,7 @@ final class ConnectionSession: Sendable {
             areas.receive.route(&router)
             areas.receipts.route(&router)
             areas.preKeys.route(&router)
+            areas.groupNotifications.route(&router)
         }
         areas.deviceList.route(&router)
         self.router = router
@@ -89,7 +91,9 @@ final class ConnectionSession: Sendable {
     func handle(_ node: Node) async {
         // Messages are answered by their receipt (whatsmeow message.go handleEncryptedMessage
         // sends it after decrypting); the rest is acked at once (whatsmeow sendAck).
-        if node.tag != "message", let ack = Acknowledgement.ack(for: node) { try? connection.send(ack) }
+        // Group notifications are acked by their handler once stored (GroupNotifications: persist before acknowledging).
+        let ackedByHandler = node.tag == "message" || (node.tag == "notification" && node[attribute: "type"] == "w:gp2" && !linking)
+        if !ackedByHandler, let ack = Acknowledgement.ack(for: node) { try? connection.send(ack) }
         await router.handler(for: node)?(node, self)
     }
 

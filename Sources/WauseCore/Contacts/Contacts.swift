@@ -61,6 +61,21 @@ public enum Recipients {
     }
 }
 
+extension Recipients {
+    /// The chat `text` names, for the tools that read or mark a chat: a group (its JID, or a name
+    /// only groups have — Groups.swift `resolve`) or a person's chat.
+    static func chatJID(_ text: String, store: Store, now: UnixTime) throws(WauseError) -> String {
+        let trimmed = text.trimmingCharacters(in: " \t")
+        if trimmed.hasSuffix("@g.us") { return try Groups.resolve(trimmed, store: store).description }
+        if !trimmed.isEmpty, !trimmed.contains("@"), trimmed.first.map({ $0 == "+" || $0.isNumber }) == false,
+            try !store.groups(named: trimmed).isEmpty, try store.contacts(named: trimmed).isEmpty
+        {
+            return try Groups.resolve(trimmed, store: store).description
+        }
+        return try resolve(text, store: store, now: now).chatJID
+    }
+}
+
 extension String {
     func trimmingCharacters(in set: String) -> String {
         var slice = Substring(self)

@@ -83,6 +83,7 @@ public final class WauseClient: Sendable {
             receipts: Receipts(store: store, messaging: messaging, environment: environment, logger: logger, publisher: publisher),
             preKeys: preKeys,
             deviceList: deviceList,
+            groupNotifications: GroupNotifications(store: store, environment: environment, logger: logger, publisher: publisher),
             makeLinkingHandlers: {
                 LinkingHandlers(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                 publisher: publisher)

@@ -39,8 +39,10 @@ public enum EventName: String, Sendable, CaseIterable {
         case .messageSent: return "the server accepted a message of ours (from this device or another of ours)"
         case .messageStatus: return "a message of ours moved on: sent, delivered, read or failed"
         case .contactIdentityChanged: return "a contact's device has a new identity key (reinstall or new phone)"
-        case .messageEdited, .messageDeleted, .messageReaction, .groupCreated, .groupUpdated, .groupParticipantsChanged,
-             .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+        case .groupCreated: return "a group we are in was created (by us, from another device, or by someone who added us)"
+        case .groupUpdated: return "a group's name, topic, settings or invite link changed"
+        case .groupParticipantsChanged: return "members were added, removed (or left), promoted or demoted; removing us makes the chat read-only"
+        case .messageEdited, .messageDeleted, .messageReaction, .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
             return "reserved: not published yet"
         }
     }
@@ -63,7 +65,7 @@ public enum EventName: String, Sendable, CaseIterable {
         case .accountLoggedOut: return [("reason", "why"), ("initiated_by", "who unlinked: this device, the phone or the server")]
         case .messageReceived:
             return [("message", "the message, as list_messages shows it"), ("sender_phone", "the sender's phone number, or null"),
-                    ("sender_lid", "the sender's LID user, or null")]
+                    ("sender_lid", "the sender's LID user, or null"), ("group_id", "the group's JID (group messages only)")]
         case .messageSent:
             return [("message_id", "the message id"), ("chat_id", "the chat JID"), ("timestamp", "the server's time, ISO 8601 UTC"),
                     ("from_other_device", "true if another of our devices sent it"),
@@ -75,8 +77,17 @@ public enum EventName: String, Sendable, CaseIterable {
         case .contactIdentityChanged:
             return [("address", "the Signal address"), ("user", "the contact's user part"), ("device", "the device number"),
                     ("old_identity_key", "hex"), ("new_identity_key", "hex")]
-        case .messageEdited, .messageDeleted, .messageReaction, .groupCreated, .groupUpdated, .groupParticipantsChanged,
-             .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+        case .groupCreated:
+            return [("group_id", "the group's JID"), ("name", "its name"), ("by", "who created it, or null"),
+                    ("participants", "the members' JIDs")]
+        case .groupUpdated:
+            return [("group_id", "the group's JID"), ("by", "who changed it, or null"), ("name", "the new name (renames only)"),
+                    ("topic", "the new topic, null when cleared (topic changes only)"), ("announce", "only admins send (that setting only)"),
+                    ("locked", "only admins edit (that setting only)"), ("invite_link_changed", "true when the invite link was reset")]
+        case .groupParticipantsChanged:
+            return [("group_id", "the group's JID"), ("action", "add, remove, promote or demote"), ("by", "who did it, or null"),
+                    ("participants", "the JIDs it concerns"), ("reason", "why, e.g. invite, or null")]
+        case .messageEdited, .messageDeleted, .messageReaction, .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
             return []
         }
     }

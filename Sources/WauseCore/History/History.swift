@@ -127,9 +127,7 @@ enum History {
                                      ("messages", Schema.array(of: messageSchema))], required: ["ok", "chat", "count", "messages"]),
         annotations: .readOnlyLocal,
         handler: { context, arguments throws(WauseError) in
-            let contact = try Recipients.resolve(arguments["phone_number"]?.stringValue ?? "", store: context.store,
-                                                 now: context.environment.now())
-            let jid = contact.chatJID
+            let jid = try Recipients.chatJID(arguments["phone_number"]?.stringValue ?? "", store: context.store, now: context.environment.now())
             let messages = try context.store.messages(chat: jid, before: nil, after: nil, limit: Int(arguments["limit"]?.intValue ?? 10))
             return ["ok": true, "chat": try context.store.chatSummary(jid: jid) ?? emptyChat(jid),
                     "count": .int(Int64(messages.count)), "messages": .array(try messagesJSON(messages, context: context))]
@@ -158,7 +156,7 @@ enum History {
         annotations: .readOnlyLocal,
         handler: { context, arguments throws(WauseError) in
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: context.store, now: context.environment.now()).chatJID
+                try Recipients.chatJID(text, store: context.store, now: context.environment.now())
             }
             let messages = try context.store.messages(chat: chat, before: arguments["before_cursor"]?.intValue,
                                                      after: arguments["after_cursor"]?.intValue,
@@ -189,7 +187,7 @@ enum History {
         annotations: .readOnlyLocal,
         handler: { context, arguments throws(WauseError) in
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: context.store, now: context.environment.now()).chatJID
+                try Recipients.chatJID(text, store: context.store, now: context.environment.now())
             }
             let found = try context.store.searchMessages(arguments["query"]?.stringValue ?? "", chat: chat,
                                                         limit: Int(arguments["limit"]?.intValue ?? 20))

@@ -33,7 +33,7 @@ enum WaitForMessage {
         handler: { context, arguments throws(WauseError) in
             let environment = context.environment
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: context.store, now: environment.now()).chatJID
+                try Recipients.chatJID(text, store: context.store, now: environment.now())
             }
             let fromPhone = try arguments["from_phone"]?.stringValue.map { text throws(WauseError) in try PhoneNumber.normalize(text) }
             let timeout = Duration.seconds(arguments["timeout"]?.intValue ?? 60)

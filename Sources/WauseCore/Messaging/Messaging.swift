@@ -15,12 +15,15 @@ import WauseTransport
 /// step — and the message formats of whatsmeow message.go and send.go (padding, ids, stanzas).
 final class Messaging: Sendable {
     let signalStore: SQLiteSignalStore
+    /// Sender keys for groups (ours and the members'), used under the same lock.
+    let senderKeyStore: SQLiteSenderKeyStore
     private let ratchetLock = Mutex(())
     /// The random source for Signal's keys and padding.
     private let random: @Sendable (Int) -> [UInt8]
 
     init(store: Store, environment: Environment, publisher: EventPublisher) {
         self.random = environment.randomBytes
+        senderKeyStore = SQLiteSenderKeyStore(store: store, clock: environment.now)
         signalStore = SQLiteSignalStore(store: store, clock: environment.now) { address, old, new in
             publisher.publish(.contactIdentityChanged, [
                 "address": .string(address.description), "user": .string(address.name.split(separator: "_").first.map(String.init) ?? address.name),

@@ -46,8 +46,12 @@ final class Outbox: Sendable {
     static func notOnWhatsAppReason(_ user: String) -> String { "\(user) is not on WhatsApp (no devices)" }
     static let reachOutRestrictedReason = "the server refused the message (error 463: the recipient's privacy settings do not allow it)"
 
+    /// A group send by an account the server does not count as a member (issue 12: `not_a_participant`).
+    static func notAParticipantReason(_ group: String) -> String { "this account is not a participant of \(group)" }
+
     static func errorCode(forReason reason: String?) -> WauseError.Code? {
         guard let reason else { return nil }
+        if reason.hasPrefix("this account is not a participant of ") { return .notAParticipant }
         if reason.hasSuffix(" is not on WhatsApp (no devices)") { return .notOnWhatsApp }
         if reason == reachOutRestrictedReason { return .reachOutRestricted }
         return nil
@@ -192,6 +196,10 @@ final class Outbox: Sendable {
             throw WauseError(.whatsappNotPaired, "this device is not linked")
         }
         guard let chat = JID(entry.chatJID) else { throw Failure.permanent("bad chat JID \(entry.chatJID)") }
+        if chat.server == .group {
+            return try await GroupSend(store: store, messaging: messaging, deviceList: deviceList, environment: environment, logger: logger)
+                .send(entry, group: chat, connection: connection)
+        }
         let ownUser = JID(user: ownDevice.user, server: .whatsApp)
         let lists = try await deviceList.devices(of: chat.user == ownUser.user ? [ownUser] : [chat, ownUser],
                                                  connection: connection)

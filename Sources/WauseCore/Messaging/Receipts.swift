@@ -45,10 +45,12 @@ struct Receipts: Sendable {
         default: return  // sender, inactive, peer_msg, hist_sync, server-error: nothing to record
         }
         let at = receipt.t.map(UnixTime.init(seconds:)) ?? environment.now()
+        // In a group the receipt comes from the group, naming the member's device (whatsmeow receipt.go parseReceipt).
+        let device = from.server == .group ? (receipt.participant ?? from) : from
         for id in receipt.ids {
-            guard let moved = try? store.advanceStatus(messageID: id, to: status, device: from.description, at: at), moved else { continue }
+            guard let moved = try? store.advanceStatus(messageID: id, to: status, device: device.description, at: at), moved else { continue }
             publisher.publish(.messageStatus, [
-                "message_id": .string(id), "status": .string(status.rawValue), "device": .string(from.description),
+                "message_id": .string(id), "status": .string(status.rawValue), "device": .string(device.description),
                 "chat_id": JSONValue(try? store.message(id: id)?.chatJID),
                 "at": .string(at.iso8601),
             ])
@@ -59,6 +61,10 @@ struct Receipts: Sendable {
     /// for that device only — with a new session from the keys it sent, or a fresh bundle.
     func resend(for receipt: ReceiptStanzas.Receipt, connection: ServerConnection) async {
         let id = receipt.id
+        if let group = receipt.from, group.server == .group {
+            await resendInGroup(for: receipt, group: group, connection: connection)
+            return
+        }
         guard let device = receipt.from, let message = try? store.message(id: id), message.fromMe, let raw = message.raw,
             let answered = try? store.countRetryAnswered(messageID: id, device: device.description),
             answered <= Receipts.maximumRetriesAnswered
@@ -115,7 +121,7 @@ struct Receipts: Sendable {
         handler: { context, arguments throws(WauseError) in
             let now = context.environment.now()
             var chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
-                try Recipients.resolve(text, store: context.store, now: now).chatJID
+                try Recipients.chatJID(text, store: context.store, now: now)
             }
             let given = arguments["message_ids"]?.arrayValue?.compactMap(\.stringValue)
             guard chat != nil || given != nil else { throw .invalidRequest("give chat or message_ids") }
@@ -139,7 +145,17 @@ struct Receipts: Sendable {
                 }
                 // All ids in one receipt share the chat (and, in 1:1 chats, the sender) (whatsmeow receipt.go MarkRead).
                 guard let to = JID(chatJID) else { throw WauseError(.internal, "the stored chat id \(chatJID) is not a JID") }
-                try session.connection.send(ReceiptStanzas.Receipt.read(ids: messages.map(\.id), chat: to, t: now.seconds).node)
+                if to.server == .group {
+                    // In a group, one receipt per sender, naming them (whatsmeow receipt.go MarkRead `sender`), in the order they wrote.
+                    var senders: [String] = []
+                    for message in messages where !senders.contains(message.senderJID ?? "") { senders.append(message.senderJID ?? "") }
+                    for sender in senders {
+                        let ids = messages.filter { ($0.senderJID ?? "") == sender }.map(\.id)
+                        try session.connection.send(ReceiptStanzas.Receipt.read(ids: ids, chat: to, t: now.seconds, sender: JID(sender)).node)
+                    }
+                } else {
+                    try session.connection.send(ReceiptStanzas.Receipt.read(ids: messages.map(\.id), chat: to, t: now.seconds).node)
+                }
             }
             try context.store.markChatRead(chat: chatJID, messageIDs: messages.map(\.id), now: now)
             return ["ok": true, "chat_id": .string(chatJID), "count": .int(Int64(messages.count)),

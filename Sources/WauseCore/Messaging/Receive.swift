@@ -24,13 +24,13 @@ struct Receive: Sendable {
 
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
-        router.on(.tag("message")) { [self] node, session in handle(node, connection: session.connection) }
+        router.on(.tag("message")) { [self] node, session in handle(node, connection: session.connection, session: session) }
     }
 
     /// whatsmeow sends at most 4 retry receipts per message (none once the count would reach 5).
     static let maximumRetries = 4
 
-    func handle(_ node: Node, connection: ServerConnection) {
+    func handle(_ node: Node, connection: ServerConnection, session: ConnectionSession? = nil) {
         let message: MessageEnvelope
         do { message = try MessageEnvelope(parsing: node) } catch {
             logger.debug("\(error); ignored")
@@ -38,8 +38,16 @@ struct Receive: Sendable {
         }
         guard let from = message.from else { return }
         let id = message.id
+        if from.server == .group, message.participant != nil {
+            handleGroup(message, node: node, group: from, connection: connection)
+            // A group we have not heard of yet (its create notification was missed): fetch its name and members.
+            if let session, (try? store.group(jid: from.description)) == nil {
+                GroupNotifications.fetchInBackground(from, session: session, store: store, environment: environment, logger: logger)
+            }
+            return
+        }
         if from.server == .group || from.server == .broadcast || message.participant != nil {
-            // Group messages are not part of this milestone: say so to the server rather than
+            // Broadcast lists and status are not served: say so to the server rather than
             // leaving the stanza unanswered (nack 551, "unsupported LID group" is the closest).
             try? connection.send(Node(tag: "ack", attributes: ["id": .text(id), "class": "message", "to": .jid(from), "error": "551"]))
             return
@@ -133,13 +141,16 @@ struct Receive: Sendable {
 
     /// Records the failure and asks the sender to try again (whatsmeow retry.go sendRetryReceipt); the retry receipt also serves
     /// as the answer to the stanza.
-    private func failed(_ message: MessageEnvelope, from: JID, reason: String, connection: ServerConnection) {
+    func failed(_ message: MessageEnvelope, from: JID, reason: String, connection: ServerConnection) {
         let id = message.id
         let now = environment.now()
         let count = (try? store.recordDecryptFailure(messageID: id, sender: from.description, reason: reason, now: now)) ?? 1
         logger.warning("cannot decrypt message \(id) from \(from) (attempt \(count)): \(reason)")
         guard count <= Receive.maximumRetries else {
-            try? connection.send(Node(tag: "ack", attributes: ["id": .text(id), "class": "message", "to": .jid(from), "error": "0"]))
+            // A group message's ack goes to the group, naming the sender (whatsmeow message.go sendAck: to = from, participant).
+            var ack: Attributes = ["id": .text(id), "class": "message", "to": .jid(message.from ?? from), "error": "0"]
+            if let participant = message.participant { ack["participant"] = .jid(participant) }
+            try? connection.send(Node(tag: "ack", attributes: ack))
             return
         }
         let identity = keys.current

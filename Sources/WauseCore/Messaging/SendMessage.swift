@@ -81,14 +81,21 @@ enum SendMessage {
             }
             return result
         }
-        let contact = try Recipients.resolve(phone ?? to ?? "", store: context.store, now: now)
-        guard let recipientPhone = contact.phone else {
-            throw .invalidRequest("\(contact.chatJID) has no known phone number yet; send to their phone number")
+        let chatJID: String, contactID: Int64?, recipientPhone: String
+        if phone == nil, let group = try await groupRecipient(to ?? "", context: context) {
+            // A group: `to` in the result is its JID (issue 12: sending works through whatsapp_send_message {to: group}).
+            (chatJID, contactID, recipientPhone) = (group.description, nil, group.description)
+        } else {
+            let contact = try Recipients.resolve(phone ?? to ?? "", store: context.store, now: now)
+            guard let contactPhone = contact.phone else {
+                throw .invalidRequest("\(contact.chatJID) has no known phone number yet; send to their phone number")
+            }
+            (chatJID, contactID, recipientPhone) = (contact.chatJID, contact.id, contactPhone)
         }
         var message = WAWebProtobufsE2E_Message()
         var quoted: MessageRecord?
         if let quotedID = arguments["quoted_message_id"]?.stringValue {
-            guard let original = try context.store.message(id: quotedID), original.chatJID == contact.chatJID else {
+            guard let original = try context.store.message(id: quotedID), original.chatJID == chatJID else {
                 throw WauseError(.notFound, "no message \(quotedID) in the chat with \(recipientPhone)")
             }
             quoted = original
@@ -106,19 +113,58 @@ enum SendMessage {
             message.conversation = text
         }
         let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: context.environment.randomBytes)
-        let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
+        let record = MessageRecord(id: id, chatJID: chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
                                    quotedID: quoted?.id, timestamp: now.truncatedToSeconds, status: .queued)
         var result: JSONObject = [
-            "ok": true, "to": .string(recipientPhone), "chat_id": .string(contact.chatJID), "message_id": .string(id),
+            "ok": true, "to": .string(recipientPhone), "chat_id": .string(chatJID), "message_id": .string(id),
             "timestamp": .string(now.iso8601), "status": .string(MessageStatus.queued.rawValue),
         ]
-        _ = try context.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now,
+        _ = try context.store.enqueue(record, contactID: contactID, payload: try MessageFormat.encode(message), now: now,
                                      idempotency: key.map { [result] in ($0, definition.name, result.merging(requestKey, .object(request))) })
         context.outbox.kick()
         let status = try await waitForAck(context: context, messageID: id)
-        if status == .failed, let stored = try context.store.message(id: id) { try throwIfRefused(stored, chatJID: contact.chatJID) }
+        if status == .failed, let stored = try context.store.message(id: id) { try throwIfRefused(stored, chatJID: chatJID) }
         result["status"] = .string(status.rawValue)
         return result
+    }
+
+    /// The group `text` names, if it names one: a group JID, or a name that only groups have (a
+    /// name shared by groups and contacts is `ambiguous_recipient`). A group we are not in is
+    /// `not_a_participant`; one we do not know yet is asked of the server.
+    static func groupRecipient(_ text: String, context: MethodContext) async throws(WauseError) -> JID? {
+        let trimmed = text.trimmingCharacters(in: " \t")
+        let group: JID
+        if trimmed.hasSuffix("@g.us") {
+            group = try Groups.resolve(trimmed, store: context.store)
+        } else {
+            guard !trimmed.isEmpty, !trimmed.contains("@"), trimmed.first.map({ $0 == "+" || $0.isNumber }) == false else { return nil }
+            let groups = try context.store.groups(named: trimmed)
+            guard !groups.isEmpty else { return nil }
+            let contacts = try context.store.contacts(named: trimmed)
+            guard contacts.isEmpty else {
+                throw WauseError(.ambiguousRecipient, "'\(trimmed)' names both a contact and a group; name one by JID",
+                                 details: ["candidates": .array(contacts.map { ["name": JSONValue($0.displayName), "jid": .string($0.chatJID)] }
+                                     + groups.map { ["name": .string($0.group.name), "jid": .string($0.group.jid.description)] })])
+            }
+            group = try Groups.resolve(trimmed, store: context.store)
+        }
+        let record: GroupRecord
+        if let stored = try context.store.group(jid: group.description) {
+            record = stored
+        } else {
+            record = try await Groups.refresh(group, context: context, doing: "send to \(group)")
+        }
+        guard record.isParticipant else {
+            throw WauseError(.notAParticipant, "this account is not a participant of \(group.description) (\(record.group.name))",
+                             details: ["group_id": .string(group.description)])
+        }
+        let own = try Groups.ownJIDs(context.store)
+        let standing = record.group.participants.first { Groups.isMember(GroupStanzas.Group(jid: group, name: "", participants: [$0]), own: own) }
+        if record.group.announce, standing?.admin == GroupStanzas.Admin.none {
+            throw WauseError(.invalidRequest, "only admins may send to \(record.group.name) (an announcement group)",
+                             details: ["group_id": .string(group.description), "reason": "announcement_group"])
+        }
+        return group
     }
 
     /// A message the outbox failed because the recipient is not on WhatsApp, or for the server's

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -220,5 +220,54 @@ enum Migrations {
     static let version4 = """
     ALTER TABLE device ADD COLUMN server_url TEXT;
     ALTER TABLE device ADD COLUMN server_root_key BLOB;
+    """
+
+    /// Groups (issue 12): the groups we know with their settings and our standing in them, their
+    /// participants, Signal sender keys (whatsmeow store sqlstore SenderKeyStore), and which
+    /// devices already hold our sender key for a group (whatsmeow send.go sendGroup sends the SKDM
+    /// only to devices lacking it; the table is cleared for a group when our key is replaced).
+    static let version5 = """
+    -- One row per group, keyed by its JID (`…@g.us`). Times are Unix milliseconds.
+    CREATE TABLE groups (
+        jid             TEXT PRIMARY KEY,
+        name            TEXT NOT NULL DEFAULT '',
+        topic           TEXT,
+        topic_id        TEXT,                 -- the description's id (w:g2 description prev)
+        owner           TEXT,                 -- the creator's JID as the server gives it
+        created_at      INTEGER,
+        addressing_mode TEXT NOT NULL DEFAULT 'pn',   -- pn or lid (whatsmeow types GroupInfo AddressingMode)
+        announce        INTEGER NOT NULL DEFAULT 0,   -- only admins send
+        locked          INTEGER NOT NULL DEFAULT 0,   -- only admins edit the info
+        participant     INTEGER NOT NULL DEFAULT 1,   -- we are a member; 0 once we left or were removed
+        invite_code     TEXT,
+        updated_at      INTEGER NOT NULL
+    );
+
+    -- Members by their JID as the group addresses them (phone or LID form), with the other form when known.
+    CREATE TABLE group_participants (
+        group_jid TEXT NOT NULL REFERENCES groups(jid) ON DELETE CASCADE,
+        jid       TEXT NOT NULL,
+        phone     TEXT,                       -- digits only
+        lid       TEXT,                       -- user part of the @lid JID
+        admin     TEXT NOT NULL DEFAULT 'none' CHECK (admin IN ('none', 'admin', 'superadmin')),
+        PRIMARY KEY (group_jid, jid)
+    );
+
+    -- Signal sender-key records (libsignal SenderKeyRecordStructure bytes) by group and sender device.
+    CREATE TABLE sender_keys (
+        group_id   TEXT NOT NULL,
+        sender     TEXT NOT NULL,             -- SignalAddress description, e.g. 98765:0 or 98765_1:3
+        record     BLOB NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (group_id, sender)
+    );
+
+    -- Devices that hold our current sender key for a group (they got our SKDM).
+    CREATE TABLE sender_key_holders (
+        group_jid  TEXT NOT NULL,
+        device_jid TEXT NOT NULL,
+        sent_at    INTEGER NOT NULL,
+        PRIMARY KEY (group_jid, device_jid)
+    );
     """
 }
