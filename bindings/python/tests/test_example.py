@@ -47,8 +47,10 @@ def test_example_prints_events_that_arrive_while_listening(tmp_path: Path) -> No
 
 
 def test_example_stops_on_ctrl_c(tmp_path: Path) -> None:
+    # PYTHONFAULTHANDLER: if it hangs, SIGABRT makes it print every thread's stack for the report.
     process = subprocess.Popen([sys.executable, str(EXAMPLE), str(tmp_path / "store"), "--seconds", "60"],
-                               env=library_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env={**library_env(), "PYTHONFAULTHANDLER": "1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         for line in process.stdout:
@@ -56,7 +58,12 @@ def test_example_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=10)
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            _, stderr = process.communicate(timeout=10)
+            raise AssertionError(f"still running 10 s after Ctrl-C; its threads:\n{stderr}") from None
         assert time.monotonic() - started < 5
     finally:
         if process.poll() is None:

@@ -117,3 +117,29 @@ def test_async_client_close_and_wait_ready(simulator: Simulator, linked_config: 
         wait_in_inbox(simulator, CAROL, sent["message_id"])
 
     asyncio.run(main())
+
+
+def test_close_is_not_held_up_by_a_count_an_interrupt_left_on_its_own_thread(tmp_path: Path) -> None:
+    # A KeyboardInterrupt landing between a call's count and its `finally` leaves the count behind
+    # on the interrupted thread; close() on that same thread (the `with` block's exit after Ctrl-C)
+    # must not wait for a call that is not in flight. Calls on other threads are still waited for.
+    client = wause.Client(data_dir=str(tmp_path / "store"))
+    handle = client._handle
+    with handle._condition:
+        handle._users[threading.get_ident()] = 1  # what the interrupt leaves
+    done = threading.Event()
+    closer = threading.Thread(target=lambda: (client.close(), done.set()), daemon=True)
+    closer.start()
+    # Another thread's count is a call in flight: the closer waits for it.
+    assert not done.wait(0.5)
+    with handle._condition:
+        del handle._users[threading.get_ident()]
+        handle._condition.notify_all()
+    assert done.wait(DEADLINE)
+    # On its own thread, the leftover count does not hold close() up.
+    other = wause.Client(data_dir=str(tmp_path / "other"))
+    with other._handle._condition:
+        other._handle._users[threading.get_ident()] = 1
+    started = time.monotonic()
+    assert other.close() == {"flushed": 0, "left_queued": 0}
+    assert time.monotonic() - started < DEADLINE

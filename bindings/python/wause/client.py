@@ -150,7 +150,8 @@ class _Handle:
         self._pointer: Optional[int] = pointer
         self.thunk = thunk
         self._condition = threading.Condition()
-        self._users = 0
+        #: Calls in flight, per thread (``threading.get_ident()``).
+        self._users: dict[int, int] = {}
         self._closing = False
         self._destroyed = False
         #: ``{"flushed", "left_queued"}`` from ``wause_client_close``, once destroyed.
@@ -171,14 +172,18 @@ class _Handle:
         with self._condition:
             if self._closing or self._pointer is None:
                 raise InvalidRequest(_CLOSED_MESSAGE)
-            self._users += 1
+            thread = threading.get_ident()
+            self._users[thread] = self._users.get(thread, 0) + 1
             pointer = self._pointer
         try:
             yield pointer
         finally:
             with self._condition:
-                self._users -= 1
-                if self._users == 0:
+                left = self._users.get(thread, 0) - 1
+                if left > 0:
+                    self._users[thread] = left
+                else:
+                    self._users.pop(thread, None)
                     self._condition.notify_all()
 
     def destroy(self, grace_seconds: Optional[float] = None) -> bool:
@@ -193,7 +198,12 @@ class _Handle:
                     return False
                 return True
             self._closing = True
-            drained = self._condition.wait_for(lambda: self._users == 0, _remaining(deadline))
+            # Calls on other threads are waited for. A count left on this very thread cannot be a
+            # call in flight (this thread is here): only a KeyboardInterrupt landing between the
+            # count and its `finally` leaves one, and waiting for it would hang close() forever.
+            closer = threading.get_ident()
+            drained = self._condition.wait_for(lambda: all(thread == closer for thread in self._users),
+                                               _remaining(deadline))
             pointer = self._pointer
             if drained:
                 self._pointer = None
