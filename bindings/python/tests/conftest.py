@@ -127,6 +127,20 @@ class Simulator:
         assert status in (200, 201), (status, account)
         return account
 
+    def settled_connections(self) -> List[Dict[str, Any]]:
+        """``GET /connections`` once closes in progress have been booked: the simulator drops a
+        connection when it reads its close, a moment after the client's side has closed, and has
+        no event for it, so this re-reads the list (under the deadline) until it is empty and
+        answers what is left then."""
+        pause = threading.Event()
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            status, connections = self.admin("GET", "/connections")
+            assert status == 200, (status, connections)
+            if not connections or time.monotonic() > deadline:
+                return connections
+            pause.wait(0.02)
+
     def devices(self, phone: str) -> List[Dict[str, Any]]:
         status, devices = self.admin("GET", f"/accounts/{phone}/devices")
         assert status == 200, (status, devices)

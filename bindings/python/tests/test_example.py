@@ -50,6 +50,10 @@ def test_example_stops_on_ctrl_c(tmp_path: Path) -> None:
     # PYTHONFAULTHANDLER: if it hangs, SIGABRT makes it print every thread's stack for the report.
     process = subprocess.Popen([sys.executable, str(EXAMPLE), str(tmp_path / "store"), "--seconds", "60"],
                                env={**library_env(), "PYTHONFAULTHANDLER": "1"},
+                               # A shell without job control starts background commands with SIGINT
+                               # ignored, and Python then installs no KeyboardInterrupt handler: give
+                               # the example the default disposition, as a terminal would.
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

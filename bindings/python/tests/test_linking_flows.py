@@ -226,7 +226,7 @@ def test_the_phone_unlinking_the_connected_device_logs_it_out(
     assert current["state"] == "logged_out" and current["account"] is None, current
     assert current["last_error"], current
     # No reconnect loop: the engine keeps no connection to the simulator.
-    assert simulator.admin("GET", "/connections") == (200, [])
+    assert simulator.settled_connections() == []
 
 
 # Refusals ----------------------------------------------------------------------------------------
