@@ -151,14 +151,7 @@ extension Receipts {
             var own = ownDevice
             if lidMode, let lid = account.lid.flatMap({ JID($0) }) { own = JID(user: lid.user, device: ownDevice.device, server: .lid) }
             try store.removeSenderKeyHolder(group: group.description, device: device.description)
-            let address = MessageFormat.address(of: device)
-            var bundles: [JID: PreKeyBundle] = [:]
-            if let bundle = receipt.bundle(for: device) {
-                bundles[device] = bundle
-                try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
-            } else if try messaging.devicesWithoutSession([device]).isEmpty == false {
-                bundles = try await PreKeyBundles.fetch([device], connection: connection, environment: environment)
-            }
+            let bundles = try await bundlesForResend(to: device, answering: receipt, connection: connection)
             let name = SenderKeyName(groupId: group.description, sender: MessageFormat.address(of: own))
             let distribution = try messaging.withRatchet {
                 try GroupSessionBuilder(store: messaging.senderKeyStore, random: environment.randomBytes).create(for: name)

@@ -57,6 +57,20 @@ struct Receipts: Sendable {
         }
     }
 
+    /// The keys a retry's resend to `device` is encrypted with, for 1:1 and group resends alike
+    /// (whatsmeow retry.go handleRetryReceipt): the bundle the receipt carries replaces our session
+    /// with that device; without one, a bundle is fetched only if we have no session.
+    func bundlesForResend(to device: JID, answering receipt: ReceiptStanzas.Receipt,
+                          connection: ServerConnection) async throws -> [JID: PreKeyBundle] {
+        if let bundle = receipt.bundle(for: device) {
+            let address = MessageFormat.address(of: device)
+            try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
+            return [device: bundle]
+        }
+        guard try messaging.devicesWithoutSession([device]).isEmpty == false else { return [:] }
+        return try await PreKeyBundles.fetch([device], connection: connection, environment: environment)
+    }
+
     /// whatsmeow retry.go handleRetryReceipt, the sender's side: the device `from` could not decrypt our message; encrypt it again
     /// for that device only — with a new session from the keys it sent, or a fresh bundle.
     func resend(for receipt: ReceiptStanzas.Receipt, connection: ServerConnection) async {
@@ -73,14 +87,7 @@ struct Receipts: Sendable {
             return
         }
         do {
-            let address = MessageFormat.address(of: device)
-            var bundles: [JID: PreKeyBundle] = [:]
-            if let bundle = receipt.bundle(for: device) {
-                bundles[device] = bundle
-                try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
-            } else if try messaging.devicesWithoutSession([device]).isEmpty == false {
-                bundles = try await PreKeyBundles.fetch([device], connection: connection, environment: environment)
-            }
+            let bundles = try await bundlesForResend(to: device, answering: receipt, connection: connection)
             guard let account = try store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
             var plaintext = raw
             if device.user == own.user {
