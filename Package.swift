@@ -115,7 +115,9 @@ let package = Package(
         .testTarget(name: "WauseCoreTests", dependencies: [
             "WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseProto", "WauseSignal", "WauseTestSupport",
             "WauseSQLite", "WauseProtocol",
-        ]),
+            // Independent encoders for the media tests' inputs (a PNG with alpha, a WebP sticker).
+            "CPNG", "CWebP",
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport"]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseSupport", "WauseTestSupport"]),
     ]
