@@ -154,6 +154,31 @@ import Glibc
         #expect(copies().isEmpty)
     }
 
+    @Test func aDirectorySwappedForASymlinkOutAfterTheCheckIsRefused() {
+        mkdir(root + "/album", 0o700)
+        write(root + "/album/photo.txt", Array("inside".utf8))
+        write(outside + "/photo.txt", Array("secret".utf8))
+        var intake = intake()
+        // After realpath said root/album/photo.txt, album becomes a link out of the root: the
+        // lstat and the open both follow it to the same outside file, so only the descriptor's
+        // own path (/proc/self/fd) shows where it went.
+        intake.afterRealPath = { _ in
+            rename(self.root + "/album", self.root + "/album-old")
+            symlink(self.outside, self.root + "/album")
+        }
+        let error = refusal(root + "/album/photo.txt", with: intake)
+        #expect(error?.code == .forbiddenPath)
+        #expect(error?.message.contains("led outside") == true)
+        #expect(copies().isEmpty)
+    }
+
+    @Test func theResultDescribesTheFile() throws {
+        write(root + "/notes.txt", Array("hello".utf8))
+        let file = try intake().take(path: root + "/notes.txt")
+        #expect(file.json == ["type": "document", "mimetype": "text/plain", "size": 5, "file_name": "notes.txt",
+                              "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"])
+    }
+
     @Test func aFIFOIsRefusedWithoutBlocking() {
         #expect(mkfifo(root + "/pipe", 0o600) == 0)
         let error = refusal(root + "/pipe.txt".replacingOccurrences(".txt", ""))

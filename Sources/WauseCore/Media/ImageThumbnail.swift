@@ -41,9 +41,10 @@ public struct ImageThumbnail: Sendable, Equatable {
                               thumbnailWidth: width, thumbnailHeight: height)
     }
 
-    /// Only the size (a sticker's `width`/`height`), read from the header without decoding.
+    /// Only the size (a sticker's `width`/`height`), read from the header without decoding: the
+    /// first 64 KiB hold it (WebP's is in its first 30 bytes; a JPEG's SOF follows its EXIF, ≤ 64 KiB).
     public static func size(path: String, format: SniffedFormat) throws(WauseError) -> ImageThumbnail {
-        let bytes = try readWhole(path)
+        let bytes = try readWhole(path, limit: 1 << 16)
         let (width, height) = try dimensions(bytes, format: format)
         return ImageThumbnail(width: width, height: height, jpeg: [], thumbnailWidth: 0, thumbnailHeight: 0)
     }
@@ -191,7 +192,7 @@ public struct ImageThumbnail: Sendable, Equatable {
         return Array(UnsafeBufferPointer(start: output, count: Int(size)))
     }
 
-    static func readWhole(_ path: String) throws(WauseError) -> [UInt8] {
+    static func readWhole(_ path: String, limit: Int = .max) throws(WauseError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .internal("cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
@@ -205,6 +206,7 @@ public struct ImageThumbnail: Sendable, Equatable {
             }
             if count == 0 { return bytes }
             bytes += chunk[0..<count]
+            if bytes.count >= limit { return Array(bytes.prefix(limit)) }
         }
     }
 }

@@ -22,6 +22,16 @@ public struct MediaFile: Sendable, Equatable {
     public var image: ImageThumbnail?
     /// Ogg/Opus audio: the 64-sample waveform and the duration.
     public var voice: VoiceWaveform?
+
+    /// The fields of a message result's `media` object (issue 13 "Definitions") this file fills.
+    public var json: JSONObject {
+        var object: JSONObject = ["type": .string(mediaType.rawValue), "mimetype": .string(mimetype), "size": .int(size),
+                                  "sha256": .string(Hex.encode(sha256))]
+        if mediaType == .document { object["file_name"] = .string(fileName) }
+        if let image { object["width"] = .int(Int64(image.width)); object["height"] = .int(Int64(image.height)) }
+        if let voice { object["seconds"] = .int(Int64(voice.seconds)) }
+        return object
+    }
 }
 
 /// Takes in a file an agent names for `whatsapp_send_file`. The path is hostile: only a regular
@@ -40,8 +50,10 @@ public struct MediaIntake: Sendable {
     public var maxBytes: Int64
     public var blockedExtensions: Set<String>
     var randomBytes: @Sendable (Int) -> [UInt8]
-    /// Runs between the path check and the open: tests swap the file there, to show the check on
-    /// the open descriptor refuses what the path check did not see.
+    /// Run between the real-path check and the lstat, and between the lstat and the open: tests
+    /// swap files and directories there, to show the checks on the open descriptor refuse what the
+    /// checks on the path did not see.
+    var afterRealPath: (@Sendable (String) -> Void)?
     var afterPathCheck: (@Sendable (String) -> Void)?
 
     public init(config: ClientConfig, randomBytes: @escaping @Sendable (Int) -> [UInt8]) {
@@ -72,6 +84,7 @@ public struct MediaIntake: Sendable {
         if let fileName { try Self.validateFileName(fileName) }
         let type = declared ?? MediaTypeCheck.impliedType(extension: MediaTypeCheck.fileExtension(name))
 
+        afterRealPath?(real)
         var checked = stat()
         guard lstat(real, &checked) == 0 else { throw refusal(path) }
         try Self.requireRegular(checked.st_mode, path: path)
@@ -97,6 +110,14 @@ public struct MediaIntake: Sendable {
                              details: ["file_path": .string(path)])
         }
         try Self.requireRegular(opened.st_mode, path: path)
+        // The lstat above followed the directories of the path as they were then: one swapped for
+        // a symlink after realpath leads both the lstat and the open outside. What the descriptor
+        // really is, the kernel says in /proc/self/fd; where /proc is missing, the dev/inode check
+        // is all there is.
+        if let opened = Self.descriptorPath(source), !Self.contains(roots.compactMap(Self.realPath), opened) {
+            throw WauseError(.forbiddenPath, "'\(path)' led outside the media directories when it was opened (a directory on its way "
+                             + "was replaced); nothing was sent", details: ["file_path": .string(path)])
+        }
 
         let limit = limit(for: type)
         guard Int64(opened.st_size) <= limit else { throw tooLarge(path, size: Int64(opened.st_size), limit: limit, type: type) }
@@ -176,6 +197,14 @@ public struct MediaIntake: Sendable {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// The path the kernel has for an open descriptor (Linux's /proc/self/fd/N), nil without /proc.
+    static func descriptorPath(_ descriptor: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func contains(_ roots: [String], _ real: String) -> Bool {
