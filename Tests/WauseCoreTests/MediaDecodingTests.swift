@@ -163,3 +163,49 @@ import Glibc
         return String(here[..<here.lastIndex(of: "/")!]) + "/Fixtures/" + name
     }
 }
+
+/// `MP4Duration` on hand-built ISO base media files: `moov` after `mdat` (as cameras write it),
+/// version 0 and 1 `mvhd`, and files without one.
+@Suite struct MP4DurationTests {
+    let directory = TemporaryDirectory(prefix: "wause-media")
+
+    static func box(_ type: String, _ payload: [UInt8]) -> [UInt8] {
+        let size = UInt32(8 + payload.count)
+        return [UInt8(size >> 24), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)] + Array(type.utf8) + payload
+    }
+
+    static func be(_ value: UInt64, _ width: Int) -> [UInt8] { (0..<width).reversed().map { UInt8(value >> (8 * UInt64($0)) & 0xFF) } }
+
+    static func movie(version: UInt8, timescale: UInt64, duration: UInt64) -> [UInt8] {
+        let width = version == 1 ? 8 : 4
+        let header = [version, 0, 0, 0] + [UInt8](repeating: 0, count: 2 * width) + be(timescale, 4) + be(duration, width)
+            + [UInt8](repeating: 0, count: 80)
+        return box("ftyp", Array("isom".utf8) + [0, 0, 2, 0] + Array("isomiso2mp41".utf8))
+            + box("mdat", [UInt8](repeating: 0xAB, count: 5000))
+            + box("moov", box("mvhd", header) + box("trak", [UInt8](repeating: 0, count: 16)))
+    }
+
+    func take(_ bytes: [UInt8], as type: MediaType = .video) throws -> MediaFile {
+        let path = directory.file("clip.mp4")
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        return try MediaIntake(roots: [directory.path], mediaDirectory: directory.file("media"), randomBytes: SystemRandom.bytes)
+            .take(path: path, mediaType: type)
+    }
+
+    @Test func aVideoGetsItsSecondsFromMvhd() throws {
+        let file = try take(Self.movie(version: 0, timescale: 1000, duration: 12_600))
+        #expect(file.format == .mp4)
+        #expect(file.mimetype == "video/mp4")
+        #expect(file.seconds == 13)
+        #expect(file.json["seconds"] == 13)
+        #expect(try take(Self.movie(version: 1, timescale: 90_000, duration: 90_000 * 3_600)).seconds == 3_600)
+    }
+
+    @Test func noMvhdMeansNoSeconds() throws {
+        var bytes = Self.movie(version: 0, timescale: 1000, duration: 5000)
+        bytes.removeLast(112 + 24)  // cut into moov: its size now runs past the end
+        #expect(try take(bytes).seconds == nil)
+    }
+}

@@ -22,6 +22,8 @@ public struct MediaFile: Sendable, Equatable {
     public var image: ImageThumbnail?
     /// Ogg/Opus audio: the 64-sample waveform and the duration.
     public var voice: VoiceWaveform?
+    /// Audio and video: whole seconds, where the file says (Ogg/Opus, MP4/MOV/3GP/M4A).
+    public var seconds: Int?
 
     /// The fields of a message result's `media` object (issue 13 "Definitions") this file fills.
     public var json: JSONObject {
@@ -29,7 +31,7 @@ public struct MediaFile: Sendable, Equatable {
                                   "sha256": .string(Hex.encode(sha256))]
         if mediaType == .document { object["file_name"] = .string(fileName) }
         if let image { object["width"] = .int(Int64(image.width)); object["height"] = .int(Int64(image.height)) }
-        if let voice { object["seconds"] = .int(Int64(voice.seconds)) }
+        if let seconds { object["seconds"] = .int(Int64(seconds)) }
         return object
     }
 }
@@ -138,14 +140,20 @@ public struct MediaIntake: Sendable {
         let copy = try copyOut(source, head: &buffer, headCount: filled, limit: limit, path: path, type: type,
                                extension: format.fileExtension ?? MediaTypeCheck.fileExtension(name).flatMap(Self.safeExtension) ?? "bin")
         var file = MediaFile(path: copy.path, size: copy.size, sha256: copy.sha256, mediaType: type, format: format,
-                             mimetype: mimetype, fileName: name, image: nil, voice: nil)
+                             mimetype: mimetype, fileName: name, image: nil, voice: nil, seconds: nil)
         do throws(WauseError) {
             switch type {
             case .image: file.image = try ImageThumbnail.make(path: copy.path, format: format)
             case .sticker: file.image = try ImageThumbnail.size(path: copy.path, format: format)
-            case .voice: file.voice = try VoiceWaveform.analyze(path: copy.path)
-            case .audio where format == .oggOpus: file.voice = try VoiceWaveform.analyze(path: copy.path)
-            default: break
+            case .voice, .audio, .video:
+                // Voice is always Ogg/Opus; audio may be too (a waveform then) or MP3/AAC (no cheap length).
+                if format == .oggOpus {
+                    file.voice = try VoiceWaveform.analyze(path: copy.path)
+                    file.seconds = file.voice?.seconds
+                } else if [.mp4, .m4a, .quicktime, .threeGPP].contains(format) {
+                    file.seconds = MP4Duration.seconds(path: copy.path)
+                }
+            case .document: break
             }
         } catch {
             unlink(copy.path)
