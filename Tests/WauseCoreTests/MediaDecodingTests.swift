@@ -136,6 +136,29 @@ import Glibc
         #expect(asImage.image?.thumbnailWidth == 72)
     }
 
+    @Test func anImageTooLargeToDecodeGoesWithoutAPreview() throws {
+        // A PNG whose header claims 30000×30000 pixels (900 M, far over the decode cap) and whose
+        // data is a stub: its size is read from the header, and no decode is attempted.
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in body {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            crc ^= 0xFFFF_FFFF
+            return MP4DurationTests.be(UInt64(data.count), 4) + body + MP4DurationTests.be(UInt64(crc), 4)
+        }
+        let header = MP4DurationTests.be(30_000, 4) + MP4DurationTests.be(30_000, 4) + [8, 2, 0, 0, 0]
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", [0x78, 0x9C])
+            + chunk("IEND", [])
+        let file = try intake().take(path: write("panorama.png", png))
+        let image = try #require(file.image)
+        #expect((image.width, image.height) == (30_000, 30_000))
+        #expect(image.jpeg.isEmpty)
+        #expect(file.json["width"] == 30_000)
+    }
+
     @Test func aCorruptImageIsRefused() {
         let bad = write("broken.jpg", [0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0x42, count: 200))
         #expect {

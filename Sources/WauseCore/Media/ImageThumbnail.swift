@@ -27,9 +27,22 @@ public struct ImageThumbnail: Sendable, Equatable {
     /// above any photo, so a small file claiming huge dimensions (a decompression bomb) is refused.
     static let maximumDecodedPixels = 25_000_000
 
-    /// The size and preview of the image at `path` (a JPEG, PNG or WebP, at most 16 MB).
+    /// The size and preview of the image at `path` (a JPEG, PNG or WebP, at most 16 MB). A file
+    /// whose header does not parse is refused; one that parses but will not decode here (a CMYK
+    /// JPEG, more pixels than `maximumDecodedPixels`) goes without a preview, which the message
+    /// allows, rather than not at all.
     public static func make(path: String, format: SniffedFormat, maximumSide: Int = maximumSide) throws(WauseError) -> ImageThumbnail {
         let bytes = try readWhole(path)
+        let (width, height) = try dimensions(bytes, format: format)
+        guard width > 0, height > 0 else { throw undecodable(format, "zero size") }
+        do {
+            return try preview(bytes, format: format, maximumSide: maximumSide)
+        } catch {
+            return ImageThumbnail(width: width, height: height, jpeg: [], thumbnailWidth: 0, thumbnailHeight: 0)
+        }
+    }
+
+    static func preview(_ bytes: [UInt8], format: SniffedFormat, maximumSide: Int) throws(WauseError) -> ImageThumbnail {
         let image = try decode(bytes, format: format, atLeast: maximumSide)
         let scale = min(1, Double(maximumSide) / Double(max(image.width, image.height)))
         let width = max(1, Int((Double(image.width) * scale).rounded()))

@@ -265,7 +265,8 @@ public struct MediaIntake: Sendable {
     }
 
     /// Streams the rest of `source` after the head into a new 0600 file, hashing on the way; the
-    /// copy is flushed to disk before it is named in a result (persist before acknowledging).
+    /// copy is written as `.part`, flushed to disk and only then renamed to its final name (persist
+    /// before acknowledging; a crash mid-copy leaves no file that looks whole).
     func copyOut(_ source: Int32, head buffer: inout [UInt8], headCount: Int, limit: Int64, path: String, type: MediaType,
                  extension ext: String) throws(WauseError) -> (path: String, size: Int64, sha256: [UInt8]) {
         let folder = mediaDirectory + "/outgoing"
@@ -273,8 +274,9 @@ public struct MediaIntake: Sendable {
             throw .internal("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
         let target = folder + "/" + Hex.encode(randomBytes(16)) + "." + ext
-        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw .internal("cannot create \(target): \(String(cString: strerror(errno)))") }
+        let partial = target + ".part"
+        let output = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw .internal("cannot create \(partial): \(String(cString: strerror(errno)))") }
         var hasher = SHA256()
         var total: Int64 = 0
         var pending = headCount
@@ -301,10 +303,11 @@ public struct MediaIntake: Sendable {
                 pending = try readSome(source, into: &buffer, from: 0)
             }
             guard fsync(output) == 0 else { throw .internal("flushing the copy failed: \(String(cString: strerror(errno)))") }
+            guard rename(partial, target) == 0 else { throw .internal("naming the copy failed: \(String(cString: strerror(errno)))") }
             close(output)
         } catch {
             close(output)
-            unlink(target)
+            unlink(partial)
             throw error
         }
         return (target, total, Array(hasher.finalize()))
