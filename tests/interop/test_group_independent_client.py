@@ -1,0 +1,367 @@
+"""An independent WhatsApp client and a wause engine in one group, through wause-sim (issue 12,
+"An independent client … exchanges group messages with a wause client through the sim").
+
+The independent client is sim_client.py's (websockets, dissononce, baileys-python's binary XML,
+python-axolotl 0.2.3): its sender keys are python-axolotl's GroupSessionBuilder/GroupCipher, and
+the `w:g2` iq, the usync, the prekey fetch and the group `<message>` are written here from
+whatsmeow (group.go createGroup, user.go, prekeys.go, send.go sendGroup/prepareMessageNode,
+message.go decryptGroupMsg) — nothing of our Swift code. The engine is a real `wause-mcp`
+(toolsets core,groups) driven through its MCP tools and event stream, as in
+test_independent_client_and_wause.py. A third member is a virtual phone of the sim, whose inbox
+shows what it decrypted.
+
+Both ways of making the group are tried:
+  1. the independent client creates it (`<iq xmlns=w:g2 to=@g.us type=set><create subject key>`);
+     the engine learns it from the `w:gp2` notification;
+  2. the engine creates it (`whatsapp_create_group`); the independent client gets the `create`
+     notification.
+In each: messages both ways. Independent → wause: the SKDM in a pairwise pkmsg to every device
+that lacks it (the engine's, the phones') plus one `skmsg`; the ack's phash is checked against
+ParticipantHash v2 computed here. wause → independent: its SKDM decrypted pairwise and its skmsg
+by python-axolotl. A second message each way reuses the sender key: no pairwise part at all.
+The engine files every message once, in the group's chat, with `from` the sender and `author`
+their push name.
+
+Run: WAUSE_SIM=.build/debug/wause-sim WAUSE_MCP=.build/debug/wause-mcp \\
+    .venv-interop/bin/python -m pytest -q tests/interop/test_group_independent_client.py
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import os
+
+import pytest
+from axolotl.axolotladdress import AxolotlAddress
+from axolotl.groups.groupcipher import GroupCipher
+from axolotl.groups.groupsessionbuilder import GroupSessionBuilder
+from axolotl.groups.senderkeyname import SenderKeyName
+from axolotl.protocol.senderkeydistributionmessage import SenderKeyDistributionMessage
+from axolotl.tests.groups.inmemorysenderkeystore import InMemorySenderKeyStore
+
+import sim_client as sc
+from sim_client import DEADLINE, SIM_BINARY, SimProcess
+from test_independent_client_and_wause import MCP_BINARY, Engine, Peer, new_message_id, node, stopped_cleanly, wait_until
+
+_phones = itertools.count(15558300001)
+_ids = itertools.count(1)
+
+
+def create_account(sim, phone: str, push_name: str) -> dict:
+    response = sim.admin("POST", "/accounts", {"phone": phone, "push_name": push_name})
+    assert response.status == 201, response
+    return response.json()
+
+
+def device_jid(user_jid: str, device: int) -> str:
+    user, server = user_jid.split("@")
+    return f"{user}:{device}@{server}" if device else user_jid
+
+
+def participant_hash_v2(devices: list[str]) -> str:
+    """whatsmeow send.go participantListHashV2: "2:" + unpadded base64 of the first 6 bytes of
+    SHA-256 over the sorted `user.agent:device@server` strings (types/jid.go ADString)."""
+    def ad_string(jid: str) -> str:
+        user, server = jid.split("@")
+        user, _, device = user.partition(":")
+        return f"{user}.0:{device or 0}@{server}"
+    digest = hashlib.sha256("".join(sorted(ad_string(j) for j in devices)).encode()).digest()
+    return "2:" + base64.b64encode(digest[:6]).decode().rstrip("=")
+
+
+def sender_key_distribution(group: str, skdm: bytes) -> bytes:
+    """waE2E.Message{senderKeyDistributionMessage = 2 {groupID = 1, axolotlSenderKeyDistributionMessage = 2}}
+    (proto/WAE2E.proto; whatsmeow send.go sendGroup)."""
+    return sc.pb_bytes(2, sc.pb_bytes(1, group) + sc.pb_bytes(2, skdm))
+
+
+class GroupClient(Peer):
+    """The independent client as a group member: python-axolotl sender keys beside its sessions."""
+
+    def __init__(self, sim: SimProcess, root: bytes, account: dict):
+        super().__init__(sim, root, account)
+        # python-axolotl keeps one trusted identity per name (the user), as libsignal-java 2.x did;
+        # on WhatsApp every device of a user has its own identity key (whatsmeow keeps identities
+        # per `user.device` address), so a second device of the same user would look like an
+        # identity change. Trust per device is the 1:1 tests' business; here every device is trusted.
+        self.store.identityKeyStore.isTrustedIdentity = lambda name, key: True
+        self.sender_keys = InMemorySenderKeyStore()
+        self.holders: dict[str, set[str]] = {}  # group → the devices that got our SKDM
+
+    @property
+    def own_address(self) -> AxolotlAddress:
+        return AxolotlAddress(*sc.signal_name(self.device_jid))
+
+    # -- iqs -----------------------------------------------------------------------------------
+
+    def group_server_iq(self, type_: str, children):
+        """`<iq xmlns=w:g2 to=@g.us>` (whatsmeow group.go sendGroupIQ with types.GroupServerJID). The
+        empty-user `@g.us` is a jid-typed attribute: written as the JID pair `FA 00 <g.us>`, as
+        whatsmeow's encoder writes it (baileys-python would write the text "@g.us")."""
+        iq_id = f"gi-{next(_ids)}"
+        stanza = node("iq", {"id": iq_id, "to": "@g.us", "type": type_, "xmlns": "w:g2"}, children)
+        encoded = sc.encode_node(stanza)
+        as_text = bytes([sc.token("to"), 0xFC, 5]) + b"@g.us"
+        assert encoded.count(as_text) == 1, encoded.hex()
+        self.companion.send_plaintext(encoded.replace(as_text, bytes([sc.token("to"), 0xFA, 0x00, sc.token("g.us")])))
+        return self.expect(lambda s: s.tag == "iq" and s.attrs.get("id") == iq_id, f"the answer to w:g2 {type_}")
+
+    def create_group(self, subject: str, members: list[str]):
+        """whatsmeow group.go CreateGroup: `<create subject key><participant jid/>…</create>` → `<group id=…>`."""
+        key = new_message_id()
+        answer = self.group_server_iq("set", [node("create", {"subject": subject, "key": key},
+                                                   [node("participant", {"jid": jid}) for jid in members])])
+        assert answer.attrs.get("type") == "result", answer
+        [group] = [c for c in answer.content if c.tag == "group"]
+        return group
+
+    def usync_devices(self, users: list[str]) -> dict[str, list[str]]:
+        """One usync for every member (whatsmeow user.go GetUserDevicesContext): user JID → device JIDs."""
+        answer = self.query("usync", "get", [node("usync", {"sid": f"g{next(_ids)}", "mode": "query", "last": "true",
+                                                            "index": "0", "context": "message"}, [
+            node("query", {}, [node("devices", {"version": "2"})]),
+            node("list", {}, [node("user", {"jid": user}) for user in users]),
+        ])])
+        assert answer.attrs.get("type") == "result", answer
+        listed = {}
+        for user in answer.content[0].content[0].content:
+            devices = next(child for child in user.content if child.tag == "devices")
+            listed[user.attrs["jid"]] = [device_jid(user.attrs["jid"], int(d.attrs["id"])) for d in devices.content[0].content]
+        assert set(listed) == set(users), (listed, users)
+        return listed
+
+    def fetch_sessions(self, devices: list[str]) -> None:
+        """One `<iq xmlns=encrypt type=get><key><user jid/>…` for every device we have no session with (whatsmeow prekeys.go fetchPreKeys)."""
+        missing = [d for d in devices if not self.store.containsSession(*sc.signal_name(d))]
+        if not missing:
+            return
+        answer = self.query("encrypt", "get", [node("key", {}, [node("user", {"jid": d}) for d in missing])])
+        assert answer.attrs.get("type") == "result", answer
+        users = answer.content[0].content
+        assert sorted(u.attrs["jid"] for u in users) == sorted(missing), users
+        for user in users:
+            sc.process_bundle(self.store, user)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def send_group(self, group: str, members: list[str], text: str) -> dict:
+        """whatsmeow send.go sendGroup, with Baileys' bookkeeping of who already holds our sender
+        key (messages-send.ts senderKeyMap): the SKDM pairwise to each member device that lacks it,
+        the text once under our sender key, `phash` over every member device (ours included).
+        Returns {id, to (the devices given the SKDM), kinds}."""
+        listed = self.usync_devices(members)
+        everyone = [d for devices in listed.values() for d in devices]
+        assert self.device_jid in everyone, (self.device_jid, listed)
+        holders = self.holders.setdefault(group, set())
+        needing = [d for d in everyone if d != self.device_jid and d not in holders]
+        name = SenderKeyName(group, self.own_address)
+        skdm = GroupSessionBuilder(self.sender_keys).create(name).serialize()
+        children, kinds = [], {}
+        if needing:
+            self.fetch_sessions(needing)
+            plaintext = sender_key_distribution(group, skdm)
+            parts = []
+            for device in needing:
+                kind, ciphertext = sc.encrypt(self.store, device, plaintext)
+                kinds[device] = kind
+                parts.append(node("to", {"jid": device}, [node("enc", {"v": "2", "type": kind}, ciphertext)]))
+            children.append(node("participants", {}, parts))
+        skmsg = GroupCipher(self.sender_keys, name).encrypt(sc.pad(sc.text_message(text)))
+        children.append(node("enc", {"v": "2", "type": "skmsg"}, skmsg))
+        if "pkmsg" in kinds.values():
+            children.append(node("device-identity", {}, self.device_identity))
+        message_id = new_message_id()
+        phash = participant_hash_v2(everyone)
+        self.companion.send(node("message", {"id": message_id, "to": group, "type": "text", "phash": phash}, children))
+        ack = self.server_ack(message_id, group)
+        assert ack.attrs.get("phash") == phash, (ack.attrs, phash)  # the server sees the same member devices
+        holders.update(needing)
+        return {"id": message_id, "to": needing, "kinds": kinds}
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    def receive_group(self, group: str, sender_device: str, message_id: str) -> dict:
+        """A `<message from=GROUP participant=SENDER_DEVICE>` (whatsmeow message.go decryptMessages):
+        the pairwise part (if any) holds the sender's SKDM, processed by python-axolotl's
+        GroupSessionBuilder; then the skmsg through GroupCipher; our delivery receipt to the
+        group naming the sender (whatsmeow receipt.go sendMessageReceipt)."""
+        message = self.expect(lambda s: s.tag == "message" and s.attrs.get("id") == message_id, f"group message {message_id}")
+        assert message.attrs.get("from") == group and message.attrs.get("participant") == sender_device, message.attrs
+        assert message.attrs.get("t", "").isdigit() and message.attrs.get("type") == "text", message.attrs
+        encs = [child for child in message.content if child.tag == "enc"]
+        assert [e.attrs.get("type") for e in encs][-1] == "skmsg" and all(e.attrs.get("v") == "2" for e in encs), message
+        name = SenderKeyName(group, AxolotlAddress(*sc.signal_name(sender_device)))
+        pairwise = [e.attrs["type"] for e in encs[:-1]]
+        for enc in encs[:-1]:
+            fields = sc.pb_decode(sc.decrypt(self.store, sender_device, enc.attrs["type"], enc.content))
+            assert set(fields) <= {2, 35}, fields  # senderKeyDistributionMessage, messageContextInfo
+            distribution = sc.pb_decode(sc.pb_one(fields, 2))
+            assert sc.pb_one(distribution, 1) == group.encode(), distribution
+            GroupSessionBuilder(self.sender_keys).process(name, SenderKeyDistributionMessage(serialized=sc.pb_one(distribution, 2)))
+        text = sc.conversation(sc.unpad(GroupCipher(self.sender_keys, name).decrypt(encs[-1].content)))
+        self.companion.send(node("receipt", {"id": message_id, "to": group, "participant": sender_device}))
+        return {"stanza": message, "pairwise": pairwise, "text": text}
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures: one sim, a fresh engine, independent client and phone per test
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    for binary, variable in ((SIM_BINARY, "WAUSE_SIM"), (MCP_BINARY, "WAUSE_MCP")):
+        if not os.access(binary, os.X_OK):
+            pytest.fail(f"{binary} is missing: build it or set {variable}")
+    process = SimProcess(tmp_path_factory.mktemp("sim"))
+    yield process
+    assert process.stop() == 0, "".join(process.log_lines[-20:])
+
+
+@pytest.fixture(scope="module")
+def root(sim) -> bytes:
+    return bytes.fromhex(sim.root_public_key)
+
+
+@pytest.fixture
+def wause(sim, tmp_path_factory):
+    engine = Engine(sim, tmp_path_factory.mktemp("engine"), create_account(sim, str(next(_phones)), "Wause"),
+                    extra=("--toolsets", "core,groups"))
+    yield engine
+    stopped_cleanly(engine.server)
+
+
+@pytest.fixture
+def independent(sim, root, wause):
+    client = GroupClient(sim, root, create_account(sim, str(next(_phones)), "Independent"))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def phone(sim):
+    """A third member: a sim account with no companion, its virtual phone decrypting for it."""
+    return create_account(sim, str(next(_phones)), "Phoebe")
+
+
+def phone_row(sim, account: dict, text: str) -> dict:
+    """The phone's inbox row of `text`, once it decrypted it (no event to block on: polled under the deadline)."""
+    def row():
+        messages = sim.admin("GET", f"/accounts/{account['phone']}/inbox").json()["messages"]
+        found = [m for m in messages if m.get("text") == text]
+        assert len(found) <= 1, found
+        return found[0] if found else None
+    return wait_until(row, f"{account['phone']} decrypted {text!r}")
+
+
+def check_received(wause: Engine, independent: GroupClient, group: str, message_id: str, text: str) -> None:
+    data = wause.received(message_id)
+    message = data["message"]
+    assert message["body"] == text and message["from_me"] is False, data
+    assert message["chat_id"] == group, data
+    assert message["from"] == independent.jid and message["author"] == "Independent", data
+    assert data["sender_phone"] == independent.phone, data
+
+
+def group_history(wause: Engine, group: str) -> dict[str, tuple[str, bool, str | None]]:
+    history = wause.call("whatsapp_read_messages", {"phone_number": group, "limit": 100})
+    assert history["chat"]["id"] == group and history["chat"]["is_group"] is True, history["chat"]
+    ids = [m["id"] for m in history["messages"]]
+    assert len(ids) == len(set(ids)), ids
+    return {m["id"]: (m["body"], m["from_me"], m["from"]) for m in history["messages"]}
+
+
+def conversation_both_ways(sim, wause: Engine, independent: GroupClient, phone: dict, group: str, members: list[str],
+                           wause_first: bool) -> None:
+    """Two messages each way; the first from either side carries the SKDM, the second does not."""
+    expected: dict[str, tuple[str, bool, str | None]] = {}
+    wause_device_count = len(independent.usync_devices([wause.jid])[wause.jid])
+    assert wause_device_count == 2, "the engine's account: its phone and the engine"
+
+    def independent_says(text: str, first: bool) -> None:
+        sent = independent.send_group(group, members, text)
+        if first:
+            # Every member device but ours: the engine, both phones, and our own account's phone.
+            assert wause.device_jid in sent["to"] and device_jid(phone["jid"], 0) in sent["to"], sent
+            assert device_jid(independent.jid, 0) in sent["to"], sent
+        else:
+            assert sent["to"] == [] and sent["kinds"] == {}, sent  # the sender key is reused: no new SKDM
+        check_received(wause, independent, group, sent["id"], text)
+        row = phone_row(sim, phone, text)
+        assert row["chat"] == group and row["author"] == independent.jid, row
+        expected[sent["id"]] = (text, False, independent.jid)
+
+    def wause_says(text: str, first: bool) -> None:
+        sent = wause.call("whatsapp_send_message", {"to": group, "message": text})
+        assert sent["ok"] is True and sent["chat_id"] == group and sent["status"] in ("sent", "delivered"), sent
+        got = independent.receive_group(group, wause.device_jid, sent["message_id"])
+        assert got["text"] == text, got
+        if first:
+            assert len(got["pairwise"]) == 1 and got["pairwise"][0] in ("pkmsg", "msg"), got
+        else:
+            assert got["pairwise"] == [], got  # wause's sender key, already ours: only the skmsg
+        row = phone_row(sim, phone, text)
+        assert row["chat"] == group and row["author"] == wause.jid, row
+        expected[sent["message_id"]] = (text, True, wause.jid)
+
+    order = [wause_says, independent_says] if wause_first else [independent_says, wause_says]
+    order[0]("first, with my sender key — ünïcødé ✓", True)
+    order[1]("first from me too, with mine 🚀", True)
+    order[0]("second: the same sender key", False)
+    order[1]("second from me, no SKDM this time", False)
+
+    stored = group_history(wause, group)
+    assert {k: v[:2] for k, v in stored.items()} == {k: v[:2] for k, v in expected.items()}, (stored, expected)
+    for message_id, (_, from_me, sender) in expected.items():
+        if not from_me:
+            assert stored[message_id][2] == sender, stored[message_id]
+            assert wause.received_count(message_id) == 1, message_id
+
+
+# --------------------------------------------------------------------------------------------
+# 1. the independent client creates the group
+
+
+def test_independent_client_creates_the_group_and_messages_go_both_ways(sim, wause, independent, phone):
+    created = independent.create_group("Made by the independent client", [wause.jid, phone["jid"]])
+    # whatsmeow group.go parseGroupNode: `id` is the group's user part; `<participant jid type>`.
+    assert "@" not in created.attrs["id"], created.attrs
+    group = created.attrs["id"] + "@g.us"
+    assert created.attrs.get("subject") == "Made by the independent client", created.attrs
+    assert created.attrs.get("creator") == independent.jid, created.attrs
+    roles = {p.attrs["jid"]: p.attrs.get("type") for p in created.content if p.tag == "participant"}
+    assert roles == {independent.jid: "superadmin", wause.jid: None, phone["jid"]: None}, roles
+
+    # The engine learns the group from the w:gp2 `create` notification.
+    event = wause.events.next("group.created")
+    assert event["data"]["group_id"] == group and event["data"]["name"] == "Made by the independent client", event
+    info = wause.call("whatsapp_get_group_info", {"group": group})
+    assert {p["phone"]: p["admin"] for p in info["participants"]} == {
+        independent.phone: "superadmin", wause.phone: "none", phone["phone"]: "none"}, info
+
+    members = [independent.jid, wause.jid, phone["jid"]]
+    conversation_both_ways(sim, wause, independent, phone, group, members, wause_first=False)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. the engine creates the group
+
+
+def test_wause_creates_the_group_and_messages_go_both_ways(sim, wause, independent, phone):
+    created = wause.call("whatsapp_create_group", {"name": "Made by wause", "participants": [independent.phone, phone["phone"]]})
+    group = created["group_id"]
+    assert {p["phone"]: p["status"] for p in created["participants"]} == {independent.phone: "added", phone["phone"]: "added"}, created
+
+    # The independent client's `<notification type=w:gp2 from=GROUP participant=CREATOR><create><group …>`.
+    notification = independent.expect(lambda s: s.tag == "notification" and s.attrs.get("type") == "w:gp2"
+                                      and s.attrs.get("from") == group, "the w:gp2 create notification")
+    assert notification.attrs.get("participant") == wause.jid, notification.attrs
+    [create] = notification.content
+    assert create.tag == "create", notification
+    [described] = [c for c in create.content if c.tag == "group"]
+    assert described.attrs.get("subject") == "Made by wause" and described.attrs.get("id") + "@g.us" == group, described.attrs
+    assert {p.attrs["jid"] for p in described.content if p.tag == "participant"} == {wause.jid, independent.jid, phone["jid"]}
+
+    members = [wause.jid, independent.jid, phone["jid"]]
+    conversation_both_ways(sim, wause, independent, phone, group, members, wause_first=True)
