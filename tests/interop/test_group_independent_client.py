@@ -60,6 +60,11 @@ def device_jid(user_jid: str, device: int) -> str:
     return f"{user}:{device}@{server}" if device else user_jid
 
 
+def device_number(jid: str) -> int:
+    user = jid.split("@")[0]
+    return int(user.split(":")[1]) if ":" in user else 0
+
+
 def participant_hash_v2(devices: list[str]) -> str:
     """whatsmeow send.go participantListHashV2: "2:" + unpadded base64 of the first 6 bytes of
     SHA-256 over the sorted `user.agent:device@server` strings (types/jid.go ADString)."""
@@ -90,9 +95,9 @@ class GroupClient(Peer):
         self.sender_keys = InMemorySenderKeyStore()
         self.holders: dict[str, set[str]] = {}  # group → the devices that got our SKDM
 
-    @property
-    def own_address(self) -> AxolotlAddress:
-        return AxolotlAddress(*sc.signal_name(self.device_jid))
+    def own_device(self, lid: bool) -> str:
+        """Our device JID in a group's addressing form: `PHONE:N@s.whatsapp.net` or `LID:N@lid`."""
+        return device_jid(self.account["lid"], device_number(self.device_jid)) if lid else self.device_jid
 
     # -- iqs -----------------------------------------------------------------------------------
 
@@ -146,17 +151,20 @@ class GroupClient(Peer):
 
     # -- sending -------------------------------------------------------------------------------
 
-    def send_group(self, group: str, members: list[str], text: str) -> dict:
+    def send_group(self, group: str, members: list[str], text: str, lid: bool = False) -> dict:
         """whatsmeow send.go sendGroup, with Baileys' bookkeeping of who already holds our sender
         key (messages-send.ts senderKeyMap): the SKDM pairwise to each member device that lacks it,
         the text once under our sender key, `phash` over every member device (ours included).
-        Returns {id, to (the devices given the SKDM), kinds}."""
+        In a LID group members, devices, sessions and our sender key are all named by LID
+        (whatsmeow sendGroup: `getOwnLID().SignalAddress()`). Returns {id, to (the devices given
+        the SKDM), kinds}."""
+        own = self.own_device(lid)
         listed = self.usync_devices(members)
         everyone = [d for devices in listed.values() for d in devices]
-        assert self.device_jid in everyone, (self.device_jid, listed)
+        assert own in everyone, (own, listed)
         holders = self.holders.setdefault(group, set())
-        needing = [d for d in everyone if d != self.device_jid and d not in holders]
-        name = SenderKeyName(group, self.own_address)
+        needing = [d for d in everyone if d != own and d not in holders]
+        name = SenderKeyName(group, AxolotlAddress(*sc.signal_name(own)))
         skdm = GroupSessionBuilder(self.sender_keys).create(name).serialize()
         children, kinds = [], {}
         if needing:
@@ -273,37 +281,42 @@ def group_history(wause: Engine, group: str) -> dict[str, tuple[str, bool, str |
 
 
 def conversation_both_ways(sim, wause: Engine, independent: GroupClient, phone: dict, group: str, members: list[str],
-                           wause_first: bool) -> None:
-    """Two messages each way; the first from either side carries the SKDM, the second does not."""
-    expected: dict[str, tuple[str, bool, str | None]] = {}
-    wause_device_count = len(independent.usync_devices([wause.jid])[wause.jid])
-    assert wause_device_count == 2, "the engine's account: its phone and the engine"
+                           wause_first: bool, lid: bool = False) -> None:
+    """Two messages each way; the first from either side carries the SKDM, the second does not.
+    `lid`: the group is LID-addressed, so every member and device is named by LID on the wire."""
+    def user(account: dict) -> str:
+        return account["lid"] if lid else account["jid"]
+
+    wause_device = device_jid(user(wause.account), device_number(wause.device_jid))
+    expected: dict[str, tuple[str, bool]] = {}
+    assert len(independent.usync_devices([user(wause.account)])[user(wause.account)]) == 2, "the engine's account: its phone and the engine"
 
     def independent_says(text: str, first: bool) -> None:
-        sent = independent.send_group(group, members, text)
+        sent = independent.send_group(group, members, text, lid=lid)
         if first:
-            # Every member device but ours: the engine, both phones, and our own account's phone.
-            assert wause.device_jid in sent["to"] and device_jid(phone["jid"], 0) in sent["to"], sent
-            assert device_jid(independent.jid, 0) in sent["to"], sent
+            # Every member device but ours: the engine, both phones (ours included).
+            assert sorted(sent["to"]) == sorted([wause_device, user(wause.account), user(phone), user(independent.account)]), sent
         else:
             assert sent["to"] == [] and sent["kinds"] == {}, sent  # the sender key is reused: no new SKDM
         check_received(wause, independent, group, sent["id"], text)
         row = phone_row(sim, phone, text)
-        assert row["chat"] == group and row["author"] == independent.jid, row
-        expected[sent["id"]] = (text, False, independent.jid)
+        assert row["chat"] == group and row["author"] == user(independent.account), row
+        expected[sent["id"]] = (text, False)
 
     def wause_says(text: str, first: bool) -> None:
         sent = wause.call("whatsapp_send_message", {"to": group, "message": text})
         assert sent["ok"] is True and sent["chat_id"] == group and sent["status"] in ("sent", "delivered"), sent
-        got = independent.receive_group(group, wause.device_jid, sent["message_id"])
+        got = independent.receive_group(group, wause_device, sent["message_id"])
         assert got["text"] == text, got
+        if lid:
+            assert got["stanza"].attrs.get("participant_pn") == wause.device_jid, got["stanza"].attrs
         if first:
             assert len(got["pairwise"]) == 1 and got["pairwise"][0] in ("pkmsg", "msg"), got
         else:
             assert got["pairwise"] == [], got  # wause's sender key, already ours: only the skmsg
         row = phone_row(sim, phone, text)
-        assert row["chat"] == group and row["author"] == wause.jid, row
-        expected[sent["message_id"]] = (text, True, wause.jid)
+        assert row["chat"] == group and row["author"] == user(wause.account), row
+        expected[sent["message_id"]] = (text, True)
 
     order = [wause_says, independent_says] if wause_first else [independent_says, wause_says]
     order[0]("first, with my sender key — ünïcødé ✓", True)
@@ -312,10 +325,10 @@ def conversation_both_ways(sim, wause: Engine, independent: GroupClient, phone: 
     order[1]("second from me, no SKDM this time", False)
 
     stored = group_history(wause, group)
-    assert {k: v[:2] for k, v in stored.items()} == {k: v[:2] for k, v in expected.items()}, (stored, expected)
-    for message_id, (_, from_me, sender) in expected.items():
+    assert {k: v[:2] for k, v in stored.items()} == expected, (stored, expected)
+    for message_id, (_, from_me) in expected.items():
         if not from_me:
-            assert stored[message_id][2] == sender, stored[message_id]
+            assert stored[message_id][2] == independent.jid, stored[message_id]  # one contact, by phone, whatever the group's form
             assert wause.received_count(message_id) == 1, message_id
 
 
@@ -365,3 +378,19 @@ def test_wause_creates_the_group_and_messages_go_both_ways(sim, wause, independe
 
     members = [wause.jid, independent.jid, phone["jid"]]
     conversation_both_ways(sim, wause, independent, phone, group, members, wause_first=True)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. a LID-addressed group: the independent client names the members by LID
+
+
+def test_a_lid_group_made_by_the_independent_client(sim, wause, independent, phone):
+    created = independent.create_group("LIDs only", [wause.account["lid"], phone["lid"]])
+    group = created.attrs["id"] + "@g.us"
+    assert created.attrs.get("addressing_mode") == "lid", created.attrs
+    listed = {p.attrs["jid"]: p.attrs.get("phone_number") for p in created.content if p.tag == "participant"}
+    assert listed == {independent.account["lid"]: independent.jid, wause.account["lid"]: wause.jid, phone["lid"]: phone["jid"]}, listed
+    assert wause.events.next("group.created")["data"]["group_id"] == group
+
+    members = [independent.account["lid"], wause.account["lid"], phone["lid"]]
+    conversation_both_ways(sim, wause, independent, phone, group, members, wause_first=False, lid=True)
