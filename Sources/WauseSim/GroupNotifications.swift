@@ -1,4 +1,5 @@
 import WauseBinary
+import WauseProtocol
 import WauseSupport
 import WauseTransport
 
@@ -41,7 +42,7 @@ enum GroupNotifications {
         var attributes: Attributes = ["v_id": .text(String(group.version)), "prev_v_id": .text(String(previousVersion))]
         if let reason { attributes["reason"] = .text(reason) }
         return Node(tag: action, attributes: attributes, children: accounts.map { account in
-            group.participantNode(account, role: action == "promote" ? .admin : group.member(account.phone)?.role)
+            group.participant(account, role: action == "promote" ? .admin : group.member(account.phone)?.role).node
         })
     }
 }

@@ -1,6 +1,7 @@
 import Synchronization
 import WauseBinary
 import WauseCrypto
+import WauseProtocol
 import WauseSQLite
 import WauseSupport
 import WauseTransport
@@ -298,22 +299,29 @@ final class GroupOperations: Sendable {
     // MARK: Nodes
 
     func groupNode(_ group: SimGroup) throws(GroupFailure) -> Node {
-        do { return try group.node(state: state) } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
+        try described(group).node()
     }
 
-    /// `<participant jid error>[<add_request code expiration/>]</participant>`.
+    func described(_ group: SimGroup) throws(GroupFailure) -> GroupStanzas.Group {
+        do { return try group.described(state: state) } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
+    }
+
+    /// A participant of a create or membership answer: `<participant jid error>[<add_request code
+    /// expiration/>]</participant>` for a refused one (whatsmeow group.go parseParticipant).
+    func outcome(_ outcome: Outcome, in group: SimGroup) -> GroupStanzas.Participant {
+        var participant = outcome.account.map {
+            group.participant($0, role: outcome.error == nil ? group.member($0.phone)?.role : nil)
+        } ?? GroupStanzas.Participant(jid: JID(user: outcome.asked.user, server: outcome.asked.server))
+        participant.error = outcome.error
+        if outcome.account != nil, let request = outcome.addRequest {
+            participant.addRequestCode = request.code
+            participant.addRequestExpiration = request.expiration
+        }
+        return participant
+    }
+
     func outcomeNode(_ outcome: Outcome, in group: SimGroup) -> Node {
-        var extra: Attributes = [:]
-        if let error = outcome.error { extra["error"] = .text(String(error)) }
-        var children: [Node] = []
-        if let request = outcome.addRequest {
-            children.append(Node(tag: "add_request", attributes: ["code": .text(request.code), "expiration": .text(String(request.expiration))]))
-        }
-        guard let account = outcome.account else {
-            return Node(tag: "participant", attributes: ["jid": .jid(JID(user: outcome.asked.user, server: outcome.asked.server))] + extra)
-        }
-        return group.participantNode(account, role: outcome.error == nil ? group.member(account.phone)?.role : nil, extra: extra,
-                                     children: children)
+        self.outcome(outcome, in: group).node
     }
 
     // MARK: Helpers

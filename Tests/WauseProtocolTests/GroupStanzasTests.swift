@@ -56,4 +56,75 @@ import WauseProtocol
         let refused = Node(tag: "iq", attributes: ["type": "error"], children: [Node(tag: "error", attributes: ["code": "410", "text": "gone"])])
         #expect(GroupStanzas.errorCode(refused)?.code == 410)
     }
+
+    // MARK: The server's side (the simulator reads the iqs and writes the answers with these)
+
+    @Test func theServerReadsEveryIQTheBuildersWrite() throws {
+        let group = JID(user: "120363000000000001", server: .group)
+        let ada = JID(user: "15550000001", server: .whatsApp), bea = JID(user: "900002", server: .lid)
+        func read(_ iq: Node) throws -> GroupStanzas.Request { try GroupStanzas.Request(parsing: try GroupStanzasTests.roundTrip(iq)) }
+        #expect(try read(GroupStanzas.create(id: "1", subject: "Trip", participants: [ada, bea, ada], key: "K"))
+            == .create(subject: "Trip", key: "K", participants: [ada, bea]))
+        #expect(try read(GroupStanzas.participating(id: "2")) == .participating)
+        #expect(try read(GroupStanzas.invite(id: "3", code: "ABC", join: false)) == .preview(code: "ABC"))
+        #expect(try read(GroupStanzas.invite(id: "4", code: "ABC", join: true)) == .join(code: "ABC"))
+        #expect(try read(GroupStanzas.leave(id: "5", group: group)) == .leave(groups: [group]))
+        #expect(try read(GroupStanzas.info(id: "6", group: group)) == .info(group: group))
+        #expect(try read(GroupStanzas.updateParticipants(id: "7", group: group, action: "demote", participants: [bea]))
+            == .updateParticipants(group: group, action: "demote", participants: [bea]))
+        #expect(try read(GroupStanzas.subject(id: "8", group: group, name: "Trip ✓")) == .subject(group: group, name: "Trip ✓"))
+        #expect(try read(GroupStanzas.description(id: "9", group: group, topic: "Lisbon", topicID: "N", previous: "O"))
+            == .description(group: group, topic: "Lisbon", topicID: "N", previous: "O"))
+        #expect(try read(GroupStanzas.description(id: "10", group: group, topic: "", topicID: "N", previous: nil))
+            == .description(group: group, topic: nil, topicID: "N", previous: nil))
+        #expect(try read(GroupStanzas.inviteCode(id: "11", group: group, reset: true)) == .inviteCode(group: group, reset: true))
+        #expect(try read(GroupStanzas.iq(id: "12", to: group, type: "set", Node(tag: "locked"))) == .setting(group: group, name: "locked"))
+        // An independent client may write `to` as text (tests/interop): the same address.
+        let asText = Node(tag: "iq", attributes: ["to": "@g.us", "type": "get", "xmlns": "w:g2"], children: [Node(tag: "participating")])
+        #expect(try GroupStanzas.Request(parsing: asText) == .participating)
+    }
+
+    @Test func unreadableIQsGetTheServersCodes() {
+        let group = JID(user: "120363000000000001", server: .group)
+        func code(_ iq: Node) -> Int? {
+            do { _ = try GroupStanzas.Request(parsing: iq); return nil } catch { return error.code }
+        }
+        #expect(code(GroupStanzas.iq(id: "1", to: .groupServer, type: "set", Node(tag: "create"))) == 406)  // no subject
+        #expect(code(GroupStanzas.iq(id: "2", to: .groupServer, type: "set",
+                                     Node(tag: "create", attributes: ["subject": "x"], children: [Node(tag: "participant")]))) == 400)
+        #expect(code(GroupStanzas.iq(id: "3", to: group, type: "set", Node(tag: "add"))) == 400)  // nobody to add
+        #expect(code(GroupStanzas.iq(id: "4", to: group, type: "set", Node(tag: "subject", bytes: [0xFF, 0xFE]))) == 406)  // not UTF-8
+        #expect(code(GroupStanzas.iq(id: "5", to: group, type: "set", Node(tag: "description", attributes: ["id": "N"]))) == 400)
+        #expect(code(GroupStanzas.iq(id: "6", to: .groupServer, type: "get", Node(tag: "invite"))) == 400)  // no code
+        #expect(code(GroupStanzas.iq(id: "7", to: .groupServer, type: "set", Node(tag: "leave"))) == 400)
+        #expect(code(GroupStanzas.iq(id: "8", to: group, type: "set", Node(tag: "ephemeral"))) == 501)
+        #expect(code(GroupStanzas.iq(id: "9", to: .whatsAppServer, type: "get", Node(tag: "participating"))) == 400)
+        #expect(code(Node(tag: "iq", attributes: ["to": .jid(group), "type": "get"])) == 400)  // no child
+    }
+
+    @Test func theServersGroupHasWhatsmeowsAttributesAndReadsBack() throws {
+        let ada = JID(user: "900001", server: .lid), adaPN = JID(user: "15550000001", server: .whatsApp)
+        let bea = JID(user: "900002", server: .lid)
+        let group = GroupStanzas.Group(
+            jid: JID(user: "120363000000000001", server: .group), name: "Trip", topic: "Lisbon", topicID: "T1", owner: ada,
+            creation: 1_700_000_000, addressingMode: "lid", announce: true, locked: false,
+            participants: [GroupStanzas.Participant(jid: ada, phoneNumber: adaPN, admin: .superadmin),
+                           GroupStanzas.Participant(jid: bea, phoneNumber: JID(user: "15550000002", server: .whatsApp))],
+            subjectTime: 1_700_000_100, subjectOwner: bea, subjectOwnerPN: JID(user: "15550000002", server: .whatsApp), ownerPN: adaPN,
+            topicTime: 1_700_000_200, topicSetter: ada, participantVersion: 3)
+        let refused = GroupStanzas.Participant(jid: JID(user: "900004", server: .lid), error: 403, addRequestCode: "INV", addRequestExpiration: 1_700_600_000)
+        let node = try GroupStanzasTests.roundTrip(group.node(extra: [refused]))
+        // whatsmeow group.go parseGroupNode's names: id (the local part), creator[_pn], subject, s_t, s_o[_pn], creation, p_v_id, size, addressing_mode.
+        #expect(node[attribute: "id"] == "120363000000000001" && node[attribute: "size"] == "2" && node[attribute: "p_v_id"] == "3")
+        #expect(node.jid("creator") == ada && node.jid("creator_pn") == adaPN && node.jid("s_o") == bea && node[attribute: "s_t"] == "1700000100")
+        let participants = node.children("participant")
+        #expect(participants.count == 3 && participants[0][attribute: "type"] == "superadmin" && participants[1][attribute: "type"] == nil)
+        #expect(participants[2][attribute: "error"] == "403" && participants[2].child("add_request")?[attribute: "code"] == "INV")
+        #expect(node.child("description")?.jid("participant") == ada && node.child("description")?[attribute: "t"] == "1700000200")
+        #expect(node.child("announcement") != nil && node.child("locked") == nil)
+        var back = try GroupStanzas.Group(parsing: node)
+        #expect(back.participants.last == refused)
+        back.participants.removeLast()
+        #expect(back == group)
+    }
 }
