@@ -1,5 +1,6 @@
 import Testing
 import WauseBinary
+import WauseProto
 import WauseProtocol
 
 /// GroupStanzas against whatsmeow group.go: the iqs' shapes (through the binary codec) and the
@@ -126,5 +127,18 @@ import WauseProtocol
         #expect(back.participants.last == refused)
         back.participants.removeLast()
         #expect(back == group)
+    }
+
+    @Test func anInvitationCarriesTheAddRequestsCodeAndReadsAsItsCaption() throws {
+        let group = JID(user: "120363000000000001", server: .group)
+        let message = MessageFormat.groupInvite(group: group, code: "AbCdEfGh", expiration: 1_700_600_000, name: "Trip")
+        // whatsmeow proto waE2E: Message.groupInviteMessage = 28 {groupJID 1, inviteCode 2, inviteExpiration 3, groupName 4, caption 6}.
+        let bytes = try MessageFormat.encode(message)
+        #expect(Array(bytes.prefix(2)) == [0xE2, 0x01])  // the key of field 28, length-delimited: varint 226
+        let back = try WAWebProtobufsE2E_Message(serializedBytes: bytes)
+        #expect(back.groupInviteMessage.groupJid == "120363000000000001@g.us" && back.groupInviteMessage.inviteCode == "AbCdEfGh")
+        #expect(back.groupInviteMessage.inviteExpiration == 1_700_600_000 && back.groupInviteMessage.groupName == "Trip")
+        let text = MessageFormat.text(of: back)
+        #expect(text?.body == MessageFormat.groupInviteCaption && text?.type == "group_invite")
     }
 }

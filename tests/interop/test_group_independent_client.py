@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import time
 import os
 
 import pytest
@@ -394,3 +395,60 @@ def test_a_lid_group_made_by_the_independent_client(sim, wause, independent, pho
 
     members = [independent.account["lid"], wause.account["lid"], phone["lid"]]
     conversation_both_ways(sim, wause, independent, phone, group, members, wause_first=False, lid=True)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. someone the engine may not add (their privacy settings) is sent the group's invitation
+
+
+def read_invitation(independent: GroupClient, wause: Engine, message_id: str) -> dict:
+    """A 1:1 message of the engine holding waE2E.Message{groupInviteMessage = 28 {groupJID = 1,
+    inviteCode = 2, inviteExpiration = 3, groupName = 4, caption = 6}} (whatsmeow proto
+    waE2E GroupInviteMessage), decrypted by python-axolotl and read field by field here."""
+    message = independent.expect(lambda s: s.tag == "message" and s.attrs.get("id") == message_id, f"invitation {message_id}")
+    assert message.attrs.get("from") == wause.device_jid and message.attrs.get("type") == "text", message.attrs
+    [enc] = [c for c in message.content if c.tag == "enc"]
+    fields = sc.pb_decode(sc.decrypt(independent.store, wause.device_jid, enc.attrs["type"], enc.content))
+    assert set(fields) <= {28, 35}, fields
+    invite = sc.pb_decode(sc.pb_one(fields, 28))
+    independent.companion.send(node("receipt", {"id": message_id, "to": message.attrs["from"]}))
+    return {"group": sc.pb_one(invite, 1, b"").decode(), "code": sc.pb_one(invite, 2, b"").decode(),
+            "expiration": sc.pb_one(invite, 3, 0), "name": sc.pb_one(invite, 4, b"").decode(),
+            "caption": sc.pb_one(invite, 6, b"").decode()}
+
+
+def test_someone_wause_may_not_add_gets_the_groups_invitation(sim, wause, independent, phone):
+    refused = sim.admin("PUT", f"/accounts/{independent.phone}/privacy", {"groupadd": "none"})
+    assert refused.status == 200, refused
+    now = int(time.time())
+    created = wause.call("whatsapp_create_group", {"name": "Invite only", "participants": [independent.phone, phone["phone"]]})
+    group = created["group_id"]
+    outcomes = {p["phone"]: p for p in created["participants"]}
+    assert outcomes[phone["phone"]]["status"] == "added", created
+    mine = outcomes[independent.phone]
+    assert mine["status"] == "invite_required" and mine["error_code"] == 403 and mine["invite_message_id"], created
+
+    invitation = read_invitation(independent, wause, mine["invite_message_id"])
+    assert invitation["group"] == group and invitation["name"] == "Invite only", invitation
+    assert invitation["caption"] and len(invitation["code"]) >= 8, invitation
+    assert now < invitation["expiration"] <= now + 30 * 86_400, invitation  # the add_request's expiration, days ahead
+    def status_once_delivered():
+        status = wause.call("whatsapp_message_status", {"message_id": mine["invite_message_id"]})
+        return status if status["status"] in ("delivered", "read") else None
+    delivered = wait_until(status_once_delivered, "the invitation delivered")
+    assert delivered["chat_id"] == independent.jid and delivered["from_me"] is True, delivered
+
+    # Adding them later is refused the same way: a second invitation, with a new code.
+    added = wause.call("whatsapp_update_group_participants", {"group": group, "action": "add", "participants": [independent.phone]})
+    [again] = added["participants"]
+    assert again["status"] == "invite_required" and again["invite_message_id"] not in (None, mine["invite_message_id"]), added
+    second = read_invitation(independent, wause, again["invite_message_id"])
+    assert second["group"] == group and second["code"] and second["code"] != invitation["code"], (second, invitation)
+
+    # The engine files both in the chat with them, as its own messages.
+    history = wause.call("whatsapp_read_messages", {"phone_number": independent.phone, "limit": 10})["messages"]
+    invites = [m for m in history if m["id"] in (mine["invite_message_id"], again["invite_message_id"])]
+    assert [(m["type"], m["from_me"], m["body"]) for m in invites] == [("group_invite", True, invitation["caption"])] * 2, history
+    # Nobody joined by being invited: the group still has two members.
+    info = wause.call("whatsapp_get_group_info", {"group": group})
+    assert {p["phone"] for p in info["participants"]} == {wause.phone, phone["phone"]}, info
