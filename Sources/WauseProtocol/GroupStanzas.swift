@@ -243,6 +243,14 @@ public enum GroupStanzas {
         iq(id: id, to: .groupServer, type: join ? "set" : "get", Node(tag: "invite", attributes: ["code": .text(code)]))
     }
 
+    /// `<accept code expiration admin>` to the group: joins through an invitation message
+    /// (whatsmeow group.go JoinGroupWithInvite; `admin` is who invited).
+    public static func accept(id: String, group: JID, code: String, expiration: Int64, inviter: JID) -> Node {
+        iq(id: id, to: group, type: "set", Node(tag: "accept", attributes: [
+            "code": .text(code), "expiration": .text(String(expiration)), "admin": .jid(inviter),
+        ]))
+    }
+
     /// `<leave><group id/></leave>` to `@g.us` (whatsmeow LeaveGroup).
     public static func leave(id: String, group: JID) -> Node {
         iq(id: id, to: .groupServer, type: "set", Node(tag: "leave", children: [Node(tag: "group", attributes: ["id": .jid(group)])]))
@@ -304,6 +312,9 @@ extension GroupStanzas {
         case inviteCode(group: JID, reset: Bool)
         /// `announcement`, `not_announcement`, `locked` or `unlocked`.
         case setting(group: JID, name: String)
+        /// `<accept code expiration admin>`: joining through a group invitation message, with the
+        /// code of the inviter's refused add (whatsmeow group.go JoinGroupWithInvite).
+        case accept(group: JID, code: String, expiration: Int64?, inviter: JID?)
 
         public static let membershipActions: Set<String> = ["add", "remove", "promote", "demote"]
         public static let settings: Set<String> = ["announcement", "not_announcement", "locked", "unlocked"]
@@ -358,6 +369,10 @@ extension GroupStanzas {
                 self = .inviteCode(group: group, reset: set)
             case (true, let name) where Request.settings.contains(name):
                 self = .setting(group: group, name: name)
+            case (true, "accept"):
+                guard let code = child[attribute: "code"], !code.isEmpty else { throw .badRequest }
+                self = .accept(group: group, code: code, expiration: child[attribute: "expiration"].flatMap(Int64.init),
+                               inviter: child.address("admin"))
             default:
                 throw .notImplemented
             }

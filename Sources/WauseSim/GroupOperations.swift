@@ -290,6 +290,30 @@ final class GroupOperations: Sendable {
         }
     }
 
+    /// Joins through an invitation message: the code of a refused add of `actor` to this group,
+    /// not expired, used once. Unknown, someone else's or another group's code: 404; expired:
+    /// 410; already a member: 409. The members learn it as an `add` (reason `invite`), as for
+    /// a join by link.
+    func accept(_ id: String, code: String, by actor: SimAccount) throws(GroupFailure) -> SimGroup {
+        try changing { () throws(GroupFailure) in
+            var group = try existing(id)
+            let request: (group: String, phone: String, inviter: String, expiration: Int64)?
+            do { request = try state.addRequest(code: code) } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
+            guard let request, request.group == id, request.phone == actor.phone else { throw .noGroup }
+            guard group.member(actor.phone) == nil else { throw .conflict }
+            guard request.expiration > environment.now().seconds else { throw .revoked }
+            let before = group
+            group.members.append(SimGroup.Member(account: actor, role: .member))
+            group.version += 1
+            let change = GroupNotifications.membership("add", group: group, previousVersion: before.version, accounts: [actor], reason: "invite")
+            let notification = GroupNotifications.envelope(group, actor: actor, t: environment.now().seconds, id: stanzaID(), change: change)
+            try commit(group, notify: notification, audience: group.members.map(\.account)) { (c) throws(WauseError) in
+                try SimState.deleteAddRequest(c, code: code)
+            }
+            return group
+        }
+    }
+
     static func stripLink(_ code: String) -> String {
         let prefix = "https://chat.whatsapp.com/"
         let trimmed = code.trimmingWhitespace
@@ -356,7 +380,11 @@ final class GroupOperations: Sendable {
         } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
         if setting == "none" || (setting == "contacts" && !contacts.contains(actor.phone)) {
             let expiration = environment.now().seconds + GroupOperations.addRequestLifetime
-            return Outcome(asked: jid, account: account, error: 403, addRequest: (newInviteCode(), expiration))
+            let code = newInviteCode()
+            do {
+                try state.saveAddRequest(code: code, group: group.id, phone: account.phone, inviter: actor.phone, expiration: expiration)
+            } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
+            return Outcome(asked: jid, account: account, error: 403, addRequest: (code, expiration))
         }
         group.members.append(SimGroup.Member(account: account, role: .member))
         return Outcome(asked: jid, account: account, error: nil, addRequest: nil)

@@ -16,6 +16,7 @@ import WauseSupport
 /// | group | set | `<subject>text</subject>` · `<description id [prev]><body/></description>` or `delete="true"` | result; 406 empty or too long, 409 stale `prev`, 401 locked group and not an admin |
 /// | group | get / set | `<invite/>` | `<invite code/>` (set: a new code, the old one is gone); 401 not an admin |
 /// | group | set | `<announcement/>` `<not_announcement/>` `<locked/>` `<unlocked/>` | result; 401 not an admin |
+/// | group | set | `<accept code expiration admin/>` (an invitation message's code) | result; 404 unknown or not theirs, 410 expired, 409 already a member |
 extension ChatEndpoint {
     func groupRequest(_ node: Node, id: String, device: SimDevice) throws -> DeviceRequests.Reply? {
         guard let account = try state.account(phone: device.phone) else { return nil }
@@ -84,6 +85,9 @@ extension ChatEndpoint {
         case .inviteCode(let group, let reset):
             let code = try groups.inviteCode(group.user, by: account, reset: reset)
             return ChatEndpoint.result(id, [Node(tag: "invite", attributes: ["code": .text(code)])])
+        case .accept(let group, let code, _, _):
+            _ = try groups.accept(group.user, code: code, by: account)
+            return ChatEndpoint.result(id)
         case .setting(let group, let name):
             _ = try groups.apply(GroupOperations.Setting(rawValue: name)!, to: group.user, by: account)
             return ChatEndpoint.result(id)

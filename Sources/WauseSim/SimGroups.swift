@@ -133,6 +133,46 @@ extension SimGroup {
         """
 }
 
+extension SimGroup {
+    /// The invitations made for refused adds (a 403 with `<add_request code expiration>`): the
+    /// invitee accepts one with `<accept code expiration admin>` (whatsmeow group.go
+    /// JoinGroupWithInvite). Written when the add is refused, used once. `group_id` names no
+    /// foreign key: a create's refusals are written before the group row is.
+    static let addRequestSchema = """
+        CREATE TABLE group_add_requests (
+            code       TEXT PRIMARY KEY,
+            group_id   TEXT NOT NULL,
+            phone      TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,  -- the invitee
+            inviter    TEXT NOT NULL,                                               -- phone
+            expiration INTEGER NOT NULL                                             -- unix seconds
+        );
+        """
+}
+
+extension SimState {
+    func saveAddRequest(code: String, group: String, phone: String, inviter: String, expiration: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.execute("INSERT INTO group_add_requests (code, group_id, phone, inviter, expiration) VALUES (?, ?, ?, ?, ?)",
+                          [.text(code), .text(group), .text(phone), .text(inviter), .integer(expiration)])
+        }
+    }
+
+    /// The invitation with `code`: (group, invitee, inviter, expiration), or nil.
+    func addRequest(code: String) throws(WauseError) -> (group: String, phone: String, inviter: String, expiration: Int64)? {
+        try database.withConnection { (c) throws(WauseError) in
+            guard let row = try c.query("SELECT * FROM group_add_requests WHERE code = ?", [.text(code)]).first,
+                  let group = row["group_id"].text, let phone = row["phone"].text, let inviter = row["inviter"].text,
+                  let expiration = row["expiration"].integer
+            else { return nil }
+            return (group, phone, inviter, expiration)
+        }
+    }
+
+    static func deleteAddRequest(_ c: SQLiteConnection, code: String) throws(WauseError) {
+        try c.execute("DELETE FROM group_add_requests WHERE code = ?", [.text(code)])
+    }
+}
+
 extension SimState {
     /// A group with its members (in the order they joined), or nil.
     func group(id: String) throws(WauseError) -> SimGroup? {

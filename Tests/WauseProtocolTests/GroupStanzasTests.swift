@@ -80,6 +80,8 @@ import WauseProtocol
             == .description(group: group, topic: nil, topicID: "N", previous: nil))
         #expect(try read(GroupStanzas.inviteCode(id: "11", group: group, reset: true)) == .inviteCode(group: group, reset: true))
         #expect(try read(GroupStanzas.iq(id: "12", to: group, type: "set", Node(tag: "locked"))) == .setting(group: group, name: "locked"))
+        #expect(try read(GroupStanzas.accept(id: "13", group: group, code: "C0DE", expiration: 1_700_600_000, inviter: ada))
+            == .accept(group: group, code: "C0DE", expiration: 1_700_600_000, inviter: ada))
         // An independent client may write `to` as text (tests/interop): the same address.
         let asText = Node(tag: "iq", attributes: ["to": "@g.us", "type": "get", "xmlns": "w:g2"], children: [Node(tag: "participating")])
         #expect(try GroupStanzas.Request(parsing: asText) == .participating)
@@ -99,6 +101,7 @@ import WauseProtocol
         #expect(code(GroupStanzas.iq(id: "6", to: .groupServer, type: "get", Node(tag: "invite"))) == 400)  // no code
         #expect(code(GroupStanzas.iq(id: "7", to: .groupServer, type: "set", Node(tag: "leave"))) == 400)
         #expect(code(GroupStanzas.iq(id: "8", to: group, type: "set", Node(tag: "ephemeral"))) == 501)
+        #expect(code(GroupStanzas.iq(id: "10", to: group, type: "set", Node(tag: "accept", attributes: ["expiration": "1"]))) == 400)  // no code
         #expect(code(GroupStanzas.iq(id: "9", to: .whatsAppServer, type: "get", Node(tag: "participating"))) == 400)
         #expect(code(Node(tag: "iq", attributes: ["to": .jid(group), "type": "get"])) == 400)  // no child
     }

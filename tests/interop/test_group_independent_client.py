@@ -123,6 +123,12 @@ class GroupClient(Peer):
         [group] = [c for c in answer.content if c.tag == "group"]
         return group
 
+    def group_iq(self, group: str, type_: str, children):
+        """`<iq xmlns=w:g2 to=GROUP>` (whatsmeow group.go sendGroupIQ); the answer, result or error."""
+        iq_id = f"gi-{next(_ids)}"
+        self.companion.send(node("iq", {"id": iq_id, "to": group, "type": type_, "xmlns": "w:g2"}, children))
+        return self.expect(lambda s: s.tag == "iq" and s.attrs.get("id") == iq_id, f"the answer to w:g2 {type_} to {group}")
+
     def usync_devices(self, users: list[str]) -> dict[str, list[str]]:
         """One usync for every member (whatsmeow user.go GetUserDevicesContext): user JID → device JIDs."""
         answer = self.query("usync", "get", [node("usync", {"sid": f"g{next(_ids)}", "mode": "query", "last": "true",
@@ -398,7 +404,8 @@ def test_a_lid_group_made_by_the_independent_client(sim, wause, independent, pho
 
 
 # --------------------------------------------------------------------------------------------
-# 4. someone the engine may not add (their privacy settings) is sent the group's invitation
+# 4. someone the engine may not add (their privacy settings) is sent the group's invitation,
+#    and joins with it
 
 
 def read_invitation(independent: GroupClient, wause: Engine, message_id: str) -> dict:
@@ -417,7 +424,7 @@ def read_invitation(independent: GroupClient, wause: Engine, message_id: str) ->
             "caption": sc.pb_one(invite, 6, b"").decode()}
 
 
-def test_someone_wause_may_not_add_gets_the_groups_invitation(sim, wause, independent, phone):
+def test_someone_wause_may_not_add_gets_the_groups_invitation_and_joins_with_it(sim, wause, independent, phone):
     refused = sim.admin("PUT", f"/accounts/{independent.phone}/privacy", {"groupadd": "none"})
     assert refused.status == 200, refused
     now = int(time.time())
@@ -452,3 +459,25 @@ def test_someone_wause_may_not_add_gets_the_groups_invitation(sim, wause, indepe
     # Nobody joined by being invited: the group still has two members.
     info = wause.call("whatsapp_get_group_info", {"group": group})
     assert {p["phone"] for p in info["participants"]} == {wause.phone, phone["phone"]}, info
+
+    # The invitation is accepted (whatsmeow group.go JoinGroupWithInvite: `<accept code expiration admin>` to the group).
+    def accept(invite: dict) -> object:
+        return independent.group_iq(group, "set", [node("accept", {"code": invite["code"], "expiration": str(invite["expiration"]),
+                                                                   "admin": wause.jid})])
+    wrong = accept({**invitation, "code": "NotTheCode1234"})
+    assert wrong.attrs.get("type") == "error" and wrong.content[0].attrs.get("code") == "404", wrong
+    joined = accept(invitation)
+    assert joined.attrs.get("type") == "result", joined
+    changed = wause.events.next("group.participants_changed")["data"]
+    assert changed["group_id"] == group and changed["action"] == "add" and changed["participants"] == [independent.jid], changed
+    assert changed["reason"] == "invite", changed
+    again = accept(second)  # a member already
+    assert again.attrs.get("type") == "error" and again.content[0].attrs.get("code") == "409", again
+
+    # And the new member is in the conversation: both ways, sender keys and all.
+    members = [wause.jid, independent.jid, phone["jid"]]
+    said = wause.call("whatsapp_send_message", {"to": group, "message": "welcome, invitee"})
+    assert independent.receive_group(group, wause.device_jid, said["message_id"])["text"] == "welcome, invitee"
+    sent = independent.send_group(group, members, "thanks for the invitation")
+    check_received(wause, independent, group, sent["id"], "thanks for the invitation")
+    assert phone_row(sim, phone, "thanks for the invitation")["author"] == independent.jid
