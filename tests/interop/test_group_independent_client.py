@@ -158,19 +158,19 @@ class GroupClient(Peer):
 
     # -- sending -------------------------------------------------------------------------------
 
-    def send_group(self, group: str, members: list[str], text: str, lid: bool = False) -> dict:
+    def send_group(self, group: str, members: list[str], text: str, lid: bool = False, withhold: tuple[str, ...] = ()) -> dict:
         """whatsmeow send.go sendGroup, with Baileys' bookkeeping of who already holds our sender
         key (messages-send.ts senderKeyMap): the SKDM pairwise to each member device that lacks it,
         the text once under our sender key, `phash` over every member device (ours included).
         In a LID group members, devices, sessions and our sender key are all named by LID
         (whatsmeow sendGroup: `getOwnLID().SignalAddress()`). Returns {id, to (the devices given
-        the SKDM), kinds}."""
+        the SKDM), kinds, ack}. `withhold`: devices left without the SKDM (a lost one)."""
         own = self.own_device(lid)
         listed = self.usync_devices(members)
         everyone = [d for devices in listed.values() for d in devices]
         assert own in everyone, (own, listed)
         holders = self.holders.setdefault(group, set())
-        needing = [d for d in everyone if d != own and d not in holders]
+        needing = [d for d in everyone if d != own and d not in holders and d not in withhold]
         name = SenderKeyName(group, AxolotlAddress(*sc.signal_name(own)))
         skdm = GroupSessionBuilder(self.sender_keys).create(name).serialize()
         children, kinds = [], {}
@@ -193,7 +193,26 @@ class GroupClient(Peer):
         ack = self.server_ack(message_id, group)
         assert ack.attrs.get("phash") == phash, (ack.attrs, phash)  # the server sees the same member devices
         holders.update(needing)
-        return {"id": message_id, "to": needing, "kinds": kinds}
+        return {"id": message_id, "to": needing, "kinds": kinds, "ack": ack}
+
+    def answer_group_retry(self, group: str, receipt, text: str, original_t: str) -> str:
+        """whatsmeow retry.go handleRetryReceipt for a group: the message again, pairwise to the
+        device that asked, with our SKDM in the same Message (`senderKeyDistributionMessage`
+        beside `conversation`), `<message to=GROUP participant=DEVICE id type t=ORIGINAL><enc
+        count=N/>` (+ device-identity with a pkmsg). Returns the enc type."""
+        device = receipt.attrs["participant"]
+        [retry] = [c for c in receipt.content if c.tag == "retry"]
+        self.fetch_sessions([device])
+        skdm = GroupSessionBuilder(self.sender_keys).create(SenderKeyName(group, AxolotlAddress(*sc.signal_name(self.device_jid)))).serialize()
+        kind, ciphertext = sc.encrypt(self.store, device, sc.text_message(text) + sender_key_distribution(group, skdm))
+        children = [node("enc", {"v": "2", "type": kind, "count": retry.attrs["count"]}, ciphertext)]
+        if kind == "pkmsg":
+            children.append(node("device-identity", {}, self.device_identity))
+        message_id = receipt.attrs["id"]
+        self.companion.send(node("message", {"to": group, "type": "text", "id": message_id, "t": original_t, "participant": device}, children))
+        self.server_ack(message_id, group)
+        self.holders.setdefault(group, set()).add(device)
+        return kind
 
     # -- receiving -----------------------------------------------------------------------------
 
@@ -481,3 +500,39 @@ def test_someone_wause_may_not_add_gets_the_groups_invitation_and_joins_with_it(
     sent = independent.send_group(group, members, "thanks for the invitation")
     check_received(wause, independent, group, sent["id"], "thanks for the invitation")
     assert phone_row(sim, phone, "thanks for the invitation")["author"] == independent.jid
+
+
+# --------------------------------------------------------------------------------------------
+# 5. a lost SKDM: wause's retry receipt, answered as whatsmeow does
+
+
+def test_a_lost_skdm_is_recovered_through_wauses_retry_receipt(sim, wause, independent, phone):
+    created = independent.create_group("Lossy", [wause.jid, phone["jid"]])
+    group = created.attrs["id"] + "@g.us"
+    assert wause.events.next("group.created")["data"]["group_id"] == group
+    members = [independent.jid, wause.jid, phone["jid"]]
+
+    text = "the engine has no sender key for this one yet"
+    sent = independent.send_group(group, members, text, withhold=(wause.device_jid,))
+    assert wause.device_jid not in sent["to"] and device_jid(phone["jid"], 0) in sent["to"], sent
+    # The phone had the SKDM and reads it; the engine cannot, and asks (whatsmeow retry.go sendRetryReceipt):
+    # `<receipt from=GROUP participant=ENGINE_DEVICE type=retry id><retry count=1 id t v=1/><registration/>`.
+    assert phone_row(sim, phone, text)["author"] == independent.jid
+    receipt = independent.expect(lambda s: s.tag == "receipt" and s.attrs.get("type") == "retry" and s.attrs.get("id") == sent["id"],
+                                 "the engine's retry receipt")
+    assert receipt.attrs.get("from") == group and receipt.attrs.get("participant") == wause.device_jid, receipt.attrs
+    retry = {c.tag: c for c in receipt.content}
+    assert retry["retry"].attrs.get("count") == "1" and retry["retry"].attrs.get("id") == sent["id"], retry
+    assert retry["retry"].attrs.get("t") == sent["ack"].attrs["t"] and len(retry["registration"].content) == 4, retry
+
+    assert independent.answer_group_retry(group, receipt, text, sent["ack"].attrs["t"]) == "pkmsg"
+    check_received(wause, independent, group, sent["id"], text)
+
+    # The SKDM that came with the resend serves the next skmsg: nothing pairwise this time.
+    after = independent.send_group(group, members, "and now with the key you got on the retry")
+    assert after["to"] == [], after
+    check_received(wause, independent, group, after["id"], "and now with the key you got on the retry")
+    assert wause.received_count(sent["id"]) == 1 and wause.received_count(after["id"]) == 1
+    stored = group_history(wause, group)
+    assert {k: v[:2] for k, v in stored.items()} == {sent["id"]: (text, False),
+                                                    after["id"]: ("and now with the key you got on the retry", False)}, stored
