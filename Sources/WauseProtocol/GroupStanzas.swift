@@ -394,3 +394,80 @@ extension GroupStanzas {
         }
     }
 }
+
+// MARK: - Changes (`w:gp2` notifications)
+
+extension GroupStanzas {
+    /// One change of a `<notification type="w:gp2" from=GROUP participant=ACTOR>` (whatsmeow
+    /// group.go parseGroupNotification, parseGroupChange, parseGroupCreate): the server writes it
+    /// with `.node`, a client reads it with `init(parsing:)`.
+    public enum Change: Equatable, Sendable {
+        /// `<create type="new" [key]><group …/></create>`.
+        case create(Group, key: String?)
+        /// `<add|remove|promote|demote|leave [v_id prev_v_id] [reason]><participant …/>…`;
+        /// `reason` is `invite` for a join by link or invitation.
+        case membership(action: String, participants: [Participant], version: Int64?, previousVersion: Int64?, reason: String?)
+        /// `<subject subject s_t s_o [s_o_pn]/>`.
+        case subject(name: String, time: Int64?, owner: JID?, ownerPN: JID?)
+        /// `<description id><body>topic</body></description>`, or `<delete/>` instead of the body (topic nil).
+        case description(topic: String?, id: String?)
+        /// `<announcement|not_announcement|locked|unlocked [v_id]/>`.
+        case setting(name: String, version: Int64?)
+        /// `<invite code/>`: the invite code was reset.
+        case invite(code: String?)
+
+        public static let membershipActions: Set<String> = ["add", "remove", "promote", "demote", "leave"]
+
+        public init(parsing node: Node) throws(MalformedStanza) {
+            switch node.tag {
+            case "create":
+                guard let described = node.child("group") else { throw MalformedStanza(tag: node.tag, reason: "a create needs its <group>") }
+                self = .create(try Group(parsing: described), key: node[attribute: "key"])
+            case let action where Change.membershipActions.contains(action):
+                var participants: [Participant] = []
+                for child in node.children("participant") { participants.append(try Participant(parsing: child)) }
+                self = .membership(action: action, participants: participants, version: node[attribute: "v_id"].flatMap(Int64.init),
+                                   previousVersion: node[attribute: "prev_v_id"].flatMap(Int64.init), reason: node[attribute: "reason"])
+            case "subject":
+                self = .subject(name: node[attribute: "subject"] ?? node.text ?? "", time: node[attribute: "s_t"].flatMap(Int64.init),
+                                owner: node.address("s_o"), ownerPN: node.address("s_o_pn"))
+            case "description":
+                self = .description(topic: node.child("delete") != nil ? nil : node.child("body")?.text, id: node[attribute: "id"])
+            case let name where Request.settings.contains(name):
+                self = .setting(name: name, version: node[attribute: "v_id"].flatMap(Int64.init))
+            case "invite":
+                self = .invite(code: node[attribute: "code"])
+            default:
+                throw MalformedStanza(tag: node.tag, reason: "not a group change this client knows")
+            }
+        }
+
+        public var node: Node {
+            switch self {
+            case .create(let group, let key):
+                var attributes: Attributes = ["type": "new"]
+                if let key { attributes["key"] = .text(key) }
+                return Node(tag: "create", attributes: attributes, children: [group.node()])
+            case .membership(let action, let participants, let version, let previousVersion, let reason):
+                var attributes: Attributes = [:]
+                if let version { attributes["v_id"] = .text(String(version)) }
+                if let previousVersion { attributes["prev_v_id"] = .text(String(previousVersion)) }
+                if let reason { attributes["reason"] = .text(reason) }
+                return Node(tag: action, attributes: attributes, children: participants.map(\.node))
+            case .subject(let name, let time, let owner, let ownerPN):
+                var attributes: Attributes = ["subject": .text(name)]
+                if let time { attributes["s_t"] = .text(String(time)) }
+                if let owner { attributes["s_o"] = .jid(owner) }
+                if let ownerPN { attributes["s_o_pn"] = .jid(ownerPN) }
+                return Node(tag: "subject", attributes: attributes)
+            case .description(let topic, let id):
+                let body = topic.map { Node(tag: "body", bytes: Array($0.utf8)) } ?? Node(tag: "delete")
+                return Node(tag: "description", attributes: id.map { ["id": .text($0)] } ?? [:], children: [body])
+            case .setting(let name, let version):
+                return Node(tag: name, attributes: version.map { ["v_id": .text(String($0))] } ?? [:])
+            case .invite(let code):
+                return Node(tag: "invite", attributes: code.map { ["code": .text($0)] } ?? [:])
+            }
+        }
+    }
+}

@@ -94,11 +94,8 @@ final class GroupOperations: Sendable {
                 outcomes.append(outcome)
             }
             // The notification lists the members only; the refused are in the creator's answer (GroupRequests.swift).
-            let change = try groupNode(group)
-            var createAttributes: Attributes = ["type": "new"]
-            if let key { createAttributes["key"] = .text(key) }
             let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(),
-                                                           change: Node(tag: "create", attributes: createAttributes, children: [change]))
+                                                           change: GroupStanzas.Change.create(try described(group), key: key).node)
             try commit(group, notify: notification, audience: group.members.map(\.account))
             return (group, outcomes)
         }
@@ -188,10 +185,9 @@ final class GroupOperations: Sendable {
             group.subject = subject
             group.subjectTime = t
             group.subjectOwner = actor.phone
-            var attributes: Attributes = ["subject": .text(subject), "s_t": .text(String(t)), "s_o": .jid(group.userJID(actor))]
-            if group.addressingMode == .lid { attributes["s_o_pn"] = .jid(JID(user: actor.phone, server: .whatsApp)) }
-            let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(),
-                                                           change: Node(tag: "subject", attributes: attributes))
+            let change = GroupStanzas.Change.subject(name: subject, time: t, owner: group.userJID(actor),
+                                                     ownerPN: group.addressingMode == .lid ? JID(user: actor.phone, server: .whatsApp) : nil)
+            let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(), change: change.node)
             try commit(group, notify: notification, audience: group.members.map(\.account))
             return group
         }
@@ -211,9 +207,8 @@ final class GroupOperations: Sendable {
             group.topicID = text == nil ? nil : newID
             group.topicTime = text == nil ? nil : t
             group.topicOwner = text == nil ? nil : actor.phone
-            let body = text.map { Node(tag: "body", bytes: Array($0.utf8)) } ?? Node(tag: "delete")
             let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(),
-                                                           change: Node(tag: "description", attributes: ["id": .text(newID)], children: [body]))
+                                                           change: GroupStanzas.Change.description(topic: text, id: newID).node)
             try commit(group, notify: notification, audience: group.members.map(\.account))
             return group
         }
@@ -233,10 +228,9 @@ final class GroupOperations: Sendable {
             case .locked: group.locked = true
             case .unlocked: group.locked = false
             }
-            var attributes: Attributes = [:]
-            if setting == .announcement || setting == .notAnnouncement { attributes["v_id"] = .text(String(group.version)) }
+            let version = setting == .announcement || setting == .notAnnouncement ? group.version : nil
             let notification = GroupNotifications.envelope(group, actor: actor, t: environment.now().seconds, id: stanzaID(),
-                                                           change: Node(tag: setting.rawValue, attributes: attributes))
+                                                           change: GroupStanzas.Change.setting(name: setting.rawValue, version: version).node)
             try commit(group, notify: notification, audience: group.members.map(\.account))
             return group
         }
@@ -256,7 +250,7 @@ final class GroupOperations: Sendable {
             group.inviteCode = newInviteCode()
             let now = environment.now()
             let notification = GroupNotifications.envelope(group, actor: actor, t: now.seconds, id: stanzaID(),
-                                                           change: Node(tag: "invite", attributes: ["code": .text(group.inviteCode)]))
+                                                           change: GroupStanzas.Change.invite(code: group.inviteCode).node)
             try commit(group, notify: notification, audience: group.members.map(\.account)) { (c) throws(WauseError) in
                 try SimState.revokeInvite(c, code: old, group: group.id, at: now)
             }

@@ -144,4 +144,32 @@ import WauseProtocol
         let text = MessageFormat.text(of: back)
         #expect(text?.body == MessageFormat.groupInviteCaption && text?.type == "group_invite")
     }
+
+    @Test func everyGroupChangeReadsBackAsWritten() throws {
+        let ada = JID(user: "15550000001", server: .whatsApp), bea = JID(user: "15550000002", server: .whatsApp)
+        let group = GroupStanzas.Group(jid: JID(user: "120363000000000001", server: .group), name: "Trip", owner: ada, creation: 1_700_000_000,
+                                       participants: [GroupStanzas.Participant(jid: ada, admin: .superadmin), GroupStanzas.Participant(jid: bea)])
+        let changes: [GroupStanzas.Change] = [
+            .create(group, key: "K"),
+            .membership(action: "add", participants: [GroupStanzas.Participant(jid: bea, lid: JID(user: "900002", server: .lid))],
+                        version: 3, previousVersion: 2, reason: "invite"),
+            .membership(action: "promote", participants: [GroupStanzas.Participant(jid: bea, admin: .admin)], version: nil, previousVersion: nil, reason: nil),
+            .subject(name: "Trip ✓", time: 1_700_000_100, owner: bea, ownerPN: nil),
+            .description(topic: "Lisbon", id: "T2"),
+            .description(topic: nil, id: "T3"),
+            .setting(name: "announcement", version: 4),
+            .setting(name: "locked", version: nil),
+            .invite(code: "NEWCODE"),
+        ]
+        for change in changes {
+            #expect(try GroupStanzas.Change(parsing: try GroupStanzasTests.roundTrip(change.node)) == change)
+        }
+        // whatsmeow group.go parseGroupChange's names.
+        #expect(changes[0].node[attribute: "type"] == "new" && changes[0].node.child("group")?[attribute: "id"] == "120363000000000001")
+        #expect(changes[1].node[attribute: "v_id"] == "3" && changes[1].node[attribute: "prev_v_id"] == "2" && changes[1].node[attribute: "reason"] == "invite")
+        #expect(changes[3].node.jid("s_o") == bea && changes[3].node[attribute: "s_t"] == "1700000100")
+        #expect(changes[5].node.child("delete") != nil && changes[5].node.child("body") == nil)
+        #expect(throws: MalformedStanza.self) { try GroupStanzas.Change(parsing: Node(tag: "ephemeral")) }
+        #expect(throws: MalformedStanza.self) { try GroupStanzas.Change(parsing: Node(tag: "create")) }
+    }
 }
