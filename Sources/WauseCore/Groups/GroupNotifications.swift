@@ -35,7 +35,12 @@ struct GroupNotifications: Sendable {
             for change in node.children {
                 let parsed: GroupStanzas.Change
                 do { parsed = try GroupStanzas.Change(parsing: change) } catch {
-                    logger.debug("w:gp2 \(change.tag) for \(groupID) not handled: \(error)")
+                    // A kind of change we do not follow (ephemeral settings, approvals …) is routine; a malformed one of ours is not.
+                    if GroupNotifications.followed.contains(change.tag) {
+                        logger.warning("w:gp2 \(change.tag) for \(groupID) unreadable: \(error)")
+                    } else {
+                        logger.debug("w:gp2 \(change.tag) for \(groupID) not handled")
+                    }
                     continue
                 }
                 switch parsed {
@@ -82,6 +87,10 @@ struct GroupNotifications: Sendable {
         }
         if let ack = Acknowledgement.ack(for: node) { try? session.connection.send(ack) }
     }
+
+    /// The changes `GroupStanzas.Change` reads.
+    static let followed: Set<String> = GroupStanzas.Change.membershipActions.union(GroupStanzas.Request.settings)
+        .union(["create", "subject", "description", "invite"])
 
     /// Someone else left or was removed: our next message goes under a new sender key.
     private func rotateOwnSenderKey(_ group: JID) throws(WauseError) {
