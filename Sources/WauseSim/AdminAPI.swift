@@ -11,12 +11,15 @@ public struct AdminAPI: Sendable {
     let connections: SimConnections
     let linking: PhoneLinking
     let phones: VirtualPhones
+    /// The media blobs, for `DELETE /media?direct_path=…` (MediaAdminRoutes.swift).
+    let media: MediaStore
 
-    init(state: SimState, connections: SimConnections, linking: PhoneLinking, phones: VirtualPhones) {
+    init(state: SimState, connections: SimConnections, linking: PhoneLinking, phones: VirtualPhones, media: MediaStore) {
         self.state = state
         self.connections = connections
         self.linking = linking
         self.phones = phones
+        self.media = media
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -68,6 +71,7 @@ public struct AdminAPI: Sendable {
         if request.bodyTooLarge { return .json(413, ["code": "invalid_request", "message": "request body too large"]) }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if let response = try groupRoute(request, parts: parts) { return response }
+        if let response = try mediaRoute(request, parts: parts) { return response }
         guard let route = Route(parts) else { throw WauseError(.notFound, "no such route: \(request.method) \(request.path)") }
         guard route.allowedMethods.contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
