@@ -122,7 +122,15 @@ let package = Package(
             "WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseProto", "WauseSignal", "WauseTestSupport",
             "WauseSQLite", "WauseProtocol",
         ]),
-        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport"]),
+        .testTarget(name: "WauseSimTests", dependencies: [
+            "WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport",
+            // An HTTPS client for the media host (MediaServerTests).
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseSupport", "WauseTestSupport"]),
     ]
 )
