@@ -35,7 +35,7 @@ public struct AdminAPI: Sendable {
 
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
     private enum Route {
-        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read
+        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read, privacyToken
 
         init?(_ parts: [String]) {
             switch (parts.count, parts.first) {
@@ -47,6 +47,7 @@ public struct AdminAPI: Sendable {
             case (3, "accounts") where parts[2] == "inbox": self = .inbox
             case (3, "accounts") where parts[2] == "auto-reply": self = .autoReply
             case (3, "accounts") where parts[2] == "read": self = .read
+            case (3, "accounts") where parts[2] == "privacy-token": self = .privacyToken
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
             default: return nil
@@ -58,7 +59,7 @@ public struct AdminAPI: Sendable {
             case .accounts: return ["GET", "POST"]
             case .accountDevices, .connections, .inbox: return ["GET"]
             case .accountDevice: return ["DELETE"]
-            case .scan, .enterCode, .send, .read: return ["POST"]
+            case .scan, .enterCode, .send, .read, .privacyToken: return ["POST"]
             case .autoReply: return ["GET", "PUT"]
             }
         }
@@ -113,6 +114,8 @@ public struct AdminAPI: Sendable {
             return try inbox(try existingAccount(parts[1]), request: request)
         case (.read, _):
             return try markRead(try existingAccount(parts[1]), body: try AdminAPI.body(request))
+        case (.privacyToken, _):
+            return try issuePrivacyToken(try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.autoReply, "GET"):
             let account = try existingAccount(parts[1])
             return .json(200, ["phone": .string(account.phone), "auto_reply": JSONValue(try state.autoReply(phone: account.phone))])
@@ -153,6 +156,27 @@ public struct AdminAPI: Sendable {
             "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
             "to": .string(chat.description), "from": .string(account.jid),
         ])
+    }
+
+    /// `POST /accounts/{phone}/privacy-token {to}`: the phone issues its trusted-contact token to
+    /// `to` (a phone number or user JID) without a message, as a phone does on a chat action
+    /// (whatsmeow tctoken.go shouldSendTCTokenInChatAction); the holder's connected devices get
+    /// the `privacy_token` notification. 200 `{ok, issuer, holder, t}`; 404 for an unknown `to`.
+    private func issuePrivacyToken(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
+        guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
+        let holder: JID
+        if to.contains("@") {
+            guard let jid = JID(to), jid.server == .whatsApp || jid.server == .lid, !jid.user.isEmpty else {
+                throw .invalidRequest("to must be a phone number, PHONE@s.whatsapp.net or LID@lid", details: ["to": .string(to)])
+            }
+            holder = JID(user: jid.user, server: jid.server)
+        } else {
+            holder = JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
+        }
+        guard let grant = try linking.router.issuePrivacyToken(from: account, to: holder) else {
+            throw WauseError(.notFound, "\(holder) is not another account on this server")
+        }
+        return .json(200, ["ok": true, "issuer": .string(account.jid), "holder": .string(grant.holder.jid), "t": .int(grant.t)])
     }
 
     /// `GET /accounts/{phone}/inbox?after=N&limit=L` (L 1–500, default 100): what the phone

@@ -270,6 +270,14 @@ final class VirtualPhones: Sendable {
                 try SimState.logMessage(c, id: id, sender: sender, chat: chat, t: t)
             }
         }
+        // whatsmeow send.go sendDM: after a 1:1 send the phone issues its token to the recipient once per 7-day
+        // bucket (tctoken.go shouldSendNewTCToken). Only where tokens matter (the reach-out rule is on): other runs
+        // keep their clients' streams free of notifications nobody needs.
+        if router.requirePrivacyToken,
+            PrivacyTokens.shouldIssue(lastIssued: try state.privacyToken(issuer: account.phone, holder: target.phone)?.t, now: t)
+        {
+            try router.issuePrivacyToken(from: account, to: chat)
+        }
         return (id, t)
     }
 
