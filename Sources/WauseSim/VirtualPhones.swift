@@ -165,7 +165,8 @@ final class VirtualPhones: Sendable {
             if fromMe {
                 // A copy of what one of its companions sent (whatsmeow send.go marshalMessage): filed under that chat.
                 let destination = content.hasDeviceSentMessage ? JID(content.deviceSentMessage.destinationJid) : nil
-                let chat = destination ?? message.recipient ?? own
+                // A LID chat with its phone number beside it is filed under the number: one chat per contact.
+                let chat = message.peerRecipientPhone ?? destination ?? message.recipient ?? own
                 filed.append((MessageFormat.text(of: content)?.body, chat, chat))
             } else {
                 filed.append((MessageFormat.text(of: content)?.body, JID(user: from.user, server: from.server), own))

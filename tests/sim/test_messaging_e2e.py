@@ -82,8 +82,10 @@ def test_engine_and_virtual_phone(make_sim, tmp_path_factory):
     sent = send(server, session, CAROL, "hello carol")
     next_matching(events, "message.status", lambda d: d["message_id"] == sent["message_id"] and d["status"] == "delivered")
     entry = inbox_entry(sim, CAROL, sent["message_id"])
-    assert entry["text"] == "hello carol" and entry["from"] == f"{ADA}:1@s.whatsapp.net", entry
-    assert entry["to"] == carol["jid"] and entry["push_name"] == "Ada" and entry["from_phone"] == ADA, entry
+    # LID-first (whatsmeow send.go SendMessage): sent to Carol's LID, from Ada's companion's LID; the phone number rides along.
+    ada_lid = ada["lid"].split("@")[0]
+    assert entry["text"] == "hello carol" and entry["from"] == f"{ada_lid}:1@lid", entry
+    assert entry["to"] == carol["lid"] and entry["push_name"] == "Ada" and entry["from_phone"] == ADA, entry
 
     # Phone → engine, by phone number.
     posted = sim.admin("POST", f"/accounts/{CAROL}/send", {"to": ADA, "text": "hi from carol"})

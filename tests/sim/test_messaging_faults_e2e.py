@@ -137,7 +137,8 @@ def test_the_server_dying_mid_stream_loses_and_doubles_nothing(make_sim, tmp_pat
 
 def test_a_recipient_killed_before_it_answered_gets_the_message_again_and_files_it_once(make_sim, tmp_path_factory):
     sim = make_sim()
-    create_account(sim, ADA, "Ada"), create_account(sim, BOB, "Bob")
+    create_account(sim, ADA, "Ada")
+    bob_lid = create_account(sim, BOB, "Bob")["lid"].split("@")[0]
     alice_server, alice, _ = linked_engine(sim, tmp_path_factory, {"phone": ADA})
     bob_server, _, _ = linked_engine(sim, tmp_path_factory, {"phone": BOB})
     bob_dir = bob_server.data_dir
@@ -153,8 +154,10 @@ def test_a_recipient_killed_before_it_answered_gets_the_message_again_and_files_
     bob_server, bob = restarted(tmp_path_factory, sim, bob_dir)
     wait_until(lambda: copies(bob_dir, text), "the re-delivered message")
     assert copies(bob_dir, text) == [(sent["message_id"], 0, None)]
-    # The returning companion's own receipt now reaches Alice (the phone's may have come earlier).
+    # The returning companion's own receipt now reaches Alice (the phone's may have come earlier),
+    # from its LID form: the message went LID-first (whatsmeow send.go SendMessage).
     [device] = [d["jid"] for d in sim.admin("GET", f"/accounts/{BOB}/devices").json()]
+    device = device.replace(BOB, bob_lid).replace("@s.whatsapp.net", "@lid")
     wait_until(lambda: any(step["device"] == device and step["status"] == "delivered" for step in
                            call_tool(alice_server, alice, "whatsapp_message_status", {"message_id": sent["message_id"]})["timeline"]),
                "the returning device's delivery receipt")
@@ -167,23 +170,25 @@ def test_a_stale_device_list_is_refreshed_after_the_servers_phash_disagrees(make
     list was fetched): that send reaches only the phone, the server's ack carries a phash that
     differs from the sender's, the sender drops its cache, and the next send reaches the companion."""
     sim = make_sim()
-    create_account(sim, ADA, "Ada"), create_account(sim, BOB, "Bob")
+    create_account(sim, ADA, "Ada")
+    bob_lid = create_account(sim, BOB, "Bob")["lid"]
     alice_server, alice, _ = linked_engine(sim, tmp_path_factory, {"phone": ADA})
     bob_server, _, bob_events = linked_engine(sim, tmp_path_factory, {"phone": BOB})
     call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "first"})
     received(bob_events, "first")
 
     # Make Alice's cache stale: Bob's list without his companion (the engine keeps it 5 minutes).
+    # The send went LID-first, so the list in use is the one of Bob's LID.
     db = sqlite3.connect(f"{alice_server.data_dir}/wause.db", timeout=DEADLINE)
     try:
         with db:
             updated = db.execute("UPDATE device_lists SET devices = ? WHERE user_jid = ?",
-                                 (f'["{BOB}@s.whatsapp.net"]', f"{BOB}@s.whatsapp.net")).rowcount
+                                 (f'["{bob_lid}"]', bob_lid)).rowcount
     finally:
         db.close()
     assert updated == 1
     call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "to the phone only"})
-    assert rows(alice_server.data_dir, "SELECT count(*) FROM device_lists WHERE user_jid = ?", f"{BOB}@s.whatsapp.net") == [(0,)]
+    assert rows(alice_server.data_dir, "SELECT count(*) FROM device_lists WHERE user_jid = ?", bob_lid) == [(0,)]
     call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "third"})
     received(bob_events, "third")
     assert copies(bob_server.data_dir, "to the phone only") == []

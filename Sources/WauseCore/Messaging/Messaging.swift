@@ -25,8 +25,14 @@ final class Messaging: Sendable {
         self.random = environment.randomBytes
         senderKeyStore = SQLiteSenderKeyStore(store: store, clock: environment.now)
         signalStore = SQLiteSignalStore(store: store, clock: environment.now) { address, old, new in
+            // Sessions are kept per addressing form: a LID address (`user_1`) names the contact by LID; the event
+            // names them by phone number when the mapping is known, as for a phone-number address.
+            let user = address.name.split(separator: "_").first.map(String.init) ?? address.name
+            let isLID = address.name.hasSuffix("_1")
+            let phone = isLID ? (try? store.phone(ofLID: user)) ?? nil : user
             publisher.publish(.contactIdentityChanged, [
-                "address": .string(address.description), "user": .string(address.name.split(separator: "_").first.map(String.init) ?? address.name),
+                "address": .string(address.description), "user": .string(phone ?? user),
+                "lid": isLID ? .string(user) : JSONValue((try? store.lid(ofPhone: user)) ?? nil),
                 "device": .int(Int64(address.deviceId)),
                 "old_identity_key": .string(Hex.encode(old.serialized)), "new_identity_key": .string(Hex.encode(new.serialized)),
             ])

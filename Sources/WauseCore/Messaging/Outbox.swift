@@ -221,13 +221,13 @@ final class Outbox: Sendable {
                 .send(entry, group: chat, connection: connection)
         }
         let ownUser = JID(user: ownDevice.user, server: .whatsApp)
-        let lists = try await deviceList.devices(of: chat.user == ownUser.user ? [ownUser] : [chat, ownUser],
-                                                 connection: connection)
+        let addressing = try await addressing(chat: chat, account: account, ownDevice: ownDevice, connection: connection)
+        let lists = addressing.lists
         var recipients: [JID] = []
         var ownDevices: [JID] = []
         for list in lists {
-            for device in list.devices where device != ownDevice {
-                if list.user.user == ownUser.user { ownDevices.append(device) } else { recipients.append(device) }
+            for device in list.devices where device != addressing.sendingDevice {
+                if list.user.user == addressing.ownUser.user { ownDevices.append(device) } else { recipients.append(device) }
             }
         }
         if chat.user == ownUser.user { recipients = ownDevices; ownDevices = [] }
@@ -239,16 +239,16 @@ final class Outbox: Sendable {
         do { message = try WAWebProtobufsE2E_Message(serializedBytes: entry.payload) } catch {
             throw Failure.permanent("the queued message is unreadable: \(error)")
         }
-        let sentCopy = MessageFormat.deviceSentCopy(of: message, chat: chat)
+        let sentCopy = MessageFormat.deviceSentCopy(of: message, chat: addressing.to)
         let reachable = recipients.filter { bundles[$0] != nil || !missing.contains($0) }
         // Copies for our own devices alone are no send: the recipient would get nothing.
         guard !reachable.isEmpty else { throw WauseError(.notConnected, "no device of \(chat.user) could be reached") }
         var sealed = try messaging.encrypt(entry.payload, for: reachable, bundles: bundles)
         sealed += try messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
-        var envelope = MessageEnvelope(id: entry.messageID, type: "text", to: chat, participants: sealed.map { item in
+        var envelope = MessageEnvelope(id: entry.messageID, type: "text", to: addressing.to, participants: sealed.map { item in
             MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext))
-        })
+        }, peerRecipientPhone: addressing.peerRecipientPhone)
         // whatsmeow send.go sendDM, makeDeviceIdentityNode: our signed device identity goes along whenever a pkmsg does.
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
         // whatsmeow send.go sendDM: the recipient's privacy token (or a cstoken), so the server lets the message through.
@@ -263,10 +263,49 @@ final class Outbox: Sendable {
         // both users, this sending device included.
         if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(lists.flatMap(\.devices)) {
             logger.info("device lists of \(chat.user) are stale (phash mismatch); refreshing on the next send")
-            try store.invalidateDeviceList(user: chat)
-            try store.invalidateDeviceList(user: ownUser)
+            for list in lists { try store.invalidateDeviceList(user: list.user) }
         }
         return ack
+    }
+
+    /// How a 1:1 send is addressed (whatsmeow send.go SendMessage, sendDM): LID-first — when the
+    /// recipient's LID is known (a contact's stored LID, else the device-list answer's `<lid>`),
+    /// the stanza goes `to` the LID with the phone number in `peer_recipient_pn`, and both users'
+    /// devices are listed and encrypted for in LID form (Signal sessions keyed by the LID
+    /// addresses; sessions under the phone-number addresses stay, and still decrypt what comes
+    /// from a phone-number sender). Without a LID for either side, by phone number as before.
+    struct Addressing {
+        var to: JID
+        var peerRecipientPhone: JID?
+        var ownUser: JID
+        /// This device, in the form its own list uses.
+        var sendingDevice: JID
+        var lists: [DeviceList.Entry]
+    }
+
+    private func addressing(chat: JID, account: LinkedAccount, ownDevice: JID, connection: ServerConnection) async throws -> Addressing {
+        let ownUser = JID(user: ownDevice.user, server: .whatsApp)
+        let ownLID = account.lid.flatMap(JID.init).map { JID(user: $0.user, server: .lid) }
+        if chat.user == ownUser.user || ownLID == nil {
+            let lists = try await deviceList.devices(of: chat.user == ownUser.user ? [ownUser] : [chat, ownUser], connection: connection)
+            return Addressing(to: chat, peerRecipientPhone: nil, ownUser: ownUser, sendingDevice: ownDevice, lists: lists)
+        }
+        let lidDevice = JID(user: ownLID!.user, device: ownDevice.device, server: .lid)
+        var recipientLID: JID? = chat.server == .lid ? chat : try store.lid(ofPhone: chat.user).map { JID(user: $0, server: .lid) }
+        var phoneLists: [DeviceList.Entry] = []
+        if recipientLID == nil {
+            // The device-list query asks for the LID too (DeviceList stores it with the contact).
+            phoneLists = try await deviceList.devices(of: [chat, ownUser], connection: connection)
+            recipientLID = phoneLists.first { $0.user.user == chat.user }?.lid.map { JID(user: $0.user, server: .lid) }
+        }
+        guard let recipientLID else {
+            // The server gave no LID (whatsmeow fails the send here; we fall back to the phone number).
+            let lists = phoneLists.isEmpty ? try await deviceList.devices(of: [chat, ownUser], connection: connection) : phoneLists
+            return Addressing(to: chat, peerRecipientPhone: nil, ownUser: ownUser, sendingDevice: ownDevice, lists: lists)
+        }
+        let lists = try await deviceList.devices(of: [recipientLID, ownLID!], connection: connection)
+        let phone = chat.server == .whatsApp ? chat : try store.phone(ofLID: recipientLID.user).map { JID(user: $0, server: .whatsApp) }
+        return Addressing(to: recipientLID, peerRecipientPhone: phone, ownUser: ownLID!, sendingDevice: lidDevice, lists: lists)
     }
 
     /// Marks the message sent, or says why not: the server's 463 (a reach-out the recipient's

@@ -90,7 +90,8 @@ struct Receipts: Sendable {
             let bundles = try await bundlesForResend(to: device, answering: receipt, connection: connection)
             guard let account = try store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
             var plaintext = raw
-            if device.user == own.user {
+            // Our own other device (by phone number or, LID-first, by our LID) gets the device-sent copy.
+            if device.user == own.user || account.lid.flatMap(JID.init)?.user == device.user {
                 plaintext = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
             }
             guard let sealed = try messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }

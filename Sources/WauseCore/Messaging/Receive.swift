@@ -102,7 +102,9 @@ struct Receive: Sendable {
             // Our other device's copy: filed under the chat it went to (whatsmeow send.go marshalMessage; message.go parseMessageSource).
             let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
             guard let chat = destination ?? envelope.recipient else { return }
-            contact = try chat.server == .lid ? store.contact(phone: nil, lid: chat.user, now: now)
+            // A LID-first send names the chat's phone number beside it (message.go parseMessageSource RecipientAlt:
+            // `peer_recipient_pn`): one contact and one chat either way.
+            contact = try chat.server == .lid ? store.contact(phone: envelope.peerRecipientPhone?.user, lid: chat.user, now: now)
                 : store.contact(phone: chat.user, lid: nil, now: now)
         } else {
             // A sender reached by LID and by phone number is one contact (whatsmeow message.go parseMessageSource: sender_pn / sender_lid).
