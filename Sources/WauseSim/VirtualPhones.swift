@@ -126,11 +126,11 @@ final class VirtualPhones: Sendable {
         }
         let senderAccount = try state.account(jid: from)
         let fromMe = senderAccount?.phone == account.phone
-        let address = SignalAddress(user: from.user, device: from.device, server: from.server.rawValue)
         let t = message.t ?? environment.now().seconds
 
         let outcome = try signalLock.withLock { _ throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
             let store = try state.phoneSignalStore(account)
+            let address = store.sessionAddress(for: from, lid: senderAccount?.lid)
             var plaintexts: [[UInt8]] = []
             var duplicate = false
             for enc in message.encrypted {
@@ -287,7 +287,7 @@ final class VirtualPhones: Sendable {
     func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
                  bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> MessageEnvelope.Encrypted? {
         let device = endpoint.jid(form)
-        let address = SignalAddress(user: device.user, device: device.device, server: form.rawValue)
+        let address = store.sessionAddress(for: device, lid: endpoint.account.lid)
         do {
             if let given {
                 try store.deleteSession(for: address)

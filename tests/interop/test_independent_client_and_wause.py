@@ -100,6 +100,9 @@ class Engine:
         answer = sim.admin("POST", f"/accounts/{self.phone}/scan", {"qr": started["qr"]})
         assert answer.status == 200, answer
         self.device_jid = answer.json()["jid"]  # PHONE:N@s.whatsapp.net
+        # The same device by LID: the engine sends 1:1 LID-first (whatsmeow send.go SendMessage).
+        self.lid_device_jid = account["lid"].split("@")[0] + ":" + self.device_jid.split(":")[1]
+        self.lid_device_jid = self.lid_device_jid.replace("@s.whatsapp.net", "@lid")
         self.events.next("account.paired")
         while self.events.next("account.connected")["data"].get("phase") != "login":
             pass
@@ -140,6 +143,7 @@ class Peer:
         self.jid = account["jid"]
         self.keys, _, self.pair = link_by_qr(sim, root, account)
         self.device_jid = self.pair.jid
+        self.lid_device_jid = account["lid"].split("@")[0] + ":" + self.device_jid.split(":")[1].replace("@s.whatsapp.net", "@lid")
         self.store = sc.axolotl_store(self.keys)
         self.device_identity = sc.signed_device_identity(self.pair, self.keys)
         self.backlog: list = []
@@ -265,12 +269,15 @@ class Peer:
         """The engine's message: decrypted by python-axolotl, padding and protobuf read here, then
         our delivery receipt (whatsmeow receipt.go sendMessageReceipt). Returns (stanza, enc type, text)."""
         message = self.expect(lambda s: s.tag == "message" and s.attrs.get("id") == message_id, f"message {message_id}")
-        assert message.attrs.get("from") == engine.device_jid, message.attrs
+        # LID-first: from the engine's LID device, its phone number beside it (message.go parseMessageSource sender_pn).
+        assert message.attrs.get("from") == engine.lid_device_jid and message.attrs.get("sender_pn") == engine.jid, message.attrs
         assert message.attrs.get("type") == "text" and message.attrs.get("t", "").isdigit(), message.attrs
         encs = [child for child in message.content if child.tag == "enc"]
         assert len(encs) == 1 and encs[0].attrs.get("v") == "2", message
         kind = encs[0].attrs["type"]
-        padded = sc.decrypt_padded(self.store, message.attrs["from"], kind, encs[0].content)
+        # One session per peer device whichever form it writes from (whatsmeow message.go decryptMessages keys it by
+        # the LID; this client keys it by the engine's number, which sender_pn gives).
+        padded = sc.decrypt_padded(self.store, engine.device_jid, kind, encs[0].content)
         count = padded[-1]
         # whatsmeow message.go padMessage, as the engine writes it: 1–15 bytes, each holding the count.
         assert 1 <= count <= 15 and padded[-count:] == bytes([count]) * count, padded[-16:].hex()
@@ -321,12 +328,14 @@ def peer(sim, root, wause):
     client.close()
 
 
-def delivered_by(engine: Engine, message_id: str, device: str) -> dict:
+def delivered_by(engine: Engine, message_id: str, device: str, lid_device: str | None = None) -> dict:
     """`whatsapp_message_status` once its timeline holds `device`'s delivery receipt (the
-    recipient's phone may have answered first)."""
+    recipient's phone may have answered first), by number or, for a receipt answering a
+    LID-addressed message, by `lid_device`."""
     def check():
         status = engine.call("whatsapp_message_status", {"message_id": message_id})
-        return status if any(e["status"] == "delivered" and e["device"] == device for e in status["timeline"]) else None
+        return status if any(e["status"] == "delivered" and e["device"] in (device, lid_device)
+                             for e in status["timeline"]) else None
     return wait_until(check, f"{device}'s delivery receipt in the timeline of {message_id}")
 
 
@@ -362,7 +371,7 @@ def test_wause_to_independent_client_decrypts_and_our_receipt_marks_it_delivered
     sc.check_device_identity(identity, identity_key[1:])
     assert identity.key_index >= 1, identity
 
-    status = delivered_by(wause, message_id, peer.device_jid)
+    status = delivered_by(wause, message_id, peer.device_jid, peer.lid_device_jid)
     assert status["status"] in ("delivered", "read") and status["from_me"] is True, status
     assert status["chat_id"] == peer.jid, status
     assert_stored_once(wause, peer, {message_id: (text, True)})
@@ -572,7 +581,7 @@ def test_wause_answers_the_independent_clients_retry_receipts(wause, peer):
     assert any(c.tag == "device-identity" for c in resent.content), resent
     peer.backlog.insert(0, resent)
     assert peer.receive_text(wause, id_a)[2] == text_a
-    delivered_by(wause, id_a, peer.device_jid)
+    delivered_by(wause, id_a, peer.device_jid, peer.lid_device_jid)
 
     # B: count 2 with our keys → wause starts a new session from them: a pkmsg on our one-time prekey 1002.
     text_b = "and this one on a session from your retry keys"
@@ -590,7 +599,7 @@ def test_wause_answers_the_independent_clients_retry_receipts(wause, peer):
     assert sc.pb_one(sc.pb_decode(enc.content[1:]), 1) == 1002, "the pkmsg must use the one-time prekey of our <keys>"
     peer.backlog.insert(0, resent)
     assert peer.receive_text(wause, id_b)[2] == text_b
-    delivered_by(wause, id_b, peer.device_jid)
+    delivered_by(wause, id_b, peer.device_jid, peer.lid_device_jid)
 
     # The new session carries on both ways.
     reply_id, kind, _, _ = peer.send_text(wause, "the session from my keys works")

@@ -63,7 +63,7 @@ struct Receipts: Sendable {
     func bundlesForResend(to device: JID, answering receipt: ReceiptStanzas.Receipt,
                           connection: ServerConnection) async throws -> [JID: PreKeyBundle] {
         if let bundle = receipt.bundle(for: device) {
-            let address = MessageFormat.address(of: device)
+            let address = try messaging.sessionAddress(of: device)
             try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
             return [device: bundle]
         }

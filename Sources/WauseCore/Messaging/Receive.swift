@@ -58,6 +58,13 @@ struct Receive: Sendable {
         let now = environment.now()
         let sentAt = message.t.map(UnixTime.init(seconds:)) ?? now.truncatedToSeconds
 
+        // The sender's other address first (whatsmeow message.go: StoreLIDPNMapping from sender_pn/sender_lid), so the
+        // session is looked up under the LID whichever form the message came in (Messaging.sessionAddress).
+        if from.server == .whatsApp, let lid = message.senderLID, !fromMe {
+            _ = try? store.contact(phone: from.user, lid: lid.user, pushName: message.notify, now: now)
+        } else if from.server == .lid, let phone = message.senderPhone, !fromMe {
+            _ = try? store.contact(phone: phone.user, lid: from.user, pushName: message.notify, now: now)
+        }
         var plaintexts: [[UInt8]] = []
         var duplicate = false
         for enc in message.encrypted {
@@ -71,7 +78,8 @@ struct Receive: Sendable {
                 return
             }
         }
-        let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(MessageFormat.address(of: from)) }
+        let senderAddress = (try? messaging.sessionAddress(of: from)) ?? MessageFormat.address(of: from)
+        let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(senderAddress) }
         for plaintext in plaintexts {
             do {
                 try store(plaintext, message: message, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged)
