@@ -143,7 +143,6 @@ class Peer:
         self.jid = account["jid"]
         self.keys, _, self.pair = link_by_qr(sim, root, account)
         self.device_jid = self.pair.jid
-        self.lid_device_jid = account["lid"].split("@")[0] + ":" + self.device_jid.split(":")[1].replace("@s.whatsapp.net", "@lid")
         self.store = sc.axolotl_store(self.keys)
         self.device_identity = sc.signed_device_identity(self.pair, self.keys)
         self.backlog: list = []
@@ -328,14 +327,12 @@ def peer(sim, root, wause):
     client.close()
 
 
-def delivered_by(engine: Engine, message_id: str, device: str, lid_device: str | None = None) -> dict:
+def delivered_by(engine: Engine, message_id: str, device: str) -> dict:
     """`whatsapp_message_status` once its timeline holds `device`'s delivery receipt (the
-    recipient's phone may have answered first), by number or, for a receipt answering a
-    LID-addressed message, by `lid_device`."""
+    recipient's phone may have answered first)."""
     def check():
         status = engine.call("whatsapp_message_status", {"message_id": message_id})
-        return status if any(e["status"] == "delivered" and e["device"] in (device, lid_device)
-                             for e in status["timeline"]) else None
+        return status if any(e["status"] == "delivered" and e["device"] == device for e in status["timeline"]) else None
     return wait_until(check, f"{device}'s delivery receipt in the timeline of {message_id}")
 
 
@@ -371,7 +368,7 @@ def test_wause_to_independent_client_decrypts_and_our_receipt_marks_it_delivered
     sc.check_device_identity(identity, identity_key[1:])
     assert identity.key_index >= 1, identity
 
-    status = delivered_by(wause, message_id, peer.device_jid, peer.lid_device_jid)
+    status = delivered_by(wause, message_id, peer.device_jid)
     assert status["status"] in ("delivered", "read") and status["from_me"] is True, status
     assert status["chat_id"] == peer.jid, status
     assert_stored_once(wause, peer, {message_id: (text, True)})
@@ -581,7 +578,7 @@ def test_wause_answers_the_independent_clients_retry_receipts(wause, peer):
     assert any(c.tag == "device-identity" for c in resent.content), resent
     peer.backlog.insert(0, resent)
     assert peer.receive_text(wause, id_a)[2] == text_a
-    delivered_by(wause, id_a, peer.device_jid, peer.lid_device_jid)
+    delivered_by(wause, id_a, peer.device_jid)
 
     # B: count 2 with our keys → wause starts a new session from them: a pkmsg on our one-time prekey 1002.
     text_b = "and this one on a session from your retry keys"
@@ -599,7 +596,7 @@ def test_wause_answers_the_independent_clients_retry_receipts(wause, peer):
     assert sc.pb_one(sc.pb_decode(enc.content[1:]), 1) == 1002, "the pkmsg must use the one-time prekey of our <keys>"
     peer.backlog.insert(0, resent)
     assert peer.receive_text(wause, id_b)[2] == text_b
-    delivered_by(wause, id_b, peer.device_jid, peer.lid_device_jid)
+    delivered_by(wause, id_b, peer.device_jid)
 
     # The new session carries on both ways.
     reply_id, kind, _, _ = peer.send_text(wause, "the session from my keys works")

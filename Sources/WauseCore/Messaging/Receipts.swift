@@ -46,7 +46,12 @@ struct Receipts: Sendable {
         }
         let at = receipt.t.map(UnixTime.init(seconds:)) ?? environment.now()
         // In a group the receipt comes from the group, naming the member's device (whatsmeow receipt.go parseReceipt).
-        let device = from.server == .group ? (receipt.participant ?? from) : from
+        var device = from.server == .group ? (receipt.participant ?? from) : from
+        // A receipt for a LID-first message comes from the LID device: named by its phone number when known, as the
+        // chats are (one contact, whichever form the server used).
+        if device.server == .lid, let phone = try? store.phone(ofLID: device.user) {
+            device = JID(user: phone, device: device.device, server: .whatsApp)
+        }
         for id in receipt.ids {
             guard let moved = try? store.advanceStatus(messageID: id, to: status, device: device.description, at: at), moved else { continue }
             publisher.publish(.messageStatus, [
