@@ -201,7 +201,7 @@ echo-bot-node: build node-addon
 # Benchmarks (release build), each figure beside its peer measured in the same run: the binary
 # XML codec against baileys-python's, Signal sessions against Debian's libsignal-protocol-c
 # (bench/signal_c, a C harness with an OpenSSL crypto provider), Noise transport encryption
-# against `openssl speed`.
+# against `openssl speed`, media encryption against the same passes on OpenSSL (bench/media_c).
 
 # The libsignal-protocol-c harness; its Debian packages are installed only for the benchmark.
 $(OUT)/bench/signal_bench: bench/signal_c/signal_bench.c
@@ -209,12 +209,21 @@ $(OUT)/bench/signal_bench: bench/signal_c/signal_bench.c
 	@mkdir -p $(@D)
 	gcc -std=c11 -O2 -Wall -Wextra -Werror $< $$(pkg-config --cflags --libs libsignal-protocol-c openssl) -o $@
 
-bench: setup $(VENV_INTEROP)/.baileys-installed $(OUT)/bench/signal_bench
+# The media peer: the same four passes as MediaEncryptor/MediaDecryptor on OpenSSL's EVP.
+$(OUT)/bench/media_bench: bench/media_c/media_bench.c
+	scripts/setup-system.sh libssl-dev
+	@mkdir -p $(@D)
+	gcc -std=c11 -O2 -Wall -Wextra -Werror $< $$(pkg-config --cflags --libs openssl) -o $@
+
+bench: setup $(VENV_INTEROP)/.baileys-installed $(OUT)/bench/signal_bench $(OUT)/bench/media_bench
 	$(SWIFT) build -c release --product wause-bench
 	$(SWIFT) build -c release --product wause-wire
-	$(RELEASE)/wause-bench --python $(VENV_INTEROP)/bin/python --signal-c $(OUT)/bench/signal_bench
+	$(RELEASE)/wause-bench --python $(VENV_INTEROP)/bin/python --signal-c $(OUT)/bench/signal_bench --media-c $(OUT)/bench/media_bench
 	$(RELEASE)/wause-wire noise-bench
 	openssl speed -evp aes-256-gcm -seconds 2 2>/dev/null | tail -3
+	@echo "for the media figures: OpenSSL's AES-256-CBC and SHA-256 alone (one pass each; the media work is one CBC pass and three SHA-256 passes)"
+	openssl speed -evp aes-256-cbc -seconds 1 2>/dev/null | tail -3
+	openssl speed -evp sha256 -seconds 1 2>/dev/null | tail -3
 
 # ---------------------------------------------------------------------------------------------
 # Install (release build): the library (stripped), its header and pkg-config file, wause-mcp,

@@ -35,6 +35,11 @@ let package = Package(
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        // Media (issue 13): JPEG thumbnails and image sizes, PNG input, WebP stickers' size, voice-note waveforms.
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
+        .systemLibrary(name: "COpusFile", pkgConfig: "opusfile", providers: [.apt(["libopusfile-dev"])]),
         .target(name: "CWause"),
         // The engine's layers, bottom up (DESIGN.md): each its own module so it is built and
         // tested alone, and a change in one cannot break the build of another.
@@ -72,7 +77,7 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "WauseCore", dependencies: [
-            "WauseSupport", "CSodium", "CQRencode", "CZlib", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
+            "WauseSupport", "CSodium", "CQRencode", "CZlib", "CTurboJPEG", "CPNG", "CWebP", "COpusFile", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
             "WauseSignal", "WauseSQLite", "WauseProtocol",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -101,7 +106,7 @@ let package = Package(
         .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto", "WauseSupport"]),
         .testTarget(name: "WauseSignalTests", dependencies: ["WauseSignal", "WauseCrypto", "WauseProto", "WauseSupport"]),
-        .testTarget(name: "WauseProtocolTests", dependencies: ["WauseProtocol", "WauseCrypto", "WauseSupport", "WauseBinary", "WauseSignal"]),
+        .testTarget(name: "WauseProtocolTests", dependencies: ["WauseProtocol", "WauseCrypto", "WauseSupport", "WauseBinary", "WauseSignal", "WauseProto"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary", "WauseSupport"]),
         .testTarget(name: "WauseTransportTests", dependencies: [
             "WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseSupport", "WauseTestSupport",
@@ -110,7 +115,9 @@ let package = Package(
         .testTarget(name: "WauseCoreTests", dependencies: [
             "WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseProto", "WauseSignal", "WauseTestSupport",
             "WauseSQLite", "WauseProtocol",
-        ]),
+            // Independent encoders for the media tests' inputs (a PNG with alpha, a WebP sticker).
+            "CPNG", "CWebP",
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport"]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseSupport", "WauseTestSupport"]),
     ]

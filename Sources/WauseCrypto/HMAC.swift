@@ -1,4 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // UnsafeRawBufferPointer as DataProtocol, for HMAC.update(data:)
+#else
+import Foundation
+#endif
 
 /// HMAC-SHA256 (RFC 2104), used by the Signal chain-key ratchet (`HMAC(chainKey, 0x01/0x02)`),
 /// Signal message MACs and media MACs.
@@ -15,5 +20,29 @@ public enum HMAC {
         guard mac.count >= minimumLength, mac.count <= 32 else { return false }
         let expected = sha256(key: key, message: message)
         return ConstantTime.equal(Array(expected.prefix(mac.count)), mac)
+    }
+}
+
+/// HMAC-SHA256 fed piece by piece: the MAC over `iv ‖ ciphertext` of a media file that is
+/// encrypted or checked as it streams (whatsmeow util/cbcutil EncryptStream, download.go
+/// validateMedia). Same tag as `HMAC.sha256` over the concatenated pieces.
+public struct HMACSHA256Stream: Sendable {
+    private var authenticator: Crypto.HMAC<Crypto.SHA256>
+
+    public init(key: [UInt8]) {
+        authenticator = Crypto.HMAC<Crypto.SHA256>(key: SymmetricKey(data: key))
+    }
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        authenticator.update(data: bytes)
+    }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { authenticator.update(data: $0) }
+    }
+
+    /// The 32-byte tag of everything fed so far (the stream itself is left as it was).
+    public func finalize() -> [UInt8] {
+        Array(authenticator.finalize())
     }
 }

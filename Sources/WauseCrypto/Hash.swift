@@ -25,3 +25,25 @@ public enum ConstantTime {
         return difference == 0
     }
 }
+
+/// SHA-256 fed piece by piece, for inputs that never sit whole in memory (WhatsApp media's
+/// `fileSha256` and `fileEncSha256`, whatsmeow upload.go UploadReader). Same digest as
+/// `Hash.sha256` of the concatenated pieces.
+public struct SHA256Stream: Sendable {
+    private var hasher = Crypto.SHA256()
+
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bufferPointer: bytes)
+    }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+    }
+
+    /// The 32-byte digest of everything fed so far (the stream itself is left as it was).
+    public func finalize() -> [UInt8] {
+        Array(hasher.finalize())
+    }
+}

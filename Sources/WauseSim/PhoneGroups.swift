@@ -13,7 +13,7 @@ import Foundation
 #endif
 
 /// The virtual phones as group members, with Signal sender keys (whatsmeow send.go sendGroup,
-/// message.go decryptGroupMsg; PM §3.6, C.3):
+/// message.go decryptGroupMsg):
 ///
 /// - Receiving: the pairwise part (`pkmsg`/`msg`) carries the sender's
 ///   SenderKeyDistributionMessage, processed under (group, sender device); then the `skmsg`

@@ -210,6 +210,7 @@ public final class SimState: Sendable {
         """,
         // Groups (whatsmeow group.go; GroupOperations.swift).
         SimGroup.schema,
+        SimGroup.addRequestSchema,
     ])
 
     let database: SQLiteDatabase

@@ -12,6 +12,9 @@
 //
 // Then Signal sessions (WauseSignal) beside Debian's libsignal-protocol-c, measured by the C
 // harness bench/signal_c/signal_bench.c (default build/bench/signal_bench, built by `make bench`).
+//
+// Then media encryption (WauseProtocol MediaEncryptor/MediaDecryptor) beside the same passes on
+// OpenSSL in bench/media_c/media_bench.c (default build/bench/media_bench).
 
 #if canImport(Glibc)
 import Glibc
@@ -27,8 +30,11 @@ var directions: Set<String> = ["decode", "encode"]
 var storeMessages = 100_000
 var storePeerScript = "bench/store_peer.py"
 var signalHarness = "build/bench/signal_bench"
+var mediaHarness = "build/bench/media_bench"
+var mediaBytes = 16 << 20
 var runCodec = true
 var runSignal = true
+var runMedia = true
 
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
@@ -38,14 +44,18 @@ while let argument = arguments.next() {
     case "--baileys-script": script = arguments.next() ?? script
     case "--no-baileys": compareWithBaileys = false
     case "--signal-c": signalHarness = arguments.next() ?? signalHarness
+    case "--media-c": mediaHarness = arguments.next() ?? mediaHarness
+    case "--media-bytes": mediaBytes = arguments.next().flatMap(Int.init) ?? mediaBytes  // 0 skips the media part
     case "--store-messages": storeMessages = arguments.next().flatMap(Int.init) ?? storeMessages  // 0 skips the store part
     case "--store-peer-script": storePeerScript = arguments.next() ?? storePeerScript
     case "--only":  // for profiling one part
         let part = arguments.next() ?? ""
-        if part == "signal" { runCodec = false } else { directions = [part]; runSignal = false }
+        if part == "signal" { runCodec = false; runMedia = false }
+        else if part == "media" { runCodec = false; runSignal = false; storeMessages = 0 }
+        else { directions = [part]; runSignal = false; runMedia = false }
     default:
-        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal]"
-            + " [--store-messages N] [--store-peer-script PATH]")
+        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal|media]"
+            + " [--store-messages N] [--store-peer-script PATH] [--media-c PATH] [--media-bytes N]")
         exit(argument == "--help" || argument == "-h" ? 0 : 2)
     }
 }
@@ -113,6 +123,21 @@ if runSignal {
     }
     print("(\"wause, bytes\": session and sender-key records serialised and parsed on every call, as libsignal-protocol-c's store API requires)")
     if let failure { print("libsignal-protocol-c: \(failure)") }
+}
+
+if runMedia && mediaBytes > 0 {
+    print("")
+    print("media encryption: WauseProtocol vs OpenSSL 3 (bench/media_c) (MB of plaintext per CPU-second, median of 5 rounds, "
+        + "\(mediaBytes >> 20) MB file in 64 KB pieces; encrypt = AES-256-CBC + HMAC + both SHA-256s, decrypt = the same checks + AES-256-CBC)")
+    let ours = MediaBenchmark.measure(seconds: seconds, size: mediaBytes)
+    let (theirs, failure) = MediaBenchmark.runC(harness: mediaHarness, seconds: seconds, size: mediaBytes)
+    print(["workload", "wause MB/s", "OpenSSL MB/s", "×"].enumerated().map { column($1, $0 == 0 ? 26 : 14) }.joined())
+    for (name, path) in [("encrypt+MAC+hash", \MediaBenchmark.Figures.encrypt), ("verify+decrypt", \MediaBenchmark.Figures.decrypt)] {
+        let reference = theirs?[keyPath: path]
+        print([name, figure(ours[keyPath: path]), figure(reference), figure(reference.map { ours[keyPath: path] / $0 })]
+            .enumerated().map { column($1, $0 == 0 ? 26 : 14) }.joined())
+    }
+    if let failure { print("media_bench: \(failure)") }
 }
 
 if storeMessages > 0 {

@@ -17,5 +17,6 @@ let subcommands: [Subcommand] = [
     // Noise transport throughput for make bench (NoiseBenchCommand.swift)
     NoiseBenchCommand.command,
 ] + LinkCodeCommands.all  // pairing-code and ADV formulas (LinkCodeCommands.swift)
+    + MediaCommands.all  // media encryption, file to file (MediaCommands.swift)
 
 exit(WireCLI.main(arguments: CommandLine.arguments, subcommands: subcommands))

@@ -7,14 +7,19 @@ import WauseSupport
 /// logging in, yet a send made at once waits for the login and the ack, and `close(flushingFor:)`
 /// waits for the outbox and reports what it left queued.
 @Suite struct OpenSendCloseTests {
-    @Test func aSendRightAfterOpeningWaitsForTheLoginAndReachesThePhone() async throws {
+    /// Ada (15550001111) linked to a client that is closed again, and Carol (15550003333) to write to:
+    /// the data directory a reopened client starts from.
+    static func linkedThenClosed() async throws -> (MessagingTests.Setup, String) {
         let setup = try await MessagingTests.Setup()
         _ = try setup.account("15550001111", "Ada")
         _ = try setup.account("15550003333", "Carol")
         let linked = try await setup.linkedClient("15550001111")
-        let directory = linked.config.dataDirectory
-        linked.close()
+        defer { linked.close() }
+        return (setup, linked.config.dataDirectory)
+    }
 
+    @Test func aSendRightAfterOpeningWaitsForTheLoginAndReachesThePhone() async throws {
+        let (setup, directory) = try await Self.linkedThenClosed()
         let client = try WauseClient(config: setup.config(directory), environment: .live)
         #expect(client.status.versioned().0 != .ready)
         let sent = try await MessagingTests.send(client, to: "15550003333", "open, send, close")
@@ -26,12 +31,7 @@ import WauseSupport
     }
 
     @Test func closeWithTheServerGoneLeavesTheMessageQueuedAndSaysSo() async throws {
-        let setup = try await MessagingTests.Setup()
-        _ = try setup.account("15550001111", "Ada")
-        _ = try setup.account("15550003333", "Carol")
-        let linked = try await setup.linkedClient("15550001111")
-        let directory = linked.config.dataDirectory
-        linked.close()
+        let (setup, directory) = try await Self.linkedThenClosed()
         await setup.simulator.stop()
 
         let client = try WauseClient(config: setup.config(directory), environment: .live)

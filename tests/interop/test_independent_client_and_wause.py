@@ -88,11 +88,11 @@ def wait_until(predicate, what: str):
 
 
 class Engine:
-    def __init__(self, sim: SimProcess, data_dir, account: dict):
+    def __init__(self, sim: SimProcess, data_dir, account: dict, extra: tuple[str, ...] = ()):
         self.account = account
         self.phone = account["phone"]
         self.jid = account["jid"]
-        self.server = WauseServer(data_dir, ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key])
+        self.server = WauseServer(data_dir, ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, *extra])
         self.session, _ = self.server.initialize()
         self.events = open_events(self.server, self.session)
         started = self.call("whatsapp_start_auth")

@@ -470,6 +470,89 @@ public nonisolated struct WAWebProtobufsE2E_FutureProofMessage: @unchecked Senda
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// An invitation to a group, sent 1:1 to someone the server would not let us add (their privacy
+/// settings: the add's 403 carries <add_request code expiration>); accepting it needs that code.
+public nonisolated struct WAWebProtobufsE2E_GroupInviteMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var groupJid: String {
+    get {_groupJid ?? String()}
+    set {_groupJid = newValue}
+  }
+  /// Returns true if `groupJid` has been explicitly set.
+  public var hasGroupJid: Bool {self._groupJid != nil}
+  /// Clears the value of `groupJid`. Subsequent reads from it will return its default value.
+  public mutating func clearGroupJid() {self._groupJid = nil}
+
+  public var inviteCode: String {
+    get {_inviteCode ?? String()}
+    set {_inviteCode = newValue}
+  }
+  /// Returns true if `inviteCode` has been explicitly set.
+  public var hasInviteCode: Bool {self._inviteCode != nil}
+  /// Clears the value of `inviteCode`. Subsequent reads from it will return its default value.
+  public mutating func clearInviteCode() {self._inviteCode = nil}
+
+  public var inviteExpiration: Int64 {
+    get {_inviteExpiration ?? 0}
+    set {_inviteExpiration = newValue}
+  }
+  /// Returns true if `inviteExpiration` has been explicitly set.
+  public var hasInviteExpiration: Bool {self._inviteExpiration != nil}
+  /// Clears the value of `inviteExpiration`. Subsequent reads from it will return its default value.
+  public mutating func clearInviteExpiration() {self._inviteExpiration = nil}
+
+  public var groupName: String {
+    get {_groupName ?? String()}
+    set {_groupName = newValue}
+  }
+  /// Returns true if `groupName` has been explicitly set.
+  public var hasGroupName: Bool {self._groupName != nil}
+  /// Clears the value of `groupName`. Subsequent reads from it will return its default value.
+  public mutating func clearGroupName() {self._groupName = nil}
+
+  public var jpegthumbnail: Data {
+    get {_jpegthumbnail ?? Data()}
+    set {_jpegthumbnail = newValue}
+  }
+  /// Returns true if `jpegthumbnail` has been explicitly set.
+  public var hasJpegthumbnail: Bool {self._jpegthumbnail != nil}
+  /// Clears the value of `jpegthumbnail`. Subsequent reads from it will return its default value.
+  public mutating func clearJpegthumbnail() {self._jpegthumbnail = nil}
+
+  public var caption: String {
+    get {_caption ?? String()}
+    set {_caption = newValue}
+  }
+  /// Returns true if `caption` has been explicitly set.
+  public var hasCaption: Bool {self._caption != nil}
+  /// Clears the value of `caption`. Subsequent reads from it will return its default value.
+  public mutating func clearCaption() {self._caption = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {self._contextInfo = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _groupJid: String? = nil
+  fileprivate var _inviteCode: String? = nil
+  fileprivate var _inviteExpiration: Int64? = nil
+  fileprivate var _groupName: String? = nil
+  fileprivate var _jpegthumbnail: Data? = nil
+  fileprivate var _caption: String? = nil
+  fileprivate var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+}
+
 public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -510,6 +593,15 @@ public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   public var hasProtocolMessage: Bool {_storage._protocolMessage != nil}
   /// Clears the value of `protocolMessage`. Subsequent reads from it will return its default value.
   public mutating func clearProtocolMessage() {_uniqueStorage()._protocolMessage = nil}
+
+  public var groupInviteMessage: WAWebProtobufsE2E_GroupInviteMessage {
+    get {_storage._groupInviteMessage ?? WAWebProtobufsE2E_GroupInviteMessage()}
+    set {_uniqueStorage()._groupInviteMessage = newValue}
+  }
+  /// Returns true if `groupInviteMessage` has been explicitly set.
+  public var hasGroupInviteMessage: Bool {_storage._groupInviteMessage != nil}
+  /// Clears the value of `groupInviteMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearGroupInviteMessage() {_uniqueStorage()._groupInviteMessage = nil}
 
   public var deviceSentMessage: WAWebProtobufsE2E_DeviceSentMessage {
     get {_storage._deviceSentMessage ?? WAWebProtobufsE2E_DeviceSentMessage()}
@@ -1241,15 +1333,80 @@ nonisolated extension WAWebProtobufsE2E_FutureProofMessage: SwiftProtobuf.Messag
   }
 }
 
+nonisolated extension WAWebProtobufsE2E_GroupInviteMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GroupInviteMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}groupJID\0\u{1}inviteCode\0\u{1}inviteExpiration\0\u{1}groupName\0\u{1}JPEGThumbnail\0\u{1}caption\0\u{1}contextInfo\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._groupJid) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._inviteCode) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._inviteExpiration) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._groupName) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self._jpegthumbnail) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._caption) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._groupJid {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._inviteCode {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._inviteExpiration {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._groupName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._jpegthumbnail {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._caption {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_GroupInviteMessage, rhs: WAWebProtobufsE2E_GroupInviteMessage) -> Bool {
+    if lhs._groupJid != rhs._groupJid {return false}
+    if lhs._inviteCode != rhs._inviteCode {return false}
+    if lhs._inviteExpiration != rhs._inviteExpiration {return false}
+    if lhs._groupName != rhs._groupName {return false}
+    if lhs._jpegthumbnail != rhs._jpegthumbnail {return false}
+    if lhs._caption != rhs._caption {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Message"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{2}\u{4}extendedTextMessage\0\u{2}\u{6}protocolMessage\0\u{2}\u{13}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{6}reactionMessage\0\u{2}\u{7}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{2}\u{4}extendedTextMessage\0\u{2}\u{6}protocolMessage\0\u{2}\u{10}groupInviteMessage\0\u{2}\u{3}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{6}reactionMessage\0\u{2}\u{7}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0")
 
   fileprivate class _StorageClass {
     var _conversation: String? = nil
     var _senderKeyDistributionMessage: WAWebProtobufsE2E_SenderKeyDistributionMessage? = nil
     var _extendedTextMessage: WAWebProtobufsE2E_ExtendedTextMessage? = nil
     var _protocolMessage: WAWebProtobufsE2E_ProtocolMessage? = nil
+    var _groupInviteMessage: WAWebProtobufsE2E_GroupInviteMessage? = nil
     var _deviceSentMessage: WAWebProtobufsE2E_DeviceSentMessage? = nil
     var _messageContextInfo: WAWebProtobufsE2E_MessageContextInfo? = nil
     var _viewOnceMessage: WAWebProtobufsE2E_FutureProofMessage? = nil
@@ -1272,6 +1429,7 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
       _senderKeyDistributionMessage = source._senderKeyDistributionMessage
       _extendedTextMessage = source._extendedTextMessage
       _protocolMessage = source._protocolMessage
+      _groupInviteMessage = source._groupInviteMessage
       _deviceSentMessage = source._deviceSentMessage
       _messageContextInfo = source._messageContextInfo
       _viewOnceMessage = source._viewOnceMessage
@@ -1302,6 +1460,7 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
         case 2: try { try decoder.decodeSingularMessageField(value: &_storage._senderKeyDistributionMessage) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._extendedTextMessage) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._protocolMessage) }()
+        case 28: try { try decoder.decodeSingularMessageField(value: &_storage._groupInviteMessage) }()
         case 31: try { try decoder.decodeSingularMessageField(value: &_storage._deviceSentMessage) }()
         case 35: try { try decoder.decodeSingularMessageField(value: &_storage._messageContextInfo) }()
         case 37: try { try decoder.decodeSingularMessageField(value: &_storage._viewOnceMessage) }()
@@ -1333,6 +1492,9 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
       } }()
       try { if let v = _storage._protocolMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._groupInviteMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
       } }()
       try { if let v = _storage._deviceSentMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
@@ -1371,6 +1533,7 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
         if _storage._senderKeyDistributionMessage != rhs_storage._senderKeyDistributionMessage {return false}
         if _storage._extendedTextMessage != rhs_storage._extendedTextMessage {return false}
         if _storage._protocolMessage != rhs_storage._protocolMessage {return false}
+        if _storage._groupInviteMessage != rhs_storage._groupInviteMessage {return false}
         if _storage._deviceSentMessage != rhs_storage._deviceSentMessage {return false}
         if _storage._messageContextInfo != rhs_storage._messageContextInfo {return false}
         if _storage._viewOnceMessage != rhs_storage._viewOnceMessage {return false}

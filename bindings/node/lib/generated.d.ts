@@ -347,6 +347,8 @@ export interface CreateGroupResultParticipantsItem {
     status: 'added' | 'done' | 'invite_required' | 'not_on_whatsapp' | 'not_a_participant' | 'already_participant' | 'failed';
     /** the server's code for a refused participant */
     error_code?: number;
+    /** with invite_required: the id of the group invitation sent to them 1:1 */
+    invite_message_id?: string;
 }
 
 /** The result of `whatsapp_get_group_info`. */
@@ -802,8 +804,9 @@ export interface ClientMethods {
     /**
      * whatsapp_create_group: Create a group named name (1–100 characters) with participants (1–256
      * phone numbers, JIDs or contact names); we are its owner. Returns the group's JID, each
-     * participant's outcome (added, invite_required when their privacy settings need an invite — send
-     * them invite_link —, not_on_whatsapp, failed) and the invite link.
+     * participant's outcome (added, invite_required when their privacy settings need an invite — they
+     * are sent the group's invitation 1:1, invite_message_id —, not_on_whatsapp, failed) and the
+     * invite link.
      *
      * @param name the group's name (1–100 characters)
      * @param participants phone numbers, JIDs or contact names (1–256)
@@ -840,8 +843,9 @@ export interface ClientMethods {
     /**
      * whatsapp_update_group_participants: Add, remove, promote (make admin) or demote group
      * participants (1–50 phone numbers, JIDs or contact names); needs admin rights. Each participant's
-     * outcome: done, invite_required (their privacy settings need an invite: send them the group's
-     * invite link), not_on_whatsapp, not_a_participant, already_participant or failed.
+     * outcome: done, invite_required (their privacy settings need an invite: they are sent the group's
+     * invitation 1:1, invite_message_id), not_on_whatsapp, not_a_participant, already_participant or
+     * failed.
      *
      * @param group the group: its JID (…@g.us) or its name
      * @param action what to do

@@ -457,6 +457,8 @@ class CreateGroupResultParticipantsItem(_CreateGroupResultParticipantsItemRequir
     phone: Optional[str]
     #: the server's code for a refused participant
     error_code: int
+    #: with invite_required: the id of the group invitation sent to them 1:1
+    invite_message_id: str
 
 
 class _GetGroupInfoResultRequired(TypedDict):
@@ -938,7 +940,8 @@ class ClientMethods:
         """``whatsapp_create_group``: Create a group named name (1–100 characters) with participants
         (1–256 phone numbers, JIDs or contact names); we are its owner. Returns the group's JID,
         each participant's outcome (added, invite_required when their privacy settings need an
-        invite — send them invite_link —, not_on_whatsapp, failed) and the invite link.
+        invite — they are sent the group's invitation 1:1, invite_message_id —, not_on_whatsapp,
+        failed) and the invite link.
 
         Args:
             name: the group's name (1–100 characters)
@@ -995,9 +998,9 @@ class ClientMethods:
                                   participants: Sequence[str]) -> UpdateGroupParticipantsResult:
         """``whatsapp_update_group_participants``: Add, remove, promote (make admin) or demote group
         participants (1–50 phone numbers, JIDs or contact names); needs admin rights. Each
-        participant's outcome: done, invite_required (their privacy settings need an invite: send
-        them the group's invite link), not_on_whatsapp, not_a_participant, already_participant or
-        failed.
+        participant's outcome: done, invite_required (their privacy settings need an invite: they
+        are sent the group's invitation 1:1, invite_message_id), not_on_whatsapp, not_a_participant,
+        already_participant or failed.
 
         Args:
             group: the group: its JID (…@g.us) or its name
@@ -1455,7 +1458,8 @@ class AsyncClientMethods:
         """``whatsapp_create_group``: Create a group named name (1–100 characters) with participants
         (1–256 phone numbers, JIDs or contact names); we are its owner. Returns the group's JID,
         each participant's outcome (added, invite_required when their privacy settings need an
-        invite — send them invite_link —, not_on_whatsapp, failed) and the invite link.
+        invite — they are sent the group's invitation 1:1, invite_message_id —, not_on_whatsapp,
+        failed) and the invite link.
 
         Args:
             name: the group's name (1–100 characters)
@@ -1513,9 +1517,9 @@ class AsyncClientMethods:
                                         participants: Sequence[str]) -> UpdateGroupParticipantsResult:
         """``whatsapp_update_group_participants``: Add, remove, promote (make admin) or demote group
         participants (1–50 phone numbers, JIDs or contact names); needs admin rights. Each
-        participant's outcome: done, invite_required (their privacy settings need an invite: send
-        them the group's invite link), not_on_whatsapp, not_a_participant, already_participant or
-        failed.
+        participant's outcome: done, invite_required (their privacy settings need an invite: they
+        are sent the group's invitation 1:1, invite_message_id), not_on_whatsapp, not_a_participant,
+        already_participant or failed.
 
         Args:
             group: the group: its JID (…@g.us) or its name
