@@ -193,9 +193,11 @@ public enum GroupStanzas {
 
     /// `<create subject key><participant jid/>…</create>` to `@g.us` (whatsmeow CreateGroup:
     /// `key` is a fresh message id that makes a repeated create idempotent).
-    public static func create(id: String, subject: String, participants: [JID], key: String) -> Node {
+    /// A participant we hold a privacy token of carries it as `<privacy>` (whatsmeow group.go
+    /// CreateGroup, UpdateGroupParticipants: ensureTCToken per participant).
+    public static func create(id: String, subject: String, participants: [JID], key: String, tokens: [JID: [UInt8]] = [:]) -> Node {
         iq(id: id, to: .groupServer, type: "set", Node(tag: "create", attributes: ["subject": .text(subject), "key": .text(key)],
-                                                        children: participants.map { Node(tag: "participant", attributes: ["jid": .jid($0)]) }))
+                                                        children: participants.map { participantNode($0, token: tokens[$0]) }))
     }
 
     /// `<query request="interactive"/>` to the group (whatsmeow GetGroupInfo).
@@ -210,8 +212,15 @@ public enum GroupStanzas {
     }
 
     /// `<add|remove|promote|demote><participant jid/>…</…>` (whatsmeow UpdateGroupParticipants).
-    public static func updateParticipants(id: String, group: JID, action: String, participants: [JID]) -> Node {
-        iq(id: id, to: group, type: "set", Node(tag: action, children: participants.map { Node(tag: "participant", attributes: ["jid": .jid($0)]) }))
+    /// Only an `add` carries privacy tokens (group.go UpdateGroupParticipants).
+    public static func updateParticipants(id: String, group: JID, action: String, participants: [JID], tokens: [JID: [UInt8]] = [:]) -> Node {
+        iq(id: id, to: group, type: "set",
+           Node(tag: action, children: participants.map { participantNode($0, token: action == "add" ? tokens[$0] : nil) }))
+    }
+
+    /// `<participant jid>[<privacy>token</privacy>]</participant>`.
+    static func participantNode(_ jid: JID, token: [UInt8]?) -> Node {
+        Node(tag: "participant", attributes: ["jid": .jid(jid)], children: token.map { [Node(tag: "privacy", bytes: $0)] } ?? [])
     }
 
     /// `<subject>name</subject>` (whatsmeow SetGroupName).

@@ -38,7 +38,7 @@ public struct AdminAPI: Sendable {
 
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
     private enum Route {
-        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read
+        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read, privacyToken
 
         init?(_ parts: [String]) {
             switch (parts.count, parts.first) {
@@ -50,6 +50,7 @@ public struct AdminAPI: Sendable {
             case (3, "accounts") where parts[2] == "inbox": self = .inbox
             case (3, "accounts") where parts[2] == "auto-reply": self = .autoReply
             case (3, "accounts") where parts[2] == "read": self = .read
+            case (3, "accounts") where parts[2] == "privacy-token": self = .privacyToken
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
             default: return nil
@@ -61,7 +62,7 @@ public struct AdminAPI: Sendable {
             case .accounts: return ["GET", "POST"]
             case .accountDevices, .connections, .inbox: return ["GET"]
             case .accountDevice: return ["DELETE"]
-            case .scan, .enterCode, .send, .read: return ["POST"]
+            case .scan, .enterCode, .send, .read, .privacyToken: return ["POST"]
             case .autoReply: return ["GET", "PUT"]
             }
         }
@@ -117,6 +118,8 @@ public struct AdminAPI: Sendable {
             return try inbox(try existingAccount(parts[1]), request: request)
         case (.read, _):
             return try markRead(try existingAccount(parts[1]), body: try AdminAPI.body(request))
+        case (.privacyToken, _):
+            return try issuePrivacyToken(try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.autoReply, "GET"):
             let account = try existingAccount(parts[1])
             return .json(200, ["phone": .string(account.phone), "auto_reply": JSONValue(try state.autoReply(phone: account.phone))])
@@ -164,6 +167,19 @@ public struct AdminAPI: Sendable {
             return JID(user: jid.user, server: jid.server)
         }
         return JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
+    }
+
+    /// `POST /accounts/{phone}/privacy-token {to}`: the phone issues its trusted-contact token to
+    /// `to` (a phone number or user JID) without a message, as a phone does on a chat action
+    /// (whatsmeow tctoken.go shouldSendTCTokenInChatAction); the holder's connected devices get
+    /// the `privacy_token` notification. 200 `{ok, issuer, holder, t}`; 404 for an unknown `to`.
+    private func issuePrivacyToken(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
+        guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
+        let holder = try AdminAPI.userChat(to)
+        guard let grant = try linking.router.issuePrivacyToken(from: account, to: holder) else {
+            throw WauseError(.notFound, "\(holder) is not another account on this server")
+        }
+        return .json(200, ["ok": true, "issuer": .string(account.jid), "holder": .string(grant.holder.jid), "t": .int(grant.t)])
     }
 
     /// `GET /accounts/{phone}/inbox?after=N&limit=L` (L 1–500, default 100): what the phone

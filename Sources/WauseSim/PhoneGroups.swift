@@ -54,7 +54,9 @@ extension VirtualPhones {
                 do {
                     switch enc[attribute: "type"] {
                     case "pkmsg", "msg":
-                        let cipher = SessionCipher(address: address, store: store, random: random)
+                        // The pairwise session by LID, as for 1:1 (PhoneSignalStore.sessionAddress); the sender key stays named as sent.
+                        let cipher = SessionCipher(address: store.sessionAddress(for: sender, lid: senderAccount?.lid), store: store,
+                                                   random: random)
                         let padded = enc[attribute: "type"] == "pkmsg" ? try cipher.decrypt(try PreKeySignalMessage(serialized: bytes))
                             : try cipher.decrypt(try SignalMessage(serialized: bytes))
                         let message = try WAWebProtobufsE2E_Message(serializedBytes: try MessageFormat.unpad(padded))

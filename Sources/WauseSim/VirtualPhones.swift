@@ -129,11 +129,11 @@ final class VirtualPhones: Sendable {
         }
         let senderAccount = try state.account(jid: from)
         let fromMe = senderAccount?.phone == account.phone
-        let address = SignalAddress(user: from.user, device: from.device, server: from.server.rawValue)
         let t = message.t ?? environment.now().seconds
 
         let outcome = try signalLock.withLock { _ throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
             let store = try state.phoneSignalStore(account)
+            let address = store.sessionAddress(for: from, lid: senderAccount?.lid)
             var plaintexts: [[UInt8]] = []
             var duplicate = false
             for enc in message.encrypted {
@@ -171,7 +171,8 @@ final class VirtualPhones: Sendable {
             if fromMe {
                 // A copy of what one of its companions sent (whatsmeow send.go marshalMessage): filed under that chat.
                 let destination = content.hasDeviceSentMessage ? JID(content.deviceSentMessage.destinationJid) : nil
-                let chat = destination ?? message.recipient ?? own
+                // A LID chat with its phone number beside it is filed under the number: one chat per contact.
+                let chat = message.peerRecipientPhone ?? destination ?? message.recipient ?? own
                 filed.append((text, chat, chat, described?.media))
             } else {
                 filed.append((text, JID(user: from.user, server: from.server), own, described?.media))
@@ -294,6 +295,14 @@ final class VirtualPhones: Sendable {
                 try SimState.logMessage(c, id: id, sender: sender, chat: chat, t: t)
             }
         }
+        // whatsmeow send.go sendDM: after a 1:1 send the phone issues its token to the recipient once per 7-day
+        // bucket (tctoken.go shouldSendNewTCToken). Only where tokens matter (the reach-out rule is on): other runs
+        // keep their clients' streams free of notifications nobody needs.
+        if router.requirePrivacyToken,
+            PrivacyTokens.shouldIssue(lastIssued: try state.privacyToken(issuer: account.phone, holder: target.phone)?.t, now: t)
+        {
+            try router.issuePrivacyToken(from: account, to: chat)
+        }
         return (id, t)
     }
 
@@ -302,7 +311,7 @@ final class VirtualPhones: Sendable {
     func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
                  bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> MessageEnvelope.Encrypted? {
         let device = endpoint.jid(form)
-        let address = SignalAddress(user: device.user, device: device.device, server: form.rawValue)
+        let address = store.sessionAddress(for: device, lid: endpoint.account.lid)
         do {
             if let given {
                 try store.deleteSession(for: address)

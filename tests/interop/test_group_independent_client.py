@@ -432,7 +432,10 @@ def read_invitation(independent: GroupClient, wause: Engine, message_id: str) ->
     inviteCode = 2, inviteExpiration = 3, groupName = 4, caption = 6}} (whatsmeow proto
     waE2E GroupInviteMessage), decrypted by python-axolotl and read field by field here."""
     message = independent.expect(lambda s: s.tag == "message" and s.attrs.get("id") == message_id, f"invitation {message_id}")
-    assert message.attrs.get("from") == wause.device_jid and message.attrs.get("type") == "text", message.attrs
+    # 1:1 goes LID-first (whatsmeow send.go SendMessage): from the engine's LID device, its number in sender_pn;
+    # this client keeps the session under the number (test_independent_client_and_wause.py Peer.receive_text).
+    assert message.attrs.get("from") == wause.lid_device_jid and message.attrs.get("sender_pn") == wause.jid, message.attrs
+    assert message.attrs.get("type") == "text", message.attrs
     [enc] = [c for c in message.content if c.tag == "enc"]
     fields = sc.pb_decode(sc.decrypt(independent.store, wause.device_jid, enc.attrs["type"], enc.content))
     assert set(fields) <= {28, 35}, fields

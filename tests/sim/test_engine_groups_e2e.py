@@ -97,7 +97,8 @@ def test_a_phone_the_engine_may_not_add_gets_the_invitation(make_sim, tmp_path_f
         return next((m for m in rows if m["id"] == refused["invite_message_id"]), None)
     row = poll(invitation, "Cid got the invitation", server, session)
     assert row["text"] == "Invitation to join my WhatsApp group" and row["author"] is None, row
-    assert row["chat"] == f"{ADA}@s.whatsapp.net", row
+    # Sent 1:1 LID-first (whatsmeow send.go SendMessage): the phone files it under Ada's LID, her number beside it.
+    assert row["chat"] == account["lid"] and row["from_phone"] == ADA, row
     members = sim.admin("GET", f"/accounts/{BEA}/groups/{created['group_id']}").json()["participants"]
     assert {p["phone"] for p in members} == {ADA, BEA}, members
     events.stream.close()

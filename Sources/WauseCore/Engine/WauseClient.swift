@@ -72,8 +72,9 @@ public final class WauseClient: Sendable {
         let messaging = Messaging(store: store, environment: environment, publisher: publisher)
         let deviceList = DeviceList(store: store, environment: environment)
         let preKeys = PreKeys(store: store, keys: keys, environment: environment, logger: logger)
+        let privacyTokens = PrivacyTokenExchange(store: store, environment: environment, logger: logger)
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
-                            environment: environment, logger: logger, publisher: publisher)
+                            privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
@@ -84,6 +85,7 @@ public final class WauseClient: Sendable {
             preKeys: preKeys,
             deviceList: deviceList,
             groupNotifications: GroupNotifications(store: store, environment: environment, logger: logger, publisher: publisher),
+            privacyTokens: privacyTokens,
             makeLinkingHandlers: {
                 LinkingHandlers(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                 publisher: publisher)

@@ -47,6 +47,15 @@ enum GroupMethods {
         return jids
     }
 
+    /// The privacy tokens we hold of the people being added (whatsmeow group.go ensureTCToken per participant).
+    private static func heldTokens(_ jids: [JID], context: MethodContext) throws(WauseError) -> [JID: [UInt8]] {
+        var tokens: [JID: [UInt8]] = [:]
+        for jid in jids {
+            if let token = try PrivacyTokenExchange.heldToken(for: jid, store: context.store, now: context.environment.now()) { tokens[jid] = token }
+        }
+        return tokens
+    }
+
     /// What a refused participant's error means for the caller (whatsmeow group.go
     /// UpdateGroupParticipants; the 403 answer carries an `<add_request>`: they must be invited).
     static func status(_ error: Int?, action: String) -> String {
@@ -145,7 +154,8 @@ enum GroupMethods {
             let jids = try participants(arguments, range: 1...256, context: context)
             let own = try context.store.linkedAccount().map { JID(LinkedAccount.userJID($0.jid))?.user } ?? nil
             let key = MessageFormat.newMessageID(now: context.environment.now(), ownUser: own ?? "", random: context.environment.randomBytes)
-            let answer = try await Groups.query(context) { GroupStanzas.create(id: $0, subject: name, participants: jids, key: key) }
+            let tokens = try heldTokens(jids, context: context)
+            let answer = try await Groups.query(context) { GroupStanzas.create(id: $0, subject: name, participants: jids, key: key, tokens: tokens) }
             if let error = Groups.failure(answer, doing: "create group", group: nil) { throw error }
             guard let node = answer.child("group") else { throw WauseError(.internal, "the server's create answer has no <group>") }
             var group: GroupStanzas.Group
@@ -260,7 +270,10 @@ enum GroupMethods {
             let group = try Groups.resolve(arguments["group"]?.stringValue ?? "", store: context.store)
             let action = arguments["action"]?.stringValue ?? ""
             let jids = try participants(arguments, range: 1...50, context: context)
-            let answer = try await Groups.query(context) { GroupStanzas.updateParticipants(id: $0, group: group, action: action, participants: jids) }
+            let tokens = action == "add" ? try heldTokens(jids, context: context) : [:]
+            let answer = try await Groups.query(context) {
+                GroupStanzas.updateParticipants(id: $0, group: group, action: action, participants: jids, tokens: tokens)
+            }
             if let error = Groups.failure(answer, doing: "\(action) participants of \(group)", group: group) { throw error }
             let listed = (answer.child(action)?.children("participant") ?? []).compactMap { try? GroupStanzas.Participant(parsing: $0) }
             let invites = action == "add"

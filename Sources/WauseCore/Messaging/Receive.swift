@@ -58,6 +58,13 @@ struct Receive: Sendable {
         let now = environment.now()
         let sentAt = message.t.map(UnixTime.init(seconds:)) ?? now.truncatedToSeconds
 
+        // The sender's other address first (whatsmeow message.go: StoreLIDPNMapping from sender_pn/sender_lid), so the
+        // session is looked up under the LID whichever form the message came in (Messaging.sessionAddress).
+        if from.server == .whatsApp, let lid = message.senderLID, !fromMe {
+            _ = try? store.contact(phone: from.user, lid: lid.user, pushName: message.notify, now: now)
+        } else if from.server == .lid, let phone = message.senderPhone, !fromMe {
+            _ = try? store.contact(phone: phone.user, lid: from.user, pushName: message.notify, now: now)
+        }
         var plaintexts: [[UInt8]] = []
         var duplicate = false
         for enc in message.encrypted {
@@ -71,7 +78,8 @@ struct Receive: Sendable {
                 return
             }
         }
-        let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(MessageFormat.address(of: from)) }
+        let senderAddress = (try? messaging.sessionAddress(of: from)) ?? MessageFormat.address(of: from)
+        let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(senderAddress) }
         for plaintext in plaintexts {
             do {
                 try store(plaintext, message: message, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged)
@@ -102,7 +110,9 @@ struct Receive: Sendable {
             // Our other device's copy: filed under the chat it went to (whatsmeow send.go marshalMessage; message.go parseMessageSource).
             let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
             guard let chat = destination ?? envelope.recipient else { return }
-            contact = try chat.server == .lid ? store.contact(phone: nil, lid: chat.user, now: now)
+            // A LID-first send names the chat's phone number beside it (message.go parseMessageSource RecipientAlt:
+            // `peer_recipient_pn`): one contact and one chat either way.
+            contact = try chat.server == .lid ? store.contact(phone: envelope.peerRecipientPhone?.user, lid: chat.user, now: now)
                 : store.contact(phone: chat.user, lid: nil, now: now)
         } else {
             // A sender reached by LID and by phone number is one contact (whatsmeow message.go parseMessageSource: sender_pn / sender_lid).

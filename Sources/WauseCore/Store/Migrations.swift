@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -269,5 +269,21 @@ enum Migrations {
         sent_at    INTEGER NOT NULL,
         PRIMARY KEY (group_jid, device_jid)
     );
+    """
+
+    /// Privacy tokens (issue 12; whatsmeow tctoken.go, store PrivacyTokens; cstoken.go NCTSalt):
+    /// the tokens contacts issued us, keyed by the issuer's LID JID (`…@lid`, the phone JID while
+    /// the LID is unknown), with their time, and when we last issued ours to each (once per 7-day
+    /// bucket). The NCT salt for `<cstoken>` comes with history sync or app state; NULL until then.
+    static let version6 = """
+    CREATE TABLE privacy_tokens (
+        jid         TEXT PRIMARY KEY,         -- the other user: user@lid, or user@s.whatsapp.net while its LID is unknown
+        token       BLOB,                     -- the token they issued us; NULL when we only issued ours
+        token_t     INTEGER,                  -- its timestamp (Unix milliseconds)
+        issued_at   INTEGER,                  -- when we last issued our token to them (Unix milliseconds)
+        updated_at  INTEGER NOT NULL
+    );
+
+    ALTER TABLE device ADD COLUMN nct_salt BLOB;
     """
 }
