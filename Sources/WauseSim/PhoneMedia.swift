@@ -1,8 +1,7 @@
-import Crypto
-import _CryptoExtras
 import SwiftProtobuf
 import WauseCrypto
 import WauseProto
+import WauseProtocol
 import WauseSupport
 
 #if canImport(FoundationEssentials)
@@ -33,13 +32,16 @@ struct PhoneMedia {
             self.init(rawValue: name)
         }
 
-        /// HKDF info (whatsmeow download.go mediaTypeToHKDFInfo / the reference fact map's key schedule table).
-        var hkdfInfo: String? {
+        /// The media type whose keys and names the file uses (WauseProtocol.MediaType); nil for
+        /// the kinds that carry no file.
+        var mediaType: MediaType? {
             switch self {
-            case .image, .sticker: return "WhatsApp Image Keys"
-            case .video: return "WhatsApp Video Keys"
-            case .audio, .ptt: return "WhatsApp Audio Keys"
-            case .document: return "WhatsApp Document Keys"
+            case .image: return .image
+            case .sticker: return .sticker
+            case .video: return .video
+            case .audio: return .audio
+            case .ptt: return .ptt
+            case .document: return .document
             case .location, .vcard: return nil
             }
         }
@@ -57,27 +59,11 @@ struct PhoneMedia {
         }
     }
 
-    /// The 112-byte expansion of a media key (whatsmeow download.go getMediaKeys).
-    struct Keys {
-        let iv: [UInt8]
-        let cipherKey: [UInt8]
-        let macKey: [UInt8]
-
-        init(mediaKey: [UInt8], info: String) throws {
-            let expanded = try HKDF.sha256(inputKeyMaterial: mediaKey, info: Array(info.utf8), outputByteCount: 112)
-            iv = Array(expanded[0..<16])
-            cipherKey = Array(expanded[16..<48])
-            macKey = Array(expanded[48..<80])
-        }
-    }
-
-    static let macLength = 10
-
-    /// `ciphertext ‖ HMAC-SHA256(macKey, iv ‖ ciphertext)[0:10]`.
+    /// `ciphertext ‖ HMAC-SHA256(macKey, iv ‖ ciphertext)[0:10]` (WauseProtocol.MediaCrypto, the
+    /// formula the engine uses too).
     static func encrypt(_ plaintext: [UInt8], mediaKey: [UInt8], kind: Kind) throws -> [UInt8] {
-        let keys = try Keys(mediaKey: mediaKey, info: kind.hkdfInfo ?? "")
-        let ciphertext = try AESCBC.encrypt(plaintext: plaintext, key: keys.cipherKey, iv: keys.iv)
-        return ciphertext + HMAC.sha256(key: keys.macKey, message: keys.iv + ciphertext).prefix(macLength)
+        guard let type = kind.mediaType else { throw Refused(reason: "\(kind.rawValue) carries no file") }
+        return try MediaCrypto.encrypt(plaintext, mediaKey: mediaKey, type: type).body
     }
 
     /// Why a received file was refused (the inbox row's `media.error`).
@@ -87,78 +73,35 @@ struct PhoneMedia {
 
     /// whatsmeow download.go validateMedia then decrypt: the body's hash, the MAC, the padding, the plaintext's hash.
     static func decrypt(_ body: [UInt8], mediaKey: [UInt8], kind: Kind, fileEncSHA256: [UInt8], fileSHA256: [UInt8]) throws(Refused) -> [UInt8] {
-        guard body.count > macLength else { throw Refused(reason: "the file is too short") }
-        guard ConstantTime.equal(Hash.sha256(body), fileEncSHA256) else { throw Refused(reason: "fileEncSha256 does not match") }
-        guard let keys = try? Keys(mediaKey: mediaKey, info: kind.hkdfInfo ?? "") else { throw Refused(reason: "bad media key") }
-        let ciphertext = Array(body.dropLast(macLength))
-        let mac = Array(body.suffix(macLength))
-        guard ConstantTime.equal(Array(HMAC.sha256(key: keys.macKey, message: keys.iv + ciphertext).prefix(macLength)), mac) else {
-            throw Refused(reason: "the MAC does not match")
-        }
-        guard let plaintext = try? AESCBC.decrypt(ciphertext: ciphertext, key: keys.cipherKey, iv: keys.iv) else {
-            throw Refused(reason: "bad padding")
-        }
-        guard ConstantTime.equal(Hash.sha256(plaintext), fileSHA256) else { throw Refused(reason: "fileSha256 does not match") }
-        return plaintext
+        guard let type = kind.mediaType else { throw Refused(reason: "\(kind.rawValue) carries no file") }
+        do { return try MediaCrypto.decrypt(body, mediaKey: mediaKey, type: type, fileEncSha256: fileEncSHA256, fileSha256: fileSHA256) }
+        catch { throw Refused(reason: error.description) }
     }
 
     static let chunkSize = 1 << 20
 
-    /// `decrypt`'s checks, streamed from a file in 1 MiB chunks: pass one hashes the file and
-    /// checks the MAC, pass two (only then) decrypts block-aligned chunks, chaining the IV, strips
-    /// the padding at the end and hashes the plaintext. Answers the plaintext's SHA-256 and length.
+    /// `decrypt`'s checks, streamed from a file in 1 MiB chunks through a `MediaDecryptor` whose
+    /// plaintext is only hashed (the phone keeps no copy). Answers the plaintext's SHA-256 and length.
     static func verifyFile(_ path: String, mediaKey: [UInt8], kind: Kind, fileEncSHA256: [UInt8],
                            fileSHA256: [UInt8]) throws(Refused) -> (sha256: [UInt8], size: Int64) {
+        guard let type = kind.mediaType else { throw Refused(reason: "\(kind.rawValue) carries no file") }
         guard let file = MediaFile(path: path) else { throw Refused(reason: "no such media") }
         defer { file.close() }
-        let size = file.size
-        guard size > Int64(macLength), (size - Int64(macLength)) % 16 == 0 else {
-            throw Refused(reason: "the file's length is not ciphertext plus a MAC")
-        }
-        guard let keys = try? Keys(mediaKey: mediaKey, info: kind.hkdfInfo ?? "") else { throw Refused(reason: "bad media key") }
-        let cipherLength = size - Int64(macLength)
-        var bodyHash = SHA256()
-        var mac = Crypto.HMAC<SHA256>(key: SymmetricKey(data: keys.macKey))
-        mac.update(data: keys.iv)
-        var offset: Int64 = 0
-        var tail: [UInt8] = []
+        var decryptor: MediaDecryptor
+        do { decryptor = try MediaDecryptor(mediaKey: mediaKey, type: type) } catch { throw Refused(reason: error.description) }
+        var plaintext: [UInt8] = []
+        plaintext.reserveCapacity(chunkSize + 16)
         while let chunk = file.read(chunkSize) {
-            bodyHash.update(data: chunk)
-            let macPart = max(0, min(Int64(chunk.count), cipherLength - offset))
-            mac.update(data: chunk[0..<Int(macPart)])
-            tail += chunk[Int(macPart)...]
-            offset += Int64(chunk.count)
+            decryptor.update(chunk, appendingTo: &plaintext)
+            plaintext.removeAll(keepingCapacity: true)
         }
-        guard offset == size else { throw Refused(reason: "the file changed while it was read") }
-        guard ConstantTime.equal(Array(bodyHash.finalize()), fileEncSHA256) else { throw Refused(reason: "fileEncSha256 does not match") }
-        guard ConstantTime.equal(Array(Array(mac.finalize()).prefix(macLength)), tail) else { throw Refused(reason: "the MAC does not match") }
-
-        file.rewind()
-        var plainHash = SHA256()
-        var plainSize: Int64 = 0
-        var iv = keys.iv
-        var remaining = cipherLength
-        let key = SymmetricKey(data: keys.cipherKey)
-        while remaining > 0 {
-            guard let chunk = file.read(Int(min(Int64(chunkSize), remaining))) else { throw Refused(reason: "the file ended early") }
-            remaining -= Int64(chunk.count)
-            guard chunk.count % 16 == 0, let cbcIV = try? AES._CBC.IV(ivBytes: iv),
-                var plain = try? Array(AES._CBC.decrypt(chunk, using: key, iv: cbcIV, noPadding: true))
-            else { throw Refused(reason: "cannot decrypt") }
-            iv = Array(chunk.suffix(16))
-            if remaining == 0 {
-                // PKCS#7: 1–16 bytes, each the count.
-                guard let count = plain.last, (1...16).contains(count), plain.count >= Int(count),
-                    plain.suffix(Int(count)).allSatisfy({ $0 == count })
-                else { throw Refused(reason: "bad padding") }
-                plain.removeLast(Int(count))
-            }
-            plainHash.update(data: plain)
-            plainSize += Int64(plain.count)
+        guard decryptor.bytesReceived == UInt64(file.size) else { throw Refused(reason: "the file changed while it was read") }
+        do {
+            let result = try decryptor.finish(expectedFileEncSha256: fileEncSHA256, expectedFileSha256: fileSHA256, appendingTo: &plaintext)
+            return (result.fileSha256, Int64(result.fileLength))
+        } catch {
+            throw Refused(reason: error.description)
         }
-        let digest = Array(plainHash.finalize())
-        guard ConstantTime.equal(digest, fileSHA256) else { throw Refused(reason: "fileSha256 does not match") }
-        return (digest, plainSize)
     }
 
     // MARK: Sending

@@ -1,5 +1,6 @@
 import Testing
 import WauseCrypto
+import WauseProtocol
 @testable import WauseSim
 import WauseSupport
 import WauseTestSupport
@@ -156,7 +157,7 @@ import Glibc
                                           fileSHA256: Hash.sha256(plaintext))
             Issue.record("a changed ciphertext verified")
         } catch {
-            #expect(error.reason == "the MAC does not match")
+            #expect(error.reason == MediaCryptoError.macMismatch.description)
         }
         // The right file under the wrong media type's keys: the MAC fails too.
         #expect(throws: PhoneMedia.Refused.self) {
