@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         // No traits: the default one imports full Foundation; we only need the runtime.
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0", traits: []),
+        // X.509: wause-sim's media endpoint makes its own CA and leaf certificate at start (MediaCertificates.swift).
+        .package(url: "https://github.com/apple/swift-certificates", exact: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", exact: "1.7.4"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -35,6 +38,11 @@ let package = Package(
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        // Media (issue 13): JPEG thumbnails and image sizes, PNG input, WebP stickers' size, voice-note waveforms.
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
+        .systemLibrary(name: "COpusFile", pkgConfig: "opusfile", providers: [.apt(["libopusfile-dev"])]),
         .target(name: "CWause"),
         // The engine's layers, bottom up (DESIGN.md): each its own module so it is built and
         // tested alone, and a change in one cannot break the build of another.
@@ -72,7 +80,7 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "WauseCore", dependencies: [
-            "WauseSupport", "CSodium", "CQRencode", "CZlib", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
+            "WauseSupport", "CSodium", "CQRencode", "CZlib", "CTurboJPEG", "CPNG", "CWebP", "COpusFile", "WauseCrypto", "WauseBinary", "WauseProto", "WauseTransport",
             "WauseSignal", "WauseSQLite", "WauseProtocol",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -85,6 +93,14 @@ let package = Package(
         // wause-sim: a local WhatsApp-compatible server (DESIGN.md "The simulator").
         .target(name: "WauseSim", dependencies: [
             "WauseSupport", "WauseSQLite", "WauseProtocol", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseSignal",
+            // The HTTPS media endpoint (MediaServer.swift).
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "wause-sim", dependencies: ["WauseSim"]),
         // Developer CLIs that let independent implementations test ours from outside (README).
@@ -110,8 +126,18 @@ let package = Package(
         .testTarget(name: "WauseCoreTests", dependencies: [
             "WauseCore", "WauseSupport", "WauseCrypto", "WauseBinary", "WauseTransport", "WauseProto", "WauseSignal", "WauseTestSupport",
             "WauseSQLite", "WauseProtocol",
+            // Independent encoders for the media tests' inputs (a PNG with alpha, a WebP sticker).
+            "CPNG", "CWebP",
+        ], exclude: ["Fixtures"]),
+        .testTarget(name: "WauseSimTests", dependencies: [
+            "WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport",
+            // An HTTPS client for the media host (MediaServerTests).
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
-        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport"]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseSupport", "WauseTestSupport"]),
     ]
 )

@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
   libsodium-dev libsqlite3-dev libmicrohttpd-dev libqrencode-dev zlib1g-dev   # linked by libwause / wause-mcp
+  libturbojpeg0-dev libpng-dev libwebp-dev libopusfile-dev                   # media: thumbnails, image sizes, voice waveforms
   pkg-config gcc make binutils util-linux                                     # build, pkg-config, nm/readelf, unshare
   nodejs sqlite3 openssl                                                      # node headers for the addon; sqlite3 CLI and certificates for tests
   "$@"

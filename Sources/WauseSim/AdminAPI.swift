@@ -11,12 +11,15 @@ public struct AdminAPI: Sendable {
     let connections: SimConnections
     let linking: PhoneLinking
     let phones: VirtualPhones
+    /// The media blobs, for `DELETE /media?direct_path=…` (MediaAdminRoutes.swift).
+    let media: MediaStore
 
-    init(state: SimState, connections: SimConnections, linking: PhoneLinking, phones: VirtualPhones) {
+    init(state: SimState, connections: SimConnections, linking: PhoneLinking, phones: VirtualPhones, media: MediaStore) {
         self.state = state
         self.connections = connections
         self.linking = linking
         self.phones = phones
+        self.media = media
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -68,6 +71,7 @@ public struct AdminAPI: Sendable {
         if request.bodyTooLarge { return .json(413, ["code": "invalid_request", "message": "request body too large"]) }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if let response = try groupRoute(request, parts: parts) { return response }
+        if let response = try mediaRoute(request, parts: parts) { return response }
         guard let route = Route(parts) else { throw WauseError(.notFound, "no such route: \(request.method) \(request.path)") }
         guard route.allowedMethods.contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
@@ -129,6 +133,10 @@ public struct AdminAPI: Sendable {
     /// queued for every device of the recipient (and copied to the phone's own companions).
     private func send(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
         guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
+        if let type = body["type"], !type.isNull, type.stringValue != "text" {
+            // Media, a location or a contact card (MediaAdminRoutes.swift).
+            return try sendMedia(account, to: to, body: body)
+        }
         guard let text = body["text"]?.stringValue else { throw .invalidRequest("text (a string) is required") }
         guard !text.isEmpty else { throw .invalidRequest("text must not be empty") }
         if to.hasSuffix("@g.us") {
@@ -139,20 +147,23 @@ public struct AdminAPI: Sendable {
                 "to": .string(sent.group.jid.description), "from": .string(account.jid),
             ])
         }
-        let chat: JID
-        if to.contains("@") {
-            guard let jid = JID(to), jid.server == .whatsApp || jid.server == .lid, !jid.user.isEmpty else {
-                throw .invalidRequest("to must be a phone number, PHONE@s.whatsapp.net or LID@lid", details: ["to": .string(to)])
-            }
-            chat = JID(user: jid.user, server: jid.server)
-        } else {
-            chat = JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
-        }
+        let chat = try AdminAPI.userChat(to)
         let sent = try phones.send(from: account, to: chat, text: text)
         return .json(200, [
             "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
             "to": .string(chat.description), "from": .string(account.jid),
         ])
+    }
+
+    /// `to` of a 1:1 send: a phone number or a user JID, in the addressing form given.
+    static func userChat(_ to: String) throws(WauseError) -> JID {
+        if to.contains("@") {
+            guard let jid = JID(to), jid.server == .whatsApp || jid.server == .lid, !jid.user.isEmpty else {
+                throw .invalidRequest("to must be a phone number, PHONE@s.whatsapp.net or LID@lid", details: ["to": .string(to)])
+            }
+            return JID(user: jid.user, server: jid.server)
+        }
+        return JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
     }
 
     /// `GET /accounts/{phone}/inbox?after=N&limit=L` (L 1–500, default 100): what the phone

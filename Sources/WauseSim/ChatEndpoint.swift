@@ -36,6 +36,8 @@ final class ChatEndpoint: Sendable {
     let connections: SimConnections
     let links: PendingLinks
     let router: MessageRouter
+    /// The media host `media_conn` answers name (DeviceRequests.swift).
+    let media: MediaServer
     let environment: Environment
     let logger: Logger
 
@@ -50,7 +52,8 @@ final class ChatEndpoint: Sendable {
     }
 
     init(rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections, links: PendingLinks, router: MessageRouter,
-         environment: Environment, logger: Logger) throws {
+         media: MediaServer, environment: Environment, logger: Logger) throws {
+        self.media = media
         self.state = state
         self.connections = connections
         self.links = links

@@ -34,6 +34,8 @@ final class VirtualPhones: Sendable {
 
     let state: SimState
     let router: MessageRouter
+    /// Where the phones upload the media they send and read the media they receive (PhoneMedia.swift).
+    let media: MediaServer
     let environment: Environment
     let logger: Logger
     /// One Signal operation of any phone at a time: sends (admin threads) and receives (the worker).
@@ -48,9 +50,10 @@ final class VirtualPhones: Sendable {
     }
     private let worker = Mutex(Worker())
 
-    init(state: SimState, router: MessageRouter, environment: Environment, logger: Logger) {
+    init(state: SimState, router: MessageRouter, media: MediaServer, environment: Environment, logger: Logger) {
         self.state = state
         self.router = router
+        self.media = media
         self.environment = environment
         self.logger = logger
     }
@@ -155,20 +158,23 @@ final class VirtualPhones: Sendable {
             try retry(message, from: from, seq: seq, account: account, reason: failure)
             return
         }
-        var filed: [(text: String?, chat: JID, to: JID)] = []
+        var filed: [(text: String?, chat: JID, to: JID, media: JSONValue?)] = []
         for plaintext in outcome.plaintexts {
             guard let content = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext) else {
                 logger.info("virtual phone \(account.phone): message \(id) from \(from) is not a Message protobuf")
                 continue
             }
             let own = JID(user: from.server == .lid ? account.lid : account.phone, server: from.server == .lid ? .lid : .whatsApp)
+            // Media is fetched from the store, verified and decrypted now; its caption is the row's text.
+            let described = PhoneMedia.describe(content, store: media.store)
+            let text = MessageFormat.text(of: content)?.body ?? described?.caption
             if fromMe {
                 // A copy of what one of its companions sent (whatsmeow send.go marshalMessage): filed under that chat.
                 let destination = content.hasDeviceSentMessage ? JID(content.deviceSentMessage.destinationJid) : nil
                 let chat = destination ?? message.recipient ?? own
-                filed.append((MessageFormat.text(of: content)?.body, chat, chat))
+                filed.append((text, chat, chat, described?.media))
             } else {
-                filed.append((MessageFormat.text(of: content)?.body, JID(user: from.user, server: from.server), own))
+                filed.append((text, JID(user: from.user, server: from.server), own, described?.media))
             }
         }
         let now = environment.now()
@@ -178,11 +184,11 @@ final class VirtualPhones: Sendable {
             for item in filed {
                 try c.execute("""
                     INSERT OR IGNORE INTO inbox (phone, message_id, from_jid, from_phone, from_me, chat, to_jid, text, push_name, timestamp,
-                                                 received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                 received_at, media)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(account.phone), .text(id), .text(from.description), SQLValue(senderAccount?.phone), SQLValue(fromMe),
                           .text(item.chat.description), .text(item.to.description), SQLValue(item.text), SQLValue(pushName), .integer(t),
-                          .time(now)])
+                          .time(now), SQLValue(item.media?.serialized)])
             }
             try state.dequeue(seq: seq, in: c)
         }
@@ -233,12 +239,30 @@ final class VirtualPhones: Sendable {
     /// use): every device of that account, plus copies to its own companions. Answers the
     /// message id and the server time (unix seconds).
     func send(from account: SimAccount, to chat: JID, text: String, autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
+        var message = WAWebProtobufsE2E_Message()
+        message.conversation = text
+        return try send(from: account, to: chat, message: message, stanzaType: "text", autoReply: autoReply)
+    }
+
+    /// The phone sends media, a location or a contact card (PhoneMedia.swift): a file is encrypted
+    /// and put in the simulator's media store first, then the message goes out as a text does,
+    /// with `type="media"` on the stanza (whatsmeow send.go getTypeFromMessage).
+    func send(from account: SimAccount, to chat: JID, media request: PhoneMedia.Request) throws(WauseError) -> (id: String, t: Int64) {
         guard let target = try state.account(jid: chat) else {
             throw WauseError(.notFound, "\(chat) is not on WhatsApp (no such account)")
         }
         guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
-        var message = WAWebProtobufsE2E_Message()
-        message.conversation = text
+        let message = try PhoneMedia.message(for: request, store: media.store, baseURL: media.baseURL, now: environment.now(),
+                                             random: environment.randomBytes)
+        return try send(from: account, to: chat, message: message, stanzaType: "media", autoReply: false)
+    }
+
+    private func send(from account: SimAccount, to chat: JID, message: WAWebProtobufsE2E_Message, stanzaType: String,
+                      autoReply: Bool) throws(WauseError) -> (id: String, t: Int64) {
+        guard let target = try state.account(jid: chat) else {
+            throw WauseError(.notFound, "\(chat) is not on WhatsApp (no such account)")
+        }
+        guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
         let payload = try MessageFormat.encode(message)
         let copyPayload = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: message, chat: chat))
         let id = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
@@ -257,7 +281,7 @@ final class VirtualPhones: Sendable {
                     continue
                 }
                 stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
-                                            node: MessageRouter.delivered(id: id, t: t, type: "text", sender: sender, form: chat.server,
+                                            node: MessageRouter.delivered(id: id, t: t, type: stanzaType, sender: sender, form: chat.server,
                                                                           ownDeviceChat: isOwn ? chat : nil, encrypted: [enc])))
             }
             guard stanzas.contains(where: { $0.phone == target.phone }) else {

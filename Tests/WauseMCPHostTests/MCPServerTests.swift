@@ -348,8 +348,21 @@ import WauseSupport
         #expect(parsed.client.pushName == "Bot")
     }
 
+    @Test func mediaKeysComeFromFlagsAndTheEnvironment() throws {
+        let parsed = try #require(settings(["--data-dir", "/d", "--media-dirs", "/srv/out, /tmp", "--media-max-bytes", "1000"],
+                                           ["WAUSE_MEDIA_AUTO_DOWNLOAD": "image,voice", "WAUSE_MEDIA_CA_FILE": "/etc/ca.pem", "HOME": "/h"]))
+        #expect(parsed.client.mediaDirectories == ["/srv/out", "/tmp"])
+        #expect(parsed.client.mediaMaxBytes == 1000)
+        #expect(parsed.client.mediaAutoDownload == .only([.image, .voice]))
+        #expect(parsed.client.mediaCAFile == "/etc/ca.pem")
+        let defaults = try #require(settings(["--data-dir", "/d"]))
+        #expect(defaults.client.mediaDirectories.first == "/d/outbox-media")
+        #expect(defaults.client.mediaAutoDownload == .never)
+    }
+
     @Test(arguments: [["--port", "x"], ["--bogus"], ["--log-level", "loud"], ["--host", "0.0.0.0"], ["--port"], ["stray"],
-                      ["--server-root-key", "00"]])
+                      ["--server-root-key", "00"], ["--media-dirs", "relative/dir"], ["--media-max-bytes", "-1"],
+                      ["--media-auto-download", "images"]])
     func badArgumentsExitWithUsage(_ arguments: [String]) {
         guard case .exit(let code, let output) = HostCommandLine.parse(arguments, environment: [:], version: "0") else {
             Issue.record("accepted \(arguments)")

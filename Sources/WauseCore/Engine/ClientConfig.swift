@@ -1,5 +1,8 @@
 import WauseCrypto
 import WauseSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A client's configuration (DESIGN.md "Configuration"). The same keys arrive as JSON through the
 /// C API and the bindings, and as `--flags` / `WAUSE_*` variables in wause-mcp.
@@ -37,6 +40,34 @@ public struct ClientConfig: Sendable, Equatable {
     /// Bounds `close_timeout_ms`: a close that can hang for longer than ten minutes is a bug.
     static let longestCloseTimeout: Duration = .seconds(600)
 
+    // Media (issue 13). The roots files may be sent from; nil means the defaults.
+    public var configuredMediaDirectories: [String]?
+    /// The directories `whatsapp_send_file` may read from (`MediaIntake`): the configured ones, else
+    /// `<data_dir>/outbox-media` and the system temporary directory.
+    public var mediaDirectories: [String] {
+        configuredMediaDirectories ?? [dataDirectory + "/outbox-media", ClientConfig.systemTemporaryDirectory()]
+    }
+    /// The size limit of a file sent or downloaded; images have the lower `imageMaxBytes` on top.
+    public var mediaMaxBytes: Int64 = defaultMediaMaxBytes
+    public static let defaultMediaMaxBytes: Int64 = 64 << 20
+    /// Images are limited to 16 MB whatever `media_max_bytes` says (WhatsApp's own limit for photos).
+    public static let imageMaxBytes: Int64 = 16 << 20
+    /// WhatsApp's largest document is 2 GB; a larger limit could only fail later at the server.
+    static let largestMediaMaxBytes: Int64 = 2 << 30
+    public var mediaAutoDownload: MediaAutoDownload = .never
+    public var mediaAutoDownloadMaxBytes: Int64 = defaultMediaAutoDownloadMaxBytes
+    public static let defaultMediaAutoDownloadMaxBytes: Int64 = 16 << 20
+    /// A PEM file of extra certificate authorities for the media hosts (wause-sim's own CA in tests).
+    public var mediaCAFile: String?
+    /// File-name extensions (lower case, no dot) a document may not have (`MediaTypeCheck`).
+    public var mediaBlockedExtensions: Set<String> = MediaTypeCheck.defaultBlockedExtensions
+
+    /// `$TMPDIR` when it is an absolute path, else `/tmp` (what mkstemp(3) and tmpfile users assume).
+    public static func systemTemporaryDirectory() -> String {
+        if let value = getenv("TMPDIR").map({ String(cString: $0) }), value.hasPrefix("/") { return value }
+        return "/tmp"
+    }
+
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
     /// One entry per key: the JSON name (also the flag name with `_` → `-`, and `WAUSE_` + upper
@@ -50,6 +81,12 @@ public struct ClientConfig: Sendable, Equatable {
         ("push_name", "the name contacts see"),
         ("toolsets", "comma-separated toolsets to serve: \(Toolsets.known.joined(separator: ", ")) (default: all; wause-mcp: core)"),
         ("close_timeout_ms", "how long close() waits for queued messages to go out (default 5000, 0 = not at all)"),
+        ("media_dirs", "directories files may be sent from (JSON array, or comma-separated; default: <data_dir>/outbox-media and the system temp dir)"),
+        ("media_max_bytes", "largest file sent or downloaded, in bytes (default \(defaultMediaMaxBytes) = 64 MB; images at most 16 MB)"),
+        ("media_auto_download", "download received media at once: none (default), all, or comma-separated types (image, video, audio, voice, document, sticker)"),
+        ("media_auto_download_max_bytes", "largest file downloaded automatically, in bytes (default \(defaultMediaAutoDownloadMaxBytes) = 16 MB)"),
+        ("media_ca_file", "PEM file of extra certificate authorities trusted for media hosts (e.g. wause-sim's media-ca.pem)"),
+        ("media_blocked_extensions", "comma-separated file extensions a document may not have (default: \(MediaTypeCheck.defaultBlockedExtensions.sorted().joined(separator: ",")))"),
     ]
 
     /// Parses the JSON configuration object; every problem is an `invalid_request` naming the key.
@@ -97,6 +134,41 @@ public struct ClientConfig: Sendable, Equatable {
             }
             try apply(key: "close_timeout_ms", value: String(number))
         }
+        // A JSON array in the config (a path may hold a comma there); the comma-separated text is
+        // for flags and the environment.
+        if let paths = object["media_dirs"]?.arrayValue {
+            var directories: [String] = []
+            for path in paths {
+                guard let text = path.stringValue else {
+                    throw .invalidRequest("config key 'media_dirs' must be an array of strings or a comma-separated string",
+                                          details: ["key": "media_dirs"])
+                }
+                directories.append(try ClientConfig.mediaDirectory(text))
+            }
+            configuredMediaDirectories = directories
+        } else {
+            try apply(key: "media_dirs", value: try string("media_dirs"))
+        }
+        for key in ["media_max_bytes", "media_auto_download_max_bytes"] {
+            if let value = object[key], !value.isNull {
+                guard let number = value.intValue ?? value.stringValue.flatMap({ Int64($0) }) else {
+                    throw .invalidRequest("config key '\(key)' must be an integer, got \(value.typeName)", details: ["key": .string(key)])
+                }
+                try apply(key: key, value: String(number))
+            }
+        }
+        for key in ["media_auto_download", "media_blocked_extensions"] {
+            if let names = object[key]?.arrayValue {
+                let texts = names.compactMap(\.stringValue)
+                guard texts.count == names.count else {
+                    throw .invalidRequest("config key '\(key)' must be a string or an array of strings", details: ["key": .string(key)])
+                }
+                try apply(key: key, value: texts.joined(separator: ","))
+            } else {
+                try apply(key: key, value: try string(key))
+            }
+        }
+        try apply(key: "media_ca_file", value: try string("media_ca_file"))
     }
 
     /// The environment variable a key falls back to: `data_dir` → `WAUSE_DATA_DIR` (wause-mcp's names).
@@ -160,6 +232,30 @@ public struct ClientConfig: Sendable, Equatable {
                                       details: details)
             }
             closeTimeout = .milliseconds(milliseconds)
+        case "media_dirs":
+            configuredMediaDirectories = try value.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+                .map { path throws(WauseError) in try ClientConfig.mediaDirectory(path) }
+        case "media_max_bytes":
+            guard let bytes = Int64(value), bytes >= 1, bytes <= ClientConfig.largestMediaMaxBytes else {
+                throw .invalidRequest("media_max_bytes must be an integer from 1 to \(ClientConfig.largestMediaMaxBytes)", details: details)
+            }
+            mediaMaxBytes = bytes
+        case "media_auto_download_max_bytes":
+            guard let bytes = Int64(value), bytes >= 0, bytes <= ClientConfig.largestMediaMaxBytes else {
+                throw .invalidRequest("media_auto_download_max_bytes must be an integer from 0 to \(ClientConfig.largestMediaMaxBytes)",
+                                      details: details)
+            }
+            mediaAutoDownloadMaxBytes = bytes
+        case "media_auto_download":
+            mediaAutoDownload = try MediaAutoDownload.parse(value)
+        case "media_ca_file":
+            guard value.hasPrefix("/") else {
+                throw .invalidRequest("media_ca_file must be an absolute path", details: details)
+            }
+            mediaCAFile = value
+        case "media_blocked_extensions":
+            mediaBlockedExtensions = try MediaTypeCheck.parseExtensions(value)
         default:
             throw .invalidRequest("unknown config key '\(key)'", details: details)
         }
@@ -193,5 +289,26 @@ extension ClientConfig {
                 + "another server with this link's keys. Leave server_url out to use \(linkedURL), or log out to link again."
         }
         return nil
+    }
+}
+
+extension ClientConfig {
+    /// One `media_dirs` entry: an absolute path (a relative one would depend on the working
+    /// directory of whoever runs the host), without `..` (a root is what it says).
+    static func mediaDirectory(_ path: String) throws(WauseError) -> String {
+        let details: JSONObject = ["key": "media_dirs", "path": .string(path)]
+        guard path.hasPrefix("/") else {
+            throw .invalidRequest("media_dirs entries must be absolute paths, got '\(path)'", details: details)
+        }
+        guard !path.utf8.contains(0), !path.split(separator: "/").contains("..") else {
+            throw .invalidRequest("media_dirs entries must not contain '..' or NUL, got '\(path)'", details: details)
+        }
+        return path
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> String {
+        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
     }
 }

@@ -20,7 +20,8 @@ Where the library comes from, first match wins:
 The copy in the wheel is stripped of debug symbols (as ``make install`` does) when ``strip`` is
 available. The wheel is tagged for this platform only (``py3-none-linux_x86_64`` and the like): it
 holds native code, so it can be copied to and installed on machines of the same kind, which need
-Debian's ``libsodium23``, ``libsqlite3-0``, ``libqrencode4`` and ``zlib1g`` (no Swift toolchain).
+Debian's ``libsodium23``, ``libsqlite3-0``, ``libqrencode4``, ``zlib1g``, ``libturbojpeg0``, ``libpng16-16``,
+``libwebp7`` and ``libopusfile0`` (no Swift toolchain).
 """
 
 from __future__ import annotations
