@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version7])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -268,6 +268,30 @@ enum Migrations {
         device_jid TEXT NOT NULL,
         sent_at    INTEGER NOT NULL,
         PRIMARY KEY (group_jid, device_jid)
+    );
+    """
+
+    /// Media (issue 13): what a media message says about its file, by message row — for
+    /// received messages what the download needs (keys, hashes, direct path), for ours what was
+    /// uploaded — and where the file is on this machine once it is (`path`, under
+    /// `<data_dir>/media/`). Numbered 7: the lidtokens branch holds version 6 (privacy tokens).
+    static let version7 = """
+    CREATE TABLE media (
+        message_rowid INTEGER PRIMARY KEY REFERENCES messages(rowid) ON DELETE CASCADE,
+        type          TEXT NOT NULL,          -- image, video, audio, ptt, document, sticker, location, vcard
+        mimetype      TEXT,
+        size          INTEGER,                -- plaintext bytes (fileLength)
+        sha256        BLOB,                   -- fileSha256
+        enc_sha256    BLOB,                   -- fileEncSha256
+        media_key     BLOB,
+        direct_path   TEXT,
+        url           TEXT,
+        file_name     TEXT,
+        caption       TEXT,
+        width         INTEGER,
+        height        INTEGER,
+        seconds       INTEGER,
+        path          TEXT                    -- the plaintext file here, once downloaded or sent
     );
     """
 }
