@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto", "WauseSupport"]),
         .testTarget(name: "WauseSignalTests", dependencies: ["WauseSignal", "WauseCrypto", "WauseProto", "WauseSupport"]),
-        .testTarget(name: "WauseProtocolTests", dependencies: ["WauseProtocol", "WauseCrypto", "WauseSupport", "WauseBinary", "WauseSignal"]),
+        .testTarget(name: "WauseProtocolTests", dependencies: ["WauseProtocol", "WauseCrypto", "WauseSupport", "WauseBinary", "WauseSignal", "WauseProto"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary", "WauseSupport"]),
         .testTarget(name: "WauseTransportTests", dependencies: [
             "WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseSupport", "WauseTestSupport",

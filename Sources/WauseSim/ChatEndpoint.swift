@@ -2,6 +2,7 @@ import SwiftProtobuf
 import WauseBinary
 import WauseCrypto
 import WauseProto
+import WauseProtocol
 import WauseSupport
 import WauseTransport
 
@@ -268,6 +269,9 @@ final class ChatEndpoint: Sendable {
         switch node.tag {
         case "message":
             try router.message(node, from: sender) { ack in try socket.send(node: ack) }
+        case "receipt" where MediaRetryStanzas.Request.isRequest(node):
+            // Expired media: the sender's phone uploads it again (PhoneMediaRetry.swift).
+            if let ack = try router.phones?.mediaRetry(node, from: sender) { try socket.send(node: ack) }
         case "receipt":
             if let ack = try router.receipt(node, from: sender) { try socket.send(node: ack) }
         default:

@@ -34,7 +34,7 @@ final class MediaStore: Sendable {
     init(directory: String, environment: Environment) throws(WauseError) {
         self.directory = directory + "/media"
         self.environment = environment
-        for folder in [self.directory, self.directory + "/incoming"] {
+        for folder in [self.directory, self.directory + "/incoming", self.directory + "/sent"] {
             if mkdir(folder, 0o700) != 0 && errno != EEXIST {
                 throw WauseError(.internal, "cannot create \(folder): \(String(cString: strerror(errno)))")
             }
@@ -96,10 +96,35 @@ final class MediaStore: Sendable {
 
     /// Stores bytes the simulator itself uploads (a virtual phone's media).
     func store(_ bytes: [UInt8]) throws(WauseError) -> String {
+        try commit(temporary: try write(bytes))
+    }
+
+    /// A sending phone's own copy of an encrypted file, by its SHA-256 (`fileEncSha256`): a real
+    /// phone keeps what it sent, and uploads it again when a device asks (whatsmeow mediaretry.go).
+    /// Expiring the uploaded blob leaves this copy.
+    func keepSent(_ bytes: [UInt8]) throws(WauseError) {
+        let temporary = try write(bytes)
+        guard rename(temporary, sentPath(Hash.sha256(bytes))) == 0 else {
+            unlink(temporary)
+            throw WauseError(.internal, "cannot keep the sent media: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Uploads a phone's kept copy again under a new direct path; nil when the phone has none.
+    func reuploadSent(fileEncSHA256: [UInt8]) throws(WauseError) -> String? {
+        guard fileEncSHA256.count == 32 else { return nil }
+        let temporary = directory + "/incoming/" + Hex.encode(environment.randomBytes(16))
+        // A hard link: the same bytes, no copy; expiring the blob again unlinks only its own name.
+        guard link(sentPath(fileEncSHA256), temporary) == 0 else { return nil }
+        return try commit(temporary: temporary)
+    }
+
+    /// Writes bytes to a new file under incoming/ and answers its path.
+    private func write(_ bytes: [UInt8]) throws(WauseError) -> String {
         let upload = try beginUpload()
         var written = 0
         while written < bytes.count {
-            let result = bytes.withUnsafeBytes { write(upload.descriptor, $0.baseAddress! + written, $0.count - written) }
+            let result = bytes.withUnsafeBytes { Glibc.write(upload.descriptor, $0.baseAddress! + written, $0.count - written) }
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else {
                 close(upload.descriptor)
@@ -109,7 +134,7 @@ final class MediaStore: Sendable {
             written += result
         }
         close(upload.descriptor)
-        return try commit(temporary: upload.path)
+        return upload.path
     }
 
     func lookup(directPath: String) -> Lookup {
@@ -163,5 +188,6 @@ final class MediaStore: Sendable {
     }
 
     private func blobPath(_ id: String) -> String { directory + "/" + id + ".enc" }
+    private func sentPath(_ fileEncSHA256: [UInt8]) -> String { directory + "/sent/" + Hex.encode(fileEncSHA256) + ".enc" }
     private func expiredPath(_ id: String) -> String { directory + "/" + id + ".expired" }
 }

@@ -188,6 +188,7 @@ struct PhoneMedia {
             throw WauseError(.internal, "cannot encrypt media: \(error)")
         }
         let directPath = try store.store(body)
+        try store.keepSent(body)
         let fileSHA256 = Data(Hash.sha256(request.data)), fileEncSHA256 = Data(Hash.sha256(body))
         let url = baseURL + directPath, mimetype = request.mimetype ?? request.kind.defaultMimetype
         let length = UInt64(request.data.count), key = Data(mediaKey), t = now.seconds
@@ -338,6 +339,18 @@ struct PhoneMedia {
             media["error"] = .string(error.reason)
         }
         return (.object(media), caption)
+    }
+
+    /// The media key and `fileEncSha256` of a media message (what a retry needs), nil for anything else.
+    static func keyAndHash(of content: WAWebProtobufsE2E_Message) -> (mediaKey: [UInt8], fileEncSHA256: [UInt8])? {
+        var current = content
+        if current.hasDocumentWithCaptionMessage { current = current.documentWithCaptionMessage.message }
+        if current.hasImageMessage { return (Array(current.imageMessage.mediaKey), Array(current.imageMessage.fileEncSha256)) }
+        if current.hasVideoMessage { return (Array(current.videoMessage.mediaKey), Array(current.videoMessage.fileEncSha256)) }
+        if current.hasAudioMessage { return (Array(current.audioMessage.mediaKey), Array(current.audioMessage.fileEncSha256)) }
+        if current.hasDocumentMessage { return (Array(current.documentMessage.mediaKey), Array(current.documentMessage.fileEncSha256)) }
+        if current.hasStickerMessage { return (Array(current.stickerMessage.mediaKey), Array(current.stickerMessage.fileEncSha256)) }
+        return nil
     }
 
     private static func optional(_ values: [String: JSONValue?]) -> JSONObject {

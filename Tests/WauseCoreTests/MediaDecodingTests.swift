@@ -181,6 +181,20 @@ import Glibc
         #expect(voice.waveform[34..<64].allSatisfy { $0 >= 85 }, "\(voice.waveform)")
     }
 
+    /// The same waveform computed independently: the fixture decoded by opus-tools' `opusdec --float
+    /// --rate 48000` and Baileys' formula applied in a few lines of Python (Fixtures/README.md).
+    static let independentWaveform: [UInt8] = [UInt8](repeating: 0, count: 32) + [
+        98, 98, 98, 98, 98, 98, 98, 98, 98, 98, 98, 97, 97, 98, 98, 97, 97, 97, 99, 98, 97, 98, 97, 98, 97, 97, 100, 98, 98, 98, 97, 98,
+    ]
+
+    @Test func theWaveformMatchesAnIndependentDecode() throws {
+        let voice = try VoiceWaveform.analyze(path: Self.fixture("silence-then-tone.opus"))
+        // Within one step: both decode with libopus, but float rounding may tip a floor.
+        for (ours, theirs) in zip(voice.waveform, Self.independentWaveform) {
+            #expect(abs(Int(ours) - Int(theirs)) <= 1, "\(voice.waveform) vs \(Self.independentWaveform)")
+        }
+    }
+
     static func fixture(_ name: String) -> String {
         let here = String(#filePath)
         return String(here[..<here.lastIndex(of: "/")!]) + "/Fixtures/" + name

@@ -18,8 +18,8 @@ public struct ImageThumbnail: Sendable, Equatable {
     public var thumbnailHeight: Int
 
     /// The longest side of a preview. Baileys (messages-media.ts extractImageThumb) scales to 32 px
-    /// wide and WhatsApp's own clients send previews of up to ~100 px; 72 keeps the message small
-    /// while a chat list can still show it.
+    /// wide, which looks blurred in a chat; 72 stays a few kilobytes at quality 50 (the message
+    /// carries it inline) while a chat list can still show it.
     public static let maximumSide = 72
     /// JPEG quality of the preview, as Baileys' extractImageThumb (quality 50).
     public static let quality: Int32 = 50

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// A video's (or M4A's) length from its ISO base media boxes: `moov` → `mvhd` holds the movie's
-/// timescale and duration (ISO/IEC 14496-12 §8.2.2). Read with a few small preads wherever `moov`
+/// timescale and duration (ISO/IEC 14496-12, the movie header box). Read with a few small preads wherever `moov`
 /// sits (files written for streaming put it first, cameras often last), never the whole file.
 public enum MP4Duration {
     /// Whole seconds, rounded; nil when the file has no readable `mvhd`.

@@ -115,7 +115,7 @@ public enum SniffedFormat: String, Sendable, Equatable {
             if brand.hasPrefix("3gp") || brand.hasPrefix("3g2") { return .threeGPP }
             return .mp4
         }
-        // Ogg: the first page's packet is `OpusHead` for Opus (RFC 7845 §5.1); the page header is
+        // Ogg: the first page's packet is `OpusHead` for Opus (RFC 7845, the identification header); the page header is
         // 27 bytes and its segment table (length at byte 26) comes before the packet.
         if ascii("OggS"), bytes.count > 27 {
             let packet = 27 + Int(bytes[26])
