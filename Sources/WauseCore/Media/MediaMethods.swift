@@ -17,10 +17,14 @@ enum MediaMethods {
     static let maximumCaptionLength = 1024
 
     static let all: [MethodDefinition] = [
-        sendFile.inToolset(toolset).summarized("Send an image, video, audio, voice note, document or sticker from an allowed folder; returns the message id, status, size and sha256."),
-        sendLocation.inToolset(toolset).summarized("Send a location (latitude, longitude, optional name and address)."),
-        sendContactCard.inToolset(toolset).summarized("Send one or several contact cards (name and phone each)."),
-        downloadMedia.inToolset(toolset).summarized("Download a received message's file into the data directory; returns its path, mimetype, size and sha256."),
+        sendFile.bindings(positional: ["to", "file_path"])
+            .raising(.forbiddenPath, .mediaTooLarge, .notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp, .idempotencyConflict)
+            .inToolset(toolset).summarized("Send an image, video, audio, voice note, document or sticker from an allowed folder; returns the message id, status, size and sha256."),
+        sendLocation.bindings(positional: ["to", "latitude", "longitude"])
+            .raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp).inToolset(toolset).summarized("Send a location (latitude, longitude, optional name and address)."),
+        sendContactCard.bindings(positional: ["to", "contacts"])
+            .raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp).inToolset(toolset).summarized("Send one or several contact cards (name and phone each)."),
+        downloadMedia.bindings(positional: ["message_id"]).raising(.notFound, .mediaTooLarge, .notConnected).inToolset(toolset).summarized("Download a received message's file into the data directory; returns its path, mimetype, size and sha256."),
     ]
 
     static let sendResultFields: [(String, JSONValue)] = [
