@@ -1,6 +1,7 @@
 import Testing
 @testable import WauseCore
 import WauseCrypto
+import WauseProto
 @testable import WauseSim
 import WauseTestSupport
 import WauseSupport
@@ -157,6 +158,60 @@ import Glibc
         #expect(card["status"] == "sent" || card["status"] == "delivered", "\(card)")
         let vcard = try await Self.receivedMedia(bob, type: "vcard")
         #expect(vcard["body"] == "Cleo")
+        await clients.close()
+    }
+
+    /// An image (thumbnail and size made at send), a voice note (waveform and seconds from the
+    /// Ogg/Opus fixture) and a document to a group: each arrives whole, with what the sender's
+    /// intake worked out in the message.
+    @Test func anImageAVoiceNoteAndAGroupFileCarryTheirDetails() async throws {
+        let clients = Clients(try await MessagingTests.Setup())
+        _ = try clients.setup.account(Self.ann, "Ann")
+        _ = try clients.setup.account(Self.ben, "Ben")
+        let alice = try await clients.linked(Self.ann)
+        let bob = try await clients.linked(Self.ben)
+
+        var rgb: [UInt8] = []
+        for y in 0..<150 { for x in 0..<200 { rgb += [UInt8(x), UInt8(y), UInt8((x + y) / 2)] } }
+        let jpeg = try ImageThumbnail.encodeJPEG(rgb: rgb, width: 200, height: 150, quality: 90)
+        let photo = clients.outbox.path + "/photo.jpg"
+        try Self.write(jpeg, to: photo)
+        let sentImage = try await alice.call("whatsapp_send_file", ["to": .string(Self.ben), "file_path": .string(photo), "caption": "gradient"]).get()
+        #expect(sentImage["media_type"] == "image", "\(sentImage)")
+        let image = try await Self.receivedMedia(bob, type: "image")
+        #expect(image["media"]?["width"]?.intValue == 200 && image["media"]?["height"]?.intValue == 150, "\(image)")
+        let imageID = try #require(image["id"]?.stringValue)
+        let raw = try #require(try bob.store.message(id: imageID)?.raw)
+        let thumbnail = try WAWebProtobufsE2E_Message(serializedBytes: raw).imageMessage.jpegthumbnail
+        #expect(thumbnail.count > 100 && Array(thumbnail.prefix(2)) == [0xFF, 0xD8])
+        let gotImage = try await bob.call("whatsapp_download_media", ["message_id": .string(imageID)]).get()
+        #expect(try Self.read(try #require(gotImage["path"]?.stringValue)) == jpeg)
+
+        let fixture = String(#filePath).split(separator: "/").dropLast(2).joined(separator: "/")
+        let opus = try Self.read("/" + fixture + "/WauseCoreTests/Fixtures/silence-then-tone.opus")
+        let voicePath = clients.outbox.path + "/note.ogg"
+        try Self.write(opus, to: voicePath)
+        let sentVoice = try await alice.call("whatsapp_send_file", ["to": .string(Self.ben), "file_path": .string(voicePath),
+                                                                    "media_type": "voice"]).get()
+        #expect(sentVoice["media_type"] == "voice", "\(sentVoice)")
+        let voice = try await Self.receivedMedia(bob, type: "ptt")
+        #expect(voice["media"]?["seconds"]?.intValue != nil && voice["media"]?["mimetype"] == "audio/ogg; codecs=opus", "\(voice)")
+        let voiceID = try #require(voice["id"]?.stringValue)
+        let audio = try WAWebProtobufsE2E_Message(serializedBytes: try #require(try bob.store.message(id: voiceID)?.raw)).audioMessage
+        #expect(audio.ptt && audio.waveform.count == 64)
+        let gotVoice = try await bob.call("whatsapp_download_media", ["message_id": .string(voiceID)]).get()
+        #expect(gotVoice["sha256"]?.stringValue == Hex.encode(Hash.sha256(opus)))
+
+        let group = try #require(try await alice.call("whatsapp_create_group", ["name": "Files", "participants": [.string(Self.ben)]]).get()["group_id"]?.stringValue)
+        _ = try await MessagingTests.event(bob, "group.created") { $0["group_id"] == .string(group) }
+        let bytes = Array("%PDF-1.7\n".utf8) + SystemRandom.bytes(33_333)
+        try Self.write(bytes, to: clients.outbox.path + "/minutes.pdf")
+        let sentDocument = try await alice.call("whatsapp_send_file", ["to": .string(group), "file_path": .string(clients.outbox.path + "/minutes.pdf")]).get()
+        #expect(sentDocument["chat_id"] == .string(group), "\(sentDocument)")
+        let document = try await Self.receivedMedia(bob, type: "document")
+        #expect(document["chat_id"] == .string(group))
+        let gotDocument = try await bob.call("whatsapp_download_media", ["message_id": .string(try #require(document["id"]?.stringValue))]).get()
+        #expect(try Self.read(try #require(gotDocument["path"]?.stringValue)) == bytes)
         await clients.close()
     }
 
