@@ -146,6 +146,14 @@ import Glibc
         let downloaded = try await bob.call("whatsapp_download_media", ["message_id": .string(id)]).get()
         #expect(downloaded["sha256"]?.stringValue == Hex.encode(Hash.sha256(data)))
         #expect(try Self.read(try #require(downloaded["path"]?.stringValue)) == data)
+        // Expired on the host: the engine asks Ann's phone (server-error receipt), which uploads it
+        // again and answers with a new direct path (mediaretry); the download then succeeds.
+        let oldPath = try #require(try bob.store.media(messageID: id)?.media.directPath)
+        #expect(clients.setup.simulator.media.store.expire(directPath: oldPath))
+        #expect(unlink(try #require(downloaded["path"]?.stringValue)) == 0)
+        let again = try await bob.call("whatsapp_download_media", ["message_id": .string(id)]).get()
+        #expect(again["sha256"]?.stringValue == Hex.encode(Hash.sha256(data)))
+        #expect(try bob.store.media(messageID: id)?.media.directPath != oldPath)
 
         let alice = try await clients.linked(Self.ann)
         let location = try await alice.call("whatsapp_send_location", ["to": .string(Self.ben), "latitude": 38.7223, "longitude": -9.1393,

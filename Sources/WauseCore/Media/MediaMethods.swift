@@ -173,7 +173,7 @@ enum MediaMethods {
             }
             var path = stored.path, size = stored.media.size ?? 0, sha256 = stored.media.sha256 ?? []
             if path == nil || access(path!, F_OK) != 0 {
-                let file = try await context.media.downloads.download(stored)
+                let file = try await context.media.download(stored)
                 try context.store.setMediaPath(rowid: stored.rowid, path: file.path)
                 (path, size, sha256) = (file.path, file.size, file.sha256)
             }

@@ -1,3 +1,4 @@
+import WauseBinary
 import WauseProto
 import WauseProtocol
 import WauseSupport
@@ -14,6 +15,7 @@ struct MediaTransfers: Sendable {
     let connection: MediaConnection
     let uploads: MediaUpload
     let downloads: MediaDownload
+    let retry: MediaRetry
     let config: ClientConfig
     let logger: Logger
 
@@ -25,6 +27,27 @@ struct MediaTransfers: Sendable {
         uploads = MediaUpload(connection: connection, http: http, environment: environment, logger: logger)
         downloads = MediaDownload(connection: connection, http: http, environment: environment, logger: logger,
                                   mediaDirectory: config.dataDirectory + "/media", maxBytes: config.mediaMaxBytes)
+        retry = MediaRetry(link: link, environment: environment, logger: logger)
+    }
+
+    /// The stanzas the media area answers on a logged-in connection (`mediaretry` notifications).
+    func route(_ router: inout StanzaRouter) { retry.route(&router) }
+
+    /// Downloads a received file; one the host says has expired (404/410) is asked of the sender's
+    /// phone again (MediaRetry) and, with the new direct path it answers, downloaded once more.
+    func download(_ stored: Store.StoredMedia) async throws(WauseError) -> MediaDownload.Downloaded {
+        do {
+            return try await downloads.download(stored)
+        } catch where error.details?["reason"] == "media_expired" {
+            guard let account = try store.linkedAccount(), let own = JID(LinkedAccount.userJID(account.jid)),
+                  let directPath = try await retry.newDirectPath(for: stored, ownJID: own, sender: stored.senderJID.flatMap(JID.init))
+            else { throw error }
+            try store.updateDirectPath(rowid: stored.rowid, directPath: directPath)
+            var fresh = stored
+            fresh.media.directPath = directPath
+            fresh.media.url = nil
+            return try await downloads.download(fresh)
+        }
     }
 
     /// Where the encrypted copy of an outgoing file waits for its upload.
@@ -66,7 +89,7 @@ struct MediaTransfers: Sendable {
         Task { [self] in
             do {
                 guard let stored = try store.media(messageID: messageID), stored.path == nil else { return }
-                let file = try await downloads.download(stored)
+                let file = try await download(stored)
                 try store.setMediaPath(rowid: stored.rowid, path: file.path)
             } catch {
                 logger.warning("media: automatic download of \(messageID) failed: \(error)")

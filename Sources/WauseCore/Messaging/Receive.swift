@@ -27,6 +27,7 @@ struct Receive: Sendable {
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
         router.on(.tag("message")) { [self] node, session in handle(node, connection: session.connection, session: session) }
+        media?.route(&router)
     }
 
     /// whatsmeow sends at most 4 retry receipts per message (none once the count would reach 5).

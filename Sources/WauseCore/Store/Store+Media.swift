@@ -10,6 +10,8 @@ extension Store {
         var messageID: String
         var chatJID: String
         var fromMe: Bool
+        /// Who sent it (a group message's member), nil for ours.
+        var senderJID: String?
         var media: MediaMessage
         var path: String?
     }
@@ -51,6 +53,13 @@ extension Store {
         }
     }
 
+    /// The new direct path a media retry answered.
+    func updateDirectPath(rowid: Int64, directPath: String) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE media SET direct_path = ?, url = NULL WHERE message_rowid = ?", [.text(directPath), .integer(rowid)])
+        }
+    }
+
     func setMediaPath(rowid: Int64, path: String) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             _ = try c.execute("UPDATE media SET path = ? WHERE message_rowid = ?", [.text(path), .integer(rowid)])
@@ -61,11 +70,11 @@ extension Store {
     func media(messageID: String) throws(WauseError) -> StoredMedia? {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("""
-                SELECT m.rowid AS mrowid, m.id, m.chat_jid, m.from_me, d.* FROM media d JOIN messages m ON m.rowid = d.message_rowid
+                SELECT m.rowid AS mrowid, m.id, m.chat_jid, m.from_me, m.sender_jid, d.* FROM media d JOIN messages m ON m.rowid = d.message_rowid
                 WHERE m.id = ? ORDER BY m.rowid DESC LIMIT 1
                 """, [.text(messageID)]).first.map { row in
                 StoredMedia(rowid: row["mrowid"].integer ?? 0, messageID: row["id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
-                            fromMe: row["from_me"].integer == 1, media: Store.mediaMessage(row), path: row["path"].text)
+                            fromMe: row["from_me"].integer == 1, senderJID: row["sender_jid"].text, media: Store.mediaMessage(row), path: row["path"].text)
             }
         }
     }
