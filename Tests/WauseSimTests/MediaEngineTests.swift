@@ -23,12 +23,13 @@ import Glibc
         var clients: [WauseClient] = []
         init(_ setup: MessagingTests.Setup) { self.setup = setup }
 
-        func linked(_ phone: String) async throws -> WauseClient {
+        func linked(_ phone: String, autoDownload: MediaAutoDownload = .never) async throws -> WauseClient {
             let directory = TemporaryDirectory(prefix: "wause-media-client")
             directories.append(directory)
             var config = setup.config(directory.path)
             config.mediaCAFile = setup.simulatorDirectory.path + "/media-ca.pem"
             config.configuredMediaDirectories = [outbox.path]
+            config.mediaAutoDownload = autoDownload
             let client = try WauseClient(config: config, environment: .live)
             clients.append(client)
             _ = try await client.call("whatsapp_start_auth", .null).get()
@@ -220,6 +221,30 @@ import Glibc
         #expect(document["chat_id"] == .string(group))
         let gotDocument = try await bob.call("whatsapp_download_media", ["message_id": .string(try #require(document["id"]?.stringValue))]).get()
         #expect(try Self.read(try #require(gotDocument["path"]?.stringValue)) == bytes)
+        await clients.close()
+    }
+
+    /// `media_auto_download` by type: a received image is downloaded as it arrives (its row gets
+    /// the file's path), a document waits for whatsapp_download_media.
+    @Test func autoDownloadFetchesTheTypesItNames() async throws {
+        let clients = Clients(try await MessagingTests.Setup())
+        _ = try clients.setup.account(Self.ann, "Ann")
+        _ = try clients.setup.account(Self.ben, "Ben")
+        let bob = try await clients.linked(Self.ben, autoDownload: .only([.image]))
+        let data = SystemRandom.bytes(20_000)
+        #expect(await admin(clients.setup.simulator, "POST", "/accounts/\(Self.ann)/send", [
+            "to": .string(Self.ben), "type": "document", "data_base64": .string(Base64.encode(SystemRandom.bytes(5000))),
+            "file_name": "later.pdf",
+        ]).status == 200)
+        let document = try #require(try await Self.receivedMedia(bob, type: "document")["id"]?.stringValue)
+        #expect(await admin(clients.setup.simulator, "POST", "/accounts/\(Self.ann)/send", [
+            "to": .string(Self.ben), "type": "image", "data_base64": .string(Base64.encode(data)),
+        ]).status == 200)
+        let image = try #require(try await Self.receivedMedia(bob, type: "image")["id"]?.stringValue)
+        try await poll { (try? bob.store.media(messageID: image)?.path) != nil }
+        let path = try #require(try bob.store.media(messageID: image)?.path)
+        #expect(try Self.read(path) == data)
+        #expect(try bob.store.media(messageID: document)?.path == nil)
         await clients.close()
     }
 
