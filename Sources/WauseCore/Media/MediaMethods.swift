@@ -194,8 +194,10 @@ enum MediaMethods {
         // The recipient first: a bad one costs no copy.
         let recipient = try await resolve(context: context, to: arguments["to"]?.stringValue)
         let intake = MediaIntake(config: context.config, randomBytes: context.environment.randomBytes)
-        let file = try intake.take(path: arguments["file_path"]?.stringValue ?? "", mediaType: declared,
-                                   fileName: arguments["file_name"]?.stringValue)
+        let filePath = arguments["file_path"]?.stringValue ?? "", fileName = arguments["file_name"]?.stringValue
+        let file = try await BlockingFileWork.run { () throws(WauseError) in
+            try intake.take(path: filePath, mediaType: declared, fileName: fileName)
+        }
         if caption != nil, [.audio, .voice, .sticker].contains(file.mediaType) {
             unlink(file.path)
             throw .invalidRequest("a \(file.mediaType.rawValue) carries no caption", details: ["media_type": .string(file.mediaType.rawValue)])
@@ -203,8 +205,10 @@ enum MediaMethods {
         let mediaKey = context.environment.randomBytes(MediaKeys.mediaKeyLength)
         let encryption: MediaEncryptionResult
         do {
-            encryption = try encryptFile(file.path, to: MediaTransfers.encryptedPath(plaintext: file.path), mediaKey: mediaKey,
-                                         type: MediaMessage.cryptoType(file.mediaType))
+            encryption = try await BlockingFileWork.run { () throws(WauseError) in
+                try encryptFile(file.path, to: MediaTransfers.encryptedPath(plaintext: file.path), mediaKey: mediaKey,
+                                type: MediaMessage.cryptoType(file.mediaType))
+            }
         } catch {
             unlink(file.path)
             throw error
