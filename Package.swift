@@ -98,8 +98,9 @@ let package = Package(
         // wause-sim: a local WhatsApp-compatible server (DESIGN.md "The simulator").
         .target(name: "WauseSim", dependencies: [
             "WauseSupport", "WauseSQLite", "WauseProtocol", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseSignal",
-            // The HTTPS media endpoint (MediaServer.swift).
+            // The HTTPS media endpoint (MediaServer.swift) and the phones' streamed media checks (PhoneMedia.swift).
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "NIOCore", package: "swift-nio"),

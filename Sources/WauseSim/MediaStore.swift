@@ -145,25 +145,6 @@ final class MediaStore: Sendable {
         return .unknown
     }
 
-    /// Whole blob, for the simulator's own phones (their media is small: it came through the admin API).
-    func read(directPath: String) throws(WauseError) -> [UInt8] {
-        guard case .found(let path, let size) = lookup(directPath: directPath) else {
-            throw WauseError(.notFound, "no media at \(directPath)")
-        }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw WauseError(.notFound, "no media at \(directPath)") }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        var done = 0
-        while done < bytes.count {
-            let result = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + done, $0.count - done) }
-            if result < 0 && errno == EINTR { continue }
-            guard result > 0 else { throw WauseError(.internal, "cannot read media at \(directPath)") }
-            done += result
-        }
-        return bytes
-    }
-
     /// Expires a blob: its bytes are deleted, downloads answer 410. False when the path names no blob.
     func expire(directPath: String) -> Bool {
         guard let id = MediaStore.id(of: directPath), case .found = lookup(directPath: directPath) else { return false }
@@ -190,4 +171,39 @@ final class MediaStore: Sendable {
     private func blobPath(_ id: String) -> String { directory + "/" + id + ".enc" }
     private func sentPath(_ fileEncSHA256: [UInt8]) -> String { directory + "/sent/" + Hex.encode(fileEncSHA256) + ".enc" }
     private func expiredPath(_ id: String) -> String { directory + "/" + id + ".expired" }
+}
+
+/// A blob opened for reading in chunks (PhoneMedia.verifyFile).
+final class MediaFile {
+    private let descriptor: Int32
+    let size: Int64
+
+    init?(path: String) {
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            Glibc.close(descriptor)
+            return nil
+        }
+        size = Int64(info.st_size)
+    }
+
+    /// Up to `count` bytes; nil at the end (or on an error).
+    func read(_ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let result = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + done, count - done) }
+            if result < 0 && errno == EINTR { continue }
+            if result <= 0 { break }
+            done += result
+        }
+        guard done > 0 else { return nil }
+        bytes.removeLast(count - done)
+        return bytes
+    }
+
+    func rewind() { lseek(descriptor, 0, SEEK_SET) }
+    func close() { Glibc.close(descriptor) }
 }

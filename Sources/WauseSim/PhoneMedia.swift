@@ -1,3 +1,5 @@
+import Crypto
+import _CryptoExtras
 import SwiftProtobuf
 import WauseCrypto
 import WauseProto
@@ -17,8 +19,9 @@ import Foundation
 /// whatsmeow download.go validateMedia's order) and decrypted, and the inbox row gets the `media`
 /// object with the SHA-256 of the verified plaintext.
 ///
-/// A phone's media comes whole through the admin API (base64 in JSON), so it is handled in
-/// memory here; the streamed cipher for large files is the engine's (WauseProtocol's media crypto).
+/// A phone's media comes whole through the admin API (base64 in JSON), so sending encrypts in
+/// memory; receiving streams from the blob's file (a client may send a large file), holding at
+/// most one chunk.
 struct PhoneMedia {
     /// The admin API's type names and what each maps to on the wire (tests/sim/README.md).
     enum Kind: String, CaseIterable, Sendable {
@@ -97,6 +100,65 @@ struct PhoneMedia {
         }
         guard ConstantTime.equal(Hash.sha256(plaintext), fileSHA256) else { throw Refused(reason: "fileSha256 does not match") }
         return plaintext
+    }
+
+    static let chunkSize = 1 << 20
+
+    /// `decrypt`'s checks, streamed from a file in 1 MiB chunks: pass one hashes the file and
+    /// checks the MAC, pass two (only then) decrypts block-aligned chunks, chaining the IV, strips
+    /// the padding at the end and hashes the plaintext. Answers the plaintext's SHA-256 and length.
+    static func verifyFile(_ path: String, mediaKey: [UInt8], kind: Kind, fileEncSHA256: [UInt8],
+                           fileSHA256: [UInt8]) throws(Refused) -> (sha256: [UInt8], size: Int64) {
+        guard let file = MediaFile(path: path) else { throw Refused(reason: "no such media") }
+        defer { file.close() }
+        let size = file.size
+        guard size > Int64(macLength), (size - Int64(macLength)) % 16 == 0 else {
+            throw Refused(reason: "the file's length is not ciphertext plus a MAC")
+        }
+        guard let keys = try? Keys(mediaKey: mediaKey, info: kind.hkdfInfo ?? "") else { throw Refused(reason: "bad media key") }
+        let cipherLength = size - Int64(macLength)
+        var bodyHash = SHA256()
+        var mac = Crypto.HMAC<SHA256>(key: SymmetricKey(data: keys.macKey))
+        mac.update(data: keys.iv)
+        var offset: Int64 = 0
+        var tail: [UInt8] = []
+        while let chunk = file.read(chunkSize) {
+            bodyHash.update(data: chunk)
+            let macPart = max(0, min(Int64(chunk.count), cipherLength - offset))
+            mac.update(data: chunk[0..<Int(macPart)])
+            tail += chunk[Int(macPart)...]
+            offset += Int64(chunk.count)
+        }
+        guard offset == size else { throw Refused(reason: "the file changed while it was read") }
+        guard ConstantTime.equal(Array(bodyHash.finalize()), fileEncSHA256) else { throw Refused(reason: "fileEncSha256 does not match") }
+        guard ConstantTime.equal(Array(Array(mac.finalize()).prefix(macLength)), tail) else { throw Refused(reason: "the MAC does not match") }
+
+        file.rewind()
+        var plainHash = SHA256()
+        var plainSize: Int64 = 0
+        var iv = keys.iv
+        var remaining = cipherLength
+        let key = SymmetricKey(data: keys.cipherKey)
+        while remaining > 0 {
+            guard let chunk = file.read(Int(min(Int64(chunkSize), remaining))) else { throw Refused(reason: "the file ended early") }
+            remaining -= Int64(chunk.count)
+            guard chunk.count % 16 == 0, let cbcIV = try? AES._CBC.IV(ivBytes: iv),
+                var plain = try? Array(AES._CBC.decrypt(chunk, using: key, iv: cbcIV, noPadding: true))
+            else { throw Refused(reason: "cannot decrypt") }
+            iv = Array(chunk.suffix(16))
+            if remaining == 0 {
+                // PKCS#7: 1–16 bytes, each the count.
+                guard let count = plain.last, (1...16).contains(count), plain.count >= Int(count),
+                    plain.suffix(Int(count)).allSatisfy({ $0 == count })
+                else { throw Refused(reason: "bad padding") }
+                plain.removeLast(Int(count))
+            }
+            plainHash.update(data: plain)
+            plainSize += Int64(plain.count)
+        }
+        let digest = Array(plainHash.finalize())
+        guard ConstantTime.equal(digest, fileSHA256) else { throw Refused(reason: "fileSha256 does not match") }
+        return (digest, plainSize)
     }
 
     // MARK: Sending
@@ -326,14 +388,13 @@ struct PhoneMedia {
         if let caption { media["caption"] = .string(caption) }
         for (key, value) in received.extra { media[key] = value }
         do throws(Refused) {
-            let body: [UInt8]
-            do { body = try store.read(directPath: received.directPath) } catch {
+            guard case .found(let path, _) = store.lookup(directPath: received.directPath) else {
                 throw Refused(reason: store.lookup(directPath: received.directPath) == .expired ? "the media has expired" : "no such media")
             }
-            let plaintext = try decrypt(body, mediaKey: received.mediaKey, kind: received.kind, fileEncSHA256: received.fileEncSHA256,
-                                        fileSHA256: received.fileSHA256)
-            media["sha256"] = .string(Hex.encode(Hash.sha256(plaintext)))
-            media["size"] = .int(Int64(plaintext.count))
+            let verified = try verifyFile(path, mediaKey: received.mediaKey, kind: received.kind, fileEncSHA256: received.fileEncSHA256,
+                                          fileSHA256: received.fileSHA256)
+            media["sha256"] = .string(Hex.encode(verified.sha256))
+            media["size"] = .int(verified.size)
         } catch {
             media["sha256"] = .null
             media["error"] = .string(error.reason)

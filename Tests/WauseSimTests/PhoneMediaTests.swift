@@ -2,6 +2,10 @@ import Testing
 import WauseCrypto
 @testable import WauseSim
 import WauseSupport
+import WauseTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Virtual phones send media through the admin API (encrypted, stored in the sim's media store,
 /// described in the media message) and the receiving phone fetches, verifies and decrypts it: the
@@ -115,5 +119,48 @@ import WauseSupport
         #expect(unknown.status == 404)
         #expect(await MessagingTests.inbox(setup.simulator, PhoneMediaTests.ben).isEmpty)
         await setup.close()
+    }
+}
+
+/// PhoneMedia.verifyFile, the receiving phone's streamed checks, on files written here: a file
+/// over several chunks (the CBC chain crosses chunk edges) verifies to the plaintext's hash; a
+/// changed byte fails the upload hash, and with the hash recomputed fails the MAC.
+@Suite struct PhoneMediaVerifyTests {
+    static func write(_ bytes: [UInt8], in directory: String, name: String) throws -> String {
+        let path = directory + "/" + name
+        let file = fopen(path, "wb")
+        try #require(file != nil)
+        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        fclose(file)
+        return path
+    }
+
+    @Test func aMultiChunkFileVerifiesAndTamperingIsCaught() throws {
+        let directory = TemporaryDirectory(prefix: "wause-phone-media")
+        let plaintext = SystemRandom.bytes(PhoneMedia.chunkSize * 2 + 12_345)
+        let mediaKey = SystemRandom.bytes(32)
+        let body = try PhoneMedia.encrypt(plaintext, mediaKey: mediaKey, kind: .video)
+        let path = try PhoneMediaVerifyTests.write(body, in: directory.path, name: "good.enc")
+        let verified = try PhoneMedia.verifyFile(path, mediaKey: mediaKey, kind: .video, fileEncSHA256: Hash.sha256(body),
+                                                 fileSHA256: Hash.sha256(plaintext))
+        #expect(verified.sha256 == Hash.sha256(plaintext) && verified.size == Int64(plaintext.count))
+
+        var tampered = body
+        tampered[PhoneMedia.chunkSize + 7] ^= 1
+        let bad = try PhoneMediaVerifyTests.write(tampered, in: directory.path, name: "bad.enc")
+        #expect(throws: PhoneMedia.Refused.self) {
+            try PhoneMedia.verifyFile(bad, mediaKey: mediaKey, kind: .video, fileEncSHA256: Hash.sha256(body), fileSHA256: Hash.sha256(plaintext))
+        }
+        do {
+            _ = try PhoneMedia.verifyFile(bad, mediaKey: mediaKey, kind: .video, fileEncSHA256: Hash.sha256(tampered),
+                                          fileSHA256: Hash.sha256(plaintext))
+            Issue.record("a changed ciphertext verified")
+        } catch {
+            #expect(error.reason == "the MAC does not match")
+        }
+        // The right file under the wrong media type's keys: the MAC fails too.
+        #expect(throws: PhoneMedia.Refused.self) {
+            try PhoneMedia.verifyFile(path, mediaKey: mediaKey, kind: .image, fileEncSHA256: Hash.sha256(body), fileSHA256: Hash.sha256(plaintext))
+        }
     }
 }
