@@ -121,6 +121,15 @@ import Glibc
         let listed = try #require(read["messages"]?.arrayValue?.first { $0["id"]?.stringValue == id })
         #expect(listed["type"] == "document" && listed["media"]?["path"]?.stringValue == file, "\(listed)")
 
+        // The same idempotency key answers the first send (no second copy, no second upload); other arguments conflict.
+        let keyed: JSONValue = ["to": .string(Self.ben), "file_path": .string(path), "idempotency_key": "doc-1"]
+        let once = try await alice.call("whatsapp_send_file", keyed).get()
+        let twice = try await alice.call("whatsapp_send_file", keyed).get()
+        #expect(once["message_id"] == twice["message_id"] && once["sha256"] == twice["sha256"])
+        let conflict = Self.failure(await alice.call("whatsapp_send_file", ["to": .string(Self.ben), "file_path": .string(path),
+                                                                            "caption": "other", "idempotency_key": "doc-1"]))
+        #expect(conflict?.code == .idempotencyConflict)
+
         // Refusals reach the caller with their codes, and nothing is queued.
         let outside = await alice.call("whatsapp_send_file", ["to": .string(Self.ben), "file_path": "/etc/passwd"])
         #expect(Self.failure(outside)?.code == .forbiddenPath)
