@@ -31,6 +31,8 @@ let package = Package(
         // X.509: wause-sim's media endpoint makes its own CA and leaf certificate at start (MediaCertificates.swift).
         .package(url: "https://github.com/apple/swift-certificates", exact: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", exact: "1.7.4"),
+        // The engine's outbound HTTPS for media upload and download (issue 13; MediaHTTP.swift).
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -84,6 +86,9 @@ let package = Package(
             "WauseSignal", "WauseSQLite", "WauseProtocol",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "WauseFFI", dependencies: ["CWause", "WauseCore"], linkerSettings: sharedLibraryLinkage),
         // libmicrohttpd behind a small request/response API, shared by wause-mcp and wause-sim's admin API.

@@ -37,6 +37,8 @@ import WauseProtocol
             config.serverURL = "ws://127.0.0.1:\(simulator.chatPort)/ws/chat"
             config.serverRootKey = simulator.rootKey.publicKey
             config.logLevel = .error
+            // The sim's media host, for the media tools (issue 13).
+            config.mediaCAFile = simulatorDirectory.path + "/media-ca.pem"
             return config
         }
 

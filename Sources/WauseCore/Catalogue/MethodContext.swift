@@ -21,6 +21,8 @@ public struct MethodContext: Sendable {
     let serverLink: ServerLink
     let outbox: Outbox
     let logout: Logout
+    /// Media uploads and downloads (`whatsapp_download_media`).
+    let media: MediaTransfers
 }
 
 extension MethodContext {

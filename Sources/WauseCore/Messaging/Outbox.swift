@@ -81,6 +81,8 @@ final class Outbox: Sendable {
     private let environment: Environment
     private let logger: Logger
     private let publisher: EventPublisher
+    /// Uploads a queued media message's file before it is encrypted (Media/MediaTransfers.swift).
+    private let media: MediaTransfers?
     private struct State {
         var worker: Task<Void, Never>?
         /// Another kick came while the worker ran: drain once more.
@@ -91,8 +93,9 @@ final class Outbox: Sendable {
     private let state = Mutex(State())
 
     init(store: Store, status: ConnectionStatus, link: ServerLink, messaging: Messaging, deviceList: DeviceList,
-         privacyTokens: PrivacyTokenExchange, environment: Environment, logger: Logger, publisher: EventPublisher) {
+         privacyTokens: PrivacyTokenExchange, environment: Environment, logger: Logger, publisher: EventPublisher, media: MediaTransfers? = nil) {
         self.store = store
+        self.media = media
         self.status = status
         self.link = link
         self.messaging = messaging
@@ -211,7 +214,9 @@ final class Outbox: Sendable {
     /// the server's ack (whatsmeow send.go SendMessage, sendDM; user.go GetUserDevices).
     /// Throws `Failure` for what the outbox decides at once, other errors for an attempt that
     /// did not get through.
-    private func send(_ entry: Store.OutboxEntry, connection: ServerConnection) async throws -> Node {
+    private func send(_ queued: Store.OutboxEntry, connection: ServerConnection) async throws -> Node {
+        // A media message's file goes up first; its payload then names the upload.
+        let entry = try await media?.prepare(queued) ?? queued
         guard let account = try store.linkedAccount(), let ownDevice = JID(account.jid) else {
             throw WauseError(.whatsappNotPaired, "this device is not linked")
         }
@@ -246,8 +251,10 @@ final class Outbox: Sendable {
         var sealed = try messaging.encrypt(entry.payload, for: reachable, bundles: bundles)
         sealed += try messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
-        var envelope = MessageEnvelope(id: entry.messageID, type: "text", to: addressing.to, participants: sealed.map { item in
-            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext))
+        // whatsmeow send.go getTypeFromMessage/getMediaTypeFromMessage: media goes as type="media" with `mediatype` on each <enc>.
+        let mediaType = MediaMessage.encMediaType(message)
+        var envelope = MessageEnvelope(id: entry.messageID, type: mediaType == nil ? "text" : "media", to: addressing.to, participants: sealed.map { item in
+            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext, mediaType: mediaType))
         }, peerRecipientPhone: addressing.peerRecipientPhone)
         // whatsmeow send.go sendDM, makeDeviceIdentityNode: our signed device identity goes along whenever a pkmsg does.
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }

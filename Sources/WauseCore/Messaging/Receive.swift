@@ -21,10 +21,13 @@ struct Receive: Sendable {
     let environment: Environment
     let logger: Logger
     let publisher: EventPublisher
+    /// Received media: its metadata is filed with the message, and `media_auto_download` applied.
+    var media: MediaTransfers? = nil
 
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
         router.on(.tag("message")) { [self] node, session in handle(node, connection: session.connection, session: session) }
+        media?.route(&router)
     }
 
     /// whatsmeow sends at most 4 retry receipts per message (none once the count would reach 5).
@@ -100,7 +103,8 @@ struct Receive: Sendable {
                        identityChanged: Bool) throws {
         let id = envelope.id
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
-        guard let (body, quotedID, type) = MessageFormat.text(of: message) else {
+        let mediaMessage = MediaMessage.describe(message)
+        guard let (body, quotedID, type) = MessageFormat.text(of: message) ?? mediaMessage.map({ ($0.body, nil, $0.type) }) else {
             logger.debug("message \(id) carries no text (\(message.hasProtocolMessage ? "protocol message" : "other content")); not filed")
             return
         }
@@ -123,10 +127,14 @@ struct Receive: Sendable {
         var record = MessageRecord(id: id, chatJID: contact.chatJID,
                                    senderJID: fromMe ? nil : JID(user: from.user, server: from.server).description,
                                    fromMe: fromMe, type: type, body: body, quotedID: quotedID, timestamp: sentAt,
-                                   status: fromMe ? .sent : nil, raw: plaintext)
+                                   hasMedia: mediaMessage?.hasFile ?? false, status: fromMe ? .sent : nil, raw: plaintext)
         let (rowid, inserted) = try store.insertMessage(record, contactID: contact.id, now: now)
         guard inserted else { return }
         record.rowid = rowid
+        if let mediaMessage {
+            try store.saveMedia(rowid: rowid, mediaMessage, path: nil)
+            record.media = mediaMessage
+        }
         if identityChanged || from.device != 0 { try store.annotate(rowid: rowid, identityChanged: identityChanged, device: from.description) }
         let own = try store.linkedAccount()?.jid
         let author = try store.authors(of: [record], ownPushName: config.pushName).first ?? nil
@@ -146,6 +154,7 @@ struct Receive: Sendable {
             publisher.publish(.messageReceived, [
                 "message": messageJSON, "sender_phone": JSONValue(contact.phone), "sender_lid": JSONValue(contact.lid),
             ])
+            if let mediaMessage { media?.autoDownload(rowid: rowid, messageID: id, media: mediaMessage) }
         }
     }
 

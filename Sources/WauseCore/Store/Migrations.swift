@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -285,5 +285,29 @@ enum Migrations {
     );
 
     ALTER TABLE device ADD COLUMN nct_salt BLOB;
+    """
+
+    /// Media (issue 13): what a media message says about its file, by message row — for
+    /// received messages what the download needs (keys, hashes, direct path), for ours what was
+    /// uploaded — and where the file is on this machine once it is (`path`, under
+    /// `<data_dir>/media/`).
+    static let version7 = """
+    CREATE TABLE media (
+        message_rowid INTEGER PRIMARY KEY REFERENCES messages(rowid) ON DELETE CASCADE,
+        type          TEXT NOT NULL,          -- image, video, audio, ptt, document, sticker, location, vcard
+        mimetype      TEXT,
+        size          INTEGER,                -- plaintext bytes (fileLength)
+        sha256        BLOB,                   -- fileSha256
+        enc_sha256    BLOB,                   -- fileEncSha256
+        media_key     BLOB,
+        direct_path   TEXT,
+        url           TEXT,
+        file_name     TEXT,
+        caption       TEXT,
+        width         INTEGER,
+        height        INTEGER,
+        seconds       INTEGER,
+        path          TEXT                    -- the plaintext file here, once downloaded or sent
+    );
     """
 }
