@@ -61,7 +61,14 @@ def test_files_locations_and_downloads_end_to_end(make_sim, tmp_path_factory):
     assert downloaded["sha256"] == hashlib.sha256(image).hexdigest(), downloaded
     assert downloaded["path"].startswith(str(server.data_dir)) and open(downloaded["path"], "rb").read() == image
     assert os.stat(downloaded["path"]).st_mode & 0o777 == 0o600
-    assert call_tool(server, session, "whatsapp_download_media", {"message_id": message["id"]})["path"] == downloaded["path"]
+    # The second call answers the same file, and over MCP a small image also comes as an image block.
+    again = server.rpc(session, "tools/call", {"name": "whatsapp_download_media", "arguments": {"message_id": message["id"]}})
+    assert again.status == 200, again
+    result = again.json()["result"]
+    assert result["structuredContent"]["path"] == downloaded["path"], result
+    blocks = [block for block in result["content"] if block["type"] == "image"]
+    assert len(blocks) == 1 and blocks[0]["mimeType"] == downloaded["mimetype"].split(";")[0], result["content"][1:]
+    assert base64.b64decode(blocks[0]["data"]) == image
 
     before = len(inbox())
     assert call_tool_error(server, session, "whatsapp_send_file", {"to": BEA, "file_path": "/etc/hostname"})["code"] == "forbidden_path"
