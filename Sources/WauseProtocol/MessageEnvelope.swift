@@ -104,6 +104,8 @@ public struct MessageEnvelope: Hashable, Sendable {
     public var encrypted: [Encrypted]
     /// The sender's signed device identity (`ADVSignedDeviceIdentity` bytes).
     public var deviceIdentity: [UInt8]?
+    /// `<meta polltype="creation"|"vote">` after the encrypted content (whatsmeow send.go getMessageContent).
+    public var pollType: String?
 
     public init(id: String, type: String? = nil, to: JID? = nil, from: JID? = nil, participant: JID? = nil, recipient: JID? = nil,
                 t: Int64? = nil, notify: String? = nil, senderPhone: JID? = nil, senderLID: JID? = nil, phash: String? = nil,
@@ -165,7 +167,8 @@ public struct MessageEnvelope: Hashable, Sendable {
         } else {
             children = encrypted.map(\.node) + identity
         }
-        return Node(tag: "message", attributes: attributes, children: children)
+        let meta = pollType.map { [Node(tag: "meta", attributes: ["polltype": .text($0)])] } ?? []
+        return Node(tag: "message", attributes: attributes, children: children + meta)
     }
 
     /// Reads a `<message>` as either side receives it: `id` is required, addresses may come as

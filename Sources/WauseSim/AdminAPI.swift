@@ -34,8 +34,10 @@ public struct AdminAPI: Sendable {
     }
 
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
-    private enum Route {
+    private enum Route: Equatable {
         case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read
+        /// `react`, `edit`, `revoke` or `vote` (PhoneMessageChanges.swift).
+        case messageChange(String)
 
         init?(_ parts: [String]) {
             switch (parts.count, parts.first) {
@@ -47,6 +49,7 @@ public struct AdminAPI: Sendable {
             case (3, "accounts") where parts[2] == "inbox": self = .inbox
             case (3, "accounts") where parts[2] == "auto-reply": self = .autoReply
             case (3, "accounts") where parts[2] == "read": self = .read
+            case (3, "accounts") where ["react", "edit", "revoke", "vote"].contains(parts[2]): self = .messageChange(parts[2])
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
             default: return nil
@@ -58,7 +61,7 @@ public struct AdminAPI: Sendable {
             case .accounts: return ["GET", "POST"]
             case .accountDevices, .connections, .inbox: return ["GET"]
             case .accountDevice: return ["DELETE"]
-            case .scan, .enterCode, .send, .read: return ["POST"]
+            case .scan, .enterCode, .send, .read, .messageChange: return ["POST"]
             case .autoReply: return ["GET", "PUT"]
             }
         }
@@ -113,6 +116,8 @@ public struct AdminAPI: Sendable {
             return try inbox(try existingAccount(parts[1]), request: request)
         case (.read, _):
             return try markRead(try existingAccount(parts[1]), body: try AdminAPI.body(request))
+        case (.messageChange(let kind), _):
+            return try changeMessage(kind, account: try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.autoReply, "GET"):
             let account = try existingAccount(parts[1])
             return .json(200, ["phone": .string(account.phone), "auto_reply": JSONValue(try state.autoReply(phone: account.phone))])

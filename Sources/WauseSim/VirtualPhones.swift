@@ -155,7 +155,7 @@ final class VirtualPhones: Sendable {
             try retry(message, from: from, seq: seq, account: account, reason: failure)
             return
         }
-        var filed: [(text: String?, chat: JID, to: JID)] = []
+        var filed: [(text: String?, chat: JID, to: JID, content: WAWebProtobufsE2E_Message)] = []
         for plaintext in outcome.plaintexts {
             guard let content = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext) else {
                 logger.info("virtual phone \(account.phone): message \(id) from \(from) is not a Message protobuf")
@@ -166,9 +166,9 @@ final class VirtualPhones: Sendable {
                 // A copy of what one of its companions sent (whatsmeow send.go marshalMessage): filed under that chat.
                 let destination = content.hasDeviceSentMessage ? JID(content.deviceSentMessage.destinationJid) : nil
                 let chat = destination ?? message.recipient ?? own
-                filed.append((MessageFormat.text(of: content)?.body, chat, chat))
+                filed.append((MessageFormat.text(of: content)?.body, chat, chat, content))
             } else {
-                filed.append((MessageFormat.text(of: content)?.body, JID(user: from.user, server: from.server), own))
+                filed.append((MessageFormat.text(of: content)?.body, JID(user: from.user, server: from.server), own, content))
             }
         }
         let now = environment.now()
@@ -178,11 +178,12 @@ final class VirtualPhones: Sendable {
             for item in filed {
                 try c.execute("""
                     INSERT OR IGNORE INTO inbox (phone, message_id, from_jid, from_phone, from_me, chat, to_jid, text, push_name, timestamp,
-                                                 received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                 received_at, change, raw)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(account.phone), .text(id), .text(from.description), SQLValue(senderAccount?.phone), SQLValue(fromMe),
                           .text(item.chat.description), .text(item.to.description), SQLValue(item.text), SQLValue(pushName), .integer(t),
-                          .time(now)])
+                          .time(now), SQLValue(try changeJSON(item.content, account: account, from: JID(user: from.user, server: from.server), c)),
+                          .blob(try MessageFormat.encode(item.content))])
             }
             try state.dequeue(seq: seq, in: c)
         }
@@ -233,12 +234,20 @@ final class VirtualPhones: Sendable {
     /// use): every device of that account, plus copies to its own companions. Answers the
     /// message id and the server time (unix seconds).
     func send(from account: SimAccount, to chat: JID, text: String, autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
+        var message = WAWebProtobufsE2E_Message()
+        message.conversation = text
+        return try send(from: account, to: chat, message: message, autoReply: autoReply)
+    }
+
+    /// Any message from the phone to `chat`; a reaction, edit or revoke with the `type` and `edit`
+    /// attributes of MessageChange.swift, as the engine sends them.
+    func send(from account: SimAccount, to chat: JID, message: WAWebProtobufsE2E_Message,
+              autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
         guard let target = try state.account(jid: chat) else {
             throw WauseError(.notFound, "\(chat) is not on WhatsApp (no such account)")
         }
         guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
-        var message = WAWebProtobufsE2E_Message()
-        message.conversation = text
+        let (type, edit) = VirtualPhones.stanzaAttributes(of: message)
         let payload = try MessageFormat.encode(message)
         let copyPayload = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: message, chat: chat))
         let id = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
@@ -252,13 +261,15 @@ final class VirtualPhones: Sendable {
             var stanzas: [QueuedStanza] = []
             for endpoint in recipients + own {
                 let isOwn = endpoint.account.phone == account.phone
-                guard let enc = try encrypt(isOwn ? copyPayload : payload, for: endpoint, form: chat.server, store: store) else {
+                guard var enc = try encrypt(isOwn ? copyPayload : payload, for: endpoint, form: chat.server, store: store) else {
                     logger.info("virtual phone \(account.phone): \(endpoint.jid(chat.server)) has no keys, skipped")
                     continue
                 }
+                if type != "text" || edit != nil { enc.decryptFail = MessageChange.decryptFailHide }
                 stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
-                                            node: MessageRouter.delivered(id: id, t: t, type: "text", sender: sender, form: chat.server,
-                                                                          ownDeviceChat: isOwn ? chat : nil, encrypted: [enc])))
+                                            node: MessageRouter.delivered(id: id, t: t, type: type, sender: sender,
+                                                                          form: chat.server, ownDeviceChat: isOwn ? chat : nil,
+                                                                          edit: edit, encrypted: [enc])))
             }
             guard stanzas.contains(where: { $0.phone == target.phone }) else {
                 throw WauseError(.notConnected, "no device of \(target.phone) could be reached")

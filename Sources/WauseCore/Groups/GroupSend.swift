@@ -89,10 +89,16 @@ struct GroupSend {
         } catch {
             throw WauseError(.internal, "cannot encrypt for \(groupJID): \(error)")
         }
+        // A reaction, edit or revoke: its type, edit attribute and decrypt-fail="hide" on the skmsg (MessageChange.swift).
+        let content = try? WAWebProtobufsE2E_Message(serializedBytes: entry.payload)
+        let change = content.flatMap(MessageChange.init), pollType = content.flatMap(PollMessage.pollType(of:))
+        let hide = change != nil || pollType == "vote"
         var envelope = MessageEnvelope(
-            id: entry.messageID, type: "text", to: groupJID, phash: ParticipantHash.v2(allDevices), addressingMode: lidMode ? "lid" : nil,
+            id: entry.messageID, type: pollType != nil ? "poll" : change?.stanzaType ?? "text", to: groupJID,
+            phash: ParticipantHash.v2(allDevices), addressingMode: lidMode ? "lid" : nil, edit: change?.editAttribute?.rawValue,
             participants: sealed.map { MessageEnvelope.Addressed(device: $0.device, encrypted: .init(type: $0.type, ciphertext: $0.ciphertext)) },
-            encrypted: [.init(type: "skmsg", ciphertext: skmsg.serialized)])
+            encrypted: [.init(type: "skmsg", ciphertext: skmsg.serialized, decryptFail: hide ? MessageChange.decryptFailHide : nil)])
+        envelope.pollType = pollType
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
         let ack = try await connection.sendAwaitingAck(envelope.node, timeout: Outbox.ackTimeout, environment: environment)
         if let error = ack[attribute: "error"], error != "0" {

@@ -226,9 +226,16 @@ final class Outbox: Sendable {
         var sealed = try messaging.encrypt(entry.payload, for: reachable, bundles: bundles)
         sealed += try messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
-        var envelope = MessageEnvelope(id: entry.messageID, type: "text", to: chat, participants: sealed.map { item in
-            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext))
+        // A reaction, edit or revoke goes with its own type and edit attributes (MessageChange.swift).
+        // A poll is type "poll" with <meta polltype> (PollMessage.swift); a vote hides a failed decryption as a change does.
+        let change = MessageChange(message), pollType = PollMessage.pollType(of: message)
+        let hide = change != nil || pollType == "vote"
+        var envelope = MessageEnvelope(id: entry.messageID, type: pollType != nil ? "poll" : change?.stanzaType ?? "text", to: chat,
+                                       edit: change?.editAttribute?.rawValue, participants: sealed.map { item in
+            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext,
+                                                                            decryptFail: hide ? MessageChange.decryptFailHide : nil))
         })
+        envelope.pollType = pollType
         // whatsmeow send.go sendDM, makeDeviceIdentityNode: our signed device identity goes along whenever a pkmsg does.
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
         let stanza = envelope.node
