@@ -37,7 +37,8 @@ import WauseSupport
         let opened = PollVoteCrypto.open(payload, iv: Self.iv, secret: Self.secret, pollID: Self.pollID,
                                          creators: ["777@lid", Self.creator], voters: ["888@lid", Self.voter])
         #expect(opened.map(Hex.encode) == Self.plaintext)
-        let hashes = try #require(PollMessage.Vote.selectedHashes(try #require(opened)))
+        let plaintext = try #require(opened)
+        let hashes = try #require(PollMessage.Vote.selectedHashes(plaintext))
         #expect(hashes == [PollVoteCrypto.optionHash("Deny")])
         // Another poll id, voter or secret does not open it.
         #expect(PollVoteCrypto.open(payload, iv: Self.iv, secret: Self.secret, pollID: "3EB0A1B2C3D4E5F60718293B",

@@ -4,6 +4,7 @@ import WauseBinary
 @testable import WauseSim
 import WauseTestSupport
 import WauseSupport
+import WauseTransport
 
 /// Reactions, edits, revokes and polls (issue 14) between a real `WauseClient` and the sim's
 /// virtual phones over real sockets: both directions, the stored message and history, the
@@ -48,7 +49,7 @@ import WauseSupport
         let sent = try await MessagingTests.send(ada, to: "15550003333", "lunch at 12?")
         let id = try #require(sent["message_id"]?.stringValue)
         let reacted = try await Self.call(ada, "whatsapp_react_to_message", ["message_id": .string(id), "emoji": "👍"])
-        #expect(reacted["status"] == "sent" && reacted["message"]?["reactions"]?[0]?["emoji"] == "👍", "\(reacted)")
+        #expect(reacted["status"] == "sent" && reacted["message"]?["reactions"]?.arrayValue?.first?["emoji"] == "👍", "\(reacted)")
         let reaction = try await Self.change(setup.simulator, "15550003333", kind: "reaction")
         #expect(reaction["change"]?["message_id"] == .string(id) && reaction["change"]?["emoji"] == "👍")
 
@@ -57,10 +58,10 @@ import WauseSupport
         let edit = try await Self.change(setup.simulator, "15550003333", kind: "edit")
         #expect(edit["change"]?["message_id"] == .string(id) && edit["change"]?["text"] == "lunch at 1?")
         let afterEdit = try #require(try await Self.stored(ada, chat: "15550003333", id: id))
-        #expect(afterEdit["body"] == "lunch at 1?" && afterEdit["edit_history"]?[0]?["body"] == "lunch at 12?")
+        #expect(afterEdit["body"] == "lunch at 1?" && afterEdit["edit_history"]?.arrayValue?.first?["body"] == "lunch at 12?")
         // Search finds what the message says now.
         let found = try await Self.call(ada, "whatsapp_search_messages", ["query": "1?"])
-        #expect(found["messages"]?.arrayValue?.contains { $0["id"] == .string(id) } == true, "\(found)")
+        #expect(found["results"]?.arrayValue?.contains { $0["message"]?["id"] == .string(id) } == true, "\(found)")
 
         let removed = try await Self.call(ada, "whatsapp_react_to_message", ["message_id": .string(id), "emoji": ""])
         #expect(removed["message"]?["reactions"] == .array([]))
@@ -110,7 +111,7 @@ import WauseSupport
         let ada = try await setup.linkedClient("15550001111")
 
         // A message of ours sent 16 minutes ago: too old to edit or revoke, still fine to react to.
-        let now = UnixTime.now()
+        let now = Environment.live.now()
         let old = MessageRecord(id: "3EB0OLD0000000000000000", chatJID: "15550003333@s.whatsapp.net", senderJID: nil, fromMe: true,
                                 type: "chat", body: "old news", timestamp: (now - .seconds(16 * 60)).truncatedToSeconds, status: .sent)
         _ = try ada.store.insertMessage(old, contactID: nil, now: now)
@@ -150,7 +151,7 @@ import WauseSupport
         #expect(await Self.error(ada, "whatsapp_create_poll", ["to": .string(group), "question": "Where?", "options": ["A", "A"]])?.code
             == .invalidRequest)
         let poll = try await Self.call(ada, "whatsapp_create_poll", ["to": .string(group), "question": "Where?", "options": ["Pizza", "Soup", "Sushi"]])
-        #expect(poll["status"] == "sent", "\(poll)")
+        #expect(poll["status"] == "sent" || poll["status"] == "delivered", "\(poll)")
         let pollID = try #require(poll["message_id"]?.stringValue)
         for phone in ["15553330002", "15553330003", "15553330004"] {
             let row = try await Self.change(setup.simulator, phone, kind: "poll")
@@ -177,7 +178,8 @@ import WauseSupport
         let options = results["options"]?.arrayValue ?? []
         #expect(options.map { $0["name"] } == ["Pizza", "Soup", "Sushi"])
         #expect(options.map { $0["votes"] } == [3, 0, 0])
-        #expect(Set(options[0]["voters"]?.arrayValue ?? []) == ["15553330002@s.whatsapp.net", "15553330003@s.whatsapp.net", "15553330004@s.whatsapp.net"])
+        #expect(Set((options.first?["voters"]?.arrayValue ?? []).compactMap(\.stringValue))
+            == ["15553330002@s.whatsapp.net", "15553330003@s.whatsapp.net", "15553330004@s.whatsapp.net"])
 
         // The phones decrypt each other's votes with the same formula (the sim's inbox shows them).
         let seen = try await Self.change(setup.simulator, "15553330002", kind: "vote") { $0["from_phone"] == "15553330004" }

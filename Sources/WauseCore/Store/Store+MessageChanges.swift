@@ -26,13 +26,12 @@ extension Store {
     /// and after, or nil when there is no such message (or the change is refused).
     func applyChange(_ change: MessageChange, targetFromMe: Bool, by: String, at: UnixTime,
                      allowed: (MessageRecord) throws(WauseError) -> Bool) throws(WauseError) -> (before: MessageRecord, after: MessageRecord)? {
-        try database.withConnection { (c) throws(WauseError) -> (MessageRecord, MessageRecord)? in
+        // `allowed` reads the store itself, so it runs outside this connection's use (the store's
+        // connection is not reentrant); the change then applies to the row found, by row id.
+        guard let before = try message(id: change.target.id, fromMe: targetFromMe), try allowed(before) else { return nil }
+        return try database.withConnection { (c) throws(WauseError) -> (MessageRecord, MessageRecord)? in
             try c.transaction { () throws(WauseError) -> (MessageRecord, MessageRecord)? in
-                guard let before = try c.query("SELECT * FROM messages WHERE id = ? AND from_me = ? ORDER BY rowid DESC LIMIT 1",
-                                               [.text(change.target.id), SQLValue(targetFromMe)]).first.map(Store.message),
-                    try allowed(before),
-                    let after = try Store.apply(change, rowid: before.rowid, by: by, at: at, c)
-                else { return nil }
+                guard let after = try Store.apply(change, rowid: before.rowid, by: by, at: at, c) else { return nil }
                 return (before, after)
             }
         }
