@@ -14,6 +14,9 @@ enum MessageChanges {
     /// WhatsApp lets a sender edit a message for 15 minutes after the server's timestamp (issue 14;
     /// WhatsApp Help Center "How to edit messages").
     static let editWindow: Duration = .seconds(15 * 60)
+    /// `core` is closed (issue 11: today's tools + cancel_auth + get_tool_info, within 16 KB); the
+    /// message actions are served with the other chat tools, in `chats`.
+    static let toolset = "chats"
 
     static let changeResult = Schema.object([
         ("ok", Schema.boolean()), ("message_id", Schema.string("the message changed")), ("chat_id", Schema.string("the chat JID")),
@@ -98,11 +101,11 @@ enum MessageChanges {
     )
 
     static let all = [
-        react.bindings(positional: ["message_id", "emoji"]).raising(.notFound, .whatsappNotPaired)
+        react.bindings(positional: ["message_id", "emoji"]).raising(.notFound, .whatsappNotPaired).inToolset(toolset)
             .summarized("React to a message with an emoji (empty removes ours)."),
-        edit.bindings(positional: ["message_id", "new_text"]).raising(.notFound, .editWindowExpired, .whatsappNotPaired)
+        edit.bindings(positional: ["message_id", "new_text"]).raising(.notFound, .editWindowExpired, .whatsappNotPaired).inToolset(toolset)
             .summarized("Edit the text of our message (within 15 minutes)."),
-        delete.bindings(positional: ["message_id", "scope"]).raising(.notFound, .editWindowExpired, .whatsappNotPaired)
+        delete.bindings(positional: ["message_id", "scope"]).raising(.notFound, .editWindowExpired, .whatsappNotPaired).inToolset(toolset)
             .summarized("Delete a message: everyone (revoke ours) or me (this device only)."),
     ]
 

@@ -11,6 +11,8 @@ import WauseSupport
 /// `poll` whose raw message keeps the question, options and secret.
 enum Polls {
     static let optionCount = 2...12
+    /// With the other message actions (MessageChanges.toolset).
+    static let toolset = MessageChanges.toolset
 
     static let create = MethodDefinition(
         name: "whatsapp_create_poll",
@@ -57,9 +59,9 @@ enum Polls {
     )
 
     static let all = [
-        create.bindings(positional: ["to", "question", "options"]).raising(.notFound, .ambiguousRecipient, .whatsappNotPaired)
+        create.bindings(positional: ["to", "question", "options"]).raising(.notFound, .ambiguousRecipient, .whatsappNotPaired).inToolset(toolset)
             .summarized("Send a poll (question, 2–12 options); its votes are decrypted and counted."),
-        results.bindings(positional: ["message_id"]).raising(.notFound)
+        results.bindings(positional: ["message_id"]).raising(.notFound).inToolset(toolset)
             .summarized("A poll's options with vote counts and voters (latest vote per person)."),
     ]
 
