@@ -9,7 +9,7 @@ import WauseSupport
 @Suite struct EveryMethodTests {
     /// The group methods run in catalogue order on one group: created first, left last; join
     /// previews the link `whatsapp_get_group_invite_link` returned (in `inviteLink`).
-    static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil) -> JSONValue? {
+    static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil, pollID: String? = nil) -> JSONValue? {
         switch method.name {
         case "whatsapp_create_group": ["name": "Every method", "participants": ["15550003333"]]
         case "whatsapp_get_group_info", "whatsapp_get_group_invite_link", "whatsapp_leave_group": ["group": "Every method"]
@@ -28,6 +28,12 @@ import WauseSupport
         case "whatsapp_sync": ["cursor": 0]
         // From the start of the log, where Carol's message is.
         case "whatsapp_wait_for_message": ["timeout": 5, "after_cursor": 0]
+        // Issue 14, in catalogue order: react to, edit and then revoke our first message; a poll and its results.
+        case "whatsapp_react_to_message": ["message_id": .string(sentID), "emoji": "👍"]
+        case "whatsapp_edit_message": ["message_id": .string(sentID), "new_text": "hello carol (edited)"]
+        case "whatsapp_delete_message": ["message_id": .string(sentID), "scope": "everyone"]
+        case "whatsapp_create_poll": ["to": "15550003333", "question": "Every method?", "options": ["yes", "no"]]
+        case "whatsapp_get_poll_results": ["message_id": .string(pollID ?? "")]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
         }
     }
@@ -46,13 +52,15 @@ import WauseSupport
         // The destructive ones last.
         let last = ["whatsapp_logout", "whatsapp_unlink"]
         let methods = alice.catalogue.methods.filter { !last.contains($0.name) } + last.compactMap(alice.catalogue.method(named:))
-        var inviteLink: String?
+        var inviteLink: String?, pollID: String?
         for method in methods {
-            let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink), "no arguments for \(method.name)")
+            let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink, pollID: pollID),
+                                         "no arguments for \(method.name)")
             switch await alice.call(method.name, arguments) {
             case .success(let result):
                 try MethodCatalogue.checkResult(result, of: method)
                 if method.name == "whatsapp_get_group_invite_link" { inviteLink = result["invite_link"]?.stringValue }
+                if method.name == "whatsapp_create_poll" { pollID = result["message_id"]?.stringValue }
                 if method.name == "whatsapp_wait_for_message" {
                     #expect(result["message"]?["body"] == "hi from carol")
                     #expect(result["message"]?["identity_changed"] != nil)
