@@ -960,12 +960,12 @@ export interface ClientMethods {
      * @param to recipient: phone number, JID, LID, contact or group name, or group JID
      * @param question the question
      * @param options 2–12 distinct option names
-     * @param options multipleAnswers (see the options type)
+     * @param moreOptions multipleAnswers (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
      * invalid_request or internal (see ERROR_CODES).
      */
-    createPoll(to: string, question: string, options: string[], options?: CreatePollOptions): Promise<CreatePollResult>;
+    createPoll(to: string, question: string, options: string[], moreOptions?: CreatePollOptions): Promise<CreatePollResult>;
 
     /**
      * whatsapp_get_poll_results: The votes of a poll (one we sent or received): each option with its

@@ -342,13 +342,13 @@ class ClientMethods extends EventEmitter {
      * @param to recipient: phone number, JID, LID, contact or group name, or group JID
      * @param question the question
      * @param options 2–12 distinct option names
-     * @param options multipleAnswers (see the options type)
+     * @param moreOptions multipleAnswers (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
      * invalid_request or internal (see ERROR_CODES).
      */
-    createPoll(to, question, options, options) {
-        const { multipleAnswers } = optionsObject(options, 'createPoll');
+    createPoll(to, question, options, moreOptions) {
+        const { multipleAnswers } = optionsObject(moreOptions, 'createPoll');
         return this.call('whatsapp_create_poll', { to, question, options,
                                                    multiple_answers: multipleAnswers });
     }

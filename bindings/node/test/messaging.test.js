@@ -220,8 +220,9 @@ test('before linking: sending is refused, the history is empty, arguments are ch
 test('the typed messaging results name exactly the catalogue fields', () => {
     // Kept in step with index.d.ts.
     // identity_changed: only on received messages (message.received, wait_for_message), optional.
+    // edited, deleted, edit_history, reactions: what edits, revokes and reactions did (issue 14), optional.
     const message = ['id', 'chat_id', 'from', 'to', 'author', 'from_me', 'type', 'body', 'timestamp', 'has_media',
-        'status', 'quoted_message_id', 'cursor', 'identity_changed'];
+        'status', 'quoted_message_id', 'cursor', 'identity_changed', 'edited', 'deleted', 'edit_history', 'reactions'];
     const expected = {
         whatsapp_send_message: ['ok', 'to', 'chat_id', 'message_id', 'timestamp', 'status'],
         whatsapp_message_status: ['ok', 'message_id', 'chat_id', 'from_me', 'status', 'reason', 'timeline'],
