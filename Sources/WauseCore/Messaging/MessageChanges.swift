@@ -139,9 +139,12 @@ enum MessageChanges {
                 throw WauseError(.invalidRequest, "message \(messageID) has not been sent (\(original.status?.rawValue ?? "")); nothing to change yet",
                                  details: ["message_id": .string(messageID)])
             }
-            guard now - original.timestamp <= editWindow else {
-                throw WauseError(.editWindowExpired, "message \(messageID) was sent at \(original.timestamp.iso8601); WhatsApp allows changes "
-                                 + "for 15 minutes", details: ["message_id": .string(messageID), "sent_at": .string(original.timestamp.iso8601)])
+            // The server's time: the ack's `t` in the message's timeline (Outbox.finish); a copy from another of our
+            // devices carries the server's `t` as its timestamp.
+            let sentAt = try context.store.timeline(rowid: original.rowid).first { $0.status == .sent }?.at ?? original.timestamp
+            guard now - sentAt <= editWindow else {
+                throw WauseError(.editWindowExpired, "message \(messageID) was sent at \(sentAt.iso8601); WhatsApp allows changes "
+                                 + "for 15 minutes", details: ["message_id": .string(messageID), "sent_at": .string(sentAt.iso8601)])
             }
         case .reaction:
             break
