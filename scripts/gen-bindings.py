@@ -354,6 +354,12 @@ class Method:
     def node_options(self) -> List[Argument]:
         return self.arguments[len(self.node_positional):]
 
+    @property
+    def node_options_name(self) -> str:
+        """The trailing options object's parameter: `options`, unless an argument has that name
+        (whatsapp_create_poll's `options`), then `moreOptions`."""
+        return "moreOptions" if any(a.camel == "options" for a in self.node_positional) else "options"
+
 
 def check_name(method: str, name: str, what: str) -> None:
     if name in PYTHON_KEYWORDS:
@@ -753,7 +759,7 @@ def node_method_doc(method: Method) -> List[str]:
         for argument in method.node_positional:
             lines += wrap(f"@param {argument.camel} {argument.description}", 100)
         if method.node_options:
-            lines += wrap("@param options " + ", ".join(a.camel for a in method.node_options)
+            lines += wrap(f"@param {method.node_options_name} " + ", ".join(a.camel for a in method.node_options)
                           + " (see the options type)", 96)
     codes = method.errors + ["invalid_request", "internal"]
     lines += [""] + wrap("Rejects with a WauseError whose code is " + ", ".join(codes[:-1]) + " or " + codes[-1]
@@ -800,11 +806,11 @@ def generate_node_js(catalogue: Catalogue) -> str:
             out.append("")
         first = False
         out += jsdoc(node_method_doc(method), "    ")
-        parameters = [a.camel for a in method.node_positional] + (["options"] if method.node_options else [])
+        parameters = [a.camel for a in method.node_positional] + ([method.node_options_name] if method.node_options else [])
         out.append(f"    {method.camel}({', '.join(parameters)}) {{")
         if method.node_options:
             names = ", ".join(a.camel for a in method.node_options)
-            out.append(f"        const {{ {names} }} = optionsObject(options, {js_string(method.camel)});")
+            out.append(f"        const {{ {names} }} = optionsObject({method.node_options_name}, {js_string(method.camel)});")
         if method.arguments:
             items = [a.name if a.name == a.camel else f"{a.name}: {a.camel}" for a in method.arguments]
             out += join_wrapped(f"        return this.call({js_string(method.name)}, {{ ", items, " });", width=110)
@@ -892,7 +898,7 @@ def generate_node_dts(catalogue: Catalogue) -> str:
         parameters = [f"{a.camel}: {ts_argument_type(a)}" for a in method.node_positional]
         if method.node_options:
             required = any(a.required for a in method.node_options)
-            parameters.append(f"options{'' if required else '?'}: {pascal(method.short)}Options")
+            parameters.append(f"{method.node_options_name}{'' if required else '?'}: {pascal(method.short)}Options")
         out.append(f"    {method.camel}({', '.join(parameters)}): Promise<{method.ts_result}>;")  # type: ignore[attr-defined]
     out += ["}", ""]
     return "\n".join(out)

@@ -115,6 +115,8 @@ public struct MessageEnvelope: Hashable, Sendable {
     public var privacyToken: [UInt8]?
     /// `<cstoken>`: HMAC-SHA256(nctSalt, recipient LID) when no tctoken is held (cstoken.go).
     public var csToken: [UInt8]?
+    /// `<meta polltype="creation"|"vote">` after the encrypted content (whatsmeow send.go getMessageContent).
+    public var pollType: String?
 
     public init(id: String, type: String? = nil, to: JID? = nil, from: JID? = nil, participant: JID? = nil, recipient: JID? = nil,
                 t: Int64? = nil, notify: String? = nil, senderPhone: JID? = nil, senderLID: JID? = nil, phash: String? = nil,
@@ -184,7 +186,8 @@ public struct MessageEnvelope: Hashable, Sendable {
         }
         if let privacyToken { children.append(Node(tag: "tctoken", bytes: privacyToken)) }
         if let csToken { children.append(Node(tag: "cstoken", bytes: csToken)) }
-        return Node(tag: "message", attributes: attributes, children: children)
+        let meta = pollType.map { [Node(tag: "meta", attributes: ["polltype": .text($0)])] } ?? []
+        return Node(tag: "message", attributes: attributes, children: children + meta)
     }
 
     /// Reads a `<message>` as either side receives it: `id` is required, addresses may come as

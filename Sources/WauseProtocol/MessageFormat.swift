@@ -70,6 +70,10 @@ public enum MessageFormat {
             let quoted = extended.contextInfo.hasStanzaID ? extended.contextInfo.stanzaID : nil
             return (extended.text, quoted, "chat")
         }
+        // A poll is filed with its question as the text (PollMessage.swift reads the rest from the raw message).
+        for poll in [current.pollCreationMessage, current.pollCreationMessageV3, current.pollCreationMessageV2] where poll.hasName {
+            return (poll.name, nil, "poll")
+        }
         return nil
     }
 

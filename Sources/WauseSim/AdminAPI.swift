@@ -37,8 +37,10 @@ public struct AdminAPI: Sendable {
     }
 
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
-    private enum Route {
+    private enum Route: Equatable {
         case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read, privacyToken
+        /// `react`, `edit`, `revoke` or `vote` (PhoneMessageChanges.swift).
+        case messageChange(String)
 
         init?(_ parts: [String]) {
             switch (parts.count, parts.first) {
@@ -51,6 +53,7 @@ public struct AdminAPI: Sendable {
             case (3, "accounts") where parts[2] == "auto-reply": self = .autoReply
             case (3, "accounts") where parts[2] == "read": self = .read
             case (3, "accounts") where parts[2] == "privacy-token": self = .privacyToken
+            case (3, "accounts") where ["react", "edit", "revoke", "vote"].contains(parts[2]): self = .messageChange(parts[2])
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
             default: return nil
@@ -62,7 +65,7 @@ public struct AdminAPI: Sendable {
             case .accounts: return ["GET", "POST"]
             case .accountDevices, .connections, .inbox: return ["GET"]
             case .accountDevice: return ["DELETE"]
-            case .scan, .enterCode, .send, .read, .privacyToken: return ["POST"]
+            case .scan, .enterCode, .send, .read, .privacyToken, .messageChange: return ["POST"]
             case .autoReply: return ["GET", "PUT"]
             }
         }
@@ -120,6 +123,8 @@ public struct AdminAPI: Sendable {
             return try markRead(try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.privacyToken, _):
             return try issuePrivacyToken(try existingAccount(parts[1]), body: try AdminAPI.body(request))
+        case (.messageChange(let kind), _):
+            return try changeMessage(kind, account: try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.autoReply, "GET"):
             let account = try existingAccount(parts[1])
             return .json(200, ["phone": .string(account.phone), "auto_reply": JSONValue(try state.autoReply(phone: account.phone))])

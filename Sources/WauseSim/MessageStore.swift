@@ -380,6 +380,7 @@ extension SimState {
                     "from_me": .bool(row["from_me"].integer == 1), "chat": JSONValue(row["chat"].text), "to": JSONValue(row["to_jid"].text),
                     "text": JSONValue(row["text"].text), "push_name": JSONValue(row["push_name"].text),
                     "author": JSONValue(row["author"].text),
+                    "change": row["change"].text.flatMap { try? JSONValue.parse($0) } ?? .null,
                     "timestamp": .string(ISO8601.string(fromUnixMilliseconds: (row["timestamp"].integer ?? 0) * 1000)),
                     // PhoneMedia.describe's object, null for text.
                     "media": row["media"].text.flatMap { try? JSONValue.parse(bytes: Array($0.utf8)) } ?? .null,

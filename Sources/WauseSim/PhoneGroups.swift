@@ -97,11 +97,12 @@ extension VirtualPhones {
             for message in outcome.contents {
                 try c.execute("""
                     INSERT OR IGNORE INTO inbox (phone, message_id, from_jid, from_phone, from_me, chat, to_jid, text, push_name, timestamp,
-                                                 received_at, author)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                 received_at, author, change, raw)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(account.phone), .text(id), .text(sender.description), SQLValue(senderAccount?.phone), SQLValue(fromMe),
                           .text(group.description), .text(group.description), SQLValue(MessageFormat.text(of: message)?.body),
-                          SQLValue(node[attribute: "notify"]), .integer(t), .time(now), .text(author.description)])
+                          SQLValue(node[attribute: "notify"]), .integer(t), .time(now), .text(author.description),
+                          SQLValue(try changeJSON(message, account: account, from: author, c)), .blob(try MessageFormat.encode(message))])
             }
             try state.dequeue(seq: seq, in: c)
         }
@@ -111,6 +112,14 @@ extension VirtualPhones {
 
     /// `POST /accounts/{phone}/send {to: GROUP}`: the phone sends `text` to a group it is in.
     func sendToGroup(from account: SimAccount, group id: String, text: String) throws(WauseError) -> (id: String, t: Int64, group: SimGroup) {
+        var message = WAWebProtobufsE2E_Message()
+        message.conversation = text
+        return try sendToGroup(from: account, group: id, message: message)
+    }
+
+    /// Any message to a group; a reaction, edit, revoke or poll vote with the attributes the engine sends (PhoneMessageChanges.swift).
+    func sendToGroup(from account: SimAccount, group id: String,
+                     message: WAWebProtobufsE2E_Message) throws(WauseError) -> (id: String, t: Int64, group: SimGroup) {
         guard let group = try state.group(id: id) else { throw WauseError(.notFound, "no group \(id)@g.us") }
         guard let member = group.member(account.phone) else {
             throw WauseError(.notAParticipant, "the phone \(account.phone) is not a member of \(group.jid)", details: ["server_code": 403])
@@ -118,9 +127,9 @@ extension VirtualPhones {
         if group.announce && member.role == .member {
             throw WauseError(.notAParticipant, "only admins may send to \(group.jid)", details: ["server_code": 403])
         }
-        var message = WAWebProtobufsE2E_Message()
-        message.conversation = text
         let payload = try MessageFormat.encode(message)
+        let (type, edit) = VirtualPhones.stanzaAttributes(of: message)
+        let extra: Attributes = edit.map { ["edit": .text($0)] } ?? [:]
         let messageID = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
         let t = environment.now().seconds
         let sender = SimEndpoint(account: account, device: 0)
@@ -134,10 +143,12 @@ extension VirtualPhones {
             for endpoint in recipients {
                 var children: [Node] = []
                 if let enc = try encrypt(distribution, for: endpoint, form: group.server, store: store) { children.append(enc.node) }
-                children.append(Node(tag: "enc", attributes: ["v": "2", "type": "skmsg"], bytes: skmsg))
+                var skmsgAttributes: Attributes = ["v": "2", "type": "skmsg"]
+                if type != "text" || edit != nil { skmsgAttributes["decrypt-fail"] = .text(MessageChange.decryptFailHide) }
+                children.append(Node(tag: "enc", attributes: skmsgAttributes, bytes: skmsg))
                 stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
-                                            node: router.groupDelivered(id: messageID, t: t, type: "text", group: group, sender: sender,
-                                                                        children: children)))
+                                            node: router.groupDelivered(id: messageID, t: t, type: type, group: group, sender: sender,
+                                                                        extra: extra, children: children)))
             }
             try router.deliver(stanzas) { (c) throws(WauseError) in
                 try store.apply(c)

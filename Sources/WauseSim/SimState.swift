@@ -215,6 +215,12 @@ public final class SimState: Sendable {
         """
         ALTER TABLE inbox ADD COLUMN media TEXT;
         """,
+        // What a phone received as a change (PhoneMessageChanges.swift): JSON {kind, message_id, …}; and the decrypted
+        // message itself, so a phone can vote in a poll it received (the poll's secret is in it).
+        """
+        ALTER TABLE inbox ADD COLUMN change TEXT;
+        ALTER TABLE inbox ADD COLUMN raw BLOB;
+        """,
     ])
 
     let database: SQLiteDatabase

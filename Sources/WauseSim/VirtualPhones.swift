@@ -158,7 +158,7 @@ final class VirtualPhones: Sendable {
             try retry(message, from: from, seq: seq, account: account, reason: failure)
             return
         }
-        var filed: [(text: String?, chat: JID, to: JID, media: JSONValue?)] = []
+        var filed: [(text: String?, chat: JID, to: JID, media: JSONValue?, content: WAWebProtobufsE2E_Message)] = []
         for plaintext in outcome.plaintexts {
             guard let content = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext) else {
                 logger.info("virtual phone \(account.phone): message \(id) from \(from) is not a Message protobuf")
@@ -173,9 +173,9 @@ final class VirtualPhones: Sendable {
                 let destination = content.hasDeviceSentMessage ? JID(content.deviceSentMessage.destinationJid) : nil
                 // A LID chat with its phone number beside it is filed under the number: one chat per contact.
                 let chat = message.peerRecipientPhone ?? destination ?? message.recipient ?? own
-                filed.append((text, chat, chat, described?.media))
+                filed.append((text, chat, chat, described?.media, content))
             } else {
-                filed.append((text, JID(user: from.user, server: from.server), own, described?.media))
+                filed.append((text, JID(user: from.user, server: from.server), own, described?.media, content))
             }
         }
         let now = environment.now()
@@ -185,11 +185,13 @@ final class VirtualPhones: Sendable {
             for item in filed {
                 try c.execute("""
                     INSERT OR IGNORE INTO inbox (phone, message_id, from_jid, from_phone, from_me, chat, to_jid, text, push_name, timestamp,
-                                                 received_at, media)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                 received_at, media, change, raw)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(account.phone), .text(id), .text(from.description), SQLValue(senderAccount?.phone), SQLValue(fromMe),
                           .text(item.chat.description), .text(item.to.description), SQLValue(item.text), SQLValue(pushName), .integer(t),
-                          .time(now), SQLValue(item.media?.serialized)])
+                          .time(now), SQLValue(item.media?.serialized),
+                          SQLValue(try changeJSON(item.content, account: account, from: JID(user: from.user, server: from.server), c)),
+                          .blob(try MessageFormat.encode(item.content))])
             }
             try state.dequeue(seq: seq, in: c)
         }
@@ -242,7 +244,7 @@ final class VirtualPhones: Sendable {
     func send(from account: SimAccount, to chat: JID, text: String, autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
         var message = WAWebProtobufsE2E_Message()
         message.conversation = text
-        return try send(from: account, to: chat, message: message, stanzaType: "text", autoReply: autoReply)
+        return try send(from: account, to: chat, message: message, autoReply: autoReply)
     }
 
     /// The phone sends media, a location or a contact card (PhoneMedia.swift): a file is encrypted
@@ -255,15 +257,18 @@ final class VirtualPhones: Sendable {
         guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
         let message = try PhoneMedia.message(for: request, store: media.store, baseURL: media.baseURL, now: environment.now(),
                                              random: environment.randomBytes)
-        return try send(from: account, to: chat, message: message, stanzaType: "media", autoReply: false)
+        return try send(from: account, to: chat, message: message, autoReply: false)
     }
 
-    private func send(from account: SimAccount, to chat: JID, message: WAWebProtobufsE2E_Message, stanzaType: String,
-                      autoReply: Bool) throws(WauseError) -> (id: String, t: Int64) {
+    /// Any message from the phone to `chat`, with the stanza `type` and `edit` attributes the
+    /// engine would use (a reaction, edit or revoke as MessageChange.swift says, media as "media").
+    func send(from account: SimAccount, to chat: JID, message: WAWebProtobufsE2E_Message,
+              autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
         guard let target = try state.account(jid: chat) else {
             throw WauseError(.notFound, "\(chat) is not on WhatsApp (no such account)")
         }
         guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
+        let (type, edit) = VirtualPhones.stanzaAttributes(of: message)
         let payload = try MessageFormat.encode(message)
         let copyPayload = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: message, chat: chat))
         let id = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
@@ -277,13 +282,15 @@ final class VirtualPhones: Sendable {
             var stanzas: [QueuedStanza] = []
             for endpoint in recipients + own {
                 let isOwn = endpoint.account.phone == account.phone
-                guard let enc = try encrypt(isOwn ? copyPayload : payload, for: endpoint, form: chat.server, store: store) else {
+                guard var enc = try encrypt(isOwn ? copyPayload : payload, for: endpoint, form: chat.server, store: store) else {
                     logger.info("virtual phone \(account.phone): \(endpoint.jid(chat.server)) has no keys, skipped")
                     continue
                 }
+                if (type != "text" && type != "media") || edit != nil { enc.decryptFail = MessageChange.decryptFailHide }
                 stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
-                                            node: MessageRouter.delivered(id: id, t: t, type: stanzaType, sender: sender, form: chat.server,
-                                                                          ownDeviceChat: isOwn ? chat : nil, encrypted: [enc])))
+                                            node: MessageRouter.delivered(id: id, t: t, type: type, sender: sender,
+                                                                          form: chat.server, ownDeviceChat: isOwn ? chat : nil,
+                                                                          edit: edit, encrypted: [enc])))
             }
             guard stanzas.contains(where: { $0.phone == target.phone }) else {
                 throw WauseError(.notConnected, "no device of \(target.phone) could be reached")

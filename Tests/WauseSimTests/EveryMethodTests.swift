@@ -12,7 +12,7 @@ import WauseTestSupport
     /// The group methods run in catalogue order on one group: created first, left last; join
     /// previews the link `whatsapp_get_group_invite_link` returned (in `inviteLink`).
     static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil, file: String = "",
-                          fileMessageID: String? = nil) -> JSONValue? {
+                          fileMessageID: String? = nil, pollID: String? = nil) -> JSONValue? {
         switch method.name {
         case "whatsapp_create_group": ["name": "Every method", "participants": ["15550003333"]]
         case "whatsapp_get_group_info", "whatsapp_get_group_invite_link", "whatsapp_leave_group": ["group": "Every method"]
@@ -35,6 +35,12 @@ import WauseTestSupport
         case "whatsapp_download_media": ["message_id": .string(fileMessageID ?? "")]
         // From the start of the log, where Carol's message is.
         case "whatsapp_wait_for_message": ["timeout": 5, "after_cursor": 0]
+        // Issue 14, in catalogue order: react to, edit and then revoke our first message; a poll and its results.
+        case "whatsapp_react_to_message": ["message_id": .string(sentID), "emoji": "👍"]
+        case "whatsapp_edit_message": ["message_id": .string(sentID), "new_text": "hello carol (edited)"]
+        case "whatsapp_delete_message": ["message_id": .string(sentID), "scope": "everyone"]
+        case "whatsapp_create_poll": ["to": "15550003333", "question": "Every method?", "options": ["yes", "no"]]
+        case "whatsapp_get_poll_results": ["message_id": .string(pollID ?? "")]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
         }
     }
@@ -53,19 +59,21 @@ import WauseTestSupport
         // The destructive ones last.
         let last = ["whatsapp_logout", "whatsapp_unlink"]
         let methods = alice.catalogue.methods.filter { !last.contains($0.name) } + last.compactMap(alice.catalogue.method(named:))
-        var inviteLink: String?, fileMessageID: String?
+        var inviteLink: String?, fileMessageID: String?, pollID: String?
         // A file in the system temporary directory, one of the default media directories.
         let folder = TemporaryDirectory(prefix: "wause-every-method")
         let file = folder.path + "/every.pdf"
         try MediaEngineTests.write(Array("%PDF-1.4\n".utf8) + SystemRandom.bytes(3000), to: file)
         for method in methods {
-            let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink, file: file, fileMessageID: fileMessageID),
+            let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink, file: file, fileMessageID: fileMessageID,
+                                                          pollID: pollID),
                                          "no arguments for \(method.name)")
             switch await alice.call(method.name, arguments) {
             case .success(let result):
                 try MethodCatalogue.checkResult(result, of: method)
                 if method.name == "whatsapp_get_group_invite_link" { inviteLink = result["invite_link"]?.stringValue }
                 if method.name == "whatsapp_send_file" { fileMessageID = result["message_id"]?.stringValue }
+                if method.name == "whatsapp_create_poll" { pollID = result["message_id"]?.stringValue }
                 if method.name == "whatsapp_wait_for_message" {
                     #expect(result["message"]?["body"] == "hi from carol")
                     #expect(result["message"]?["identity_changed"] != nil)

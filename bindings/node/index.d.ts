@@ -40,6 +40,7 @@ export type EventName =
     | 'message.edited'
     | 'message.deleted'
     | 'message.reaction'
+    | 'poll.vote'
     | 'contact.identity_changed'
     | 'group.created'
     | 'group.updated'

@@ -100,6 +100,14 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         # From the start of the log: the message Carol's phone sent is there.
         "whatsapp_wait_for_message": {"timeout": 5, "after_cursor": 0},
         "whatsapp_unlink": {"clear_data": False},
+        # Issue 14, in catalogue order after whatsapp_send_message: react to the first message, edit and then
+        # revoke the second (so read_messages above still sees "hello carol"), a poll to Carol and its results.
+        "whatsapp_react_to_message": {"message_id": sent_id, "emoji": "👍"},
+        "whatsapp_edit_message": {"message_id": results.get("whatsapp_send_message", {}).get("message_id"),
+                                  "new_text": "hello again carol (edited)"},
+        "whatsapp_delete_message": {"message_id": results.get("whatsapp_send_message", {}).get("message_id"), "scope": "everyone"},
+        "whatsapp_create_poll": {"to": CAROL, "question": "Every tool?", "options": ["yes", "no"]},
+        "whatsapp_get_poll_results": {"message_id": results.get("whatsapp_create_poll", {}).get("message_id")},
         "whatsapp_send_file": {"to": CAROL, "file_path": MEDIA_FILE.get("path", ""), "caption": "every tool"},
         "whatsapp_send_location": {"to": CAROL, "latitude": 52.52, "longitude": 13.405, "name": "Berlin"},
         "whatsapp_send_contact_card": {"to": CAROL, "contacts": [{"name": "Dora", "phone": "+15550009999"}]},

@@ -192,10 +192,11 @@ def link_by_qr(sim, server: WauseServer, account: dict):
     return session, events, paired, answer.json()
 
 
-def linked_engine(sim, tmp_path_factory, account: dict, data_dir=None):
+def linked_engine(sim, tmp_path_factory, account: dict, data_dir=None, extra=()):
     """A wause-mcp linked to `account` by QR and logged in: (server, session, events). The QR
-    text comes from the start_auth result (reading /qr.png is test_linking_flows_e2e.py's job)."""
-    server = start_engine(tmp_path_factory, sim, data_dir=data_dir)
+    text comes from the start_auth result (reading /qr.png is test_linking_flows_e2e.py's job).
+    `extra`: more wause-mcp arguments (e.g. `--toolsets`)."""
+    server = start_engine(tmp_path_factory, sim, data_dir=data_dir, extra=extra)
     session, _ = server.initialize()
     events = open_events(server, session)
     started = call_tool(server, session, "whatsapp_start_auth")

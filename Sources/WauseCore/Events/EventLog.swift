@@ -15,6 +15,7 @@ public enum EventName: String, Sendable, CaseIterable {
     case messageEdited = "message.edited"
     case messageDeleted = "message.deleted"
     case messageReaction = "message.reaction"
+    case pollVote = "poll.vote"
     case contactIdentityChanged = "contact.identity_changed"
     case groupCreated = "group.created"
     case groupUpdated = "group.updated"
@@ -42,7 +43,11 @@ public enum EventName: String, Sendable, CaseIterable {
         case .groupCreated: return "a group we are in was created (by us, from another device, or by someone who added us)"
         case .groupUpdated: return "a group's name, topic, settings or invite link changed"
         case .groupParticipantsChanged: return "members were added, removed (or left), promoted or demoted; removing us makes the chat read-only"
-        case .messageEdited, .messageDeleted, .messageReaction, .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+        case .messageEdited: return "a message's sender (or another of our devices) edited its text; the stored message shows the new text"
+        case .messageDeleted: return "a message was deleted for everyone by its sender; the stored message is emptied and marked deleted"
+        case .messageReaction: return "someone (or another of our devices) reacted to a message, or removed their reaction"
+        case .pollVote: return "someone voted in a poll (a changed vote replaces their earlier one; no options withdraws it)"
+        case .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
             return "reserved: not published yet"
         }
     }
@@ -88,9 +93,25 @@ public enum EventName: String, Sendable, CaseIterable {
         case .groupParticipantsChanged:
             return [("group_id", "the group's JID"), ("action", "add, remove, promote or demote"), ("by", "who did it, or null"),
                     ("participants", "the JIDs it concerns"), ("reason", "why, e.g. invite, or null")]
-        case .messageEdited, .messageDeleted, .messageReaction, .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+        case .messageReaction:
+            return changeFields + [("emoji", "the reaction; empty when removed"), ("removed", "true when the reaction was removed")]
+        case .messageEdited:
+            return changeFields + [("new_text", "the text now"), ("previous_text", "the text before this edit")]
+        case .messageDeleted:
+            return changeFields + [("scope", "everyone")]
+        case .pollVote:
+            return [("message_id", "the poll's message id"), ("chat_id", "its chat JID"), ("voter", "who voted (user JID)"),
+                    ("options", "the option names chosen now (empty: vote withdrawn)"), ("at", "when, ISO 8601 UTC"),
+                    ("vote_id", "the vote's own message id")]
+        case .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
             return []
         }
+    }
+
+    /// What every reaction, edit and revoke event holds (Messaging/MessageChanges.swift).
+    private var changeFields: [(name: String, help: String)] {
+        [("message_id", "the message changed"), ("chat_id", "its chat JID"), ("by", "who changed it (user JID)"),
+         ("from_me", "true if another of our devices made the change"), ("at", "when, ISO 8601 UTC")]
     }
 
     /// `{"name", "summary", "fields": [{"name", "summary"}]}`: one row of the catalogue's event table.

@@ -74,6 +74,9 @@ extension Receive {
         let id = envelope.id
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
         let mediaMessage = MediaMessage.describe(message)
+        // A reaction, edit, revoke or poll vote changes the message it names (Messaging/MessageChanges.swift).
+        if try MessageChanges.applyIncoming(message, envelope: envelope, from: sender, fromMe: fromMe, sentAt: sentAt, store: store,
+                                            publisher: publisher, logger: logger) { return }
         guard let (body, quotedID, type) = MessageFormat.text(of: message) ?? mediaMessage.map({ ($0.body, nil, $0.type) }) else {
             logger.debug("group message \(id) carries no text; not filed")
             return

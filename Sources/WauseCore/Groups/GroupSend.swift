@@ -89,13 +89,19 @@ struct GroupSend {
         } catch {
             throw WauseError(.internal, "cannot encrypt for \(groupJID): \(error)")
         }
-        // whatsmeow send.go sendGroup: media goes as type="media", the skmsg <enc> naming its mediatype.
-        let mediaType = (try? WAWebProtobufsE2E_Message(serializedBytes: entry.payload)).flatMap(MediaMessage.encMediaType)
+        // whatsmeow send.go sendGroup: media goes as type="media", the skmsg <enc> naming its mediatype; a reaction,
+        // edit or revoke with its type, edit attribute and decrypt-fail="hide" on the skmsg (MessageChange.swift).
+        let content = try? WAWebProtobufsE2E_Message(serializedBytes: entry.payload)
+        let mediaType = content.flatMap(MediaMessage.encMediaType)
+        let change = content.flatMap(MessageChange.init), pollType = content.flatMap(PollMessage.pollType(of:))
+        let hide = change != nil || pollType == "vote"
         var envelope = MessageEnvelope(
-            id: entry.messageID, type: mediaType == nil ? "text" : "media", to: groupJID, phash: ParticipantHash.v2(allDevices),
-            addressingMode: lidMode ? "lid" : nil,
+            id: entry.messageID, type: pollType != nil ? "poll" : change?.stanzaType ?? (mediaType == nil ? "text" : "media"), to: groupJID,
+            phash: ParticipantHash.v2(allDevices), addressingMode: lidMode ? "lid" : nil, edit: change?.editAttribute?.rawValue,
             participants: sealed.map { MessageEnvelope.Addressed(device: $0.device, encrypted: .init(type: $0.type, ciphertext: $0.ciphertext)) },
-            encrypted: [.init(type: "skmsg", ciphertext: skmsg.serialized, mediaType: mediaType)])
+            encrypted: [.init(type: "skmsg", ciphertext: skmsg.serialized, mediaType: mediaType,
+                              decryptFail: hide ? MessageChange.decryptFailHide : nil)])
+        envelope.pollType = pollType
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
         let ack = try await connection.sendAwaitingAck(envelope.node, timeout: Outbox.ackTimeout, environment: environment)
         if let error = ack[attribute: "error"], error != "0" {

@@ -27,6 +27,12 @@ public struct MessageRecord: Sendable, Equatable {
     /// What a media message says about its file (Store+Media.swift), and where the file is here.
     var media: MediaMessage?
     var mediaPath: String?
+    /// Issue 14: changed by an edit (the earlier texts in `editHistory`, `[{body, at}]`), revoked
+    /// ("deleted for everyone"), and the reactions per person (`{user JID: {emoji, at}}`).
+    public var edited = false
+    public var deleted = false
+    public var editHistory: [JSONValue] = []
+    public var reactions: JSONObject = [:]
 
     public init(rowid: Int64 = 0, id: String, chatJID: String, senderJID: String?, fromMe: Bool, type: String, body: String,
                 quotedID: String? = nil, timestamp: UnixTime, hasMedia: Bool = false, status: MessageStatus? = nil, statusReason: String? = nil,
@@ -68,6 +74,13 @@ enum History {
         // Optional, so the stored forms without it stay valid; listing it keeps
         // additionalProperties false honest (issue 11: the official SDKs rejected it).
         ("identity_changed", Schema.boolean("received only: the sender's identity key changed (their safety number changed)")),
+        ("edited", Schema.boolean("the text was edited; body is the current text")),
+        ("deleted", Schema.boolean("deleted for everyone by its sender; body is empty")),
+        ("edit_history", Schema.array(of: Schema.object([("body", Schema.string()), ("at", Schema.string("ISO 8601 UTC"))],
+                                                        required: ["body", "at"]), "earlier texts, oldest first")),
+        ("reactions", Schema.array(of: Schema.object([("by", Schema.string("the reactor's JID")), ("emoji", Schema.string()),
+                                                      ("at", Schema.string("ISO 8601 UTC"))], required: ["by", "emoji", "at"]),
+                                   "one reaction per person")),
     ], required: ["id", "chat_id", "from", "to", "author", "from_me", "type", "body", "timestamp", "has_media", "status",
                   "quoted_message_id", "cursor"])
 
@@ -99,6 +112,10 @@ enum History {
             "timestamp": .int(message.timestamp.seconds), "has_media": .bool(message.hasMedia), "status": JSONValue(message.status?.rawValue),
             "quoted_message_id": JSONValue(message.quotedID), "cursor": .int(message.rowid),
             "media": message.media?.json(path: message.mediaPath) ?? .null,
+            "edited": .bool(message.edited), "deleted": .bool(message.deleted), "edit_history": .array(message.editHistory),
+            "reactions": .array(message.reactions.keys.sorted().compactMap { by in
+                message.reactions[by]?.objectValue.map { ["by": .string(by), "emoji": $0["emoji"] ?? "", "at": $0["at"] ?? ""] }
+            }),
         ]
     }
 

@@ -252,10 +252,17 @@ final class Outbox: Sendable {
         sealed += try messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
         // whatsmeow send.go getTypeFromMessage/getMediaTypeFromMessage: media goes as type="media" with `mediatype` on each <enc>.
+        // A reaction, edit or revoke goes with its own type and edit attributes (MessageChange.swift).
+        // A poll is type "poll" with <meta polltype> (PollMessage.swift); a vote hides a failed decryption as a change does.
         let mediaType = MediaMessage.encMediaType(message)
-        var envelope = MessageEnvelope(id: entry.messageID, type: mediaType == nil ? "text" : "media", to: addressing.to, participants: sealed.map { item in
-            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext, mediaType: mediaType))
+        let change = MessageChange(message), pollType = PollMessage.pollType(of: message)
+        let hide = change != nil || pollType == "vote"
+        var envelope = MessageEnvelope(id: entry.messageID, type: pollType != nil ? "poll" : change?.stanzaType ?? (mediaType == nil ? "text" : "media"),
+                                       to: addressing.to, edit: change?.editAttribute?.rawValue, participants: sealed.map { item in
+            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext, mediaType: mediaType,
+                                                                            decryptFail: hide ? MessageChange.decryptFailHide : nil))
         }, peerRecipientPhone: addressing.peerRecipientPhone)
+        envelope.pollType = pollType
         // whatsmeow send.go sendDM, makeDeviceIdentityNode: our signed device identity goes along whenever a pkmsg does.
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
         // whatsmeow send.go sendDM: the recipient's privacy token (or a cstoken), so the server lets the message through.

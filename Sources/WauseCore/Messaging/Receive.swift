@@ -104,6 +104,9 @@ struct Receive: Sendable {
         let id = envelope.id
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
         let mediaMessage = MediaMessage.describe(message)
+        // A reaction, edit or revoke changes the message it names instead of being filed (MessageChanges.swift).
+        if try MessageChanges.applyIncoming(message, envelope: envelope, from: from, fromMe: fromMe, sentAt: sentAt, store: store,
+                                            publisher: publisher, logger: logger) { return }
         guard let (body, quotedID, type) = MessageFormat.text(of: message) ?? mediaMessage.map({ ($0.body, nil, $0.type) }) else {
             logger.debug("message \(id) carries no text (\(message.hasProtocolMessage ? "protocol message" : "other content")); not filed")
             return

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -308,6 +308,31 @@ enum Migrations {
         height        INTEGER,
         seconds       INTEGER,
         path          TEXT                    -- the plaintext file here, once downloaded or sent
+    );
+    """
+
+    /// Issue 14: what reactions, edits and revokes did to a message. `body` always holds the
+    /// current text (so search finds what the message says now); `edit_history` the earlier
+    /// texts; a revoked message keeps its row with `deleted = 1` and its text gone; `reactions`
+    /// one entry per person (a new reaction replaces theirs, an empty one removes it). Poll votes
+    /// (Messaging/Polls.swift).
+    static let version8 = """
+    ALTER TABLE messages ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    -- JSON [{"body", "at"}], oldest first: each text the message had before an edit.
+    ALTER TABLE messages ADD COLUMN edit_history TEXT;
+    -- JSON {"<reactor's user JID>": {"emoji", "at"}}.
+    ALTER TABLE messages ADD COLUMN reactions TEXT;
+
+    -- Each voter's current vote in a poll (the poll itself is a message of type 'poll'; its
+    -- question, options and secret are in its raw message). A changed vote replaces the row.
+    CREATE TABLE poll_votes (
+        poll_rowid INTEGER NOT NULL REFERENCES messages(rowid) ON DELETE CASCADE,
+        voter      TEXT NOT NULL,             -- user JID, phone form when known
+        options    TEXT NOT NULL,             -- JSON array of the chosen option names
+        message_id TEXT NOT NULL,             -- the vote's own message id
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (poll_rowid, voter)
     );
     """
 }

@@ -8,11 +8,16 @@ import WauseSupport
 
 extension Store {
     static func message(_ row: SQLRow) -> MessageRecord {
-        MessageRecord(rowid: row["rowid"].integer ?? 0, id: row["id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
+        var record = MessageRecord(rowid: row["rowid"].integer ?? 0, id: row["id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
                       senderJID: row["sender_jid"].text, fromMe: row["from_me"].integer == 1, type: row["type"].text ?? "chat",
                       body: row["body"].text ?? "", quotedID: row["quoted_id"].text, timestamp: row["timestamp"].time ?? .epoch,
                       hasMedia: row["has_media"].integer == 1, status: row["status"].text.flatMap(MessageStatus.init(rawValue:)), statusReason: row["status_reason"].text,
                       raw: row["raw"].blob)
+        record.edited = row["edited"].integer == 1
+        record.deleted = row["deleted"].integer == 1
+        record.editHistory = row["edit_history"].text.flatMap { try? JSONValue.parse($0) }?.arrayValue ?? []
+        record.reactions = row["reactions"].text.flatMap { try? JSONValue.parse($0) }?.objectValue ?? [:]
+        return record
     }
 
     /// Files a message under its chat (created if new), once: a message id already stored in that

@@ -1499,6 +1499,176 @@ public nonisolated struct WAWebProtobufsE2E_ContactsArrayMessage: Sendable {
   fileprivate var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
 }
 
+/// Polls (whatsmeow msgsecret.go BuildPollCreation, BuildPollVote): the question and options in the
+/// creation, a vote as the SHA-256 of each chosen option's name, AES-GCM-sealed in a PollUpdateMessage.
+public nonisolated struct WAWebProtobufsE2E_PollCreationMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var encKey: Data {
+    get {_encKey ?? Data()}
+    set {_encKey = newValue}
+  }
+  /// Returns true if `encKey` has been explicitly set.
+  public var hasEncKey: Bool {self._encKey != nil}
+  /// Clears the value of `encKey`. Subsequent reads from it will return its default value.
+  public mutating func clearEncKey() {self._encKey = nil}
+
+  public var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  public var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  public mutating func clearName() {self._name = nil}
+
+  public var options: [WAWebProtobufsE2E_PollCreationMessage.Option] = []
+
+  public var selectableOptionsCount: UInt32 {
+    get {_selectableOptionsCount ?? 0}
+    set {_selectableOptionsCount = newValue}
+  }
+  /// Returns true if `selectableOptionsCount` has been explicitly set.
+  public var hasSelectableOptionsCount: Bool {self._selectableOptionsCount != nil}
+  /// Clears the value of `selectableOptionsCount`. Subsequent reads from it will return its default value.
+  public mutating func clearSelectableOptionsCount() {self._selectableOptionsCount = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {self._contextInfo = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct Option: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var optionName: String {
+      get {_optionName ?? String()}
+      set {_optionName = newValue}
+    }
+    /// Returns true if `optionName` has been explicitly set.
+    public var hasOptionName: Bool {self._optionName != nil}
+    /// Clears the value of `optionName`. Subsequent reads from it will return its default value.
+    public mutating func clearOptionName() {self._optionName = nil}
+
+    public var optionHash: String {
+      get {_optionHash ?? String()}
+      set {_optionHash = newValue}
+    }
+    /// Returns true if `optionHash` has been explicitly set.
+    public var hasOptionHash: Bool {self._optionHash != nil}
+    /// Clears the value of `optionHash`. Subsequent reads from it will return its default value.
+    public mutating func clearOptionHash() {self._optionHash = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _optionName: String? = nil
+    fileprivate var _optionHash: String? = nil
+  }
+
+  public init() {}
+
+  fileprivate var _encKey: Data? = nil
+  fileprivate var _name: String? = nil
+  fileprivate var _selectableOptionsCount: UInt32? = nil
+  fileprivate var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+}
+
+public nonisolated struct WAWebProtobufsE2E_PollEncValue: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var encPayload: Data {
+    get {_encPayload ?? Data()}
+    set {_encPayload = newValue}
+  }
+  /// Returns true if `encPayload` has been explicitly set.
+  public var hasEncPayload: Bool {self._encPayload != nil}
+  /// Clears the value of `encPayload`. Subsequent reads from it will return its default value.
+  public mutating func clearEncPayload() {self._encPayload = nil}
+
+  public var encIv: Data {
+    get {_encIv ?? Data()}
+    set {_encIv = newValue}
+  }
+  /// Returns true if `encIv` has been explicitly set.
+  public var hasEncIv: Bool {self._encIv != nil}
+  /// Clears the value of `encIv`. Subsequent reads from it will return its default value.
+  public mutating func clearEncIv() {self._encIv = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _encPayload: Data? = nil
+  fileprivate var _encIv: Data? = nil
+}
+
+public nonisolated struct WAWebProtobufsE2E_PollUpdateMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pollCreationMessageKey: WAWebProtobufsE2E_MessageKey {
+    get {_pollCreationMessageKey ?? WAWebProtobufsE2E_MessageKey()}
+    set {_pollCreationMessageKey = newValue}
+  }
+  /// Returns true if `pollCreationMessageKey` has been explicitly set.
+  public var hasPollCreationMessageKey: Bool {self._pollCreationMessageKey != nil}
+  /// Clears the value of `pollCreationMessageKey`. Subsequent reads from it will return its default value.
+  public mutating func clearPollCreationMessageKey() {self._pollCreationMessageKey = nil}
+
+  public var vote: WAWebProtobufsE2E_PollEncValue {
+    get {_vote ?? WAWebProtobufsE2E_PollEncValue()}
+    set {_vote = newValue}
+  }
+  /// Returns true if `vote` has been explicitly set.
+  public var hasVote: Bool {self._vote != nil}
+  /// Clears the value of `vote`. Subsequent reads from it will return its default value.
+  public mutating func clearVote() {self._vote = nil}
+
+  public var senderTimestampMs: Int64 {
+    get {_senderTimestampMs ?? 0}
+    set {_senderTimestampMs = newValue}
+  }
+  /// Returns true if `senderTimestampMs` has been explicitly set.
+  public var hasSenderTimestampMs: Bool {self._senderTimestampMs != nil}
+  /// Clears the value of `senderTimestampMs`. Subsequent reads from it will return its default value.
+  public mutating func clearSenderTimestampMs() {self._senderTimestampMs = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _pollCreationMessageKey: WAWebProtobufsE2E_MessageKey? = nil
+  fileprivate var _vote: WAWebProtobufsE2E_PollEncValue? = nil
+  fileprivate var _senderTimestampMs: Int64? = nil
+}
+
+public nonisolated struct WAWebProtobufsE2E_PollVoteMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var selectedOptions: [Data] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1666,6 +1836,24 @@ public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   /// Clears the value of `reactionMessage`. Subsequent reads from it will return its default value.
   public mutating func clearReactionMessage() {_uniqueStorage()._reactionMessage = nil}
 
+  public var pollCreationMessage: WAWebProtobufsE2E_PollCreationMessage {
+    get {_storage._pollCreationMessage ?? WAWebProtobufsE2E_PollCreationMessage()}
+    set {_uniqueStorage()._pollCreationMessage = newValue}
+  }
+  /// Returns true if `pollCreationMessage` has been explicitly set.
+  public var hasPollCreationMessage: Bool {_storage._pollCreationMessage != nil}
+  /// Clears the value of `pollCreationMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearPollCreationMessage() {_uniqueStorage()._pollCreationMessage = nil}
+
+  public var pollUpdateMessage: WAWebProtobufsE2E_PollUpdateMessage {
+    get {_storage._pollUpdateMessage ?? WAWebProtobufsE2E_PollUpdateMessage()}
+    set {_uniqueStorage()._pollUpdateMessage = newValue}
+  }
+  /// Returns true if `pollUpdateMessage` has been explicitly set.
+  public var hasPollUpdateMessage: Bool {_storage._pollUpdateMessage != nil}
+  /// Clears the value of `pollUpdateMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearPollUpdateMessage() {_uniqueStorage()._pollUpdateMessage = nil}
+
   public var documentWithCaptionMessage: WAWebProtobufsE2E_FutureProofMessage {
     get {_storage._documentWithCaptionMessage ?? WAWebProtobufsE2E_FutureProofMessage()}
     set {_uniqueStorage()._documentWithCaptionMessage = newValue}
@@ -1692,6 +1880,24 @@ public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   public var hasEditedMessage: Bool {_storage._editedMessage != nil}
   /// Clears the value of `editedMessage`. Subsequent reads from it will return its default value.
   public mutating func clearEditedMessage() {_uniqueStorage()._editedMessage = nil}
+
+  public var pollCreationMessageV2: WAWebProtobufsE2E_PollCreationMessage {
+    get {_storage._pollCreationMessageV2 ?? WAWebProtobufsE2E_PollCreationMessage()}
+    set {_uniqueStorage()._pollCreationMessageV2 = newValue}
+  }
+  /// Returns true if `pollCreationMessageV2` has been explicitly set.
+  public var hasPollCreationMessageV2: Bool {_storage._pollCreationMessageV2 != nil}
+  /// Clears the value of `pollCreationMessageV2`. Subsequent reads from it will return its default value.
+  public mutating func clearPollCreationMessageV2() {_uniqueStorage()._pollCreationMessageV2 = nil}
+
+  public var pollCreationMessageV3: WAWebProtobufsE2E_PollCreationMessage {
+    get {_storage._pollCreationMessageV3 ?? WAWebProtobufsE2E_PollCreationMessage()}
+    set {_uniqueStorage()._pollCreationMessageV3 = newValue}
+  }
+  /// Returns true if `pollCreationMessageV3` has been explicitly set.
+  public var hasPollCreationMessageV3: Bool {_storage._pollCreationMessageV3 != nil}
+  /// Clears the value of `pollCreationMessageV3`. Subsequent reads from it will return its default value.
+  public mutating func clearPollCreationMessageV3() {_uniqueStorage()._pollCreationMessageV3 = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3399,9 +3605,215 @@ nonisolated extension WAWebProtobufsE2E_ContactsArrayMessage: SwiftProtobuf.Mess
   }
 }
 
+nonisolated extension WAWebProtobufsE2E_PollCreationMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PollCreationMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}encKey\0\u{1}name\0\u{1}options\0\u{1}selectableOptionsCount\0\u{1}contextInfo\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self._encKey) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.options) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self._selectableOptionsCount) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._encKey {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if !self.options.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.options, fieldNumber: 3)
+    }
+    try { if let v = self._selectableOptionsCount {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PollCreationMessage, rhs: WAWebProtobufsE2E_PollCreationMessage) -> Bool {
+    if lhs._encKey != rhs._encKey {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs.options != rhs.options {return false}
+    if lhs._selectableOptionsCount != rhs._selectableOptionsCount {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PollCreationMessage.Option: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = WAWebProtobufsE2E_PollCreationMessage.protoMessageName + ".Option"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}optionName\0\u{1}optionHash\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._optionName) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._optionHash) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._optionName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._optionHash {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PollCreationMessage.Option, rhs: WAWebProtobufsE2E_PollCreationMessage.Option) -> Bool {
+    if lhs._optionName != rhs._optionName {return false}
+    if lhs._optionHash != rhs._optionHash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PollEncValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PollEncValue"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}encPayload\0\u{1}encIV\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self._encPayload) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self._encIv) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._encPayload {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._encIv {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PollEncValue, rhs: WAWebProtobufsE2E_PollEncValue) -> Bool {
+    if lhs._encPayload != rhs._encPayload {return false}
+    if lhs._encIv != rhs._encIv {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PollUpdateMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PollUpdateMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pollCreationMessageKey\0\u{1}vote\0\u{2}\u{2}senderTimestampMS\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._pollCreationMessageKey) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._vote) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._senderTimestampMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._pollCreationMessageKey {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._vote {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._senderTimestampMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PollUpdateMessage, rhs: WAWebProtobufsE2E_PollUpdateMessage) -> Bool {
+    if lhs._pollCreationMessageKey != rhs._pollCreationMessageKey {return false}
+    if lhs._vote != rhs._vote {return false}
+    if lhs._senderTimestampMs != rhs._senderTimestampMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PollVoteMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PollVoteMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}selectedOptions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedBytesField(value: &self.selectedOptions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.selectedOptions.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.selectedOptions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PollVoteMessage, rhs: WAWebProtobufsE2E_PollVoteMessage) -> Bool {
+    if lhs.selectedOptions != rhs.selectedOptions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Message"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{1}imageMessage\0\u{1}contactMessage\0\u{1}locationMessage\0\u{1}extendedTextMessage\0\u{1}documentMessage\0\u{1}audioMessage\0\u{1}videoMessage\0\u{2}\u{3}protocolMessage\0\u{1}contactsArrayMessage\0\u{2}\u{d}stickerMessage\0\u{2}\u{2}groupInviteMessage\0\u{2}\u{3}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{6}reactionMessage\0\u{2}\u{7}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{1}imageMessage\0\u{1}contactMessage\0\u{1}locationMessage\0\u{1}extendedTextMessage\0\u{1}documentMessage\0\u{1}audioMessage\0\u{1}videoMessage\0\u{2}\u{3}protocolMessage\0\u{1}contactsArrayMessage\0\u{2}\u{d}stickerMessage\0\u{2}\u{2}groupInviteMessage\0\u{2}\u{3}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{6}reactionMessage\0\u{2}\u{3}pollCreationMessage\0\u{1}pollUpdateMessage\0\u{2}\u{3}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0\u{2}\u{2}pollCreationMessageV2\0\u{2}\u{4}pollCreationMessageV3\0")
 
   fileprivate class _StorageClass {
     var _conversation: String? = nil
@@ -3422,9 +3834,13 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
     var _viewOnceMessage: WAWebProtobufsE2E_FutureProofMessage? = nil
     var _ephemeralMessage: WAWebProtobufsE2E_FutureProofMessage? = nil
     var _reactionMessage: WAWebProtobufsE2E_ReactionMessage? = nil
+    var _pollCreationMessage: WAWebProtobufsE2E_PollCreationMessage? = nil
+    var _pollUpdateMessage: WAWebProtobufsE2E_PollUpdateMessage? = nil
     var _documentWithCaptionMessage: WAWebProtobufsE2E_FutureProofMessage? = nil
     var _viewOnceMessageV2: WAWebProtobufsE2E_FutureProofMessage? = nil
     var _editedMessage: WAWebProtobufsE2E_FutureProofMessage? = nil
+    var _pollCreationMessageV2: WAWebProtobufsE2E_PollCreationMessage? = nil
+    var _pollCreationMessageV3: WAWebProtobufsE2E_PollCreationMessage? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3453,9 +3869,13 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
       _viewOnceMessage = source._viewOnceMessage
       _ephemeralMessage = source._ephemeralMessage
       _reactionMessage = source._reactionMessage
+      _pollCreationMessage = source._pollCreationMessage
+      _pollUpdateMessage = source._pollUpdateMessage
       _documentWithCaptionMessage = source._documentWithCaptionMessage
       _viewOnceMessageV2 = source._viewOnceMessageV2
       _editedMessage = source._editedMessage
+      _pollCreationMessageV2 = source._pollCreationMessageV2
+      _pollCreationMessageV3 = source._pollCreationMessageV3
     }
   }
 
@@ -3492,9 +3912,13 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
         case 37: try { try decoder.decodeSingularMessageField(value: &_storage._viewOnceMessage) }()
         case 40: try { try decoder.decodeSingularMessageField(value: &_storage._ephemeralMessage) }()
         case 46: try { try decoder.decodeSingularMessageField(value: &_storage._reactionMessage) }()
+        case 49: try { try decoder.decodeSingularMessageField(value: &_storage._pollCreationMessage) }()
+        case 50: try { try decoder.decodeSingularMessageField(value: &_storage._pollUpdateMessage) }()
         case 53: try { try decoder.decodeSingularMessageField(value: &_storage._documentWithCaptionMessage) }()
         case 55: try { try decoder.decodeSingularMessageField(value: &_storage._viewOnceMessageV2) }()
         case 58: try { try decoder.decodeSingularMessageField(value: &_storage._editedMessage) }()
+        case 60: try { try decoder.decodeSingularMessageField(value: &_storage._pollCreationMessageV2) }()
+        case 64: try { try decoder.decodeSingularMessageField(value: &_storage._pollCreationMessageV3) }()
         default: break
         }
       }
@@ -3561,6 +3985,12 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
       try { if let v = _storage._reactionMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
       } }()
+      try { if let v = _storage._pollCreationMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 49)
+      } }()
+      try { if let v = _storage._pollUpdateMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 50)
+      } }()
       try { if let v = _storage._documentWithCaptionMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 53)
       } }()
@@ -3569,6 +3999,12 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
       } }()
       try { if let v = _storage._editedMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 58)
+      } }()
+      try { if let v = _storage._pollCreationMessageV2 {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 60)
+      } }()
+      try { if let v = _storage._pollCreationMessageV3 {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 64)
       } }()
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -3597,9 +4033,13 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
         if _storage._viewOnceMessage != rhs_storage._viewOnceMessage {return false}
         if _storage._ephemeralMessage != rhs_storage._ephemeralMessage {return false}
         if _storage._reactionMessage != rhs_storage._reactionMessage {return false}
+        if _storage._pollCreationMessage != rhs_storage._pollCreationMessage {return false}
+        if _storage._pollUpdateMessage != rhs_storage._pollUpdateMessage {return false}
         if _storage._documentWithCaptionMessage != rhs_storage._documentWithCaptionMessage {return false}
         if _storage._viewOnceMessageV2 != rhs_storage._viewOnceMessageV2 {return false}
         if _storage._editedMessage != rhs_storage._editedMessage {return false}
+        if _storage._pollCreationMessageV2 != rhs_storage._pollCreationMessageV2 {return false}
+        if _storage._pollCreationMessageV3 != rhs_storage._pollCreationMessageV3 {return false}
         return true
       }
       if !storagesAreEqual {return false}

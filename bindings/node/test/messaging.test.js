@@ -221,8 +221,9 @@ test('the typed messaging results name exactly the catalogue fields', () => {
     // Kept in step with index.d.ts.
     // identity_changed: only on received messages (message.received, wait_for_message), optional.
     // media: the file's metadata on media messages (issue 13), null for text; optional.
+    // edited, deleted, edit_history, reactions: what edits, revokes and reactions did (issue 14), optional.
     const message = ['id', 'chat_id', 'from', 'to', 'author', 'from_me', 'type', 'body', 'timestamp', 'has_media',
-        'status', 'quoted_message_id', 'cursor', 'media', 'identity_changed'];
+        'status', 'quoted_message_id', 'cursor', 'media', 'identity_changed', 'edited', 'deleted', 'edit_history', 'reactions'];
     const expected = {
         whatsapp_send_message: ['ok', 'to', 'chat_id', 'message_id', 'timestamp', 'status'],
         whatsapp_message_status: ['ok', 'message_id', 'chat_id', 'from_me', 'status', 'reason', 'timeline'],
