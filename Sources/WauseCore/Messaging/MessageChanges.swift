@@ -207,8 +207,10 @@ enum MessageChanges {
         }
         guard let change = MessageChange(message) else { return false }
         let target = change.target
+        // One name per person, the phone form when known (as a poll's voter), so a contact reached by LID and by phone is one changer.
         let changer = fromMe ? (try store.linkedAccount()).map { LinkedAccount.userJID($0.jid) } ?? from.description
-            : JID(user: from.user, server: from.server).description
+            : try store.userForms(of: JID(user: from.user, server: from.server).description).first { $0.hasSuffix("@s.whatsapp.net") }
+                ?? JID(user: from.user, server: from.server).description
         // The key's fromMe is the changer's view: their own message when true. Ours as seen by us: fromMe on both sides.
         let targetFromMe = target.fromMe == fromMe
         let result = try store.applyChange(change, targetFromMe: targetFromMe, by: changer, at: sentAt) { (record) throws(WauseError) in
