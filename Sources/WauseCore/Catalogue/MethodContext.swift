@@ -21,6 +21,8 @@ public struct MethodContext: Sendable {
     let serverLink: ServerLink
     let outbox: Outbox
     let logout: Logout
+    /// Approval requests: their expiry timer and answers (Approvals/).
+    let approvals: Approvals
 }
 
 extension MethodContext {

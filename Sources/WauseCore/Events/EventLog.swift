@@ -42,7 +42,8 @@ public enum EventName: String, Sendable, CaseIterable {
         case .groupCreated: return "a group we are in was created (by us, from another device, or by someone who added us)"
         case .groupUpdated: return "a group's name, topic, settings or invite link changed"
         case .groupParticipantsChanged: return "members were added, removed (or left), promoted or demoted; removing us makes the chat read-only"
-        case .messageEdited, .messageDeleted, .messageReaction, .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+        case .approvalResolved: return "an approval request was approved, denied (by the person asked) or expired"
+        case .messageEdited, .messageDeleted, .messageReaction, .presenceChanged, .typingStarted, .typingStopped:
             return "reserved: not published yet"
         }
     }
@@ -87,7 +88,11 @@ public enum EventName: String, Sendable, CaseIterable {
         case .groupParticipantsChanged:
             return [("group_id", "the group's JID"), ("action", "add, remove, promote or demote"), ("by", "who did it, or null"),
                     ("participants", "the JIDs it concerns"), ("reason", "why, e.g. invite, or null")]
-        case .messageEdited, .messageDeleted, .messageReaction, .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+        case .approvalResolved:
+            return [("request_id", "the request id"), ("status", "approved, denied or expired"),
+                    ("by", "the JID whose reply decided, or null (expired)"), ("at", "when, ISO 8601 UTC"),
+                    ("reply_message_id", "the message or reaction that decided, or null (expired)")]
+        case .messageEdited, .messageDeleted, .messageReaction, .presenceChanged, .typingStarted, .typingStopped:
             return []
         }
     }

@@ -21,6 +21,7 @@ struct Receive: Sendable {
     let environment: Environment
     let logger: Logger
     let publisher: EventPublisher
+    let approvals: Approvals
 
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
@@ -75,6 +76,8 @@ struct Receive: Sendable {
         for plaintext in plaintexts {
             do {
                 try store(plaintext, message: message, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged)
+                // Stored first: an answer to an approval request (Approvals/) is read from the filed message.
+                if !fromMe { approvals.consider(plaintext, envelope: message, from: from) }
             } catch {
                 logger.error("cannot store message \(id): \(error)")
                 // Not acknowledged: the server delivers it again, and the duplicate check files it once.
