@@ -36,6 +36,7 @@ public struct AdminAPI: Sendable {
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
     private enum Route {
         case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read
+        case react
 
         init?(_ parts: [String]) {
             switch (parts.count, parts.first) {
@@ -47,6 +48,7 @@ public struct AdminAPI: Sendable {
             case (3, "accounts") where parts[2] == "inbox": self = .inbox
             case (3, "accounts") where parts[2] == "auto-reply": self = .autoReply
             case (3, "accounts") where parts[2] == "read": self = .read
+            case (3, "accounts") where parts[2] == "react": self = .react
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
             default: return nil
@@ -58,7 +60,7 @@ public struct AdminAPI: Sendable {
             case .accounts: return ["GET", "POST"]
             case .accountDevices, .connections, .inbox: return ["GET"]
             case .accountDevice: return ["DELETE"]
-            case .scan, .enterCode, .send, .read: return ["POST"]
+            case .scan, .enterCode, .send, .read, .react: return ["POST"]
             case .autoReply: return ["GET", "PUT"]
             }
         }
@@ -109,6 +111,8 @@ public struct AdminAPI: Sendable {
             return .json(200, connections.json)
         case (.send, _):
             return try send(try existingAccount(parts[1]), body: try AdminAPI.body(request))
+        case (.react, _):
+            return try react(try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.inbox, _):
             return try inbox(try existingAccount(parts[1]), request: request)
         case (.read, _):
@@ -123,7 +127,7 @@ public struct AdminAPI: Sendable {
 
     // MARK: The phone as a messaging client (VirtualPhones.swift)
 
-    /// `POST /accounts/{phone}/send {to, text}`: `to` is a phone number (digits, `+`, spaces) or
+    /// `POST /accounts/{phone}/send {to, text, quoted_message_id?}` (quoting: PhoneReplies.swift): `to` is a phone number (digits, `+`, spaces) or
     /// a user JID (`PHONE@s.whatsapp.net` or `LID@lid`, a device part is ignored); the message
     /// goes out in that addressing form. 200 `{ok, message_id, timestamp, to, chat}` once it is
     /// queued for every device of the recipient (and copied to the phone's own companions).
@@ -148,7 +152,12 @@ public struct AdminAPI: Sendable {
         } else {
             chat = JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
         }
-        let sent = try phones.send(from: account, to: chat, text: text)
+        let sent: (id: String, t: Int64)
+        if let quoted = body["quoted_message_id"]?.stringValue {
+            sent = try phones.sendQuoting(from: account, to: chat, text: text, quotedID: quoted)
+        } else {
+            sent = try phones.send(from: account, to: chat, text: text)
+        }
         return .json(200, [
             "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
             "to": .string(chat.description), "from": .string(account.jid),

@@ -233,12 +233,18 @@ final class VirtualPhones: Sendable {
     /// use): every device of that account, plus copies to its own companions. Answers the
     /// message id and the server time (unix seconds).
     func send(from account: SimAccount, to chat: JID, text: String, autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
+        var message = WAWebProtobufsE2E_Message()
+        message.conversation = text
+        return try send(from: account, to: chat, message: message, autoReply: autoReply)
+    }
+
+    /// `send(from:to:text:)` with any message content (quotes and reactions: PhoneReplies.swift).
+    func send(from account: SimAccount, to chat: JID, message: WAWebProtobufsE2E_Message,
+              autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
         guard let target = try state.account(jid: chat) else {
             throw WauseError(.notFound, "\(chat) is not on WhatsApp (no such account)")
         }
         guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
-        var message = WAWebProtobufsE2E_Message()
-        message.conversation = text
         let payload = try MessageFormat.encode(message)
         let copyPayload = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: message, chat: chat))
         let id = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
