@@ -127,7 +127,7 @@ public struct AdminAPI: Sendable {
 
     // MARK: The phone as a messaging client (VirtualPhones.swift)
 
-    /// `POST /accounts/{phone}/send {to, text, quoted_message_id?}` (quoting: PhoneReplies.swift): `to` is a phone number (digits, `+`, spaces) or
+    /// `POST /accounts/{phone}/send {to, text, quoted_message_id?, forwarded?}` (PhoneReplies.swift): `to` is a phone number (digits, `+`, spaces) or
     /// a user JID (`PHONE@s.whatsapp.net` or `LID@lid`, a device part is ignored); the message
     /// goes out in that addressing form. 200 `{ok, message_id, timestamp, to, chat}` once it is
     /// queued for every device of the recipient (and copied to the phone's own companions).
@@ -153,8 +153,9 @@ public struct AdminAPI: Sendable {
             chat = JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
         }
         let sent: (id: String, t: Int64)
-        if let quoted = body["quoted_message_id"]?.stringValue {
-            sent = try phones.sendQuoting(from: account, to: chat, text: text, quotedID: quoted)
+        let quoted = body["quoted_message_id"]?.stringValue, forwarded = body["forwarded"]?.boolValue == true
+        if quoted != nil || forwarded {
+            sent = try phones.sendExtended(from: account, to: chat, text: text, quotedID: quoted, forwarded: forwarded)
         } else {
             sent = try phones.send(from: account, to: chat, text: text)
         }

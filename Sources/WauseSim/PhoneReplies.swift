@@ -19,15 +19,23 @@ extension VirtualPhones {
         throw WauseError(.notFound, "phone \(phone) has no message \(id)", details: ["message_id": .string(id)])
     }
 
-    /// A text reply quoting message `quotedID` (ContextInfo stanzaId, participant = the quoted
-    /// message's sender, quotedMessage — whatsmeow and Baileys build replies this way).
-    func sendQuoting(from account: SimAccount, to chat: JID, text: String, quotedID: String) throws(WauseError) -> (id: String, t: Int64) {
-        let quoted = try knownMessage(phone: account.phone, id: quotedID)
+    /// A text as an ExtendedTextMessage: a reply quoting message `quotedID` (ContextInfo
+    /// stanzaId, participant = the quoted message's sender — whatsmeow and Baileys build replies
+    /// this way), and/or marked forwarded (ContextInfo isForwarded, forwardingScore).
+    func sendExtended(from account: SimAccount, to chat: JID, text: String, quotedID: String?,
+                      forwarded: Bool) throws(WauseError) -> (id: String, t: Int64) {
         var message = WAWebProtobufsE2E_Message()
         var extended = WAWebProtobufsE2E_ExtendedTextMessage()
         extended.text = text
-        extended.contextInfo.stanzaID = quotedID
-        extended.contextInfo.participant = quoted.fromMe ? "\(account.phone)@s.whatsapp.net" : chat.description
+        if let quotedID {
+            let quoted = try knownMessage(phone: account.phone, id: quotedID)
+            extended.contextInfo.stanzaID = quotedID
+            extended.contextInfo.participant = quoted.fromMe ? "\(account.phone)@s.whatsapp.net" : chat.description
+        }
+        if forwarded {
+            extended.contextInfo.isForwarded = true
+            extended.contextInfo.forwardingScore = 1
+        }
         message.extendedTextMessage = extended
         return try send(from: account, to: chat, message: message)
     }
