@@ -92,6 +92,8 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         # From the start of the log: the message Carol's phone sent is there.
         "whatsapp_wait_for_message": {"timeout": 5, "after_cursor": 0},
         "whatsapp_unlink": {"clear_data": False},
+        # Carol's phone never answers: the request stays pending for check_approvals (listed after it).
+        "whatsapp_request_approval": {"to": CAROL, "action": "every tool"},
     }
     if name in table:
         return table[name]
@@ -171,6 +173,9 @@ def test_every_tool_through_the_sdk_with_real_messages(linked_setup):
     bodies = {m["body"] for m in results["whatsapp_read_messages"]["messages"]}
     assert {"hello carol", "hi from carol"} <= bodies, bodies
     assert results["whatsapp_pairing_code"]["already_authenticated"] is True
+    asked = results["whatsapp_request_approval"]
+    assert asked["status"] == "pending", asked
+    assert [a["request_id"] for a in results["whatsapp_check_approvals"]["approvals"]] == [asked["request_id"]]
     assert results["whatsapp_logout"]["ok"] is True
     # The group tools on a real group: made with Carol's phone in it, previewed by its link, left last.
     assert results["whatsapp_create_group"]["participants"][0]["status"] == "added", results["whatsapp_create_group"]

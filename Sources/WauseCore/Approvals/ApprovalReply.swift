@@ -11,7 +11,7 @@ struct ApprovalReply: Equatable, Sendable {
     static let approveWords: Set<String> = ["APPROVE", "APPROVED", "YES", "Y", "OK", "✅", "👍"]
     static let denyWords: Set<String> = ["DENY", "DENIED", "NO", "N", "❌", "👎"]
 
-    /// Request ids: 6 characters of A–Z and 2–9 (no 0/O or 1/I to misread).
+    /// Request ids: 6 characters of A–Z and 2–9 (no 0 or 1, which read as O and I).
     static let idAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ23456789")
     static let idLength = 6
 
