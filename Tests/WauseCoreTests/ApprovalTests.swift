@@ -16,7 +16,10 @@ import WauseTestSupport
         #expect(ApprovalReply(text: "abc123 yes") == ApprovalReply(decision: .approved, requestID: "ABC123"))
         #expect(ApprovalReply(text: "deny  K7QZ2M ") == ApprovalReply(decision: .denied, requestID: "K7QZ2M"))
         // Not answers: more words, other words, an id alone, an id of the wrong length.
-        for text in ["yes please", "approve this now", "OKAY", "", "   ", "ABC123", "APPROVE ABC12", "yes yes", "👍👍", "maybe"] {
+        // Any six letters or digits are read as an id ("yes please" names PLEASE): an id that is not
+        // pending with that person resolves nothing (Approvals.consider), so the reply is ignored.
+        #expect(ApprovalReply(text: "yes please") == ApprovalReply(decision: .approved, requestID: "PLEASE"))
+        for text in ["yes please do", "approve this now", "OKAY", "", "   ", "ABC123", "APPROVE ABC12", "yes yes", "👍👍", "maybe"] {
             #expect(ApprovalReply(text: text) == nil, "\(text)")
         }
     }
@@ -32,7 +35,7 @@ import WauseTestSupport
         }
     }
 
-    @Test func requestsThatRanOutWhileClosedExpireAtOpenAndTheRestStayPending() throws {
+    @Test func requestsThatRanOutWhileClosedExpireAtOpenAndTheRestStayPending() async throws {
         let temp = TemporaryDirectory()
         let clock = TestClock()
         let start = clock.now
@@ -57,22 +60,22 @@ import WauseTestSupport
         #expect(events.first?.data["request_id"] == "SHORT2" && events.first?.data["status"] == "expired")
         #expect(events.first?.data["by"] == .null && events.first?.data["reply_message_id"] == .null)
 
-        let checked = try #require(try client.callBlocking("whatsapp_check_approvals", .object([:])).get()["approvals"]?.arrayValue)
+        let checked = try #require(try await client.call("whatsapp_check_approvals", .object([:])).get()["approvals"]?.arrayValue)
         #expect(checked.count == 1 && checked.first?["request_id"] == "LONGER" && checked.first?["status"] == "pending")
-        let one = try client.callBlocking("whatsapp_check_approvals", ["request_id": "short2"]).get()["approvals"]?.arrayValue
+        let one = try await client.call("whatsapp_check_approvals", ["request_id": "short2"]).get()["approvals"]?.arrayValue
         #expect(one?.first?["status"] == "expired" && one?.first?["resolved_at"] == .string(clock.now.iso8601))
-        if case .failure(let error) = client.callBlocking("whatsapp_check_approvals", ["request_id": "NOSUCH"]) {
+        if case .failure(let error) = await client.call("whatsapp_check_approvals", ["request_id": "NOSUCH"]) {
             #expect(error.code == .notFound)
         } else {
             Issue.record("an unknown request id must be not_found")
         }
     }
 
-    @Test func pollStyleIsRefusedPlainlyAndToolsAreInTheApprovalsToolset() throws {
+    @Test func pollStyleIsRefusedPlainlyAndToolsAreInTheApprovalsToolset() async throws {
         let temp = TemporaryDirectory()
         let client = try WauseClient(config: ClientConfig(dataDirectory: temp.path), environment: testEnvironment())
         defer { client.close() }
-        guard case .failure(let error) = client.callBlocking("whatsapp_request_approval", ["to": "15550001111", "action": "x", "style": "poll"]) else {
+        guard case .failure(let error) = await client.call("whatsapp_request_approval", ["to": "15550001111", "action": "x", "style": "poll"]) else {
             Issue.record("poll style must be refused")
             return
         }
