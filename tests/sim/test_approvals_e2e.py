@@ -121,12 +121,15 @@ def test_only_the_person_asked_decides(make_sim, tmp_path_factory):
 
     asked = ask(server, session, BEA, "Pay invoice 1142")
     on_phone(sim, BEA, asked["message_id"])
-    # A third person, naming the id; a group, from the person asked; a forwarded "yes".
+    # A third person, naming the id; a group, from the person asked; a forwarded "yes"; a quote of another message.
     phone_send(sim, CID, ADA, f"APPROVE {asked['request_id']}")
     phone_send(sim, CID, ADA, "yes")
     phone_send(sim, BEA, group, "yes")
     phone_send(sim, BEA, group, f"approve {asked['request_id']}")
     phone_send(sim, BEA, ADA, "yes", forwarded=True)
+    # A "yes" quoting some other message answers that message, not the request.
+    other = phone_send(sim, BEA, ADA, "lunch at noon?")
+    phone_send(sim, BEA, ADA, "yes", quoted_message_id=other)
     decisive = phone_send(sim, BEA, ADA, "no")
     data = resolved(events)
     assert (data["request_id"], data["status"], data["reply_message_id"]) == (asked["request_id"], "denied", decisive), data

@@ -157,8 +157,11 @@ final class Approvals: Sendable {
                 return
             }
             named = request
-        } else if answer.quoted != nil, content.hasReactionMessage {
-            return  // a reaction to some other message
+        } else if let quoted = answer.quoted {
+            // A quote or reaction of some other message (or of a request already decided) answers
+            // that message, not whichever request happens to be open.
+            logger.debug("approvals: \(envelope.id) from \(sender) refers to \(quoted), not a pending request; ignored")
+            return
         } else {
             named = nil
         }
