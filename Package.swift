@@ -28,6 +28,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         // No traits: the default one imports full Foundation; we only need the runtime.
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0", traits: []),
+        // X.509: wause-sim's media endpoint makes its own CA and leaf certificate at start (MediaCertificates.swift).
+        .package(url: "https://github.com/apple/swift-certificates", exact: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", exact: "1.7.4"),
+        // The engine's outbound HTTPS for media upload and download (issue 13; MediaHTTP.swift).
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -81,6 +86,9 @@ let package = Package(
             "WauseSignal", "WauseSQLite", "WauseProtocol",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "WauseFFI", dependencies: ["CWause", "WauseCore"], linkerSettings: sharedLibraryLinkage),
         // libmicrohttpd behind a small request/response API, shared by wause-mcp and wause-sim's admin API.
@@ -90,6 +98,15 @@ let package = Package(
         // wause-sim: a local WhatsApp-compatible server (DESIGN.md "The simulator").
         .target(name: "WauseSim", dependencies: [
             "WauseSupport", "WauseSQLite", "WauseProtocol", "WauseHTTP", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseProto", "WauseSignal",
+            // The HTTPS media endpoint (MediaServer.swift) and the phones' streamed media checks (PhoneMedia.swift).
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "wause-sim", dependencies: ["WauseSim"]),
         // Developer CLIs that let independent implementations test ours from outside (README).
@@ -106,7 +123,7 @@ let package = Package(
         .testTarget(name: "WauseSupportTests", dependencies: ["WauseSupport"]),
         .testTarget(name: "WauseCryptoTests", dependencies: ["WauseCrypto", "WauseSupport"]),
         .testTarget(name: "WauseSignalTests", dependencies: ["WauseSignal", "WauseCrypto", "WauseProto", "WauseSupport"]),
-        .testTarget(name: "WauseProtocolTests", dependencies: ["WauseProtocol", "WauseCrypto", "WauseSupport", "WauseBinary", "WauseSignal"]),
+        .testTarget(name: "WauseProtocolTests", dependencies: ["WauseProtocol", "WauseCrypto", "WauseSupport", "WauseBinary", "WauseSignal", "WauseProto"]),
         .testTarget(name: "WauseBinaryTests", dependencies: ["WauseBinary", "WauseSupport"]),
         .testTarget(name: "WauseTransportTests", dependencies: [
             "WauseTransport", "WauseCrypto", "WauseBinary", "WauseProto", "WauseSupport", "WauseTestSupport",
@@ -118,7 +135,15 @@ let package = Package(
             // Independent encoders for the media tests' inputs (a PNG with alpha, a WebP sticker).
             "CPNG", "CWebP",
         ], exclude: ["Fixtures"]),
-        .testTarget(name: "WauseSimTests", dependencies: ["WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport"]),
+        .testTarget(name: "WauseSimTests", dependencies: [
+            "WauseSim", "WauseCore", "WauseSQLite", "WauseProtocol", "WauseTransport", "WauseBinary", "WauseCrypto", "WauseSignal", "WauseTestSupport",
+            // An HTTPS client for the media host (MediaServerTests).
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .testTarget(name: "WauseMCPHostTests", dependencies: ["WauseMCPHost", "WauseHTTP", "WauseCore", "WauseSupport", "WauseTestSupport"]),
     ]
 )

@@ -196,7 +196,8 @@ let interestingHeaders = [
     "Host", "Origin", "Authorization", "Accept", "Content-Type", "Content-Length", "Mcp-Session-Id",
     "MCP-Protocol-Version", "Last-Event-ID", "User-Agent",
 ]
-let interestingQueryArguments = ["token", "format", "after", "limit"]
+// `direct_path`: wause-sim's `DELETE /media?direct_path=…`.
+let interestingQueryArguments = ["token", "format", "after", "limit", "direct_path"]
 
 private let httpAccessHandler: MHD_AccessHandlerCallback = {
     context, connection, url, method, _, uploadData, uploadDataSize, connectionContext in

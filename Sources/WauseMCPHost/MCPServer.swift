@@ -392,6 +392,7 @@ public final class MCPServer: Sendable {
             if let png = result["qr_png_base64"]?.stringValue {
                 content.append(["type": "image", "data": .string(png), "mimeType": "image/png"])
             }
+            if let image = DownloadedImage.contentBlock(method: name, result: result) { content.append(image) }
             return MCPServer.rpcResult(id: id, [
                 "content": .array(content),
                 "structuredContent": .object(result),

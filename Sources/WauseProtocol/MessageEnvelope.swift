@@ -17,6 +17,9 @@ import WauseBinary
 ///
 /// `<device-identity>` goes along whenever a `pkmsg` does: the receiver checks the sender's
 /// signed device identity before it trusts a new session (whatsmeow send.go encryptMessageForDevices).
+/// A 1:1 fan-out addressed by LID names the recipient's phone number in `peer_recipient_pn`, and
+/// carries the recipient's privacy token as `<tctoken>` (or a `<cstoken>`) last (send.go sendDM;
+/// PrivacyTokens.swift).
 public struct MessageEnvelope: Hashable, Sendable {
     /// One `<enc v type [count] [mediatype] [decrypt-fail]>ciphertext</enc>`.
     public struct Encrypted: Hashable, Sendable {
@@ -93,6 +96,10 @@ public struct MessageEnvelope: Hashable, Sendable {
     public var addressingMode: String?
     /// `false` on a resend to one device: the server must not fan it out (handleRetryReceipt).
     public var deviceFanout: Bool?
+    /// The recipient's phone JID beside a LID `to` (send.go prepareMessageNode `peer_recipient_pn`);
+    /// on what the server delivers to our own other devices, the chat's phone JID (message.go
+    /// parseMessageSource RecipientAlt).
+    public var peerRecipientPhone: JID?
     /// whatsmeow send.go getEditAttribute.
     public var edit: String?
     public var category: String?
@@ -104,11 +111,16 @@ public struct MessageEnvelope: Hashable, Sendable {
     public var encrypted: [Encrypted]
     /// The sender's signed device identity (`ADVSignedDeviceIdentity` bytes).
     public var deviceIdentity: [UInt8]?
+    /// `<tctoken>`: the privacy token the recipient issued us (send.go sendDM).
+    public var privacyToken: [UInt8]?
+    /// `<cstoken>`: HMAC-SHA256(nctSalt, recipient LID) when no tctoken is held (cstoken.go).
+    public var csToken: [UInt8]?
 
     public init(id: String, type: String? = nil, to: JID? = nil, from: JID? = nil, participant: JID? = nil, recipient: JID? = nil,
                 t: Int64? = nil, notify: String? = nil, senderPhone: JID? = nil, senderLID: JID? = nil, phash: String? = nil,
                 addressingMode: String? = nil, deviceFanout: Bool? = nil, edit: String? = nil, category: String? = nil,
-                participants: [Addressed]? = nil, encrypted: [Encrypted] = [], deviceIdentity: [UInt8]? = nil) {
+                participants: [Addressed]? = nil, encrypted: [Encrypted] = [], deviceIdentity: [UInt8]? = nil,
+                peerRecipientPhone: JID? = nil, privacyToken: [UInt8]? = nil, csToken: [UInt8]? = nil) {
         self.id = id
         self.type = type
         self.to = to
@@ -127,6 +139,9 @@ public struct MessageEnvelope: Hashable, Sendable {
         self.participants = participants
         self.encrypted = encrypted
         self.deviceIdentity = deviceIdentity
+        self.peerRecipientPhone = peerRecipientPhone
+        self.privacyToken = privacyToken
+        self.csToken = csToken
     }
 
     /// Whether any ciphertext starts a new session, so `<device-identity>` must go along.
@@ -134,11 +149,12 @@ public struct MessageEnvelope: Hashable, Sendable {
         encrypted.contains { $0.type == "pkmsg" } || (participants ?? []).contains { $0.encrypted.type == "pkmsg" }
     }
 
-    /// Attributes in the order `id type to from participant recipient t notify sender_pn
-    /// sender_lid phash addressing_mode device_fanout edit category`; children in whatsmeow's
-    /// order: with `<participants>` first, then `<device-identity>`, then the other `<enc>`s
-    /// (send.go prepareMessageNode, then sendGroup appends the `skmsg`); without, the `<enc>`s
-    /// first and `<device-identity>` after (retry.go handleRetryReceipt via getMessageContent).
+    /// Attributes in the order `id type to from participant recipient peer_recipient_pn t notify
+    /// sender_pn sender_lid phash addressing_mode device_fanout edit category`; children in
+    /// whatsmeow's order: with `<participants>` first, then `<device-identity>`, then the other
+    /// `<enc>`s (send.go prepareMessageNode, then sendGroup appends the `skmsg`); without, the
+    /// `<enc>`s first and `<device-identity>` after (retry.go handleRetryReceipt via
+    /// getMessageContent); `<tctoken>` or `<cstoken>` last (sendDM appends it).
     public var node: Node {
         var attributes: Attributes = ["id": .text(id)]
         if let type { attributes["type"] = .text(type) }
@@ -146,6 +162,7 @@ public struct MessageEnvelope: Hashable, Sendable {
         if let from { attributes["from"] = .jid(from) }
         if let participant { attributes["participant"] = .jid(participant) }
         if let recipient { attributes["recipient"] = .jid(recipient) }
+        if let peerRecipientPhone { attributes["peer_recipient_pn"] = .jid(peerRecipientPhone) }
         if let t { attributes["t"] = .text(String(t)) }
         if let notify { attributes["notify"] = .text(notify) }
         if let senderPhone { attributes["sender_pn"] = .jid(senderPhone) }
@@ -156,7 +173,7 @@ public struct MessageEnvelope: Hashable, Sendable {
         if let edit { attributes["edit"] = .text(edit) }
         if let category { attributes["category"] = .text(category) }
         let identity = deviceIdentity.map { [Node(tag: "device-identity", bytes: $0)] } ?? []
-        let children: [Node]
+        var children: [Node]
         if let participants {
             let list = Node(tag: "participants", children: participants.map { item in
                 Node(tag: "to", attributes: ["jid": .jid(item.device)], children: [item.encrypted.node])
@@ -165,6 +182,8 @@ public struct MessageEnvelope: Hashable, Sendable {
         } else {
             children = encrypted.map(\.node) + identity
         }
+        if let privacyToken { children.append(Node(tag: "tctoken", bytes: privacyToken)) }
+        if let csToken { children.append(Node(tag: "cstoken", bytes: csToken)) }
         return Node(tag: "message", attributes: attributes, children: children)
     }
 
@@ -186,6 +205,8 @@ public struct MessageEnvelope: Hashable, Sendable {
                   senderPhone: node.address("sender_pn"), senderLID: node.address("sender_lid"), phash: node[attribute: "phash"],
                   addressingMode: node[attribute: "addressing_mode"], deviceFanout: node[attribute: "device_fanout"].map { $0 != "false" },
                   edit: node[attribute: "edit"], category: node[attribute: "category"], participants: participants,
-                  encrypted: node.children("enc").compactMap(Encrypted.init), deviceIdentity: node.child("device-identity")?.bytes)
+                  encrypted: node.children("enc").compactMap(Encrypted.init), deviceIdentity: node.child("device-identity")?.bytes,
+                  peerRecipientPhone: node.address("peer_recipient_pn"), privacyToken: node.child("tctoken")?.bytes,
+                  csToken: node.child("cstoken")?.bytes)
     }
 }

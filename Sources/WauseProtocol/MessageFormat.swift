@@ -64,11 +64,31 @@ public enum MessageFormat {
             break
         }
         if current.hasConversation { return (current.conversation, nil, "chat") }
+        if current.hasGroupInviteMessage { return (current.groupInviteMessage.caption, nil, "group_invite") }
         if current.hasExtendedTextMessage {
             let extended = current.extendedTextMessage
             let quoted = extended.contextInfo.hasStanzaID ? extended.contextInfo.stanzaID : nil
             return (extended.text, quoted, "chat")
         }
         return nil
+    }
+
+    /// The caption WhatsApp's apps put on an invitation when the inviter writes none.
+    public static let groupInviteCaption = "Invitation to join my WhatsApp group"
+
+    /// An invitation to a group for someone the server would not let us add: the code and
+    /// expiration of the 403's `<add_request>` (whatsmeow proto waE2E GroupInviteMessage; Baileys
+    /// messages.ts `groupInvite` fills groupJID, inviteCode, inviteExpiration, groupName, caption).
+    public static func groupInvite(group: JID, code: String, expiration: Int64?, name: String,
+                                   caption: String = groupInviteCaption) -> WAWebProtobufsE2E_Message {
+        var invite = WAWebProtobufsE2E_GroupInviteMessage()
+        invite.groupJid = group.description
+        invite.inviteCode = code
+        if let expiration { invite.inviteExpiration = expiration }
+        invite.groupName = name
+        invite.caption = caption
+        var message = WAWebProtobufsE2E_Message()
+        message.groupInviteMessage = invite
+        return message
     }
 }

@@ -11,12 +11,15 @@ public struct AdminAPI: Sendable {
     let connections: SimConnections
     let linking: PhoneLinking
     let phones: VirtualPhones
+    /// The media blobs, for `DELETE /media?direct_path=…` (MediaAdminRoutes.swift).
+    let media: MediaStore
 
-    init(state: SimState, connections: SimConnections, linking: PhoneLinking, phones: VirtualPhones) {
+    init(state: SimState, connections: SimConnections, linking: PhoneLinking, phones: VirtualPhones, media: MediaStore) {
         self.state = state
         self.connections = connections
         self.linking = linking
         self.phones = phones
+        self.media = media
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -35,7 +38,7 @@ public struct AdminAPI: Sendable {
 
     /// The routes, by path shape (`*` is one path segment) and the methods each allows.
     private enum Route {
-        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read
+        case accounts, accountDevices, accountDevice, scan, enterCode, connections, send, inbox, autoReply, read, privacyToken
         case react
 
         init?(_ parts: [String]) {
@@ -48,6 +51,7 @@ public struct AdminAPI: Sendable {
             case (3, "accounts") where parts[2] == "inbox": self = .inbox
             case (3, "accounts") where parts[2] == "auto-reply": self = .autoReply
             case (3, "accounts") where parts[2] == "read": self = .read
+            case (3, "accounts") where parts[2] == "privacy-token": self = .privacyToken
             case (3, "accounts") where parts[2] == "react": self = .react
             case (4, "accounts") where parts[2] == "devices": self = .accountDevice
             case (1, "connections"): self = .connections
@@ -60,7 +64,7 @@ public struct AdminAPI: Sendable {
             case .accounts: return ["GET", "POST"]
             case .accountDevices, .connections, .inbox: return ["GET"]
             case .accountDevice: return ["DELETE"]
-            case .scan, .enterCode, .send, .read, .react: return ["POST"]
+            case .scan, .enterCode, .send, .read, .privacyToken, .react: return ["POST"]
             case .autoReply: return ["GET", "PUT"]
             }
         }
@@ -70,6 +74,7 @@ public struct AdminAPI: Sendable {
         if request.bodyTooLarge { return .json(413, ["code": "invalid_request", "message": "request body too large"]) }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if let response = try groupRoute(request, parts: parts) { return response }
+        if let response = try mediaRoute(request, parts: parts) { return response }
         guard let route = Route(parts) else { throw WauseError(.notFound, "no such route: \(request.method) \(request.path)") }
         guard route.allowedMethods.contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
@@ -117,6 +122,8 @@ public struct AdminAPI: Sendable {
             return try inbox(try existingAccount(parts[1]), request: request)
         case (.read, _):
             return try markRead(try existingAccount(parts[1]), body: try AdminAPI.body(request))
+        case (.privacyToken, _):
+            return try issuePrivacyToken(try existingAccount(parts[1]), body: try AdminAPI.body(request))
         case (.autoReply, "GET"):
             let account = try existingAccount(parts[1])
             return .json(200, ["phone": .string(account.phone), "auto_reply": JSONValue(try state.autoReply(phone: account.phone))])
@@ -133,6 +140,10 @@ public struct AdminAPI: Sendable {
     /// queued for every device of the recipient (and copied to the phone's own companions).
     private func send(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
         guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
+        if let type = body["type"], !type.isNull, type.stringValue != "text" {
+            // Media, a location or a contact card (MediaAdminRoutes.swift).
+            return try sendMedia(account, to: to, body: body)
+        }
         guard let text = body["text"]?.stringValue else { throw .invalidRequest("text (a string) is required") }
         guard !text.isEmpty else { throw .invalidRequest("text must not be empty") }
         if to.hasSuffix("@g.us") {
@@ -143,15 +154,7 @@ public struct AdminAPI: Sendable {
                 "to": .string(sent.group.jid.description), "from": .string(account.jid),
             ])
         }
-        let chat: JID
-        if to.contains("@") {
-            guard let jid = JID(to), jid.server == .whatsApp || jid.server == .lid, !jid.user.isEmpty else {
-                throw .invalidRequest("to must be a phone number, PHONE@s.whatsapp.net or LID@lid", details: ["to": .string(to)])
-            }
-            chat = JID(user: jid.user, server: jid.server)
-        } else {
-            chat = JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
-        }
+        let chat = try AdminAPI.userChat(to)
         let sent: (id: String, t: Int64)
         let quoted = body["quoted_message_id"]?.stringValue, forwarded = body["forwarded"]?.boolValue == true
         if quoted != nil || forwarded {
@@ -163,6 +166,30 @@ public struct AdminAPI: Sendable {
             "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
             "to": .string(chat.description), "from": .string(account.jid),
         ])
+    }
+
+    /// `to` of a 1:1 send: a phone number or a user JID, in the addressing form given.
+    static func userChat(_ to: String) throws(WauseError) -> JID {
+        if to.contains("@") {
+            guard let jid = JID(to), jid.server == .whatsApp || jid.server == .lid, !jid.user.isEmpty else {
+                throw .invalidRequest("to must be a phone number, PHONE@s.whatsapp.net or LID@lid", details: ["to": .string(to)])
+            }
+            return JID(user: jid.user, server: jid.server)
+        }
+        return JID(user: try PhoneNumber.normalize(to), server: .whatsApp)
+    }
+
+    /// `POST /accounts/{phone}/privacy-token {to}`: the phone issues its trusted-contact token to
+    /// `to` (a phone number or user JID) without a message, as a phone does on a chat action
+    /// (whatsmeow tctoken.go shouldSendTCTokenInChatAction); the holder's connected devices get
+    /// the `privacy_token` notification. 200 `{ok, issuer, holder, t}`; 404 for an unknown `to`.
+    private func issuePrivacyToken(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
+        guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
+        let holder = try AdminAPI.userChat(to)
+        guard let grant = try linking.router.issuePrivacyToken(from: account, to: holder) else {
+            throw WauseError(.notFound, "\(holder) is not another account on this server")
+        }
+        return .json(200, ["ok": true, "issuer": .string(account.jid), "holder": .string(grant.holder.jid), "t": .int(grant.t)])
     }
 
     /// `GET /accounts/{phone}/inbox?after=N&limit=L` (L 1–500, default 100): what the phone

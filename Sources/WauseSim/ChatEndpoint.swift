@@ -2,6 +2,7 @@ import SwiftProtobuf
 import WauseBinary
 import WauseCrypto
 import WauseProto
+import WauseProtocol
 import WauseSupport
 import WauseTransport
 
@@ -36,6 +37,8 @@ final class ChatEndpoint: Sendable {
     let connections: SimConnections
     let links: PendingLinks
     let router: MessageRouter
+    /// The media host `media_conn` answers name (DeviceRequests.swift).
+    let media: MediaServer
     let environment: Environment
     let logger: Logger
 
@@ -50,7 +53,8 @@ final class ChatEndpoint: Sendable {
     }
 
     init(rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections, links: PendingLinks, router: MessageRouter,
-         environment: Environment, logger: Logger) throws {
+         media: MediaServer, environment: Environment, logger: Logger) throws {
+        self.media = media
         self.state = state
         self.connections = connections
         self.links = links
@@ -265,6 +269,9 @@ final class ChatEndpoint: Sendable {
         switch node.tag {
         case "message":
             try router.message(node, from: sender) { ack in try socket.send(node: ack) }
+        case "receipt" where MediaRetryStanzas.Request.isRequest(node):
+            // Expired media: the sender's phone uploads it again (PhoneMediaRetry.swift).
+            if let ack = try router.phones?.mediaRetry(node, from: sender) { try socket.send(node: ack) }
         case "receipt":
             if let ack = try router.receipt(node, from: sender) { try socket.send(node: ack) }
         default:

@@ -1,5 +1,6 @@
 import WauseBinary
 import WauseCrypto
+import WauseProtocol
 import WauseSupport
 
 /// What a linked device asks the server once it is logged in, as the reference clients send it
@@ -85,6 +86,11 @@ extension ChatEndpoint {
                 logger.info("\(device.jid): prekey upload refused: \(malformed.reason)")
                 return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request"))
             }
+        case ("set", MediaConnStanzas.namespace) where MediaConnStanzas.isQuery(node):
+            // whatsmeow mediaconn.go queryMediaConn: where to upload and download media, with a fresh auth.
+            let answer = MediaConnStanzas.MediaConn(auth: media.store.issueAuth(), ttl: MediaStore.ttl, authTTL: MediaStore.authTTL,
+                                                    maxBuckets: MediaStore.maxBuckets, hosts: [.init(hostname: media.hostname)])
+            return .answer(answer.result(id: id))
         case (_, "w:g2"):
             // Groups (GroupRequests.swift).
             return try groupRequest(node, id: id, device: device)

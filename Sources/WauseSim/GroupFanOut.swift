@@ -3,7 +3,7 @@ import WauseProtocol
 import WauseSupport
 
 /// A group `<message to=ID@g.us>` from a member's device, as the server fans it out (whatsmeow
-/// send.go sendGroup builds it; message.go parseMessageSource reads what arrives; PM §3.6, C.3):
+/// send.go sendGroup builds it; message.go parseMessageSource reads what arrives):
 ///
 /// - The stanza holds `<participants><to jid=DEVICE><enc type=pkmsg|msg/></to>…</participants>`
 ///   (the SKDM, pairwise) and one `<enc type="skmsg">` (the message under the sender key).

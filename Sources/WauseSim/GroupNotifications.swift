@@ -1,9 +1,11 @@
 import WauseBinary
+import WauseProtocol
 import WauseSupport
 import WauseTransport
 
 /// The `w:gp2` notifications a group change sends to every member device (whatsmeow group.go
-/// parseGroupNotification, parseGroupChange, parseGroupCreate; PM §7.3):
+/// parseGroupNotification, parseGroupChange, parseGroupCreate; the change itself is a
+/// `GroupStanzas.Change`):
 /// `<notification from=GROUP type="w:gp2" id t participant=ACTOR [participant_pn] notify
 /// [addressing_mode]>` with one child naming the change — `create` (holding the whole `<group>`),
 /// `add`/`remove`/`promote`/`demote` (with `<participant>`s and the list's `v_id`/`prev_v_id`),
@@ -38,10 +40,10 @@ enum GroupNotifications {
 
     /// `<add|remove|promote|demote v_id prev_v_id [reason]><participant …/>…</…>`.
     static func membership(_ action: String, group: SimGroup, previousVersion: Int64, accounts: [SimAccount], reason: String? = nil) -> Node {
-        var attributes: Attributes = ["v_id": .text(String(group.version)), "prev_v_id": .text(String(previousVersion))]
-        if let reason { attributes["reason"] = .text(reason) }
-        return Node(tag: action, attributes: attributes, children: accounts.map { account in
-            group.participantNode(account, role: action == "promote" ? .admin : group.member(account.phone)?.role)
-        })
+        let participants = accounts.map { account in
+            group.participant(account, role: action == "promote" ? .admin : group.member(account.phone)?.role)
+        }
+        return GroupStanzas.Change.membership(action: action, participants: participants, version: group.version,
+                                              previousVersion: previousVersion, reason: reason).node
     }
 }

@@ -1,6 +1,7 @@
 import Synchronization
 import WauseBinary
 import WauseCrypto
+import WauseProtocol
 import WauseSQLite
 import WauseSupport
 import WauseTransport
@@ -93,11 +94,8 @@ final class GroupOperations: Sendable {
                 outcomes.append(outcome)
             }
             // The notification lists the members only; the refused are in the creator's answer (GroupRequests.swift).
-            let change = try groupNode(group)
-            var createAttributes: Attributes = ["type": "new"]
-            if let key { createAttributes["key"] = .text(key) }
             let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(),
-                                                           change: Node(tag: "create", attributes: createAttributes, children: [change]))
+                                                           change: GroupStanzas.Change.create(try described(group), key: key).node)
             try commit(group, notify: notification, audience: group.members.map(\.account))
             return (group, outcomes)
         }
@@ -187,10 +185,9 @@ final class GroupOperations: Sendable {
             group.subject = subject
             group.subjectTime = t
             group.subjectOwner = actor.phone
-            var attributes: Attributes = ["subject": .text(subject), "s_t": .text(String(t)), "s_o": .jid(group.userJID(actor))]
-            if group.addressingMode == .lid { attributes["s_o_pn"] = .jid(JID(user: actor.phone, server: .whatsApp)) }
-            let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(),
-                                                           change: Node(tag: "subject", attributes: attributes))
+            let change = GroupStanzas.Change.subject(name: subject, time: t, owner: group.userJID(actor),
+                                                     ownerPN: group.addressingMode == .lid ? JID(user: actor.phone, server: .whatsApp) : nil)
+            let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(), change: change.node)
             try commit(group, notify: notification, audience: group.members.map(\.account))
             return group
         }
@@ -210,9 +207,8 @@ final class GroupOperations: Sendable {
             group.topicID = text == nil ? nil : newID
             group.topicTime = text == nil ? nil : t
             group.topicOwner = text == nil ? nil : actor.phone
-            let body = text.map { Node(tag: "body", bytes: Array($0.utf8)) } ?? Node(tag: "delete")
             let notification = GroupNotifications.envelope(group, actor: actor, t: t, id: stanzaID(),
-                                                           change: Node(tag: "description", attributes: ["id": .text(newID)], children: [body]))
+                                                           change: GroupStanzas.Change.description(topic: text, id: newID).node)
             try commit(group, notify: notification, audience: group.members.map(\.account))
             return group
         }
@@ -232,10 +228,9 @@ final class GroupOperations: Sendable {
             case .locked: group.locked = true
             case .unlocked: group.locked = false
             }
-            var attributes: Attributes = [:]
-            if setting == .announcement || setting == .notAnnouncement { attributes["v_id"] = .text(String(group.version)) }
+            let version = setting == .announcement || setting == .notAnnouncement ? group.version : nil
             let notification = GroupNotifications.envelope(group, actor: actor, t: environment.now().seconds, id: stanzaID(),
-                                                           change: Node(tag: setting.rawValue, attributes: attributes))
+                                                           change: GroupStanzas.Change.setting(name: setting.rawValue, version: version).node)
             try commit(group, notify: notification, audience: group.members.map(\.account))
             return group
         }
@@ -255,7 +250,7 @@ final class GroupOperations: Sendable {
             group.inviteCode = newInviteCode()
             let now = environment.now()
             let notification = GroupNotifications.envelope(group, actor: actor, t: now.seconds, id: stanzaID(),
-                                                           change: Node(tag: "invite", attributes: ["code": .text(group.inviteCode)]))
+                                                           change: GroupStanzas.Change.invite(code: group.inviteCode).node)
             try commit(group, notify: notification, audience: group.members.map(\.account)) { (c) throws(WauseError) in
                 try SimState.revokeInvite(c, code: old, group: group.id, at: now)
             }
@@ -289,6 +284,30 @@ final class GroupOperations: Sendable {
         }
     }
 
+    /// Joins through an invitation message: the code of a refused add of `actor` to this group,
+    /// not expired, used once. Unknown, someone else's or another group's code: 404; expired:
+    /// 410; already a member: 409. The members learn it as an `add` (reason `invite`), as for
+    /// a join by link.
+    func accept(_ id: String, code: String, by actor: SimAccount) throws(GroupFailure) -> SimGroup {
+        try changing { () throws(GroupFailure) in
+            var group = try existing(id)
+            let request: (group: String, phone: String, inviter: String, expiration: Int64)?
+            do { request = try state.addRequest(code: code) } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
+            guard let request, request.group == id, request.phone == actor.phone else { throw .noGroup }
+            guard group.member(actor.phone) == nil else { throw .conflict }
+            guard request.expiration > environment.now().seconds else { throw .revoked }
+            let before = group
+            group.members.append(SimGroup.Member(account: actor, role: .member))
+            group.version += 1
+            let change = GroupNotifications.membership("add", group: group, previousVersion: before.version, accounts: [actor], reason: "invite")
+            let notification = GroupNotifications.envelope(group, actor: actor, t: environment.now().seconds, id: stanzaID(), change: change)
+            try commit(group, notify: notification, audience: group.members.map(\.account)) { (c) throws(WauseError) in
+                try SimState.deleteAddRequest(c, code: code)
+            }
+            return group
+        }
+    }
+
     static func stripLink(_ code: String) -> String {
         let prefix = "https://chat.whatsapp.com/"
         let trimmed = code.trimmingWhitespace
@@ -298,22 +317,29 @@ final class GroupOperations: Sendable {
     // MARK: Nodes
 
     func groupNode(_ group: SimGroup) throws(GroupFailure) -> Node {
-        do { return try group.node(state: state) } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
+        try described(group).node()
     }
 
-    /// `<participant jid error>[<add_request code expiration/>]</participant>`.
+    func described(_ group: SimGroup) throws(GroupFailure) -> GroupStanzas.Group {
+        do { return try group.described(state: state) } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
+    }
+
+    /// A participant of a create or membership answer: `<participant jid error>[<add_request code
+    /// expiration/>]</participant>` for a refused one (whatsmeow group.go parseParticipant).
+    func outcome(_ outcome: Outcome, in group: SimGroup) -> GroupStanzas.Participant {
+        var participant = outcome.account.map {
+            group.participant($0, role: outcome.error == nil ? group.member($0.phone)?.role : nil)
+        } ?? GroupStanzas.Participant(jid: JID(user: outcome.asked.user, server: outcome.asked.server))
+        participant.error = outcome.error
+        if outcome.account != nil, let request = outcome.addRequest {
+            participant.addRequestCode = request.code
+            participant.addRequestExpiration = request.expiration
+        }
+        return participant
+    }
+
     func outcomeNode(_ outcome: Outcome, in group: SimGroup) -> Node {
-        var extra: Attributes = [:]
-        if let error = outcome.error { extra["error"] = .text(String(error)) }
-        var children: [Node] = []
-        if let request = outcome.addRequest {
-            children.append(Node(tag: "add_request", attributes: ["code": .text(request.code), "expiration": .text(String(request.expiration))]))
-        }
-        guard let account = outcome.account else {
-            return Node(tag: "participant", attributes: ["jid": .jid(JID(user: outcome.asked.user, server: outcome.asked.server))] + extra)
-        }
-        return group.participantNode(account, role: outcome.error == nil ? group.member(account.phone)?.role : nil, extra: extra,
-                                     children: children)
+        self.outcome(outcome, in: group).node
     }
 
     // MARK: Helpers
@@ -348,7 +374,11 @@ final class GroupOperations: Sendable {
         } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
         if setting == "none" || (setting == "contacts" && !contacts.contains(actor.phone)) {
             let expiration = environment.now().seconds + GroupOperations.addRequestLifetime
-            return Outcome(asked: jid, account: account, error: 403, addRequest: (newInviteCode(), expiration))
+            let code = newInviteCode()
+            do {
+                try state.saveAddRequest(code: code, group: group.id, phone: account.phone, inviter: actor.phone, expiration: expiration)
+            } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
+            return Outcome(asked: jid, account: account, error: 403, addRequest: (code, expiration))
         }
         group.members.append(SimGroup.Member(account: account, role: .member))
         return Outcome(asked: jid, account: account, error: nil, addRequest: nil)

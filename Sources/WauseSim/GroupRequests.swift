@@ -1,8 +1,9 @@
 import WauseBinary
+import WauseProtocol
 import WauseSupport
 
-/// The `w:g2` iqs of a logged-in device (whatsmeow group.go; Baileys groups.ts; PM §7.2, C.1,
-/// C.4), answered from the server's groups (`GroupOperations`):
+/// The `w:g2` iqs of a logged-in device (whatsmeow group.go; Baileys groups.ts), read with `GroupStanzas.Request` and answered from the server's groups
+/// (`GroupOperations`) with `GroupStanzas.Group`/`Participant` nodes:
 ///
 /// | to | type | child | answer |
 /// |---|---|---|---|
@@ -15,91 +16,48 @@ import WauseSupport
 /// | group | set | `<subject>text</subject>` · `<description id [prev]><body/></description>` or `delete="true"` | result; 406 empty or too long, 409 stale `prev`, 401 locked group and not an admin |
 /// | group | get / set | `<invite/>` | `<invite code/>` (set: a new code, the old one is gone); 401 not an admin |
 /// | group | set | `<announcement/>` `<not_announcement/>` `<locked/>` `<unlocked/>` | result; 401 not an admin |
+/// | group | set | `<accept code expiration admin/>` (an invitation message's code) | result; 404 unknown or not theirs, 410 expired, 409 already a member |
 extension ChatEndpoint {
     func groupRequest(_ node: Node, id: String, device: SimDevice) throws -> DeviceRequests.Reply? {
         guard let account = try state.account(phone: device.phone) else { return nil }
         let groups = router.groups
-        let to = MessageRouter.jid(node, "to")
-        guard let to, to.server == .group else { return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request")) }
-        let set = node[attribute: "type"] == "set"
-        guard let child = node.children.first else { return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request")) }
-        do throws(GroupFailure) {
-            if to.user.isEmpty {
-                return .answer(try serverGroupRequest(child, set: set, id: id, account: account, device: device, groups: groups))
-            }
-            let group = to.user
-            switch (set, child.tag) {
-            case (false, "query"):
-                return .answer(ChatEndpoint.result(id, [try groups.groupNode(try groups.info(group, for: account))]))
-            case (true, "add"), (true, "remove"), (true, "promote"), (true, "demote"):
-                let action = GroupOperations.MembershipAction(rawValue: child.tag)!
-                let jids = child.children("participant").compactMap { MessageRouter.jid($0, "jid") }
-                guard !jids.isEmpty else { throw GroupFailure.badRequest }
-                let (updated, outcomes) = try groups.updateParticipants(group, by: account, action: action, participants: jids)
-                return .answer(ChatEndpoint.result(id, [Node(tag: child.tag, children: outcomes.map { groups.outcomeNode($0, in: updated) })]))
-            case (true, "subject"):
-                guard let text = child.text ?? child.bytes.flatMap({ String(validating: $0, as: UTF8.self) }) else { throw GroupFailure.notAcceptable }
-                _ = try groups.setSubject(group, by: account, subject: text)
-                return .answer(ChatEndpoint.result(id))
-            case (true, "description"):
-                let delete = child[attribute: "delete"] == "true" || child.child("delete") != nil
-                var topic: String?
-                if !delete {
-                    guard let body = child.child("body"), let text = body.text ?? body.bytes.flatMap({ String(validating: $0, as: UTF8.self) })
-                    else { throw GroupFailure.badRequest }
-                    topic = text
-                }
-                _ = try groups.setTopic(group, by: account, topic: topic, topicID: child[attribute: "id"], previous: child[attribute: "prev"])
-                return .answer(ChatEndpoint.result(id))
-            case (_, "invite"):
-                let code = try groups.inviteCode(group, by: account, reset: set)
-                return .answer(ChatEndpoint.result(id, [Node(tag: "invite", attributes: ["code": .text(code)])]))
-            case (true, "announcement"), (true, "not_announcement"), (true, "locked"), (true, "unlocked"):
-                _ = try groups.apply(GroupOperations.Setting(rawValue: child.tag)!, to: group, by: account)
-                return .answer(ChatEndpoint.result(id))
-            default:
-                return .answer(ChatEndpoint.error(id, code: 501, text: "feature-not-implemented"))
-            }
+        let request: GroupStanzas.Request
+        do throws(GroupStanzas.RequestError) {
+            request = try GroupStanzas.Request(parsing: node)
         } catch {
-            logger.debug("\(device.jid): w:g2 \(child.tag) to \(to) refused \(error.code)")
+            logger.debug("\(device.jid): w:g2 \(node.children.first?.tag ?? "-") unreadable \(error.code)")
+            return .answer(ChatEndpoint.error(id, code: error.code, text: error.text))
+        }
+        do throws(GroupFailure) {
+            return .answer(try answer(request, id: id, account: account, groups: groups))
+        } catch {
+            logger.debug("\(device.jid): w:g2 \(node.children.first?.tag ?? "-") to \(MessageRouter.jid(node, "to")?.description ?? "-") refused \(error.code)")
             return .answer(ChatEndpoint.error(id, code: error.code, text: error.text))
         }
     }
 
-    /// The iqs addressed to `@g.us` itself.
-    private func serverGroupRequest(_ child: Node, set: Bool, id: String, account: SimAccount, device: SimDevice, groups: GroupOperations)
-        throws(GroupFailure) -> Node
-    {
-        switch (set, child.tag) {
-        case (true, "create"):
-            guard let subject = child[attribute: "subject"] else { throw .notAcceptable }
-            var jids: [JID] = []
-            for participant in child.children("participant") {
-                guard let jid = MessageRouter.jid(participant, "jid") else { throw .badRequest }
-                if !jids.contains(where: { $0.user == jid.user && $0.server == jid.server }) { jids.append(jid) }
-            }
+    private func answer(_ request: GroupStanzas.Request, id: String, account: SimAccount, groups: GroupOperations) throws(GroupFailure) -> Node {
+        switch request {
+        case .create(let subject, let key, let jids):
             // A group is LID-addressed when its creator names the members by LID (today's clients do); else by phone number.
             let mode: SimGroup.AddressingMode = !jids.isEmpty && jids.allSatisfy({ $0.server == .lid }) ? .lid : .pn
-            let (group, outcomes) = try groups.create(by: account, subject: subject, participants: jids, key: child[attribute: "key"],
-                                                      addressingMode: mode)
-            let node = try groups.groupNode(group)
-            let refused = outcomes.filter { $0.error != nil }.map { groups.outcomeNode($0, in: group) }
-            return ChatEndpoint.result(id, [Node(tag: "group", attributes: node.attributes, children: node.children + refused)])
-        case (false, "participating"):
+            let (group, outcomes) = try groups.create(by: account, subject: subject, participants: jids, key: key, addressingMode: mode)
+            let refused = outcomes.filter { $0.error != nil }.map { groups.outcome($0, in: group) }
+            return ChatEndpoint.result(id, [try groups.described(group).node(extra: refused)])
+        case .participating:
             let mine: [SimGroup]
             do { mine = try state.groups(of: account.phone) } catch { throw GroupFailure(code: 500, text: "internal-server-error") }
             var nodes: [Node] = []
             for group in mine { nodes.append(try groups.groupNode(group)) }
             return ChatEndpoint.result(id, [Node(tag: "groups", children: nodes)])
-        case (_, "invite"):
-            guard let code = child[attribute: "code"] else { throw .badRequest }
-            if !set { return ChatEndpoint.result(id, [try groups.groupNode(try groups.preview(code: code))]) }
+        case .preview(let code):
+            return ChatEndpoint.result(id, [try groups.groupNode(try groups.preview(code: code))])
+        case .join(let code):
             let group = try groups.join(code: code, by: account)
             return ChatEndpoint.result(id, [Node(tag: "group", attributes: ["jid": .jid(group.jid)])])
-        case (true, "leave"):
+        case .leave(let jids):
             var left: [Node] = []
-            for entry in child.children("group") {
-                guard let jid = MessageRouter.jid(entry, "id") else { throw .badRequest }
+            for jid in jids {
                 do {
                     _ = try groups.leave(jid.user, by: account)
                     left.append(Node(tag: "group", attributes: ["id": .jid(jid)]))
@@ -107,14 +65,32 @@ extension ChatEndpoint {
                     left.append(Node(tag: "group", attributes: ["id": .jid(jid), "error": .text(String(error.code))]))
                 }
             }
-            guard !left.isEmpty else { throw .badRequest }
             // One group asked and refused: the iq fails with that code, as whatsmeow LeaveGroup expects.
             if left.count == 1, let code = left[0][attribute: "error"].flatMap(Int.init) {
                 throw code == 404 ? .noGroup : code == 403 ? .notInGroup : GroupFailure(code: code, text: "error")
             }
             return ChatEndpoint.result(id, [Node(tag: "leave", children: left)])
-        default:
-            throw GroupFailure(code: 501, text: "feature-not-implemented")
+        case .info(let group):
+            return ChatEndpoint.result(id, [try groups.groupNode(try groups.info(group.user, for: account))])
+        case .updateParticipants(let group, let tag, let jids):
+            let action = GroupOperations.MembershipAction(rawValue: tag)!
+            let (updated, outcomes) = try groups.updateParticipants(group.user, by: account, action: action, participants: jids)
+            return ChatEndpoint.result(id, [Node(tag: tag, children: outcomes.map { groups.outcome($0, in: updated).node })])
+        case .subject(let group, let name):
+            _ = try groups.setSubject(group.user, by: account, subject: name)
+            return ChatEndpoint.result(id)
+        case .description(let group, let topic, let topicID, let previous):
+            _ = try groups.setTopic(group.user, by: account, topic: topic, topicID: topicID, previous: previous)
+            return ChatEndpoint.result(id)
+        case .inviteCode(let group, let reset):
+            let code = try groups.inviteCode(group.user, by: account, reset: reset)
+            return ChatEndpoint.result(id, [Node(tag: "invite", attributes: ["code": .text(code)])])
+        case .accept(let group, let code, _, _):
+            _ = try groups.accept(group.user, code: code, by: account)
+            return ChatEndpoint.result(id)
+        case .setting(let group, let name):
+            _ = try groups.apply(GroupOperations.Setting(rawValue: name)!, to: group.user, by: account)
+            return ChatEndpoint.result(id)
         }
     }
 }

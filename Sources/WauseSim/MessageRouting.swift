@@ -76,7 +76,7 @@ final class MessageRouter: Sendable {
     /// the sender, and `recipient` (the chat) when it goes to the sender's own other devices.
     static func delivered(id: String, t: Int64, type: String, sender: SimEndpoint, form: JID.Server, ownDeviceChat: JID?,
                           edit: String? = nil, category: String? = nil, encrypted: [MessageEnvelope.Encrypted],
-                          deviceIdentity: [UInt8]? = nil) -> Node {
+                          deviceIdentity: [UInt8]? = nil, peerRecipientPhone: JID? = nil) -> Node {
         var envelope = MessageEnvelope(id: id, type: type, from: sender.jid(form), t: t, notify: sender.account.pushName, edit: edit,
                                        category: category, encrypted: encrypted, deviceIdentity: deviceIdentity)
         if form == .lid {
@@ -84,7 +84,11 @@ final class MessageRouter: Sendable {
         } else {
             envelope.senderLID = JID(user: sender.account.lid, server: .lid)
         }
-        if let chat = ownDeviceChat { envelope.recipient = JID(user: chat.user, server: chat.server) }
+        if let chat = ownDeviceChat {
+            envelope.recipient = JID(user: chat.user, server: chat.server)
+            // A LID chat's phone number, as the sender gave it (whatsmeow message.go parseMessageSource RecipientAlt).
+            if chat.server == .lid { envelope.peerRecipientPhone = peerRecipientPhone }
+        }
         return envelope.node
     }
 
@@ -135,7 +139,8 @@ final class MessageRouter: Sendable {
                                             node: MessageRouter.delivered(id: id, t: t, type: type, sender: sender, form: target.device.server,
                                                                           ownDeviceChat: own ? chat : nil, edit: message.edit,
                                                                           category: message.category, encrypted: [target.encrypted],
-                                                                          deviceIdentity: identity)))
+                                                                          deviceIdentity: identity,
+                                                                          peerRecipientPhone: own ? message.peerRecipientPhone : nil)))
             }
         } else if let enc = message.encrypted.first {
             // A retry resend (whatsmeow retry.go handleRetryReceipt): to the one device in `to`, with the original `t`.

@@ -381,6 +381,8 @@ extension SimState {
                     "text": JSONValue(row["text"].text), "push_name": JSONValue(row["push_name"].text),
                     "author": JSONValue(row["author"].text),
                     "timestamp": .string(ISO8601.string(fromUnixMilliseconds: (row["timestamp"].integer ?? 0) * 1000)),
+                    // PhoneMedia.describe's object, null for text.
+                    "media": row["media"].text.flatMap { try? JSONValue.parse(bytes: Array($0.utf8)) } ?? .null,
                 ]
             }
         }

@@ -13,7 +13,7 @@ import Foundation
 #endif
 
 /// The virtual phones as group members, with Signal sender keys (whatsmeow send.go sendGroup,
-/// message.go decryptGroupMsg; PM §3.6, C.3):
+/// message.go decryptGroupMsg):
 ///
 /// - Receiving: the pairwise part (`pkmsg`/`msg`) carries the sender's
 ///   SenderKeyDistributionMessage, processed under (group, sender device); then the `skmsg`
@@ -54,7 +54,9 @@ extension VirtualPhones {
                 do {
                     switch enc[attribute: "type"] {
                     case "pkmsg", "msg":
-                        let cipher = SessionCipher(address: address, store: store, random: random)
+                        // The pairwise session by LID, as for 1:1 (PhoneSignalStore.sessionAddress); the sender key stays named as sent.
+                        let cipher = SessionCipher(address: store.sessionAddress(for: sender, lid: senderAccount?.lid), store: store,
+                                                   random: random)
                         let padded = enc[attribute: "type"] == "pkmsg" ? try cipher.decrypt(try PreKeySignalMessage(serialized: bytes))
                             : try cipher.decrypt(try SignalMessage(serialized: bytes))
                         let message = try WAWebProtobufsE2E_Message(serializedBytes: try MessageFormat.unpad(padded))

@@ -37,7 +37,7 @@ extension VirtualPhones {
             extended.contextInfo.forwardingScore = 1
         }
         message.extendedTextMessage = extended
-        return try send(from: account, to: chat, message: message)
+        return try send(from: account, to: chat, message: message, stanzaType: "text", autoReply: false)
     }
 
     /// A reaction (ReactionMessage: key of the message reacted to, the emoji, empty to remove,
@@ -52,7 +52,7 @@ extension VirtualPhones {
         reaction.text = emoji
         reaction.senderTimestampMs = environment.now().milliseconds
         message.reactionMessage = reaction
-        let sent = try send(from: account, to: target.chat, message: message)
+        let sent = try send(from: account, to: target.chat, message: message, stanzaType: "reaction", autoReply: false)
         return (sent.id, sent.t, target.chat)
     }
 }

@@ -1,3 +1,4 @@
+import WauseBinary
 import WauseCrypto
 import WauseSignal
 import WauseSQLite
@@ -106,6 +107,25 @@ final class PhoneSignalStore: SessionStore, PreKeyStore, SignedPreKeyStore, Iden
 
     func storeSignedPreKey(_ record: SignedPreKeyRecord) throws {
         throw WauseError(.internal, "a virtual phone keeps one signed prekey")
+    }
+
+    // MARK: Sessions by LID
+
+    /// Where the phone keeps its session with `device` (whatsmeow message.go decryptMessages and
+    /// send.go encryptMessageForDevices use the LID as the encryption identity): under the LID
+    /// address of the device when the user's LID is given, else under the address as named. A
+    /// session kept under the phone-number address moves over the first time (whatsmeow store
+    /// MigratePNToLID), so one session serves the peer whichever form a message uses.
+    func sessionAddress(for device: JID, lid: String?) -> SignalAddress {
+        let named = SignalAddress(user: device.user, device: device.device, server: device.server.rawValue)
+        guard device.server == .whatsApp, let lid else { return named }
+        let address = SignalAddress(user: lid, device: device.device, server: JID.Server.lid.rawValue)
+        if (try? hasSession(for: address)) != true, let old = try? loadSession(for: named), old.currentState != nil {
+            try? storeSession(old, for: address)
+            if let known = try? identity(for: named), (try? identity(for: address)) ?? nil == nil { identities[address] = known }
+            try? deleteSession(for: named)
+        }
+        return address
     }
 
     // MARK: IdentityKeyStore

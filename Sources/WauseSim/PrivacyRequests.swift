@@ -1,6 +1,7 @@
 import WauseBinary
 import WauseSupport
 import WauseCrypto
+import WauseProtocol
 
 /// The `privacy` iqs of a logged-in device, as whatsmeow sends them:
 ///
@@ -32,37 +33,66 @@ extension ChatEndpoint {
         case "set":
             guard let tokens = node.child("tokens") else { return nil }
             guard let issuer = try state.account(phone: device.phone) else { return nil }
-            var issued: [(holder: SimAccount, jid: JID, token: [UInt8], t: String)] = []
+            var requests: [(jid: JID, t: Int64)] = []
             for request in tokens.children {
                 guard request.tag == "token", request[attribute: "type"] == "trusted_contact",
-                    let jid = MessageRouter.jid(request, "jid"), let t = request[attribute: "t"], Int64(t) != nil
+                    let jid = MessageRouter.jid(request, "jid"), let t = request[attribute: "t"].flatMap(Int64.init)
                 else { return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request")) }
-                guard let holder = try state.account(jid: JID(user: jid.user, server: jid.server)), holder.phone != issuer.phone else {
-                    logger.debug("\(device.jid): privacy token for \(jid) skipped (no such user)")
-                    continue
-                }
-                let token = environment.randomBytes(32)
-                try state.storePrivacyToken(issuer: issuer.phone, holder: holder.phone, token: token, t: Int64(t)!)
-                issued.append((holder, JID(user: jid.user, server: jid.server), token, t))
+                requests.append((JID(user: jid.user, server: jid.server), t))
             }
-            let connections = self.connections, environment = self.environment, grants = issued
-            return .answerThen(ChatEndpoint.result(id)) {
-                for grant in grants {
-                    let notification = Node(tag: "notification", attributes: [
-                        "from": .jid(JID(user: issuer.phone, server: .whatsApp)),
-                        "sender_lid": .jid(JID(user: issuer.lid, server: .lid)),
-                        "id": .text(Hex.encode(environment.randomBytes(8)).uppercased()), "type": "privacy_token",
-                        "t": .text(String(environment.now().seconds)),
-                    ], children: [Node(tag: "tokens", children: [
-                        Node(tag: "token", attributes: ["jid": .jid(grant.jid), "t": .text(grant.t), "type": "trusted_contact"],
-                             bytes: grant.token),
-                    ])])
-                    for link in connections.allLinks where link.phone == grant.holder.phone { link.sendNow(notification) }
-                }
+            var issued: [MessageRouter.IssuedToken] = []
+            for request in requests {
+                if let grant = try router.storePrivacyToken(issuer: issuer, holder: request.jid, t: request.t) { issued.append(grant) }
             }
+            let router = self.router, grants = issued
+            return .answerThen(ChatEndpoint.result(id)) { router.announce(grants) }
         default:
             return nil
         }
+    }
+}
+
+extension MessageRouter {
+    /// A token made for `holder` (the user JID the issuer named), to be announced to its devices.
+    struct IssuedToken: Sendable {
+        let issuer: SimAccount
+        let holder: SimAccount
+        let holderJID: JID
+        let token: [UInt8]
+        let t: Int64
+    }
+
+    /// Makes and keeps a token `issuer` issues to the user `holder` names (either addressing
+    /// form); nil for an unknown user or the issuer itself (skipped, as the server does).
+    func storePrivacyToken(issuer: SimAccount, holder jid: JID, t: Int64) throws(WauseError) -> IssuedToken? {
+        guard let holder = try state.account(jid: JID(user: jid.user, server: jid.server)), holder.phone != issuer.phone else {
+            logger.debug("\(issuer.phone): privacy token for \(jid) skipped (no such user)")
+            return nil
+        }
+        let token = environment.randomBytes(32)
+        try state.storePrivacyToken(issuer: issuer.phone, holder: holder.phone, token: token, t: t)
+        return IssuedToken(issuer: issuer, holder: holder, holderJID: JID(user: jid.user, server: jid.server), token: token, t: t)
+    }
+
+    /// Hands each token to its holder's connected devices (PrivacyTokens.notification: `from` the
+    /// issuer's phone JID with its `sender_lid`).
+    func announce(_ grants: [IssuedToken]) {
+        for grant in grants {
+            let notification = PrivacyTokens.notification(
+                id: Hex.encode(environment.randomBytes(8)).uppercased(), issuer: JID(user: grant.issuer.phone, server: .whatsApp),
+                issuerLID: JID(user: grant.issuer.lid, server: .lid), holder: grant.holderJID, token: grant.token, tokenT: grant.t,
+                t: environment.now().seconds)
+            for link in connections.allLinks where link.phone == grant.holder.phone { link.sendNow(notification) }
+        }
+    }
+
+    /// A virtual phone issues its token to `holder` now, as a phone does after a 1:1 send or on a
+    /// chat action (whatsmeow tctoken.go shouldSendTCTokenInChatAction, issuePrivacyToken).
+    @discardableResult
+    func issuePrivacyToken(from issuer: SimAccount, to holder: JID) throws(WauseError) -> IssuedToken? {
+        guard let grant = try storePrivacyToken(issuer: issuer, holder: holder, t: environment.now().seconds) else { return nil }
+        announce([grant])
+        return grant
     }
 }
 
@@ -103,7 +133,8 @@ extension MessageRouter {
             recipient.phone != sender.account.phone
         else { return true }
         if try state.contacts(of: sender.account).contains(recipient.phone) { return true }
-        guard let carried = node.child("tctoken")?.bytes, let issued = try state.privacyToken(issuer: recipient.phone, holder: sender.account.phone)
+        guard let carried = try? MessageEnvelope(parsing: node).privacyToken,
+            let issued = try state.privacyToken(issuer: recipient.phone, holder: sender.account.phone)
         else { return false }
         return carried == issued.token
     }

@@ -5,6 +5,8 @@ import WauseSupport
 public struct SimSettings: Sendable, Equatable {
     public var port: Int = 8791
     public var adminPort: Int = 8792
+    /// `--media-port`: the HTTPS media endpoint (`MediaServer`); 0 (the default) picks a free port.
+    public var mediaPort: Int = 0
     public var dataDirectory: String
     public var rootKeyFile: String?
     /// `--require-privacy-token`: a first 1:1 message without the recipient's privacy token is
@@ -23,11 +25,13 @@ public enum SimCommandLine {
     public static let usage = """
         wause-sim — a local WhatsApp-compatible server with scriptable virtual phones.
 
-        Usage: wause-sim --data-dir DIR [--port 8791] [--admin-port 8792] [--root-key-file FILE]
-                 [--require-privacy-token]
+        Usage: wause-sim --data-dir DIR [--port 8791] [--admin-port 8792] [--media-port 0]
+                 [--root-key-file FILE] [--require-privacy-token]
 
           --port N            WebSocket port (ws://127.0.0.1:N/ws/chat); 0 picks a free port
           --admin-port N      admin HTTP API port (http://127.0.0.1:N); 0 picks a free port
+          --media-port N      HTTPS media port (https://127.0.0.1:N, its CA in DIR/media-ca.pem);
+                              0 (the default) picks a free port
           --data-dir DIR      state (accounts, devices) lives here; created if missing
           --root-key-file F   the certificate root's 32-byte private key as 64 hex characters
                               (default: DIR/root.key, created on first start)
@@ -35,7 +39,8 @@ public enum SimCommandLine {
                               refuse (ack error 463) a first 1:1 message to someone who
                               issued the sender no privacy token (tctoken)
 
-        At start it prints, one per line: root_public_key=<hex>, ws_url=<url>, admin_url=<url>.
+        At start it prints, one per line: root_public_key=<hex>, ws_url=<url>, admin_url=<url>,
+        media_url=<url>.
 
         """
 
@@ -44,7 +49,7 @@ public enum SimCommandLine {
         let requirePrivacyToken = arguments.contains("--require-privacy-token")
         let arguments = arguments.filter { $0 != "--require-privacy-token" }
         let values: [String: String]
-        switch LongOptions.parse(arguments, valued: ["port", "admin-port", "data-dir", "root-key-file"],
+        switch LongOptions.parse(arguments, valued: ["port", "admin-port", "media-port", "data-dir", "root-key-file"],
                                  flags: ["--help": "help", "-h": "help"]) {
         case .flag: return .exit(code: 0, output: usage)
         case .failure(let message, let showUsage): return .exit(code: 2, output: message + "\n" + (showUsage ? "\n" + usage : ""))
@@ -54,7 +59,8 @@ public enum SimCommandLine {
             return .exit(code: 2, output: "--data-dir is required\n\n" + usage)
         }
         var settings = SimSettings(dataDirectory: dataDirectory)
-        for (name, keyPath) in [("port", \SimSettings.port), ("admin-port", \SimSettings.adminPort)] {
+        for (name, keyPath) in [("port", \SimSettings.port), ("admin-port", \SimSettings.adminPort),
+                                 ("media-port", \SimSettings.mediaPort)] {
             if let text = values[name] {
                 guard let number = Int(text), (0...65535).contains(number) else { return .exit(code: 2, output: "--\(name) must be 0–65535\n") }
                 settings[keyPath: keyPath] = number

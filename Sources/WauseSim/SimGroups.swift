@@ -47,44 +47,40 @@ struct SimGroup: Sendable, Equatable {
         addressingMode == .lid ? JID(user: account.lid, server: .lid) : JID(user: account.phone, server: .whatsApp)
     }
 
-    /// `<participant jid [type] [phone_number | lid]/>` (whatsmeow group.go parseParticipant).
-    func participantNode(_ account: SimAccount, role: Role?, extra: Attributes = [:], children: [Node] = []) -> Node {
-        var attributes: Attributes = ["jid": .jid(userJID(account))]
-        if let role, role != .member { attributes["type"] = .text(role.rawValue) }
-        if addressingMode == .lid {
-            attributes["phone_number"] = .jid(JID(user: account.phone, server: .whatsApp))
-        } else {
-            attributes["lid"] = .jid(JID(user: account.lid, server: .lid))
+    /// A member as the group names it: `jid` in the group's form, the other form beside it
+    /// (`phone_number` in a LID group, `lid` otherwise), the role as `type` (whatsmeow group.go
+    /// parseParticipant). `GroupStanzas.Participant.node` writes it.
+    func participant(_ account: SimAccount, role: Role?) -> GroupStanzas.Participant {
+        let admin: GroupStanzas.Admin = switch role {
+        case .admin?: .admin
+        case .superadmin?: .superadmin
+        case .member?, nil: .none
         }
-        for attribute in extra { attributes[attribute.name] = attribute.value }
-        return Node(tag: "participant", attributes: attributes, content: children.isEmpty ? .none : .nodes(children))
+        if addressingMode == .lid {
+            return GroupStanzas.Participant(jid: userJID(account), phoneNumber: JID(user: account.phone, server: .whatsApp), admin: admin)
+        }
+        return GroupStanzas.Participant(jid: userJID(account), lid: JID(user: account.lid, server: .lid), admin: admin)
     }
 
-    /// The `<group>` element of a metadata answer, a create answer and a `create` notification
-    /// (whatsmeow group.go parseGroupNode; PM §7.2 lists the attributes).
-    func node(state: SimState) throws(WauseError) -> Node {
+    /// The group as a metadata answer, a create answer and a `create` notification describe it
+    /// (`GroupStanzas.Group.node` writes the `<group>`; whatsmeow group.go parseGroupNode reads it).
+    func described(state: SimState) throws(WauseError) -> GroupStanzas.Group {
+        let pn = addressingMode == .lid
         let creatorAccount = try state.account(phone: creator)
-        var attributes: Attributes = [
-            "id": .text(id), "subject": .text(subject), "s_t": .text(String(subjectTime)), "creation": .text(String(creation)),
-            "size": .text(String(members.count)), "addressing_mode": .text(addressingMode.rawValue), "p_v_id": .text(String(version)),
-        ]
-        if let creatorAccount {
-            attributes["creator"] = .jid(userJID(creatorAccount))
-            if addressingMode == .lid { attributes["creator_pn"] = .jid(JID(user: creatorAccount.phone, server: .whatsApp)) }
-        }
-        if let subjectOwner, let owner = try state.account(phone: subjectOwner) {
-            attributes["s_o"] = .jid(userJID(owner))
-            if addressingMode == .lid { attributes["s_o_pn"] = .jid(JID(user: owner.phone, server: .whatsApp)) }
-        }
-        var children = members.map { participantNode($0.account, role: $0.role) }
-        if let topic, let topicID {
-            var topicAttributes: Attributes = ["id": .text(topicID), "t": .text(String(topicTime ?? creation))]
-            if let topicOwner, let owner = try state.account(phone: topicOwner) { topicAttributes["participant"] = .jid(userJID(owner)) }
-            children.append(Node(tag: "description", attributes: topicAttributes, children: [Node(tag: "body", bytes: Array(topic.utf8))]))
-        }
-        if announce { children.append(Node(tag: "announcement")) }
-        if locked { children.append(Node(tag: "locked")) }
-        return Node(tag: "group", attributes: attributes, children: children)
+        let subjectAccount = try subjectOwner.flatMap { (phone) throws(WauseError) in try state.account(phone: phone) }
+        let topicAccount = try topicOwner.flatMap { (phone) throws(WauseError) in try state.account(phone: phone) }
+        return GroupStanzas.Group(
+            jid: jid, name: subject, topic: topic, topicID: topicID,
+            owner: creatorAccount.map(userJID), creation: creation, addressingMode: addressingMode.rawValue, announce: announce,
+            locked: locked, participants: members.map { participant($0.account, role: $0.role) }, subjectTime: subjectTime,
+            subjectOwner: subjectAccount.map(userJID), subjectOwnerPN: pn ? subjectAccount.map { JID(user: $0.phone, server: .whatsApp) } : nil,
+            ownerPN: pn ? creatorAccount.map { JID(user: $0.phone, server: .whatsApp) } : nil,
+            topicTime: topicTime ?? creation, topicSetter: topicAccount.map(userJID), participantVersion: version)
+    }
+
+    /// The `<group>` element (see `described(state:)`).
+    func node(state: SimState) throws(WauseError) -> Node {
+        try described(state: state).node()
     }
 }
 
@@ -135,6 +131,46 @@ extension SimGroup {
         -- The sending member's JID for a group message (null for 1:1).
         ALTER TABLE inbox ADD COLUMN author TEXT;
         """
+}
+
+extension SimGroup {
+    /// The invitations made for refused adds (a 403 with `<add_request code expiration>`): the
+    /// invitee accepts one with `<accept code expiration admin>` (whatsmeow group.go
+    /// JoinGroupWithInvite). Written when the add is refused, used once. `group_id` names no
+    /// foreign key: a create's refusals are written before the group row is.
+    static let addRequestSchema = """
+        CREATE TABLE group_add_requests (
+            code       TEXT PRIMARY KEY,
+            group_id   TEXT NOT NULL,
+            phone      TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,  -- the invitee
+            inviter    TEXT NOT NULL,                                               -- phone
+            expiration INTEGER NOT NULL                                             -- unix seconds
+        );
+        """
+}
+
+extension SimState {
+    func saveAddRequest(code: String, group: String, phone: String, inviter: String, expiration: Int64) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.execute("INSERT INTO group_add_requests (code, group_id, phone, inviter, expiration) VALUES (?, ?, ?, ?, ?)",
+                          [.text(code), .text(group), .text(phone), .text(inviter), .integer(expiration)])
+        }
+    }
+
+    /// The invitation with `code`: (group, invitee, inviter, expiration), or nil.
+    func addRequest(code: String) throws(WauseError) -> (group: String, phone: String, inviter: String, expiration: Int64)? {
+        try database.withConnection { (c) throws(WauseError) in
+            guard let row = try c.query("SELECT * FROM group_add_requests WHERE code = ?", [.text(code)]).first,
+                  let group = row["group_id"].text, let phone = row["phone"].text, let inviter = row["inviter"].text,
+                  let expiration = row["expiration"].integer
+            else { return nil }
+            return (group, phone, inviter, expiration)
+        }
+    }
+
+    static func deleteAddRequest(_ c: SQLiteConnection, code: String) throws(WauseError) {
+        try c.execute("DELETE FROM group_add_requests WHERE code = ?", [.text(code)])
+    }
 }
 
 extension SimState {

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// wause-sim from start to exit: state, root key, the WhatsApp WebSocket endpoint, the admin API;
-/// then the three facts on stdout; then serve until SIGINT/SIGTERM.
+/// then the four facts on stdout; then serve until SIGINT/SIGTERM.
 public enum SimRunner {
     public static func main(arguments: [String]) -> Int32 {
         ProcessSupport.blockStopSignals()
@@ -34,10 +34,11 @@ public enum SimRunner {
             writeLine(2, "wause-sim: \(error.message)\n")
             return 1
         }
-        // Tests and scripts read these three lines; each is written (and so flushed) at once.
+        // Tests and scripts read these four lines, in this order; each is written (and so flushed) at once.
         writeLine(1, "root_public_key=\(Hex.encode(simulator.rootKey.publicKey))\n")
         writeLine(1, "ws_url=ws://127.0.0.1:\(simulator.chatPort)/ws/chat\n")
         writeLine(1, "admin_url=http://127.0.0.1:\(simulator.adminPort)\n")
+        writeLine(1, "media_url=\(simulator.media.baseURL)\n")
 
         let received = ProcessSupport.waitForStopSignal()
         logger.info("received signal \(received), shutting down")

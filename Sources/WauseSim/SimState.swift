@@ -210,6 +210,11 @@ public final class SimState: Sendable {
         """,
         // Groups (whatsmeow group.go; GroupOperations.swift).
         SimGroup.schema,
+        SimGroup.addRequestSchema,
+        // Media a phone received (PhoneMedia.swift): the inbox row's `media` object as JSON, null for text.
+        """
+        ALTER TABLE inbox ADD COLUMN media TEXT;
+        """,
     ])
 
     let database: SQLiteDatabase

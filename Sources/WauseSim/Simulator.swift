@@ -4,7 +4,7 @@ import WauseTransport
 import WauseSQLite
 import WauseSupport
 
-/// A running simulator: its state, certificate root, WhatsApp endpoint and admin API.
+/// A running simulator: its state, certificate root, WhatsApp endpoint, media host and admin API.
 public final class Simulator: Sendable {
     public let settings: SimSettings
     public let rootKey: Curve25519KeyPair
@@ -12,6 +12,8 @@ public final class Simulator: Sendable {
     public let connections: SimConnections
     let chatServer: WebSocketServer
     let admin: HTTPServer
+    /// The HTTPS media host `media_conn` names (MediaServer.swift).
+    let media: MediaServer
     /// The admin routes, callable without HTTP (tests drive them from a plain thread).
     let adminAPI: AdminAPI
     let phones: VirtualPhones
@@ -19,15 +21,20 @@ public final class Simulator: Sendable {
 
     public var chatPort: Int { chatServer.port }
     public var adminPort: Int { Int(admin.port) }
+    public var mediaPort: Int { media.port }
+    /// `https://127.0.0.1:P`, the fourth start-up line.
+    public var mediaURL: String { media.baseURL }
 
     private init(settings: SimSettings, rootKey: Curve25519KeyPair, state: SimState, connections: SimConnections,
-                 chatServer: WebSocketServer, admin: HTTPServer, adminAPI: AdminAPI, phones: VirtualPhones, logger: Logger) {
+                 chatServer: WebSocketServer, admin: HTTPServer, media: MediaServer, adminAPI: AdminAPI, phones: VirtualPhones,
+                 logger: Logger) {
         self.settings = settings
         self.rootKey = rootKey
         self.state = state
         self.connections = connections
         self.chatServer = chatServer
         self.admin = admin
+        self.media = media
         self.adminAPI = adminAPI
         self.phones = phones
         self.logger = logger
@@ -40,31 +47,45 @@ public final class Simulator: Sendable {
                                        random: environment.randomBytes)
         let state = try SimState(directory: directory, random: environment.randomBytes, clock: environment.now)
         let connections = SimConnections()
+        // The media host first: media_conn answers (ChatEndpoint) and the phones' uploads name it.
+        let mediaStore = try MediaStore(directory: directory, environment: environment)
+        let certificates = try MediaCertificates.make(now: environment.now(), random: environment.randomBytes)
+        try certificates.writeCA(to: directory + "/media-ca.pem")
+        let media = try await MediaServer.start(port: settings.mediaPort, store: mediaStore, tls: try certificates.serverContext(),
+                                                logger: logger)
         let links = PendingLinks()
         let router = MessageRouter(state: state, connections: connections, environment: environment, logger: logger,
                                    requirePrivacyToken: settings.requirePrivacyToken)
-        let phones = VirtualPhones(state: state, router: router, environment: environment, logger: logger)
+        let phones = VirtualPhones(state: state, router: router, media: media, environment: environment, logger: logger)
         router.phones = phones
-        let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, links: links, router: router,
-                                    environment: environment, logger: logger)
-        let chatServer = try await WebSocketServer.start(host: "127.0.0.1", port: settings.port, path: "/ws/chat") { connection, _ in
-            await chat.serve(connection)
+        let chatServer: WebSocketServer
+        do {
+            let chat = try ChatEndpoint(rootKey: rootKey, state: state, connections: connections, links: links, router: router,
+                                        media: media, environment: environment, logger: logger)
+            chatServer = try await WebSocketServer.start(host: "127.0.0.1", port: settings.port, path: "/ws/chat") { connection, _ in
+                await chat.serve(connection)
+            }
+        } catch {
+            await media.close()
+            throw error
         }
         let api = AdminAPI(state: state, connections: connections,
                            linking: PhoneLinking(state: state, links: links, router: router, environment: environment, logger: logger),
-                           phones: phones)
-        let admin = HTTPServer(maximumBodySize: 1024 * 1024, handler: api.handle)
+                           phones: phones, media: mediaStore)
+        // Room for a phone's media as base64 in `POST /accounts/{phone}/send` (AdminAPI+Media.swift).
+        let admin = HTTPServer(maximumBodySize: AdminAPI.maximumBodySize, handler: api.handle)
         do {
             try admin.start(host: "127.0.0.1", port: UInt16(settings.adminPort))
         } catch {
             await chatServer.close()
+            await media.close()
             throw error
         }
         let simulator = Simulator(settings: settings, rootKey: rootKey, state: state, connections: connections,
-                                  chatServer: chatServer, admin: admin, adminAPI: api, phones: phones, logger: logger)
+                                  chatServer: chatServer, admin: admin, media: media, adminAPI: api, phones: phones, logger: logger)
         // What the phones had not read when the sim last stopped.
         phones.kick()
-        logger.info("serving ws://127.0.0.1:\(chatServer.port)/ws/chat, admin http://127.0.0.1:\(admin.port), state in \(directory)")
+        logger.info("serving ws://127.0.0.1:\(chatServer.port)/ws/chat, admin http://127.0.0.1:\(admin.port), media \(media.baseURL), state in \(directory)")
         return simulator
     }
 
@@ -72,6 +93,7 @@ public final class Simulator: Sendable {
         for entry in connections.all { entry.disconnect(.shutdown) }
         await chatServer.close()
         admin.stop()
+        await media.close()
         await phones.stop()
         state.close()
     }

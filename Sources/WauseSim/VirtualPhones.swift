@@ -34,6 +34,8 @@ final class VirtualPhones: Sendable {
 
     let state: SimState
     let router: MessageRouter
+    /// Where the phones upload the media they send and read the media they receive (PhoneMedia.swift).
+    let media: MediaServer
     let environment: Environment
     let logger: Logger
     /// One Signal operation of any phone at a time: sends (admin threads) and receives (the worker).
@@ -48,9 +50,10 @@ final class VirtualPhones: Sendable {
     }
     private let worker = Mutex(Worker())
 
-    init(state: SimState, router: MessageRouter, environment: Environment, logger: Logger) {
+    init(state: SimState, router: MessageRouter, media: MediaServer, environment: Environment, logger: Logger) {
         self.state = state
         self.router = router
+        self.media = media
         self.environment = environment
         self.logger = logger
     }
@@ -126,11 +129,11 @@ final class VirtualPhones: Sendable {
         }
         let senderAccount = try state.account(jid: from)
         let fromMe = senderAccount?.phone == account.phone
-        let address = SignalAddress(user: from.user, device: from.device, server: from.server.rawValue)
         let t = message.t ?? environment.now().seconds
 
         let outcome = try signalLock.withLock { _ throws(WauseError) -> (store: PhoneSignalStore, plaintexts: [[UInt8]], duplicate: Bool, failure: String?) in
             let store = try state.phoneSignalStore(account)
+            let address = store.sessionAddress(for: from, lid: senderAccount?.lid)
             var plaintexts: [[UInt8]] = []
             var duplicate = false
             for enc in message.encrypted {
@@ -155,20 +158,24 @@ final class VirtualPhones: Sendable {
             try retry(message, from: from, seq: seq, account: account, reason: failure)
             return
         }
-        var filed: [(text: String?, chat: JID, to: JID)] = []
+        var filed: [(text: String?, chat: JID, to: JID, media: JSONValue?)] = []
         for plaintext in outcome.plaintexts {
             guard let content = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext) else {
                 logger.info("virtual phone \(account.phone): message \(id) from \(from) is not a Message protobuf")
                 continue
             }
             let own = JID(user: from.server == .lid ? account.lid : account.phone, server: from.server == .lid ? .lid : .whatsApp)
+            // Media is fetched from the store, verified and decrypted now; its caption is the row's text.
+            let described = PhoneMedia.describe(content, store: media.store)
+            let text = MessageFormat.text(of: content)?.body ?? described?.caption
             if fromMe {
                 // A copy of what one of its companions sent (whatsmeow send.go marshalMessage): filed under that chat.
                 let destination = content.hasDeviceSentMessage ? JID(content.deviceSentMessage.destinationJid) : nil
-                let chat = destination ?? message.recipient ?? own
-                filed.append((MessageFormat.text(of: content)?.body, chat, chat))
+                // A LID chat with its phone number beside it is filed under the number: one chat per contact.
+                let chat = message.peerRecipientPhone ?? destination ?? message.recipient ?? own
+                filed.append((text, chat, chat, described?.media))
             } else {
-                filed.append((MessageFormat.text(of: content)?.body, JID(user: from.user, server: from.server), own))
+                filed.append((text, JID(user: from.user, server: from.server), own, described?.media))
             }
         }
         let now = environment.now()
@@ -178,11 +185,11 @@ final class VirtualPhones: Sendable {
             for item in filed {
                 try c.execute("""
                     INSERT OR IGNORE INTO inbox (phone, message_id, from_jid, from_phone, from_me, chat, to_jid, text, push_name, timestamp,
-                                                 received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                 received_at, media)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(account.phone), .text(id), .text(from.description), SQLValue(senderAccount?.phone), SQLValue(fromMe),
                           .text(item.chat.description), .text(item.to.description), SQLValue(item.text), SQLValue(pushName), .integer(t),
-                          .time(now)])
+                          .time(now), SQLValue(item.media?.serialized)])
             }
             try state.dequeue(seq: seq, in: c)
         }
@@ -235,12 +242,25 @@ final class VirtualPhones: Sendable {
     func send(from account: SimAccount, to chat: JID, text: String, autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
         var message = WAWebProtobufsE2E_Message()
         message.conversation = text
-        return try send(from: account, to: chat, message: message, autoReply: autoReply)
+        return try send(from: account, to: chat, message: message, stanzaType: "text", autoReply: autoReply)
     }
 
-    /// `send(from:to:text:)` with any message content (quotes and reactions: PhoneReplies.swift).
-    func send(from account: SimAccount, to chat: JID, message: WAWebProtobufsE2E_Message,
-              autoReply: Bool = false) throws(WauseError) -> (id: String, t: Int64) {
+    /// The phone sends media, a location or a contact card (PhoneMedia.swift): a file is encrypted
+    /// and put in the simulator's media store first, then the message goes out as a text does,
+    /// with `type="media"` on the stanza (whatsmeow send.go getTypeFromMessage).
+    func send(from account: SimAccount, to chat: JID, media request: PhoneMedia.Request) throws(WauseError) -> (id: String, t: Int64) {
+        guard let target = try state.account(jid: chat) else {
+            throw WauseError(.notFound, "\(chat) is not on WhatsApp (no such account)")
+        }
+        guard target.phone != account.phone else { throw .invalidRequest("a phone cannot message itself here") }
+        let message = try PhoneMedia.message(for: request, store: media.store, baseURL: media.baseURL, now: environment.now(),
+                                             random: environment.randomBytes)
+        return try send(from: account, to: chat, message: message, stanzaType: "media", autoReply: false)
+    }
+
+    /// Internal, not private: quoted replies and reactions (PhoneReplies.swift) go out through it too.
+    func send(from account: SimAccount, to chat: JID, message: WAWebProtobufsE2E_Message, stanzaType: String,
+                      autoReply: Bool) throws(WauseError) -> (id: String, t: Int64) {
         guard let target = try state.account(jid: chat) else {
             throw WauseError(.notFound, "\(chat) is not on WhatsApp (no such account)")
         }
@@ -263,7 +283,7 @@ final class VirtualPhones: Sendable {
                     continue
                 }
                 stanzas.append(QueuedStanza(phone: endpoint.account.phone, device: endpoint.device, kind: .message,
-                                            node: MessageRouter.delivered(id: id, t: t, type: "text", sender: sender, form: chat.server,
+                                            node: MessageRouter.delivered(id: id, t: t, type: stanzaType, sender: sender, form: chat.server,
                                                                           ownDeviceChat: isOwn ? chat : nil, encrypted: [enc])))
             }
             guard stanzas.contains(where: { $0.phone == target.phone }) else {
@@ -276,6 +296,14 @@ final class VirtualPhones: Sendable {
                 try SimState.logMessage(c, id: id, sender: sender, chat: chat, t: t)
             }
         }
+        // whatsmeow send.go sendDM: after a 1:1 send the phone issues its token to the recipient once per 7-day
+        // bucket (tctoken.go shouldSendNewTCToken). Only where tokens matter (the reach-out rule is on): other runs
+        // keep their clients' streams free of notifications nobody needs.
+        if router.requirePrivacyToken,
+            PrivacyTokens.shouldIssue(lastIssued: try state.privacyToken(issuer: account.phone, holder: target.phone)?.t, now: t)
+        {
+            try router.issuePrivacyToken(from: account, to: chat)
+        }
         return (id, t)
     }
 
@@ -284,7 +312,7 @@ final class VirtualPhones: Sendable {
     func encrypt(_ plaintext: [UInt8], for endpoint: SimEndpoint, form: JID.Server, store: PhoneSignalStore,
                  bundle given: PreKeyBundle? = nil, count: String? = nil) throws(WauseError) -> MessageEnvelope.Encrypted? {
         let device = endpoint.jid(form)
-        let address = SignalAddress(user: device.user, device: device.device, server: form.rawValue)
+        let address = store.sessionAddress(for: device, lid: endpoint.account.lid)
         do {
             if let given {
                 try store.deleteSession(for: address)

@@ -1,6 +1,8 @@
 import Testing
 @testable import WauseCore
 import WauseSupport
+import WauseCrypto
+import WauseTestSupport
 
 /// Every catalogue method called with valid arguments on a client linked to a wause-sim phone,
 /// with messages both ways in its store (issue 11). Debug builds check each result against the
@@ -9,7 +11,8 @@ import WauseSupport
 @Suite struct EveryMethodTests {
     /// The group methods run in catalogue order on one group: created first, left last; join
     /// previews the link `whatsapp_get_group_invite_link` returned (in `inviteLink`).
-    static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil) -> JSONValue? {
+    static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil, file: String = "",
+                          fileMessageID: String? = nil) -> JSONValue? {
         switch method.name {
         case "whatsapp_create_group": ["name": "Every method", "participants": ["15550003333"]]
         case "whatsapp_get_group_info", "whatsapp_get_group_invite_link", "whatsapp_leave_group": ["group": "Every method"]
@@ -26,6 +29,10 @@ import WauseSupport
         case "whatsapp_list_messages": ["to": "15550003333"]
         case "whatsapp_search_messages": ["query": "carol"]
         case "whatsapp_sync": ["cursor": 0]
+        case "whatsapp_send_file": ["to": "15550003333", "file_path": .string(file), "caption": "every method"]
+        case "whatsapp_send_location": ["to": "15550003333", "latitude": 48.8566, "longitude": 2.3522, "name": "Paris"]
+        case "whatsapp_send_contact_card": ["to": "15550003333", "contacts": [["name": "Dora", "phone": "+15550009999"]]]
+        case "whatsapp_download_media": ["message_id": .string(fileMessageID ?? "")]
         // From the start of the log, where Carol's message is.
         case "whatsapp_wait_for_message": ["timeout": 5, "after_cursor": 0]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
@@ -46,13 +53,19 @@ import WauseSupport
         // The destructive ones last.
         let last = ["whatsapp_logout", "whatsapp_unlink"]
         let methods = alice.catalogue.methods.filter { !last.contains($0.name) } + last.compactMap(alice.catalogue.method(named:))
-        var inviteLink: String?
+        var inviteLink: String?, fileMessageID: String?
+        // A file in the system temporary directory, one of the default media directories.
+        let folder = TemporaryDirectory(prefix: "wause-every-method")
+        let file = folder.path + "/every.pdf"
+        try MediaEngineTests.write(Array("%PDF-1.4\n".utf8) + SystemRandom.bytes(3000), to: file)
         for method in methods {
-            let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink), "no arguments for \(method.name)")
+            let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink, file: file, fileMessageID: fileMessageID),
+                                         "no arguments for \(method.name)")
             switch await alice.call(method.name, arguments) {
             case .success(let result):
                 try MethodCatalogue.checkResult(result, of: method)
                 if method.name == "whatsapp_get_group_invite_link" { inviteLink = result["invite_link"]?.stringValue }
+                if method.name == "whatsapp_send_file" { fileMessageID = result["message_id"]?.stringValue }
                 if method.name == "whatsapp_wait_for_message" {
                     #expect(result["message"]?["body"] == "hi from carol")
                     #expect(result["message"]?["identity_changed"] != nil)

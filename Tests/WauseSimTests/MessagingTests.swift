@@ -37,6 +37,8 @@ import WauseProtocol
             config.serverURL = "ws://127.0.0.1:\(simulator.chatPort)/ws/chat"
             config.serverRootKey = simulator.rootKey.publicKey
             config.logLevel = .error
+            // The sim's media host, for the media tools (issue 13).
+            config.mediaCAFile = simulatorDirectory.path + "/media-ca.pem"
             return config
         }
 
@@ -109,7 +111,7 @@ import WauseProtocol
         let got = try await MessagingTests.received(bob, text: "hello bob")
         #expect(got.data["message"]?["id"] == .string(id))
         #expect(got.data["sender_phone"] == "15550001111")
-        // whatsmeow message.go parseMessageSource: sender_lid with the phone-addressed message, so the contact knows both.
+        // whatsmeow message.go parseMessageSource: sender_pn with the LID-addressed message, so the contact knows both.
         #expect(got.data["sender_lid"] == .string(ada.lid))
         #expect(got.data["message"]?["author"] == "Ada")
         // Bob's device answered with a delivery receipt, forwarded to Alice's device.
@@ -133,26 +135,27 @@ import WauseProtocol
         try await poll { await MessagingTests.inbox(setup.simulator, "15550001111").contains { $0["id"] == .string(id) } }
         let adaPhone = await MessagingTests.inbox(setup.simulator, "15550001111")
         #expect(adaPhone.contains { $0["id"] == .string(id) && $0["text"] == "hello bob" && $0["from_me"] == .bool(true)
-            && $0["chat"] == "15550002222@s.whatsapp.net" && $0["from"] == "15550001111:1@s.whatsapp.net" })
+            && $0["chat"] == "15550002222@s.whatsapp.net" && $0["from"] == .string("\(ada.lid):1@lid") })
         await setup.close()
     }
 
     @Test func aClientAndAVirtualPhone() async throws {
         let setup = try await Setup()
-        _ = try setup.account("15550001111", "Ada")
+        let ada = try setup.account("15550001111", "Ada")
         let carol = try setup.account("15550003333", "Carol")
         let alice = try await setup.linkedClient("15550001111")
 
-        // Client → phone: the phone decrypts, files it, and its delivery receipt comes back.
+        // Client → phone: the phone decrypts, files it, and its delivery receipt comes back. LID-first (whatsmeow send.go
+        // SendMessage): to Carol's LID, from Ada's companion's LID, with the phone number beside it.
         let sent = try await MessagingTests.send(alice, to: "15550003333", "hello carol")
         let id = try #require(sent["message_id"]?.stringValue)
         _ = try await MessagingTests.event(alice, "message.status") { $0["message_id"] == .string(id) && $0["status"] == "delivered" }
         let inbox = await MessagingTests.inbox(setup.simulator, "15550003333")
         let entry = try #require(inbox.first { $0["id"] == .string(id) })
         #expect(entry["text"] == "hello carol")
-        #expect(entry["from"] == "15550001111:1@s.whatsapp.net")
+        #expect(entry["from"] == .string("\(ada.lid):1@lid"))
         #expect(entry["from_phone"] == "15550001111")
-        #expect(entry["to"] == "15550003333@s.whatsapp.net")
+        #expect(entry["to"] == .string("\(carol.lid)@lid"))
         #expect(entry["push_name"] == "Ada")
         let cursor = try #require(entry["cursor"]?.intValue)
         let later = await admin(setup.simulator, "GET", "/accounts/15550003333/inbox?after=\(cursor)")
@@ -441,7 +444,8 @@ extension MessagingTests {
 extension MessagingTests {
     /// LID addressing (whatsmeow send.go SendMessage; message.go parseMessageSource): a companion that is not the engine (WauseSignal
     /// with an in-memory store, stanzas by hand) writes to a wause client by LID — usync and the
-    /// bundle in LID form — and the client, which knows only phone numbers, answers by number.
+    /// bundle in LID form — and the client, told the number to be asked by, answers LID-first: to the
+    /// companion's LID device, from its own LID device, with `sender_pn` beside it.
     @Test func aCompanionWritesByLIDAndIsAnsweredByPhoneNumber() async throws {
         let setup = try await Setup()
         let ada = try setup.account("15550001111", "Ada")
@@ -487,7 +491,7 @@ extension MessagingTests {
         #expect(got.data["sender_phone"] == "15550005555")
         #expect(got.data["sender_lid"] == .string(xavier.lid))
 
-        // Alice answers the number; her device sends to Xavier's devices in phone form.
+        // Alice answers the number; she knows Xavier's LID (sender_lid), so her device sends to his LID devices.
         let reply = try await MessagingTests.send(alice, to: "15550005555", "hello by number")
         var incoming = try await companion.expectNode()
         while incoming.tag != "message" {
@@ -497,10 +501,10 @@ extension MessagingTests {
             incoming = try await companion.expectNode()
         }
         #expect(incoming[attribute: "id"] == reply["message_id"]?.stringValue)
-        #expect(incoming.jid("from") == JID(user: "15550001111", device: 1, server: .whatsApp))
-        #expect(incoming.jid("sender_lid") == adaLID)
+        #expect(incoming.jid("from") == target)
+        #expect(incoming.jid("sender_pn") == JID(user: "15550001111", server: .whatsApp))
         let enc = try #require(incoming.child("enc"))
-        let from = SignalAddress(user: "15550001111", device: 1, server: "s.whatsapp.net")
+        let from = SignalAddress(user: ada.lid, device: 1, server: "lid")
         let padded = enc[attribute: "type"] == "pkmsg"
             ? try SessionCipher(address: from, store: store).decrypt(try PreKeySignalMessage(serialized: try #require(enc.bytes)))
             : try SessionCipher(address: from, store: store).decrypt(try SignalMessage(serialized: try #require(enc.bytes)))

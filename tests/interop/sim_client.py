@@ -306,11 +306,18 @@ def encode_node(node, server_jid_attributes: tuple[str, ...] = ()) -> bytes:
     token 03, which is rewritten here to the JID pair FA 00 03 that a jid-typed attribute is."""
     module = wabinary()
     encoded = module.encode_binary_node(node)
+    # The attributes come right after the list header and the tag, before any content; a node
+    # without content has the same bytes there (its list size byte aside), so the pair is
+    # located in that shell: random content (keys, ciphertext) may hold the same two bytes.
+    shell = module.encode_binary_node(module.BinaryNode(node.tag, dict(node.attrs), None))
     for name in server_jid_attributes:
         assert node.attrs.get(name) == "s.whatsapp.net", node
         bare = bytes([token(name), 0x03])
-        assert encoded.count(bare) == 1, f"cannot locate {name}=s.whatsapp.net in {encoded.hex()}"
-        encoded = encoded.replace(bare, bytes([token(name)]) + SERVER_JID_PAIR)
+        assert shell.count(bare) == 1, f"cannot locate {name}=s.whatsapp.net in {shell.hex()}"
+        at = shell.index(bare)
+        assert encoded[at:at + 2] == bare and encoded[:2] == shell[:2], f"{name}: the node's header differs from its shell's"
+        encoded = encoded[:at + 1] + SERVER_JID_PAIR + encoded[at + 2:]
+        shell = shell[:at + 1] + SERVER_JID_PAIR + shell[at + 2:]
     return encoded
 
 

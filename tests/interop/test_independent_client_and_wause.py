@@ -88,11 +88,11 @@ def wait_until(predicate, what: str):
 
 
 class Engine:
-    def __init__(self, sim: SimProcess, data_dir, account: dict):
+    def __init__(self, sim: SimProcess, data_dir, account: dict, extra: tuple[str, ...] = ()):
         self.account = account
         self.phone = account["phone"]
         self.jid = account["jid"]
-        self.server = WauseServer(data_dir, ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key])
+        self.server = WauseServer(data_dir, ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, *extra])
         self.session, _ = self.server.initialize()
         self.events = open_events(self.server, self.session)
         started = self.call("whatsapp_start_auth")
@@ -100,6 +100,9 @@ class Engine:
         answer = sim.admin("POST", f"/accounts/{self.phone}/scan", {"qr": started["qr"]})
         assert answer.status == 200, answer
         self.device_jid = answer.json()["jid"]  # PHONE:N@s.whatsapp.net
+        # The same device by LID: the engine sends 1:1 LID-first (whatsmeow send.go SendMessage).
+        self.lid_device_jid = account["lid"].split("@")[0] + ":" + self.device_jid.split(":")[1]
+        self.lid_device_jid = self.lid_device_jid.replace("@s.whatsapp.net", "@lid")
         self.events.next("account.paired")
         while self.events.next("account.connected")["data"].get("phase") != "login":
             pass
@@ -265,12 +268,15 @@ class Peer:
         """The engine's message: decrypted by python-axolotl, padding and protobuf read here, then
         our delivery receipt (whatsmeow receipt.go sendMessageReceipt). Returns (stanza, enc type, text)."""
         message = self.expect(lambda s: s.tag == "message" and s.attrs.get("id") == message_id, f"message {message_id}")
-        assert message.attrs.get("from") == engine.device_jid, message.attrs
+        # LID-first: from the engine's LID device, its phone number beside it (message.go parseMessageSource sender_pn).
+        assert message.attrs.get("from") == engine.lid_device_jid and message.attrs.get("sender_pn") == engine.jid, message.attrs
         assert message.attrs.get("type") == "text" and message.attrs.get("t", "").isdigit(), message.attrs
         encs = [child for child in message.content if child.tag == "enc"]
         assert len(encs) == 1 and encs[0].attrs.get("v") == "2", message
         kind = encs[0].attrs["type"]
-        padded = sc.decrypt_padded(self.store, message.attrs["from"], kind, encs[0].content)
+        # One session per peer device whichever form it writes from (whatsmeow message.go decryptMessages keys it by
+        # the LID; this client keys it by the engine's number, which sender_pn gives).
+        padded = sc.decrypt_padded(self.store, engine.device_jid, kind, encs[0].content)
         count = padded[-1]
         # whatsmeow message.go padMessage, as the engine writes it: 1–15 bytes, each holding the count.
         assert 1 <= count <= 15 and padded[-count:] == bytes([count]) * count, padded[-16:].hex()

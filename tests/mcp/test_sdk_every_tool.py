@@ -52,9 +52,15 @@ def linked_setup(tmp_path_factory):
         for phone, name in ((ADA, "Ada"), (CAROL, "Carol")):
             created = sim.admin("POST", "/accounts", {"phone": phone, "push_name": name})
             assert created.status == 201, created
+        # A file to send, in the one directory files may be sent from; the sim's media host trusted.
+        media_dir = tmp_path_factory.mktemp("outbox-media")
+        MEDIA_FILE["path"] = str(media_dir / "notes.pdf")
+        with open(MEDIA_FILE["path"], "wb") as handle:
+            handle.write(b"%PDF-1.4\n" + os.urandom(5000))
         # Every toolset, so that every tool the server has is listed and called.
         server = WauseServer(tmp_path_factory.mktemp("engine"),
-                             ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, "--toolsets", "all"])
+                             ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, "--toolsets", "all",
+                              "--media-ca-file", sim.media_ca_file, "--media-dirs", str(media_dir)])
         yield sim, server
     finally:
         if server is not None:
@@ -63,6 +69,8 @@ def linked_setup(tmp_path_factory):
 
 
 GROUP = "SDK group"
+# The file whatsapp_send_file sends (written by linked_setup).
+MEDIA_FILE: dict = {}
 
 
 def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: dict) -> dict:
@@ -92,6 +100,11 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         # From the start of the log: the message Carol's phone sent is there.
         "whatsapp_wait_for_message": {"timeout": 5, "after_cursor": 0},
         "whatsapp_unlink": {"clear_data": False},
+        "whatsapp_send_file": {"to": CAROL, "file_path": MEDIA_FILE.get("path", ""), "caption": "every tool"},
+        "whatsapp_send_location": {"to": CAROL, "latitude": 52.52, "longitude": 13.405, "name": "Berlin"},
+        "whatsapp_send_contact_card": {"to": CAROL, "contacts": [{"name": "Dora", "phone": "+15550009999"}]},
+        # Our own sent file: answered from the engine's copy.
+        "whatsapp_download_media": {"message_id": results.get("whatsapp_send_file", {}).get("message_id", "")},
         # Carol's phone never answers: the request stays pending for check_approvals (listed after it).
         "whatsapp_request_approval": {"to": CAROL, "action": "every tool"},
     }

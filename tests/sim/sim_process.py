@@ -4,11 +4,12 @@ Standard library only, so every venv can use it: tests/sim (the project venv) an
 tests/interop/test_sim_*.py (the interop venv, which puts this directory on sys.path).
 
 The binary comes from $WAUSE_SIM (default: this checkout's .build/debug/wause-sim). A simulator
-prints three flushed lines at start (DESIGN.md "The simulator"):
+prints four flushed lines at start (DESIGN.md "The simulator"; tests/sim/README.md):
 
     root_public_key=<64 hex>
     ws_url=ws://127.0.0.1:<port>/ws/chat
     admin_url=http://127.0.0.1:<admin port>
+    media_url=https://127.0.0.1:<media port>    (its CA in DATA_DIR/media-ca.pem)
 
 `SimProcess` blocks on reading them (with a deadline), never sleeps. Every wait has the
 deadline `WAUSE_TEST_DEADLINE` (20 s by default), against hangs, never as a timing assertion.
@@ -40,6 +41,7 @@ FACT_LINES = (
     ("root_public_key", re.compile(r"[0-9a-f]{64}")),
     ("ws_url", re.compile(r"ws://127\.0\.0\.1:(?P<port>[1-9][0-9]*)/ws/chat")),
     ("admin_url", re.compile(r"http://127\.0\.0\.1:(?P<port>[1-9][0-9]*)")),
+    ("media_url", re.compile(r"https://127\.0\.0\.1:(?P<port>[1-9][0-9]*)")),
 )
 
 
@@ -88,6 +90,10 @@ class SimProcess:
         self.admin_url: str = self.facts["admin_url"]
         self.ws_port = urlsplit(self.ws_url).port
         self.admin_port = urlsplit(self.admin_url).port
+        self.media_url: str = self.facts["media_url"]
+        self.media_port = urlsplit(self.media_url).port
+        # The media host's CA, written at each start (trust it to talk HTTPS to media_url).
+        self.media_ca_file = os.path.join(self.data_dir, "media-ca.pem")
 
     @staticmethod
     def _pump(stream, sink, mark_end: bool) -> None:

@@ -5,7 +5,8 @@ The engine creates the group (a number not on WhatsApp is reported per participa
 by name, the phones' inboxes show the group and the author; a phone's group message arrives at
 the engine with `from` the member and `chat_id` the group; the engine renames the group and the
 phones see it; a revoked invite is `not_found` with the reason; leaving makes the chat read-only
-and a further send is `not_a_participant`.
+and a further send is `not_a_participant`. A phone whose `groupadd` privacy refuses the engine is
+`invite_required` and gets the group's invitation 1:1 instead.
 
 Waits block on the event stream or poll under the deadline; nothing sleeps.
 """
@@ -68,5 +69,37 @@ def test_a_group_with_two_phones_end_to_end(make_sim, tmp_path_factory):
     assert chat["is_group"] is True and chat["is_read_only"] is True, chat
     refused = call_tool_error(server, session, "whatsapp_send_message", {"to": group, "message": "hello?"})
     assert refused["code"] == "not_a_participant", refused
+    events.stream.close()
+    stopped_cleanly(server)
+
+
+def test_a_phone_the_engine_may_not_add_gets_the_invitation(make_sim, tmp_path_factory):
+    """A phone whose `groupadd` privacy refuses the engine: the create answers 403 with an
+    `<add_request>`, the outcome is `invite_required`, and the phone receives the group's
+    invitation 1:1 (a GroupInviteMessage, filed in its inbox with the invitation's caption)."""
+    sim = make_sim()
+    account = create_account(sim, ADA, "Ada")
+    create_account(sim, BEA, "Bea")
+    create_account(sim, CID, "Cid")
+    assert sim.admin("PUT", f"/accounts/{CID}/privacy", {"groupadd": "none"}).status == 200
+    server = start_engine(tmp_path_factory, sim, extra=["--toolsets", "core,groups"])
+    session, events, _, _ = link_by_qr(sim, server, account)
+    wait_ready(server, session, events)
+
+    created = call_tool(server, session, "whatsapp_create_group", {"name": "Closed circle", "participants": [BEA, CID]})
+    outcomes = {p["phone"]: p for p in created["participants"]}
+    assert outcomes[BEA]["status"] == "added" and "invite_message_id" not in outcomes[BEA], created
+    refused = outcomes[CID]
+    assert refused["status"] == "invite_required" and refused["error_code"] == 403 and refused["invite_message_id"], created
+
+    def invitation():
+        rows = sim.admin("GET", f"/accounts/{CID}/inbox").json()["messages"]
+        return next((m for m in rows if m["id"] == refused["invite_message_id"]), None)
+    row = poll(invitation, "Cid got the invitation", server, session)
+    assert row["text"] == "Invitation to join my WhatsApp group" and row["author"] is None, row
+    # Sent 1:1 LID-first (whatsmeow send.go SendMessage): the phone files it under Ada's LID, her number beside it.
+    assert row["chat"] == account["lid"] and row["from_phone"] == ADA, row
+    members = sim.admin("GET", f"/accounts/{BEA}/groups/{created['group_id']}").json()["participants"]
+    assert {p["phone"] for p in members} == {ADA, BEA}, members
     events.stream.close()
     stopped_cleanly(server)

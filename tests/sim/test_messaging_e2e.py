@@ -82,8 +82,10 @@ def test_engine_and_virtual_phone(make_sim, tmp_path_factory):
     sent = send(server, session, CAROL, "hello carol")
     next_matching(events, "message.status", lambda d: d["message_id"] == sent["message_id"] and d["status"] == "delivered")
     entry = inbox_entry(sim, CAROL, sent["message_id"])
-    assert entry["text"] == "hello carol" and entry["from"] == f"{ADA}:1@s.whatsapp.net", entry
-    assert entry["to"] == carol["jid"] and entry["push_name"] == "Ada" and entry["from_phone"] == ADA, entry
+    # LID-first (whatsmeow send.go SendMessage): sent to Carol's LID, from Ada's companion's LID; the phone number rides along.
+    ada_lid = ada["lid"].split("@")[0]
+    assert entry["text"] == "hello carol" and entry["from"] == f"{ada_lid}:1@lid", entry
+    assert entry["to"] == carol["lid"] and entry["push_name"] == "Ada" and entry["from_phone"] == ADA, entry
 
     # Phone → engine, by phone number.
     posted = sim.admin("POST", f"/accounts/{CAROL}/send", {"to": ADA, "text": "hi from carol"})
@@ -152,20 +154,26 @@ def test_two_virtual_phones_and_a_restart_keeps_their_sessions(make_sim, tmp_pat
     assert second.status == 200, second
     entry2 = inbox_entry(again, CAROL, second.json()["message_id"])
     assert entry2["text"] == "two" and entry2["cursor"] > entry["cursor"]
-    # The session survived the restart: one record per side, no second session set up.
-    db = sqlite3.connect(f"file:{data_dir}/sim.db?mode=ro", uri=True, timeout=DEADLINE)
-    try:
-        sessions = db.execute("SELECT phone, address FROM phone_sessions ORDER BY phone").fetchall()
-    finally:
-        db.close()
-    assert sessions == [(CAROL, f"{DAVE}:0"), (DAVE, f"{CAROL}:0")], sessions
+    # The session survived the restart: one record per side, no second session set up. Each phone
+    # keeps it under the other's LID (whatsmeow: the LID is the encryption identity).
+    lids = {a["phone"]: a["lid"] for a in again.admin("GET", "/accounts").json()}
 
-    # By LID: Carol answers Dave's LID; Dave's inbox names her in the LID form.
-    dave_lid = next(a for a in again.admin("GET", "/accounts").json() if a["phone"] == DAVE)["lid"]
+    def sessions():
+        db = sqlite3.connect(f"file:{data_dir}/sim.db?mode=ro", uri=True, timeout=DEADLINE)
+        try:
+            return db.execute("SELECT phone, address FROM phone_sessions ORDER BY phone").fetchall()
+        finally:
+            db.close()
+    one_each = [(CAROL, lids[DAVE].split("@")[0] + "_1:0"), (DAVE, lids[CAROL].split("@")[0] + "_1:0")]
+    assert sessions() == one_each
+
+    # By LID: Carol answers Dave's LID; Dave's inbox names her in the LID form, and the same sessions serve it.
+    dave_lid = lids[DAVE]
     third = again.admin("POST", f"/accounts/{CAROL}/send", {"to": dave_lid, "text": "three"})
     assert third.status == 200, third
     entry3 = inbox_entry(again, DAVE, third.json()["message_id"])
     assert entry3["from"].endswith("@lid") and entry3["from_phone"] == CAROL and entry3["to"] == dave_lid, entry3
+    assert sessions() == one_each
 
 
 def test_messaging_admin_errors(sim):

@@ -167,23 +167,25 @@ def test_a_stale_device_list_is_refreshed_after_the_servers_phash_disagrees(make
     list was fetched): that send reaches only the phone, the server's ack carries a phash that
     differs from the sender's, the sender drops its cache, and the next send reaches the companion."""
     sim = make_sim()
-    create_account(sim, ADA, "Ada"), create_account(sim, BOB, "Bob")
+    create_account(sim, ADA, "Ada")
+    bob_lid = create_account(sim, BOB, "Bob")["lid"]
     alice_server, alice, _ = linked_engine(sim, tmp_path_factory, {"phone": ADA})
     bob_server, _, bob_events = linked_engine(sim, tmp_path_factory, {"phone": BOB})
     call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "first"})
     received(bob_events, "first")
 
     # Make Alice's cache stale: Bob's list without his companion (the engine keeps it 5 minutes).
+    # The send went LID-first, so the list in use is the one of Bob's LID.
     db = sqlite3.connect(f"{alice_server.data_dir}/wause.db", timeout=DEADLINE)
     try:
         with db:
             updated = db.execute("UPDATE device_lists SET devices = ? WHERE user_jid = ?",
-                                 (f'["{BOB}@s.whatsapp.net"]', f"{BOB}@s.whatsapp.net")).rowcount
+                                 (f'["{bob_lid}"]', bob_lid)).rowcount
     finally:
         db.close()
     assert updated == 1
     call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "to the phone only"})
-    assert rows(alice_server.data_dir, "SELECT count(*) FROM device_lists WHERE user_jid = ?", f"{BOB}@s.whatsapp.net") == [(0,)]
+    assert rows(alice_server.data_dir, "SELECT count(*) FROM device_lists WHERE user_jid = ?", bob_lid) == [(0,)]
     call_tool(alice_server, alice, "whatsapp_send_message", {"phone_number": BOB, "message": "third"})
     received(bob_events, "third")
     assert copies(bob_server.data_dir, "to the phone only") == []

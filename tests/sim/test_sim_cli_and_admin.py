@@ -116,8 +116,8 @@ def read_to_eof(sock: socket.socket) -> bytes:
 # Command line
 
 
-def test_prints_the_three_facts_in_order_and_serves_on_them(sim):
-    assert [line.split("=", 1)[0] for line in sim.fact_lines] == ["root_public_key", "ws_url", "admin_url"]
+def test_prints_the_four_facts_in_order_and_serves_on_them(sim):
+    assert [line.split("=", 1)[0] for line in sim.fact_lines] == ["root_public_key", "ws_url", "admin_url", "media_url"]
     assert all(line.endswith("\n") for line in sim.fact_lines)
     assert sim.ws_port != sim.admin_port
     # Both ports are live: the admin API answers, the chat endpoint upgrades to WebSocket.

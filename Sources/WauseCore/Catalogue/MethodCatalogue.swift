@@ -120,7 +120,7 @@ public struct MethodCatalogue: Sendable {
 
     /// Every area's methods, in the order `tools/list` shows them.
     public static let standard = MethodCatalogue(
-        EngineMethods.all + PairingMethods.all + HistoryMethods.all + MessagingMethods.all + GroupMethods.all
+        EngineMethods.all + PairingMethods.all + HistoryMethods.all + MessagingMethods.all + GroupMethods.all + MediaMethods.all
             + ApprovalMethods.all
     )
 

@@ -21,6 +21,8 @@ public struct MethodContext: Sendable {
     let serverLink: ServerLink
     let outbox: Outbox
     let logout: Logout
+    /// Media uploads and downloads (`whatsapp_download_media`).
+    let media: MediaTransfers
     /// Approval requests: their expiry timer and answers (Approvals/).
     let approvals: Approvals
 }

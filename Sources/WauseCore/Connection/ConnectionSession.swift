@@ -17,6 +17,7 @@ final class ConnectionSession: Sendable {
         let preKeys: PreKeys
         let deviceList: DeviceList
         let groupNotifications: GroupNotifications
+        let privacyTokens: PrivacyTokenExchange
         let makeLinkingHandlers: @Sendable () -> LinkingHandlers
     }
 
@@ -51,6 +52,7 @@ final class ConnectionSession: Sendable {
             areas.receipts.route(&router)
             areas.preKeys.route(&router)
             areas.groupNotifications.route(&router)
+            areas.privacyTokens.route(&router)
         }
         areas.deviceList.route(&router)
         self.router = router
@@ -91,8 +93,10 @@ final class ConnectionSession: Sendable {
     func handle(_ node: Node) async {
         // Messages are answered by their receipt (whatsmeow message.go handleEncryptedMessage
         // sends it after decrypting); the rest is acked at once (whatsmeow sendAck).
-        // Group notifications are acked by their handler once stored (GroupNotifications: persist before acknowledging).
-        let ackedByHandler = node.tag == "message" || (node.tag == "notification" && node[attribute: "type"] == "w:gp2" && !linking)
+        // Group notifications and privacy tokens are acked by their handler once stored (GroupNotifications,
+        // PrivacyTokenExchange: persist before acknowledging).
+        let ackedByHandler = node.tag == "message"
+            || (node.tag == "notification" && ["w:gp2", "privacy_token"].contains(node[attribute: "type"] ?? "") && !linking)
         if !ackedByHandler, let ack = Acknowledgement.ack(for: node) { try? connection.send(ack) }
         await router.handler(for: node)?(node, self)
     }

@@ -74,19 +74,23 @@ public final class WauseClient: Sendable {
         let messaging = Messaging(store: store, environment: environment, publisher: publisher)
         let deviceList = DeviceList(store: store, environment: environment)
         let preKeys = PreKeys(store: store, keys: keys, environment: environment, logger: logger)
+        let privacyTokens = PrivacyTokenExchange(store: store, environment: environment, logger: logger)
+        let media = MediaTransfers(store: store, link: serverLink, config: config, http: .live(config: config),
+                                   environment: environment, logger: logger)
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
-                            environment: environment, logger: logger, publisher: publisher)
+                            privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
                          publisher: publisher, onReady: { outbox.kick() }),
             receive: Receive(store: store, config: config, keys: keys, messaging: messaging, environment: environment, logger: logger,
-                             publisher: publisher, approvals: approvals),
+                             publisher: publisher, media: media, approvals: approvals),
             receipts: Receipts(store: store, messaging: messaging, environment: environment, logger: logger, publisher: publisher),
             preKeys: preKeys,
             deviceList: deviceList,
             groupNotifications: GroupNotifications(store: store, environment: environment, logger: logger, publisher: publisher),
+            privacyTokens: privacyTokens,
             makeLinkingHandlers: {
                 LinkingHandlers(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                 publisher: publisher)
@@ -101,7 +105,7 @@ public final class WauseClient: Sendable {
         self.connectionLoop = connectionLoop
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
-                                     logout: logout, approvals: approvals)
+                                     logout: logout, media: media, approvals: approvals)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         // Requests that ran out while the engine was closed expire now; the rest keep their time.
         approvals.schedule()

@@ -76,7 +76,8 @@ public enum EventName: String, Sendable, CaseIterable {
                     ("at", "when, ISO 8601 UTC"), ("device", "the device that sent the receipt (delivered/read)"),
                     ("reason", "why it failed (failed only)")]
         case .contactIdentityChanged:
-            return [("address", "the Signal address"), ("user", "the contact's user part"), ("device", "the device number"),
+            return [("address", "the Signal address"), ("user", "the contact's phone number (the address's user part when it is unknown)"),
+                    ("lid", "the contact's LID, or null when unknown"), ("device", "the device number"),
                     ("old_identity_key", "hex"), ("new_identity_key", "hex")]
         case .groupCreated:
             return [("group_id", "the group's JID"), ("name", "its name"), ("by", "who created it, or null"),

@@ -47,6 +47,15 @@ enum GroupMethods {
         return jids
     }
 
+    /// The privacy tokens we hold of the people being added (whatsmeow group.go ensureTCToken per participant).
+    private static func heldTokens(_ jids: [JID], context: MethodContext) throws(WauseError) -> [JID: [UInt8]] {
+        var tokens: [JID: [UInt8]] = [:]
+        for jid in jids {
+            if let token = try PrivacyTokenExchange.heldToken(for: jid, store: context.store, now: context.environment.now()) { tokens[jid] = token }
+        }
+        return tokens
+    }
+
     /// What a refused participant's error means for the caller (whatsmeow group.go
     /// UpdateGroupParticipants; the 403 answer carries an `<add_request>`: they must be invited).
     static func status(_ error: Int?, action: String) -> String {
@@ -64,12 +73,42 @@ enum GroupMethods {
             || (jid.server == .whatsApp && participant.phone == jid.user) || (jid.server == .lid && participant.lidUser == jid.user)
     }
 
-    private static func outcomeJSON(_ jid: JID, _ participant: GroupStanzas.Participant?, action: String) -> JSONValue {
+    private static func outcomeJSON(_ jid: JID, _ participant: GroupStanzas.Participant?, action: String,
+                                    invites: [String: String] = [:]) -> JSONValue {
         var outcome: JSONObject = ["jid": .string((participant?.jid ?? jid).description),
                                    "phone": JSONValue(participant?.phone ?? (jid.server == .whatsApp ? jid.user : nil)),
                                    "status": .string(status(participant?.error, action: action))]
         if let error = participant?.error { outcome["error_code"] = .int(Int64(error)) }
+        if let participant, let sent = invites[participant.jid.description] { outcome["invite_message_id"] = .string(sent) }
         return .object(outcome)
+    }
+
+    /// Someone the server would not let us add (403: their privacy settings) gets the group's
+    /// invitation 1:1, with the code and expiration of the answer's `<add_request>`, as the
+    /// phones do (whatsmeow proto waE2E GroupInviteMessage; Baileys messages.ts `groupInvite`).
+    /// The messages are queued like any send (stored first, the outbox delivers them and retries);
+    /// the result names each one's id. A participant whose chat cannot be resolved is skipped, its
+    /// outcome still `invite_required`.
+    private static func sendInvites(_ refused: [GroupStanzas.Participant], group: JID, name: String,
+                                    context: MethodContext) throws(WauseError) -> [String: String] {
+        let invitable = refused.filter { $0.error == 403 && $0.addRequestCode != nil }
+        guard !invitable.isEmpty, let account = try context.store.linkedAccount(), let own = JID(account.jid) else { return [:] }
+        let now = context.environment.now()
+        var sent: [String: String] = [:]
+        for participant in invitable {
+            guard let code = participant.addRequestCode,
+                  let contact = try? Recipients.resolve(participant.phone ?? participant.jid.description, store: context.store, now: now)
+            else { continue }
+            let message = MessageFormat.groupInvite(group: group, code: code, expiration: participant.addRequestExpiration, name: name)
+            let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: context.environment.randomBytes)
+            let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "group_invite",
+                                       body: message.groupInviteMessage.caption, quotedID: nil, timestamp: now.truncatedToSeconds,
+                                       status: .queued)
+            _ = try context.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now)
+            sent[participant.jid.description] = id
+        }
+        if !sent.isEmpty { context.outbox.kick() }
+        return sent
     }
 
     static let outcomeSchema = Schema.object([
@@ -77,6 +116,7 @@ enum GroupMethods {
         ("status", Schema.string(enumeration: ["added", "done", "invite_required", "not_on_whatsapp", "not_a_participant", "already_participant",
                                                "failed"])),
         ("error_code", Schema.integer("the server's code for a refused participant")),
+        ("invite_message_id", Schema.string("with invite_required: the id of the group invitation sent to them 1:1")),
     ], required: ["jid", "status"])
 
     private static func inviteLink(_ group: JID, reset: Bool, context: MethodContext) async throws(WauseError) -> String {
@@ -97,7 +137,7 @@ enum GroupMethods {
         description: """
             Create a group named name (1–100 characters) with participants (1–256 phone numbers, JIDs or contact names); we are its \
             owner. Returns the group's JID, each participant's outcome (added, invite_required when their privacy settings need an \
-            invite — send them invite_link —, not_on_whatsapp, failed) and the invite link.
+            invite — they are sent the group's invitation 1:1, invite_message_id —, not_on_whatsapp, failed) and the invite link.
             """,
         inputSchema: Schema.object([
             ("name", Schema.string("the group's name (1–100 characters)", minLength: 1)),
@@ -114,7 +154,8 @@ enum GroupMethods {
             let jids = try participants(arguments, range: 1...256, context: context)
             let own = try context.store.linkedAccount().map { JID(LinkedAccount.userJID($0.jid))?.user } ?? nil
             let key = MessageFormat.newMessageID(now: context.environment.now(), ownUser: own ?? "", random: context.environment.randomBytes)
-            let answer = try await Groups.query(context) { GroupStanzas.create(id: $0, subject: name, participants: jids, key: key) }
+            let tokens = try heldTokens(jids, context: context)
+            let answer = try await Groups.query(context) { GroupStanzas.create(id: $0, subject: name, participants: jids, key: key, tokens: tokens) }
             if let error = Groups.failure(answer, doing: "create group", group: nil) { throw error }
             guard let node = answer.child("group") else { throw WauseError(.internal, "the server's create answer has no <group>") }
             var group: GroupStanzas.Group
@@ -122,7 +163,8 @@ enum GroupMethods {
             let everyone = group.participants
             group.participants.removeAll { $0.error != nil }
             try context.store.saveGroup(group, isParticipant: true, now: context.environment.now())
-            let outcomes = jids.map { jid in outcomeJSON(jid, everyone.first { matches($0, jid) }, action: "create") }
+            let invites = try sendInvites(everyone, group: group.jid, name: group.name, context: context)
+            let outcomes = jids.map { jid in outcomeJSON(jid, everyone.first { matches($0, jid) }, action: "create", invites: invites) }
             let link = try? await inviteLink(group.jid, reset: false, context: context)
             return ["ok": true, "group_id": .string(group.jid.description), "name": .string(group.name), "participants": .array(outcomes),
                     "invite_link": JSONValue(link)]
@@ -213,8 +255,8 @@ enum GroupMethods {
         title: "Change a WhatsApp group's participants",
         description: """
             Add, remove, promote (make admin) or demote group participants (1–50 phone numbers, JIDs or contact names); needs admin \
-            rights. Each participant's outcome: done, invite_required (their privacy settings need an invite: send them the group's \
-            invite link), not_on_whatsapp, not_a_participant, already_participant or failed.
+            rights. Each participant's outcome: done, invite_required (their privacy settings need an invite: they are sent the \
+            group's invitation 1:1, invite_message_id), not_on_whatsapp, not_a_participant, already_participant or failed.
             """,
         inputSchema: Schema.object([
             groupArgument, ("action", Schema.string("what to do", enumeration: ["add", "remove", "promote", "demote"])),
@@ -228,10 +270,16 @@ enum GroupMethods {
             let group = try Groups.resolve(arguments["group"]?.stringValue ?? "", store: context.store)
             let action = arguments["action"]?.stringValue ?? ""
             let jids = try participants(arguments, range: 1...50, context: context)
-            let answer = try await Groups.query(context) { GroupStanzas.updateParticipants(id: $0, group: group, action: action, participants: jids) }
+            let tokens = action == "add" ? try heldTokens(jids, context: context) : [:]
+            let answer = try await Groups.query(context) {
+                GroupStanzas.updateParticipants(id: $0, group: group, action: action, participants: jids, tokens: tokens)
+            }
             if let error = Groups.failure(answer, doing: "\(action) participants of \(group)", group: group) { throw error }
             let listed = (answer.child(action)?.children("participant") ?? []).compactMap { try? GroupStanzas.Participant(parsing: $0) }
-            let outcomes = jids.map { jid in outcomeJSON(jid, listed.first { matches($0, jid) }, action: action) }
+            let invites = action == "add"
+                ? try sendInvites(listed, group: group, name: try context.store.group(jid: group.description)?.group.name ?? "", context: context)
+                : [:]
+            let outcomes = jids.map { jid in outcomeJSON(jid, listed.first { matches($0, jid) }, action: action, invites: invites) }
             _ = try? await Groups.refresh(group, context: context, doing: "group info")
             return ["ok": true, "group_id": .string(group.description), "action": .string(action), "participants": .array(outcomes)]
         }

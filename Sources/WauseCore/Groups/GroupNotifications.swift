@@ -33,47 +33,51 @@ struct GroupNotifications: Sendable {
         let groupID = group.description
         do {
             for change in node.children {
-                switch change.tag {
-                case "create":
-                    guard let described = change.child("group"), var parsed = try? GroupStanzas.Group(parsing: described) else { continue }
-                    parsed.jid = group
+                let parsed: GroupStanzas.Change
+                do { parsed = try GroupStanzas.Change(parsing: change) } catch {
+                    // A kind of change we do not follow (ephemeral settings, approvals …) is routine; a malformed one of ours is not.
+                    if GroupNotifications.followed.contains(change.tag) {
+                        logger.warning("w:gp2 \(change.tag) for \(groupID) unreadable: \(error)")
+                    } else {
+                        logger.debug("w:gp2 \(change.tag) for \(groupID) not handled")
+                    }
+                    continue
+                }
+                switch parsed {
+                case .create(var described, _):
+                    described.jid = group
                     let own = try Groups.ownJIDs(store)
-                    let member = Groups.isMember(parsed, own: own)
-                    try store.saveGroup(parsed, isParticipant: member, now: now)
-                    publisher.publish(.groupCreated, ["group_id": .string(groupID), "name": .string(parsed.name), "by": by,
-                                                      "participants": .array(parsed.participants.map { .string($0.jid.description) })])
-                case "add", "remove", "promote", "demote", "leave":
-                    let participants = change.children("participant").compactMap { try? GroupStanzas.Participant(parsing: $0) }
+                    let member = Groups.isMember(described, own: own)
+                    try store.saveGroup(described, isParticipant: member, now: now)
+                    publisher.publish(.groupCreated, ["group_id": .string(groupID), "name": .string(described.name), "by": by,
+                                                      "participants": .array(described.participants.map { .string($0.jid.description) })])
+                case .membership(let action, let participants, _, _, let reason):
                     let known = try store.group(jid: groupID) != nil
                     let own = try Groups.ownJIDs(store)
-                    try store.updateGroupParticipants(jid: groupID, action: change.tag, participants: participants, ours: own, now: now)
+                    try store.updateGroupParticipants(jid: groupID, action: action, participants: participants, ours: own, now: now)
                     publisher.publish(.groupParticipantsChanged, [
-                        "group_id": .string(groupID), "action": .string(change.tag == "leave" ? "remove" : change.tag), "by": by,
+                        "group_id": .string(groupID), "action": .string(action == "leave" ? "remove" : action), "by": by,
                         "participants": .array(participants.map { .string($0.jid.description) }),
-                        "reason": JSONValue(change[attribute: "reason"]),
+                        "reason": JSONValue(reason),
                     ])
                     let weAreIn = Groups.isMember(GroupStanzas.Group(jid: group, name: "", participants: participants), own: own)
-                    if change.tag == "remove" || change.tag == "leave", !weAreIn { try rotateOwnSenderKey(group) }
-                    if change.tag == "add", weAreIn || !known { refresh(group, session: session) }
-                case "subject":
-                    let name = change[attribute: "subject"] ?? change.text ?? ""
+                    if action == "remove" || action == "leave", !weAreIn { try rotateOwnSenderKey(group) }
+                    if action == "add", weAreIn || !known { refresh(group, session: session) }
+                case .subject(let name, _, _, _):
                     try store.updateGroup(jid: groupID, name: name, now: now)
                     publisher.publish(.groupUpdated, ["group_id": .string(groupID), "by": by, "name": .string(name)])
-                case "description":
-                    let topic = change.child("delete") != nil ? nil : change.child("body")?.text
-                    try store.updateGroup(jid: groupID, topic: .some(topic), topicID: change[attribute: "id"], now: now)
+                case .description(let topic, let topicID):
+                    try store.updateGroup(jid: groupID, topic: .some(topic), topicID: topicID, now: now)
                     publisher.publish(.groupUpdated, ["group_id": .string(groupID), "by": by, "topic": JSONValue(topic)])
-                case "announcement", "not_announcement":
+                case .setting("announcement", _), .setting("not_announcement", _):
                     try store.updateGroup(jid: groupID, announce: change.tag == "announcement", now: now)
                     publisher.publish(.groupUpdated, ["group_id": .string(groupID), "by": by, "announce": .bool(change.tag == "announcement")])
-                case "locked", "unlocked":
+                case .setting:
                     try store.updateGroup(jid: groupID, locked: change.tag == "locked", now: now)
                     publisher.publish(.groupUpdated, ["group_id": .string(groupID), "by": by, "locked": .bool(change.tag == "locked")])
-                case "invite":
-                    if let code = change[attribute: "code"] { try store.updateGroup(jid: groupID, inviteCode: code, now: now) }
+                case .invite(let code):
+                    if let code { try store.updateGroup(jid: groupID, inviteCode: code, now: now) }
                     publisher.publish(.groupUpdated, ["group_id": .string(groupID), "by": by, "invite_link_changed": true])
-                default:
-                    logger.debug("w:gp2 \(change.tag) for \(groupID) not handled")
                 }
             }
         } catch {
@@ -83,6 +87,10 @@ struct GroupNotifications: Sendable {
         }
         if let ack = Acknowledgement.ack(for: node) { try? session.connection.send(ack) }
     }
+
+    /// The changes `GroupStanzas.Change` reads.
+    static let followed: Set<String> = GroupStanzas.Change.membershipActions.union(GroupStanzas.Request.settings)
+        .union(["create", "subject", "description", "invite"])
 
     /// Someone else left or was removed: our next message goes under a new sender key.
     private func rotateOwnSenderKey(_ group: JID) throws(WauseError) {

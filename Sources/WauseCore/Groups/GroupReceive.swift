@@ -44,7 +44,7 @@ extension Receive {
                     }
                 }
                 // A retry resend carries the message itself pairwise (whatsmeow retry.go handleRetryReceipt).
-                if MessageFormat.text(of: content) != nil { plaintexts.append(plaintext) }
+                if MessageFormat.text(of: content) != nil || MediaMessage.describe(content) != nil { plaintexts.append(plaintext) }
             } catch SignalError.duplicateMessage {
                 duplicate = true
             } catch {
@@ -73,7 +73,8 @@ extension Receive {
                                    lid: String?, fromMe: Bool, sentAt: UnixTime) throws {
         let id = envelope.id
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
-        guard let (body, quotedID, type) = MessageFormat.text(of: message) else {
+        let mediaMessage = MediaMessage.describe(message)
+        guard let (body, quotedID, type) = MessageFormat.text(of: message) ?? mediaMessage.map({ ($0.body, nil, $0.type) }) else {
             logger.debug("group message \(id) carries no text; not filed")
             return
         }
@@ -85,10 +86,16 @@ extension Receive {
         // `from` is the member who wrote it, by phone number when known (one person, one JID, whichever way it came).
         let senderJID = phone.map { "\($0)@s.whatsapp.net" } ?? JID(user: sender.user, server: sender.server).description
         var record = MessageRecord(id: id, chatJID: group.description, senderJID: fromMe ? nil : senderJID, fromMe: fromMe, type: type,
-                                   body: body, quotedID: quotedID, timestamp: sentAt, status: fromMe ? .sent : nil, raw: plaintext)
+                                   body: body, quotedID: quotedID, timestamp: sentAt, hasMedia: mediaMessage?.hasFile ?? false,
+                                   status: fromMe ? .sent : nil, raw: plaintext)
         let (rowid, inserted) = try store.insertMessage(record, contactID: nil, now: now)
         guard inserted else { return }
         record.rowid = rowid
+        if let mediaMessage {
+            try store.saveMedia(rowid: rowid, mediaMessage, path: nil)
+            record.media = mediaMessage
+            if !fromMe { media?.autoDownload(rowid: rowid, messageID: id, media: mediaMessage) }
+        }
         if sender.device != 0 { try store.annotate(rowid: rowid, identityChanged: false, device: sender.description) }
         let own = try store.linkedAccount()?.jid
         let author = try store.authors(of: [record], ownPushName: config.pushName).first ?? nil

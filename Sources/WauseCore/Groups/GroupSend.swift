@@ -89,10 +89,13 @@ struct GroupSend {
         } catch {
             throw WauseError(.internal, "cannot encrypt for \(groupJID): \(error)")
         }
+        // whatsmeow send.go sendGroup: media goes as type="media", the skmsg <enc> naming its mediatype.
+        let mediaType = (try? WAWebProtobufsE2E_Message(serializedBytes: entry.payload)).flatMap(MediaMessage.encMediaType)
         var envelope = MessageEnvelope(
-            id: entry.messageID, type: "text", to: groupJID, phash: ParticipantHash.v2(allDevices), addressingMode: lidMode ? "lid" : nil,
+            id: entry.messageID, type: mediaType == nil ? "text" : "media", to: groupJID, phash: ParticipantHash.v2(allDevices),
+            addressingMode: lidMode ? "lid" : nil,
             participants: sealed.map { MessageEnvelope.Addressed(device: $0.device, encrypted: .init(type: $0.type, ciphertext: $0.ciphertext)) },
-            encrypted: [.init(type: "skmsg", ciphertext: skmsg.serialized)])
+            encrypted: [.init(type: "skmsg", ciphertext: skmsg.serialized, mediaType: mediaType)])
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
         let ack = try await connection.sendAwaitingAck(envelope.node, timeout: Outbox.ackTimeout, environment: environment)
         if let error = ack[attribute: "error"], error != "0" {

@@ -24,6 +24,9 @@ public struct MessageRecord: Sendable, Equatable {
     public var status: MessageStatus?
     public var statusReason: String?
     public var raw: [UInt8]?
+    /// What a media message says about its file (Store+Media.swift), and where the file is here.
+    var media: MediaMessage?
+    var mediaPath: String?
 
     public init(rowid: Int64 = 0, id: String, chatJID: String, senderJID: String?, fromMe: Bool, type: String, body: String,
                 quotedID: String? = nil, timestamp: UnixTime, hasMedia: Bool = false, status: MessageStatus? = nil, statusReason: String? = nil,
@@ -59,12 +62,22 @@ enum History {
         ("status", Schema.string("ours: queued, sent, delivered, read or failed", nullable: true)),
         ("quoted_message_id", Schema.string(nullable: true)),
         ("cursor", Schema.integer("position for list_messages paging")),
+        // Media messages (issue 13 "Definitions"); null for text. Not required: stored forms from before it stay valid.
+        ("media", Schema.nullable(mediaSchema)),
         // Only on a message just received (message.received, wait_for_message): Receive sets it.
         // Optional, so the stored forms without it stay valid; listing it keeps
         // additionalProperties false honest (issue 11: the official SDKs rejected it).
         ("identity_changed", Schema.boolean("received only: the sender's identity key changed (their safety number changed)")),
     ], required: ["id", "chat_id", "from", "to", "author", "from_me", "type", "body", "timestamp", "has_media", "status",
                   "quoted_message_id", "cursor"])
+
+    static let mediaSchema = Schema.object([
+        ("type", Schema.string("image, video, audio, ptt, document, sticker, location or vcard")),
+        ("mimetype", Schema.string()), ("size", Schema.integer("bytes of the file", minimum: 0)),
+        ("sha256", Schema.string("hex SHA-256 of the file")), ("file_name", Schema.string()), ("caption", Schema.string()),
+        ("width", Schema.integer(minimum: 0)), ("height", Schema.integer(minimum: 0)), ("seconds", Schema.integer(minimum: 0)),
+        ("path", Schema.string("the file on this machine, once downloaded (or sent)")),
+    ], required: ["type"])
 
     static let chatSchema = Schema.object([
         ("id", Schema.string(nullable: true)), ("name", Schema.string(nullable: true)), ("is_group", Schema.boolean()),
@@ -85,13 +98,19 @@ enum History {
             "author": JSONValue(author), "from_me": .bool(message.fromMe), "type": .string(message.type), "body": .string(message.body),
             "timestamp": .int(message.timestamp.seconds), "has_media": .bool(message.hasMedia), "status": JSONValue(message.status?.rawValue),
             "quoted_message_id": JSONValue(message.quotedID), "cursor": .int(message.rowid),
+            "media": message.media?.json(path: message.mediaPath) ?? .null,
         ]
     }
 
     static func messagesJSON(_ messages: [MessageRecord], context: MethodContext) throws(WauseError) -> [JSONValue] {
         let own = try context.store.linkedAccount()?.jid
         let authors = try context.store.authors(of: messages, ownPushName: context.config.pushName)
-        return zip(messages, authors).map { json($0, ownJID: own, author: $1) }
+        let media = try context.store.media(rowids: messages.filter { $0.type != "chat" }.map(\.rowid))
+        return zip(messages, authors).map { message, author in
+            var message = message
+            if let found = media[message.rowid] { (message.media, message.mediaPath) = found }
+            return json(message, ownJID: own, author: author)
+        }
     }
 
     static func emptyChat(_ jid: String) -> JSONValue {

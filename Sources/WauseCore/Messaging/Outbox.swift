@@ -19,7 +19,8 @@ import WauseTransport
 /// Order is kept per chat: only the oldest row of each chat may go, and the oldest of those that
 /// are due goes first. A message that cannot go out while connected is retried with backoff
 /// (`retryDelay`: 2^n s ±20 %, at most 5 min) and fails after `maximumAttempts`; a recipient that
-/// is not on WhatsApp, or the server's 463, fails it at once. Either way only that chat waits:
+/// is not on WhatsApp, or the server's 463 or 479, fails it at once (sending the same stanza again
+/// would be refused the same way: no blind retries). Either way only that chat waits:
 /// the other chats keep flowing. A send cut short by the link going down is not counted; it goes
 /// again at the next login. The policy is the outbox's own (`Failure`), not read off the public
 /// error codes.
@@ -39,12 +40,15 @@ final class Outbox: Sendable {
         case retry(String)
     }
 
-    /// The reasons of the two final failures a sender can act on, and the public error each maps
-    /// to (DESIGN.md "Errors": `not_on_whatsapp`, `reach_out_restricted`): `whatsapp_send_message`
-    /// answers with that error when its message ended failed for one of them. Both texts are made
+    /// The reasons of the final failures a sender can act on, and the public error each maps
+    /// to (DESIGN.md "Errors": `not_on_whatsapp`, `reach_out_restricted`, `stale_device_session`):
+    /// `whatsapp_send_message` answers with that error when its message ended failed for one of them. Both texts are made
     /// here and read back from the store's `status_reason`, so they are defined in one place.
     static func notOnWhatsAppReason(_ user: String) -> String { "\(user) is not on WhatsApp (no devices)" }
     static let reachOutRestrictedReason = "the server refused the message (error 463: the recipient's privacy settings do not allow it)"
+    /// The server's 479 (Baileys messages-recv.ts handleBadAck; whatsmeow reads any ack error as a failed send): a
+    /// device session the server considers out of date.
+    static let staleDeviceSessionReason = "the server refused the message (error 479: a device session is out of date)"
 
     /// A group send by an account the server does not count as a member (issue 12: `not_a_participant`).
     static func notAParticipantReason(_ group: String) -> String { "this account is not a participant of \(group)" }
@@ -54,6 +58,7 @@ final class Outbox: Sendable {
         if reason.hasPrefix("this account is not a participant of ") { return .notAParticipant }
         if reason.hasSuffix(" is not on WhatsApp (no devices)") { return .notOnWhatsApp }
         if reason == reachOutRestrictedReason { return .reachOutRestricted }
+        if reason == staleDeviceSessionReason { return .staleDeviceSession }
         return nil
     }
 
@@ -72,9 +77,12 @@ final class Outbox: Sendable {
     private let link: ServerLink
     private let messaging: Messaging
     private let deviceList: DeviceList
+    private let privacyTokens: PrivacyTokenExchange
     private let environment: Environment
     private let logger: Logger
     private let publisher: EventPublisher
+    /// Uploads a queued media message's file before it is encrypted (Media/MediaTransfers.swift).
+    private let media: MediaTransfers?
     private struct State {
         var worker: Task<Void, Never>?
         /// Another kick came while the worker ran: drain once more.
@@ -85,12 +93,14 @@ final class Outbox: Sendable {
     private let state = Mutex(State())
 
     init(store: Store, status: ConnectionStatus, link: ServerLink, messaging: Messaging, deviceList: DeviceList,
-         environment: Environment, logger: Logger, publisher: EventPublisher) {
+         privacyTokens: PrivacyTokenExchange, environment: Environment, logger: Logger, publisher: EventPublisher, media: MediaTransfers? = nil) {
         self.store = store
+        self.media = media
         self.status = status
         self.link = link
         self.messaging = messaging
         self.deviceList = deviceList
+        self.privacyTokens = privacyTokens
         self.environment = environment
         self.logger = logger
         self.publisher = publisher
@@ -141,6 +151,11 @@ final class Outbox: Sendable {
             do {
                 let ack = try await send(entry, connection: session.connection)
                 failure = try finish(entry, ack: ack)
+                if failure == nil, let peer = Outbox.tokenPeer(entry, ownJID: (try? store.linkedAccount())??.jid) {
+                    // whatsmeow sendDM: our own token follows a 1:1 send, off the send path (it ends with the connection).
+                    let connection = session.connection, privacyTokens = self.privacyTokens
+                    session.spawn { await privacyTokens.issueIfDue(to: peer, connection: connection) }
+                }
             } catch let decided as Failure {
                 failure = decided
             } catch {
@@ -174,6 +189,14 @@ final class Outbox: Sendable {
         }
     }
 
+    /// The user a sent message's chat is a 1:1 with, when that takes privacy tokens (not a group,
+    /// not our own chat).
+    static func tokenPeer(_ entry: Store.OutboxEntry, ownJID: String?) -> JID? {
+        guard let chat = JID(entry.chatJID), PrivacyTokens.applies(to: chat) else { return nil }
+        if let own = ownJID.flatMap(JID.init), own.user == chat.user { return nil }
+        return JID(user: chat.user, server: chat.server)
+    }
+
     /// Kicks the worker at `due` (replacing an earlier wake-up).
     private func wake(at due: UnixTime) {
         let environment = self.environment
@@ -191,7 +214,9 @@ final class Outbox: Sendable {
     /// the server's ack (whatsmeow send.go SendMessage, sendDM; user.go GetUserDevices).
     /// Throws `Failure` for what the outbox decides at once, other errors for an attempt that
     /// did not get through.
-    private func send(_ entry: Store.OutboxEntry, connection: ServerConnection) async throws -> Node {
+    private func send(_ queued: Store.OutboxEntry, connection: ServerConnection) async throws -> Node {
+        // A media message's file goes up first; its payload then names the upload.
+        let entry = try await media?.prepare(queued) ?? queued
         guard let account = try store.linkedAccount(), let ownDevice = JID(account.jid) else {
             throw WauseError(.whatsappNotPaired, "this device is not linked")
         }
@@ -201,13 +226,13 @@ final class Outbox: Sendable {
                 .send(entry, group: chat, connection: connection)
         }
         let ownUser = JID(user: ownDevice.user, server: .whatsApp)
-        let lists = try await deviceList.devices(of: chat.user == ownUser.user ? [ownUser] : [chat, ownUser],
-                                                 connection: connection)
+        let addressing = try await addressing(chat: chat, account: account, ownDevice: ownDevice, connection: connection)
+        let lists = addressing.lists
         var recipients: [JID] = []
         var ownDevices: [JID] = []
         for list in lists {
-            for device in list.devices where device != ownDevice {
-                if list.user.user == ownUser.user { ownDevices.append(device) } else { recipients.append(device) }
+            for device in list.devices where device != addressing.sendingDevice {
+                if list.user.user == addressing.ownUser.user { ownDevices.append(device) } else { recipients.append(device) }
             }
         }
         if chat.user == ownUser.user { recipients = ownDevices; ownDevices = [] }
@@ -219,18 +244,24 @@ final class Outbox: Sendable {
         do { message = try WAWebProtobufsE2E_Message(serializedBytes: entry.payload) } catch {
             throw Failure.permanent("the queued message is unreadable: \(error)")
         }
-        let sentCopy = MessageFormat.deviceSentCopy(of: message, chat: chat)
+        let sentCopy = MessageFormat.deviceSentCopy(of: message, chat: addressing.to)
         let reachable = recipients.filter { bundles[$0] != nil || !missing.contains($0) }
         // Copies for our own devices alone are no send: the recipient would get nothing.
         guard !reachable.isEmpty else { throw WauseError(.notConnected, "no device of \(chat.user) could be reached") }
         var sealed = try messaging.encrypt(entry.payload, for: reachable, bundles: bundles)
         sealed += try messaging.encrypt(try MessageFormat.encode(sentCopy),
                                                for: ownDevices.filter { bundles[$0] != nil || !missing.contains($0) }, bundles: bundles)
-        var envelope = MessageEnvelope(id: entry.messageID, type: "text", to: chat, participants: sealed.map { item in
-            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext))
-        })
+        // whatsmeow send.go getTypeFromMessage/getMediaTypeFromMessage: media goes as type="media" with `mediatype` on each <enc>.
+        let mediaType = MediaMessage.encMediaType(message)
+        var envelope = MessageEnvelope(id: entry.messageID, type: mediaType == nil ? "text" : "media", to: addressing.to, participants: sealed.map { item in
+            MessageEnvelope.Addressed(device: item.device, encrypted: .init(type: item.type, ciphertext: item.ciphertext, mediaType: mediaType))
+        }, peerRecipientPhone: addressing.peerRecipientPhone)
         // whatsmeow send.go sendDM, makeDeviceIdentityNode: our signed device identity goes along whenever a pkmsg does.
         if envelope.carriesPreKeyMessage, let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
+        // whatsmeow send.go sendDM: the recipient's privacy token (or a cstoken), so the server lets the message through.
+        if chat.user != ownUser.user {
+            (envelope.privacyToken, envelope.csToken) = try PrivacyTokenExchange.attachment(for: chat, store: store, now: environment.now())
+        }
         let stanza = envelope.node
         let ack = try await connection.sendAwaitingAck(stanza, timeout: Outbox.ackTimeout, environment: environment)
         // whatsmeow send.go SendMessage: the server's phash names the devices it knows; ours differs when our cached lists
@@ -239,18 +270,62 @@ final class Outbox: Sendable {
         // both users, this sending device included.
         if let phash = ack[attribute: "phash"], phash != ParticipantHash.v2(lists.flatMap(\.devices)) {
             logger.info("device lists of \(chat.user) are stale (phash mismatch); refreshing on the next send")
-            try store.invalidateDeviceList(user: chat)
-            try store.invalidateDeviceList(user: ownUser)
+            for list in lists { try store.invalidateDeviceList(user: list.user) }
         }
         return ack
     }
 
+    /// How a 1:1 send is addressed (whatsmeow send.go SendMessage, sendDM): LID-first — when the
+    /// recipient's LID is known (a contact's stored LID, else the device-list answer's `<lid>`),
+    /// the stanza goes `to` the LID with the phone number in `peer_recipient_pn`, and both users'
+    /// devices are listed and encrypted for in LID form (Signal sessions keyed by the LID
+    /// addresses; sessions under the phone-number addresses stay, and still decrypt what comes
+    /// from a phone-number sender). Without a LID for either side, by phone number as before.
+    struct Addressing {
+        var to: JID
+        var peerRecipientPhone: JID?
+        var ownUser: JID
+        /// This device, in the form its own list uses.
+        var sendingDevice: JID
+        var lists: [DeviceList.Entry]
+    }
+
+    private func addressing(chat: JID, account: LinkedAccount, ownDevice: JID, connection: ServerConnection) async throws -> Addressing {
+        let ownUser = JID(user: ownDevice.user, server: .whatsApp)
+        let ownLID = account.lid.flatMap(JID.init).map { JID(user: $0.user, server: .lid) }
+        if chat.user == ownUser.user || ownLID == nil {
+            let lists = try await deviceList.devices(of: chat.user == ownUser.user ? [ownUser] : [chat, ownUser], connection: connection)
+            return Addressing(to: chat, peerRecipientPhone: nil, ownUser: ownUser, sendingDevice: ownDevice, lists: lists)
+        }
+        let lidDevice = JID(user: ownLID!.user, device: ownDevice.device, server: .lid)
+        var recipientLID: JID? = chat.server == .lid ? chat : try store.lid(ofPhone: chat.user).map { JID(user: $0, server: .lid) }
+        var phoneLists: [DeviceList.Entry] = []
+        if recipientLID == nil {
+            // The device-list query asks for the LID too (DeviceList stores it with the contact).
+            phoneLists = try await deviceList.devices(of: [chat, ownUser], connection: connection)
+            recipientLID = phoneLists.first { $0.user.user == chat.user }?.lid.map { JID(user: $0.user, server: .lid) }
+        }
+        guard let recipientLID else {
+            // The server gave no LID (whatsmeow fails the send here; we fall back to the phone number).
+            let lists = phoneLists.isEmpty ? try await deviceList.devices(of: [chat, ownUser], connection: connection) : phoneLists
+            return Addressing(to: chat, peerRecipientPhone: nil, ownUser: ownUser, sendingDevice: ownDevice, lists: lists)
+        }
+        let lists = try await deviceList.devices(of: [recipientLID, ownLID!], connection: connection)
+        let phone = chat.server == .whatsApp ? chat : try store.phone(ofLID: recipientLID.user).map { JID(user: $0, server: .whatsApp) }
+        return Addressing(to: recipientLID, peerRecipientPhone: phone, ownUser: ownLID!, sendingDevice: lidDevice, lists: lists)
+    }
+
     /// Marks the message sent, or says why not: the server's 463 (a reach-out the recipient's
-    /// privacy does not allow without a trusted-contact token; Baileys issue #2441) is final,
-    /// other refusals are retried.
+    /// privacy does not allow without a trusted-contact token; Baileys issue #2441) and 479 (a
+    /// stale device session) are final — the same stanza would be refused again — other
+    /// refusals are retried.
     private func finish(_ entry: Store.OutboxEntry, ack: Node) throws(WauseError) -> Failure? {
         if let error = ack[attribute: "error"], error != "0" {
-            return error == "463" ? .permanent(Outbox.reachOutRestrictedReason) : .retry("the server refused the message (error \(error))")
+            switch error {
+            case "463": return .permanent(Outbox.reachOutRestrictedReason)
+            case "479": return .permanent(Outbox.staleDeviceSessionReason)
+            default: return .retry("the server refused the message (error \(error))")
+            }
         }
         let now = environment.now()
         let serverTime = ack[attribute: "t"].flatMap(Int64.init).map(UnixTime.init(seconds:)) ?? now

@@ -46,7 +46,12 @@ struct Receipts: Sendable {
         }
         let at = receipt.t.map(UnixTime.init(seconds:)) ?? environment.now()
         // In a group the receipt comes from the group, naming the member's device (whatsmeow receipt.go parseReceipt).
-        let device = from.server == .group ? (receipt.participant ?? from) : from
+        var device = from.server == .group ? (receipt.participant ?? from) : from
+        // A receipt for a LID-first message comes from the LID device: named by its phone number when known, as the
+        // chats are (one contact, whichever form the server used).
+        if device.server == .lid, let phone = try? store.phone(ofLID: device.user) {
+            device = JID(user: phone, device: device.device, server: .whatsApp)
+        }
         for id in receipt.ids {
             guard let moved = try? store.advanceStatus(messageID: id, to: status, device: device.description, at: at), moved else { continue }
             publisher.publish(.messageStatus, [
@@ -63,7 +68,7 @@ struct Receipts: Sendable {
     func bundlesForResend(to device: JID, answering receipt: ReceiptStanzas.Receipt,
                           connection: ServerConnection) async throws -> [JID: PreKeyBundle] {
         if let bundle = receipt.bundle(for: device) {
-            let address = MessageFormat.address(of: device)
+            let address = try messaging.sessionAddress(of: device)
             try messaging.withRatchet { try messaging.signalStore.deleteSession(for: address) }
             return [device: bundle]
         }
@@ -90,7 +95,8 @@ struct Receipts: Sendable {
             let bundles = try await bundlesForResend(to: device, answering: receipt, connection: connection)
             guard let account = try store.linkedAccount(), let own = JID(account.jid), let chat = JID(message.chatJID) else { return }
             var plaintext = raw
-            if device.user == own.user {
+            // Our own other device (by phone number or, LID-first, by our LID) gets the device-sent copy.
+            if device.user == own.user || account.lid.flatMap(JID.init)?.user == device.user {
                 plaintext = try MessageFormat.encode(MessageFormat.deviceSentCopy(of: try WAWebProtobufsE2E_Message(serializedBytes: raw), chat: chat))
             }
             guard let sealed = try messaging.encrypt(plaintext, for: [device], bundles: bundles).first else { return }

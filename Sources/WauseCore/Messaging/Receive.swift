@@ -21,11 +21,14 @@ struct Receive: Sendable {
     let environment: Environment
     let logger: Logger
     let publisher: EventPublisher
+    /// Received media: its metadata is filed with the message, and `media_auto_download` applied.
+    var media: MediaTransfers? = nil
     let approvals: Approvals
 
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
         router.on(.tag("message")) { [self] node, session in handle(node, connection: session.connection, session: session) }
+        media?.route(&router)
     }
 
     /// whatsmeow sends at most 4 retry receipts per message (none once the count would reach 5).
@@ -59,6 +62,13 @@ struct Receive: Sendable {
         let now = environment.now()
         let sentAt = message.t.map(UnixTime.init(seconds:)) ?? now.truncatedToSeconds
 
+        // The sender's other address first (whatsmeow message.go: StoreLIDPNMapping from sender_pn/sender_lid), so the
+        // session is looked up under the LID whichever form the message came in (Messaging.sessionAddress).
+        if from.server == .whatsApp, let lid = message.senderLID, !fromMe {
+            _ = try? store.contact(phone: from.user, lid: lid.user, pushName: message.notify, now: now)
+        } else if from.server == .lid, let phone = message.senderPhone, !fromMe {
+            _ = try? store.contact(phone: phone.user, lid: from.user, pushName: message.notify, now: now)
+        }
         var plaintexts: [[UInt8]] = []
         var duplicate = false
         for enc in message.encrypted {
@@ -72,7 +82,8 @@ struct Receive: Sendable {
                 return
             }
         }
-        let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(MessageFormat.address(of: from)) }
+        let senderAddress = (try? messaging.sessionAddress(of: from)) ?? MessageFormat.address(of: from)
+        let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(senderAddress) }
         for plaintext in plaintexts {
             do {
                 try store(plaintext, message: message, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged)
@@ -95,7 +106,8 @@ struct Receive: Sendable {
                        identityChanged: Bool) throws {
         let id = envelope.id
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
-        guard let (body, quotedID, type) = MessageFormat.text(of: message) else {
+        let mediaMessage = MediaMessage.describe(message)
+        guard let (body, quotedID, type) = MessageFormat.text(of: message) ?? mediaMessage.map({ ($0.body, nil, $0.type) }) else {
             logger.debug("message \(id) carries no text (\(message.hasProtocolMessage ? "protocol message" : "other content")); not filed")
             return
         }
@@ -105,7 +117,9 @@ struct Receive: Sendable {
             // Our other device's copy: filed under the chat it went to (whatsmeow send.go marshalMessage; message.go parseMessageSource).
             let destination = message.hasDeviceSentMessage ? JID(message.deviceSentMessage.destinationJid) : nil
             guard let chat = destination ?? envelope.recipient else { return }
-            contact = try chat.server == .lid ? store.contact(phone: nil, lid: chat.user, now: now)
+            // A LID-first send names the chat's phone number beside it (message.go parseMessageSource RecipientAlt:
+            // `peer_recipient_pn`): one contact and one chat either way.
+            contact = try chat.server == .lid ? store.contact(phone: envelope.peerRecipientPhone?.user, lid: chat.user, now: now)
                 : store.contact(phone: chat.user, lid: nil, now: now)
         } else {
             // A sender reached by LID and by phone number is one contact (whatsmeow message.go parseMessageSource: sender_pn / sender_lid).
@@ -116,10 +130,14 @@ struct Receive: Sendable {
         var record = MessageRecord(id: id, chatJID: contact.chatJID,
                                    senderJID: fromMe ? nil : JID(user: from.user, server: from.server).description,
                                    fromMe: fromMe, type: type, body: body, quotedID: quotedID, timestamp: sentAt,
-                                   status: fromMe ? .sent : nil, raw: plaintext)
+                                   hasMedia: mediaMessage?.hasFile ?? false, status: fromMe ? .sent : nil, raw: plaintext)
         let (rowid, inserted) = try store.insertMessage(record, contactID: contact.id, now: now)
         guard inserted else { return }
         record.rowid = rowid
+        if let mediaMessage {
+            try store.saveMedia(rowid: rowid, mediaMessage, path: nil)
+            record.media = mediaMessage
+        }
         if identityChanged || from.device != 0 { try store.annotate(rowid: rowid, identityChanged: identityChanged, device: from.description) }
         let own = try store.linkedAccount()?.jid
         let author = try store.authors(of: [record], ownPushName: config.pushName).first ?? nil
@@ -139,6 +157,7 @@ struct Receive: Sendable {
             publisher.publish(.messageReceived, [
                 "message": messageJSON, "sender_phone": JSONValue(contact.phone), "sender_lid": JSONValue(contact.lid),
             ])
+            if let mediaMessage { media?.autoDownload(rowid: rowid, messageID: id, media: mediaMessage) }
         }
     }
 

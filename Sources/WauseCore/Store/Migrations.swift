@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -271,10 +271,50 @@ enum Migrations {
     );
     """
 
+    /// Privacy tokens (issue 12; whatsmeow tctoken.go, store PrivacyTokens; cstoken.go NCTSalt):
+    /// the tokens contacts issued us, keyed by the issuer's LID JID (`…@lid`, the phone JID while
+    /// the LID is unknown), with their time, and when we last issued ours to each (once per 7-day
+    /// bucket). The NCT salt for `<cstoken>` comes with history sync or app state; NULL until then.
+    static let version6 = """
+    CREATE TABLE privacy_tokens (
+        jid         TEXT PRIMARY KEY,         -- the other user: user@lid, or user@s.whatsapp.net while its LID is unknown
+        token       BLOB,                     -- the token they issued us; NULL when we only issued ours
+        token_t     INTEGER,                  -- its timestamp (Unix milliseconds)
+        issued_at   INTEGER,                  -- when we last issued our token to them (Unix milliseconds)
+        updated_at  INTEGER NOT NULL
+    );
+
+    ALTER TABLE device ADD COLUMN nct_salt BLOB;
+    """
+
+    /// Media (issue 13): what a media message says about its file, by message row — for
+    /// received messages what the download needs (keys, hashes, direct path), for ours what was
+    /// uploaded — and where the file is on this machine once it is (`path`, under
+    /// `<data_dir>/media/`).
+    static let version7 = """
+    CREATE TABLE media (
+        message_rowid INTEGER PRIMARY KEY REFERENCES messages(rowid) ON DELETE CASCADE,
+        type          TEXT NOT NULL,          -- image, video, audio, ptt, document, sticker, location, vcard
+        mimetype      TEXT,
+        size          INTEGER,                -- plaintext bytes (fileLength)
+        sha256        BLOB,                   -- fileSha256
+        enc_sha256    BLOB,                   -- fileEncSha256
+        media_key     BLOB,
+        direct_path   TEXT,
+        url           TEXT,
+        file_name     TEXT,
+        caption       TEXT,
+        width         INTEGER,
+        height        INTEGER,
+        seconds       INTEGER,
+        path          TEXT                    -- the plaintext file here, once downloaded or sent
+    );
+    """
+
     /// Approval requests (issue 14): milestone 1's placeholder table was never written to, so it is
     /// replaced by the full record — who was asked (their contact, so a reply by phone number or
     /// LID matches), what, how it was answered, by whom and with which message. Times are Unix ms.
-    static let version6 = """
+    static let version8 = """
     DROP TABLE approvals;
     CREATE TABLE approvals (
         id                 TEXT PRIMARY KEY,              -- 6 characters of A-Z2-9

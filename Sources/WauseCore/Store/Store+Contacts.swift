@@ -52,6 +52,20 @@ extension Store {
         }
     }
 
+    /// The LID stored for a phone number, if known (no contact is created).
+    func lid(ofPhone phone: String) throws(WauseError) -> String? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT lid FROM contacts WHERE phone = ?", [.text(phone)]).first?["lid"].text
+        }
+    }
+
+    /// The phone number stored for a LID, if known (no contact is created).
+    func phone(ofLID lid: String) throws(WauseError) -> String? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT phone FROM contacts WHERE lid = ?", [.text(lid)]).first?["phone"].text
+        }
+    }
+
     /// Contacts whose saved, full or push name (or their chat's name) equals `name`, ignoring case.
     func contacts(named name: String) throws(WauseError) -> [Contact] {
         try database.withConnection { (c) throws(WauseError) in

@@ -41,6 +41,29 @@ extension Store {
     }
 }
 
+// MARK: Signal sessions by LID
+
+extension Store {
+    /// Moves the session and identity kept under a phone-number address to the LID address of
+    /// the same device, unless the LID address has its own already (whatsmeow store
+    /// MigratePNToLID). A no-op once moved.
+    func movePhoneSession(from phoneAddress: String, to lidAddress: String) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            guard try c.scalar("SELECT count(*) FROM sessions WHERE address = ?", [.text(phoneAddress)]) > 0 else { return }
+            try c.transaction { () throws(WauseError) in
+                try c.execute("""
+                    INSERT OR IGNORE INTO sessions (address, record, updated_at) SELECT ?, record, updated_at FROM sessions WHERE address = ?
+                    """, [.text(lidAddress), .text(phoneAddress)])
+                try c.execute("""
+                    INSERT OR IGNORE INTO identities (address, identity_key, trusted_at, changed_at)
+                    SELECT ?, identity_key, trusted_at, changed_at FROM identities WHERE address = ?
+                    """, [.text(lidAddress), .text(phoneAddress)])
+                try c.execute("DELETE FROM sessions WHERE address = ?", [.text(phoneAddress)])
+            }
+        }
+    }
+}
+
 // MARK: MessageStatus
 
 extension Store {

@@ -62,14 +62,15 @@ extension Store {
     func forgetLink(replacingKeysWith identity: DeviceIdentity, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
-                for table in ["prekeys", "signed_prekeys", "identities", "sessions", "outbox"] {
+                // Privacy tokens belong to the account that was linked (the next link may be another).
+                for table in ["prekeys", "signed_prekeys", "identities", "sessions", "outbox", "privacy_tokens"] {
                     try c.execute("DELETE FROM \(table)")
                 }
                 try c.execute("""
                     UPDATE device SET registration_id = ?, noise_private = ?, noise_public = ?, identity_private = ?,
                            identity_public = ?, signed_prekey_id = ?, adv_secret = ?, jid = NULL, lid = NULL, platform = NULL,
                            business_name = NULL, account_signature_key = NULL, adv_signed_identity = NULL, paired_at = NULL,
-                           server_url = NULL, server_root_key = NULL, logged_out_at = ? WHERE id = 1
+                           server_url = NULL, server_root_key = NULL, nct_salt = NULL, logged_out_at = ? WHERE id = 1
                     """, [.integer(Int64(identity.registrationID)), .blob(identity.noiseKey.privateKey),
                           .blob(identity.noiseKey.publicKey), .blob(identity.identityKey.privateKey),
                           .blob(identity.identityKey.publicKey), .integer(Int64(identity.signedPreKey.id)),

@@ -470,6 +470,1035 @@ public nonisolated struct WAWebProtobufsE2E_FutureProofMessage: @unchecked Senda
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// An invitation to a group, sent 1:1 to someone the server would not let us add (their privacy
+/// settings: the add's 403 carries <add_request code expiration>); accepting it needs that code.
+public nonisolated struct WAWebProtobufsE2E_GroupInviteMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var groupJid: String {
+    get {_groupJid ?? String()}
+    set {_groupJid = newValue}
+  }
+  /// Returns true if `groupJid` has been explicitly set.
+  public var hasGroupJid: Bool {self._groupJid != nil}
+  /// Clears the value of `groupJid`. Subsequent reads from it will return its default value.
+  public mutating func clearGroupJid() {self._groupJid = nil}
+
+  public var inviteCode: String {
+    get {_inviteCode ?? String()}
+    set {_inviteCode = newValue}
+  }
+  /// Returns true if `inviteCode` has been explicitly set.
+  public var hasInviteCode: Bool {self._inviteCode != nil}
+  /// Clears the value of `inviteCode`. Subsequent reads from it will return its default value.
+  public mutating func clearInviteCode() {self._inviteCode = nil}
+
+  public var inviteExpiration: Int64 {
+    get {_inviteExpiration ?? 0}
+    set {_inviteExpiration = newValue}
+  }
+  /// Returns true if `inviteExpiration` has been explicitly set.
+  public var hasInviteExpiration: Bool {self._inviteExpiration != nil}
+  /// Clears the value of `inviteExpiration`. Subsequent reads from it will return its default value.
+  public mutating func clearInviteExpiration() {self._inviteExpiration = nil}
+
+  public var groupName: String {
+    get {_groupName ?? String()}
+    set {_groupName = newValue}
+  }
+  /// Returns true if `groupName` has been explicitly set.
+  public var hasGroupName: Bool {self._groupName != nil}
+  /// Clears the value of `groupName`. Subsequent reads from it will return its default value.
+  public mutating func clearGroupName() {self._groupName = nil}
+
+  public var jpegthumbnail: Data {
+    get {_jpegthumbnail ?? Data()}
+    set {_jpegthumbnail = newValue}
+  }
+  /// Returns true if `jpegthumbnail` has been explicitly set.
+  public var hasJpegthumbnail: Bool {self._jpegthumbnail != nil}
+  /// Clears the value of `jpegthumbnail`. Subsequent reads from it will return its default value.
+  public mutating func clearJpegthumbnail() {self._jpegthumbnail = nil}
+
+  public var caption: String {
+    get {_caption ?? String()}
+    set {_caption = newValue}
+  }
+  /// Returns true if `caption` has been explicitly set.
+  public var hasCaption: Bool {self._caption != nil}
+  /// Clears the value of `caption`. Subsequent reads from it will return its default value.
+  public mutating func clearCaption() {self._caption = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {self._contextInfo = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _groupJid: String? = nil
+  fileprivate var _inviteCode: String? = nil
+  fileprivate var _inviteExpiration: Int64? = nil
+  fileprivate var _groupName: String? = nil
+  fileprivate var _jpegthumbnail: Data? = nil
+  fileprivate var _caption: String? = nil
+  fileprivate var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+}
+
+/// Media (issue 13): the fields the senders fill (whatsmeow upload.go, the protobuf field list in
+/// Baileys WAProto.proto); thumbnails are inline JPEG bytes.
+public nonisolated struct WAWebProtobufsE2E_ImageMessage: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var url: String {
+    get {_storage._url ?? String()}
+    set {_uniqueStorage()._url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  public var hasURL: Bool {_storage._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  public mutating func clearURL() {_uniqueStorage()._url = nil}
+
+  public var mimetype: String {
+    get {_storage._mimetype ?? String()}
+    set {_uniqueStorage()._mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  public var hasMimetype: Bool {_storage._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  public mutating func clearMimetype() {_uniqueStorage()._mimetype = nil}
+
+  public var caption: String {
+    get {_storage._caption ?? String()}
+    set {_uniqueStorage()._caption = newValue}
+  }
+  /// Returns true if `caption` has been explicitly set.
+  public var hasCaption: Bool {_storage._caption != nil}
+  /// Clears the value of `caption`. Subsequent reads from it will return its default value.
+  public mutating func clearCaption() {_uniqueStorage()._caption = nil}
+
+  public var fileSha256: Data {
+    get {_storage._fileSha256 ?? Data()}
+    set {_uniqueStorage()._fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  public var hasFileSha256: Bool {_storage._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileSha256() {_uniqueStorage()._fileSha256 = nil}
+
+  public var fileLength: UInt64 {
+    get {_storage._fileLength ?? 0}
+    set {_uniqueStorage()._fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  public var hasFileLength: Bool {_storage._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  public mutating func clearFileLength() {_uniqueStorage()._fileLength = nil}
+
+  public var height: UInt32 {
+    get {_storage._height ?? 0}
+    set {_uniqueStorage()._height = newValue}
+  }
+  /// Returns true if `height` has been explicitly set.
+  public var hasHeight: Bool {_storage._height != nil}
+  /// Clears the value of `height`. Subsequent reads from it will return its default value.
+  public mutating func clearHeight() {_uniqueStorage()._height = nil}
+
+  public var width: UInt32 {
+    get {_storage._width ?? 0}
+    set {_uniqueStorage()._width = newValue}
+  }
+  /// Returns true if `width` has been explicitly set.
+  public var hasWidth: Bool {_storage._width != nil}
+  /// Clears the value of `width`. Subsequent reads from it will return its default value.
+  public mutating func clearWidth() {_uniqueStorage()._width = nil}
+
+  public var mediaKey: Data {
+    get {_storage._mediaKey ?? Data()}
+    set {_uniqueStorage()._mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  public var hasMediaKey: Bool {_storage._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKey() {_uniqueStorage()._mediaKey = nil}
+
+  public var fileEncSha256: Data {
+    get {_storage._fileEncSha256 ?? Data()}
+    set {_uniqueStorage()._fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  public var hasFileEncSha256: Bool {_storage._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileEncSha256() {_uniqueStorage()._fileEncSha256 = nil}
+
+  public var directPath: String {
+    get {_storage._directPath ?? String()}
+    set {_uniqueStorage()._directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  public var hasDirectPath: Bool {_storage._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectPath() {_uniqueStorage()._directPath = nil}
+
+  public var mediaKeyTimestamp: Int64 {
+    get {_storage._mediaKeyTimestamp ?? 0}
+    set {_uniqueStorage()._mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  public var hasMediaKeyTimestamp: Bool {_storage._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKeyTimestamp() {_uniqueStorage()._mediaKeyTimestamp = nil}
+
+  public var jpegthumbnail: Data {
+    get {_storage._jpegthumbnail ?? Data()}
+    set {_uniqueStorage()._jpegthumbnail = newValue}
+  }
+  /// Returns true if `jpegthumbnail` has been explicitly set.
+  public var hasJpegthumbnail: Bool {_storage._jpegthumbnail != nil}
+  /// Clears the value of `jpegthumbnail`. Subsequent reads from it will return its default value.
+  public mutating func clearJpegthumbnail() {_uniqueStorage()._jpegthumbnail = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_storage._contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_uniqueStorage()._contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {_storage._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {_uniqueStorage()._contextInfo = nil}
+
+  public var viewOnce: Bool {
+    get {_storage._viewOnce ?? false}
+    set {_uniqueStorage()._viewOnce = newValue}
+  }
+  /// Returns true if `viewOnce` has been explicitly set.
+  public var hasViewOnce: Bool {_storage._viewOnce != nil}
+  /// Clears the value of `viewOnce`. Subsequent reads from it will return its default value.
+  public mutating func clearViewOnce() {_uniqueStorage()._viewOnce = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct WAWebProtobufsE2E_VideoMessage: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var url: String {
+    get {_storage._url ?? String()}
+    set {_uniqueStorage()._url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  public var hasURL: Bool {_storage._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  public mutating func clearURL() {_uniqueStorage()._url = nil}
+
+  public var mimetype: String {
+    get {_storage._mimetype ?? String()}
+    set {_uniqueStorage()._mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  public var hasMimetype: Bool {_storage._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  public mutating func clearMimetype() {_uniqueStorage()._mimetype = nil}
+
+  public var fileSha256: Data {
+    get {_storage._fileSha256 ?? Data()}
+    set {_uniqueStorage()._fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  public var hasFileSha256: Bool {_storage._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileSha256() {_uniqueStorage()._fileSha256 = nil}
+
+  public var fileLength: UInt64 {
+    get {_storage._fileLength ?? 0}
+    set {_uniqueStorage()._fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  public var hasFileLength: Bool {_storage._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  public mutating func clearFileLength() {_uniqueStorage()._fileLength = nil}
+
+  public var seconds: UInt32 {
+    get {_storage._seconds ?? 0}
+    set {_uniqueStorage()._seconds = newValue}
+  }
+  /// Returns true if `seconds` has been explicitly set.
+  public var hasSeconds: Bool {_storage._seconds != nil}
+  /// Clears the value of `seconds`. Subsequent reads from it will return its default value.
+  public mutating func clearSeconds() {_uniqueStorage()._seconds = nil}
+
+  public var mediaKey: Data {
+    get {_storage._mediaKey ?? Data()}
+    set {_uniqueStorage()._mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  public var hasMediaKey: Bool {_storage._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKey() {_uniqueStorage()._mediaKey = nil}
+
+  public var caption: String {
+    get {_storage._caption ?? String()}
+    set {_uniqueStorage()._caption = newValue}
+  }
+  /// Returns true if `caption` has been explicitly set.
+  public var hasCaption: Bool {_storage._caption != nil}
+  /// Clears the value of `caption`. Subsequent reads from it will return its default value.
+  public mutating func clearCaption() {_uniqueStorage()._caption = nil}
+
+  public var gifPlayback: Bool {
+    get {_storage._gifPlayback ?? false}
+    set {_uniqueStorage()._gifPlayback = newValue}
+  }
+  /// Returns true if `gifPlayback` has been explicitly set.
+  public var hasGifPlayback: Bool {_storage._gifPlayback != nil}
+  /// Clears the value of `gifPlayback`. Subsequent reads from it will return its default value.
+  public mutating func clearGifPlayback() {_uniqueStorage()._gifPlayback = nil}
+
+  public var height: UInt32 {
+    get {_storage._height ?? 0}
+    set {_uniqueStorage()._height = newValue}
+  }
+  /// Returns true if `height` has been explicitly set.
+  public var hasHeight: Bool {_storage._height != nil}
+  /// Clears the value of `height`. Subsequent reads from it will return its default value.
+  public mutating func clearHeight() {_uniqueStorage()._height = nil}
+
+  public var width: UInt32 {
+    get {_storage._width ?? 0}
+    set {_uniqueStorage()._width = newValue}
+  }
+  /// Returns true if `width` has been explicitly set.
+  public var hasWidth: Bool {_storage._width != nil}
+  /// Clears the value of `width`. Subsequent reads from it will return its default value.
+  public mutating func clearWidth() {_uniqueStorage()._width = nil}
+
+  public var fileEncSha256: Data {
+    get {_storage._fileEncSha256 ?? Data()}
+    set {_uniqueStorage()._fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  public var hasFileEncSha256: Bool {_storage._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileEncSha256() {_uniqueStorage()._fileEncSha256 = nil}
+
+  public var directPath: String {
+    get {_storage._directPath ?? String()}
+    set {_uniqueStorage()._directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  public var hasDirectPath: Bool {_storage._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectPath() {_uniqueStorage()._directPath = nil}
+
+  public var mediaKeyTimestamp: Int64 {
+    get {_storage._mediaKeyTimestamp ?? 0}
+    set {_uniqueStorage()._mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  public var hasMediaKeyTimestamp: Bool {_storage._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKeyTimestamp() {_uniqueStorage()._mediaKeyTimestamp = nil}
+
+  public var jpegthumbnail: Data {
+    get {_storage._jpegthumbnail ?? Data()}
+    set {_uniqueStorage()._jpegthumbnail = newValue}
+  }
+  /// Returns true if `jpegthumbnail` has been explicitly set.
+  public var hasJpegthumbnail: Bool {_storage._jpegthumbnail != nil}
+  /// Clears the value of `jpegthumbnail`. Subsequent reads from it will return its default value.
+  public mutating func clearJpegthumbnail() {_uniqueStorage()._jpegthumbnail = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_storage._contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_uniqueStorage()._contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {_storage._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {_uniqueStorage()._contextInfo = nil}
+
+  public var streamingSidecar: Data {
+    get {_storage._streamingSidecar ?? Data()}
+    set {_uniqueStorage()._streamingSidecar = newValue}
+  }
+  /// Returns true if `streamingSidecar` has been explicitly set.
+  public var hasStreamingSidecar: Bool {_storage._streamingSidecar != nil}
+  /// Clears the value of `streamingSidecar`. Subsequent reads from it will return its default value.
+  public mutating func clearStreamingSidecar() {_uniqueStorage()._streamingSidecar = nil}
+
+  public var viewOnce: Bool {
+    get {_storage._viewOnce ?? false}
+    set {_uniqueStorage()._viewOnce = newValue}
+  }
+  /// Returns true if `viewOnce` has been explicitly set.
+  public var hasViewOnce: Bool {_storage._viewOnce != nil}
+  /// Clears the value of `viewOnce`. Subsequent reads from it will return its default value.
+  public mutating func clearViewOnce() {_uniqueStorage()._viewOnce = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct WAWebProtobufsE2E_AudioMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var url: String {
+    get {_url ?? String()}
+    set {_url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  public var hasURL: Bool {self._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  public mutating func clearURL() {self._url = nil}
+
+  public var mimetype: String {
+    get {_mimetype ?? String()}
+    set {_mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  public var hasMimetype: Bool {self._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  public mutating func clearMimetype() {self._mimetype = nil}
+
+  public var fileSha256: Data {
+    get {_fileSha256 ?? Data()}
+    set {_fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  public var hasFileSha256: Bool {self._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileSha256() {self._fileSha256 = nil}
+
+  public var fileLength: UInt64 {
+    get {_fileLength ?? 0}
+    set {_fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  public var hasFileLength: Bool {self._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  public mutating func clearFileLength() {self._fileLength = nil}
+
+  public var seconds: UInt32 {
+    get {_seconds ?? 0}
+    set {_seconds = newValue}
+  }
+  /// Returns true if `seconds` has been explicitly set.
+  public var hasSeconds: Bool {self._seconds != nil}
+  /// Clears the value of `seconds`. Subsequent reads from it will return its default value.
+  public mutating func clearSeconds() {self._seconds = nil}
+
+  public var ptt: Bool {
+    get {_ptt ?? false}
+    set {_ptt = newValue}
+  }
+  /// Returns true if `ptt` has been explicitly set.
+  public var hasPtt: Bool {self._ptt != nil}
+  /// Clears the value of `ptt`. Subsequent reads from it will return its default value.
+  public mutating func clearPtt() {self._ptt = nil}
+
+  public var mediaKey: Data {
+    get {_mediaKey ?? Data()}
+    set {_mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  public var hasMediaKey: Bool {self._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKey() {self._mediaKey = nil}
+
+  public var fileEncSha256: Data {
+    get {_fileEncSha256 ?? Data()}
+    set {_fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  public var hasFileEncSha256: Bool {self._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileEncSha256() {self._fileEncSha256 = nil}
+
+  public var directPath: String {
+    get {_directPath ?? String()}
+    set {_directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  public var hasDirectPath: Bool {self._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectPath() {self._directPath = nil}
+
+  public var mediaKeyTimestamp: Int64 {
+    get {_mediaKeyTimestamp ?? 0}
+    set {_mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  public var hasMediaKeyTimestamp: Bool {self._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKeyTimestamp() {self._mediaKeyTimestamp = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {self._contextInfo = nil}
+
+  public var streamingSidecar: Data {
+    get {_streamingSidecar ?? Data()}
+    set {_streamingSidecar = newValue}
+  }
+  /// Returns true if `streamingSidecar` has been explicitly set.
+  public var hasStreamingSidecar: Bool {self._streamingSidecar != nil}
+  /// Clears the value of `streamingSidecar`. Subsequent reads from it will return its default value.
+  public mutating func clearStreamingSidecar() {self._streamingSidecar = nil}
+
+  public var waveform: Data {
+    get {_waveform ?? Data()}
+    set {_waveform = newValue}
+  }
+  /// Returns true if `waveform` has been explicitly set.
+  public var hasWaveform: Bool {self._waveform != nil}
+  /// Clears the value of `waveform`. Subsequent reads from it will return its default value.
+  public mutating func clearWaveform() {self._waveform = nil}
+
+  public var backgroundArgb: UInt32 {
+    get {_backgroundArgb ?? 0}
+    set {_backgroundArgb = newValue}
+  }
+  /// Returns true if `backgroundArgb` has been explicitly set.
+  public var hasBackgroundArgb: Bool {self._backgroundArgb != nil}
+  /// Clears the value of `backgroundArgb`. Subsequent reads from it will return its default value.
+  public mutating func clearBackgroundArgb() {self._backgroundArgb = nil}
+
+  public var viewOnce: Bool {
+    get {_viewOnce ?? false}
+    set {_viewOnce = newValue}
+  }
+  /// Returns true if `viewOnce` has been explicitly set.
+  public var hasViewOnce: Bool {self._viewOnce != nil}
+  /// Clears the value of `viewOnce`. Subsequent reads from it will return its default value.
+  public mutating func clearViewOnce() {self._viewOnce = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _url: String? = nil
+  fileprivate var _mimetype: String? = nil
+  fileprivate var _fileSha256: Data? = nil
+  fileprivate var _fileLength: UInt64? = nil
+  fileprivate var _seconds: UInt32? = nil
+  fileprivate var _ptt: Bool? = nil
+  fileprivate var _mediaKey: Data? = nil
+  fileprivate var _fileEncSha256: Data? = nil
+  fileprivate var _directPath: String? = nil
+  fileprivate var _mediaKeyTimestamp: Int64? = nil
+  fileprivate var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+  fileprivate var _streamingSidecar: Data? = nil
+  fileprivate var _waveform: Data? = nil
+  fileprivate var _backgroundArgb: UInt32? = nil
+  fileprivate var _viewOnce: Bool? = nil
+}
+
+public nonisolated struct WAWebProtobufsE2E_DocumentMessage: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var url: String {
+    get {_storage._url ?? String()}
+    set {_uniqueStorage()._url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  public var hasURL: Bool {_storage._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  public mutating func clearURL() {_uniqueStorage()._url = nil}
+
+  public var mimetype: String {
+    get {_storage._mimetype ?? String()}
+    set {_uniqueStorage()._mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  public var hasMimetype: Bool {_storage._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  public mutating func clearMimetype() {_uniqueStorage()._mimetype = nil}
+
+  public var title: String {
+    get {_storage._title ?? String()}
+    set {_uniqueStorage()._title = newValue}
+  }
+  /// Returns true if `title` has been explicitly set.
+  public var hasTitle: Bool {_storage._title != nil}
+  /// Clears the value of `title`. Subsequent reads from it will return its default value.
+  public mutating func clearTitle() {_uniqueStorage()._title = nil}
+
+  public var fileSha256: Data {
+    get {_storage._fileSha256 ?? Data()}
+    set {_uniqueStorage()._fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  public var hasFileSha256: Bool {_storage._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileSha256() {_uniqueStorage()._fileSha256 = nil}
+
+  public var fileLength: UInt64 {
+    get {_storage._fileLength ?? 0}
+    set {_uniqueStorage()._fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  public var hasFileLength: Bool {_storage._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  public mutating func clearFileLength() {_uniqueStorage()._fileLength = nil}
+
+  public var pageCount: UInt32 {
+    get {_storage._pageCount ?? 0}
+    set {_uniqueStorage()._pageCount = newValue}
+  }
+  /// Returns true if `pageCount` has been explicitly set.
+  public var hasPageCount: Bool {_storage._pageCount != nil}
+  /// Clears the value of `pageCount`. Subsequent reads from it will return its default value.
+  public mutating func clearPageCount() {_uniqueStorage()._pageCount = nil}
+
+  public var mediaKey: Data {
+    get {_storage._mediaKey ?? Data()}
+    set {_uniqueStorage()._mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  public var hasMediaKey: Bool {_storage._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKey() {_uniqueStorage()._mediaKey = nil}
+
+  public var fileName: String {
+    get {_storage._fileName ?? String()}
+    set {_uniqueStorage()._fileName = newValue}
+  }
+  /// Returns true if `fileName` has been explicitly set.
+  public var hasFileName: Bool {_storage._fileName != nil}
+  /// Clears the value of `fileName`. Subsequent reads from it will return its default value.
+  public mutating func clearFileName() {_uniqueStorage()._fileName = nil}
+
+  public var fileEncSha256: Data {
+    get {_storage._fileEncSha256 ?? Data()}
+    set {_uniqueStorage()._fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  public var hasFileEncSha256: Bool {_storage._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileEncSha256() {_uniqueStorage()._fileEncSha256 = nil}
+
+  public var directPath: String {
+    get {_storage._directPath ?? String()}
+    set {_uniqueStorage()._directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  public var hasDirectPath: Bool {_storage._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectPath() {_uniqueStorage()._directPath = nil}
+
+  public var mediaKeyTimestamp: Int64 {
+    get {_storage._mediaKeyTimestamp ?? 0}
+    set {_uniqueStorage()._mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  public var hasMediaKeyTimestamp: Bool {_storage._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKeyTimestamp() {_uniqueStorage()._mediaKeyTimestamp = nil}
+
+  public var contactVcard: Bool {
+    get {_storage._contactVcard ?? false}
+    set {_uniqueStorage()._contactVcard = newValue}
+  }
+  /// Returns true if `contactVcard` has been explicitly set.
+  public var hasContactVcard: Bool {_storage._contactVcard != nil}
+  /// Clears the value of `contactVcard`. Subsequent reads from it will return its default value.
+  public mutating func clearContactVcard() {_uniqueStorage()._contactVcard = nil}
+
+  public var jpegthumbnail: Data {
+    get {_storage._jpegthumbnail ?? Data()}
+    set {_uniqueStorage()._jpegthumbnail = newValue}
+  }
+  /// Returns true if `jpegthumbnail` has been explicitly set.
+  public var hasJpegthumbnail: Bool {_storage._jpegthumbnail != nil}
+  /// Clears the value of `jpegthumbnail`. Subsequent reads from it will return its default value.
+  public mutating func clearJpegthumbnail() {_uniqueStorage()._jpegthumbnail = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_storage._contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_uniqueStorage()._contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {_storage._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {_uniqueStorage()._contextInfo = nil}
+
+  public var thumbnailHeight: UInt32 {
+    get {_storage._thumbnailHeight ?? 0}
+    set {_uniqueStorage()._thumbnailHeight = newValue}
+  }
+  /// Returns true if `thumbnailHeight` has been explicitly set.
+  public var hasThumbnailHeight: Bool {_storage._thumbnailHeight != nil}
+  /// Clears the value of `thumbnailHeight`. Subsequent reads from it will return its default value.
+  public mutating func clearThumbnailHeight() {_uniqueStorage()._thumbnailHeight = nil}
+
+  public var thumbnailWidth: UInt32 {
+    get {_storage._thumbnailWidth ?? 0}
+    set {_uniqueStorage()._thumbnailWidth = newValue}
+  }
+  /// Returns true if `thumbnailWidth` has been explicitly set.
+  public var hasThumbnailWidth: Bool {_storage._thumbnailWidth != nil}
+  /// Clears the value of `thumbnailWidth`. Subsequent reads from it will return its default value.
+  public mutating func clearThumbnailWidth() {_uniqueStorage()._thumbnailWidth = nil}
+
+  public var caption: String {
+    get {_storage._caption ?? String()}
+    set {_uniqueStorage()._caption = newValue}
+  }
+  /// Returns true if `caption` has been explicitly set.
+  public var hasCaption: Bool {_storage._caption != nil}
+  /// Clears the value of `caption`. Subsequent reads from it will return its default value.
+  public mutating func clearCaption() {_uniqueStorage()._caption = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct WAWebProtobufsE2E_StickerMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var url: String {
+    get {_url ?? String()}
+    set {_url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  public var hasURL: Bool {self._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  public mutating func clearURL() {self._url = nil}
+
+  public var fileSha256: Data {
+    get {_fileSha256 ?? Data()}
+    set {_fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  public var hasFileSha256: Bool {self._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileSha256() {self._fileSha256 = nil}
+
+  public var fileEncSha256: Data {
+    get {_fileEncSha256 ?? Data()}
+    set {_fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  public var hasFileEncSha256: Bool {self._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileEncSha256() {self._fileEncSha256 = nil}
+
+  public var mediaKey: Data {
+    get {_mediaKey ?? Data()}
+    set {_mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  public var hasMediaKey: Bool {self._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKey() {self._mediaKey = nil}
+
+  public var mimetype: String {
+    get {_mimetype ?? String()}
+    set {_mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  public var hasMimetype: Bool {self._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  public mutating func clearMimetype() {self._mimetype = nil}
+
+  public var height: UInt32 {
+    get {_height ?? 0}
+    set {_height = newValue}
+  }
+  /// Returns true if `height` has been explicitly set.
+  public var hasHeight: Bool {self._height != nil}
+  /// Clears the value of `height`. Subsequent reads from it will return its default value.
+  public mutating func clearHeight() {self._height = nil}
+
+  public var width: UInt32 {
+    get {_width ?? 0}
+    set {_width = newValue}
+  }
+  /// Returns true if `width` has been explicitly set.
+  public var hasWidth: Bool {self._width != nil}
+  /// Clears the value of `width`. Subsequent reads from it will return its default value.
+  public mutating func clearWidth() {self._width = nil}
+
+  public var directPath: String {
+    get {_directPath ?? String()}
+    set {_directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  public var hasDirectPath: Bool {self._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectPath() {self._directPath = nil}
+
+  public var fileLength: UInt64 {
+    get {_fileLength ?? 0}
+    set {_fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  public var hasFileLength: Bool {self._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  public mutating func clearFileLength() {self._fileLength = nil}
+
+  public var mediaKeyTimestamp: Int64 {
+    get {_mediaKeyTimestamp ?? 0}
+    set {_mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  public var hasMediaKeyTimestamp: Bool {self._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKeyTimestamp() {self._mediaKeyTimestamp = nil}
+
+  public var isAnimated: Bool {
+    get {_isAnimated ?? false}
+    set {_isAnimated = newValue}
+  }
+  /// Returns true if `isAnimated` has been explicitly set.
+  public var hasIsAnimated: Bool {self._isAnimated != nil}
+  /// Clears the value of `isAnimated`. Subsequent reads from it will return its default value.
+  public mutating func clearIsAnimated() {self._isAnimated = nil}
+
+  public var pngThumbnail: Data {
+    get {_pngThumbnail ?? Data()}
+    set {_pngThumbnail = newValue}
+  }
+  /// Returns true if `pngThumbnail` has been explicitly set.
+  public var hasPngThumbnail: Bool {self._pngThumbnail != nil}
+  /// Clears the value of `pngThumbnail`. Subsequent reads from it will return its default value.
+  public mutating func clearPngThumbnail() {self._pngThumbnail = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {self._contextInfo = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _url: String? = nil
+  fileprivate var _fileSha256: Data? = nil
+  fileprivate var _fileEncSha256: Data? = nil
+  fileprivate var _mediaKey: Data? = nil
+  fileprivate var _mimetype: String? = nil
+  fileprivate var _height: UInt32? = nil
+  fileprivate var _width: UInt32? = nil
+  fileprivate var _directPath: String? = nil
+  fileprivate var _fileLength: UInt64? = nil
+  fileprivate var _mediaKeyTimestamp: Int64? = nil
+  fileprivate var _isAnimated: Bool? = nil
+  fileprivate var _pngThumbnail: Data? = nil
+  fileprivate var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+}
+
+public nonisolated struct WAWebProtobufsE2E_LocationMessage: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var degreesLatitude: Double {
+    get {_storage._degreesLatitude ?? 0}
+    set {_uniqueStorage()._degreesLatitude = newValue}
+  }
+  /// Returns true if `degreesLatitude` has been explicitly set.
+  public var hasDegreesLatitude: Bool {_storage._degreesLatitude != nil}
+  /// Clears the value of `degreesLatitude`. Subsequent reads from it will return its default value.
+  public mutating func clearDegreesLatitude() {_uniqueStorage()._degreesLatitude = nil}
+
+  public var degreesLongitude: Double {
+    get {_storage._degreesLongitude ?? 0}
+    set {_uniqueStorage()._degreesLongitude = newValue}
+  }
+  /// Returns true if `degreesLongitude` has been explicitly set.
+  public var hasDegreesLongitude: Bool {_storage._degreesLongitude != nil}
+  /// Clears the value of `degreesLongitude`. Subsequent reads from it will return its default value.
+  public mutating func clearDegreesLongitude() {_uniqueStorage()._degreesLongitude = nil}
+
+  public var name: String {
+    get {_storage._name ?? String()}
+    set {_uniqueStorage()._name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  public var hasName: Bool {_storage._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  public mutating func clearName() {_uniqueStorage()._name = nil}
+
+  public var address: String {
+    get {_storage._address ?? String()}
+    set {_uniqueStorage()._address = newValue}
+  }
+  /// Returns true if `address` has been explicitly set.
+  public var hasAddress: Bool {_storage._address != nil}
+  /// Clears the value of `address`. Subsequent reads from it will return its default value.
+  public mutating func clearAddress() {_uniqueStorage()._address = nil}
+
+  public var url: String {
+    get {_storage._url ?? String()}
+    set {_uniqueStorage()._url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  public var hasURL: Bool {_storage._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  public mutating func clearURL() {_uniqueStorage()._url = nil}
+
+  public var isLive: Bool {
+    get {_storage._isLive ?? false}
+    set {_uniqueStorage()._isLive = newValue}
+  }
+  /// Returns true if `isLive` has been explicitly set.
+  public var hasIsLive: Bool {_storage._isLive != nil}
+  /// Clears the value of `isLive`. Subsequent reads from it will return its default value.
+  public mutating func clearIsLive() {_uniqueStorage()._isLive = nil}
+
+  public var accuracyInMeters: UInt32 {
+    get {_storage._accuracyInMeters ?? 0}
+    set {_uniqueStorage()._accuracyInMeters = newValue}
+  }
+  /// Returns true if `accuracyInMeters` has been explicitly set.
+  public var hasAccuracyInMeters: Bool {_storage._accuracyInMeters != nil}
+  /// Clears the value of `accuracyInMeters`. Subsequent reads from it will return its default value.
+  public mutating func clearAccuracyInMeters() {_uniqueStorage()._accuracyInMeters = nil}
+
+  public var comment: String {
+    get {_storage._comment ?? String()}
+    set {_uniqueStorage()._comment = newValue}
+  }
+  /// Returns true if `comment` has been explicitly set.
+  public var hasComment: Bool {_storage._comment != nil}
+  /// Clears the value of `comment`. Subsequent reads from it will return its default value.
+  public mutating func clearComment() {_uniqueStorage()._comment = nil}
+
+  public var jpegthumbnail: Data {
+    get {_storage._jpegthumbnail ?? Data()}
+    set {_uniqueStorage()._jpegthumbnail = newValue}
+  }
+  /// Returns true if `jpegthumbnail` has been explicitly set.
+  public var hasJpegthumbnail: Bool {_storage._jpegthumbnail != nil}
+  /// Clears the value of `jpegthumbnail`. Subsequent reads from it will return its default value.
+  public mutating func clearJpegthumbnail() {_uniqueStorage()._jpegthumbnail = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_storage._contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_uniqueStorage()._contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {_storage._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {_uniqueStorage()._contextInfo = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct WAWebProtobufsE2E_ContactMessage: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var displayName: String {
+    get {_storage._displayName ?? String()}
+    set {_uniqueStorage()._displayName = newValue}
+  }
+  /// Returns true if `displayName` has been explicitly set.
+  public var hasDisplayName: Bool {_storage._displayName != nil}
+  /// Clears the value of `displayName`. Subsequent reads from it will return its default value.
+  public mutating func clearDisplayName() {_uniqueStorage()._displayName = nil}
+
+  public var vcard: String {
+    get {_storage._vcard ?? String()}
+    set {_uniqueStorage()._vcard = newValue}
+  }
+  /// Returns true if `vcard` has been explicitly set.
+  public var hasVcard: Bool {_storage._vcard != nil}
+  /// Clears the value of `vcard`. Subsequent reads from it will return its default value.
+  public mutating func clearVcard() {_uniqueStorage()._vcard = nil}
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_storage._contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_uniqueStorage()._contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {_storage._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {_uniqueStorage()._contextInfo = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct WAWebProtobufsE2E_ContactsArrayMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var displayName: String {
+    get {_displayName ?? String()}
+    set {_displayName = newValue}
+  }
+  /// Returns true if `displayName` has been explicitly set.
+  public var hasDisplayName: Bool {self._displayName != nil}
+  /// Clears the value of `displayName`. Subsequent reads from it will return its default value.
+  public mutating func clearDisplayName() {self._displayName = nil}
+
+  public var contacts: [WAWebProtobufsE2E_ContactMessage] = []
+
+  public var contextInfo: WAWebProtobufsE2E_ContextInfo {
+    get {_contextInfo ?? WAWebProtobufsE2E_ContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  public var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  public mutating func clearContextInfo() {self._contextInfo = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _displayName: String? = nil
+  fileprivate var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+}
+
 public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -493,6 +1522,33 @@ public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   /// Clears the value of `senderKeyDistributionMessage`. Subsequent reads from it will return its default value.
   public mutating func clearSenderKeyDistributionMessage() {_uniqueStorage()._senderKeyDistributionMessage = nil}
 
+  public var imageMessage: WAWebProtobufsE2E_ImageMessage {
+    get {_storage._imageMessage ?? WAWebProtobufsE2E_ImageMessage()}
+    set {_uniqueStorage()._imageMessage = newValue}
+  }
+  /// Returns true if `imageMessage` has been explicitly set.
+  public var hasImageMessage: Bool {_storage._imageMessage != nil}
+  /// Clears the value of `imageMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearImageMessage() {_uniqueStorage()._imageMessage = nil}
+
+  public var contactMessage: WAWebProtobufsE2E_ContactMessage {
+    get {_storage._contactMessage ?? WAWebProtobufsE2E_ContactMessage()}
+    set {_uniqueStorage()._contactMessage = newValue}
+  }
+  /// Returns true if `contactMessage` has been explicitly set.
+  public var hasContactMessage: Bool {_storage._contactMessage != nil}
+  /// Clears the value of `contactMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearContactMessage() {_uniqueStorage()._contactMessage = nil}
+
+  public var locationMessage: WAWebProtobufsE2E_LocationMessage {
+    get {_storage._locationMessage ?? WAWebProtobufsE2E_LocationMessage()}
+    set {_uniqueStorage()._locationMessage = newValue}
+  }
+  /// Returns true if `locationMessage` has been explicitly set.
+  public var hasLocationMessage: Bool {_storage._locationMessage != nil}
+  /// Clears the value of `locationMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearLocationMessage() {_uniqueStorage()._locationMessage = nil}
+
   public var extendedTextMessage: WAWebProtobufsE2E_ExtendedTextMessage {
     get {_storage._extendedTextMessage ?? WAWebProtobufsE2E_ExtendedTextMessage()}
     set {_uniqueStorage()._extendedTextMessage = newValue}
@@ -502,6 +1558,33 @@ public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   /// Clears the value of `extendedTextMessage`. Subsequent reads from it will return its default value.
   public mutating func clearExtendedTextMessage() {_uniqueStorage()._extendedTextMessage = nil}
 
+  public var documentMessage: WAWebProtobufsE2E_DocumentMessage {
+    get {_storage._documentMessage ?? WAWebProtobufsE2E_DocumentMessage()}
+    set {_uniqueStorage()._documentMessage = newValue}
+  }
+  /// Returns true if `documentMessage` has been explicitly set.
+  public var hasDocumentMessage: Bool {_storage._documentMessage != nil}
+  /// Clears the value of `documentMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearDocumentMessage() {_uniqueStorage()._documentMessage = nil}
+
+  public var audioMessage: WAWebProtobufsE2E_AudioMessage {
+    get {_storage._audioMessage ?? WAWebProtobufsE2E_AudioMessage()}
+    set {_uniqueStorage()._audioMessage = newValue}
+  }
+  /// Returns true if `audioMessage` has been explicitly set.
+  public var hasAudioMessage: Bool {_storage._audioMessage != nil}
+  /// Clears the value of `audioMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearAudioMessage() {_uniqueStorage()._audioMessage = nil}
+
+  public var videoMessage: WAWebProtobufsE2E_VideoMessage {
+    get {_storage._videoMessage ?? WAWebProtobufsE2E_VideoMessage()}
+    set {_uniqueStorage()._videoMessage = newValue}
+  }
+  /// Returns true if `videoMessage` has been explicitly set.
+  public var hasVideoMessage: Bool {_storage._videoMessage != nil}
+  /// Clears the value of `videoMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearVideoMessage() {_uniqueStorage()._videoMessage = nil}
+
   public var protocolMessage: WAWebProtobufsE2E_ProtocolMessage {
     get {_storage._protocolMessage ?? WAWebProtobufsE2E_ProtocolMessage()}
     set {_uniqueStorage()._protocolMessage = newValue}
@@ -510,6 +1593,33 @@ public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
   public var hasProtocolMessage: Bool {_storage._protocolMessage != nil}
   /// Clears the value of `protocolMessage`. Subsequent reads from it will return its default value.
   public mutating func clearProtocolMessage() {_uniqueStorage()._protocolMessage = nil}
+
+  public var contactsArrayMessage: WAWebProtobufsE2E_ContactsArrayMessage {
+    get {_storage._contactsArrayMessage ?? WAWebProtobufsE2E_ContactsArrayMessage()}
+    set {_uniqueStorage()._contactsArrayMessage = newValue}
+  }
+  /// Returns true if `contactsArrayMessage` has been explicitly set.
+  public var hasContactsArrayMessage: Bool {_storage._contactsArrayMessage != nil}
+  /// Clears the value of `contactsArrayMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearContactsArrayMessage() {_uniqueStorage()._contactsArrayMessage = nil}
+
+  public var stickerMessage: WAWebProtobufsE2E_StickerMessage {
+    get {_storage._stickerMessage ?? WAWebProtobufsE2E_StickerMessage()}
+    set {_uniqueStorage()._stickerMessage = newValue}
+  }
+  /// Returns true if `stickerMessage` has been explicitly set.
+  public var hasStickerMessage: Bool {_storage._stickerMessage != nil}
+  /// Clears the value of `stickerMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearStickerMessage() {_uniqueStorage()._stickerMessage = nil}
+
+  public var groupInviteMessage: WAWebProtobufsE2E_GroupInviteMessage {
+    get {_storage._groupInviteMessage ?? WAWebProtobufsE2E_GroupInviteMessage()}
+    set {_uniqueStorage()._groupInviteMessage = newValue}
+  }
+  /// Returns true if `groupInviteMessage` has been explicitly set.
+  public var hasGroupInviteMessage: Bool {_storage._groupInviteMessage != nil}
+  /// Clears the value of `groupInviteMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearGroupInviteMessage() {_uniqueStorage()._groupInviteMessage = nil}
 
   public var deviceSentMessage: WAWebProtobufsE2E_DeviceSentMessage {
     get {_storage._deviceSentMessage ?? WAWebProtobufsE2E_DeviceSentMessage()}
@@ -1241,15 +2351,1072 @@ nonisolated extension WAWebProtobufsE2E_FutureProofMessage: SwiftProtobuf.Messag
   }
 }
 
+nonisolated extension WAWebProtobufsE2E_GroupInviteMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GroupInviteMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}groupJID\0\u{1}inviteCode\0\u{1}inviteExpiration\0\u{1}groupName\0\u{1}JPEGThumbnail\0\u{1}caption\0\u{1}contextInfo\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._groupJid) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._inviteCode) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._inviteExpiration) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._groupName) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self._jpegthumbnail) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._caption) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._groupJid {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._inviteCode {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._inviteExpiration {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._groupName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._jpegthumbnail {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._caption {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_GroupInviteMessage, rhs: WAWebProtobufsE2E_GroupInviteMessage) -> Bool {
+    if lhs._groupJid != rhs._groupJid {return false}
+    if lhs._inviteCode != rhs._inviteCode {return false}
+    if lhs._inviteExpiration != rhs._inviteExpiration {return false}
+    if lhs._groupName != rhs._groupName {return false}
+    if lhs._jpegthumbnail != rhs._jpegthumbnail {return false}
+    if lhs._caption != rhs._caption {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_ImageMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImageMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}URL\0\u{1}mimetype\0\u{1}caption\0\u{1}fileSHA256\0\u{1}fileLength\0\u{1}height\0\u{1}width\0\u{1}mediaKey\0\u{1}fileEncSHA256\0\u{2}\u{2}directPath\0\u{1}mediaKeyTimestamp\0\u{2}\u{4}JPEGThumbnail\0\u{1}contextInfo\0\u{2}\u{8}viewOnce\0")
+
+  fileprivate class _StorageClass {
+    var _url: String? = nil
+    var _mimetype: String? = nil
+    var _caption: String? = nil
+    var _fileSha256: Data? = nil
+    var _fileLength: UInt64? = nil
+    var _height: UInt32? = nil
+    var _width: UInt32? = nil
+    var _mediaKey: Data? = nil
+    var _fileEncSha256: Data? = nil
+    var _directPath: String? = nil
+    var _mediaKeyTimestamp: Int64? = nil
+    var _jpegthumbnail: Data? = nil
+    var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+    var _viewOnce: Bool? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _url = source._url
+      _mimetype = source._mimetype
+      _caption = source._caption
+      _fileSha256 = source._fileSha256
+      _fileLength = source._fileLength
+      _height = source._height
+      _width = source._width
+      _mediaKey = source._mediaKey
+      _fileEncSha256 = source._fileEncSha256
+      _directPath = source._directPath
+      _mediaKeyTimestamp = source._mediaKeyTimestamp
+      _jpegthumbnail = source._jpegthumbnail
+      _contextInfo = source._contextInfo
+      _viewOnce = source._viewOnce
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._mimetype) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._caption) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._fileSha256) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._fileLength) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._height) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._width) }()
+        case 8: try { try decoder.decodeSingularBytesField(value: &_storage._mediaKey) }()
+        case 9: try { try decoder.decodeSingularBytesField(value: &_storage._fileEncSha256) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._directPath) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._mediaKeyTimestamp) }()
+        case 16: try { try decoder.decodeSingularBytesField(value: &_storage._jpegthumbnail) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._contextInfo) }()
+        case 25: try { try decoder.decodeSingularBoolField(value: &_storage._viewOnce) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._url {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._mimetype {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._caption {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._fileSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._fileLength {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._height {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._width {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._mediaKey {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._fileEncSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._directPath {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._mediaKeyTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._jpegthumbnail {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._contextInfo {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      try { if let v = _storage._viewOnce {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 25)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_ImageMessage, rhs: WAWebProtobufsE2E_ImageMessage) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._mimetype != rhs_storage._mimetype {return false}
+        if _storage._caption != rhs_storage._caption {return false}
+        if _storage._fileSha256 != rhs_storage._fileSha256 {return false}
+        if _storage._fileLength != rhs_storage._fileLength {return false}
+        if _storage._height != rhs_storage._height {return false}
+        if _storage._width != rhs_storage._width {return false}
+        if _storage._mediaKey != rhs_storage._mediaKey {return false}
+        if _storage._fileEncSha256 != rhs_storage._fileEncSha256 {return false}
+        if _storage._directPath != rhs_storage._directPath {return false}
+        if _storage._mediaKeyTimestamp != rhs_storage._mediaKeyTimestamp {return false}
+        if _storage._jpegthumbnail != rhs_storage._jpegthumbnail {return false}
+        if _storage._contextInfo != rhs_storage._contextInfo {return false}
+        if _storage._viewOnce != rhs_storage._viewOnce {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_VideoMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VideoMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}URL\0\u{1}mimetype\0\u{1}fileSHA256\0\u{1}fileLength\0\u{1}seconds\0\u{1}mediaKey\0\u{1}caption\0\u{1}gifPlayback\0\u{1}height\0\u{1}width\0\u{1}fileEncSHA256\0\u{2}\u{2}directPath\0\u{1}mediaKeyTimestamp\0\u{2}\u{2}JPEGThumbnail\0\u{1}contextInfo\0\u{1}streamingSidecar\0\u{2}\u{2}viewOnce\0")
+
+  fileprivate class _StorageClass {
+    var _url: String? = nil
+    var _mimetype: String? = nil
+    var _fileSha256: Data? = nil
+    var _fileLength: UInt64? = nil
+    var _seconds: UInt32? = nil
+    var _mediaKey: Data? = nil
+    var _caption: String? = nil
+    var _gifPlayback: Bool? = nil
+    var _height: UInt32? = nil
+    var _width: UInt32? = nil
+    var _fileEncSha256: Data? = nil
+    var _directPath: String? = nil
+    var _mediaKeyTimestamp: Int64? = nil
+    var _jpegthumbnail: Data? = nil
+    var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+    var _streamingSidecar: Data? = nil
+    var _viewOnce: Bool? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _url = source._url
+      _mimetype = source._mimetype
+      _fileSha256 = source._fileSha256
+      _fileLength = source._fileLength
+      _seconds = source._seconds
+      _mediaKey = source._mediaKey
+      _caption = source._caption
+      _gifPlayback = source._gifPlayback
+      _height = source._height
+      _width = source._width
+      _fileEncSha256 = source._fileEncSha256
+      _directPath = source._directPath
+      _mediaKeyTimestamp = source._mediaKeyTimestamp
+      _jpegthumbnail = source._jpegthumbnail
+      _contextInfo = source._contextInfo
+      _streamingSidecar = source._streamingSidecar
+      _viewOnce = source._viewOnce
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._mimetype) }()
+        case 3: try { try decoder.decodeSingularBytesField(value: &_storage._fileSha256) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._fileLength) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._seconds) }()
+        case 6: try { try decoder.decodeSingularBytesField(value: &_storage._mediaKey) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._caption) }()
+        case 8: try { try decoder.decodeSingularBoolField(value: &_storage._gifPlayback) }()
+        case 9: try { try decoder.decodeSingularUInt32Field(value: &_storage._height) }()
+        case 10: try { try decoder.decodeSingularUInt32Field(value: &_storage._width) }()
+        case 11: try { try decoder.decodeSingularBytesField(value: &_storage._fileEncSha256) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._directPath) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._mediaKeyTimestamp) }()
+        case 16: try { try decoder.decodeSingularBytesField(value: &_storage._jpegthumbnail) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._contextInfo) }()
+        case 18: try { try decoder.decodeSingularBytesField(value: &_storage._streamingSidecar) }()
+        case 20: try { try decoder.decodeSingularBoolField(value: &_storage._viewOnce) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._url {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._mimetype {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._fileSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._fileLength {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._seconds {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._mediaKey {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._caption {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._gifPlayback {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._height {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._width {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._fileEncSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._directPath {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._mediaKeyTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 14)
+      } }()
+      try { if let v = _storage._jpegthumbnail {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._contextInfo {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      try { if let v = _storage._streamingSidecar {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 18)
+      } }()
+      try { if let v = _storage._viewOnce {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 20)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_VideoMessage, rhs: WAWebProtobufsE2E_VideoMessage) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._mimetype != rhs_storage._mimetype {return false}
+        if _storage._fileSha256 != rhs_storage._fileSha256 {return false}
+        if _storage._fileLength != rhs_storage._fileLength {return false}
+        if _storage._seconds != rhs_storage._seconds {return false}
+        if _storage._mediaKey != rhs_storage._mediaKey {return false}
+        if _storage._caption != rhs_storage._caption {return false}
+        if _storage._gifPlayback != rhs_storage._gifPlayback {return false}
+        if _storage._height != rhs_storage._height {return false}
+        if _storage._width != rhs_storage._width {return false}
+        if _storage._fileEncSha256 != rhs_storage._fileEncSha256 {return false}
+        if _storage._directPath != rhs_storage._directPath {return false}
+        if _storage._mediaKeyTimestamp != rhs_storage._mediaKeyTimestamp {return false}
+        if _storage._jpegthumbnail != rhs_storage._jpegthumbnail {return false}
+        if _storage._contextInfo != rhs_storage._contextInfo {return false}
+        if _storage._streamingSidecar != rhs_storage._streamingSidecar {return false}
+        if _storage._viewOnce != rhs_storage._viewOnce {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_AudioMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AudioMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}URL\0\u{1}mimetype\0\u{1}fileSHA256\0\u{1}fileLength\0\u{1}seconds\0\u{1}PTT\0\u{1}mediaKey\0\u{1}fileEncSHA256\0\u{1}directPath\0\u{1}mediaKeyTimestamp\0\u{2}\u{7}contextInfo\0\u{1}streamingSidecar\0\u{1}waveform\0\u{1}backgroundArgb\0\u{1}viewOnce\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._url) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._mimetype) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self._fileSha256) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self._fileLength) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self._seconds) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self._ptt) }()
+      case 7: try { try decoder.decodeSingularBytesField(value: &self._mediaKey) }()
+      case 8: try { try decoder.decodeSingularBytesField(value: &self._fileEncSha256) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self._directPath) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self._mediaKeyTimestamp) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      case 18: try { try decoder.decodeSingularBytesField(value: &self._streamingSidecar) }()
+      case 19: try { try decoder.decodeSingularBytesField(value: &self._waveform) }()
+      case 20: try { try decoder.decodeSingularFixed32Field(value: &self._backgroundArgb) }()
+      case 21: try { try decoder.decodeSingularBoolField(value: &self._viewOnce) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._url {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._mimetype {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._fileSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._fileLength {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._seconds {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._ptt {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._mediaKey {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._fileEncSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._directPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._mediaKeyTimestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try { if let v = self._streamingSidecar {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 18)
+    } }()
+    try { if let v = self._waveform {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 19)
+    } }()
+    try { if let v = self._backgroundArgb {
+      try visitor.visitSingularFixed32Field(value: v, fieldNumber: 20)
+    } }()
+    try { if let v = self._viewOnce {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 21)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_AudioMessage, rhs: WAWebProtobufsE2E_AudioMessage) -> Bool {
+    if lhs._url != rhs._url {return false}
+    if lhs._mimetype != rhs._mimetype {return false}
+    if lhs._fileSha256 != rhs._fileSha256 {return false}
+    if lhs._fileLength != rhs._fileLength {return false}
+    if lhs._seconds != rhs._seconds {return false}
+    if lhs._ptt != rhs._ptt {return false}
+    if lhs._mediaKey != rhs._mediaKey {return false}
+    if lhs._fileEncSha256 != rhs._fileEncSha256 {return false}
+    if lhs._directPath != rhs._directPath {return false}
+    if lhs._mediaKeyTimestamp != rhs._mediaKeyTimestamp {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs._streamingSidecar != rhs._streamingSidecar {return false}
+    if lhs._waveform != rhs._waveform {return false}
+    if lhs._backgroundArgb != rhs._backgroundArgb {return false}
+    if lhs._viewOnce != rhs._viewOnce {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_DocumentMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DocumentMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}URL\0\u{1}mimetype\0\u{1}title\0\u{1}fileSHA256\0\u{1}fileLength\0\u{1}pageCount\0\u{1}mediaKey\0\u{1}fileName\0\u{1}fileEncSHA256\0\u{1}directPath\0\u{1}mediaKeyTimestamp\0\u{1}contactVcard\0\u{2}\u{4}JPEGThumbnail\0\u{1}contextInfo\0\u{1}thumbnailHeight\0\u{1}thumbnailWidth\0\u{1}caption\0")
+
+  fileprivate class _StorageClass {
+    var _url: String? = nil
+    var _mimetype: String? = nil
+    var _title: String? = nil
+    var _fileSha256: Data? = nil
+    var _fileLength: UInt64? = nil
+    var _pageCount: UInt32? = nil
+    var _mediaKey: Data? = nil
+    var _fileName: String? = nil
+    var _fileEncSha256: Data? = nil
+    var _directPath: String? = nil
+    var _mediaKeyTimestamp: Int64? = nil
+    var _contactVcard: Bool? = nil
+    var _jpegthumbnail: Data? = nil
+    var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+    var _thumbnailHeight: UInt32? = nil
+    var _thumbnailWidth: UInt32? = nil
+    var _caption: String? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _url = source._url
+      _mimetype = source._mimetype
+      _title = source._title
+      _fileSha256 = source._fileSha256
+      _fileLength = source._fileLength
+      _pageCount = source._pageCount
+      _mediaKey = source._mediaKey
+      _fileName = source._fileName
+      _fileEncSha256 = source._fileEncSha256
+      _directPath = source._directPath
+      _mediaKeyTimestamp = source._mediaKeyTimestamp
+      _contactVcard = source._contactVcard
+      _jpegthumbnail = source._jpegthumbnail
+      _contextInfo = source._contextInfo
+      _thumbnailHeight = source._thumbnailHeight
+      _thumbnailWidth = source._thumbnailWidth
+      _caption = source._caption
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._mimetype) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._title) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._fileSha256) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._fileLength) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._pageCount) }()
+        case 7: try { try decoder.decodeSingularBytesField(value: &_storage._mediaKey) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._fileName) }()
+        case 9: try { try decoder.decodeSingularBytesField(value: &_storage._fileEncSha256) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._directPath) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._mediaKeyTimestamp) }()
+        case 12: try { try decoder.decodeSingularBoolField(value: &_storage._contactVcard) }()
+        case 16: try { try decoder.decodeSingularBytesField(value: &_storage._jpegthumbnail) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._contextInfo) }()
+        case 18: try { try decoder.decodeSingularUInt32Field(value: &_storage._thumbnailHeight) }()
+        case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._thumbnailWidth) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._caption) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._url {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._mimetype {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._title {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._fileSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._fileLength {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._pageCount {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._mediaKey {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._fileName {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._fileEncSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._directPath {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._mediaKeyTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._contactVcard {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._jpegthumbnail {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._contextInfo {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      try { if let v = _storage._thumbnailHeight {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 18)
+      } }()
+      try { if let v = _storage._thumbnailWidth {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 19)
+      } }()
+      try { if let v = _storage._caption {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 20)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_DocumentMessage, rhs: WAWebProtobufsE2E_DocumentMessage) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._mimetype != rhs_storage._mimetype {return false}
+        if _storage._title != rhs_storage._title {return false}
+        if _storage._fileSha256 != rhs_storage._fileSha256 {return false}
+        if _storage._fileLength != rhs_storage._fileLength {return false}
+        if _storage._pageCount != rhs_storage._pageCount {return false}
+        if _storage._mediaKey != rhs_storage._mediaKey {return false}
+        if _storage._fileName != rhs_storage._fileName {return false}
+        if _storage._fileEncSha256 != rhs_storage._fileEncSha256 {return false}
+        if _storage._directPath != rhs_storage._directPath {return false}
+        if _storage._mediaKeyTimestamp != rhs_storage._mediaKeyTimestamp {return false}
+        if _storage._contactVcard != rhs_storage._contactVcard {return false}
+        if _storage._jpegthumbnail != rhs_storage._jpegthumbnail {return false}
+        if _storage._contextInfo != rhs_storage._contextInfo {return false}
+        if _storage._thumbnailHeight != rhs_storage._thumbnailHeight {return false}
+        if _storage._thumbnailWidth != rhs_storage._thumbnailWidth {return false}
+        if _storage._caption != rhs_storage._caption {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_StickerMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StickerMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}URL\0\u{1}fileSHA256\0\u{1}fileEncSHA256\0\u{1}mediaKey\0\u{1}mimetype\0\u{1}height\0\u{1}width\0\u{1}directPath\0\u{1}fileLength\0\u{1}mediaKeyTimestamp\0\u{2}\u{3}isAnimated\0\u{2}\u{3}pngThumbnail\0\u{1}contextInfo\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._url) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self._fileSha256) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self._fileEncSha256) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self._mediaKey) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._mimetype) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self._height) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self._width) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._directPath) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self._fileLength) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self._mediaKeyTimestamp) }()
+      case 13: try { try decoder.decodeSingularBoolField(value: &self._isAnimated) }()
+      case 16: try { try decoder.decodeSingularBytesField(value: &self._pngThumbnail) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._url {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._fileSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._fileEncSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._mediaKey {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._mimetype {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._height {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._width {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._directPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._fileLength {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._mediaKeyTimestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._isAnimated {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 13)
+    } }()
+    try { if let v = self._pngThumbnail {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_StickerMessage, rhs: WAWebProtobufsE2E_StickerMessage) -> Bool {
+    if lhs._url != rhs._url {return false}
+    if lhs._fileSha256 != rhs._fileSha256 {return false}
+    if lhs._fileEncSha256 != rhs._fileEncSha256 {return false}
+    if lhs._mediaKey != rhs._mediaKey {return false}
+    if lhs._mimetype != rhs._mimetype {return false}
+    if lhs._height != rhs._height {return false}
+    if lhs._width != rhs._width {return false}
+    if lhs._directPath != rhs._directPath {return false}
+    if lhs._fileLength != rhs._fileLength {return false}
+    if lhs._mediaKeyTimestamp != rhs._mediaKeyTimestamp {return false}
+    if lhs._isAnimated != rhs._isAnimated {return false}
+    if lhs._pngThumbnail != rhs._pngThumbnail {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_LocationMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LocationMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}degreesLatitude\0\u{1}degreesLongitude\0\u{1}name\0\u{1}address\0\u{1}URL\0\u{1}isLive\0\u{1}accuracyInMeters\0\u{2}\u{4}comment\0\u{2}\u{5}JPEGThumbnail\0\u{1}contextInfo\0")
+
+  fileprivate class _StorageClass {
+    var _degreesLatitude: Double? = nil
+    var _degreesLongitude: Double? = nil
+    var _name: String? = nil
+    var _address: String? = nil
+    var _url: String? = nil
+    var _isLive: Bool? = nil
+    var _accuracyInMeters: UInt32? = nil
+    var _comment: String? = nil
+    var _jpegthumbnail: Data? = nil
+    var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _degreesLatitude = source._degreesLatitude
+      _degreesLongitude = source._degreesLongitude
+      _name = source._name
+      _address = source._address
+      _url = source._url
+      _isLive = source._isLive
+      _accuracyInMeters = source._accuracyInMeters
+      _comment = source._comment
+      _jpegthumbnail = source._jpegthumbnail
+      _contextInfo = source._contextInfo
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularDoubleField(value: &_storage._degreesLatitude) }()
+        case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._degreesLongitude) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._address) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 6: try { try decoder.decodeSingularBoolField(value: &_storage._isLive) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._accuracyInMeters) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._comment) }()
+        case 16: try { try decoder.decodeSingularBytesField(value: &_storage._jpegthumbnail) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._contextInfo) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._degreesLatitude {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._degreesLongitude {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._name {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._address {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._url {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._isLive {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._accuracyInMeters {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._comment {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._jpegthumbnail {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._contextInfo {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_LocationMessage, rhs: WAWebProtobufsE2E_LocationMessage) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._degreesLatitude != rhs_storage._degreesLatitude {return false}
+        if _storage._degreesLongitude != rhs_storage._degreesLongitude {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._address != rhs_storage._address {return false}
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._isLive != rhs_storage._isLive {return false}
+        if _storage._accuracyInMeters != rhs_storage._accuracyInMeters {return false}
+        if _storage._comment != rhs_storage._comment {return false}
+        if _storage._jpegthumbnail != rhs_storage._jpegthumbnail {return false}
+        if _storage._contextInfo != rhs_storage._contextInfo {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_ContactMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContactMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}displayName\0\u{2}\u{f}vcard\0\u{1}contextInfo\0")
+
+  fileprivate class _StorageClass {
+    var _displayName: String? = nil
+    var _vcard: String? = nil
+    var _contextInfo: WAWebProtobufsE2E_ContextInfo? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _displayName = source._displayName
+      _vcard = source._vcard
+      _contextInfo = source._contextInfo
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._displayName) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._vcard) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._contextInfo) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._displayName {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._vcard {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._contextInfo {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_ContactMessage, rhs: WAWebProtobufsE2E_ContactMessage) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._displayName != rhs_storage._displayName {return false}
+        if _storage._vcard != rhs_storage._vcard {return false}
+        if _storage._contextInfo != rhs_storage._contextInfo {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_ContactsArrayMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContactsArrayMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}displayName\0\u{1}contacts\0\u{2}\u{f}contextInfo\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._displayName) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.contacts) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._displayName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    if !self.contacts.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.contacts, fieldNumber: 2)
+    }
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_ContactsArrayMessage, rhs: WAWebProtobufsE2E_ContactsArrayMessage) -> Bool {
+    if lhs._displayName != rhs._displayName {return false}
+    if lhs.contacts != rhs.contacts {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Message"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{2}\u{4}extendedTextMessage\0\u{2}\u{6}protocolMessage\0\u{2}\u{13}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{6}reactionMessage\0\u{2}\u{7}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{1}imageMessage\0\u{1}contactMessage\0\u{1}locationMessage\0\u{1}extendedTextMessage\0\u{1}documentMessage\0\u{1}audioMessage\0\u{1}videoMessage\0\u{2}\u{3}protocolMessage\0\u{1}contactsArrayMessage\0\u{2}\u{d}stickerMessage\0\u{2}\u{2}groupInviteMessage\0\u{2}\u{3}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{6}reactionMessage\0\u{2}\u{7}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0")
 
   fileprivate class _StorageClass {
     var _conversation: String? = nil
     var _senderKeyDistributionMessage: WAWebProtobufsE2E_SenderKeyDistributionMessage? = nil
+    var _imageMessage: WAWebProtobufsE2E_ImageMessage? = nil
+    var _contactMessage: WAWebProtobufsE2E_ContactMessage? = nil
+    var _locationMessage: WAWebProtobufsE2E_LocationMessage? = nil
     var _extendedTextMessage: WAWebProtobufsE2E_ExtendedTextMessage? = nil
+    var _documentMessage: WAWebProtobufsE2E_DocumentMessage? = nil
+    var _audioMessage: WAWebProtobufsE2E_AudioMessage? = nil
+    var _videoMessage: WAWebProtobufsE2E_VideoMessage? = nil
     var _protocolMessage: WAWebProtobufsE2E_ProtocolMessage? = nil
+    var _contactsArrayMessage: WAWebProtobufsE2E_ContactsArrayMessage? = nil
+    var _stickerMessage: WAWebProtobufsE2E_StickerMessage? = nil
+    var _groupInviteMessage: WAWebProtobufsE2E_GroupInviteMessage? = nil
     var _deviceSentMessage: WAWebProtobufsE2E_DeviceSentMessage? = nil
     var _messageContextInfo: WAWebProtobufsE2E_MessageContextInfo? = nil
     var _viewOnceMessage: WAWebProtobufsE2E_FutureProofMessage? = nil
@@ -1270,8 +3437,17 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
     init(copying source: _StorageClass) {
       _conversation = source._conversation
       _senderKeyDistributionMessage = source._senderKeyDistributionMessage
+      _imageMessage = source._imageMessage
+      _contactMessage = source._contactMessage
+      _locationMessage = source._locationMessage
       _extendedTextMessage = source._extendedTextMessage
+      _documentMessage = source._documentMessage
+      _audioMessage = source._audioMessage
+      _videoMessage = source._videoMessage
       _protocolMessage = source._protocolMessage
+      _contactsArrayMessage = source._contactsArrayMessage
+      _stickerMessage = source._stickerMessage
+      _groupInviteMessage = source._groupInviteMessage
       _deviceSentMessage = source._deviceSentMessage
       _messageContextInfo = source._messageContextInfo
       _viewOnceMessage = source._viewOnceMessage
@@ -1300,8 +3476,17 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularStringField(value: &_storage._conversation) }()
         case 2: try { try decoder.decodeSingularMessageField(value: &_storage._senderKeyDistributionMessage) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._imageMessage) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._contactMessage) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._locationMessage) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._extendedTextMessage) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._documentMessage) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._audioMessage) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._videoMessage) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._protocolMessage) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._contactsArrayMessage) }()
+        case 26: try { try decoder.decodeSingularMessageField(value: &_storage._stickerMessage) }()
+        case 28: try { try decoder.decodeSingularMessageField(value: &_storage._groupInviteMessage) }()
         case 31: try { try decoder.decodeSingularMessageField(value: &_storage._deviceSentMessage) }()
         case 35: try { try decoder.decodeSingularMessageField(value: &_storage._messageContextInfo) }()
         case 37: try { try decoder.decodeSingularMessageField(value: &_storage._viewOnceMessage) }()
@@ -1328,11 +3513,38 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
       try { if let v = _storage._senderKeyDistributionMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
       } }()
+      try { if let v = _storage._imageMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._contactMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._locationMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
       try { if let v = _storage._extendedTextMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       } }()
+      try { if let v = _storage._documentMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._audioMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._videoMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
       try { if let v = _storage._protocolMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._contactsArrayMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._stickerMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+      } }()
+      try { if let v = _storage._groupInviteMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
       } }()
       try { if let v = _storage._deviceSentMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
@@ -1369,8 +3581,17 @@ nonisolated extension WAWebProtobufsE2E_Message: SwiftProtobuf.Message, SwiftPro
         let rhs_storage = _args.1
         if _storage._conversation != rhs_storage._conversation {return false}
         if _storage._senderKeyDistributionMessage != rhs_storage._senderKeyDistributionMessage {return false}
+        if _storage._imageMessage != rhs_storage._imageMessage {return false}
+        if _storage._contactMessage != rhs_storage._contactMessage {return false}
+        if _storage._locationMessage != rhs_storage._locationMessage {return false}
         if _storage._extendedTextMessage != rhs_storage._extendedTextMessage {return false}
+        if _storage._documentMessage != rhs_storage._documentMessage {return false}
+        if _storage._audioMessage != rhs_storage._audioMessage {return false}
+        if _storage._videoMessage != rhs_storage._videoMessage {return false}
         if _storage._protocolMessage != rhs_storage._protocolMessage {return false}
+        if _storage._contactsArrayMessage != rhs_storage._contactsArrayMessage {return false}
+        if _storage._stickerMessage != rhs_storage._stickerMessage {return false}
+        if _storage._groupInviteMessage != rhs_storage._groupInviteMessage {return false}
         if _storage._deviceSentMessage != rhs_storage._deviceSentMessage {return false}
         if _storage._messageContextInfo != rhs_storage._messageContextInfo {return false}
         if _storage._viewOnceMessage != rhs_storage._viewOnceMessage {return false}

@@ -235,8 +235,26 @@ export interface Message {
     quoted_message_id: string | null;
     /** position for list_messages paging */
     cursor: number;
+    media?: MessageMedia | null;
     /** received only: the sender's identity key changed (their safety number changed) */
     identity_changed?: boolean;
+}
+
+export interface MessageMedia {
+    /** image, video, audio, ptt, document, sticker, location or vcard */
+    type: string;
+    mimetype?: string;
+    /** bytes of the file */
+    size?: number;
+    /** hex SHA-256 of the file */
+    sha256?: string;
+    file_name?: string;
+    caption?: string;
+    width?: number;
+    height?: number;
+    seconds?: number;
+    /** the file on this machine, once downloaded (or sent) */
+    path?: string;
 }
 
 /** The result of `whatsapp_read_messages`. */
@@ -347,6 +365,8 @@ export interface CreateGroupResultParticipantsItem {
     status: 'added' | 'done' | 'invite_required' | 'not_on_whatsapp' | 'not_a_participant' | 'already_participant' | 'failed';
     /** the server's code for a refused participant */
     error_code?: number;
+    /** with invite_required: the id of the group invitation sent to them 1:1 */
+    invite_message_id?: string;
 }
 
 /** The result of `whatsapp_get_group_info`. */
@@ -448,6 +468,68 @@ export interface JoinGroupResult {
 export interface LeaveGroupResult {
     ok: boolean;
     group_id: string;
+}
+
+/** The result of `whatsapp_send_file`. */
+export interface SendFileResult {
+    ok: boolean;
+    /** recipient phone number, digits (a group's JID) */
+    to: string;
+    /** the chat JID */
+    chat_id: string;
+    message_id: string | null;
+    /** ISO 8601 UTC */
+    timestamp: string;
+    /** queued, sent, delivered, read or failed */
+    status: MessageStatusName;
+    media_type: string;
+    size: number;
+    /** hex SHA-256 of the file */
+    sha256: string;
+}
+
+/** The result of `whatsapp_send_location`. */
+export interface SendLocationResult {
+    ok: boolean;
+    /** recipient phone number, digits (a group's JID) */
+    to: string;
+    /** the chat JID */
+    chat_id: string;
+    message_id: string | null;
+    /** ISO 8601 UTC */
+    timestamp: string;
+    /** queued, sent, delivered, read or failed */
+    status: MessageStatusName;
+}
+
+/** The result of `whatsapp_send_contact_card`. */
+export interface SendContactCardResult {
+    ok: boolean;
+    /** recipient phone number, digits (a group's JID) */
+    to: string;
+    /** the chat JID */
+    chat_id: string;
+    message_id: string | null;
+    /** ISO 8601 UTC */
+    timestamp: string;
+    /** queued, sent, delivered, read or failed */
+    status: MessageStatusName;
+}
+
+export interface SendContactCardContactsItem {
+    name: string;
+    phone: string;
+}
+
+/** The result of `whatsapp_download_media`. */
+export interface DownloadMediaResult {
+    ok: boolean;
+    message_id: string;
+    path: string;
+    mimetype: string | null;
+    size: number;
+    /** hex SHA-256 of the file */
+    sha256: string;
 }
 
 /** The result of `whatsapp_request_approval`. */
@@ -589,6 +671,26 @@ export interface JoinGroupOptions {
     previewOnly?: boolean;
 }
 
+/** Options of sendFile() (whatsapp_send_file). */
+export interface SendFileOptions {
+    /** how to send it (default: from the extension) */
+    mediaType?: 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker';
+    /** a caption (images, videos, documents) */
+    caption?: string;
+    /** the name the recipient sees (documents) */
+    fileName?: string;
+    /** a key unique to this send; repeating it returns the first result */
+    idempotencyKey?: string;
+}
+
+/** Options of sendLocation() (whatsapp_send_location). */
+export interface SendLocationOptions {
+    /** the place's name */
+    name?: string;
+    /** its address */
+    address?: string;
+}
+
 /** Options of requestApproval() (whatsapp_request_approval). */
 export interface RequestApprovalOptions {
     /** more context (≤2000 characters) */
@@ -652,6 +754,19 @@ export interface KnownMethods {
     whatsapp_get_group_invite_link: { params: { group: string; reset?: boolean }; result: GetGroupInviteLinkResult };
     whatsapp_join_group: { params: { invite: string; preview_only?: boolean }; result: JoinGroupResult };
     whatsapp_leave_group: { params: { group: string }; result: LeaveGroupResult };
+    whatsapp_send_file: {
+        params: { to: string; file_path: string; media_type?: 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker'; caption?: string; file_name?: string; idempotency_key?: string };
+        result: SendFileResult;
+    };
+    whatsapp_send_location: {
+        params: { to: string; latitude: number; longitude: number; name?: string; address?: string };
+        result: SendLocationResult;
+    };
+    whatsapp_send_contact_card: {
+        params: { to: string; contacts: SendContactCardContactsItem[] };
+        result: SendContactCardResult;
+    };
+    whatsapp_download_media: { params: { message_id: string }; result: DownloadMediaResult };
     whatsapp_request_approval: {
         params: { to: string; action: string; details?: string; timeout?: number; style?: 'text' | 'poll'; wait?: boolean; idempotency_key?: string };
         result: RequestApprovalResult;
@@ -875,8 +990,9 @@ export interface ClientMethods {
     /**
      * whatsapp_create_group: Create a group named name (1–100 characters) with participants (1–256
      * phone numbers, JIDs or contact names); we are its owner. Returns the group's JID, each
-     * participant's outcome (added, invite_required when their privacy settings need an invite — send
-     * them invite_link —, not_on_whatsapp, failed) and the invite link.
+     * participant's outcome (added, invite_required when their privacy settings need an invite — they
+     * are sent the group's invitation 1:1, invite_message_id —, not_on_whatsapp, failed) and the
+     * invite link.
      *
      * @param name the group's name (1–100 characters)
      * @param participants phone numbers, JIDs or contact names (1–256)
@@ -913,8 +1029,9 @@ export interface ClientMethods {
     /**
      * whatsapp_update_group_participants: Add, remove, promote (make admin) or demote group
      * participants (1–50 phone numbers, JIDs or contact names); needs admin rights. Each participant's
-     * outcome: done, invite_required (their privacy settings need an invite: send them the group's
-     * invite link), not_on_whatsapp, not_a_participant, already_participant or failed.
+     * outcome: done, invite_required (their privacy settings need an invite: they are sent the group's
+     * invitation 1:1, invite_message_id), not_on_whatsapp, not_a_participant, already_participant or
+     * failed.
      *
      * @param group the group: its JID (…@g.us) or its name
      * @param action what to do
@@ -983,6 +1100,63 @@ export interface ClientMethods {
      * not_connected, invalid_request or internal (see ERROR_CODES).
      */
     leaveGroup(group: string): Promise<LeaveGroupResult>;
+
+    /**
+     * whatsapp_send_file: Send a file as an image, video, audio, voice note (voice: Ogg/Opus),
+     * document or sticker (WebP), end-to-end encrypted. file_path must lie under a configured media
+     * directory (media_dirs); its content must match the media type (implied by the extension when
+     * media_type is omitted). Optional caption (≤1024 characters, not for audio or stickers),
+     * file_name (what the recipient sees for documents) and idempotency_key. The file is copied at
+     * call time and the message queued like text: status "sent" once WhatsApp accepted it, "queued"
+     * while it waits.
+     *
+     * @param to recipient: phone number, JID, LID, contact name or group
+     * @param filePath the file, under one of the media directories
+     * @param options mediaType, caption, fileName, idempotencyKey (see the options type)
+     *
+     * Rejects with a WauseError whose code is forbidden_path, media_too_large, not_found,
+     * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict, invalid_request
+     * or internal (see ERROR_CODES).
+     */
+    sendFile(to: string, filePath: string, options?: SendFileOptions): Promise<SendFileResult>;
+
+    /**
+     * whatsapp_send_location: Send a location pin: latitude and longitude in degrees, optional name
+     * and address.
+     *
+     * @param to recipient: phone number, JID, LID, contact name or group
+     * @param latitude
+     * @param longitude
+     * @param options name, address (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
+     * not_on_whatsapp, invalid_request or internal (see ERROR_CODES).
+     */
+    sendLocation(to: string, latitude: number, longitude: number, options?: SendLocationOptions): Promise<SendLocationResult>;
+
+    /**
+     * whatsapp_send_contact_card: Send one or several contact cards (vCards made from each name and
+     * phone number).
+     *
+     * @param to recipient: phone number, JID, LID, contact name or group
+     * @param contacts
+     *
+     * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
+     * not_on_whatsapp, invalid_request or internal (see ERROR_CODES).
+     */
+    sendContactCard(to: string, contacts: SendContactCardContactsItem[]): Promise<SendContactCardResult>;
+
+    /**
+     * whatsapp_download_media: Download the file of a received media message into <data_dir>/media/
+     * (decrypted and verified) and return its path, mimetype, size and sha256. A second call returns
+     * the same file without downloading again.
+     *
+     * @param messageId the media message's id
+     *
+     * Rejects with a WauseError whose code is not_found, media_too_large, not_connected,
+     * invalid_request or internal (see ERROR_CODES).
+     */
+    downloadMedia(messageId: string): Promise<DownloadMediaResult>;
 
     /**
      * whatsapp_request_approval: Send a person a message asking them to approve or deny an action,

@@ -290,8 +290,9 @@ class ClientMethods extends EventEmitter {
     /**
      * whatsapp_create_group: Create a group named name (1–100 characters) with participants (1–256
      * phone numbers, JIDs or contact names); we are its owner. Returns the group's JID, each
-     * participant's outcome (added, invite_required when their privacy settings need an invite — send
-     * them invite_link —, not_on_whatsapp, failed) and the invite link.
+     * participant's outcome (added, invite_required when their privacy settings need an invite — they
+     * are sent the group's invitation 1:1, invite_message_id —, not_on_whatsapp, failed) and the
+     * invite link.
      *
      * @param name the group's name (1–100 characters)
      * @param participants phone numbers, JIDs or contact names (1–256)
@@ -334,8 +335,9 @@ class ClientMethods extends EventEmitter {
     /**
      * whatsapp_update_group_participants: Add, remove, promote (make admin) or demote group
      * participants (1–50 phone numbers, JIDs or contact names); needs admin rights. Each participant's
-     * outcome: done, invite_required (their privacy settings need an invite: send them the group's
-     * invite link), not_on_whatsapp, not_a_participant, already_participant or failed.
+     * outcome: done, invite_required (their privacy settings need an invite: they are sent the group's
+     * invitation 1:1, invite_message_id), not_on_whatsapp, not_a_participant, already_participant or
+     * failed.
      *
      * @param group the group: its JID (…@g.us) or its name
      * @param action what to do
@@ -417,6 +419,74 @@ class ClientMethods extends EventEmitter {
      */
     leaveGroup(group) {
         return this.call('whatsapp_leave_group', { group });
+    }
+
+    /**
+     * whatsapp_send_file: Send a file as an image, video, audio, voice note (voice: Ogg/Opus),
+     * document or sticker (WebP), end-to-end encrypted. file_path must lie under a configured media
+     * directory (media_dirs); its content must match the media type (implied by the extension when
+     * media_type is omitted). Optional caption (≤1024 characters, not for audio or stickers),
+     * file_name (what the recipient sees for documents) and idempotency_key. The file is copied at
+     * call time and the message queued like text: status "sent" once WhatsApp accepted it, "queued"
+     * while it waits.
+     *
+     * @param to recipient: phone number, JID, LID, contact name or group
+     * @param filePath the file, under one of the media directories
+     * @param options mediaType, caption, fileName, idempotencyKey (see the options type)
+     *
+     * Rejects with a WauseError whose code is forbidden_path, media_too_large, not_found,
+     * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict, invalid_request
+     * or internal (see ERROR_CODES).
+     */
+    sendFile(to, filePath, options) {
+        const { mediaType, caption, fileName, idempotencyKey } = optionsObject(options, 'sendFile');
+        return this.call('whatsapp_send_file', { to, file_path: filePath, media_type: mediaType, caption,
+                                                 file_name: fileName, idempotency_key: idempotencyKey });
+    }
+
+    /**
+     * whatsapp_send_location: Send a location pin: latitude and longitude in degrees, optional name
+     * and address.
+     *
+     * @param to recipient: phone number, JID, LID, contact name or group
+     * @param latitude
+     * @param longitude
+     * @param options name, address (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
+     * not_on_whatsapp, invalid_request or internal (see ERROR_CODES).
+     */
+    sendLocation(to, latitude, longitude, options) {
+        const { name, address } = optionsObject(options, 'sendLocation');
+        return this.call('whatsapp_send_location', { to, latitude, longitude, name, address });
+    }
+
+    /**
+     * whatsapp_send_contact_card: Send one or several contact cards (vCards made from each name and
+     * phone number).
+     *
+     * @param to recipient: phone number, JID, LID, contact name or group
+     * @param contacts
+     *
+     * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
+     * not_on_whatsapp, invalid_request or internal (see ERROR_CODES).
+     */
+    sendContactCard(to, contacts) {
+        return this.call('whatsapp_send_contact_card', { to, contacts });
+    }
+
+    /**
+     * whatsapp_download_media: Download the file of a received media message into <data_dir>/media/
+     * (decrypted and verified) and return its path, mimetype, size and sha256. A second call returns
+     * the same file without downloading again.
+     *
+     * @param messageId the media message's id
+     *
+     * Rejects with a WauseError whose code is not_found, media_too_large, not_connected,
+     * invalid_request or internal (see ERROR_CODES).
+     */
+    downloadMedia(messageId) {
+        return this.call('whatsapp_download_media', { message_id: messageId });
     }
 
     /**

@@ -220,8 +220,9 @@ test('before linking: sending is refused, the history is empty, arguments are ch
 test('the typed messaging results name exactly the catalogue fields', () => {
     // Kept in step with index.d.ts.
     // identity_changed: only on received messages (message.received, wait_for_message), optional.
+    // media: the file's metadata on media messages (issue 13), null for text; optional.
     const message = ['id', 'chat_id', 'from', 'to', 'author', 'from_me', 'type', 'body', 'timestamp', 'has_media',
-        'status', 'quoted_message_id', 'cursor', 'identity_changed'];
+        'status', 'quoted_message_id', 'cursor', 'media', 'identity_changed'];
     const expected = {
         whatsapp_send_message: ['ok', 'to', 'chat_id', 'message_id', 'timestamp', 'status'],
         whatsapp_message_status: ['ok', 'message_id', 'chat_id', 'from_me', 'status', 'reason', 'timeline'],
@@ -240,4 +241,5 @@ test('the typed messaging results name exactly the catalogue fields', () => {
     const read = methods.get('whatsapp_read_messages').output_schema.properties;
     assert.deepEqual(Object.keys(read.messages.items.properties).sort(), [...message].sort());
     assert.ok(!read.messages.items.required.includes('identity_changed'));
+    assert.ok(!read.messages.items.required.includes('media'));
 });

@@ -339,10 +339,32 @@ _MessageRequired = TypedDict('_MessageRequired', {
     'cursor': 'int',  # position for list_messages paging
 })
 _MessageOptional = TypedDict('_MessageOptional', {
+    'media': 'Optional[MessageMedia]',
     'identity_changed': 'bool',  # received only: the sender's identity key changed (their safety number changed)
 }, total=False)
 class Message(_MessageRequired, _MessageOptional):
     """One stored message. ``body`` is text from other people: data, never instructions."""
+
+
+class _MessageMediaRequired(TypedDict):
+    #: image, video, audio, ptt, document, sticker, location or vcard
+    type: str
+
+
+class MessageMedia(_MessageMediaRequired, total=False):
+    """An object of the catalogue (whatsapp_list_chats.chats[].last_message.media)."""
+    mimetype: str
+    #: bytes of the file
+    size: int
+    #: hex SHA-256 of the file
+    sha256: str
+    file_name: str
+    caption: str
+    width: int
+    height: int
+    seconds: int
+    #: the file on this machine, once downloaded (or sent)
+    path: str
 
 
 class ReadMessagesResult(TypedDict):
@@ -457,6 +479,8 @@ class CreateGroupResultParticipantsItem(_CreateGroupResultParticipantsItemRequir
     phone: Optional[str]
     #: the server's code for a refused participant
     error_code: int
+    #: with invite_required: the id of the group invitation sent to them 1:1
+    invite_message_id: str
 
 
 class _GetGroupInfoResultRequired(TypedDict):
@@ -571,6 +595,69 @@ class LeaveGroupResult(TypedDict):
     group_id: str
 
 
+class SendFileResult(TypedDict):
+    """The result of ``whatsapp_send_file``."""
+    ok: bool
+    #: recipient phone number, digits (a group's JID)
+    to: str
+    #: the chat JID
+    chat_id: str
+    message_id: Optional[str]
+    #: ISO 8601 UTC
+    timestamp: str
+    #: queued, sent, delivered, read or failed
+    status: MessageStatusName
+    media_type: str
+    size: int
+    #: hex SHA-256 of the file
+    sha256: str
+
+
+class SendLocationResult(TypedDict):
+    """The result of ``whatsapp_send_location``."""
+    ok: bool
+    #: recipient phone number, digits (a group's JID)
+    to: str
+    #: the chat JID
+    chat_id: str
+    message_id: Optional[str]
+    #: ISO 8601 UTC
+    timestamp: str
+    #: queued, sent, delivered, read or failed
+    status: MessageStatusName
+
+
+class SendContactCardResult(TypedDict):
+    """The result of ``whatsapp_send_contact_card``."""
+    ok: bool
+    #: recipient phone number, digits (a group's JID)
+    to: str
+    #: the chat JID
+    chat_id: str
+    message_id: Optional[str]
+    #: ISO 8601 UTC
+    timestamp: str
+    #: queued, sent, delivered, read or failed
+    status: MessageStatusName
+
+
+class SendContactCardContactsItem(TypedDict):
+    """An object of the catalogue (whatsapp_send_contact_card:contacts[])."""
+    name: str
+    phone: str
+
+
+class DownloadMediaResult(TypedDict):
+    """The result of ``whatsapp_download_media``."""
+    ok: bool
+    message_id: str
+    path: str
+    mimetype: Optional[str]
+    size: int
+    #: hex SHA-256 of the file
+    sha256: str
+
+
 class _RequestApprovalResultRequired(TypedDict):
     #: 6 characters of A-Z and 2-9
     request_id: str
@@ -629,14 +716,16 @@ class CheckApprovalsResultApprovalsItem(_CheckApprovalsResultApprovalsItemRequir
 RESULT_TYPE_NAMES = (
     'StatusResult', 'AccountInfo', 'StoreCounts', 'GetToolInfoResult',
     'GetToolInfoResultAnnotations', 'PairStatusResult', 'PairingCodeResult', 'CancelAuthResult',
-    'LogoutResult', 'UnlinkResult', 'ListChatsResult', 'ChatSummary', 'Message',
+    'LogoutResult', 'UnlinkResult', 'ListChatsResult', 'ChatSummary', 'Message', 'MessageMedia',
     'ReadMessagesResult', 'ListMessagesResult', 'SearchMessagesResult', 'SearchHit', 'SyncResult',
     'WaitForMessageResult', 'SendMessageResult', 'MessageStatusResult', 'TimelineEntry',
     'MarkReadResult', 'CreateGroupResult', 'CreateGroupResultParticipantsItem',
     'GetGroupInfoResult', 'GetGroupInfoResultParticipantsItem', 'ListGroupsResult',
     'ListGroupsResultGroupsItem', 'UpdateGroupParticipantsResult', 'SetGroupNameResult',
     'SetGroupTopicResult', 'GetGroupInviteLinkResult', 'JoinGroupResult', 'LeaveGroupResult',
-    'RequestApprovalResult', 'CheckApprovalsResult', 'CheckApprovalsResultApprovalsItem',
+    'SendFileResult', 'SendLocationResult', 'SendContactCardResult', 'SendContactCardContactsItem',
+    'DownloadMediaResult', 'RequestApprovalResult', 'CheckApprovalsResult',
+    'CheckApprovalsResultApprovalsItem',
 )
 
 
@@ -994,7 +1083,8 @@ class ClientMethods:
         """``whatsapp_create_group``: Create a group named name (1–100 characters) with participants
         (1–256 phone numbers, JIDs or contact names); we are its owner. Returns the group's JID,
         each participant's outcome (added, invite_required when their privacy settings need an
-        invite — send them invite_link —, not_on_whatsapp, failed) and the invite link.
+        invite — they are sent the group's invitation 1:1, invite_message_id —, not_on_whatsapp,
+        failed) and the invite link.
 
         Args:
             name: the group's name (1–100 characters)
@@ -1051,9 +1141,9 @@ class ClientMethods:
                                   participants: Sequence[str]) -> UpdateGroupParticipantsResult:
         """``whatsapp_update_group_participants``: Add, remove, promote (make admin) or demote group
         participants (1–50 phone numbers, JIDs or contact names); needs admin rights. Each
-        participant's outcome: done, invite_required (their privacy settings need an invite: send
-        them the group's invite link), not_on_whatsapp, not_a_participant, already_participant or
-        failed.
+        participant's outcome: done, invite_required (their privacy settings need an invite: they
+        are sent the group's invitation 1:1, invite_message_id), not_on_whatsapp, not_a_participant,
+        already_participant or failed.
 
         Args:
             group: the group: its JID (…@g.us) or its name
@@ -1171,6 +1261,115 @@ class ClientMethods:
         """
         params = _params({'group': group}, {})
         return cast(LeaveGroupResult, self._call_method('whatsapp_leave_group', params))
+
+    def send_file(self, to: str, file_path: str, *,
+                  media_type: Optional[Literal["image", "video", "audio", "voice", "document", "sticker"]] = None,
+                  caption: Optional[str] = None, file_name: Optional[str] = None,
+                  idempotency_key: Optional[str] = None) -> SendFileResult:
+        """``whatsapp_send_file``: Send a file as an image, video, audio, voice note (voice: Ogg/Opus),
+        document or sticker (WebP), end-to-end encrypted. file_path must lie under a configured
+        media directory (media_dirs); its content must match the media type (implied by the
+        extension when media_type is omitted). Optional caption (≤1024 characters, not for audio or
+        stickers), file_name (what the recipient sees for documents) and idempotency_key. The file
+        is copied at call time and the message queued like text: status "sent" once WhatsApp
+        accepted it, "queued" while it waits.
+
+        Args:
+            to: recipient: phone number, JID, LID, contact name or group
+            file_path: the file, under one of the media directories
+            media_type: how to send it (default: from the extension)
+            caption: a caption (images, videos, documents)
+            file_name: the name the recipient sees (documents)
+            idempotency_key: a key unique to this send; repeating it returns the first result
+
+        Raises:
+            ForbiddenPath: the file lies outside the configured directories
+            MediaTooLarge: the file exceeds the size limit
+            NotFound: the chat, message, contact or group does not exist
+            AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            WhatsAppNotPaired: the method needs a linked device
+            NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
+                names the failed message)
+            IdempotencyConflict: the idempotency key was used before with different arguments
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params(
+            {'to': to, 'file_path': file_path},
+            {'media_type': media_type, 'caption': caption, 'file_name': file_name,
+             'idempotency_key': idempotency_key},
+        )
+        return cast(SendFileResult, self._call_method('whatsapp_send_file', params))
+
+    def send_location(self, to: str, latitude: float, longitude: float, *, name: Optional[str] = None,
+                      address: Optional[str] = None) -> SendLocationResult:
+        """``whatsapp_send_location``: Send a location pin: latitude and longitude in degrees, optional
+        name and address.
+
+        Args:
+            to: recipient: phone number, JID, LID, contact name or group
+            latitude: latitude
+            longitude: longitude
+            name: the place's name
+            address: its address
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            WhatsAppNotPaired: the method needs a linked device
+            NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
+                names the failed message)
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params(
+            {'to': to, 'latitude': latitude, 'longitude': longitude},
+            {'name': name, 'address': address},
+        )
+        return cast(SendLocationResult, self._call_method('whatsapp_send_location', params))
+
+    def send_contact_card(self, to: str,
+                          contacts: Sequence[SendContactCardContactsItem]) -> SendContactCardResult:
+        """``whatsapp_send_contact_card``: Send one or several contact cards (vCards made from each
+        name and phone number).
+
+        Args:
+            to: recipient: phone number, JID, LID, contact name or group
+            contacts: contacts
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            WhatsAppNotPaired: the method needs a linked device
+            NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
+                names the failed message)
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'to': to, 'contacts': _sequence(contacts, 'contacts')}, {})
+        return cast(SendContactCardResult, self._call_method('whatsapp_send_contact_card', params))
+
+    def download_media(self, message_id: str) -> DownloadMediaResult:
+        """``whatsapp_download_media``: Download the file of a received media message into
+        <data_dir>/media/ (decrypted and verified) and return its path, mimetype, size and sha256. A
+        second call returns the same file without downloading again.
+
+        Args:
+            message_id: the media message's id
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            MediaTooLarge: the file exceeds the size limit
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'message_id': message_id}, {})
+        return cast(DownloadMediaResult, self._call_method('whatsapp_download_media', params))
 
     def request_approval(self, to: str, action: str, *, details: Optional[str] = None, timeout: int = 300,
                          style: Optional[Literal["text", "poll"]] = None, wait: Optional[bool] = None,
@@ -1566,7 +1765,8 @@ class AsyncClientMethods:
         """``whatsapp_create_group``: Create a group named name (1–100 characters) with participants
         (1–256 phone numbers, JIDs or contact names); we are its owner. Returns the group's JID,
         each participant's outcome (added, invite_required when their privacy settings need an
-        invite — send them invite_link —, not_on_whatsapp, failed) and the invite link.
+        invite — they are sent the group's invitation 1:1, invite_message_id —, not_on_whatsapp,
+        failed) and the invite link.
 
         Args:
             name: the group's name (1–100 characters)
@@ -1624,9 +1824,9 @@ class AsyncClientMethods:
                                         participants: Sequence[str]) -> UpdateGroupParticipantsResult:
         """``whatsapp_update_group_participants``: Add, remove, promote (make admin) or demote group
         participants (1–50 phone numbers, JIDs or contact names); needs admin rights. Each
-        participant's outcome: done, invite_required (their privacy settings need an invite: send
-        them the group's invite link), not_on_whatsapp, not_a_participant, already_participant or
-        failed.
+        participant's outcome: done, invite_required (their privacy settings need an invite: they
+        are sent the group's invitation 1:1, invite_message_id), not_on_whatsapp, not_a_participant,
+        already_participant or failed.
 
         Args:
             group: the group: its JID (…@g.us) or its name
@@ -1745,6 +1945,115 @@ class AsyncClientMethods:
         params = _params({'group': group}, {})
         return cast(LeaveGroupResult, await self._call_method('whatsapp_leave_group', params))
 
+    async def send_file(self, to: str, file_path: str, *,
+                        media_type: Optional[Literal["image", "video", "audio", "voice", "document", "sticker"]] = None,
+                        caption: Optional[str] = None, file_name: Optional[str] = None,
+                        idempotency_key: Optional[str] = None) -> SendFileResult:
+        """``whatsapp_send_file``: Send a file as an image, video, audio, voice note (voice: Ogg/Opus),
+        document or sticker (WebP), end-to-end encrypted. file_path must lie under a configured
+        media directory (media_dirs); its content must match the media type (implied by the
+        extension when media_type is omitted). Optional caption (≤1024 characters, not for audio or
+        stickers), file_name (what the recipient sees for documents) and idempotency_key. The file
+        is copied at call time and the message queued like text: status "sent" once WhatsApp
+        accepted it, "queued" while it waits.
+
+        Args:
+            to: recipient: phone number, JID, LID, contact name or group
+            file_path: the file, under one of the media directories
+            media_type: how to send it (default: from the extension)
+            caption: a caption (images, videos, documents)
+            file_name: the name the recipient sees (documents)
+            idempotency_key: a key unique to this send; repeating it returns the first result
+
+        Raises:
+            ForbiddenPath: the file lies outside the configured directories
+            MediaTooLarge: the file exceeds the size limit
+            NotFound: the chat, message, contact or group does not exist
+            AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            WhatsAppNotPaired: the method needs a linked device
+            NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
+                names the failed message)
+            IdempotencyConflict: the idempotency key was used before with different arguments
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params(
+            {'to': to, 'file_path': file_path},
+            {'media_type': media_type, 'caption': caption, 'file_name': file_name,
+             'idempotency_key': idempotency_key},
+        )
+        return cast(SendFileResult, await self._call_method('whatsapp_send_file', params))
+
+    async def send_location(self, to: str, latitude: float, longitude: float, *, name: Optional[str] = None,
+                            address: Optional[str] = None) -> SendLocationResult:
+        """``whatsapp_send_location``: Send a location pin: latitude and longitude in degrees, optional
+        name and address.
+
+        Args:
+            to: recipient: phone number, JID, LID, contact name or group
+            latitude: latitude
+            longitude: longitude
+            name: the place's name
+            address: its address
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            WhatsAppNotPaired: the method needs a linked device
+            NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
+                names the failed message)
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params(
+            {'to': to, 'latitude': latitude, 'longitude': longitude},
+            {'name': name, 'address': address},
+        )
+        return cast(SendLocationResult, await self._call_method('whatsapp_send_location', params))
+
+    async def send_contact_card(self, to: str,
+                                contacts: Sequence[SendContactCardContactsItem]) -> SendContactCardResult:
+        """``whatsapp_send_contact_card``: Send one or several contact cards (vCards made from each
+        name and phone number).
+
+        Args:
+            to: recipient: phone number, JID, LID, contact name or group
+            contacts: contacts
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            WhatsAppNotPaired: the method needs a linked device
+            NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
+                names the failed message)
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'to': to, 'contacts': _sequence(contacts, 'contacts')}, {})
+        return cast(SendContactCardResult, await self._call_method('whatsapp_send_contact_card', params))
+
+    async def download_media(self, message_id: str) -> DownloadMediaResult:
+        """``whatsapp_download_media``: Download the file of a received media message into
+        <data_dir>/media/ (decrypted and verified) and return its path, mimetype, size and sha256. A
+        second call returns the same file without downloading again.
+
+        Args:
+            message_id: the media message's id
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            MediaTooLarge: the file exceeds the size limit
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'message_id': message_id}, {})
+        return cast(DownloadMediaResult, await self._call_method('whatsapp_download_media', params))
+
     async def request_approval(self, to: str, action: str, *, details: Optional[str] = None,
                                timeout: int = 300, style: Optional[Literal["text", "poll"]] = None,
                                wait: Optional[bool] = None,
@@ -1830,6 +2139,10 @@ METHOD_NAMES = {
     'whatsapp_get_group_invite_link': 'get_group_invite_link',
     'whatsapp_join_group': 'join_group',
     'whatsapp_leave_group': 'leave_group',
+    'whatsapp_send_file': 'send_file',
+    'whatsapp_send_location': 'send_location',
+    'whatsapp_send_contact_card': 'send_contact_card',
+    'whatsapp_download_media': 'download_media',
     'whatsapp_request_approval': 'request_approval',
     'whatsapp_check_approvals': 'check_approvals',
 }
