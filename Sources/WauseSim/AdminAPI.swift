@@ -135,7 +135,7 @@ public struct AdminAPI: Sendable {
 
     // MARK: The phone as a messaging client (VirtualPhones.swift)
 
-    /// `POST /accounts/{phone}/send {to, text}`: `to` is a phone number (digits, `+`, spaces) or
+    /// `POST /accounts/{phone}/send {to, text, quoted_message_id?, forwarded?}` (PhoneReplies.swift): `to` is a phone number (digits, `+`, spaces) or
     /// a user JID (`PHONE@s.whatsapp.net` or `LID@lid`, a device part is ignored); the message
     /// goes out in that addressing form. 200 `{ok, message_id, timestamp, to, chat}` once it is
     /// queued for every device of the recipient (and copied to the phone's own companions).
@@ -156,7 +156,13 @@ public struct AdminAPI: Sendable {
             ])
         }
         let chat = try AdminAPI.userChat(to)
-        let sent = try phones.send(from: account, to: chat, text: text)
+        let sent: (id: String, t: Int64)
+        let quoted = body["quoted_message_id"]?.stringValue, forwarded = body["forwarded"]?.boolValue == true
+        if quoted != nil || forwarded {
+            sent = try phones.sendExtended(from: account, to: chat, text: text, quotedID: quoted, forwarded: forwarded)
+        } else {
+            sent = try phones.send(from: account, to: chat, text: text)
+        }
         return .json(200, [
             "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
             "to": .string(chat.description), "from": .string(account.jid),

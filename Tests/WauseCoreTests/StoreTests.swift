@@ -147,7 +147,10 @@ import Glibc
         try store.database.withConnection { (c) throws(WauseError) in
             try c.execute("INSERT INTO chats (jid, unread_count, updated_at) VALUES ('1@s.whatsapp.net', 2, 0), ('2@s.whatsapp.net', 3, 0)")
             try c.execute("INSERT INTO messages (id, chat_jid, from_me, type, body, timestamp, received_at) VALUES ('m', '1@s.whatsapp.net', 0, 'chat', 'hi', 1, 1)")
-            try c.execute("INSERT INTO approvals (id, chat_jid, question, status, created_at) VALUES ('a', '1@s.whatsapp.net', 'ok?', 'pending', 1), ('b', '1@s.whatsapp.net', 'ok?', 'approved', 1)")
+            try c.execute("""
+                INSERT INTO approvals (id, contact_id, chat_jid, action, status, created_at, expires_at, request_message_id)
+                VALUES ('a', 1, '1@s.whatsapp.net', 'ok?', 'pending', 1, 2, 'm1'), ('b', 1, '1@s.whatsapp.net', 'ok?', 'approved', 1, 2, 'm2')
+                """)
         }
         #expect(try store.summary() == StoreSummary(chats: 2, messages: 1, unread: 5, pendingApprovals: 1))
     }

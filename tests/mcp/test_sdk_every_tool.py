@@ -113,6 +113,8 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_send_contact_card": {"to": CAROL, "contacts": [{"name": "Dora", "phone": "+15550009999"}]},
         # Our own sent file: answered from the engine's copy.
         "whatsapp_download_media": {"message_id": results.get("whatsapp_send_file", {}).get("message_id", "")},
+        # Carol's phone never answers: the request stays pending for check_approvals (listed after it).
+        "whatsapp_request_approval": {"to": CAROL, "action": "every tool"},
     }
     if name in table:
         return table[name]
@@ -192,6 +194,9 @@ def test_every_tool_through_the_sdk_with_real_messages(linked_setup):
     bodies = {m["body"] for m in results["whatsapp_read_messages"]["messages"]}
     assert {"hello carol", "hi from carol"} <= bodies, bodies
     assert results["whatsapp_pairing_code"]["already_authenticated"] is True
+    asked = results["whatsapp_request_approval"]
+    assert asked["status"] == "pending", asked
+    assert [a["request_id"] for a in results["whatsapp_check_approvals"]["approvals"]] == [asked["request_id"]]
     assert results["whatsapp_logout"]["ok"] is True
     # The group tools on a real group: made with Carol's phone in it, previewed by its link, left last.
     assert results["whatsapp_create_group"]["participants"][0]["status"] == "added", results["whatsapp_create_group"]

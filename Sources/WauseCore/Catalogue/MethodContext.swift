@@ -23,6 +23,8 @@ public struct MethodContext: Sendable {
     let logout: Logout
     /// Media uploads and downloads (`whatsapp_download_media`).
     let media: MediaTransfers
+    /// Approval requests: their expiry timer and answers (Approvals/).
+    let approvals: Approvals
 }
 
 extension MethodContext {

@@ -21,6 +21,8 @@ public final class WauseClient: Sendable {
     let publisher: EventPublisher
     /// The durable outbox and its worker.
     let outbox: Outbox
+    /// Approval requests' expiry timer.
+    let approvals: Approvals
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     let connectionLoop: ConnectionLoop
     /// What the catalogue's methods receive.
@@ -77,12 +79,13 @@ public final class WauseClient: Sendable {
                                    environment: environment, logger: logger)
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
                             privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
+        let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
                          publisher: publisher, onReady: { outbox.kick() }),
             receive: Receive(store: store, config: config, keys: keys, messaging: messaging, environment: environment, logger: logger,
-                             publisher: publisher, media: media),
+                             publisher: publisher, media: media, approvals: approvals),
             receipts: Receipts(store: store, messaging: messaging, environment: environment, logger: logger, publisher: publisher),
             preKeys: preKeys,
             deviceList: deviceList,
@@ -96,13 +99,16 @@ public final class WauseClient: Sendable {
         self.keys = keys
         self.publisher = publisher
         self.outbox = outbox
+        self.approvals = approvals
         let connectionLoop = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                             publisher: publisher, link: serverLink, logout: logout, areas: areas)
         self.connectionLoop = connectionLoop
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
-                                     logout: logout, media: media)
+                                     logout: logout, media: media, approvals: approvals)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
+        // Requests that ran out while the engine was closed expire now; the rest keep their time.
+        approvals.schedule()
         if initial == .disconnected { connectionLoop.startLogin() }
     }
 
@@ -232,6 +238,7 @@ public final class WauseClient: Sendable {
         // The background work goes first (the outbox worker and its retry timer, the connection
         // loop with its session's keepalive, QR rotation and follow-up tasks), then the store.
         outbox.stop()
+        approvals.stop()
         connectionLoop.stop()
         events.close()
         store.close()

@@ -47,7 +47,8 @@ public enum EventName: String, Sendable, CaseIterable {
         case .messageDeleted: return "a message was deleted for everyone by its sender; the stored message is emptied and marked deleted"
         case .messageReaction: return "someone (or another of our devices) reacted to a message, or removed their reaction"
         case .pollVote: return "someone voted in a poll (a changed vote replaces their earlier one; no options withdraws it)"
-        case .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+        case .approvalResolved: return "an approval request was approved, denied (by the person asked) or expired"
+        case .presenceChanged, .typingStarted, .typingStopped:
             return "reserved: not published yet"
         }
     }
@@ -103,7 +104,11 @@ public enum EventName: String, Sendable, CaseIterable {
             return [("message_id", "the poll's message id"), ("chat_id", "its chat JID"), ("voter", "who voted (user JID)"),
                     ("options", "the option names chosen now (empty: vote withdrawn)"), ("at", "when, ISO 8601 UTC"),
                     ("vote_id", "the vote's own message id")]
-        case .presenceChanged, .typingStarted, .typingStopped, .approvalResolved:
+        case .approvalResolved:
+            return [("request_id", "the request id"), ("status", "approved, denied or expired"),
+                    ("by", "the JID whose reply decided, or null (expired)"), ("at", "when, ISO 8601 UTC"),
+                    ("reply_message_id", "the message or reaction that decided, or null (expired)")]
+        case .presenceChanged, .typingStarted, .typingStopped:
             return []
         }
     }

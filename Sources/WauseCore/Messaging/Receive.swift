@@ -23,6 +23,7 @@ struct Receive: Sendable {
     let publisher: EventPublisher
     /// Received media: its metadata is filed with the message, and `media_auto_download` applied.
     var media: MediaTransfers? = nil
+    let approvals: Approvals
 
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
@@ -86,6 +87,8 @@ struct Receive: Sendable {
         for plaintext in plaintexts {
             do {
                 try store(plaintext, message: message, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged)
+                // Stored first: an answer to an approval request (Approvals/) is read from the filed message.
+                if !fromMe { approvals.consider(plaintext, envelope: message, from: from) }
             } catch {
                 logger.error("cannot store message \(id): \(error)")
                 // Not acknowledged: the server delivers it again, and the duplicate check files it once.

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -334,5 +334,31 @@ enum Migrations {
         at         INTEGER NOT NULL,
         PRIMARY KEY (poll_rowid, voter)
     );
+    """
+
+    /// Approval requests (issue 14): milestone 1's placeholder table was never written to, so it is
+    /// replaced by the full record — who was asked (their contact, so a reply by phone number or
+    /// LID matches), what, how it was answered, by whom and with which message. Times are Unix ms.
+    static let version9 = """
+    DROP TABLE approvals;
+    CREATE TABLE approvals (
+        id                 TEXT PRIMARY KEY,              -- 6 characters of A-Z2-9
+        contact_id         INTEGER NOT NULL,              -- the person asked (contacts.id)
+        to_phone           TEXT,                          -- their phone number and LID when the request went out,
+        to_lid             TEXT,                          -- so a later contact merge cannot lose them
+        chat_jid           TEXT NOT NULL,
+        action             TEXT NOT NULL,
+        details            TEXT NOT NULL DEFAULT '',
+        style              TEXT NOT NULL DEFAULT 'text' CHECK (style IN ('text', 'poll')),
+        status             TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+        created_at         INTEGER NOT NULL,
+        expires_at         INTEGER NOT NULL,
+        resolved_at        INTEGER,
+        resolved_by        TEXT,                          -- the JID whose reply decided
+        reply_message_id   TEXT,                          -- the message (or reaction) that decided
+        request_message_id TEXT NOT NULL                  -- our message asking
+    );
+    CREATE INDEX approvals_status ON approvals (status, expires_at);
+    CREATE INDEX approvals_request_message ON approvals (request_message_id);
     """
 }

@@ -630,6 +630,54 @@ export interface DownloadMediaResult {
     sha256: string;
 }
 
+/** The result of `whatsapp_request_approval`. */
+export interface RequestApprovalResult {
+    /** 6 characters of A-Z and 2-9 */
+    request_id: string;
+    /** our request message */
+    message_id: string;
+    /** ISO 8601 UTC */
+    expires_at: string;
+    /** pending until decided */
+    status: 'pending' | 'approved' | 'denied' | 'expired';
+    /** who decided (with wait, once decided) */
+    by?: string;
+    /** ISO 8601 UTC (with wait, once decided) */
+    resolved_at?: string;
+    /** the message or reaction that decided (with wait) */
+    reply_message_id?: string;
+}
+
+/** The result of `whatsapp_check_approvals`. */
+export interface CheckApprovalsResult {
+    approvals: CheckApprovalsResultApprovalsItem[];
+}
+
+export interface CheckApprovalsResultApprovalsItem {
+    /** the request id, 6 characters of A-Z and 2-9 */
+    request_id: string;
+    /** the chat JID of the person asked */
+    to: string;
+    /** what was asked */
+    action: string;
+    /** the details given */
+    details: string;
+    /** pending, approved, denied or expired */
+    status: 'pending' | 'approved' | 'denied' | 'expired';
+    /** ISO 8601 UTC */
+    created_at: string;
+    /** ISO 8601 UTC */
+    expires_at: string;
+    /** ISO 8601 UTC (once resolved) */
+    resolved_at?: string;
+    /** the JID whose reply decided (approved/denied only) */
+    by?: string;
+    /** the message or reaction that decided */
+    reply_message_id?: string;
+    /** our request message */
+    message_id?: string;
+}
+
 /** Options of unlink() (whatsapp_unlink). */
 export interface UnlinkOptions {
     /** also delete the local message history (default false) (default false) */
@@ -747,6 +795,26 @@ export interface SendLocationOptions {
     address?: string;
 }
 
+/** Options of requestApproval() (whatsapp_request_approval). */
+export interface RequestApprovalOptions {
+    /** more context (≤2000 characters) */
+    details?: string;
+    /** seconds until the request expires (default 300) */
+    timeout?: number;
+    /** text (answer by message, quote or reaction); poll is not available yet */
+    style?: 'text' | 'poll';
+    /** block until decided or expired (at most 300 s) */
+    wait?: boolean;
+    /** a key unique to this request; repeating it returns the first result */
+    idempotencyKey?: string;
+}
+
+/** Options of checkApprovals() (whatsapp_check_approvals). */
+export interface CheckApprovalsOptions {
+    /** a request id from whatsapp_request_approval */
+    requestId?: string;
+}
+
 /** The params and result of every catalogue method, for Client.call() and callSync(). */
 export interface KnownMethods {
     whatsapp_status: { params: Record<string, never>; result: StatusResult };
@@ -811,6 +879,11 @@ export interface KnownMethods {
         result: SendContactCardResult;
     };
     whatsapp_download_media: { params: { message_id: string }; result: DownloadMediaResult };
+    whatsapp_request_approval: {
+        params: { to: string; action: string; details?: string; timeout?: number; style?: 'text' | 'poll'; wait?: boolean; idempotency_key?: string };
+        result: RequestApprovalResult;
+    };
+    whatsapp_check_approvals: { params: { request_id?: string }; result: CheckApprovalsResult };
 }
 
 /** The catalogue's methods of Client (see index.d.ts). */
@@ -1265,4 +1338,36 @@ export interface ClientMethods {
      * invalid_request or internal (see ERROR_CODES).
      */
     downloadMedia(messageId: string): Promise<DownloadMediaResult>;
+
+    /**
+     * whatsapp_request_approval: Send a person a message asking them to approve or deny an action,
+     * with a short request id. Only that person (any of their devices, by phone number or LID) can
+     * answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or DENY/DENIED/NO/N/❌/👎, alone or with the request id
+     * ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it. Replies from anyone
+     * else, from groups, forwarded or edited messages are ignored. Unanswered requests expire after
+     * timeout seconds (10–3600, default 300). Returns at once with status pending, or with wait: true
+     * blocks until decided (at most 300 s, then pending) — check later with whatsapp_check_approvals
+     * or watch the approval.resolved event. The action and details are sent as given: do not put
+     * secrets in them.
+     *
+     * @param to the person to ask: phone number, JID, LID or contact name
+     * @param action what needs approving, in a line (≤500 characters)
+     * @param options details, timeout, style, wait, idempotencyKey (see the options type)
+     *
+     * Rejects with a WauseError whose code is whatsapp_not_paired, not_found, ambiguous_recipient,
+     * idempotency_conflict, invalid_request or internal (see ERROR_CODES).
+     */
+    requestApproval(to: string, action: string, options?: RequestApprovalOptions): Promise<RequestApprovalResult>;
+
+    /**
+     * whatsapp_check_approvals: The status of approval requests: the one named by request_id (any
+     * status, with who decided, when and by which message), or every pending request when it is
+     * omitted.
+     *
+     * @param options requestId (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    checkApprovals(options?: CheckApprovalsOptions): Promise<CheckApprovalsResult>;
 }

@@ -569,6 +569,45 @@ class ClientMethods extends EventEmitter {
     downloadMedia(messageId) {
         return this.call('whatsapp_download_media', { message_id: messageId });
     }
+
+    /**
+     * whatsapp_request_approval: Send a person a message asking them to approve or deny an action,
+     * with a short request id. Only that person (any of their devices, by phone number or LID) can
+     * answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or DENY/DENIED/NO/N/❌/👎, alone or with the request id
+     * ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it. Replies from anyone
+     * else, from groups, forwarded or edited messages are ignored. Unanswered requests expire after
+     * timeout seconds (10–3600, default 300). Returns at once with status pending, or with wait: true
+     * blocks until decided (at most 300 s, then pending) — check later with whatsapp_check_approvals
+     * or watch the approval.resolved event. The action and details are sent as given: do not put
+     * secrets in them.
+     *
+     * @param to the person to ask: phone number, JID, LID or contact name
+     * @param action what needs approving, in a line (≤500 characters)
+     * @param options details, timeout, style, wait, idempotencyKey (see the options type)
+     *
+     * Rejects with a WauseError whose code is whatsapp_not_paired, not_found, ambiguous_recipient,
+     * idempotency_conflict, invalid_request or internal (see ERROR_CODES).
+     */
+    requestApproval(to, action, options) {
+        const { details, timeout, style, wait, idempotencyKey } = optionsObject(options, 'requestApproval');
+        return this.call('whatsapp_request_approval', { to, action, details, timeout, style, wait,
+                                                        idempotency_key: idempotencyKey });
+    }
+
+    /**
+     * whatsapp_check_approvals: The status of approval requests: the one named by request_id (any
+     * status, with who decided, when and by which message), or every pending request when it is
+     * omitted.
+     *
+     * @param options requestId (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    checkApprovals(options) {
+        const { requestId } = optionsObject(options, 'checkApprovals');
+        return this.call('whatsapp_check_approvals', { request_id: requestId });
+    }
 }
 
 module.exports = { ClientMethods, ERROR_CODES, CONNECTION_STATES };

@@ -764,6 +764,61 @@ class DownloadMediaResult(TypedDict):
     sha256: str
 
 
+class _RequestApprovalResultRequired(TypedDict):
+    #: 6 characters of A-Z and 2-9
+    request_id: str
+    #: our request message
+    message_id: str
+    #: ISO 8601 UTC
+    expires_at: str
+    #: pending until decided
+    status: Literal["pending", "approved", "denied", "expired"]
+
+
+class RequestApprovalResult(_RequestApprovalResultRequired, total=False):
+    """The result of ``whatsapp_request_approval``."""
+    #: who decided (with wait, once decided)
+    by: str
+    #: ISO 8601 UTC (with wait, once decided)
+    resolved_at: str
+    #: the message or reaction that decided (with wait)
+    reply_message_id: str
+
+
+class CheckApprovalsResult(TypedDict):
+    """The result of ``whatsapp_check_approvals``."""
+    approvals: List[CheckApprovalsResultApprovalsItem]
+
+
+class _CheckApprovalsResultApprovalsItemRequired(TypedDict):
+    #: the request id, 6 characters of A-Z and 2-9
+    request_id: str
+    #: the chat JID of the person asked
+    to: str
+    #: what was asked
+    action: str
+    #: the details given
+    details: str
+    #: pending, approved, denied or expired
+    status: Literal["pending", "approved", "denied", "expired"]
+    #: ISO 8601 UTC
+    created_at: str
+    #: ISO 8601 UTC
+    expires_at: str
+
+
+class CheckApprovalsResultApprovalsItem(_CheckApprovalsResultApprovalsItemRequired, total=False):
+    """An object of the catalogue (whatsapp_check_approvals.approvals[])."""
+    #: ISO 8601 UTC (once resolved)
+    resolved_at: str
+    #: the JID whose reply decided (approved/denied only)
+    by: str
+    #: the message or reaction that decided
+    reply_message_id: str
+    #: our request message
+    message_id: str
+
+
 RESULT_TYPE_NAMES = (
     'StatusResult', 'AccountInfo', 'StoreCounts', 'GetToolInfoResult',
     'GetToolInfoResultAnnotations', 'PairStatusResult', 'PairingCodeResult', 'CancelAuthResult',
@@ -777,7 +832,8 @@ RESULT_TYPE_NAMES = (
     'ListGroupsResultGroupsItem', 'UpdateGroupParticipantsResult', 'SetGroupNameResult',
     'SetGroupTopicResult', 'GetGroupInviteLinkResult', 'JoinGroupResult', 'LeaveGroupResult',
     'SendFileResult', 'SendLocationResult', 'SendContactCardResult', 'SendContactCardContactsItem',
-    'DownloadMediaResult',
+    'DownloadMediaResult', 'RequestApprovalResult', 'CheckApprovalsResult',
+    'CheckApprovalsResultApprovalsItem',
 )
 
 
@@ -1529,6 +1585,61 @@ class ClientMethods:
         params = _params({'message_id': message_id}, {})
         return cast(DownloadMediaResult, self._call_method('whatsapp_download_media', params))
 
+    def request_approval(self, to: str, action: str, *, details: Optional[str] = None, timeout: int = 300,
+                         style: Optional[Literal["text", "poll"]] = None, wait: Optional[bool] = None,
+                         idempotency_key: Optional[str] = None) -> RequestApprovalResult:
+        """``whatsapp_request_approval``: Send a person a message asking them to approve or deny an
+        action, with a short request id. Only that person (any of their devices, by phone number or
+        LID) can answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or DENY/DENIED/NO/N/❌/👎, alone or with the
+        request id ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it.
+        Replies from anyone else, from groups, forwarded or edited messages are ignored. Unanswered
+        requests expire after timeout seconds (10–3600, default 300). Returns at once with status
+        pending, or with wait: true blocks until decided (at most 300 s, then pending) — check later
+        with whatsapp_check_approvals or watch the approval.resolved event. The action and details
+        are sent as given: do not put secrets in them.
+
+        Args:
+            to: the person to ask: phone number, JID, LID or contact name
+            action: what needs approving, in a line (≤500 characters)
+            details: more context (≤2000 characters)
+            timeout: seconds until the request expires (default 300)
+            style: text (answer by message, quote or reaction); poll is not available yet
+            wait: block until decided or expired (at most 300 s)
+            idempotency_key: a key unique to this request; repeating it returns the first result
+
+        Raises:
+            WhatsAppNotPaired: the method needs a linked device
+            NotFound: the chat, message, contact or group does not exist
+            AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            IdempotencyConflict: the idempotency key was used before with different arguments
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params(
+            {'to': to, 'action': action},
+            {'details': details, 'timeout': timeout, 'style': style, 'wait': wait,
+             'idempotency_key': idempotency_key},
+        )
+        return cast(RequestApprovalResult, self._call_method('whatsapp_request_approval', params))
+
+    def check_approvals(self, *, request_id: Optional[str] = None) -> CheckApprovalsResult:
+        """``whatsapp_check_approvals``: The status of approval requests: the one named by request_id
+        (any status, with who decided, when and by which message), or every pending request when it
+        is omitted.
+
+        Args:
+            request_id: a request id from whatsapp_request_approval
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'request_id': request_id})
+        return cast(CheckApprovalsResult, self._call_method('whatsapp_check_approvals', params))
+
 
 class AsyncClientMethods:
     """The catalogue's methods for :class:`wause.AsyncClient`: each is awaited; the loop never blocks."""
@@ -2263,6 +2374,62 @@ class AsyncClientMethods:
         params = _params({'message_id': message_id}, {})
         return cast(DownloadMediaResult, await self._call_method('whatsapp_download_media', params))
 
+    async def request_approval(self, to: str, action: str, *, details: Optional[str] = None,
+                               timeout: int = 300, style: Optional[Literal["text", "poll"]] = None,
+                               wait: Optional[bool] = None,
+                               idempotency_key: Optional[str] = None) -> RequestApprovalResult:
+        """``whatsapp_request_approval``: Send a person a message asking them to approve or deny an
+        action, with a short request id. Only that person (any of their devices, by phone number or
+        LID) can answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or DENY/DENIED/NO/N/❌/👎, alone or with the
+        request id ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it.
+        Replies from anyone else, from groups, forwarded or edited messages are ignored. Unanswered
+        requests expire after timeout seconds (10–3600, default 300). Returns at once with status
+        pending, or with wait: true blocks until decided (at most 300 s, then pending) — check later
+        with whatsapp_check_approvals or watch the approval.resolved event. The action and details
+        are sent as given: do not put secrets in them.
+
+        Args:
+            to: the person to ask: phone number, JID, LID or contact name
+            action: what needs approving, in a line (≤500 characters)
+            details: more context (≤2000 characters)
+            timeout: seconds until the request expires (default 300)
+            style: text (answer by message, quote or reaction); poll is not available yet
+            wait: block until decided or expired (at most 300 s)
+            idempotency_key: a key unique to this request; repeating it returns the first result
+
+        Raises:
+            WhatsAppNotPaired: the method needs a linked device
+            NotFound: the chat, message, contact or group does not exist
+            AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            IdempotencyConflict: the idempotency key was used before with different arguments
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params(
+            {'to': to, 'action': action},
+            {'details': details, 'timeout': timeout, 'style': style, 'wait': wait,
+             'idempotency_key': idempotency_key},
+        )
+        return cast(RequestApprovalResult, await self._call_method('whatsapp_request_approval', params))
+
+    async def check_approvals(self, *, request_id: Optional[str] = None) -> CheckApprovalsResult:
+        """``whatsapp_check_approvals``: The status of approval requests: the one named by request_id
+        (any status, with who decided, when and by which message), or every pending request when it
+        is omitted.
+
+        Args:
+            request_id: a request id from whatsapp_request_approval
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'request_id': request_id})
+        return cast(CheckApprovalsResult, await self._call_method('whatsapp_check_approvals', params))
+
 
 #: The Python method name of each catalogue method.
 METHOD_NAMES = {
@@ -2301,4 +2468,6 @@ METHOD_NAMES = {
     'whatsapp_send_location': 'send_location',
     'whatsapp_send_contact_card': 'send_contact_card',
     'whatsapp_download_media': 'download_media',
+    'whatsapp_request_approval': 'request_approval',
+    'whatsapp_check_approvals': 'check_approvals',
 }

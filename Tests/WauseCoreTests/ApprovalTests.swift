@@ -1,0 +1,87 @@
+import Testing
+@testable import WauseCore
+import WauseSupport
+import WauseTestSupport
+
+/// Approvals without a network (issue 14): what counts as an answer, request ids, and requests
+/// that ran out while the engine was closed. The answers over the wire, from the right and the
+/// wrong people, are tests/sim/test_approvals_e2e.py.
+@Suite struct ApprovalTests {
+    @Test func theWholeReplyTrimmedIsOneDecisionOptionallyWithAnID() {
+        let approved = ["APPROVE", "approved", " Yes ", "y", "Ok", "✅", "👍", "👍🏽", "✅\u{FE0F}", "yes\n"]
+        for text in approved { #expect(ApprovalReply(text: text) == ApprovalReply(decision: .approved, requestID: nil), "\(text)") }
+        let denied = ["DENY", "denied", "No", "n", "❌", "👎", "👎🏿"]
+        for text in denied { #expect(ApprovalReply(text: text) == ApprovalReply(decision: .denied, requestID: nil), "\(text)") }
+        #expect(ApprovalReply(text: "APPROVE ABC123") == ApprovalReply(decision: .approved, requestID: "ABC123"))
+        #expect(ApprovalReply(text: "abc123 yes") == ApprovalReply(decision: .approved, requestID: "ABC123"))
+        #expect(ApprovalReply(text: "deny  K7QZ2M ") == ApprovalReply(decision: .denied, requestID: "K7QZ2M"))
+        // Not answers: more words, other words, an id alone, an id of the wrong length.
+        // Any six letters or digits are read as an id ("yes please" names PLEASE): an id that is not
+        // pending with that person resolves nothing (Approvals.consider), so the reply is ignored.
+        #expect(ApprovalReply(text: "yes please") == ApprovalReply(decision: .approved, requestID: "PLEASE"))
+        for text in ["yes please do", "approve this now", "OKAY", "", "   ", "ABC123", "APPROVE ABC12", "yes yes", "👍👍", "maybe"] {
+            #expect(ApprovalReply(text: text) == nil, "\(text)")
+        }
+    }
+
+    @Test func requestIDsAreSixCharactersOfTheUnambiguousAlphabet() {
+        var counter: UInt8 = 0
+        for _ in 0..<50 {
+            let id = ApprovalReply.newID { count in
+                (0..<count).map { _ in counter &+= 97; return counter }
+            }
+            #expect(id.count == 6 && id.allSatisfy { ApprovalReply.idAlphabet.contains($0) }, "\(id)")
+            #expect(!id.contains("0") && !id.contains("1"), "\(id)")
+        }
+    }
+
+    @Test func requestsThatRanOutWhileClosedExpireAtOpenAndTheRestStayPending() async throws {
+        let temp = TemporaryDirectory()
+        let clock = TestClock()
+        let start = clock.now
+        do {
+            let client = try WauseClient(config: ClientConfig(dataDirectory: temp.path), environment: testEnvironment(clock))
+            for (id, lifetime) in [("SHORT2", Duration.seconds(10)), ("LONGER", Duration.seconds(3600))] {
+                try client.store.insertApproval(ApprovalRecord(
+                    id: id, contactID: 1, toPhone: "15550001111", toLID: nil, chatJID: "15550001111@s.whatsapp.net", action: "deploy",
+                    details: "", style: "text", status: .pending, createdAt: start, expiresAt: start + lifetime,
+                    requestMessageID: "3EB0\(id)"))
+            }
+            client.close()
+        }
+        clock.advance(.seconds(11))
+        let client = try WauseClient(config: ClientConfig(dataDirectory: temp.path), environment: testEnvironment(clock))
+        defer { client.close() }
+        let short = try #require(try client.store.approval(id: "SHORT2"))
+        #expect(short.status == .expired && short.resolvedAt == clock.now && short.resolvedBy == nil)
+        #expect(try client.store.approval(id: "LONGER")?.status == .pending)
+        let events = try client.events.events(after: 0, limit: 100).filter { $0.name == EventName.approvalResolved.rawValue }
+        #expect(events.count == 1)
+        #expect(events.first?.data["request_id"] == "SHORT2" && events.first?.data["status"] == "expired")
+        #expect(events.first?.data["by"] == .null && events.first?.data["reply_message_id"] == .null)
+
+        let checked = try #require(try await client.call("whatsapp_check_approvals", .object([:])).get()["approvals"]?.arrayValue)
+        #expect(checked.count == 1 && checked.first?["request_id"] == "LONGER" && checked.first?["status"] == "pending")
+        let one = try await client.call("whatsapp_check_approvals", ["request_id": "short2"]).get()["approvals"]?.arrayValue
+        #expect(one?.first?["status"] == "expired" && one?.first?["resolved_at"] == .string(clock.now.iso8601))
+        if case .failure(let error) = await client.call("whatsapp_check_approvals", ["request_id": "NOSUCH"]) {
+            #expect(error.code == .notFound)
+        } else {
+            Issue.record("an unknown request id must be not_found")
+        }
+    }
+
+    @Test func pollStyleIsRefusedPlainlyAndToolsAreInTheApprovalsToolset() async throws {
+        let temp = TemporaryDirectory()
+        let client = try WauseClient(config: ClientConfig(dataDirectory: temp.path), environment: testEnvironment())
+        defer { client.close() }
+        guard case .failure(let error) = await client.call("whatsapp_request_approval", ["to": "15550001111", "action": "x", "style": "poll"]) else {
+            Issue.record("poll style must be refused")
+            return
+        }
+        #expect(error.code == .invalidRequest && error.message.hasPrefix("poll style needs polls: not yet"))
+        for name in ["whatsapp_request_approval", "whatsapp_check_approvals"] {
+            #expect(client.catalogue.method(named: name)?.toolset == "approvals")
+        }
+    }
+}
