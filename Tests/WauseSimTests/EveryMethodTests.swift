@@ -41,6 +41,7 @@ import WauseTestSupport
         case "whatsapp_delete_message": ["message_id": .string(sentID), "scope": "everyone"]
         case "whatsapp_create_poll": ["to": "15550003333", "question": "Every method?", "options": ["yes", "no"]]
         case "whatsapp_get_poll_results": ["message_id": .string(pollID ?? "")]
+        case "whatsapp_request_approval": ["to": "15550003333", "action": "run every method", "timeout": 10]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
         }
     }
