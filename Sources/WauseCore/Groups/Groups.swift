@@ -12,7 +12,16 @@ enum Groups {
     static func query(_ context: MethodContext, waiting: Bool = true, _ build: (String) -> Node) async throws(WauseError) -> Node {
         guard try context.store.linkedAccount() != nil else { throw WauseError(.whatsappNotPaired, "not linked to a WhatsApp account") }
         let connection = try await readySession(context, wait: waiting ? readyWait : .zero).connection
-        return try await connection.query(build(connection.nextID()), timeout: ServerConnection.queryTimeout, environment: context.environment)
+        let request = build(connection.nextID())
+        do {
+            return try await connection.query(request, timeout: ServerConnection.queryTimeout, environment: context.environment)
+        } catch where error.code == .notConnected && request[attribute: "type"] == "get" {
+            // The connection dropped under a read (a `get` changes nothing, so asking again is
+            // safe): once more on the next logged-in connection. A `set` is not repeated blindly:
+            // the server may have applied it.
+            let next = try await readySession(context, wait: readyWait).connection
+            return try await next.query(build(next.nextID()), timeout: ServerConnection.queryTimeout, environment: context.environment)
+        }
     }
 
     /// How long a group call waits for a client that is still logging in (just opened, or
