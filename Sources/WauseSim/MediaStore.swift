@@ -28,6 +28,8 @@ final class MediaStore: Sendable {
 
     let directory: String
     let environment: Environment
+    /// What the host plays on its next transfers (the admin `POST /media/faults`).
+    let faults = MediaFaults()
     /// auth → unix second it stops being accepted.
     private let auths = Mutex<[String: Int64]>([:])
 
