@@ -10,7 +10,9 @@ import WauseSupport
 /// `drop` the connection without answering, or `hold` an upload open (its body unread, no answer)
 /// until `DELETE /media/faults` releases it — the released upload is then dropped. The host also
 /// counts the uploads it has begun (their head received), so a test can see an upload is under way
-/// without waiting on a clock.
+/// without waiting on a clock, and the `media_conn` auths it handed out. A 401 or 403 played on an
+/// upload also revokes the auth the upload carried, as a real host's stale auth would be: only a
+/// client that asks `media_conn` again gets through.
 final class MediaFaults: Sendable {
     enum Direction: String, Sendable { case upload, download, any }
     enum Action: Sendable, Equatable { case status(Int), drop, hold }
@@ -21,6 +23,7 @@ final class MediaFaults: Sendable {
         var uploadsBegun = 0
         var downloadsBegun = 0
         var held = 0
+        var authsIssued = 0
         var releases: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
@@ -40,6 +43,9 @@ final class MediaFaults: Sendable {
             return state.queued.remove(at: index).action
         }
     }
+
+    /// A `media_conn` answer handed out an auth (counted, so a test sees a client asked again).
+    func noteAuthIssued() { state.withLock { $0.authsIssued += 1 } }
 
     /// Parks a held upload until `clear` releases it.
     func hold() async {
@@ -67,7 +73,8 @@ final class MediaFaults: Sendable {
         state.withLock { state in
             ["pending": .int(Int64(state.queued.count)), "uploads_begun": .int(Int64(state.uploadsBegun)),
              "downloads_begun": .int(Int64(state.downloadsBegun)), "held": .int(Int64(state.held)),
-             "holding": .int(Int64(state.releases.count))]
+             "holding": .int(Int64(state.releases.count)),
+             "media_conns": .int(Int64(state.authsIssued))]
         }
     }
 }

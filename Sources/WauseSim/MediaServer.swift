@@ -82,6 +82,7 @@ final class MediaServer: Sendable {
                 if isUpload || head.method == .GET || head.method == .HEAD, let fault = store.faults.begin(upload: isUpload) {
                     switch fault {
                     case .status(let code):
+                        if isUpload, code == 401 || code == 403, let auth = query["auth"] { store.revokeAuth(auth) }
                         while let part = try await parts.next() { if case .end = part { break } }
                         try await MediaServer.respond(outbound, status: HTTPResponseStatus(statusCode: code),
                                                       json: MediaServer.error("fault", "HTTP \(code) played by POST /media/faults"))

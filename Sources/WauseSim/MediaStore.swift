@@ -62,7 +62,13 @@ final class MediaStore: Sendable {
             auths = auths.filter { $0.value > now }
             auths[auth] = now + Int64(MediaStore.authTTL)
         }
+        faults.noteAuthIssued()
         return auth
+    }
+
+    /// Stops accepting `auth` (a 401/403 fault: the client must ask `media_conn` again).
+    func revokeAuth(_ auth: String) {
+        _ = auths.withLock { $0.removeValue(forKey: auth) }
     }
 
     func isValidAuth(_ auth: String) -> Bool {
