@@ -18,7 +18,7 @@ ARGS       ?=
 TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
 
 .PHONY: all setup build release run test check-layers test-swift test-c test-install test-library test-python node-addon \
-        test-node test-package test-mcp test-sim test-interop examples echo-bot-c echo-bot-python echo-bot-node bench \
+        test-node test-package test-mcp test-sim test-interop examples echo-bot-c echo-bot-python echo-bot-node bench bench-media-rss \
         install uninstall clean generate check-generated
 
 all: build
@@ -224,6 +224,15 @@ bench: setup $(VENV_INTEROP)/.baileys-installed $(OUT)/bench/signal_bench $(OUT)
 	@echo "for the media figures: OpenSSL's AES-256-CBC and SHA-256 alone (one pass each; the media work is one CBC pass and three SHA-256 passes)"
 	openssl speed -evp aes-256-cbc -seconds 1 2>/dev/null | tail -3
 	openssl speed -evp sha256 -seconds 1 2>/dev/null | tail -3
+	$(MAKE) bench-media-rss
+
+# Peak RSS of two release wause-mcp sending and receiving a 1 GB file through wause-sim
+# (tests/sim/test_engine_media_memory_e2e.py with WAUSE_MEDIA_RSS_MB; goal: within 32 MB of idle).
+bench-media-rss: $(VENV)/.installed-requirements
+	$(SWIFT) build -c release --product wause-mcp
+	$(SWIFT) build -c release --product wause-sim
+	WAUSE_TEST_DEADLINE=600 WAUSE_MEDIA_RSS_MB=$${WAUSE_MEDIA_RSS_MB:-1024} WAUSE_MCP=$(CURDIR)/$(RELEASE)/wause-mcp WAUSE_SIM=$(CURDIR)/$(RELEASE)/wause-sim \
+	    $(VENV)/bin/python -m pytest -q -s tests/sim/test_engine_media_memory_e2e.py
 
 # ---------------------------------------------------------------------------------------------
 # Install (release build): the library (stripped), its header and pkg-config file, wause-mcp,

@@ -13,6 +13,7 @@ extension AdminAPI {
     static let maximumBodySize = 48 * 1024 * 1024
 
     func mediaRoute(_ request: HTTPRequest, parts: [String]) throws(WauseError) -> HTTPResponse? {
+        if parts == ["media", "faults"] { return try mediaFaultsRoute(request) }
         guard parts == ["media"] else { return nil }
         guard request.method == "DELETE" else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on /media")],
@@ -51,5 +52,55 @@ extension AdminAPI {
         ]
         if !request.data.isEmpty { result["sha256"] = .string(Hex.encode(Hash.sha256(request.data))) }
         return .json(200, .object(result))
+    }
+
+    /// `POST /media/faults {status? | drop? | hold?, count?, on?}` queues faults for the media
+    /// host's next transfers (`MediaFaults`); `GET` answers what is pending and the transfers
+    /// begun; `DELETE` drops what is pending and releases held uploads.
+    func mediaFaultsRoute(_ request: HTTPRequest) throws(WauseError) -> HTTPResponse {
+        let faults = media.faults
+        switch request.method {
+        case "GET":
+            return .json(200, faults.json)
+        case "DELETE":
+            let dropped = faults.clear()
+            var answer = faults.json.objectValue ?? [:]
+            answer["ok"] = true
+            answer["dropped"] = .int(Int64(dropped))
+            return .json(200, .object(answer))
+        case "POST":
+            let body = try AdminAPI.body(request)
+            let action: MediaFaults.Action
+            let status = body["status"], drop = body["drop"]?.boolValue ?? false, hold = body["hold"]?.boolValue ?? false
+            switch (status, drop, hold) {
+            case (let status?, false, false):
+                guard let code = status.intValue, (400...599).contains(code) else {
+                    throw .invalidRequest("status must be an HTTP error status (400–599)")
+                }
+                action = .status(Int(code))
+            case (nil, true, false): action = .drop
+            case (nil, false, true): action = .hold
+            default: throw .invalidRequest("give exactly one of status, drop: true or hold: true")
+            }
+            let count = body["count"]?.intValue ?? 1
+            guard (1...100).contains(count) else { throw .invalidRequest("count must be between 1 and 100") }
+            let direction: MediaFaults.Direction
+            if let on = body["on"] {
+                guard let name = on.stringValue, let named = MediaFaults.Direction(rawValue: name) else {
+                    throw .invalidRequest("on must be upload, download or any")
+                }
+                direction = named
+            } else {
+                direction = .upload
+            }
+            if action == .hold && direction != .upload { throw .invalidRequest("only uploads can be held") }
+            faults.add(.init(direction: direction, action: action), count: Int(count))
+            var answer = faults.json.objectValue ?? [:]
+            answer["ok"] = true
+            return .json(200, .object(answer))
+        default:
+            return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on /media/faults")],
+                         headers: [("Allow", "GET, POST, DELETE")])
+        }
     }
 }

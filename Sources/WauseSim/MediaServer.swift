@@ -78,6 +78,22 @@ final class MediaServer: Sendable {
                 var parts = inbound.makeAsyncIterator()
                 guard case .head(let head)? = try await parts.next() else { return }
                 let (path, query) = MediaServer.split(head.uri)
+                let isUpload = head.method == .POST && path.hasPrefix("/mms/")
+                if isUpload || head.method == .GET || head.method == .HEAD, let fault = store.faults.begin(upload: isUpload) {
+                    switch fault {
+                    case .status(let code):
+                        if isUpload, code == 401 || code == 403, let auth = query["auth"] { store.revokeAuth(auth) }
+                        while let part = try await parts.next() { if case .end = part { break } }
+                        try await MediaServer.respond(outbound, status: HTTPResponseStatus(statusCode: code),
+                                                      json: MediaServer.error("fault", "HTTP \(code) played by POST /media/faults"))
+                    case .drop:
+                        logger.info("media: dropping a \(isUpload ? "upload" : "download") (POST /media/faults)")
+                    case .hold:
+                        logger.info("media: holding an upload open (POST /media/faults)")
+                        await store.faults.hold()
+                    }
+                    return
+                }
                 switch head.method {
                 case .POST where path.hasPrefix("/mms/"):
                     let (status, body) = try await upload(path: path, query: query, parts: &parts)

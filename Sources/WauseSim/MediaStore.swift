@@ -28,6 +28,8 @@ final class MediaStore: Sendable {
 
     let directory: String
     let environment: Environment
+    /// What the host plays on its next transfers (the admin `POST /media/faults`).
+    let faults = MediaFaults()
     /// auth → unix second it stops being accepted.
     private let auths = Mutex<[String: Int64]>([:])
 
@@ -60,7 +62,13 @@ final class MediaStore: Sendable {
             auths = auths.filter { $0.value > now }
             auths[auth] = now + Int64(MediaStore.authTTL)
         }
+        faults.noteAuthIssued()
         return auth
+    }
+
+    /// Stops accepting `auth` (a 401/403 fault: the client must ask `media_conn` again).
+    func revokeAuth(_ auth: String) {
+        _ = auths.withLock { $0.removeValue(forKey: auth) }
     }
 
     func isValidAuth(_ auth: String) -> Bool {

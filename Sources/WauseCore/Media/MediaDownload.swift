@@ -53,17 +53,28 @@ struct MediaDownload: Sendable {
                 throw .invalidRequest("message \(stored.messageID) names no usable download location", details: ["message_id": .string(stored.messageID)])
             }
             var refused = false
-            for url in urls {
-                let outcome = try await attempt(url: url, final: final, key: key, type: type, encSha256: encSha256, expected: media.sha256)
-                switch outcome {
-                case .done(let result): return result
-                case .refused(let problem): lastProblem = problem; refused = true
-                case .expired:
-                    throw WauseError(.notFound, "the media of message \(stored.messageID) has expired on the server",
-                                     details: ["message_id": .string(stored.messageID), "reason": "media_expired"])
-                case .failed(let problem): lastProblem = problem
+            urls: for url in urls {
+                // A 5xx or a network error is tried again on the same URL with backoff, as uploads
+                // are (MediaUpload; whatsmeow download.go retries retryable download errors).
+                for retry in 0..<MediaUpload.attemptsPerHost {
+                    if retry > 0 {
+                        do { try await environment.sleep(MediaUpload.firstBackoff * (1 << (retry - 1))) } catch {
+                            throw WauseError(.internal, "the download was cancelled")
+                        }
+                    }
+                    let outcome = try await attempt(url: url, final: final, key: key, type: type, encSha256: encSha256, expected: media.sha256)
+                    switch outcome {
+                    case .done(let result): return result
+                    case .refused(let problem): lastProblem = problem; refused = true; break urls
+                    case .expired:
+                        throw WauseError(.notFound, "the media of message \(stored.messageID) has expired on the server",
+                                         details: ["message_id": .string(stored.messageID), "reason": "media_expired"])
+                    case .failed(let problem): lastProblem = problem; continue urls
+                    case .retryable(let problem):
+                        lastProblem = problem
+                        logger.warning("media: \(problem)")
+                    }
                 }
-                if refused { break }
             }
             guard refused, round == 0 else { break }
             connection.invalidate()
@@ -71,7 +82,9 @@ struct MediaDownload: Sendable {
         throw WauseError(.notConnected, "the file could not be downloaded: \(lastProblem)")
     }
 
-    private enum Outcome { case done(Downloaded), refused(String), expired, failed(String) }
+    /// `retryable`: a 5xx or a network error, worth another try; `failed`: the host answered but
+    /// nothing better will come from asking it again (a 4xx, a file failing its checks).
+    private enum Outcome { case done(Downloaded), refused(String), expired, failed(String), retryable(String) }
 
     private func attempt(url: String, final: String, key: [UInt8], type: WauseProtocol.MediaType, encSha256: [UInt8],
                          expected: [UInt8]?) async throws(WauseError) -> Outcome {
@@ -101,14 +114,15 @@ struct MediaDownload: Sendable {
             }
         } catch let error as WauseError {
             if error.code == .mediaTooLarge || error.code == .internal { throw error }
-            return .failed(error.message)
+            return .retryable(error.message)
         } catch {
-            return .failed("download from \(MediaDownload.host(of: url) ?? url) failed: \(error)")
+            return .retryable("download from \(MediaDownload.host(of: url) ?? url) failed: \(error)")
         }
         switch status {
         case 200: break
         case 401, 403: return .refused("HTTP \(status) from \(MediaDownload.host(of: url) ?? url)")
         case 404, 410: return .expired
+        case 500...: return .retryable("HTTP \(status) from \(MediaDownload.host(of: url) ?? url)")
         default: return .failed("HTTP \(status) from \(MediaDownload.host(of: url) ?? url)")
         }
         let result: MediaDecryptionResult

@@ -20,6 +20,8 @@ struct MediaHTTP: Sendable {
 
     /// Largest answer body kept from an upload (a JSON object of a few hundred bytes).
     static let uploadAnswerLimit = 64 * 1024
+    /// Upload pieces (64 KB each) written but not yet on the socket.
+    static let uploadWindow = 4
 
     static func live(config: ClientConfig) -> MediaHTTP {
         let caFile = config.mediaCAFile
@@ -36,15 +38,33 @@ struct MediaHTTP: Sendable {
                 // HTTPClient must be shut down before it is released).
                 let http = client()
                 do {
-                    var request = HTTPClientRequest(url: url)
-                    request.method = .POST
+                    var request = try HTTPClient.Request(url: url, method: .POST)
                     request.headers.add(name: "Content-Type", value: "application/octet-stream")
                     request.headers.add(name: "Origin", value: "https://web.whatsapp.com")
-                    request.body = .stream(FileChunks(path: path), length: .known(length))
-                    let response = try await http.execute(request, timeout: .seconds(600))
-                    let body = try await response.body.collect(upTo: uploadAnswerLimit)
+                    // The body through StreamWriter, each write's future awaited with at most
+                    // `uploadWindow` pieces in flight. The async API's `.stream(AsyncSequence)`
+                    // only pauses once the event loop has seen the channel go unwritable, and a
+                    // file read faster than TLS encrypts queued most of a 60 MB file in memory
+                    // first (measured: tests/sim/test_engine_media_memory_e2e.py).
+                    let loop = http.eventLoopGroup.next()
+                    request.body = .stream(contentLength: length) { writer in
+                        let promise = loop.makePromise(of: Void.self)
+                        promise.completeWithTask {
+                            let chunks = FileChunks(path: path).makeAsyncIterator()
+                            var inFlight: [EventLoopFuture<Void>] = []
+                            while let piece = try await chunks.next() {
+                                inFlight.append(writer.write(.byteBuffer(piece)))
+                                if inFlight.count >= uploadWindow { try await inFlight.removeFirst().get() }
+                            }
+                            for future in inFlight { try await future.get() }
+                        }
+                        return promise.futureResult
+                    }
+                    let answer = ResponseAccumulator(request: request, maxBodySize: uploadAnswerLimit)
+                    let response = try await http.execute(request: request, delegate: answer, eventLoop: .delegate(on: loop),
+                                                          deadline: .now() + .seconds(600)).futureResult.get()
                     try await http.shutdown()
-                    return (Int(response.status.code), Array(body.readableBytesView))
+                    return (Int(response.status.code), response.body.map { Array($0.readableBytesView) } ?? [])
                 } catch {
                     try? await http.shutdown()
                     throw error
@@ -76,10 +96,12 @@ struct MediaHTTP: Sendable {
 struct FileChunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let path: String
+    static let pieceSize = 1 << 16
 
     final class Iterator: AsyncIteratorProtocol {
         private var descriptor: Int32 = -1
         private let path: String
+        private let allocator = ByteBufferAllocator()
         init(path: String) { self.path = path }
         deinit { if descriptor >= 0 { close(descriptor) } }
 
@@ -88,11 +110,18 @@ struct FileChunks: AsyncSequence, Sendable {
                 descriptor = open(path, O_RDONLY | O_CLOEXEC)
                 guard descriptor >= 0 else { throw WauseError.internal("cannot open \(path) for upload: \(String(cString: strerror(errno)))") }
             }
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard count >= 0 else { throw WauseError.internal("reading \(path) failed: \(String(cString: strerror(errno)))") }
-            if count == 0 { return nil }
-            return ByteBuffer(bytes: buffer[0..<count])
+            // Read straight into the buffer that goes out: no second copy per piece.
+            var buffer = allocator.buffer(capacity: FileChunks.pieceSize)
+            let descriptor = self.descriptor
+            var failure: Int32 = 0
+            let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: FileChunks.pieceSize) { space in
+                var result: Int
+                repeat { result = read(descriptor, space.baseAddress, FileChunks.pieceSize) } while result < 0 && errno == EINTR
+                if result < 0 { failure = errno }
+                return result < 0 ? 0 : result
+            }
+            guard failure == 0 else { throw WauseError.internal("reading \(path) failed: \(String(cString: strerror(failure)))") }
+            return count == 0 ? nil : buffer
         }
     }
 
