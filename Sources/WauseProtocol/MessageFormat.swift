@@ -52,8 +52,10 @@ public enum MessageFormat {
         do { return try message.serializedBytes() } catch { throw .internal("cannot encode the message: \(error)") }
     }
 
-    /// The text of a message, after unwrapping the containers whatsmeow unwraps (types/events/events.go UnwrapRaw).
-    public static func text(of message: WAWebProtobufsE2E_Message) -> (body: String, quotedID: String?, type: String)? {
+    /// The message inside the containers whatsmeow unwraps (types/events/events.go UnwrapRaw): a
+    /// device-sent copy, ephemeral, view-once (both versions) and document-with-caption, up to
+    /// four deep.
+    public static func unwrapped(_ message: WAWebProtobufsE2E_Message) -> WAWebProtobufsE2E_Message {
         var current = message
         for _ in 0..<4 {
             if current.hasDeviceSentMessage { current = current.deviceSentMessage.message; continue }
@@ -63,6 +65,12 @@ public enum MessageFormat {
             if current.hasDocumentWithCaptionMessage { current = current.documentWithCaptionMessage.message; continue }
             break
         }
+        return current
+    }
+
+    /// The text of a message, after unwrapping the containers whatsmeow unwraps (`unwrapped`).
+    public static func text(of message: WAWebProtobufsE2E_Message) -> (body: String, quotedID: String?, type: String)? {
+        let current = unwrapped(message)
         if current.hasConversation { return (current.conversation, nil, "chat") }
         if current.hasGroupInviteMessage { return (current.groupInviteMessage.caption, nil, "group_invite") }
         if current.hasExtendedTextMessage {

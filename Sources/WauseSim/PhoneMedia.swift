@@ -272,15 +272,7 @@ struct PhoneMedia {
     /// The file is read from the store, verified and decrypted here: `sha256` is that of the
     /// plaintext that passed every check, `error` says why there is none.
     static func describe(_ content: WAWebProtobufsE2E_Message, store: MediaStore) -> (media: JSONValue, caption: String?)? {
-        var current = content
-        for _ in 0..<4 {
-            if current.hasDeviceSentMessage { current = current.deviceSentMessage.message; continue }
-            if current.hasEphemeralMessage { current = current.ephemeralMessage.message; continue }
-            if current.hasViewOnceMessage { current = current.viewOnceMessage.message; continue }
-            if current.hasViewOnceMessageV2 { current = current.viewOnceMessageV2.message; continue }
-            if current.hasDocumentWithCaptionMessage { current = current.documentWithCaptionMessage.message; continue }
-            break
-        }
+        let current = MessageFormat.unwrapped(content)
         var caption: String?
         let received: Received
         if current.hasImageMessage {
@@ -347,8 +339,7 @@ struct PhoneMedia {
 
     /// The media key and `fileEncSha256` of a media message (what a retry needs), nil for anything else.
     static func keyAndHash(of content: WAWebProtobufsE2E_Message) -> (mediaKey: [UInt8], fileEncSHA256: [UInt8])? {
-        var current = content
-        if current.hasDocumentWithCaptionMessage { current = current.documentWithCaptionMessage.message }
+        let current = MessageFormat.unwrapped(content)
         if current.hasImageMessage { return (Array(current.imageMessage.mediaKey), Array(current.imageMessage.fileEncSha256)) }
         if current.hasVideoMessage { return (Array(current.videoMessage.mediaKey), Array(current.videoMessage.fileEncSha256)) }
         if current.hasAudioMessage { return (Array(current.audioMessage.mediaKey), Array(current.audioMessage.fileEncSha256)) }

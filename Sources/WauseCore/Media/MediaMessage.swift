@@ -74,15 +74,7 @@ struct MediaMessage: Sendable, Equatable {
     /// The media a message carries, through the wrappers text reading also looks through; nil
     /// for text and for anything else.
     static func describe(_ message: WAWebProtobufsE2E_Message) -> MediaMessage? {
-        var current = message
-        for _ in 0..<4 {
-            if current.hasDeviceSentMessage { current = current.deviceSentMessage.message; continue }
-            if current.hasEphemeralMessage { current = current.ephemeralMessage.message; continue }
-            if current.hasViewOnceMessage { current = current.viewOnceMessage.message; continue }
-            if current.hasViewOnceMessageV2 { current = current.viewOnceMessageV2.message; continue }
-            if current.hasDocumentWithCaptionMessage { current = current.documentWithCaptionMessage.message; continue }
-            break
-        }
+        let current = MessageFormat.unwrapped(message)
         func text(_ has: Bool, _ value: String) -> String? { has && !value.isEmpty ? value : nil }
         func bytes(_ has: Bool, _ value: Data) -> [UInt8]? { has ? [UInt8](value) : nil }
         if current.hasImageMessage {
