@@ -113,6 +113,7 @@ struct PhoneMedia {
         var mimetype: String?
         var fileName: String?
         var caption: String?
+        var gifPlayback = false
         var latitude: Double = 0
         var longitude: Double = 0
         var name: String?
@@ -142,6 +143,10 @@ struct PhoneMedia {
             fileName = try string("file_name")
             caption = try string("caption")
             if let caption, caption.count > 1024 { throw .invalidRequest("caption is longer than 1024 characters") }
+            if let flag = body["gif_playback"] {
+                guard let value = flag.boolValue, kind == .video || !value else { throw .invalidRequest("gif_playback is a boolean, for videos") }
+                gifPlayback = value
+            }
             switch kind {
             case .location:
                 latitude = try number("latitude")
@@ -209,6 +214,7 @@ struct PhoneMedia {
             video.url = url; video.directPath = directPath; video.mimetype = mimetype; video.mediaKey = key
             video.fileSha256 = fileSHA256; video.fileEncSha256 = fileEncSHA256; video.fileLength = length; video.mediaKeyTimestamp = t
             if let caption = request.caption { video.caption = caption }
+            if request.gifPlayback { video.gifPlayback = true }
             message.videoMessage = video
         case .audio, .ptt:
             var audio = WAWebProtobufsE2E_AudioMessage()
@@ -286,7 +292,8 @@ struct PhoneMedia {
             received = Received(kind: .video, mimetype: m.mimetype, directPath: m.directPath, mediaKey: Array(m.mediaKey),
                                 fileSHA256: Array(m.fileSha256), fileEncSHA256: Array(m.fileEncSha256), fileLength: m.fileLength,
                                 extra: optional(["width": m.hasWidth ? .int(Int64(m.width)) : nil, "height": m.hasHeight ? .int(Int64(m.height)) : nil,
-                                                 "seconds": m.hasSeconds ? .int(Int64(m.seconds)) : nil]))
+                                                 "seconds": m.hasSeconds ? .int(Int64(m.seconds)) : nil,
+                                                 "gif_playback": m.gifPlayback ? .bool(true) : nil]))
             caption = m.hasCaption ? m.caption : nil
         } else if current.hasAudioMessage {
             let m = current.audioMessage

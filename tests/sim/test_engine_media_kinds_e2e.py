@@ -17,7 +17,7 @@ import struct
 
 import pytest
 
-from engine_flows import call_tool, create_account, link_by_qr, poll, start_engine, wait_ready
+from engine_flows import call_tool, call_tool_error, create_account, link_by_qr, poll, start_engine, wait_ready
 
 ADA, BEA = "15558860001", "15558860002"
 
@@ -63,6 +63,18 @@ def test_videos_and_stickers_both_ways(make_sim, tmp_path_factory):
     row = inbox_row(sent["message_id"])
     assert row["media"]["type"] == "video" and row["media"]["sha256"] == hashlib.sha256(clip).hexdigest(), row
     assert row["media"]["mimetype"] == "video/mp4" and row["media"]["seconds"] == 13 and row["media"]["caption"] == "a clip", row
+    assert "gif_playback" not in row["media"], row
+
+    # The same clip as a GIF (muted, looping): the phone sees gifPlayback; a GIF flag on a sticker is refused.
+    sent = call_tool(server, session, "whatsapp_send_file", {"to": BEA, "file_path": str(outbox / "clip.mp4"), "gif_playback": True})
+    row = inbox_row(sent["message_id"])
+    assert row["media"]["type"] == "video" and row["media"]["gif_playback"] is True, row
+    assert row["media"]["sha256"] == hashlib.sha256(clip).hexdigest(), row
+    ours = call_tool(server, session, "whatsapp_list_messages", {"to": BEA})["messages"]
+    assert next(m for m in ours if m["id"] == sent["message_id"])["media"]["gif_playback"] is True, ours
+    refused = call_tool_error(server, session, "whatsapp_send_file",
+                              {"to": BEA, "file_path": str(outbox / "sticker.webp"), "gif_playback": True})
+    assert refused["code"] == "invalid_request" and "gif_playback" in refused["message"], refused
 
     sent = call_tool(server, session, "whatsapp_send_file", {"to": BEA, "file_path": str(outbox / "sticker.webp")})
     assert sent["media_type"] == "sticker" and sent["sha256"] == hashlib.sha256(sticker).hexdigest(), sent
@@ -71,7 +83,8 @@ def test_videos_and_stickers_both_ways(make_sim, tmp_path_factory):
     assert row["media"]["mimetype"] == "image/webp" and (row["media"]["width"], row["media"]["height"]) == (512, 512), row
 
     cursor = 0
-    for kind, data, extra in (("video", movie(7), {"caption": "back at you", "mimetype": "video/mp4"}), ("sticker", webp(256, 256), {})):
+    for kind, data, extra in (("video", movie(7), {"caption": "back at you", "mimetype": "video/mp4", "gif_playback": True}),
+                              ("sticker", webp(256, 256), {})):
         posted = sim.admin("POST", f"/accounts/{BEA}/send", {"to": ADA, "type": kind, "data_base64": base64.b64encode(data).decode(),
                                                              **extra})
         assert posted.status == 200, posted
@@ -81,7 +94,7 @@ def test_videos_and_stickers_both_ways(make_sim, tmp_path_factory):
         assert message["type"] == kind and message["has_media"] is True, message
         assert message["media"]["sha256"] == hashlib.sha256(data).hexdigest() and message["media"]["size"] == len(data), message
         if kind == "video":
-            assert message["body"] == "back at you", message
+            assert message["body"] == "back at you" and message["media"]["gif_playback"] is True, message
         downloaded = call_tool(server, session, "whatsapp_download_media", {"message_id": message["id"]})
         assert downloaded["sha256"] == hashlib.sha256(data).hexdigest(), downloaded
         assert downloaded["path"].startswith(str(server.data_dir)) and open(downloaded["path"], "rb").read() == data

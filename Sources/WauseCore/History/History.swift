@@ -89,6 +89,7 @@ enum History {
         ("mimetype", Schema.string()), ("size", Schema.integer("bytes of the file", minimum: 0)),
         ("sha256", Schema.string("hex SHA-256 of the file")), ("file_name", Schema.string()), ("caption", Schema.string()),
         ("width", Schema.integer(minimum: 0)), ("height", Schema.integer(minimum: 0)), ("seconds", Schema.integer(minimum: 0)),
+        ("gif_playback", Schema.boolean("a video shown as a GIF (muted, looping); absent otherwise")),
         ("path", Schema.string("the file on this machine, once downloaded (or sent)")),
     ], required: ["type"])
 

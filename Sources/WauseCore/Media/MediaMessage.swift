@@ -27,6 +27,9 @@ struct MediaMessage: Sendable, Equatable {
     var seconds: Int?
     /// Locations: `lat,long` and name; contact cards: the display name (shown as `body`).
     var summary: String?
+    /// A video that plays muted and loops, as WhatsApp shows GIFs (VideoMessage.gifPlayback; its
+    /// `<enc mediatype>` is `gif`, its keys and path a video's).
+    var gifPlayback = false
 
     /// Whether a file travels with it (to upload or download).
     var hasFile: Bool { !["location", "vcard"].contains(type) }
@@ -35,7 +38,7 @@ struct MediaMessage: Sendable, Equatable {
     var cryptoType: WauseProtocol.MediaType? {
         switch type {
         case "image": .image
-        case "video": .video
+        case "video": gifPlayback ? .gif : .video
         case "audio": .audio
         case "ptt": .ptt
         case "document": .document
@@ -67,6 +70,7 @@ struct MediaMessage: Sendable, Equatable {
         if let width { object["width"] = .int(Int64(width)) }
         if let height { object["height"] = .int(Int64(height)) }
         if let seconds { object["seconds"] = .int(Int64(seconds)) }
+        if gifPlayback { object["gif_playback"] = .bool(true) }
         if let path { object["path"] = .string(path) }
         return .object(object)
     }
@@ -92,7 +96,7 @@ struct MediaMessage: Sendable, Equatable {
                                 mediaKey: bytes(m.hasMediaKey, m.mediaKey), directPath: text(m.hasDirectPath, m.directPath),
                                 url: text(m.hasURL, m.url), caption: text(m.hasCaption, m.caption),
                                 width: m.hasWidth ? Int(m.width) : nil, height: m.hasHeight ? Int(m.height) : nil,
-                                seconds: m.hasSeconds ? Int(m.seconds) : nil)
+                                seconds: m.hasSeconds ? Int(m.seconds) : nil, gifPlayback: m.gifPlayback)
         }
         if current.hasAudioMessage {
             let m = current.audioMessage
@@ -141,7 +145,7 @@ struct MediaMessage: Sendable, Equatable {
     /// `directPath`, which `uploaded(_:url:directPath:)` fills in (whatsmeow upload.go's example:
     /// the upload's URL, direct path, media key and hashes go into the message).
     static func outgoing(_ file: MediaFile, mediaKey: [UInt8], encryption: MediaEncryptionResult, caption: String?,
-                         now: UnixTime) -> WAWebProtobufsE2E_Message {
+                         gifPlayback: Bool = false, now: UnixTime) -> WAWebProtobufsE2E_Message {
         var message = WAWebProtobufsE2E_Message()
         let timestamp = now.seconds
         switch file.mediaType {
@@ -163,6 +167,7 @@ struct MediaMessage: Sendable, Equatable {
             m.fileLength = encryption.fileLength; m.mediaKey = Data(mediaKey); m.mediaKeyTimestamp = timestamp
             if let caption { m.caption = caption }
             if let seconds = file.seconds { m.seconds = UInt32(clamping: seconds) }
+            if gifPlayback { m.gifPlayback = true }
             message.videoMessage = m
         case .audio, .voice:
             var m = WAWebProtobufsE2E_AudioMessage()

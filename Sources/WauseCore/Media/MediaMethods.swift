@@ -53,6 +53,7 @@ enum MediaMethods {
                                          enumeration: ["image", "video", "audio", "voice", "document", "sticker"])),
             ("caption", Schema.string("a caption (images, videos, documents)")),
             ("file_name", Schema.string("the name the recipient sees (documents)", minLength: 1)),
+            ("gif_playback", Schema.boolean("videos only: play muted and looping, as WhatsApp shows GIFs")),
             ("idempotency_key", Schema.string("a key unique to this send; repeating it returns the first result", minLength: 1)),
         ], required: ["to", "file_path"]),
         outputSchema: Schema.object(sendResultFields + [
@@ -198,6 +199,12 @@ enum MediaMethods {
         let file = try await BlockingFileWork.run { () throws(WauseError) in
             try intake.take(path: filePath, mediaType: declared, fileName: fileName)
         }
+        let gifPlayback = arguments["gif_playback"]?.boolValue ?? false
+        if gifPlayback, file.mediaType != .video {
+            unlink(file.path)
+            throw .invalidRequest("gif_playback is for videos, not a \(file.mediaType.rawValue)",
+                                  details: ["media_type": .string(file.mediaType.rawValue)])
+        }
         if caption != nil, [.audio, .voice, .sticker].contains(file.mediaType) {
             unlink(file.path)
             throw .invalidRequest("a \(file.mediaType.rawValue) carries no caption", details: ["media_type": .string(file.mediaType.rawValue)])
@@ -213,7 +220,8 @@ enum MediaMethods {
             unlink(file.path)
             throw error
         }
-        let message = MediaMessage.outgoing(file, mediaKey: mediaKey, encryption: encryption, caption: caption, now: context.environment.now())
+        let message = MediaMessage.outgoing(file, mediaKey: mediaKey, encryption: encryption, caption: caption, gifPlayback: gifPlayback,
+                                            now: context.environment.now())
         let media = try MediaMessage.describe(message).unwrapped()
         var result = try await queue(context: context, recipient: recipient, message: message, media: media, path: file.path,
                                      method: "whatsapp_send_file", key: key, request: arguments,

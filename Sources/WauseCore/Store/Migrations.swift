@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -360,5 +360,10 @@ enum Migrations {
     );
     CREATE INDEX approvals_status ON approvals (status, expires_at);
     CREATE INDEX approvals_request_message ON approvals (request_message_id);
+    """
+
+    /// A video shown as a GIF (issue 13: VideoMessage.gifPlayback), received or sent.
+    static let version10 = """
+    ALTER TABLE media ADD COLUMN gif_playback INTEGER NOT NULL DEFAULT 0;
     """
 }

@@ -22,12 +22,12 @@ extension Store {
         try database.withConnection { (c) throws(WauseError) in
             _ = try c.execute("""
                 INSERT OR REPLACE INTO media (message_rowid, type, mimetype, size, sha256, enc_sha256, media_key, direct_path, url,
-                                             file_name, caption, width, height, seconds, path)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                             file_name, caption, width, height, seconds, path, gif_playback)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.integer(rowid), .text(media.type), SQLValue(media.mimetype), SQLValue(media.size), SQLValue(media.sha256),
                       SQLValue(media.encSha256), SQLValue(media.mediaKey), SQLValue(media.directPath), SQLValue(media.url),
                       SQLValue(media.fileName), SQLValue(media.caption), int(media.width), int(media.height), int(media.seconds),
-                      SQLValue(path)])
+                      SQLValue(path), SQLValue(media.gifPlayback)])
             try c.execute("UPDATE messages SET has_media = ? WHERE rowid = ?", [SQLValue(media.hasFile), .integer(rowid)])
         }
     }
@@ -97,6 +97,6 @@ extension Store {
                      sha256: row["sha256"].blob, encSha256: row["enc_sha256"].blob, mediaKey: row["media_key"].blob,
                      directPath: row["direct_path"].text, url: row["url"].text, fileName: row["file_name"].text,
                      caption: row["caption"].text, width: row["width"].integer.map(Int.init), height: row["height"].integer.map(Int.init),
-                     seconds: row["seconds"].integer.map(Int.init))
+                     seconds: row["seconds"].integer.map(Int.init), gifPlayback: row["gif_playback"].integer == 1)
     }
 }

@@ -261,6 +261,8 @@ export interface MessageMedia {
     width?: number;
     height?: number;
     seconds?: number;
+    /** a video shown as a GIF (muted, looping); absent otherwise */
+    gif_playback?: boolean;
     /** the file on this machine, once downloaded (or sent) */
     path?: string;
 }
@@ -783,6 +785,8 @@ export interface SendFileOptions {
     caption?: string;
     /** the name the recipient sees (documents) */
     fileName?: string;
+    /** videos only: play muted and looping, as WhatsApp shows GIFs */
+    gifPlayback?: boolean;
     /** a key unique to this send; repeating it returns the first result */
     idempotencyKey?: string;
 }
@@ -867,7 +871,7 @@ export interface KnownMethods {
     whatsapp_join_group: { params: { invite: string; preview_only?: boolean }; result: JoinGroupResult };
     whatsapp_leave_group: { params: { group: string }; result: LeaveGroupResult };
     whatsapp_send_file: {
-        params: { to: string; file_path: string; media_type?: 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker'; caption?: string; file_name?: string; idempotency_key?: string };
+        params: { to: string; file_path: string; media_type?: 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker'; caption?: string; file_name?: string; gif_playback?: boolean; idempotency_key?: string };
         result: SendFileResult;
     };
     whatsapp_send_location: {
@@ -1293,7 +1297,7 @@ export interface ClientMethods {
      *
      * @param to recipient: phone number, JID, LID, contact name or group
      * @param filePath the file, under one of the media directories
-     * @param options mediaType, caption, fileName, idempotencyKey (see the options type)
+     * @param options mediaType, caption, fileName, gifPlayback, idempotencyKey (see the options type)
      *
      * Rejects with a WauseError whose code is forbidden_path, media_too_large, not_found,
      * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict, invalid_request

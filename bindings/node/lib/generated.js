@@ -513,16 +513,17 @@ class ClientMethods extends EventEmitter {
      *
      * @param to recipient: phone number, JID, LID, contact name or group
      * @param filePath the file, under one of the media directories
-     * @param options mediaType, caption, fileName, idempotencyKey (see the options type)
+     * @param options mediaType, caption, fileName, gifPlayback, idempotencyKey (see the options type)
      *
      * Rejects with a WauseError whose code is forbidden_path, media_too_large, not_found,
      * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict, invalid_request
      * or internal (see ERROR_CODES).
      */
     sendFile(to, filePath, options) {
-        const { mediaType, caption, fileName, idempotencyKey } = optionsObject(options, 'sendFile');
+        const { mediaType, caption, fileName, gifPlayback, idempotencyKey } = optionsObject(options, 'sendFile');
         return this.call('whatsapp_send_file', { to, file_path: filePath, media_type: mediaType, caption,
-                                                 file_name: fileName, idempotency_key: idempotencyKey });
+                                                 file_name: fileName, gif_playback: gifPlayback,
+                                                 idempotency_key: idempotencyKey });
     }
 
     /**

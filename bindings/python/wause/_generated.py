@@ -367,6 +367,8 @@ class MessageMedia(_MessageMediaRequired, total=False):
     width: int
     height: int
     seconds: int
+    #: a video shown as a GIF (muted, looping); absent otherwise
+    gif_playback: bool
     #: the file on this machine, once downloaded (or sent)
     path: str
 
@@ -1479,6 +1481,7 @@ class ClientMethods:
     def send_file(self, to: str, file_path: str, *,
                   media_type: Optional[Literal["image", "video", "audio", "voice", "document", "sticker"]] = None,
                   caption: Optional[str] = None, file_name: Optional[str] = None,
+                  gif_playback: Optional[bool] = None,
                   idempotency_key: Optional[str] = None) -> SendFileResult:
         """``whatsapp_send_file``: Send a file as an image, video, audio, voice note (voice: Ogg/Opus),
         document or sticker (WebP), end-to-end encrypted. file_path must lie under a configured
@@ -1494,6 +1497,7 @@ class ClientMethods:
             media_type: how to send it (default: from the extension)
             caption: a caption (images, videos, documents)
             file_name: the name the recipient sees (documents)
+            gif_playback: videos only: play muted and looping, as WhatsApp shows GIFs
             idempotency_key: a key unique to this send; repeating it returns the first result
 
         Raises:
@@ -1512,7 +1516,7 @@ class ClientMethods:
         params = _params(
             {'to': to, 'file_path': file_path},
             {'media_type': media_type, 'caption': caption, 'file_name': file_name,
-             'idempotency_key': idempotency_key},
+             'gif_playback': gif_playback, 'idempotency_key': idempotency_key},
         )
         return cast(SendFileResult, self._call_method('whatsapp_send_file', params))
 
@@ -2268,6 +2272,7 @@ class AsyncClientMethods:
     async def send_file(self, to: str, file_path: str, *,
                         media_type: Optional[Literal["image", "video", "audio", "voice", "document", "sticker"]] = None,
                         caption: Optional[str] = None, file_name: Optional[str] = None,
+                        gif_playback: Optional[bool] = None,
                         idempotency_key: Optional[str] = None) -> SendFileResult:
         """``whatsapp_send_file``: Send a file as an image, video, audio, voice note (voice: Ogg/Opus),
         document or sticker (WebP), end-to-end encrypted. file_path must lie under a configured
@@ -2283,6 +2288,7 @@ class AsyncClientMethods:
             media_type: how to send it (default: from the extension)
             caption: a caption (images, videos, documents)
             file_name: the name the recipient sees (documents)
+            gif_playback: videos only: play muted and looping, as WhatsApp shows GIFs
             idempotency_key: a key unique to this send; repeating it returns the first result
 
         Raises:
@@ -2301,7 +2307,7 @@ class AsyncClientMethods:
         params = _params(
             {'to': to, 'file_path': file_path},
             {'media_type': media_type, 'caption': caption, 'file_name': file_name,
-             'idempotency_key': idempotency_key},
+             'gif_playback': gif_playback, 'idempotency_key': idempotency_key},
         )
         return cast(SendFileResult, await self._call_method('whatsapp_send_file', params))
 
