@@ -32,7 +32,6 @@ import base64
 import hashlib
 import itertools
 import time
-import os
 
 import pytest
 from axolotl.axolotladdress import AxolotlAddress
@@ -43,8 +42,9 @@ from axolotl.protocol.senderkeydistributionmessage import SenderKeyDistributionM
 from axolotl.tests.groups.inmemorysenderkeystore import InMemorySenderKeyStore
 
 import sim_client as sc
-from sim_client import DEADLINE, SIM_BINARY, SimProcess
-from test_independent_client_and_wause import MCP_BINARY, Engine, Peer, new_message_id, node, stopped_cleanly, wait_until
+from sim_client import SimProcess
+# The sim and root fixtures (module-scoped: one simulator per module) are that test's own.
+from test_independent_client_and_wause import Engine, Peer, new_message_id, node, root, sim, stopped_cleanly, wait_until  # noqa: F401
 
 _phones = itertools.count(15558300001)
 _ids = itertools.count(1)
@@ -243,19 +243,6 @@ class GroupClient(Peer):
 # Fixtures: one sim, a fresh engine, independent client and phone per test
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    for binary, variable in ((SIM_BINARY, "WAUSE_SIM"), (MCP_BINARY, "WAUSE_MCP")):
-        if not os.access(binary, os.X_OK):
-            pytest.fail(f"{binary} is missing: build it or set {variable}")
-    process = SimProcess(tmp_path_factory.mktemp("sim"))
-    yield process
-    assert process.stop() == 0, "".join(process.log_lines[-20:])
-
-
-@pytest.fixture(scope="module")
-def root(sim) -> bytes:
-    return bytes.fromhex(sim.root_public_key)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import io
 import json
+import pathlib
 import socket
 import sqlite3
 import threading
@@ -150,6 +151,17 @@ def open_events(server: WauseServer, session: str) -> EventReader:
 def start_engine(tmp_path_factory, sim, data_dir=None, extra=()) -> WauseServer:
     directory = data_dir or tmp_path_factory.mktemp("engine")
     return WauseServer(directory, ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, *extra])
+
+
+def start_media_engine(tmp_path_factory, sim, account: dict, extra=()) -> tuple[WauseServer, str, pathlib.Path]:
+    """A wause-mcp serving toolsets core and media that trusts the sim's media host and may send
+    files from a fresh folder, linked to `account` and ready: (server, session, that folder)."""
+    outbox = tmp_path_factory.mktemp("outbox-media")
+    server = start_engine(tmp_path_factory, sim, extra=["--toolsets", "core,media", "--media-ca-file", sim.media_ca_file,
+                                                        "--media-dirs", str(outbox), *extra])
+    session, events, _, _ = link_by_qr(sim, server, account)
+    wait_ready(server, session, events)
+    return server, session, outbox
 
 
 def call_tool_error(server: WauseServer, session: str, name: str, arguments: dict) -> dict:

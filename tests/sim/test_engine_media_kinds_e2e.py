@@ -17,7 +17,7 @@ import struct
 
 import pytest
 
-from engine_flows import call_tool, call_tool_error, create_account, link_by_qr, poll, start_engine, wait_ready
+from engine_flows import call_tool, call_tool_error, create_account, poll, start_media_engine
 
 ADA, BEA = "15558860001", "15558860002"
 
@@ -45,11 +45,7 @@ def test_videos_and_stickers_both_ways(make_sim, tmp_path_factory):
     sim = make_sim()
     account = create_account(sim, ADA, "Ada")
     create_account(sim, BEA, "Bea")
-    outbox = tmp_path_factory.mktemp("outbox-media")
-    server = start_engine(tmp_path_factory, sim, extra=["--toolsets", "core,media", "--media-ca-file", sim.media_ca_file,
-                                                        "--media-dirs", str(outbox)])
-    session, events, _, _ = link_by_qr(sim, server, account)
-    wait_ready(server, session, events)
+    server, session, outbox = start_media_engine(tmp_path_factory, sim, account)
 
     def inbox_row(message_id: str) -> dict:
         return poll(lambda: next((m for m in sim.admin("GET", f"/accounts/{BEA}/inbox").json()["messages"] if m["id"] == message_id),

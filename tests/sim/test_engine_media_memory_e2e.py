@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from engine_flows import call_tool, create_account, link_by_qr, start_engine, wait_ready
+from engine_flows import call_tool, create_account, start_media_engine
 
 ADA, BEA = "15558870001", "15558870002"
 #: The file's size: 60 MB in the suite (debug binaries); `make bench-media-rss` sets
@@ -39,11 +39,8 @@ def test_a_large_file_goes_out_and_comes_in_in_constant_memory(make_sim, tmp_pat
     engines = {}
     for phone, name in ((ADA, "Ada"), (BEA, "Bea")):
         account = create_account(sim, phone, name)
-        outbox = tmp_path_factory.mktemp("outbox-media")
-        server = start_engine(tmp_path_factory, sim, extra=["--toolsets", "core,media", "--media-ca-file", sim.media_ca_file,
-                                                            "--media-dirs", str(outbox), "--media-max-bytes", str(max(SIZE * 2, 64 << 20))])
-        session, events, _, _ = link_by_qr(sim, server, account)
-        wait_ready(server, session, events)
+        server, session, outbox = start_media_engine(tmp_path_factory, sim, account,
+                                                     extra=["--media-max-bytes", str(max(SIZE * 2, 64 << 20))])
         engines[phone] = (server, session, outbox)
 
     sender, sender_session, outbox = engines[ADA]
