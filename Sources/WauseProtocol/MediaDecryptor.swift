@@ -52,6 +52,10 @@ public struct MediaDecryptor: Sendable {
     /// Bytes of the body fed so far.
     public var bytesReceived: UInt64 { bodyLength }
 
+    /// Bytes held between calls (the final block and MAC candidates plus under one block of
+    /// released ciphertext): what streaming keeps in memory whatever the file's size.
+    public var bufferedByteCount: Int { held.count + partial.count }
+
     /// Takes the next downloaded piece and appends the (unverified) plaintext it makes available
     /// to `output`.
     public mutating func update(_ body: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) {

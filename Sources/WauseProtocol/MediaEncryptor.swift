@@ -51,6 +51,10 @@ public struct MediaEncryptor: Sendable {
     /// Bytes of plaintext fed so far.
     public var fileLength: UInt64 { plaintextLength }
 
+    /// Plaintext held between calls (under one block): what streaming keeps in memory whatever
+    /// the file's size.
+    public var bufferedByteCount: Int { partial.count }
+
     /// Encrypts the next piece of plaintext and appends the ciphertext it completes (whole blocks;
     /// up to 15 bytes wait for the next call) to `output`.
     public mutating func update(_ plaintext: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) {
