@@ -71,17 +71,26 @@ import WauseTestSupport
         }
     }
 
-    @Test func pollStyleIsRefusedPlainlyAndToolsAreInTheApprovalsToolset() async throws {
+    @Test func pollStyleIsAcceptedAndToolsAreInTheApprovalsToolset() async throws {
         let temp = TemporaryDirectory()
         let client = try WauseClient(config: ClientConfig(dataDirectory: temp.path), environment: testEnvironment())
         defer { client.close() }
+        // Poll style goes as far as sending: on a device that is not linked, that is the error, and nothing is left behind.
         guard case .failure(let error) = await client.call("whatsapp_request_approval", ["to": "15550001111", "action": "x", "style": "poll"]) else {
-            Issue.record("poll style must be refused")
+            Issue.record("an unlinked device cannot send a request")
             return
         }
-        #expect(error.code == .invalidRequest && error.message.hasPrefix("poll style needs polls: not yet"))
+        #expect(error.code == .whatsappNotPaired, "\(error.message)")
+        #expect(try client.store.pendingApprovals().isEmpty)
         for name in ["whatsapp_request_approval", "whatsapp_check_approvals"] {
             #expect(client.catalogue.method(named: name)?.toolset == "approvals")
         }
+    }
+
+    @Test func aPollQuestionNamesTheRequestAndTheActionsFirstLineWithinItsLength() {
+        #expect(ApprovalMethods.pollQuestion(id: "ABC234", action: "Deploy v2\nto all regions") == "Approve request ABC234? Deploy v2")
+        let long = ApprovalMethods.pollQuestion(id: "ABC234", action: String(repeating: "a", count: 500))
+        #expect(long.count == ApprovalMethods.maximumPollQuestionLength && long.hasPrefix("Approve request ABC234? aaa") && long.hasSuffix("…"))
+        #expect(Approvals.pollOptions == ["Approve", "Deny"])
     }
 }

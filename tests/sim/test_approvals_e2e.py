@@ -1,6 +1,6 @@
 """Approval requests through the real binaries (issue 14 "Approval requests"): a `wause-mcp`
 (toolsets all) linked to a sim account asks a virtual phone, and the phone answers by word, emoji,
-quote, reaction, request id, or not at all. Only the person asked decides: a third person, a
+quote, reaction, request id, a vote in a poll-style request's poll, or not at all. Only the person asked decides: a third person, a
 group, a forwarded message are ignored. A restart keeps the request and its expiry; `wait: true`
 streams progress and returns the decision.
 
@@ -104,11 +104,68 @@ def test_answers_by_word_emoji_quote_reaction_and_id(make_sim, tmp_path_factory)
     assert record[0]["by"] == f"{BEA}@s.whatsapp.net" and record[0]["resolved_at"].endswith("Z"), record
     assert call_tool(server, session, "whatsapp_check_approvals", {})["approvals"] == []
 
-    # Poll style is not built yet: a clear refusal, not a pretend poll.
-    refused = call_tool_error(server, session, "whatsapp_request_approval", {"to": BEA, "action": "x", "style": "poll"})
-    assert refused["code"] == "invalid_request" and "poll style needs polls: not yet" in refused["message"], refused
     too_long = call_tool_error(server, session, "whatsapp_request_approval", {"to": BEA, "action": "a" * 501})
     assert too_long["code"] == "invalid_request", too_long
+    stopped_cleanly(server)
+
+
+def inbox_poll(sim, phone: str, message_id: str) -> dict:
+    return wait_until(lambda: next((m for m in inbox(sim, phone)["messages"]
+                                    if m["id"] == message_id and (m.get("change") or {}).get("kind") == "poll"), None),
+                      f"poll {message_id} in {phone}'s inbox")
+
+
+def vote(sim, phone: str, poll_id: str, options: list[str]) -> str:
+    voted = sim.admin("POST", f"/accounts/{phone}/vote", {"message_id": poll_id, "options": options})
+    assert voted.status == 200, voted
+    return voted.json()["change_id"]
+
+
+def test_poll_style_the_vote_of_the_person_asked_decides(make_sim, tmp_path_factory):
+    sim = make_sim()
+    ada, server, session, events = linked(sim, tmp_path_factory)
+    bea = create_account(sim, BEA, "Bea")
+    # A vote comes in the poll creator's addressing form: Bea's LID when the poll went LID-first.
+    bea_forms = {f"{BEA}@s.whatsapp.net", bea["lid"].split("@")[0].split(":")[0] + "@lid"}
+
+    asked = ask(server, session, BEA, "Deploy v3 to production", details="4 services, no migrations", style="poll")
+    poll = inbox_poll(sim, BEA, asked["message_id"])
+    # The poll is the request message: two options, exactly Approve and Deny, one answer; its question names the id.
+    assert poll["change"]["options"] == ["Approve", "Deny"] and poll["change"]["multiple_answers"] is False, poll
+    assert asked["request_id"] in poll["change"]["question"] and "Deploy v3" in poll["change"]["question"], poll
+    # The details go in a text before it.
+    text = wait_until(lambda: next((m for m in inbox(sim, BEA)["messages"]
+                                    if asked["request_id"] in m["text"] and "4 services" in m["text"]), None), "the details")
+    assert text["id"] != asked["message_id"] and "Vote Approve or Deny" in text["text"], text
+
+    # A withdrawn vote decides nothing; then the vote for Deny does.
+    withdrawn = vote(sim, BEA, asked["message_id"], [])
+    assert events.next("poll.vote")["data"]["vote_id"] == withdrawn
+    decisive = vote(sim, BEA, asked["message_id"], ["Deny"])
+    data = resolved(events)
+    assert data == {"request_id": asked["request_id"], "status": "denied", "by": data["by"],
+                    "at": data["at"], "reply_message_id": decisive}, data
+    assert data["by"] in bea_forms, data
+    # A vote changed after the decision is counted in the poll but changes nothing.
+    late = vote(sim, BEA, asked["message_id"], ["Approve"])
+    while (changed := events.next("poll.vote"))["data"]["vote_id"] != late:
+        pass
+    [record] = call_tool(server, session, "whatsapp_check_approvals", {"request_id": asked["request_id"]})["approvals"]
+    assert record["status"] == "denied" and record["reply_message_id"] == decisive, record
+    results = call_tool(server, session, "whatsapp_get_poll_results", {"message_id": asked["message_id"]})
+    assert [o["votes"] for o in results["options"]] == [1, 0], results
+
+    # Approve decides the other way; a text answer to a poll-style request still counts too.
+    second = ask(server, session, BEA, "Rotate the keys", style="poll")
+    inbox_poll(sim, BEA, second["message_id"])
+    decisive = vote(sim, BEA, second["message_id"], ["Approve"])
+    data = resolved(events)
+    assert (data["request_id"], data["status"], data["reply_message_id"]) == (second["request_id"], "approved", decisive), data
+    third = ask(server, session, BEA, "Close the sprint", style="poll")
+    inbox_poll(sim, BEA, third["message_id"])
+    reply = phone_send(sim, BEA, ada["lid"], f"no {third['request_id']}")
+    data = resolved(events)
+    assert (data["request_id"], data["status"], data["reply_message_id"]) == (third["request_id"], "denied", reply), data
     stopped_cleanly(server)
 
 

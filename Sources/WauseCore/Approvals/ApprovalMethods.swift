@@ -8,7 +8,7 @@ enum ApprovalMethods {
     static let toolset = "approvals"
 
     static let all: [MethodDefinition] = [
-        requestApproval.bindings(positional: ["to", "action"]).raising(.whatsappNotPaired, .notFound, .ambiguousRecipient, .idempotencyConflict)
+        requestApproval.bindings(positional: ["to", "action"]).raising(.whatsappNotPaired, .notFound, .ambiguousRecipient, .idempotencyConflict, .forbiddenRecipient, .rateLimited)
             .inToolset(toolset)
             .summarized("Ask a person on WhatsApp to approve or deny an action; only their own reply (APPROVE/DENY, 👍/👎, a quote or reaction) decides."),
         checkApprovals.bindings(positional: []).raising(.notFound)
@@ -41,7 +41,9 @@ enum ApprovalMethods {
             Send a person a message asking them to approve or deny an action, with a short request id. Only that person \
             (any of their devices, by phone number or LID) can answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or \
             DENY/DENIED/NO/N/❌/👎, alone or with the request id ("APPROVE ABC123"), as a reply quoting the request, or as a \
-            reaction to it. Replies from anyone else, from groups, forwarded or edited messages are ignored. Unanswered \
+            reaction to it. With style "poll" the request is a poll with the options Approve and Deny, and that person's \
+            vote decides (a reply as above still counts). Replies and votes from anyone else, from groups, forwarded or \
+            edited messages are ignored. Unanswered \
             requests expire after timeout seconds (10–3600, default 300). Returns at once with status pending, or with \
             wait: true blocks until decided (at most 300 s, then pending) — check later with whatsapp_check_approvals or \
             watch the approval.resolved event. The action and details are sent as given: do not put secrets in them.
@@ -51,7 +53,8 @@ enum ApprovalMethods {
             ("action", Schema.string("what needs approving, in a line (≤500 characters)", minLength: 1)),
             ("details", Schema.string("more context (≤2000 characters)")),
             ("timeout", Schema.integer("seconds until the request expires", minimum: 10, maximum: 3600, defaultValue: 300)),
-            ("style", Schema.string("text (answer by message, quote or reaction); poll is not available yet", enumeration: ["text", "poll"])),
+            ("style", Schema.string("text (answer by message, quote or reaction; default) or poll (a poll with the options Approve and Deny)",
+                                    enumeration: ["text", "poll"])),
             ("wait", Schema.boolean("block until decided or expired (at most 300 s)")),
             ("idempotency_key", Schema.string("a key unique to this request; repeating it returns the first result", minLength: 1)),
         ], required: ["to", "action"]),
@@ -69,10 +72,8 @@ enum ApprovalMethods {
     )
 
     static func request(context: MethodContext, arguments: JSONObject) async throws(WauseError) -> JSONObject {
-        if arguments["style"]?.stringValue == "poll" {
-            throw .invalidRequest("poll style needs polls: not yet; use style text (answers by message, quote or reaction)",
-                                  details: ["style": "poll"])
-        }
+        let style = arguments["style"]?.stringValue ?? "text"
+        guard style == "text" || style == "poll" else { throw .invalidRequest("style must be text or poll", details: ["style": .string(style)]) }
         let action = (arguments["action"]?.stringValue ?? "").trimmingCharacters(in: " \n\t")
         guard !action.isEmpty else { throw .invalidRequest("action must not be empty") }
         let details = arguments["details"]?.stringValue ?? ""
@@ -100,30 +101,43 @@ enum ApprovalMethods {
             guard let id = earlier["request_id"]?.stringValue, let stored = try context.store.approval(id: id) else { return earlier }
             return try await finish(stored, wait: arguments["wait"]?.boolValue == true, context: context)
         }
-        let contact = try Recipients.resolve(arguments["to"]?.stringValue ?? "", store: context.store, now: now)
+        let to = arguments["to"]?.stringValue ?? ""
+        let contact = try Recipients.resolve(to, store: context.store, now: now)
         var id = ApprovalReply.newID(random: context.environment.randomBytes)
         while try context.store.approval(id: id) != nil { id = ApprovalReply.newID(random: context.environment.randomBytes) }
         let expiresAt = now + timeout
         let minutes = max(1, (timeout.wholeSeconds + 59) / 60)
         var text = "Approval request \(id)\n\nAction: \(action)\n"
         if !details.isEmpty { text += "Details: \(details)\n" }
-        text += """
+        if style == "poll" {
+            text += "\nVote Approve or Deny in the poll. Expires in \(minutes) minute\(minutes == 1 ? "" : "s")."
+        } else {
+            text += """
 
-            Reply APPROVE or DENY (or 👍 / 👎). If you have several requests open, add the id: "APPROVE \(id)" or "DENY \(id)" — \
-            or reply to this message. Expires in \(minutes) minute\(minutes == 1 ? "" : "s").
-            """
+                Reply APPROVE or DENY (or 👍 / 👎). If you have several requests open, add the id: "APPROVE \(id)" or "DENY \(id)" — \
+                or reply to this message. Expires in \(minutes) minute\(minutes == 1 ? "" : "s").
+                """
+        }
         // The request is stored before its message is queued, so no answer can arrive for an
         // unknown request; if queueing fails the request goes too.
         var record = ApprovalRecord(id: id, contactID: contact.id, toPhone: contact.phone, toLID: contact.lid, chatJID: contact.chatJID,
-                                    action: action, details: details, style: "text", status: .pending, createdAt: now,
+                                    action: action, details: details, style: style, status: .pending, createdAt: now,
                                     expiresAt: expiresAt, requestMessageID: "")
         let messageID: String
         do {
             // The message id is made first so the row can name it.
             record.requestMessageID = "pending-\(id)"
-            try context.store.insertApproval(record)
-            messageID = try approvals.queueText(text, to: contact)
-            try context.store.setApprovalMessage(id: id, messageID: messageID)
+            // A poll style request is two messages: the text (which carries the details a poll
+            // question is too short for) and the poll whose vote decides, which is the request
+            // message (quotes and reactions name it too).
+            let count = style == "poll" ? 2 : 1
+            messageID = try context.sendGuard.admit(contact.chatJID, given: to, count: count, store: context.store) { () throws(WauseError) -> String in
+                try context.store.insertApproval(record)
+                let textID = try approvals.queueText(text, to: contact)
+                let messageID = style == "poll" ? try approvals.queuePoll(pollQuestion(id: id, action: action), to: contact) : textID
+                try context.store.setApprovalMessage(id: id, messageID: messageID)
+                return messageID
+            }
         } catch {
             try? context.store.deleteApproval(id: id)
             throw error
@@ -139,6 +153,18 @@ enum ApprovalMethods {
         }
         return try await finish(record, wait: arguments["wait"]?.boolValue == true, context: context)
     }
+
+    /// A poll-style request's question: the request id and the first line of the action, kept to
+    /// 255 characters so a phone shows it whole; the full action and details are in the text sent
+    /// before the poll.
+    static func pollQuestion(id: String, action: String) -> String {
+        let head = "Approve request \(id)? "
+        let room = maximumPollQuestionLength - head.count
+        let line = action.split(whereSeparator: \.isNewline).first.map(String.init) ?? action
+        return head + (line.count <= room ? line : String(line.prefix(room - 1)) + "…")
+    }
+
+    static let maximumPollQuestionLength = 255
 
     /// The result for a request: at once, or once it is decided (or `longestWait` passed), with
     /// progress notifications meanwhile.

@@ -110,7 +110,54 @@ final class Approvals: Sendable {
         return id
     }
 
+    /// Queues a poll-style request: a single-answer poll with the options `Approve` and `Deny`
+    /// (issue 14 "Definitions"), built as `whatsapp_create_poll` builds one (PollMessage.swift, a
+    /// fresh message secret kept in the stored raw message so the vote can be decrypted).
+    func queuePoll(_ question: String, to contact: Contact) throws(WauseError) -> String {
+        guard let account = try store.linkedAccount(), let own = JID(account.jid) else {
+            throw WauseError(.whatsappNotPaired, "this device is not linked to WhatsApp; link it with whatsapp_start_auth or whatsapp_pairing_code")
+        }
+        let now = environment.now()
+        let creation = PollMessage.Creation(question: question, options: Approvals.pollOptions, selectableCount: 1,
+                                            secret: environment.randomBytes(PollVoteCrypto.secretLength))
+        let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: environment.randomBytes)
+        let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "poll", body: question,
+                                   timestamp: now.truncatedToSeconds, status: .queued)
+        _ = try store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(creation.message), now: now)
+        outbox.kick()
+        return id
+    }
+
+    /// A poll-style request's options, in this order (issue 14 "Definitions").
+    static let pollOptions = ["Approve", "Deny"]
+
     // MARK: Answers
+
+    /// A vote in a poll-style request's poll, already decrypted and filed by `Polls.receiveVote`:
+    /// the person asked choosing exactly one option decides. A vote from anyone else, a withdrawn
+    /// vote, or a vote in a request already decided (a changed vote after the fact) is ignored.
+    private func considerVote(_ vote: PollMessage.Vote, envelope: MessageEnvelope, from: JID) {
+        guard let pending = try? store.pendingApprovals(),
+              let request = pending.first(where: { $0.style == "poll" && $0.requestMessageID == vote.poll.id })
+        else { return }
+        let sender = JID(user: from.user, server: from.server).description
+        guard let options = try? store.filedPollVote(messageID: envelope.id) else {
+            logger.info("approvals: vote \(envelope.id) for request \(request.id) was not filed (does not decrypt, or is older); ignored")
+            return
+        }
+        let phone = from.server == .whatsApp ? from.user : envelope.senderPhone?.user
+        let lid = from.server == .lid ? from.user : envelope.senderLID?.user
+        let contactIDs = (try? store.contactIDs(phone: phone, lid: lid)) ?? []
+        guard request.isAsked(contactIDs: contactIDs, phone: phone, lid: lid) else {
+            logger.warning("approvals: vote \(envelope.id) from \(sender) in request \(request.id)'s poll, asked of someone else; ignored")
+            return
+        }
+        guard options.count == 1, let choice = options.first else {
+            logger.info("approvals: vote \(envelope.id) for request \(request.id) chooses \(options.count) options; not a decision")
+            return
+        }
+        resolve(request.id, choice == Approvals.pollOptions[0] ? .approved : .denied, by: sender, replyMessageID: envelope.id)
+    }
 
     /// Called by `Receive` after a one-to-one message from someone else was stored (group
     /// messages never get here). Reads it as an answer if it is one; anything else is left alone.
@@ -119,6 +166,10 @@ final class Approvals: Sendable {
         var content = message
         if content.hasDeviceSentMessage { return }
         if content.hasEphemeralMessage { content = content.ephemeralMessage.message }
+        if let vote = PollMessage.Vote(content) {
+            considerVote(vote, envelope: envelope, from: from)
+            return
+        }
         let answer: (reply: ApprovalReply, quoted: String?)
         if content.hasReactionMessage {
             // A reaction to the request message (whatsmeow: ReactionMessage key.id names the message reacted to).

@@ -25,6 +25,8 @@ public struct MethodContext: Sendable {
     let media: MediaTransfers
     /// Approval requests: their expiry timer and answers (Approvals/).
     let approvals: Approvals
+    /// `allowed_recipients` and `send_rate_per_minute`, checked by every method that queues a message.
+    let sendGuard: SendGuard
 }
 
 extension MethodContext {

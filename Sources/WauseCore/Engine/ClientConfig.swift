@@ -1,4 +1,6 @@
+import WauseBinary
 import WauseCrypto
+import WauseProtocol
 import WauseSupport
 #if canImport(Glibc)
 import Glibc
@@ -62,6 +64,15 @@ public struct ClientConfig: Sendable, Equatable {
     /// File-name extensions (lower case, no dot) a document may not have (`MediaTypeCheck`).
     public var mediaBlockedExtensions: Set<String> = MediaTypeCheck.defaultBlockedExtensions
 
+    // Guard rails (issue 14 "Agent helpers"; SendGuard.swift). The recipients every sending
+    // method may address, as user JIDs (`<digits>@s.whatsapp.net`, `<lid>@lid`, `<id>@g.us`);
+    // nil allows everyone, an empty list no one.
+    public var allowedRecipients: [String]?
+    /// Messages accepted into the outbox per minute (a sliding window); 0 = no limit.
+    public var sendRatePerMinute: Int = defaultSendRatePerMinute
+    public static let defaultSendRatePerMinute = 60
+    static let largestSendRatePerMinute = 100_000
+
     /// `$TMPDIR` when it is an absolute path, else `/tmp` (what mkstemp(3) and tmpfile users assume).
     public static func systemTemporaryDirectory() -> String {
         if let value = getenv("TMPDIR").map({ String(cString: $0) }), value.hasPrefix("/") { return value }
@@ -87,6 +98,8 @@ public struct ClientConfig: Sendable, Equatable {
         ("media_auto_download_max_bytes", "largest file downloaded automatically, in bytes (default \(defaultMediaAutoDownloadMaxBytes) = 16 MB)"),
         ("media_ca_file", "PEM file of extra certificate authorities trusted for media hosts (e.g. wause-sim's media-ca.pem)"),
         ("media_blocked_extensions", "comma-separated file extensions a document may not have (default: \(MediaTypeCheck.defaultBlockedExtensions.sorted().joined(separator: ",")))"),
+        ("allowed_recipients", "the only recipients messages may go to: phones, JIDs, LIDs or group JIDs (JSON array, or comma-separated; default: anyone); others are forbidden_recipient"),
+        ("send_rate_per_minute", "messages accepted for sending per minute and account (default \(defaultSendRatePerMinute), 0 = no limit); more is rate_limited"),
     ]
 
     /// Parses the JSON configuration object; every problem is an `invalid_request` naming the key.
@@ -149,7 +162,7 @@ public struct ClientConfig: Sendable, Equatable {
         } else {
             try apply(key: "media_dirs", value: try string("media_dirs"))
         }
-        for key in ["media_max_bytes", "media_auto_download_max_bytes"] {
+        for key in ["media_max_bytes", "media_auto_download_max_bytes", "send_rate_per_minute"] {
             if let value = object[key], !value.isNull {
                 guard let number = value.intValue ?? value.stringValue.flatMap({ Int64($0) }) else {
                     throw .invalidRequest("config key '\(key)' must be an integer, got \(value.typeName)", details: ["key": .string(key)])
@@ -157,7 +170,7 @@ public struct ClientConfig: Sendable, Equatable {
                 try apply(key: key, value: String(number))
             }
         }
-        for key in ["media_auto_download", "media_blocked_extensions"] {
+        for key in ["media_auto_download", "media_blocked_extensions", "allowed_recipients"] {
             if let names = object[key]?.arrayValue {
                 let texts = names.compactMap(\.stringValue)
                 guard texts.count == names.count else {
@@ -256,6 +269,16 @@ public struct ClientConfig: Sendable, Equatable {
             mediaCAFile = value
         case "media_blocked_extensions":
             mediaBlockedExtensions = try MediaTypeCheck.parseExtensions(value)
+        case "allowed_recipients":
+            allowedRecipients = try value.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+                .map { entry throws(WauseError) in try SendGuard.allowedForm(entry) }
+        case "send_rate_per_minute":
+            guard let rate = Int(value), rate >= 0, rate <= ClientConfig.largestSendRatePerMinute else {
+                throw .invalidRequest("send_rate_per_minute must be an integer from 0 (no limit) to \(ClientConfig.largestSendRatePerMinute)",
+                                      details: details)
+            }
+            sendRatePerMinute = rate
         default:
             throw .invalidRequest("unknown config key '\(key)'", details: details)
         }

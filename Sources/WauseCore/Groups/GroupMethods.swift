@@ -104,7 +104,16 @@ enum GroupMethods {
             let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "group_invite",
                                        body: message.groupInviteMessage.caption, quotedID: nil, timestamp: now.truncatedToSeconds,
                                        status: .queued)
-            _ = try context.store.enqueue(record, contactID: contact.id, payload: try MessageFormat.encode(message), now: now)
+            let payload = try MessageFormat.encode(message)
+            do {
+                _ = try context.sendGuard.admit(contact.chatJID, store: context.store) { () throws(WauseError) in
+                    try context.store.enqueue(record, contactID: contact.id, payload: payload, now: now)
+                }
+            } catch where error.code == .forbiddenRecipient || error.code == .rateLimited {
+                // The guard rails hold for invitations too; the outcome stays invite_required, without an invitation id.
+                context.logger.info("group invitation to \(contact.chatJID) not sent: \(error.message)")
+                continue
+            }
             sent[participant.jid.description] = id
         }
         if !sent.isEmpty { context.outbox.kick() }

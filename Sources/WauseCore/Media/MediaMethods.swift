@@ -18,12 +18,12 @@ enum MediaMethods {
 
     static let all: [MethodDefinition] = [
         sendFile.bindings(positional: ["to", "file_path"])
-            .raising(.forbiddenPath, .mediaTooLarge, .notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp, .idempotencyConflict)
+            .raising(.forbiddenPath, .mediaTooLarge, .notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp, .idempotencyConflict, .forbiddenRecipient, .rateLimited)
             .inToolset(toolset).summarized("Send an image, video, audio, voice note, document or sticker from an allowed folder; returns the message id, status, size and sha256."),
         sendLocation.bindings(positional: ["to", "latitude", "longitude"])
-            .raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp).inToolset(toolset).summarized("Send a location (latitude, longitude, optional name and address)."),
+            .raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp, .forbiddenRecipient, .rateLimited).inToolset(toolset).summarized("Send a location (latitude, longitude, optional name and address)."),
         sendContactCard.bindings(positional: ["to", "contacts"])
-            .raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp).inToolset(toolset).summarized("Send one or several contact cards (name and phone each)."),
+            .raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notOnWhatsApp, .forbiddenRecipient, .rateLimited).inToolset(toolset).summarized("Send one or several contact cards (name and phone each)."),
         downloadMedia.bindings(positional: ["message_id"]).raising(.notFound, .mediaTooLarge, .notConnected).inToolset(toolset).summarized("Download a received message's file into the data directory; returns its path, mimetype, size and sha256."),
     ]
 
@@ -318,8 +318,11 @@ enum MediaMethods {
         stored["idempotency_key"] = nil
         var remembered = result
         remembered[SendMessage.requestKey] = .object(stored)
-        let rowid = try context.store.enqueue(record, contactID: recipient.contactID, payload: try MessageFormat.encode(message), now: now,
-                                              idempotency: key.map { ($0, method, remembered) })
+        let payload = try MessageFormat.encode(message)
+        let rowid = try context.sendGuard.admit(recipient.chatJID, given: recipient.shown, store: context.store) { () throws(WauseError) in
+            try context.store.enqueue(record, contactID: recipient.contactID, payload: payload, now: now,
+                                      idempotency: key.map { ($0, method, remembered) })
+        }
         try context.store.saveMedia(rowid: rowid, media, path: path)
         context.outbox.kick()
         let status = try await SendMessage.waitForAck(context: context, messageID: id)

@@ -101,11 +101,11 @@ enum MessageChanges {
     )
 
     static let all = [
-        react.bindings(positional: ["message_id", "emoji"]).raising(.notFound, .whatsappNotPaired).inToolset(toolset)
+        react.bindings(positional: ["message_id", "emoji"]).raising(.notFound, .whatsappNotPaired, .forbiddenRecipient, .rateLimited).inToolset(toolset)
             .summarized("React to a message with an emoji (empty removes ours)."),
-        edit.bindings(positional: ["message_id", "new_text"]).raising(.notFound, .editWindowExpired, .whatsappNotPaired).inToolset(toolset)
+        edit.bindings(positional: ["message_id", "new_text"]).raising(.notFound, .editWindowExpired, .whatsappNotPaired, .forbiddenRecipient, .rateLimited).inToolset(toolset)
             .summarized("Edit the text of our message (within 15 minutes)."),
-        delete.bindings(positional: ["message_id", "scope"]).raising(.notFound, .editWindowExpired, .whatsappNotPaired).inToolset(toolset)
+        delete.bindings(positional: ["message_id", "scope"]).raising(.notFound, .editWindowExpired, .whatsappNotPaired, .forbiddenRecipient, .rateLimited).inToolset(toolset)
             .summarized("Delete a message: everyone (revoke ours) or me (this device only)."),
     ]
 
@@ -150,9 +150,12 @@ enum MessageChanges {
             break
         }
         let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: context.environment.randomBytes)
-        guard let changed = try context.store.queueChange(change, id: id, chatJID: original.chatJID,
-                                                          payload: try MessageFormat.encode(change.message),
-                                                          targetRowid: original.rowid, by: ownUser, now: now)
+        let payload = try MessageFormat.encode(change.message)
+        // A change is a message to the chat like any other: it passes the guard rails (SendGuard.swift).
+        guard let changed = try context.sendGuard.admit(original.chatJID, store: context.store, { () throws(WauseError) in
+            try context.store.queueChange(change, id: id, chatJID: original.chatJID, payload: payload,
+                                          targetRowid: original.rowid, by: ownUser, now: now)
+        })
         else { throw WauseError(.notFound, "no message \(messageID)") }
         context.outbox.kick()
         let sent = try await waitForOutbox(context: context, changeID: id)

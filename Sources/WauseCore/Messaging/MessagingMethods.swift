@@ -2,7 +2,7 @@
 enum MessagingMethods {
     static let all: [MethodDefinition] = [
         SendMessage.definition.bindings(positional: ["to", "message"], omitting: ["phone_number"])
-            .raising(.whatsappNotPaired, .notFound, .ambiguousRecipient)
+            .raising(.whatsappNotPaired, .notFound, .ambiguousRecipient, .forbiddenRecipient, .rateLimited)
             .summarized("Send an end-to-end encrypted text to phone_number or to (phone, JID, LID or contact name); status sent or queued."),
         MessageStatusMethod.definition.bindings(positional: ["message_id"]).raising(.notFound)
             .summarized("Status (queued, sent, delivered, read, failed) and timeline of a message this device sent."),

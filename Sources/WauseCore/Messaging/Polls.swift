@@ -59,7 +59,7 @@ enum Polls {
     )
 
     static let all = [
-        create.bindings(positional: ["to", "question", "options"]).raising(.notFound, .ambiguousRecipient, .whatsappNotPaired).inToolset(toolset)
+        create.bindings(positional: ["to", "question", "options"]).raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .forbiddenRecipient, .rateLimited).inToolset(toolset)
             .summarized("Send a poll (question, 2–12 options); its votes are decrypted and counted."),
         results.bindings(positional: ["message_id"]).raising(.notFound).inToolset(toolset)
             .summarized("A poll's options with vote counts and voters (latest vote per person)."),
@@ -94,7 +94,10 @@ enum Polls {
         let record = MessageRecord(id: id, chatJID: chatJID, senderJID: nil, fromMe: true, type: "poll", body: question,
                                    timestamp: now.truncatedToSeconds, status: .queued)
         // The raw message (with the secret) is stored with the outbox row: votes are decrypted from it.
-        _ = try context.store.enqueue(record, contactID: contactID, payload: try MessageFormat.encode(creation.message), now: now)
+        let payload = try MessageFormat.encode(creation.message)
+        _ = try context.sendGuard.admit(chatJID, given: to, store: context.store) { () throws(WauseError) in
+            try context.store.enqueue(record, contactID: contactID, payload: payload, now: now)
+        }
         context.outbox.kick()
         let status = try await SendMessage.waitForAck(context: context, messageID: id)
         return ["ok": true, "message_id": .string(id), "chat_id": .string(chatJID), "timestamp": .string(now.iso8601),

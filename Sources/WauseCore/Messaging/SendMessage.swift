@@ -119,8 +119,11 @@ enum SendMessage {
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(chatJID), "message_id": .string(id),
             "timestamp": .string(now.iso8601), "status": .string(MessageStatus.queued.rawValue),
         ]
-        _ = try context.store.enqueue(record, contactID: contactID, payload: try MessageFormat.encode(message), now: now,
-                                     idempotency: key.map { [result] in ($0, definition.name, result.merging(requestKey, .object(request))) })
+        let payload = try MessageFormat.encode(message)
+        _ = try context.sendGuard.admit(chatJID, given: phone ?? to, store: context.store) { () throws(WauseError) in
+            try context.store.enqueue(record, contactID: contactID, payload: payload, now: now,
+                                      idempotency: key.map { [result] in ($0, definition.name, result.merging(requestKey, .object(request))) })
+        }
         context.outbox.kick()
         let status = try await waitForAck(context: context, messageID: id)
         if status == .failed, let stored = try context.store.message(id: id) { try throwIfRefused(stored, chatJID: chatJID) }

@@ -139,3 +139,15 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// The options of the poll vote filed from message `messageID` (Polls.receiveVote), or nil when
+    /// that message filed no vote (it did not decrypt, or an earlier-dated vote was newer).
+    func filedPollVote(messageID: String) throws(WauseError) -> [String]? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT options FROM poll_votes WHERE message_id = ?", [.text(messageID)]).first.map { row in
+                (row["options"].text.flatMap { try? JSONValue.parse($0) }?.arrayValue ?? []).compactMap(\.stringValue)
+            }
+        }
+    }
+}

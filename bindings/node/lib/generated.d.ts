@@ -805,7 +805,10 @@ export interface RequestApprovalOptions {
     details?: string;
     /** seconds until the request expires (default 300) */
     timeout?: number;
-    /** text (answer by message, quote or reaction); poll is not available yet */
+    /**
+     * text (answer by message, quote or reaction; default) or poll (a poll with the options Approve
+     * and Deny)
+     */
     style?: 'text' | 'poll';
     /** block until decided or expired (at most 300 s) */
     wait?: boolean;
@@ -1076,7 +1079,7 @@ export interface ClientMethods {
      * @param options quotedMessageId, idempotencyKey (see the options type)
      *
      * Rejects with a WauseError whose code is whatsapp_not_paired, not_found, ambiguous_recipient,
-     * invalid_request or internal (see ERROR_CODES).
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     sendMessage(to: string, message: string, options?: SendMessageOptions): Promise<SendMessageResult>;
 
@@ -1111,8 +1114,8 @@ export interface ClientMethods {
      * @param messageId id of the message to react to
      * @param emoji the emoji; empty removes our reaction
      *
-     * Rejects with a WauseError whose code is not_found, whatsapp_not_paired, invalid_request or
-     * internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is not_found, whatsapp_not_paired, forbidden_recipient,
+     * rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     reactToMessage(messageId: string, emoji: string): Promise<ReactToMessageResult>;
 
@@ -1125,7 +1128,7 @@ export interface ClientMethods {
      * @param newText the new text
      *
      * Rejects with a WauseError whose code is not_found, edit_window_expired, whatsapp_not_paired,
-     * invalid_request or internal (see ERROR_CODES).
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     editMessage(messageId: string, newText: string): Promise<EditMessageResult>;
 
@@ -1139,7 +1142,7 @@ export interface ClientMethods {
      * @param scope everyone (revoke our message) or me (this device only)
      *
      * Rejects with a WauseError whose code is not_found, edit_window_expired, whatsapp_not_paired,
-     * invalid_request or internal (see ERROR_CODES).
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     deleteMessage(messageId: string, scope: 'everyone' | 'me'): Promise<DeleteMessageResult>;
 
@@ -1155,7 +1158,7 @@ export interface ClientMethods {
      * @param moreOptions multipleAnswers (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
-     * invalid_request or internal (see ERROR_CODES).
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     createPoll(to: string, question: string, options: string[], moreOptions?: CreatePollOptions): Promise<CreatePollResult>;
 
@@ -1300,8 +1303,8 @@ export interface ClientMethods {
      * @param options mediaType, caption, fileName, gifPlayback, idempotencyKey (see the options type)
      *
      * Rejects with a WauseError whose code is forbidden_path, media_too_large, not_found,
-     * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict, invalid_request
-     * or internal (see ERROR_CODES).
+     * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict,
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     sendFile(to: string, filePath: string, options?: SendFileOptions): Promise<SendFileResult>;
 
@@ -1315,7 +1318,8 @@ export interface ClientMethods {
      * @param options name, address (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
-     * not_on_whatsapp, invalid_request or internal (see ERROR_CODES).
+     * not_on_whatsapp, forbidden_recipient, rate_limited, invalid_request or internal (see
+     * ERROR_CODES).
      */
     sendLocation(to: string, latitude: number, longitude: number, options?: SendLocationOptions): Promise<SendLocationResult>;
 
@@ -1327,7 +1331,8 @@ export interface ClientMethods {
      * @param contacts
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
-     * not_on_whatsapp, invalid_request or internal (see ERROR_CODES).
+     * not_on_whatsapp, forbidden_recipient, rate_limited, invalid_request or internal (see
+     * ERROR_CODES).
      */
     sendContactCard(to: string, contacts: SendContactCardContactsItem[]): Promise<SendContactCardResult>;
 
@@ -1347,19 +1352,21 @@ export interface ClientMethods {
      * whatsapp_request_approval: Send a person a message asking them to approve or deny an action,
      * with a short request id. Only that person (any of their devices, by phone number or LID) can
      * answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or DENY/DENIED/NO/N/❌/👎, alone or with the request id
-     * ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it. Replies from anyone
-     * else, from groups, forwarded or edited messages are ignored. Unanswered requests expire after
-     * timeout seconds (10–3600, default 300). Returns at once with status pending, or with wait: true
-     * blocks until decided (at most 300 s, then pending) — check later with whatsapp_check_approvals
-     * or watch the approval.resolved event. The action and details are sent as given: do not put
-     * secrets in them.
+     * ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it. With style "poll"
+     * the request is a poll with the options Approve and Deny, and that person's vote decides (a reply
+     * as above still counts). Replies and votes from anyone else, from groups, forwarded or edited
+     * messages are ignored. Unanswered requests expire after timeout seconds (10–3600, default 300).
+     * Returns at once with status pending, or with wait: true blocks until decided (at most 300 s,
+     * then pending) — check later with whatsapp_check_approvals or watch the approval.resolved event.
+     * The action and details are sent as given: do not put secrets in them.
      *
      * @param to the person to ask: phone number, JID, LID or contact name
      * @param action what needs approving, in a line (≤500 characters)
      * @param options details, timeout, style, wait, idempotencyKey (see the options type)
      *
      * Rejects with a WauseError whose code is whatsapp_not_paired, not_found, ambiguous_recipient,
-     * idempotency_conflict, invalid_request or internal (see ERROR_CODES).
+     * idempotency_conflict, forbidden_recipient, rate_limited, invalid_request or internal (see
+     * ERROR_CODES).
      */
     requestApproval(to: string, action: string, options?: RequestApprovalOptions): Promise<RequestApprovalResult>;
 

@@ -251,7 +251,7 @@ class ClientMethods extends EventEmitter {
      * @param options quotedMessageId, idempotencyKey (see the options type)
      *
      * Rejects with a WauseError whose code is whatsapp_not_paired, not_found, ambiguous_recipient,
-     * invalid_request or internal (see ERROR_CODES).
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     sendMessage(to, message, options) {
         const { quotedMessageId, idempotencyKey } = optionsObject(options, 'sendMessage');
@@ -295,8 +295,8 @@ class ClientMethods extends EventEmitter {
      * @param messageId id of the message to react to
      * @param emoji the emoji; empty removes our reaction
      *
-     * Rejects with a WauseError whose code is not_found, whatsapp_not_paired, invalid_request or
-     * internal (see ERROR_CODES).
+     * Rejects with a WauseError whose code is not_found, whatsapp_not_paired, forbidden_recipient,
+     * rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     reactToMessage(messageId, emoji) {
         return this.call('whatsapp_react_to_message', { message_id: messageId, emoji });
@@ -311,7 +311,7 @@ class ClientMethods extends EventEmitter {
      * @param newText the new text
      *
      * Rejects with a WauseError whose code is not_found, edit_window_expired, whatsapp_not_paired,
-     * invalid_request or internal (see ERROR_CODES).
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     editMessage(messageId, newText) {
         return this.call('whatsapp_edit_message', { message_id: messageId, new_text: newText });
@@ -327,7 +327,7 @@ class ClientMethods extends EventEmitter {
      * @param scope everyone (revoke our message) or me (this device only)
      *
      * Rejects with a WauseError whose code is not_found, edit_window_expired, whatsapp_not_paired,
-     * invalid_request or internal (see ERROR_CODES).
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     deleteMessage(messageId, scope) {
         return this.call('whatsapp_delete_message', { message_id: messageId, scope });
@@ -345,7 +345,7 @@ class ClientMethods extends EventEmitter {
      * @param moreOptions multipleAnswers (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
-     * invalid_request or internal (see ERROR_CODES).
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     createPoll(to, question, options, moreOptions) {
         const { multipleAnswers } = optionsObject(moreOptions, 'createPoll');
@@ -516,8 +516,8 @@ class ClientMethods extends EventEmitter {
      * @param options mediaType, caption, fileName, gifPlayback, idempotencyKey (see the options type)
      *
      * Rejects with a WauseError whose code is forbidden_path, media_too_large, not_found,
-     * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict, invalid_request
-     * or internal (see ERROR_CODES).
+     * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict,
+     * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     sendFile(to, filePath, options) {
         const { mediaType, caption, fileName, gifPlayback, idempotencyKey } = optionsObject(options, 'sendFile');
@@ -536,7 +536,8 @@ class ClientMethods extends EventEmitter {
      * @param options name, address (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
-     * not_on_whatsapp, invalid_request or internal (see ERROR_CODES).
+     * not_on_whatsapp, forbidden_recipient, rate_limited, invalid_request or internal (see
+     * ERROR_CODES).
      */
     sendLocation(to, latitude, longitude, options) {
         const { name, address } = optionsObject(options, 'sendLocation');
@@ -551,7 +552,8 @@ class ClientMethods extends EventEmitter {
      * @param contacts
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
-     * not_on_whatsapp, invalid_request or internal (see ERROR_CODES).
+     * not_on_whatsapp, forbidden_recipient, rate_limited, invalid_request or internal (see
+     * ERROR_CODES).
      */
     sendContactCard(to, contacts) {
         return this.call('whatsapp_send_contact_card', { to, contacts });
@@ -575,19 +577,21 @@ class ClientMethods extends EventEmitter {
      * whatsapp_request_approval: Send a person a message asking them to approve or deny an action,
      * with a short request id. Only that person (any of their devices, by phone number or LID) can
      * answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or DENY/DENIED/NO/N/❌/👎, alone or with the request id
-     * ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it. Replies from anyone
-     * else, from groups, forwarded or edited messages are ignored. Unanswered requests expire after
-     * timeout seconds (10–3600, default 300). Returns at once with status pending, or with wait: true
-     * blocks until decided (at most 300 s, then pending) — check later with whatsapp_check_approvals
-     * or watch the approval.resolved event. The action and details are sent as given: do not put
-     * secrets in them.
+     * ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it. With style "poll"
+     * the request is a poll with the options Approve and Deny, and that person's vote decides (a reply
+     * as above still counts). Replies and votes from anyone else, from groups, forwarded or edited
+     * messages are ignored. Unanswered requests expire after timeout seconds (10–3600, default 300).
+     * Returns at once with status pending, or with wait: true blocks until decided (at most 300 s,
+     * then pending) — check later with whatsapp_check_approvals or watch the approval.resolved event.
+     * The action and details are sent as given: do not put secrets in them.
      *
      * @param to the person to ask: phone number, JID, LID or contact name
      * @param action what needs approving, in a line (≤500 characters)
      * @param options details, timeout, style, wait, idempotencyKey (see the options type)
      *
      * Rejects with a WauseError whose code is whatsapp_not_paired, not_found, ambiguous_recipient,
-     * idempotency_conflict, invalid_request or internal (see ERROR_CODES).
+     * idempotency_conflict, forbidden_recipient, rate_limited, invalid_request or internal (see
+     * ERROR_CODES).
      */
     requestApproval(to, action, options) {
         const { details, timeout, style, wait, idempotencyKey } = optionsObject(options, 'requestApproval');

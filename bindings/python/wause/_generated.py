@@ -1142,6 +1142,8 @@ class ClientMethods:
             WhatsAppNotPaired: the method needs a linked device
             NotFound: the chat, message, contact or group does not exist
             AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1201,6 +1203,8 @@ class ClientMethods:
         Raises:
             NotFound: the chat, message, contact or group does not exist
             WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1221,6 +1225,8 @@ class ClientMethods:
             NotFound: the chat, message, contact or group does not exist
             EditWindowExpired: the message is too old to edit or revoke
             WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1243,6 +1249,8 @@ class ClientMethods:
             NotFound: the chat, message, contact or group does not exist
             EditWindowExpired: the message is too old to edit or revoke
             WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1267,6 +1275,8 @@ class ClientMethods:
             NotFound: the chat, message, contact or group does not exist
             AmbiguousRecipient: a name matches several contacts or groups (details lists them)
             WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1509,6 +1519,8 @@ class ClientMethods:
             NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
                 names the failed message)
             IdempotencyConflict: the idempotency key was used before with different arguments
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1538,6 +1550,8 @@ class ClientMethods:
             WhatsAppNotPaired: the method needs a linked device
             NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
                 names the failed message)
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1563,6 +1577,8 @@ class ClientMethods:
             WhatsAppNotPaired: the method needs a linked device
             NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
                 names the failed message)
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1595,19 +1611,22 @@ class ClientMethods:
         """``whatsapp_request_approval``: Send a person a message asking them to approve or deny an
         action, with a short request id. Only that person (any of their devices, by phone number or
         LID) can answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or DENY/DENIED/NO/N/❌/👎, alone or with the
-        request id ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it.
-        Replies from anyone else, from groups, forwarded or edited messages are ignored. Unanswered
-        requests expire after timeout seconds (10–3600, default 300). Returns at once with status
-        pending, or with wait: true blocks until decided (at most 300 s, then pending) — check later
-        with whatsapp_check_approvals or watch the approval.resolved event. The action and details
-        are sent as given: do not put secrets in them.
+        request id ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it. With
+        style "poll" the request is a poll with the options Approve and Deny, and that person's vote
+        decides (a reply as above still counts). Replies and votes from anyone else, from groups,
+        forwarded or edited messages are ignored. Unanswered requests expire after timeout seconds
+        (10–3600, default 300). Returns at once with status pending, or with wait: true blocks until
+        decided (at most 300 s, then pending) — check later with whatsapp_check_approvals or watch
+        the approval.resolved event. The action and details are sent as given: do not put secrets in
+        them.
 
         Args:
             to: the person to ask: phone number, JID, LID or contact name
             action: what needs approving, in a line (≤500 characters)
             details: more context (≤2000 characters)
             timeout: seconds until the request expires (default 300)
-            style: text (answer by message, quote or reaction); poll is not available yet
+            style: text (answer by message, quote or reaction; default) or poll (a poll with the
+                options Approve and Deny)
             wait: block until decided or expired (at most 300 s)
             idempotency_key: a key unique to this request; repeating it returns the first result
 
@@ -1616,6 +1635,8 @@ class ClientMethods:
             NotFound: the chat, message, contact or group does not exist
             AmbiguousRecipient: a name matches several contacts or groups (details lists them)
             IdempotencyConflict: the idempotency key was used before with different arguments
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1932,6 +1953,8 @@ class AsyncClientMethods:
             WhatsAppNotPaired: the method needs a linked device
             NotFound: the chat, message, contact or group does not exist
             AmbiguousRecipient: a name matches several contacts or groups (details lists them)
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -1991,6 +2014,8 @@ class AsyncClientMethods:
         Raises:
             NotFound: the chat, message, contact or group does not exist
             WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -2011,6 +2036,8 @@ class AsyncClientMethods:
             NotFound: the chat, message, contact or group does not exist
             EditWindowExpired: the message is too old to edit or revoke
             WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -2033,6 +2060,8 @@ class AsyncClientMethods:
             NotFound: the chat, message, contact or group does not exist
             EditWindowExpired: the message is too old to edit or revoke
             WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -2057,6 +2086,8 @@ class AsyncClientMethods:
             NotFound: the chat, message, contact or group does not exist
             AmbiguousRecipient: a name matches several contacts or groups (details lists them)
             WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -2300,6 +2331,8 @@ class AsyncClientMethods:
             NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
                 names the failed message)
             IdempotencyConflict: the idempotency key was used before with different arguments
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -2329,6 +2362,8 @@ class AsyncClientMethods:
             WhatsAppNotPaired: the method needs a linked device
             NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
                 names the failed message)
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -2354,6 +2389,8 @@ class AsyncClientMethods:
             WhatsAppNotPaired: the method needs a linked device
             NotOnWhatsApp: the phone number has no WhatsApp account (on a send, details.message_id
                 names the failed message)
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
@@ -2387,19 +2424,22 @@ class AsyncClientMethods:
         """``whatsapp_request_approval``: Send a person a message asking them to approve or deny an
         action, with a short request id. Only that person (any of their devices, by phone number or
         LID) can answer: APPROVE/APPROVED/YES/Y/OK/✅/👍 or DENY/DENIED/NO/N/❌/👎, alone or with the
-        request id ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it.
-        Replies from anyone else, from groups, forwarded or edited messages are ignored. Unanswered
-        requests expire after timeout seconds (10–3600, default 300). Returns at once with status
-        pending, or with wait: true blocks until decided (at most 300 s, then pending) — check later
-        with whatsapp_check_approvals or watch the approval.resolved event. The action and details
-        are sent as given: do not put secrets in them.
+        request id ("APPROVE ABC123"), as a reply quoting the request, or as a reaction to it. With
+        style "poll" the request is a poll with the options Approve and Deny, and that person's vote
+        decides (a reply as above still counts). Replies and votes from anyone else, from groups,
+        forwarded or edited messages are ignored. Unanswered requests expire after timeout seconds
+        (10–3600, default 300). Returns at once with status pending, or with wait: true blocks until
+        decided (at most 300 s, then pending) — check later with whatsapp_check_approvals or watch
+        the approval.resolved event. The action and details are sent as given: do not put secrets in
+        them.
 
         Args:
             to: the person to ask: phone number, JID, LID or contact name
             action: what needs approving, in a line (≤500 characters)
             details: more context (≤2000 characters)
             timeout: seconds until the request expires (default 300)
-            style: text (answer by message, quote or reaction); poll is not available yet
+            style: text (answer by message, quote or reaction; default) or poll (a poll with the
+                options Approve and Deny)
             wait: block until decided or expired (at most 300 s)
             idempotency_key: a key unique to this request; repeating it returns the first result
 
@@ -2408,6 +2448,8 @@ class AsyncClientMethods:
             NotFound: the chat, message, contact or group does not exist
             AmbiguousRecipient: a name matches several contacts or groups (details lists them)
             IdempotencyConflict: the idempotency key was used before with different arguments
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
             InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
