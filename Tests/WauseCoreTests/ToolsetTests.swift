@@ -200,7 +200,7 @@ import WauseSupport
         #expect(info["input_schema"] == send.inputSchema)
         #expect(info["output_schema"] == send.outputSchema)
         #expect(info["toolset"] == "core" && info["enabled"] == .bool(true))
-        #expect(info["errors"] == ["whatsapp_not_paired", "not_found", "ambiguous_recipient"])
+        #expect(info["errors"] == ["whatsapp_not_paired", "not_found", "ambiguous_recipient", "forbidden_recipient", "rate_limited"])
         #expect(info["annotations"]?["read_only"] == .bool(false))
         let missing = try #require(await client.call("whatsapp_get_tool_info", ["tool": "whatsapp_nope"]).failure)
         #expect(missing.code == .notFound && missing.message.contains("whatsapp_status"))

@@ -2,13 +2,28 @@ import Testing
 @testable import WauseCore
 import WauseSupport
 import WauseCrypto
+import WauseSQLite
 import WauseTestSupport
 
 /// Every catalogue method called with valid arguments on a client linked to a wause-sim phone,
 /// with messages both ways in its store (issue 11). Debug builds check each result against the
 /// method's output schema in `WauseClient.call`, so a field a schema does not admit (the
-/// `identity_changed` of a received message, which broke the official MCP SDKs) fails here.
+/// `identity_changed` of a received message, which broke the official MCP SDKs) fails here. A
+/// method annotated read-only must leave every table of the store as it found it (issue 14: the
+/// annotations are true), whatever area it comes from.
 @Suite struct EveryMethodTests {
+    /// Every row of every table of the store (the event log included).
+    static func snapshot(_ store: Store) throws -> [String: [[SQLValue]]] {
+        try store.database.withConnection { (c) throws(WauseError) in
+            var tables: [String: [[SQLValue]]] = [:]
+            for row in try c.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") {
+                guard let name = row["name"].text else { continue }
+                tables[name] = try c.query("SELECT * FROM \"\(name)\"").map(\.values)
+            }
+            return tables
+        }
+    }
+
     /// The group methods run in catalogue order on one group: created first, left last; join
     /// previews the link `whatsapp_get_group_invite_link` returned (in `inviteLink`).
     static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil, file: String = "",
@@ -69,7 +84,14 @@ import WauseTestSupport
             let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink, file: file, fileMessageID: fileMessageID,
                                                           pollID: pollID),
                                          "no arguments for \(method.name)")
-            switch await alice.call(method.name, arguments) {
+            let before = method.annotations.readOnly ? try Self.snapshot(alice.store) : nil
+            let outcome = await alice.call(method.name, arguments)
+            if let before {
+                let after = try Self.snapshot(alice.store)
+                let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+                #expect(changed.isEmpty, "\(method.name) is annotated read-only but changed \(changed)")
+            }
+            switch outcome {
             case .success(let result):
                 try MethodCatalogue.checkResult(result, of: method)
                 if method.name == "whatsapp_get_group_invite_link" { inviteLink = result["invite_link"]?.stringValue }

@@ -29,7 +29,9 @@ enum WaitForMessage {
             ("waited_seconds", Schema.integer(minimum: 0)), ("message", Schema.nullable(History.messageSchema)),
             ("cursor", Schema.integer("event cursor of the message (or where waiting stopped)", minimum: 0)),
         ], required: ["ok", "timed_out", "waited_seconds", "message", "cursor"]),
-        annotations: MethodAnnotations(readOnly: true, destructive: false, idempotent: false, openWorld: true),
+        // Waiting changes nothing, so a repeat has no further effect (MCP's idempotentHint); what it
+        // returns may differ, as any read's does.
+        annotations: MethodAnnotations(readOnly: true, destructive: false, idempotent: true, openWorld: true),
         handler: { context, arguments throws(WauseError) in
             let environment = context.environment
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in

@@ -16,7 +16,9 @@ struct GroupRecord: Sendable, Hashable {
 
 extension Store {
     /// Stores the group as the server described it (replacing its participants) and files its
-    /// chat as a group chat named after it, read-only unless we are a member.
+    /// chat as a group chat named after it, read-only unless we are a member. A row the answer
+    /// does not change keeps its `updated_at`: reading a group (whatsapp_get_group_info, a
+    /// read-only tool) changes nothing in the store unless the group itself changed.
     func saveGroup(_ group: GroupStanzas.Group, isParticipant: Bool, now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
@@ -28,6 +30,11 @@ extension Store {
                         owner = coalesce(excluded.owner, groups.owner), created_at = coalesce(excluded.created_at, groups.created_at),
                         addressing_mode = excluded.addressing_mode, announce = excluded.announce, locked = excluded.locked,
                         participant = excluded.participant, updated_at = excluded.updated_at
+                    WHERE groups.name IS NOT excluded.name OR groups.topic IS NOT excluded.topic OR groups.topic_id IS NOT excluded.topic_id
+                        OR (excluded.owner IS NOT NULL AND groups.owner IS NOT excluded.owner)
+                        OR (excluded.created_at IS NOT NULL AND groups.created_at IS NOT excluded.created_at)
+                        OR groups.addressing_mode IS NOT excluded.addressing_mode OR groups.announce IS NOT excluded.announce
+                        OR groups.locked IS NOT excluded.locked OR groups.participant IS NOT excluded.participant
                     """, [.text(jid), .text(group.name), SQLValue(group.topic), SQLValue(group.topicID), SQLValue(group.owner?.description),
                           SQLValue(group.creation.map { $0 * 1000 }), .text(group.addressingMode), SQLValue(group.announce),
                           SQLValue(group.locked), SQLValue(isParticipant), .time(now)])
@@ -52,6 +59,7 @@ extension Store {
             INSERT INTO chats (jid, name, is_group, is_read_only, updated_at) VALUES (?, ?, 1, ?, ?)
             ON CONFLICT (jid) DO UPDATE SET name = excluded.name, is_group = 1, is_read_only = excluded.is_read_only,
                 updated_at = excluded.updated_at
+            WHERE chats.name IS NOT excluded.name OR chats.is_group IS NOT 1 OR chats.is_read_only IS NOT excluded.is_read_only
             """, [.text(jid), .text(name), SQLValue(!isParticipant), .time(now)])
     }
 
