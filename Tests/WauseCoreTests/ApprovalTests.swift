@@ -1,5 +1,7 @@
 import Testing
+import WauseBinary
 @testable import WauseCore
+import WauseProtocol
 import WauseSupport
 import WauseTestSupport
 
@@ -92,5 +94,55 @@ import WauseTestSupport
         let long = ApprovalMethods.pollQuestion(id: "ABC234", action: String(repeating: "a", count: 500))
         #expect(long.count == ApprovalMethods.maximumPollQuestionLength && long.hasPrefix("Approve request ABC234? aaa") && long.hasSuffix("…"))
         #expect(Approvals.pollOptions == ["Approve", "Deny"])
+    }
+
+    /// A poll-style request decided by votes as `Receive` hands them over (filed by
+    /// Polls.receiveVote first, then shown to Approvals): a third person's vote in the poll, a vote
+    /// for both options and a withdrawn vote decide nothing; the asked person's single choice
+    /// does; a vote changed after that changes nothing. (A third person cannot vote in a 1:1 poll
+    /// on the simulator, which only lets a phone vote in polls it holds; this is the place.)
+    @Test func aPollRequestIsDecidedOnlyByTheAskedPersonsSingleChoice() throws {
+        let temp = TemporaryDirectory()
+        let clock = TestClock()
+        let client = try WauseClient(config: ClientConfig(dataDirectory: temp.path), environment: testEnvironment(clock))
+        defer { client.close() }
+        let store = client.store
+        let bea = try store.contact(phone: "15550002222", lid: "777000222", now: clock.now)
+        let pollID = "3EB0POLLREQ1"
+        let rowid = try store.enqueue(MessageRecord(id: pollID, chatJID: bea.chatJID, senderJID: nil, fromMe: true, type: "poll",
+                                                    body: "Approve request ABC234? Deploy", timestamp: clock.now, status: .queued),
+                                      contactID: bea.id, payload: [], now: clock.now)
+        try store.insertApproval(ApprovalRecord(
+            id: "ABC234", contactID: bea.id, toPhone: bea.phone, toLID: bea.lid, chatJID: bea.chatJID, action: "Deploy", details: "",
+            style: "poll", status: .pending, createdAt: clock.now, expiresAt: clock.now + .seconds(300), requestMessageID: pollID))
+
+        var voteNumber = 0
+        func vote(_ options: [String], from: JID, senderPhone: JID? = nil) throws -> String {
+            voteNumber += 1
+            clock.advance(.seconds(1))
+            let id = "3EB0VOTE\(voteNumber)"
+            let voter = from.server == .lid ? "\(senderPhone?.user ?? from.user)@s.whatsapp.net" : "\(from.user)@s.whatsapp.net"
+            _ = try store.recordVote(pollRowid: rowid, voter: voter, options: options, messageID: id, at: clock.now)
+            let message = PollMessage.Vote(poll: MessageChange.Target(id: pollID, chat: bea.chatJID, fromMe: false), payload: [1], iv: [2],
+                                           at: clock.now.milliseconds).message
+            client.approvals.consider(try MessageFormat.encode(message), envelope: MessageEnvelope(id: id, from: from, senderPhone: senderPhone),
+                                      from: from)
+            return id
+        }
+        func status() throws -> ApprovalRecord.Status? { try store.approval(id: "ABC234")?.status }
+
+        _ = try vote(["Approve"], from: JID(user: "15550003333", server: .whatsApp))          // Cid, not asked
+        #expect(try status() == .pending)
+        _ = try vote(["Approve", "Deny"], from: JID(user: "15550002222", server: .whatsApp))   // not one choice
+        _ = try vote([], from: JID(user: "15550002222", server: .whatsApp))                    // withdrawn
+        #expect(try status() == .pending)
+        // Bea by her LID (her phone beside it), choosing Deny: decided.
+        let decisive = try vote(["Deny"], from: JID(user: "777000222", server: .lid), senderPhone: JID(user: "15550002222", server: .whatsApp))
+        let record = try #require(try store.approval(id: "ABC234"))
+        #expect(record.status == .denied && record.replyMessageID == decisive && record.resolvedBy == "777000222@lid")
+        _ = try vote(["Approve"], from: JID(user: "15550002222", server: .whatsApp))           // changed afterwards
+        #expect(try store.approval(id: "ABC234") == record)
+        let resolved = try client.events.events(after: 0, limit: 100).filter { $0.name == EventName.approvalResolved.rawValue }
+        #expect(resolved.count == 1 && resolved.first?.data["reply_message_id"] == .string(decisive))
     }
 }

@@ -187,6 +187,11 @@ def test_only_the_person_asked_decides(make_sim, tmp_path_factory):
     # A "yes" quoting some other message answers that message, not the request.
     other = phone_send(sim, BEA, ADA, "lunch at noon?")
     phone_send(sim, BEA, ADA, "yes", quoted_message_id=other)
+    # An edit that turns a message into "yes" is no answer either.
+    edited = phone_send(sim, BEA, ADA, "hmm, let me check")
+    assert sim.admin("POST", f"/accounts/{BEA}/edit", {"message_id": edited, "text": "yes"}).status == 200
+    while events.next("message.edited")["data"]["message_id"] != edited:
+        pass
     decisive = phone_send(sim, BEA, ADA, "no")
     data = resolved(events)
     assert (data["request_id"], data["status"], data["reply_message_id"]) == (asked["request_id"], "denied", decisive), data
