@@ -10,7 +10,8 @@ import WauseTestSupport
 /// method's output schema in `WauseClient.call`, so a field a schema does not admit (the
 /// `identity_changed` of a received message, which broke the official MCP SDKs) fails here. A
 /// method annotated read-only must leave every table of the store as it found it (issue 14: the
-/// annotations are true), whatever area it comes from.
+/// annotations are true), whatever area it comes from — checked on a quiet engine, where no
+/// receipt or message arriving meanwhile can move the store.
 @Suite struct EveryMethodTests {
     /// Every row of every table of the store (the event log included).
     static func snapshot(_ store: Store) throws -> [String: [[SQLValue]]] {
@@ -84,14 +85,7 @@ import WauseTestSupport
             let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink, file: file, fileMessageID: fileMessageID,
                                                           pollID: pollID),
                                          "no arguments for \(method.name)")
-            let before = method.annotations.readOnly ? try Self.snapshot(alice.store) : nil
-            let outcome = await alice.call(method.name, arguments)
-            if let before {
-                let after = try Self.snapshot(alice.store)
-                let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
-                #expect(changed.isEmpty, "\(method.name) is annotated read-only but changed \(changed)")
-            }
-            switch outcome {
+            switch await alice.call(method.name, arguments) {
             case .success(let result):
                 try MethodCatalogue.checkResult(result, of: method)
                 if method.name == "whatsapp_get_group_invite_link" { inviteLink = result["invite_link"]?.stringValue }
@@ -104,6 +98,45 @@ import WauseTestSupport
             case .failure(let error):
                 Issue.record("\(method.name): \(error.code.rawValue): \(error.message)")
             }
+        }
+        await setup.close()
+    }
+
+    @Test func everyReadOnlyMethodLeavesTheStoreAsItFoundIt() async throws {
+        let setup = try await MessagingTests.Setup()
+        _ = try setup.account("15550001111", "Ada")
+        _ = try setup.account("15550003333", "Carol")
+        let alice = try await setup.linkedClient("15550001111")
+        let sent = try await MessagingTests.send(alice, to: "15550003333", "hello carol")
+        let posted = await admin(setup.simulator, "POST", "/accounts/15550003333/send", ["to": "15550001111", "text": "hi from carol"])
+        #expect(posted.status == 200, "\(posted.json)")
+        _ = try await MessagingTests.received(alice, text: "hi from carol")
+        let sentID = try #require(sent["message_id"]?.stringValue)
+        // Something for the group and poll readers to read.
+        _ = try await alice.call("whatsapp_create_group", ["name": "Every method", "participants": ["15550003333"]]).get()
+        let poll = try await alice.call("whatsapp_create_poll", ["to": "15550003333", "question": "Every method?", "options": ["yes", "no"]]).get()
+        let directory = alice.config.dataDirectory
+        alice.close()
+
+        // Reopened naming another server than the link's, without its root key: it opens but never dials
+        // (DESIGN.md "Configuration"), so nothing arrives while the read-only methods run.
+        var config = setup.config(directory)
+        config.serverURL = "ws://127.0.0.1:9/ws/chat"
+        config.configuredServerRootKey = nil
+        let quiet = try WauseClient(config: config, environment: .live)
+        defer { quiet.close() }
+        #expect(quiet.connectionSnapshot().0 == .authFailure)
+        let readers = quiet.catalogue.methods.filter(\.annotations.readOnly)
+        #expect(readers.count >= 10, "\(readers.map(\.name))")
+        for method in readers {
+            let arguments = try #require(Self.arguments(method, sentID: sentID, pollID: poll["message_id"]?.stringValue),
+                                         "no arguments for \(method.name)")
+            let before = try Self.snapshot(quiet.store)
+            // A refusal (offline, say) must change nothing either.
+            _ = await quiet.call(method.name, arguments)
+            let after = try Self.snapshot(quiet.store)
+            let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+            #expect(changed.isEmpty, "\(method.name) is annotated read-only but changed \(changed)")
         }
         await setup.close()
     }
