@@ -11,6 +11,8 @@ deadline; nothing sleeps.
 
 from __future__ import annotations
 
+import pathlib
+
 from engine_flows import call_tool, call_tool_error, create_account, inbox, link_by_qr, start_engine, stopped_cleanly, wait_ready, wait_until
 
 ADA, BEA, CID = "15558870001", "15558870002", "15558870003"
@@ -29,8 +31,11 @@ def test_allowed_recipients_and_the_send_rate(make_sim, tmp_path_factory):
     bea = create_account(sim, BEA, "Bea")
     create_account(sim, CID, "Cid")
     bea_lid = bea["lid"].split("@")[0].split(":")[0] + "@lid"
+    files = tmp_path_factory.mktemp("outbox-media")
+    document = files / "report.pdf"
+    document.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 8)
     server = start_engine(tmp_path_factory, sim, extra=["--toolsets", "all", "--allowed-recipients", bea_lid,
-                                                        "--send-rate-per-minute", "3"])
+                                                        "--send-rate-per-minute", "3", "--media-dirs", str(files)])
     session, events, _, _ = link_by_qr(sim, server, ada)
     wait_ready(server, session, events)
 
@@ -47,11 +52,15 @@ def test_allowed_recipients_and_the_send_rate(make_sim, tmp_path_factory):
     forbidden(server, session, "whatsapp_create_poll", {"to": CID, "question": "Lunch?", "options": ["yes", "no"]}, cid)
     forbidden(server, session, "whatsapp_send_location", {"to": CID, "latitude": 52.5, "longitude": 13.4}, cid)
     forbidden(server, session, "whatsapp_request_approval", {"to": CID, "action": "Pay the invoice"}, cid)
+    # A file to him is refused before it is copied: nothing is left in the outgoing media folder.
+    forbidden(server, session, "whatsapp_send_file", {"to": CID, "file_path": str(document)}, cid)
+    outgoing = pathlib.Path(server.data_dir) / "media" / "outgoing"
+    assert not outgoing.exists() or list(outgoing.iterdir()) == [], list(outgoing.iterdir())
     assert call_tool(server, session, "whatsapp_check_approvals", {})["approvals"] == []
 
     # Bea is allowed by her LID; sending to her phone number passes (1, 2 of 3 a minute).
     sent = call_tool(server, session, "whatsapp_send_message", {"phone_number": BEA, "message": "one"})
-    assert sent["status"] in ("sent", "queued") and sent["to"] == BEA, sent
+    assert sent["status"] in ("queued", "sent", "delivered", "read") and sent["to"] == BEA, sent
     call_tool(server, session, "whatsapp_send_message", {"to": bea_lid, "message": "two"})
     # A reaction is a message too (3 of 3).
     reacted = call_tool(server, session, "whatsapp_react_to_message", {"message_id": sent["message_id"], "emoji": "👍"})

@@ -223,10 +223,18 @@ enum MediaMethods {
         let message = MediaMessage.outgoing(file, mediaKey: mediaKey, encryption: encryption, caption: caption, gifPlayback: gifPlayback,
                                             now: context.environment.now())
         let media = try MediaMessage.describe(message).unwrapped()
-        var result = try await queue(context: context, recipient: recipient, message: message, media: media, path: file.path,
+        var result: JSONObject
+        do {
+            result = try await queue(context: context, recipient: recipient, message: message, media: media, path: file.path,
                                      method: "whatsapp_send_file", key: key, request: arguments,
                                      extra: ["media_type": .string(file.mediaType.rawValue), "size": .int(file.size),
                                              "sha256": .string(Hex.encode(file.sha256))])
+        } catch where error.code == .rateLimited || error.code == .forbiddenRecipient {
+            // The guard rails refused before anything was queued: the copies have no message to serve.
+            unlink(file.path)
+            unlink(MediaTransfers.encryptedPath(plaintext: file.path))
+            throw error
+        }
         result["media_type"] = .string(file.mediaType.rawValue)
         return result
     }
@@ -264,10 +272,13 @@ enum MediaMethods {
     static func resolve(context: MethodContext, to: String?) async throws(WauseError) -> Recipient {
         guard let to, !to.isEmpty else { throw .invalidRequest("name the recipient with to") }
         if let group = try await SendMessage.groupRecipient(to, context: context) {
+            try context.sendGuard.checkRecipient(group.description, given: to, store: context.store)
             return Recipient(chatJID: group.description, contactID: nil, shown: group.description)
         }
         let contact = try Recipients.resolve(to, store: context.store, now: context.environment.now())
         guard let phone = contact.phone else { throw .invalidRequest("\(contact.chatJID) has no known phone number yet; send to their phone number") }
+        // A recipient the guard rails forbid is refused here, before a file is copied (queue checks again, with the rate).
+        try context.sendGuard.checkRecipient(contact.chatJID, given: to, store: context.store)
         return Recipient(chatJID: contact.chatJID, contactID: contact.id, shown: phone)
     }
 
