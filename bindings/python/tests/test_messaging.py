@@ -282,3 +282,26 @@ def test_message_and_chat_types_name_exactly_the_catalogues_fields() -> None:
     assert set(wause.ChatSummary.__annotations__) == set(read["chat"]["properties"])
     status = methods["whatsapp_message_status"]["output_schema"]["properties"]["timeline"]["items"]
     assert set(wause.TimelineEntry.__annotations__) == set(status["properties"])
+
+
+def test_guard_rails_from_the_config(simulator: Simulator, tmp_path: Path, accounts: Dict[str, Any]) -> None:
+    """``allowed_recipients`` and ``send_rate_per_minute`` as a binding passes them (a JSON list
+    and a number): someone else is ``ForbiddenRecipient`` naming them, the third send in a minute
+    ``RateLimited`` with an integer ``retry_after``; bad values are refused when the client opens."""
+    config = {**simulator.client_config(tmp_path / "guarded"), "allowed_recipients": [f"+{CAROL}"], "send_rate_per_minute": 2}
+    with wause.Client(config) as client:
+        link_by_qr(client, simulator, ADA)
+        with pytest.raises(wause.ForbiddenRecipient) as forbidden:
+            client.send_message(BOB, "hello bob")
+        assert forbidden.value.details["recipient"] == f"{BOB}@s.whatsapp.net", forbidden.value
+        client.send_message(CAROL, "one")
+        client.send_message(CAROL, "two")
+        with pytest.raises(wause.RateLimited) as limited:
+            client.send_message(CAROL, "three")
+        retry_after = limited.value.details["retry_after"]
+        assert isinstance(retry_after, int) and 1 <= retry_after <= 60, limited.value
+        assert [m["body"] for m in client.read_messages(CAROL)["messages"]] == ["one", "two"]
+        assert client.list_messages(chat=BOB)["messages"] == []
+    for key, value in (("allowed_recipients", ["not a phone"]), ("send_rate_per_minute", -1)):
+        with pytest.raises(wause.InvalidRequest, match=key):
+            wause.Client({**simulator.client_config(tmp_path / "bad"), key: value})
