@@ -6,8 +6,8 @@ import WauseSupport
 /// Presence and typing between virtual phones and linked devices (issue 14; whatsmeow presence.go). A companion's
 /// `<presence type="subscribe" to>` is remembered and answered at once with the account's current presence;
 /// `PUT /accounts/{phone}/presence` tells every subscriber (in the form it subscribed by, phone or LID JID).
-/// A companion's `<chatstate to>` goes to the addressee's companions as `<chatstate from>`, and
-/// `POST /accounts/{phone}/typing` has a phone do the same. What companions tell a phone (their own
+/// A companion's `<chatstate to>` goes to the addressee's companions as `<chatstate from>` (in a group, to every other
+/// member's, with `participant`), and `POST /accounts/{phone}/typing` has a phone do the same. What companions tell a phone (their own
 /// presence, their typing to it) is kept for `GET /accounts/{phone}/presence`: the phone has no screen.
 struct PresenceRelay: Sendable {
     let state: SimState
@@ -65,6 +65,20 @@ struct PresenceRelay: Sendable {
         return true
     }
 
+    /// `sender` types in a group it is in: every other member's companions get `<chatstate from=group participant=sender>`
+    /// (the sender in the group's addressing form), and their phones keep it. False when there is no such group or the
+    /// sender is not in it.
+    func groupChatState(from sender: SimAccount, group id: String, _ kind: ChatStateStanza.State) throws(WauseError) -> Bool {
+        guard let group = try state.group(id: id), group.member(sender.phone) != nil else { return false }
+        let participant = group.userJID(sender)
+        let node = ChatStateStanza(chat: group.jid, participant: participant, state: kind).delivered
+        for member in group.members where member.account.phone != sender.phone {
+            try push(node, toCompanionsOf: member.account)
+            try state.recordActivity(phone: member.account.phone, kind: "typing", from: participant, state: kind.rawValue, at: now)
+        }
+        return true
+    }
+
     /// A companion's own presence: its phone keeps it.
     func companionPresence(_ device: SimEndpoint, _ presence: PresenceStanzas.State) throws(WauseError) {
         try state.recordActivity(phone: device.account.phone, kind: "presence", from: device.jid(.whatsApp), state: presence.rawValue,
@@ -79,11 +93,14 @@ extension ChatEndpoint {
         let relay = PresenceRelay(state: state, connections: connections, logger: logger)
         let sender = SimEndpoint(account: account, device: device.device)
         if node.tag == "chatstate" {
-            guard let stanza = ChatStateStanza(parsing: node), stanza.chat.server != .group else {
-                logger.info("\(device.jid): chatstate not relayed: \(node)")
+            guard let stanza = ChatStateStanza(parsing: node) else {
+                logger.info("\(device.jid): chatstate not understood: \(node)")
                 return
             }
-            _ = try relay.chatState(from: account, to: JID(user: stanza.chat.user, server: stanza.chat.server), stanza.state)
+            let relayed = stanza.chat.server == .group
+                ? try relay.groupChatState(from: account, group: stanza.chat.user, stanza.state)
+                : try relay.chatState(from: account, to: JID(user: stanza.chat.user, server: stanza.chat.server), stanza.state)
+            if !relayed { logger.info("\(device.jid): chatstate to \(stanza.chat) not relayed: no such account or group") }
             return
         }
         switch PresenceStanzas.Request(parsing: node) {
@@ -116,6 +133,13 @@ extension AdminAPI {
             guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or user JID) is required") }
             guard let kind = body["state"]?.stringValue.flatMap(ChatStateStanza.State.init) else {
                 throw .invalidRequest("state must be composing, recording or paused")
+            }
+            if to.hasSuffix("@g.us") {
+                let id = try AdminAPI.groupID(to)
+                guard try relay.groupChatState(from: account, group: id, kind) else {
+                    throw WauseError(.notFound, "\(account.phone) is in no group \(id)@g.us")
+                }
+                return .json(200, ["ok": true, "from": .string(account.jid), "to": .string("\(id)@g.us"), "state": .string(kind.rawValue)])
             }
             let chat = try AdminAPI.userChat(to)
             guard try relay.chatState(from: account, to: chat, kind) else { throw WauseError(.notFound, "\(chat) is not an account here") }

@@ -100,6 +100,9 @@ import Glibc
         // Fresh now: without force nothing is fetched again.
         #expect(try await Self.call(alice, "whatsapp_sync_contact_names", ["contacts": ["15552230002"]])["fetched"] == 0)
 
+        // No push name configured: presence is refused, as WhatsApp would.
+        #expect(await alice.call("whatsapp_set_presence", ["state": "available"]).failureCode == .invalidRequest)
+
         // Empty clears: the push name is back.
         _ = try await Self.call(alice, "whatsapp_set_contact_name", ["contact": "15552230002", "name": ""])
         let again = try await Self.call(alice, "whatsapp_read_messages", ["phone_number": "15552230002"])
@@ -151,6 +154,76 @@ import Glibc
         let adaSees = await admin(setup.simulator, "GET", "/accounts/15552240001/presence")
         #expect((adaSees.json["activity"]?.arrayValue ?? []).contains { $0["kind"] == "presence" && $0["state"] == "available" }, "\(adaSees.json)")
         #expect(bobSees.json["subscribers"]?.arrayValue?.count == 1)
+    }
+}
+
+extension EngineContactsTests {
+    @Test func typingInAGroupAndPresenceByLID() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account("15552250001", "Ada")
+        let bob = try setup.account("15552250002", "Bob")
+        let alice = try await setup.linkedClient("15552250001", pushName: "Ada")
+        let created = try await Self.call(alice, "whatsapp_create_group", ["name": "Crew", "participants": ["15552250002"]])
+        let group = try #require(created["group_id"]?.stringValue)
+
+        // Bob types in the group: the event names the group and Bob.
+        let start = alice.events.latestCursor
+        #expect(await admin(setup.simulator, "POST", "/accounts/15552250002/typing", ["to": .string(group), "state": "composing"]).status == 200)
+        let typing = try await MessagingTests.event(alice, "typing.started", after: start) { $0["chat"] == .string(group) }
+        #expect(typing.data["from"] == "15552250002@s.whatsapp.net")
+        // We type in the group: Bob's phone sees it with us as the participant.
+        _ = try await Self.call(alice, "whatsapp_send_typing", ["to": "Crew", "state": "paused"])
+        _ = try await Self.call(alice, "whatsapp_is_on_whatsapp", ["phones": ["15552250002"]])
+        let seen = await admin(setup.simulator, "GET", "/accounts/15552250002/presence")
+        #expect((seen.json["activity"]?.arrayValue ?? []).contains { $0["from"] == "15552250001@s.whatsapp.net" && $0["state"] == "paused" },
+                "\(seen.json)")
+        // Not in that group: 404.
+        _ = try setup.account("15552250003", "Carol")
+        #expect(await admin(setup.simulator, "POST", "/accounts/15552250003/typing", ["to": .string(group), "state": "composing"]).status == 404)
+
+        // A subscription by LID is answered in LID form; once the number is known, events name the phone JID.
+        let lidJID = "\(bob.lid)@lid"
+        let other = try await setup.linkedClient("15552250003", pushName: "Carol")
+        let before = other.events.latestCursor
+        _ = try await Self.call(other, "whatsapp_subscribe_presence", ["contact": .string(lidJID)])
+        let byLID = try await MessagingTests.event(other, "presence.changed", after: before) { _ in true }
+        #expect(byLID.data["contact"] == .string(lidJID))
+        _ = try await Self.call(other, "whatsapp_is_on_whatsapp", ["phones": ["15552250002"]])
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15552250002/presence", ["state": "available"]).status == 200)
+        let byPhone = try await MessagingTests.event(other, "presence.changed", after: byLID.cursor) { $0["state"] == "available" }
+        #expect(byPhone.data["contact"] == "15552250002@s.whatsapp.net")
+    }
+
+    @Test func theSimRefusesBadProfileAndPresenceInput() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account("15552260001", "Ada")
+        let long = String(repeating: "x", count: 140)
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15552260001/profile", ["about": .string(long)]).status == 400)
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15552260001/profile", ["business": "yes"]).status == 400)
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15552260001/profile", ["picture_base64": "%%%"]).status == 400)
+        // Nothing of a refused request was stored.
+        let profile = await admin(setup.simulator, "GET", "/accounts/15552260001/profile")
+        #expect(profile.status == 200 && profile.json["business"] == false && profile.json["picture_id"] == .null)
+        #expect(await admin(setup.simulator, "POST", "/accounts/15552260001/typing", ["to": "15552269999", "state": "composing"]).status == 404)
+        #expect(await admin(setup.simulator, "POST", "/accounts/15552260001/typing", ["to": "15552260001", "state": "singing"]).status == 400)
+        #expect(await admin(setup.simulator, "GET", "/accounts/15552260001/typing").status == 405)
+        #expect(await admin(setup.simulator, "PUT", "/accounts/15552269999/presence", ["state": "available"]).status == 404)
+    }
+
+    @Test func presenceToolsNeedALinkedDevice() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        let directory = TemporaryDirectory(prefix: "wause-contacts-unlinked")
+        let client = try WauseClient(config: setup.config(directory.path), environment: .live)
+        defer { client.close() }
+        for (name, arguments) in [("whatsapp_set_presence", ["state": "available"]), ("whatsapp_is_on_whatsapp", ["phones": ["15550001111"]]),
+                                  ("whatsapp_send_typing", ["to": "15550001111", "state": "paused"])] as [(String, JSONValue)] {
+            #expect(await client.call(name, arguments).failureCode == .whatsappNotPaired, "\(name)")
+        }
+        // Local tools work unlinked.
+        #expect(try await Self.call(client, "whatsapp_search_contacts", ["query": "x"])["count"] == 0)
     }
 }
 

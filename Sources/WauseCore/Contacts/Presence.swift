@@ -75,8 +75,10 @@ enum Presence {
         guard let state = arguments["state"]?.stringValue.flatMap(PresenceStanzas.State.init) else {
             throw .invalidRequest("state must be available or unavailable")
         }
-        let account = try context.store.linkedAccount()
-        guard let name = context.config.pushName ?? account?.pushName, !name.isEmpty else {
+        guard let account = try context.store.linkedAccount() else {
+            throw WauseError(.whatsappNotPaired, "this device is not linked to WhatsApp; link it with whatsapp_start_auth or whatsapp_pairing_code")
+        }
+        guard let name = context.config.pushName ?? account.pushName, !name.isEmpty else {
             throw .invalidRequest("a push name is required to send presence (WhatsApp refuses it without one): set the config key push_name")
         }
         try await send(context, PresenceStanzas.own(state, name: name))
