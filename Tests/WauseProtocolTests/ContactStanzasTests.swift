@@ -20,7 +20,7 @@ import WauseProtocol
         #expect(request.users.map(\.contact) == ["+15550001111", "+15559990000"])
         #expect(request.users.compactMap { $0.contact.flatMap(USyncRequest.contactDigits) } == ["15550001111", "15559990000"])
 
-        let answer = ChatEndpointShapes.result("7", [request.answer(users: [
+        let answer = IQShapes.result("7", [request.answer(users: [
             Node(tag: "user", attributes: ["jid": .jid(JID(user: "15550001111", server: .whatsApp))], children: [
                 USyncContacts.answer(query: "+15550001111", registered: true),
                 Node(tag: "lid", attributes: ["val": .jid(JID(user: "123456789012345", server: .lid))]),
@@ -55,7 +55,7 @@ import WauseProtocol
         #expect(request.protocols == ["business", "status", "picture", "devices", "lid"])
         #expect(request.users.map(\.jid) == [bob])
 
-        let answer = ChatEndpointShapes.result("9", [request.answer(users: [
+        let answer = IQShapes.result("9", [request.answer(users: [
             Node(tag: "user", attributes: ["jid": .jid(bob)], children: [
                 USyncUserInfo.statusAnswer("Out fishing", setAt: 1_700_000_000), USyncUserInfo.businessAnswer(),
                 USyncUserInfo.pictureAnswer(id: "1700000000123"),
@@ -71,7 +71,7 @@ import WauseProtocol
         #expect(info.devices == [JID(user: bob.user, device: 0, server: .whatsApp), JID(user: bob.user, device: 3, server: .whatsApp)])
 
         // A hidden about (code 401, Baileys fetchStatus), no business, no picture.
-        let hidden = ChatEndpointShapes.result("9", [request.answer(users: [
+        let hidden = IQShapes.result("9", [request.answer(users: [
             Node(tag: "user", attributes: ["jid": .jid(bob)], children: [Node(tag: "status", attributes: ["code": "401"])]),
         ])])
         let plain = try #require(USyncUserInfo.parse(try Self.roundTrip(hidden)).first)
@@ -121,15 +121,15 @@ import WauseProtocol
 
         let picture = ProfilePictureStanzas.Picture(id: "123", url: "https://127.0.0.1:9/v/t62/abc.enc?x=1", directPath: "/v/t62/abc.enc?x=1",
                                                     type: "preview")
-        #expect(ProfilePictureStanzas.Answer(parsing: try Self.roundTrip(ChatEndpointShapes.result("5", [picture.node]))) == .picture(picture))
-        #expect(ProfilePictureStanzas.Answer(parsing: ChatEndpointShapes.error("5", 404)) == .notSet)
-        #expect(ProfilePictureStanzas.Answer(parsing: ChatEndpointShapes.error("5", 401)) == .hidden)
-        #expect(ProfilePictureStanzas.Answer(parsing: ChatEndpointShapes.error("5", 500)) == .failed(code: 500, text: "x"))
+        #expect(ProfilePictureStanzas.Answer(parsing: try Self.roundTrip(IQShapes.result("5", [picture.node]))) == .picture(picture))
+        #expect(ProfilePictureStanzas.Answer(parsing: IQShapes.error("5", 404)) == .notSet)
+        #expect(ProfilePictureStanzas.Answer(parsing: IQShapes.error("5", 401)) == .hidden)
+        #expect(ProfilePictureStanzas.Answer(parsing: IQShapes.error("5", 500)) == .failed(code: 500, text: "x"))
     }
 }
 
 /// The iq result and error the server wraps answers in (whatsmeow request.go).
-enum ChatEndpointShapes {
+enum IQShapes {
     static func result(_ id: String, _ children: [Node]) -> Node {
         Node(tag: "iq", attributes: ["from": .jid(.whatsAppServer), "type": "result", "id": .text(id)], children: children)
     }
