@@ -52,6 +52,7 @@ def test_allowed_recipients_and_the_send_rate(make_sim, tmp_path_factory):
     forbidden(server, session, "whatsapp_create_poll", {"to": CID, "question": "Lunch?", "options": ["yes", "no"]}, cid)
     forbidden(server, session, "whatsapp_send_location", {"to": CID, "latitude": 52.5, "longitude": 13.4}, cid)
     forbidden(server, session, "whatsapp_request_approval", {"to": CID, "action": "Pay the invoice"}, cid)
+    forbidden(server, session, "whatsapp_send_typing", {"to": CID, "state": "composing"}, cid)
     # A file to him is refused before it is copied: nothing is left in the outgoing media folder.
     forbidden(server, session, "whatsapp_send_file", {"to": CID, "file_path": str(document)}, cid)
     outgoing = pathlib.Path(server.data_dir) / "media" / "outgoing"

@@ -57,7 +57,7 @@ enum Presence {
     static let all = [
         setPresence.bindings(positional: ["state"]).raising(.whatsappNotPaired, .notConnected).inToolset(toolset)
             .summarized("Appear online (available) or offline (unavailable)."),
-        sendTyping.bindings(positional: ["to", "state"]).raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notConnected)
+        sendTyping.bindings(positional: ["to", "state"]).raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notConnected, .forbiddenRecipient)
             .inToolset(toolset).summarized("Show composing, recording or paused in a chat."),
         subscribe.bindings(positional: ["contact"]).raising(.notFound, .ambiguousRecipient, .whatsappNotPaired, .notConnected)
             .inToolset(toolset).summarized("Follow a contact's online/offline state (presence.changed events)."),
@@ -93,6 +93,8 @@ enum Presence {
         guard let chat = JID(try Recipients.chatJID(arguments["to"]?.stringValue ?? "", store: context.store, now: now)) else {
             throw .internal("a resolved chat is not a JID")
         }
+        // allowed_recipients holds for typing too (it shows someone we are active); it is no message, so the rate does not count it.
+        try context.sendGuard.checkRecipient(chat.description, given: arguments["to"]?.stringValue, store: context.store)
         try await send(context, ChatStateStanza(chat: chat, state: state).outgoing)
         return ["ok": true, "chat_id": .string(chat.description), "state": .string(state.rawValue)]
     }
