@@ -61,6 +61,8 @@ public struct ClientConfig: Sendable, Equatable {
     public var mediaCAFile: String?
     /// File-name extensions (lower case, no dot) a document may not have (`MediaTypeCheck`).
     public var mediaBlockedExtensions: Set<String> = MediaTypeCheck.defaultBlockedExtensions
+    /// Whose days `whatsapp_catch_up`'s "today" and "this_week" are (issue 14); UTC unless set.
+    public var timezone: TimeZoneRule = .utc
 
     /// `$TMPDIR` when it is an absolute path, else `/tmp` (what mkstemp(3) and tmpfile users assume).
     public static func systemTemporaryDirectory() -> String {
@@ -87,6 +89,7 @@ public struct ClientConfig: Sendable, Equatable {
         ("media_auto_download_max_bytes", "largest file downloaded automatically, in bytes (default \(defaultMediaAutoDownloadMaxBytes) = 16 MB)"),
         ("media_ca_file", "PEM file of extra certificate authorities trusted for media hosts (e.g. wause-sim's media-ca.pem)"),
         ("media_blocked_extensions", "comma-separated file extensions a document may not have (default: \(MediaTypeCheck.defaultBlockedExtensions.sorted().joined(separator: ",")))"),
+        ("timezone", "the time zone of whatsapp_catch_up's today and this_week: UTC (default), an offset like +02:00, or an IANA name like Europe/Berlin"),
     ]
 
     /// Parses the JSON configuration object; every problem is an `invalid_request` naming the key.
@@ -169,6 +172,7 @@ public struct ClientConfig: Sendable, Equatable {
             }
         }
         try apply(key: "media_ca_file", value: try string("media_ca_file"))
+        try apply(key: "timezone", value: try string("timezone"))
     }
 
     /// The environment variable a key falls back to: `data_dir` → `WAUSE_DATA_DIR` (wause-mcp's names).
@@ -256,6 +260,8 @@ public struct ClientConfig: Sendable, Equatable {
             mediaCAFile = value
         case "media_blocked_extensions":
             mediaBlockedExtensions = try MediaTypeCheck.parseExtensions(value)
+        case "timezone":
+            timezone = try TimeZoneRule.parse(value)
         default:
             throw .invalidRequest("unknown config key '\(key)'", details: details)
         }

@@ -139,17 +139,47 @@ enum History {
     static let listChats = MethodDefinition(
         name: "whatsapp_list_chats",
         title: "List WhatsApp chats",
-        description: "List chats from the local store, most recent first, with unread counts and each chat's last message. "
-            + untrustedNote,
-        inputSchema: Schema.object([("limit", Schema.integer("how many chats (1–100)", minimum: 1, maximum: 100, defaultValue: 20))]),
-        outputSchema: Schema.object([("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("chats", Schema.array(of: chatSchema))],
+        description: """
+            List chats from the local store, most recent activity first (then by JID), with unread counts and each chat's \
+            last message. filter keeps chats whose name or phone number contains it; groups_only keeps groups. More pages: \
+            pass next_cursor back as cursor (null when there are no more). 
+            """ + untrustedNote,
+        inputSchema: Schema.object([
+            ("limit", Schema.integer("how many chats (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
+            ("filter", Schema.string("substring of the chat's name or phone number")),
+            ("groups_only", Schema.boolean("only groups")),
+            ("cursor", Schema.string("next_cursor of the previous page")),
+        ]),
+        outputSchema: Schema.object([("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("chats", Schema.array(of: chatSchema)),
+                                     ("next_cursor", Schema.string("pass as cursor for the next page; null at the end", nullable: true))],
                                     required: ["ok", "count", "chats"]),
         annotations: .readOnlyLocal,
         handler: { context, arguments throws(WauseError) in
-            let chats = try context.store.chatSummaries(limit: Int(arguments["limit"]?.intValue ?? 20))
-            return ["ok": true, "count": .int(Int64(chats.count)), "chats": .array(chats)]
+            let limit = Int(arguments["limit"]?.intValue ?? 20)
+            let after = try arguments["cursor"]?.stringValue.map { text throws(WauseError) in try chatCursor(text) }
+            // One more than asked, to know whether a next page exists.
+            let page = try context.store.chatSummaries(limit: limit + 1, filter: arguments["filter"]?.stringValue,
+                                                       groupsOnly: arguments["groups_only"]?.boolValue ?? false, after: after)
+            let chats = Array(page.prefix(limit))
+            var next: JSONValue = .null
+            if page.count > limit, let last = chats.last, let jid = last["id"]?.stringValue {
+                let activity = try context.store.chatActivity(jid: jid)
+                next = .string(chatCursor(activity: activity, jid: jid))
+            }
+            return ["ok": true, "count": .int(Int64(chats.count)), "chats": .array(chats), "next_cursor": next]
         }
     )
+
+    /// The opaque list_chats cursor: the last chat's sort key (activity in ms, JID), base64 so agents pass it back whole.
+    static func chatCursor(activity: Int64, jid: String) -> String { Base64.encode(Array("c1:\(activity):\(jid)".utf8)) }
+
+    static func chatCursor(_ text: String) throws(WauseError) -> (activity: Int64, jid: String) {
+        let invalid = WauseError.invalidRequest("cursor is not a next_cursor from whatsapp_list_chats", details: ["field": "cursor"])
+        guard let bytes = Base64.decode(text), let decoded = String(validating: bytes, as: UTF8.self) else { throw invalid }
+        let parts = decoded.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "c1", let activity = Int64(parts[1]), !parts[2].isEmpty else { throw invalid }
+        return (activity, String(parts[2]))
+    }
 
     static let readMessages = MethodDefinition(
         name: "whatsapp_read_messages",
@@ -171,34 +201,77 @@ enum History {
         }
     )
 
+    /// `messageSchema` with the `context_messages` that `include_context` adds.
+    static let messageWithContextSchema: JSONValue = {
+        guard var schema = messageSchema.objectValue, var properties = schema["properties"]?.objectValue else { return messageSchema }
+        properties["context_messages"] = Schema.array(of: messageSchema, "with include_context: the messages around this one in its chat, oldest first")
+        schema["properties"] = .object(properties)
+        return .object(schema)
+    }()
+
+    static let contextArguments: [(String, JSONValue)] = [
+        ("include_context", Schema.boolean("add context_messages: the messages around each one in its chat")),
+        ("context_size", Schema.integer("context messages on each side (1–10)", minimum: 1, maximum: 10, defaultValue: 2)),
+    ]
+
+    /// `before`/`after` as ISO 8601; a malformed one is an invalid_request naming the field.
+    static func instant(_ arguments: JSONObject, _ field: String) throws(WauseError) -> UnixTime? {
+        guard let text = arguments[field]?.stringValue else { return nil }
+        guard let milliseconds = ISO8601.unixMilliseconds(from: text) else {
+            throw .invalidRequest("\(field) must be an ISO 8601 date or time like 2026-12-01 or 2026-12-01T09:30:00Z, got '\(text)'",
+                                  details: ["field": .string(field)])
+        }
+        return UnixTime(milliseconds: milliseconds)
+    }
+
+    /// Message JSON, each with `context_messages` when `include_context` asks for them.
+    static func messagesJSON(_ messages: [MessageRecord], context: MethodContext, arguments: JSONObject) throws(WauseError) -> [JSONValue] {
+        let shown = try messagesJSON(messages, context: context)
+        guard arguments["include_context"]?.boolValue == true else { return shown }
+        let size = Int(arguments["context_size"]?.intValue ?? 2)
+        return try zip(messages, shown).map { message, json throws(WauseError) in
+            var object = json.objectValue ?? [:]
+            object["context_messages"] = .array(try messagesJSON(try context.store.context(around: message, count: size), context: context))
+            return .object(object)
+        }
+    }
+
     static let listMessages = MethodDefinition(
         name: "whatsapp_list_messages",
         title: "Page through WhatsApp messages",
         description: """
             List messages from the local store, oldest first, optionally of one chat (chat, or to: phone, JID, LID or contact name). \
-            Page backwards with before_cursor (the first message's cursor) or forwards with after_cursor.
+            Page backwards with before_cursor (the first message's cursor) or forwards with after_cursor. before/after (ISO 8601, \
+            e.g. 2026-12-01T09:00:00Z; a date alone is UTC midnight) keep messages sent before/after that time: the newest \
+            ones, or the oldest after `after` when only it is given. include_context adds context_messages (context_size on \
+            each side, default 2) around each message.
             """ + " " + untrustedNote,
         inputSchema: Schema.object([
             ("chat", Schema.string("the chat: phone number, JID, LID or contact name (all chats if absent)")),
             ("to", Schema.string("the same as chat (either name is accepted)")),
             ("before_cursor", Schema.integer("only messages before this cursor", minimum: 0)),
             ("after_cursor", Schema.integer("only messages after this cursor", minimum: 0)),
+            ("before", Schema.string("only messages sent before this ISO 8601 time")),
+            ("after", Schema.string("only messages sent after this ISO 8601 time")),
             ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
-        ]),
+        ] + contextArguments),
         outputSchema: Schema.object([
-            ("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("messages", Schema.array(of: messageSchema)),
+            ("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("messages", Schema.array(of: messageWithContextSchema)),
             ("before_cursor", Schema.integer("pass as before_cursor for the previous page", nullable: true)),
             ("after_cursor", Schema.integer("pass as after_cursor for the next page", nullable: true)),
         ], required: ["ok", "count", "messages", "before_cursor", "after_cursor"]),
         annotations: .readOnlyLocal,
         handler: { context, arguments throws(WauseError) in
+            let sentBefore = try instant(arguments, "before")
+            let sentAfter = try instant(arguments, "after")
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
                 try Recipients.chatJID(text, store: context.store, now: context.environment.now())
             }
             let messages = try context.store.messages(chat: chat, before: arguments["before_cursor"]?.intValue,
-                                                     after: arguments["after_cursor"]?.intValue,
+                                                     after: arguments["after_cursor"]?.intValue, sentBefore: sentBefore, sentAfter: sentAfter,
                                                      limit: Int(arguments["limit"]?.intValue ?? 20))
-            return ["ok": true, "count": .int(Int64(messages.count)), "messages": .array(try messagesJSON(messages, context: context)),
+            return ["ok": true, "count": .int(Int64(messages.count)),
+                    "messages": .array(try messagesJSON(messages, context: context, arguments: arguments)),
                     "before_cursor": JSONValue(messages.first?.rowid), "after_cursor": JSONValue(messages.last?.rowid)]
         }
     )
@@ -208,17 +281,19 @@ enum History {
         title: "Search WhatsApp messages",
         description: """
             Full-text search over the local message history (SQLite FTS5): words, "exact phrases", AND / OR / NOT, prefix*. \
-            Optionally within one chat (chat, or to). Best matches first, each with a snippet. 
+            Optionally within one chat (chat, or to). Best matches first, each with a snippet; include_context adds \
+            context_messages (context_size on each side, default 2) around each hit. 
             """ + untrustedNote,
         inputSchema: Schema.object([
             ("query", Schema.string("FTS5 query, e.g. lunch AND \"next week\"", minLength: 1)),
             ("chat", Schema.string("only this chat: phone number, JID, LID or contact name")),
             ("to", Schema.string("the same as chat (either name is accepted)")),
             ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
-        ], required: ["query"]),
+        ] + contextArguments, required: ["query"]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)),
-            ("results", Schema.array(of: Schema.object([("message", messageSchema), ("snippet", Schema.string())],
+            ("results", Schema.array(of: Schema.object([("message", messageSchema), ("snippet", Schema.string()),
+                                                        ("context_messages", Schema.array(of: messageSchema, "with include_context: around the hit, oldest first"))],
                                                        required: ["message", "snippet"]))),
         ], required: ["ok", "count", "results"]),
         annotations: .readOnlyLocal,
@@ -229,8 +304,48 @@ enum History {
             let found = try context.store.searchMessages(arguments["query"]?.stringValue ?? "", chat: chat,
                                                         limit: Int(arguments["limit"]?.intValue ?? 20))
             let messages = try messagesJSON(found.map(\.0), context: context)
+            let withContext = arguments["include_context"]?.boolValue == true
+            let size = Int(arguments["context_size"]?.intValue ?? 2)
             return ["ok": true, "count": .int(Int64(found.count)),
-                    "results": .array(zip(messages, found).map { ["message": $0, "snippet": .string($1.1)] })]
+                    "results": .array(try zip(messages, found).map { json, hit throws(WauseError) -> JSONValue in
+                        var result: JSONObject = ["message": json, "snippet": .string(hit.1)]
+                        if withContext {
+                            result["context_messages"] = .array(try messagesJSON(try context.store.context(around: hit.0, count: size), context: context))
+                        }
+                        return .object(result)
+                    })]
+        }
+    )
+
+    static let getMessage = MethodDefinition(
+        name: "whatsapp_get_message",
+        title: "Get one WhatsApp message",
+        description: """
+            One stored message by id, in full: text (current after edits, with edit_history), sender and author, media \
+            fields, the message it quotes (quoted_message, when stored), edited/deleted flags and reactions per person. \
+            Message ids are unique within a chat: give chat too when an id may repeat. not_found when it is not stored. 
+            """ + untrustedNote,
+        inputSchema: Schema.object([
+            ("message_id", Schema.string("the message id", minLength: 1)),
+            ("chat", Schema.string("the chat it is in: phone number, JID, LID or contact name")),
+            ("to", Schema.string("the same as chat (either name is accepted)")),
+        ], required: ["message_id"]),
+        outputSchema: Schema.object([
+            ("ok", Schema.boolean()), ("message", messageSchema),
+            ("quoted_message", Schema.nullable(messageSchema)),
+        ], required: ["ok", "message", "quoted_message"]),
+        annotations: .readOnlyLocal,
+        handler: { context, arguments throws(WauseError) in
+            let id = arguments["message_id"]?.stringValue ?? ""
+            let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
+                try Recipients.chatJID(text, store: context.store, now: context.environment.now())
+            }
+            guard let message = try context.store.message(id: id, chat: chat) else {
+                throw WauseError(.notFound, "no stored message with id \(id)", details: ["message_id": .string(id)])
+            }
+            let quoted = try message.quotedID.flatMap { quoted throws(WauseError) in try context.store.message(id: quoted, chat: message.chatJID) }
+            let shown = try messagesJSON([message] + (quoted.map { [$0] } ?? []), context: context)
+            return ["ok": true, "message": shown[0], "quoted_message": shown.count > 1 ? shown[1] : .null]
         }
     )
 
