@@ -152,7 +152,7 @@ enum History {
         ]),
         outputSchema: Schema.object([("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("chats", Schema.array(of: chatSchema)),
                                      ("next_cursor", Schema.string("pass as cursor for the next page; null at the end", nullable: true))],
-                                    required: ["ok", "count", "chats"]),
+                                    required: ["ok", "count", "chats", "next_cursor"]),
         annotations: .readOnlyLocal,
         handler: { context, arguments throws(WauseError) in
             let limit = Int(arguments["limit"]?.intValue ?? 20)
