@@ -133,13 +133,12 @@ import WauseSupport
 
     @Test func coreIsTodaysToolsPlusCancelAuthAndGetToolInfo() {
         // Issue 11: core = the 15 tools of milestone 1 + whatsapp_cancel_auth (Pairing; listed
-        // when it exists) + whatsapp_get_tool_info. A new method joins core only on purpose: issue 14's
-        // whatsapp_reconnect is an account method beside pair_status and unlink (DESIGN.md "account").
+        // when it exists) + whatsapp_get_tool_info. A new method joins core only on purpose.
         let core: Set<String> = [
             "whatsapp_status", "whatsapp_start_auth", "whatsapp_pairing_code", "whatsapp_pair_status", "whatsapp_logout",
             "whatsapp_unlink", "whatsapp_send_message", "whatsapp_message_status", "whatsapp_mark_read", "whatsapp_list_chats",
             "whatsapp_read_messages", "whatsapp_list_messages", "whatsapp_search_messages", "whatsapp_sync",
-            "whatsapp_wait_for_message", "whatsapp_cancel_auth", "whatsapp_get_tool_info", "whatsapp_reconnect",
+            "whatsapp_wait_for_message", "whatsapp_cancel_auth", "whatsapp_get_tool_info",
         ]
         let inCore = Set(MethodCatalogue.standard.methods.filter { Toolsets.enables(["core"], $0) }.map(\.name))
         #expect(inCore.isSubset(of: core), "\(inCore.subtracting(core)) joined core")

@@ -30,7 +30,7 @@ enum ChatExport {
             """ + History.untrustedNote,
         inputSchema: Schema.object([
             ("chat", Schema.string("the chat: phone number, JID, LID, contact or group name", minLength: 1)),
-            ("to", Schema.string("the same as chat (either name is accepted)")),
+            ("to", Schema.string("alias of chat")),
             ("format", Schema.string("json or csv", enumeration: ["json", "csv"])),
             ("formula_guard", Schema.boolean("csv: prefix ' to cells starting with = + - @", defaultValue: false)),
         ], required: ["chat", "format"]),

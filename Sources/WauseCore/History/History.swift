@@ -145,10 +145,10 @@ enum History {
             pass next_cursor back as cursor (null when there are no more). 
             """ + untrustedNote,
         inputSchema: Schema.object([
-            ("limit", Schema.integer("how many chats (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
-            ("filter", Schema.string("substring of the chat's name or phone number")),
-            ("groups_only", Schema.boolean("only groups")),
-            ("cursor", Schema.string("next_cursor of the previous page")),
+            ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
+            ("filter", Schema.string("substring of name or phone")),
+            ("groups_only", Schema.boolean()),
+            ("cursor", Schema.string("a next_cursor")),
         ]),
         outputSchema: Schema.object([("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("chats", Schema.array(of: chatSchema)),
                                      ("next_cursor", Schema.string("pass as cursor for the next page; null at the end", nullable: true))],
@@ -187,8 +187,8 @@ enum History {
         description: "Read the latest messages of the chat with phone_number from the local store, oldest first. "
             + untrustedNote,
         inputSchema: Schema.object([
-            ("phone_number", Schema.string("the person's phone number (or JID, LID or contact name)")),
-            ("limit", Schema.integer("how many messages (1–100)", minimum: 1, maximum: 100, defaultValue: 10)),
+            ("phone_number", Schema.string("phone number, JID, LID or contact name")),
+            ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 10)),
         ], required: ["phone_number"]),
         outputSchema: Schema.object([("ok", Schema.boolean()), ("chat", chatSchema), ("count", Schema.integer(minimum: 0)),
                                      ("messages", Schema.array(of: messageSchema))], required: ["ok", "chat", "count", "messages"]),
@@ -209,9 +209,10 @@ enum History {
         return .object(schema)
     }()
 
+    /// Described tersely: list_messages and search_messages are core tools, and core's tools/list has a size budget.
     static let contextArguments: [(String, JSONValue)] = [
-        ("include_context", Schema.boolean("add context_messages: the messages around each one in its chat")),
-        ("context_size", Schema.integer("context messages on each side (1–10)", minimum: 1, maximum: 10, defaultValue: 2)),
+        ("include_context", Schema.boolean("add context_messages (context_size each side)")),
+        ("context_size", Schema.integer(minimum: 1, maximum: 10, defaultValue: 2)),
     ]
 
     /// `before`/`after` as ISO 8601; a malformed one is an invalid_request naming the field.
@@ -247,12 +248,12 @@ enum History {
             each side, default 2) around each message.
             """ + " " + untrustedNote,
         inputSchema: Schema.object([
-            ("chat", Schema.string("the chat: phone number, JID, LID or contact name (all chats if absent)")),
-            ("to", Schema.string("the same as chat (either name is accepted)")),
+            ("chat", Schema.string("phone, JID, LID or contact name (else all chats)")),
+            ("to", Schema.string("alias of chat")),
             ("before_cursor", Schema.integer("only messages before this cursor", minimum: 0)),
             ("after_cursor", Schema.integer("only messages after this cursor", minimum: 0)),
-            ("before", Schema.string("only messages sent before this ISO 8601 time")),
-            ("after", Schema.string("only messages sent after this ISO 8601 time")),
+            ("before", Schema.string("ISO 8601")),
+            ("after", Schema.string("ISO 8601")),
             ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
         ] + contextArguments),
         outputSchema: Schema.object([
@@ -286,8 +287,8 @@ enum History {
             """ + untrustedNote,
         inputSchema: Schema.object([
             ("query", Schema.string("FTS5 query, e.g. lunch AND \"next week\"", minLength: 1)),
-            ("chat", Schema.string("only this chat: phone number, JID, LID or contact name")),
-            ("to", Schema.string("the same as chat (either name is accepted)")),
+            ("chat", Schema.string("only this chat: phone, JID, LID or name")),
+            ("to", Schema.string("alias of chat")),
             ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
         ] + contextArguments, required: ["query"]),
         outputSchema: Schema.object([
@@ -328,7 +329,7 @@ enum History {
         inputSchema: Schema.object([
             ("message_id", Schema.string("the message id", minLength: 1)),
             ("chat", Schema.string("the chat it is in: phone number, JID, LID or contact name")),
-            ("to", Schema.string("the same as chat (either name is accepted)")),
+            ("to", Schema.string("alias of chat")),
         ], required: ["message_id"]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("message", messageSchema),
@@ -358,8 +359,8 @@ enum History {
             beginning. 
             """ + untrustedNote,
         inputSchema: Schema.object([
-            ("cursor", Schema.integer("the last cursor you have seen (0 for all)", minimum: 0)),
-            ("limit", Schema.integer("most events to return (1–1000)", minimum: 1, maximum: 1000, defaultValue: 200)),
+            ("cursor", Schema.integer("the last cursor seen (0: all)", minimum: 0)),
+            ("limit", Schema.integer("how many (1–1000)", minimum: 1, maximum: 1000, defaultValue: 200)),
         ], required: ["cursor"]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("events", Schema.array(of: Schema.object([], additionalProperties: true))),

@@ -4,11 +4,11 @@ enum HistoryMethods {
     static let chatsToolset = "chats"
     static let all: [MethodDefinition] = [
         History.listChats.bindings(positional: ["limit"])
-            .summarized("Chats from the local store, most recent first, with unread counts and last message; filter, groups_only, cursor paging. \(History.untrustedSummary)"),
+            .summarized("Chats from the local store, most recent first, with unread counts and last message. \(History.untrustedSummary)"),
         History.readMessages.bindings(positional: ["phone_number", "limit"]).raising(.notFound, .ambiguousRecipient)
             .summarized("The latest messages of the chat with phone_number, oldest first. \(History.untrustedSummary)"),
         History.listMessages.bindings(positional: ["to"]).raising(.notFound, .ambiguousRecipient)
-            .summarized("Messages from the local store, optionally of one chat, paged by cursor or ISO 8601 before/after; include_context adds neighbours. \(History.untrustedSummary)"),
+            .summarized("Messages from the local store, optionally of one chat, paged by cursor or time. \(History.untrustedSummary)"),
         History.getMessage.bindings(positional: ["message_id"], omitting: ["to"]).raising(.notFound, .ambiguousRecipient)
             .inToolset(chatsToolset)
             .summarized("One stored message in full: text, sender, media, quoted message, edits, deletion, reactions. \(History.untrustedSummary)"),
