@@ -371,6 +371,7 @@ import Glibc
 
         #expect(await Self.failure(client, "whatsapp_export_chat", ["chat": "15550002222", "format": "xml"])?.code == .invalidRequest)
         #expect(await Self.failure(client, "whatsapp_export_chat", ["chat": "nobody at all", "format": "csv"])?.code == .notFound)
+        #expect(await Self.failure(client, "whatsapp_export_chat", ["chat": "15550009999", "format": "csv"])?.code == .notFound)
     }
 
     @Test func exportFileNamesComeFromTheJIDOnly() {

@@ -16,6 +16,8 @@ enum CatchUp {
     static let listLimit = 50
     /// "A chat we answer often": at least this many of our messages in the last 30 days.
     static let oftenAnswered: Int64 = 5
+    /// Message types that count as media for a highlight (a poll or plain text does not).
+    static let mediaTypes: Set<String> = ["image", "video", "audio", "ptt", "document", "sticker", "location", "vcard"]
 
     /// The start of the period `since` names, ending at `now`, in `timezone` for the calendar ones.
     static func start(of since: String, now: UnixTime, timezone: TimeZoneRule) throws(WauseError) -> UnixTime {
@@ -81,7 +83,7 @@ enum CatchUp {
                     var reasons: [String] = []
                     let text = message.body.lowercased()
                     if mentions.contains(where: { text.contains($0) }) { reasons.append("mention") }
-                    if message.hasMedia || message.type != "chat" { reasons.append("media") }
+                    if message.hasMedia || mediaTypes.contains(message.type) { reasons.append("media") }
                     if chat.recentOwnMessages >= oftenAnswered { reasons.append("frequent_chat") }
                     if !reasons.isEmpty { highlights.append((message, reasons)) }
                 }

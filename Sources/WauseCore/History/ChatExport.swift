@@ -26,7 +26,7 @@ enum ChatExport {
             timestamps ISO 8601 UTC). Cells are written exactly as stored unless formula_guard is true, which prefixes ' to \
             CSV cells starting with = + - @ (so spreadsheets do not run them as formulas; this changes those cells). \
             Returns the path, the byte size, a summary (count, first/last timestamp, participants) and a preview of the \
-            first and last messages. Only what this device has stored is exported. 
+            first and last messages. Only what this device has stored is exported; a chat it has nothing of is not_found. 
             """ + History.untrustedNote,
         inputSchema: Schema.object([
             ("chat", Schema.string("the chat: phone number, JID, LID, contact or group name", minLength: 1)),
@@ -51,6 +51,10 @@ enum ChatExport {
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: false),
         handler: { context, arguments throws(WauseError) in
             let chat = try Recipients.chatJID(arguments["chat"]?.stringValue ?? "", store: context.store, now: context.environment.now())
+            // A number with no chat here would only give an empty file: say so instead.
+            guard try context.store.chatSummary(jid: chat) != nil else {
+                throw WauseError(.notFound, "no stored chat \(chat)", details: ["chat": .string(chat)])
+            }
             let format = arguments["format"]?.stringValue ?? "json"
             let guardFormulas = arguments["formula_guard"]?.boolValue ?? false
             let now = context.environment.now()
