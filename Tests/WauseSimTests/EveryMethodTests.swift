@@ -47,6 +47,15 @@ import WauseTestSupport
         case "whatsapp_catch_up": ["since": "today"]
         case "whatsapp_export_chat": ["chat": "15550003333", "format": "json"]
         case "whatsapp_reconnect": ["timeout": 60]
+        // Contacts and presence (issue 14).
+        case "whatsapp_search_contacts": ["query": "carol", "include_chats": true]
+        case "whatsapp_set_contact_name": ["contact": "15550003333", "name": "Carol C."]
+        case "whatsapp_get_user_info": ["phones": ["15550003333"]]
+        case "whatsapp_is_on_whatsapp": ["phones": ["15550003333", "15559999999"]]
+        case "whatsapp_get_profile_picture": ["target": "15550003333"]
+        case "whatsapp_set_presence": ["state": "available"]
+        case "whatsapp_send_typing": ["to": "15550003333", "state": "composing"]
+        case "whatsapp_subscribe_presence": ["contact": "15550003333"]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
         }
     }
@@ -55,7 +64,8 @@ import WauseTestSupport
         let setup = try await MessagingTests.Setup()
         _ = try setup.account("15550001111", "Ada")
         _ = try setup.account("15550003333", "Carol")
-        let alice = try await setup.linkedClient("15550001111")
+        // A push name, which whatsapp_set_presence needs.
+        let alice = try await setup.linkedClient("15550001111", pushName: "Ada")
         let sent = try await MessagingTests.send(alice, to: "15550003333", "hello carol")
         let posted = await admin(setup.simulator, "POST", "/accounts/15550003333/send", ["to": "15550001111", "text": "hi from carol"])
         #expect(posted.status == 200, "\(posted.json)")

@@ -61,6 +61,8 @@ def linked_setup(tmp_path_factory):
         # Every toolset, so that every tool the server has is listed and called.
         server = WauseServer(tmp_path_factory.mktemp("engine"),
                              ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, "--toolsets", "all",
+                              # whatsapp_set_presence needs a push name (WhatsApp refuses presence without one).
+                              "--push-name", "Ada",
                               "--media-ca-file", sim.media_ca_file, "--media-dirs", str(media_dir)])
         yield sim, server
     finally:
@@ -121,6 +123,15 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_catch_up": {"since": "24h"},
         "whatsapp_export_chat": {"chat": CAROL, "format": "csv"},
         "whatsapp_reconnect": {"timeout": 60},
+        # Contacts and presence (issue 14): Carol is on the sim, the second number is not.
+        "whatsapp_search_contacts": {"query": "carol", "include_chats": True},
+        "whatsapp_set_contact_name": {"contact": CAROL, "name": "Carol C."},
+        "whatsapp_get_user_info": {"phones": [CAROL]},
+        "whatsapp_is_on_whatsapp": {"phones": [CAROL, "15559999999"]},
+        "whatsapp_get_profile_picture": {"target": CAROL},
+        "whatsapp_set_presence": {"state": "available"},
+        "whatsapp_send_typing": {"to": CAROL, "state": "composing"},
+        "whatsapp_subscribe_presence": {"contact": CAROL},
     }
     if name in table:
         return table[name]

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -365,5 +365,17 @@ enum Migrations {
     /// A video shown as a GIF (issue 13: VideoMessage.gifPlayback), received or sent.
     static let version10 = """
     ALTER TABLE media ADD COLUMN gif_playback INTEGER NOT NULL DEFAULT 0;
+    """
+
+    /// Contacts and presence (issue 14): the name set with whatsapp_set_contact_name (it wins over every
+    /// other name), and what usync last answered about the person (Contacts/UserLookup.swift).
+    static let version11 = """
+    ALTER TABLE contacts ADD COLUMN local_name TEXT;
+    ALTER TABLE contacts ADD COLUMN about TEXT;
+    ALTER TABLE contacts ADD COLUMN business INTEGER;
+    ALTER TABLE contacts ADD COLUMN picture_id TEXT;
+    ALTER TABLE contacts ADD COLUMN on_whatsapp INTEGER;
+    ALTER TABLE contacts ADD COLUMN info_at INTEGER;          -- when usync last answered for them (Unix ms)
+    CREATE INDEX contacts_local_name ON contacts (local_name);
     """
 }

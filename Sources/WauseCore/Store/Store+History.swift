@@ -68,9 +68,10 @@ extension Store {
         }
         guard let sender = JID(message.senderJID ?? message.chatJID), sender.server == .whatsApp || sender.server == .lid else { return nil }
         let column = sender.server == .lid ? "lid" : "phone"
-        guard let row = try c.query("SELECT saved_name, full_name, push_name FROM contacts WHERE \(column) = ?", [.text(sender.user)]).first
+        guard let row = try c.query("SELECT local_name, saved_name, full_name, push_name FROM contacts WHERE \(column) = ?",
+                                    [.text(sender.user)]).first
         else { return nil }
-        return row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
+        return row["local_name"].text ?? row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
     }
 
     public func message(id: String) throws(WauseError) -> MessageRecord? {
@@ -93,7 +94,8 @@ extension Store {
                 let digits = String(filter.filter { !" -.()+\u{00A0}".contains($0) })
                 let needle = !digits.isEmpty && digits.allSatisfy({ ("0"..."9").contains($0) }) ? digits : filter
                 conditions.append("""
-                    (instr(lower(coalesce(chats.name, '') || char(10) || coalesce(contacts.saved_name, '') || char(10) ||
+                    (instr(lower(coalesce(chats.name, '') || char(10) || coalesce(contacts.local_name, '') || char(10) ||
+                                 coalesce(contacts.saved_name, '') || char(10) ||
                                  coalesce(contacts.full_name, '') || char(10) || coalesce(contacts.push_name, '')), lower(?1)) > 0
                      OR instr(substr(chats.jid, 1, instr(chats.jid, '@') - 1), ?2) > 0
                      OR instr(coalesce(contacts.phone, ''), ?2) > 0)
@@ -109,7 +111,7 @@ extension Store {
             // Numbered parameters (?1, ?2) for the filter, positional after: SQLite numbers a bare ? one past the largest so far.
             parameters.append(.integer(Int64(limit)))
             let rows = try c.query("""
-                SELECT chats.*, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
+                SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
                 LEFT JOIN contacts ON contacts.id = chats.contact_id \(filterSQL)
                 ORDER BY coalesce(chats.last_message_at, 0) DESC, chats.jid LIMIT ?
                 """, parameters)
@@ -127,7 +129,7 @@ extension Store {
     func chatSummary(jid: String) throws(WauseError) -> JSONValue? {
         try database.withConnection { (c) throws(WauseError) in
             guard let row = try c.query("""
-                SELECT chats.*, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
+                SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
                 LEFT JOIN contacts ON contacts.id = chats.contact_id WHERE jid = ?
                 """, [.text(jid)]).first else { return nil }
             return try Store.chatSummary(row, c)
@@ -138,7 +140,8 @@ extension Store {
         let jid = row["jid"].text ?? ""
         let last = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY timestamp DESC, rowid DESC LIMIT 1", [.text(jid)])
             .first.map(Store.message)
-        let name = row["name"].text ?? row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
+        // A name set with whatsapp_set_contact_name wins over the chat's own (ContactMethods.swift).
+        let name = row["local_name"].text ?? row["name"].text ?? row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
         return [
             "id": .string(jid), "name": JSONValue(name), "is_group": .bool(row["is_group"].integer == 1),
             "is_read_only": .bool(row["is_read_only"].integer == 1), "unread_count": .int(row["unread_count"].integer ?? 0),
@@ -244,7 +247,7 @@ extension Store {
     func catchUpChats(since: UnixTime, limit: Int) throws(WauseError) -> [CatchUpChat] {
         try database.withConnection { (c) throws(WauseError) in
             let rows = try c.query("""
-                SELECT chats.*, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
+                SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
                 LEFT JOIN contacts ON contacts.id = chats.contact_id
                 WHERE coalesce(chats.last_message_at, 0) > ?
                 ORDER BY coalesce(chats.last_message_at, 0) DESC, chats.jid LIMIT ?
