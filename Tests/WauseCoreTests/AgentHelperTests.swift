@@ -374,6 +374,25 @@ import Glibc
         #expect(await Self.failure(client, "whatsapp_export_chat", ["chat": "15550009999", "format": "csv"])?.code == .notFound)
     }
 
+    @Test func exportCSVCarriesMediaQuotesAndEdits() async throws {
+        let temp = TemporaryDirectory()
+        let client = try Self.client(temp)
+        defer { client.close() }
+        try Self.receive(client, from: "15550002222", "look", at: "2026-12-02T09:00:00Z", id: "T1")
+        let photo = try Self.receive(client, from: "15550002222", "a caption", at: "2026-12-02T09:01:00Z", id: "P1", type: "image", quoted: "T1")
+        try client.store.saveMedia(rowid: photo, MediaMessage(type: "image", mimetype: "image/jpeg", sha256: Array(repeating: 0xAB, count: 32)),
+                                   path: nil)
+        try client.store.database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE messages SET edited = 1 WHERE id = 'T1'")
+        }
+        let exported = try await client.call("whatsapp_export_chat", ["chat": "15550002222", "format": "csv"]).get()
+        let lines = try Self.contents(try #require(exported["path"]?.stringValue)).split(separator: "\r\n").map(String.init)
+        let chat = "15550002222@s.whatsapp.net"
+        #expect(lines.count == 3)
+        #expect(lines[1] == "T1,2026-12-02T09:00:00.000Z,\(chat),\(chat),,false,chat,look,,,,true,false")
+        #expect(lines[2] == "P1,2026-12-02T09:01:00.000Z,\(chat),\(chat),,false,image,a caption,image,\(String(repeating: "ab", count: 32)),T1,false,false")
+    }
+
     @Test func exportFileNamesComeFromTheJIDOnly() {
         let now = Self.instant("2026-12-02T10:00:00Z")
         #expect(ChatExport.fileName(chat: "120363000000000001-1700000000@g.us", now: now, format: "csv", attempt: 1)
