@@ -42,8 +42,8 @@ import WauseTestSupport
         case "whatsapp_message_status": ["message_id": .string(sentID)]
         case "whatsapp_mark_read": ["chat": "15550003333"]
         case "whatsapp_read_messages": ["phone_number": "15550003333"]
-        case "whatsapp_list_messages": ["to": "15550003333"]
-        case "whatsapp_search_messages": ["query": "carol"]
+        case "whatsapp_list_messages": ["to": "15550003333", "after": "2020-01-01", "include_context": true]
+        case "whatsapp_search_messages": ["query": "carol", "include_context": true]
         case "whatsapp_sync": ["cursor": 0]
         case "whatsapp_send_file": ["to": "15550003333", "file_path": .string(file), "caption": "every method"]
         case "whatsapp_send_location": ["to": "15550003333", "latitude": 48.8566, "longitude": 2.3522, "name": "Paris"]
@@ -58,6 +58,11 @@ import WauseTestSupport
         case "whatsapp_create_poll": ["to": "15550003333", "question": "Every method?", "options": ["yes", "no"]]
         case "whatsapp_get_poll_results": ["message_id": .string(pollID ?? "")]
         case "whatsapp_request_approval": ["to": "15550003333", "action": "run every method", "timeout": 10]
+        // Issue 14's agent helpers (get_message before react/edit/delete, in catalogue order).
+        case "whatsapp_get_message": ["message_id": .string(sentID)]
+        case "whatsapp_catch_up": ["since": "today"]
+        case "whatsapp_export_chat": ["chat": "15550003333", "format": "json"]
+        case "whatsapp_reconnect": ["timeout": 60]
         // Contacts and presence (issue 14).
         case "whatsapp_search_contacts": ["query": "carol", "include_chats": true]
         case "whatsapp_set_contact_name": ["contact": "15550003333", "name": "Carol C."]

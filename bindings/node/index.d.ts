@@ -23,6 +23,8 @@ export interface ClientConfig {
     push_name?: string;
     /** Only these toolsets' methods are served ("core,groups", ["core"], "all"); default every method. */
     toolsets?: string | string[];
+    /** Whose days catchUp's "today" and "this_week" are: "UTC" (default), "+02:00", or an IANA name like "Europe/Berlin". */
+    timezone?: string;
 }
 
 /** Event names (DESIGN.md "Events"). */

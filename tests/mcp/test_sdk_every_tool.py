@@ -16,6 +16,7 @@ Waits poll a tool under the deadline (WAUSE_TEST_DEADLINE); nothing asserts on t
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import sys
@@ -94,10 +95,10 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_send_message": {"phone_number": CAROL, "message": "hello again carol"},
         "whatsapp_message_status": {"message_id": sent_id},
         "whatsapp_mark_read": {"chat": CAROL},
-        "whatsapp_list_chats": {"limit": 20},
+        "whatsapp_list_chats": {"limit": 20, "groups_only": False},
         "whatsapp_read_messages": {"phone_number": CAROL, "limit": 10},
-        "whatsapp_list_messages": {"to": CAROL},
-        "whatsapp_search_messages": {"query": "carol"},
+        "whatsapp_list_messages": {"to": CAROL, "after": "2020-01-01T00:00:00Z", "include_context": True},
+        "whatsapp_search_messages": {"query": "carol", "include_context": True},
         "whatsapp_sync": {"cursor": 0},
         # From the start of the log: the message Carol's phone sent is there.
         "whatsapp_wait_for_message": {"timeout": 5, "after_cursor": 0},
@@ -117,6 +118,11 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_download_media": {"message_id": results.get("whatsapp_send_file", {}).get("message_id", "")},
         # Carol's phone never answers: the request stays pending for check_approvals (listed after it).
         "whatsapp_request_approval": {"to": CAROL, "action": "every tool"},
+        # Issue 14's agent helpers, with their new arguments (listed results checked in test_agent_helpers below).
+        "whatsapp_get_message": {"message_id": sent_id},
+        "whatsapp_catch_up": {"since": "24h"},
+        "whatsapp_export_chat": {"chat": CAROL, "format": "csv"},
+        "whatsapp_reconnect": {"timeout": 60},
         # Contacts and presence (issue 14): Carol is on the sim, the second number is not.
         "whatsapp_search_contacts": {"query": "carol", "include_chats": True},
         "whatsapp_set_contact_name": {"contact": CAROL, "name": "Carol C."},
@@ -214,3 +220,96 @@ def test_every_tool_through_the_sdk_with_real_messages(linked_setup):
     assert len(results["whatsapp_get_group_info"]["participants"]) == 2
     assert results["whatsapp_join_group"]["joined"] is False and results["whatsapp_join_group"]["name"] == GROUP
     assert results["whatsapp_leave_group"]["ok"] is True
+    # The agent helpers, each through the SDK's output-schema check above.
+    assert results["whatsapp_get_message"]["message"]["body"] == "hello carol", results["whatsapp_get_message"]
+    assert results["whatsapp_reconnect"]["state"] == "ready", results["whatsapp_reconnect"]
+    assert results["whatsapp_export_chat"]["summary"]["count"] >= 2, results["whatsapp_export_chat"]
+    assert any(m.get("context_messages") is not None for m in results["whatsapp_list_messages"]["messages"])
+
+
+async def _agent_helpers(server: WauseServer, sim: SimProcess) -> dict:
+    """The agent helpers' new arguments through the SDK on a linked engine: list_chats filter and
+    cursor, list_messages before/after and include_context, search context, get_message, catch_up,
+    export_chat (the file it names), reconnect, and the invalid_request a malformed time gets."""
+    http_client, _ = recording_http_client()
+    out: dict = {}
+    async with http_client:
+        async with streamable_http_client(server.url, http_client=http_client) as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+                tools = {t.name: t for t in (await session.list_tools()).tools}
+
+                async def call(name: str, arguments: dict, error: bool = False) -> dict:
+                    result = await session.call_tool(name, arguments)
+                    assert field_of(result, "is_error", "isError") is error, (name, result.content)
+                    structured = field_of(result, "structured_content", "structuredContent")
+                    if not error:
+                        assert_matches_schema(structured, field_of(tools[name], "output_schema", "outputSchema"))
+                    return structured if not error else result
+
+                async def until(predicate):
+                    with anyio.fail_after(DEADLINE):
+                        while True:
+                            value = await predicate()
+                            if value:
+                                return value
+                            await anyio.sleep(0.05)
+
+                started = await call("whatsapp_start_auth", {})
+                assert sim.admin("POST", f"/accounts/{ADA}/scan", {"qr": started["qr"]}).status == 200
+
+                async def ready():
+                    return (await call("whatsapp_status", {}))["state"] == "ready"
+
+                await until(ready)
+                sent = await call("whatsapp_send_message", {"phone_number": CAROL, "message": "first from ada"})
+                for text in ("one from carol", "two from carol", "does this work?"):
+                    assert sim.admin("POST", f"/accounts/{CAROL}/send", {"to": ADA, "text": text}).status == 200
+
+                async def arrived():
+                    found = await call("whatsapp_search_messages", {"query": "\"does this work\""})
+                    return found["count"] > 0
+
+                await until(arrived)
+                out["chats_filtered"] = await call("whatsapp_list_chats", {"filter": CAROL[-4:], "limit": 1})
+                out["chats_none"] = await call("whatsapp_list_chats", {"filter": "no such chat name"})
+                out["chats_groups"] = await call("whatsapp_list_chats", {"groups_only": True})
+                out["listed"] = await call("whatsapp_list_messages", {"to": CAROL, "after": "2000-01-01T00:00:00Z",
+                                                                      "limit": 1, "include_context": True})
+                out["bad_time"] = await call("whatsapp_list_messages", {"before": "tomorrow-ish"}, error=True)
+                out["searched"] = await call("whatsapp_search_messages", {"query": "two", "include_context": True, "context_size": 1})
+                out["got"] = await call("whatsapp_get_message", {"message_id": sent["message_id"]})
+                out["missing"] = await call("whatsapp_get_message", {"message_id": "NOSUCHID"}, error=True)
+                out["caught_up"] = await call("whatsapp_catch_up", {"since": "today"})
+                out["exported"] = await call("whatsapp_export_chat", {"chat": CAROL, "format": "json"})
+                out["reconnected"] = await call("whatsapp_reconnect", {})
+                # Still sending after the reconnect.
+                out["after_reconnect"] = await call("whatsapp_send_message", {"phone_number": CAROL, "message": "back again"})
+    return out
+
+
+def test_agent_helpers_through_the_sdk(linked_setup):
+    sim, server = linked_setup
+    out = run(_agent_helpers, server, sim)
+    carol_jid = f"{CAROL}@s.whatsapp.net"
+    assert [c["id"] for c in out["chats_filtered"]["chats"]] == [carol_jid], out["chats_filtered"]
+    assert out["chats_none"]["chats"] == [] and out["chats_none"]["next_cursor"] is None
+    assert out["chats_groups"]["chats"] == []
+    first = out["listed"]["messages"][0]
+    assert first["body"] == "first from ada" and [m["body"] for m in first["context_messages"]] == ["one from carol", "two from carol"]
+    assert "before" in str(out["bad_time"].content)
+    hit = out["searched"]["results"][0]
+    assert [m["body"] for m in hit["context_messages"]] == ["one from carol", "does this work?"], hit
+    assert out["got"]["message"]["body"] == "first from ada" and out["got"]["quoted_message"] is None
+    assert "not_found" in str(out["missing"].content)
+    caught = out["caught_up"]
+    assert [q["body"] for q in caught["questions"]] == ["does this work?"], caught
+    assert caught["chats"][0]["chat"] == carol_jid and caught["chats"][0]["unread_count"] == 3
+    exported = out["exported"]
+    path = pathlib.Path(exported["path"])
+    assert path.parent == pathlib.Path(server.data_dir) / "exports" and oct(path.stat().st_mode & 0o777) == "0o600"
+    document = json.loads(path.read_text())
+    assert [m["body"] for m in document["messages"]] == ["first from ada", "one from carol", "two from carol", "does this work?"]
+    assert exported["summary"]["count"] == 4
+    assert out["reconnected"]["state"] == "ready"
+    assert out["after_reconnect"]["ok"] is True

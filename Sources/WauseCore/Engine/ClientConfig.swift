@@ -63,6 +63,8 @@ public struct ClientConfig: Sendable, Equatable {
     public var mediaCAFile: String?
     /// File-name extensions (lower case, no dot) a document may not have (`MediaTypeCheck`).
     public var mediaBlockedExtensions: Set<String> = MediaTypeCheck.defaultBlockedExtensions
+    /// Whose days `whatsapp_catch_up`'s "today" and "this_week" are (issue 14); UTC unless set.
+    public var timezone: TimeZoneRule = .utc
 
     // Guard rails (issue 14 "Agent helpers"; SendGuard.swift). The recipients every sending
     // method may address, as user JIDs (`<digits>@s.whatsapp.net`, `<lid>@lid`, `<id>@g.us`);
@@ -100,6 +102,7 @@ public struct ClientConfig: Sendable, Equatable {
         ("media_blocked_extensions", "comma-separated file extensions a document may not have (default: \(MediaTypeCheck.defaultBlockedExtensions.sorted().joined(separator: ",")))"),
         ("allowed_recipients", "the only recipients messages may go to: phones, JIDs, LIDs or group JIDs (JSON array, or comma-separated; default: anyone); others are forbidden_recipient"),
         ("send_rate_per_minute", "messages accepted for sending per minute and account (default \(defaultSendRatePerMinute), 0 = no limit); more is rate_limited"),
+        ("timezone", "the time zone of whatsapp_catch_up's today and this_week: UTC (default), an offset like +02:00, or an IANA name like Europe/Berlin"),
     ]
 
     /// Parses the JSON configuration object; every problem is an `invalid_request` naming the key.
@@ -182,6 +185,7 @@ public struct ClientConfig: Sendable, Equatable {
             }
         }
         try apply(key: "media_ca_file", value: try string("media_ca_file"))
+        try apply(key: "timezone", value: try string("timezone"))
     }
 
     /// The environment variable a key falls back to: `data_dir` → `WAUSE_DATA_DIR` (wause-mcp's names).
@@ -279,6 +283,8 @@ public struct ClientConfig: Sendable, Equatable {
                                       details: details)
             }
             sendRatePerMinute = rate
+        case "timezone":
+            timezone = try TimeZoneRule.parse(value)
         default:
             throw .invalidRequest("unknown config key '\(key)'", details: details)
         }

@@ -139,17 +139,47 @@ enum History {
     static let listChats = MethodDefinition(
         name: "whatsapp_list_chats",
         title: "List WhatsApp chats",
-        description: "List chats from the local store, most recent first, with unread counts and each chat's last message. "
-            + untrustedNote,
-        inputSchema: Schema.object([("limit", Schema.integer("how many chats (1–100)", minimum: 1, maximum: 100, defaultValue: 20))]),
-        outputSchema: Schema.object([("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("chats", Schema.array(of: chatSchema))],
-                                    required: ["ok", "count", "chats"]),
+        description: """
+            List chats from the local store, most recent activity first (then by JID), with unread counts and each chat's \
+            last message. filter keeps chats whose name or phone number contains it; groups_only keeps groups. More pages: \
+            pass next_cursor back as cursor (null when there are no more). 
+            """ + untrustedNote,
+        inputSchema: Schema.object([
+            ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
+            ("filter", Schema.string("substring of name or phone")),
+            ("groups_only", Schema.boolean()),
+            ("cursor", Schema.string("a next_cursor")),
+        ]),
+        outputSchema: Schema.object([("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("chats", Schema.array(of: chatSchema)),
+                                     ("next_cursor", Schema.string("pass as cursor for the next page; null at the end", nullable: true))],
+                                    required: ["ok", "count", "chats", "next_cursor"]),
         annotations: .readOnlyLocal,
         handler: { context, arguments throws(WauseError) in
-            let chats = try context.store.chatSummaries(limit: Int(arguments["limit"]?.intValue ?? 20))
-            return ["ok": true, "count": .int(Int64(chats.count)), "chats": .array(chats)]
+            let limit = Int(arguments["limit"]?.intValue ?? 20)
+            let after = try arguments["cursor"]?.stringValue.map { text throws(WauseError) in try chatCursor(text) }
+            // One more than asked, to know whether a next page exists.
+            let page = try context.store.chatSummaries(limit: limit + 1, filter: arguments["filter"]?.stringValue,
+                                                       groupsOnly: arguments["groups_only"]?.boolValue ?? false, after: after)
+            let chats = Array(page.prefix(limit))
+            var next: JSONValue = .null
+            if page.count > limit, let last = chats.last, let jid = last["id"]?.stringValue {
+                let activity = try context.store.chatActivity(jid: jid)
+                next = .string(chatCursor(activity: activity, jid: jid))
+            }
+            return ["ok": true, "count": .int(Int64(chats.count)), "chats": .array(chats), "next_cursor": next]
         }
     )
+
+    /// The opaque list_chats cursor: the last chat's sort key (activity in ms, JID), base64 so agents pass it back whole.
+    static func chatCursor(activity: Int64, jid: String) -> String { Base64.encode(Array("c1:\(activity):\(jid)".utf8)) }
+
+    static func chatCursor(_ text: String) throws(WauseError) -> (activity: Int64, jid: String) {
+        let invalid = WauseError.invalidRequest("cursor is not a next_cursor from whatsapp_list_chats", details: ["field": "cursor"])
+        guard let bytes = Base64.decode(text), let decoded = String(validating: bytes, as: UTF8.self) else { throw invalid }
+        let parts = decoded.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "c1", let activity = Int64(parts[1]), !parts[2].isEmpty else { throw invalid }
+        return (activity, String(parts[2]))
+    }
 
     static let readMessages = MethodDefinition(
         name: "whatsapp_read_messages",
@@ -157,8 +187,8 @@ enum History {
         description: "Read the latest messages of the chat with phone_number from the local store, oldest first. "
             + untrustedNote,
         inputSchema: Schema.object([
-            ("phone_number", Schema.string("the person's phone number (or JID, LID or contact name)")),
-            ("limit", Schema.integer("how many messages (1–100)", minimum: 1, maximum: 100, defaultValue: 10)),
+            ("phone_number", Schema.string("phone number, JID, LID or contact name")),
+            ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 10)),
         ], required: ["phone_number"]),
         outputSchema: Schema.object([("ok", Schema.boolean()), ("chat", chatSchema), ("count", Schema.integer(minimum: 0)),
                                      ("messages", Schema.array(of: messageSchema))], required: ["ok", "chat", "count", "messages"]),
@@ -171,34 +201,78 @@ enum History {
         }
     )
 
+    /// `messageSchema` with the `context_messages` that `include_context` adds.
+    static let messageWithContextSchema: JSONValue = {
+        guard var schema = messageSchema.objectValue, var properties = schema["properties"]?.objectValue else { return messageSchema }
+        properties["context_messages"] = Schema.array(of: messageSchema, "with include_context: the messages around this one in its chat, oldest first")
+        schema["properties"] = .object(properties)
+        return .object(schema)
+    }()
+
+    /// Described tersely: list_messages and search_messages are core tools, and core's tools/list has a size budget.
+    static let contextArguments: [(String, JSONValue)] = [
+        ("include_context", Schema.boolean("add context_messages (context_size each side)")),
+        ("context_size", Schema.integer(minimum: 1, maximum: 10, defaultValue: 2)),
+    ]
+
+    /// `before`/`after` as ISO 8601; a malformed one is an invalid_request naming the field.
+    static func instant(_ arguments: JSONObject, _ field: String) throws(WauseError) -> UnixTime? {
+        guard let text = arguments[field]?.stringValue else { return nil }
+        guard let milliseconds = ISO8601.unixMilliseconds(from: text) else {
+            throw .invalidRequest("\(field) must be an ISO 8601 date or time like 2026-12-01 or 2026-12-01T09:30:00Z, got '\(text)'",
+                                  details: ["field": .string(field)])
+        }
+        return UnixTime(milliseconds: milliseconds)
+    }
+
+    /// Message JSON, each with `context_messages` when `include_context` asks for them.
+    static func messagesJSON(_ messages: [MessageRecord], context: MethodContext, arguments: JSONObject) throws(WauseError) -> [JSONValue] {
+        let shown = try messagesJSON(messages, context: context)
+        guard arguments["include_context"]?.boolValue == true else { return shown }
+        let size = Int(arguments["context_size"]?.intValue ?? 2)
+        return try zip(messages, shown).map { message, json throws(WauseError) in
+            var object = json.objectValue ?? [:]
+            object["context_messages"] = .array(try messagesJSON(try context.store.context(around: message, count: size), context: context))
+            return .object(object)
+        }
+    }
+
     static let listMessages = MethodDefinition(
         name: "whatsapp_list_messages",
         title: "Page through WhatsApp messages",
         description: """
             List messages from the local store, oldest first, optionally of one chat (chat, or to: phone, JID, LID or contact name). \
-            Page backwards with before_cursor (the first message's cursor) or forwards with after_cursor.
+            Page backwards with before_cursor (the first message's cursor) or forwards with after_cursor. before/after (ISO 8601, \
+            e.g. 2026-12-01T09:00:00Z; a date alone is UTC midnight) keep messages sent before/after that time: the newest \
+            ones, or the oldest after `after` when only it is given. include_context adds context_messages (context_size on \
+            each side, default 2) around each message.
             """ + " " + untrustedNote,
         inputSchema: Schema.object([
-            ("chat", Schema.string("the chat: phone number, JID, LID or contact name (all chats if absent)")),
-            ("to", Schema.string("the same as chat (either name is accepted)")),
+            ("chat", Schema.string("phone, JID, LID or contact name (else all chats)")),
+            ("to", Schema.string("alias of chat")),
             ("before_cursor", Schema.integer("only messages before this cursor", minimum: 0)),
             ("after_cursor", Schema.integer("only messages after this cursor", minimum: 0)),
+            ("before", Schema.string("ISO 8601")),
+            ("after", Schema.string("ISO 8601")),
             ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
-        ]),
+        ] + contextArguments),
         outputSchema: Schema.object([
-            ("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("messages", Schema.array(of: messageSchema)),
+            ("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)), ("messages", Schema.array(of: messageWithContextSchema)),
             ("before_cursor", Schema.integer("pass as before_cursor for the previous page", nullable: true)),
             ("after_cursor", Schema.integer("pass as after_cursor for the next page", nullable: true)),
         ], required: ["ok", "count", "messages", "before_cursor", "after_cursor"]),
         annotations: .readOnlyLocal,
         handler: { context, arguments throws(WauseError) in
+            let sentBefore = try instant(arguments, "before")
+            let sentAfter = try instant(arguments, "after")
             let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
                 try Recipients.chatJID(text, store: context.store, now: context.environment.now())
             }
             let messages = try context.store.messages(chat: chat, before: arguments["before_cursor"]?.intValue,
-                                                     after: arguments["after_cursor"]?.intValue,
+                                                     after: arguments["after_cursor"]?.intValue, sentBefore: sentBefore, sentAfter: sentAfter,
                                                      limit: Int(arguments["limit"]?.intValue ?? 20))
-            return ["ok": true, "count": .int(Int64(messages.count)), "messages": .array(try messagesJSON(messages, context: context)),
+            return ["ok": true, "count": .int(Int64(messages.count)),
+                    "messages": .array(try messagesJSON(messages, context: context, arguments: arguments)),
                     "before_cursor": JSONValue(messages.first?.rowid), "after_cursor": JSONValue(messages.last?.rowid)]
         }
     )
@@ -208,17 +282,19 @@ enum History {
         title: "Search WhatsApp messages",
         description: """
             Full-text search over the local message history (SQLite FTS5): words, "exact phrases", AND / OR / NOT, prefix*. \
-            Optionally within one chat (chat, or to). Best matches first, each with a snippet. 
+            Optionally within one chat (chat, or to). Best matches first, each with a snippet; include_context adds \
+            context_messages (context_size on each side, default 2) around each hit. 
             """ + untrustedNote,
         inputSchema: Schema.object([
             ("query", Schema.string("FTS5 query, e.g. lunch AND \"next week\"", minLength: 1)),
-            ("chat", Schema.string("only this chat: phone number, JID, LID or contact name")),
-            ("to", Schema.string("the same as chat (either name is accepted)")),
+            ("chat", Schema.string("only this chat: phone, JID, LID or name")),
+            ("to", Schema.string("alias of chat")),
             ("limit", Schema.integer("how many (1–100)", minimum: 1, maximum: 100, defaultValue: 20)),
-        ], required: ["query"]),
+        ] + contextArguments, required: ["query"]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("count", Schema.integer(minimum: 0)),
-            ("results", Schema.array(of: Schema.object([("message", messageSchema), ("snippet", Schema.string())],
+            ("results", Schema.array(of: Schema.object([("message", messageSchema), ("snippet", Schema.string()),
+                                                        ("context_messages", Schema.array(of: messageSchema, "with include_context: around the hit, oldest first"))],
                                                        required: ["message", "snippet"]))),
         ], required: ["ok", "count", "results"]),
         annotations: .readOnlyLocal,
@@ -229,8 +305,48 @@ enum History {
             let found = try context.store.searchMessages(arguments["query"]?.stringValue ?? "", chat: chat,
                                                         limit: Int(arguments["limit"]?.intValue ?? 20))
             let messages = try messagesJSON(found.map(\.0), context: context)
+            let withContext = arguments["include_context"]?.boolValue == true
+            let size = Int(arguments["context_size"]?.intValue ?? 2)
             return ["ok": true, "count": .int(Int64(found.count)),
-                    "results": .array(zip(messages, found).map { ["message": $0, "snippet": .string($1.1)] })]
+                    "results": .array(try zip(messages, found).map { json, hit throws(WauseError) -> JSONValue in
+                        var result: JSONObject = ["message": json, "snippet": .string(hit.1)]
+                        if withContext {
+                            result["context_messages"] = .array(try messagesJSON(try context.store.context(around: hit.0, count: size), context: context))
+                        }
+                        return .object(result)
+                    })]
+        }
+    )
+
+    static let getMessage = MethodDefinition(
+        name: "whatsapp_get_message",
+        title: "Get one WhatsApp message",
+        description: """
+            One stored message by id, in full: text (current after edits, with edit_history), sender and author, media \
+            fields, the message it quotes (quoted_message, when stored), edited/deleted flags and reactions per person. \
+            Message ids are unique within a chat: give chat too when an id may repeat. not_found when it is not stored. 
+            """ + untrustedNote,
+        inputSchema: Schema.object([
+            ("message_id", Schema.string("the message id", minLength: 1)),
+            ("chat", Schema.string("the chat it is in: phone number, JID, LID or contact name")),
+            ("to", Schema.string("alias of chat")),
+        ], required: ["message_id"]),
+        outputSchema: Schema.object([
+            ("ok", Schema.boolean()), ("message", messageSchema),
+            ("quoted_message", Schema.nullable(messageSchema)),
+        ], required: ["ok", "message", "quoted_message"]),
+        annotations: .readOnlyLocal,
+        handler: { context, arguments throws(WauseError) in
+            let id = arguments["message_id"]?.stringValue ?? ""
+            let chat = try arguments["chat"]?.stringValue.map { text throws(WauseError) in
+                try Recipients.chatJID(text, store: context.store, now: context.environment.now())
+            }
+            guard let message = try context.store.message(id: id, chat: chat) else {
+                throw WauseError(.notFound, "no stored message with id \(id)", details: ["message_id": .string(id)])
+            }
+            let quoted = try message.quotedID.flatMap { quoted throws(WauseError) in try context.store.message(id: quoted, chat: message.chatJID) }
+            let shown = try messagesJSON([message] + (quoted.map { [$0] } ?? []), context: context)
+            return ["ok": true, "message": shown[0], "quoted_message": shown.count > 1 ? shown[1] : .null]
         }
     )
 
@@ -243,8 +359,8 @@ enum History {
             beginning. 
             """ + untrustedNote,
         inputSchema: Schema.object([
-            ("cursor", Schema.integer("the last cursor you have seen (0 for all)", minimum: 0)),
-            ("limit", Schema.integer("most events to return (1–1000)", minimum: 1, maximum: 1000, defaultValue: 200)),
+            ("cursor", Schema.integer("the last cursor seen (0: all)", minimum: 0)),
+            ("limit", Schema.integer("how many (1–1000)", minimum: 1, maximum: 1000, defaultValue: 200)),
         ], required: ["cursor"]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("events", Schema.array(of: Schema.object([], additionalProperties: true))),

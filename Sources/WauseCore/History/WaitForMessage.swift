@@ -14,15 +14,16 @@ enum WaitForMessage {
         description: """
             Wait up to timeout seconds (1–300) for the next incoming message, optionally only in chat (phone number, JID, \
             LID or contact name) or only from from_phone. Returns the message, or timed_out true if none arrived. Sends \
-            progress notifications while waiting when the client asked for progress.
+            progress notifications while waiting when the client asked for progress. after_cursor (an event cursor, e.g. \
+            from whatsapp_sync) considers messages logged after it, so a reply that came before the call is not missed; \
+            the default is from now.
             """ + " " + History.untrustedNote,
         inputSchema: Schema.object([
             ("timeout", Schema.integer("seconds to wait (1–300)", minimum: 1, maximum: 300, defaultValue: 60)),
             ("chat", Schema.string("only messages in this chat")),
-            ("to", Schema.string("the same as chat (either name is accepted)")),
+            ("to", Schema.string("alias of chat")),
             ("from_phone", Schema.string("only messages from this phone number")),
-            ("after_cursor", Schema.integer("consider messages logged after this event cursor (default: from now), so a reply that came "
-                + "before the call is not missed", minimum: 0)),
+            ("after_cursor", Schema.integer("only messages logged after this event cursor (default: now)", minimum: 0)),
         ]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("timed_out", Schema.boolean("no matching message arrived in time")),

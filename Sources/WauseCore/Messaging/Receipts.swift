@@ -122,8 +122,8 @@ struct Receipts: Sendable {
             LID or contact name), or for the given message_ids (all in one chat). Needs a connection.
             """,
         inputSchema: Schema.object([
-            ("chat", Schema.string("the chat: phone number, JID, LID or contact name")),
-            ("to", Schema.string("the same as chat (either name is accepted)")),
+            ("chat", Schema.string("phone, JID, LID or contact name")),
+            ("to", Schema.string("alias of chat")),
             ("message_ids", Schema.array(of: Schema.string(minLength: 1), "ids of received messages to mark")),
         ]),
         outputSchema: Schema.object([

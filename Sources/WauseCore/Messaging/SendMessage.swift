@@ -28,10 +28,10 @@ enum SendMessage {
             """,
         inputSchema: Schema.object([
             ("phone_number", Schema.string("recipient phone number (the contract's form)")),
-            ("to", Schema.string("recipient: phone number, JID, LID or contact name")),
+            ("to", Schema.string("recipient: phone, JID, LID or contact name")),
             ("message", Schema.string("the text", minLength: 1)),
             ("quoted_message_id", Schema.string("id of a message in the chat to reply to")),
-            ("idempotency_key", Schema.string("a key unique to this send; repeating it returns the first result", minLength: 1)),
+            ("idempotency_key", Schema.string("a repeated key returns the first result", minLength: 1)),
         ], required: ["message"]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("to", Schema.string("recipient phone number, digits")),

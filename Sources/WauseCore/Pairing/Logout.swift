@@ -79,7 +79,7 @@ struct Logout: Sendable {
             contacts, outbox and the event log's message events). Without clear_data it is the same as whatsapp_logout.
             """,
         inputSchema: Schema.object([
-            ("clear_data", Schema.boolean("also delete the local message history (default false)", defaultValue: false)),
+            ("clear_data", Schema.boolean("also delete the local message history", defaultValue: false)),
         ]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean("the device is now unlinked")),

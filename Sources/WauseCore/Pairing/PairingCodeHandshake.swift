@@ -166,7 +166,7 @@ public enum PairingCodeMethod {
             A number with no WhatsApp account fails with not_on_whatsapp; an unreachable server with not_connected.
             """,
         inputSchema: Schema.object([
-            ("phone_number", Schema.string("the phone number of the WhatsApp account to link, e.g. +1 555 123 4567")),
+            ("phone_number", Schema.string("the account's phone number, e.g. +1 555 123 4567")),
         ], required: ["phone_number"]),
         outputSchema: outputSchema,
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),

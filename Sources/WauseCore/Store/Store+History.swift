@@ -80,13 +80,49 @@ extension Store {
         }
     }
 
-    func chatSummaries(limit: Int) throws(WauseError) -> [JSONValue] {
+    /// A page of chats in `whatsapp_list_chats` order (last activity, newest first, then JID),
+    /// after the chat whose sort key is `after`. `filter` is a substring of the
+    /// chat's name (its own or its contact's) or of its phone number / JID user, case-insensitive
+    /// for ASCII letters (SQLite's lower()).
+    func chatSummaries(limit: Int, filter: String? = nil, groupsOnly: Bool = false,
+                       after: (activity: Int64, jid: String)? = nil) throws(WauseError) -> [JSONValue] {
         try database.withConnection { (c) throws(WauseError) in
-            try c.query("""
+            var conditions: [String] = []
+            var parameters: [SQLValue] = []
+            if let filter, !filter.isEmpty {
+                // A phone-like filter (+1 555-0001) matches the digits of the JID user part.
+                let digits = String(filter.filter { !" -.()+\u{00A0}".contains($0) })
+                let needle = !digits.isEmpty && digits.allSatisfy({ ("0"..."9").contains($0) }) ? digits : filter
+                conditions.append("""
+                    (instr(lower(coalesce(chats.name, '') || char(10) || coalesce(contacts.local_name, '') || char(10) ||
+                                 coalesce(contacts.saved_name, '') || char(10) ||
+                                 coalesce(contacts.full_name, '') || char(10) || coalesce(contacts.push_name, '')), lower(?1)) > 0
+                     OR instr(substr(chats.jid, 1, instr(chats.jid, '@') - 1), ?2) > 0
+                     OR instr(coalesce(contacts.phone, ''), ?2) > 0)
+                    """)
+                parameters += [.text(filter), .text(needle)]
+            }
+            if groupsOnly { conditions.append("chats.is_group = 1") }
+            if let after {
+                conditions.append("(coalesce(chats.last_message_at, 0) < ? OR (coalesce(chats.last_message_at, 0) = ? AND chats.jid > ?))")
+                parameters += [.integer(after.activity), .integer(after.activity), .text(after.jid)]
+            }
+            let filterSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            // Numbered parameters (?1, ?2) for the filter, positional after: SQLite numbers a bare ? one past the largest so far.
+            parameters.append(.integer(Int64(limit)))
+            let rows = try c.query("""
                 SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
-                LEFT JOIN contacts ON contacts.id = chats.contact_id
-                ORDER BY coalesce(last_message_at, 0) DESC, jid LIMIT ?
-                """, [.integer(Int64(limit))]).map { row throws(WauseError) in try Store.chatSummary(row, c) }
+                LEFT JOIN contacts ON contacts.id = chats.contact_id \(filterSQL)
+                ORDER BY coalesce(chats.last_message_at, 0) DESC, chats.jid LIMIT ?
+                """, parameters)
+            return try rows.map { row throws(WauseError) in try Store.chatSummary(row, c) }
+        }
+    }
+
+    /// A chat's sort key in list_chats: its last activity in ms (0 when it has none).
+    func chatActivity(jid: String) throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.scalar("SELECT coalesce((SELECT last_message_at FROM chats WHERE jid = ?), 0)", [.text(jid)])
         }
     }
 
@@ -118,19 +154,124 @@ extension Store {
     }
 
     /// Messages of a chat (or all chats) by row id: the newest `limit` before `before`, or the
-    /// oldest `limit` after `after`; always returned oldest first.
-    func messages(chat: String?, before: Int64?, after: Int64?, limit: Int) throws(WauseError) -> [MessageRecord] {
+    /// oldest `limit` after `after`; always returned oldest first. `sentBefore`/`sentAfter` bound
+    /// the message timestamps (exclusive) on top.
+    func messages(chat: String?, before: Int64?, after: Int64?, sentBefore: UnixTime? = nil, sentAfter: UnixTime? = nil,
+                  limit: Int) throws(WauseError) -> [MessageRecord] {
         try database.withConnection { (c) throws(WauseError) in
             var conditions: [String] = []
             var parameters: [SQLValue] = []
             if let chat { conditions.append("chat_jid = ?"); parameters.append(.text(chat)) }
             if let before { conditions.append("rowid < ?"); parameters.append(.integer(before)) }
             if let after { conditions.append("rowid > ?"); parameters.append(.integer(after)) }
+            if let sentBefore { conditions.append("timestamp < ?"); parameters.append(.time(sentBefore)) }
+            if let sentAfter { conditions.append("timestamp > ?"); parameters.append(.time(sentAfter)) }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            let order = after != nil && before == nil ? "ASC" : "DESC"
+            // Forwards only when asked to page forwards (after_cursor, or only `after` given): else the newest.
+            let forwards = (after != nil && before == nil) || (sentAfter != nil && sentBefore == nil && before == nil)
+            let order = forwards ? "ASC" : "DESC"
             parameters.append(.integer(Int64(limit)))
             let rows = try c.query("SELECT * FROM messages \(filter) ORDER BY rowid \(order) LIMIT ?", parameters).map(Store.message)
             return order == "DESC" ? rows.reversed() : rows
+        }
+    }
+
+    /// Up to `count` messages of the same chat on each side of `message` (by row id, the order
+    /// messages were filed), oldest first: the context `include_context` adds around a hit.
+    func context(around message: MessageRecord, count: Int) throws(WauseError) -> [MessageRecord] {
+        try database.withConnection { (c) throws(WauseError) in
+            let earlier = try c.query("SELECT * FROM messages WHERE chat_jid = ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+                                      [.text(message.chatJID), .integer(message.rowid), .integer(Int64(count))]).map(Store.message)
+            let later = try c.query("SELECT * FROM messages WHERE chat_jid = ? AND rowid > ? ORDER BY rowid ASC LIMIT ?",
+                                    [.text(message.chatJID), .integer(message.rowid), .integer(Int64(count))]).map(Store.message)
+            return earlier.reversed() + later
+        }
+    }
+
+    /// A stored message by id, preferring `chat` when given (ids are unique per chat and side only).
+    func message(id: String, chat: String?) throws(WauseError) -> MessageRecord? {
+        guard let chat else { return try message(id: id) }
+        return try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT * FROM messages WHERE id = ? AND chat_jid = ? ORDER BY from_me DESC, rowid DESC LIMIT 1",
+                        [.text(id), .text(chat)]).first.map(Store.message)
+        }
+    }
+
+    /// Calls `body` with the messages of `chat` in filing order, `batch` at a time, so a chat of any
+    /// size is read in bounded memory (`whatsapp_export_chat`). Returns how many there were.
+    @discardableResult
+    func forEachMessage(chat: String, batch: Int = 500, _ body: ([MessageRecord]) throws(WauseError) -> Void) throws(WauseError) -> Int {
+        var after: Int64 = 0
+        var total = 0
+        while true {
+            let page = try database.withConnection { (c) throws(WauseError) in
+                try c.query("SELECT * FROM messages WHERE chat_jid = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+                            [.text(chat), .integer(after), .integer(Int64(batch))]).map(Store.message)
+            }
+            guard let last = page.last else { return total }
+            try body(page)
+            total += page.count
+            after = last.rowid
+        }
+    }
+
+    /// The first and last few messages of a chat (the export's preview) and its distinct senders.
+    func chatEnds(chat: String, count: Int) throws(WauseError) -> (first: [MessageRecord], last: [MessageRecord], senders: [String]) {
+        try database.withConnection { (c) throws(WauseError) in
+            let first = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY rowid LIMIT ?",
+                                    [.text(chat), .integer(Int64(count))]).map(Store.message)
+            let last = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY rowid DESC LIMIT ?",
+                                   [.text(chat), .integer(Int64(count))]).map(Store.message).reversed()
+            let senders = try c.query("SELECT DISTINCT sender_jid FROM messages WHERE chat_jid = ? AND from_me = 0 AND sender_jid IS NOT NULL ORDER BY sender_jid",
+                                      [.text(chat)]).compactMap { $0["sender_jid"].text }
+            return (first, Array(last), senders)
+        }
+    }
+
+    // MARK: Catch-up (whatsapp_catch_up)
+
+    /// What `whatsapp_catch_up` reads about one chat with activity since `since`.
+    struct CatchUpChat {
+        var jid: String
+        var summary: JSONValue
+        var unreadCount: Int64
+        /// The last incoming message, when nothing of ours follows it (an open question is one ending in ?).
+        var lastUnanswered: MessageRecord?
+        /// Incoming messages still unread (the chat's last `unread_count` incoming ones), at most 50.
+        var unread: [MessageRecord]
+        /// How many of our own messages went to this chat in the 30 days before `since`.
+        var recentOwnMessages: Int64
+    }
+
+    /// The chats with a message after `since`, most recent first, at most `limit`.
+    func catchUpChats(since: UnixTime, limit: Int) throws(WauseError) -> [CatchUpChat] {
+        try database.withConnection { (c) throws(WauseError) in
+            let rows = try c.query("""
+                SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
+                LEFT JOIN contacts ON contacts.id = chats.contact_id
+                WHERE coalesce(chats.last_message_at, 0) > ?
+                ORDER BY coalesce(chats.last_message_at, 0) DESC, chats.jid LIMIT ?
+                """, [.time(since), .integer(Int64(limit))])
+            return try rows.map { row throws(WauseError) -> CatchUpChat in
+                let jid = row["jid"].text ?? ""
+                let unreadCount = row["unread_count"].integer ?? 0
+                let lastIncoming = try c.query("""
+                    SELECT * FROM messages WHERE chat_jid = ? AND from_me = 0 AND timestamp > ? ORDER BY rowid DESC LIMIT 1
+                    """, [.text(jid), .time(since)]).first.map(Store.message)
+                var unanswered: MessageRecord?
+                if let lastIncoming {
+                    let answered = try c.scalar("SELECT count(*) FROM messages WHERE chat_jid = ? AND from_me = 1 AND rowid > ?",
+                                                [.text(jid), .integer(lastIncoming.rowid)])
+                    if answered == 0 { unanswered = lastIncoming }
+                }
+                let unread = unreadCount > 0 ? try c.query("""
+                    SELECT * FROM messages WHERE chat_jid = ? AND from_me = 0 ORDER BY rowid DESC LIMIT ?
+                    """, [.text(jid), .integer(min(unreadCount, 50))]).map(Store.message).reversed() : []
+                let own = try c.scalar("SELECT count(*) FROM messages WHERE chat_jid = ? AND from_me = 1 AND timestamp > ?",
+                                       [.text(jid), .time(UnixTime(milliseconds: since.milliseconds - 30 * 86_400_000))])
+                return CatchUpChat(jid: jid, summary: try Store.chatSummary(row, c), unreadCount: unreadCount, lastUnanswered: unanswered,
+                                   unread: unread.filter { $0.timestamp > since }, recentOwnMessages: own)
+            }
         }
     }
 

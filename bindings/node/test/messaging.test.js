@@ -212,7 +212,7 @@ test('before linking: sending is refused, the history is empty, arguments are ch
     await assert.rejects(client.messageStatus('3EB0000000000000000000'), (error) => error.code === 'not_found');
     await assert.rejects(client.listChats({ limit: 0 }), (error) => error.code === 'invalid_request');
     assert.throws(() => client.listChats(5), TypeError);
-    assert.deepEqual(await client.listChats(), { ok: true, count: 0, chats: [] });
+    assert.deepEqual(await client.listChats(), { ok: true, count: 0, chats: [], next_cursor: null });
     assert.deepEqual(await client.listMessages(),
         { ok: true, count: 0, messages: [], before_cursor: null, after_cursor: null });
 });
@@ -228,7 +228,8 @@ test('the typed messaging results name exactly the catalogue fields', () => {
         whatsapp_send_message: ['ok', 'to', 'chat_id', 'message_id', 'timestamp', 'status'],
         whatsapp_message_status: ['ok', 'message_id', 'chat_id', 'from_me', 'status', 'reason', 'timeline'],
         whatsapp_mark_read: ['ok', 'chat_id', 'count', 'message_ids'],
-        whatsapp_list_chats: ['ok', 'count', 'chats'],
+        // next_cursor: list_chats paging (issue 14).
+        whatsapp_list_chats: ['ok', 'count', 'chats', 'next_cursor'],
         whatsapp_read_messages: ['ok', 'chat', 'count', 'messages'],
         whatsapp_list_messages: ['ok', 'count', 'messages', 'before_cursor', 'after_cursor'],
         whatsapp_search_messages: ['ok', 'count', 'results'],

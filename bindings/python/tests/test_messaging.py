@@ -209,7 +209,7 @@ def test_sending_needs_a_link_and_arguments_are_checked(client: wause.Client) ->
         client.list_chats(limit=0)
     with pytest.raises(wause.InvalidRequest):
         client.read_messages(CAROL, limit=101)
-    assert client.list_chats() == {"ok": True, "count": 0, "chats": []}
+    assert client.list_chats() == {"ok": True, "count": 0, "chats": [], "next_cursor": None}
     assert client.list_messages() == {"ok": True, "count": 0, "messages": [], "before_cursor": None,
                                       "after_cursor": None}
     assert client.search_messages("anything")["results"] == []
