@@ -25,6 +25,8 @@ public struct MethodContext: Sendable {
     let media: MediaTransfers
     /// Approval requests: their expiry timer and answers (Approvals/).
     let approvals: Approvals
+    /// History sync from our phone, and on-demand requests for older messages (History/HistorySync.swift).
+    let historySync: HistorySync
 }
 
 extension MethodContext {

@@ -80,12 +80,13 @@ public final class WauseClient: Sendable {
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
                             privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
+        let historySync = HistorySync(store: store, media: media, publisher: publisher, environment: environment, logger: logger)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
-                         publisher: publisher, onReady: { outbox.kick() }),
+                         publisher: publisher, onReady: { outbox.kick(); historySync.kick() }),
             receive: Receive(store: store, config: config, keys: keys, messaging: messaging, environment: environment, logger: logger,
-                             publisher: publisher, media: media, approvals: approvals),
+                             publisher: publisher, media: media, approvals: approvals, historySync: historySync),
             receipts: Receipts(store: store, messaging: messaging, environment: environment, logger: logger, publisher: publisher),
             preKeys: preKeys,
             deviceList: deviceList,
@@ -105,7 +106,7 @@ public final class WauseClient: Sendable {
         self.connectionLoop = connectionLoop
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
-                                     logout: logout, media: media, approvals: approvals)
+                                     logout: logout, media: media, approvals: approvals, historySync: historySync)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         // Requests that ran out while the engine was closed expire now; the rest keep their time.
         approvals.schedule()

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -365,5 +365,17 @@ enum Migrations {
     /// A video shown as a GIF (issue 13: VideoMessage.gifPlayback), received or sent.
     static let version10 = """
     ALTER TABLE media ADD COLUMN gif_playback INTEGER NOT NULL DEFAULT 0;
+    """
+
+    /// History sync (issue 15): each `HistorySyncNotification` from our phone is kept here before it
+    /// is acknowledged, and deleted in the transaction that files its chunk, so a restart (even a
+    /// kill -9) resumes the chunks not yet filed and files none twice.
+    static let version11 = """
+    CREATE TABLE history_sync_pending (
+        message_id   TEXT PRIMARY KEY,            -- the notification's message id
+        notification BLOB NOT NULL,               -- the HistorySyncNotification protobuf
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        received_at  INTEGER NOT NULL
+    );
     """
 }
