@@ -221,6 +221,8 @@ public final class SimState: Sendable {
         ALTER TABLE inbox ADD COLUMN change TEXT;
         ALTER TABLE inbox ADD COLUMN raw BLOB;
         """,
+        // A phone's seeded history and the companions owed a history sync (PhoneHistory.swift).
+        PhoneHistory.schema,
     ])
 
     let database: SQLiteDatabase

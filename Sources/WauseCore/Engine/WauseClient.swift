@@ -80,7 +80,8 @@ public final class WauseClient: Sendable {
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
                             privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
-        let historySync = HistorySync(store: store, media: media, publisher: publisher, environment: environment, logger: logger)
+        let historySync = HistorySync(store: store, media: media, publisher: publisher, environment: environment, logger: logger,
+                                      messaging: messaging, link: serverLink)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,

@@ -37,6 +37,13 @@ extension Store {
         var inserted: [Int64] = []
     }
 
+    /// The oldest message stored for `chat` (where an on-demand request starts).
+    func oldestMessage(chat: String) throws(WauseError) -> MessageRecord? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY timestamp, rowid LIMIT 1", [.text(chat)]).first.map(Store.message)
+        }
+    }
+
     /// Keeps a history-sync notification before it is acknowledged (once per message id).
     func saveHistorySyncNotification(messageID: String, notification: [UInt8], now: UnixTime) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
