@@ -238,6 +238,7 @@ final class HistorySync: Sendable {
                                            quotedID: quotedID, timestamp: UnixTime(seconds: Int64(clamping: info.messageTimestamp)),
                                            hasMedia: mediaMessage?.hasFile ?? false, status: fromMe ? HistorySync.status(info) : nil, raw: raw)
                 record.media = mediaMessage
+                record.edited = id != info.key.id
                 filed.messages.append((record, mediaMessage))
             }
             chunk.conversations.append(filed)

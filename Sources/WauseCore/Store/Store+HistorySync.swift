@@ -124,6 +124,11 @@ extension Store {
                         var record = record
                         record.chatJID = chatJID
                         let (rowid, inserted) = try Store.insertMessage(record, contactID: contactID, now: now, c)
+                        if !inserted, record.edited {
+                            // An edit in the history: the message filed earlier (live or in this chunk) shows the new text.
+                            try c.execute("UPDATE messages SET body = ?, edited = 1 WHERE rowid = ? AND body != ?",
+                                          [.text(record.body), .integer(rowid), .text(record.body)])
+                        }
                         guard inserted else { continue }
                         if let media { try Store.saveMedia(rowid: rowid, media, path: nil, c) }
                         result.messages += 1
