@@ -268,7 +268,7 @@ struct PhoneHistory {
         }
         names.chunkOrder = UInt32(chunks.count)
         chunks.append(names)
-        try deliver(chunks, from: account, to: endpoint, sessionID: nil) { (c) throws(WauseError) in
+        try deliver(chunks, from: account, to: endpoint, sessionID: nil, freshSession: true) { (c) throws(WauseError) in
             try c.execute("UPDATE history_links SET sent_at = ? WHERE phone = ? AND device = ?",
                           [.integer(now), .text(account.phone), .integer(Int64(endpoint.device))])
         }
@@ -365,7 +365,8 @@ struct PhoneHistory {
 
     /// Encrypts and queues one notification per chunk for `endpoint`, in one transaction with `also`.
     private func deliver(_ chunks: [WAWebProtobufsHistorySync_HistorySync], from account: SimAccount, to endpoint: SimEndpoint,
-                         sessionID: String?, also: ((SQLiteConnection) throws(WauseError) -> Void)?) throws(WauseError) {
+                         sessionID: String?, freshSession: Bool = false,
+                         also: ((SQLiteConnection) throws(WauseError) -> Void)?) throws(WauseError) {
         let environment = phones.environment
         var notifications: [(id: String, payload: [UInt8])] = []
         for chunk in chunks {
@@ -400,6 +401,15 @@ struct PhoneHistory {
         let t = environment.now().seconds
         try phones.signalLock.withLock { _ throws(WauseError) in
             let store = try state.phoneSignalStore(account)
+            if freshSession {
+                // A newly linked device has a new identity: a session the phone holds under its device number belongs to
+                // the device that had that number before (a re-link after logout), and would not decrypt.
+                do {
+                    try store.deleteSession(for: store.sessionAddress(for: endpoint.jid(.whatsApp), lid: endpoint.account.lid))
+                } catch {
+                    throw WauseError(.internal, "cannot reset the session with device \(endpoint.device): \(error)")
+                }
+            }
             var stanzas: [QueuedStanza] = []
             for notification in notifications {
                 guard let enc = try phones.encrypt(notification.payload, for: endpoint, form: .whatsApp, store: store) else {

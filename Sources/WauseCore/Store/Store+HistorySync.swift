@@ -135,7 +135,7 @@ extension Store {
                         result.inserted.append(rowid)
                     }
                     for id in conversation.revoked {
-                        try c.execute("UPDATE messages SET deleted = 1 WHERE chat_jid = ? AND id = ?", [.text(chatJID), .text(id)])
+                        try c.execute("UPDATE messages SET deleted = 1, body = '' WHERE chat_jid = ? AND id = ?", [.text(chatJID), .text(id)])
                     }
                     // History is not news: the chat's unread count is the phone's, not one per filed message.
                     try c.execute("UPDATE chats SET unread_count = ? WHERE jid = ?",
