@@ -235,6 +235,14 @@ struct PhoneHistory {
         }
         var chunks: [WAWebProtobufsHistorySync_HistorySync] = []
         let conversations = try self.conversations(entries)
+        guard !conversations.isEmpty else {
+            // Nothing to tell: no stanza at all, so a companion of a phone without history sees only what it did before.
+            try state.commit { (c) throws(WauseError) in
+                try c.execute("UPDATE history_links SET sent_at = ? WHERE phone = ? AND device = ?",
+                              [.integer(now), .text(account.phone), .integer(Int64(endpoint.device))])
+            }
+            return
+        }
         var current: [WAWebProtobufsHistorySync_Conversation] = []
         var count = 0
         func close(_ type: WAWebProtobufsHistorySync_HistorySync.HistorySyncType) {

@@ -42,6 +42,8 @@ import WauseTestSupport
         case "whatsapp_create_poll": ["to": "15550003333", "question": "Every method?", "options": ["yes", "no"]]
         case "whatsapp_get_poll_results": ["message_id": .string(pollID ?? "")]
         case "whatsapp_request_approval": ["to": "15550003333", "action": "run every method", "timeout": 10]
+        // Our phone (the sim's) answers from what it sent and received through the sim.
+        case "whatsapp_request_history": ["chat": "15550003333", "count": 5]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
         }
     }
