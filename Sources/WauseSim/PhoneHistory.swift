@@ -156,7 +156,10 @@ struct PhoneHistory {
         let chats = try chat.map { chat throws(WauseError) in try forms(of: chat) }
         func wanted(_ jid: JID) -> Bool { chats?.contains(jid.description) ?? true }
         try state.database.withConnection { (c) throws(WauseError) in
-            for row in try c.query("SELECT * FROM phone_history WHERE phone = ?", [.text(account.phone)]) {
+            let seeded = chats.map { chats in
+                "SELECT * FROM phone_history WHERE phone = ? AND chat IN (\(Array(repeating: "?", count: chats.count).joined(separator: ", ")))"
+            } ?? "SELECT * FROM phone_history WHERE phone = ?"
+            for row in try c.query(seeded, [.text(account.phone)] + (chats.map { $0.sorted().map(SQLValue.text) } ?? [])) {
                 guard let chat = row["chat"].text.flatMap(JID.init), wanted(chat), let id = row["message_id"].text,
                       let message = try? WAWebProtobufsE2E_Message(serializedBytes: row["message"].blob ?? []) else { continue }
                 if seen.insert(id).inserted {

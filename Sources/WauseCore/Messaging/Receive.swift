@@ -89,7 +89,8 @@ struct Receive: Sendable {
         var historyNotification = false
         for plaintext in plaintexts {
             do {
-                if fromMe, let historySync, let notification = HistorySync.notification(in: plaintext) {
+                // Only from our own phone (device 0): sync fact map B.1, whatsmeow handleProtocolMessage.
+                if fromMe, from.device == 0, let historySync, let notification = HistorySync.notification(in: plaintext) {
                     try historySync.accept(notification, messageID: id)
                     historyNotification = true
                     continue
