@@ -234,6 +234,10 @@ final class ChatEndpoint: Sendable {
             try route(node, from: device, socket: session.socket)
             return
         }
+        if let device = session.device, ["presence", "chatstate"].contains(node.tag) {
+            try presenceStanza(node, from: device)  // PhonePresence.swift
+            return
+        }
         guard node.tag == "iq", let id = node[attribute: "id"] else { return }
         let type = node[attribute: "type"]
         guard type == "get" || type == "set" else { return }

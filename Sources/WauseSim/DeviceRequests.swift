@@ -75,7 +75,10 @@ extension ChatEndpoint {
             return .answerThen(answer) { for device in low { router.notifyPreKeyCount(phone: device.phone, device: device.device) } }
         case ("get", "usync"):
             // whatsmeow user.go GetUserDevices: device lists (and LIDs) of the users the client is about to message.
-            return .answer(try UserDevices.usync(node, id: id, state: state))
+            // Asking about people as well (ContactRequests.swift: is on WhatsApp, about, business, picture).
+            return .answer(try contactUsync(node, id: id) ?? UserDevices.usync(node, id: id, state: state))
+        case ("get", ProfilePictureStanzas.namespace):
+            return try profilePictureRequest(node, id: id)
         case ("set", "encrypt") where node.child("list") != nil || node.child("skey") != nil:
             // whatsmeow prekeys.go uploadPreKeys: the upload; all of it is stored or none.
             do {

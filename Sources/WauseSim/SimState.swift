@@ -221,6 +221,8 @@ public final class SimState: Sendable {
         ALTER TABLE inbox ADD COLUMN change TEXT;
         ALTER TABLE inbox ADD COLUMN raw BLOB;
         """,
+        // A phone's about text, business flag, picture and presence; presence subscriptions (PhoneProfiles.swift).
+        SimState.profileSchema,
         // A phone's seeded history and the companions owed a history sync (PhoneHistory.swift).
         PhoneHistory.schema,
     ])

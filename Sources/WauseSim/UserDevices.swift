@@ -21,27 +21,8 @@ enum UserDevices {
         var users: [Node] = []
         for user in list.children("user") {
             guard let asked = MessageRouter.jid(user, "jid") else { continue }
-            let account = try state.account(jid: asked)
-            var children: [Node] = []
-            if wantsDevices {
-                var devices = [Node(tag: "device", attributes: ["id": "0"])]
-                var newest: Int64 = 0
-                if let account {
-                    for device in try state.devices(phone: account.phone) {
-                        var attributes: Attributes = ["id": .text(String(device.device))]
-                        attributes["key-index"] = .text(String(device.keyIndex ?? device.device))
-                        devices.append(Node(tag: "device", attributes: attributes))
-                        newest = max(newest, device.linkedAt.seconds)
-                    }
-                }
-                children.append(Node(tag: "devices", children: account == nil ? [Node(tag: "device-list")] : [
-                    Node(tag: "device-list", children: devices),
-                    Node(tag: "key-index-list", attributes: ["ts": .text(String(newest))]),
-                ]))
-            }
-            if wantsLID, let account {
-                children.append(Node(tag: "lid", attributes: ["val": .jid(JID(user: account.lid, server: .lid))]))
-            }
+            let children = try userNodes(asked: asked, account: try state.account(jid: asked), wantsDevices: wantsDevices,
+                                         wantsLID: wantsLID, state: state)
             users.append(Node(tag: "user", attributes: ["jid": .jid(JID(user: asked.user, server: asked.server))], children: children))
         }
         var attributes: Attributes = [:]
@@ -49,6 +30,31 @@ enum UserDevices {
             if let value = usync.attributes[name] { attributes[name] = value }
         }
         return ChatEndpoint.result(id, [Node(tag: "usync", attributes: attributes, children: [Node(tag: "list", children: users)])])
+    }
+
+    /// One user's `<devices>` and `<lid>` nodes (ContactRequests.swift answers the other protocols beside them).
+    static func userNodes(asked: JID, account: SimAccount?, wantsDevices: Bool, wantsLID: Bool, state: SimState) throws(WauseError) -> [Node] {
+        var children: [Node] = []
+        if wantsDevices {
+            var devices = [Node(tag: "device", attributes: ["id": "0"])]
+            var newest: Int64 = 0
+            if let account {
+                for device in try state.devices(phone: account.phone) {
+                    var attributes: Attributes = ["id": .text(String(device.device))]
+                    attributes["key-index"] = .text(String(device.keyIndex ?? device.device))
+                    devices.append(Node(tag: "device", attributes: attributes))
+                    newest = max(newest, device.linkedAt.seconds)
+                }
+            }
+            children.append(Node(tag: "devices", children: account == nil ? [Node(tag: "device-list")] : [
+                Node(tag: "device-list", children: devices),
+                Node(tag: "key-index-list", attributes: ["ts": .text(String(newest))]),
+            ]))
+        }
+        if wantsLID, let account {
+            children.append(Node(tag: "lid", attributes: ["val": .jid(JID(user: account.lid, server: .lid))]))
+        }
+        return children
     }
 
     /// `<list><user jid><registration/><type/><identity/><skey><id/><value/><signature/></skey>

@@ -42,6 +42,15 @@ import WauseTestSupport
         case "whatsapp_create_poll": ["to": "15550003333", "question": "Every method?", "options": ["yes", "no"]]
         case "whatsapp_get_poll_results": ["message_id": .string(pollID ?? "")]
         case "whatsapp_request_approval": ["to": "15550003333", "action": "run every method", "timeout": 10]
+        // Contacts and presence (issue 14).
+        case "whatsapp_search_contacts": ["query": "carol", "include_chats": true]
+        case "whatsapp_set_contact_name": ["contact": "15550003333", "name": "Carol C."]
+        case "whatsapp_get_user_info": ["phones": ["15550003333"]]
+        case "whatsapp_is_on_whatsapp": ["phones": ["15550003333", "15559999999"]]
+        case "whatsapp_get_profile_picture": ["target": "15550003333"]
+        case "whatsapp_set_presence": ["state": "available"]
+        case "whatsapp_send_typing": ["to": "15550003333", "state": "composing"]
+        case "whatsapp_subscribe_presence": ["contact": "15550003333"]
         // Our phone (the sim's) answers from what it sent and received through the sim.
         case "whatsapp_request_history": ["chat": "15550003333", "count": 5]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
@@ -52,7 +61,8 @@ import WauseTestSupport
         let setup = try await MessagingTests.Setup()
         _ = try setup.account("15550001111", "Ada")
         _ = try setup.account("15550003333", "Carol")
-        let alice = try await setup.linkedClient("15550001111")
+        // A push name, which whatsapp_set_presence needs.
+        let alice = try await setup.linkedClient("15550001111", pushName: "Ada")
         let sent = try await MessagingTests.send(alice, to: "15550003333", "hello carol")
         let posted = await admin(setup.simulator, "POST", "/accounts/15550003333/send", ["to": "15550001111", "text": "hi from carol"])
         #expect(posted.status == 200, "\(posted.json)")

@@ -43,10 +43,12 @@ import WauseProtocol
         }
 
         /// A new client in a fresh data directory, linked to `phone` by a QR scan, once ready.
-        func linkedClient(_ phone: String) async throws -> WauseClient {
+        func linkedClient(_ phone: String, pushName: String? = nil) async throws -> WauseClient {
             let directory = TemporaryDirectory(prefix: "wause-sim-msg-client")
             directories.append(directory)
-            let client = try WauseClient(config: config(directory.path), environment: .live)
+            var config = config(directory.path)
+            config.pushName = pushName
+            let client = try WauseClient(config: config, environment: .live)
             clients.append(client)
             let started = try await client.call("whatsapp_start_auth", .null).get()
             #expect(started["state"] == "qr")

@@ -60,6 +60,8 @@ def linked_setup(tmp_path_factory):
         # Every toolset, so that every tool the server has is listed and called.
         server = WauseServer(tmp_path_factory.mktemp("engine"),
                              ["--server-url", sim.ws_url, "--server-root-key", sim.root_public_key, "--toolsets", "all",
+                              # whatsapp_set_presence needs a push name (WhatsApp refuses presence without one).
+                              "--push-name", "Ada",
                               "--media-ca-file", sim.media_ca_file, "--media-dirs", str(media_dir)])
         yield sim, server
     finally:
@@ -115,6 +117,15 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_download_media": {"message_id": results.get("whatsapp_send_file", {}).get("message_id", "")},
         # Carol's phone never answers: the request stays pending for check_approvals (listed after it).
         "whatsapp_request_approval": {"to": CAROL, "action": "every tool"},
+        # Contacts and presence (issue 14): Carol is on the sim, the second number is not.
+        "whatsapp_search_contacts": {"query": "carol", "include_chats": True},
+        "whatsapp_set_contact_name": {"contact": CAROL, "name": "Carol C."},
+        "whatsapp_get_user_info": {"phones": [CAROL]},
+        "whatsapp_is_on_whatsapp": {"phones": [CAROL, "15559999999"]},
+        "whatsapp_get_profile_picture": {"target": CAROL},
+        "whatsapp_set_presence": {"state": "available"},
+        "whatsapp_send_typing": {"to": CAROL, "state": "composing"},
+        "whatsapp_subscribe_presence": {"contact": CAROL},
         # Our phone (the sim's) answers from what it sent and received with Carol.
         "whatsapp_request_history": {"chat": CAROL, "count": 5},
     }

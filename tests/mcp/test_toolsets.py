@@ -130,3 +130,23 @@ def test_the_printed_pairing_url_carries_the_token_and_opens_in_a_browser(token_
 
 def test_a_server_without_token_prints_the_plain_pairing_url(server):
     assert server.listen_line.endswith(f"(pairing page: {server.base}/qr)"), server.listen_line
+
+
+CONTACT_TOOLS = {"whatsapp_search_contacts", "whatsapp_set_contact_name", "whatsapp_sync_contact_names",
+                 "whatsapp_get_user_info", "whatsapp_is_on_whatsapp", "whatsapp_get_profile_picture",
+                 "whatsapp_set_presence", "whatsapp_send_typing", "whatsapp_subscribe_presence"}
+
+
+def test_the_contacts_toolset_holds_the_contact_and_presence_tools_with_true_annotations(make_server):
+    """Issue 14: the nine tools are in `contacts`, not in `core`; queries are read-only, the rest are not, and none
+    is destructive."""
+    _, core = tools_list(make_server())
+    assert not CONTACT_TOOLS & {t["name"] for t in core}
+    _, tools = tools_list(make_server("--toolsets", "contacts"))
+    listed = {t["name"]: t for t in tools}
+    assert CONTACT_TOOLS <= set(listed), CONTACT_TOOLS - set(listed)
+    read_only = {"whatsapp_search_contacts", "whatsapp_get_user_info", "whatsapp_is_on_whatsapp", "whatsapp_get_profile_picture"}
+    for name in CONTACT_TOOLS:
+        annotations = listed[name]["annotations"]
+        assert annotations["readOnlyHint"] is (name in read_only), (name, annotations)
+        assert annotations["destructiveHint"] is False, (name, annotations)

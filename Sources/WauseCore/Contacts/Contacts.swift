@@ -13,6 +13,8 @@ public struct Contact: Sendable, Equatable {
     public var pushName: String?
     public var fullName: String?
     public var savedName: String?
+    /// The name set here with whatsapp_set_contact_name: it wins over every other name.
+    public var localName: String? = nil
 
     /// The chat JID messages with this person are filed under: the phone JID when the number is
     /// known (what the contract's `phone_number` tools name), else the LID JID.
@@ -21,7 +23,7 @@ public struct Contact: Sendable, Equatable {
         return "\(lid ?? "")@lid"
     }
 
-    public var displayName: String? { savedName ?? fullName ?? pushName }
+    public var displayName: String? { localName ?? savedName ?? fullName ?? pushName }
 }
 
 public enum Recipients {

@@ -93,6 +93,7 @@ public final class WauseClient: Sendable {
             deviceList: deviceList,
             groupNotifications: GroupNotifications(store: store, environment: environment, logger: logger, publisher: publisher),
             privacyTokens: privacyTokens,
+            presence: PresenceUpdates(store: store, logger: logger, publisher: publisher),
             makeLinkingHandlers: {
                 LinkingHandlers(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                 publisher: publisher)

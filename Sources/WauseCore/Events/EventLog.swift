@@ -50,8 +50,9 @@ public enum EventName: String, Sendable, CaseIterable {
         case .pollVote: return "someone voted in a poll (a changed vote replaces their earlier one; no options withdraws it)"
         case .approvalResolved: return "an approval request was approved, denied (by the person asked) or expired"
         case .historyProgress: return "a chunk of history from the phone was filed (after linking, or asked for with request_history)"
-        case .presenceChanged, .typingStarted, .typingStopped:
-            return "reserved: not published yet"
+        case .presenceChanged: return "a contact we subscribed to (whatsapp_subscribe_presence) came online or went offline"
+        case .typingStarted: return "someone started typing (or recording a voice note) in a chat with us"
+        case .typingStopped: return "someone stopped typing in a chat with us"
         }
     }
 
@@ -114,8 +115,14 @@ public enum EventName: String, Sendable, CaseIterable {
             return [("request_id", "the request id"), ("status", "approved, denied or expired"),
                     ("by", "the JID whose reply decided, or null (expired)"), ("at", "when, ISO 8601 UTC"),
                     ("reply_message_id", "the message or reaction that decided, or null (expired)")]
-        case .presenceChanged, .typingStarted, .typingStopped:
-            return []
+        case .presenceChanged:
+            return [("contact", "the person (phone JID when known)"), ("state", "available or unavailable"),
+                    ("last_seen", "when they were last online, ISO 8601 UTC, or null (unknown or hidden)")]
+        case .typingStarted:
+            return [("chat", "the chat JID (a group's, or the person's)"), ("from", "who is typing"),
+                    ("media", "audio when recording a voice note, else null")]
+        case .typingStopped:
+            return [("chat", "the chat JID"), ("from", "who stopped typing")]
         }
     }
 

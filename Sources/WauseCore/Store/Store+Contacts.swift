@@ -10,7 +10,7 @@ import WauseSupport
 extension Store {
     static func contact(_ row: SQLRow) -> Contact {
         Contact(id: row["id"].integer ?? 0, phone: row["phone"].text, lid: row["lid"].text, pushName: row["push_name"].text,
-                fullName: row["full_name"].text, savedName: row["saved_name"].text)
+                fullName: row["full_name"].text, savedName: row["saved_name"].text, localName: row["local_name"].text)
     }
 
     /// The contact for this phone number and/or LID, created if new. When both are given and two
@@ -75,7 +75,7 @@ extension Store {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("""
                 SELECT DISTINCT contacts.* FROM contacts LEFT JOIN chats ON chats.contact_id = contacts.id
-                WHERE lower(contacts.saved_name) = lower(?1) OR lower(contacts.full_name) = lower(?1)
+                WHERE lower(contacts.local_name) = lower(?1) OR lower(contacts.saved_name) = lower(?1) OR lower(contacts.full_name) = lower(?1)
                    OR lower(contacts.push_name) = lower(?1) OR lower(chats.name) = lower(?1)
                 ORDER BY contacts.id
                 """, [.text(name)]).map(Store.contact)
@@ -85,8 +85,9 @@ extension Store {
     private static func merge(_ source: Contact, into target: Contact, _ c: SQLiteConnection) throws(WauseError) {
         try c.execute("""
             UPDATE contacts SET push_name = coalesce(push_name, ?), full_name = coalesce(full_name, ?),
-                   saved_name = coalesce(saved_name, ?) WHERE id = ?
-            """, [SQLValue(source.pushName), SQLValue(source.fullName), SQLValue(source.savedName), .integer(target.id)])
+                   saved_name = coalesce(saved_name, ?), local_name = coalesce(local_name, ?) WHERE id = ?
+            """, [SQLValue(source.pushName), SQLValue(source.fullName), SQLValue(source.savedName), SQLValue(source.localName),
+                  .integer(target.id)])
         try c.execute("UPDATE chats SET contact_id = ? WHERE contact_id = ?", [.integer(target.id), .integer(source.id)])
         try c.execute("DELETE FROM contacts WHERE id = ?", [.integer(source.id)])
         try c.execute("UPDATE contacts SET lid = ? WHERE id = ?", [SQLValue(source.lid), .integer(target.id)])
@@ -113,5 +114,102 @@ extension Store {
             """, [.text(new), .text(old)])
         try c.execute("UPDATE outbox SET chat_jid = ? WHERE chat_jid = ?", [.text(new), .text(old)])
         try c.execute("DELETE FROM chats WHERE jid = ?", [.text(old)])
+    }
+}
+
+// MARK: What is known about a person (issue 14: Contacts/ContactMethods.swift, Contacts/UserLookup.swift)
+
+/// A contact with what usync last said about them.
+struct ContactRecord: Sendable {
+    var contact: Contact
+    var about: String?
+    var business: Bool?
+    var pictureID: String?
+    var onWhatsApp: Bool?
+    var infoAt: UnixTime?
+
+    /// Which name `displayName` is: the precedence every result uses.
+    var nameSource: String {
+        if contact.localName != nil { return "local" }
+        if contact.savedName != nil { return "saved" }
+        if contact.fullName != nil { return "full" }
+        if contact.pushName != nil { return "push" }
+        return "none"
+    }
+
+    var json: JSONObject {
+        [
+            "jid": .string(contact.chatJID), "phone": JSONValue(contact.phone), "lid": JSONValue(contact.lid.map { "\($0)@lid" }),
+            "name": JSONValue(contact.displayName), "name_source": .string(nameSource), "local_name": JSONValue(contact.localName),
+            "push_name": JSONValue(contact.pushName), "about": JSONValue(about), "business": business.map { .bool($0) } ?? .null,
+            "on_whatsapp": onWhatsApp.map { .bool($0) } ?? .null,
+        ]
+    }
+}
+
+extension Store {
+    static func contactRecord(_ row: SQLRow) -> ContactRecord {
+        ContactRecord(contact: contact(row), about: row["about"].text, business: row["business"].integer.map { $0 != 0 },
+                      pictureID: row["picture_id"].text, onWhatsApp: row["on_whatsapp"].integer.map { $0 != 0 }, infoAt: row["info_at"].time)
+    }
+
+    /// Contacts whose any name, phone number or LID contains `query` (ignoring case), named ones first.
+    func searchContacts(_ query: String, limit: Int) throws(WauseError) -> [ContactRecord] {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("""
+                SELECT * FROM contacts
+                WHERE instr(lower(coalesce(local_name, '')), lower(?1)) > 0 OR instr(lower(coalesce(saved_name, '')), lower(?1)) > 0
+                   OR instr(lower(coalesce(full_name, '')), lower(?1)) > 0 OR instr(lower(coalesce(push_name, '')), lower(?1)) > 0
+                   OR instr(coalesce(phone, ''), ?2) > 0 OR instr(coalesce(lid, ''), ?2) > 0
+                ORDER BY coalesce(local_name, saved_name, full_name, push_name) IS NULL, lower(coalesce(local_name, saved_name, full_name, push_name)), id
+                LIMIT ?3
+                """, [.text(query), .text(query.filter { $0.isNumber }.isEmpty ? query : query.filter { $0.isNumber }), .integer(Int64(limit))])
+                .map(Store.contactRecord)
+        }
+    }
+
+    /// Group and other chats whose name contains `query` (for `include_chats`).
+    func searchChatNames(_ query: String, limit: Int) throws(WauseError) -> [(jid: String, name: String, isGroup: Bool)] {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("""
+                SELECT jid, name, is_group FROM chats WHERE name IS NOT NULL AND instr(lower(name), lower(?)) > 0
+                ORDER BY coalesce(last_message_at, 0) DESC, jid LIMIT ?
+                """, [.text(query), .integer(Int64(limit))]).compactMap { row in
+                guard let jid = row["jid"].text, let name = row["name"].text else { return nil }
+                return (jid, name, row["is_group"].integer == 1)
+            }
+        }
+    }
+
+    func contactRecord(id: Int64) throws(WauseError) -> ContactRecord? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT * FROM contacts WHERE id = ?", [.integer(id)]).first.map(Store.contactRecord)
+        }
+    }
+
+    func allContactRecords() throws(WauseError) -> [ContactRecord] {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT * FROM contacts ORDER BY id").map(Store.contactRecord)
+        }
+    }
+
+    /// The local name (nil or empty clears it).
+    func setLocalName(contactID: Int64, _ name: String?, now: UnixTime) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("UPDATE contacts SET local_name = ?, updated_at = ? WHERE id = ?",
+                              [SQLValue(name.flatMap { $0.isEmpty ? nil : $0 }), .time(now), .integer(contactID)])
+        }
+    }
+
+    /// What usync answered about a person; nil fields keep what was stored.
+    func saveUserInfo(contactID: Int64, onWhatsApp: Bool?, about: String?, business: Bool?, pictureID: String?,
+                      now: UnixTime) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in
+            _ = try c.execute("""
+                UPDATE contacts SET on_whatsapp = coalesce(?, on_whatsapp), about = coalesce(?, about), business = coalesce(?, business),
+                       picture_id = coalesce(?, picture_id), info_at = ? WHERE id = ?
+                """, [onWhatsApp.map { SQLValue($0) } ?? .null, SQLValue(about), business.map { SQLValue($0) } ?? .null,
+                      SQLValue(pictureID), .time(now), .integer(contactID)])
+        }
     }
 }

@@ -165,9 +165,9 @@ extension Store {
     /// A known contact's display name by phone number or LID, without creating a contact.
     func contactName(phone: String?, lid: String?) throws(WauseError) -> String? {
         try database.withConnection { (c) throws(WauseError) in
-            try c.query("SELECT saved_name, full_name, push_name FROM contacts WHERE phone = ? OR lid = ? LIMIT 1",
+            try c.query("SELECT local_name, saved_name, full_name, push_name FROM contacts WHERE phone = ? OR lid = ? LIMIT 1",
                         [SQLValue(phone), SQLValue(lid)]).first.flatMap { row in
-                row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
+                row["local_name"].text ?? row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
             }
         }
     }

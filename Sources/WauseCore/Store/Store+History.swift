@@ -73,9 +73,10 @@ extension Store {
         }
         guard let sender = JID(message.senderJID ?? message.chatJID), sender.server == .whatsApp || sender.server == .lid else { return nil }
         let column = sender.server == .lid ? "lid" : "phone"
-        guard let row = try c.query("SELECT saved_name, full_name, push_name FROM contacts WHERE \(column) = ?", [.text(sender.user)]).first
+        guard let row = try c.query("SELECT local_name, saved_name, full_name, push_name FROM contacts WHERE \(column) = ?",
+                                    [.text(sender.user)]).first
         else { return nil }
-        return row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
+        return row["local_name"].text ?? row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
     }
 
     public func message(id: String) throws(WauseError) -> MessageRecord? {
@@ -87,7 +88,7 @@ extension Store {
     func chatSummaries(limit: Int) throws(WauseError) -> [JSONValue] {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("""
-                SELECT chats.*, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
+                SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
                 LEFT JOIN contacts ON contacts.id = chats.contact_id
                 ORDER BY coalesce(last_message_at, 0) DESC, jid LIMIT ?
                 """, [.integer(Int64(limit))]).map { row throws(WauseError) in try Store.chatSummary(row, c) }
@@ -97,7 +98,7 @@ extension Store {
     func chatSummary(jid: String) throws(WauseError) -> JSONValue? {
         try database.withConnection { (c) throws(WauseError) in
             guard let row = try c.query("""
-                SELECT chats.*, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
+                SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
                 LEFT JOIN contacts ON contacts.id = chats.contact_id WHERE jid = ?
                 """, [.text(jid)]).first else { return nil }
             return try Store.chatSummary(row, c)
@@ -108,7 +109,8 @@ extension Store {
         let jid = row["jid"].text ?? ""
         let last = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY timestamp DESC, rowid DESC LIMIT 1", [.text(jid)])
             .first.map(Store.message)
-        let name = row["name"].text ?? row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
+        // A name set with whatsapp_set_contact_name wins over the chat's own (ContactMethods.swift).
+        let name = row["local_name"].text ?? row["name"].text ?? row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
         return [
             "id": .string(jid), "name": JSONValue(name), "is_group": .bool(row["is_group"].integer == 1),
             "is_read_only": .bool(row["is_read_only"].integer == 1), "unread_count": .int(row["unread_count"].integer ?? 0),
