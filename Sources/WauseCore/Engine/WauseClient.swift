@@ -23,6 +23,7 @@ public final class WauseClient: Sendable {
     let outbox: Outbox
     /// Approval requests' expiry timer.
     let approvals: Approvals
+    let historySync: HistorySync
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     let connectionLoop: ConnectionLoop
     /// What the catalogue's methods receive.
@@ -103,6 +104,7 @@ public final class WauseClient: Sendable {
         self.publisher = publisher
         self.outbox = outbox
         self.approvals = approvals
+        self.historySync = historySync
         let connectionLoop = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                             publisher: publisher, link: serverLink, logout: logout, areas: areas)
         self.connectionLoop = connectionLoop
@@ -242,6 +244,7 @@ public final class WauseClient: Sendable {
         // loop with its session's keepalive, QR rotation and follow-up tasks), then the store.
         outbox.stop()
         approvals.stop()
+        historySync.stop()
         connectionLoop.stop()
         events.close()
         store.close()

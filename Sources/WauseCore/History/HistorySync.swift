@@ -36,6 +36,8 @@ final class HistorySync: Sendable {
     private struct State {
         var running = false
         var again = false
+        /// The client closed: no more filing (what is pending is filed at the next start).
+        var stopped = false
         /// `whatsapp_request_history` callers, by the request's message id (the answer's `peerDataRequestSessionID`)
         /// and by chat (the phone may leave the session id out).
         var waiters: [String: (chat: String, answer: @Sendable ([MessageRecord]) -> Void)] = [:]
@@ -71,6 +73,7 @@ final class HistorySync: Sendable {
     /// Files what is pending, in the background; one worker at a time.
     func kick() {
         let start = state.withLock { state -> Bool in
+            if state.stopped { return false }
             if state.running { state.again = true; return false }
             state.running = true
             return true
@@ -79,11 +82,17 @@ final class HistorySync: Sendable {
         Task { [self] in await drain() }
     }
 
+    /// Stops the worker when the client closes (WauseClient.close), before the store closes.
+    func stop() {
+        state.withLock { $0.stopped = true }
+    }
+
     private func drain() async {
         while true {
             let pending = (try? store.pendingHistorySyncs()) ?? []
             var failed = false
             for item in pending {
+                if state.withLock({ $0.stopped }) { break }
                 do {
                     try await file(messageID: item.messageID, notificationBytes: item.notification)
                 } catch {
@@ -99,7 +108,7 @@ final class HistorySync: Sendable {
                 }
             }
             let stop = state.withLock { state -> Bool in
-                if state.again && !failed { state.again = false; return false }
+                if state.again && !failed && !state.stopped { state.again = false; return false }
                 state.running = false
                 state.again = false
                 return true
