@@ -56,7 +56,7 @@ public enum ClientPayloads {
     }
 
     /// `historyDays`/`historySizeMB` (config `history_sync_days`, `history_sync_size_mb`): the history window asked of the
-    /// phone; nil leaves the field unset so the phone uses its defaults (as whatsmeow and Baileys do, sync fact map B.8).
+    /// phone; nil leaves the field unset so the phone uses its defaults (as whatsmeow store/clientpayload.go and Baileys validate-connection.ts do).
     public static func deviceProps(historyDays: Int? = nil, historySizeMB: Int? = nil) -> WACompanionReg_DeviceProps {
         var props = WACompanionReg_DeviceProps()
         props.os = deviceOS

@@ -3,7 +3,7 @@ import WauseBinary
 import WauseProto
 import WauseSupport
 
-/// The history-sync blob both sides of the wire handle (sync fact map B.2–B.3; whatsmeow message.go
+/// The history-sync blob both sides of the wire handle (whatsmeow message.go
 /// DownloadHistorySync, Baileys src/Utils/history.ts downloadHistory): a `HistorySync` protobuf,
 /// zlib-compressed (RFC 1950, with header — not raw deflate, not gzip), either inline in the
 /// notification (`initialHistBootstrapInlinePayload`) or encrypted as `md-msg-hist` media.

@@ -8,8 +8,8 @@ import WauseProtocol
 import WauseSQLite
 import WauseSupport
 
-/// A virtual phone's history, and the history sync it sends its companions (issue 15; sync fact
-/// map B), as the phone does:
+/// A virtual phone's history, and the history sync it sends its companions (issue 15;
+/// whatsmeow message.go and historysync.go, Baileys src/Utils/history.ts), as the phone does:
 ///
 /// - Its history is what it sent (`phone_sent`) and received (`inbox`, its companions' copies
 ///   included) through the simulator, plus what the admin API seeded (`phone_history`:
@@ -288,7 +288,7 @@ struct PhoneHistory {
     }
 
     /// The conversations of `entries`, most recent chat first, each chat's messages newest first with
-    /// `msgOrderID` rising with time (the phone's order: sync fact map B.4).
+    /// `msgOrderID` rising with time (the phone's order, as Baileys history.ts reads it: messages[0] is the newest).
     private func conversations(_ entries: [Entry]) throws(WauseError) -> [WAWebProtobufsHistorySync_Conversation] {
         var byChat: [String: [Entry]] = [:]
         var order: [String] = []
@@ -344,7 +344,7 @@ struct PhoneHistory {
 
     // MARK: On demand
 
-    /// A companion's HISTORY_SYNC_ON_DEMAND request (sync fact map B.7): up to `onDemandMsgCount`
+    /// A companion's HISTORY_SYNC_ON_DEMAND request (whatsmeow BuildHistorySyncRequest, Baileys fetchMessageHistory): up to `onDemandMsgCount`
     /// messages of the chat older than the one named, as one ON_DEMAND chunk.
     func answer(_ request: WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistorySyncOnDemandRequest, requestID: String,
                 account: SimAccount, from endpoint: SimEndpoint) throws(WauseError) {

@@ -9,7 +9,7 @@ import WauseTransport
 import Glibc
 #endif
 
-/// History sync (issue 15; sync fact map B): the `HistorySyncNotification`s our phone sends after
+/// History sync (issue 15; whatsmeow message.go, historysync.go; Baileys src/Utils/history.ts): the `HistorySyncNotification`s our phone sends after
 /// linking, and the ON_DEMAND ones answering `whatsapp_request_history`.
 ///
 /// Persist before acknowledging: `accept` keeps the notification in the store before `Receive`
@@ -55,7 +55,7 @@ final class HistorySync: Sendable {
         self.logger = logger
     }
 
-    /// Keeps a notification from our own phone (ignored from anyone else: sync fact map B.1) before its receipt goes.
+    /// Keeps a notification from our own phone (ignored from anyone else: whatsmeow message.go handleProtocolMessage, Baileys SELF_ONLY_TYPES) before its receipt goes.
     func accept(_ notification: WAWebProtobufsE2E_HistorySyncNotification, messageID: String) throws(WauseError) {
         let bytes: [UInt8]
         do { bytes = try notification.serializedBytes() } catch { throw .internal("cannot keep history notification: \(error)") }
@@ -319,8 +319,8 @@ final class HistorySync: Sendable {
     static let maximumOnDemandCount = 50
 
     /// Asks our phone for up to `count` messages of `chat` older than `oldest` (or than everything
-    /// we hold: nil), as a `PeerDataOperationRequest` HISTORY_SYNC_ON_DEMAND peer message (sync fact
-    /// map B.7; whatsmeow send.go SendPeerMessage, preparePeerMessageNode), and waits up to
+    /// we hold: nil), as a `PeerDataOperationRequest` HISTORY_SYNC_ON_DEMAND peer message
+    /// (whatsmeow BuildHistorySyncRequest; send.go SendPeerMessage, preparePeerMessageNode), and waits up to
     /// `timeout` for the ON_DEMAND answer; what it carries is filed like any history chunk. Answers
     /// the messages of the answer as stored, or nil when none came in time.
     func request(chat: String, oldest: MessageRecord?, count: Int, timeout: Duration) async throws(WauseError) -> [MessageRecord]? {

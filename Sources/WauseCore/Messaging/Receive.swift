@@ -89,7 +89,7 @@ struct Receive: Sendable {
         var historyNotification = false
         for plaintext in plaintexts {
             do {
-                // Only from our own phone (device 0): sync fact map B.1, whatsmeow handleProtocolMessage.
+                // Only from our own phone (device 0): whatsmeow message.go handleProtocolMessage, Baileys SELF_ONLY_TYPES.
                 if fromMe, from.device == 0, let historySync, let notification = HistorySync.notification(in: plaintext) {
                     try historySync.accept(notification, messageID: id)
                     historyNotification = true
@@ -111,7 +111,7 @@ struct Receive: Sendable {
         try? connection.send(ReceiptStanzas.Receipt.answering(message, type: fromMe ? .sender : .delivery).node)
         if historyNotification {
             // Kept above, so it may be acknowledged: `hist_sync` to our own number (whatsmeow message.go
-            // SendProtocolMessageReceipt; sync fact map B.5), then filed in the background.
+            // SendProtocolMessageReceipt; Baileys messages-recv.ts), then filed in the background.
             try? connection.send(ReceiptStanzas.Receipt(ids: [id], type: .historySync, to: JID(user: own.user, server: .whatsApp)).node)
             historySync?.kick()
         }
