@@ -3,9 +3,9 @@ import CZlib
 /// zlib (RFC 1950, with header) for frames whose flag byte has bit 0x02 set (whatsmeow binary/unpack.go Unpack), through
 /// Debian's libz. Inflation is bounded: a frame from the network must not be able to make us
 /// allocate without limit.
-enum Zlib {
+public enum Zlib {
     /// Inflates one complete zlib stream of at most `limit` bytes of output.
-    static func inflate(_ input: UnsafeBufferPointer<UInt8>, limit: Int) throws(NodeDecodingError) -> [UInt8] {
+    public static func inflate(_ input: UnsafeBufferPointer<UInt8>, limit: Int) throws(NodeDecodingError) -> [UInt8] {
         // z_stream counts input in 32 bits; frames are at most 16 MiB (whatsmeow socket/framesocket.go SendFrame, processData).
         guard input.count <= Int(UInt32.max) else {
             throw NodeDecodingError(.inflatedSizeTooLarge(limit: limit), at: 0)
@@ -64,7 +64,7 @@ enum Zlib {
     }
 
     /// Compresses `input` as one zlib stream (default level).
-    static func deflate(_ input: [UInt8]) throws(NodeEncodingError) -> [UInt8] {
+    public static func deflate(_ input: [UInt8]) throws(NodeEncodingError) -> [UInt8] {
         var outputLength = compressBound(uLong(input.count))
         var output = [UInt8](repeating: 0, count: Int(outputLength))
         let status = output.withUnsafeMutableBufferPointer { destination in

@@ -13,7 +13,9 @@ public final class MCPServer: Sendable {
     /// What a request without `MCP-Protocol-Version` (and no session to say otherwise) is assumed to speak.
     static let assumedProtocolVersion = "2025-03-26"
     static let logLevels = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
-    static let toolsPageSize = 50
+    /// Whole catalogue in one page: clients that never follow `nextCursor` exist (the budget is in
+    /// bytes, MCPServerTests.toolsListIsSmallEnoughForAnAgent, not in tools); pages start past it.
+    static let toolsPageSize = 128
 
     public struct Options: Sendable {
         public var listenHost: String

@@ -55,7 +55,9 @@ public enum ClientPayloads {
         return appVersion
     }
 
-    static func deviceProps() -> WACompanionReg_DeviceProps {
+    /// `historyDays`/`historySizeMB` (config `history_sync_days`, `history_sync_size_mb`): the history window asked of the
+    /// phone; nil leaves the field unset so the phone uses its defaults (as whatsmeow store/clientpayload.go and Baileys validate-connection.ts do).
+    public static func deviceProps(historyDays: Int? = nil, historySizeMB: Int? = nil) -> WACompanionReg_DeviceProps {
         var props = WACompanionReg_DeviceProps()
         props.os = deviceOS
         var version = WACompanionReg_DeviceProps.AppVersion()
@@ -77,12 +79,18 @@ public enum ClientPayloads {
         history.supportFbidBotChatHistory = true
         history.supportMessageAssociation = true
         history.supportGroupHistory = false
+        if let historyDays {
+            history.fullSyncDaysLimit = UInt32(clamping: historyDays)
+            history.recentSyncDaysLimit = UInt32(clamping: historyDays)
+        }
+        if let historySizeMB { history.fullSyncSizeMbLimit = UInt32(clamping: historySizeMB) }
         props.historySyncConfig = history
         return props
     }
 
     /// whatsmeow store/clientpayload.go getRegistrationPayload: a device the server does not know yet, offering its keys for pairing.
-    public static func registration(keys: PreKeyStanzas.PublicKeys, clientVersion: String, pushName: String?) throws(WauseError) -> [UInt8] {
+    public static func registration(keys: PreKeyStanzas.PublicKeys, clientVersion: String, pushName: String?,
+                                    historyDays: Int? = nil, historySizeMB: Int? = nil) throws(WauseError) -> [UInt8] {
         var payload = base(clientVersion: clientVersion, pushName: pushName)
         payload.passive = false
         payload.pull = false
@@ -95,7 +103,7 @@ public enum ClientPayloads {
         pairing.eSkeySig = Data(keys.signedPreKeySignature)
         pairing.buildHash = Data(Insecure.MD5.hash(data: Array(clientVersion.utf8)))
         do {
-            pairing.deviceProps = try Data(deviceProps().serializedBytes() as [UInt8])
+            pairing.deviceProps = try Data(deviceProps(historyDays: historyDays, historySizeMB: historySizeMB).serializedBytes() as [UInt8])
             payload.devicePairingData = pairing
             return try payload.serializedBytes()
         } catch {

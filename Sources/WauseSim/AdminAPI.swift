@@ -77,6 +77,13 @@ public struct AdminAPI: Sendable {
         if let response = try groupRoute(request, parts: parts) { return response }
         if let response = try mediaRoute(request, parts: parts) { return response }
         if let response = try presenceRoute(request, parts: parts) { return response }
+        if parts.count == 3, parts[0] == "accounts", parts[2] == "history" {
+            guard request.method == "POST" else {
+                return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
+                             headers: [("Allow", "POST")])
+            }
+            return .json(200, .object(try phones.history.seed(try existingAccount(parts[1]), body: try AdminAPI.body(request))))
+        }
         guard let route = Route(parts) else { throw WauseError(.notFound, "no such route: \(request.method) \(request.path)") }
         guard route.allowedMethods.contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],

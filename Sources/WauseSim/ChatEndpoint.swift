@@ -178,13 +178,17 @@ final class ChatEndpoint: Sendable {
             else { return nil }
             signedPreKey = (keyID.reduce(0) { $0 << 8 | Int($1) }, key, signature)
         }
-        var platform: String?, os: String?
+        var platform: String?, os: String?, historyDays: Int?, historySizeMB: Int?
         if let props = try? WACompanionReg_DeviceProps(serializedBytes: Array(data.deviceProps)) {
             platform = props.hasPlatformType ? String(describing: props.platformType).lowercased() : nil
             os = props.hasOs ? props.os : nil
+            let history = props.historySyncConfig
+            historyDays = history.hasRecentSyncDaysLimit ? Int(history.recentSyncDaysLimit) : nil
+            historySizeMB = history.hasFullSyncSizeMbLimit ? Int(history.fullSyncSizeMbLimit) : nil
         }
         return PairingConnection.Registration(noisePublicKey: noiseKey, identityPublicKey: identity, registrationID: registrationID,
-                                              signedPreKey: signedPreKey, platform: platform, os: os)
+                                              signedPreKey: signedPreKey, platform: platform, os: os, historyDays: historyDays,
+                                              historySizeMB: historySizeMB)
     }
 
     /// A returning device: `<success>` if it is still linked, `<failure reason="401">` (logged

@@ -84,7 +84,9 @@ extension ChatEndpoint {
             do {
                 let upload = try DeviceRequests.parseUpload(node, identityKey: device.identityPublicKey)
                 try state.storePreKeys(phone: device.phone, device: device.device, upload)
-                return .answer(ChatEndpoint.result(id))
+                // A newly linked companion now has keys: the phone sends it its history (PhoneHistory.swift).
+                let phones = router.phones
+                return .answerThen(ChatEndpoint.result(id)) { phones?.history.sendIfDue(phone: device.phone, device: device.device) }
             } catch let malformed as DeviceRequests.Malformed {
                 logger.info("\(device.jid): prekey upload refused: \(malformed.reason)")
                 return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request"))

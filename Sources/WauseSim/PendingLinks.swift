@@ -19,6 +19,9 @@ final class PairingConnection: Sendable {
         /// DeviceProps.platformType, lowercased (`chrome`, `unknown`, …), and DeviceProps.os.
         let platform: String?
         let os: String?
+        /// DeviceProps.HistorySyncConfig: the history window asked for (PhoneHistory.swift); nil leaves the phone's default.
+        var historyDays: Int? = nil
+        var historySizeMB: Int? = nil
     }
 
     /// A `companion_hello` the connection sent (whatsmeow pair-code.go PairPhone): the phone can enter the code for it.

@@ -328,6 +328,9 @@ final class PhoneLinking: Sendable {
             throw AdminFailure(error)
         }
         logger.info("\(account.phone): linked device \(number) (key index \(issue.keyIndex))")
+        // Its history goes once it has uploaded its prekeys (PhoneHistory.swift).
+        try? router.phones?.history.noteLinked(phone: account.phone, device: number, days: registration.historyDays,
+                                               sizeMB: registration.historySizeMB)
         router.announceDevices(of: account, change: "add", device: number, keyIndex: Int(issue.keyIndex))
         // After pair-success (whatsmeow pair.go handlePair) a restart is required; the companion closes and comes back with the login
         // payload (the server leaves the close to it: SimConnections.endStream).

@@ -223,6 +223,8 @@ public final class SimState: Sendable {
         """,
         // A phone's about text, business flag, picture and presence; presence subscriptions (PhoneProfiles.swift).
         SimState.profileSchema,
+        // A phone's seeded history and the companions owed a history sync (PhoneHistory.swift).
+        PhoneHistory.schema,
     ])
 
     let database: SQLiteDatabase

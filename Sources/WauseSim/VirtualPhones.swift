@@ -197,6 +197,16 @@ final class VirtualPhones: Sendable {
         }
         // The delivery receipt, also the phone's answer to the stanza (whatsmeow receipt.go sendMessageReceipt).
         try routeReceipt(.answering(message, type: fromMe ? .sender : .delivery), account: account)
+        // A companion asking for older history (PhoneHistory.swift).
+        if fromMe, !outcome.duplicate, let endpoint = try state.endpoint(from) {
+            for plaintext in outcome.plaintexts {
+                guard let content = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext), content.protocolMessage.type == .peerDataOperationRequestMessage,
+                      content.protocolMessage.peerDataOperationRequestMessage.peerDataOperationRequestType == .historySyncOnDemand
+                else { continue }
+                try history.answer(content.protocolMessage.peerDataOperationRequestMessage.historySyncOnDemandRequest, requestID: id,
+                                   account: account, from: endpoint)
+            }
+        }
 
         guard !fromMe, !outcome.duplicate, let senderAccount, filed.contains(where: { $0.text != nil }),
             let reply = try state.autoReply(phone: account.phone)

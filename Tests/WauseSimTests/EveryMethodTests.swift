@@ -72,6 +72,8 @@ import WauseTestSupport
         case "whatsapp_set_presence": ["state": "available"]
         case "whatsapp_send_typing": ["to": "15550003333", "state": "composing"]
         case "whatsapp_subscribe_presence": ["contact": "15550003333"]
+        // Our phone (the sim's) answers from what it sent and received through the sim.
+        case "whatsapp_request_history": ["chat": "15550003333", "count": 5]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
         }
     }

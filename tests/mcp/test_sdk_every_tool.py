@@ -132,6 +132,8 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_set_presence": {"state": "available"},
         "whatsapp_send_typing": {"to": CAROL, "state": "composing"},
         "whatsapp_subscribe_presence": {"contact": CAROL},
+        # Our phone (the sim's) answers from what it sent and received with Carol.
+        "whatsapp_request_history": {"chat": CAROL, "count": 5},
     }
     if name in table:
         return table[name]
@@ -211,6 +213,8 @@ def test_every_tool_through_the_sdk_with_real_messages(linked_setup):
     bodies = {m["body"] for m in results["whatsapp_read_messages"]["messages"]}
     assert {"hello carol", "hi from carol"} <= bodies, bodies
     assert results["whatsapp_pairing_code"]["already_authenticated"] is True
+    history = results["whatsapp_request_history"]
+    assert history["ok"] is True and history["count"] == len(history["messages"]), history
     asked = results["whatsapp_request_approval"]
     assert asked["status"] == "pending", asked
     assert [a["request_id"] for a in results["whatsapp_check_approvals"]["approvals"]] == [asked["request_id"]]

@@ -27,6 +27,8 @@ public struct MethodContext: Sendable {
     let approvals: Approvals
     /// `allowed_recipients` and `send_rate_per_minute`, checked by every method that queues a message.
     let sendGuard: SendGuard
+    /// History sync from our phone, and on-demand requests for older messages (History/HistorySync.swift).
+    let historySync: HistorySync
 }
 
 extension MethodContext {

@@ -189,7 +189,8 @@ final class ConnectionLoop: Sendable {
                     payload = try Login.payload(account: account, config: config)
                 } else {
                     payload = try ClientPayloads.registration(keys: keys.current.publicKeys, clientVersion: config.clientVersion,
-                                                             pushName: config.pushName)
+                                                             pushName: config.pushName, historyDays: config.historySyncDays,
+                                                             historySizeMB: config.historySyncSizeMB)
                 }
             } catch {
                 if account == nil { failLinking(error.message) } else { status.transition(to: .disconnected, lastError: .some(error.message)) }

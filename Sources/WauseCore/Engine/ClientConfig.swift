@@ -74,6 +74,10 @@ public struct ClientConfig: Sendable, Equatable {
     public var sendRatePerMinute: Int = defaultSendRatePerMinute
     public static let defaultSendRatePerMinute = 60
     static let largestSendRatePerMinute = 100_000
+    /// History sync (issue 15): the window the phone is asked for at linking (DeviceProps.HistorySyncConfig);
+    /// nil leaves the phone's defaults. `historySyncDays == 0` asks for no history at all.
+    public var historySyncDays: Int?
+    public var historySyncSizeMB: Int?
 
     /// `$TMPDIR` when it is an absolute path, else `/tmp` (what mkstemp(3) and tmpfile users assume).
     public static func systemTemporaryDirectory() -> String {
@@ -99,6 +103,8 @@ public struct ClientConfig: Sendable, Equatable {
         ("media_auto_download", "download received media at once: none (default), all, or comma-separated types (image, video, audio, voice, document, sticker)"),
         ("media_auto_download_max_bytes", "largest file downloaded automatically, in bytes (default \(defaultMediaAutoDownloadMaxBytes) = 16 MB)"),
         ("media_ca_file", "PEM file of extra certificate authorities trusted for media hosts (e.g. wause-sim's media-ca.pem)"),
+        ("history_sync_days", "days of history the phone is asked for when linking (0 = none; default: the phone's choice)"),
+        ("history_sync_size_mb", "megabytes of history the phone is asked for when linking (default: the phone's choice)"),
         ("media_blocked_extensions", "comma-separated file extensions a document may not have (default: \(MediaTypeCheck.defaultBlockedExtensions.sorted().joined(separator: ",")))"),
         ("allowed_recipients", "the only recipients messages may go to: phones, JIDs, LIDs or group JIDs (JSON array, or comma-separated; default: anyone); others are forbidden_recipient"),
         ("send_rate_per_minute", "messages accepted for sending per minute and account (default \(defaultSendRatePerMinute), 0 = no limit); more is rate_limited"),
@@ -165,7 +171,7 @@ public struct ClientConfig: Sendable, Equatable {
         } else {
             try apply(key: "media_dirs", value: try string("media_dirs"))
         }
-        for key in ["media_max_bytes", "media_auto_download_max_bytes", "send_rate_per_minute"] {
+        for key in ["media_max_bytes", "media_auto_download_max_bytes", "send_rate_per_minute", "history_sync_days", "history_sync_size_mb"] {
             if let value = object[key], !value.isNull {
                 guard let number = value.intValue ?? value.stringValue.flatMap({ Int64($0) }) else {
                     throw .invalidRequest("config key '\(key)' must be an integer, got \(value.typeName)", details: ["key": .string(key)])
@@ -264,6 +270,11 @@ public struct ClientConfig: Sendable, Equatable {
                                       details: details)
             }
             mediaAutoDownloadMaxBytes = bytes
+        case "history_sync_days", "history_sync_size_mb":
+            guard let number = Int(value), number >= 0, number <= 1_000_000 else {
+                throw .invalidRequest("\(key) must be an integer from 0 to 1000000", details: details)
+            }
+            if key == "history_sync_days" { historySyncDays = number } else { historySyncSizeMB = number }
         case "media_auto_download":
             mediaAutoDownload = try MediaAutoDownload.parse(value)
         case "media_ca_file":

@@ -23,6 +23,7 @@ public final class WauseClient: Sendable {
     let outbox: Outbox
     /// Approval requests' expiry timer.
     let approvals: Approvals
+    let historySync: HistorySync
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     let connectionLoop: ConnectionLoop
     /// What the catalogue's methods receive.
@@ -80,12 +81,14 @@ public final class WauseClient: Sendable {
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
                             privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
+        let historySync = HistorySync(store: store, media: media, publisher: publisher, environment: environment, logger: logger,
+                                      messaging: messaging, link: serverLink)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
-                         publisher: publisher, onReady: { outbox.kick() }),
+                         publisher: publisher, onReady: { outbox.kick(); historySync.kick() }),
             receive: Receive(store: store, config: config, keys: keys, messaging: messaging, environment: environment, logger: logger,
-                             publisher: publisher, media: media, approvals: approvals),
+                             publisher: publisher, media: media, approvals: approvals, historySync: historySync),
             receipts: Receipts(store: store, messaging: messaging, environment: environment, logger: logger, publisher: publisher),
             preKeys: preKeys,
             deviceList: deviceList,
@@ -101,13 +104,14 @@ public final class WauseClient: Sendable {
         self.publisher = publisher
         self.outbox = outbox
         self.approvals = approvals
+        self.historySync = historySync
         let connectionLoop = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                             publisher: publisher, link: serverLink, logout: logout, areas: areas)
         self.connectionLoop = connectionLoop
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
                                      logout: logout, media: media, approvals: approvals,
-                                     sendGuard: SendGuard(config: config, clock: environment.now))
+                                     sendGuard: SendGuard(config: config, clock: environment.now), historySync: historySync)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         // Requests that ran out while the engine was closed expire now; the rest keep their time.
         approvals.schedule()
@@ -241,6 +245,7 @@ public final class WauseClient: Sendable {
         // loop with its session's keepalive, QR rotation and follow-up tasks), then the store.
         outbox.stop()
         approvals.stop()
+        historySync.stop()
         connectionLoop.stop()
         events.close()
         store.close()

@@ -24,6 +24,7 @@ public enum EventName: String, Sendable, CaseIterable {
     case typingStarted = "typing.started"
     case typingStopped = "typing.stopped"
     case approvalResolved = "approval.resolved"
+    case historyProgress = "history.progress"
 
     /// What the event means, for docs/events.md (generated from the catalogue's `events` table, so
     /// the document cannot drift from the names).
@@ -48,6 +49,7 @@ public enum EventName: String, Sendable, CaseIterable {
         case .messageReaction: return "someone (or another of our devices) reacted to a message, or removed their reaction"
         case .pollVote: return "someone voted in a poll (a changed vote replaces their earlier one; no options withdraws it)"
         case .approvalResolved: return "an approval request was approved, denied (by the person asked) or expired"
+        case .historyProgress: return "a chunk of history from the phone was filed (after linking, or asked for with request_history)"
         case .presenceChanged: return "a contact we subscribed to (whatsapp_subscribe_presence) came online or went offline"
         case .typingStarted: return "someone started typing (or recording a voice note) in a chat with us"
         case .typingStopped: return "someone stopped typing in a chat with us"
@@ -105,6 +107,10 @@ public enum EventName: String, Sendable, CaseIterable {
             return [("message_id", "the poll's message id"), ("chat_id", "its chat JID"), ("voter", "who voted (user JID)"),
                     ("options", "the option names chosen now (empty: vote withdrawn)"), ("at", "when, ISO 8601 UTC"),
                     ("vote_id", "the vote's own message id")]
+        case .historyProgress:
+            return [("sync_type", "initial_bootstrap, recent, full, push_name, non_blocking_data or on_demand"),
+                    ("chunk_order", "the chunk's number"), ("progress", "percent of the sync done, 0-100 (null when the phone gives none)"),
+                    ("conversations", "chats in the chunk"), ("messages", "messages newly filed from it")]
         case .approvalResolved:
             return [("request_id", "the request id"), ("status", "approved, denied or expired"),
                     ("by", "the JID whose reply decided, or null (expired)"), ("at", "when, ISO 8601 UTC"),

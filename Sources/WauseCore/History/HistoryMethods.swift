@@ -22,6 +22,9 @@ enum HistoryMethods {
             .summarized("Every event logged after cursor (messages, statuses, linking), oldest first, and the next cursor. \(History.untrustedSummary)"),
         WaitForMessage.definition.bindings(positional: ["timeout", "chat", "from_phone"], omitting: ["to"]).raising(.notFound, .ambiguousRecipient)
             .summarized("Wait up to timeout seconds for the next incoming message (optionally in chat or from from_phone). \(History.untrustedSummary)"),
+        RequestHistory.definition.bindings(positional: ["chat", "count"]).raising(.notFound, .ambiguousRecipient, .notConnected, .timeout)
+            .inToolset("chats")
+            .summarized("Ask the phone for up to count (≤ 50) older messages of chat; waits up to 30 s; they are stored too. \(History.untrustedSummary)"),
     ]
 }
 

@@ -43,6 +43,7 @@ struct MediaMessage: Sendable, Equatable {
         case "ptt": .ptt
         case "document": .document
         case "sticker": .sticker
+        case "history": .history  // a history-sync blob (History/HistorySync.swift), never a message's
         default: nil
         }
     }

@@ -24,6 +24,8 @@ struct Receive: Sendable {
     /// Received media: its metadata is filed with the message, and `media_auto_download` applied.
     var media: MediaTransfers? = nil
     let approvals: Approvals
+    /// History-sync notifications from our phone are kept there before they are acknowledged (History/HistorySync.swift).
+    var historySync: HistorySync? = nil
 
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
@@ -84,8 +86,15 @@ struct Receive: Sendable {
         }
         let senderAddress = (try? messaging.sessionAddress(of: from)) ?? MessageFormat.address(of: from)
         let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(senderAddress) }
+        var historyNotification = false
         for plaintext in plaintexts {
             do {
+                // Only from our own phone (device 0): whatsmeow message.go handleProtocolMessage, Baileys SELF_ONLY_TYPES.
+                if fromMe, from.device == 0, let historySync, let notification = HistorySync.notification(in: plaintext) {
+                    try historySync.accept(notification, messageID: id)
+                    historyNotification = true
+                    continue
+                }
                 try store(plaintext, message: message, from: from, fromMe: fromMe, sentAt: sentAt, identityChanged: identityChanged)
                 // Stored first: an answer to an approval request (Approvals/) is read from the filed message.
                 if !fromMe { approvals.consider(plaintext, envelope: message, from: from) }
@@ -100,6 +109,12 @@ struct Receive: Sendable {
         }
         // whatsmeow receipt.go sendMessageReceipt: `type="sender"` for our own devices' copies.
         try? connection.send(ReceiptStanzas.Receipt.answering(message, type: fromMe ? .sender : .delivery).node)
+        if historyNotification {
+            // Kept above, so it may be acknowledged: `hist_sync` to our own number (whatsmeow message.go
+            // SendProtocolMessageReceipt; Baileys messages-recv.ts), then filed in the background.
+            try? connection.send(ReceiptStanzas.Receipt(ids: [id], type: .historySync, to: JID(user: own.user, server: .whatsApp)).node)
+            historySync?.kick()
+        }
     }
 
     private func store(_ plaintext: [UInt8], message envelope: MessageEnvelope, from: JID, fromMe: Bool, sentAt: UnixTime,

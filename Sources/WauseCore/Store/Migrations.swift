@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -377,5 +377,17 @@ enum Migrations {
     ALTER TABLE contacts ADD COLUMN on_whatsapp INTEGER;
     ALTER TABLE contacts ADD COLUMN info_at INTEGER;          -- when usync last answered for them (Unix ms)
     CREATE INDEX contacts_local_name ON contacts (local_name);
+    """
+
+    /// History sync (issue 15): each `HistorySyncNotification` from our phone is kept here before it
+    /// is acknowledged, and deleted in the transaction that files its chunk, so a restart (even a
+    /// kill -9) resumes the chunks not yet filed and files none twice.
+    static let version12 = """
+    CREATE TABLE history_sync_pending (
+        message_id   TEXT PRIMARY KEY,            -- the notification's message id
+        notification BLOB NOT NULL,               -- the HistorySyncNotification protobuf
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        received_at  INTEGER NOT NULL
+    );
     """
 }

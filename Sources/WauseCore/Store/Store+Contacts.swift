@@ -19,37 +19,41 @@ extension Store {
     public func contact(phone: String?, lid: String?, pushName: String? = nil, now: UnixTime) throws(WauseError) -> Contact {
         precondition(phone != nil || lid != nil, "a contact needs a phone number or a LID")
         return try database.withConnection { (c) throws(WauseError) -> Contact in
-            try c.transaction { () throws(WauseError) -> Contact in
-                let byPhone = try phone.flatMap { phone throws(WauseError) in
-                    try c.query("SELECT * FROM contacts WHERE phone = ?", [.text(phone)]).first.map(Store.contact)
-                }
-                let byLID = try lid.flatMap { lid throws(WauseError) in
-                    try c.query("SELECT * FROM contacts WHERE lid = ?", [.text(lid)]).first.map(Store.contact)
-                }
-                var id: Int64
-                switch (byPhone, byLID) {
-                case let (phoneContact?, lidContact?) where phoneContact.id != lidContact.id:
-                    try Store.merge(lidContact, into: phoneContact, c)
-                    id = phoneContact.id
-                case let (existing?, _), let (nil, existing?):
-                    id = existing.id
-                case (nil, nil):
-                    id = try c.execute("INSERT INTO contacts (phone, lid, push_name, updated_at) VALUES (?, ?, ?, ?)",
-                                       [SQLValue(phone), SQLValue(lid), SQLValue(pushName), .time(now)])
-                }
-                if let phone { try c.execute("UPDATE contacts SET phone = ? WHERE id = ? AND phone IS NULL", [.text(phone), .integer(id)]) }
-                if let lid { try c.execute("UPDATE contacts SET lid = ? WHERE id = ? AND lid IS NULL", [.text(lid), .integer(id)]) }
-                if let pushName, !pushName.isEmpty {
-                    try c.execute("UPDATE contacts SET push_name = ?, updated_at = ? WHERE id = ?", [.text(pushName), .time(now), .integer(id)])
-                }
-                let merged = Store.contact(try c.query("SELECT * FROM contacts WHERE id = ?", [.integer(id)])[0])
-                // A chat filed under the LID before the number was known moves to the number.
-                if let knownLID = merged.lid, merged.phone != nil {
-                    try Store.moveChat(from: "\(knownLID)@lid", to: merged.chatJID, contactID: id, c)
-                }
-                return merged
-            }
+            try c.transaction { () throws(WauseError) -> Contact in try Store.contact(phone: phone, lid: lid, pushName: pushName, now: now, c) }
         }
+    }
+
+    /// `contact(phone:lid:pushName:now:)` on a connection inside the caller's transaction (a history chunk files
+    /// its contacts, chats and messages in one).
+    static func contact(phone: String?, lid: String?, pushName: String? = nil, now: UnixTime, _ c: SQLiteConnection) throws(WauseError) -> Contact {
+        let byPhone = try phone.flatMap { phone throws(WauseError) in
+            try c.query("SELECT * FROM contacts WHERE phone = ?", [.text(phone)]).first.map(Store.contact)
+        }
+        let byLID = try lid.flatMap { lid throws(WauseError) in
+            try c.query("SELECT * FROM contacts WHERE lid = ?", [.text(lid)]).first.map(Store.contact)
+        }
+        var id: Int64
+        switch (byPhone, byLID) {
+        case let (phoneContact?, lidContact?) where phoneContact.id != lidContact.id:
+            try Store.merge(lidContact, into: phoneContact, c)
+            id = phoneContact.id
+        case let (existing?, _), let (nil, existing?):
+            id = existing.id
+        case (nil, nil):
+            id = try c.execute("INSERT INTO contacts (phone, lid, push_name, updated_at) VALUES (?, ?, ?, ?)",
+                               [SQLValue(phone), SQLValue(lid), SQLValue(pushName), .time(now)])
+        }
+        if let phone { try c.execute("UPDATE contacts SET phone = ? WHERE id = ? AND phone IS NULL", [.text(phone), .integer(id)]) }
+        if let lid { try c.execute("UPDATE contacts SET lid = ? WHERE id = ? AND lid IS NULL", [.text(lid), .integer(id)]) }
+        if let pushName, !pushName.isEmpty {
+            try c.execute("UPDATE contacts SET push_name = ?, updated_at = ? WHERE id = ?", [.text(pushName), .time(now), .integer(id)])
+        }
+        let merged = Store.contact(try c.query("SELECT * FROM contacts WHERE id = ?", [.integer(id)])[0])
+        // A chat filed under the LID before the number was known moves to the number.
+        if let knownLID = merged.lid, merged.phone != nil {
+            try Store.moveChat(from: "\(knownLID)@lid", to: merged.chatJID, contactID: id, c)
+        }
+        return merged
     }
 
     /// The LID stored for a phone number, if known (no contact is created).

@@ -18,8 +18,13 @@ extension Store {
 
     /// Files (or replaces) the media row of message `rowid`.
     func saveMedia(rowid: Int64, _ media: MediaMessage, path: String?) throws(WauseError) {
+        try database.withConnection { (c) throws(WauseError) in try Store.saveMedia(rowid: rowid, media, path: path, c) }
+    }
+
+    /// `saveMedia(rowid:_:path:)` on a connection inside the caller's transaction (a history chunk).
+    static func saveMedia(rowid: Int64, _ media: MediaMessage, path: String?, _ c: SQLiteConnection) throws(WauseError) {
         let int: (Int?) -> SQLValue = { value in value.map { .integer(Int64($0)) } ?? .null }
-        try database.withConnection { (c) throws(WauseError) in
+        do {
             _ = try c.execute("""
                 INSERT OR REPLACE INTO media (message_rowid, type, mimetype, size, sha256, enc_sha256, media_key, direct_path, url,
                                              file_name, caption, width, height, seconds, path, gif_playback)

@@ -30,6 +30,37 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// History sync (issue 15): field numbers from whatsmeow proto/waE2E/WAWebProtobufsE2E.proto.
+public nonisolated enum WAWebProtobufsE2E_HistorySyncType: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  case initialBootstrap = 0
+  case initialStatusV3 = 1
+  case full = 2
+  case recent = 3
+  case pushName = 4
+  case nonBlockingData = 5
+  case onDemand = 6
+  case noHistory = 7
+  case messageAccessStatus = 8
+
+  public init() {
+    self = .initialBootstrap
+  }
+
+}
+
+public nonisolated enum WAWebProtobufsE2E_PeerDataOperationRequestType: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  case uploadSticker = 0
+  case sendRecentStickerBootstrap = 1
+  case generateLinkPreview = 2
+  case historySyncOnDemand = 3
+  case placeholderMessageResend = 4
+
+  public init() {
+    self = .uploadSticker
+  }
+
+}
+
 public nonisolated struct WAWebProtobufsE2E_MessageKey: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -352,6 +383,15 @@ public nonisolated struct WAWebProtobufsE2E_ProtocolMessage: @unchecked Sendable
   /// Clears the value of `type`. Subsequent reads from it will return its default value.
   public mutating func clearType() {_uniqueStorage()._type = nil}
 
+  public var historySyncNotification: WAWebProtobufsE2E_HistorySyncNotification {
+    get {_storage._historySyncNotification ?? WAWebProtobufsE2E_HistorySyncNotification()}
+    set {_uniqueStorage()._historySyncNotification = newValue}
+  }
+  /// Returns true if `historySyncNotification` has been explicitly set.
+  public var hasHistorySyncNotification: Bool {_storage._historySyncNotification != nil}
+  /// Clears the value of `historySyncNotification`. Subsequent reads from it will return its default value.
+  public mutating func clearHistorySyncNotification() {_uniqueStorage()._historySyncNotification = nil}
+
   public var editedMessage: WAWebProtobufsE2E_Message {
     get {_storage._editedMessage ?? WAWebProtobufsE2E_Message()}
     set {_uniqueStorage()._editedMessage = newValue}
@@ -369,6 +409,15 @@ public nonisolated struct WAWebProtobufsE2E_ProtocolMessage: @unchecked Sendable
   public var hasTimestampMs: Bool {_storage._timestampMs != nil}
   /// Clears the value of `timestampMs`. Subsequent reads from it will return its default value.
   public mutating func clearTimestampMs() {_uniqueStorage()._timestampMs = nil}
+
+  public var peerDataOperationRequestMessage: WAWebProtobufsE2E_PeerDataOperationRequestMessage {
+    get {_storage._peerDataOperationRequestMessage ?? WAWebProtobufsE2E_PeerDataOperationRequestMessage()}
+    set {_uniqueStorage()._peerDataOperationRequestMessage = newValue}
+  }
+  /// Returns true if `peerDataOperationRequestMessage` has been explicitly set.
+  public var hasPeerDataOperationRequestMessage: Bool {_storage._peerDataOperationRequestMessage != nil}
+  /// Clears the value of `peerDataOperationRequestMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearPeerDataOperationRequestMessage() {_uniqueStorage()._peerDataOperationRequestMessage = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -396,6 +445,260 @@ public nonisolated struct WAWebProtobufsE2E_ProtocolMessage: @unchecked Sendable
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct WAWebProtobufsE2E_HistorySyncNotification: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fileSha256: Data {
+    get {_fileSha256 ?? Data()}
+    set {_fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  public var hasFileSha256: Bool {self._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileSha256() {self._fileSha256 = nil}
+
+  public var fileLength: UInt64 {
+    get {_fileLength ?? 0}
+    set {_fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  public var hasFileLength: Bool {self._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  public mutating func clearFileLength() {self._fileLength = nil}
+
+  public var mediaKey: Data {
+    get {_mediaKey ?? Data()}
+    set {_mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  public var hasMediaKey: Bool {self._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  public mutating func clearMediaKey() {self._mediaKey = nil}
+
+  public var fileEncSha256: Data {
+    get {_fileEncSha256 ?? Data()}
+    set {_fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  public var hasFileEncSha256: Bool {self._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  public mutating func clearFileEncSha256() {self._fileEncSha256 = nil}
+
+  public var directPath: String {
+    get {_directPath ?? String()}
+    set {_directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  public var hasDirectPath: Bool {self._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectPath() {self._directPath = nil}
+
+  public var syncType: WAWebProtobufsE2E_HistorySyncType {
+    get {_syncType ?? .initialBootstrap}
+    set {_syncType = newValue}
+  }
+  /// Returns true if `syncType` has been explicitly set.
+  public var hasSyncType: Bool {self._syncType != nil}
+  /// Clears the value of `syncType`. Subsequent reads from it will return its default value.
+  public mutating func clearSyncType() {self._syncType = nil}
+
+  public var chunkOrder: UInt32 {
+    get {_chunkOrder ?? 0}
+    set {_chunkOrder = newValue}
+  }
+  /// Returns true if `chunkOrder` has been explicitly set.
+  public var hasChunkOrder: Bool {self._chunkOrder != nil}
+  /// Clears the value of `chunkOrder`. Subsequent reads from it will return its default value.
+  public mutating func clearChunkOrder() {self._chunkOrder = nil}
+
+  public var originalMessageID: String {
+    get {_originalMessageID ?? String()}
+    set {_originalMessageID = newValue}
+  }
+  /// Returns true if `originalMessageID` has been explicitly set.
+  public var hasOriginalMessageID: Bool {self._originalMessageID != nil}
+  /// Clears the value of `originalMessageID`. Subsequent reads from it will return its default value.
+  public mutating func clearOriginalMessageID() {self._originalMessageID = nil}
+
+  public var progress: UInt32 {
+    get {_progress ?? 0}
+    set {_progress = newValue}
+  }
+  /// Returns true if `progress` has been explicitly set.
+  public var hasProgress: Bool {self._progress != nil}
+  /// Clears the value of `progress`. Subsequent reads from it will return its default value.
+  public mutating func clearProgress() {self._progress = nil}
+
+  public var oldestMsgInChunkTimestampSec: Int64 {
+    get {_oldestMsgInChunkTimestampSec ?? 0}
+    set {_oldestMsgInChunkTimestampSec = newValue}
+  }
+  /// Returns true if `oldestMsgInChunkTimestampSec` has been explicitly set.
+  public var hasOldestMsgInChunkTimestampSec: Bool {self._oldestMsgInChunkTimestampSec != nil}
+  /// Clears the value of `oldestMsgInChunkTimestampSec`. Subsequent reads from it will return its default value.
+  public mutating func clearOldestMsgInChunkTimestampSec() {self._oldestMsgInChunkTimestampSec = nil}
+
+  public var initialHistBootstrapInlinePayload: Data {
+    get {_initialHistBootstrapInlinePayload ?? Data()}
+    set {_initialHistBootstrapInlinePayload = newValue}
+  }
+  /// Returns true if `initialHistBootstrapInlinePayload` has been explicitly set.
+  public var hasInitialHistBootstrapInlinePayload: Bool {self._initialHistBootstrapInlinePayload != nil}
+  /// Clears the value of `initialHistBootstrapInlinePayload`. Subsequent reads from it will return its default value.
+  public mutating func clearInitialHistBootstrapInlinePayload() {self._initialHistBootstrapInlinePayload = nil}
+
+  public var peerDataRequestSessionID: String {
+    get {_peerDataRequestSessionID ?? String()}
+    set {_peerDataRequestSessionID = newValue}
+  }
+  /// Returns true if `peerDataRequestSessionID` has been explicitly set.
+  public var hasPeerDataRequestSessionID: Bool {self._peerDataRequestSessionID != nil}
+  /// Clears the value of `peerDataRequestSessionID`. Subsequent reads from it will return its default value.
+  public mutating func clearPeerDataRequestSessionID() {self._peerDataRequestSessionID = nil}
+
+  public var encHandle: String {
+    get {_encHandle ?? String()}
+    set {_encHandle = newValue}
+  }
+  /// Returns true if `encHandle` has been explicitly set.
+  public var hasEncHandle: Bool {self._encHandle != nil}
+  /// Clears the value of `encHandle`. Subsequent reads from it will return its default value.
+  public mutating func clearEncHandle() {self._encHandle = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _fileSha256: Data? = nil
+  fileprivate var _fileLength: UInt64? = nil
+  fileprivate var _mediaKey: Data? = nil
+  fileprivate var _fileEncSha256: Data? = nil
+  fileprivate var _directPath: String? = nil
+  fileprivate var _syncType: WAWebProtobufsE2E_HistorySyncType? = nil
+  fileprivate var _chunkOrder: UInt32? = nil
+  fileprivate var _originalMessageID: String? = nil
+  fileprivate var _progress: UInt32? = nil
+  fileprivate var _oldestMsgInChunkTimestampSec: Int64? = nil
+  fileprivate var _initialHistBootstrapInlinePayload: Data? = nil
+  fileprivate var _peerDataRequestSessionID: String? = nil
+  fileprivate var _encHandle: String? = nil
+}
+
+public nonisolated struct WAWebProtobufsE2E_PeerDataOperationRequestMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var peerDataOperationRequestType: WAWebProtobufsE2E_PeerDataOperationRequestType {
+    get {_peerDataOperationRequestType ?? .uploadSticker}
+    set {_peerDataOperationRequestType = newValue}
+  }
+  /// Returns true if `peerDataOperationRequestType` has been explicitly set.
+  public var hasPeerDataOperationRequestType: Bool {self._peerDataOperationRequestType != nil}
+  /// Clears the value of `peerDataOperationRequestType`. Subsequent reads from it will return its default value.
+  public mutating func clearPeerDataOperationRequestType() {self._peerDataOperationRequestType = nil}
+
+  public var historySyncOnDemandRequest: WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistorySyncOnDemandRequest {
+    get {_historySyncOnDemandRequest ?? WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistorySyncOnDemandRequest()}
+    set {_historySyncOnDemandRequest = newValue}
+  }
+  /// Returns true if `historySyncOnDemandRequest` has been explicitly set.
+  public var hasHistorySyncOnDemandRequest: Bool {self._historySyncOnDemandRequest != nil}
+  /// Clears the value of `historySyncOnDemandRequest`. Subsequent reads from it will return its default value.
+  public mutating func clearHistorySyncOnDemandRequest() {self._historySyncOnDemandRequest = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct HistorySyncOnDemandRequest: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var chatJid: String {
+      get {_chatJid ?? String()}
+      set {_chatJid = newValue}
+    }
+    /// Returns true if `chatJid` has been explicitly set.
+    public var hasChatJid: Bool {self._chatJid != nil}
+    /// Clears the value of `chatJid`. Subsequent reads from it will return its default value.
+    public mutating func clearChatJid() {self._chatJid = nil}
+
+    public var oldestMsgID: String {
+      get {_oldestMsgID ?? String()}
+      set {_oldestMsgID = newValue}
+    }
+    /// Returns true if `oldestMsgID` has been explicitly set.
+    public var hasOldestMsgID: Bool {self._oldestMsgID != nil}
+    /// Clears the value of `oldestMsgID`. Subsequent reads from it will return its default value.
+    public mutating func clearOldestMsgID() {self._oldestMsgID = nil}
+
+    public var oldestMsgFromMe: Bool {
+      get {_oldestMsgFromMe ?? false}
+      set {_oldestMsgFromMe = newValue}
+    }
+    /// Returns true if `oldestMsgFromMe` has been explicitly set.
+    public var hasOldestMsgFromMe: Bool {self._oldestMsgFromMe != nil}
+    /// Clears the value of `oldestMsgFromMe`. Subsequent reads from it will return its default value.
+    public mutating func clearOldestMsgFromMe() {self._oldestMsgFromMe = nil}
+
+    public var onDemandMsgCount: Int32 {
+      get {_onDemandMsgCount ?? 0}
+      set {_onDemandMsgCount = newValue}
+    }
+    /// Returns true if `onDemandMsgCount` has been explicitly set.
+    public var hasOnDemandMsgCount: Bool {self._onDemandMsgCount != nil}
+    /// Clears the value of `onDemandMsgCount`. Subsequent reads from it will return its default value.
+    public mutating func clearOnDemandMsgCount() {self._onDemandMsgCount = nil}
+
+    /// Seconds despite the name (whatsmeow BuildHistorySyncRequest).
+    public var oldestMsgTimestampMs: Int64 {
+      get {_oldestMsgTimestampMs ?? 0}
+      set {_oldestMsgTimestampMs = newValue}
+    }
+    /// Returns true if `oldestMsgTimestampMs` has been explicitly set.
+    public var hasOldestMsgTimestampMs: Bool {self._oldestMsgTimestampMs != nil}
+    /// Clears the value of `oldestMsgTimestampMs`. Subsequent reads from it will return its default value.
+    public mutating func clearOldestMsgTimestampMs() {self._oldestMsgTimestampMs = nil}
+
+    public var accountLid: String {
+      get {_accountLid ?? String()}
+      set {_accountLid = newValue}
+    }
+    /// Returns true if `accountLid` has been explicitly set.
+    public var hasAccountLid: Bool {self._accountLid != nil}
+    /// Clears the value of `accountLid`. Subsequent reads from it will return its default value.
+    public mutating func clearAccountLid() {self._accountLid = nil}
+
+    public var supportInlineResponse: Bool {
+      get {_supportInlineResponse ?? false}
+      set {_supportInlineResponse = newValue}
+    }
+    /// Returns true if `supportInlineResponse` has been explicitly set.
+    public var hasSupportInlineResponse: Bool {self._supportInlineResponse != nil}
+    /// Clears the value of `supportInlineResponse`. Subsequent reads from it will return its default value.
+    public mutating func clearSupportInlineResponse() {self._supportInlineResponse = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _chatJid: String? = nil
+    fileprivate var _oldestMsgID: String? = nil
+    fileprivate var _oldestMsgFromMe: Bool? = nil
+    fileprivate var _onDemandMsgCount: Int32? = nil
+    fileprivate var _oldestMsgTimestampMs: Int64? = nil
+    fileprivate var _accountLid: String? = nil
+    fileprivate var _supportInlineResponse: Bool? = nil
+  }
+
+  public init() {}
+
+  fileprivate var _peerDataOperationRequestType: WAWebProtobufsE2E_PeerDataOperationRequestType? = nil
+  fileprivate var _historySyncOnDemandRequest: WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistorySyncOnDemandRequest? = nil
 }
 
 public nonisolated struct WAWebProtobufsE2E_ReactionMessage: Sendable {
@@ -1910,6 +2213,14 @@ public nonisolated struct WAWebProtobufsE2E_Message: @unchecked Sendable {
 
 fileprivate nonisolated let _protobuf_package = "WAWebProtobufsE2E"
 
+nonisolated extension WAWebProtobufsE2E_HistorySyncType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INITIAL_BOOTSTRAP\0\u{1}INITIAL_STATUS_V3\0\u{1}FULL\0\u{1}RECENT\0\u{1}PUSH_NAME\0\u{1}NON_BLOCKING_DATA\0\u{1}ON_DEMAND\0\u{1}NO_HISTORY\0\u{1}MESSAGE_ACCESS_STATUS\0")
+}
+
+nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UPLOAD_STICKER\0\u{1}SEND_RECENT_STICKER_BOOTSTRAP\0\u{1}GENERATE_LINK_PREVIEW\0\u{1}HISTORY_SYNC_ON_DEMAND\0\u{1}PLACEHOLDER_MESSAGE_RESEND\0")
+}
+
 nonisolated extension WAWebProtobufsE2E_MessageKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MessageKey"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}remoteJID\0\u{1}fromMe\0\u{1}ID\0\u{1}participant\0")
@@ -2345,13 +2656,15 @@ nonisolated extension WAWebProtobufsE2E_SenderKeyDistributionMessage: SwiftProto
 
 nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ProtocolMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}type\0\u{2}\u{c}editedMessage\0\u{1}timestampMS\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}type\0\u{2}\u{4}historySyncNotification\0\u{2}\u{8}editedMessage\0\u{1}timestampMS\0\u{1}peerDataOperationRequestMessage\0")
 
   fileprivate class _StorageClass {
     var _key: WAWebProtobufsE2E_MessageKey? = nil
     var _type: WAWebProtobufsE2E_ProtocolMessage.TypeEnum? = nil
+    var _historySyncNotification: WAWebProtobufsE2E_HistorySyncNotification? = nil
     var _editedMessage: WAWebProtobufsE2E_Message? = nil
     var _timestampMs: Int64? = nil
+    var _peerDataOperationRequestMessage: WAWebProtobufsE2E_PeerDataOperationRequestMessage? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2364,8 +2677,10 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
     init(copying source: _StorageClass) {
       _key = source._key
       _type = source._type
+      _historySyncNotification = source._historySyncNotification
       _editedMessage = source._editedMessage
       _timestampMs = source._timestampMs
+      _peerDataOperationRequestMessage = source._peerDataOperationRequestMessage
     }
   }
 
@@ -2386,8 +2701,10 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularMessageField(value: &_storage._key) }()
         case 2: try { try decoder.decodeSingularEnumField(value: &_storage._type) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._historySyncNotification) }()
         case 14: try { try decoder.decodeSingularMessageField(value: &_storage._editedMessage) }()
         case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._timestampMs) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._peerDataOperationRequestMessage) }()
         default: break
         }
       }
@@ -2406,11 +2723,17 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
       try { if let v = _storage._type {
         try visitor.visitSingularEnumField(value: v, fieldNumber: 2)
       } }()
+      try { if let v = _storage._historySyncNotification {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
       try { if let v = _storage._editedMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
       } }()
       try { if let v = _storage._timestampMs {
         try visitor.visitSingularInt64Field(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._peerDataOperationRequestMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
       } }()
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2423,8 +2746,10 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
         let rhs_storage = _args.1
         if _storage._key != rhs_storage._key {return false}
         if _storage._type != rhs_storage._type {return false}
+        if _storage._historySyncNotification != rhs_storage._historySyncNotification {return false}
         if _storage._editedMessage != rhs_storage._editedMessage {return false}
         if _storage._timestampMs != rhs_storage._timestampMs {return false}
+        if _storage._peerDataOperationRequestMessage != rhs_storage._peerDataOperationRequestMessage {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2436,6 +2761,203 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
 
 nonisolated extension WAWebProtobufsE2E_ProtocolMessage.TypeEnum: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REVOKE\0\u{2}\u{3}EPHEMERAL_SETTING\0\u{1}EPHEMERAL_SYNC_RESPONSE\0\u{1}HISTORY_SYNC_NOTIFICATION\0\u{1}APP_STATE_SYNC_KEY_SHARE\0\u{1}APP_STATE_SYNC_KEY_REQUEST\0\u{1}MSG_FANOUT_BACKFILL_REQUEST\0\u{1}INITIAL_SECURITY_NOTIFICATION_SETTING_SYNC\0\u{1}APP_STATE_FATAL_EXCEPTION_NOTIFICATION\0\u{1}SHARE_PHONE_NUMBER\0\u{2}\u{3}MESSAGE_EDIT\0\u{2}\u{2}PEER_DATA_OPERATION_REQUEST_MESSAGE\0\u{1}PEER_DATA_OPERATION_REQUEST_RESPONSE_MESSAGE\0")
+}
+
+nonisolated extension WAWebProtobufsE2E_HistorySyncNotification: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HistorySyncNotification"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fileSHA256\0\u{1}fileLength\0\u{1}mediaKey\0\u{1}fileEncSHA256\0\u{1}directPath\0\u{1}syncType\0\u{1}chunkOrder\0\u{1}originalMessageID\0\u{1}progress\0\u{1}oldestMsgInChunkTimestampSec\0\u{1}initialHistBootstrapInlinePayload\0\u{1}peerDataRequestSessionID\0\u{2}\u{2}encHandle\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self._fileSha256) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self._fileLength) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self._mediaKey) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self._fileEncSha256) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._directPath) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self._syncType) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self._chunkOrder) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._originalMessageID) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self._progress) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self._oldestMsgInChunkTimestampSec) }()
+      case 11: try { try decoder.decodeSingularBytesField(value: &self._initialHistBootstrapInlinePayload) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self._peerDataRequestSessionID) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self._encHandle) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._fileSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._fileLength {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._mediaKey {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._fileEncSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._directPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._syncType {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._chunkOrder {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._originalMessageID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._progress {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._oldestMsgInChunkTimestampSec {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._initialHistBootstrapInlinePayload {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 11)
+    } }()
+    try { if let v = self._peerDataRequestSessionID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 12)
+    } }()
+    try { if let v = self._encHandle {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 14)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_HistorySyncNotification, rhs: WAWebProtobufsE2E_HistorySyncNotification) -> Bool {
+    if lhs._fileSha256 != rhs._fileSha256 {return false}
+    if lhs._fileLength != rhs._fileLength {return false}
+    if lhs._mediaKey != rhs._mediaKey {return false}
+    if lhs._fileEncSha256 != rhs._fileEncSha256 {return false}
+    if lhs._directPath != rhs._directPath {return false}
+    if lhs._syncType != rhs._syncType {return false}
+    if lhs._chunkOrder != rhs._chunkOrder {return false}
+    if lhs._originalMessageID != rhs._originalMessageID {return false}
+    if lhs._progress != rhs._progress {return false}
+    if lhs._oldestMsgInChunkTimestampSec != rhs._oldestMsgInChunkTimestampSec {return false}
+    if lhs._initialHistBootstrapInlinePayload != rhs._initialHistBootstrapInlinePayload {return false}
+    if lhs._peerDataRequestSessionID != rhs._peerDataRequestSessionID {return false}
+    if lhs._encHandle != rhs._encHandle {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PeerDataOperationRequestMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}peerDataOperationRequestType\0\u{2}\u{3}historySyncOnDemandRequest\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self._peerDataOperationRequestType) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._historySyncOnDemandRequest) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._peerDataOperationRequestType {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._historySyncOnDemandRequest {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PeerDataOperationRequestMessage, rhs: WAWebProtobufsE2E_PeerDataOperationRequestMessage) -> Bool {
+    if lhs._peerDataOperationRequestType != rhs._peerDataOperationRequestType {return false}
+    if lhs._historySyncOnDemandRequest != rhs._historySyncOnDemandRequest {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistorySyncOnDemandRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = WAWebProtobufsE2E_PeerDataOperationRequestMessage.protoMessageName + ".HistorySyncOnDemandRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}chatJID\0\u{1}oldestMsgID\0\u{1}oldestMsgFromMe\0\u{1}onDemandMsgCount\0\u{1}oldestMsgTimestampMS\0\u{1}accountLid\0\u{1}supportInlineResponse\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._chatJid) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._oldestMsgID) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self._oldestMsgFromMe) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self._onDemandMsgCount) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self._oldestMsgTimestampMs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._accountLid) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self._supportInlineResponse) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._chatJid {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._oldestMsgID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._oldestMsgFromMe {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._onDemandMsgCount {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._oldestMsgTimestampMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._accountLid {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._supportInlineResponse {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistorySyncOnDemandRequest, rhs: WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistorySyncOnDemandRequest) -> Bool {
+    if lhs._chatJid != rhs._chatJid {return false}
+    if lhs._oldestMsgID != rhs._oldestMsgID {return false}
+    if lhs._oldestMsgFromMe != rhs._oldestMsgFromMe {return false}
+    if lhs._onDemandMsgCount != rhs._onDemandMsgCount {return false}
+    if lhs._oldestMsgTimestampMs != rhs._oldestMsgTimestampMs {return false}
+    if lhs._accountLid != rhs._accountLid {return false}
+    if lhs._supportInlineResponse != rhs._supportInlineResponse {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension WAWebProtobufsE2E_ReactionMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -82,6 +82,8 @@ class Simulator:
     ``sim["root_public_key"]``, ``sim["admin_url"]``) and its admin API over real HTTP."""
 
     def __init__(self, data_dir: Path) -> None:
+        #: Holds ``media-ca.pem``, the CA a client trusts for the sim's media host (``media_ca_file``).
+        self.data_dir = data_dir
         self.process = subprocess.Popen(
             [SIM, "--port", "0", "--admin-port", "0", "--data-dir", str(data_dir)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

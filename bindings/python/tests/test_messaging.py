@@ -305,3 +305,26 @@ def test_guard_rails_from_the_config(simulator: Simulator, tmp_path: Path, accou
     for key, value in (("allowed_recipients", ["not a phone"]), ("send_rate_per_minute", -1)):
         with pytest.raises(wause.InvalidRequest, match=key):
             wause.Client({**simulator.client_config(tmp_path / "bad"), key: value})
+
+
+def test_older_messages_come_on_demand(simulator: Simulator, tmp_path: Path, accounts: Dict[str, Any]) -> None:
+    """``request_history`` (issue 15): Ada's phone holds messages with Carol older than the
+    one-day window the client asked for at linking; asked for them, it answers, and they are
+    stored — listed and searchable like any other."""
+    old = [{"from_me": i == 1, "text": f"from the archive {i}", "timestamp": 1_700_000_000 + i} for i in range(3)]
+    status, seeded = simulator.admin("POST", f"/accounts/{ADA}/history", {"chats": [{"with": CAROL, "messages": old}]})
+    assert status == 200 and seeded["messages"] == 3, (status, seeded)
+    config = dict(simulator.client_config(tmp_path / "ada"), history_sync_days="1",
+                  media_ca_file=str(simulator.data_dir / "media-ca.pem"))
+    with wause.Client(config) as ada:
+        link_by_qr(ada, simulator, ADA)
+        assert ada.list_messages(to=CAROL)["count"] == 0  # outside the window
+        answer = ada.request_history(CAROL, 2)
+        assert answer["ok"] is True and [m["body"] for m in answer["messages"]] == ["from the archive 1", "from the archive 2"]
+        assert [m["from_me"] for m in answer["messages"]] == [True, False], answer
+        rest = ada.request_history(CAROL, before_message_id=answer["messages"][0]["id"])
+        assert [m["body"] for m in rest["messages"]] == ["from the archive 0"], rest
+        assert ada.list_messages(to=CAROL)["count"] == 3
+        assert ada.search_messages("archive")["count"] == 3
+        with pytest.raises(wause.InvalidRequest):
+            ada.request_history(CAROL, 51)

@@ -1,0 +1,164 @@
+import FoundationEssentials
+import SwiftProtobuf
+import Testing
+import WauseBinary
+@testable import WauseCore
+import WauseProto
+import WauseProtocol
+import WauseSupport
+import WauseTestSupport
+
+/// History sync (issue 15): a chunk inflates and parses (HistorySyncBlob), reads the way the
+/// reference clients read it (HistorySync.chunk: order, edits, revokes, names, LID pairs), files
+/// in one transaction through the live insert functions — once, however often it arrives and
+/// whatever already came live — and a notification kept before its receipt is filed after a
+/// restart.
+@Suite struct HistorySyncTests {
+    let now = UnixTime(seconds: 1_763_000_000)
+    let alice = "15550001111"
+    let aliceLID = "2011111"
+
+    func info(_ id: String, chat: String, fromMe: Bool, t: Int64, text: String) -> WAWebProtobufsHistorySync_WebMessageInfo {
+        var info = WAWebProtobufsHistorySync_WebMessageInfo()
+        info.key.remoteJid = chat
+        info.key.fromMe = fromMe
+        info.key.id = id
+        info.message.conversation = text
+        info.messageTimestamp = UInt64(t)
+        return info
+    }
+
+    /// Alice's chat as the phone sends it: newest first, with an edit of the first message and a revoke of the second.
+    func sampleSync() -> WAWebProtobufsHistorySync_HistorySync {
+        var conversation = WAWebProtobufsHistorySync_Conversation()
+        conversation.id = "\(alice)@c.us"
+        conversation.lidJid = "\(aliceLID)@lid"
+        conversation.unreadCount = 1
+        conversation.archived = true
+        conversation.tcToken = Data([9, 9])
+        conversation.tcTokenTimestamp = UInt64(now.seconds)
+        var edit = info("E1", chat: conversation.id, fromMe: true, t: now.seconds - 10, text: "")
+        edit.message = WAWebProtobufsE2E_Message()
+        edit.message.protocolMessage.type = .messageEdit
+        edit.message.protocolMessage.key.id = "M1"
+        edit.message.protocolMessage.editedMessage.conversation = "lunch at noon (edited)"
+        var revoke = info("R1", chat: conversation.id, fromMe: false, t: now.seconds - 5, text: "")
+        revoke.message = WAWebProtobufsE2E_Message()
+        revoke.message.protocolMessage.type = .revoke
+        revoke.message.protocolMessage.key.id = "M2"
+        var image = info("M3", chat: conversation.id, fromMe: false, t: now.seconds - 20, text: "")
+        image.message = WAWebProtobufsE2E_Message()
+        image.message.imageMessage.caption = "the garden photo"
+        image.message.imageMessage.mimetype = "image/jpeg"
+        image.message.imageMessage.fileLength = 1234
+        image.message.imageMessage.mediaKey = Data(repeating: 1, count: 32)
+        image.message.imageMessage.directPath = "/v/t62.7118-24/x.enc"
+        let newestFirst = [edit, revoke, image,
+                           info("M2", chat: conversation.id, fromMe: false, t: now.seconds - 30, text: "secret"),
+                           info("M1", chat: conversation.id, fromMe: true, t: now.seconds - 40, text: "lunch at noon")]
+        conversation.messages = newestFirst.map { message in
+            var item = WAWebProtobufsHistorySync_HistorySyncMsg()
+            item.message = message
+            return item
+        }
+        var sync = WAWebProtobufsHistorySync_HistorySync()
+        sync.syncType = .initialBootstrap
+        sync.conversations = [conversation]
+        var name = WAWebProtobufsHistorySync_Pushname()
+        name.id = "\(alice)@s.whatsapp.net"
+        name.pushname = "Alice"
+        sync.pushnames = [name]
+        return sync
+    }
+
+    @Test func aBlobRoundTripsAndBadBlobsAreClearErrors() throws {
+        let sync = sampleSync()
+        let blob = try HistorySyncBlob.encode(sync)
+        #expect(blob.first == 0x78)  // a zlib header (RFC 1950), not raw deflate or gzip
+        #expect(try HistorySyncBlob.decode(blob) == sync)
+        #expect(throws: WauseError.self) { try HistorySyncBlob.decode([1, 2, 3, 4]) }
+        // Inflation is bounded.
+        #expect(throws: WauseError.self) { try HistorySyncBlob.decode(blob, limit: 16) }
+        // Valid zlib around bytes that are not a HistorySync (a required field missing).
+        let notHistory = try Zlib.deflate([0x12, 0x00])
+        #expect { try HistorySyncBlob.decode(notHistory) } throws: { ($0 as? WauseError)?.code == .invalidRequest }
+    }
+
+    @Test func aChunkReadsOldestFirstWithEditsRevokesNamesAndPairs() throws {
+        let chunk = HistorySync.chunk(from: sampleSync(), ownJID: nil)
+        #expect(chunk.pushNames.map(\.name) == ["Alice"])
+        #expect(chunk.mappings.map(\.phone) == [alice] && chunk.mappings.map(\.lid) == [aliceLID])
+        let conversation = try #require(chunk.conversations.first)
+        #expect(conversation.jid.description == "\(alice)@s.whatsapp.net")
+        #expect(conversation.messages.map(\.record.id) == ["M1", "M2", "M3", "M1"])
+        // The edit carries the original id with the new text; the revoke names M2.
+        #expect(conversation.messages.last?.record.body == "lunch at noon (edited)")
+        #expect(conversation.revoked == ["M2"])
+        #expect(conversation.messages[2].media?.type == "image" && conversation.messages[2].record.body == "the garden photo")
+        #expect(conversation.privacyToken == [9, 9])
+    }
+
+    @Test func aChunkFilesOnceWhateverCameLiveAndTwice() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        // M2 came live first (by phone number, before the LID was known).
+        let contact = try store.contact(phone: alice, lid: nil, now: now)
+        _ = try store.insertMessage(MessageRecord(id: "M2", chatJID: contact.chatJID, senderJID: contact.chatJID, fromMe: false, type: "chat",
+                                                  body: "secret", timestamp: now - .seconds(30)), contactID: contact.id, now: now)
+        try store.saveHistorySyncNotification(messageID: "N1", notification: [1], now: now)
+        let chunk = HistorySync.chunk(from: sampleSync(), ownJID: nil)
+        let first = try store.fileHistoryChunk(chunk, pendingMessageID: "N1", now: now)
+        #expect(first.conversations == 1 && first.messages == 2)  // M1 and M3; M2 was there, the edit of M1 is the same id
+        #expect(try store.pendingHistorySyncs().isEmpty)
+        let again = try store.fileHistoryChunk(chunk, pendingMessageID: nil, now: now)
+        #expect(again.messages == 0)
+        let messages = try store.messages(chat: contact.chatJID, before: nil, after: nil, limit: 100)
+        #expect(messages.map(\.id) == ["M2", "M1", "M3"])
+        #expect(messages.first { $0.id == "M2" }?.deleted == true)
+        #expect(messages.first { $0.id == "M1" }?.body == "lunch at noon (edited)" && messages.first { $0.id == "M1" }?.edited == true)
+        #expect(try store.lid(ofPhone: alice) == aliceLID)
+        #expect(try store.contact(phone: alice, lid: nil, now: now).pushName == "Alice")
+        #expect(try store.searchMessages("garden", chat: nil, limit: 10).map(\.0.id) == ["M3"])
+        let summary = try #require(try store.chatSummary(jid: contact.chatJID)?.objectValue)
+        #expect(summary["unread_count"] == .int(1) && summary["archived"] == .bool(true))
+        #expect(try PrivacyTokenExchange.heldToken(for: JID(user: alice, server: .whatsApp), store: store, now: now) == [9, 9])
+    }
+
+    @Test func aKeptNotificationIsFiledAfterARestart() async throws {
+        let temp = TemporaryDirectory()
+        var notification = WAWebProtobufsE2E_HistorySyncNotification()
+        notification.syncType = .initialBootstrap
+        notification.chunkOrder = 0
+        notification.progress = 100
+        notification.initialHistBootstrapInlinePayload = Data(try HistorySyncBlob.encode(sampleSync()))
+        do {
+            let store = try Store(directory: temp.path)
+            let sync = try Self.historySync(store)
+            try sync.accept(notification, messageID: "N1")
+            try sync.accept(notification, messageID: "N1")  // a redelivery is kept once
+            store.close()  // "killed" before filing
+        }
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        #expect(try store.pendingHistorySyncs().map(\.messageID) == ["N1"])
+        let sync = try Self.historySync(store)
+        let pending = try #require(try store.pendingHistorySyncs().first)
+        try await sync.file(messageID: pending.messageID, notificationBytes: pending.notification)
+        #expect(try store.pendingHistorySyncs().isEmpty)
+        #expect(try store.messages(chat: "\(alice)@s.whatsapp.net", before: nil, after: nil, limit: 10).count == 3)
+        let events = try EventLog(store: store, clock: { now }).events(after: 0, limit: 10)
+        let progress = try #require(events.first { $0.name == "history.progress" })
+        #expect(progress.data["sync_type"] == "initial_bootstrap" && progress.data["progress"] == .int(100)
+                && progress.data["messages"] == .int(3) && progress.data["conversations"] == .int(1))
+    }
+
+    static func historySync(_ store: Store) throws -> HistorySync {
+        let environment = testEnvironment()
+        let logger = Logger(label: "test", level: .error)
+        let publisher = EventPublisher(events: try EventLog(store: store, clock: environment.now), status: ConnectionStatus(.stopped),
+                                       logger: logger)
+        return HistorySync(store: store, media: nil, publisher: publisher, environment: environment, logger: logger,
+                           messaging: Messaging(store: store, environment: environment, publisher: publisher), link: ServerLink())
+    }
+}
