@@ -54,6 +54,11 @@ extension Receive {
         }
         let senderPhone = sender.server == .whatsApp ? sender.user : node.jid("participant_pn")?.user ?? JID(node[attribute: "participant_pn"] ?? "")?.user
         let senderLID = sender.server == .lid ? sender.user : node.jid("participant_lid")?.user ?? JID(node[attribute: "participant_lid"] ?? "")?.user
+        // Decrypted is what resolves an earlier failure; marked before filing, so whoever hears
+        // message.received finds the failure resolved already.
+        if !plaintexts.isEmpty || duplicate {
+            try? store.resolveDecryptFailure(messageID: message.id, sender: sender.description, now: now)
+        }
         for plaintext in plaintexts {
             do {
                 try storeGroupMessage(plaintext, message: message, group: group, sender: sender, phone: senderPhone, lid: senderLID,
@@ -62,9 +67,6 @@ extension Receive {
                 logger.error("cannot store group message \(message.id): \(error)")
                 return
             }
-        }
-        if !plaintexts.isEmpty || duplicate {
-            try? store.resolveDecryptFailure(messageID: message.id, sender: sender.description, now: now)
         }
         try? connection.send(ReceiptStanzas.Receipt.answering(message, type: fromMe ? .sender : .delivery).node)
     }

@@ -86,6 +86,11 @@ struct Receive: Sendable {
         }
         let senderAddress = (try? messaging.sessionAddress(of: from)) ?? MessageFormat.address(of: from)
         let identityChanged = messaging.withRatchetState { $0.takeIdentityChanges().contains(senderAddress) }
+        // Decrypted is what resolves an earlier failure; marked before filing, so whoever hears
+        // message.received finds the failure resolved already.
+        if !plaintexts.isEmpty || duplicate {
+            try? store.resolveDecryptFailure(messageID: id, sender: from.description, now: now)
+        }
         var historyNotification = false
         for plaintext in plaintexts {
             do {
@@ -103,9 +108,6 @@ struct Receive: Sendable {
                 // Not acknowledged: the server delivers it again, and the duplicate check files it once.
                 return
             }
-        }
-        if !plaintexts.isEmpty || duplicate {
-            try? store.resolveDecryptFailure(messageID: id, sender: from.description, now: now)
         }
         // whatsmeow receipt.go sendMessageReceipt: `type="sender"` for our own devices' copies.
         try? connection.send(ReceiptStanzas.Receipt.answering(message, type: fromMe ? .sender : .delivery).node)
