@@ -117,8 +117,11 @@ public final class HTTPServer: Sendable {
 
     /// Binds `host` (an IP literal) and `port` (0 picks a free one) and starts serving.
     public func start(host: String, port: UInt16, connectionLimit: UInt32 = 256) throws(WauseError) {
+        // poll(2), not select(2): select cannot watch a descriptor at or past FD_SETSIZE (1024), and
+        // MHD refuses to start when its listening socket is one — which happens in any process
+        // holding many sockets and databases (many accounts, or the test runner's parallel suites).
         let flags = MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
-            | MHD_USE_ERROR_LOG.rawValue
+            | MHD_USE_POLL.rawValue | MHD_USE_ERROR_LOG.rawValue
         try daemon.withLock { (current: inout OpaquePointer?) throws(WauseError) in
             let context = Unmanaged.passUnretained(self).toOpaque()
             guard let daemon = wause_mhd_start(UInt32(flags), host, port, httpAccessHandler, context,
