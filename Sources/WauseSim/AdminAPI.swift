@@ -76,6 +76,7 @@ public struct AdminAPI: Sendable {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if let response = try groupRoute(request, parts: parts) { return response }
         if let response = try mediaRoute(request, parts: parts) { return response }
+        if let response = try appStateRoute(request, parts: parts) { return response }
         guard let route = Route(parts) else { throw WauseError(.notFound, "no such route: \(request.method) \(request.path)") }
         guard route.allowedMethods.contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],

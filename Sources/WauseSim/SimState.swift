@@ -221,6 +221,8 @@ public final class SimState: Sendable {
         ALTER TABLE inbox ADD COLUMN change TEXT;
         ALTER TABLE inbox ADD COLUMN raw BLOB;
         """,
+        // App state (syncd): keys, versions, patches and live records per account and collection (AppStateServer.swift).
+        AppStateServer.schema,
     ])
 
     let database: SQLiteDatabase
