@@ -18,6 +18,7 @@ final class ConnectionSession: Sendable {
         let deviceList: DeviceList
         let groupNotifications: GroupNotifications
         let privacyTokens: PrivacyTokenExchange
+        var appState: AppStateSync? = nil
         let makeLinkingHandlers: @Sendable () -> LinkingHandlers
     }
 
@@ -53,6 +54,7 @@ final class ConnectionSession: Sendable {
             areas.preKeys.route(&router)
             areas.groupNotifications.route(&router)
             areas.privacyTokens.route(&router)
+            areas.appState?.route(&router)
         }
         areas.deviceList.route(&router)
         self.router = router

@@ -23,6 +23,8 @@ public final class WauseClient: Sendable {
     let outbox: Outbox
     /// Approval requests' expiry timer.
     let approvals: Approvals
+    /// App state (syncd): keys, fetches, mutations.
+    let appState: AppStateSync
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     let connectionLoop: ConnectionLoop
     /// What the catalogue's methods receive.
@@ -80,17 +82,20 @@ public final class WauseClient: Sendable {
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
                             privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
+        let appState = AppStateSync(store: store, link: serverLink, media: media, environment: environment, logger: logger,
+                                    publisher: publisher)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
-                         publisher: publisher, onReady: { outbox.kick() }),
+                         publisher: publisher, onReady: { outbox.kick(); appState.loggedIn() }),
             receive: Receive(store: store, config: config, keys: keys, messaging: messaging, environment: environment, logger: logger,
-                             publisher: publisher, media: media, approvals: approvals),
+                             publisher: publisher, media: media, approvals: approvals, appState: appState),
             receipts: Receipts(store: store, messaging: messaging, environment: environment, logger: logger, publisher: publisher),
             preKeys: preKeys,
             deviceList: deviceList,
             groupNotifications: GroupNotifications(store: store, environment: environment, logger: logger, publisher: publisher),
             privacyTokens: privacyTokens,
+            appState: appState,
             makeLinkingHandlers: {
                 LinkingHandlers(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                 publisher: publisher)
@@ -100,6 +105,7 @@ public final class WauseClient: Sendable {
         self.publisher = publisher
         self.outbox = outbox
         self.approvals = approvals
+        self.appState = appState
         let connectionLoop = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                             publisher: publisher, link: serverLink, logout: logout, areas: areas)
         self.connectionLoop = connectionLoop
@@ -239,6 +245,7 @@ public final class WauseClient: Sendable {
         // loop with its session's keepalive, QR rotation and follow-up tasks), then the store.
         outbox.stop()
         approvals.stop()
+        appState.stop()
         connectionLoop.stop()
         events.close()
         store.close()

@@ -24,6 +24,8 @@ public enum EventName: String, Sendable, CaseIterable {
     case typingStarted = "typing.started"
     case typingStopped = "typing.stopped"
     case approvalResolved = "approval.resolved"
+    case chatUpdated = "chat.updated"
+    case appStateError = "appstate.error"
 
     /// What the event means, for docs/events.md (generated from the catalogue's `events` table, so
     /// the document cannot drift from the names).
@@ -48,6 +50,8 @@ public enum EventName: String, Sendable, CaseIterable {
         case .messageReaction: return "someone (or another of our devices) reacted to a message, or removed their reaction"
         case .pollVote: return "someone voted in a poll (a changed vote replaces their earlier one; no options withdraws it)"
         case .approvalResolved: return "an approval request was approved, denied (by the person asked) or expired"
+        case .chatUpdated: return "the phone or another device archived, pinned, muted, starred, marked, cleared or deleted (app state sync)"
+        case .appStateError: return "app state could not be applied: what failed and what the engine does about it (never an unlink)"
         case .presenceChanged, .typingStarted, .typingStopped:
             return "reserved: not published yet"
         }
@@ -108,6 +112,15 @@ public enum EventName: String, Sendable, CaseIterable {
             return [("request_id", "the request id"), ("status", "approved, denied or expired"),
                     ("by", "the JID whose reply decided, or null (expired)"), ("at", "when, ISO 8601 UTC"),
                     ("reply_message_id", "the message or reaction that decided, or null (expired)")]
+        case .chatUpdated:
+            return [("chat_id", "the chat (null for contacts and settings)"), ("action", "archive, pin, mute, mark_read, mark_unread, star, delete_message, clear_chat, delete_chat, contact or push_name"),
+                    ("source", "app_state"), ("archived", "archive only"), ("pinned", "pin only"), ("muted", "mute only"),
+                    ("muted_until", "mute only: unix seconds, -1 for always, null when unmuted"), ("message_id", "star and delete_message"),
+                    ("starred", "star only"), ("contact", "contact only: its JID"), ("name", "contact and push_name")]
+        case .appStateError:
+            return [("collection", "critical_block, critical_unblock_low, regular_high, regular or regular_low"),
+                    ("reason", "missing_key, snapshot_mac_mismatch, patch_mac_mismatch, value_mac_mismatch, index_mac_mismatch, malformed or fetch_failed"),
+                    ("action", "full_resync, waiting_for_key_share or retry_on_next_sync"), ("message", "what failed, in words")]
         case .presenceChanged, .typingStarted, .typingStopped:
             return []
         }

@@ -43,6 +43,8 @@ struct MediaMessage: Sendable, Equatable {
         case "ptt": .ptt
         case "document": .document
         case "sticker": .sticker
+        // An app-state snapshot or patch blob (AppState/AppStateSync.swift), never a message's.
+        case "app_state": .appState
         default: nil
         }
     }

@@ -207,6 +207,8 @@ export interface ChatSummary {
     archived: boolean;
     pinned: boolean;
     muted: boolean;
+    /** while muted: when the mute ends, unix seconds, or -1 for always; null when not muted */
+    muted_until: number | null;
     last_message: Message | null;
 }
 

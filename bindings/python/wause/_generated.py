@@ -319,6 +319,8 @@ class ChatSummary(TypedDict):
     archived: bool
     pinned: bool
     muted: bool
+    #: while muted: when the mute ends, unix seconds, or -1 for always; null when not muted
+    muted_until: Optional[int]
     last_message: Optional[Message]
 
 

@@ -1,0 +1,111 @@
+import FoundationEssentials
+import Testing
+import WauseBinary
+import WauseCrypto
+@testable import WauseCore
+import WauseProto
+import WauseProtocol
+@testable import WauseSim
+import WauseSupport
+import WauseTransport
+import WauseTestSupport
+
+/// App state between a real `WauseClient` and the sim's virtual phone over real sockets
+/// (AppState/AppStateSync.swift): the phone's key share, its changes arriving as verified patches
+/// (and a snapshot), `whatsapp_list_chats` showing them, and a corrupted patch MAC taking the
+/// recovery path with `appstate.error` instead of wedging the collection.
+@Suite struct AppStateEngineTests {
+    typealias Setup = MessagingTests.Setup
+    static let phone = "15550001111"
+
+    static func change(_ setup: Setup, _ body: JSONValue) async throws {
+        let changed = await admin(setup.simulator, "POST", "/accounts/\(phone)/app-state", body)
+        #expect(changed.status == 200, "\(changed.json)")
+    }
+
+    static func updated(_ client: WauseClient, action: String, chat: String, after cursor: Int64) async throws -> Event {
+        try await MessagingTests.event(client, "chat.updated", after: cursor) { $0["action"] == .string(action) && $0["chat_id"] == .string(chat) }
+    }
+
+    static func chat(_ client: WauseClient, _ jid: String) async throws -> JSONValue {
+        let listed = try await client.call("whatsapp_list_chats", ["limit": 50]).get()
+        return try #require(listed["chats"]?.arrayValue?.first { $0["id"] == .string(jid) }, "\(listed)")
+    }
+
+    @Test func thePhoneArchivesPinsAndMutesAndTheDeviceSeesIt() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        let bob = "15550002222@s.whatsapp.net", carol = "15550003333@s.whatsapp.net"
+
+        var cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
+        _ = try await Self.updated(client, action: "pin", chat: carol, after: cursor)
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "mute", "chat": "15550002222"])
+        let muted = try await Self.updated(client, action: "mute", chat: bob, after: cursor)
+        #expect(muted.data["muted_until"] == -1)
+
+        let bobChat = try await Self.chat(client, bob)
+        #expect(bobChat["archived"] == true && bobChat["pinned"] == false && bobChat["muted"] == true && bobChat["muted_until"] == -1)
+        let carolChat = try await Self.chat(client, carol)
+        #expect(carolChat["pinned"] == true && carolChat["archived"] == false && carolChat["muted"] == false)
+        // The key came from the phone and the versions are stored.
+        #expect(try client.store.latestAppStateKey() != nil)
+        #expect(try client.store.appStateCollection(.regularLow).version == 2)
+        #expect(try client.store.appStateCollection(.regularHigh).version == 1)
+
+        // Unarchive and unmute from the phone: the device follows.
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222", "value": false])
+        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "mute", "chat": "15550002222", "value": false])
+        _ = try await Self.updated(client, action: "mute", chat: bob, after: cursor)
+        let after = try await Self.chat(client, bob)
+        #expect(after["archived"] == false && after["muted"] == false && after["muted_until"] == .null)
+    }
+
+    @Test func aCorruptedPatchMACTakesTheRecoveryPathAndSyncGoesOn() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        let account = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        let bob = "15550002222@s.whatsapp.net"
+        var cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+
+        // A patch whose MAC is wrong lands on the server as version 2 (the sim would refuse it
+        // from a device, so it is stored directly), and the device is told.
+        let server = setup.simulator.phones.appState
+        let key = try #require(try server.phoneKey(account, create: false))
+        let current = try server.collectionState(Self.phone, .regularLow)
+        var built = try current.building(AppStateAction.pin(chat: bob, pinned: true).changes(timestamp: 1_800_000_000_000),
+                                         collection: .regularLow, keyID: key.id, keys: key.keys, iv: { SystemRandom.bytes(16) })
+        built.patch.version.version = 2
+        built.patch.patchMac[0] ^= 0x01
+        let bytes: [UInt8] = try built.patch.serializedBytes()
+        try setup.simulator.state.commit { (c) throws(WauseError) in
+            try c.execute("INSERT INTO app_state_patches (phone, collection, version, device, patch) VALUES (?, 'regular_low', 2, 0, ?)",
+                          [.text(Self.phone), .blob(bytes)])
+            try c.execute("UPDATE app_state_collections SET version = 2 WHERE phone = ? AND collection = 'regular_low'", [.text(Self.phone)])
+        }
+        cursor = client.events.latestCursor
+        try server.notify(account, except: 0, [(.regularLow, 2)])
+        let error = try await MessagingTests.event(client, "appstate.error", after: cursor) { $0["collection"] == "regular_low" }
+        #expect(error.data["reason"] == "patch_mac_mismatch" && error.data["action"] == "full_resync", "\(error.data)")
+        // The full resync (a snapshot of the live records at version 2) succeeds: no second error, the version moved on.
+        try await poll { (try? client.store.appStateCollection(.regularLow).version) == 2 }
+        // And the collection is not wedged: the phone's next change arrives as usual.
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
+        _ = try await Self.updated(client, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursor)
+        #expect(try client.store.appStateCollection(.regularLow).version == 3)
+        #expect(try await Self.chat(client, bob)["archived"] == true)
+    }
+}
