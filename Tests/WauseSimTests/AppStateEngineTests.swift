@@ -109,3 +109,80 @@ import WauseTestSupport
         #expect(try await Self.chat(client, bob)["archived"] == true)
     }
 }
+
+/// Our changes as patches (AppState/AppStateMethods.swift): the phone and a second companion of the
+/// same account see what one wause device mutes, stars, archives and deletes for itself.
+@Suite struct AppStateSendTests {
+    typealias Setup = MessagingTests.Setup
+    static let phone = AppStateEngineTests.phone
+
+    static func call(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async throws -> JSONObject {
+        try await client.call(name, arguments).get()
+    }
+
+    @Test func wauseMutesStarsAndArchivesAndThePhoneAndASecondCompanionSeeIt() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account(Self.phone, "Ada")
+        _ = try setup.account("15550002222", "Bob")
+        let first = try await setup.linkedClient(Self.phone)
+        let second = try await setup.linkedClient(Self.phone)
+        let bob = "15550002222@s.whatsapp.net"
+
+        // Before the phone shared its key, a change cannot be sent: a clear error, nothing lost.
+        let early = await first.call("whatsapp_pin_chat", ["chat": "15550002222"])
+        if case .failure(let error) = early { #expect(error.code == .notConnected) } else { Issue.record("pinned without a key: \(early)") }
+
+        // The phone's first change makes and shares its key with both companions.
+        var cursors = (first.events.latestCursor, second.events.latestCursor)
+        try await AppStateEngineTests.change(setup, ["action": "pin", "chat": "15550003333"])
+        _ = try await AppStateEngineTests.updated(first, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursors.0)
+        _ = try await AppStateEngineTests.updated(second, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursors.1)
+
+        // A message from Bob to star and then delete for us.
+        cursors = (first.events.latestCursor, second.events.latestCursor)
+        let posted = await admin(setup.simulator, "POST", "/accounts/15550002222/send", ["to": .string(Self.phone), "text": "keep this"])
+        let messageID = try #require(posted.json["message_id"]?.stringValue)
+        _ = try await MessagingTests.received(first, text: "keep this", after: cursors.0)
+        _ = try await MessagingTests.received(second, text: "keep this", after: cursors.1)
+
+        cursors = (first.events.latestCursor, second.events.latestCursor)
+        let muted = try await Self.call(first, "whatsapp_mute_chat", ["chat": "15550002222", "duration": "8h"])
+        #expect(muted["ok"] == true && muted["collection"] == "regular_high" && muted["chat"]?["muted"] == true, "\(muted)")
+        let until = try #require(muted["chat"]?["muted_until"]?.intValue)
+        let seen = try await AppStateEngineTests.updated(second, action: "mute", chat: bob, after: cursors.1)
+        #expect(seen.data["muted_until"]?.intValue == until)
+
+        let starred = try await Self.call(first, "whatsapp_star_message", ["message_id": .string(messageID)])
+        #expect(starred["ok"] == true && starred["message_id"] == .string(messageID))
+        let star = try await MessagingTests.event(second, "chat.updated", after: cursors.1) { $0["action"] == "star" }
+        #expect(star.data["message_id"] == .string(messageID) && star.data["starred"] == true)
+
+        let archived = try await Self.call(first, "whatsapp_archive_chat", ["chat": "15550002222"])
+        #expect(archived["chat"]?["archived"] == true && archived["collection"] == "regular_low")
+        _ = try await AppStateEngineTests.updated(second, action: "archive", chat: bob, after: cursors.1)
+        #expect(try await AppStateEngineTests.chat(second, bob)["archived"] == true)
+
+        // The phone's view: muted until the same moment, the star, the archive.
+        var view = await admin(setup.simulator, "GET", "/accounts/\(Self.phone)/app-state").json
+        let bobView = view["chats"]?.arrayValue?.first { $0["chat"] == .string(bob) }
+        #expect(bobView?["muted"] == true && bobView?["muted_until"]?.intValue.map { $0 / 1000 } == until && bobView?["archived"] == true, "\(view)")
+        #expect(view["starred"]?.arrayValue?.contains { $0["message_id"] == .string(messageID) } == true)
+        #expect(view["unreadable_records"] == 0)
+
+        // Delete for me: gone here, on the second companion, and in the phone's view.
+        let deleted = try await Self.call(first, "whatsapp_delete_message", ["message_id": .string(messageID), "scope": "me"])
+        #expect(deleted["status"] == "deleted" && deleted["note"] == nil, "\(deleted)")
+        _ = try await MessagingTests.event(second, "chat.updated", after: cursors.1) { $0["action"] == "delete_message" }
+        #expect(try await MessageChangesTests.stored(second, chat: "15550002222", id: messageID) == nil)
+        view = await admin(setup.simulator, "GET", "/accounts/\(Self.phone)/app-state").json
+        #expect(view["deleted_messages"]?.arrayValue?.contains { $0["message_id"] == .string(messageID) } == true)
+
+        // Unmute and mark unread, then a bad duration: refused before anything is sent.
+        _ = try await Self.call(first, "whatsapp_mute_chat", ["chat": "15550002222", "duration": "off"])
+        let unread = try await Self.call(first, "whatsapp_mark_chat_unread", ["chat": "15550002222"])
+        #expect(unread["action"] == "mark_unread" && unread["chat"]?["muted"] == false)
+        let bad = await first.call("whatsapp_mute_chat", ["chat": "15550002222", "duration": "2d"])
+        if case .failure(let error) = bad { #expect(error.code == .invalidRequest) } else { Issue.record("2d accepted") }
+    }
+}

@@ -37,9 +37,17 @@ final class AppStateSync: Sendable {
     let logger: Logger
     let publisher: EventPublisher
 
+    /// A change of ours waiting to be sent, and who waits for the new version.
+    private struct Job: Sendable {
+        let action: AppStateAction
+        let lastMessageTimestamp: Int64?
+        let done: CheckedContinuation<UInt64, Error>
+    }
+
     private struct Worker {
         var task: Task<Void, Never>?
         var pending = Set<AppStateCollection>()
+        var jobs: [Job] = []
         var stopped = false
     }
     private let worker = Mutex(Worker())
@@ -90,20 +98,93 @@ final class AppStateSync: Sendable {
         worker.withLock { worker in
             guard !worker.stopped else { return }
             worker.pending.formUnion(collections)
-            guard worker.task == nil else { return }
-            worker.task = Task.detached { [self] in
-                while true {
-                    let next = self.worker.withLock { worker -> [AppStateCollection] in
-                        let taken = AppStateCollection.fetchOrder.filter { worker.pending.contains($0) }
-                        worker.pending.removeAll()
-                        if taken.isEmpty || worker.stopped { worker.task = nil }
-                        return worker.stopped ? [] : taken
-                    }
-                    if next.isEmpty { return }
-                    await self.syncAll(next)
+            startIfIdle(&worker)
+        }
+    }
+
+    private func startIfIdle(_ worker: inout Worker) {
+        guard worker.task == nil else { return }
+        worker.task = Task.detached { [self] in
+            while true {
+                let (next, jobs) = self.worker.withLock { worker -> ([AppStateCollection], [Job]) in
+                    let taken = AppStateCollection.fetchOrder.filter { worker.pending.contains($0) }
+                    let jobs = worker.jobs
+                    worker.pending.removeAll()
+                    worker.jobs.removeAll()
+                    if (taken.isEmpty && jobs.isEmpty) || worker.stopped { worker.task = nil }
+                    return worker.stopped ? ([], jobs) : (taken, jobs)
+                }
+                if next.isEmpty && jobs.isEmpty { return }
+                if self.worker.withLock({ $0.stopped }) {
+                    for job in jobs { job.done.resume(throwing: WauseError(.invalidRequest, "the client was closed")) }
+                    return
+                }
+                await self.syncAll(next)
+                for job in jobs {
+                    do { job.done.resume(returning: try await self.perform(job)) } catch { job.done.resume(throwing: error) }
                 }
             }
         }
+    }
+
+    // MARK: Sending our changes
+
+    /// Sends one change of ours as a patch (whatsmeow appstate.go sendAppState; Baileys chats.ts
+    /// appPatch) and applies it here; answers the collection's new version. Runs on the worker, so
+    /// it never interleaves with a fetch of the same state.
+    func send(_ action: AppStateAction, lastMessageTimestamp: Int64? = nil) async throws(WauseError) -> UInt64 {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                let accepted = worker.withLock { worker -> Bool in
+                    guard !worker.stopped else { return false }
+                    worker.jobs.append(Job(action: action, lastMessageTimestamp: lastMessageTimestamp, done: continuation))
+                    startIfIdle(&worker)
+                    return true
+                }
+                if !accepted { continuation.resume(throwing: WauseError(.invalidRequest, "the client is closed")) }
+            }
+        } catch let error as WauseError {
+            throw error
+        } catch {
+            throw WauseError(.internal, "\(error)")
+        }
+    }
+
+    /// Brings the collection up to date (Baileys resyncs before each patch), builds the patch on
+    /// it with the newest key, sends it; a 409 (someone moved the collection on) fetches and
+    /// retries once, as whatsmeow does.
+    private func perform(_ job: Job) async throws(WauseError) -> UInt64 {
+        guard let key = try store.latestAppStateKey() else {
+            throw WauseError(.notConnected, "the phone has not shared its app-state keys with this device yet (it does after linking); try again shortly")
+        }
+        let collection = job.action.collection
+        for _ in 0..<2 {
+            await sync(collection)
+            let state = try store.appStateCollection(collection)
+            let changes = job.action.changes(timestamp: environment.now().milliseconds, lastMessageTimestamp: job.lastMessageTimestamp)
+            let built = try state.building(changes, collection: collection, keyID: key.id, keys: key.keys, iv: { self.environment.randomBytes(16) })
+            guard let session = link.currentSession, session.loggedIn else {
+                throw WauseError(.notConnected, "not connected: app-state changes are sent on the live connection")
+            }
+            let connection = session.connection
+            let patch: [UInt8]
+            do { patch = try built.patch.serializedBytes() } catch { throw WauseError(.internal, "cannot encode the patch: \(error)") }
+            let request = AppStateStanzas.Request(collections: [.init(collection: collection, version: state.version, returnSnapshot: false,
+                                                                      patches: [patch])])
+            let reply = try await connection.query(request.node(id: connection.nextID()), timeout: ServerConnection.queryTimeout,
+                                                   environment: environment)
+            let answer = (try? AppStateStanzas.Response(parsing: reply))?.collections.first { $0.collection == collection }
+            if let error = answer?.error {
+                if error.code == 409 { continue }
+                throw WauseError(.internal, "WhatsApp refused the \(collection.rawValue) patch: \(error.code) \(error.text)")
+            }
+            guard reply[attribute: "type"] == "result", answer != nil else {
+                throw WauseError(.internal, "WhatsApp refused the \(collection.rawValue) patch: \(reply.child("error")?[attribute: "code"] ?? "no answer")")
+            }
+            _ = try store.saveAppState(collection, built.applied.state, applying: [job.action], now: environment.now())
+            return built.applied.state.version
+        }
+        throw WauseError(.internal, "\(collection.rawValue) kept moving on while this device patched it; try again")
     }
 
     /// Called at login: nothing to fetch before the phone shared a key.

@@ -25,6 +25,8 @@ public struct MethodContext: Sendable {
     let media: MediaTransfers
     /// Approval requests: their expiry timer and answers (Approvals/).
     let approvals: Approvals
+    /// App state (AppState/): our chat settings sent as patches.
+    let appState: AppStateSync
 }
 
 extension MethodContext {

@@ -111,7 +111,7 @@ public final class WauseClient: Sendable {
         self.connectionLoop = connectionLoop
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
-                                     logout: logout, media: media, approvals: approvals)
+                                     logout: logout, media: media, approvals: approvals, appState: appState)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         // Requests that ran out while the engine was closed expire now; the rest keep their time.
         approvals.schedule()

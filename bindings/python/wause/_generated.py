@@ -823,6 +823,139 @@ class CheckApprovalsResultApprovalsItem(_CheckApprovalsResultApprovalsItemRequir
     message_id: str
 
 
+class _ArchiveChatResultRequired(TypedDict):
+    ok: bool
+    #: what changed
+    action: str
+    #: the chat JID
+    chat_id: str
+    #: the app-state collection the change went to
+    collection: str
+    #: the collection's version after the change
+    version: int
+
+
+class ArchiveChatResult(_ArchiveChatResultRequired, total=False):
+    """The result of ``whatsapp_archive_chat``."""
+    #: the message (star only)
+    message_id: Optional[str]
+    chat: Optional[ChatSummary]
+
+
+class _PinChatResultRequired(TypedDict):
+    ok: bool
+    #: what changed
+    action: str
+    #: the chat JID
+    chat_id: str
+    #: the app-state collection the change went to
+    collection: str
+    #: the collection's version after the change
+    version: int
+
+
+class PinChatResult(_PinChatResultRequired, total=False):
+    """The result of ``whatsapp_pin_chat``."""
+    #: the message (star only)
+    message_id: Optional[str]
+    chat: Optional[ChatSummary]
+
+
+class _MuteChatResultRequired(TypedDict):
+    ok: bool
+    #: what changed
+    action: str
+    #: the chat JID
+    chat_id: str
+    #: the app-state collection the change went to
+    collection: str
+    #: the collection's version after the change
+    version: int
+
+
+class MuteChatResult(_MuteChatResultRequired, total=False):
+    """The result of ``whatsapp_mute_chat``."""
+    #: the message (star only)
+    message_id: Optional[str]
+    chat: Optional[ChatSummary]
+
+
+class _StarMessageResultRequired(TypedDict):
+    ok: bool
+    #: what changed
+    action: str
+    #: the chat JID
+    chat_id: str
+    #: the app-state collection the change went to
+    collection: str
+    #: the collection's version after the change
+    version: int
+
+
+class StarMessageResult(_StarMessageResultRequired, total=False):
+    """The result of ``whatsapp_star_message``."""
+    #: the message (star only)
+    message_id: Optional[str]
+    chat: Optional[ChatSummary]
+
+
+class _MarkChatUnreadResultRequired(TypedDict):
+    ok: bool
+    #: what changed
+    action: str
+    #: the chat JID
+    chat_id: str
+    #: the app-state collection the change went to
+    collection: str
+    #: the collection's version after the change
+    version: int
+
+
+class MarkChatUnreadResult(_MarkChatUnreadResultRequired, total=False):
+    """The result of ``whatsapp_mark_chat_unread``."""
+    #: the message (star only)
+    message_id: Optional[str]
+    chat: Optional[ChatSummary]
+
+
+class _DeleteChatResultRequired(TypedDict):
+    ok: bool
+    #: what changed
+    action: str
+    #: the chat JID
+    chat_id: str
+    #: the app-state collection the change went to
+    collection: str
+    #: the collection's version after the change
+    version: int
+
+
+class DeleteChatResult(_DeleteChatResultRequired, total=False):
+    """The result of ``whatsapp_delete_chat``."""
+    #: the message (star only)
+    message_id: Optional[str]
+    chat: Optional[ChatSummary]
+
+
+class _ClearChatResultRequired(TypedDict):
+    ok: bool
+    #: what changed
+    action: str
+    #: the chat JID
+    chat_id: str
+    #: the app-state collection the change went to
+    collection: str
+    #: the collection's version after the change
+    version: int
+
+
+class ClearChatResult(_ClearChatResultRequired, total=False):
+    """The result of ``whatsapp_clear_chat``."""
+    #: the message (star only)
+    message_id: Optional[str]
+    chat: Optional[ChatSummary]
+
+
 RESULT_TYPE_NAMES = (
     'StatusResult', 'AccountInfo', 'StoreCounts', 'GetToolInfoResult',
     'GetToolInfoResultAnnotations', 'PairStatusResult', 'PairingCodeResult', 'CancelAuthResult',
@@ -837,7 +970,8 @@ RESULT_TYPE_NAMES = (
     'SetGroupTopicResult', 'GetGroupInviteLinkResult', 'JoinGroupResult', 'LeaveGroupResult',
     'SendFileResult', 'SendLocationResult', 'SendContactCardResult', 'SendContactCardContactsItem',
     'DownloadMediaResult', 'RequestApprovalResult', 'CheckApprovalsResult',
-    'CheckApprovalsResultApprovalsItem',
+    'CheckApprovalsResultApprovalsItem', 'ArchiveChatResult', 'PinChatResult', 'MuteChatResult',
+    'StarMessageResult', 'MarkChatUnreadResult', 'DeleteChatResult', 'ClearChatResult',
 )
 
 
@@ -1233,13 +1367,13 @@ class ClientMethods:
     def delete_message(self, message_id: str, scope: Literal["everyone", "me"]) -> DeleteMessageResult:
         """``whatsapp_delete_message``: Delete a message. scope "everyone" revokes a message this
         account sent (recipients see it deleted; within 15 minutes of its timestamp, else
-        edit_window_expired). scope "me" removes any message from this device's store only: it is
-        not yet synced to the phone or other devices (that needs app state, which is not implemented
-        yet).
+        edit_window_expired). scope "me" removes any message for this account only: from this
+        device's store at once, and from the phone and other devices through app state sync (a note
+        says when that could not be sent).
 
         Args:
             message_id: id of the message
-            scope: everyone (revoke our message) or me (this device only)
+            scope: everyone (revoke our message) or me (this account's devices only)
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -1646,6 +1780,137 @@ class ClientMethods:
         params = _params({}, {'request_id': request_id})
         return cast(CheckApprovalsResult, self._call_method('whatsapp_check_approvals', params))
 
+    def archive_chat(self, chat: str, archived: bool = True) -> ArchiveChatResult:
+        """``whatsapp_archive_chat``: Archive (or, with archived false, unarchive) a chat on every
+        device of the account. Archiving also unpins it, as WhatsApp does.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+            archived: false unarchives (default true)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {'archived': archived})
+        return cast(ArchiveChatResult, self._call_method('whatsapp_archive_chat', params))
+
+    def pin_chat(self, chat: str, pinned: bool = True) -> PinChatResult:
+        """``whatsapp_pin_chat``: Pin (or, with pinned false, unpin) a chat on every device of the
+        account.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+            pinned: false unpins (default true)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {'pinned': pinned})
+        return cast(PinChatResult, self._call_method('whatsapp_pin_chat', params))
+
+    def mute_chat(self, chat: str, duration: Literal["8h", "1w", "always", "off"]) -> MuteChatResult:
+        """``whatsapp_mute_chat``: Mute a chat's notifications on every device of the account for 8
+        hours, a week or always; off unmutes it.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+            duration: how long
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat, 'duration': duration}, {})
+        return cast(MuteChatResult, self._call_method('whatsapp_mute_chat', params))
+
+    def star_message(self, message_id: str, starred: bool = True) -> StarMessageResult:
+        """``whatsapp_star_message``: Star (or, with starred false, unstar) a message on every device
+        of the account.
+
+        Args:
+            message_id: id of the message
+            starred: false unstars (default true)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'message_id': message_id}, {'starred': starred})
+        return cast(StarMessageResult, self._call_method('whatsapp_star_message', params))
+
+    def mark_chat_unread(self, chat: str, unread: bool = True) -> MarkChatUnreadResult:
+        """``whatsapp_mark_chat_unread``: Mark a chat unread (or, with unread false, read) on every
+        device of the account.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+            unread: false marks it read (default true)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {'unread': unread})
+        return cast(MarkChatUnreadResult, self._call_method('whatsapp_mark_chat_unread', params))
+
+    def delete_chat(self, chat: str) -> DeleteChatResult:
+        """``whatsapp_delete_chat``: Delete a chat and its messages on every device of the account (the
+        other person keeps theirs). Cannot be undone.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {})
+        return cast(DeleteChatResult, self._call_method('whatsapp_delete_chat', params))
+
+    def clear_chat(self, chat: str) -> ClearChatResult:
+        """``whatsapp_clear_chat``: Delete every message of a chat on every device of the account,
+        keeping the chat itself. Cannot be undone.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {})
+        return cast(ClearChatResult, self._call_method('whatsapp_clear_chat', params))
+
 
 class AsyncClientMethods:
     """The catalogue's methods for :class:`wause.AsyncClient`: each is awaited; the loop never blocks."""
@@ -2023,13 +2288,13 @@ class AsyncClientMethods:
     async def delete_message(self, message_id: str, scope: Literal["everyone", "me"]) -> DeleteMessageResult:
         """``whatsapp_delete_message``: Delete a message. scope "everyone" revokes a message this
         account sent (recipients see it deleted; within 15 minutes of its timestamp, else
-        edit_window_expired). scope "me" removes any message from this device's store only: it is
-        not yet synced to the phone or other devices (that needs app state, which is not implemented
-        yet).
+        edit_window_expired). scope "me" removes any message for this account only: from this
+        device's store at once, and from the phone and other devices through app state sync (a note
+        says when that could not be sent).
 
         Args:
             message_id: id of the message
-            scope: everyone (revoke our message) or me (this device only)
+            scope: everyone (revoke our message) or me (this account's devices only)
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -2438,6 +2703,137 @@ class AsyncClientMethods:
         params = _params({}, {'request_id': request_id})
         return cast(CheckApprovalsResult, await self._call_method('whatsapp_check_approvals', params))
 
+    async def archive_chat(self, chat: str, archived: bool = True) -> ArchiveChatResult:
+        """``whatsapp_archive_chat``: Archive (or, with archived false, unarchive) a chat on every
+        device of the account. Archiving also unpins it, as WhatsApp does.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+            archived: false unarchives (default true)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {'archived': archived})
+        return cast(ArchiveChatResult, await self._call_method('whatsapp_archive_chat', params))
+
+    async def pin_chat(self, chat: str, pinned: bool = True) -> PinChatResult:
+        """``whatsapp_pin_chat``: Pin (or, with pinned false, unpin) a chat on every device of the
+        account.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+            pinned: false unpins (default true)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {'pinned': pinned})
+        return cast(PinChatResult, await self._call_method('whatsapp_pin_chat', params))
+
+    async def mute_chat(self, chat: str, duration: Literal["8h", "1w", "always", "off"]) -> MuteChatResult:
+        """``whatsapp_mute_chat``: Mute a chat's notifications on every device of the account for 8
+        hours, a week or always; off unmutes it.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+            duration: how long
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat, 'duration': duration}, {})
+        return cast(MuteChatResult, await self._call_method('whatsapp_mute_chat', params))
+
+    async def star_message(self, message_id: str, starred: bool = True) -> StarMessageResult:
+        """``whatsapp_star_message``: Star (or, with starred false, unstar) a message on every device
+        of the account.
+
+        Args:
+            message_id: id of the message
+            starred: false unstars (default true)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'message_id': message_id}, {'starred': starred})
+        return cast(StarMessageResult, await self._call_method('whatsapp_star_message', params))
+
+    async def mark_chat_unread(self, chat: str, unread: bool = True) -> MarkChatUnreadResult:
+        """``whatsapp_mark_chat_unread``: Mark a chat unread (or, with unread false, read) on every
+        device of the account.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+            unread: false marks it read (default true)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {'unread': unread})
+        return cast(MarkChatUnreadResult, await self._call_method('whatsapp_mark_chat_unread', params))
+
+    async def delete_chat(self, chat: str) -> DeleteChatResult:
+        """``whatsapp_delete_chat``: Delete a chat and its messages on every device of the account (the
+        other person keeps theirs). Cannot be undone.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {})
+        return cast(DeleteChatResult, await self._call_method('whatsapp_delete_chat', params))
+
+    async def clear_chat(self, chat: str) -> ClearChatResult:
+        """``whatsapp_clear_chat``: Delete every message of a chat on every device of the account,
+        keeping the chat itself. Cannot be undone.
+
+        Args:
+            chat: the chat: a phone number, JID, LID, contact or group name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            WhatsAppNotPaired: the method needs a linked device
+            NotConnected: linked, but the connection is down right now
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'chat': chat}, {})
+        return cast(ClearChatResult, await self._call_method('whatsapp_clear_chat', params))
+
 
 #: The Python method name of each catalogue method.
 METHOD_NAMES = {
@@ -2478,4 +2874,11 @@ METHOD_NAMES = {
     'whatsapp_download_media': 'download_media',
     'whatsapp_request_approval': 'request_approval',
     'whatsapp_check_approvals': 'check_approvals',
+    'whatsapp_archive_chat': 'archive_chat',
+    'whatsapp_pin_chat': 'pin_chat',
+    'whatsapp_mute_chat': 'mute_chat',
+    'whatsapp_star_message': 'star_message',
+    'whatsapp_mark_chat_unread': 'mark_chat_unread',
+    'whatsapp_delete_chat': 'delete_chat',
+    'whatsapp_clear_chat': 'clear_chat',
 }
