@@ -108,6 +108,38 @@ import WauseTestSupport
         #expect(try client.store.appStateCollection(.regularLow).version == 3)
         #expect(try await Self.chat(client, bob)["archived"] == true)
     }
+
+    @Test func aMissingKeyIsAskedOfThePhoneAndSyncResumesWhenItAnswers() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        var cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(client, action: "archive", chat: "15550002222@s.whatsapp.net", after: cursor)
+
+        // The phone moves to a new key without sharing it (as if the share were lost): its next patch
+        // names a key the device lacks.
+        let devices = try setup.simulator.state.devices(phone: Self.phone)
+        try setup.simulator.state.commit { (c) throws(WauseError) in
+            try c.execute("INSERT INTO app_state_keys (phone, key_id, key_data, timestamp) VALUES (?, ?, ?, ?)",
+                          [.text(Self.phone), .blob([0, 0, 9, 9, 9, 9]), .blob(SystemRandom.bytes(32)), .integer(Int64.max / 2)])
+            // The phone believes it shared it.
+            for device in devices {
+                try c.execute("INSERT INTO app_state_key_shares (phone, device, key_id) VALUES (?, ?, ?)",
+                              [.text(Self.phone), .integer(Int64(device.device)), .blob([0, 0, 9, 9, 9, 9])])
+            }
+        }
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
+        // The device asks the phone for it, the phone shares it, and the sync goes on.
+        let error = try await MessagingTests.event(client, "appstate.error", after: cursor) { $0["collection"] == "regular_low" }
+        #expect(error.data["reason"] == "missing_key" && error.data["action"] == "requested_keys_from_phone", "\(error.data)")
+        _ = try await Self.updated(client, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursor)
+        #expect(try client.store.latestAppStateKey() != nil)
+        #expect(try client.store.appStateCollection(.regularLow).version == 2)
+        #expect(try await Self.chat(client, "15550002222@s.whatsapp.net")["archived"] == true)
+    }
 }
 
 /// Our changes as patches (AppState/AppStateMethods.swift): the phone and a second companion of the

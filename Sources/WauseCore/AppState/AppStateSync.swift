@@ -36,6 +36,11 @@ final class AppStateSync: Sendable {
     let environment: Environment
     let logger: Logger
     let publisher: EventPublisher
+    /// For the key request to our phone (a peer message).
+    let messaging: Messaging
+    /// When each key (hex ID) was last asked of the phone: at most once a day (whatsmeow
+    /// appstate.go requestMissingAppStateKeys).
+    private let requested = Mutex<[String: UnixTime]>([:])
 
     /// A change of ours waiting to be sent, and who waits for the new version.
     private struct Job: Sendable {
@@ -52,7 +57,9 @@ final class AppStateSync: Sendable {
     }
     private let worker = Mutex(Worker())
 
-    init(store: Store, link: ServerLink, media: MediaTransfers, environment: Environment, logger: Logger, publisher: EventPublisher) {
+    init(store: Store, link: ServerLink, media: MediaTransfers, environment: Environment, logger: Logger, publisher: EventPublisher,
+         messaging: Messaging) {
+        self.messaging = messaging
         self.store = store
         self.link = link
         self.media = media
@@ -219,9 +226,12 @@ final class AppStateSync: Sendable {
                 return
             } catch let error as AppStateError {
                 if error.reason == .missingKey {
-                    // whatsmeow requests the keys from the phone (requestMissingAppStateKeys); the phone shares
-                    // keys with every device it links, and its next share fetches this collection again.
-                    announce(collection, reason: error.reason.rawValue, action: "waiting_for_key_share", detail: error.message)
+                    // whatsmeow requestMissingAppStateKeys: ask the phone for the keys; its share fetches this
+                    // collection again. Nothing is advanced meanwhile.
+                    let due = keysDue(error.missingKeyIDs)
+                    announce(collection, reason: error.reason.rawValue, action: due.isEmpty ? "waiting_for_key_share" : "requested_keys_from_phone",
+                             detail: error.message)
+                    if !due.isEmpty { await requestKeys(due) }
                     return
                 }
                 if attempt == 0 {
@@ -243,6 +253,53 @@ final class AppStateSync: Sendable {
                 logger.warning("app state: \(collection.rawValue) fetch failed: \(error)")
                 return
             }
+        }
+    }
+
+    /// `ProtocolMessage{APP_STATE_SYNC_KEY_REQUEST}` to our phone (whatsmeow send.go SendPeerMessage:
+    /// `<message to=OWN category="peer" push_priority="high">` with one `<enc>`); `keysDue` keeps each
+    /// key to one request a day. False when it could not be sent now.
+    func keysDue(_ ids: [[UInt8]]) -> [[UInt8]] {
+        let now = environment.now()
+        return requested.withLock { asked -> [[UInt8]] in
+            let fresh = ids.filter { id in asked[Hex.encode(id)].map { now - $0 >= .seconds(24 * 3600) } ?? true }
+            for id in fresh { asked[Hex.encode(id)] = now }
+            return fresh
+        }
+    }
+
+    @discardableResult
+    func requestKeys(_ due: [[UInt8]]) async -> Bool {
+        let now = environment.now()
+        guard !due.isEmpty, let session = link.currentSession, session.loggedIn,
+            let account = try? store.linkedAccount(), let own = JID(LinkedAccount.userJID(account.jid))
+        else { return false }
+        var message = WAWebProtobufsE2E_Message()
+        message.protocolMessage.type = .appStateSyncKeyRequest
+        message.protocolMessage.appStateSyncKeyRequest.keyIds = due.map { id in
+            var keyID = WAWebProtobufsE2E_AppStateSyncKeyId()
+            keyID.keyID = Data(id)
+            return keyID
+        }
+        let phone = JID(user: own.user, server: .whatsApp)
+        do {
+            let connection = session.connection
+            let payload = try MessageFormat.encode(message)
+            let missing = try messaging.devicesWithoutSession([phone])
+            let bundles = try await PreKeyBundles.fetch(missing, connection: connection, environment: environment)
+            guard let sealed = try messaging.encrypt(payload, for: [phone], bundles: bundles).first else { return false }
+            var envelope = MessageEnvelope(id: MessageFormat.newMessageID(now: now, ownUser: own.user, random: environment.randomBytes),
+                                           type: "text", to: phone, category: "peer",
+                                           encrypted: [.init(type: sealed.type, ciphertext: sealed.ciphertext)])
+            if sealed.type == "pkmsg", let identity = try store.advSignedIdentity() { envelope.deviceIdentity = identity }
+            var node = envelope.node
+            node.attributes["push_priority"] = "high"
+            _ = try await connection.sendAwaitingAck(node, timeout: Outbox.ackTimeout, environment: environment)
+            logger.info("app state: asked the phone for \(due.count) key(s)")
+            return true
+        } catch {
+            logger.warning("app state: cannot ask the phone for keys: \(error)")
+            return false
         }
     }
 

@@ -83,7 +83,7 @@ public final class WauseClient: Sendable {
                             privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
         let appState = AppStateSync(store: store, link: serverLink, media: media, environment: environment, logger: logger,
-                                    publisher: publisher)
+                                    publisher: publisher, messaging: messaging)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
