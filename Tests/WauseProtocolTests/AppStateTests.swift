@@ -229,4 +229,33 @@ import WauseSupport
         let parsed = try AppStateStanzas.ServerSync(parsing: sync.node(id: "n1", t: 1))
         #expect(parsed == sync && parsed.collections.map(\.1) == [5, 2])
     }
+
+    @Test func everyActionReadsBackAsItself() throws {
+        let keys = try Self.keys()
+        let message = AppStateAction.MessageRef(chat: "120363000000000001@g.us", id: "3EB0AB", fromMe: false, participant: "15550002222@s.whatsapp.net")
+        let actions: [AppStateAction] = [
+            .archive(chat: "1@s.whatsapp.net", archived: false), .pin(chat: "1@s.whatsapp.net", pinned: true),
+            .mute(chat: "1@s.whatsapp.net", until: -1), .mute(chat: "1@s.whatsapp.net", until: 1_900_000_000_000),
+            .mute(chat: "1@s.whatsapp.net", until: nil), .star(message, starred: true),
+            .markRead(chat: "1@s.whatsapp.net", read: false), .deleteMessageForMe(message, deleteMedia: false),
+            .clearChat(chat: "1@s.whatsapp.net"), .deleteChat(chat: "1@s.whatsapp.net", deleteMedia: true),
+            .contact(jid: "2@s.whatsapp.net", fullName: "Bob Smith", firstName: "Bob"), .pushName("Ada"),
+        ]
+        for action in actions {
+            let change = try #require(action.changes(timestamp: 1_700_000_000_000, lastMessageTimestamp: 1_699_999_999).first)
+            let sealed = try AppStateMutation.seal(operation: .set, index: change.index, value: change.value, version: change.version,
+                                                   keyID: Self.keyID, keys: keys, iv: Self.iv)
+            let opened = try AppStateMutation.open(sealed.record, position: 0, keys: Self.lookup(keys))
+            #expect(AppStateAction(opened) == action, "\(action)")
+            #expect(opened.value.timestamp == 1_700_000_000_000)
+        }
+        // Archiving unpins in the same patch (whatsmeow BuildArchive); a REMOVE is not acted on.
+        #expect(AppStateAction.archive(chat: "1@s.whatsapp.net", archived: true).changes(timestamp: 0).map(\.index[0]) == ["archive", "pin_v1"])
+        #expect(AppStateAction.star(message, starred: true).changes(timestamp: 0).first?.index
+                == ["star", "120363000000000001@g.us", "3EB0AB", "0", "15550002222@s.whatsapp.net"])
+        #expect(AppStateAction.star(message, starred: true).collection == .regularHigh)
+        let removed = try AppStateMutation.seal(operation: .remove, index: ["pin_v1", "1@s.whatsapp.net"],
+                                                value: WAWebProtobufSyncAction_SyncActionValue(), version: 5, keyID: Self.keyID, keys: keys, iv: Self.iv)
+        #expect(AppStateAction(removed.mutation) == nil)
+    }
 }

@@ -356,7 +356,7 @@ final class AppStateSync: Sendable {
                 state = applied.state
                 mutations += applied.mutations
             }
-            // Last write per index wins within a page (Baileys keeps one mutation per index).
+            // Applied in order, so the last write of an index in the page is what stays (Baileys keeps one mutation per index).
             let actions = mutations.compactMap(AppStateAction.init)
             let touched = try store.saveAppState(collection, state, applying: actions, now: environment.now())
             for (action, chat) in touched { announce(action, chat: chat) }
