@@ -159,4 +159,27 @@ import WauseTestSupport
         let refused = await admin(f.setup.simulator, "POST", "/accounts/\(Self.phone)/app-state", ["action": "fly", "chat": "1555"])
         #expect(refused.status == 400 && refused.json["code"] == "invalid_request")
     }
+
+    @Test func longHistoriesComeInPagesThatApplyInOrder() async throws {
+        let f = try await Self.fixture()
+        defer { Task { await f.setup.close() } }
+        let count = AppStateServer.pageSize + 5
+        for n in 0..<count {
+            let changed = await admin(f.setup.simulator, "POST", "/accounts/\(Self.phone)/app-state",
+                                      ["action": "pin", "chat": .string("\(15_550_100_000 + n)"), "value": .bool(n % 2 == 0)])
+            #expect(changed.status == 200)
+        }
+        // Asked from 0 without a snapshot (the server's own view; the companion's stream is busy with server_syncs).
+        let first = try f.server.fetch(.init(collection: .regularLow, version: 0, returnSnapshot: false), account: f.account)
+        #expect(first.patches.count == AppStateServer.pageSize && first.hasMorePatches && first.version == UInt64(AppStateServer.pageSize))
+        let rest = try f.server.fetch(.init(collection: .regularLow, version: first.version, returnSnapshot: false), account: f.account)
+        #expect(rest.patches.count == 5 && !rest.hasMorePatches && rest.version == UInt64(count))
+        var state = AppStateCollectionState()
+        for bytes in first.patches + rest.patches {
+            state = try state.applying(patch: try WAWebProtobufsServerSync_SyncdPatch(serializedBytes: bytes), collection: .regularLow,
+                                       keys: try f.lookup()).state
+        }
+        #expect(state.version == UInt64(count) && state.valueMACs.count == count)
+        #expect(state == (try f.server.collectionState(Self.phone, .regularLow)))
+    }
 }
