@@ -196,7 +196,7 @@ final class AppStateSync: Sendable {
 
     /// Called at login: nothing to fetch before the phone shared a key.
     func loggedIn() {
-        guard let key = try? store.latestAppStateKey(), key != nil else { return }
+        guard (try? store.latestAppStateKey()) != nil else { return }
         kick()
     }
 
