@@ -6,11 +6,17 @@ import Foundation
 #endif
 
 /// HMAC-SHA256 (RFC 2104), used by the Signal chain-key ratchet (`HMAC(chainKey, 0x01/0x02)`),
-/// Signal message MACs and media MACs.
+/// Signal message MACs and media MACs; HMAC-SHA512 for the app-state value MAC.
 public enum HMAC {
     /// HMAC-SHA256 of `message` under `key` (any key length; 32-byte output).
     public static func sha256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         Array(Crypto.HMAC<Crypto.SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+
+    /// HMAC-SHA512 of `message` under `key` (64-byte output): the app-state value MAC, which keeps
+    /// the first 32 bytes (whatsmeow appstate/hash.go generateContentMAC).
+    public static func sha512(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        Array(Crypto.HMAC<Crypto.SHA512>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 
     /// Checks `mac` in constant time against the HMAC-SHA256 of `message`. `mac` may be a prefix of

@@ -76,6 +76,7 @@ public struct AdminAPI: Sendable {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if let response = try groupRoute(request, parts: parts) { return response }
         if let response = try mediaRoute(request, parts: parts) { return response }
+        if let response = try appStateRoute(request, parts: parts) { return response }
         if let response = try presenceRoute(request, parts: parts) { return response }
         if parts.count == 3, parts[0] == "accounts", parts[2] == "history" {
             guard request.method == "POST" else {

@@ -84,9 +84,16 @@ extension ChatEndpoint {
             do {
                 let upload = try DeviceRequests.parseUpload(node, identityKey: device.identityPublicKey)
                 try state.storePreKeys(phone: device.phone, device: device.device, upload)
-                // A newly linked companion now has keys: the phone sends it its history (PhoneHistory.swift).
-                let phones = router.phones
-                return .answerThen(ChatEndpoint.result(id)) { phones?.history.sendIfDue(phone: device.phone, device: device.device) }
+                // The companion can receive messages now: its phone shares the app-state key
+                // (PhoneAppState.swift), then sends its history (PhoneHistory.swift).
+                guard let phones = router.phones else { return .answer(ChatEndpoint.result(id)) }
+                let logger = self.logger
+                return .answerThen(ChatEndpoint.result(id)) {
+                    do throws(WauseError) { try phones.shareAppStateKeys(phone: device.phone, device: device.device) } catch {
+                        logger.error("\(device.jid): app-state key share failed: \(error.message)")
+                    }
+                    phones.history.sendIfDue(phone: device.phone, device: device.device)
+                }
             } catch let malformed as DeviceRequests.Malformed {
                 logger.info("\(device.jid): prekey upload refused: \(malformed.reason)")
                 return .answer(ChatEndpoint.error(id, code: 400, text: "bad-request"))
@@ -96,6 +103,10 @@ extension ChatEndpoint {
             let answer = MediaConnStanzas.MediaConn(auth: media.store.issueAuth(), ttl: MediaStore.ttl, authTTL: MediaStore.authTTL,
                                                     maxBuckets: MediaStore.maxBuckets, hosts: [.init(hostname: media.hostname)])
             return .answer(answer.result(id: id))
+        case ("set", AppStateStanzas.namespace):
+            // App state (AppStateServer.swift): fetches and patches.
+            guard let phones = router.phones, let account = try state.account(phone: device.phone) else { return nil }
+            return .answer(try phones.appState.handle(node, id: id, sender: SimEndpoint(account: account, device: device.device)))
         case (_, "w:g2"):
             // Groups (GroupRequests.swift).
             return try groupRequest(node, id: id, device: device)

@@ -225,6 +225,8 @@ public final class SimState: Sendable {
         SimState.profileSchema,
         // A phone's seeded history and the companions owed a history sync (PhoneHistory.swift).
         PhoneHistory.schema,
+        // App state (syncd): keys, versions, patches and live records per account and collection (AppStateServer.swift).
+        AppStateServer.schema,
     ])
 
     let database: SQLiteDatabase

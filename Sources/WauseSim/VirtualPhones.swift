@@ -159,9 +159,15 @@ final class VirtualPhones: Sendable {
             return
         }
         var filed: [(text: String?, chat: JID, to: JID, media: JSONValue?, content: WAWebProtobufsE2E_Message)] = []
+        var keyRequests: [WAWebProtobufsE2E_Message] = []
         for plaintext in outcome.plaintexts {
             guard let content = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext) else {
                 logger.info("virtual phone \(account.phone): message \(id) from \(from) is not a Message protobuf")
+                continue
+            }
+            // A companion asking for app-state keys (PhoneAppState.swift), answered once this step is stored.
+            if fromMe, content.protocolMessage.type == .appStateSyncKeyRequest {
+                keyRequests.append(content)
                 continue
             }
             let own = JID(user: from.server == .lid ? account.lid : account.phone, server: from.server == .lid ? .lid : .whatsApp)
@@ -197,6 +203,7 @@ final class VirtualPhones: Sendable {
         }
         // The delivery receipt, also the phone's answer to the stanza (whatsmeow receipt.go sendMessageReceipt).
         try routeReceipt(.answering(message, type: fromMe ? .sender : .delivery), account: account)
+        for request in keyRequests { _ = answerAppStateKeyRequest(request, account: account, from: Int(from.device)) }
         // A companion asking for older history (PhoneHistory.swift).
         if fromMe, !outcome.duplicate, let endpoint = try state.endpoint(from) {
             for plaintext in outcome.plaintexts {

@@ -74,6 +74,11 @@ import WauseTestSupport
         case "whatsapp_subscribe_presence": ["contact": "15550003333"]
         // Our phone (the sim's) answers from what it sent and received through the sim.
         case "whatsapp_request_history": ["chat": "15550003333", "count": 5]
+        // App state (issue 15): sent as patches once the phone shared its key (below).
+        case "whatsapp_archive_chat", "whatsapp_pin_chat", "whatsapp_mark_chat_unread", "whatsapp_clear_chat", "whatsapp_delete_chat":
+            ["chat": "15550003333"]
+        case "whatsapp_mute_chat": ["chat": "15550003333", "duration": "8h"]
+        case "whatsapp_star_message": ["message_id": .string(sentID)]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
         }
     }
@@ -88,6 +93,10 @@ import WauseTestSupport
         let posted = await admin(setup.simulator, "POST", "/accounts/15550003333/send", ["to": "15550001111", "text": "hi from carol"])
         #expect(posted.status == 200, "\(posted.json)")
         _ = try await MessagingTests.received(alice, text: "hi from carol")
+        // The phone's first app-state change shares its key, so the app-state methods can send.
+        let cursor = alice.events.latestCursor
+        _ = await admin(setup.simulator, "POST", "/accounts/15550001111/app-state", ["action": "pin", "chat": "15550009999"])
+        _ = try await MessagingTests.event(alice, "chat.updated", after: cursor) { $0["action"] == "pin" }
 
         let sentID = try #require(sent["message_id"]?.stringValue)
         // The destructive ones last.

@@ -134,6 +134,14 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_subscribe_presence": {"contact": CAROL},
         # Our phone (the sim's) answers from what it sent and received with Carol.
         "whatsapp_request_history": {"chat": CAROL, "count": 5},
+        # Issue 15: chat settings sent as app-state patches (the phone shared its key first, below).
+        "whatsapp_archive_chat": {"chat": CAROL},
+        "whatsapp_pin_chat": {"chat": CAROL},
+        "whatsapp_mute_chat": {"chat": CAROL, "duration": "8h"},
+        "whatsapp_star_message": {"message_id": sent_id},
+        "whatsapp_mark_chat_unread": {"chat": CAROL},
+        "whatsapp_clear_chat": {"chat": CAROL},
+        "whatsapp_delete_chat": {"chat": CAROL},
     }
     if name in table:
         return table[name]
@@ -185,6 +193,16 @@ async def _every_tool(server: WauseServer, sim: SimProcess) -> dict:
                     return found["count"] > 0
 
                 await until("Carol's message", arrived)
+
+                # The phone's first app-state change shares its key with the engine (a pinned chat shows it).
+                changed = sim.admin("POST", f"/accounts/{ADA}/app-state", {"action": "pin", "chat": "15550009999"})
+                assert changed.status == 200, changed
+
+                async def key_shared():
+                    chats = (await call("whatsapp_list_chats", {"limit": 50}))["chats"]
+                    return any(chat["id"] == "15550009999@s.whatsapp.net" and chat["pinned"] for chat in chats)
+
+                await until("the phone's app-state key", key_shared)
 
                 tools = (await session.list_tools()).tools
                 names = [tool.name for tool in tools]

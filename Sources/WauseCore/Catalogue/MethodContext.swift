@@ -29,6 +29,8 @@ public struct MethodContext: Sendable {
     let sendGuard: SendGuard
     /// History sync from our phone, and on-demand requests for older messages (History/HistorySync.swift).
     let historySync: HistorySync
+    /// App state (AppState/): our chat settings sent as patches.
+    let appState: AppStateSync
 }
 
 extension MethodContext {

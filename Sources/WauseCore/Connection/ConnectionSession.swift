@@ -19,6 +19,7 @@ final class ConnectionSession: Sendable {
         let groupNotifications: GroupNotifications
         let privacyTokens: PrivacyTokenExchange
         let presence: PresenceUpdates
+        var appState: AppStateSync? = nil
         let makeLinkingHandlers: @Sendable () -> LinkingHandlers
     }
 
@@ -55,6 +56,7 @@ final class ConnectionSession: Sendable {
             areas.groupNotifications.route(&router)
             areas.privacyTokens.route(&router)
             areas.presence.route(&router)
+            areas.appState?.route(&router)
         }
         areas.deviceList.route(&router)
         self.router = router

@@ -24,6 +24,8 @@ public final class WauseClient: Sendable {
     /// Approval requests' expiry timer.
     let approvals: Approvals
     let historySync: HistorySync
+    /// App state (syncd): keys, fetches, mutations.
+    let appState: AppStateSync
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     let connectionLoop: ConnectionLoop
     /// What the catalogue's methods receive.
@@ -83,18 +85,21 @@ public final class WauseClient: Sendable {
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
         let historySync = HistorySync(store: store, media: media, publisher: publisher, environment: environment, logger: logger,
                                       messaging: messaging, link: serverLink)
+        let appState = AppStateSync(store: store, link: serverLink, media: media, environment: environment, logger: logger,
+                                    publisher: publisher, messaging: messaging)
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
-                         publisher: publisher, onReady: { outbox.kick(); historySync.kick() }),
+                         publisher: publisher, onReady: { outbox.kick(); historySync.kick(); appState.loggedIn() }),
             receive: Receive(store: store, config: config, keys: keys, messaging: messaging, environment: environment, logger: logger,
-                             publisher: publisher, media: media, approvals: approvals, historySync: historySync),
+                             publisher: publisher, media: media, approvals: approvals, historySync: historySync, appState: appState),
             receipts: Receipts(store: store, messaging: messaging, environment: environment, logger: logger, publisher: publisher),
             preKeys: preKeys,
             deviceList: deviceList,
             groupNotifications: GroupNotifications(store: store, environment: environment, logger: logger, publisher: publisher),
             privacyTokens: privacyTokens,
             presence: PresenceUpdates(store: store, logger: logger, publisher: publisher),
+            appState: appState,
             makeLinkingHandlers: {
                 LinkingHandlers(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                 publisher: publisher)
@@ -105,13 +110,14 @@ public final class WauseClient: Sendable {
         self.outbox = outbox
         self.approvals = approvals
         self.historySync = historySync
+        self.appState = appState
         let connectionLoop = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                             publisher: publisher, link: serverLink, logout: logout, areas: areas)
         self.connectionLoop = connectionLoop
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
                                      logout: logout, media: media, approvals: approvals,
-                                     sendGuard: SendGuard(config: config, clock: environment.now), historySync: historySync)
+                                     sendGuard: SendGuard(config: config, clock: environment.now), historySync: historySync, appState: appState)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         // Requests that ran out while the engine was closed expire now; the rest keep their time.
         approvals.schedule()
@@ -246,6 +252,7 @@ public final class WauseClient: Sendable {
         outbox.stop()
         approvals.stop()
         historySync.stop()
+        appState.stop()
         connectionLoop.stop()
         events.close()
         store.close()

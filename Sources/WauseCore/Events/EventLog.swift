@@ -25,6 +25,8 @@ public enum EventName: String, Sendable, CaseIterable {
     case typingStopped = "typing.stopped"
     case approvalResolved = "approval.resolved"
     case historyProgress = "history.progress"
+    case chatUpdated = "chat.updated"
+    case appStateError = "appstate.error"
 
     /// What the event means, for docs/events.md (generated from the catalogue's `events` table, so
     /// the document cannot drift from the names).
@@ -53,6 +55,8 @@ public enum EventName: String, Sendable, CaseIterable {
         case .presenceChanged: return "a contact we subscribed to (whatsapp_subscribe_presence) came online or went offline"
         case .typingStarted: return "someone started typing (or recording a voice note) in a chat with us"
         case .typingStopped: return "someone stopped typing in a chat with us"
+        case .chatUpdated: return "the phone or another device archived, pinned, muted, starred, marked, cleared or deleted (app state sync)"
+        case .appStateError: return "app state could not be applied: what failed and what the engine does about it (never an unlink)"
         }
     }
 
@@ -123,6 +127,15 @@ public enum EventName: String, Sendable, CaseIterable {
                     ("media", "audio when recording a voice note, else null")]
         case .typingStopped:
             return [("chat", "the chat JID"), ("from", "who stopped typing")]
+        case .chatUpdated:
+            return [("chat_id", "the chat (null for contacts and settings)"), ("action", "archive, pin, mute, mark_read, mark_unread, star, delete_message, clear_chat, delete_chat, contact or push_name"),
+                    ("source", "app_state"), ("archived", "archive only"), ("pinned", "pin only"), ("muted", "mute only"),
+                    ("muted_until", "mute only: unix seconds, -1 for always, null when unmuted"), ("message_id", "star and delete_message"),
+                    ("starred", "star only"), ("contact", "contact only: its JID"), ("name", "contact and push_name")]
+        case .appStateError:
+            return [("collection", "critical_block, critical_unblock_low, regular_high, regular or regular_low"),
+                    ("reason", "missing_key, snapshot_mac_mismatch, patch_mac_mismatch, value_mac_mismatch, index_mac_mismatch, malformed or fetch_failed"),
+                    ("action", "full_resync, requested_keys_from_phone, waiting_for_key_share or retry_on_next_sync"), ("message", "what failed, in words")]
         }
     }
 

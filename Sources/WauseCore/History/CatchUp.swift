@@ -71,7 +71,7 @@ enum CatchUp {
             let period = arguments["since"]?.stringValue ?? ""
             let now = context.environment.now()
             let since = try start(of: period, now: now, timezone: context.config.timezone)
-            let chats = try context.store.catchUpChats(since: since, limit: listLimit)
+            let chats = try context.store.catchUpChats(since: since, limit: listLimit, now: context.environment.now())
             let account = try context.store.linkedAccount()
             let mentions = mentionNeedles(account: account, pushName: context.config.pushName ?? account?.pushName)
 

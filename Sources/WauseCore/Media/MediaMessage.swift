@@ -44,6 +44,8 @@ struct MediaMessage: Sendable, Equatable {
         case "document": .document
         case "sticker": .sticker
         case "history": .history  // a history-sync blob (History/HistorySync.swift), never a message's
+        // An app-state snapshot or patch blob (AppState/AppStateSync.swift), never a message's.
+        case "app_state": .appState
         default: nil
         }
     }

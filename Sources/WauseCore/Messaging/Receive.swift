@@ -26,6 +26,8 @@ struct Receive: Sendable {
     let approvals: Approvals
     /// History-sync notifications from our phone are kept there before they are acknowledged (History/HistorySync.swift).
     var historySync: HistorySync? = nil
+    /// App-state key shares from our phone are stored there (AppState/AppStateSync.swift).
+    var appState: AppStateSync? = nil
 
     /// Incoming `<message>` stanzas, on a logged-in connection.
     func route(_ router: inout StanzaRouter) {
@@ -124,6 +126,11 @@ struct Receive: Sendable {
         let id = envelope.id
         let message = try WAWebProtobufsE2E_Message(serializedBytes: plaintext)
         let mediaMessage = MediaMessage.describe(message)
+        // Our phone's app-state keys (a peer message from our own account): stored before the receipt.
+        if fromMe, message.protocolMessage.type == .appStateSyncKeyShare, let appState {
+            try appState.receiveKeyShare(message.protocolMessage.appStateSyncKeyShare)
+            return
+        }
         // A reaction, edit or revoke changes the message it names instead of being filed (MessageChanges.swift).
         if try MessageChanges.applyIncoming(message, envelope: envelope, from: from, fromMe: fromMe, sentAt: sentAt, store: store,
                                             publisher: publisher, logger: logger) { return }

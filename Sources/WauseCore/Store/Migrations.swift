@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12, version13])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -389,5 +389,33 @@ enum Migrations {
         attempts     INTEGER NOT NULL DEFAULT 0,
         received_at  INTEGER NOT NULL
     );
+    """
+
+    /// App state (syncd, AppState/AppStateSync.swift): the phone's sync keys, each collection's
+    /// version and LTHash, and each live record's index MAC → value MAC (whatsmeow
+    /// store/sqlstore app_state_sync_keys, app_state_version, app_state_mutation_macs); starred
+    /// messages and chats marked unread.
+    static let version13 = """
+    CREATE TABLE app_state_keys (
+        key_id      BLOB PRIMARY KEY,
+        key_data    BLOB NOT NULL,
+        fingerprint BLOB,
+        timestamp   INTEGER NOT NULL,          -- the phone's, unix ms: the newest key is the one we send with
+        received_at INTEGER NOT NULL
+    );
+    CREATE TABLE app_state_collections (
+        name       TEXT PRIMARY KEY,
+        version    INTEGER NOT NULL,
+        hash       BLOB NOT NULL,              -- 128-byte LTHash
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE app_state_macs (
+        collection TEXT NOT NULL,
+        index_mac  BLOB NOT NULL,
+        value_mac  BLOB NOT NULL,
+        PRIMARY KEY (collection, index_mac)
+    );
+    ALTER TABLE messages ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chats ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0;
     """
 }

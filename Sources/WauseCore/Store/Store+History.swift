@@ -90,7 +90,7 @@ extension Store {
     /// chat's name (its own or its contact's) or of its phone number / JID user, case-insensitive
     /// for ASCII letters (SQLite's lower()).
     func chatSummaries(limit: Int, filter: String? = nil, groupsOnly: Bool = false,
-                       after: (activity: Int64, jid: String)? = nil) throws(WauseError) -> [JSONValue] {
+                       after: (activity: Int64, jid: String)? = nil, now: UnixTime) throws(WauseError) -> [JSONValue] {
         try database.withConnection { (c) throws(WauseError) in
             var conditions: [String] = []
             var parameters: [SQLValue] = []
@@ -120,7 +120,7 @@ extension Store {
                 LEFT JOIN contacts ON contacts.id = chats.contact_id \(filterSQL)
                 ORDER BY coalesce(chats.last_message_at, 0) DESC, chats.jid LIMIT ?
                 """, parameters)
-            return try rows.map { row throws(WauseError) in try Store.chatSummary(row, c) }
+            return try rows.map { row throws(WauseError) in try Store.chatSummary(row, now: now, c) }
         }
     }
 
@@ -131,17 +131,29 @@ extension Store {
         }
     }
 
-    func chatSummary(jid: String) throws(WauseError) -> JSONValue? {
+    func chatSummary(jid: String, now: UnixTime = UnixTime(milliseconds: 0)) throws(WauseError) -> JSONValue? {
         try database.withConnection { (c) throws(WauseError) in
             guard let row = try c.query("""
                 SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
                 LEFT JOIN contacts ON contacts.id = chats.contact_id WHERE jid = ?
                 """, [.text(jid)]).first else { return nil }
-            return try Store.chatSummary(row, c)
+            return try Store.chatSummary(row, now: now, c)
         }
     }
 
-    private static func chatSummary(_ row: SQLRow, _ c: SQLiteConnection) throws(WauseError) -> JSONValue {
+    /// `muted_until` is unix ms, -1 for always, null when not muted (app state's MuteAction).
+    /// A mute whose end passed is over: WhatsApp shows the chat unmuted without another mutation.
+    static func muted(until: Int64?, now: UnixTime) -> Bool {
+        guard let until else { return false }
+        return until == -1 || until > now.milliseconds
+    }
+
+    static func mutedUntilSeconds(_ until: Int64?, now: UnixTime) -> JSONValue {
+        guard muted(until: until, now: now), let until else { return .null }
+        return .int(until == -1 ? -1 : until / 1000)
+    }
+
+    private static func chatSummary(_ row: SQLRow, now: UnixTime, _ c: SQLiteConnection) throws(WauseError) -> JSONValue {
         let jid = row["jid"].text ?? ""
         let last = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY timestamp DESC, rowid DESC LIMIT 1", [.text(jid)])
             .first.map(Store.message)
@@ -151,7 +163,8 @@ extension Store {
             "id": .string(jid), "name": JSONValue(name), "is_group": .bool(row["is_group"].integer == 1),
             "is_read_only": .bool(row["is_read_only"].integer == 1), "unread_count": .int(row["unread_count"].integer ?? 0),
             "timestamp": JSONValue(row["last_message_at"].time?.seconds), "archived": .bool(row["archived"].integer == 1),
-            "pinned": .bool(row["pinned"].integer == 1), "muted": .bool((row["muted_until"].integer ?? 0) != 0),
+            "pinned": .bool(row["pinned"].integer == 1), "muted": .bool(Store.muted(until: row["muted_until"].integer, now: now)),
+            "muted_until": Store.mutedUntilSeconds(row["muted_until"].integer, now: now),
             "last_message": try last.map { last throws(WauseError) in
                 History.json(last, ownJID: nil, author: try Store.author(of: last, ownPushName: nil, c))
             } ?? .null,
@@ -249,7 +262,7 @@ extension Store {
     }
 
     /// The chats with a message after `since`, most recent first, at most `limit`.
-    func catchUpChats(since: UnixTime, limit: Int) throws(WauseError) -> [CatchUpChat] {
+    func catchUpChats(since: UnixTime, limit: Int, now: UnixTime) throws(WauseError) -> [CatchUpChat] {
         try database.withConnection { (c) throws(WauseError) in
             let rows = try c.query("""
                 SELECT chats.*, contacts.local_name, contacts.saved_name, contacts.full_name, contacts.push_name FROM chats
@@ -274,7 +287,7 @@ extension Store {
                     """, [.text(jid), .integer(min(unreadCount, 50))]).map(Store.message).reversed() : []
                 let own = try c.scalar("SELECT count(*) FROM messages WHERE chat_jid = ? AND from_me = 1 AND timestamp > ?",
                                        [.text(jid), .time(UnixTime(milliseconds: since.milliseconds - 30 * 86_400_000))])
-                return CatchUpChat(jid: jid, summary: try Store.chatSummary(row, c), unreadCount: unreadCount, lastUnanswered: unanswered,
+                return CatchUpChat(jid: jid, summary: try Store.chatSummary(row, now: now, c), unreadCount: unreadCount, lastUnanswered: unanswered,
                                    unread: unread.filter { $0.timestamp > since }, recentOwnMessages: own)
             }
         }

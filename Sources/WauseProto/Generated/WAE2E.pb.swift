@@ -392,6 +392,24 @@ public nonisolated struct WAWebProtobufsE2E_ProtocolMessage: @unchecked Sendable
   /// Clears the value of `historySyncNotification`. Subsequent reads from it will return its default value.
   public mutating func clearHistorySyncNotification() {_uniqueStorage()._historySyncNotification = nil}
 
+  public var appStateSyncKeyShare: WAWebProtobufsE2E_AppStateSyncKeyShare {
+    get {_storage._appStateSyncKeyShare ?? WAWebProtobufsE2E_AppStateSyncKeyShare()}
+    set {_uniqueStorage()._appStateSyncKeyShare = newValue}
+  }
+  /// Returns true if `appStateSyncKeyShare` has been explicitly set.
+  public var hasAppStateSyncKeyShare: Bool {_storage._appStateSyncKeyShare != nil}
+  /// Clears the value of `appStateSyncKeyShare`. Subsequent reads from it will return its default value.
+  public mutating func clearAppStateSyncKeyShare() {_uniqueStorage()._appStateSyncKeyShare = nil}
+
+  public var appStateSyncKeyRequest: WAWebProtobufsE2E_AppStateSyncKeyRequest {
+    get {_storage._appStateSyncKeyRequest ?? WAWebProtobufsE2E_AppStateSyncKeyRequest()}
+    set {_uniqueStorage()._appStateSyncKeyRequest = newValue}
+  }
+  /// Returns true if `appStateSyncKeyRequest` has been explicitly set.
+  public var hasAppStateSyncKeyRequest: Bool {_storage._appStateSyncKeyRequest != nil}
+  /// Clears the value of `appStateSyncKeyRequest`. Subsequent reads from it will return its default value.
+  public mutating func clearAppStateSyncKeyRequest() {_uniqueStorage()._appStateSyncKeyRequest = nil}
+
   public var editedMessage: WAWebProtobufsE2E_Message {
     get {_storage._editedMessage ?? WAWebProtobufsE2E_Message()}
     set {_uniqueStorage()._editedMessage = newValue}
@@ -2656,12 +2674,14 @@ nonisolated extension WAWebProtobufsE2E_SenderKeyDistributionMessage: SwiftProto
 
 nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ProtocolMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}type\0\u{2}\u{4}historySyncNotification\0\u{2}\u{8}editedMessage\0\u{1}timestampMS\0\u{1}peerDataOperationRequestMessage\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}type\0\u{2}\u{4}historySyncNotification\0\u{1}appStateSyncKeyShare\0\u{1}appStateSyncKeyRequest\0\u{2}\u{6}editedMessage\0\u{1}timestampMS\0\u{1}peerDataOperationRequestMessage\0")
 
   fileprivate class _StorageClass {
     var _key: WAWebProtobufsE2E_MessageKey? = nil
     var _type: WAWebProtobufsE2E_ProtocolMessage.TypeEnum? = nil
     var _historySyncNotification: WAWebProtobufsE2E_HistorySyncNotification? = nil
+    var _appStateSyncKeyShare: WAWebProtobufsE2E_AppStateSyncKeyShare? = nil
+    var _appStateSyncKeyRequest: WAWebProtobufsE2E_AppStateSyncKeyRequest? = nil
     var _editedMessage: WAWebProtobufsE2E_Message? = nil
     var _timestampMs: Int64? = nil
     var _peerDataOperationRequestMessage: WAWebProtobufsE2E_PeerDataOperationRequestMessage? = nil
@@ -2678,6 +2698,8 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
       _key = source._key
       _type = source._type
       _historySyncNotification = source._historySyncNotification
+      _appStateSyncKeyShare = source._appStateSyncKeyShare
+      _appStateSyncKeyRequest = source._appStateSyncKeyRequest
       _editedMessage = source._editedMessage
       _timestampMs = source._timestampMs
       _peerDataOperationRequestMessage = source._peerDataOperationRequestMessage
@@ -2702,6 +2724,8 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
         case 1: try { try decoder.decodeSingularMessageField(value: &_storage._key) }()
         case 2: try { try decoder.decodeSingularEnumField(value: &_storage._type) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._historySyncNotification) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._appStateSyncKeyShare) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._appStateSyncKeyRequest) }()
         case 14: try { try decoder.decodeSingularMessageField(value: &_storage._editedMessage) }()
         case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._timestampMs) }()
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._peerDataOperationRequestMessage) }()
@@ -2726,6 +2750,12 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
       try { if let v = _storage._historySyncNotification {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       } }()
+      try { if let v = _storage._appStateSyncKeyShare {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._appStateSyncKeyRequest {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
       try { if let v = _storage._editedMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
       } }()
@@ -2747,6 +2777,8 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
         if _storage._key != rhs_storage._key {return false}
         if _storage._type != rhs_storage._type {return false}
         if _storage._historySyncNotification != rhs_storage._historySyncNotification {return false}
+        if _storage._appStateSyncKeyShare != rhs_storage._appStateSyncKeyShare {return false}
+        if _storage._appStateSyncKeyRequest != rhs_storage._appStateSyncKeyRequest {return false}
         if _storage._editedMessage != rhs_storage._editedMessage {return false}
         if _storage._timestampMs != rhs_storage._timestampMs {return false}
         if _storage._peerDataOperationRequestMessage != rhs_storage._peerDataOperationRequestMessage {return false}

@@ -52,8 +52,9 @@ function adminRequest(adminUrl, method, route, body) {
 
 class Simulator {
     /** Use Simulator.start(). */
-    constructor(child, facts) {
+    constructor(child, facts, dataDir) {
         this.child = child;
+        this.dataDir = dataDir;
         this.facts = facts; // root_public_key, ws_url, admin_url
         this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     }
@@ -81,16 +82,19 @@ class Simulator {
             failed.catch(() => {}); // its later exit is awaited through `exited`
             lines.close();
             child.stdout.resume(); // keep draining, so the child never blocks on a full pipe
-            return new Simulator(child, facts);
+            return new Simulator(child, facts, dataDir);
         } catch (error) {
             child.kill('SIGKILL');
             throw error;
         }
     }
 
-    /** Client configuration that dials this simulator only. */
+    /** Client configuration that dials this simulator only, trusting its media host (app-state snapshots travel as media). */
     clientConfig(dataDir) {
-        return { data_dir: dataDir, server_url: this.facts.ws_url, server_root_key: this.facts.root_public_key };
+        return {
+            data_dir: dataDir, server_url: this.facts.ws_url, server_root_key: this.facts.root_public_key,
+            media_ca_file: path.join(this.dataDir, 'media-ca.pem'),
+        };
     }
 
     /** One admin API request; resolves with { status, body } (4xx/5xx included, not thrown). */

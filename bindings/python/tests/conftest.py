@@ -107,9 +107,10 @@ class Simulator:
         return self.facts[key]
 
     def client_config(self, data_dir: Path) -> Dict[str, str]:
-        """Client configuration that dials this simulator only."""
+        """Client configuration that dials this simulator only, trusting its media host (app-state
+        snapshots travel as media blobs)."""
         return {"data_dir": str(data_dir), "server_url": self["ws_url"],
-                "server_root_key": self["root_public_key"]}
+                "server_root_key": self["root_public_key"], "media_ca_file": str(self.data_dir / "media-ca.pem")}
 
     def admin(self, method: str, path: str, body: Optional[Mapping[str, Any]] = None) -> Tuple[int, Any]:
         """One admin API request: ``(HTTP status, parsed JSON body or None)``; 4xx/5xx are returned,

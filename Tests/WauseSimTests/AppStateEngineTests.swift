@@ -1,0 +1,220 @@
+import FoundationEssentials
+import Testing
+import WauseBinary
+import WauseCrypto
+@testable import WauseCore
+import WauseProto
+import WauseProtocol
+@testable import WauseSim
+import WauseSupport
+import WauseTransport
+import WauseTestSupport
+
+/// App state between a real `WauseClient` and the sim's virtual phone over real sockets
+/// (AppState/AppStateSync.swift): the phone's key share, its changes arriving as verified patches
+/// (and a snapshot), `whatsapp_list_chats` showing them, and a corrupted patch MAC taking the
+/// recovery path with `appstate.error` instead of wedging the collection.
+@Suite struct AppStateEngineTests {
+    typealias Setup = MessagingTests.Setup
+    static let phone = "15550001111"
+
+    static func change(_ setup: Setup, _ body: JSONValue) async throws {
+        let changed = await admin(setup.simulator, "POST", "/accounts/\(phone)/app-state", body)
+        #expect(changed.status == 200, "\(changed.json)")
+    }
+
+    static func updated(_ client: WauseClient, action: String, chat: String, after cursor: Int64) async throws -> Event {
+        try await MessagingTests.event(client, "chat.updated", after: cursor) { $0["action"] == .string(action) && $0["chat_id"] == .string(chat) }
+    }
+
+    static func chat(_ client: WauseClient, _ jid: String) async throws -> JSONValue {
+        let listed = try await client.call("whatsapp_list_chats", ["limit": 50]).get()
+        return try #require(listed["chats"]?.arrayValue?.first { $0["id"] == .string(jid) }, "\(listed)")
+    }
+
+    @Test func thePhoneArchivesPinsAndMutesAndTheDeviceSeesIt() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        let bob = "15550002222@s.whatsapp.net", carol = "15550003333@s.whatsapp.net"
+
+        var cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
+        _ = try await Self.updated(client, action: "pin", chat: carol, after: cursor)
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "mute", "chat": "15550002222"])
+        let muted = try await Self.updated(client, action: "mute", chat: bob, after: cursor)
+        #expect(muted.data["muted_until"] == -1)
+
+        let bobChat = try await Self.chat(client, bob)
+        #expect(bobChat["archived"] == true && bobChat["pinned"] == false && bobChat["muted"] == true && bobChat["muted_until"] == -1)
+        let carolChat = try await Self.chat(client, carol)
+        #expect(carolChat["pinned"] == true && carolChat["archived"] == false && carolChat["muted"] == false)
+        // The key came from the phone and the versions are stored.
+        #expect(try client.store.latestAppStateKey() != nil)
+        #expect(try client.store.appStateCollection(.regularLow).version == 2)
+        #expect(try client.store.appStateCollection(.regularHigh).version == 1)
+
+        // Unarchive and unmute from the phone: the device follows.
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222", "value": false])
+        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "mute", "chat": "15550002222", "value": false])
+        _ = try await Self.updated(client, action: "mute", chat: bob, after: cursor)
+        let after = try await Self.chat(client, bob)
+        #expect(after["archived"] == false && after["muted"] == false && after["muted_until"] == .null)
+    }
+
+    @Test func aCorruptedPatchMACTakesTheRecoveryPathAndSyncGoesOn() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        let account = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        let bob = "15550002222@s.whatsapp.net"
+        var cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+
+        // A patch whose MAC is wrong lands on the server as version 2 (the sim would refuse it
+        // from a device, so it is stored directly), and the device is told.
+        let server = setup.simulator.phones.appState
+        let key = try #require(try server.phoneKey(account, create: false))
+        let current = try server.collectionState(Self.phone, .regularLow)
+        var built = try current.building(AppStateAction.pin(chat: bob, pinned: true).changes(timestamp: 1_800_000_000_000),
+                                         collection: .regularLow, keyID: key.id, keys: key.keys, iv: { SystemRandom.bytes(16) })
+        built.patch.version.version = 2
+        built.patch.patchMac[0] ^= 0x01
+        let bytes: [UInt8] = try built.patch.serializedBytes()
+        try setup.simulator.state.commit { (c) throws(WauseError) in
+            try c.execute("INSERT INTO app_state_patches (phone, collection, version, device, patch) VALUES (?, 'regular_low', 2, 0, ?)",
+                          [.text(Self.phone), .blob(bytes)])
+            try c.execute("UPDATE app_state_collections SET version = 2 WHERE phone = ? AND collection = 'regular_low'", [.text(Self.phone)])
+        }
+        cursor = client.events.latestCursor
+        try server.notify(account, except: 0, [(.regularLow, 2)])
+        let error = try await MessagingTests.event(client, "appstate.error", after: cursor) { $0["collection"] == "regular_low" }
+        #expect(error.data["reason"] == "patch_mac_mismatch" && error.data["action"] == "full_resync", "\(error.data)")
+        // The full resync (a snapshot of the live records at version 2) succeeds: no second error, the version moved on.
+        try await poll { (try? client.store.appStateCollection(.regularLow).version) == 2 }
+        // And the collection is not wedged: the phone's next change arrives as usual.
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
+        _ = try await Self.updated(client, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursor)
+        #expect(try client.store.appStateCollection(.regularLow).version == 3)
+        #expect(try await Self.chat(client, bob)["archived"] == true)
+    }
+
+    @Test func aMissingKeyIsAskedOfThePhoneAndSyncResumesWhenItAnswers() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        var cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(client, action: "archive", chat: "15550002222@s.whatsapp.net", after: cursor)
+
+        // The phone moves to a new key without sharing it (as if the share were lost): its next patch
+        // names a key the device lacks.
+        let devices = try setup.simulator.state.devices(phone: Self.phone)
+        try setup.simulator.state.commit { (c) throws(WauseError) in
+            try c.execute("INSERT INTO app_state_keys (phone, key_id, key_data, timestamp) VALUES (?, ?, ?, ?)",
+                          [.text(Self.phone), .blob([0, 0, 9, 9, 9, 9]), .blob(SystemRandom.bytes(32)), .integer(Int64.max / 2)])
+            // The phone believes it shared it.
+            for device in devices {
+                try c.execute("INSERT INTO app_state_key_shares (phone, device, key_id) VALUES (?, ?, ?)",
+                              [.text(Self.phone), .integer(Int64(device.device)), .blob([0, 0, 9, 9, 9, 9])])
+            }
+        }
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
+        // The device asks the phone for it, the phone shares it, and the sync goes on.
+        let error = try await MessagingTests.event(client, "appstate.error", after: cursor) { $0["collection"] == "regular_low" }
+        #expect(error.data["reason"] == "missing_key" && error.data["action"] == "requested_keys_from_phone", "\(error.data)")
+        _ = try await Self.updated(client, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursor)
+        #expect(try client.store.latestAppStateKey() != nil)
+        #expect(try client.store.appStateCollection(.regularLow).version == 2)
+        #expect(try await Self.chat(client, "15550002222@s.whatsapp.net")["archived"] == true)
+    }
+}
+
+/// Our changes as patches (AppState/AppStateMethods.swift): the phone and a second companion of the
+/// same account see what one wause device mutes, stars, archives and deletes for itself.
+@Suite struct AppStateSendTests {
+    typealias Setup = MessagingTests.Setup
+    static let phone = AppStateEngineTests.phone
+
+    static func call(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async throws -> JSONObject {
+        try await client.call(name, arguments).get()
+    }
+
+    @Test func wauseMutesStarsAndArchivesAndThePhoneAndASecondCompanionSeeIt() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account(Self.phone, "Ada")
+        _ = try setup.account("15550002222", "Bob")
+        let first = try await setup.linkedClient(Self.phone)
+        let second = try await setup.linkedClient(Self.phone)
+        let bob = "15550002222@s.whatsapp.net"
+
+        // Before the phone shared its key, a change cannot be sent: a clear error, nothing lost.
+        let early = await first.call("whatsapp_pin_chat", ["chat": "15550002222"])
+        if case .failure(let error) = early { #expect(error.code == .notConnected) } else { Issue.record("pinned without a key: \(early)") }
+
+        // The phone's first change makes and shares its key with both companions.
+        var cursors = (first.events.latestCursor, second.events.latestCursor)
+        try await AppStateEngineTests.change(setup, ["action": "pin", "chat": "15550003333"])
+        _ = try await AppStateEngineTests.updated(first, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursors.0)
+        _ = try await AppStateEngineTests.updated(second, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursors.1)
+
+        // A message from Bob to star and then delete for us.
+        cursors = (first.events.latestCursor, second.events.latestCursor)
+        let posted = await admin(setup.simulator, "POST", "/accounts/15550002222/send", ["to": .string(Self.phone), "text": "keep this"])
+        let messageID = try #require(posted.json["message_id"]?.stringValue)
+        _ = try await MessagingTests.received(first, text: "keep this", after: cursors.0)
+        _ = try await MessagingTests.received(second, text: "keep this", after: cursors.1)
+
+        cursors = (first.events.latestCursor, second.events.latestCursor)
+        let muted = try await Self.call(first, "whatsapp_mute_chat", ["chat": "15550002222", "duration": "8h"])
+        #expect(muted["ok"] == true && muted["collection"] == "regular_high" && muted["chat"]?["muted"] == true, "\(muted)")
+        let until = try #require(muted["chat"]?["muted_until"]?.intValue)
+        let seen = try await AppStateEngineTests.updated(second, action: "mute", chat: bob, after: cursors.1)
+        #expect(seen.data["muted_until"]?.intValue == until)
+
+        let starred = try await Self.call(first, "whatsapp_star_message", ["message_id": .string(messageID)])
+        #expect(starred["ok"] == true && starred["message_id"] == .string(messageID))
+        let star = try await MessagingTests.event(second, "chat.updated", after: cursors.1) { $0["action"] == "star" }
+        #expect(star.data["message_id"] == .string(messageID) && star.data["starred"] == true)
+
+        let archived = try await Self.call(first, "whatsapp_archive_chat", ["chat": "15550002222"])
+        #expect(archived["chat"]?["archived"] == true && archived["collection"] == "regular_low")
+        _ = try await AppStateEngineTests.updated(second, action: "archive", chat: bob, after: cursors.1)
+        #expect(try await AppStateEngineTests.chat(second, bob)["archived"] == true)
+
+        // The phone's view: muted until the same moment, the star, the archive.
+        var view = await admin(setup.simulator, "GET", "/accounts/\(Self.phone)/app-state").json
+        let bobView = view["chats"]?.arrayValue?.first { $0["chat"] == .string(bob) }
+        #expect(bobView?["muted"] == true && bobView?["muted_until"]?.intValue.map { $0 / 1000 } == until && bobView?["archived"] == true, "\(view)")
+        #expect(view["starred"]?.arrayValue?.contains { $0["message_id"] == .string(messageID) } == true)
+        #expect(view["unreadable_records"] == 0)
+
+        // Delete for me: gone here, on the second companion, and in the phone's view.
+        let deleted = try await Self.call(first, "whatsapp_delete_message", ["message_id": .string(messageID), "scope": "me"])
+        #expect(deleted["status"] == "deleted" && deleted["note"] == nil, "\(deleted)")
+        _ = try await MessagingTests.event(second, "chat.updated", after: cursors.1) { $0["action"] == "delete_message" }
+        #expect(try await MessageChangesTests.stored(second, chat: "15550002222", id: messageID) == nil)
+        view = await admin(setup.simulator, "GET", "/accounts/\(Self.phone)/app-state").json
+        #expect(view["deleted_messages"]?.arrayValue?.contains { $0["message_id"] == .string(messageID) } == true)
+
+        // Unmute and mark unread, then a bad duration: refused before anything is sent.
+        _ = try await Self.call(first, "whatsapp_mute_chat", ["chat": "15550002222", "duration": "off"])
+        let unread = try await Self.call(first, "whatsapp_mark_chat_unread", ["chat": "15550002222"])
+        #expect(unread["action"] == "mark_unread" && unread["chat"]?["muted"] == false)
+        let bad = await first.call("whatsapp_mute_chat", ["chat": "15550002222", "duration": "2d"])
+        if case .failure(let error) = bad { #expect(error.code == .invalidRequest) } else { Issue.record("2d accepted") }
+    }
+}
