@@ -27,7 +27,7 @@ var python = getenv("WAUSE_BENCH_PYTHON").map { String(cString: $0) } ?? "python
 var script = "tests/interop/binary_bench.py"
 var compareWithBaileys = true
 var directions: Set<String> = ["decode", "encode"]
-var storeMessages = 100_000
+var storeMessages = 1_000_000  // the search store's size (the ingest runs are fixed: StoreBenchmark.ingestRuns)
 var storePeerScript = "bench/store_peer.py"
 var signalHarness = "build/bench/signal_bench"
 var mediaHarness = "build/bench/media_bench"
@@ -50,11 +50,12 @@ while let argument = arguments.next() {
     case "--store-peer-script": storePeerScript = arguments.next() ?? storePeerScript
     case "--only":  // for profiling one part
         let part = arguments.next() ?? ""
-        if part == "signal" { runCodec = false; runMedia = false }
+        if part == "signal" { runCodec = false; runMedia = false; storeMessages = 0 }
+        else if part == "store" { runCodec = false; runSignal = false; runMedia = false }
         else if part == "media" { runCodec = false; runSignal = false; storeMessages = 0 }
-        else { directions = [part]; runSignal = false; runMedia = false }
+        else { directions = [part]; runSignal = false; runMedia = false; storeMessages = 0 }
     default:
-        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal|media]"
+        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal|media|store]"
             + " [--store-messages N] [--store-peer-script PATH] [--media-c PATH] [--media-bytes N]")
         exit(argument == "--help" || argument == "-h" ? 0 : 2)
     }
@@ -141,5 +142,5 @@ if runMedia && mediaBytes > 0 {
 }
 
 if storeMessages > 0 {
-    StoreBenchmark.run(python: python, script: storePeerScript, count: storeMessages)
+    StoreBenchmark.run(python: python, script: storePeerScript, searchMessages: storeMessages)
 }

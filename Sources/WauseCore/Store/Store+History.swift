@@ -24,31 +24,9 @@ extension Store {
     /// chat from the same side is a duplicate and changes nothing. Returns the row id and whether
     /// it was new. Incoming messages count as unread.
     public func insertMessage(_ message: MessageRecord, contactID: Int64?, now: UnixTime) throws(WauseError) -> (rowid: Int64, inserted: Bool) {
-        try database.withConnection { (c) throws(WauseError) -> (Int64, Bool) in
-            try c.transaction { () throws(WauseError) -> (Int64, Bool) in
-                if let existing = try c.query("SELECT rowid FROM messages WHERE chat_jid = ? AND id = ? AND from_me = ?",
-                                              [.text(message.chatJID), .text(message.id), SQLValue(message.fromMe)]).first?["rowid"].integer {
-                    return (existing, false)
-                }
-                try c.execute("""
-                    INSERT INTO chats (jid, contact_id, is_group, updated_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (jid) DO UPDATE SET contact_id = coalesce(chats.contact_id, excluded.contact_id)
-                    """, [.text(message.chatJID), SQLValue(contactID), SQLValue(message.chatJID.hasSuffix("@g.us")), .time(now)])
-                let rowid = try c.execute("""
-                    INSERT INTO messages (id, chat_jid, sender_jid, from_me, type, body, quoted_id, timestamp, has_media, status,
-                                          status_reason, raw, received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(message.id), .text(message.chatJID), SQLValue(message.senderJID), SQLValue(message.fromMe),
-                          .text(message.type), .text(message.body), SQLValue(message.quotedID), .time(message.timestamp),
-                          SQLValue(message.hasMedia), SQLValue(message.status?.rawValue), SQLValue(message.statusReason), SQLValue(message.raw),
-                          .time(now)])
-                try c.execute("""
-                    UPDATE chats SET last_message_at = max(coalesce(last_message_at, 0), ?), updated_at = ?,
-                           unread_count = unread_count + ? WHERE jid = ?
-                    """, [.time(message.timestamp), .time(now), .integer(message.fromMe ? 0 : 1), .text(message.chatJID)])
-                return (rowid, true)
-            }
-        }
+        // A batch of one (Store+Ingest.swift): the same statements as a history chunk's.
+        let filed = try ingest([IncomingMessage(record: message, contactID: contactID)], now: now)[0]
+        return (filed.rowid, filed.inserted)
     }
 
     /// `author` of each message (DESIGN.md "Message fields": the sender's display name): the
@@ -138,16 +116,26 @@ extension Store {
     /// "FTS5 Strings": a quote inside is doubled), so valid FTS5 syntax keeps its meaning.
     public func searchMessages(_ query: String, chat: String?, limit: Int) throws(WauseError) -> [(MessageRecord, String)] {
         try database.withConnection { (c) throws(WauseError) in
+            // The best `limit` row ids first, then the rows and snippets of those only: one query
+            // selecting `messages.*` and `snippet()` beside `ORDER BY rank` computes both for every
+            // match before sorting (a common word at a million messages: 100,000 snippets for 20
+            // results). Same rows, same order, same snippets.
             func run(_ match: String) throws(WauseError) -> [(MessageRecord, String)] {
-                var sql = """
-                    SELECT messages.*, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet FROM messages_fts
-                    JOIN messages ON messages.rowid = messages_fts.rowid WHERE messages_fts MATCH ?
-                    """
-                var parameters: [SQLValue] = [.text(match)]
-                if let chat { sql += " AND messages.chat_jid = ?"; parameters.append(.text(chat)) }
-                sql += " ORDER BY rank LIMIT ?"
-                parameters.append(.integer(Int64(limit)))
-                return try c.query(sql, parameters).map { (Store.message($0), $0["snippet"].text ?? "") }
+                let best = if let chat {
+                    try c.query("""
+                        SELECT messages_fts.rowid AS rowid FROM messages_fts JOIN messages ON messages.rowid = messages_fts.rowid
+                        WHERE messages_fts MATCH ? AND messages.chat_jid = ? ORDER BY rank LIMIT ?
+                        """, [.text(match), .text(chat), .integer(Int64(limit))])
+                } else {
+                    try c.query("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+                                [.text(match), .integer(Int64(limit))])
+                }
+                return try best.compactMap { $0["rowid"].integer }.compactMap { rowid throws(WauseError) in
+                    try c.query("""
+                        SELECT messages.*, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet FROM messages_fts
+                        JOIN messages ON messages.rowid = messages_fts.rowid WHERE messages_fts MATCH ? AND messages_fts.rowid = ?
+                        """, [.text(match), .integer(rowid)]).first.map { (Store.message($0), $0["snippet"].text ?? "") }
+                }
             }
             // SQLite reports a bad MATCH expression as a plain error ("fts5: syntax error near …",
             // "unterminated string", "no such column").
