@@ -86,11 +86,8 @@ public final class SQLiteConnection {
     }
 
     private func prepared(_ sql: String) throws(WauseError) -> OpaquePointer {
-        if let statement = statements[sql] {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
-            return statement
-        }
+        // Reused, never prepared again: each run resets it and clears its bindings (query, execute).
+        if let statement = statements[sql] { return statement }
         var statement: OpaquePointer?
         guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
             let statement
@@ -118,10 +115,23 @@ public final class SQLiteConnection {
         }
     }
 
+    /// A statement from the cache, to run many times in a row (a batch's per-message statements):
+    /// the cache is keyed by the SQL text, and looking it up hashes the whole text, once here
+    /// instead of once per run. Valid while this connection is open; use it only inside the
+    /// `withConnection` body that made it.
+    public func statement(_ sql: String) throws(WauseError) -> SQLStatement {
+        SQLStatement(connection: self, handle: try prepared(sql))
+    }
+
     /// Runs a statement and returns its rows.
     @discardableResult
     public func query(_ sql: String, _ parameters: [SQLValue] = []) throws(WauseError) -> [SQLRow] {
-        let statement = try prepared(sql)
+        try query(prepared(sql), parameters)
+    }
+
+    fileprivate func query(_ statement: OpaquePointer, _ parameters: [SQLValue]) throws(WauseError) -> [SQLRow] {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
         defer { sqlite3_reset(statement) }
         try bind(parameters, to: statement)
         let columnCount = sqlite3_column_count(statement)
@@ -158,7 +168,12 @@ public final class SQLiteConnection {
     /// it does return are stepped over without being read, so a write costs no row decoding.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [SQLValue] = []) throws(WauseError) -> Int64 {
-        let statement = try prepared(sql)
+        try execute(prepared(sql), parameters)
+    }
+
+    fileprivate func execute(_ statement: OpaquePointer, _ parameters: [SQLValue]) throws(WauseError) -> Int64 {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
         defer { sqlite3_reset(statement) }
         try bind(parameters, to: statement)
         while true {
@@ -194,13 +209,31 @@ public final class SQLiteConnection {
             return result
         } catch {
             if nested {
-                try? execute("ROLLBACK TO nested")
-                try? execute("RELEASE nested")
+                _ = try? execute("ROLLBACK TO nested")
+                _ = try? execute("RELEASE nested")
             } else {
-                try? execute("ROLLBACK")
+                _ = try? execute("ROLLBACK")
             }
             throw error
         }
+    }
+}
+
+/// A cached statement of one connection (`SQLiteConnection.statement`): each run binds every
+/// parameter afresh, so nothing of the previous run carries over.
+public struct SQLStatement {
+    fileprivate let connection: SQLiteConnection
+    fileprivate let handle: OpaquePointer
+
+    /// Runs it; answers the row id it inserted (if any).
+    @discardableResult
+    public func execute(_ parameters: [SQLValue] = []) throws(WauseError) -> Int64 {
+        try connection.execute(handle, parameters)
+    }
+
+    /// Runs it and returns its rows.
+    public func query(_ parameters: [SQLValue] = []) throws(WauseError) -> [SQLRow] {
+        try connection.query(handle, parameters)
     }
 }
 

@@ -14,12 +14,12 @@ import Glibc
 /// Ingest: batches of 1, 100 and 10,000 messages, one transaction each, FTS5 kept by triggers.
 /// Search: a store of `searchMessages` messages built with the batch API, then 20 fixed queries
 /// (words, prefix, phrases, AND/OR/NOT) run 200 times each through `Store.searchMessages`
-/// (limit 20, best first); the peer runs the same two statements on the same file.
+/// (limit 20, best first); the peer runs the same statement on the same file.
 /// Figures are wall-clock and thread CPU time (the machine may be shared: CPU time is what the
 /// work costs, wall-clock includes the WAL writes and whatever else runs).
 enum StoreBenchmark {
-    /// (messages per transaction, messages ingested).
-    static let ingestRuns = [(1, 5_000), (100, 100_000), (10_000, 100_000)]
+    /// (messages per transaction, messages ingested); `--store-runs 100:100000,…` replaces them.
+    nonisolated(unsafe) static var ingestRuns = [(1, 5_000), (100, 100_000), (10_000, 100_000)]
     static let searchRounds = 200
     static let chats = 50
 
@@ -148,28 +148,15 @@ enum StoreBenchmark {
         return Latency(p50: percentile(wall, 0.5), p95: percentile(wall, 0.95), p99: percentile(wall, 0.99), p99CPU: percentile(cpu, 0.99))
     }
 
-    /// How many messages each query matches, and the single statement `searchMessages` ran
-    /// before (rows and `snippet()` computed for every match, then sorted) once per query, on the
-    /// same file through a connection of its own: why it is two statements now.
-    static func singleStatementSearch(_ path: String) throws -> (hits: [Int], milliseconds: [Double]) {
+    /// How many messages each query matches, counted on the same file through a connection of its own.
+    static func matches(_ path: String) throws -> [Int] {
         let database = try SQLiteDatabase(path: path)
         defer { database.close() }
-        let hits = try queries.map { query in
+        return try queries.map { query in
             try database.withConnection { (c) throws(WauseError) in
                 Int(try c.scalar("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", [.text(query)]))
             }
         }
-        let milliseconds = try queries.map { query in
-            let began = wallSeconds()
-            _ = try database.withConnection { (c) throws(WauseError) in
-                try c.query("""
-                    SELECT messages.*, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet FROM messages_fts
-                    JOIN messages ON messages.rowid = messages_fts.rowid WHERE messages_fts MATCH ? ORDER BY rank LIMIT 20
-                    """, [.text(query)])
-            }
-            return (wallSeconds() - began) * 1000
-        }
-        return (hits, milliseconds)
     }
 
     static func run(python: String, script: String, searchMessages: Int) {
@@ -207,14 +194,13 @@ enum StoreBenchmark {
         var built: Rate?
         var latency: Latency?
         var hits: [Int] = []
-        var single: [Double] = []
         if searchMessages > 0 {
             do {
                 let (store, contacts) = try openStore(searchDirectory)
                 built = try ingest(Array(bodies.prefix(searchMessages)), batch: 10_000, into: store, contacts: contacts)
                 latency = try search(store)
                 store.close()
-                (hits, single) = try singleStatementSearch(searchDirectory + "/" + Store.databaseFileName)
+                hits = try matches(searchDirectory + "/" + Store.databaseFileName)
             } catch {
                 print("store search failed: \(error)")
             }
@@ -269,8 +255,6 @@ enum StoreBenchmark {
             row(["  p99 (goal < 20)", f(latency.p99), f(peerLatency?.p99)])
             row(["  p99 thread CPU", f(latency.p99CPU), f(peerLatency?.p99CPU)])
             print("  matches per query: " + zip(queries, hits).map { "\($0) \($1)" }.joined(separator: ", "))
-            print("  the former single-statement search (rows and snippets for every match, then sorted), one run each: median "
-                + "\(f(percentile(single, 0.5))) ms, max \(f(single.max())) ms")
         }
         if let failure { print("  \(failure)") }
     }

@@ -6,8 +6,7 @@ import WauseTestSupport
 
 /// `Store.ingest` (Store+Ingest.swift): a batch of incoming messages lands whole or not at all,
 /// with its chats, its events in order and the FTS5 index consistent; duplicates in and across
-/// batches change nothing; it runs inside a caller's transaction too. And the two-statement
-/// search returns what the former single statement did.
+/// batches change nothing; it runs inside a caller's transaction too.
 @Suite struct StoreIngestTests {
     static let chatA = "15550001111@s.whatsapp.net"
     static let chatB = "15550002222@s.whatsapp.net"
@@ -142,21 +141,57 @@ import WauseTestSupport
         }
         #expect(try count(store, "SELECT count(*) FROM messages") == 0)
         #expect(try store.latestCursor() == 0)
-        // A nested batch that fails undoes only itself; the caller's other writes commit.
+        // A batch that fails inside the caller's transaction is rethrown, and the caller's transaction rolls back whole.
+        try store.database.withConnection { (c) throws(WauseError) in
+            try c.execute("CREATE TEMP TRIGGER poison BEFORE INSERT ON main.messages WHEN new.body = 'poison' BEGIN SELECT RAISE(ABORT, 'no'); END")
+        }
+        #expect(throws: WauseError.self) {
+            try store.database.withConnection { (c) throws(WauseError) in
+                try c.transaction { () throws(WauseError) in
+                    _ = try Store.ingest([incoming("H1", body: "chunkword one")], now: 1, c)
+                    _ = try Store.ingest([incoming("H2", body: "chunkword two"), incoming("H3", body: "poison")], now: 2, c)
+                }
+            }
+        }
+        #expect(try count(store, "SELECT count(*) FROM messages") == 0)
+        // And the chunk that succeeds lands with everything the caller wrote beside it.
         try store.database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) in
                 _ = try Store.ingest([incoming("H1", body: "chunkword one")], now: 1, c)
-                try c.execute("CREATE TEMP TRIGGER poison BEFORE INSERT ON main.messages WHEN new.body = 'poison' BEGIN SELECT RAISE(ABORT, 'no'); END")
-                do throws(WauseError) {
-                    _ = try Store.ingest([incoming("H2", body: "chunkword two"), incoming("H3", body: "poison")], now: 2, c)
-                    Issue.record("the poisoned batch was accepted")
-                } catch {}
-                #expect(c.inTransaction)
+                try c.execute("UPDATE chats SET name = 'from the chunk' WHERE jid = ?", [.text(Self.chatA)])
+                _ = try Store.ingest([incoming("H2", body: "chunkword two")], now: 2, c)
             }
         }
-        #expect(try searchIDs(store, "chunkword") == ["H1"])
-        #expect(try count(store, "SELECT count(*) FROM events") == 1)
+        #expect(try searchIDs(store, "chunkword") == ["H1", "H2"])
+        #expect(try count(store, "SELECT count(*) FROM events") == 2)
+        #expect(try count(store, "SELECT count(*) FROM chats WHERE name = 'from the chunk'") == 1)
         try expectIndexConsistent(store)
+    }
+
+    @Test func aTransactionInsideATransactionIsASavepoint() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        try store.database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                try c.execute("INSERT INTO chats (jid, updated_at) VALUES ('outer@s.whatsapp.net', 1)")
+                do throws(WauseError) {
+                    try c.transaction { () throws(WauseError) in
+                        try c.execute("INSERT INTO chats (jid, updated_at) VALUES ('inner@s.whatsapp.net', 1)")
+                        throw WauseError.internal("the inner step failed")
+                    }
+                } catch {}
+                #expect(c.inTransaction)
+                try c.transaction { () throws(WauseError) in
+                    try c.execute("INSERT INTO chats (jid, updated_at) VALUES ('second@s.whatsapp.net', 1)")
+                }
+            }
+            #expect(!c.inTransaction)
+        }
+        let chats = try store.database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT jid FROM chats ORDER BY jid").compactMap { $0["jid"].text }
+        }
+        #expect(chats == ["outer@s.whatsapp.net", "second@s.whatsapp.net"])
     }
 
     @Test func announcedEventsReachFollowers() throws {
@@ -171,45 +206,5 @@ import WauseTestSupport
         let follower = log.follow(after: 0)
         #expect(try follower.next(timeoutMilliseconds: 1000)?.data["id"]?.stringValue == "E1")
         #expect(try follower.next(timeoutMilliseconds: 1000)?.data["id"]?.stringValue == "E2")
-    }
-
-    /// `searchMessages` picks the best row ids first and reads rows and snippets for those only;
-    /// the former single statement (rows and snippets for every match, sorted by rank) must give
-    /// the same messages, ranks and snippets.
-    @Test func searchResultsMatchTheFormerSingleStatement() throws {
-        let temp = TemporaryDirectory()
-        let store = try Store(directory: temp.path)
-        defer { store.close() }
-        var rng = SplitMix64(seed: 42)
-        let words = ["lunch", "meeting", "coffee", "train", "delay", "party", "birthday", "report", "dinner", "invoice"]
-        let batch = (0..<2000).map { index in
-            incoming("S\(index)", chat: index % 2 == 0 ? Self.chatA : Self.chatB,
-                     body: (0..<(3 + rng.next(below: 12))).map { _ in rng.next(below: 3) == 0 ? words[rng.next(below: words.count)] : "w\(rng.next(below: 300))" }
-                        .joined(separator: " "))
-        }
-        _ = try store.ingest(batch, now: 1)
-        for query in ["lunch", "\"train delay\"", "lunch AND coffee", "party OR birthday", "meeting NOT lunch", "inv*", "w7"] {
-            for chat in [nil, Self.chatB] {
-                let former = try store.database.withConnection { (c) throws(WauseError) in
-                    try c.query("""
-                        SELECT messages.rowid AS rowid, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet, rank FROM messages_fts
-                        JOIN messages ON messages.rowid = messages_fts.rowid WHERE messages_fts MATCH ?
-                        \(chat == nil ? "" : "AND messages.chat_jid = ?") ORDER BY rank
-                        """, chat.map { [.text(query), .text($0)] } ?? [.text(query)])
-                }
-                #expect(!former.isEmpty, "\(query) finds nothing")
-                let all = try store.searchMessages(query, chat: chat, limit: 100_000)
-                // Every match, each with the same snippet; ties in rank may come in either order.
-                let expected = Dictionary(uniqueKeysWithValues: former.map { ($0["rowid"].integer ?? 0, $0["snippet"].text ?? "") })
-                #expect(all.count == former.count)
-                #expect(Dictionary(uniqueKeysWithValues: all.map { ($0.0.rowid, $0.1) }) == expected)
-                // In rank order: the ranks read in the order returned are the former order's ranks.
-                let rank = Dictionary(uniqueKeysWithValues: former.map { ($0["rowid"].integer ?? 0, $0.values[2]) })
-                #expect(all.map { rank[$0.0.rowid] } == former.map { $0.values[2] })
-                // A limit keeps the best: the same ranks as the former statement's first rows.
-                let best = try store.searchMessages(query, chat: chat, limit: 7)
-                #expect(best.map { rank[$0.0.rowid] } == former.prefix(7).map { $0.values[2] })
-            }
-        }
     }
 }

@@ -116,26 +116,16 @@ extension Store {
     /// "FTS5 Strings": a quote inside is doubled), so valid FTS5 syntax keeps its meaning.
     public func searchMessages(_ query: String, chat: String?, limit: Int) throws(WauseError) -> [(MessageRecord, String)] {
         try database.withConnection { (c) throws(WauseError) in
-            // The best `limit` row ids first, then the rows and snippets of those only: one query
-            // selecting `messages.*` and `snippet()` beside `ORDER BY rank` computes both for every
-            // match before sorting (a common word at a million messages: 100,000 snippets for 20
-            // results). Same rows, same order, same snippets.
             func run(_ match: String) throws(WauseError) -> [(MessageRecord, String)] {
-                let best = if let chat {
-                    try c.query("""
-                        SELECT messages_fts.rowid AS rowid FROM messages_fts JOIN messages ON messages.rowid = messages_fts.rowid
-                        WHERE messages_fts MATCH ? AND messages.chat_jid = ? ORDER BY rank LIMIT ?
-                        """, [.text(match), .text(chat), .integer(Int64(limit))])
-                } else {
-                    try c.query("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
-                                [.text(match), .integer(Int64(limit))])
-                }
-                return try best.compactMap { $0["rowid"].integer }.compactMap { rowid throws(WauseError) in
-                    try c.query("""
-                        SELECT messages.*, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet FROM messages_fts
-                        JOIN messages ON messages.rowid = messages_fts.rowid WHERE messages_fts MATCH ? AND messages_fts.rowid = ?
-                        """, [.text(match), .integer(rowid)]).first.map { (Store.message($0), $0["snippet"].text ?? "") }
-                }
+                var sql = """
+                    SELECT messages.*, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet FROM messages_fts
+                    JOIN messages ON messages.rowid = messages_fts.rowid WHERE messages_fts MATCH ?
+                    """
+                var parameters: [SQLValue] = [.text(match)]
+                if let chat { sql += " AND messages.chat_jid = ?"; parameters.append(.text(chat)) }
+                sql += " ORDER BY rank LIMIT ?"
+                parameters.append(.integer(Int64(limit)))
+                return try c.query(sql, parameters).map { (Store.message($0), $0["snippet"].text ?? "") }
             }
             // SQLite reports a bad MATCH expression as a plain error ("fts5: syntax error near …",
             // "unterminated string", "no such column").
