@@ -37,20 +37,21 @@ import WauseTestSupport
         let temp = TemporaryDirectory()
         let store = try Store(directory: temp.path)
         defer { store.close() }
-        let batch = (0..<300).map { index in
-            incoming("B\(index)", chat: index % 3 == 0 ? Self.chatB : Self.chatA, fromMe: index % 10 == 0,
-                     body: "batchword number\(index)", at: 1_700_000_000 + Int64(index))
+        let batch: [IncomingMessage] = (0..<300).map { (index: Int) -> IncomingMessage in
+            let chat = index % 3 == 0 ? Self.chatB : Self.chatA
+            return incoming("B\(index)", chat: chat, fromMe: index % 10 == 0, body: "batchword number\(index)",
+                            at: 1_700_000_000 + Int64(index))
         }
         let before = try store.latestCursor()
         let results = try store.ingest(batch, now: UnixTime(milliseconds: 5))
-        #expect(results.count == 300 && results.allSatisfy(\.inserted))
+        #expect(results.count == 300 && results.allSatisfy { $0.inserted })
         #expect(try count(store, "SELECT count(*) FROM messages") == 300)
         // Events: one per message, in the batch's order, cursors counting up, each naming its row.
-        let events = results.compactMap(\.event)
-        #expect(events.map(\.cursor) == Array((before + 1)...(before + 300)))
-        #expect(events.map { $0.data["id"]?.stringValue } == batch.map(\.record.id))
-        #expect(events.map { $0.data["cursor"]?.intValue } == results.map(\.rowid))
-        #expect(try store.events(after: before, limit: 1000).map(\.cursor) == events.map(\.cursor))
+        let events = results.compactMap { $0.event }
+        #expect(events.map { $0.cursor } == Array((before + 1)...(before + 300)))
+        #expect(events.map { $0.data["id"]?.stringValue } == batch.map { $0.record.id })
+        #expect(events.map { $0.data["cursor"]?.intValue } == results.map { $0.rowid })
+        #expect(try store.events(after: before, limit: 1000).map { $0.cursor } == events.map { $0.cursor })
         // Chats: unread counts only what others sent, last message time the batch's newest.
         let unreadA = batch.filter { $0.record.chatJID == Self.chatA && !$0.record.fromMe }.count
         let unreadB = batch.filter { $0.record.chatJID == Self.chatB && !$0.record.fromMe }.count
@@ -59,7 +60,7 @@ import WauseTestSupport
         #expect(try count(store, "SELECT last_message_at FROM chats WHERE jid = ?", [.text(Self.chatA)]) == UnixTime(seconds: 1_700_000_299).milliseconds)
         #expect(try count(store, "SELECT last_message_at FROM chats WHERE jid = ?", [.text(Self.chatB)]) == UnixTime(seconds: 1_700_000_297).milliseconds)
         // The index finds exactly the batch.
-        #expect(try searchIDs(store, "batchword") == Set(batch.map(\.record.id)))
+        #expect(try searchIDs(store, "batchword") == Set(batch.map { $0.record.id }))
         #expect(try searchIDs(store, "number17") == ["B17"])
         try expectIndexConsistent(store)
     }
@@ -77,7 +78,9 @@ import WauseTestSupport
                 BEGIN SELECT RAISE(ABORT, 'poisoned message'); END
                 """)
         }
-        var batch = (0..<50).map { incoming("P\($0)", chat: $0 % 2 == 0 ? Self.chatA : Self.chatB, body: "lostword \($0)") }
+        var batch: [IncomingMessage] = (0..<50).map { (index: Int) -> IncomingMessage in
+            incoming("P\(index)", chat: index % 2 == 0 ? Self.chatA : Self.chatB, body: "lostword \(index)")
+        }
         batch.insert(incoming("P-bad", body: "poison"), at: 25)
         #expect(throws: WauseError.self) { try store.ingest(batch, now: 2) }
         // Nothing of it: no message, no new chat, no event, no index entry; the earlier message stays.
@@ -91,8 +94,8 @@ import WauseTestSupport
         // The connection and its cached statements are fine afterwards: the same batch without the bad message lands.
         batch.remove(at: 25)
         let results = try store.ingest(batch, now: 3)
-        #expect(results.allSatisfy(\.inserted))
-        #expect(try searchIDs(store, "lostword") == Set(batch.map(\.record.id)))
+        #expect(results.allSatisfy { $0.inserted })
+        #expect(try searchIDs(store, "lostword") == Set(batch.map { $0.record.id }))
         try expectIndexConsistent(store)
     }
 
@@ -102,13 +105,13 @@ import WauseTestSupport
         defer { store.close() }
         let first = try store.ingest([incoming("D1", body: "alpha one"), incoming("D2", body: "alpha two"),
                                       incoming("D1", body: "alpha one again")], now: 1)
-        #expect(first.map(\.inserted) == [true, true, false])
+        #expect(first.map { $0.inserted } == [true, true, false])
         #expect(first[2].rowid == first[0].rowid && first[2].event == nil)
         let cursor = try store.latestCursor()
         // Across batches: D2 again, and D1 sent by us (another side: not a duplicate), and one in another chat.
         let second = try store.ingest([incoming("D2", body: "alpha two"), incoming("D1", fromMe: true, body: "alpha mine"),
                                        incoming("D1", chat: Self.chatB, body: "alpha elsewhere"), incoming("D2", body: "alpha two")], now: 2)
-        #expect(second.map(\.inserted) == [false, true, true, false])
+        #expect(second.map { $0.inserted } == [false, true, true, false])
         #expect(second[0].rowid == first[1].rowid && second[3].rowid == first[1].rowid)
         #expect(try store.latestCursor() == cursor + 2)
         #expect(try count(store, "SELECT count(*) FROM messages") == 4)
@@ -201,7 +204,7 @@ import WauseTestSupport
         let log = try EventLog(store: store, clock: { UnixTime(milliseconds: 1) })
         let results = try store.ingest([incoming("E1", body: "one"), incoming("E2", body: "two")], now: 1)
         #expect(log.latestCursor == 0)
-        log.announce(results.compactMap(\.event))
+        log.announce(results.compactMap { $0.event })
         #expect(log.latestCursor == 2)
         let follower = log.follow(after: 0)
         #expect(try follower.next(timeoutMilliseconds: 1000)?.data["id"]?.stringValue == "E1")
