@@ -18,7 +18,7 @@ ARGS       ?=
 TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
 
 .PHONY: all setup build release run test check-layers test-swift test-c test-install test-library test-python node-addon \
-        test-node test-package test-mcp test-sim test-interop examples echo-bot-c echo-bot-python echo-bot-node bench bench-media-rss \
+        test-node test-package test-mcp test-sim test-interop examples echo-bot-c echo-bot-python echo-bot-node bench bench-store bench-media-rss \
         install uninstall clean generate check-generated
 
 all: build
@@ -225,6 +225,11 @@ bench: setup $(VENV_INTEROP)/.baileys-installed $(OUT)/bench/signal_bench $(OUT)
 	openssl speed -evp aes-256-cbc -seconds 1 2>/dev/null | tail -3
 	openssl speed -evp sha256 -seconds 1 2>/dev/null | tail -3
 	$(MAKE) bench-media-rss
+
+# Only the store part of `make bench`: ingest batches of 1/100/10,000 and FTS5 search at 1M messages beside Python's sqlite3.
+bench-store: setup
+	$(SWIFT) build -c release --product wause-bench
+	$(RELEASE)/wause-bench --only store --python python3
 
 # Peak RSS of two release wause-mcp sending and receiving a 1 GB file through wause-sim
 # (tests/sim/test_engine_media_memory_e2e.py with WAUSE_MEDIA_RSS_MB; goal: within 32 MB of idle).

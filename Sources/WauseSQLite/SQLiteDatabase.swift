@@ -86,11 +86,8 @@ public final class SQLiteConnection {
     }
 
     private func prepared(_ sql: String) throws(WauseError) -> OpaquePointer {
-        if let statement = statements[sql] {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
-            return statement
-        }
+        // Reused, never prepared again: each run resets it and clears its bindings (query, execute).
+        if let statement = statements[sql] { return statement }
         var statement: OpaquePointer?
         guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
             let statement
@@ -118,10 +115,23 @@ public final class SQLiteConnection {
         }
     }
 
+    /// A statement from the cache, to run many times in a row (a batch's per-message statements):
+    /// the cache is keyed by the SQL text, and looking it up hashes the whole text, once here
+    /// instead of once per run. Valid while this connection is open; use it only inside the
+    /// `withConnection` body that made it.
+    public func statement(_ sql: String) throws(WauseError) -> SQLStatement {
+        SQLStatement(connection: self, handle: try prepared(sql))
+    }
+
     /// Runs a statement and returns its rows.
     @discardableResult
     public func query(_ sql: String, _ parameters: [SQLValue] = []) throws(WauseError) -> [SQLRow] {
-        let statement = try prepared(sql)
+        try query(prepared(sql), parameters)
+    }
+
+    fileprivate func query(_ statement: OpaquePointer, _ parameters: [SQLValue]) throws(WauseError) -> [SQLRow] {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
         defer { sqlite3_reset(statement) }
         try bind(parameters, to: statement)
         let columnCount = sqlite3_column_count(statement)
@@ -154,12 +164,31 @@ public final class SQLiteConnection {
         return rows
     }
 
-    /// Runs a statement that returns no rows; answers the row id it inserted (if any).
+    /// Runs a statement that returns no rows; answers the row id it inserted (if any). Any rows
+    /// it does return are stepped over without being read, so a write costs no row decoding.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [SQLValue] = []) throws(WauseError) -> Int64 {
-        try query(sql, parameters)
+        try execute(prepared(sql), parameters)
+    }
+
+    fileprivate func execute(_ statement: OpaquePointer, _ parameters: [SQLValue]) throws(WauseError) -> Int64 {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+        defer { sqlite3_reset(statement) }
+        try bind(parameters, to: statement)
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw failure("step") }
+        }
         return sqlite3_last_insert_rowid(handle)
     }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE (0 when `ON CONFLICT DO NOTHING` skipped it).
+    public var changes: Int64 { sqlite3_changes64(handle) }
+
+    /// Whether a transaction is open on this connection.
+    public var inTransaction: Bool { handle != nil && sqlite3_get_autocommit(handle) == 0 }
 
     /// The first column of the first row as an integer (counts, versions).
     public func scalar(_ sql: String, _ parameters: [SQLValue] = []) throws(WauseError) -> Int64 {
@@ -167,16 +196,47 @@ public final class SQLiteConnection {
     }
 
     /// Runs `body` inside a transaction that is committed if it returns and rolled back if it throws.
+    /// Inside an open transaction it is a savepoint instead (SQLite docs, "SAVEPOINT"): a store
+    /// function that needs its own transaction can run within a caller's larger one (a history
+    /// chunk written whole), and its failure undoes only its own part unless the caller rethrows.
+    /// A savepoint keeps a copy of every page written under it until it is released (spilling to
+    /// a temporary file past 64 KB), so a large write inside a caller's transaction is cheaper
+    /// without one (`Store.ingest`). BEGIN, COMMIT and the savepoint statements come from the
+    /// statement cache like any other.
     public func transaction<T>(_ body: () throws(WauseError) -> T) throws(WauseError) -> T {
-        try executeScript("BEGIN IMMEDIATE")
+        let nested = inTransaction
+        try execute(nested ? "SAVEPOINT nested" : "BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try executeScript("COMMIT")
+            try execute(nested ? "RELEASE nested" : "COMMIT")
             return result
         } catch {
-            try? executeScript("ROLLBACK")
+            if nested {
+                _ = try? execute("ROLLBACK TO nested")
+                _ = try? execute("RELEASE nested")
+            } else {
+                _ = try? execute("ROLLBACK")
+            }
             throw error
         }
+    }
+}
+
+/// A cached statement of one connection (`SQLiteConnection.statement`): each run binds every
+/// parameter afresh, so nothing of the previous run carries over.
+public struct SQLStatement {
+    fileprivate let connection: SQLiteConnection
+    fileprivate let handle: OpaquePointer
+
+    /// Runs it; answers the row id it inserted (if any).
+    @discardableResult
+    public func execute(_ parameters: [SQLValue] = []) throws(WauseError) -> Int64 {
+        try connection.execute(handle, parameters)
+    }
+
+    /// Runs it and returns its rows.
+    public func query(_ parameters: [SQLValue] = []) throws(WauseError) -> [SQLRow] {
+        try connection.query(handle, parameters)
     }
 }
 
@@ -186,6 +246,14 @@ public final class SQLiteConnection {
 /// body, whose result is any type; a `Mutex` can only lend it to a body whose result cannot share
 /// its region, which a generic body cannot promise. It is only ever touched under `lock`.
 public final class SQLiteDatabase: @unchecked Sendable {
+    /// What every connection runs first; public so `make bench` gives its Python peer the very
+    /// same settings. WAL with synchronous=NORMAL: a commit is durable against a crash of the
+    /// process (the WAL is written before COMMIT returns) but the last commits before a power
+    /// loss or OS crash may roll back (never corrupt); FULL would fsync the WAL on every commit
+    /// (SQLite docs, "PRAGMA synchronous"). FULL costs little once messages come in batches, but
+    /// a commit each (a message as it arrives) falls from thousands to hundreds a second here.
+    public static let pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+
     public let path: String
     private let lock = ConditionLock()
     private let connection: SQLiteConnection
@@ -209,7 +277,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
         }
         sqlite3_busy_timeout(handle, 5000)
         do {
-            try connection.executeScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+            try connection.executeScript(SQLiteDatabase.pragmas)
             // A file that is not a database fails here rather than at the first query.
             try connection.query("SELECT count(*) FROM sqlite_master")
         } catch {

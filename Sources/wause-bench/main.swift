@@ -15,6 +15,10 @@
 //
 // Then media encryption (WauseProtocol MediaEncryptor/MediaDecryptor) beside the same passes on
 // OpenSSL in bench/media_c/media_bench.c (default build/bench/media_bench).
+//
+// Then the store (StoreBenchmark.swift): ingest in batches of 1, 100 and 10,000 and FTS5 search
+// at --store-messages messages (default 1,000,000), beside Python's sqlite3 (bench/store_peer.py).
+// `--only store` (make bench-store) runs only that part.
 
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +31,7 @@ var python = getenv("WAUSE_BENCH_PYTHON").map { String(cString: $0) } ?? "python
 var script = "tests/interop/binary_bench.py"
 var compareWithBaileys = true
 var directions: Set<String> = ["decode", "encode"]
-var storeMessages = 100_000
+var storeMessages = 1_000_000  // the search store's size (the ingest runs are fixed: StoreBenchmark.ingestRuns)
 var storePeerScript = "bench/store_peer.py"
 var signalHarness = "build/bench/signal_bench"
 var mediaHarness = "build/bench/media_bench"
@@ -48,14 +52,20 @@ while let argument = arguments.next() {
     case "--media-bytes": mediaBytes = arguments.next().flatMap(Int.init) ?? mediaBytes  // 0 skips the media part
     case "--store-messages": storeMessages = arguments.next().flatMap(Int.init) ?? storeMessages  // 0 skips the store part
     case "--store-peer-script": storePeerScript = arguments.next() ?? storePeerScript
+    case "--store-runs":  // batch:messages,… (default 1:5000,100:100000,10000:100000)
+        StoreBenchmark.ingestRuns = (arguments.next() ?? "").split(separator: ",").compactMap { run in
+            let parts = run.split(separator: ":").compactMap { Int($0) }
+            return parts.count == 2 && parts[0] > 0 ? (parts[0], parts[1]) : nil
+        }
     case "--only":  // for profiling one part
         let part = arguments.next() ?? ""
-        if part == "signal" { runCodec = false; runMedia = false }
+        if part == "signal" { runCodec = false; runMedia = false; storeMessages = 0 }
+        else if part == "store" { runCodec = false; runSignal = false; runMedia = false }
         else if part == "media" { runCodec = false; runSignal = false; storeMessages = 0 }
-        else { directions = [part]; runSignal = false; runMedia = false }
+        else { directions = [part]; runSignal = false; runMedia = false; storeMessages = 0 }
     default:
-        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal|media]"
-            + " [--store-messages N] [--store-peer-script PATH] [--media-c PATH] [--media-bytes N]")
+        print("usage: wause-bench [--seconds S] [--python PATH] [--baileys-script PATH] [--no-baileys] [--signal-c PATH] [--only decode|encode|signal|media|store]"
+            + " [--store-messages N] [--store-runs B:N,…] [--store-peer-script PATH] [--media-c PATH] [--media-bytes N]")
         exit(argument == "--help" || argument == "-h" ? 0 : 2)
     }
 }
@@ -141,5 +151,5 @@ if runMedia && mediaBytes > 0 {
 }
 
 if storeMessages > 0 {
-    StoreBenchmark.run(python: python, script: storePeerScript, count: storeMessages)
+    StoreBenchmark.run(python: python, script: storePeerScript, searchMessages: storeMessages)
 }

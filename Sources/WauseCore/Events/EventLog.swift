@@ -180,8 +180,21 @@ public final class EventLog: @unchecked Sendable {
     @discardableResult
     public func publish(_ name: EventName, _ data: JSONObject) throws(WauseError) -> Event {
         let event = try store.appendEvent(name: name.rawValue, data: data, at: clock())
+        announce(upTo: event.cursor)
+        return event
+    }
+
+    /// Events the store already wrote in a larger transaction (`Store.ingest` writes a batch's
+    /// events with its messages): followers hear of them once they are committed, as they hear of
+    /// a published one.
+    public func announce(_ events: [Event]) {
+        guard let newest = events.map(\.cursor).max() else { return }
+        announce(upTo: newest)
+    }
+
+    private func announce(upTo cursor: Int64) {
         let (handlers, woken) = signal.withLock { () -> ([@Sendable () -> Void], [CheckedContinuation<Void, Never>]) in
-            head = max(head, event.cursor)
+            head = max(head, cursor)
             signal.broadcast()
             let due = asyncWaiters.filter { $0.value.cursor < head }
             for id in due.keys { asyncWaiters.removeValue(forKey: id) }
@@ -189,7 +202,6 @@ public final class EventLog: @unchecked Sendable {
         }
         for handler in handlers { handler() }
         for continuation in woken { continuation.resume() }
-        return event
     }
 
     /// `waitForHead(after:)`, but for at most `duration` on the given (injected) sleep.

@@ -24,36 +24,9 @@ extension Store {
     /// chat from the same side is a duplicate and changes nothing. Returns the row id and whether
     /// it was new. Incoming messages count as unread.
     public func insertMessage(_ message: MessageRecord, contactID: Int64?, now: UnixTime) throws(WauseError) -> (rowid: Int64, inserted: Bool) {
-        try database.withConnection { (c) throws(WauseError) -> (Int64, Bool) in
-            try c.transaction { () throws(WauseError) -> (Int64, Bool) in try Store.insertMessage(message, contactID: contactID, now: now, c) }
-        }
-    }
-
-    /// `insertMessage(_:contactID:now:)` on a connection inside the caller's transaction (a history chunk).
-    static func insertMessage(_ message: MessageRecord, contactID: Int64?, now: UnixTime, _ c: SQLiteConnection) throws(WauseError)
-        -> (rowid: Int64, inserted: Bool)
-    {
-        if let existing = try c.query("SELECT rowid FROM messages WHERE chat_jid = ? AND id = ? AND from_me = ?",
-                                      [.text(message.chatJID), .text(message.id), SQLValue(message.fromMe)]).first?["rowid"].integer {
-            return (existing, false)
-        }
-        try c.execute("""
-            INSERT INTO chats (jid, contact_id, is_group, updated_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT (jid) DO UPDATE SET contact_id = coalesce(chats.contact_id, excluded.contact_id)
-            """, [.text(message.chatJID), SQLValue(contactID), SQLValue(message.chatJID.hasSuffix("@g.us")), .time(now)])
-        let rowid = try c.execute("""
-            INSERT INTO messages (id, chat_jid, sender_jid, from_me, type, body, quoted_id, timestamp, has_media, status,
-                                  status_reason, raw, received_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [.text(message.id), .text(message.chatJID), SQLValue(message.senderJID), SQLValue(message.fromMe),
-                  .text(message.type), .text(message.body), SQLValue(message.quotedID), .time(message.timestamp),
-                  SQLValue(message.hasMedia), SQLValue(message.status?.rawValue), SQLValue(message.statusReason), SQLValue(message.raw),
-                  .time(now)])
-        try c.execute("""
-            UPDATE chats SET last_message_at = max(coalesce(last_message_at, 0), ?), updated_at = ?,
-                   unread_count = unread_count + ? WHERE jid = ?
-            """, [.time(message.timestamp), .time(now), .integer(message.fromMe ? 0 : 1), .text(message.chatJID)])
-        return (rowid, true)
+        // A batch of one (Store+Ingest.swift): the same statements as a history chunk's.
+        let filed = try ingest([IncomingMessage(record: message, contactID: contactID)], now: now)[0]
+        return (filed.rowid, filed.inserted)
     }
 
     /// `author` of each message (DESIGN.md "Message fields": the sender's display name): the

@@ -120,10 +120,15 @@ extension Store {
                         UPDATE chats SET archived = ?, pinned = ?, muted_until = coalesce(?, muted_until) WHERE jid = ?
                         """, [SQLValue(conversation.archived), SQLValue(conversation.pinned), SQLValue(conversation.mutedUntil), .text(chatJID)])
                     let unreadBefore = try c.scalar("SELECT unread_count FROM chats WHERE jid = ?", [.text(chatJID)])
-                    for (record, media) in conversation.messages {
+                    // The conversation's messages as one batch inside the chunk's transaction (Store+Ingest.swift).
+                    let batch = conversation.messages.map { record, _ in
                         var record = record
                         record.chatJID = chatJID
-                        let (rowid, inserted) = try Store.insertMessage(record, contactID: contactID, now: now, c)
+                        return IncomingMessage(record: record, contactID: contactID)
+                    }
+                    let filed = try Store.ingest(batch, now: now, c)
+                    for ((record, media), outcome) in zip(conversation.messages, filed) {
+                        let (rowid, inserted) = (outcome.rowid, outcome.inserted)
                         if !inserted, record.edited {
                             // An edit in the history: the message filed earlier (live or in this chunk) shows the new text.
                             try c.execute("UPDATE messages SET body = ?, edited = 1 WHERE rowid = ? AND body != ?",
