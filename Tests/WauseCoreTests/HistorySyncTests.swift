@@ -114,7 +114,8 @@ import WauseTestSupport
         let again = try store.fileHistoryChunk(chunk, pendingMessageID: nil, now: now)
         #expect(again.messages == 0)
         let messages = try store.messages(chat: contact.chatJID, before: nil, after: nil, limit: 100)
-        #expect(messages.map(\.id) == ["M2", "M1", "M3"])
+        // Conversation order (timestamp), not filing order: M2 came first but is newer than M1.
+        #expect(messages.map(\.id) == ["M1", "M2", "M3"])
         #expect(messages.first { $0.id == "M2" }?.deleted == true)
         #expect(messages.first { $0.id == "M1" }?.body == "lunch at noon (edited)" && messages.first { $0.id == "M1" }?.edited == true)
         #expect(try store.lid(ofPhone: alice) == aliceLID)
@@ -123,6 +124,56 @@ import WauseTestSupport
         let summary = try #require(try store.chatSummary(jid: contact.chatJID)?.objectValue)
         #expect(summary["unread_count"] == .int(1) && summary["archived"] == .bool(true))
         #expect(try PrivacyTokenExchange.heldToken(for: JID(user: alice, server: .whatsApp), store: store, now: now) == [9, 9])
+    }
+
+    /// Issue 15, item 1: history that lands after live messages lists before them (timestamp order,
+    /// row id breaking ties), and the paging cursors, include_context's neighbours and the export
+    /// walk follow that order too.
+    @Test func historyFiledAfterLiveMessagesListsInTimestampOrderAndPagesAcross() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        let contact = try store.contact(phone: alice, lid: nil, now: now)
+        // Two live messages first: one now, and one with the same second as a history message (the row id breaks the tie).
+        for (id, offset) in [("L1", 0), ("L0", -25)] {
+            _ = try store.insertMessage(MessageRecord(id: id, chatJID: contact.chatJID, senderJID: contact.chatJID, fromMe: false, type: "chat",
+                                                      body: id, timestamp: now + .seconds(Int64(offset))), contactID: contact.id, now: now)
+        }
+        var conversation = WAWebProtobufsHistorySync_Conversation()
+        conversation.id = "\(alice)@s.whatsapp.net"
+        conversation.messages = [("H4", 10), ("H3", 20), ("H2", 25), ("H1", 30)].map { id, ago in
+            var item = WAWebProtobufsHistorySync_HistorySyncMsg()
+            item.message = info(id, chat: conversation.id, fromMe: false, t: now.seconds - Int64(ago), text: id)
+            return item
+        }
+        var sync = WAWebProtobufsHistorySync_HistorySync()
+        sync.syncType = .onDemand
+        sync.conversations = [conversation]
+        #expect(try store.fileHistoryChunk(HistorySync.chunk(from: sync, ownJID: nil), pendingMessageID: nil, now: now).messages == 4)
+        let expected = ["H1", "L0", "H2", "H3", "H4", "L1"]
+        #expect(try store.messages(chat: contact.chatJID, before: nil, after: nil, limit: 100).map(\.id) == expected)
+        #expect(try store.messages(chat: nil, before: nil, after: nil, limit: 100).map(\.id) == expected)
+        // Newest page first, then backwards from its first message's cursor, then forwards again.
+        let newest = try store.messages(chat: contact.chatJID, before: nil, after: nil, limit: 2)
+        #expect(newest.map(\.id) == ["H4", "L1"])
+        let older = try store.messages(chat: contact.chatJID, before: newest[0].rowid, after: nil, limit: 3)
+        #expect(older.map(\.id) == ["L0", "H2", "H3"])
+        let oldest = try store.messages(chat: nil, before: older[0].rowid, after: nil, limit: 3)
+        #expect(oldest.map(\.id) == ["H1"])
+        let forwards = try store.messages(chat: contact.chatJID, before: nil, after: oldest[0].rowid, limit: 2)
+        #expect(forwards.map(\.id) == ["L0", "H2"])
+        #expect(try store.messages(chat: contact.chatJID, before: nil, after: forwards[1].rowid, limit: 10).map(\.id) == ["H3", "H4", "L1"])
+        // include_context's neighbours, and the export walk, in the same order.
+        let h2 = try #require(forwards.last)
+        #expect(try store.context(around: h2, count: 2).map(\.id) == ["H1", "L0", "H3", "H4"])
+        var exported: [String] = []
+        try store.forEachMessage(chat: contact.chatJID, batch: 4) { page in exported += page.map(\.id) }
+        #expect(exported == expected)
+        // A cursor whose message is gone is a clear error naming the field, not a silently wrong page.
+        try store.deleteMessageLocally(rowid: h2.rowid)
+        #expect { try store.messages(chat: nil, before: h2.rowid, after: nil, limit: 5) } throws: { error in
+            (error as? WauseError)?.code == .invalidRequest && (error as? WauseError)?.details?["field"] == "before_cursor"
+        }
     }
 
     @Test func aKeptNotificationIsFiledAfterARestart() async throws {

@@ -144,17 +144,26 @@ extension Store {
         ]
     }
 
-    /// Messages of a chat (or all chats) by row id: the newest `limit` before `before`, or the
-    /// oldest `limit` after `after`; always returned oldest first. `sentBefore`/`sentAfter` bound
-    /// the message timestamps (exclusive) on top.
+    /// Messages of a chat (or all chats) in conversation order — by timestamp, then row id — so
+    /// older messages filed late (history sync, whatsapp_request_history) sit before newer ones
+    /// that arrived live: the newest `limit` before the message with row id `before`, or the
+    /// oldest `limit` after the one with row id `after`; always returned oldest first. A cursor is
+    /// a message's row id and stands for its place (timestamp, row id) in that order.
+    /// `sentBefore`/`sentAfter` bound the message timestamps (exclusive) on top.
     func messages(chat: String?, before: Int64?, after: Int64?, sentBefore: UnixTime? = nil, sentAfter: UnixTime? = nil,
                   limit: Int) throws(WauseError) -> [MessageRecord] {
         try database.withConnection { (c) throws(WauseError) in
             var conditions: [String] = []
             var parameters: [SQLValue] = []
             if let chat { conditions.append("chat_jid = ?"); parameters.append(.text(chat)) }
-            if let before { conditions.append("rowid < ?"); parameters.append(.integer(before)) }
-            if let after { conditions.append("rowid > ?"); parameters.append(.integer(after)) }
+            if let before {
+                conditions.append("(timestamp, rowid) < (?, ?)")
+                parameters += [.integer(try Store.cursorTimestamp(before, field: "before_cursor", c)), .integer(before)]
+            }
+            if let after {
+                conditions.append("(timestamp, rowid) > (?, ?)")
+                parameters += [.integer(try Store.cursorTimestamp(after, field: "after_cursor", c)), .integer(after)]
+            }
             if let sentBefore { conditions.append("timestamp < ?"); parameters.append(.time(sentBefore)) }
             if let sentAfter { conditions.append("timestamp > ?"); parameters.append(.time(sentAfter)) }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
@@ -162,19 +171,35 @@ extension Store {
             let forwards = (after != nil && before == nil) || (sentAfter != nil && sentBefore == nil && before == nil)
             let order = forwards ? "ASC" : "DESC"
             parameters.append(.integer(Int64(limit)))
-            let rows = try c.query("SELECT * FROM messages \(filter) ORDER BY rowid \(order) LIMIT ?", parameters).map(Store.message)
+            let rows = try c.query("SELECT * FROM messages \(filter) ORDER BY timestamp \(order), rowid \(order) LIMIT ?",
+                                   parameters).map(Store.message)
             return order == "DESC" ? rows.reversed() : rows
         }
     }
 
-    /// Up to `count` messages of the same chat on each side of `message` (by row id, the order
-    /// messages were filed), oldest first: the context `include_context` adds around a hit.
+    /// The stored timestamp (ms) of the message a paging cursor names. A cursor whose message is
+    /// gone (deleted for me, chat cleared) has no place in the order any more: a clear error
+    /// rather than a page that silently skips or repeats messages.
+    static func cursorTimestamp(_ rowid: Int64, field: String, _ c: SQLiteConnection) throws(WauseError) -> Int64 {
+        guard let timestamp = try c.query("SELECT timestamp FROM messages WHERE rowid = ?", [.integer(rowid)]).first?["timestamp"].integer else {
+            throw .invalidRequest("\(field) \(rowid) names no stored message (it was deleted, or is not a cursor from whatsapp_list_messages)",
+                                  details: ["field": .string(field)])
+        }
+        return timestamp
+    }
+
+    /// Up to `count` messages of the same chat on each side of `message` in conversation order
+    /// (timestamp, then row id — as whatsapp_list_messages lists them), oldest first: the context
+    /// `include_context` adds around a hit.
     func context(around message: MessageRecord, count: Int) throws(WauseError) -> [MessageRecord] {
         try database.withConnection { (c) throws(WauseError) in
-            let earlier = try c.query("SELECT * FROM messages WHERE chat_jid = ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
-                                      [.text(message.chatJID), .integer(message.rowid), .integer(Int64(count))]).map(Store.message)
-            let later = try c.query("SELECT * FROM messages WHERE chat_jid = ? AND rowid > ? ORDER BY rowid ASC LIMIT ?",
-                                    [.text(message.chatJID), .integer(message.rowid), .integer(Int64(count))]).map(Store.message)
+            let place: [SQLValue] = [.text(message.chatJID), .time(message.timestamp), .integer(message.rowid), .integer(Int64(count))]
+            let earlier = try c.query("""
+                SELECT * FROM messages WHERE chat_jid = ? AND (timestamp, rowid) < (?, ?) ORDER BY timestamp DESC, rowid DESC LIMIT ?
+                """, place).map(Store.message)
+            let later = try c.query("""
+                SELECT * FROM messages WHERE chat_jid = ? AND (timestamp, rowid) > (?, ?) ORDER BY timestamp ASC, rowid ASC LIMIT ?
+                """, place).map(Store.message)
             return earlier.reversed() + later
         }
     }
@@ -188,30 +213,31 @@ extension Store {
         }
     }
 
-    /// Calls `body` with the messages of `chat` in filing order, `batch` at a time, so a chat of any
-    /// size is read in bounded memory (`whatsapp_export_chat`). Returns how many there were.
+    /// Calls `body` with the messages of `chat` in conversation order (timestamp, then row id, as
+    /// whatsapp_list_messages lists them), `batch` at a time, so a chat of any size is read in
+    /// bounded memory (`whatsapp_export_chat`). Returns how many there were.
     @discardableResult
     func forEachMessage(chat: String, batch: Int = 500, _ body: ([MessageRecord]) throws(WauseError) -> Void) throws(WauseError) -> Int {
-        var after: Int64 = 0
+        var after: (timestamp: Int64, rowid: Int64) = (Int64.min, 0)
         var total = 0
         while true {
             let page = try database.withConnection { (c) throws(WauseError) in
-                try c.query("SELECT * FROM messages WHERE chat_jid = ? AND rowid > ? ORDER BY rowid LIMIT ?",
-                            [.text(chat), .integer(after), .integer(Int64(batch))]).map(Store.message)
+                try c.query("SELECT * FROM messages WHERE chat_jid = ? AND (timestamp, rowid) > (?, ?) ORDER BY timestamp, rowid LIMIT ?",
+                            [.text(chat), .integer(after.timestamp), .integer(after.rowid), .integer(Int64(batch))]).map(Store.message)
             }
             guard let last = page.last else { return total }
             try body(page)
             total += page.count
-            after = last.rowid
+            after = (last.timestamp.milliseconds, last.rowid)
         }
     }
 
     /// The first and last few messages of a chat (the export's preview) and its distinct senders.
     func chatEnds(chat: String, count: Int) throws(WauseError) -> (first: [MessageRecord], last: [MessageRecord], senders: [String]) {
         try database.withConnection { (c) throws(WauseError) in
-            let first = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY rowid LIMIT ?",
+            let first = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY timestamp, rowid LIMIT ?",
                                     [.text(chat), .integer(Int64(count))]).map(Store.message)
-            let last = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY rowid DESC LIMIT ?",
+            let last = try c.query("SELECT * FROM messages WHERE chat_jid = ? ORDER BY timestamp DESC, rowid DESC LIMIT ?",
                                    [.text(chat), .integer(Int64(count))]).map(Store.message).reversed()
             let senders = try c.query("SELECT DISTINCT sender_jid FROM messages WHERE chat_jid = ? AND from_me = 0 AND sender_jid IS NOT NULL ORDER BY sender_jid",
                                       [.text(chat)]).compactMap { $0["sender_jid"].text }
