@@ -206,6 +206,7 @@ final class MessageRouter: Sendable {
     @discardableResult
     func receipt(_ receipt: ReceiptStanzas.Receipt, from sender: SimEndpoint) throws -> Node? {
         guard let to = receipt.to else { return nil }
+        logger.debug("receipt \(receipt.type.rawValue) \(receipt.ids.joined(separator: ",")) from \(sender.jid(.whatsApp)) to \(to)")
         if to.server == .group { return try groupReceipt(receipt, to: to, from: sender) }
         let id = receipt.id
         var targets: [SimEndpoint] = []

@@ -203,6 +203,12 @@ final class VirtualPhones: Sendable {
         }
         // The delivery receipt, also the phone's answer to the stanza (whatsmeow receipt.go sendMessageReceipt).
         try routeReceipt(.answering(message, type: fromMe ? .sender : .delivery), account: account)
+        if fromMe, message.category == "peer" {
+            // A companion's peer message (a key request, an on-demand history request) is also
+            // acknowledged as `peer_msg` to the account's own number, as the clients do (whatsmeow
+            // message.go handleProtocolMessage: SendProtocolMessageReceipt(ReceiptTypePeerMsg)).
+            try routeReceipt(ReceiptStanzas.Receipt(ids: [id], type: .peerMessage, to: JID(user: account.phone, server: .whatsApp)), account: account)
+        }
         for request in keyRequests { _ = answerAppStateKeyRequest(request, account: account, from: Int(from.device)) }
         // A companion asking for older history (PhoneHistory.swift).
         if fromMe, !outcome.duplicate, let endpoint = try state.endpoint(from) {

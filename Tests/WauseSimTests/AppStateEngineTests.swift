@@ -109,6 +109,67 @@ import WauseTestSupport
         #expect(try await Self.chat(client, bob)["archived"] == true)
     }
 
+    /// Issue 15, item 3: versions stored before a restart are reused — the reopened client asks for
+    /// the patches after its stored version (no snapshot, no refetch from 0) and gets only what the
+    /// phone changed while it was closed.
+    @Test func storedVersionsAreReusedAfterReopening() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        _ = try setup.account(Self.phone, "Ada")
+        let linked = try await setup.linkedClient(Self.phone)
+        let bob = "15550002222@s.whatsapp.net", carol = "15550003333@s.whatsapp.net"
+        let cursor = linked.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(linked, action: "archive", chat: bob, after: cursor)
+        #expect(try linked.store.appStateCollection(.regularLow).version == 1)
+        let directory = linked.config.dataDirectory
+        linked.close()
+
+        // The phone pins Carol while the device is away: regular_low moves to version 2.
+        try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
+        let logs = FirstHourTests.LogLines()
+        var config = setup.config(directory)
+        config.logLevel = .debug
+        let reopened = try WauseClient(config: config, environment: FirstHourTests.environment(logs))
+        defer { reopened.close() }
+        _ = try await Self.updated(reopened, action: "pin", chat: carol, after: 0)
+        #expect(try reopened.store.appStateCollection(.regularLow).version == 2)
+        let fetches = logs.all.filter { $0.contains("app state: fetching regular_low") }
+        #expect(fetches.contains { $0.contains("fetching regular_low from version 1") }, "\(fetches)")
+        #expect(!fetches.contains { $0.contains("as a snapshot") || $0.contains("from version 0") }, "\(fetches)")
+        // Only the pin came: the archive, applied before the restart, was not announced again.
+        let archived = try reopened.events.events(after: 0, limit: 500).filter { $0.name == "chat.updated" && $0.data["action"] == "archive" }
+        #expect(archived.count == 1)
+        let bobChat = try await Self.chat(reopened, bob), carolChat = try await Self.chat(reopened, carol)
+        #expect(bobChat["archived"] == true && carolChat["pinned"] == true)
+    }
+
+    /// Issue 15, item 4: peer messages are acknowledged as `peer_msg` to the account's own number
+    /// both ways (whatsmeow message.go handleProtocolMessage) — the device's for the phone's key
+    /// share, the phone's for the device's on-demand history request — as the server sees them.
+    @Test func peerMessagesAreReceiptedAsPeerMsgBothWays() async throws {
+        let logs = FirstHourTests.LogLines()
+        let setup = try await Setup(simulatorLog: logs.sink)
+        defer { Task { await setup.close() } }
+        _ = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        let linkedJID = try #require(try client.store.linkedAccount()?.jid)
+        let device = try #require(JID(linkedJID))
+        let cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(client, action: "archive", chat: "15550002222@s.whatsapp.net", after: cursor)
+        // The key share came from the phone as a peer message; the device said peer_msg for it.
+        let fromDevice = "from \(JID(user: device.user, device: device.device, server: .whatsApp)) to \(Self.phone)@s.whatsapp.net"
+        try await poll { logs.all.contains { $0.contains("receipt peer_msg ") && $0.contains(fromDevice) } }
+
+        // The device asks the phone for older history (a peer message): the phone says peer_msg.
+        // Not awaited: its answer is not the point here, the receipt is.
+        let request = Task { await client.call("whatsapp_request_history", ["chat": "15550002222", "count": 5]) }
+        defer { request.cancel() }
+        let fromPhone = "from \(Self.phone)@s.whatsapp.net to \(Self.phone)@s.whatsapp.net"
+        try await poll { logs.all.contains { $0.contains("receipt peer_msg ") && $0.contains(fromPhone) } }
+    }
+
     @Test func aMissingKeyIsAskedOfThePhoneAndSyncResumesWhenItAnswers() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }

@@ -21,11 +21,13 @@ import WauseProtocol
         private var clients: [WauseClient] = []
         private var directories: [TemporaryDirectory] = []
 
-        init() async throws {
+        /// `simulatorLog` collects the simulator's log lines at debug level (else only its errors, on stderr).
+        init(simulatorLog: LogSink? = nil) async throws {
             var settings = SimSettings(dataDirectory: simulatorDirectory.path)
             settings.port = 0
             settings.adminPort = 0
-            simulator = try await Simulator.start(settings: settings, environment: .live, logger: Logger(label: "sim", level: .error))
+            let logger = Logger(label: "sim", level: simulatorLog == nil ? .error : .debug, sink: simulatorLog)
+            simulator = try await Simulator.start(settings: settings, environment: .live, logger: logger)
         }
 
         func account(_ phone: String, _ name: String) throws -> SimAccount {

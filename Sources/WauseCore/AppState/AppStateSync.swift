@@ -321,6 +321,8 @@ final class AppStateSync: Sendable {
                 throw WauseError(.notConnected, "app state is fetched on the live connection")
             }
             let connection = session.connection
+            // Which version is asked for says whether stored versions are reused (a restart fetches on from them).
+            logger.debug("app state: fetching \(collection.rawValue) \(wantSnapshot ? "as a snapshot" : "from version \(state.version)")")
             let request = AppStateStanzas.Request(collections: [
                 .init(collection: collection, version: wantSnapshot ? nil : state.version, returnSnapshot: wantSnapshot),
             ])

@@ -119,6 +119,12 @@ struct Receive: Sendable {
             try? connection.send(ReceiptStanzas.Receipt(ids: [id], type: .historySync, to: JID(user: own.user, server: .whatsApp)).node)
             historySync?.kick()
         }
+        if fromMe, message.category == "peer" {
+            // A peer message from one of our own devices (key share, history sync, a peer data
+            // operation's answer) is also acknowledged as `peer_msg` to our own number (whatsmeow
+            // message.go handleProtocolMessage: SendProtocolMessageReceipt(ReceiptTypePeerMsg)).
+            try? connection.send(ReceiptStanzas.Receipt(ids: [id], type: .peerMessage, to: JID(user: own.user, server: .whatsApp)).node)
+        }
     }
 
     private func store(_ plaintext: [UInt8], message envelope: MessageEnvelope, from: JID, fromMe: Bool, sentAt: UnixTime,
