@@ -4,14 +4,16 @@ import CZlib
 /// Debian's libz. Inflation is bounded: a frame from the network must not be able to make us
 /// allocate without limit.
 public enum Zlib {
-    /// Inflates one complete zlib stream of at most `limit` bytes of output.
-    public static func inflate(_ input: UnsafeBufferPointer<UInt8>, limit: Int) throws(NodeDecodingError) -> [UInt8] {
+    /// Inflates one complete zlib stream (or, with `gzip`, one gzip member: RFC 1952, as the app-state
+    /// recovery snapshot comes — whatsmeow appstate/recovery.go ParseRecovery) of at most `limit` bytes of output.
+    public static func inflate(_ input: UnsafeBufferPointer<UInt8>, limit: Int, gzip: Bool = false) throws(NodeDecodingError) -> [UInt8] {
         // z_stream counts input in 32 bits; frames are at most 16 MiB (whatsmeow socket/framesocket.go SendFrame, processData).
         guard input.count <= Int(UInt32.max) else {
             throw NodeDecodingError(.inflatedSizeTooLarge(limit: limit), at: 0)
         }
         var stream = z_stream()
-        let initStatus = inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        // windowBits 15 is zlib's default; +16 reads a gzip header and trailer instead (zlib.h inflateInit2).
+        let initStatus = inflateInit2_(&stream, gzip ? 15 + 16 : 15, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         guard initStatus == Z_OK else {
             throw NodeDecodingError(.decompressionFailed(code: initStatus, message: "inflateInit failed"), at: 0)
         }
@@ -74,6 +76,31 @@ public enum Zlib {
         }
         guard status == Z_OK else { throw NodeEncodingError.compressionFailed(code: status) }
         output.removeLast(output.count - Int(outputLength))
+        return output
+    }
+
+    /// Compresses `input` as one gzip member (RFC 1952, default level): what a phone sends an
+    /// app-state recovery snapshot as (whatsmeow appstate/recovery.go reads it with gzip.NewReader).
+    public static func gzip(_ input: [UInt8]) throws(NodeEncodingError) -> [UInt8] {
+        var stream = z_stream()
+        // windowBits 15 + 16 writes a gzip wrapper (zlib.h deflateInit2); memLevel 8 is the default.
+        let initStatus = deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                                       zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        guard initStatus == Z_OK else { throw NodeEncodingError.compressionFailed(code: initStatus) }
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 32)
+        var input = input
+        let status = input.withUnsafeMutableBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                stream.next_in = source.baseAddress
+                stream.avail_in = UInt32(source.count)
+                stream.next_out = destination.baseAddress
+                stream.avail_out = UInt32(destination.count)
+                return CZlib.deflate(&stream, Z_FINISH)
+            }
+        }
+        guard status == Z_STREAM_END else { throw NodeEncodingError.compressionFailed(code: status) }
+        output.removeLast(Int(stream.avail_out))
         return output
     }
 }

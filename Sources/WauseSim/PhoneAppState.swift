@@ -95,6 +95,26 @@ extension VirtualPhones {
         return true
     }
 
+    /// A companion whose full resync failed asks for a collection in plain text
+    /// (AppStateRecovery); the phone answers with its live records at the server's version, in a
+    /// peer message (whatsmeow message.go handleProtocolMessage reads the answer).
+    func answerAppStateRecovery(_ collection: AppStateCollection, requestID: String, account: SimAccount, to endpoint: SimEndpoint) {
+        do {
+            let server = appState
+            let keys = try server.appStateKeys(account.phone)
+            let state = try server.collectionState(account.phone, collection)
+            let made = AppStateRecovery.make(collection, version: state.version, hash: state.hash,
+                                             records: try server.records(account.phone, collection), keys: { keys[$0] })
+            let answer = try AppStateRecovery.response(to: requestID, made.recovery)
+            let id = MessageFormat.newMessageID(now: environment.now(), ownUser: account.phone, random: environment.randomBytes)
+            let sent = try sendPeer(answer, id: id, from: account, to: endpoint) { _ throws(WauseError) in }
+            logger.info("virtual phone \(account.phone): \(collection.rawValue) v\(state.version) recovery for device \(endpoint.device): "
+                        + "\(made.recovery.mutationRecords.count) record(s), \(made.unreadable) unreadable, \(sent ? "sent" : "not sent (no session)")")
+        } catch {
+            logger.error("virtual phone \(account.phone): cannot answer the \(collection.rawValue) recovery request: \(error.message)")
+        }
+    }
+
     // MARK: The phone's own changes
 
     /// The phone changes a setting: a patch on the server's state, stored as device 0.

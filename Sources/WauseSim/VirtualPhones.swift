@@ -219,6 +219,11 @@ final class VirtualPhones: Sendable {
                 try history.answer(content.protocolMessage.peerDataOperationRequestMessage.historySyncOnDemandRequest, requestID: id,
                                    account: account, from: endpoint)
             }
+            for plaintext in outcome.plaintexts {
+                guard let content = try? WAWebProtobufsE2E_Message(serializedBytes: plaintext),
+                      let collection = AppStateRecovery.requestedCollection(in: content) else { continue }
+                answerAppStateRecovery(collection, requestID: id, account: account, to: endpoint)
+            }
         }
 
         guard !fromMe, !outcome.duplicate, let senderAccount, filed.contains(where: { $0.text != nil }),

@@ -163,6 +163,46 @@ import WauseSupport
         #expect(error?.reason == .snapshotMACMismatch)
     }
 
+    /// AppStateRecovery: the phone's plain-text copy travels gzip-compressed in a peer data
+    /// operation answer and gives the device the same state a patch did; bad answers are named errors.
+    @Test func aRecoveryRoundTripsAndGivesTheSameState() throws {
+        let keys = try Self.keys()
+        let built = try AppStateCollectionState().building(
+            [.init(index: Self.index, value: Self.muteValue(), version: 2), .init(index: ["mute", "456@s.whatsapp.net"], value: Self.muteValue(), version: 2)],
+            collection: .regularHigh, keyID: Self.keyID, keys: keys, iv: { Self.iv })
+        let request = AppStateRecovery.request(.regularHigh, timestamp: 1_700_000_000)
+        #expect(AppStateRecovery.requestedCollection(in: request) == .regularHigh)
+        #expect(request.protocolMessage.peerDataOperationRequestMessage.peerDataOperationRequestType.rawValue == 8)
+        var records = built.patch.mutations.map(\.record)
+        records.append(records[0])
+        records[2].keyID.id = Data([9, 9])  // a record under a key the phone lacks is left out
+        let made = AppStateRecovery.make(.regularHigh, version: 7, hash: built.applied.state.hash, records: records, keys: Self.lookup(keys))
+        #expect(made.unreadable == 1 && made.recovery.mutationRecords.count == 2)
+        let answer = try AppStateRecovery.response(to: "REQ1", made.recovery)
+        let compressed = Array(answer.protocolMessage.peerDataOperationRequestResponseMessage.peerDataOperationResult[0]
+            .syncdSnapshotFatalRecoveryResponse.collectionSnapshot)
+        #expect(compressed.starts(with: [0x1f, 0x8b]))  // gzip (RFC 1952), as whatsmeow reads it
+        let read = try #require(try AppStateRecovery.recovery(in: answer))
+        #expect(read.requestID == "REQ1" && read.recovery == made.recovery)
+        let applied = try AppStateCollectionState.applying(recovery: read.recovery, collection: .regularHigh, keys: Self.lookup(keys))
+        #expect(applied.state == AppStateCollectionState(version: 7, hash: built.applied.state.hash, valueMACs: built.applied.state.valueMACs))
+        #expect(applied.mutations.map(\.index) == [Self.index, ["mute", "456@s.whatsapp.net"]])
+        // Not an answer at all; an answer without a snapshot; a snapshot that is not gzip; the wrong collection; a short hash.
+        #expect(try AppStateRecovery.recovery(in: request) == nil)
+        var empty = answer
+        empty.protocolMessage.peerDataOperationRequestResponseMessage.peerDataOperationResult = []
+        #expect(throws: AppStateError.self) { try AppStateRecovery.recovery(in: empty) }
+        var garbled = answer
+        garbled.protocolMessage.peerDataOperationRequestResponseMessage.peerDataOperationResult[0].syncdSnapshotFatalRecoveryResponse.collectionSnapshot = Data([1, 2, 3])
+        #expect { try AppStateRecovery.recovery(in: garbled) } throws: { ($0 as? AppStateError)?.reason == .malformed }
+        #expect(throws: AppStateError.self) { try AppStateCollectionState.applying(recovery: read.recovery, collection: .regular, keys: Self.lookup(keys)) }
+        var short = read.recovery
+        short.collectionLthash = Data([1])
+        #expect(throws: AppStateError.self) { try AppStateCollectionState.applying(recovery: short, collection: .regularHigh, keys: Self.lookup(keys)) }
+        let missing = #expect(throws: AppStateError.self) { try AppStateCollectionState.applying(recovery: read.recovery, collection: .regularHigh, keys: { _ in nil }) }
+        #expect(missing?.reason == .missingKey)
+    }
+
     @Test func everyTamperingIsCaughtAndNamed() throws {
         let keys = try Self.keys()
         var patch = try AppStateCollectionState().building([.init(index: Self.index, value: Self.muteValue(), version: 2)],

@@ -170,6 +170,60 @@ import WauseTestSupport
         try await poll { logs.all.contains { $0.contains("receipt peer_msg ") && $0.contains(fromPhone) } }
     }
 
+    /// Issue 15, item 2: when the full resync fails too, the device asks the phone for the
+    /// collection in plain text (whatsmeow BuildAppStateRecoveryRequest), the phone answers, the
+    /// device takes the phone's version and hash, and the phone's next change applies on top.
+    @Test func aFailedFullResyncAsksThePhoneForARecoveryAndSyncGoesOn() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        let account = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        let bob = "15550002222@s.whatsapp.net"
+        var cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+
+        // The server's copy of Bob's record is damaged (its index blob), so no snapshot of the
+        // collection opens any more; the phone keeps its records in plain text and still can. A
+        // patch with a wrong MAC (version 2) makes the device resync.
+        let server = setup.simulator.phones.appState
+        let key = try #require(try server.phoneKey(account, create: false))
+        let current = try server.collectionState(Self.phone, .regularLow)
+        var built = try current.building(AppStateAction.pin(chat: bob, pinned: true).changes(timestamp: 1_800_000_000_000),
+                                         collection: .regularLow, keyID: key.id, keys: key.keys, iv: { SystemRandom.bytes(16) })
+        built.patch.version.version = 2
+        built.patch.patchMac[0] ^= 0x01
+        let bytes: [UInt8] = try built.patch.serializedBytes()
+        try setup.simulator.state.commit { (c) throws(WauseError) in
+            for row in try c.query("SELECT index_mac, record FROM app_state_records WHERE phone = ? AND collection = 'regular_low'", [.text(Self.phone)]) {
+                guard let blob = row["record"].blob, let indexMAC = row["index_mac"].blob,
+                      var record = try? WAWebProtobufsServerSync_SyncdRecord(serializedBytes: blob) else { continue }
+                record.index.blob[0] ^= 0x01
+                let damaged: [UInt8] = (try? record.serializedBytes()) ?? blob
+                try c.execute("UPDATE app_state_records SET record = ? WHERE phone = ? AND collection = 'regular_low' AND index_mac = ?",
+                              [.blob(damaged), .text(Self.phone), .blob(indexMAC)])
+            }
+            try c.execute("INSERT INTO app_state_patches (phone, collection, version, device, patch) VALUES (?, 'regular_low', 2, 0, ?)",
+                          [.text(Self.phone), .blob(bytes)])
+            try c.execute("UPDATE app_state_collections SET version = 2 WHERE phone = ? AND collection = 'regular_low'", [.text(Self.phone)])
+        }
+        cursor = client.events.latestCursor
+        try server.notify(account, except: 0, [(.regularLow, 2)])
+        let first = try await MessagingTests.event(client, "appstate.error", after: cursor) { $0["collection"] == "regular_low" }
+        #expect(first.data["reason"] == "patch_mac_mismatch" && first.data["action"] == "full_resync", "\(first.data)")
+        let second = try await MessagingTests.event(client, "appstate.error", after: first.cursor) { $0["collection"] == "regular_low" }
+        #expect(second.data["reason"] == "index_mac_mismatch" && second.data["action"] == "requested_recovery_from_phone", "\(second.data)")
+        // The phone's recovery lands: the version and hash are the phone's, Bob stays archived.
+        try await poll { (try? client.store.appStateCollection(.regularLow).version) == 2 }
+        #expect(try client.store.appStateCollection(.regularLow).hash == current.hash)
+        #expect(try await Self.chat(client, bob)["archived"] == true)
+        // And the collection goes on: the phone's next change arrives as a patch on top.
+        cursor = client.events.latestCursor
+        try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
+        _ = try await Self.updated(client, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursor)
+        #expect(try client.store.appStateCollection(.regularLow).version == 3)
+    }
+
     @Test func aMissingKeyIsAskedOfThePhoneAndSyncResumesWhenItAnswers() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }

@@ -242,8 +242,12 @@ final class AppStateSync: Sendable {
                     }
                     continue
                 }
-                // A fresh snapshot failed too: left reset, fetched again at the next server_sync or login.
-                announce(collection, reason: error.reason.rawValue, action: "retry_on_next_sync", detail: error.message)
+                // A fresh snapshot failed too: ask the phone for the collection in plain text
+                // (AppStateRecovery; whatsmeow BuildAppStateRecoveryRequest). Left reset meanwhile,
+                // so the next server_sync or login fetches it again if no answer comes.
+                let asked = await requestRecovery(collection)
+                announce(collection, reason: error.reason.rawValue, action: asked ? "requested_recovery_from_phone" : "retry_on_next_sync",
+                         detail: error.message)
             } catch let error as WauseError {
                 if Task.isCancelled || error.code == .notConnected { return }
                 logger.warning("app state: \(collection.rawValue) fetch failed: \(error.message)")
@@ -270,10 +274,7 @@ final class AppStateSync: Sendable {
 
     @discardableResult
     func requestKeys(_ due: [[UInt8]]) async -> Bool {
-        let now = environment.now()
-        guard !due.isEmpty, let session = link.currentSession, session.loggedIn,
-            let account = try? store.linkedAccount(), let own = JID(LinkedAccount.userJID(account.jid))
-        else { return false }
+        guard !due.isEmpty else { return false }
         var message = WAWebProtobufsE2E_Message()
         message.protocolMessage.type = .appStateSyncKeyRequest
         message.protocolMessage.appStateSyncKeyRequest.keyIds = due.map { id in
@@ -281,6 +282,59 @@ final class AppStateSync: Sendable {
             keyID.keyID = Data(id)
             return keyID
         }
+        return await sendToPhone(message, what: "\(due.count) key(s)")
+    }
+
+    // MARK: Recovery
+
+    /// Asks the phone for `collection` in plain text after a full resync failed (whatsmeow
+    /// appstate.go BuildAppStateRecoveryRequest, sent with SendPeerMessage).
+    func requestRecovery(_ collection: AppStateCollection) async -> Bool {
+        await sendToPhone(AppStateRecovery.request(collection, timestamp: environment.now().seconds),
+                          what: "a recovery of \(collection.rawValue)")
+    }
+
+    /// The phone's recovery answer (whatsmeow handleAppStateRecovery): applied when it is newer
+    /// than what we hold, stored with what it changes before the caller receipts the message.
+    /// An answer that cannot be read or applied is announced and leaves the collection as it was.
+    func receiveRecovery(_ message: WAWebProtobufsE2E_Message) throws(WauseError) -> Bool {
+        let found: (requestID: String, recovery: WAWebProtobufsSyncdSnapshotRecovery_SyncdSnapshotRecovery)?
+        do { found = try AppStateRecovery.recovery(in: message) } catch {
+            logger.warning("app state: an unreadable recovery answer: \(error)")
+            return true
+        }
+        guard let (requestID, recovery) = found else { return false }
+        guard let collection = AppStateCollection(rawValue: recovery.collectionName) else {
+            logger.warning("app state: recovery \(requestID) names an unknown collection \(recovery.collectionName)")
+            return true
+        }
+        let current = try store.appStateCollection(collection)
+        guard current.version < recovery.version.version else {
+            logger.info("app state: recovery of \(collection.rawValue) v\(recovery.version.version) ignored; we hold v\(current.version)")
+            return true
+        }
+        let keys = try store.appStateKeys()
+        let applied: AppStateCollectionState.Applied
+        do { applied = try AppStateCollectionState.applying(recovery: recovery, collection: collection, keys: { keys[$0] }) } catch {
+            announce(collection, reason: error.reason.rawValue, action: "retry_on_next_sync", detail: "the phone's recovery: \(error.message)")
+            return true
+        }
+        let touched = try store.saveAppState(collection, applied.state, applying: applied.mutations.compactMap(AppStateAction.init),
+                                             now: environment.now())
+        for (action, chat) in touched { announce(action, chat: chat) }
+        logger.info("app state: \(collection.rawValue) recovered from the phone at v\(applied.state.version)")
+        // Anything newer than the phone's copy comes as patches from here.
+        kick([collection])
+        return true
+    }
+
+    /// A peer message to our phone (whatsmeow send.go SendPeerMessage: `<message to=OWN
+    /// category="peer" push_priority="high">` with one `<enc>`), awaited until the server acks it.
+    private func sendToPhone(_ message: WAWebProtobufsE2E_Message, what: String) async -> Bool {
+        let now = environment.now()
+        guard let session = link.currentSession, session.loggedIn,
+            let account = try? store.linkedAccount(), let own = JID(LinkedAccount.userJID(account.jid))
+        else { return false }
         let phone = JID(user: own.user, server: .whatsApp)
         do {
             let connection = session.connection
@@ -295,10 +349,10 @@ final class AppStateSync: Sendable {
             var node = envelope.node
             node.attributes["push_priority"] = "high"
             _ = try await connection.sendAwaitingAck(node, timeout: Outbox.ackTimeout, environment: environment)
-            logger.info("app state: asked the phone for \(due.count) key(s)")
+            logger.info("app state: asked the phone for \(what)")
             return true
         } catch {
-            logger.warning("app state: cannot ask the phone for keys: \(error)")
+            logger.warning("app state: cannot ask the phone for \(what): \(error)")
             return false
         }
     }

@@ -137,6 +137,11 @@ struct Receive: Sendable {
             try appState.receiveKeyShare(message.protocolMessage.appStateSyncKeyShare)
             return
         }
+        // Our phone's answer to an app-state recovery request (AppStateRecovery): applied before the receipt.
+        if fromMe, from.device == 0, message.protocolMessage.type == .peerDataOperationRequestResponseMessage, let appState,
+           try appState.receiveRecovery(message) {
+            return
+        }
         // A reaction, edit or revoke changes the message it names instead of being filed (MessageChanges.swift).
         if try MessageChanges.applyIncoming(message, envelope: envelope, from: from, fromMe: fromMe, sentAt: sentAt, store: store,
                                             publisher: publisher, logger: logger) { return }

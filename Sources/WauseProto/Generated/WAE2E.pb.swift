@@ -55,6 +55,9 @@ public nonisolated enum WAWebProtobufsE2E_PeerDataOperationRequestType: Int, Swi
   case historySyncOnDemand = 3
   case placeholderMessageResend = 4
 
+  /// App state recovery (whatsmeow appstate.go BuildAppStateRecoveryRequest).
+  case companionSyncdSnapshotFatalRecovery = 8
+
   public init() {
     self = .uploadSticker
   }
@@ -437,6 +440,15 @@ public nonisolated struct WAWebProtobufsE2E_ProtocolMessage: @unchecked Sendable
   /// Clears the value of `peerDataOperationRequestMessage`. Subsequent reads from it will return its default value.
   public mutating func clearPeerDataOperationRequestMessage() {_uniqueStorage()._peerDataOperationRequestMessage = nil}
 
+  public var peerDataOperationRequestResponseMessage: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage {
+    get {_storage._peerDataOperationRequestResponseMessage ?? WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage()}
+    set {_uniqueStorage()._peerDataOperationRequestResponseMessage = newValue}
+  }
+  /// Returns true if `peerDataOperationRequestResponseMessage` has been explicitly set.
+  public var hasPeerDataOperationRequestResponseMessage: Bool {_storage._peerDataOperationRequestResponseMessage != nil}
+  /// Clears the value of `peerDataOperationRequestResponseMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearPeerDataOperationRequestResponseMessage() {_uniqueStorage()._peerDataOperationRequestResponseMessage = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum TypeEnum: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -629,6 +641,15 @@ public nonisolated struct WAWebProtobufsE2E_PeerDataOperationRequestMessage: Sen
   /// Clears the value of `historySyncOnDemandRequest`. Subsequent reads from it will return its default value.
   public mutating func clearHistorySyncOnDemandRequest() {self._historySyncOnDemandRequest = nil}
 
+  public var syncdCollectionFatalRecoveryRequest: WAWebProtobufsE2E_PeerDataOperationRequestMessage.SyncDCollectionFatalRecoveryRequest {
+    get {_syncdCollectionFatalRecoveryRequest ?? WAWebProtobufsE2E_PeerDataOperationRequestMessage.SyncDCollectionFatalRecoveryRequest()}
+    set {_syncdCollectionFatalRecoveryRequest = newValue}
+  }
+  /// Returns true if `syncdCollectionFatalRecoveryRequest` has been explicitly set.
+  public var hasSyncdCollectionFatalRecoveryRequest: Bool {self._syncdCollectionFatalRecoveryRequest != nil}
+  /// Clears the value of `syncdCollectionFatalRecoveryRequest`. Subsequent reads from it will return its default value.
+  public mutating func clearSyncdCollectionFatalRecoveryRequest() {self._syncdCollectionFatalRecoveryRequest = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated struct HistorySyncOnDemandRequest: Sendable {
@@ -713,10 +734,131 @@ public nonisolated struct WAWebProtobufsE2E_PeerDataOperationRequestMessage: Sen
     fileprivate var _supportInlineResponse: Bool? = nil
   }
 
+  public nonisolated struct SyncDCollectionFatalRecoveryRequest: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var collectionName: String {
+      get {_collectionName ?? String()}
+      set {_collectionName = newValue}
+    }
+    /// Returns true if `collectionName` has been explicitly set.
+    public var hasCollectionName: Bool {self._collectionName != nil}
+    /// Clears the value of `collectionName`. Subsequent reads from it will return its default value.
+    public mutating func clearCollectionName() {self._collectionName = nil}
+
+    /// unix seconds
+    public var timestamp: Int64 {
+      get {_timestamp ?? 0}
+      set {_timestamp = newValue}
+    }
+    /// Returns true if `timestamp` has been explicitly set.
+    public var hasTimestamp: Bool {self._timestamp != nil}
+    /// Clears the value of `timestamp`. Subsequent reads from it will return its default value.
+    public mutating func clearTimestamp() {self._timestamp = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _collectionName: String? = nil
+    fileprivate var _timestamp: Int64? = nil
+  }
+
   public init() {}
 
   fileprivate var _peerDataOperationRequestType: WAWebProtobufsE2E_PeerDataOperationRequestType? = nil
   fileprivate var _historySyncOnDemandRequest: WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistorySyncOnDemandRequest? = nil
+  fileprivate var _syncdCollectionFatalRecoveryRequest: WAWebProtobufsE2E_PeerDataOperationRequestMessage.SyncDCollectionFatalRecoveryRequest? = nil
+}
+
+/// The phone's answer to a peer data operation (whatsmeow message.go handleProtocolMessage); only
+/// the app-state recovery result is declared.
+public nonisolated struct WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var peerDataOperationRequestType: WAWebProtobufsE2E_PeerDataOperationRequestType {
+    get {_peerDataOperationRequestType ?? .uploadSticker}
+    set {_peerDataOperationRequestType = newValue}
+  }
+  /// Returns true if `peerDataOperationRequestType` has been explicitly set.
+  public var hasPeerDataOperationRequestType: Bool {self._peerDataOperationRequestType != nil}
+  /// Clears the value of `peerDataOperationRequestType`. Subsequent reads from it will return its default value.
+  public mutating func clearPeerDataOperationRequestType() {self._peerDataOperationRequestType = nil}
+
+  public var stanzaID: String {
+    get {_stanzaID ?? String()}
+    set {_stanzaID = newValue}
+  }
+  /// Returns true if `stanzaID` has been explicitly set.
+  public var hasStanzaID: Bool {self._stanzaID != nil}
+  /// Clears the value of `stanzaID`. Subsequent reads from it will return its default value.
+  public mutating func clearStanzaID() {self._stanzaID = nil}
+
+  public var peerDataOperationResult: [WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct PeerDataOperationResult: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var syncdSnapshotFatalRecoveryResponse: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult.SyncDSnapshotFatalRecoveryResponse {
+      get {_syncdSnapshotFatalRecoveryResponse ?? WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult.SyncDSnapshotFatalRecoveryResponse()}
+      set {_syncdSnapshotFatalRecoveryResponse = newValue}
+    }
+    /// Returns true if `syncdSnapshotFatalRecoveryResponse` has been explicitly set.
+    public var hasSyncdSnapshotFatalRecoveryResponse: Bool {self._syncdSnapshotFatalRecoveryResponse != nil}
+    /// Clears the value of `syncdSnapshotFatalRecoveryResponse`. Subsequent reads from it will return its default value.
+    public mutating func clearSyncdSnapshotFatalRecoveryResponse() {self._syncdSnapshotFatalRecoveryResponse = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public nonisolated struct SyncDSnapshotFatalRecoveryResponse: Sendable {
+      // SwiftProtobuf.Message conformance is added in an extension below. See the
+      // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+      // methods supported on all messages.
+
+      /// a SyncdSnapshotRecovery, gzip-compressed when isCompressed
+      public var collectionSnapshot: Data {
+        get {_collectionSnapshot ?? Data()}
+        set {_collectionSnapshot = newValue}
+      }
+      /// Returns true if `collectionSnapshot` has been explicitly set.
+      public var hasCollectionSnapshot: Bool {self._collectionSnapshot != nil}
+      /// Clears the value of `collectionSnapshot`. Subsequent reads from it will return its default value.
+      public mutating func clearCollectionSnapshot() {self._collectionSnapshot = nil}
+
+      public var isCompressed: Bool {
+        get {_isCompressed ?? false}
+        set {_isCompressed = newValue}
+      }
+      /// Returns true if `isCompressed` has been explicitly set.
+      public var hasIsCompressed: Bool {self._isCompressed != nil}
+      /// Clears the value of `isCompressed`. Subsequent reads from it will return its default value.
+      public mutating func clearIsCompressed() {self._isCompressed = nil}
+
+      public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+      public init() {}
+
+      fileprivate var _collectionSnapshot: Data? = nil
+      fileprivate var _isCompressed: Bool? = nil
+    }
+
+    public init() {}
+
+    fileprivate var _syncdSnapshotFatalRecoveryResponse: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult.SyncDSnapshotFatalRecoveryResponse? = nil
+  }
+
+  public init() {}
+
+  fileprivate var _peerDataOperationRequestType: WAWebProtobufsE2E_PeerDataOperationRequestType? = nil
+  fileprivate var _stanzaID: String? = nil
 }
 
 public nonisolated struct WAWebProtobufsE2E_ReactionMessage: Sendable {
@@ -2236,7 +2378,7 @@ nonisolated extension WAWebProtobufsE2E_HistorySyncType: SwiftProtobuf._ProtoNam
 }
 
 nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestType: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UPLOAD_STICKER\0\u{1}SEND_RECENT_STICKER_BOOTSTRAP\0\u{1}GENERATE_LINK_PREVIEW\0\u{1}HISTORY_SYNC_ON_DEMAND\0\u{1}PLACEHOLDER_MESSAGE_RESEND\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UPLOAD_STICKER\0\u{1}SEND_RECENT_STICKER_BOOTSTRAP\0\u{1}GENERATE_LINK_PREVIEW\0\u{1}HISTORY_SYNC_ON_DEMAND\0\u{1}PLACEHOLDER_MESSAGE_RESEND\0\u{2}\u{4}COMPANION_SYNCD_SNAPSHOT_FATAL_RECOVERY\0")
 }
 
 nonisolated extension WAWebProtobufsE2E_MessageKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -2674,7 +2816,7 @@ nonisolated extension WAWebProtobufsE2E_SenderKeyDistributionMessage: SwiftProto
 
 nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ProtocolMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}type\0\u{2}\u{4}historySyncNotification\0\u{1}appStateSyncKeyShare\0\u{1}appStateSyncKeyRequest\0\u{2}\u{6}editedMessage\0\u{1}timestampMS\0\u{1}peerDataOperationRequestMessage\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}type\0\u{2}\u{4}historySyncNotification\0\u{1}appStateSyncKeyShare\0\u{1}appStateSyncKeyRequest\0\u{2}\u{6}editedMessage\0\u{1}timestampMS\0\u{1}peerDataOperationRequestMessage\0\u{1}peerDataOperationRequestResponseMessage\0")
 
   fileprivate class _StorageClass {
     var _key: WAWebProtobufsE2E_MessageKey? = nil
@@ -2685,6 +2827,7 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
     var _editedMessage: WAWebProtobufsE2E_Message? = nil
     var _timestampMs: Int64? = nil
     var _peerDataOperationRequestMessage: WAWebProtobufsE2E_PeerDataOperationRequestMessage? = nil
+    var _peerDataOperationRequestResponseMessage: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2703,6 +2846,7 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
       _editedMessage = source._editedMessage
       _timestampMs = source._timestampMs
       _peerDataOperationRequestMessage = source._peerDataOperationRequestMessage
+      _peerDataOperationRequestResponseMessage = source._peerDataOperationRequestResponseMessage
     }
   }
 
@@ -2729,6 +2873,7 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
         case 14: try { try decoder.decodeSingularMessageField(value: &_storage._editedMessage) }()
         case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._timestampMs) }()
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._peerDataOperationRequestMessage) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._peerDataOperationRequestResponseMessage) }()
         default: break
         }
       }
@@ -2765,6 +2910,9 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
       try { if let v = _storage._peerDataOperationRequestMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
       } }()
+      try { if let v = _storage._peerDataOperationRequestResponseMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2782,6 +2930,7 @@ nonisolated extension WAWebProtobufsE2E_ProtocolMessage: SwiftProtobuf.Message, 
         if _storage._editedMessage != rhs_storage._editedMessage {return false}
         if _storage._timestampMs != rhs_storage._timestampMs {return false}
         if _storage._peerDataOperationRequestMessage != rhs_storage._peerDataOperationRequestMessage {return false}
+        if _storage._peerDataOperationRequestResponseMessage != rhs_storage._peerDataOperationRequestResponseMessage {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2891,7 +3040,7 @@ nonisolated extension WAWebProtobufsE2E_HistorySyncNotification: SwiftProtobuf.M
 
 nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PeerDataOperationRequestMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}peerDataOperationRequestType\0\u{2}\u{3}historySyncOnDemandRequest\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}peerDataOperationRequestType\0\u{2}\u{3}historySyncOnDemandRequest\0\u{2}\u{3}syncdCollectionFatalRecoveryRequest\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2901,6 +3050,7 @@ nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestMessage: SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self._peerDataOperationRequestType) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._historySyncOnDemandRequest) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._syncdCollectionFatalRecoveryRequest) }()
       default: break
       }
     }
@@ -2917,12 +3067,16 @@ nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestMessage: SwiftPr
     try { if let v = self._historySyncOnDemandRequest {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    try { if let v = self._syncdCollectionFatalRecoveryRequest {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: WAWebProtobufsE2E_PeerDataOperationRequestMessage, rhs: WAWebProtobufsE2E_PeerDataOperationRequestMessage) -> Bool {
     if lhs._peerDataOperationRequestType != rhs._peerDataOperationRequestType {return false}
     if lhs._historySyncOnDemandRequest != rhs._historySyncOnDemandRequest {return false}
+    if lhs._syncdCollectionFatalRecoveryRequest != rhs._syncdCollectionFatalRecoveryRequest {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2987,6 +3141,162 @@ nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestMessage.HistoryS
     if lhs._oldestMsgTimestampMs != rhs._oldestMsgTimestampMs {return false}
     if lhs._accountLid != rhs._accountLid {return false}
     if lhs._supportInlineResponse != rhs._supportInlineResponse {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestMessage.SyncDCollectionFatalRecoveryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = WAWebProtobufsE2E_PeerDataOperationRequestMessage.protoMessageName + ".SyncDCollectionFatalRecoveryRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collectionName\0\u{1}timestamp\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._collectionName) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self._timestamp) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._collectionName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._timestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PeerDataOperationRequestMessage.SyncDCollectionFatalRecoveryRequest, rhs: WAWebProtobufsE2E_PeerDataOperationRequestMessage.SyncDCollectionFatalRecoveryRequest) -> Bool {
+    if lhs._collectionName != rhs._collectionName {return false}
+    if lhs._timestamp != rhs._timestamp {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PeerDataOperationRequestResponseMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}peerDataOperationRequestType\0\u{1}stanzaID\0\u{1}peerDataOperationResult\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self._peerDataOperationRequestType) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._stanzaID) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.peerDataOperationResult) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._peerDataOperationRequestType {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._stanzaID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if !self.peerDataOperationResult.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.peerDataOperationResult, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage, rhs: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage) -> Bool {
+    if lhs._peerDataOperationRequestType != rhs._peerDataOperationRequestType {return false}
+    if lhs._stanzaID != rhs._stanzaID {return false}
+    if lhs.peerDataOperationResult != rhs.peerDataOperationResult {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.protoMessageName + ".PeerDataOperationResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{8}syncdSnapshotFatalRecoveryResponse\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._syncdSnapshotFatalRecoveryResponse) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._syncdSnapshotFatalRecoveryResponse {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult, rhs: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult) -> Bool {
+    if lhs._syncdSnapshotFatalRecoveryResponse != rhs._syncdSnapshotFatalRecoveryResponse {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult.SyncDSnapshotFatalRecoveryResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult.protoMessageName + ".SyncDSnapshotFatalRecoveryResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collectionSnapshot\0\u{1}isCompressed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self._collectionSnapshot) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self._isCompressed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._collectionSnapshot {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._isCompressed {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult.SyncDSnapshotFatalRecoveryResponse, rhs: WAWebProtobufsE2E_PeerDataOperationRequestResponseMessage.PeerDataOperationResult.SyncDSnapshotFatalRecoveryResponse) -> Bool {
+    if lhs._collectionSnapshot != rhs._collectionSnapshot {return false}
+    if lhs._isCompressed != rhs._isCompressed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
