@@ -15,9 +15,10 @@ struct WebhookRecord: Sendable, Equatable {
     var cursor: Int64
     var createdAt: UnixTime
 
-    /// The listed form: everything but the secret.
+    /// The listed form: everything but the secret. The filter is `filter` here (the `events`
+    /// argument of add/update): an `events` field in a result means others' text (replay_events).
     var json: JSONValue {
-        ["id": .string(id), "url": .string(url), "events": .array(events.map { .string($0) }), "enabled": .bool(enabled),
+        ["id": .string(id), "url": .string(url), "filter": .array(events.map { .string($0) }), "enabled": .bool(enabled),
          "source": .string(source), "created_at": .string(createdAt.iso8601)]
     }
 }

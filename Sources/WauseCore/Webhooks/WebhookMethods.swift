@@ -20,11 +20,11 @@ enum WebhookMethods {
 
     static let webhookSchema = Schema.object([
         ("id", Schema.string("the webhook id (wh_…)")), ("url", Schema.string("where events are POSTed")),
-        ("events", Schema.array(of: Schema.string(), "event names or prefixes ending in '.'; empty: every event")),
+        ("filter", Schema.array(of: Schema.string(), "the events it takes: names or prefixes ending in '.'; empty: every event")),
         ("enabled", Schema.boolean("false: new events are not queued and queued ones wait")),
         ("source", Schema.string("method (whatsapp_add_webhook) or config (the webhooks config key)", enumeration: ["method", "config"])),
         ("created_at", Schema.string("ISO 8601 UTC")),
-    ], required: ["id", "url", "events", "enabled", "source", "created_at"])
+    ], required: ["id", "url", "filter", "enabled", "source", "created_at"])
 
     static let deliverySchema = Schema.object([
         ("delivery_id", Schema.integer("the delivery's number")),
