@@ -4,18 +4,20 @@ import WauseSupport
 enum WebhookMethods {
     static let toolset = "delivery"
 
+    /// In catalogue order a webhook is added, listed, changed, tested and its deliveries read before
+    /// it is deleted (the every-method suites call them in this order).
     static let all: [MethodDefinition] = [
         addWebhook.bindings(positional: ["url"]).inToolset(toolset)
             .summarized("Register an https:// (or loopback http://) URL that receives events as signed POSTs; the secret is shown once."),
         listWebhooks.bindings(positional: []).inToolset(toolset).summarized("The registered webhooks (never their secrets)."),
         updateWebhook.bindings(positional: ["webhook"]).raising(.notFound).inToolset(toolset)
             .summarized("Change a webhook's event filter or switch it off and on."),
-        deleteWebhook.bindings(positional: ["webhook"]).raising(.notFound).inToolset(toolset)
-            .summarized("Remove a webhook and its queued deliveries."),
         testWebhook.bindings(positional: ["webhook"]).raising(.notFound).inToolset(toolset)
             .summarized("Queue a signed webhook.test POST to a webhook."),
         listDeliveries.bindings(positional: []).raising(.notFound).inToolset(toolset)
             .summarized("Webhook deliveries, newest first: status, attempts, the last answer."),
+        deleteWebhook.bindings(positional: ["webhook"]).raising(.notFound).inToolset(toolset)
+            .summarized("Remove a webhook and its queued deliveries."),
     ]
 
     static let webhookSchema = Schema.object([
