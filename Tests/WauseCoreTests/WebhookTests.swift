@@ -207,4 +207,43 @@ import WauseTestSupport
         #expect(after.filter { $0.eventCursor == third.cursor }.count == 2 && after.allSatisfy { $0.status != .pending })
         #expect(seen.withLock { $0.count } == posts.count + 2)
     }
+
+    /// An endpoint that never answers holds at most `perWebhook` slots: another webhook's events
+    /// keep flowing past its backlog.
+    @Test func aHangingEndpointDoesNotHoldUpAnotherWebhook() async throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        let log = try EventLog(store: store, clock: WallClock.now)
+        let hanging = Mutex((now: 0, most: 0))
+        let http = WebhookHTTP(post: { url, _, _ in
+            guard url.contains("slow") else { return (204, nil) }
+            hanging.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+            defer { hanging.withLock { $0.now -= 1 } }
+            try await Task.sleep(for: .seconds(3600))
+            return (200, nil)
+        })
+        for (id, url) in [("wh_slow", "https://slow.example/h"), ("wh_fast", "https://fast.example/h")] {
+            try store.insertWebhook(WebhookRecord(id: id, url: url, events: [], secret: "secret-0123456789abcdef", enabled: true,
+                                                  source: "method", cursor: 0, createdAt: WallClock.now()))
+        }
+        for n in 0..<20 { try log.publish(.messageReceived, ["n": .int(Int64(n))]) }
+        let worker = Webhooks(store: store, environment: Environment(now: WallClock.now, randomBytes: SystemRandom.bytes),
+                              logger: Logger(label: "t", level: .error), http: http)
+        log.addWakeHandler { worker.kick() }
+        worker.start()
+        let deadline = WallClock.now() + .seconds(20)
+        var delivered = 0
+        while WallClock.now() < deadline {
+            delivered = try store.webhookDeliveries(webhookID: "wh_fast", status: .delivered, limit: 100).count
+            if delivered == 20 { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        worker.stop()
+        #expect(delivered == 20)
+        #expect(hanging.withLock { $0.most } == Webhooks.perWebhook)
+        // The slow endpoint's deliveries are all still pending (none counted as tried: they were cut off).
+        let slow = try store.webhookDeliveries(webhookID: "wh_slow", status: nil, limit: 100)
+        #expect(slow.count == 20 && slow.allSatisfy { $0.status == .pending && $0.attempts == 0 })
+    }
 }

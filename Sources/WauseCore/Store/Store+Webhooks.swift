@@ -188,21 +188,15 @@ extension Store {
         }
     }
 
-    /// Pending deliveries of enabled webhooks due by `now`, oldest first, skipping `busy` ones.
-    func dueWebhookDeliveries(now: UnixTime, excluding busy: Set<Int64>, limit: Int) throws(WauseError) -> [(WebhookDelivery, WebhookRecord)] {
+    /// One webhook's pending deliveries due by `now`, oldest first, skipping `busy` ones.
+    func dueWebhookDeliveries(webhookID: String, now: UnixTime, excluding busy: Set<Int64>, limit: Int) throws(WauseError) -> [WebhookDelivery] {
         guard limit > 0 else { return [] }
         return try database.withConnection { (c) throws(WauseError) in
-            let rows = try c.query("""
-                SELECT d.*, w.url AS w_url, w.secret AS w_secret FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-                WHERE d.status = 'pending' AND w.enabled = 1 AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?
-                """, [.time(now), .integer(Int64(limit + busy.count))])
-            return rows.compactMap { row -> (WebhookDelivery, WebhookRecord)? in
-                let delivery = Store.delivery(row)
-                guard !busy.contains(delivery.id) else { return nil }
-                let hook = WebhookRecord(id: delivery.webhookID, url: row["w_url"].text ?? "", events: [], secret: row["w_secret"].text ?? "",
-                                         enabled: true, source: "", cursor: 0, createdAt: .epoch)
-                return (delivery, hook)
-            }.prefix(limit).map { $0 }
+            try c.query("""
+                SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at <= ?
+                ORDER BY next_attempt_at, id LIMIT ?
+                """, [.text(webhookID), .time(now), .integer(Int64(limit + busy.count))])
+                .map(Store.delivery).filter { !busy.contains($0.id) }.prefix(limit).map { $0 }
         }
     }
 

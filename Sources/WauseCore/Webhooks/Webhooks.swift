@@ -11,6 +11,9 @@ import WauseTransport
 final class Webhooks: Sendable {
     /// Deliveries in flight at once, over every webhook.
     static let concurrency = 8
+    /// Deliveries in flight at once to one webhook: an endpoint that holds every request until it
+    /// times out takes half the slots at most, so the other webhooks keep theirs.
+    static let perWebhook = 4
     /// Events read from the log per transaction when queueing.
     static let fillBatch = 256
     /// How the `Wause-Webhook-Id` names this engine's account: one account per store today, so
@@ -27,9 +30,12 @@ final class Webhooks: Sendable {
 
     private struct State {
         var worker: Task<Void, Never>?
-        var attempts: [Int64: Task<Void, Never>] = [:]
+        /// Attempts in flight by delivery id, with their webhook.
+        var attempts: [Int64: (webhook: String, task: Task<Void, Never>)] = [:]
         var stopped = false
         var kicked = false
+        /// Which webhook is asked first in the next round.
+        var round = 0
         var waiter: CheckedContinuation<Void, Never>?
     }
     private let state = Mutex(State())
@@ -74,7 +80,7 @@ final class Webhooks: Sendable {
         let tasks = state.withLock { state -> [Task<Void, Never>] in
             state.stopped = true
             defer { state.attempts.removeAll(); state.worker = nil }
-            return Array(state.attempts.values) + (state.worker.map { [$0] } ?? [])
+            return state.attempts.values.map(\.task) + (state.worker.map { [$0] } ?? [])
         }
         for task in tasks { task.cancel() }
         kick()
@@ -87,9 +93,14 @@ final class Webhooks: Sendable {
             var wait: Duration = .seconds(3600)
             do {
                 try fill()
-                try dispatchDue()
+                let now = environment.now()
+                try dispatchDue(now: now)
                 let busy = state.withLock { Set($0.attempts.keys) }
-                if let next = try store.nextWebhookAttempt(excluding: busy) { wait = max(.zero, next - environment.now()) }
+                // One due at `now` and still not started waits on a full bound: the attempt that
+                // frees a slot kicks. A later one is slept for.
+                if let next = try store.nextWebhookAttempt(excluding: busy), next > now {
+                    wait = max(.zero, next - environment.now())
+                }
             } catch {
                 if isStopped { return }
                 logger.warning("webhooks: \(error.message)")
@@ -111,17 +122,31 @@ final class Webhooks: Sendable {
         }
     }
 
-    /// Starts attempts for due deliveries, up to the concurrency bound.
-    private func dispatchDue() throws(WauseError) {
-        let busy = state.withLock { Set($0.attempts.keys) }
-        let due = try store.dueWebhookDeliveries(now: environment.now(), excluding: busy, limit: Webhooks.concurrency - busy.count)
-        for (delivery, webhook) in due {
-            state.withLock { state in
-                guard !state.stopped else { return }
-                state.attempts[delivery.id] = Task {
-                    await self.attempt(delivery, url: webhook.url, secret: webhook.secret)
-                    self.state.withLock { _ = $0.attempts.removeValue(forKey: delivery.id) }
-                    self.kick()
+    /// Starts attempts for due deliveries, up to the concurrency bounds (overall and per webhook),
+    /// asking each webhook in turn — from a different one each round — so that no webhook's backlog
+    /// stands in front of another's.
+    private func dispatchDue(now: UnixTime) throws(WauseError) {
+        let webhooks = try store.webhooks().filter(\.enabled)
+        guard !webhooks.isEmpty else { return }
+        let first = state.withLock { state -> Int in
+            state.round = (state.round + 1) % 1_000_000
+            return state.round % webhooks.count
+        }
+        for index in 0..<webhooks.count {
+            let webhook = webhooks[(first + index) % webhooks.count]
+            let (busy, room) = state.withLock { state -> (Set<Int64>, Int) in
+                let mine = state.attempts.values.filter { $0.webhook == webhook.id }.count
+                return (Set(state.attempts.keys), min(Webhooks.concurrency - state.attempts.count, Webhooks.perWebhook - mine))
+            }
+            if Webhooks.concurrency - busy.count <= 0 { return }
+            for delivery in try store.dueWebhookDeliveries(webhookID: webhook.id, now: now, excluding: busy, limit: room) {
+                state.withLock { state in
+                    guard !state.stopped else { return }
+                    state.attempts[delivery.id] = (webhook.id, Task {
+                        await self.attempt(delivery, url: webhook.url, secret: webhook.secret)
+                        self.state.withLock { _ = $0.attempts.removeValue(forKey: delivery.id) }
+                        self.kick()
+                    })
                 }
             }
         }
