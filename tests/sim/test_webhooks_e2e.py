@@ -174,6 +174,9 @@ def test_every_event_arrives_signed_through_failures_and_a_restart(make_sim, tmp
         failed = [d for d in final if d["status"] == "failed"]
         assert len(failed) == 1 and failed[0]["last_http_status"] == 410 and failed[0]["attempts"] == 1
         assert all(d["status"] == "delivered" for d in final if d not in failed)
+        # The retries were logged (at info, wause-mcp's level), and the secret never was.
+        logged = "".join(server.log_lines + restarted.log_lines)
+        assert "retry at" in logged and SECRET not in logged
     finally:
         receiver.close()
         for engine in (server, restarted):
