@@ -246,4 +246,45 @@ import WauseTestSupport
         let slow = try store.webhookDeliveries(webhookID: "wh_slow", status: nil, limit: 100)
         #expect(slow.count == 20 && slow.allSatisfy { $0.status == .pending && $0.attempts == 0 })
     }
+
+    /// The store side: a disabled webhook queues nothing (its cursor moves on), and the `webhooks`
+    /// config key is what the store's `config` webhooks become at each open.
+    @Test func disabledWebhooksQueueNothingAndConfigWebhooksFollowTheConfig() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        let log = try EventLog(store: store, clock: WallClock.now)
+        let now = WallClock.now()
+        try store.insertWebhook(WebhookRecord(id: "wh_m", url: "https://m.example/h", events: [], secret: "secret-0123456789abcdef",
+                                              enabled: true, source: "method", cursor: 0, createdAt: now))
+        _ = try store.updateWebhook(id: "wh_m", events: nil, enabled: false)
+        let paused = try log.publish(.messageReceived, ["n": 1])
+        #expect(try store.queueWebhookDeliveries(webhook: try #require(try store.webhook(id: "wh_m")), account: "default", limit: 10, now: now) == 1)
+        #expect(try store.webhookDeliveries(webhookID: "wh_m", status: nil, limit: 10).isEmpty)
+        #expect(try store.webhook(id: "wh_m")?.cursor == paused.cursor)
+        _ = try store.updateWebhook(id: "wh_m", events: ["message."], enabled: true)
+        let resumed = try log.publish(.messageReceived, ["n": 2])
+        _ = try store.queueWebhookDeliveries(webhook: try #require(try store.webhook(id: "wh_m")), account: "default", limit: 10, now: now)
+        #expect(try store.webhookDeliveries(webhookID: "wh_m", status: nil, limit: 10).map(\.key) == ["default:\(resumed.cursor)"])
+
+        var ids = ["wh_c1", "wh_c2", "wh_c3"].makeIterator()
+        let one = WebhookTarget(url: "https://one.example/h", events: [], secret: "one-secret-0123456789")
+        let two = WebhookTarget(url: "https://two.example/h", events: ["group."], secret: "two-secret-0123456789")
+        try store.syncConfigWebhooks([one, two], cursor: 5, now: now, newID: { ids.next()! })
+        func configured() throws -> [String: WebhookRecord] {
+            Dictionary(uniqueKeysWithValues: try store.webhooks().filter { $0.source == "config" }.map { ($0.url, $0) })
+        }
+        #expect(try configured().mapValues(\.id) == [one.url: "wh_c1", two.url: "wh_c2"])
+        #expect(try configured()[two.url]?.cursor == 5)
+        // The next open: one changed, two gone, three new; the method's webhook is left alone.
+        let changed = WebhookTarget(url: one.url, events: ["message."], secret: "new-secret-0123456789")
+        let three = WebhookTarget(url: "https://three.example/h", events: [], secret: "three-secret-0123456789")
+        try store.syncConfigWebhooks([changed, three], cursor: 9, now: now, newID: { ids.next()! })
+        let after = try configured()
+        #expect(after.mapValues(\.id) == [one.url: "wh_c1", three.url: "wh_c3"])
+        #expect(after[one.url]?.secret == changed.secret && after[one.url]?.events == ["message."] && after[one.url]?.cursor == 5)
+        #expect(try store.webhook(id: "wh_m") != nil)
+        try store.syncConfigWebhooks([], cursor: 9, now: now, newID: { ids.next()! })
+        #expect(try configured().isEmpty && store.webhooks().map(\.id) == ["wh_m"])
+    }
 }

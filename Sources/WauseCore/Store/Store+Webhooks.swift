@@ -143,7 +143,8 @@ extension Store {
     }
 
     /// Queues, for one webhook, the events after its cursor (at most `limit` read) that its filter
-    /// takes, and moves the cursor past every event read — in one transaction, so a crash either
+    /// takes (none while it is disabled: a paused webhook is not flooded when it resumes), and
+    /// moves the cursor past every event read — in one transaction, so a crash either
     /// queues them and moves the cursor, or neither. Answers how many events were read.
     func queueWebhookDeliveries(webhook: WebhookRecord, account: String, limit: Int, now: UnixTime) throws(WauseError) -> Int {
         try database.withConnection { (c) throws(WauseError) in
@@ -153,7 +154,7 @@ extension Store {
                 guard let last = rows.last?["cursor"].integer else { return 0 }
                 for row in rows {
                     let name = row["name"].text ?? ""
-                    guard WebhookTarget.matches(name, filter: webhook.events), let cursor = row["cursor"].integer else { continue }
+                    guard webhook.enabled, WebhookTarget.matches(name, filter: webhook.events), let cursor = row["cursor"].integer else { continue }
                     let data = (try? JSONValue.parse(row["data"].text ?? "{}"))?.objectValue ?? JSONObject()
                     let event = Event(cursor: cursor, name: name, timestamp: row["ts"].time ?? .epoch, data: data)
                     _ = try c.execute("""
