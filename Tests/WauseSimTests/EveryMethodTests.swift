@@ -28,8 +28,12 @@ import WauseTestSupport
     /// The group methods run in catalogue order on one group: created first, left last; join
     /// previews the link `whatsapp_get_group_invite_link` returned (in `inviteLink`).
     static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil, file: String = "",
-                          fileMessageID: String? = nil, pollID: String? = nil) -> JSONValue? {
+                          fileMessageID: String? = nil, pollID: String? = nil, webhook: String? = nil) -> JSONValue? {
         switch method.name {
+        // A loopback URL nothing listens on: deliveries are refused and retried until the webhook goes.
+        case "whatsapp_add_webhook": ["url": "http://127.0.0.1:9/hook", "events": ["message."]]
+        case "whatsapp_update_webhook": ["webhook": .string(webhook ?? ""), "enabled": false]
+        case "whatsapp_test_webhook", "whatsapp_delete_webhook": ["webhook": .string(webhook ?? "")]
         case "whatsapp_create_group": ["name": "Every method", "participants": ["15550003333"]]
         case "whatsapp_get_group_info", "whatsapp_get_group_invite_link", "whatsapp_leave_group": ["group": "Every method"]
         case "whatsapp_update_group_participants": ["group": "Every method", "action": "promote", "participants": ["15550003333"]]
@@ -102,14 +106,14 @@ import WauseTestSupport
         // The destructive ones last.
         let last = ["whatsapp_logout", "whatsapp_unlink"]
         let methods = alice.catalogue.methods.filter { !last.contains($0.name) } + last.compactMap(alice.catalogue.method(named:))
-        var inviteLink: String?, fileMessageID: String?, pollID: String?
+        var inviteLink: String?, fileMessageID: String?, pollID: String?, webhook: String?
         // A file in the system temporary directory, one of the default media directories.
         let folder = TemporaryDirectory(prefix: "wause-every-method")
         let file = folder.path + "/every.pdf"
         try MediaEngineTests.write(Array("%PDF-1.4\n".utf8) + SystemRandom.bytes(3000), to: file)
         for method in methods {
             let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink, file: file, fileMessageID: fileMessageID,
-                                                          pollID: pollID),
+                                                          pollID: pollID, webhook: webhook),
                                          "no arguments for \(method.name)")
             switch await alice.call(method.name, arguments) {
             case .success(let result):
@@ -117,6 +121,7 @@ import WauseTestSupport
                 if method.name == "whatsapp_get_group_invite_link" { inviteLink = result["invite_link"]?.stringValue }
                 if method.name == "whatsapp_send_file" { fileMessageID = result["message_id"]?.stringValue }
                 if method.name == "whatsapp_create_poll" { pollID = result["message_id"]?.stringValue }
+                if method.name == "whatsapp_add_webhook" { webhook = result["webhook"]?["id"]?.stringValue }
                 if method.name == "whatsapp_wait_for_message" {
                     #expect(result["message"]?["body"] == "hi from carol")
                     #expect(result["message"]?["identity_changed"] != nil)

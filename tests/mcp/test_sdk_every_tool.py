@@ -81,6 +81,7 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
     The group tools run in list order: create first, leave last; join previews the link the
     invite-link tool returned."""
     link = results.get("whatsapp_get_group_invite_link", {}).get("invite_link")
+    webhook = results.get("whatsapp_add_webhook", {}).get("webhook", {}).get("id")
     table = {
         "whatsapp_create_group": {"name": GROUP, "participants": [CAROL]},
         "whatsapp_get_group_info": {"group": GROUP},
@@ -142,6 +143,12 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_mark_chat_unread": {"chat": CAROL},
         "whatsapp_clear_chat": {"chat": CAROL},
         "whatsapp_delete_chat": {"chat": CAROL},
+        # Issue 16: a webhook on a loopback port nothing listens on (its deliveries are refused and
+        # retried), changed, tested and deleted, in list order.
+        "whatsapp_add_webhook": {"url": "http://127.0.0.1:9/hook", "events": ["message."]},
+        "whatsapp_update_webhook": {"webhook": webhook, "enabled": False},
+        "whatsapp_test_webhook": {"webhook": webhook},
+        "whatsapp_delete_webhook": {"webhook": webhook},
     }
     if name in table:
         return table[name]

@@ -31,6 +31,8 @@ public struct MethodContext: Sendable {
     let historySync: HistorySync
     /// App state (AppState/): our chat settings sent as patches.
     let appState: AppStateSync
+    /// Signed webhooks' worker (Webhooks/): kicked when a webhook or test is added.
+    let webhooks: Webhooks
 }
 
 extension MethodContext {

@@ -78,6 +78,9 @@ public struct ClientConfig: Sendable, Equatable {
     /// nil leaves the phone's defaults. `historySyncDays == 0` asks for no history at all.
     public var historySyncDays: Int?
     public var historySyncSizeMB: Int?
+    /// Signed webhooks for library users (Webhooks/WebhookTarget.swift): kept in the store as
+    /// `config` webhooks at open.
+    var webhooks: [WebhookTarget] = []
 
     /// `$TMPDIR` when it is an absolute path, else `/tmp` (what mkstemp(3) and tmpfile users assume).
     public static func systemTemporaryDirectory() -> String {
@@ -108,6 +111,7 @@ public struct ClientConfig: Sendable, Equatable {
         ("media_blocked_extensions", "comma-separated file extensions a document may not have (default: \(MediaTypeCheck.defaultBlockedExtensions.sorted().joined(separator: ",")))"),
         ("allowed_recipients", "the only recipients messages may go to: phones, JIDs, LIDs or group JIDs (JSON array, or comma-separated; default: anyone); others are forbidden_recipient"),
         ("send_rate_per_minute", "messages accepted for sending per minute and account (default \(defaultSendRatePerMinute), 0 = no limit); more is rate_limited"),
+        ("webhooks", "signed webhooks: a JSON array of {url, events?, secret} (https://, or http:// to loopback; events: names or prefixes like message.)"),
         ("timezone", "the time zone of whatsapp_catch_up's today and this_week: UTC (default), an offset like +02:00, or an IANA name like Europe/Berlin"),
     ]
 
@@ -192,6 +196,20 @@ public struct ClientConfig: Sendable, Equatable {
         }
         try apply(key: "media_ca_file", value: try string("media_ca_file"))
         try apply(key: "timezone", value: try string("timezone"))
+        if let value = object["webhooks"], !value.isNull {
+            if let text = value.stringValue { webhooks = try ClientConfig.parseWebhooks(text) } else {
+                webhooks = try WebhookTarget.parseConfig(value)
+            }
+        }
+    }
+
+    /// The text form of `webhooks` (a flag or WAUSE_WEBHOOKS): the JSON array as a string.
+    static func parseWebhooks(_ text: String) throws(WauseError) -> [WebhookTarget] {
+        let value: JSONValue
+        do { value = try JSONValue.parse(text) } catch {
+            throw .invalidRequest("config key 'webhooks' must be a JSON array of {url, events?, secret}: \(error)", details: ["key": "webhooks"])
+        }
+        return try WebhookTarget.parseConfig(value)
     }
 
     /// The environment variable a key falls back to: `data_dir` → `WAUSE_DATA_DIR` (wause-mcp's names).
@@ -296,6 +314,8 @@ public struct ClientConfig: Sendable, Equatable {
             sendRatePerMinute = rate
         case "timezone":
             timezone = try TimeZoneRule.parse(value)
+        case "webhooks":
+            webhooks = try ClientConfig.parseWebhooks(value)
         default:
             throw .invalidRequest("unknown config key '\(key)'", details: details)
         }

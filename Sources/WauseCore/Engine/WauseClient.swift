@@ -26,6 +26,8 @@ public final class WauseClient: Sendable {
     let historySync: HistorySync
     /// App state (syncd): keys, fetches, mutations.
     let appState: AppStateSync
+    /// Signed webhooks: the delivery queue's worker.
+    let webhooks: Webhooks
     /// Dials, keeps and re-establishes the connection to WhatsApp.
     let connectionLoop: ConnectionLoop
     /// What the catalogue's methods receive.
@@ -87,6 +89,11 @@ public final class WauseClient: Sendable {
                                       messaging: messaging, link: serverLink)
         let appState = AppStateSync(store: store, link: serverLink, media: media, environment: environment, logger: logger,
                                     publisher: publisher, messaging: messaging)
+        let webhooks = Webhooks(store: store, environment: environment, logger: logger, http: .live())
+        do { try webhooks.applyConfig(config.webhooks, latestCursor: events.latestCursor) } catch {
+            store.close()
+            throw error
+        }
         let logout = Logout(store: store, status: status, keys: keys, environment: environment, logger: logger, publisher: publisher)
         let areas = ConnectionSession.Areas(
             login: Login(store: store, config: config, status: status, preKeys: preKeys, environment: environment, logger: logger,
@@ -111,16 +118,21 @@ public final class WauseClient: Sendable {
         self.approvals = approvals
         self.historySync = historySync
         self.appState = appState
+        self.webhooks = webhooks
         let connectionLoop = ConnectionLoop(store: store, config: config, status: status, keys: keys, environment: environment, logger: logger,
                                             publisher: publisher, link: serverLink, logout: logout, areas: areas)
         self.connectionLoop = connectionLoop
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
                                      logout: logout, media: media, approvals: approvals,
-                                     sendGuard: SendGuard(config: config, clock: environment.now), historySync: historySync, appState: appState)
+                                     sendGuard: SendGuard(config: config, clock: environment.now), historySync: historySync, appState: appState,
+                                     webhooks: webhooks)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         // Requests that ran out while the engine was closed expire now; the rest keep their time.
         approvals.schedule()
+        // The worker wakes on every event; it resumes the deliveries a previous run left pending.
+        events.addWakeHandler { webhooks.kick() }
+        webhooks.start()
         if initial == .disconnected { connectionLoop.startLogin() }
     }
 
@@ -253,6 +265,7 @@ public final class WauseClient: Sendable {
         approvals.stop()
         historySync.stop()
         appState.stop()
+        webhooks.stop()
         connectionLoop.stop()
         events.close()
         store.close()

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12, version13])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12, version13, version14])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -417,5 +417,38 @@ enum Migrations {
     );
     ALTER TABLE messages ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE chats ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0;
+    """
+
+    /// Signed webhooks (issue 16, Webhooks/): each webhook with the event-log cursor it has been
+    /// filled up to, and the durable queue of deliveries the worker fills from the log (one row per
+    /// webhook and event, so a restart neither loses nor repeats one) and drains with retries.
+    static let version14 = """
+    CREATE TABLE webhooks (
+        id         TEXT PRIMARY KEY,            -- wh_ + 12 hex
+        url        TEXT NOT NULL,
+        events     TEXT NOT NULL,               -- JSON array of names or prefixes; [] = every event
+        secret     TEXT NOT NULL,               -- never logged, never listed
+        enabled    INTEGER NOT NULL DEFAULT 1,
+        source     TEXT NOT NULL,               -- method or config
+        cursor     INTEGER NOT NULL,            -- the last event cursor queued for it
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        id              INTEGER PRIMARY KEY,
+        webhook_id      TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        event_cursor    INTEGER,                -- null for webhook.test
+        event_name      TEXT NOT NULL,
+        delivery_key    TEXT NOT NULL,          -- the Wause-Webhook-Id header: <account>:<cursor>
+        body            TEXT NOT NULL,          -- the JSON posted, fixed when queued
+        status          TEXT NOT NULL,          -- pending, delivered or failed
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_http_status INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        finished_at     INTEGER,
+        UNIQUE (webhook_id, event_cursor)
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
     """
 }

@@ -1107,6 +1107,83 @@ export interface ClearChatResult {
     chat?: ChatSummary | null;
 }
 
+/** The result of `whatsapp_add_webhook`. */
+export interface AddWebhookResult {
+    webhook: AddWebhookResultWebhook;
+    /** the signing secret: shown only now */
+    secret: string;
+}
+
+export interface AddWebhookResultWebhook {
+    /** the webhook id (wh_…) */
+    id: string;
+    /** where events are POSTed */
+    url: string;
+    /** the events it takes: names or prefixes ending in '.'; empty: every event */
+    filter: string[];
+    /** false: new events are not queued and queued ones wait */
+    enabled: boolean;
+    /** method (whatsapp_add_webhook) or config (the webhooks config key) */
+    source: 'method' | 'config';
+    /** ISO 8601 UTC */
+    created_at: string;
+}
+
+/** The result of `whatsapp_list_webhooks`. */
+export interface ListWebhooksResult {
+    webhooks: AddWebhookResultWebhook[];
+}
+
+/** The result of `whatsapp_update_webhook`. */
+export interface UpdateWebhookResult {
+    webhook: AddWebhookResultWebhook;
+}
+
+/** The result of `whatsapp_test_webhook`. */
+export interface TestWebhookResult {
+    delivery: TestWebhookResultDelivery;
+}
+
+export interface TestWebhookResultDelivery {
+    /** the delivery's number */
+    delivery_id: number;
+    /** the Wause-Webhook-Id header: <account>:<cursor> (default:<cursor> for a single account) */
+    id: string;
+    /** the webhook id */
+    webhook: string;
+    /** the event name */
+    event: string;
+    /** the event's cursor (not for webhook.test) */
+    cursor?: number;
+    /** pending, delivered or failed */
+    status: 'pending' | 'delivered' | 'failed';
+    /** POSTs made so far */
+    attempts: number;
+    /** ISO 8601 UTC */
+    created_at: string;
+    /** ISO 8601 UTC (pending only) */
+    next_attempt_at?: string;
+    /** the last answer's status */
+    last_http_status?: number;
+    /** why the last attempt failed */
+    last_error?: string;
+    /** ISO 8601 UTC (delivered or failed) */
+    finished_at?: string;
+}
+
+/** The result of `whatsapp_list_webhook_deliveries`. */
+export interface ListWebhookDeliveriesResult {
+    deliveries: TestWebhookResultDelivery[];
+}
+
+/** The result of `whatsapp_delete_webhook`. */
+export interface DeleteWebhookResult {
+    /** true */
+    deleted: boolean;
+    /** the id */
+    webhook: string;
+}
+
 /** Options of reconnect() (whatsapp_reconnect). */
 export interface ReconnectOptions {
     /** seconds to wait for the login (5–120) (default 30) */
@@ -1335,6 +1412,32 @@ export interface MarkChatUnreadOptions {
     unread?: boolean;
 }
 
+/** Options of addWebhook() (whatsapp_add_webhook). */
+export interface AddWebhookOptions {
+    /** event names (message.received) or prefixes ending in '.' (message.); omitted: every event */
+    events?: string[];
+    /** the signing secret, 16-256 bytes; generated when omitted */
+    secret?: string;
+}
+
+/** Options of updateWebhook() (whatsapp_update_webhook). */
+export interface UpdateWebhookOptions {
+    /** event names (message.received) or prefixes ending in '.' (message.); omitted: every event */
+    events?: string[];
+    /** false pauses it, true resumes */
+    enabled?: boolean;
+}
+
+/** Options of listWebhookDeliveries() (whatsapp_list_webhook_deliveries). */
+export interface ListWebhookDeliveriesOptions {
+    /** only this webhook's */
+    webhook?: string;
+    /** only these */
+    status?: 'pending' | 'delivered' | 'failed';
+    /** at most this many (default 100) */
+    limit?: number;
+}
+
 /** The params and result of every catalogue method, for Client.call() and callSync(). */
 export interface KnownMethods {
     whatsapp_status: { params: Record<string, never>; result: StatusResult };
@@ -1440,6 +1543,18 @@ export interface KnownMethods {
     whatsapp_mark_chat_unread: { params: { chat: string; unread?: boolean }; result: MarkChatUnreadResult };
     whatsapp_delete_chat: { params: { chat: string }; result: DeleteChatResult };
     whatsapp_clear_chat: { params: { chat: string }; result: ClearChatResult };
+    whatsapp_add_webhook: { params: { url: string; events?: string[]; secret?: string }; result: AddWebhookResult };
+    whatsapp_list_webhooks: { params: Record<string, never>; result: ListWebhooksResult };
+    whatsapp_update_webhook: {
+        params: { webhook: string; events?: string[]; enabled?: boolean };
+        result: UpdateWebhookResult;
+    };
+    whatsapp_test_webhook: { params: { webhook: string }; result: TestWebhookResult };
+    whatsapp_list_webhook_deliveries: {
+        params: { webhook?: string; status?: 'pending' | 'delivered' | 'failed'; limit?: number };
+        result: ListWebhookDeliveriesResult;
+    };
+    whatsapp_delete_webhook: { params: { webhook: string }; result: DeleteWebhookResult };
 }
 
 /** The catalogue's methods of Client (see index.d.ts). */
@@ -2230,4 +2345,75 @@ export interface ClientMethods {
      * invalid_request or internal (see ERROR_CODES).
      */
     clearChat(chat: string): Promise<ClearChatResult>;
+
+    /**
+     * whatsapp_add_webhook: Register a URL that receives every event (or those named in events) as a
+     * JSON POST signed with HMAC-SHA256: headers Wause-Webhook-Id (<account>:<cursor>, the same on
+     * every retry), Wause-Webhook-Timestamp (unix seconds) and Wause-Webhook-Signature (v1=<hex
+     * HMAC-SHA256(secret, timestamp + "." + body)>). A 2xx acknowledges; timeouts, connection errors,
+     * 5xx, 408 and 429 are retried with backoff (Retry-After honoured) for up to 24 h; other answers
+     * fail the delivery. https:// anywhere, http:// only to loopback. Events from now on are sent. The
+     * secret (generated when omitted) is returned only here: keep it.
+     *
+     * @param url https://… or http://127.0.0.1…
+     * @param options events, secret (see the options type)
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    addWebhook(url: string, options?: AddWebhookOptions): Promise<AddWebhookResult>;
+
+    /**
+     * whatsapp_list_webhooks: The registered webhooks: id, url, event filter, enabled, and whether a
+     * method or the config added them. Secrets are never shown.
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    listWebhooks(): Promise<ListWebhooksResult>;
+
+    /**
+     * whatsapp_update_webhook: Change a webhook's event filter (events: [] for every event) or switch
+     * it off (enabled: false: new events are not queued for it, queued ones wait) and on again. The
+     * URL and secret cannot change: add a new webhook and delete this one.
+     *
+     * @param webhook the webhook id (wh_…)
+     * @param options events, enabled (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    updateWebhook(webhook: string, options?: UpdateWebhookOptions): Promise<UpdateWebhookResult>;
+
+    /**
+     * whatsapp_test_webhook: Queue a webhook.test event to the webhook (whatever its filter), signed
+     * and retried like any event; its id is <account>:test-<n>. Follow it with
+     * whatsapp_list_webhook_deliveries.
+     *
+     * @param webhook the webhook id (wh_…)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    testWebhook(webhook: string): Promise<TestWebhookResult>;
+
+    /**
+     * whatsapp_list_webhook_deliveries: Deliveries newest first, of one webhook and/or one status
+     * (pending, delivered, failed): attempts, next try, the last answer or error.
+     *
+     * @param options webhook, status, limit (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    listWebhookDeliveries(options?: ListWebhookDeliveriesOptions): Promise<ListWebhookDeliveriesResult>;
+
+    /**
+     * whatsapp_delete_webhook: Remove a webhook and every delivery queued or recorded for it. A
+     * webhook from the config key comes back at the next start unless removed there.
+     *
+     * @param webhook the webhook id (wh_…)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    deleteWebhook(webhook: string): Promise<DeleteWebhookResult>;
 }

@@ -970,6 +970,92 @@ class ClientMethods extends EventEmitter {
     clearChat(chat) {
         return this.call('whatsapp_clear_chat', { chat });
     }
+
+    /**
+     * whatsapp_add_webhook: Register a URL that receives every event (or those named in events) as a
+     * JSON POST signed with HMAC-SHA256: headers Wause-Webhook-Id (<account>:<cursor>, the same on
+     * every retry), Wause-Webhook-Timestamp (unix seconds) and Wause-Webhook-Signature (v1=<hex
+     * HMAC-SHA256(secret, timestamp + "." + body)>). A 2xx acknowledges; timeouts, connection errors,
+     * 5xx, 408 and 429 are retried with backoff (Retry-After honoured) for up to 24 h; other answers
+     * fail the delivery. https:// anywhere, http:// only to loopback. Events from now on are sent. The
+     * secret (generated when omitted) is returned only here: keep it.
+     *
+     * @param url https://… or http://127.0.0.1…
+     * @param options events, secret (see the options type)
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    addWebhook(url, options) {
+        const { events, secret } = optionsObject(options, 'addWebhook');
+        return this.call('whatsapp_add_webhook', { url, events, secret });
+    }
+
+    /**
+     * whatsapp_list_webhooks: The registered webhooks: id, url, event filter, enabled, and whether a
+     * method or the config added them. Secrets are never shown.
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    listWebhooks() {
+        return this.call('whatsapp_list_webhooks');
+    }
+
+    /**
+     * whatsapp_update_webhook: Change a webhook's event filter (events: [] for every event) or switch
+     * it off (enabled: false: new events are not queued for it, queued ones wait) and on again. The
+     * URL and secret cannot change: add a new webhook and delete this one.
+     *
+     * @param webhook the webhook id (wh_…)
+     * @param options events, enabled (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    updateWebhook(webhook, options) {
+        const { events, enabled } = optionsObject(options, 'updateWebhook');
+        return this.call('whatsapp_update_webhook', { webhook, events, enabled });
+    }
+
+    /**
+     * whatsapp_test_webhook: Queue a webhook.test event to the webhook (whatever its filter), signed
+     * and retried like any event; its id is <account>:test-<n>. Follow it with
+     * whatsapp_list_webhook_deliveries.
+     *
+     * @param webhook the webhook id (wh_…)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    testWebhook(webhook) {
+        return this.call('whatsapp_test_webhook', { webhook });
+    }
+
+    /**
+     * whatsapp_list_webhook_deliveries: Deliveries newest first, of one webhook and/or one status
+     * (pending, delivered, failed): attempts, next try, the last answer or error.
+     *
+     * @param options webhook, status, limit (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    listWebhookDeliveries(options) {
+        const { webhook, status, limit } = optionsObject(options, 'listWebhookDeliveries');
+        return this.call('whatsapp_list_webhook_deliveries', { webhook, status, limit });
+    }
+
+    /**
+     * whatsapp_delete_webhook: Remove a webhook and every delivery queued or recorded for it. A
+     * webhook from the config key comes back at the next start unless removed there.
+     *
+     * @param webhook the webhook id (wh_…)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    deleteWebhook(webhook) {
+        return this.call('whatsapp_delete_webhook', { webhook });
+    }
 }
 
 module.exports = { ClientMethods, ERROR_CODES, CONNECTION_STATES };

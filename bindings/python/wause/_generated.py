@@ -1272,6 +1272,88 @@ class ClearChatResult(_ClearChatResultRequired, total=False):
     chat: Optional[ChatSummary]
 
 
+class AddWebhookResult(TypedDict):
+    """The result of ``whatsapp_add_webhook``."""
+    webhook: AddWebhookResultWebhook
+    #: the signing secret: shown only now
+    secret: str
+
+
+class AddWebhookResultWebhook(TypedDict):
+    """An object of the catalogue (whatsapp_add_webhook.webhook)."""
+    #: the webhook id (wh_…)
+    id: str
+    #: where events are POSTed
+    url: str
+    #: the events it takes: names or prefixes ending in '.'; empty: every event
+    filter: List[str]
+    #: false: new events are not queued and queued ones wait
+    enabled: bool
+    #: method (whatsapp_add_webhook) or config (the webhooks config key)
+    source: Literal["method", "config"]
+    #: ISO 8601 UTC
+    created_at: str
+
+
+class ListWebhooksResult(TypedDict):
+    """The result of ``whatsapp_list_webhooks``."""
+    webhooks: List[AddWebhookResultWebhook]
+
+
+class UpdateWebhookResult(TypedDict):
+    """The result of ``whatsapp_update_webhook``."""
+    webhook: AddWebhookResultWebhook
+
+
+class TestWebhookResult(TypedDict):
+    """The result of ``whatsapp_test_webhook``."""
+    delivery: TestWebhookResultDelivery
+
+
+class _TestWebhookResultDeliveryRequired(TypedDict):
+    #: the delivery's number
+    delivery_id: int
+    #: the Wause-Webhook-Id header: <account>:<cursor> (default:<cursor> for a single account)
+    id: str
+    #: the webhook id
+    webhook: str
+    #: the event name
+    event: str
+    #: pending, delivered or failed
+    status: Literal["pending", "delivered", "failed"]
+    #: POSTs made so far
+    attempts: int
+    #: ISO 8601 UTC
+    created_at: str
+
+
+class TestWebhookResultDelivery(_TestWebhookResultDeliveryRequired, total=False):
+    """An object of the catalogue (whatsapp_test_webhook.delivery)."""
+    #: the event's cursor (not for webhook.test)
+    cursor: int
+    #: ISO 8601 UTC (pending only)
+    next_attempt_at: str
+    #: the last answer's status
+    last_http_status: int
+    #: why the last attempt failed
+    last_error: str
+    #: ISO 8601 UTC (delivered or failed)
+    finished_at: str
+
+
+class ListWebhookDeliveriesResult(TypedDict):
+    """The result of ``whatsapp_list_webhook_deliveries``."""
+    deliveries: List[TestWebhookResultDelivery]
+
+
+class DeleteWebhookResult(TypedDict):
+    """The result of ``whatsapp_delete_webhook``."""
+    #: true
+    deleted: bool
+    #: the id
+    webhook: str
+
+
 RESULT_TYPE_NAMES = (
     'StatusResult', 'AccountInfo', 'StoreCounts', 'GetToolInfoResult',
     'GetToolInfoResultAnnotations', 'ReconnectResult', 'PairStatusResult', 'PairingCodeResult',
@@ -1294,7 +1376,9 @@ RESULT_TYPE_NAMES = (
     'GetUserInfoResult', 'GetUserInfoResultUsersItem', 'GetProfilePictureResult',
     'SetPresenceResult', 'SendTypingResult', 'SubscribePresenceResult', 'ArchiveChatResult',
     'PinChatResult', 'MuteChatResult', 'StarMessageResult', 'MarkChatUnreadResult',
-    'DeleteChatResult', 'ClearChatResult',
+    'DeleteChatResult', 'ClearChatResult', 'AddWebhookResult', 'AddWebhookResultWebhook',
+    'ListWebhooksResult', 'UpdateWebhookResult', 'TestWebhookResult', 'TestWebhookResultDelivery',
+    'ListWebhookDeliveriesResult', 'DeleteWebhookResult',
 )
 
 
@@ -2596,6 +2680,116 @@ class ClientMethods:
         params = _params({'chat': chat}, {})
         return cast(ClearChatResult, self._call_method('whatsapp_clear_chat', params))
 
+    def add_webhook(self, url: str, *, events: Optional[Sequence[str]] = None,
+                    secret: Optional[str] = None) -> AddWebhookResult:
+        """``whatsapp_add_webhook``: Register a URL that receives every event (or those named in
+        events) as a JSON POST signed with HMAC-SHA256: headers Wause-Webhook-Id
+        (<account>:<cursor>, the same on every retry), Wause-Webhook-Timestamp (unix seconds) and
+        Wause-Webhook-Signature (v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>). A 2xx
+        acknowledges; timeouts, connection errors, 5xx, 408 and 429 are retried with backoff
+        (Retry-After honoured) for up to 24 h; other answers fail the delivery. https:// anywhere,
+        http:// only to loopback. Events from now on are sent. The secret (generated when omitted)
+        is returned only here: keep it.
+
+        Args:
+            url: https://… or http://127.0.0.1…
+            events: event names (message.received) or prefixes ending in '.' (message.); omitted:
+                every event
+            secret: the signing secret, 16-256 bytes; generated when omitted
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'url': url}, {'events': _sequence(events, 'events'), 'secret': secret})
+        return cast(AddWebhookResult, self._call_method('whatsapp_add_webhook', params))
+
+    def list_webhooks(self) -> ListWebhooksResult:
+        """``whatsapp_list_webhooks``: The registered webhooks: id, url, event filter, enabled, and
+        whether a method or the config added them. Secrets are never shown.
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        return cast(ListWebhooksResult, self._call_method('whatsapp_list_webhooks', None))
+
+    def update_webhook(self, webhook: str, *, events: Optional[Sequence[str]] = None,
+                       enabled: Optional[bool] = None) -> UpdateWebhookResult:
+        """``whatsapp_update_webhook``: Change a webhook's event filter (events: [] for every event) or
+        switch it off (enabled: false: new events are not queued for it, queued ones wait) and on
+        again. The URL and secret cannot change: add a new webhook and delete this one.
+
+        Args:
+            webhook: the webhook id (wh_…)
+            events: event names (message.received) or prefixes ending in '.' (message.); omitted:
+                every event
+            enabled: false pauses it, true resumes
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'webhook': webhook}, {'events': _sequence(events, 'events'), 'enabled': enabled})
+        return cast(UpdateWebhookResult, self._call_method('whatsapp_update_webhook', params))
+
+    def test_webhook(self, webhook: str) -> TestWebhookResult:
+        """``whatsapp_test_webhook``: Queue a webhook.test event to the webhook (whatever its filter),
+        signed and retried like any event; its id is <account>:test-<n>. Follow it with
+        whatsapp_list_webhook_deliveries.
+
+        Args:
+            webhook: the webhook id (wh_…)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'webhook': webhook}, {})
+        return cast(TestWebhookResult, self._call_method('whatsapp_test_webhook', params))
+
+    def list_webhook_deliveries(self, *, webhook: Optional[str] = None,
+                                status: Optional[Literal["pending", "delivered", "failed"]] = None,
+                                limit: int = 100) -> ListWebhookDeliveriesResult:
+        """``whatsapp_list_webhook_deliveries``: Deliveries newest first, of one webhook and/or one
+        status (pending, delivered, failed): attempts, next try, the last answer or error.
+
+        Args:
+            webhook: only this webhook's
+            status: only these
+            limit: at most this many (default 100)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'webhook': webhook, 'status': status, 'limit': limit})
+        return cast(ListWebhookDeliveriesResult, self._call_method('whatsapp_list_webhook_deliveries', params))
+
+    def delete_webhook(self, webhook: str) -> DeleteWebhookResult:
+        """``whatsapp_delete_webhook``: Remove a webhook and every delivery queued or recorded for it.
+        A webhook from the config key comes back at the next start unless removed there.
+
+        Args:
+            webhook: the webhook id (wh_…)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'webhook': webhook}, {})
+        return cast(DeleteWebhookResult, self._call_method('whatsapp_delete_webhook', params))
+
 
 class AsyncClientMethods:
     """The catalogue's methods for :class:`wause.AsyncClient`: each is awaited; the loop never blocks."""
@@ -3883,6 +4077,116 @@ class AsyncClientMethods:
         params = _params({'chat': chat}, {})
         return cast(ClearChatResult, await self._call_method('whatsapp_clear_chat', params))
 
+    async def add_webhook(self, url: str, *, events: Optional[Sequence[str]] = None,
+                          secret: Optional[str] = None) -> AddWebhookResult:
+        """``whatsapp_add_webhook``: Register a URL that receives every event (or those named in
+        events) as a JSON POST signed with HMAC-SHA256: headers Wause-Webhook-Id
+        (<account>:<cursor>, the same on every retry), Wause-Webhook-Timestamp (unix seconds) and
+        Wause-Webhook-Signature (v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>). A 2xx
+        acknowledges; timeouts, connection errors, 5xx, 408 and 429 are retried with backoff
+        (Retry-After honoured) for up to 24 h; other answers fail the delivery. https:// anywhere,
+        http:// only to loopback. Events from now on are sent. The secret (generated when omitted)
+        is returned only here: keep it.
+
+        Args:
+            url: https://… or http://127.0.0.1…
+            events: event names (message.received) or prefixes ending in '.' (message.); omitted:
+                every event
+            secret: the signing secret, 16-256 bytes; generated when omitted
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'url': url}, {'events': _sequence(events, 'events'), 'secret': secret})
+        return cast(AddWebhookResult, await self._call_method('whatsapp_add_webhook', params))
+
+    async def list_webhooks(self) -> ListWebhooksResult:
+        """``whatsapp_list_webhooks``: The registered webhooks: id, url, event filter, enabled, and
+        whether a method or the config added them. Secrets are never shown.
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        return cast(ListWebhooksResult, await self._call_method('whatsapp_list_webhooks', None))
+
+    async def update_webhook(self, webhook: str, *, events: Optional[Sequence[str]] = None,
+                             enabled: Optional[bool] = None) -> UpdateWebhookResult:
+        """``whatsapp_update_webhook``: Change a webhook's event filter (events: [] for every event) or
+        switch it off (enabled: false: new events are not queued for it, queued ones wait) and on
+        again. The URL and secret cannot change: add a new webhook and delete this one.
+
+        Args:
+            webhook: the webhook id (wh_…)
+            events: event names (message.received) or prefixes ending in '.' (message.); omitted:
+                every event
+            enabled: false pauses it, true resumes
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'webhook': webhook}, {'events': _sequence(events, 'events'), 'enabled': enabled})
+        return cast(UpdateWebhookResult, await self._call_method('whatsapp_update_webhook', params))
+
+    async def test_webhook(self, webhook: str) -> TestWebhookResult:
+        """``whatsapp_test_webhook``: Queue a webhook.test event to the webhook (whatever its filter),
+        signed and retried like any event; its id is <account>:test-<n>. Follow it with
+        whatsapp_list_webhook_deliveries.
+
+        Args:
+            webhook: the webhook id (wh_…)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'webhook': webhook}, {})
+        return cast(TestWebhookResult, await self._call_method('whatsapp_test_webhook', params))
+
+    async def list_webhook_deliveries(self, *, webhook: Optional[str] = None,
+                                      status: Optional[Literal["pending", "delivered", "failed"]] = None,
+                                      limit: int = 100) -> ListWebhookDeliveriesResult:
+        """``whatsapp_list_webhook_deliveries``: Deliveries newest first, of one webhook and/or one
+        status (pending, delivered, failed): attempts, next try, the last answer or error.
+
+        Args:
+            webhook: only this webhook's
+            status: only these
+            limit: at most this many (default 100)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'webhook': webhook, 'status': status, 'limit': limit})
+        return cast(ListWebhookDeliveriesResult, await self._call_method('whatsapp_list_webhook_deliveries', params))
+
+    async def delete_webhook(self, webhook: str) -> DeleteWebhookResult:
+        """``whatsapp_delete_webhook``: Remove a webhook and every delivery queued or recorded for it.
+        A webhook from the config key comes back at the next start unless removed there.
+
+        Args:
+            webhook: the webhook id (wh_…)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'webhook': webhook}, {})
+        return cast(DeleteWebhookResult, await self._call_method('whatsapp_delete_webhook', params))
+
 
 #: The Python method name of each catalogue method.
 METHOD_NAMES = {
@@ -3944,4 +4248,10 @@ METHOD_NAMES = {
     'whatsapp_mark_chat_unread': 'mark_chat_unread',
     'whatsapp_delete_chat': 'delete_chat',
     'whatsapp_clear_chat': 'clear_chat',
+    'whatsapp_add_webhook': 'add_webhook',
+    'whatsapp_list_webhooks': 'list_webhooks',
+    'whatsapp_update_webhook': 'update_webhook',
+    'whatsapp_test_webhook': 'test_webhook',
+    'whatsapp_list_webhook_deliveries': 'list_webhook_deliveries',
+    'whatsapp_delete_webhook': 'delete_webhook',
 }
