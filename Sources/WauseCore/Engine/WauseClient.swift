@@ -80,8 +80,10 @@ public final class WauseClient: Sendable {
         let privacyTokens = PrivacyTokenExchange(store: store, environment: environment, logger: logger)
         let media = MediaTransfers(store: store, link: serverLink, config: config, http: .live(config: config),
                                    environment: environment, logger: logger)
+        let sendGuard = SendGuard(config: config, clock: environment.now)
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
-                            privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
+                            privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media,
+                            admitScheduled: sendGuard.reserveWhenDue)
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
         let historySync = HistorySync(store: store, media: media, publisher: publisher, environment: environment, logger: logger,
                                       messaging: messaging, link: serverLink)
@@ -117,7 +119,7 @@ public final class WauseClient: Sendable {
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
                                      logout: logout, media: media, approvals: approvals,
-                                     sendGuard: SendGuard(config: config, clock: environment.now), historySync: historySync, appState: appState)
+                                     sendGuard: sendGuard, historySync: historySync, appState: appState)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         // Requests that ran out while the engine was closed expire now; the rest keep their time.
         approvals.schedule()
