@@ -44,7 +44,9 @@ import WauseTransport
         _ = try await MessagingTests.event(client, "message.status", after: cursor) { $0["message_id"] == .string(id) && $0["status"] == "sent" }
         try await poll { await MessagingTests.inbox(setup.simulator, "15550003333").contains { $0["id"] == .string(id) } }
         let steps = try await Self.timeline(client, id)
-        #expect(Array(steps.prefix(3).map { $0["status"] }) == ["scheduled", "queued", "sent"], "\(steps)")
+        // The phone's receipt may overtake the server's ack: `sent` is there, not necessarily third.
+        #expect(Array(steps.prefix(2).map { $0["status"] }) == ["scheduled", "queued"], "\(steps)")
+        #expect(steps.contains { $0["status"] == "sent" }, "\(steps)")
         #expect(steps.dropFirst().first?["late_ms"] == .int(0))
         #expect(steps.dropFirst().first?["at"] == .string(sendAt.iso8601))
         #expect(try await client.call("whatsapp_list_scheduled", [:]).get()["scheduled"] == .array([]))

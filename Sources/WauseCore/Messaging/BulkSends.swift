@@ -186,7 +186,7 @@ enum BulkSends {
     )
 
     static let all: [MethodDefinition] = [
-        send.bindings(positional: ["items"]).raising(.whatsappNotPaired, .forbiddenRecipient, .idempotencyConflict).inToolset("delivery")
+        send.bindings(positional: ["items", "idempotency_key"]).raising(.whatsappNotPaired, .forbiddenRecipient, .idempotencyConflict).inToolset("delivery")
             .summarized("Queue up to 1000 texts as one paced, durable job (idempotency_key required); per-item message ids."),
         status.bindings(positional: ["job_id"]).raising(.notFound).inToolset("delivery")
             .summarized("Counts per status of a bulk job's items, and whether it is done."),
