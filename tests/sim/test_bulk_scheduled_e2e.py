@@ -14,7 +14,7 @@ import datetime
 import time
 
 from engine_flows import call_tool, create_account, inbox, link_by_qr, start_engine, stopped_cleanly, wait_ready, wait_until
-from test_messaging_faults_e2e import restarted, rows
+from test_messaging_faults_e2e import rows
 
 ADA, CAROL = "15558860001", "15558860003"
 
@@ -29,6 +29,12 @@ def linked(sim, tmp_path_factory, extra=()):
     session, events, _, _ = link_by_qr(sim, server, ada)
     wait_ready(server, session, events)
     return server, session, events
+
+
+def restarted(tmp_path_factory, sim, data_dir, extra=()):
+    server = start_engine(tmp_path_factory, sim, data_dir=data_dir, extra=["--toolsets", "core,delivery", *extra])
+    session, _ = server.initialize()
+    return server, session
 
 
 def ids_in(sim, phone: str) -> list[str]:
@@ -80,7 +86,7 @@ def test_a_bulk_of_200_killed_halfway_and_called_again_reaches_each_recipient_on
     halfway = sent_count()
     assert halfway < 200, halfway
 
-    server, session = restarted(tmp_path_factory, sim, server.data_dir)
+    server, session = restarted(tmp_path_factory, sim, server.data_dir, extra=["--send-rate-per-minute", "0"])
     again = call_tool(server, session, "whatsapp_send_bulk", arguments)
     assert again == job
     wait_until(lambda: call_tool(server, session, "whatsapp_get_bulk_status", {"job_id": job["job_id"]})["done"], "the job done")

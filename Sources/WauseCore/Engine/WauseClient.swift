@@ -216,6 +216,7 @@ public final class WauseClient: Sendable {
     }
 
     /// Waits up to `timeout` (nil: `config.closeTimeout`) for the outbox to empty, then closes.
+    /// Scheduled sends whose time has not come are not waited for: they go at a later open.
     /// (No default argument: `close()` in async code must keep meaning the immediate close.)
     /// "Open, send, close" must not drop the send: right after opening, the client is still
     /// logging in, so the worker needs the connection a little longer. Only a linked client in a
@@ -223,7 +224,7 @@ public final class WauseClient: Sendable {
     /// cannot send, and a closed client reports nothing left (the second close has nothing to do).
     public func close(flushingFor timeout: Duration?) async -> CloseReport {
         if status.isClosed { return CloseReport(flushed: 0, leftQueued: 0) }
-        let queued = (try? store.outboxCount()) ?? 0
+        let queued = (try? store.outboxCount(dueBy: environment.now())) ?? 0
         var left = queued
         if queued > 0 {
             let deadline = environment.now() + (timeout ?? config.closeTimeout)
@@ -233,7 +234,7 @@ public final class WauseClient: Sendable {
                 await events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()),
                                          sleep: environment.sleep)
                 cursor = events.latestCursor
-                left = (try? store.outboxCount()) ?? left
+                left = (try? store.outboxCount(dueBy: environment.now())) ?? left
             }
         }
         close()

@@ -307,9 +307,12 @@ extension Store {
         }
     }
 
-    /// How many messages wait in the outbox (what a closing client reports as left queued).
-    func outboxCount() throws(WauseError) -> Int64 {
-        try database.withConnection { (c) throws(WauseError) in try c.scalar("SELECT count(*) FROM outbox") }
+    /// How many messages wait in the outbox (what a closing client reports as left queued). With
+    /// `dueBy`, scheduled sends whose time comes later are left out: a close does not wait for them.
+    func outboxCount(dueBy now: UnixTime? = nil) throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.scalar("SELECT count(*) FROM outbox WHERE ? IS NULL OR coalesce(send_at, 0) <= ?", [SQLValue(now), SQLValue(now)])
+        }
     }
 
     /// When the earliest chat's first row falls due, or the earliest scheduled send, if any row waits.
