@@ -31,9 +31,7 @@ enum MediaMethods {
         ("ok", Schema.boolean()), ("to", Schema.string("recipient phone number, digits (a group's JID)")),
         ("chat_id", Schema.string("the chat JID")), ("message_id", Schema.string(nullable: true)),
         ("timestamp", Schema.string("ISO 8601 UTC")),
-        ("status", Schema.string("scheduled, queued, sent, delivered, read, failed or cancelled",
-                                 enumeration: MessageStatus.allCases.map(\.rawValue))),
-        ("send_at", Schema.string("when a scheduled message goes, ISO 8601 UTC")),
+        ("status", Schema.string("scheduled, queued, sent, delivered, read, failed or cancelled")),
     ]
     static let sendRequired = ["ok", "to", "chat_id", "message_id", "timestamp", "status"]
     static let number: JSONValue = ["type": "number"]
@@ -331,7 +329,6 @@ enum MediaMethods {
             "ok": true, "to": .string(recipient.shown), "chat_id": .string(recipient.chatJID), "message_id": .string(id),
             "timestamp": .string(now.iso8601), "status": .string((sendAt == nil ? MessageStatus.queued : .scheduled).rawValue),
         ]
-        if let sendAt { result["send_at"] = .string(sendAt.iso8601) }
         for (name, value) in extra { result[name] = value }
         var stored = request
         stored["idempotency_key"] = nil

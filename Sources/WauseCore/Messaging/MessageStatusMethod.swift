@@ -6,8 +6,7 @@ enum MessageStatusMethod {
     static let definition = MethodDefinition(
         name: "whatsapp_message_status",
         title: "Delivery status of a WhatsApp message",
-        description: "The status of a message this device sent (scheduled, queued, sent, delivered, read, failed or cancelled) and its timeline "
-            + "(a scheduled send's queued step carries late_ms: how long after send_at it went). Local only.",
+        description: "The status of a message this device sent (scheduled, queued, sent, delivered, read, failed or cancelled) and its timeline. Local only.",
         inputSchema: Schema.object([("message_id", Schema.string("the id whatsapp_send_message returned", minLength: 1))],
                                    required: ["message_id"]),
         outputSchema: Schema.object([
@@ -15,7 +14,7 @@ enum MessageStatusMethod {
             ("status", Schema.string(nullable: true)), ("reason", Schema.string("why it failed", nullable: true)),
             ("timeline", Schema.array(of: Schema.object([
                 ("status", Schema.string()), ("at", Schema.string("ISO 8601 UTC")), ("device", Schema.string(nullable: true)),
-                ("late_ms", Schema.integer("a scheduled send's queued step: milliseconds after send_at", minimum: 0)),
+                ("late_ms", Schema.integer("ms after send_at", minimum: 0)),
             ], required: ["status", "at", "device"]))),
         ], required: ["ok", "message_id", "chat_id", "from_me", "status", "reason", "timeline"]),
         annotations: .readOnlyLocal,

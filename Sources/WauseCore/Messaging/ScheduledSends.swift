@@ -11,14 +11,15 @@ import WauseSupport
 /// the past it is `invalid_request` (a wrong date or zone is likelier than a wish to send at
 /// once); more than `longestAhead` ahead is `invalid_request` too. `allowed_recipients` is
 /// checked when the send is scheduled (a refused recipient stores nothing); the rate limit
-/// counts the message when it falls due, not when it is scheduled.
+/// counts the message when it falls due, not when it is scheduled. The send's result says
+/// `scheduled` (its schema an open string, not an enum: core's tools/list must stay within 16 KB,
+/// tests/mcp/test_toolsets.py); `whatsapp_list_scheduled` shows when each goes.
 enum ScheduledSends {
     static let pastGrace: Duration = .seconds(60)
     static let longestAhead: Duration = .seconds(366 * 24 * 3600)
 
-    static let sendAtProperty = ("send_at", Schema.string(
-        "ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is UTC); the message is stored as scheduled "
-            + "and goes then, also after a restart. Omit to send now."))
+    /// Short: it is in core's tools/list, which must stay within 16 KB (tests/mcp/test_toolsets.py).
+    static let sendAtProperty = ("send_at", Schema.string("ISO 8601 time to send at (scheduled); omit to send now"))
 
     /// The instant `send_at` asks for, or nil to send now (none given, or within `pastGrace` of now).
     static func sendAt(_ arguments: JSONObject, now: UnixTime) throws(WauseError) -> UnixTime? {

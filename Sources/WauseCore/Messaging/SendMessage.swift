@@ -38,9 +38,7 @@ enum SendMessage {
             ("ok", Schema.boolean()), ("to", Schema.string("recipient phone number, digits")),
             ("chat_id", Schema.string("the chat JID")), ("message_id", Schema.string(nullable: true)),
             ("timestamp", Schema.string("ISO 8601 UTC")),
-            ("status", Schema.string("scheduled, queued, sent, delivered, read, failed or cancelled",
-                                     enumeration: MessageStatus.allCases.map(\.rawValue))),
-            ("send_at", Schema.string("when a scheduled message goes, ISO 8601 UTC")),
+            ("status", Schema.string("scheduled, queued, sent, delivered, read, failed or cancelled")),
         ], required: ["ok", "to", "chat_id", "message_id", "timestamp", "status"]),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),
         handler: { context, arguments throws(WauseError) in try await send(context: context, arguments: arguments) }
@@ -123,7 +121,6 @@ enum SendMessage {
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(chatJID), "message_id": .string(id),
             "timestamp": .string(now.iso8601), "status": .string((sendAt == nil ? MessageStatus.queued : .scheduled).rawValue),
         ]
-        if let sendAt { result["send_at"] = .string(sendAt.iso8601) }
         let payload = try MessageFormat.encode(message)
         _ = try ScheduledSends.admit(context, chatJID, given: phone ?? to, sendAt: sendAt) { () throws(WauseError) in
             try context.store.enqueue(record, contactID: contactID, payload: payload, now: now,

@@ -553,9 +553,7 @@ export interface SendMessageResult {
     /** ISO 8601 UTC */
     timestamp: string;
     /** scheduled, queued, sent, delivered, read, failed or cancelled */
-    status: 'scheduled' | 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'cancelled';
-    /** when a scheduled message goes, ISO 8601 UTC */
-    send_at?: string;
+    status: string;
 }
 
 /** The result of `whatsapp_message_status`. */
@@ -576,7 +574,7 @@ export interface TimelineEntry {
     /** ISO 8601 UTC */
     at: string;
     device: string | null;
-    /** a scheduled send's queued step: milliseconds after send_at */
+    /** ms after send_at */
     late_ms?: number;
 }
 
@@ -916,9 +914,7 @@ export interface SendFileResult {
     /** ISO 8601 UTC */
     timestamp: string;
     /** scheduled, queued, sent, delivered, read, failed or cancelled */
-    status: 'scheduled' | 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'cancelled';
-    /** when a scheduled message goes, ISO 8601 UTC */
-    send_at?: string;
+    status: string;
     media_type: string;
     size: number;
     /** hex SHA-256 of the file */
@@ -936,9 +932,7 @@ export interface SendLocationResult {
     /** ISO 8601 UTC */
     timestamp: string;
     /** scheduled, queued, sent, delivered, read, failed or cancelled */
-    status: 'scheduled' | 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'cancelled';
-    /** when a scheduled message goes, ISO 8601 UTC */
-    send_at?: string;
+    status: string;
 }
 
 /** The result of `whatsapp_send_contact_card`. */
@@ -952,9 +946,7 @@ export interface SendContactCardResult {
     /** ISO 8601 UTC */
     timestamp: string;
     /** scheduled, queued, sent, delivered, read, failed or cancelled */
-    status: 'scheduled' | 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'cancelled';
-    /** when a scheduled message goes, ISO 8601 UTC */
-    send_at?: string;
+    status: string;
 }
 
 export interface SendContactCardContactsItem {
@@ -1347,10 +1339,7 @@ export interface SendMessageOptions {
     quotedMessageId?: string;
     /** a repeated key returns the first result */
     idempotencyKey?: string;
-    /**
-     * ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is UTC); the message
-     * is stored as scheduled and goes then, also after a restart. Omit to send now.
-     */
+    /** ISO 8601 time to send at (scheduled); omit to send now */
     sendAt?: string;
 }
 
@@ -1416,10 +1405,7 @@ export interface SendFileOptions {
     gifPlayback?: boolean;
     /** a key unique to this send; repeating it returns the first result */
     idempotencyKey?: string;
-    /**
-     * ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is UTC); the message
-     * is stored as scheduled and goes then, also after a restart. Omit to send now.
-     */
+    /** ISO 8601 time to send at (scheduled); omit to send now */
     sendAt?: string;
 }
 
@@ -1429,19 +1415,13 @@ export interface SendLocationOptions {
     name?: string;
     /** its address */
     address?: string;
-    /**
-     * ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is UTC); the message
-     * is stored as scheduled and goes then, also after a restart. Omit to send now.
-     */
+    /** ISO 8601 time to send at (scheduled); omit to send now */
     sendAt?: string;
 }
 
 /** Options of sendContactCard() (whatsapp_send_contact_card). */
 export interface SendContactCardOptions {
-    /**
-     * ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is UTC); the message
-     * is stored as scheduled and goes then, also after a restart. Omit to send now.
-     */
+    /** ISO 8601 time to send at (scheduled); omit to send now */
     sendAt?: string;
 }
 
@@ -1914,8 +1894,7 @@ export interface ClientMethods {
 
     /**
      * whatsapp_message_status: The status of a message this device sent (scheduled, queued, sent,
-     * delivered, read, failed or cancelled) and its timeline (a scheduled send's queued step carries
-     * late_ms: how long after send_at it went). Local only.
+     * delivered, read, failed or cancelled) and its timeline. Local only.
      *
      * @param messageId the id whatsapp_send_message returned
      *

@@ -370,8 +370,7 @@ class ClientMethods extends EventEmitter {
 
     /**
      * whatsapp_message_status: The status of a message this device sent (scheduled, queued, sent,
-     * delivered, read, failed or cancelled) and its timeline (a scheduled send's queued step carries
-     * late_ms: how long after send_at it went). Local only.
+     * delivered, read, failed or cancelled) and its timeline. Local only.
      *
      * @param messageId the id whatsapp_send_message returned
      *

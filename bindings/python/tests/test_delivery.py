@@ -5,6 +5,7 @@ a real wause-sim: ``send_message(send_at=…)``, ``list_scheduled``, ``cancel_sc
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
@@ -35,8 +36,10 @@ def test_scheduled_and_bulk_sends_through_the_generated_methods(simulator: Simul
     assert status == 200
     events.received("bob writes first")
 
-    later = ada.send_message(CAROL, "next year", send_at="2099-01-01T09:00:00Z")
-    assert later["status"] == "scheduled" and later["send_at"] == "2099-01-01T09:00:00.000Z"
+    next_month = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = ada.send_message(CAROL, "next month", send_at=next_month)
+    assert later["status"] == "scheduled", later
+    assert ada.list_scheduled()["scheduled"][0]["send_at"] == next_month.replace("Z", ".000Z")
     assert [s["message_id"] for s in ada.list_scheduled()["scheduled"]] == [later["message_id"]]
     assert ada.cancel_scheduled(later["message_id"])["status"] == "cancelled"
     with pytest.raises(wause.InvalidRequest):

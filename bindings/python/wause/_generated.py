@@ -641,7 +641,8 @@ class RequestHistoryResult(TypedDict):
     messages: List[Message]
 
 
-class _SendMessageResultRequired(TypedDict):
+class SendMessageResult(TypedDict):
+    """The result of ``whatsapp_send_message``."""
     ok: bool
     #: recipient phone number, digits
     to: str
@@ -651,13 +652,7 @@ class _SendMessageResultRequired(TypedDict):
     #: ISO 8601 UTC
     timestamp: str
     #: scheduled, queued, sent, delivered, read, failed or cancelled
-    status: Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled"]
-
-
-class SendMessageResult(_SendMessageResultRequired, total=False):
-    """The result of ``whatsapp_send_message``."""
-    #: when a scheduled message goes, ISO 8601 UTC
-    send_at: str
+    status: str
 
 
 class MessageStatusResult(TypedDict):
@@ -681,7 +676,7 @@ class _TimelineEntryRequired(TypedDict):
 
 class TimelineEntry(_TimelineEntryRequired, total=False):
     """One step of a message's status."""
-    #: a scheduled send's queued step: milliseconds after send_at
+    #: ms after send_at
     late_ms: int
 
 
@@ -1044,7 +1039,8 @@ class LeaveGroupResult(TypedDict):
     group_id: str
 
 
-class _SendFileResultRequired(TypedDict):
+class SendFileResult(TypedDict):
+    """The result of ``whatsapp_send_file``."""
     ok: bool
     #: recipient phone number, digits (a group's JID)
     to: str
@@ -1054,39 +1050,15 @@ class _SendFileResultRequired(TypedDict):
     #: ISO 8601 UTC
     timestamp: str
     #: scheduled, queued, sent, delivered, read, failed or cancelled
-    status: Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled"]
+    status: str
     media_type: str
     size: int
     #: hex SHA-256 of the file
     sha256: str
 
 
-class SendFileResult(_SendFileResultRequired, total=False):
-    """The result of ``whatsapp_send_file``."""
-    #: when a scheduled message goes, ISO 8601 UTC
-    send_at: str
-
-
-class _SendLocationResultRequired(TypedDict):
-    ok: bool
-    #: recipient phone number, digits (a group's JID)
-    to: str
-    #: the chat JID
-    chat_id: str
-    message_id: Optional[str]
-    #: ISO 8601 UTC
-    timestamp: str
-    #: scheduled, queued, sent, delivered, read, failed or cancelled
-    status: Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled"]
-
-
-class SendLocationResult(_SendLocationResultRequired, total=False):
+class SendLocationResult(TypedDict):
     """The result of ``whatsapp_send_location``."""
-    #: when a scheduled message goes, ISO 8601 UTC
-    send_at: str
-
-
-class _SendContactCardResultRequired(TypedDict):
     ok: bool
     #: recipient phone number, digits (a group's JID)
     to: str
@@ -1096,13 +1068,21 @@ class _SendContactCardResultRequired(TypedDict):
     #: ISO 8601 UTC
     timestamp: str
     #: scheduled, queued, sent, delivered, read, failed or cancelled
-    status: Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled"]
+    status: str
 
 
-class SendContactCardResult(_SendContactCardResultRequired, total=False):
+class SendContactCardResult(TypedDict):
     """The result of ``whatsapp_send_contact_card``."""
-    #: when a scheduled message goes, ISO 8601 UTC
-    send_at: str
+    ok: bool
+    #: recipient phone number, digits (a group's JID)
+    to: str
+    #: the chat JID
+    chat_id: str
+    message_id: Optional[str]
+    #: ISO 8601 UTC
+    timestamp: str
+    #: scheduled, queued, sent, delivered, read, failed or cancelled
+    status: str
 
 
 class SendContactCardContactsItem(TypedDict):
@@ -1900,9 +1880,7 @@ class ClientMethods:
             message: the text
             quoted_message_id: id of a message in the chat to reply to
             idempotency_key: a repeated key returns the first result
-            send_at: ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is
-                UTC); the message is stored as scheduled and goes then, also after a restart. Omit to
-                send now.
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             WhatsAppNotPaired: the method needs a linked device
@@ -1922,8 +1900,7 @@ class ClientMethods:
 
     def message_status(self, message_id: str) -> MessageStatusResult:
         """``whatsapp_message_status``: The status of a message this device sent (scheduled, queued,
-        sent, delivered, read, failed or cancelled) and its timeline (a scheduled send's queued step
-        carries late_ms: how long after send_at it went). Local only.
+        sent, delivered, read, failed or cancelled) and its timeline. Local only.
 
         Args:
             message_id: the id whatsapp_send_message returned
@@ -2418,9 +2395,7 @@ class ClientMethods:
             file_name: the name the recipient sees (documents)
             gif_playback: videos only: play muted and looping, as WhatsApp shows GIFs
             idempotency_key: a key unique to this send; repeating it returns the first result
-            send_at: ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is
-                UTC); the message is stored as scheduled and goes then, also after a restart. Omit to
-                send now.
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             ForbiddenPath: the file lies outside the configured directories
@@ -2455,9 +2430,7 @@ class ClientMethods:
             longitude: longitude
             name: the place's name
             address: its address
-            send_at: ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is
-                UTC); the message is stored as scheduled and goes then, also after a restart. Omit to
-                send now.
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -2485,9 +2458,7 @@ class ClientMethods:
         Args:
             to: recipient: phone number, JID, LID, contact name or group
             contacts: contacts
-            send_at: ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is
-                UTC); the message is stored as scheduled and goes then, also after a restart. Omit to
-                send now.
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -3335,9 +3306,7 @@ class AsyncClientMethods:
             message: the text
             quoted_message_id: id of a message in the chat to reply to
             idempotency_key: a repeated key returns the first result
-            send_at: ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is
-                UTC); the message is stored as scheduled and goes then, also after a restart. Omit to
-                send now.
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             WhatsAppNotPaired: the method needs a linked device
@@ -3357,8 +3326,7 @@ class AsyncClientMethods:
 
     async def message_status(self, message_id: str) -> MessageStatusResult:
         """``whatsapp_message_status``: The status of a message this device sent (scheduled, queued,
-        sent, delivered, read, failed or cancelled) and its timeline (a scheduled send's queued step
-        carries late_ms: how long after send_at it went). Local only.
+        sent, delivered, read, failed or cancelled) and its timeline. Local only.
 
         Args:
             message_id: the id whatsapp_send_message returned
@@ -3854,9 +3822,7 @@ class AsyncClientMethods:
             file_name: the name the recipient sees (documents)
             gif_playback: videos only: play muted and looping, as WhatsApp shows GIFs
             idempotency_key: a key unique to this send; repeating it returns the first result
-            send_at: ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is
-                UTC); the message is stored as scheduled and goes then, also after a restart. Omit to
-                send now.
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             ForbiddenPath: the file lies outside the configured directories
@@ -3892,9 +3858,7 @@ class AsyncClientMethods:
             longitude: longitude
             name: the place's name
             address: its address
-            send_at: ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is
-                UTC); the message is stored as scheduled and goes then, also after a restart. Omit to
-                send now.
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -3922,9 +3886,7 @@ class AsyncClientMethods:
         Args:
             to: recipient: phone number, JID, LID, contact name or group
             contacts: contacts
-            send_at: ISO 8601 instant to send at (e.g. 2026-12-24T18:00:00Z; without a zone it is
-                UTC); the message is stored as scheduled and goes then, also after a restart. Omit to
-                send now.
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
