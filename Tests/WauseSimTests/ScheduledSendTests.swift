@@ -8,7 +8,8 @@ import WauseTransport
 /// Scheduled sends (issue 16: `send_at`, `whatsapp_cancel_scheduled`, `whatsapp_list_scheduled`)
 /// against a real wause-sim, with the engine's timers in virtual time: a scheduled message goes
 /// when its time comes and not before, holds up nothing meanwhile, can be cancelled, and one whose
-/// time passed while the engine was closed goes at the next start with its lateness recorded.
+/// time passed while the engine was closed goes at the next start with its lateness recorded, and
+/// one that falls due while the minute's rate-limit slots are taken waits for the next one.
 @Suite struct ScheduledSendTests {
     static func schedule(_ client: WauseClient, _ text: String, at instant: UnixTime) async throws -> String {
         let result = try await client.call("whatsapp_send_message",
@@ -110,6 +111,42 @@ import WauseTransport
         let queued = try #require(try await Self.timeline(client, id).first { $0["status"] == "queued" })
         #expect(queued["late_ms"] == .int(240_000), "\(queued)")
         client.close()
+        await setup.simulator.stop()
+    }
+
+    @Test func aScheduledSendTakesItsRateLimitSlotWhenItFallsDue() async throws {
+        let setup = try await OutboxRetryTests.ready()
+        let timers = setup.timers
+        var config = setup.client.config
+        setup.client.close()
+        // One message a minute.
+        config.sendRatePerMinute = 1
+        let environment = Environment(now: { timers.now }, randomBytes: Environment.live.randomBytes,
+                                      sleep: { try await timers.sleep($0) }, dial: Environment.live.dial)
+        let client = try WauseClient(config: config, environment: environment)
+        defer { client.close() }
+        try await MessagingTests.waitForLogin(client, after: 0)
+        try await poll { client.status.versioned().0 == .ready }
+        // Scheduling takes no slot: the send right after it still gets the minute's one.
+        let sendAt = timers.now + .seconds(10)
+        let id = try await Self.schedule(client, "when a slot is free", at: sendAt)
+        _ = try await MessagingTests.send(client, to: "15550003333", "takes the slot")
+        let slotFrees = timers.now + .seconds(60)
+
+        // Due at 10 s, but the minute's slot is taken: it stays scheduled until the slot frees at 60 s.
+        let cursor = client.events.latestCursor
+        await timers.waitForSleeper(duration: sendAt - timers.now)
+        timers.advance(by: sendAt - timers.now)
+        try await poll { (try OutboxRetryTests.row(client, id)?.due ?? 0) > sendAt.milliseconds }
+        #expect(try client.store.message(id: id)?.status == .scheduled)
+        let held = try #require(try OutboxRetryTests.row(client, id)).due
+        #expect(held == slotFrees.milliseconds, "held until \(held - timers.now.milliseconds) ms from now")
+
+        await timers.waitForSleeper(duration: .milliseconds(held - timers.now.milliseconds))
+        timers.advance(by: .milliseconds(held - timers.now.milliseconds))
+        _ = try await MessagingTests.event(client, "message.status", after: cursor) { $0["message_id"] == .string(id) && $0["status"] == "sent" }
+        let queued = try #require(try await Self.timeline(client, id).first { $0["status"] == "queued" })
+        #expect(queued["late_ms"] == .int(50_000), "\(queued)")
         await setup.simulator.stop()
     }
 }
