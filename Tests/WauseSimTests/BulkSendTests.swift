@@ -1,6 +1,7 @@
 import Testing
 @testable import WauseCore
 @testable import WauseSim
+import WauseCrypto
 import WauseTestSupport
 import WauseSupport
 
@@ -104,6 +105,30 @@ import WauseSupport
         let empty = try await client.call("whatsapp_delivery_summary", ["chat": "15550009999"]).get()
         #expect(empty["total"] == .int(0) && empty["delivery_rate"] == .null)
         #expect(Self.failure(await client.call("whatsapp_delivery_summary", ["since": "last week"]))?.code == .invalidRequest)
+        await setup.close()
+    }
+
+    @Test func aBulkJobSendsFilesAsSendFileDoes() async throws {
+        let setup = try await MessagingTests.Setup()
+        _ = try setup.account("15550001111", "Ada")
+        _ = try setup.account("15550003333", "Carol")
+        let alice = try await setup.linkedClient("15550001111")
+        // A file in the system temporary directory, one of the default media directories.
+        let folder = TemporaryDirectory(prefix: "wause-bulk-file")
+        let file = folder.path + "/report.pdf"
+        try MediaEngineTests.write(Array("%PDF-1.4\n".utf8) + SystemRandom.bytes(3000), to: file)
+        let cursor = alice.events.latestCursor
+        let job = try await alice.call("whatsapp_send_bulk", [
+            "items": [["to": "15550003333", "file_path": .string(file), "caption": "the report"],
+                      ["to": "15550003333", "message": "both", "file_path": .string(file)],
+                      ["to": "15550003333", "file_path": .string(folder.path + "/missing.pdf")]],
+            "only_known_contacts": false, "idempotency_key": "files"]).get()
+        #expect(job["accepted"] == .int(1) && job["refused"] == .int(2), "\(job)")
+        let id = try #require(job["items"]?.arrayValue?.first?["message_id"]?.stringValue)
+        _ = try await MessagingTests.event(alice, "message.status", after: cursor) { $0["message_id"] == .string(id) && $0["status"] == "sent" }
+        let stored = try #require(try alice.store.message(id: id))
+        #expect(stored.type == "document" && stored.body == "the report", "\(stored)")
+        try await poll { await MessagingTests.inbox(setup.simulator, "15550003333").contains { $0["id"] == .string(id) } }
         await setup.close()
     }
 }

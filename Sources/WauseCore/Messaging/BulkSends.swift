@@ -1,3 +1,4 @@
+import Glibc
 import WauseBinary
 import WauseCrypto
 import WauseProto
@@ -25,14 +26,18 @@ enum BulkSends {
 
     static let itemSchema = Schema.object([
         ("to", Schema.string("recipient: phone number, JID, LID or contact name", minLength: 1)),
-        ("message", Schema.string("the text", minLength: 1)),
-    ], required: ["to", "message"])
+        ("message", Schema.string("the text (or file_path)", minLength: 1)),
+        ("file_path", Schema.string("a file under a media directory, sent as whatsapp_send_file does (or message)", minLength: 1)),
+        ("media_type", Schema.string("how to send the file (default: from the extension)",
+                                     enumeration: ["image", "video", "audio", "voice", "document", "sticker"])),
+        ("caption", Schema.string("the file's caption (images, videos, documents)")),
+    ], required: ["to"])
 
     static let send = MethodDefinition(
         name: "whatsapp_send_bulk",
         title: "Send a WhatsApp message to many recipients",
         description: """
-            Queue up to 1000 text messages ({to, message} items) as one job, paced: pacing_per_minute a minute (at most the \
+            Queue up to 1000 messages ({to, message} or {to, file_path, media_type?, caption?} items) as one job, paced: pacing_per_minute a minute (at most the \
             account's send_rate_per_minute; default that or 20), each slot jittered. Every accepted item is stored before the \
             call answers and goes out at its slot, also after a restart. idempotency_key is required: repeating the call with \
             the same key returns the same job and sends nothing twice. With only_known_contacts (default true) an item whose \
@@ -56,10 +61,10 @@ enum BulkSends {
             ], required: ["to", "message_id", "error"]))),
         ], required: ["ok", "job_id", "pacing_per_minute", "accepted", "refused", "items"]),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true),
-        handler: { context, arguments throws(WauseError) in try sendBulk(context: context, arguments: arguments) }
+        handler: { context, arguments throws(WauseError) in try await sendBulk(context: context, arguments: arguments) }
     )
 
-    static func sendBulk(context: MethodContext, arguments: JSONObject) throws(WauseError) -> JSONObject {
+    static func sendBulk(context: MethodContext, arguments: JSONObject) async throws(WauseError) -> JSONObject {
         let key = arguments["idempotency_key"]?.stringValue ?? ""
         var request = arguments
         request["idempotency_key"] = nil
@@ -85,10 +90,14 @@ enum BulkSends {
         var items: [(position: Int, recipient: String, message: Store.BulkMessage?, error: WauseError?)] = []
         var shown: [JSONValue] = []
         var slot: Int64 = 0
+        // The copies of the files items send (and their encrypted forms): removed if the job is not stored.
+        var copies: [String] = []
         for (position, entry) in entries.enumerated() {
-            let to = entry["to"]?.stringValue ?? "", text = entry["message"]?.stringValue ?? ""
+            let to = entry["to"]?.stringValue ?? "", text = entry["message"]?.stringValue
+            let filePath = entry["file_path"]?.stringValue
             do throws(WauseError) {
-                guard text.unicodeScalars.count <= SendMessage.maximumTextLength else {
+                guard (text == nil) != (filePath == nil) else { throw .invalidRequest("give each item message or file_path, not both") }
+                if let text, text.unicodeScalars.count > SendMessage.maximumTextLength {
                     throw .invalidRequest("message is \(text.unicodeScalars.count) characters; WhatsApp allows at most \(SendMessage.maximumTextLength)")
                 }
                 let contact = try Recipients.resolve(to, store: context.store, now: now)
@@ -103,12 +112,24 @@ enum BulkSends {
                 let sendAt = now + .milliseconds(slot * interval + jitter)
                 slot += 1
                 var message = WAWebProtobufsE2E_Message()
-                message.conversation = text
+                var record: MessageRecord
                 let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: context.environment.randomBytes)
-                let record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
+                var media: (MediaMessage, String)?
+                if let filePath {
+                    let (built, path) = try await fileMessage(context: context, path: filePath, entry: entry, now: now)
+                    copies += [path, MediaTransfers.encryptedPath(plaintext: path)]
+                    guard let described = MediaMessage.describe(built) else { throw .internal("the media message describes nothing") }
+                    message = built
+                    media = (described, path)
+                    record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: described.type,
+                                           body: described.body, timestamp: now.truncatedToSeconds, hasMedia: described.hasFile, status: .scheduled)
+                } else {
+                    message.conversation = text ?? ""
+                    record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text ?? "",
                                            quotedID: nil, timestamp: now.truncatedToSeconds, status: .scheduled)
+                }
                 items.append((position, to, Store.BulkMessage(record: record, contactID: contact.id, payload: try MessageFormat.encode(message),
-                                                              sendAt: sendAt), nil))
+                                                              sendAt: sendAt, media: media), nil))
                 shown.append(["to": .string(to), "chat_id": .string(contact.chatJID), "message_id": .string(id),
                               "send_at": .string(sendAt.iso8601), "error": .null])
             } catch {
@@ -123,9 +144,42 @@ enum BulkSends {
             "ok": true, "job_id": .string(jobID), "pacing_per_minute": .int(Int64(pacing)),
             "accepted": .int(Int64(accepted)), "refused": .int(Int64(items.count - accepted)), "items": .array(shown),
         ]
-        try context.store.createBulkJob(id: jobID, key: key, request: request, result: result, pacingPerMinute: pacing, items: items, now: now)
+        do {
+            try context.store.createBulkJob(id: jobID, key: key, request: request, result: result, pacingPerMinute: pacing, items: items, now: now)
+        } catch {
+            for path in copies { unlink(path) }
+            throw error
+        }
         context.outbox.kick()
         return result
+    }
+
+    /// A file item's message, as `whatsapp_send_file` makes it: the file copied (under the media
+    /// directories' rules), encrypted for upload; returns it with the copy's path.
+    static func fileMessage(context: MethodContext, path: String, entry: JSONValue,
+                            now: UnixTime) async throws(WauseError) -> (WAWebProtobufsE2E_Message, String) {
+        let caption = entry["caption"]?.stringValue
+        if let caption, caption.unicodeScalars.count > MediaMethods.maximumCaptionLength {
+            throw .invalidRequest("caption is \(caption.unicodeScalars.count) characters; at most \(MediaMethods.maximumCaptionLength)")
+        }
+        let declared = try entry["media_type"]?.stringValue.map { (text) throws(WauseError) in try MediaType.parse(text) }
+        let intake = MediaIntake(config: context.config, randomBytes: context.environment.randomBytes)
+        let file = try await BlockingFileWork.run { () throws(WauseError) in try intake.take(path: path, mediaType: declared, fileName: nil) }
+        if caption != nil, [.audio, .voice, .sticker].contains(file.mediaType) {
+            unlink(file.path)
+            throw .invalidRequest("a \(file.mediaType.rawValue) carries no caption")
+        }
+        let mediaKey = context.environment.randomBytes(MediaKeys.mediaKeyLength)
+        do {
+            let encryption = try await BlockingFileWork.run { () throws(WauseError) in
+                try MediaMethods.encryptFile(file.path, to: MediaTransfers.encryptedPath(plaintext: file.path), mediaKey: mediaKey,
+                                             type: MediaMessage.cryptoType(file.mediaType))
+            }
+            return (MediaMessage.outgoing(file, mediaKey: mediaKey, encryption: encryption, caption: caption, gifPlayback: false, now: now), file.path)
+        } catch {
+            unlink(file.path)
+            throw error
+        }
     }
 
     /// ±20 % of `interval` from two random bytes.

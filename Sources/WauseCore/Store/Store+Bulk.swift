@@ -10,6 +10,8 @@ extension Store {
         var contactID: Int64?
         var payload: [UInt8]
         var sendAt: UnixTime
+        /// A file item's media row and the engine's copy of the file.
+        var media: (MediaMessage, String)? = nil
     }
 
     /// A stored job: the arguments it was made with (without the key) and the result it answered.
@@ -50,8 +52,9 @@ extension Store {
                           .integer(Int64(pacingPerMinute)), .time(now)])
                 for item in items {
                     if let message = item.message {
-                        _ = try Store.enqueue(message.record, contactID: message.contactID, payload: message.payload, now: now,
-                                              idempotency: nil, sendAt: message.sendAt, c)
+                        let rowid = try Store.enqueue(message.record, contactID: message.contactID, payload: message.payload, now: now,
+                                                      idempotency: nil, sendAt: message.sendAt, c)
+                        if let (media, path) = message.media { try Store.saveMedia(rowid: rowid, media, path: path, c) }
                     }
                     try c.execute("""
                         INSERT INTO bulk_items (job_id, position, recipient, message_id, error_code, error_message) VALUES (?, ?, ?, ?, ?, ?)

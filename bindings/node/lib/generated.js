@@ -508,13 +508,14 @@ class ClientMethods extends EventEmitter {
     }
 
     /**
-     * whatsapp_send_bulk: Queue up to 1000 text messages ({to, message} items) as one job, paced:
-     * pacing_per_minute a minute (at most the account's send_rate_per_minute; default that or 20),
-     * each slot jittered. Every accepted item is stored before the call answers and goes out at its
-     * slot, also after a restart. idempotency_key is required: repeating the call with the same key
-     * returns the same job and sends nothing twice. With only_known_contacts (default true) an item
-     * whose recipient never wrote to this account is refused in its error; so is one outside
-     * allowed_recipients. Follow with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
+     * whatsapp_send_bulk: Queue up to 1000 messages ({to, message} or {to, file_path, media_type?,
+     * caption?} items) as one job, paced: pacing_per_minute a minute (at most the account's
+     * send_rate_per_minute; default that or 20), each slot jittered. Every accepted item is stored
+     * before the call answers and goes out at its slot, also after a restart. idempotency_key is
+     * required: repeating the call with the same key returns the same job and sends nothing twice.
+     * With only_known_contacts (default true) an item whose recipient never wrote to this account is
+     * refused in its error; so is one outside allowed_recipients. Follow with
+     * whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
      *
      * @param items what to send to whom, in order
      * @param idempotencyKey the same key returns the same job

@@ -832,12 +832,21 @@ class SendBulkResultItemsItemError(TypedDict):
     message: str
 
 
-class SendBulkItemsItem(TypedDict):
-    """An object of the catalogue (whatsapp_send_bulk:items[])."""
+class _SendBulkItemsItemRequired(TypedDict):
     #: recipient: phone number, JID, LID or contact name
     to: str
-    #: the text
+
+
+class SendBulkItemsItem(_SendBulkItemsItemRequired, total=False):
+    """An object of the catalogue (whatsapp_send_bulk:items[])."""
+    #: the text (or file_path)
     message: str
+    #: a file under a media directory, sent as whatsapp_send_file does (or message)
+    file_path: str
+    #: how to send the file (default: from the extension)
+    media_type: Literal["image", "video", "audio", "voice", "document", "sticker"]
+    #: the file's caption (images, videos, documents)
+    caption: str
 
 
 class GetBulkStatusResult(TypedDict):
@@ -2088,14 +2097,14 @@ class ClientMethods:
     def send_bulk(self, items: Sequence[SendBulkItemsItem], idempotency_key: str, *,
                   pacing_per_minute: Optional[int] = None,
                   only_known_contacts: bool = True) -> SendBulkResult:
-        """``whatsapp_send_bulk``: Queue up to 1000 text messages ({to, message} items) as one job,
-        paced: pacing_per_minute a minute (at most the account's send_rate_per_minute; default that
-        or 20), each slot jittered. Every accepted item is stored before the call answers and goes
-        out at its slot, also after a restart. idempotency_key is required: repeating the call with
-        the same key returns the same job and sends nothing twice. With only_known_contacts (default
-        true) an item whose recipient never wrote to this account is refused in its error; so is one
-        outside allowed_recipients. Follow with whatsapp_get_bulk_status; stop with
-        whatsapp_cancel_bulk.
+        """``whatsapp_send_bulk``: Queue up to 1000 messages ({to, message} or {to, file_path,
+        media_type?, caption?} items) as one job, paced: pacing_per_minute a minute (at most the
+        account's send_rate_per_minute; default that or 20), each slot jittered. Every accepted item
+        is stored before the call answers and goes out at its slot, also after a restart.
+        idempotency_key is required: repeating the call with the same key returns the same job and
+        sends nothing twice. With only_known_contacts (default true) an item whose recipient never
+        wrote to this account is refused in its error; so is one outside allowed_recipients. Follow
+        with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
 
         Args:
             items: what to send to whom, in order
@@ -3514,14 +3523,14 @@ class AsyncClientMethods:
     async def send_bulk(self, items: Sequence[SendBulkItemsItem], idempotency_key: str, *,
                         pacing_per_minute: Optional[int] = None,
                         only_known_contacts: bool = True) -> SendBulkResult:
-        """``whatsapp_send_bulk``: Queue up to 1000 text messages ({to, message} items) as one job,
-        paced: pacing_per_minute a minute (at most the account's send_rate_per_minute; default that
-        or 20), each slot jittered. Every accepted item is stored before the call answers and goes
-        out at its slot, also after a restart. idempotency_key is required: repeating the call with
-        the same key returns the same job and sends nothing twice. With only_known_contacts (default
-        true) an item whose recipient never wrote to this account is refused in its error; so is one
-        outside allowed_recipients. Follow with whatsapp_get_bulk_status; stop with
-        whatsapp_cancel_bulk.
+        """``whatsapp_send_bulk``: Queue up to 1000 messages ({to, message} or {to, file_path,
+        media_type?, caption?} items) as one job, paced: pacing_per_minute a minute (at most the
+        account's send_rate_per_minute; default that or 20), each slot jittered. Every accepted item
+        is stored before the call answers and goes out at its slot, also after a restart.
+        idempotency_key is required: repeating the call with the same key returns the same job and
+        sends nothing twice. With only_known_contacts (default true) an item whose recipient never
+        wrote to this account is refused in its error; so is one outside allowed_recipients. Follow
+        with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
 
         Args:
             items: what to send to whom, in order
