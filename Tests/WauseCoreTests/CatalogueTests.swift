@@ -112,7 +112,7 @@ import WauseSupport
         #expect(send["to"] == "15551234567" && send["chat"] == nil)
         #expect(throws: WauseError.self) { try catalogue.prepare("whatsapp_send_message", ["chat": "1555", "to": "1666", "message": "hi"]) }
         let sendSchema = try #require(catalogue.method(named: "whatsapp_send_message")?.inputSchema["properties"]?.objectValue)
-        #expect(sendSchema.keys == ["phone_number", "to", "message", "quoted_message_id", "idempotency_key"])
+        #expect(sendSchema.keys == ["phone_number", "to", "message", "quoted_message_id", "idempotency_key", "send_at"])
     }
 
     @Test func unknownMethodsAndNonObjectArgumentsAreInvalidRequests() {

@@ -28,7 +28,8 @@ import WauseTestSupport
     /// The group methods run in catalogue order on one group: created first, left last; join
     /// previews the link `whatsapp_get_group_invite_link` returned (in `inviteLink`).
     static func arguments(_ method: MethodDefinition, sentID: String, inviteLink: String? = nil, file: String = "",
-                          fileMessageID: String? = nil, pollID: String? = nil, webhook: String? = nil) -> JSONValue? {
+                          fileMessageID: String? = nil, pollID: String? = nil, webhook: String? = nil,
+                          delivery: [String: String] = [:]) -> JSONValue? {
         switch method.name {
         // A loopback URL nothing listens on: deliveries are refused and retried until the webhook goes.
         case "whatsapp_add_webhook": ["url": "http://127.0.0.1:9/hook", "events": ["message."]]
@@ -83,6 +84,11 @@ import WauseTestSupport
             ["chat": "15550003333"]
         case "whatsapp_mute_chat": ["chat": "15550003333", "duration": "8h"]
         case "whatsapp_star_message": ["message_id": .string(sentID)]
+        // Issue 16 (delivery), in catalogue order: the scheduled and the failed message made before the loop, the bulk job it queues.
+        case "whatsapp_cancel_scheduled": ["message_id": .string(delivery["scheduled"] ?? "")]
+        case "whatsapp_send_bulk": ["items": [["to": "15550003333", "message": "bulk: every method"]], "idempotency_key": "every-method"]
+        case "whatsapp_get_bulk_status", "whatsapp_cancel_bulk": ["job_id": .string(delivery["job"] ?? "bulk-none")]
+        case "whatsapp_retry_message": ["message_id": .string(delivery["failed"] ?? "")]
         default: method.inputSchema["required"]?.arrayValue?.isEmpty == false ? nil : .null
         }
     }
@@ -107,13 +113,21 @@ import WauseTestSupport
         let last = ["whatsapp_logout", "whatsapp_unlink"]
         let methods = alice.catalogue.methods.filter { !last.contains($0.name) } + last.compactMap(alice.catalogue.method(named:))
         var inviteLink: String?, fileMessageID: String?, pollID: String?, webhook: String?
+        var delivery: [String: String] = [:]
+        let nextMonth = UnixTime(milliseconds: alice.environment.now().milliseconds + 30 * 86_400_000)
+        let scheduled = try await alice.call("whatsapp_send_message", ["to": "15550003333", "message": "next month",
+                                                                       "send_at": .string(nextMonth.iso8601)]).get()
+        delivery["scheduled"] = scheduled["message_id"]?.stringValue
+        if case .failure(let refused) = await alice.call("whatsapp_send_message", ["to": "15559999999", "message": "nobody"]) {
+            delivery["failed"] = refused.details?["message_id"]?.stringValue
+        }
         // A file in the system temporary directory, one of the default media directories.
         let folder = TemporaryDirectory(prefix: "wause-every-method")
         let file = folder.path + "/every.pdf"
         try MediaEngineTests.write(Array("%PDF-1.4\n".utf8) + SystemRandom.bytes(3000), to: file)
         for method in methods {
             let arguments = try #require(Self.arguments(method, sentID: sentID, inviteLink: inviteLink, file: file, fileMessageID: fileMessageID,
-                                                          pollID: pollID, webhook: webhook),
+                                                          pollID: pollID, webhook: webhook, delivery: delivery),
                                          "no arguments for \(method.name)")
             switch await alice.call(method.name, arguments) {
             case .success(let result):
@@ -122,6 +136,7 @@ import WauseTestSupport
                 if method.name == "whatsapp_send_file" { fileMessageID = result["message_id"]?.stringValue }
                 if method.name == "whatsapp_create_poll" { pollID = result["message_id"]?.stringValue }
                 if method.name == "whatsapp_add_webhook" { webhook = result["webhook"]?["id"]?.stringValue }
+                if method.name == "whatsapp_send_bulk" { delivery["job"] = result["job_id"]?.stringValue }
                 if method.name == "whatsapp_wait_for_message" {
                     #expect(result["message"]?["body"] == "hi from carol")
                     #expect(result["message"]?["identity_changed"] != nil)

@@ -16,6 +16,7 @@ Waits poll a tool under the deadline (WAUSE_TEST_DEADLINE); nothing asserts on t
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import pathlib
@@ -74,6 +75,13 @@ def linked_setup(tmp_path_factory):
 GROUP = "SDK group"
 # The file whatsapp_send_file sends (written by linked_setup).
 MEDIA_FILE: dict = {}
+# Issue 16: a message scheduled far ahead (for whatsapp_cancel_scheduled) and one that failed (to a number
+# not on WhatsApp, for whatsapp_retry_message), made before the tools are called.
+DELIVERY: dict = {}
+
+
+def next_month() -> str:
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: dict) -> dict:
@@ -149,6 +157,12 @@ def arguments_for(name: str, input_schema: dict, sent_id: str | None, results: d
         "whatsapp_update_webhook": {"webhook": webhook, "enabled": False},
         "whatsapp_test_webhook": {"webhook": webhook},
         "whatsapp_delete_webhook": {"webhook": webhook},
+        # Issue 16, in catalogue order: cancel the scheduled one, a bulk job to Carol (who wrote to us), retry the failed one.
+        "whatsapp_cancel_scheduled": {"message_id": DELIVERY.get("scheduled", "")},
+        "whatsapp_send_bulk": {"items": [{"to": CAROL, "message": "bulk: every tool"}], "idempotency_key": "every-tool"},
+        "whatsapp_get_bulk_status": {"job_id": results.get("whatsapp_send_bulk", {}).get("job_id", "")},
+        "whatsapp_cancel_bulk": {"job_id": results.get("whatsapp_send_bulk", {}).get("job_id", "")},
+        "whatsapp_retry_message": {"message_id": DELIVERY.get("failed", "")},
     }
     if name in table:
         return table[name]
@@ -210,6 +224,13 @@ async def _every_tool(server: WauseServer, sim: SimProcess) -> dict:
                     return any(chat["id"] == "15550009999@s.whatsapp.net" and chat["pinned"] for chat in chats)
 
                 await until("the phone's app-state key", key_shared)
+
+                scheduled = await call("whatsapp_send_message", {"phone_number": CAROL, "message": "next year",
+                                                                 "send_at": next_month()})
+                DELIVERY["scheduled"] = scheduled["message_id"]
+                refused = await session.call_tool("whatsapp_send_message", {"phone_number": "15559999999", "message": "nobody"})
+                assert field_of(refused, "is_error", "isError") is True, refused
+                DELIVERY["failed"] = json.loads(refused.content[0].text)["details"]["message_id"]
 
                 tools = (await session.list_tools()).tools
                 names = [tool.name for tool in tools]

@@ -82,8 +82,10 @@ public final class WauseClient: Sendable {
         let privacyTokens = PrivacyTokenExchange(store: store, environment: environment, logger: logger)
         let media = MediaTransfers(store: store, link: serverLink, config: config, http: .live(config: config),
                                    environment: environment, logger: logger)
+        let sendGuard = SendGuard(config: config, clock: environment.now)
         let outbox = Outbox(store: store, status: status, link: serverLink, messaging: messaging, deviceList: deviceList,
-                            privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media)
+                            privacyTokens: privacyTokens, environment: environment, logger: logger, publisher: publisher, media: media,
+                            admitScheduled: sendGuard.reserveWhenDue)
         let approvals = Approvals(store: store, environment: environment, logger: logger, publisher: publisher, outbox: outbox)
         let historySync = HistorySync(store: store, media: media, publisher: publisher, environment: environment, logger: logger,
                                       messaging: messaging, link: serverLink)
@@ -125,7 +127,7 @@ public final class WauseClient: Sendable {
         self.context = MethodContext(config: config, store: store, events: events, catalogue: catalogue, environment: environment,
                                      logger: logger, status: status, connectionLoop: connectionLoop, serverLink: serverLink, outbox: outbox,
                                      logout: logout, media: media, approvals: approvals,
-                                     sendGuard: SendGuard(config: config, clock: environment.now), historySync: historySync, appState: appState,
+                                     sendGuard: sendGuard, historySync: historySync, appState: appState,
                                      webhooks: webhooks)
         logger.info("client opened (store schema v\(store.schemaVersion), state \(initial.rawValue))")
         // Requests that ran out while the engine was closed expire now; the rest keep their time.
@@ -226,6 +228,7 @@ public final class WauseClient: Sendable {
     }
 
     /// Waits up to `timeout` (nil: `config.closeTimeout`) for the outbox to empty, then closes.
+    /// Scheduled sends whose time has not come are not waited for: they go at a later open.
     /// (No default argument: `close()` in async code must keep meaning the immediate close.)
     /// "Open, send, close" must not drop the send: right after opening, the client is still
     /// logging in, so the worker needs the connection a little longer. Only a linked client in a
@@ -233,7 +236,7 @@ public final class WauseClient: Sendable {
     /// cannot send, and a closed client reports nothing left (the second close has nothing to do).
     public func close(flushingFor timeout: Duration?) async -> CloseReport {
         if status.isClosed { return CloseReport(flushed: 0, leftQueued: 0) }
-        let queued = (try? store.outboxCount()) ?? 0
+        let queued = (try? store.outboxCount(dueBy: environment.now())) ?? 0
         var left = queued
         if queued > 0 {
             let deadline = environment.now() + (timeout ?? config.closeTimeout)
@@ -243,7 +246,7 @@ public final class WauseClient: Sendable {
                 await events.waitForHead(after: cursor, atMost: max(.milliseconds(1), deadline - environment.now()),
                                          sleep: environment.sleep)
                 cursor = events.latestCursor
-                left = (try? store.outboxCount()) ?? left
+                left = (try? store.outboxCount(dueBy: environment.now())) ?? left
             }
         }
         close()

@@ -41,7 +41,7 @@ public enum EventName: String, Sendable, CaseIterable {
         case .accountLoggedOut: return "this device was unlinked (from the phone, the server or logout)"
         case .messageReceived: return "a message from someone else arrived"
         case .messageSent: return "the server accepted a message of ours (from this device or another of ours)"
-        case .messageStatus: return "a message of ours moved on: sent, delivered, read or failed"
+        case .messageStatus: return "a message of ours moved on: queued (a scheduled send falling due, or a retry), sent, delivered, read, failed or cancelled"
         case .contactIdentityChanged: return "a contact's device has a new identity key (reinstall or new phone)"
         case .groupCreated: return "a group we are in was created (by us, from another device, or by someone who added us)"
         case .groupUpdated: return "a group's name, topic, settings or invite link changed"
@@ -84,9 +84,10 @@ public enum EventName: String, Sendable, CaseIterable {
                     ("from_other_device", "true if another of our devices sent it"),
                     ("message", "the message (from another device only)")]
         case .messageStatus:
-            return [("message_id", "the message id"), ("chat_id", "the chat JID"), ("status", "sent, delivered, read or failed"),
+            return [("message_id", "the message id"), ("chat_id", "the chat JID"), ("status", "queued, sent, delivered, read, failed or cancelled"),
                     ("at", "when, ISO 8601 UTC"), ("device", "the device that sent the receipt (delivered/read)"),
-                    ("reason", "why it failed (failed only)")]
+                    ("reason", "why it failed (failed only)"),
+                    ("late_ms", "a scheduled send falling due (queued): milliseconds after its send_at")]
         case .contactIdentityChanged:
             return [("address", "the Signal address"), ("user", "the contact's phone number (the address's user part when it is unknown)"),
                     ("lid", "the contact's LID, or null when unknown"), ("device", "the device number"),

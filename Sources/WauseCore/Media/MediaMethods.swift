@@ -31,7 +31,7 @@ enum MediaMethods {
         ("ok", Schema.boolean()), ("to", Schema.string("recipient phone number, digits (a group's JID)")),
         ("chat_id", Schema.string("the chat JID")), ("message_id", Schema.string(nullable: true)),
         ("timestamp", Schema.string("ISO 8601 UTC")),
-        ("status", Schema.string("queued, sent, delivered, read or failed", enumeration: ["queued", "sent", "delivered", "read", "failed"])),
+        ("status", Schema.string("scheduled, queued, sent, delivered, read, failed or cancelled")),
     ]
     static let sendRequired = ["ok", "to", "chat_id", "message_id", "timestamp", "status"]
     static let number: JSONValue = ["type": "number"]
@@ -55,6 +55,7 @@ enum MediaMethods {
             ("file_name", Schema.string("the name the recipient sees (documents)", minLength: 1)),
             ("gif_playback", Schema.boolean("videos only: play muted and looping, as WhatsApp shows GIFs")),
             ("idempotency_key", Schema.string("a key unique to this send; repeating it returns the first result", minLength: 1)),
+            ScheduledSends.sendAtProperty,
         ], required: ["to", "file_path"]),
         outputSchema: Schema.object(sendResultFields + [
             ("media_type", Schema.string()), ("size", Schema.integer(minimum: 0)), ("sha256", Schema.string("hex SHA-256 of the file")),
@@ -72,6 +73,7 @@ enum MediaMethods {
             ("latitude", ["type": "number", "minimum": -90, "maximum": 90]),
             ("longitude", ["type": "number", "minimum": -180, "maximum": 180]),
             ("name", Schema.string("the place's name")), ("address", Schema.string("its address")),
+            ScheduledSends.sendAtProperty,
         ], required: ["to", "latitude", "longitude"]),
         outputSchema: Schema.object(sendResultFields, required: sendRequired),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),
@@ -101,6 +103,7 @@ enum MediaMethods {
             ("to", Schema.string("recipient: phone number, JID, LID, contact name or group")),
             ("contacts", Schema.array(of: Schema.object([("name", Schema.string(minLength: 1)), ("phone", Schema.string(minLength: 1))],
                                                         required: ["name", "phone"]))),
+            ScheduledSends.sendAtProperty,
         ], required: ["to", "contacts"]),
         outputSchema: Schema.object(sendResultFields, required: sendRequired),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),
@@ -192,7 +195,8 @@ enum MediaMethods {
         let declared = try arguments["media_type"]?.stringValue.map { (text) throws(WauseError) in try MediaType.parse(text) }
         let key = arguments["idempotency_key"]?.stringValue
         if let key, let earlier = try earlierResult(context: context, key: key, method: "whatsapp_send_file", request: arguments) { return earlier }
-        // The recipient first: a bad one costs no copy.
+        // send_at and the recipient first: a bad one costs no copy.
+        _ = try ScheduledSends.sendAt(arguments, now: context.environment.now())
         let recipient = try await resolve(context: context, to: arguments["to"]?.stringValue)
         let intake = MediaIntake(config: context.config, randomBytes: context.environment.randomBytes)
         let filePath = arguments["file_path"]?.stringValue ?? "", fileName = arguments["file_name"]?.stringValue
@@ -317,12 +321,13 @@ enum MediaMethods {
             throw WauseError(.whatsappNotPaired, "this device is not linked to WhatsApp; link it with whatsapp_start_auth or whatsapp_pairing_code")
         }
         let now = context.environment.now()
+        let sendAt = try ScheduledSends.sendAt(request, now: now)
         let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: context.environment.randomBytes)
         let record = MessageRecord(id: id, chatJID: recipient.chatJID, senderJID: nil, fromMe: true, type: media.type, body: media.body,
-                                   timestamp: now.truncatedToSeconds, hasMedia: media.hasFile, status: .queued)
+                                   timestamp: now.truncatedToSeconds, hasMedia: media.hasFile, status: sendAt == nil ? .queued : .scheduled)
         var result: JSONObject = [
             "ok": true, "to": .string(recipient.shown), "chat_id": .string(recipient.chatJID), "message_id": .string(id),
-            "timestamp": .string(now.iso8601), "status": .string(MessageStatus.queued.rawValue),
+            "timestamp": .string(now.iso8601), "status": .string((sendAt == nil ? MessageStatus.queued : .scheduled).rawValue),
         ]
         for (name, value) in extra { result[name] = value }
         var stored = request
@@ -330,12 +335,13 @@ enum MediaMethods {
         var remembered = result
         remembered[SendMessage.requestKey] = .object(stored)
         let payload = try MessageFormat.encode(message)
-        let rowid = try context.sendGuard.admit(recipient.chatJID, given: recipient.shown, store: context.store) { () throws(WauseError) in
+        let rowid = try ScheduledSends.admit(context, recipient.chatJID, given: recipient.shown, sendAt: sendAt) { () throws(WauseError) in
             try context.store.enqueue(record, contactID: recipient.contactID, payload: payload, now: now,
-                                      idempotency: key.map { ($0, method, remembered) })
+                                      idempotency: key.map { ($0, method, remembered) }, sendAt: sendAt)
         }
         try context.store.saveMedia(rowid: rowid, media, path: path)
         context.outbox.kick()
+        if sendAt != nil { return result }
         let status = try await SendMessage.waitForAck(context: context, messageID: id)
         if status == .failed, let message = try context.store.message(id: id) { try SendMessage.throwIfRefused(message, chatJID: recipient.chatJID) }
         result["status"] = .string(status.rawValue)

@@ -8,5 +8,5 @@ enum MessagingMethods {
             .summarized("Status (queued, sent, delivered, read, failed) and timeline of a message this device sent."),
         Receipts.markRead.bindings(positional: ["chat"], omitting: ["to"]).raising(.notFound, .ambiguousRecipient, .notConnected)
             .summarized("Send read receipts for a chat's unread messages (or message_ids) and clear its unread count."),
-    ] + MessageChanges.all + Polls.all
+    ] + MessageChanges.all + Polls.all + ScheduledSends.all + BulkSends.all + DeliveryReport.all
 }

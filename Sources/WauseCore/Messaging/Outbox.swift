@@ -25,6 +25,11 @@ import WauseTransport
 /// again at the next login. The policy is the outbox's own (`Failure`), not read off the public
 /// error codes.
 ///
+/// A scheduled send (`send_at`, issue 16) is a row that waits for its instant without holding up
+/// its chat; when it falls due (on time through the same wake-up timer as a retry, or at the first
+/// login after the engine was down then) it takes a slot of the rate limit (`admitScheduled`) —
+/// held back until one frees if none is free — and becomes `queued`, with how late in its timeline.
+///
 /// One send at a time, as whatsmeow's `messageSendLock`: fan-out encryption advances sessions.
 final class Outbox: Sendable {
     static let ackTimeout: Duration = .seconds(75)
@@ -83,6 +88,9 @@ final class Outbox: Sendable {
     private let publisher: EventPublisher
     /// Uploads a queued media message's file before it is encrypted (Media/MediaTransfers.swift).
     private let media: MediaTransfers?
+    /// The rate limit a scheduled send passes when it falls due: nil lets it go, a duration says
+    /// how long until a slot frees (`SendGuard.reserveWhenDue`).
+    private let admitScheduled: @Sendable () -> Duration?
     private struct State {
         var worker: Task<Void, Never>?
         /// Another kick came while the worker ran: drain once more.
@@ -93,8 +101,10 @@ final class Outbox: Sendable {
     private let state = Mutex(State())
 
     init(store: Store, status: ConnectionStatus, link: ServerLink, messaging: Messaging, deviceList: DeviceList,
-         privacyTokens: PrivacyTokenExchange, environment: Environment, logger: Logger, publisher: EventPublisher, media: MediaTransfers? = nil) {
+         privacyTokens: PrivacyTokenExchange, environment: Environment, logger: Logger, publisher: EventPublisher, media: MediaTransfers? = nil,
+         admitScheduled: @escaping @Sendable () -> Duration? = { nil }) {
         self.store = store
+        self.admitScheduled = admitScheduled
         self.media = media
         self.status = status
         self.link = link
@@ -139,10 +149,21 @@ final class Outbox: Sendable {
             let entry: Store.OutboxEntry
             do {
                 guard let next = try store.nextOutboxEntry(dueBy: now) else {
-                    if let due = try store.nextOutboxRetry() { wake(at: due) }
+                    if let due = try store.nextOutboxRetry(now: now) { wake(at: due) }
                     return
                 }
                 entry = next
+                if entry.sendAt != nil, try store.message(id: entry.messageID)?.status == .scheduled {
+                    if let wait = admitScheduled() {
+                        try store.postponeOutboxEntry(entry, until: now + wait)
+                        continue
+                    }
+                    if let late = try store.releaseScheduled(entry, now: now) {
+                        publisher.publish(.messageStatus, ["message_id": .string(entry.messageID), "chat_id": .string(entry.chatJID),
+                                                        "status": .string(MessageStatus.queued.rawValue), "at": .string(now.iso8601),
+                                                        "late_ms": .int(late.milliseconds)])
+                    }
+                }
             } catch {
                 logger.error("outbox: \(error.message)")
                 return

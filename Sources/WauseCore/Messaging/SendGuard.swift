@@ -94,6 +94,15 @@ final class SendGuard: Sendable {
                          details: ["retry_after": .int(seconds), "limit": .int(Int64(ratePerMinute))])
     }
 
+    /// A scheduled send falling due takes its slot then, not when it was scheduled (a message
+    /// for tomorrow does not use up today's minute): nil when it may go, else how long until a
+    /// slot frees. Its recipient was checked when it was scheduled.
+    @Sendable func reserveWhenDue() -> Duration? {
+        do { _ = try reserve(); return nil } catch {
+            return .seconds(error.details?["retry_after"]?.intValue ?? 1)
+        }
+    }
+
     func release(_ slot: UnixTime, count: Int = 1) {
         guard ratePerMinute > 0 else { return }
         admitted.withLock { times in

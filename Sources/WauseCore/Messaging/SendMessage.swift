@@ -32,12 +32,13 @@ enum SendMessage {
             ("message", Schema.string("the text", minLength: 1)),
             ("quoted_message_id", Schema.string("id of a message in the chat to reply to")),
             ("idempotency_key", Schema.string("a repeated key returns the first result", minLength: 1)),
+            ScheduledSends.sendAtProperty,
         ], required: ["message"]),
         outputSchema: Schema.object([
             ("ok", Schema.boolean()), ("to", Schema.string("recipient phone number, digits")),
             ("chat_id", Schema.string("the chat JID")), ("message_id", Schema.string(nullable: true)),
             ("timestamp", Schema.string("ISO 8601 UTC")),
-            ("status", Schema.string("queued, sent, delivered, read or failed", enumeration: ["queued", "sent", "delivered", "read", "failed"])),
+            ("status", Schema.string("scheduled, queued, sent, delivered, read, failed or cancelled")),
         ], required: ["ok", "to", "chat_id", "message_id", "timestamp", "status"]),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true),
         handler: { context, arguments throws(WauseError) in try await send(context: context, arguments: arguments) }
@@ -60,6 +61,7 @@ enum SendMessage {
             throw WauseError(.whatsappNotPaired, "this device is not linked to WhatsApp; link it with whatsapp_start_auth or whatsapp_pairing_code")
         }
         let now = context.environment.now()
+        let sendAt = try ScheduledSends.sendAt(arguments, now: now)
         let key = arguments["idempotency_key"]?.stringValue
         // The arguments the key was first used with are kept beside its result (under
         // `requestKey`, never returned): the same key with other arguments is a conflict, as
@@ -114,17 +116,19 @@ enum SendMessage {
         }
         let id = MessageFormat.newMessageID(now: now, ownUser: own.user, random: context.environment.randomBytes)
         let record = MessageRecord(id: id, chatJID: chatJID, senderJID: nil, fromMe: true, type: "chat", body: text,
-                                   quotedID: quoted?.id, timestamp: now.truncatedToSeconds, status: .queued)
+                                   quotedID: quoted?.id, timestamp: now.truncatedToSeconds, status: sendAt == nil ? .queued : .scheduled)
         var result: JSONObject = [
             "ok": true, "to": .string(recipientPhone), "chat_id": .string(chatJID), "message_id": .string(id),
-            "timestamp": .string(now.iso8601), "status": .string(MessageStatus.queued.rawValue),
+            "timestamp": .string(now.iso8601), "status": .string((sendAt == nil ? MessageStatus.queued : .scheduled).rawValue),
         ]
         let payload = try MessageFormat.encode(message)
-        _ = try context.sendGuard.admit(chatJID, given: phone ?? to, store: context.store) { () throws(WauseError) in
+        _ = try ScheduledSends.admit(context, chatJID, given: phone ?? to, sendAt: sendAt) { () throws(WauseError) in
             try context.store.enqueue(record, contactID: contactID, payload: payload, now: now,
-                                      idempotency: key.map { [result] in ($0, definition.name, result.merging(requestKey, .object(request))) })
+                                      idempotency: key.map { [result] in ($0, definition.name, result.merging(requestKey, .object(request))) },
+                                      sendAt: sendAt)
         }
         context.outbox.kick()
+        if sendAt != nil { return result }
         let status = try await waitForAck(context: context, messageID: id)
         if status == .failed, let stored = try context.store.message(id: id) { try throwIfRefused(stored, chatJID: chatJID) }
         result["status"] = .string(status.rawValue)

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12, version13, version14])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12, version13, version14, version15])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -450,5 +450,34 @@ enum Migrations {
         UNIQUE (webhook_id, event_cursor)
     );
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+    """
+
+    /// Scheduled sends (issue 16): an outbox row with `send_at` waits for that instant and does not
+    /// hold up the rest of its chat until then; a timeline step records how late a scheduled send
+    /// went out (`late_ms`, from `send_at`: more than a moment when the engine was down then).
+    /// Bulk jobs: the job under its idempotency key (with the arguments and the result it
+    /// answered), and each item's message or the error that refused it.
+    static let version15 = """
+    ALTER TABLE outbox ADD COLUMN send_at INTEGER;
+    CREATE INDEX outbox_send_at ON outbox (send_at) WHERE send_at IS NOT NULL;
+    ALTER TABLE message_status_timeline ADD COLUMN late_ms INTEGER;
+    CREATE TABLE bulk_jobs (
+        id                TEXT PRIMARY KEY,
+        idempotency_key   TEXT NOT NULL UNIQUE,
+        request           TEXT NOT NULL,
+        result            TEXT NOT NULL,
+        pacing_per_minute INTEGER NOT NULL,
+        created_at        INTEGER NOT NULL,
+        cancelled_at      INTEGER
+    );
+    CREATE TABLE bulk_items (
+        job_id        TEXT NOT NULL REFERENCES bulk_jobs(id) ON DELETE CASCADE,
+        position      INTEGER NOT NULL,
+        recipient     TEXT NOT NULL,
+        message_id    TEXT,
+        error_code    TEXT,
+        error_message TEXT,
+        PRIMARY KEY (job_id, position)
+    );
     """
 }

@@ -240,66 +240,90 @@ extension Store {
         var chatJID: String
         var payload: [UInt8]
         var attempts: Int64
+        /// When a scheduled send was asked to go (nil for an ordinary send).
+        var sendAt: UnixTime? = nil
     }
 
-    /// The message row, the outbox row and `queued` in the timeline, in one transaction.
+    /// The message row, the outbox row and `queued` in the timeline, in one transaction. With
+    /// `sendAt`, the message is `scheduled` instead and its row waits for that instant.
     /// With `idempotency`, the caller's key and its result are recorded in the same transaction, so a
     /// retry after a crash finds either both the message and the key, or neither.
     func enqueue(_ message: MessageRecord, contactID: Int64?, payload: [UInt8], now: UnixTime,
-                 idempotency: (key: String, method: String, result: JSONObject)? = nil) throws(WauseError) -> Int64 {
+                 idempotency: (key: String, method: String, result: JSONObject)? = nil, sendAt: UnixTime? = nil) throws(WauseError) -> Int64 {
         try database.withConnection { (c) throws(WauseError) -> Int64 in
-            try c.transaction { () throws(WauseError) -> Int64 in
-                if let idempotency {
-                    try c.execute("INSERT OR REPLACE INTO idempotency_keys (key, method, result, created_at) VALUES (?, ?, ?, ?)",
-                                  [.text(idempotency.key), .text(idempotency.method),
-                                   .text(JSONValue.object(idempotency.result).serialized), .time(now)])
-                }
-                try c.execute("""
-                    INSERT INTO chats (jid, contact_id, updated_at) VALUES (?, ?, ?)
-                    ON CONFLICT (jid) DO UPDATE SET contact_id = coalesce(chats.contact_id, excluded.contact_id)
-                    """, [.text(message.chatJID), SQLValue(contactID), .time(now)])
-                let rowid = try c.execute("""
-                    INSERT INTO messages (id, chat_jid, sender_jid, from_me, type, body, quoted_id, timestamp, has_media, status, raw,
-                                          received_at)
-                    VALUES (?, ?, NULL, 1, ?, ?, ?, ?, 0, 'queued', ?, ?)
-                    """, [.text(message.id), .text(message.chatJID), .text(message.type), .text(message.body),
-                          SQLValue(message.quotedID), .time(message.timestamp), .blob(payload), .time(now)])
-                try c.execute("UPDATE chats SET last_message_at = max(coalesce(last_message_at, 0), ?), updated_at = ? WHERE jid = ?",
-                              [.time(message.timestamp), .time(now), .text(message.chatJID)])
-                try c.execute("INSERT INTO message_status_timeline (message_rowid, status, at) VALUES (?, 'queued', ?)",
-                              [.integer(rowid), .time(now)])
-                try c.execute("INSERT INTO outbox (message_id, chat_jid, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                              [.text(message.id), .text(message.chatJID), .blob(payload), .time(now), .time(now)])
-                return rowid
+            try Store.enqueue(message, contactID: contactID, payload: payload, now: now, idempotency: idempotency, sendAt: sendAt, c)
+        }
+    }
+
+    /// `enqueue` on a connection the caller holds: in a transaction of its own, or as part of the
+    /// caller's (a bulk job stores its messages with the job, Store+Bulk.swift).
+    static func enqueue(_ message: MessageRecord, contactID: Int64?, payload: [UInt8], now: UnixTime,
+                        idempotency: (key: String, method: String, result: JSONObject)?, sendAt: UnixTime?,
+                        _ c: SQLiteConnection) throws(WauseError) -> Int64 {
+        let status = sendAt == nil ? MessageStatus.queued : .scheduled
+        return try c.transaction { () throws(WauseError) -> Int64 in
+            if let idempotency {
+                try c.execute("INSERT OR REPLACE INTO idempotency_keys (key, method, result, created_at) VALUES (?, ?, ?, ?)",
+                              [.text(idempotency.key), .text(idempotency.method),
+                               .text(JSONValue.object(idempotency.result).serialized), .time(now)])
             }
+            try c.execute("""
+                INSERT INTO chats (jid, contact_id, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (jid) DO UPDATE SET contact_id = coalesce(chats.contact_id, excluded.contact_id)
+                """, [.text(message.chatJID), SQLValue(contactID), .time(now)])
+            let rowid = try c.execute("""
+                INSERT INTO messages (id, chat_jid, sender_jid, from_me, type, body, quoted_id, timestamp, has_media, status, raw,
+                                      received_at)
+                VALUES (?, ?, NULL, 1, ?, ?, ?, ?, 0, ?, ?, ?)
+                """, [.text(message.id), .text(message.chatJID), .text(message.type), .text(message.body),
+                      SQLValue(message.quotedID), .time(message.timestamp), .text(status.rawValue), .blob(payload), .time(now)])
+            try c.execute("UPDATE chats SET last_message_at = max(coalesce(last_message_at, 0), ?), updated_at = ? WHERE jid = ?",
+                          [.time(message.timestamp), .time(now), .text(message.chatJID)])
+            try c.execute("INSERT INTO message_status_timeline (message_rowid, status, at) VALUES (?, ?, ?)",
+                          [.integer(rowid), .text(status.rawValue), .time(now)])
+            try c.execute("""
+                INSERT INTO outbox (message_id, chat_jid, payload, next_attempt_at, created_at, send_at) VALUES (?, ?, ?, ?, ?, ?)
+                """, [.text(message.id), .text(message.chatJID), .blob(payload), .time(sendAt ?? now), .time(now),
+                      SQLValue(sendAt.map(\.milliseconds))])
+            return rowid
         }
     }
 
     /// The oldest row that is first in its chat and due by `now` (per-chat order: a later message
-    /// of a chat never overtakes an earlier one that waits for its retry).
+    /// of a chat never overtakes an earlier one that waits for its retry). A scheduled row takes
+    /// its place in its chat's order only once its `send_at` has come: until then it holds
+    /// nothing up.
     func nextOutboxEntry(dueBy now: UnixTime = UnixTime(milliseconds: .max)) throws(WauseError) -> OutboxEntry? {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("""
-                SELECT * FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid) AND o.next_attempt_at <= ?
+                SELECT * FROM outbox o
+                WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid AND coalesce(send_at, 0) <= ?)
+                  AND o.next_attempt_at <= ?
                 ORDER BY o.id LIMIT 1
-                """, [.time(now)]).first.map { row in
+                """, [.time(now), .time(now)]).first.map { row in
                 OutboxEntry(id: row["id"].integer ?? 0, messageID: row["message_id"].text ?? "", chatJID: row["chat_jid"].text ?? "",
-                            payload: row["payload"].blob ?? [], attempts: row["attempts"].integer ?? 0)
+                            payload: row["payload"].blob ?? [], attempts: row["attempts"].integer ?? 0, sendAt: row["send_at"].time)
             }
         }
     }
 
-    /// How many messages wait in the outbox (what a closing client reports as left queued).
-    func outboxCount() throws(WauseError) -> Int64 {
-        try database.withConnection { (c) throws(WauseError) in try c.scalar("SELECT count(*) FROM outbox") }
+    /// How many messages wait in the outbox (what a closing client reports as left queued). With
+    /// `dueBy`, scheduled sends whose time comes later are left out: a close does not wait for them.
+    func outboxCount(dueBy now: UnixTime? = nil) throws(WauseError) -> Int64 {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.scalar("SELECT count(*) FROM outbox WHERE ? IS NULL OR coalesce(send_at, 0) <= ?", [SQLValue(now), SQLValue(now)])
+        }
     }
 
-    /// When the earliest chat's first row falls due, if any row waits.
-    func nextOutboxRetry() throws(WauseError) -> UnixTime? {
+    /// When the earliest chat's first row falls due, or the earliest scheduled send, if any row waits.
+    func nextOutboxRetry(now: UnixTime) throws(WauseError) -> UnixTime? {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("""
-                SELECT min(o.next_attempt_at) AS due FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid)
-                """).first?["due"].time
+                SELECT min(due) AS due FROM (
+                    SELECT o.next_attempt_at AS due FROM outbox o
+                    WHERE o.id = (SELECT min(id) FROM outbox WHERE chat_jid = o.chat_jid AND coalesce(send_at, 0) <= ?)
+                    UNION ALL SELECT send_at FROM outbox WHERE send_at > ?)
+                """, [.time(now), .time(now)]).first?["due"].time
         }
     }
 

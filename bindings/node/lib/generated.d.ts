@@ -552,8 +552,8 @@ export interface SendMessageResult {
     message_id: string | null;
     /** ISO 8601 UTC */
     timestamp: string;
-    /** queued, sent, delivered, read or failed */
-    status: MessageStatusName;
+    /** scheduled, queued, sent, delivered, read, failed or cancelled */
+    status: string;
 }
 
 /** The result of `whatsapp_message_status`. */
@@ -574,6 +574,8 @@ export interface TimelineEntry {
     /** ISO 8601 UTC */
     at: string;
     device: string | null;
+    /** ms after send_at */
+    late_ms?: number;
 }
 
 /** The result of `whatsapp_mark_read`. */
@@ -658,6 +660,133 @@ export interface GetPollResultsResultOptionsItem {
     votes: number;
     /** voters' user JIDs */
     voters: string[];
+}
+
+/** The result of `whatsapp_cancel_scheduled`. */
+export interface CancelScheduledResult {
+    ok: boolean;
+    message_id: string;
+    chat_id: string;
+    status: 'cancelled';
+    /** ISO 8601 UTC */
+    at: string;
+}
+
+/** The result of `whatsapp_list_scheduled`. */
+export interface ListScheduledResult {
+    ok: boolean;
+    scheduled: ListScheduledResultScheduledItem[];
+}
+
+export interface ListScheduledResultScheduledItem {
+    message_id: string;
+    chat_id: string;
+    type: string;
+    /** this account's own text or caption */
+    text: string | null;
+    /** ISO 8601 UTC */
+    send_at: string;
+    /** ISO 8601 UTC */
+    scheduled_at: string;
+}
+
+/** The result of `whatsapp_send_bulk`. */
+export interface SendBulkResult {
+    ok: boolean;
+    job_id: string;
+    pacing_per_minute: number;
+    accepted: number;
+    refused: number;
+    items: SendBulkResultItemsItem[];
+}
+
+export interface SendBulkResultItemsItem {
+    to: string;
+    chat_id?: string | null;
+    message_id: string | null;
+    /** ISO 8601 UTC */
+    send_at?: string | null;
+    error: SendBulkResultItemsItemError | null;
+}
+
+export interface SendBulkResultItemsItemError {
+    code: string;
+    message: string;
+}
+
+export interface SendBulkItemsItem {
+    /** recipient: phone number, JID, LID or contact name */
+    to: string;
+    /** the text (or file_path) */
+    message?: string;
+    /** a file under a media directory, sent as whatsapp_send_file does (or message) */
+    file_path?: string;
+    /** how to send the file (default: from the extension) */
+    media_type?: 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker';
+    /** the file's caption (images, videos, documents) */
+    caption?: string;
+}
+
+/** The result of `whatsapp_get_bulk_status`. */
+export interface GetBulkStatusResult {
+    ok: boolean;
+    job_id: string;
+    total: number;
+    counts: GetBulkStatusResultCounts;
+    /** nothing left scheduled or queued */
+    done: boolean;
+    /** ISO 8601 UTC */
+    created_at: string;
+}
+
+export interface GetBulkStatusResultCounts {
+    scheduled: number;
+    queued: number;
+    sent: number;
+    delivered: number;
+    read: number;
+    failed: number;
+    cancelled: number;
+    refused: number;
+}
+
+/** The result of `whatsapp_cancel_bulk`. */
+export interface CancelBulkResult {
+    ok: boolean;
+    job_id: string;
+    cancelled: number;
+    message_ids: string[];
+}
+
+/** The result of `whatsapp_retry_message`. */
+export interface RetryMessageResult {
+    ok: boolean;
+    message_id: string;
+    chat_id: string;
+    status: 'scheduled' | 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'cancelled';
+}
+
+/** The result of `whatsapp_delivery_summary`. */
+export interface DeliverySummaryResult {
+    ok: boolean;
+    total: number;
+    counts: DeliverySummaryResultCounts;
+    /** delivered or read / accepted by the server */
+    delivery_rate: number | null;
+    /** read / accepted by the server */
+    read_rate: number | null;
+    median_seconds_to_delivered: number | null;
+    median_seconds_to_read: number | null;
+}
+
+export interface DeliverySummaryResultCounts {
+    scheduled: number;
+    queued: number;
+    sent: number;
+    delivered: number;
+    read: number;
+    failed: number;
+    cancelled: number;
 }
 
 /** The result of `whatsapp_create_group`. */
@@ -790,8 +919,8 @@ export interface SendFileResult {
     message_id: string | null;
     /** ISO 8601 UTC */
     timestamp: string;
-    /** queued, sent, delivered, read or failed */
-    status: MessageStatusName;
+    /** scheduled, queued, sent, delivered, read, failed or cancelled */
+    status: string;
     media_type: string;
     size: number;
     /** hex SHA-256 of the file */
@@ -808,8 +937,8 @@ export interface SendLocationResult {
     message_id: string | null;
     /** ISO 8601 UTC */
     timestamp: string;
-    /** queued, sent, delivered, read or failed */
-    status: MessageStatusName;
+    /** scheduled, queued, sent, delivered, read, failed or cancelled */
+    status: string;
 }
 
 /** The result of `whatsapp_send_contact_card`. */
@@ -822,8 +951,8 @@ export interface SendContactCardResult {
     message_id: string | null;
     /** ISO 8601 UTC */
     timestamp: string;
-    /** queued, sent, delivered, read or failed */
-    status: MessageStatusName;
+    /** scheduled, queued, sent, delivered, read, failed or cancelled */
+    status: string;
 }
 
 export interface SendContactCardContactsItem {
@@ -1293,6 +1422,8 @@ export interface SendMessageOptions {
     quotedMessageId?: string;
     /** a repeated key returns the first result */
     idempotencyKey?: string;
+    /** ISO 8601 time to send at (scheduled); omit to send now */
+    sendAt?: string;
 }
 
 /** Options of markRead() (whatsapp_mark_read). */
@@ -1307,6 +1438,30 @@ export interface MarkReadOptions {
 export interface CreatePollOptions {
     /** voters may choose several options (default false) */
     multipleAnswers?: boolean;
+}
+
+/** Options of listScheduled() (whatsapp_list_scheduled). */
+export interface ListScheduledOptions {
+    /** only this chat (its JID) */
+    chatId?: string;
+    /** (default 100) */
+    limit?: number;
+}
+
+/** Options of sendBulk() (whatsapp_send_bulk). */
+export interface SendBulkOptions {
+    /** messages a minute (default send_rate_per_minute, else 20) */
+    pacingPerMinute?: number;
+    /** only recipients with at least one message from them (default true) */
+    onlyKnownContacts?: boolean;
+}
+
+/** Options of deliverySummary() (whatsapp_delivery_summary). */
+export interface DeliverySummaryOptions {
+    /** ISO 8601 instant: messages queued since then */
+    since?: string;
+    /** only this chat (its JID or phone number) */
+    chat?: string;
 }
 
 /** Options of getGroupInviteLink() (whatsapp_get_group_invite_link). */
@@ -1333,6 +1488,8 @@ export interface SendFileOptions {
     gifPlayback?: boolean;
     /** a key unique to this send; repeating it returns the first result */
     idempotencyKey?: string;
+    /** ISO 8601 time to send at (scheduled); omit to send now */
+    sendAt?: string;
 }
 
 /** Options of sendLocation() (whatsapp_send_location). */
@@ -1341,6 +1498,14 @@ export interface SendLocationOptions {
     name?: string;
     /** its address */
     address?: string;
+    /** ISO 8601 time to send at (scheduled); omit to send now */
+    sendAt?: string;
+}
+
+/** Options of sendContactCard() (whatsapp_send_contact_card). */
+export interface SendContactCardOptions {
+    /** ISO 8601 time to send at (scheduled); omit to send now */
+    sendAt?: string;
 }
 
 /** Options of requestApproval() (whatsapp_request_approval). */
@@ -1478,7 +1643,7 @@ export interface KnownMethods {
         result: RequestHistoryResult;
     };
     whatsapp_send_message: {
-        params: { phone_number?: string; to?: string; message: string; quoted_message_id?: string; idempotency_key?: string };
+        params: { phone_number?: string; to?: string; message: string; quoted_message_id?: string; idempotency_key?: string; send_at?: string };
         result: SendMessageResult;
     };
     whatsapp_message_status: { params: { message_id: string }; result: MessageStatusResult };
@@ -1491,6 +1656,16 @@ export interface KnownMethods {
         result: CreatePollResult;
     };
     whatsapp_get_poll_results: { params: { message_id: string }; result: GetPollResultsResult };
+    whatsapp_cancel_scheduled: { params: { message_id: string }; result: CancelScheduledResult };
+    whatsapp_list_scheduled: { params: { chat_id?: string; limit?: number }; result: ListScheduledResult };
+    whatsapp_send_bulk: {
+        params: { items: SendBulkItemsItem[]; pacing_per_minute?: number; only_known_contacts?: boolean; idempotency_key: string };
+        result: SendBulkResult;
+    };
+    whatsapp_get_bulk_status: { params: { job_id: string }; result: GetBulkStatusResult };
+    whatsapp_cancel_bulk: { params: { job_id: string }; result: CancelBulkResult };
+    whatsapp_retry_message: { params: { message_id: string }; result: RetryMessageResult };
+    whatsapp_delivery_summary: { params: { since?: string; chat?: string }; result: DeliverySummaryResult };
     whatsapp_create_group: { params: { name: string; participants: string[] }; result: CreateGroupResult };
     whatsapp_get_group_info: { params: { group: string }; result: GetGroupInfoResult };
     whatsapp_list_groups: { params: Record<string, never>; result: ListGroupsResult };
@@ -1504,15 +1679,15 @@ export interface KnownMethods {
     whatsapp_join_group: { params: { invite: string; preview_only?: boolean }; result: JoinGroupResult };
     whatsapp_leave_group: { params: { group: string }; result: LeaveGroupResult };
     whatsapp_send_file: {
-        params: { to: string; file_path: string; media_type?: 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker'; caption?: string; file_name?: string; gif_playback?: boolean; idempotency_key?: string };
+        params: { to: string; file_path: string; media_type?: 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker'; caption?: string; file_name?: string; gif_playback?: boolean; idempotency_key?: string; send_at?: string };
         result: SendFileResult;
     };
     whatsapp_send_location: {
-        params: { to: string; latitude: number; longitude: number; name?: string; address?: string };
+        params: { to: string; latitude: number; longitude: number; name?: string; address?: string; send_at?: string };
         result: SendLocationResult;
     };
     whatsapp_send_contact_card: {
-        params: { to: string; contacts: SendContactCardContactsItem[] };
+        params: { to: string; contacts: SendContactCardContactsItem[]; send_at?: string };
         result: SendContactCardResult;
     };
     whatsapp_download_media: { params: { message_id: string }; result: DownloadMediaResult };
@@ -1831,7 +2006,7 @@ export interface ClientMethods {
      *
      * @param to recipient: phone, JID, LID or contact name
      * @param message the text
-     * @param options quotedMessageId, idempotencyKey (see the options type)
+     * @param options quotedMessageId, idempotencyKey, sendAt (see the options type)
      *
      * Rejects with a WauseError whose code is whatsapp_not_paired, not_found, ambiguous_recipient,
      * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
@@ -1839,8 +2014,8 @@ export interface ClientMethods {
     sendMessage(to: string, message: string, options?: SendMessageOptions): Promise<SendMessageResult>;
 
     /**
-     * whatsapp_message_status: The status of a message this device sent (queued, sent, delivered, read
-     * or failed) and its timeline. Local only.
+     * whatsapp_message_status: The status of a message this device sent (scheduled, queued, sent,
+     * delivered, read, failed or cancelled) and its timeline. Local only.
      *
      * @param messageId the id whatsapp_send_message returned
      *
@@ -1932,6 +2107,95 @@ export interface ClientMethods {
      * ERROR_CODES).
      */
     getPollResults(messageId: string): Promise<GetPollResultsResult>;
+
+    /**
+     * whatsapp_cancel_scheduled: Cancel a message scheduled with send_at before it goes: its status
+     * becomes cancelled (kept in the timeline). A message that is not scheduled (already queued, sent
+     * or cancelled) is refused with invalid_request naming its status. Local only.
+     *
+     * @param messageId the id the send returned
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    cancelScheduled(messageId: string): Promise<CancelScheduledResult>;
+
+    /**
+     * whatsapp_list_scheduled: The messages scheduled with send_at that have not gone yet, soonest
+     * first (optionally of one chat JID). Local only.
+     *
+     * @param options chatId, limit (see the options type)
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    listScheduled(options?: ListScheduledOptions): Promise<ListScheduledResult>;
+
+    /**
+     * whatsapp_send_bulk: Queue up to 1000 messages ({to, message} or {to, file_path, media_type?,
+     * caption?} items) as one job, paced: pacing_per_minute a minute (at most the account's
+     * send_rate_per_minute; default that or 20), each slot jittered. Every accepted item is stored
+     * before the call answers and goes out at its slot, also after a restart. idempotency_key is
+     * required: repeating the call with the same key returns the same job and sends nothing twice.
+     * With only_known_contacts (default true) an item whose recipient never wrote to this account is
+     * refused in its error; so is one outside allowed_recipients. Follow with
+     * whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
+     *
+     * @param items what to send to whom, in order
+     * @param idempotencyKey the same key returns the same job
+     * @param options pacingPerMinute, onlyKnownContacts (see the options type)
+     *
+     * Rejects with a WauseError whose code is whatsapp_not_paired, forbidden_recipient,
+     * idempotency_conflict, invalid_request or internal (see ERROR_CODES).
+     */
+    sendBulk(items: SendBulkItemsItem[], idempotencyKey: string, options?: SendBulkOptions): Promise<SendBulkResult>;
+
+    /**
+     * whatsapp_get_bulk_status: How many items of a whatsapp_send_bulk job stand at each status
+     * (scheduled = waiting for its slot, queued, sent, delivered, read, failed, cancelled; refused =
+     * never queued), and whether it is done. Local only.
+     *
+     * @param jobId the job whatsapp_send_bulk returned
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getBulkStatus(jobId: string): Promise<GetBulkStatusResult>;
+
+    /**
+     * whatsapp_cancel_bulk: Cancel every item of a whatsapp_send_bulk job that has not gone yet
+     * (status cancelled); items already sent stay sent. Local only.
+     *
+     * @param jobId the job whatsapp_send_bulk returned
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    cancelBulk(jobId: string): Promise<CancelBulkResult>;
+
+    /**
+     * whatsapp_retry_message: Queue a failed message of this account again, under the same id (status
+     * queued, then sent...). Only a failed message can be retried; any other is refused with
+     * invalid_request naming its status. Passes allowed_recipients and send_rate_per_minute like a new
+     * send.
+     *
+     * @param messageId the failed message's id
+     *
+     * Rejects with a WauseError whose code is not_found, forbidden_recipient, rate_limited,
+     * invalid_request or internal (see ERROR_CODES).
+     */
+    retryMessage(messageId: string): Promise<RetryMessageResult>;
+
+    /**
+     * whatsapp_delivery_summary: For the messages this device sent (optionally since an ISO 8601
+     * instant, optionally in one chat JID): counts per status, delivery rate and read rate (of those
+     * the server accepted), and median seconds from the server's ack to delivered and to read. Local
+     * only.
+     *
+     * @param options since, chat (see the options type)
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    deliverySummary(options?: DeliverySummaryOptions): Promise<DeliverySummaryResult>;
 
     /**
      * whatsapp_create_group: Create a group named name (1–100 characters) with participants (1–256
@@ -2060,7 +2324,8 @@ export interface ClientMethods {
      *
      * @param to recipient: phone number, JID, LID, contact name or group
      * @param filePath the file, under one of the media directories
-     * @param options mediaType, caption, fileName, gifPlayback, idempotencyKey (see the options type)
+     * @param options mediaType, caption, fileName, gifPlayback, idempotencyKey, sendAt (see the
+     * options type)
      *
      * Rejects with a WauseError whose code is forbidden_path, media_too_large, not_found,
      * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict,
@@ -2075,7 +2340,7 @@ export interface ClientMethods {
      * @param to recipient: phone number, JID, LID, contact name or group
      * @param latitude
      * @param longitude
-     * @param options name, address (see the options type)
+     * @param options name, address, sendAt (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
      * not_on_whatsapp, forbidden_recipient, rate_limited, invalid_request or internal (see
@@ -2089,12 +2354,13 @@ export interface ClientMethods {
      *
      * @param to recipient: phone number, JID, LID, contact name or group
      * @param contacts
+     * @param options sendAt (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
      * not_on_whatsapp, forbidden_recipient, rate_limited, invalid_request or internal (see
      * ERROR_CODES).
      */
-    sendContactCard(to: string, contacts: SendContactCardContactsItem[]): Promise<SendContactCardResult>;
+    sendContactCard(to: string, contacts: SendContactCardContactsItem[], options?: SendContactCardOptions): Promise<SendContactCardResult>;
 
     /**
      * whatsapp_download_media: Download the file of a received media message into <data_dir>/media/

@@ -357,20 +357,20 @@ class ClientMethods extends EventEmitter {
      *
      * @param to recipient: phone, JID, LID or contact name
      * @param message the text
-     * @param options quotedMessageId, idempotencyKey (see the options type)
+     * @param options quotedMessageId, idempotencyKey, sendAt (see the options type)
      *
      * Rejects with a WauseError whose code is whatsapp_not_paired, not_found, ambiguous_recipient,
      * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     sendMessage(to, message, options) {
-        const { quotedMessageId, idempotencyKey } = optionsObject(options, 'sendMessage');
+        const { quotedMessageId, idempotencyKey, sendAt } = optionsObject(options, 'sendMessage');
         return this.call('whatsapp_send_message', { to, message, quoted_message_id: quotedMessageId,
-                                                    idempotency_key: idempotencyKey });
+                                                    idempotency_key: idempotencyKey, send_at: sendAt });
     }
 
     /**
-     * whatsapp_message_status: The status of a message this device sent (queued, sent, delivered, read
-     * or failed) and its timeline. Local only.
+     * whatsapp_message_status: The status of a message this device sent (scheduled, queued, sent,
+     * delivered, read, failed or cancelled) and its timeline. Local only.
      *
      * @param messageId the id whatsapp_send_message returned
      *
@@ -478,6 +478,114 @@ class ClientMethods extends EventEmitter {
      */
     getPollResults(messageId) {
         return this.call('whatsapp_get_poll_results', { message_id: messageId });
+    }
+
+    /**
+     * whatsapp_cancel_scheduled: Cancel a message scheduled with send_at before it goes: its status
+     * becomes cancelled (kept in the timeline). A message that is not scheduled (already queued, sent
+     * or cancelled) is refused with invalid_request naming its status. Local only.
+     *
+     * @param messageId the id the send returned
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    cancelScheduled(messageId) {
+        return this.call('whatsapp_cancel_scheduled', { message_id: messageId });
+    }
+
+    /**
+     * whatsapp_list_scheduled: The messages scheduled with send_at that have not gone yet, soonest
+     * first (optionally of one chat JID). Local only.
+     *
+     * @param options chatId, limit (see the options type)
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    listScheduled(options) {
+        const { chatId, limit } = optionsObject(options, 'listScheduled');
+        return this.call('whatsapp_list_scheduled', { chat_id: chatId, limit });
+    }
+
+    /**
+     * whatsapp_send_bulk: Queue up to 1000 messages ({to, message} or {to, file_path, media_type?,
+     * caption?} items) as one job, paced: pacing_per_minute a minute (at most the account's
+     * send_rate_per_minute; default that or 20), each slot jittered. Every accepted item is stored
+     * before the call answers and goes out at its slot, also after a restart. idempotency_key is
+     * required: repeating the call with the same key returns the same job and sends nothing twice.
+     * With only_known_contacts (default true) an item whose recipient never wrote to this account is
+     * refused in its error; so is one outside allowed_recipients. Follow with
+     * whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
+     *
+     * @param items what to send to whom, in order
+     * @param idempotencyKey the same key returns the same job
+     * @param options pacingPerMinute, onlyKnownContacts (see the options type)
+     *
+     * Rejects with a WauseError whose code is whatsapp_not_paired, forbidden_recipient,
+     * idempotency_conflict, invalid_request or internal (see ERROR_CODES).
+     */
+    sendBulk(items, idempotencyKey, options) {
+        const { pacingPerMinute, onlyKnownContacts } = optionsObject(options, 'sendBulk');
+        return this.call('whatsapp_send_bulk', { items, idempotency_key: idempotencyKey,
+                                                 pacing_per_minute: pacingPerMinute,
+                                                 only_known_contacts: onlyKnownContacts });
+    }
+
+    /**
+     * whatsapp_get_bulk_status: How many items of a whatsapp_send_bulk job stand at each status
+     * (scheduled = waiting for its slot, queued, sent, delivered, read, failed, cancelled; refused =
+     * never queued), and whether it is done. Local only.
+     *
+     * @param jobId the job whatsapp_send_bulk returned
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getBulkStatus(jobId) {
+        return this.call('whatsapp_get_bulk_status', { job_id: jobId });
+    }
+
+    /**
+     * whatsapp_cancel_bulk: Cancel every item of a whatsapp_send_bulk job that has not gone yet
+     * (status cancelled); items already sent stay sent. Local only.
+     *
+     * @param jobId the job whatsapp_send_bulk returned
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    cancelBulk(jobId) {
+        return this.call('whatsapp_cancel_bulk', { job_id: jobId });
+    }
+
+    /**
+     * whatsapp_retry_message: Queue a failed message of this account again, under the same id (status
+     * queued, then sent...). Only a failed message can be retried; any other is refused with
+     * invalid_request naming its status. Passes allowed_recipients and send_rate_per_minute like a new
+     * send.
+     *
+     * @param messageId the failed message's id
+     *
+     * Rejects with a WauseError whose code is not_found, forbidden_recipient, rate_limited,
+     * invalid_request or internal (see ERROR_CODES).
+     */
+    retryMessage(messageId) {
+        return this.call('whatsapp_retry_message', { message_id: messageId });
+    }
+
+    /**
+     * whatsapp_delivery_summary: For the messages this device sent (optionally since an ISO 8601
+     * instant, optionally in one chat JID): counts per status, delivery rate and read rate (of those
+     * the server accepted), and median seconds from the server's ack to delivered and to read. Local
+     * only.
+     *
+     * @param options since, chat (see the options type)
+     *
+     * Rejects with a WauseError whose code is invalid_request or internal (see ERROR_CODES).
+     */
+    deliverySummary(options) {
+        const { since, chat } = optionsObject(options, 'deliverySummary');
+        return this.call('whatsapp_delivery_summary', { since, chat });
     }
 
     /**
@@ -627,17 +735,18 @@ class ClientMethods extends EventEmitter {
      *
      * @param to recipient: phone number, JID, LID, contact name or group
      * @param filePath the file, under one of the media directories
-     * @param options mediaType, caption, fileName, gifPlayback, idempotencyKey (see the options type)
+     * @param options mediaType, caption, fileName, gifPlayback, idempotencyKey, sendAt (see the
+     * options type)
      *
      * Rejects with a WauseError whose code is forbidden_path, media_too_large, not_found,
      * ambiguous_recipient, whatsapp_not_paired, not_on_whatsapp, idempotency_conflict,
      * forbidden_recipient, rate_limited, invalid_request or internal (see ERROR_CODES).
      */
     sendFile(to, filePath, options) {
-        const { mediaType, caption, fileName, gifPlayback, idempotencyKey } = optionsObject(options, 'sendFile');
+        const { mediaType, caption, fileName, gifPlayback, idempotencyKey, sendAt } = optionsObject(options, 'sendFile');
         return this.call('whatsapp_send_file', { to, file_path: filePath, media_type: mediaType, caption,
                                                  file_name: fileName, gif_playback: gifPlayback,
-                                                 idempotency_key: idempotencyKey });
+                                                 idempotency_key: idempotencyKey, send_at: sendAt });
     }
 
     /**
@@ -647,15 +756,16 @@ class ClientMethods extends EventEmitter {
      * @param to recipient: phone number, JID, LID, contact name or group
      * @param latitude
      * @param longitude
-     * @param options name, address (see the options type)
+     * @param options name, address, sendAt (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
      * not_on_whatsapp, forbidden_recipient, rate_limited, invalid_request or internal (see
      * ERROR_CODES).
      */
     sendLocation(to, latitude, longitude, options) {
-        const { name, address } = optionsObject(options, 'sendLocation');
-        return this.call('whatsapp_send_location', { to, latitude, longitude, name, address });
+        const { name, address, sendAt } = optionsObject(options, 'sendLocation');
+        return this.call('whatsapp_send_location', { to, latitude, longitude, name, address,
+                                                     send_at: sendAt });
     }
 
     /**
@@ -664,13 +774,15 @@ class ClientMethods extends EventEmitter {
      *
      * @param to recipient: phone number, JID, LID, contact name or group
      * @param contacts
+     * @param options sendAt (see the options type)
      *
      * Rejects with a WauseError whose code is not_found, ambiguous_recipient, whatsapp_not_paired,
      * not_on_whatsapp, forbidden_recipient, rate_limited, invalid_request or internal (see
      * ERROR_CODES).
      */
-    sendContactCard(to, contacts) {
-        return this.call('whatsapp_send_contact_card', { to, contacts });
+    sendContactCard(to, contacts, options) {
+        const { sendAt } = optionsObject(options, 'sendContactCard');
+        return this.call('whatsapp_send_contact_card', { to, contacts, send_at: sendAt });
     }
 
     /**

@@ -44,7 +44,7 @@ test('the generated methods send camelCase options as the catalogue arguments', 
     await fake.waitForMessage({ fromPhone: '1', afterCursor: 3 });
     await fake.status();
     assert.deepEqual(sent, [
-        ['whatsapp_send_message', { to: '+1 555', message: 'hi', quoted_message_id: 'Q', idempotency_key: 'K' }],
+        ['whatsapp_send_message', { to: '+1 555', message: 'hi', quoted_message_id: 'Q', idempotency_key: 'K', send_at: undefined }],
         ['whatsapp_wait_for_message', { timeout: undefined, chat: undefined, from_phone: '1', after_cursor: 3 }],
         ['whatsapp_status', undefined],
     ]);

@@ -60,7 +60,7 @@ def test_signatures_the_bindings_have_always_had() -> None:
     signature = inspect.signature
     assert str(signature(wause.Client.send_message)) == (
         "(self, to: 'str', message: 'str', *, quoted_message_id: 'Optional[str]' = None, "
-        "idempotency_key: 'Optional[str]' = None) -> 'SendMessageResult'")
+        "idempotency_key: 'Optional[str]' = None, send_at: 'Optional[str]' = None) -> 'SendMessageResult'")
     assert str(signature(wause.Client.unlink)) == "(self, clear_data: 'bool' = False) -> 'UnlinkResult'"
     assert str(signature(wause.Client.mark_read)) == (
         "(self, chat: 'Optional[str]' = None, *, message_ids: 'Optional[Sequence[str]]' = None) -> 'MarkReadResult'")

@@ -651,8 +651,8 @@ class SendMessageResult(TypedDict):
     message_id: Optional[str]
     #: ISO 8601 UTC
     timestamp: str
-    #: queued, sent, delivered, read or failed
-    status: MessageStatusName
+    #: scheduled, queued, sent, delivered, read, failed or cancelled
+    status: str
 
 
 class MessageStatusResult(TypedDict):
@@ -667,12 +667,17 @@ class MessageStatusResult(TypedDict):
     timeline: List[TimelineEntry]
 
 
-class TimelineEntry(TypedDict):
-    """One step of a message's status."""
+class _TimelineEntryRequired(TypedDict):
     status: MessageStatusName
     #: ISO 8601 UTC
     at: str
     device: Optional[str]
+
+
+class TimelineEntry(_TimelineEntryRequired, total=False):
+    """One step of a message's status."""
+    #: ms after send_at
+    late_ms: int
 
 
 class MarkReadResult(TypedDict):
@@ -767,6 +772,145 @@ class GetPollResultsResultOptionsItem(TypedDict):
     votes: int
     #: voters' user JIDs
     voters: List[str]
+
+
+class CancelScheduledResult(TypedDict):
+    """The result of ``whatsapp_cancel_scheduled``."""
+    ok: bool
+    message_id: str
+    chat_id: str
+    status: Literal["cancelled"]
+    #: ISO 8601 UTC
+    at: str
+
+
+class ListScheduledResult(TypedDict):
+    """The result of ``whatsapp_list_scheduled``."""
+    ok: bool
+    scheduled: List[ListScheduledResultScheduledItem]
+
+
+class ListScheduledResultScheduledItem(TypedDict):
+    """An object of the catalogue (whatsapp_list_scheduled.scheduled[])."""
+    message_id: str
+    chat_id: str
+    type: str
+    #: this account's own text or caption
+    text: Optional[str]
+    #: ISO 8601 UTC
+    send_at: str
+    #: ISO 8601 UTC
+    scheduled_at: str
+
+
+class SendBulkResult(TypedDict):
+    """The result of ``whatsapp_send_bulk``."""
+    ok: bool
+    job_id: str
+    pacing_per_minute: int
+    accepted: int
+    refused: int
+    items: List[SendBulkResultItemsItem]
+
+
+class _SendBulkResultItemsItemRequired(TypedDict):
+    to: str
+    message_id: Optional[str]
+    error: Optional[SendBulkResultItemsItemError]
+
+
+class SendBulkResultItemsItem(_SendBulkResultItemsItemRequired, total=False):
+    """An object of the catalogue (whatsapp_send_bulk.items[])."""
+    chat_id: Optional[str]
+    #: ISO 8601 UTC
+    send_at: Optional[str]
+
+
+class SendBulkResultItemsItemError(TypedDict):
+    """An object of the catalogue (whatsapp_send_bulk.items[].error)."""
+    code: str
+    message: str
+
+
+class _SendBulkItemsItemRequired(TypedDict):
+    #: recipient: phone number, JID, LID or contact name
+    to: str
+
+
+class SendBulkItemsItem(_SendBulkItemsItemRequired, total=False):
+    """An object of the catalogue (whatsapp_send_bulk:items[])."""
+    #: the text (or file_path)
+    message: str
+    #: a file under a media directory, sent as whatsapp_send_file does (or message)
+    file_path: str
+    #: how to send the file (default: from the extension)
+    media_type: Literal["image", "video", "audio", "voice", "document", "sticker"]
+    #: the file's caption (images, videos, documents)
+    caption: str
+
+
+class GetBulkStatusResult(TypedDict):
+    """The result of ``whatsapp_get_bulk_status``."""
+    ok: bool
+    job_id: str
+    total: int
+    counts: GetBulkStatusResultCounts
+    #: nothing left scheduled or queued
+    done: bool
+    #: ISO 8601 UTC
+    created_at: str
+
+
+class GetBulkStatusResultCounts(TypedDict):
+    """An object of the catalogue (whatsapp_get_bulk_status.counts)."""
+    scheduled: int
+    queued: int
+    sent: int
+    delivered: int
+    read: int
+    failed: int
+    cancelled: int
+    refused: int
+
+
+class CancelBulkResult(TypedDict):
+    """The result of ``whatsapp_cancel_bulk``."""
+    ok: bool
+    job_id: str
+    cancelled: int
+    message_ids: List[str]
+
+
+class RetryMessageResult(TypedDict):
+    """The result of ``whatsapp_retry_message``."""
+    ok: bool
+    message_id: str
+    chat_id: str
+    status: Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled"]
+
+
+class DeliverySummaryResult(TypedDict):
+    """The result of ``whatsapp_delivery_summary``."""
+    ok: bool
+    total: int
+    counts: DeliverySummaryResultCounts
+    #: delivered or read / accepted by the server
+    delivery_rate: Optional[float]
+    #: read / accepted by the server
+    read_rate: Optional[float]
+    median_seconds_to_delivered: Optional[float]
+    median_seconds_to_read: Optional[float]
+
+
+class DeliverySummaryResultCounts(TypedDict):
+    """An object of the catalogue (whatsapp_delivery_summary.counts)."""
+    scheduled: int
+    queued: int
+    sent: int
+    delivered: int
+    read: int
+    failed: int
+    cancelled: int
 
 
 class CreateGroupResult(TypedDict):
@@ -914,8 +1058,8 @@ class SendFileResult(TypedDict):
     message_id: Optional[str]
     #: ISO 8601 UTC
     timestamp: str
-    #: queued, sent, delivered, read or failed
-    status: MessageStatusName
+    #: scheduled, queued, sent, delivered, read, failed or cancelled
+    status: str
     media_type: str
     size: int
     #: hex SHA-256 of the file
@@ -932,8 +1076,8 @@ class SendLocationResult(TypedDict):
     message_id: Optional[str]
     #: ISO 8601 UTC
     timestamp: str
-    #: queued, sent, delivered, read or failed
-    status: MessageStatusName
+    #: scheduled, queued, sent, delivered, read, failed or cancelled
+    status: str
 
 
 class SendContactCardResult(TypedDict):
@@ -946,8 +1090,8 @@ class SendContactCardResult(TypedDict):
     message_id: Optional[str]
     #: ISO 8601 UTC
     timestamp: str
-    #: queued, sent, delivered, read or failed
-    status: MessageStatusName
+    #: scheduled, queued, sent, delivered, read, failed or cancelled
+    status: str
 
 
 class SendContactCardContactsItem(TypedDict):
@@ -1365,7 +1509,11 @@ RESULT_TYPE_NAMES = (
     'SyncResult', 'WaitForMessageResult', 'RequestHistoryResult', 'SendMessageResult',
     'MessageStatusResult', 'TimelineEntry', 'MarkReadResult', 'ReactToMessageResult',
     'EditMessageResult', 'DeleteMessageResult', 'CreatePollResult', 'GetPollResultsResult',
-    'GetPollResultsResultOptionsItem', 'CreateGroupResult', 'CreateGroupResultParticipantsItem',
+    'GetPollResultsResultOptionsItem', 'CancelScheduledResult', 'ListScheduledResult',
+    'ListScheduledResultScheduledItem', 'SendBulkResult', 'SendBulkResultItemsItem',
+    'SendBulkResultItemsItemError', 'SendBulkItemsItem', 'GetBulkStatusResult',
+    'GetBulkStatusResultCounts', 'CancelBulkResult', 'RetryMessageResult', 'DeliverySummaryResult',
+    'DeliverySummaryResultCounts', 'CreateGroupResult', 'CreateGroupResultParticipantsItem',
     'GetGroupInfoResult', 'GetGroupInfoResultParticipantsItem', 'ListGroupsResult',
     'ListGroupsResultGroupsItem', 'UpdateGroupParticipantsResult', 'SetGroupNameResult',
     'SetGroupTopicResult', 'GetGroupInviteLinkResult', 'JoinGroupResult', 'LeaveGroupResult',
@@ -1811,7 +1959,8 @@ class ClientMethods:
         return cast(RequestHistoryResult, self._call_method('whatsapp_request_history', params))
 
     def send_message(self, to: str, message: str, *, quoted_message_id: Optional[str] = None,
-                     idempotency_key: Optional[str] = None) -> SendMessageResult:
+                     idempotency_key: Optional[str] = None,
+                     send_at: Optional[str] = None) -> SendMessageResult:
         """``whatsapp_send_message``: Send a text message, end-to-end encrypted. Name the recipient
         with phone_number (digits, optional +) or to (phone number, JID, LID or an unambiguous
         contact name) — not both. Optional quoted_message_id replies to a message; optional
@@ -1824,6 +1973,7 @@ class ClientMethods:
             message: the text
             quoted_message_id: id of a message in the chat to reply to
             idempotency_key: a repeated key returns the first result
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             WhatsAppNotPaired: the method needs a linked device
@@ -1837,13 +1987,13 @@ class ClientMethods:
         """
         params = _params(
             {'to': to, 'message': message},
-            {'quoted_message_id': quoted_message_id, 'idempotency_key': idempotency_key},
+            {'quoted_message_id': quoted_message_id, 'idempotency_key': idempotency_key, 'send_at': send_at},
         )
         return cast(SendMessageResult, self._call_method('whatsapp_send_message', params))
 
     def message_status(self, message_id: str) -> MessageStatusResult:
-        """``whatsapp_message_status``: The status of a message this device sent (queued, sent,
-        delivered, read or failed) and its timeline. Local only.
+        """``whatsapp_message_status``: The status of a message this device sent (scheduled, queued,
+        sent, delivered, read, failed or cancelled) and its timeline. Local only.
 
         Args:
             message_id: the id whatsapp_send_message returned
@@ -1994,6 +2144,143 @@ class ClientMethods:
         """
         params = _params({'message_id': message_id}, {})
         return cast(GetPollResultsResult, self._call_method('whatsapp_get_poll_results', params))
+
+    def cancel_scheduled(self, message_id: str) -> CancelScheduledResult:
+        """``whatsapp_cancel_scheduled``: Cancel a message scheduled with send_at before it goes: its
+        status becomes cancelled (kept in the timeline). A message that is not scheduled (already
+        queued, sent or cancelled) is refused with invalid_request naming its status. Local only.
+
+        Args:
+            message_id: the id the send returned
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'message_id': message_id}, {})
+        return cast(CancelScheduledResult, self._call_method('whatsapp_cancel_scheduled', params))
+
+    def list_scheduled(self, *, chat_id: Optional[str] = None, limit: int = 100) -> ListScheduledResult:
+        """``whatsapp_list_scheduled``: The messages scheduled with send_at that have not gone yet,
+        soonest first (optionally of one chat JID). Local only.
+
+        Args:
+            chat_id: only this chat (its JID)
+            limit: limit (default 100)
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'chat_id': chat_id, 'limit': limit})
+        return cast(ListScheduledResult, self._call_method('whatsapp_list_scheduled', params))
+
+    def send_bulk(self, items: Sequence[SendBulkItemsItem], idempotency_key: str, *,
+                  pacing_per_minute: Optional[int] = None,
+                  only_known_contacts: bool = True) -> SendBulkResult:
+        """``whatsapp_send_bulk``: Queue up to 1000 messages ({to, message} or {to, file_path,
+        media_type?, caption?} items) as one job, paced: pacing_per_minute a minute (at most the
+        account's send_rate_per_minute; default that or 20), each slot jittered. Every accepted item
+        is stored before the call answers and goes out at its slot, also after a restart.
+        idempotency_key is required: repeating the call with the same key returns the same job and
+        sends nothing twice. With only_known_contacts (default true) an item whose recipient never
+        wrote to this account is refused in its error; so is one outside allowed_recipients. Follow
+        with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
+
+        Args:
+            items: what to send to whom, in order
+            idempotency_key: the same key returns the same job
+            pacing_per_minute: messages a minute (default send_rate_per_minute, else 20)
+            only_known_contacts: only recipients with at least one message from them (default true)
+
+        Raises:
+            WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            IdempotencyConflict: the idempotency key was used before with different arguments
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params(
+            {'items': _sequence(items, 'items'), 'idempotency_key': idempotency_key},
+            {'pacing_per_minute': pacing_per_minute, 'only_known_contacts': only_known_contacts},
+        )
+        return cast(SendBulkResult, self._call_method('whatsapp_send_bulk', params))
+
+    def get_bulk_status(self, job_id: str) -> GetBulkStatusResult:
+        """``whatsapp_get_bulk_status``: How many items of a whatsapp_send_bulk job stand at each
+        status (scheduled = waiting for its slot, queued, sent, delivered, read, failed, cancelled;
+        refused = never queued), and whether it is done. Local only.
+
+        Args:
+            job_id: the job whatsapp_send_bulk returned
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'job_id': job_id}, {})
+        return cast(GetBulkStatusResult, self._call_method('whatsapp_get_bulk_status', params))
+
+    def cancel_bulk(self, job_id: str) -> CancelBulkResult:
+        """``whatsapp_cancel_bulk``: Cancel every item of a whatsapp_send_bulk job that has not gone
+        yet (status cancelled); items already sent stay sent. Local only.
+
+        Args:
+            job_id: the job whatsapp_send_bulk returned
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'job_id': job_id}, {})
+        return cast(CancelBulkResult, self._call_method('whatsapp_cancel_bulk', params))
+
+    def retry_message(self, message_id: str) -> RetryMessageResult:
+        """``whatsapp_retry_message``: Queue a failed message of this account again, under the same id
+        (status queued, then sent...). Only a failed message can be retried; any other is refused
+        with invalid_request naming its status. Passes allowed_recipients and send_rate_per_minute
+        like a new send.
+
+        Args:
+            message_id: the failed message's id
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'message_id': message_id}, {})
+        return cast(RetryMessageResult, self._call_method('whatsapp_retry_message', params))
+
+    def delivery_summary(self, *, since: Optional[str] = None,
+                         chat: Optional[str] = None) -> DeliverySummaryResult:
+        """``whatsapp_delivery_summary``: For the messages this device sent (optionally since an ISO
+        8601 instant, optionally in one chat JID): counts per status, delivery rate and read rate
+        (of those the server accepted), and median seconds from the server's ack to delivered and to
+        read. Local only.
+
+        Args:
+            since: ISO 8601 instant: messages queued since then
+            chat: only this chat (its JID or phone number)
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'since': since, 'chat': chat})
+        return cast(DeliverySummaryResult, self._call_method('whatsapp_delivery_summary', params))
 
     def create_group(self, name: str, participants: Sequence[str]) -> CreateGroupResult:
         """``whatsapp_create_group``: Create a group named name (1–100 characters) with participants
@@ -2183,8 +2470,8 @@ class ClientMethods:
     def send_file(self, to: str, file_path: str, *,
                   media_type: Optional[Literal["image", "video", "audio", "voice", "document", "sticker"]] = None,
                   caption: Optional[str] = None, file_name: Optional[str] = None,
-                  gif_playback: Optional[bool] = None,
-                  idempotency_key: Optional[str] = None) -> SendFileResult:
+                  gif_playback: Optional[bool] = None, idempotency_key: Optional[str] = None,
+                  send_at: Optional[str] = None) -> SendFileResult:
         """``whatsapp_send_file``: Send a file as an image, video, audio, voice note (voice: Ogg/Opus),
         document or sticker (WebP), end-to-end encrypted. file_path must lie under a configured
         media directory (media_dirs); its content must match the media type (implied by the
@@ -2201,6 +2488,7 @@ class ClientMethods:
             file_name: the name the recipient sees (documents)
             gif_playback: videos only: play muted and looping, as WhatsApp shows GIFs
             idempotency_key: a key unique to this send; repeating it returns the first result
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             ForbiddenPath: the file lies outside the configured directories
@@ -2220,12 +2508,12 @@ class ClientMethods:
         params = _params(
             {'to': to, 'file_path': file_path},
             {'media_type': media_type, 'caption': caption, 'file_name': file_name,
-             'gif_playback': gif_playback, 'idempotency_key': idempotency_key},
+             'gif_playback': gif_playback, 'idempotency_key': idempotency_key, 'send_at': send_at},
         )
         return cast(SendFileResult, self._call_method('whatsapp_send_file', params))
 
     def send_location(self, to: str, latitude: float, longitude: float, *, name: Optional[str] = None,
-                      address: Optional[str] = None) -> SendLocationResult:
+                      address: Optional[str] = None, send_at: Optional[str] = None) -> SendLocationResult:
         """``whatsapp_send_location``: Send a location pin: latitude and longitude in degrees, optional
         name and address.
 
@@ -2235,6 +2523,7 @@ class ClientMethods:
             longitude: longitude
             name: the place's name
             address: its address
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -2250,18 +2539,19 @@ class ClientMethods:
         """
         params = _params(
             {'to': to, 'latitude': latitude, 'longitude': longitude},
-            {'name': name, 'address': address},
+            {'name': name, 'address': address, 'send_at': send_at},
         )
         return cast(SendLocationResult, self._call_method('whatsapp_send_location', params))
 
-    def send_contact_card(self, to: str,
-                          contacts: Sequence[SendContactCardContactsItem]) -> SendContactCardResult:
+    def send_contact_card(self, to: str, contacts: Sequence[SendContactCardContactsItem], *,
+                          send_at: Optional[str] = None) -> SendContactCardResult:
         """``whatsapp_send_contact_card``: Send one or several contact cards (vCards made from each
         name and phone number).
 
         Args:
             to: recipient: phone number, JID, LID, contact name or group
             contacts: contacts
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -2275,7 +2565,7 @@ class ClientMethods:
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
         """
-        params = _params({'to': to, 'contacts': _sequence(contacts, 'contacts')}, {})
+        params = _params({'to': to, 'contacts': _sequence(contacts, 'contacts')}, {'send_at': send_at})
         return cast(SendContactCardResult, self._call_method('whatsapp_send_contact_card', params))
 
     def download_media(self, message_id: str) -> DownloadMediaResult:
@@ -3205,7 +3495,8 @@ class AsyncClientMethods:
         return cast(RequestHistoryResult, await self._call_method('whatsapp_request_history', params))
 
     async def send_message(self, to: str, message: str, *, quoted_message_id: Optional[str] = None,
-                           idempotency_key: Optional[str] = None) -> SendMessageResult:
+                           idempotency_key: Optional[str] = None,
+                           send_at: Optional[str] = None) -> SendMessageResult:
         """``whatsapp_send_message``: Send a text message, end-to-end encrypted. Name the recipient
         with phone_number (digits, optional +) or to (phone number, JID, LID or an unambiguous
         contact name) — not both. Optional quoted_message_id replies to a message; optional
@@ -3218,6 +3509,7 @@ class AsyncClientMethods:
             message: the text
             quoted_message_id: id of a message in the chat to reply to
             idempotency_key: a repeated key returns the first result
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             WhatsAppNotPaired: the method needs a linked device
@@ -3231,13 +3523,13 @@ class AsyncClientMethods:
         """
         params = _params(
             {'to': to, 'message': message},
-            {'quoted_message_id': quoted_message_id, 'idempotency_key': idempotency_key},
+            {'quoted_message_id': quoted_message_id, 'idempotency_key': idempotency_key, 'send_at': send_at},
         )
         return cast(SendMessageResult, await self._call_method('whatsapp_send_message', params))
 
     async def message_status(self, message_id: str) -> MessageStatusResult:
-        """``whatsapp_message_status``: The status of a message this device sent (queued, sent,
-        delivered, read or failed) and its timeline. Local only.
+        """``whatsapp_message_status``: The status of a message this device sent (scheduled, queued,
+        sent, delivered, read, failed or cancelled) and its timeline. Local only.
 
         Args:
             message_id: the id whatsapp_send_message returned
@@ -3388,6 +3680,143 @@ class AsyncClientMethods:
         """
         params = _params({'message_id': message_id}, {})
         return cast(GetPollResultsResult, await self._call_method('whatsapp_get_poll_results', params))
+
+    async def cancel_scheduled(self, message_id: str) -> CancelScheduledResult:
+        """``whatsapp_cancel_scheduled``: Cancel a message scheduled with send_at before it goes: its
+        status becomes cancelled (kept in the timeline). A message that is not scheduled (already
+        queued, sent or cancelled) is refused with invalid_request naming its status. Local only.
+
+        Args:
+            message_id: the id the send returned
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'message_id': message_id}, {})
+        return cast(CancelScheduledResult, await self._call_method('whatsapp_cancel_scheduled', params))
+
+    async def list_scheduled(self, *, chat_id: Optional[str] = None, limit: int = 100) -> ListScheduledResult:
+        """``whatsapp_list_scheduled``: The messages scheduled with send_at that have not gone yet,
+        soonest first (optionally of one chat JID). Local only.
+
+        Args:
+            chat_id: only this chat (its JID)
+            limit: limit (default 100)
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'chat_id': chat_id, 'limit': limit})
+        return cast(ListScheduledResult, await self._call_method('whatsapp_list_scheduled', params))
+
+    async def send_bulk(self, items: Sequence[SendBulkItemsItem], idempotency_key: str, *,
+                        pacing_per_minute: Optional[int] = None,
+                        only_known_contacts: bool = True) -> SendBulkResult:
+        """``whatsapp_send_bulk``: Queue up to 1000 messages ({to, message} or {to, file_path,
+        media_type?, caption?} items) as one job, paced: pacing_per_minute a minute (at most the
+        account's send_rate_per_minute; default that or 20), each slot jittered. Every accepted item
+        is stored before the call answers and goes out at its slot, also after a restart.
+        idempotency_key is required: repeating the call with the same key returns the same job and
+        sends nothing twice. With only_known_contacts (default true) an item whose recipient never
+        wrote to this account is refused in its error; so is one outside allowed_recipients. Follow
+        with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
+
+        Args:
+            items: what to send to whom, in order
+            idempotency_key: the same key returns the same job
+            pacing_per_minute: messages a minute (default send_rate_per_minute, else 20)
+            only_known_contacts: only recipients with at least one message from them (default true)
+
+        Raises:
+            WhatsAppNotPaired: the method needs a linked device
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            IdempotencyConflict: the idempotency key was used before with different arguments
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params(
+            {'items': _sequence(items, 'items'), 'idempotency_key': idempotency_key},
+            {'pacing_per_minute': pacing_per_minute, 'only_known_contacts': only_known_contacts},
+        )
+        return cast(SendBulkResult, await self._call_method('whatsapp_send_bulk', params))
+
+    async def get_bulk_status(self, job_id: str) -> GetBulkStatusResult:
+        """``whatsapp_get_bulk_status``: How many items of a whatsapp_send_bulk job stand at each
+        status (scheduled = waiting for its slot, queued, sent, delivered, read, failed, cancelled;
+        refused = never queued), and whether it is done. Local only.
+
+        Args:
+            job_id: the job whatsapp_send_bulk returned
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'job_id': job_id}, {})
+        return cast(GetBulkStatusResult, await self._call_method('whatsapp_get_bulk_status', params))
+
+    async def cancel_bulk(self, job_id: str) -> CancelBulkResult:
+        """``whatsapp_cancel_bulk``: Cancel every item of a whatsapp_send_bulk job that has not gone
+        yet (status cancelled); items already sent stay sent. Local only.
+
+        Args:
+            job_id: the job whatsapp_send_bulk returned
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'job_id': job_id}, {})
+        return cast(CancelBulkResult, await self._call_method('whatsapp_cancel_bulk', params))
+
+    async def retry_message(self, message_id: str) -> RetryMessageResult:
+        """``whatsapp_retry_message``: Queue a failed message of this account again, under the same id
+        (status queued, then sent...). Only a failed message can be retried; any other is refused
+        with invalid_request naming its status. Passes allowed_recipients and send_rate_per_minute
+        like a new send.
+
+        Args:
+            message_id: the failed message's id
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            ForbiddenRecipient: the configuration does not allow sending to this recipient
+            RateLimited: too many requests; try again later
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'message_id': message_id}, {})
+        return cast(RetryMessageResult, await self._call_method('whatsapp_retry_message', params))
+
+    async def delivery_summary(self, *, since: Optional[str] = None,
+                               chat: Optional[str] = None) -> DeliverySummaryResult:
+        """``whatsapp_delivery_summary``: For the messages this device sent (optionally since an ISO
+        8601 instant, optionally in one chat JID): counts per status, delivery rate and read rate
+        (of those the server accepted), and median seconds from the server's ack to delivered and to
+        read. Local only.
+
+        Args:
+            since: ISO 8601 instant: messages queued since then
+            chat: only this chat (its JID or phone number)
+
+        Raises:
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'since': since, 'chat': chat})
+        return cast(DeliverySummaryResult, await self._call_method('whatsapp_delivery_summary', params))
 
     async def create_group(self, name: str, participants: Sequence[str]) -> CreateGroupResult:
         """``whatsapp_create_group``: Create a group named name (1–100 characters) with participants
@@ -3578,8 +4007,8 @@ class AsyncClientMethods:
     async def send_file(self, to: str, file_path: str, *,
                         media_type: Optional[Literal["image", "video", "audio", "voice", "document", "sticker"]] = None,
                         caption: Optional[str] = None, file_name: Optional[str] = None,
-                        gif_playback: Optional[bool] = None,
-                        idempotency_key: Optional[str] = None) -> SendFileResult:
+                        gif_playback: Optional[bool] = None, idempotency_key: Optional[str] = None,
+                        send_at: Optional[str] = None) -> SendFileResult:
         """``whatsapp_send_file``: Send a file as an image, video, audio, voice note (voice: Ogg/Opus),
         document or sticker (WebP), end-to-end encrypted. file_path must lie under a configured
         media directory (media_dirs); its content must match the media type (implied by the
@@ -3596,6 +4025,7 @@ class AsyncClientMethods:
             file_name: the name the recipient sees (documents)
             gif_playback: videos only: play muted and looping, as WhatsApp shows GIFs
             idempotency_key: a key unique to this send; repeating it returns the first result
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             ForbiddenPath: the file lies outside the configured directories
@@ -3615,12 +4045,13 @@ class AsyncClientMethods:
         params = _params(
             {'to': to, 'file_path': file_path},
             {'media_type': media_type, 'caption': caption, 'file_name': file_name,
-             'gif_playback': gif_playback, 'idempotency_key': idempotency_key},
+             'gif_playback': gif_playback, 'idempotency_key': idempotency_key, 'send_at': send_at},
         )
         return cast(SendFileResult, await self._call_method('whatsapp_send_file', params))
 
     async def send_location(self, to: str, latitude: float, longitude: float, *, name: Optional[str] = None,
-                            address: Optional[str] = None) -> SendLocationResult:
+                            address: Optional[str] = None,
+                            send_at: Optional[str] = None) -> SendLocationResult:
         """``whatsapp_send_location``: Send a location pin: latitude and longitude in degrees, optional
         name and address.
 
@@ -3630,6 +4061,7 @@ class AsyncClientMethods:
             longitude: longitude
             name: the place's name
             address: its address
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -3645,18 +4077,19 @@ class AsyncClientMethods:
         """
         params = _params(
             {'to': to, 'latitude': latitude, 'longitude': longitude},
-            {'name': name, 'address': address},
+            {'name': name, 'address': address, 'send_at': send_at},
         )
         return cast(SendLocationResult, await self._call_method('whatsapp_send_location', params))
 
-    async def send_contact_card(self, to: str,
-                                contacts: Sequence[SendContactCardContactsItem]) -> SendContactCardResult:
+    async def send_contact_card(self, to: str, contacts: Sequence[SendContactCardContactsItem], *,
+                                send_at: Optional[str] = None) -> SendContactCardResult:
         """``whatsapp_send_contact_card``: Send one or several contact cards (vCards made from each
         name and phone number).
 
         Args:
             to: recipient: phone number, JID, LID, contact name or group
             contacts: contacts
+            send_at: ISO 8601 time to send at (scheduled); omit to send now
 
         Raises:
             NotFound: the chat, message, contact or group does not exist
@@ -3670,7 +4103,7 @@ class AsyncClientMethods:
                 or use of a closed client
             Internal: a failure inside the engine (e.g. a store that cannot be opened)
         """
-        params = _params({'to': to, 'contacts': _sequence(contacts, 'contacts')}, {})
+        params = _params({'to': to, 'contacts': _sequence(contacts, 'contacts')}, {'send_at': send_at})
         return cast(SendContactCardResult, await self._call_method('whatsapp_send_contact_card', params))
 
     async def download_media(self, message_id: str) -> DownloadMediaResult:
@@ -4217,6 +4650,13 @@ METHOD_NAMES = {
     'whatsapp_delete_message': 'delete_message',
     'whatsapp_create_poll': 'create_poll',
     'whatsapp_get_poll_results': 'get_poll_results',
+    'whatsapp_cancel_scheduled': 'cancel_scheduled',
+    'whatsapp_list_scheduled': 'list_scheduled',
+    'whatsapp_send_bulk': 'send_bulk',
+    'whatsapp_get_bulk_status': 'get_bulk_status',
+    'whatsapp_cancel_bulk': 'cancel_bulk',
+    'whatsapp_retry_message': 'retry_message',
+    'whatsapp_delivery_summary': 'delivery_summary',
     'whatsapp_create_group': 'create_group',
     'whatsapp_get_group_info': 'get_group_info',
     'whatsapp_list_groups': 'list_groups',
