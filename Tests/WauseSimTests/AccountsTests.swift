@@ -70,6 +70,12 @@ import Glibc
         #expect(listed.map { $0["state"] } == [.string("ready"), .string("ready")])
         #expect(Set(listed.compactMap { $0["phone"]?.stringValue }) == ["+15550001111", "+15550002222"])
 
+        // One account reconnects; the other's connection is untouched.
+        let bobCursor = bob.events.latestCursor
+        let reconnected = try await accounts.call("whatsapp_reconnect_account", ["account": "ada", "timeout": 30]).get()
+        #expect(reconnected["status"]?["state"] == "ready")
+        #expect(try bob.events.events(after: bobCursor, limit: 10).allSatisfy { $0.name != "account.disconnected" })
+
         // Account to account, both ways, through the sim.
         let hello = try await AccountsTests.send(accounts, from: "ada", to: "15550002222", "hello bob")
         let got = try await MessagingTests.received(bob, text: "hello bob")
@@ -99,6 +105,10 @@ import Glibc
             $0["message_id"] == .string(toCarol) && $0["status"] == "delivered"
         }
         #expect(try await accounts.call("whatsapp_get_account", ["account": "ada"]).get()["state"] == "ready")
+
+        // Logging out an account the phone already removed is still answered (nothing left to unlink).
+        let logout = try await accounts.call("whatsapp_logout_account", ["account": .string(bobID)]).get()
+        #expect(logout["account"] == .string(bobID) && logout["logout"]?["ok"] == .bool(true))
 
         // Deleted at run time: its directory goes, Ada is untouched.
         #expect(await accounts.call("whatsapp_delete_account", ["account": .string(bobID), "confirm": false]).failureCode == .invalidRequest)

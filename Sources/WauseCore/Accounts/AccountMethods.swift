@@ -73,6 +73,10 @@ enum AccountMethods {
                                                    + "(wause-mcp --accounts-dir) instead of data_dir")
                          })
             .inToolset("accounts").raising(.notFound)
+            .summarized(description.count <= 200 ? description : String(description.prefix { $0 != "." }) + ".")
+            // The bindings take every argument a method requires positionally (scripts/gen-bindings.py).
+            .bindings(positional: Array(Set(input["required"]?.arrayValue?.compactMap(\.stringValue) ?? []))
+                .sorted { $0 == "account" || $1 != "account" && $0 < $1 })
     }
 
     /// Answers an account method (arguments already validated) in accounts mode.
