@@ -50,7 +50,7 @@ def link(sim, server, session, account: str, phone: str) -> None:
     # Each account's QR on its own page.
     page = server.request("GET", f"/qr.txt?account={account}")
     assert page.status == 200, page
-    assert page.body.decode() == started["qr"]
+    assert page.body.decode().strip() == started["qr"]
     assert sim.admin("POST", f"/accounts/{phone}/scan", {"qr": started["qr"]}).status == 200
     wait_until(lambda: call_tool(server, session, "whatsapp_get_account", {"account": account})["state"] == "ready",
                f"{account} logged in")
