@@ -513,9 +513,10 @@ public final class MCPServer: Sendable {
             return .json(406, MCPServer.rpcError(id: .null, code: -32600, message: "Not Acceptable: the GET stream is text/event-stream"))
         }
         guard case .single(let client) = engine else {
-            // Not yet: one stream merging every account's log (events carrying `account`). Until
-            // then each account's events are read with whatsapp_sync {account}.
-            return methodNotAllowed()
+            guard case .accounts(let accounts) = engine else { return methodNotAllowed() }
+            // Every account's events on one stream, each carrying `account` (AccountsEventStream).
+            let stream = AccountsEventStream(follower: accounts.followEvents(), keepAliveMilliseconds: options.keepAliveMilliseconds)
+            return HTTPResponse(status: 200, headers: ServerSentEvents.headers + [("Mcp-Session-Id", session.id)], stream: stream)
         }
         let resumeFrom = request.header("Last-Event-ID").flatMap { Int64($0) }
         let stream = session.openStream(lastEventID: resumeFrom) { start in

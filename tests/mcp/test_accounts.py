@@ -5,8 +5,8 @@ and deleted at run time; `account` routes every other tool; single-account mode 
 account tools with invalid_request.
 
 Needs wause-sim ($WAUSE_SIM, default this checkout's .build/debug/wause-sim). Standard library
-only, so it runs in both venvs. States with no event to block on (the GET stream follows one
-account's log only with --data-dir) are polled under the deadline.
+only, so it runs in both venvs. The GET stream carries every account's events, each with
+`account`; states with no event of their own are polled under the deadline.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from wause_harness import DEADLINE, WauseServer
 _SIM_DIR = pathlib.Path(__file__).resolve().parent.parent / "sim"
 if str(_SIM_DIR) not in sys.path:
     sys.path.insert(0, str(_SIM_DIR))
-from engine_flows import call_tool, call_tool_error, create_account, inbox, wait_until  # noqa: E402
+from engine_flows import EventReader, call_tool, call_tool_error, create_account, inbox, wait_until  # noqa: E402
+from wause_harness import LATEST  # noqa: E402
 from sim_process import SIM_BINARY, SimProcess  # noqa: E402
 
 ADA, BOB, CAROL = "15550001111", "15550002222", "15550003333"
@@ -37,6 +38,34 @@ def sim(tmp_path):
     yield process
     if process.returncode is None and process.alive():
         process.stop()
+
+
+class AccountEvents(EventReader):
+    """The GET stream with --accounts-dir: each event carries `account`, its SSE id is
+    `<account>:<cursor>`, and cursors increase per account (each account has its own log)."""
+
+    def next(self, name: str | None = None, timeout: float = DEADLINE) -> dict:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            sse_id, message = self._next_sse(deadline)
+            assert message["method"] == "notifications/wause/event", message
+            event = message["params"]
+            assert set(event) == {"cursor", "name", "ts", "data", "account"}, event
+            assert sse_id == f"{event['account']}:{event['cursor']}", (sse_id, event)
+            earlier = [e["cursor"] for e in self.seen if e["account"] == event["account"]]
+            assert not earlier or event["cursor"] > earlier[-1], "cursors strictly increase per account"
+            self.seen.append(event)
+            if name is None or event["name"] == name:
+                return event
+
+
+def open_account_events(server, session) -> AccountEvents:
+    stream = server.open_stream(headers={"Accept": "text/event-stream", "Mcp-Session-Id": session,
+                                         "MCP-Protocol-Version": LATEST})
+    assert stream.status == 200
+    return AccountEvents(stream)
 
 
 def accounts_server(sim, directory) -> WauseServer:
@@ -63,6 +92,8 @@ def test_two_accounts_in_one_wause_mcp(sim, tmp_path):
     server = accounts_server(sim, directory)
     try:
         session, _ = server.initialize()
+        # One GET stream for every account's events, each carrying `account`.
+        events = open_account_events(server, session)
         tools = {tool["name"]: tool for tool in server.rpc(session, "tools/list").json()["result"]["tools"]}
         assert "whatsapp_add_account" in tools and "whatsapp_delete_account" in tools
         # Every other tool takes `account` in this mode.
@@ -83,6 +114,11 @@ def test_two_accounts_in_one_wause_mcp(sim, tmp_path):
 
         link(sim, server, session, "ada", ADA)
         link(sim, server, session, "bob", BOB)
+        logged_in = set()
+        while logged_in != {"ada", "bob"}:
+            connected = events.next("account.connected")
+            if connected["data"].get("phase") == "login":
+                logged_in.add(connected["account"])
         listed = call_tool(server, session, "whatsapp_list_accounts")["accounts"]
         assert [(entry["account"], entry["phone"], entry["state"]) for entry in listed] == [
             ("ada", "+" + ADA, "ready"), ("bob", "+" + BOB, "ready")]
@@ -104,6 +140,7 @@ def test_two_accounts_in_one_wause_mcp(sim, tmp_path):
                    == "logged_out", "bob logged out")
         call_tool(server, session, "whatsapp_send_message", {"account": "ada", "phone_number": CAROL, "message": "still here"})
         wait_until(lambda: any(m["text"] == "still here" for m in inbox(sim, CAROL)["messages"]), "carol got ada's")
+        assert events.next("account.logged_out")["account"] == "bob"
         assert call_tool(server, session, "whatsapp_get_account", {"account": "ada"})["state"] == "ready"
 
         # Deleted at run time; `account` may then be omitted again.

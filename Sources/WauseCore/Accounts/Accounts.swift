@@ -29,6 +29,8 @@ public final class Accounts: Sendable {
     public let catalogue: MethodCatalogue
     let logger: Logger
     private let table = Mutex<[String: Entry]>([:])
+    /// Bumped after any account's event and when accounts come and go (`AccountsEventFollower`).
+    let wake = AccountsWake()
 
     enum Entry: Sendable {
         case open(WauseClient)
@@ -70,7 +72,9 @@ public final class Accounts: Sendable {
         var config = template
         config.dataDirectory = directory + "/" + id
         do {
-            return .open(try WauseClient(config: config, environment: environment, catalogue: catalogue))
+            let client = try WauseClient(config: config, environment: environment, catalogue: catalogue)
+            client.events.addWakeHandler { [wake] in wake.bump() }
+            return .open(client)
         } catch {
             logger.error("account \(id): the store did not open: \(error.message)")
             return .failed(error.message)
@@ -224,6 +228,7 @@ public final class Accounts: Sendable {
         }
         let entry = open(id)
         table.withLock { $0[id] = entry }
+        wake.bump()
         switch entry {
         case .open(let client):
             logger.info("account \(id) added")
@@ -255,8 +260,12 @@ public final class Accounts: Sendable {
             throw .internal("cannot delete \(directory)/\(id): \(error)")
         }
         table.withLock { $0[id] = nil }
+        wake.bump()
         logger.info("account \(id) deleted")
     }
+
+    /// Every account's events from now on, each with its account id.
+    public func followEvents() -> AccountsEventFollower { AccountsEventFollower(accounts: self) }
 
     /// Why an account is not open, if it is not.
     func failure(_ id: String) -> String? {
