@@ -31,6 +31,8 @@ public final class Accounts: Sendable {
     private let table = Mutex<[String: Entry]>([:])
     /// Bumped after any account's event and when accounts come and go (`AccountsEventFollower`).
     let wake = AccountsWake()
+    /// Run after any account's event (the C API's delivery queue waits on them).
+    private let observers = Mutex<[@Sendable () -> Void]>([])
 
     enum Entry: Sendable {
         case open(WauseClient)
@@ -68,12 +70,41 @@ public final class Accounts: Sendable {
         logger.info("accounts_dir \(path): \(names.count) account(s)")
     }
 
+    /// The C API's and bindings' form: nil when the config has no `accounts_dir` (nor
+    /// `WAUSE_ACCOUNTS_DIR` without a `data_dir`), so the caller opens one client instead.
+    /// `accounts_dir` and `data_dir` exclude each other.
+    public convenience init?(configJSON: String?, environment: Environment = .live,
+                             variable: (String) -> String? = { _ in nil }) throws(WauseError) {
+        guard let configJSON, !configJSON.isEmpty, case .object(var object)? = try? JSONValue.parse(configJSON) else { return nil }
+        let directory: String
+        switch object["accounts_dir"] {
+        case .string(let text)?:
+            guard object["data_dir"] == nil || object["data_dir"] == .null else {
+                throw .invalidRequest("accounts_dir and data_dir exclude each other", details: ["key": "accounts_dir"])
+            }
+            directory = text
+        case nil, .null?:
+            guard object["data_dir"] == nil || object["data_dir"] == .null, let text = variable("WAUSE_ACCOUNTS_DIR"), !text.isEmpty,
+                variable("WAUSE_DATA_DIR") == nil
+            else { return nil }
+            directory = text
+        case let other?:
+            throw .invalidRequest("accounts_dir must be a string, got \(other.typeName)", details: ["key": "accounts_dir"])
+        }
+        guard !directory.isEmpty else { throw .invalidRequest("accounts_dir must not be empty", details: ["key": "accounts_dir"]) }
+        // Every account's configuration but its data_dir, which each account gets under the directory.
+        object["accounts_dir"] = nil
+        object["data_dir"] = .string(directory)
+        let template = try ClientConfig(json: .object(object), variable: variable)
+        try self.init(directory: directory, template: template, environment: environment)
+    }
+
     private func open(_ id: String) -> Entry {
         var config = template
         config.dataDirectory = directory + "/" + id
         do {
             let client = try WauseClient(config: config, environment: environment, catalogue: catalogue)
-            client.events.addWakeHandler { [wake] in wake.bump() }
+            client.events.addWakeHandler { [weak self] in self?.eventHappened() }
             return .open(client)
         } catch {
             logger.error("account \(id): the store did not open: \(error.message)")
@@ -263,6 +294,19 @@ public final class Accounts: Sendable {
         wake.bump()
         logger.info("account \(id) deleted")
     }
+
+    private func eventHappened() {
+        wake.bump()
+        for observer in observers.withLock({ $0 }) { observer() }
+    }
+
+    /// Runs `handler` after every event of any account.
+    func addEventObserver(_ handler: @escaping @Sendable () -> Void) { observers.withLock { $0.append(handler) } }
+
+    /// What the C API's delivery reads with accounts_dir: every account's events from now on,
+    /// each with `account`. Answers are not held back behind events (each account's log has its
+    /// own cursors, so there is no one order to keep across them).
+    public func deliverySource() -> any DeliverySource { AccountsDeliverySource(accounts: self) }
 
     /// Every account's events from now on, each with its account id.
     public func followEvents() -> AccountsEventFollower { AccountsEventFollower(accounts: self) }

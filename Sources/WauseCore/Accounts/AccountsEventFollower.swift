@@ -76,6 +76,14 @@ public final class AccountsEventFollower: Sendable {
         }
     }
 
+    /// Whether any account has an event this follower has not handed out.
+    var hasPending: Bool {
+        let open = accounts.clients
+        return state.withLock { state in
+            open.contains { id, client in client.events.latestCursor > (state.followers[id]?.position ?? 0) }
+        }
+    }
+
     public func cancel() {
         let followers = state.withLock { state -> [EventFollower] in
             state.cancelled = true
@@ -84,4 +92,29 @@ public final class AccountsEventFollower: Sendable {
         for follower in followers { follower.cancel() }
         accounts.wake.bump()
     }
+}
+
+/// `Delivery`'s source with accounts_dir: `AccountsEventFollower`, each event with `account`.
+struct AccountsDeliverySource: DeliverySource {
+    let accounts: Accounts
+    let follower: AccountsEventFollower
+
+    init(accounts: Accounts) {
+        self.accounts = accounts
+        follower = accounts.followEvents()
+    }
+
+    var mark: Int64 { 0 }
+    var delivered: Int64 { 0 }
+    var hasPending: Bool { follower.hasPending }
+
+    func nextEvent() -> JSONValue? {
+        guard let (account, event) = follower.next(timeoutMilliseconds: 0) else { return nil }
+        var json = event.json.objectValue ?? [:]
+        json["account"] = .string(account)
+        return .object(json)
+    }
+
+    func onEvent(_ handler: @escaping @Sendable () -> Void) { accounts.addEventObserver(handler) }
+    func cancel() { follower.cancel() }
 }
