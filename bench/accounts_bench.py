@@ -85,6 +85,7 @@ def main() -> None:
     empty.initialize()
     time.sleep(2)
     base = rss_bytes(empty.proc.pid)
+    base_descriptors = len(os.listdir(f"/proc/{empty.proc.pid}/fd"))
     assert empty.stop() == 0
 
     # All N log in at once.
@@ -98,6 +99,7 @@ def main() -> None:
     time.sleep(idle)
     cpu_idle = cpu_seconds(mcp.proc.pid) - cpu_before
     rss = rss_bytes(mcp.proc.pid)
+    descriptors = len(os.listdir(f"/proc/{mcp.proc.pid}/fd"))
 
     # Pairs (a0→a1, a2→a3, …) sending at once; counted when the server acked each send.
     pairs = [(f"a{i}", phone(i + 1)) for i in range(0, count - 1, 2)]
@@ -125,6 +127,8 @@ def main() -> None:
     print(f"  login of all {count} at start: {login:.1f} s")
     print(f"  RSS: {base / 2**20:.1f} MB with 0 accounts, {rss / 2**20:.1f} MB with {count} after {idle:.0f} s idle "
           f"→ {(rss - base) / count / 2**20:.2f} MB per idle linked account")
+    print(f"  open files: {base_descriptors} with 0 accounts, {descriptors} with {count} "
+          f"→ {(descriptors - base_descriptors) / count:.1f} per account")
     print(f"  CPU per idle account per minute: {cpu_idle / count * 60 / idle * 1000:.2f} ms")
     print(f"  messages/s across {len(pairs)} pairs: {len(pairs) * per_pair / elapsed:.1f} "
           f"({len(pairs) * per_pair} sends acked by the server in {elapsed:.1f} s; {len(errors)} errors)")
