@@ -101,17 +101,24 @@ def main() -> None:
     rss = rss_bytes(mcp.proc.pid)
     descriptors = len(os.listdir(f"/proc/{mcp.proc.pid}/fd"))
 
-    # Pairs (a0→a1, a2→a3, …) sending at once; counted when the server acked each send.
-    pairs = [(f"a{i}", phone(i + 1)) for i in range(0, count - 1, 2)]
+    # Up to 100 pairs (a0→a1, a2→a3, …) sending at once, as issue 16 asks; a send counts once the
+    # server acked it, and any failure (HTTP included) is counted, never hidden.
+    pairs = [(f"a{i}", phone(i + 1)) for i in range(0, min(count, 200) - 1, 2)]
     errors: list[str] = []
+    acked = [0]
+    lock = threading.Lock()
 
     def send(account: str, to: str) -> None:
-        own, _ = mcp.initialize()
-        for n in range(per_pair):
-            try:
-                call_tool(mcp, own, "whatsapp_send_message", {"account": account, "phone_number": to, "message": f"m{n}"})
-            except AssertionError as error:  # noqa: PERF203
-                errors.append(str(error)[:200])
+        try:
+            own, _ = mcp.initialize()
+            for n in range(per_pair):
+                result = call_tool(mcp, own, "whatsapp_send_message", {"account": account, "phone_number": to, "message": f"m{n}"})
+                if result.get("status") in ("sent", "delivered", "read"):
+                    with lock:
+                        acked[0] += 1
+        except Exception as error:  # noqa: BLE001 - counted and reported below
+            with lock:
+                errors.append(f"{type(error).__name__}: {str(error)[:160]}")
     threads = [threading.Thread(target=send, args=pair) for pair in pairs]
     sent_start = time.monotonic()
     for thread in threads:
@@ -130,8 +137,8 @@ def main() -> None:
     print(f"  open files: {base_descriptors} with 0 accounts, {descriptors} with {count} "
           f"→ {(descriptors - base_descriptors) / count:.1f} per account")
     print(f"  CPU per idle account per minute: {cpu_idle / count * 60 / idle * 1000:.2f} ms")
-    print(f"  messages/s across {len(pairs)} pairs: {len(pairs) * per_pair / elapsed:.1f} "
-          f"({len(pairs) * per_pair} sends acked by the server in {elapsed:.1f} s; {len(errors)} errors)")
+    print(f"  messages/s across {len(pairs)} pairs: {acked[0] / elapsed:.1f} "
+          f"({acked[0]} of {len(pairs) * per_pair} sends acked by the server in {elapsed:.1f} s; {len(errors)} errors)")
     for error in errors[:3]:
         print("   ", error)
 
