@@ -6,14 +6,43 @@ import WauseCore
 import Glibc
 #endif
 
-/// What a `wause_client *` points to: the engine and its delivery queue.
+/// What a `wause_client *` points to: the engine (one client, or every account under
+/// `accounts_dir`) and its delivery queue.
 final class ClientHandle: Sendable {
-    let client: WauseClient
+    enum Engine: Sendable {
+        case single(WauseClient)
+        case accounts(Accounts)
+    }
+
+    let engine: Engine
     let delivery: Delivery
 
     init(client: WauseClient) {
-        self.client = client
+        engine = .single(client)
         delivery = Delivery(events: client.events, after: client.events.latestCursor)
+    }
+
+    init(accounts: Accounts) {
+        engine = .accounts(accounts)
+        delivery = Delivery(source: accounts.deliverySource())
+    }
+
+    func call(_ method: String, argumentsJSON: String?) async -> Result<JSONObject, WauseError> {
+        switch engine {
+        case .single(let client): await client.call(method, argumentsJSON: argumentsJSON)
+        case .accounts(let accounts): await accounts.call(method, argumentsJSON: argumentsJSON)
+        }
+    }
+
+    func callBlocking(_ method: String, argumentsJSON: String?) -> Result<JSONObject, WauseError> {
+        runBlocking { await self.call(method, argumentsJSON: argumentsJSON) }
+    }
+
+    func closeBlocking() -> WauseClient.CloseReport {
+        switch engine {
+        case .single(let client): client.closeBlocking()
+        case .accounts(let accounts): accounts.closeBlocking()
+        }
     }
 
     static func from(_ pointer: OpaquePointer?) -> ClientHandle? {
@@ -72,8 +101,14 @@ public func wause_client_create(_ config: UnsafePointer<CChar>?,
     errorOut?.pointee = nil
     do {
         // Keys the JSON lacks come from WAUSE_* variables, as in wause-mcp (ClientConfig.init(json:variable:)).
-        let client = try WauseClient(configJSON: string(config), variable: { getenv($0).map { String(cString: $0) } })
-        return OpaquePointer(Unmanaged.passRetained(ClientHandle(client: client)).toOpaque())
+        let variable: (String) -> String? = { getenv($0).map { String(cString: $0) } }
+        let handle: ClientHandle
+        if let accounts = try Accounts(configJSON: string(config), variable: variable) {
+            handle = ClientHandle(accounts: accounts)
+        } else {
+            handle = ClientHandle(client: try WauseClient(configJSON: string(config), variable: variable))
+        }
+        return OpaquePointer(Unmanaged.passRetained(handle).toOpaque())
     } catch {
         errorOut?.pointee = cString(error.json.serialized)
         return nil
@@ -85,7 +120,7 @@ public func wause_client_close(_ pointer: OpaquePointer?, _ out: UnsafeMutablePo
     guard let out else { return WauseError.Code.invalidRequest.cValue }
     guard let handle = ClientHandle.from(pointer) else { return write(.failure(nullArgument("client")), to: out) }
     // The delivery stays open: events of the flush (message.sent) still reach the caller until destroy.
-    return write(.success(handle.client.closeBlocking().json), to: out)
+    return write(.success(handle.closeBlocking().json), to: out)
 }
 
 @_cdecl("wause_client_destroy")
@@ -95,7 +130,7 @@ public func wause_client_destroy(_ pointer: OpaquePointer?) {
     handle.delivery.close()
     // Flushes like wause_client_close (a no-op if that already ran), so a caller that only
     // destroys does not lose a send made just before.
-    _ = handle.client.closeBlocking()
+    _ = handle.closeBlocking()
 }
 
 @_cdecl("wause_call")
@@ -104,7 +139,7 @@ public func wause_call(_ pointer: OpaquePointer?, _ method: UnsafePointer<CChar>
     guard let out else { return WauseError.Code.invalidRequest.cValue }
     guard let handle = ClientHandle.from(pointer) else { return write(.failure(nullArgument("client")), to: out) }
     guard let method = string(method) else { return write(.failure(nullArgument("method")), to: out) }
-    return write(handle.client.callBlocking(method, argumentsJSON: string(params)), to: out)
+    return write(handle.callBlocking(method, argumentsJSON: string(params)), to: out)
 }
 
 @_cdecl("wause_send")
@@ -118,7 +153,7 @@ public func wause_send(_ pointer: OpaquePointer?, _ requestID: Int64, _ method: 
     // answer goes to the delivery queue, which drops it after wause_client_destroy.
     Task {
         let answer: JSONValue
-        switch await handle.client.call(method, argumentsJSON: arguments) {
+        switch await handle.call(method, argumentsJSON: arguments) {
         case .success(let result): answer = ["request_id": .int(requestID), "result": .object(result)]
         case .failure(let error): answer = ["request_id": .int(requestID), "error": error.json]
         }
@@ -163,7 +198,12 @@ public func wause_events(_ pointer: OpaquePointer?, _ afterCursor: Int64, _ limi
                          _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guard let out else { return WauseError.Code.invalidRequest.cValue }
     guard let handle = ClientHandle.from(pointer) else { return write(.failure(nullArgument("client")), to: out) }
-    return write(Result { () throws(WauseError) in try handle.client.replayEvents(after: afterCursor, limit: Int(limit)) }, to: out)
+    guard case .single(let client) = handle.engine else {
+        // Each account's log has its own cursors: replay one with whatsapp_sync {account, after}.
+        return write(.failure(.invalidRequest("with accounts_dir, replay an account's events with whatsapp_sync {account, after}")),
+                     to: out)
+    }
+    return write(Result { () throws(WauseError) in try client.replayEvents(after: afterCursor, limit: Int(limit)) }, to: out)
 }
 
 @_cdecl("wause_free")

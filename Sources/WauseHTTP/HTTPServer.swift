@@ -200,7 +200,7 @@ let interestingHeaders = [
     "MCP-Protocol-Version", "Last-Event-ID", "User-Agent",
 ]
 // `direct_path`: wause-sim's `DELETE /media?direct_path=…`.
-let interestingQueryArguments = ["token", "format", "after", "limit", "direct_path"]
+let interestingQueryArguments = ["token", "format", "after", "limit", "direct_path", "account"]
 
 private let httpAccessHandler: MHD_AccessHandlerCallback = {
     context, connection, url, method, _, uploadData, uploadDataSize, connectionContext in

@@ -19,6 +19,9 @@ public struct HostSettings: Sendable {
     public var pairInTerminal = false
     /// `--pair-code PHONE`: link by pairing code for this number and print the code.
     public var pairCodePhone: String?
+    /// `--accounts-dir DIR`: many accounts in one process, one store per account under DIR
+    /// (issue 16); `client` is then every account's configuration but its data_dir.
+    public var accountsDirectory: String?
 
     public init(dataDirectory: String) {
         client = ClientConfig(dataDirectory: dataDirectory)
@@ -39,6 +42,7 @@ public enum HostCommandLine {
         ("port", "TCP port (default 8790; 0 picks a free port)"),
         ("token", "require 'Authorization: Bearer TOKEN' on /mcp (and ?token= on /qr)"),
         ("max-body-size", "largest accepted request body in bytes (default 4194304)"),
+        ("accounts-dir", "serve many accounts, one store per account under DIR/<id>/ (excludes --data-dir)"),
     ]
 
     public static var usage: String {
@@ -87,6 +91,11 @@ public enum HostCommandLine {
         }
 
         var settings = HostSettings(dataDirectory: values["data-dir"] ?? defaultDataDirectory(environment))
+        if let accounts = values["accounts-dir"] {
+            guard values["data-dir"] == nil else { return .exit(code: 2, output: "--accounts-dir and --data-dir exclude each other\n") }
+            guard !accounts.isEmpty else { return .exit(code: 2, output: "--accounts-dir must not be empty\n") }
+            settings.accountsDirectory = accounts
+        }
         if let host = values["host"] { settings.host = host }
         if let port = values["port"] {
             guard let number = UInt16(port) else { return .exit(code: 2, output: "--port must be 0–65535\n") }
@@ -111,6 +120,9 @@ public enum HostCommandLine {
                 return .exit(code: 2, output: "--pair-code: \(error.message)\n")
             }
             if pairInTerminal { return .exit(code: 2, output: "--pair and --pair-code exclude each other\n") }
+        }
+        if settings.accountsDirectory != nil && (pairInTerminal || settings.pairCodePhone != nil) {
+            return .exit(code: 2, output: "--pair and --pair-code need --data-dir: with --accounts-dir link each account with its account argument\n")
         }
         if let format = values["qr-format"] {
             guard ["png", "svg", "terminal"].contains(format) else { return .exit(code: 2, output: "--qr-format must be png, svg or terminal\n") }

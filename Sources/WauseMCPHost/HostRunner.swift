@@ -36,6 +36,7 @@ public enum HostRunner {
         if let text = settings.renderQR { return renderQR(text, format: settings.qrFormat) }
 
         let logger = Logger(label: "wause-mcp", level: settings.client.logLevel)
+        if let directory = settings.accountsDirectory { return serveAccounts(directory, settings: settings, logger: logger) }
         let client: WauseClient
         do {
             client = try WauseClient(config: settings.client)
@@ -86,6 +87,40 @@ public enum HostRunner {
                     + " (close_timeout_ms \(settings.client.closeTimeout.milliseconds))")
         http.stop()
         return terminalPairing?.hasFailed == true ? 1 : 0
+    }
+
+    /// `--accounts-dir`: every account under the directory in one process (issue 16).
+    static func serveAccounts(_ directory: String, settings: HostSettings, logger: Logger) -> Int32 {
+        let accounts: Accounts
+        do {
+            accounts = try Accounts(directory: directory, template: settings.client)
+        } catch {
+            write(2, "wause-mcp: \(error.message)\n")
+            return 1
+        }
+        let server = MCPServer(engine: .accounts(accounts), options: .init(listenHost: settings.host, token: settings.token,
+                                                                           maximumBodySize: settings.maximumBodySize,
+                                                                           serverVersion: version), logger: logger)
+        let http = HTTPServer(maximumBodySize: settings.maximumBodySize, handler: server.handle)
+        do {
+            try http.start(host: settings.host, port: settings.port)
+        } catch {
+            write(2, "wause-mcp: \(error.message)\n")
+            _ = accounts.closeBlocking(flushingFor: .zero)
+            return 1
+        }
+        let authority = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
+        // The same line as with --data-dir (scripts read the port from it); each account's page is /qr?account=ID.
+        let pageQuery = settings.token.map { "?token=" + QRPages.percentEncode($0) } ?? ""
+        write(1, "wause-mcp listening on http://\(authority):\(http.port)/mcp (pairing page: http://\(authority):\(http.port)/qr\(pageQuery))\n")
+        logger.info("accounts_dir \(accounts.directory) with \(accounts.ids.count) account(s); token \(settings.token == nil ? "off" : "on")")
+        let received = ProcessSupport.waitForStopSignal()
+        logger.info("received signal \(received), shutting down")
+        server.shutdown()
+        let report = accounts.closeBlocking(flushingFor: settings.client.closeTimeout)
+        logger.info("outbox at exit: \(report.flushed) queued message(s) sent, \(report.leftQueued) left queued")
+        http.stop()
+        return 0
     }
 
     static func renderQR(_ text: String, format: String) -> Int32 {

@@ -34,19 +34,72 @@ public final class MCPServer: Sendable {
         }
     }
 
-    let client: WauseClient
+    /// What the tools call: one client (`--data-dir`), or many accounts (`--accounts-dir`).
+    public enum Engine: Sendable {
+        case single(WauseClient)
+        case accounts(Accounts)
+
+        func now() -> UnixTime {
+            switch self {
+            case .single(let client): client.environment.now()
+            case .accounts(let accounts): accounts.environment.now()
+            }
+        }
+
+        func randomBytes(_ count: Int) -> [UInt8] {
+            switch self {
+            case .single(let client): client.environment.randomBytes(count)
+            case .accounts(let accounts): accounts.environment.randomBytes(count)
+            }
+        }
+
+        var catalogue: MethodCatalogue {
+            switch self {
+            case .single(let client): client.catalogue
+            case .accounts(let accounts): accounts.catalogue
+            }
+        }
+
+        var toolsets: Set<String>? {
+            switch self {
+            case .single(let client): client.config.toolsets
+            case .accounts(let accounts): accounts.template.toolsets
+            }
+        }
+
+        func call(_ name: String, _ arguments: JSONValue) async -> Result<JSONObject, WauseError> {
+            switch self {
+            case .single(let client): await client.call(name, arguments)
+            case .accounts(let accounts): await accounts.call(name, arguments)
+            }
+        }
+    }
+
+    let engine: Engine
     let options: Options
     let requestGuard: RequestGuard
     let sessions = MCPSessionTable()
     let logger: Logger
-    let qrPages: QRPages
 
-    public init(client: WauseClient, options: Options, logger: Logger) {
-        self.client = client
+    public convenience init(client: WauseClient, options: Options, logger: Logger) {
+        self.init(engine: .single(client), options: options, logger: logger)
+    }
+
+    public init(engine: Engine, options: Options, logger: Logger) {
+        self.engine = engine
         self.options = options
         self.logger = logger
         requestGuard = RequestGuard(listenHost: options.listenHost, token: options.token)
-        qrPages = QRPages(client: client)
+    }
+
+    /// The pairing pages of the client a request names (`?account=` with --accounts-dir).
+    private func qrPages(for request: HTTPRequest) throws(WauseError) -> QRPages {
+        switch engine {
+        case .single(let client): return QRPages(client: client)
+        case .accounts(let accounts):
+            let (id, client) = try accounts.client(for: request.query("account"))
+            return QRPages(client: client, account: id)
+        }
     }
 
     /// Ends every session (and its event stream).
@@ -89,8 +142,13 @@ public final class MCPServer: Sendable {
             }
         case "/healthz":
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(allow: "GET") }
-            let (state, _) = client.connectionSnapshot()
-            return .json(200, ["ok": true, "version": .string(options.serverVersion), "state": .string(state.rawValue)])
+            switch engine {
+            case .single(let client):
+                let (state, _) = client.connectionSnapshot()
+                return .json(200, ["ok": true, "version": .string(options.serverVersion), "state": .string(state.rawValue)])
+            case .accounts(let accounts):
+                return .json(200, ["ok": true, "version": .string(options.serverVersion), "accounts": .int(Int64(accounts.ids.count))])
+            }
         case "/qr", "/qr.png", "/qr.svg", "/qr.json", "/qr.txt":
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(allow: "GET") }
             if case .refused(let status, let message) = requestGuard.checkToken(of: request, allowQueryToken: true) {
@@ -98,12 +156,18 @@ public final class MCPServer: Sendable {
                 if path == "/qr" { return QRPages.tokenRequired(status: status, message: message) }
                 return MCPServer.refusal(status, message, headers: [("WWW-Authenticate", "Bearer")])
             }
-            return qrPages.respond(path: path, token: requestGuard.token == nil ? nil : request.query("token"))
+            do {
+                return try qrPages(for: request).respond(path: path, token: requestGuard.token == nil ? nil : request.query("token"))
+            } catch {
+                return .json(error.code == .notFound ? 404 : 400, error.json)
+            }
         case "/qr/start":
             // Starts QR linking from the page's button: POST only, from this server's own page
             // (QRPages.start checks Origin and the form's token).
             guard request.method == "POST" else { return methodNotAllowed(allow: "POST") }
-            return qrPages.start(request, guard: requestGuard)
+            do { return try qrPages(for: request).start(request, guard: requestGuard) } catch {
+                return .json(error.code == .notFound ? 404 : 400, error.json)
+            }
         default:
             return .json(404, WauseError(.notFound, "no such path: \(path)").json)
         }
@@ -130,7 +194,7 @@ public final class MCPServer: Sendable {
         ["jsonrpc": "2.0", "id": id, "result": .object(result)]
     }
 
-    private func now() -> UnixTime { client.environment.now() }
+    private func now() -> UnixTime { engine.now() }
 
     // MARK: POST
 
@@ -277,10 +341,10 @@ public final class MCPServer: Sendable {
         // Echo a version we speak; otherwise offer our preferred one and let the client decide.
         let version = MCPServer.supportedProtocolVersions.contains(requested) ? requested : MCPServer.preferredProtocolVersion
         note.protocolVersion = version
-        let sessionID = Hex.encode(client.environment.randomBytes(16))
+        let sessionID = Hex.encode(engine.randomBytes(16))
         let clientName = params["clientInfo"]?["name"]?.stringValue ?? "unknown"
         sessions.add(MCPSession(id: sessionID, protocolVersion: version, clientName: clientName,
-                                eventCursor: client.events.latestCursor, now: now()), now: now())
+                                eventCursor: eventCursor, now: now()), now: now())
         let result: JSONObject = [
             "protocolVersion": .string(version),
             "capabilities": ["tools": ["listChanged": false], "logging": [:]],
@@ -341,7 +405,7 @@ public final class MCPServer: Sendable {
     private func listTools(id: JSONValue, params: JSONObject, protocolVersion: String) -> JSONValue {
         // Only the enabled toolsets (config key toolsets; wause-mcp defaults to core): a call to
         // another tool is refused by the engine with an error naming the toolset to enable.
-        let tools = client.catalogue.methods.filter { method in client.config.toolsets.map { Toolsets.enables($0, method) } ?? true }
+        let tools = engine.catalogue.methods.filter { method in engine.toolsets.map { Toolsets.enables($0, method) } ?? true }
         var offset = 0
         if let cursor = params["cursor"] {
             guard let text = cursor.stringValue, text.hasPrefix("tools:"), let value = Int(text.dropFirst(6)),
@@ -352,18 +416,39 @@ public final class MCPServer: Sendable {
             offset = value
         }
         let end = min(tools.count, offset + MCPServer.toolsPageSize)
-        var result: JSONObject = ["tools": .array(tools[offset..<end].map { MCPServer.toolDescription($0, protocolVersion: protocolVersion) })]
+        var result: JSONObject = ["tools": .array(tools[offset..<end].map { method in
+            var tool = MCPServer.toolDescription(method, protocolVersion: protocolVersion)
+            // With --accounts-dir every method takes `account`; only there, so the single-account
+            // tools/list keeps its size budget (MCPServerTests.toolsListIsSmallEnoughForAnAgent).
+            if case .accounts = engine, !method.name.hasSuffix("_account"), !method.name.hasSuffix("_accounts") {
+                tool = MCPServer.addingAccountArgument(tool)
+            }
+            return tool
+        })]
         if end < tools.count { result["nextCursor"] = .string("tools:\(end)") }
         return MCPServer.rpcResult(id: id, result)
     }
 
+    /// The hints that say something: MCP's ToolAnnotations defaults are readOnlyHint false,
+    /// destructiveHint true, idempotentHint false, openWorldHint true, and destructiveHint and
+    /// idempotentHint mean something only when readOnlyHint is false (2025-06-18
+    /// schema.ts ToolAnnotations). A value equal to its default is left out (issue 11's byte
+    /// budget for tools/list, ~50 bytes a tool), except destructiveHint, which is always stated
+    /// for a tool that changes something: its default (true) is the alarming one.
+    static func toolAnnotations(_ hints: MethodAnnotations) -> JSONObject {
+        var annotations: JSONObject = [:]
+        if hints.readOnly {
+            annotations["readOnlyHint"] = true
+        } else {
+            annotations["destructiveHint"] = .bool(hints.destructive)
+            if hints.idempotent { annotations["idempotentHint"] = true }
+        }
+        if !hints.openWorld { annotations["openWorldHint"] = false }
+        return annotations
+    }
+
     static func toolDescription(_ method: MethodDefinition, protocolVersion: String = preferredProtocolVersion) -> JSONValue {
-        var annotations: JSONObject = [
-            "readOnlyHint": .bool(method.annotations.readOnly),
-            "destructiveHint": .bool(method.annotations.destructive),
-            "idempotentHint": .bool(method.annotations.idempotent),
-            "openWorldHint": .bool(method.annotations.openWorld),
-        ]
+        var annotations = toolAnnotations(method.annotations)
         // 2025-03-26 has no Tool.title, so its clients read the title from the annotations; later
         // versions show Tool.title first (2025-06-18 server/tools.mdx "Tool"), so once is enough.
         if protocolVersion == "2025-03-26" { annotations["title"] = .string(method.title) }
@@ -379,15 +464,32 @@ public final class MCPServer: Sendable {
         ]
     }
 
+    static func addingAccountArgument(_ tool: JSONValue) -> JSONValue {
+        guard case .object(var object) = tool, case .object(var schema)? = object["inputSchema"] else { return tool }
+        var properties = schema["properties"]?.objectValue ?? [:]
+        properties["account"] = ["type": "string", "description": "account id, phone or name"]
+        schema["properties"] = .object(properties)
+        object["inputSchema"] = .object(schema)
+        return .object(object)
+    }
+
+    /// Where a new session's event stream starts: the log's head (one account's, with --data-dir).
+    private var eventCursor: Int64 {
+        switch engine {
+        case .single(let client): client.events.latestCursor
+        case .accounts: 0
+        }
+    }
+
     private func callTool(id: JSONValue, params: JSONObject) async -> JSONValue {
         guard let name = params["name"]?.stringValue else {
             return MCPServer.rpcError(id: id, code: -32602, message: "Invalid params: name is required")
         }
-        guard client.catalogue.method(named: name) != nil else {
+        guard engine.catalogue.method(named: name) != nil else {
             return MCPServer.rpcError(id: id, code: -32602, message: "Unknown tool: \(name)")
         }
         let arguments = params["arguments"] ?? .object([:])
-        switch await client.call(name, arguments) {
+        switch await engine.call(name, arguments) {
         case .success(let result):
             var content: [JSONValue] = [["type": "text", "text": .string(JSONValue.object(result).prettyPrinted)]]
             // A pairing QR is also an image the client can show the person (whatsapp_pair_status).
@@ -422,6 +524,12 @@ public final class MCPServer: Sendable {
         }
         if let accept = request.header("Accept"), !MCPServer.accepts(accept, "text/event-stream") {
             return .json(406, MCPServer.rpcError(id: .null, code: -32600, message: "Not Acceptable: the GET stream is text/event-stream"))
+        }
+        guard case .single(let client) = engine else {
+            guard case .accounts(let accounts) = engine else { return methodNotAllowed() }
+            // Every account's events on one stream, each carrying `account` (AccountsEventStream).
+            let stream = AccountsEventStream(follower: accounts.followEvents(), keepAliveMilliseconds: options.keepAliveMilliseconds)
+            return HTTPResponse(status: 200, headers: ServerSentEvents.headers + [("Mcp-Session-Id", session.id)], stream: stream)
         }
         let resumeFrom = request.header("Last-Event-ID").flatMap { Int64($0) }
         let stream = session.openStream(lastEventID: resumeFrom) { start in

@@ -8,6 +8,8 @@ import WauseHTTP
 /// are for scripts.
 struct QRPages: Sendable {
     let client: WauseClient
+    /// The account the page is for, with --accounts-dir (`/qr?account=…`); its links carry it.
+    var account: String? = nil
 
     /// Seconds between page refreshes: QR refs rotate every 20 s (60 s for the first), so a few
     /// seconds keeps the shown code current.
@@ -143,7 +145,8 @@ struct QRPages: Sendable {
     }
 
     private func page(qr: String?, token: String?) -> HTTPResponse {
-        let query = token.map { "?token=\(QRPages.percentEncode($0))" } ?? ""
+        let parameters = [token.map { "token=\(QRPages.percentEncode($0))" }, account.map { "account=\(QRPages.percentEncode($0))" }]
+        let query = parameters.contains { $0 != nil } ? "?" + parameters.compactMap { $0 }.joined(separator: "&") : ""
         let body: String
         if qr != nil {
             body = """

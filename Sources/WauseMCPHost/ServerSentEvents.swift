@@ -109,3 +109,39 @@ final class EventStream: HTTPStreamSource, Sendable {
         onFinish(self, follower.position)
     }
 }
+
+/// The GET /mcp stream with --accounts-dir: every account's events as `notifications/wause/event`,
+/// each carrying `account` (issue 16), from the moment the stream opens. The SSE id is
+/// `<account>:<cursor>`; resuming by Last-Event-ID is not offered here (each account's log can be
+/// read from any cursor with `whatsapp_sync {account}`).
+final class AccountsEventStream: HTTPStreamSource, Sendable {
+    private let follower: AccountsEventFollower
+    private let keepAliveMilliseconds: Int
+    private let primed = Mutex(false)
+
+    init(follower: AccountsEventFollower, keepAliveMilliseconds: Int) {
+        self.follower = follower
+        self.keepAliveMilliseconds = keepAliveMilliseconds
+    }
+
+    func next() -> [UInt8]? {
+        if primed.withLock({ primed -> Bool in defer { primed = true }; return !primed }) { return ServerSentEvents.keepAlive }
+        guard let (account, event) = follower.next(timeoutMilliseconds: keepAliveMilliseconds) else {
+            return isCancelled ? nil : ServerSentEvents.keepAlive
+        }
+        var params = event.json.objectValue ?? [:]
+        params["account"] = .string(account)
+        let notification: JSONValue = ["jsonrpc": "2.0", "method": "notifications/wause/event", "params": .object(params)]
+        return ServerSentEvents.message(notification, id: "\(account):\(event.cursor)")
+    }
+
+    private let cancelled = Mutex(false)
+    private var isCancelled: Bool { cancelled.withLock { $0 } }
+
+    func cancel() {
+        cancelled.withLock { $0 = true }
+        follower.cancel()
+    }
+
+    func finished() { cancel() }
+}

@@ -171,17 +171,20 @@ import WauseSupport
                 "description": ["type": "string", "enum": ["d", "e"]], "count": ["type": "integer", "minimum": 0],
                 "items": ["type": "array", "items": ["type": "object"]], "inner": ["type": ["object", "null"]],
             ],
-            "required": ["description", "count", "items", "inner"], "additionalProperties": false,
+            "required": ["description", "count", "items", "inner"],
         ])
-        // Whatever the full schema accepts, the compact one accepts; its top level still refuses.
+        // Whatever the full schema accepts, the compact one accepts; its top level still checks types and required fields.
         let valid: JSONValue = ["description": "d", "count": 2, "items": [["x": 2]], "inner": ["y": true]]
         try Schema.validate(valid, against: full)
         try Schema.validate(valid, against: compact)
         try Schema.validate(["description": "e", "count": 0, "items": [], "inner": .null], against: compact)
         #expect(throws: WauseError.self) { try Schema.validate(["description": "d", "count": -1, "items": [], "inner": .null], against: compact) }
         #expect(throws: WauseError.self) { try Schema.validate(["description": "d", "count": 1, "items": []], against: compact) }
+        // Open at the top (additionalProperties left out): a field the engine adds later does not
+        // break a client holding an older list; the full schema still refuses it.
+        try Schema.validate(["description": "d", "count": 1, "items": [], "inner": .null, "stray": 1], against: compact)
         #expect(throws: WauseError.self) {
-            try Schema.validate(["description": "d", "count": 1, "items": [], "inner": .null, "stray": 1], against: compact)
+            try Schema.validate(["description": "d", "count": 1, "items": [], "inner": .null, "stray": 1], against: full)
         }
         // No catalogue method's compact schema is larger than its full one.
         for method in MethodCatalogue.standard.methods {

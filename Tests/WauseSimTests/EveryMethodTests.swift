@@ -111,7 +111,10 @@ import WauseTestSupport
         let sentID = try #require(sent["message_id"]?.stringValue)
         // The destructive ones last.
         let last = ["whatsapp_logout", "whatsapp_unlink"]
-        let methods = alice.catalogue.methods.filter { !last.contains($0.name) } + last.compactMap(alice.catalogue.method(named:))
+        // The account methods answer only with accounts_dir (a single-account client refuses them): AccountsTests
+        // calls each through Accounts, which checks every result against its output schema in debug builds.
+        let methods = alice.catalogue.methods.filter { !last.contains($0.name) && !AccountMethods.names.contains($0.name) }
+            + last.compactMap(alice.catalogue.method(named:))
         var inviteLink: String?, fileMessageID: String?, pollID: String?, webhook: String?
         var delivery: [String: String] = [:]
         let nextMonth = UnixTime(milliseconds: alice.environment.now().milliseconds + 30 * 86_400_000)

@@ -158,7 +158,11 @@ def test_tools_list_single_page_has_no_next_cursor(server, session):
         assert re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", tool["name"])
         assert tool["inputSchema"]["type"] == "object"
         assert tool["outputSchema"]["type"] == "object"
-        assert isinstance(tool["annotations"]["readOnlyHint"], bool)
+        # Hints equal to MCP's defaults are left out; destructiveHint is always stated when not read-only.
+        hints = tool["annotations"]
+        assert set(hints) <= {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint", "title"}, hints
+        assert all(isinstance(value, bool) for key, value in hints.items() if key != "title"), hints
+        assert hints.get("readOnlyHint") is True or isinstance(hints.get("destructiveHint"), bool), (tool["name"], hints)
 
 
 def test_tools_list_with_empty_params_object(server, session):

@@ -60,7 +60,7 @@ public enum Schema {
     }
 
     /// What `tools/list` shows as a tool's output schema (issue 11: the full ones were most of a
-    /// 24 KB list): the top-level fields with their types, `required` and `additionalProperties`,
+    /// 24 KB list): the top-level fields with their types and `required` (not `additionalProperties`),
     /// no descriptions (JSON Schema 2020-12 Validation §9: annotations, not constraints), and every
     /// nested object reduced to its type (`{"type": ["object", "null"]}`; an array of objects to
     /// `{"type": "array", "items": {"type": "object"}}`). Still a real schema: it only drops
@@ -74,6 +74,9 @@ public enum Schema {
         let types = object["type"]?.arrayValue?.compactMap(\.stringValue) ?? [object["type"]?.stringValue].compactMap { $0 }
         if nested && types.contains("object"), let type = object["type"] { return ["type": type] }
         object["description"] = nil
+        // A result is checked against the full schema by the engine itself; the listed form lets
+        // clients read the fields, and closing the object adds nothing they need (27 bytes a tool).
+        object["additionalProperties"] = nil
         if let properties = object["properties"]?.objectValue {
             var compacted = JSONObject()
             for (name, property) in properties { compacted[name] = compact(property, nested: true) }

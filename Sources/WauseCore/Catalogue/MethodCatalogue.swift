@@ -121,7 +121,7 @@ public struct MethodCatalogue: Sendable {
     /// Every area's methods, in the order `tools/list` shows them.
     public static let standard = MethodCatalogue(
         EngineMethods.all + PairingMethods.all + HistoryMethods.all + MessagingMethods.all + GroupMethods.all + MediaMethods.all
-            + ApprovalMethods.all + ContactMethods.all + AppStateMethods.all + WebhookMethods.all
+            + ApprovalMethods.all + ContactMethods.all + AppStateMethods.all + WebhookMethods.all + AccountMethods.all
     )
 
     /// Checks a handler's result against the method's output schema: the promise every surface

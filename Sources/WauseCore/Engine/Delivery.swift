@@ -12,8 +12,7 @@ import Glibc
 public final class Delivery: @unchecked Sendable {
     public typealias Callback = @Sendable (JSONValue) -> Void
 
-    private let events: EventLog
-    private let follower: EventFollower
+    private let source: any DeliverySource
     private let lock = ConditionLock()
     /// Answers in arrival order, each with the newest event cursor when it arrived: events up to
     /// that cursor go out before it, so the consumer sees items in the order they happened.
@@ -23,10 +22,14 @@ public final class Delivery: @unchecked Sendable {
     private var dispatcher: DeliveryThread?
 
     /// Events after `cursor` (usually the log's head when the client opened) are delivered.
-    public init(events: EventLog, after cursor: Int64) {
-        self.events = events
-        self.follower = events.follow(after: cursor)
-        events.addWakeHandler { [weak self] in self?.wake() }
+    public convenience init(events: EventLog, after cursor: Int64) {
+        self.init(source: LogDeliverySource(log: events, after: cursor))
+    }
+
+    /// Events from `source` (one client's log, or every account's with accounts_dir).
+    public init(source: any DeliverySource) {
+        self.source = source
+        source.onEvent { [weak self] in self?.wake() }
     }
 
     private func wake() { lock.withLock { lock.broadcast() } }
@@ -35,7 +38,7 @@ public final class Delivery: @unchecked Sendable {
     public func post(answer: JSONValue) {
         lock.withLock {
             guard !closed else { return }
-            answers.append((events.latestCursor, answer))
+            answers.append((source.mark, answer))
             lock.broadcast()
         }
     }
@@ -51,18 +54,18 @@ public final class Delivery: @unchecked Sendable {
         while true {
             let (answer, stop) = lock.withLock { () -> (JSONValue?, Bool) in
                 if closed || (callback != nil) != forCallback { return (nil, true) }
-                guard let first = answers.first, follower.position >= first.afterEvent else { return (nil, false) }
+                guard let first = answers.first, source.delivered >= first.afterEvent else { return (nil, false) }
                 return (answers.removeFirst().answer, false)
             }
             if stop { return nil }
             if let answer { return answer }
-            if let event = try? follower.next(timeoutMilliseconds: 0) { return event.json }
+            if let event = source.nextEvent() { return event }
             // No event is left before the first answer (it may have been pruned): the answer is next.
             if let answer = lock.withLock({ answers.isEmpty ? nil : answers.removeFirst().answer }) { return answer }
             let woke = lock.withLock { () -> Bool in
                 lock.wait(until: deadline) {
                     closed || !answers.isEmpty || (callback != nil) != forCallback
-                        || events.latestCursor > follower.position
+                        || source.hasPending
                 }
             }
             if !woke { return nil }
@@ -109,9 +112,43 @@ public final class Delivery: @unchecked Sendable {
             lock.broadcast()
             return thread
         }
-        follower.cancel()
+        source.cancel()
         if let thread, !thread.isCurrentThread { thread.join() }
     }
+}
+
+/// Where a delivery's events come from.
+public protocol DeliverySource: Sendable {
+    /// Grows with every event: an answer posted at mark M goes out once `delivered` reaches M, so
+    /// the consumer sees the events that happened before it first.
+    var mark: Int64 { get }
+    /// The mark of the last event handed out.
+    var delivered: Int64 { get }
+    /// Whether an event is waiting (cheap: checked under the delivery's lock).
+    var hasPending: Bool { get }
+    /// The next event as JSON, without waiting.
+    func nextEvent() -> JSONValue?
+    /// Runs `handler` after every new event.
+    func onEvent(_ handler: @escaping @Sendable () -> Void)
+    func cancel()
+}
+
+/// One client's log.
+struct LogDeliverySource: DeliverySource {
+    let log: EventLog
+    let follower: EventFollower
+
+    init(log: EventLog, after cursor: Int64) {
+        self.log = log
+        follower = log.follow(after: cursor)
+    }
+
+    var mark: Int64 { log.latestCursor }
+    var delivered: Int64 { follower.position }
+    var hasPending: Bool { log.latestCursor > follower.position }
+    func nextEvent() -> JSONValue? { (try? follower.next(timeoutMilliseconds: 0))?.json }
+    func onEvent(_ handler: @escaping @Sendable () -> Void) { log.addWakeHandler(handler) }
+    func cancel() { follower.cancel() }
 }
 
 /// The pthread that invokes a delivery callback. A plain pthread (not a task) because the

@@ -1313,6 +1313,87 @@ export interface DeleteWebhookResult {
     webhook: string;
 }
 
+/** The result of `whatsapp_list_accounts`. */
+export interface ListAccountsResult {
+    accounts: ListAccountsResultAccountsItem[];
+}
+
+export interface ListAccountsResultAccountsItem {
+    /** the account id */
+    account: string;
+    /** connection state (whatsapp_status states), or failed when its store did not open */
+    state: string;
+    /** linked to a phone */
+    linked: boolean;
+    /** the linked phone number */
+    phone: string | null;
+    /** the linked device's JID */
+    jid: string | null;
+    /** why the last attempt failed */
+    last_error: string | null;
+}
+
+/** The result of `whatsapp_add_account`. */
+export interface AddAccountResult {
+    /** the account id */
+    account: string;
+    /** connection state (whatsapp_status states), or failed when its store did not open */
+    state: string;
+    /** linked to a phone */
+    linked: boolean;
+    /** the linked phone number */
+    phone: string | null;
+    /** the linked device's JID */
+    jid: string | null;
+    /** why the last attempt failed */
+    last_error: string | null;
+}
+
+/** The result of `whatsapp_get_account`. */
+export interface GetAccountResult {
+    /** the account id */
+    account: string;
+    /** connection state (whatsapp_status states), or failed when its store did not open */
+    state: string;
+    /** linked to a phone */
+    linked: boolean;
+    /** the linked phone number */
+    phone: string | null;
+    /** the linked device's JID */
+    jid: string | null;
+    /** why the last attempt failed */
+    last_error: string | null;
+}
+
+/** The result of `whatsapp_get_account_status`. */
+export interface GetAccountStatusResult {
+    /** the account id */
+    account: string;
+    status: StatusResult;
+}
+
+/** The result of `whatsapp_reconnect_account`. */
+export interface ReconnectAccountResult {
+    /** the account id */
+    account: string;
+    status: StatusResult;
+}
+
+/** The result of `whatsapp_logout_account`. */
+export interface LogoutAccountResult {
+    /** the account id */
+    account: string;
+    logout: LogoutResult;
+}
+
+/** The result of `whatsapp_delete_account`. */
+export interface DeleteAccountResult {
+    /** the deleted account id */
+    account: string;
+    /** true */
+    deleted: boolean;
+}
+
 /** Options of reconnect() (whatsapp_reconnect). */
 export interface ReconnectOptions {
     /** seconds to wait for the login (5–120) (default 30) */
@@ -1603,6 +1684,32 @@ export interface ListWebhookDeliveriesOptions {
     limit?: number;
 }
 
+/** Options of addAccount() (whatsapp_add_account). */
+export interface AddAccountOptions {
+    /** id for the account: 1–32 of a-z, 0-9, - */
+    name?: string;
+}
+
+/** Options of getAccount() (whatsapp_get_account). */
+export interface GetAccountOptions {
+    /** account id, phone number or name */
+    account?: string;
+}
+
+/** Options of getAccountStatus() (whatsapp_get_account_status). */
+export interface GetAccountStatusOptions {
+    /** account id, phone number or name */
+    account?: string;
+}
+
+/** Options of reconnectAccount() (whatsapp_reconnect_account). */
+export interface ReconnectAccountOptions {
+    /** account id, phone number or name */
+    account?: string;
+    /** seconds to wait for the login (5–120) (default 30) */
+    timeout?: number;
+}
+
 /** The params and result of every catalogue method, for Client.call() and callSync(). */
 export interface KnownMethods {
     whatsapp_status: { params: Record<string, never>; result: StatusResult };
@@ -1730,6 +1837,13 @@ export interface KnownMethods {
         result: ListWebhookDeliveriesResult;
     };
     whatsapp_delete_webhook: { params: { webhook: string }; result: DeleteWebhookResult };
+    whatsapp_list_accounts: { params: Record<string, never>; result: ListAccountsResult };
+    whatsapp_add_account: { params: { name?: string }; result: AddAccountResult };
+    whatsapp_get_account: { params: { account?: string }; result: GetAccountResult };
+    whatsapp_get_account_status: { params: { account?: string }; result: GetAccountStatusResult };
+    whatsapp_reconnect_account: { params: { account?: string; timeout?: number }; result: ReconnectAccountResult };
+    whatsapp_logout_account: { params: { account: string }; result: LogoutAccountResult };
+    whatsapp_delete_account: { params: { account: string; confirm: boolean }; result: DeleteAccountResult };
 }
 
 /** The catalogue's methods of Client (see index.d.ts). */
@@ -2682,4 +2796,81 @@ export interface ClientMethods {
      * ERROR_CODES).
      */
     deleteWebhook(webhook: string): Promise<DeleteWebhookResult>;
+
+    /**
+     * whatsapp_list_accounts: Every account this process serves (accounts_dir mode), with its state
+     * and linked phone.
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    listAccounts(): Promise<ListAccountsResult>;
+
+    /**
+     * whatsapp_add_account: Add an account (accounts_dir mode): its own store under accounts_dir. The
+     * id is name, or a generated one. Link it with whatsapp_start_auth or whatsapp_pairing_code
+     * passing account.
+     *
+     * @param options name (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    addAccount(options?: AddAccountOptions): Promise<AddAccountResult>;
+
+    /**
+     * whatsapp_get_account: One account: its id, state and linked phone.
+     *
+     * @param options account (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getAccount(options?: GetAccountOptions): Promise<GetAccountResult>;
+
+    /**
+     * whatsapp_get_account_status: One account's whatsapp_status object (state, linked account, store
+     * counts).
+     *
+     * @param options account (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getAccountStatus(options?: GetAccountStatusOptions): Promise<GetAccountStatusResult>;
+
+    /**
+     * whatsapp_reconnect_account: whatsapp_reconnect for one account: drop its connection and dial
+     * again now; answers once logged in.
+     *
+     * @param options account, timeout (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    reconnectAccount(options?: ReconnectAccountOptions): Promise<ReconnectAccountResult>;
+
+    /**
+     * whatsapp_logout_account: whatsapp_logout for one account: unlink its device, keep its history
+     * and the account.
+     *
+     * @param account account id, phone number or name
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    logoutAccount(account: string): Promise<LogoutAccountResult>;
+
+    /**
+     * whatsapp_delete_account: Close an account and delete its store (history, keys, media) for good.
+     * Needs confirm: true. Log it out first (whatsapp_logout_account) if the phone should forget the
+     * device too.
+     *
+     * @param account account id, phone number or name
+     * @param confirm must be true
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    deleteAccount(account: string, confirm: boolean): Promise<DeleteAccountResult>;
 }

@@ -1168,6 +1168,101 @@ class ClientMethods extends EventEmitter {
     deleteWebhook(webhook) {
         return this.call('whatsapp_delete_webhook', { webhook });
     }
+
+    /**
+     * whatsapp_list_accounts: Every account this process serves (accounts_dir mode), with its state
+     * and linked phone.
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    listAccounts() {
+        return this.call('whatsapp_list_accounts');
+    }
+
+    /**
+     * whatsapp_add_account: Add an account (accounts_dir mode): its own store under accounts_dir. The
+     * id is name, or a generated one. Link it with whatsapp_start_auth or whatsapp_pairing_code
+     * passing account.
+     *
+     * @param options name (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    addAccount(options) {
+        const { name } = optionsObject(options, 'addAccount');
+        return this.call('whatsapp_add_account', { name });
+    }
+
+    /**
+     * whatsapp_get_account: One account: its id, state and linked phone.
+     *
+     * @param options account (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getAccount(options) {
+        const { account } = optionsObject(options, 'getAccount');
+        return this.call('whatsapp_get_account', { account });
+    }
+
+    /**
+     * whatsapp_get_account_status: One account's whatsapp_status object (state, linked account, store
+     * counts).
+     *
+     * @param options account (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    getAccountStatus(options) {
+        const { account } = optionsObject(options, 'getAccountStatus');
+        return this.call('whatsapp_get_account_status', { account });
+    }
+
+    /**
+     * whatsapp_reconnect_account: whatsapp_reconnect for one account: drop its connection and dial
+     * again now; answers once logged in.
+     *
+     * @param options account, timeout (see the options type)
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    reconnectAccount(options) {
+        const { account, timeout } = optionsObject(options, 'reconnectAccount');
+        return this.call('whatsapp_reconnect_account', { account, timeout });
+    }
+
+    /**
+     * whatsapp_logout_account: whatsapp_logout for one account: unlink its device, keep its history
+     * and the account.
+     *
+     * @param account account id, phone number or name
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    logoutAccount(account) {
+        return this.call('whatsapp_logout_account', { account });
+    }
+
+    /**
+     * whatsapp_delete_account: Close an account and delete its store (history, keys, media) for good.
+     * Needs confirm: true. Log it out first (whatsapp_logout_account) if the phone should forget the
+     * device too.
+     *
+     * @param account account id, phone number or name
+     * @param confirm must be true
+     *
+     * Rejects with a WauseError whose code is not_found, invalid_request or internal (see
+     * ERROR_CODES).
+     */
+    deleteAccount(account, confirm) {
+        return this.call('whatsapp_delete_account', { account, confirm });
+    }
 }
 
 module.exports = { ClientMethods, ERROR_CODES, CONNECTION_STATES };

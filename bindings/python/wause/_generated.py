@@ -1498,6 +1498,88 @@ class DeleteWebhookResult(TypedDict):
     webhook: str
 
 
+class ListAccountsResult(TypedDict):
+    """The result of ``whatsapp_list_accounts``."""
+    accounts: List[ListAccountsResultAccountsItem]
+
+
+class ListAccountsResultAccountsItem(TypedDict):
+    """An object of the catalogue (whatsapp_list_accounts.accounts[])."""
+    #: the account id
+    account: str
+    #: connection state (whatsapp_status states), or failed when its store did not open
+    state: str
+    #: linked to a phone
+    linked: bool
+    #: the linked phone number
+    phone: Optional[str]
+    #: the linked device's JID
+    jid: Optional[str]
+    #: why the last attempt failed
+    last_error: Optional[str]
+
+
+class AddAccountResult(TypedDict):
+    """The result of ``whatsapp_add_account``."""
+    #: the account id
+    account: str
+    #: connection state (whatsapp_status states), or failed when its store did not open
+    state: str
+    #: linked to a phone
+    linked: bool
+    #: the linked phone number
+    phone: Optional[str]
+    #: the linked device's JID
+    jid: Optional[str]
+    #: why the last attempt failed
+    last_error: Optional[str]
+
+
+class GetAccountResult(TypedDict):
+    """The result of ``whatsapp_get_account``."""
+    #: the account id
+    account: str
+    #: connection state (whatsapp_status states), or failed when its store did not open
+    state: str
+    #: linked to a phone
+    linked: bool
+    #: the linked phone number
+    phone: Optional[str]
+    #: the linked device's JID
+    jid: Optional[str]
+    #: why the last attempt failed
+    last_error: Optional[str]
+
+
+class GetAccountStatusResult(TypedDict):
+    """The result of ``whatsapp_get_account_status``."""
+    #: the account id
+    account: str
+    status: StatusResult
+
+
+class ReconnectAccountResult(TypedDict):
+    """The result of ``whatsapp_reconnect_account``."""
+    #: the account id
+    account: str
+    status: StatusResult
+
+
+class LogoutAccountResult(TypedDict):
+    """The result of ``whatsapp_logout_account``."""
+    #: the account id
+    account: str
+    logout: LogoutResult
+
+
+class DeleteAccountResult(TypedDict):
+    """The result of ``whatsapp_delete_account``."""
+    #: the deleted account id
+    account: str
+    #: true
+    deleted: bool
+
+
 RESULT_TYPE_NAMES = (
     'StatusResult', 'AccountInfo', 'StoreCounts', 'GetToolInfoResult',
     'GetToolInfoResultAnnotations', 'ReconnectResult', 'PairStatusResult', 'PairingCodeResult',
@@ -1526,7 +1608,10 @@ RESULT_TYPE_NAMES = (
     'PinChatResult', 'MuteChatResult', 'StarMessageResult', 'MarkChatUnreadResult',
     'DeleteChatResult', 'ClearChatResult', 'AddWebhookResult', 'AddWebhookResultWebhook',
     'ListWebhooksResult', 'UpdateWebhookResult', 'TestWebhookResult', 'TestWebhookResultDelivery',
-    'ListWebhookDeliveriesResult', 'DeleteWebhookResult',
+    'ListWebhookDeliveriesResult', 'DeleteWebhookResult', 'ListAccountsResult',
+    'ListAccountsResultAccountsItem', 'AddAccountResult', 'GetAccountResult',
+    'GetAccountStatusResult', 'ReconnectAccountResult', 'LogoutAccountResult',
+    'DeleteAccountResult',
 )
 
 
@@ -3080,6 +3165,118 @@ class ClientMethods:
         params = _params({'webhook': webhook}, {})
         return cast(DeleteWebhookResult, self._call_method('whatsapp_delete_webhook', params))
 
+    def list_accounts(self) -> ListAccountsResult:
+        """``whatsapp_list_accounts``: Every account this process serves (accounts_dir mode), with its
+        state and linked phone.
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        return cast(ListAccountsResult, self._call_method('whatsapp_list_accounts', None))
+
+    def add_account(self, *, name: Optional[str] = None) -> AddAccountResult:
+        """``whatsapp_add_account``: Add an account (accounts_dir mode): its own store under
+        accounts_dir. The id is name, or a generated one. Link it with whatsapp_start_auth or
+        whatsapp_pairing_code passing account.
+
+        Args:
+            name: id for the account: 1–32 of a-z, 0-9, -
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'name': name})
+        return cast(AddAccountResult, self._call_method('whatsapp_add_account', params))
+
+    def get_account(self, *, account: Optional[str] = None) -> GetAccountResult:
+        """``whatsapp_get_account``: One account: its id, state and linked phone.
+
+        Args:
+            account: account id, phone number or name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'account': account})
+        return cast(GetAccountResult, self._call_method('whatsapp_get_account', params))
+
+    def get_account_status(self, *, account: Optional[str] = None) -> GetAccountStatusResult:
+        """``whatsapp_get_account_status``: One account's whatsapp_status object (state, linked
+        account, store counts).
+
+        Args:
+            account: account id, phone number or name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'account': account})
+        return cast(GetAccountStatusResult, self._call_method('whatsapp_get_account_status', params))
+
+    def reconnect_account(self, *, account: Optional[str] = None,
+                          timeout: int = 30) -> ReconnectAccountResult:
+        """``whatsapp_reconnect_account``: whatsapp_reconnect for one account: drop its connection and
+        dial again now; answers once logged in.
+
+        Args:
+            account: account id, phone number or name
+            timeout: seconds to wait for the login (5–120) (default 30)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'account': account, 'timeout': timeout})
+        return cast(ReconnectAccountResult, self._call_method('whatsapp_reconnect_account', params))
+
+    def logout_account(self, account: str) -> LogoutAccountResult:
+        """``whatsapp_logout_account``: whatsapp_logout for one account: unlink its device, keep its
+        history and the account.
+
+        Args:
+            account: account id, phone number or name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'account': account}, {})
+        return cast(LogoutAccountResult, self._call_method('whatsapp_logout_account', params))
+
+    def delete_account(self, account: str, confirm: bool) -> DeleteAccountResult:
+        """``whatsapp_delete_account``: Close an account and delete its store (history, keys, media)
+        for good. Needs confirm: true. Log it out first (whatsapp_logout_account) if the phone
+        should forget the device too.
+
+        Args:
+            account: account id, phone number or name
+            confirm: must be true
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'account': account, 'confirm': confirm}, {})
+        return cast(DeleteAccountResult, self._call_method('whatsapp_delete_account', params))
+
 
 class AsyncClientMethods:
     """The catalogue's methods for :class:`wause.AsyncClient`: each is awaited; the loop never blocks."""
@@ -4620,6 +4817,118 @@ class AsyncClientMethods:
         params = _params({'webhook': webhook}, {})
         return cast(DeleteWebhookResult, await self._call_method('whatsapp_delete_webhook', params))
 
+    async def list_accounts(self) -> ListAccountsResult:
+        """``whatsapp_list_accounts``: Every account this process serves (accounts_dir mode), with its
+        state and linked phone.
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        return cast(ListAccountsResult, await self._call_method('whatsapp_list_accounts', None))
+
+    async def add_account(self, *, name: Optional[str] = None) -> AddAccountResult:
+        """``whatsapp_add_account``: Add an account (accounts_dir mode): its own store under
+        accounts_dir. The id is name, or a generated one. Link it with whatsapp_start_auth or
+        whatsapp_pairing_code passing account.
+
+        Args:
+            name: id for the account: 1–32 of a-z, 0-9, -
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'name': name})
+        return cast(AddAccountResult, await self._call_method('whatsapp_add_account', params))
+
+    async def get_account(self, *, account: Optional[str] = None) -> GetAccountResult:
+        """``whatsapp_get_account``: One account: its id, state and linked phone.
+
+        Args:
+            account: account id, phone number or name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'account': account})
+        return cast(GetAccountResult, await self._call_method('whatsapp_get_account', params))
+
+    async def get_account_status(self, *, account: Optional[str] = None) -> GetAccountStatusResult:
+        """``whatsapp_get_account_status``: One account's whatsapp_status object (state, linked
+        account, store counts).
+
+        Args:
+            account: account id, phone number or name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'account': account})
+        return cast(GetAccountStatusResult, await self._call_method('whatsapp_get_account_status', params))
+
+    async def reconnect_account(self, *, account: Optional[str] = None,
+                                timeout: int = 30) -> ReconnectAccountResult:
+        """``whatsapp_reconnect_account``: whatsapp_reconnect for one account: drop its connection and
+        dial again now; answers once logged in.
+
+        Args:
+            account: account id, phone number or name
+            timeout: seconds to wait for the login (5–120) (default 30)
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({}, {'account': account, 'timeout': timeout})
+        return cast(ReconnectAccountResult, await self._call_method('whatsapp_reconnect_account', params))
+
+    async def logout_account(self, account: str) -> LogoutAccountResult:
+        """``whatsapp_logout_account``: whatsapp_logout for one account: unlink its device, keep its
+        history and the account.
+
+        Args:
+            account: account id, phone number or name
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'account': account}, {})
+        return cast(LogoutAccountResult, await self._call_method('whatsapp_logout_account', params))
+
+    async def delete_account(self, account: str, confirm: bool) -> DeleteAccountResult:
+        """``whatsapp_delete_account``: Close an account and delete its store (history, keys, media)
+        for good. Needs confirm: true. Log it out first (whatsapp_logout_account) if the phone
+        should forget the device too.
+
+        Args:
+            account: account id, phone number or name
+            confirm: must be true
+
+        Raises:
+            NotFound: the chat, message, contact or group does not exist
+            InvalidRequest: malformed JSON, unknown method, wrong or missing argument, bad config,
+                or use of a closed client
+            Internal: a failure inside the engine (e.g. a store that cannot be opened)
+        """
+        params = _params({'account': account, 'confirm': confirm}, {})
+        return cast(DeleteAccountResult, await self._call_method('whatsapp_delete_account', params))
+
 
 #: The Python method name of each catalogue method.
 METHOD_NAMES = {
@@ -4694,4 +5003,11 @@ METHOD_NAMES = {
     'whatsapp_test_webhook': 'test_webhook',
     'whatsapp_list_webhook_deliveries': 'list_webhook_deliveries',
     'whatsapp_delete_webhook': 'delete_webhook',
+    'whatsapp_list_accounts': 'list_accounts',
+    'whatsapp_add_account': 'add_account',
+    'whatsapp_get_account': 'get_account',
+    'whatsapp_get_account_status': 'get_account_status',
+    'whatsapp_reconnect_account': 'reconnect_account',
+    'whatsapp_logout_account': 'logout_account',
+    'whatsapp_delete_account': 'delete_account',
 }
