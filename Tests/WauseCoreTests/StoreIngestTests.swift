@@ -87,7 +87,9 @@ import WauseTestSupport
         // scores, for words, a prefix, phrases and AND/OR/NOT.
         let words = ["lunch", "meeting", "train", "delay", "birthday", "party", "project", "deadline", "coffee", "photo", "café", "naïve"]
         let corpus: [IncomingMessage] = (0..<400).map { (index: Int) -> IncomingMessage in
-            let body = (0..<(3 + index % 7)).map { words[(index * 7 + $0 * 3 + $0 * $0) % words.count] }.joined(separator: " ")
+            var body = (0..<(3 + index % 7)).map { words[(index * 7 + $0 * 3 + $0 * $0) % words.count] }.joined(separator: " ")
+            if index % 13 == 0 { body += " train delay" }
+            if index % 17 == 0 { body = "birthday party " + body }
             return incoming("F\(index)", chat: index % 4 == 0 ? Self.chatB : Self.chatA, fromMe: index % 9 == 0, body: body,
                             at: 1_700_000_000 + Int64(index))
         }

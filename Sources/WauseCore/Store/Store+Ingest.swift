@@ -57,7 +57,7 @@ extension Store {
     /// From this many messages on, a batch feeds FTS5 in one statement after its message rows
     /// instead of through the per-row insert trigger (`write`). Below it the trigger is cheaper
     /// than dropping and recreating it (make bench-store: batches of 100 and 10,000).
-    static let bulkIndexFrom = 32
+    public static let bulkIndexFrom = 32
 
     /// The per-row FTS5 insert trigger (Migrations version1), set aside for a batch.
     static let ftsInsertTrigger = "messages_fts_insert"
