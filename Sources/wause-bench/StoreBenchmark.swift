@@ -11,7 +11,8 @@ import Glibc
 /// and the same statements `Store.ingest` runs (message, chat and event rows), so the comparison
 /// is what the engine adds over SQLite itself.
 ///
-/// Ingest: batches of 1, 100 and 10,000 messages, one transaction each, FTS5 kept by triggers.
+/// Ingest: batches of 1, 100 and 10,000 messages, one transaction each, FTS5 kept by its insert
+/// trigger (a batch of `Store.bulkIndexFrom` or more feeds it in one statement instead).
 /// Search: a store of `searchMessages` messages built with the batch API, then 20 fixed queries
 /// (words, prefix, phrases, AND/OR/NOT) run 200 times each through `Store.searchMessages`
 /// (limit 20, best first); the peer runs the same statement on the same file.
@@ -164,7 +165,8 @@ enum StoreBenchmark {
         defer { _ = system("rm -rf '\(base)'") }
         let largest = ingestRuns.map(\.1).max() ?? 0
         let bodies = corpus(count: max(searchMessages, largest))
-        print("\nstore ingest: message, chat and event rows per message, one transaction per batch, FTS5 kept by triggers;"
+        print("\nstore ingest: message, chat and event rows per message, one transaction per batch, FTS5 kept by its trigger"
+            + " (a batch of \(Store.bulkIndexFrom) or more: in one statement);"
             + " Python sqlite3 runs the same statements with the same pragmas on the same schema")
         print("  pragmas: \(SQLiteDatabase.pragmas)")
 

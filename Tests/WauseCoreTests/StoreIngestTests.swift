@@ -65,6 +65,96 @@ import WauseTestSupport
         try expectIndexConsistent(store)
     }
 
+    /// What `searchMessages` answers, in order, with the rank it sorted by.
+    func ranked(_ store: Store, _ query: String) throws -> [String] {
+        try store.database.withConnection { (c) throws(WauseError) in
+            try c.query("""
+                SELECT m.id, bm25(messages_fts) AS score FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+                WHERE messages_fts MATCH ? ORDER BY rank, m.rowid
+                """, [.text(query)]).map { "\($0["id"].text ?? "?") \($0["score"])" }
+        }
+    }
+
+    func triggerSQL(_ store: Store) throws -> String? {
+        try store.database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'messages_fts_insert'").first?["sql"].text
+        }
+    }
+
+    @Test func aLargeBatchIndexesExactlyAsTheTriggerDoes() throws {
+        // A fixed corpus filed one message at a time (the per-row trigger) and in batches large
+        // enough to feed FTS5 in one statement: the same matches, in the same order, with the same
+        // scores, for words, a prefix, phrases and AND/OR/NOT.
+        let words = ["lunch", "meeting", "train", "delay", "birthday", "party", "project", "deadline", "coffee", "photo", "café", "naïve"]
+        let corpus: [IncomingMessage] = (0..<400).map { (index: Int) -> IncomingMessage in
+            var body = (0..<(3 + index % 7)).map { words[(index * 7 + $0 * 3 + $0 * $0) % words.count] }.joined(separator: " ")
+            if index % 13 == 0 { body += " train delay" }
+            if index % 17 == 0 { body = "birthday party " + body }
+            return incoming("F\(index)", chat: index % 4 == 0 ? Self.chatB : Self.chatA, fromMe: index % 9 == 0, body: body,
+                            at: 1_700_000_000 + Int64(index))
+        }
+        let oneByOne = TemporaryDirectory(), batched = TemporaryDirectory()
+        let single = try Store(directory: oneByOne.path), bulk = try Store(directory: batched.path)
+        defer { single.close(); bulk.close() }
+        for message in corpus { _ = try single.ingest([message], now: 1) }
+        // Batches of several sizes around the threshold, and one repeating earlier messages (duplicates are not indexed twice).
+        var start = 0
+        for size in [Store.bulkIndexFrom, Store.bulkIndexFrom - 1, 150, 400] where start < corpus.count {
+            let end = min(corpus.count, start + size)
+            _ = try bulk.ingest(Array(corpus[start..<end]), now: 1)
+            start = end
+        }
+        #expect(try bulk.ingest(Array(corpus[0..<Store.bulkIndexFrom]), now: 2).allSatisfy { !$0.inserted })
+        let queries = ["lunch", "café", "naive", "proj*", "\"train delay\"", "\"birthday party\"", "lunch AND coffee",
+                       "photo OR deadline", "meeting NOT lunch"]
+        for query in queries {
+            let expected = try ranked(single, query)
+            #expect(!expected.isEmpty, "\(query) finds something")
+            #expect(try ranked(bulk, query) == expected, "\(query)")
+            #expect(try bulk.searchMessages(query, chat: nil, limit: 20).map(\.0.id) == single.searchMessages(query, chat: nil, limit: 20).map(\.0.id))
+        }
+        try expectIndexConsistent(single)
+        try expectIndexConsistent(bulk)
+        // The trigger is back, word for word, and indexes what others insert.
+        #expect(try triggerSQL(bulk) == triggerSQL(single) && triggerSQL(bulk) != nil)
+        try bulk.database.withConnection { (c) throws(WauseError) in
+            try c.execute("""
+                INSERT INTO messages (id, chat_jid, from_me, type, body, timestamp, received_at)
+                VALUES ('direct', ?, 0, 'chat', 'zebra crossing', 1, 1)
+                """, [.text(Self.chatA)])
+        }
+        #expect(try searchIDs(bulk, "zebra") == ["direct"])
+        try expectIndexConsistent(bulk)
+    }
+
+    @Test func aLargeBatchFailingInsideACallersTransactionLeavesTheTrigger() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        let original = try triggerSQL(store)
+        try store.database.withConnection { (c) throws(WauseError) in
+            try c.execute("CREATE TEMP TRIGGER poison BEFORE INSERT ON main.messages WHEN new.body = 'poison' BEGIN SELECT RAISE(ABORT, 'no'); END")
+        }
+        var batch: [IncomingMessage] = (0..<(Store.bulkIndexFrom + 5)).map { incoming("T\($0)", body: "tword \($0)") }
+        batch.append(incoming("T-bad", body: "poison"))
+        // The caller catches the failure and commits what it wrote beside the batch.
+        try store.database.withConnection { (c) throws(WauseError) in
+            try c.transaction { () throws(WauseError) in
+                try c.execute("INSERT INTO chats (jid, name, updated_at) VALUES (?, 'kept', 1)", [.text(Self.chatB)])
+                #expect(throws: WauseError.self) { try Store.ingest(batch, now: 1, c) }
+            }
+        }
+        #expect(try triggerSQL(store) == original)
+        #expect(try count(store, "SELECT count(*) FROM chats WHERE name = 'kept'") == 1)
+        // What the batch filed before the failure was committed by the caller (its choice), and
+        // is indexed as the trigger would have indexed it; what comes next goes through the trigger.
+        #expect(try searchIDs(store, "tword") == Set(batch.dropLast().map { $0.record.id }))
+        try expectIndexConsistent(store)
+        _ = try store.insertMessage(incoming("after", body: "afterword").record, contactID: nil, now: 2)
+        #expect(try searchIDs(store, "afterword") == ["after"])
+        try expectIndexConsistent(store)
+    }
+
     @Test func aFailureMidBatchRollsTheWholeBatchBack() throws {
         let temp = TemporaryDirectory()
         let store = try Store(directory: temp.path)

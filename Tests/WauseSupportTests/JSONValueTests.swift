@@ -61,6 +61,35 @@ import Testing
         #expect(throws: Never.self) { try JSONValue.parse(nested, maximumDepth: 512) }
     }
 
+    @Test(arguments: [3, JSONObject.indexedFrom - 1, JSONObject.indexedFrom, 40])
+    func anObjectOfAnySizeKeepsOrderReplacesInPlaceAndRemoves(size: Int) {
+        // Small objects are searched linearly, large ones through a position table: both behave alike.
+        var object = JSONObject()
+        for index in 0..<size { object["k\(size - index)"] = .int(Int64(index)) }
+        #expect(object.count == size && object.keys == (0..<size).map { "k\(size - $0)" })
+        #expect((0..<size).allSatisfy { object["k\(size - $0)"] == .int(Int64($0)) } && object["missing"] == nil)
+        object["k\(size)"] = "first, replaced"
+        #expect(object.keys.first == "k\(size)" && object["k\(size)"] == "first, replaced" && object.count == size)
+        object["k1"] = nil
+        object["k1"] = nil
+        #expect(object.count == size - 1 && !object.keys.contains("k1"))
+        #expect(object.keys.allSatisfy { object[$0] != nil })
+        object["added"] = true
+        #expect(object.keys.last == "added" && object["added"] == true)
+        #expect(Array(object.map(\.key)) == object.keys)
+        // Equal whatever the order of the keys; not equal with a value or a key more or less.
+        var reversed = JSONObject()
+        for key in object.keys.reversed() { reversed[key] = object[key] }
+        #expect(reversed == object)
+        reversed["added"] = false
+        #expect(reversed != object)
+        reversed["added"] = nil
+        #expect(reversed != object)
+        let serialized = JSONValue.object(object).serialized
+        #expect((try? JSONValue.parse(serialized)) == .object(object))
+        #expect(serialized.hasPrefix(#"{"k\#(size)":"first, replaced""#))
+    }
+
     @Test func aRepeatedKeyReplacesTheValueInPlaceByDefault() throws {
         let value = try JSONValue.parse(#"{"a":1,"b":2,"a":3}"#)
         #expect(value.objectValue?.keys == ["a", "b"])

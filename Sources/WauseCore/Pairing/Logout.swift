@@ -16,8 +16,11 @@ struct Logout: Sendable {
     let logger: Logger
     let publisher: EventPublisher
 
-    /// How long to wait for the server to confirm `remove-companion-device`.
-    static let confirmationWait: Duration = .seconds(10)
+    /// How long a logout waits, in all, for a logged-in connection and the server's answer to
+    /// `remove-companion-device`: as long as a send waits for its ack (`SendMessage.ackWait`).
+    /// It was 10 s for the answer alone, and a logout on a loaded machine (the sim e2e test
+    /// relinking with new keys) came back unconfirmed with the server up.
+    static let confirmationWait: Duration = .seconds(20)
 
     static func removeCompanionDevice(id: String, ownJID: String) -> Node {
         Node(tag: "iq", attributes: ["xmlns": "md", "type": "set", "to": .jid(.whatsAppServer), "id": .text(id)], children: [
@@ -37,9 +40,11 @@ struct Logout: Sendable {
             return (false, false)
         }
         var confirmed = false
-        if let session = connectionLoop.currentSession, !session.linking {
+        let deadline = environment.now() + Logout.confirmationWait
+        if let session = await loggedInSession(connectionLoop, by: deadline) {
             let request = Logout.removeCompanionDevice(id: session.connection.nextID(), ownJID: account.jid)
-            if let answer = try? await session.connection.query(request, timeout: Logout.confirmationWait, environment: environment) {
+            let wait = max(.seconds(1), deadline - environment.now())
+            if let answer = try? await session.connection.query(request, timeout: wait, environment: environment) {
                 confirmed = answer[attribute: "type"] == "result"
             }
         }
@@ -48,6 +53,32 @@ struct Logout: Sendable {
         await loggedOut(reason: confirmed ? "logged out by this device" : "logged out by this device (WhatsApp was not reachable to confirm)",
                                initiatedBy: "user")
         return (true, confirmed)
+    }
+
+    /// The logged-in connection to send `remove-companion-device` on. A connection that is still
+    /// logging in (just dialled, or redialled after a drop) is waited for until `deadline`, as
+    /// group calls wait (`Groups.readySession`): taking whatever session there was at that
+    /// instant could send the iq on a connection that had not logged in yet, or skip it while one
+    /// was being redialled, and the logout went unconfirmed although WhatsApp was reachable. Nil
+    /// when the state cannot get to `ready` by itself (stopped, auth failure, logged out) or does
+    /// not by the deadline: the logout then goes ahead unconfirmed, as offline.
+    private func loggedInSession(_ connectionLoop: ConnectionLoop, by deadline: UnixTime) async -> ConnectionSession? {
+        while true {
+            let (state, version) = status.versioned()
+            if state == .ready, let session = connectionLoop.currentSession, !session.linking, session.loggedIn,
+                !session.connection.hasEnded
+            {
+                return session
+            }
+            guard state.canStillSend, environment.now() < deadline else { return nil }
+            // Every transition wakes the wait; the deadline bounds it.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.status.waitForTransition(after: version) }
+                group.addTask { [environment] in try? await environment.sleep(max(.milliseconds(1), deadline - environment.now())) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
     }
 
     static let logoutDefinition = MethodDefinition(
