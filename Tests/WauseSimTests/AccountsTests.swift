@@ -153,6 +153,12 @@ import Glibc
         #expect(listed.first { $0["account"] == "good" }?["state"] == "stopped")
         #expect(try await accounts.call("whatsapp_status", ["account": "good"]).get()["state"] == "stopped")
         #expect(await accounts.call("whatsapp_status", ["account": "bad"]).failureCode == .internal)
+        // Each account's webhook deliveries are named by its id (`<account>:<cursor>`).
+        let hook = try await accounts.call("whatsapp_add_webhook", ["account": "good", "url": "http://127.0.0.1:9/hook"]).get()
+        let hookID = try #require(hook["webhook"]?["id"]?.stringValue)
+        _ = try await accounts.call("whatsapp_test_webhook", ["account": "good", "webhook": .string(hookID)]).get()
+        let deliveries = try await accounts.call("whatsapp_list_webhook_deliveries", ["account": "good"]).get()["deliveries"]?.arrayValue ?? []
+        #expect(!deliveries.isEmpty && deliveries.allSatisfy { $0["id"]?.stringValue?.hasPrefix("good:") == true }, "\(deliveries)")
         // A broken account can still be deleted.
         _ = try await accounts.call("whatsapp_delete_account", ["account": "bad", "confirm": true]).get()
         #expect(accounts.ids == ["good"])

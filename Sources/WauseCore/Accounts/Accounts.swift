@@ -102,6 +102,7 @@ public final class Accounts: Sendable {
     private func open(_ id: String) -> Entry {
         var config = template
         config.dataDirectory = directory + "/" + id
+        config.accountID = id
         do {
             let client = try WauseClient(config: config, environment: environment, catalogue: catalogue)
             client.events.addWakeHandler { [weak self] in self?.eventHappened() }

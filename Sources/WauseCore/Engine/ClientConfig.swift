@@ -16,6 +16,9 @@ public struct ClientConfig: Sendable, Equatable {
     public static let defaultClientVersion = "2.3000.1045649367"
 
     public var dataDirectory: String
+    /// The account this client is, when `Accounts` opened it under an accounts directory (not a
+    /// config key): webhook deliveries are named `<account>:<cursor>` by it, `default` otherwise.
+    public var accountID: String?
     public var logLevel: LogLevel = .warning
     /// The server as configured, nil when the configuration does not name one: a linked store then
     /// dials the server it was linked to (stored with the link), an unlinked one the default.

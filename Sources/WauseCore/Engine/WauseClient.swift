@@ -91,7 +91,8 @@ public final class WauseClient: Sendable {
                                       messaging: messaging, link: serverLink)
         let appState = AppStateSync(store: store, link: serverLink, media: media, environment: environment, logger: logger,
                                     publisher: publisher, messaging: messaging)
-        let webhooks = Webhooks(store: store, environment: environment, logger: logger, http: .live())
+        let webhooks = Webhooks(store: store, environment: environment, logger: logger, http: .live(),
+                                account: config.accountID ?? Webhooks.singleAccount)
         do { try webhooks.applyConfig(config.webhooks, latestCursor: events.latestCursor) } catch {
             store.close()
             throw error

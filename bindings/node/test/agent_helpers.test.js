@@ -9,46 +9,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const { wause, tempDir } = require('./support');
-const { Simulator, withDeadline } = require('./simulator');
+const { Simulator, eventLog } = require('./simulator');
 
 const ADA = '15550001111';
 const BOB = '15550002222';
 const CAROL = '15550003333';
-
-/** Remembers every event of `client`; wait(name, where) resolves with the first match, seen or coming. */
-function eventLog(client) {
-    const seen = [];
-    const waiters = new Set();
-    const listener = (event) => {
-        seen.push(event);
-        for (const waiter of waiters) {
-            if (waiter.matches(event)) {
-                waiters.delete(waiter);
-                waiter.resolve(event);
-            }
-        }
-    };
-    client.on('event', listener);
-    return {
-        seen,
-        wait(name, where = () => true) {
-            const matches = (event) => event.name === name && where(event.data);
-            const earlier = seen.find(matches);
-            if (earlier) return Promise.resolve(earlier);
-            const found = new Promise((resolve) => waiters.add({ matches, resolve }));
-            return withDeadline(found, `no ${name} event`);
-        },
-        status(messageId, status) {
-            return this.wait('message.status', (data) => data.message_id === messageId && data.status === status);
-        },
-        received(body) {
-            return this.wait('message.received', (data) => data.message.body === body);
-        },
-        close() {
-            client.off('event', listener);
-        },
-    };
-}
 
 async function setUp(t) {
     const teardown = [];

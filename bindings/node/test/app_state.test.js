@@ -8,22 +8,10 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 
 const { wause, tempDir } = require('./support');
-const { Simulator, withDeadline } = require('./simulator');
+const { Simulator, waitFor } = require('./simulator');
 
 const ADA = '15550001111';
 const BOB = '15550002222';
-
-function waitFor(client, name, where) {
-    return withDeadline(new Promise((resolve) => {
-        const listener = (event) => {
-            if (event.name === name && where(event.data)) {
-                client.off('event', listener);
-                resolve(event);
-            }
-        };
-        client.on('event', listener);
-    }), `no ${name} event`);
-}
 
 test('chat settings travel both ways through app state', async (t) => {
     const teardown = [];

@@ -7,37 +7,10 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 
 const { wause, tempDir } = require('./support');
-const { Simulator, withDeadline } = require('./simulator');
+const { Simulator, eventLog } = require('./simulator');
 
 const ADA = '15550001111';
 const BOB = '15550002222';
-
-/** Resolves with the first event of `client` named `name` whose data passes `where`, seen or coming. */
-function follow(client) {
-    const seen = [];
-    const waiters = new Set();
-    const listener = (event) => {
-        seen.push(event);
-        for (const waiter of waiters) {
-            if (waiter.matches(event)) {
-                waiters.delete(waiter);
-                waiter.resolve(event);
-            }
-        }
-    };
-    client.on('event', listener);
-    return {
-        wait(name, where = () => true) {
-            const matches = (event) => event.name === name && where(event.data);
-            const earlier = seen.find(matches);
-            if (earlier) return Promise.resolve(earlier);
-            return withDeadline(new Promise((resolve) => waiters.add({ matches, resolve })), `no ${name} event`);
-        },
-        close() {
-            client.off('event', listener);
-        },
-    };
-}
 
 test('contacts and presence through the generated methods', async (t) => {
     const dir = tempDir(t);
@@ -46,7 +19,7 @@ test('contacts and presence through the generated methods', async (t) => {
     await sim.createAccount(ADA, 'Ada');
     const bob = await sim.createAccount(BOB, 'Bob');
     const client = wause.open({ ...sim.clientConfig(path.join(dir, 'client')), push_name: 'Ada' });
-    const events = follow(client);
+    const events = eventLog(client);
     t.after(async () => {
         events.close();
         await client.close();

@@ -8,23 +8,11 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 
 const { wause, tempDir } = require('./support');
-const { Simulator, withDeadline } = require('./simulator');
+const { Simulator, waitFor } = require('./simulator');
 
 const ADA = '15550001111';
 const BOB = '15550002222';
 const CAROL = '15550003333';
-
-function waitFor(client, name, where) {
-    return withDeadline(new Promise((resolve) => {
-        const listener = (event) => {
-            if (event.name === name && where(event.data)) {
-                client.off('event', listener);
-                resolve(event);
-            }
-        };
-        client.on('event', listener);
-    }), `no ${name} event`);
-}
 
 test('scheduled and bulk sends through the generated methods', async (t) => {
     const dir = tempDir(t);

@@ -167,4 +167,54 @@ function followEvents(client) {
     };
 }
 
-module.exports = { Simulator, adminRequest, followEvents, withDeadline, SIM, DEADLINE_MS };
+/** Remembers every event of `client`; wait(name, where) resolves with the first match, seen or coming. */
+function eventLog(client) {
+    const seen = [];
+    const waiters = new Set();
+    const listener = (event) => {
+        seen.push(event);
+        for (const waiter of waiters) {
+            if (waiter.matches(event)) {
+                waiters.delete(waiter);
+                waiter.resolve(event);
+            }
+        }
+    };
+    client.on('event', listener);
+    return {
+        seen,
+        wait(name, where = () => true) {
+            const matches = (event) => event.name === name && where(event.data);
+            const earlier = seen.find(matches);
+            if (earlier) return Promise.resolve(earlier);
+            const found = new Promise((resolve) => waiters.add({ matches, resolve }));
+            return withDeadline(found, `no ${name} event`);
+        },
+        status(messageId, status) {
+            return this.wait('message.status', (data) => data.message_id === messageId && data.status === status);
+        },
+        received(body) {
+            return this.wait('message.received', (data) => data.message.body === body);
+        },
+        close() {
+            client.off('event', listener);
+        },
+    };
+}
+
+
+/** Resolves with the next event of `client` named `name` whose data passes `where` (from now on only). */
+function waitFor(client, name, where) {
+    return withDeadline(new Promise((resolve) => {
+        const listener = (event) => {
+            if (event.name === name && where(event.data)) {
+                client.off('event', listener);
+                resolve(event);
+            }
+        };
+        client.on('event', listener);
+    }), `no ${name} event`);
+}
+
+
+module.exports = { Simulator, adminRequest, eventLog, followEvents, waitFor, withDeadline, SIM, DEADLINE_MS };

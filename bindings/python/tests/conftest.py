@@ -196,6 +196,24 @@ class EventFollower:
         return self.wait("message.status", lambda data: data["message_id"] == message_id and data["status"] == status)
 
 
+#: The three people of the messaging, agent-helper and delivery tests (the `accounts` fixture).
+ADA, BOB, CAROL = "15550001111", "15550002222", "15550003333"
+
+
+@pytest.fixture
+def accounts(simulator: Simulator) -> Dict[str, Dict[str, Any]]:
+    """Ada, Bob and Carol on the simulator (a test module may define its own)."""
+    return {phone: simulator.create_account(phone, name)
+            for phone, name in ((ADA, "Ada"), (BOB, "Bob"), (CAROL, "Carol"))}
+
+
+@pytest.fixture
+def ada(simulator: Simulator, tmp_path: Path, accounts: Dict[str, Any]) -> Iterator[wause.Client]:
+    """A client for Ada's companion, not yet linked."""
+    with wause.Client(simulator.client_config(tmp_path / "ada")) as client:
+        yield client
+
+
 def link_by_qr(client: wause.Client, simulator: Simulator, phone: str) -> EventFollower:
     """Links ``client`` to the sim account ``phone`` (the phone scans the QR) and waits until it
     is logged in; returns the follower of its events."""

@@ -15,21 +15,8 @@ import pytest
 
 import wause
 
-from conftest import Simulator, link_by_qr
+from conftest import (ADA, BOB, CAROL, Simulator, link_by_qr)
 
-ADA, BOB, CAROL = "15550001111", "15550002222", "15550003333"
-
-
-@pytest.fixture
-def accounts(simulator: Simulator) -> Dict[str, Dict[str, Any]]:
-    return {phone: simulator.create_account(phone, name)
-            for phone, name in ((ADA, "Ada"), (BOB, "Bob"), (CAROL, "Carol"))}
-
-
-@pytest.fixture
-def ada(simulator: Simulator, tmp_path: Path, accounts: Dict[str, Any]) -> Iterator[wause.Client]:
-    with wause.Client(simulator.client_config(tmp_path / "ada")) as client:
-        yield client
 
 
 def test_agent_helpers_through_the_generated_methods(

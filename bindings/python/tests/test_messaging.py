@@ -21,21 +21,8 @@ import pytest
 
 import wause
 
-from conftest import (DEADLINE, EventFollower, Simulator, link_by_code, link_by_qr, wait_in_inbox)
+from conftest import (ADA, BOB, CAROL, DEADLINE, EventFollower, Simulator, link_by_code, link_by_qr, wait_in_inbox)
 
-ADA, BOB, CAROL = "15550001111", "15550002222", "15550003333"
-
-
-@pytest.fixture
-def accounts(simulator: Simulator) -> Dict[str, Dict[str, Any]]:
-    return {phone: simulator.create_account(phone, name)
-            for phone, name in ((ADA, "Ada"), (BOB, "Bob"), (CAROL, "Carol"))}
-
-
-@pytest.fixture
-def ada(simulator: Simulator, tmp_path: Path, accounts: Dict[str, Any]) -> Iterator[wause.Client]:
-    with wause.Client(simulator.client_config(tmp_path / "ada")) as client:
-        yield client
 
 
 def test_a_client_and_a_virtual_phone_exchange_messages(
