@@ -365,80 +365,147 @@ private struct JSONParser {
 extension JSONValue {
     /// Compact JSON (no whitespace), the wire form.
     public var serialized: String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(to: &out, indent: nil, level: 0)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Two-space indented JSON, the form MCP text blocks carry.
     public var prettyPrinted: String {
-        var out = ""
-        write(to: &out, indent: "  ", level: 0)
-        return out
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(to: &out, indent: 2, level: 0)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(to out: inout String, indent: String?, level: Int) {
+    // The writer appends UTF-8 bytes to one array and makes a String once at the end: appending
+    // to a String piece by piece (and formatting each integer as a String of its own) was a
+    // fifth of the CPU of filing a batch of messages, whose events are serialized here
+    // (make bench-store; perf showed String's append and storage bookkeeping).
+    private func write(to out: inout [UInt8], indent: Int?, level: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: b ? "true".utf8 : "false".utf8)
+        case .int(let i): JSONValue.writeInteger(i, to: &out)
         case .double(let d):
-            if d.isFinite { out += d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : "\(d)" } else { out += "null" }
+            if d.isFinite, d.rounded() == d, abs(d) < 1e15 {
+                JSONValue.writeInteger(Int64(d), to: &out)
+            } else if d.isFinite {
+                out.append(contentsOf: "\(d)".utf8)
+            } else {
+                out.append(contentsOf: "null".utf8)
+            }
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
-            out += "["
+            if items.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                newline(&out, indent, level + 1)
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.newline(&out, indent, level + 1)
                 item.write(to: &out, indent: indent, level: level + 1)
             }
-            newline(&out, indent, level)
-            out += "]"
+            JSONValue.newline(&out, indent, level)
+            out.append(UInt8(ascii: "]"))
         case .object(let object):
-            if object.isEmpty { out += "{}"; return }
-            out += "{"
+            if object.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in object.enumerated() {
-                if i > 0 { out += "," }
-                newline(&out, indent, level + 1)
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.newline(&out, indent, level + 1)
                 JSONValue.writeString(key, to: &out)
-                out += indent == nil ? ":" : ": "
+                out.append(UInt8(ascii: ":"))
+                if indent != nil { out.append(UInt8(ascii: " ")) }
                 value.write(to: &out, indent: indent, level: level + 1)
             }
-            newline(&out, indent, level)
-            out += "}"
+            JSONValue.newline(&out, indent, level)
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private func newline(_ out: inout String, _ indent: String?, _ level: Int) {
+    private static func newline(_ out: inout [UInt8], _ indent: Int?, _ level: Int) {
         guard let indent else { return }
-        out += "\n"
-        for _ in 0..<level { out += indent }
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
     }
 
-    static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        // Most strings need no escape and are appended whole: a scalar at a time was most of the
-        // cost of writing a batch of message events (make bench, store ingest). 0xE2 leads the
-        // UTF-8 of U+2028/U+2029, so any string holding it takes the careful path.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) {
-            out += s
-            out += "\""
-            return
+    /// Decimal digits, most significant first, without a String in between.
+    private static func writeInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        // The magnitude as unsigned, so Int64.min has one too.
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            out.append(contentsOf: buffer[(20 - count)...])
         }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    }
+
+    static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Native strings lend their UTF-8 in place; anything else is copied once.
+        if s.utf8.withContiguousStorageIfAvailable({ writeEscaped($0, to: &out) }) == nil {
+            Array(s.utf8).withUnsafeBufferPointer { writeEscaped($0, to: &out) }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Copies runs of bytes that need no escape whole. Escaped: the quote, the backslash, control
+    /// characters (`\n`, `\r`, `\t` by name, the rest as `\u00XX`) and U+2028/U+2029, which
+    /// JSON allows raw but JavaScript source does not (UTF-8 E2 80 A8/A9).
+    private static func writeEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        var runStart = 0
+        var i = 0
+        let count = bytes.count
+        mayNeedEscape.withUnsafeBufferPointer { mayNeedEscape in
+            while true {
+                // A table look-up per byte: most text has nothing to escape (make bench-store).
+                while i < count, !mayNeedEscape[Int(bytes[i])] { i += 1 }
+                guard i < count else { break }
+                let byte = bytes[i]
+                let escape: StaticString?
+                var width = 1
+                switch byte {
+                case UInt8(ascii: "\""): escape = "\\\""
+                case UInt8(ascii: "\\"): escape = "\\\\"
+                case UInt8(ascii: "\n"): escape = "\\n"
+                case UInt8(ascii: "\r"): escape = "\\r"
+                case UInt8(ascii: "\t"): escape = "\\t"
+                case 0..<0x20: escape = nil
+                case _ where i + 2 < count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
+                    escape = bytes[i + 2] == 0xA8 ? "\\u2028" : "\\u2029"
+                    width = 3
+                default:
+                    // Another scalar whose UTF-8 leads with E2 (…, €): kept as it is.
+                    i += 1
+                    continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
+                if let escape {
+                    out.append(contentsOf: UnsafeBufferPointer(start: escape.utf8Start, count: escape.utf8CodeUnitCount))
+                } else {
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: "\\u00".utf8)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0xF)])
+                }
+                i += width
+                runStart = i
             }
         }
-        out += "\""
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<count]))
+    }
+
+    /// Bytes `writeEscaped` must look at: control characters, the quote, the backslash, and E2
+    /// (the lead byte of U+2028/U+2029).
+    private static let mayNeedEscape: [Bool] = (0...255).map { (byte: Int) in
+        byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0xE2
     }
 }

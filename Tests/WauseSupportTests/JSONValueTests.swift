@@ -115,4 +115,30 @@ import Testing
     @Test func escapesControlCharacters() {
         #expect(JSONValue.string("\u{01}\t").serialized == #""\u0001\t""#)
     }
+
+    @Test func escapesLineSeparatorsAndKeepsOtherTextAsItIs() {
+        // U+2028/U+2029 are escaped (JavaScript source cannot hold them raw); other non-ASCII text,
+        // including other scalars whose UTF-8 starts with E2 (U+2026 "…", U+20AC "€"), is not.
+        #expect(JSONValue.string("a\u{2028}b\u{2029}c…€\u{1F600}\u{1F}\u{08}\u{0C}").serialized
+            == "\"a\\u2028b\\u2029c…€\u{1F600}\\u001f\\u0008\\u000c\"")
+        #expect(JSONValue.string("\u{E2}").serialized == "\"\u{E2}\"")
+        #expect(JSONValue.string("\\\"\r\n").serialized == #""\\\"\r\n""#)
+    }
+
+    @Test func writesIntegersAtTheirLimits() {
+        #expect(JSONValue.int(.min).serialized == "-9223372036854775808")
+        #expect(JSONValue.int(.max).serialized == "9223372036854775807")
+        #expect(JSONValue.array([0, -1, 10, .double(-3), .double(2.5)]).serialized == "[0,-1,10,-3,2.5]")
+    }
+
+    @Test func anyStringSurvivesARoundTrip() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [Unicode.Scalar] = ["a", "\"", "\\", "\n", "\u{0}", "\u{1F}", "\u{7F}", "é", "\u{2028}", "\u{2029}", "…", "\u{1F600}"]
+        for _ in 0..<500 {
+            var text = String.UnicodeScalarView()
+            for _ in 0..<Int.random(in: 0...24, using: &generator) { text.append(alphabet.randomElement(using: &generator)!) }
+            let value: JSONValue = ["k": .string(String(text)), "key " + String(text): .int(Int64.random(in: .min ... .max, using: &generator))]
+            #expect((try? JSONValue.parse(value.serialized)) == value)
+        }
+    }
 }
