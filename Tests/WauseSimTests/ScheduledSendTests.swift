@@ -1,6 +1,8 @@
+import Glibc
 import Testing
 @testable import WauseCore
 @testable import WauseSim
+import WauseCrypto
 import WauseTestSupport
 import WauseSupport
 import WauseTransport
@@ -73,6 +75,30 @@ import WauseTransport
         let later = try await MessagingTests.send(client, to: "15550003333", "after the cancelled one")
         try await poll { await MessagingTests.inbox(setup.simulator, "15550003333").contains { $0["id"] == later["message_id"] } }
         #expect(!(await MessagingTests.inbox(setup.simulator, "15550003333").contains { $0["id"] == .string(id) }))
+        await setup.close()
+    }
+
+    @Test func aCancelledScheduledFileLeavesNoCopyBehind() async throws {
+        let setup = try await OutboxRetryTests.ready()
+        let client = setup.client, timers = setup.timers
+        // A file in the system temporary directory, one of the default media directories.
+        let folder = TemporaryDirectory(prefix: "wause-scheduled-file")
+        let file = folder.path + "/later.pdf"
+        try MediaEngineTests.write(Array("%PDF-1.4\n".utf8) + SystemRandom.bytes(3000), to: file)
+        let result = try await client.call("whatsapp_send_file", ["to": "15550003333", "file_path": .string(file),
+                                                                  "send_at": .string((timers.now + .seconds(30)).iso8601)]).get()
+        #expect(result["status"] == "scheduled", "\(result)")
+        let id = try #require(result["message_id"]?.stringValue)
+        // The engine's copy and its encrypted twin wait under <data_dir>/media/outgoing/.
+        let copy = try #require(try client.store.media(messageID: id)?.path)
+        #expect(copy.hasPrefix(client.config.dataDirectory + "/media/outgoing/"), "\(copy)")
+        #expect(access(copy, F_OK) == 0 && access(MediaTransfers.encryptedPath(plaintext: copy), F_OK) == 0)
+
+        _ = try await client.call("whatsapp_cancel_scheduled", ["message_id": .string(id)]).get()
+        #expect(access(copy, F_OK) != 0 && access(MediaTransfers.encryptedPath(plaintext: copy), F_OK) != 0)
+        #expect(try client.store.media(messageID: id)?.path == nil)
+        // The file the caller gave is theirs, and stays.
+        #expect(access(file, F_OK) == 0)
         await setup.close()
     }
 

@@ -53,6 +53,24 @@ struct MediaTransfers: Sendable {
     /// Where the encrypted copy of an outgoing file waits for its upload.
     static func encryptedPath(plaintext path: String) -> String { path + ".enc" }
 
+    /// Removes the engine's copies of a file whose send was cancelled before it went (a
+    /// scheduled send, a bulk item): the copy taken in under `<data_dir>/media/outgoing/` and its
+    /// encrypted twin. Nothing will upload or read them any more; the media row keeps the
+    /// file's description and loses its path. Only copies in that folder are ever removed.
+    func discardOutgoingCopies(messageID: String) {
+        guard let stored = try? store.media(messageID: messageID), stored.fromMe, let path = stored.path,
+              path.hasPrefix(config.dataDirectory + "/media/outgoing/"), !path.contains("/../")
+        else { return }
+        do {
+            try store.setMediaPath(rowid: stored.rowid, path: nil)
+        } catch {
+            logger.warning("media: could not forget the copy of cancelled message \(messageID): \(error.message)")
+            return
+        }
+        unlink(MediaTransfers.encryptedPath(plaintext: path))
+        unlink(path)
+    }
+
     /// A queued message whose file is not uploaded yet is uploaded now, and its payload (with
     /// the direct path) replaces the queued one before anything is encrypted, so a retry or a
     /// restart after this point sends the same upload instead of uploading twice.

@@ -231,6 +231,7 @@ enum BulkSends {
             let now = context.environment.now()
             let cancelled = try context.store.cancelBulkJob(jobID: id, now: now)
             for item in cancelled {
+                context.media.discardOutgoingCopies(messageID: item.messageID)
                 _ = try? context.events.publish(.messageStatus, ["message_id": .string(item.messageID), "chat_id": .string(item.chatJID),
                                                                  "status": .string(MessageStatus.cancelled.rawValue), "at": .string(now.iso8601)])
             }

@@ -66,6 +66,7 @@ enum ScheduledSends {
             let id = arguments["message_id"]?.stringValue ?? ""
             let now = context.environment.now()
             let chat = try context.store.cancelScheduled(messageID: id, now: now)
+            context.media.discardOutgoingCopies(messageID: id)
             _ = try? context.events.publish(.messageStatus, ["message_id": .string(id), "chat_id": .string(chat),
                                                              "status": .string(MessageStatus.cancelled.rawValue), "at": .string(now.iso8601)])
             return ["ok": true, "message_id": .string(id), "chat_id": .string(chat), "status": "cancelled", "at": .string(now.iso8601)]

@@ -65,9 +65,10 @@ extension Store {
         }
     }
 
-    func setMediaPath(rowid: Int64, path: String) throws(WauseError) {
+    /// Where the message's file is now; nil once the engine's copy is gone.
+    func setMediaPath(rowid: Int64, path: String?) throws(WauseError) {
         try database.withConnection { (c) throws(WauseError) in
-            _ = try c.execute("UPDATE media SET path = ? WHERE message_rowid = ?", [.text(path), .integer(rowid)])
+            _ = try c.execute("UPDATE media SET path = ? WHERE message_rowid = ?", [SQLValue(path), .integer(rowid)])
         }
     }
 
