@@ -266,6 +266,23 @@ import WauseTestSupport
         #expect(try store.pollVotes(pollRowid: poll.rowid).map(\.options) == [["Pasta"]])
     }
 
+    /// A message of ours goes as far as the history's receipts say (`userReceipt`, WebMessageInfo field 40).
+    @Test func userReceiptsInTheHistoryRaiseOurMessagesStatus() {
+        var sent = info("S1", chat: "\(alice)@s.whatsapp.net", fromMe: true, t: now.seconds, text: "hi")
+        sent.status = .serverAck
+        #expect(HistorySync.status(sent) == .sent)
+        var delivered = WAWebProtobufsHistorySync_UserReceipt()
+        delivered.userJid = "\(alice)@s.whatsapp.net"
+        delivered.receiptTimestamp = now.seconds
+        sent.userReceipt = [delivered]
+        #expect(HistorySync.status(sent) == .delivered)
+        sent.userReceipt[0].readTimestamp = now.seconds + 5
+        #expect(HistorySync.status(sent) == .read)
+        sent.userReceipt = []
+        sent.status = .read
+        #expect(HistorySync.status(sent) == .read)
+    }
+
     @Test func aKeptNotificationIsFiledAfterARestart() async throws {
         let temp = TemporaryDirectory()
         var notification = WAWebProtobufsE2E_HistorySyncNotification()
