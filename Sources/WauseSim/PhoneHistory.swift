@@ -239,7 +239,7 @@ struct PhoneHistory {
 
     /// The reactions and poll votes the phone shows on `entries`: seeded ones, the ones it sent, and
     /// the ones it received (its companions' included) — each person's latest; a reaction taken back
-    /// shows no more. Votes are those the phone could decrypt (its inbox's `options`).
+    /// shows no more. Votes are those the phone could decrypt: its inbox's `options`, and its own.
     private func attachChanges(of account: SimAccount, to entries: inout [Entry], _ c: SQLiteConnection) throws(WauseError) {
         var reactions: [String: [String: (emoji: String, ms: Int64)]] = [:]   // message id → reactor ('' = the phone) → latest
         var votes: [String: [String: (options: [String], ms: Int64, id: String)]] = [:]
@@ -250,10 +250,23 @@ struct PhoneHistory {
         for row in try c.query("SELECT * FROM phone_history_reactions WHERE phone = ?", [.text(account.phone)]) {
             react(row["message_id"].text ?? "", row["reactor"].text ?? "", row["emoji"].text ?? "", row["t_ms"].integer ?? 0)
         }
-        for row in try c.query("SELECT payload, t FROM phone_sent WHERE phone = ?", [.text(account.phone)]) {
-            guard let message = try? WAWebProtobufsE2E_Message(serializedBytes: row["payload"].blob ?? []),
-                  case .reaction(let target, let emoji, let at)? = MessageChange(message) else { continue }
-            react(target.id, "", emoji, at > 0 ? at : (row["t"].integer ?? 0) * 1000)
+        let own = JID(user: account.phone, server: .whatsApp)
+        for row in try c.query("SELECT message_id, payload, t FROM phone_sent WHERE phone = ?", [.text(account.phone)]) {
+            guard let message = try? WAWebProtobufsE2E_Message(serializedBytes: row["payload"].blob ?? []) else { continue }
+            let fallback = (row["t"].integer ?? 0) * 1000
+            if case .reaction(let target, let emoji, let at)? = MessageChange(message) {
+                react(target.id, "", emoji, at > 0 ? at : fallback)
+            } else if let vote = PollMessage.Vote(message), let poll = try phones.knownMessage(of: account, id: vote.poll.id, c),
+                      let creation = poll.content.flatMap(PollMessage.Creation.init),
+                      let plaintext = PollVoteCrypto.open(vote.payload, iv: vote.iv, secret: creation.secret, pollID: vote.poll.id,
+                                                          creators: try phones.userForms(poll.author, c), voters: try phones.userForms(own, c)),
+                      let hashes = PollMessage.Vote.selectedHashes(plaintext) {
+                // The phone's own vote, which it can read back as any voter's.
+                let ms = vote.at > 0 ? vote.at : fallback
+                if let filed = votes[vote.poll.id]?[""], filed.ms > ms { continue }
+                votes[vote.poll.id, default: [:]][""] = (creation.options.filter { hashes.contains(PollVoteCrypto.optionHash($0)) }, ms,
+                                                         row["message_id"].text ?? "")
+            }
         }
         for row in try c.query("SELECT * FROM inbox WHERE phone = ? AND change IS NOT NULL ORDER BY cursor", [.text(account.phone)]) {
             guard let change = row["change"].text.flatMap({ try? JSONValue.parse($0) }), let kind = change["kind"]?.stringValue,
@@ -283,10 +296,10 @@ struct PhoneHistory {
                 entries[index].reactions.append(shown)
             }
             guard let creation = PollMessage.Creation(entry.message) else { continue }
-            for (_, vote) in (votes[entry.id] ?? [:]).sorted(by: { $0.value.ms < $1.value.ms }) {
+            for (voter, vote) in (votes[entry.id] ?? [:]).sorted(by: { $0.value.ms < $1.value.ms }) {
                 var update = WAWebProtobufsHistorySync_PollUpdate()
                 update.pollUpdateMessageKey.remoteJid = entry.chat.description
-                update.pollUpdateMessageKey.fromMe = false
+                update.pollUpdateMessageKey.fromMe = voter.isEmpty
                 update.pollUpdateMessageKey.id = vote.id
                 update.vote.selectedOptions = creation.options.filter(vote.options.contains).map { Data(PollVoteCrypto.optionHash($0)) }
                 update.senderTimestampMs = vote.ms

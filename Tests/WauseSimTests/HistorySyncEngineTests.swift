@@ -38,15 +38,19 @@ import WauseSupport
         #expect(await admin(setup.simulator, "POST", "/accounts/\(Self.carol)/react", ["message_id": .string(pollID), "emoji": "❤️"]).status == 200)
         _ = try await MessageChangesTests.change(setup.simulator, Self.ada, kind: "vote") { $0["change"]?["decrypted"] == true }
         _ = try await MessageChangesTests.change(setup.simulator, Self.ada, kind: "reaction")
+        // Ada votes in her own poll from the phone: the history carries her vote too.
+        #expect(await admin(setup.simulator, "POST", "/accounts/\(Self.ada)/vote", ["message_id": .string(pollID), "options": ["Pasta"]]).status == 200)
+        _ = try await MessageChangesTests.change(setup.simulator, Self.carol, kind: "vote") { $0["change"]?["options"] == ["Pasta"] }
 
         let client = try await setup.linkedClient(Self.ada)
-        try await poll { try await Self.results(client, pollID)["Thai"] == [carolJID] }
+        let adaJID = "\(Self.ada)@s.whatsapp.net"
+        try await poll { try await Self.results(client, pollID) == ["Thai": [carolJID], "Pasta": [adaJID]] }
         let stored = try #require(try await MessageChangesTests.stored(client, chat: Self.carol, id: pollID))
         #expect(stored["reactions"]?.arrayValue?.map { [$0["by"], $0["emoji"]] } == [[.string(carolJID), "❤️"]], "\(stored)")
 
         // After linking: the changed vote decrypts with the secret the history carried; the new reaction replaces the old.
         #expect(await admin(setup.simulator, "POST", "/accounts/\(Self.carol)/vote", ["message_id": .string(pollID), "options": ["Pasta"]]).status == 200)
-        try await poll { try await Self.results(client, pollID) == ["Thai": [], "Pasta": [carolJID]] }
+        try await poll { try await Self.results(client, pollID) == ["Thai": [], "Pasta": [carolJID, adaJID]] }
         #expect(await admin(setup.simulator, "POST", "/accounts/\(Self.carol)/react", ["message_id": .string(pollID), "emoji": "🔥"]).status == 200)
         try await poll {
             let message = try await MessageChangesTests.stored(client, chat: Self.carol, id: pollID)
