@@ -38,6 +38,28 @@ public enum MediaURLs {
         return directPath + (directPath.contains("?") ? "&" : "?") + items
     }
 
+    /// The path and query of a blob's deletion (whatsmeow upload.go DeleteMedia, used after a
+    /// history-sync blob is filed): `DELETE /mms/<mms-type>/<token>?token=<token>&d_md=<d_md>&auth=<auth>`,
+    /// where `d_md` is the unpadded base64url of the direct path without its query.
+    public static func deletePathAndQuery(type: MediaType, directPath: String, fileEncSha256: [UInt8], auth: String) -> String {
+        let token = uploadToken(fileEncSha256: fileEncSha256)
+        return "/mms/\(type.mmsType)/\(token)?token=\(token)&d_md=\(deleteDirectPathParameter(directPath))&auth=\(percentEncoded(auth))"
+    }
+
+    /// `d_md`: the direct path without its query, unpadded base64url.
+    public static func deleteDirectPathParameter(_ directPath: String) -> String {
+        let path = directPath.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        return base64URL(Array(path.utf8), padded: false)
+    }
+
+    /// The direct path a `d_md` names (a server reads it back); nil when it is not base64url text.
+    public static func directPath(deleteParameter value: String) -> String? {
+        var text = String(value.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        while text.utf8.count % 4 != 0 { text += "=" }
+        guard let bytes = Base64.decode(text) else { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
     /// RFC 4648 §5 base64url.
     public static func base64URL(_ bytes: [UInt8], padded: Bool = true) -> String {
         var text = Array(Base64.encode(bytes).utf8)

@@ -150,6 +150,10 @@ public struct AdminAPI: Sendable {
     /// queued for every device of the recipient (and copied to the phone's own companions).
     private func send(_ account: SimAccount, body: JSONObject) throws(WauseError) -> HTTPResponse {
         guard let to = body["to"]?.stringValue, !to.isEmpty else { throw .invalidRequest("to (a phone number or JID) is required") }
+        if body["type"]?.stringValue == "poll" {
+            // A poll of the phone's own (PhoneMessageChanges.swift), so a test can have one made before a companion links.
+            return try sendPoll(account, to: to, body: body)
+        }
         if let type = body["type"], !type.isNull, type.stringValue != "text" {
             // Media, a location or a contact card (MediaAdminRoutes.swift).
             return try sendMedia(account, to: to, body: body)

@@ -100,7 +100,7 @@ extension ChatEndpoint {
             }
         case ("set", MediaConnStanzas.namespace) where MediaConnStanzas.isQuery(node):
             // whatsmeow mediaconn.go queryMediaConn: where to upload and download media, with a fresh auth.
-            let answer = MediaConnStanzas.MediaConn(auth: media.store.issueAuth(), ttl: MediaStore.ttl, authTTL: MediaStore.authTTL,
+            let answer = MediaConnStanzas.MediaConn(auth: media.store.issueAuth(account: device.phone), ttl: MediaStore.ttl, authTTL: MediaStore.authTTL,
                                                     maxBuckets: MediaStore.maxBuckets, hosts: [.init(hostname: media.hostname)])
             return .answer(answer.result(id: id))
         case ("set", AppStateStanzas.namespace):

@@ -87,7 +87,7 @@ extension AdminAPI {
             let direction: MediaFaults.Direction
             if let on = body["on"] {
                 guard let name = on.stringValue, let named = MediaFaults.Direction(rawValue: name) else {
-                    throw .invalidRequest("on must be upload, download or any")
+                    throw .invalidRequest("on must be upload, download, any or delete")
                 }
                 direction = named
             } else {

@@ -14,7 +14,8 @@ import WauseSupport
 /// upload also revokes the auth the upload carried, as a real host's stale auth would be: only a
 /// client that asks `media_conn` again gets through.
 final class MediaFaults: Sendable {
-    enum Direction: String, Sendable { case upload, download, any }
+    /// `any` is an upload or a download; a blob's deletion (`DELETE /mms/…`) plays only faults `on: delete`.
+    enum Direction: String, Sendable { case upload, download, any, delete }
     enum Action: Sendable, Equatable { case status(Int), drop, hold }
     struct Fault: Sendable { var direction: Direction; var action: Action }
 
@@ -22,6 +23,7 @@ final class MediaFaults: Sendable {
         var queued: [Fault] = []
         var uploadsBegun = 0
         var downloadsBegun = 0
+        var deletesBegun = 0
         var held = 0
         var authsIssued = 0
         var releases: [CheckedContinuation<Void, Never>] = []
@@ -35,10 +37,19 @@ final class MediaFaults: Sendable {
 
     /// A transfer began: counted, and answered by the first queued fault for its direction, if any.
     func begin(upload: Bool) -> Action? {
+        begin(upload ? .upload : .download)
+    }
+
+    /// A transfer (or a deletion) began: counted, and answered by the first queued fault for its kind, if any.
+    func begin(_ kind: Direction) -> Action? {
         state.withLock { state in
-            if upload { state.uploadsBegun += 1 } else { state.downloadsBegun += 1 }
+            switch kind {
+            case .upload: state.uploadsBegun += 1
+            case .download, .any: state.downloadsBegun += 1
+            case .delete: state.deletesBegun += 1
+            }
             guard let index = state.queued.firstIndex(where: {
-                $0.direction == .any || $0.direction == (upload ? .upload : .download)
+                $0.direction == kind || ($0.direction == .any && kind != .delete)
             }) else { return nil }
             return state.queued.remove(at: index).action
         }
@@ -72,7 +83,8 @@ final class MediaFaults: Sendable {
     var json: JSONValue {
         state.withLock { state in
             ["pending": .int(Int64(state.queued.count)), "uploads_begun": .int(Int64(state.uploadsBegun)),
-             "downloads_begun": .int(Int64(state.downloadsBegun)), "held": .int(Int64(state.held)),
+             "downloads_begun": .int(Int64(state.downloadsBegun)), "deletes_begun": .int(Int64(state.deletesBegun)),
+             "held": .int(Int64(state.held)),
              "holding": .int(Int64(state.releases.count)),
              "media_conns": .int(Int64(state.authsIssued))]
         }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import WauseProtocol
 import WauseSupport
 #if canImport(Glibc)
 import Glibc
@@ -79,7 +80,10 @@ final class MediaServer: Sendable {
                 guard case .head(let head)? = try await parts.next() else { return }
                 let (path, query) = MediaServer.split(head.uri)
                 let isUpload = head.method == .POST && path.hasPrefix("/mms/")
-                if isUpload || head.method == .GET || head.method == .HEAD, let fault = store.faults.begin(upload: isUpload) {
+                let isDelete = head.method == .DELETE && path.hasPrefix("/mms/")
+                let kind: MediaFaults.Direction? = isUpload ? .upload : isDelete ? .delete
+                    : head.method == .GET || head.method == .HEAD ? .download : nil
+                if let kind, let fault = store.faults.begin(kind) {
                     switch fault {
                     case .status(let code):
                         if isUpload, code == 401 || code == 403, let auth = query["auth"] { store.revokeAuth(auth) }
@@ -87,7 +91,7 @@ final class MediaServer: Sendable {
                         try await MediaServer.respond(outbound, status: HTTPResponseStatus(statusCode: code),
                                                       json: MediaServer.error("fault", "HTTP \(code) played by POST /media/faults"))
                     case .drop:
-                        logger.info("media: dropping a \(isUpload ? "upload" : "download") (POST /media/faults)")
+                        logger.info("media: dropping a\(kind == .upload ? "n upload" : kind == .delete ? " deletion" : " download") (POST /media/faults)")
                     case .hold:
                         logger.info("media: holding an upload open (POST /media/faults)")
                         await store.faults.hold()
@@ -97,6 +101,10 @@ final class MediaServer: Sendable {
                 switch head.method {
                 case .POST where path.hasPrefix("/mms/"):
                     let (status, body) = try await upload(path: path, query: query, parts: &parts)
+                    try await MediaServer.respond(outbound, status: status, json: body)
+                case .DELETE where path.hasPrefix("/mms/"):
+                    while let part = try await parts.next() { if case .end = part { break } }
+                    let (status, body) = delete(path: path, query: query)
                     try await MediaServer.respond(outbound, status: status, json: body)
                 case .GET, .HEAD:
                     while let part = try await parts.next() { if case .end = part { break } }
@@ -167,12 +175,55 @@ final class MediaServer: Sendable {
         guard MediaServer.unpadded(pathToken) == MediaServer.unpadded(MediaServer.base64URL(digest)) else {
             return (.badRequest, MediaServer.error("invalid_request", "the token is not base64url(SHA-256(body))"))
         }
-        let directPath = try store.commit(temporary: file.path)
+        let directPath = try store.commit(temporary: file.path, owners: query["auth"].flatMap(store.account(ofAuth:)).map { [$0] } ?? [])
         committed = true
         let handle = MediaStore.id(of: directPath) ?? ""
         logger.info("media: stored \(size) bytes at \(directPath)")
         return (.ok, ["url": .string(baseURL + directPath), "direct_path": .string(directPath), "handle": .string(handle),
                       "object_id": .string(handle)])
+    }
+
+    // MARK: Delete
+
+    /// `DELETE /mms/<mms-type>/<token>?token=…&d_md=…&auth=…` (whatsmeow upload.go DeleteMedia; a
+    /// companion deletes a history-sync blob once it has filed it): `d_md` names the blob (its
+    /// direct path without the query, base64url), `token` is base64url(SHA-256) of its bytes. The
+    /// auth must be valid (401) and its account one the blob belongs to — its uploader's, or the
+    /// account a phone put it up for (403); 404 for a blob never issued or already deleted.
+    /// 200 `{ok, direct_path, deleted: true}`: the bytes are gone and a download answers 404.
+    private func delete(path: String, query: [String: String]) -> (HTTPResponseStatus, JSONValue) {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard segments.count == 4, MediaStore.mmsTypes.contains(segments[2]), !segments[3].isEmpty else {
+            return (.notFound, MediaServer.error("not_found", "deletions go to /mms/<mms-type>/<token>"))
+        }
+        guard let auth = query["auth"], store.isValidAuth(auth) else {
+            return (.unauthorized, MediaServer.error("unauthorized", "auth is missing, unknown or expired: query media_conn again"))
+        }
+        let pathToken = MediaServer.percentDecode(segments[3])
+        guard let given = query["token"], MediaServer.unpadded(given) == MediaServer.unpadded(pathToken) else {
+            return (.badRequest, MediaServer.error("invalid_request", "token is missing, or the path and query tokens differ"))
+        }
+        guard let encoded = query["d_md"], let directPath = MediaURLs.directPath(deleteParameter: encoded), MediaStore.id(of: directPath) != nil
+        else { return (.badRequest, MediaServer.error("invalid_request", "d_md must be base64url of a direct path this host issued")) }
+        guard case .found(let file, _) = store.lookup(directPath: directPath) else {
+            return (.notFound, MediaServer.error("not_found", "no media at \(directPath)"))
+        }
+        guard let account = store.account(ofAuth: auth), store.owners(directPath: directPath).contains(account) else {
+            return (.forbidden, MediaServer.error("forbidden", "the media at \(directPath) is not this account's to delete"))
+        }
+        guard let digest = MediaServer.sha256(file: file), MediaServer.unpadded(MediaServer.base64URL(digest)) == MediaServer.unpadded(pathToken)
+        else { return (.badRequest, MediaServer.error("invalid_request", "the token is not base64url(SHA-256) of the media at \(directPath)")) }
+        guard store.delete(directPath: directPath) else { return (.notFound, MediaServer.error("not_found", "no media at \(directPath)")) }
+        logger.info("media: \(account) deleted \(directPath)")
+        return (.ok, ["ok": true, "direct_path": .string(directPath), "deleted": true])
+    }
+
+    private static func sha256(file path: String) -> [UInt8]? {
+        guard let file = MediaFile(path: path) else { return nil }
+        defer { file.close() }
+        var hasher = SHA256()
+        while let piece = file.read(chunkSize) { piece.withUnsafeBytes { hasher.update(bufferPointer: $0) } }
+        return Array(hasher.finalize())
     }
 
     // MARK: Download

@@ -30,8 +30,8 @@ final class MediaStore: Sendable {
     let environment: Environment
     /// What the host plays on its next transfers (the admin `POST /media/faults`).
     let faults = MediaFaults()
-    /// auth → unix second it stops being accepted.
-    private let auths = Mutex<[String: Int64]>([:])
+    /// auth → the unix second it stops being accepted, and the account whose device asked for it.
+    private let auths = Mutex<[String: (expiry: Int64, account: String?)]>([:])
 
     init(directory: String, environment: Environment) throws(WauseError) {
         self.directory = directory + "/media"
@@ -54,13 +54,14 @@ final class MediaStore: Sendable {
 
     // MARK: media_conn auth
 
-    /// A fresh auth for a `media_conn` answer.
-    func issueAuth() -> String {
+    /// A fresh auth for a `media_conn` answer to a device of `account` (what it uploads is that
+    /// account's, and it may delete what belongs to that account).
+    func issueAuth(account: String? = nil) -> String {
         let auth = Base64.encode(environment.randomBytes(24))
         let now = environment.now().seconds
         auths.withLock { auths in
-            auths = auths.filter { $0.value > now }
-            auths[auth] = now + Int64(MediaStore.authTTL)
+            auths = auths.filter { $0.value.expiry > now }
+            auths[auth] = (now + Int64(MediaStore.authTTL), account)
         }
         faults.noteAuthIssued()
         return auth
@@ -73,7 +74,13 @@ final class MediaStore: Sendable {
 
     func isValidAuth(_ auth: String) -> Bool {
         let now = environment.now().seconds
-        return auths.withLock { $0[auth].map { $0 > now } ?? false }
+        return auths.withLock { $0[auth].map { $0.expiry > now } ?? false }
+    }
+
+    /// The account a valid auth was handed to (nil: unknown or expired auth, or one given to nobody in particular).
+    func account(ofAuth auth: String) -> String? {
+        let now = environment.now().seconds
+        return auths.withLock { $0[auth].flatMap { $0.expiry > now ? $0.account : nil } }
     }
 
     // MARK: Blobs
@@ -94,17 +101,47 @@ final class MediaStore: Sendable {
 
     /// Files a finished upload under a new direct path (the rename is the commit: a blob is
     /// either whole under its name or not there).
-    func commit(temporary: String) throws(WauseError) -> String {
+    /// `owners`: the accounts that may delete the blob (`DELETE /mms/…`): its uploader's, or for a
+    /// blob a phone put up for its own companions (a history-sync chunk), that account.
+    func commit(temporary: String, owners: [String] = []) throws(WauseError) -> String {
         let id = Hex.encode(environment.randomBytes(16))
+        if !owners.isEmpty {
+            // Written before the rename: a blob is never there without its owners.
+            let bytes = Array(owners.joined(separator: "\n").utf8)
+            let descriptor = open(ownersPath(id), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw WauseError(.internal, "cannot store the upload's owners: \(String(cString: strerror(errno)))") }
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+            guard written == bytes.count else { throw WauseError(.internal, "cannot store the upload's owners") }
+        }
         guard rename(temporary, blobPath(id)) == 0 else {
+            unlink(ownersPath(id))
             throw WauseError(.internal, "cannot store the upload: \(String(cString: strerror(errno)))")
         }
         return directPath(id: id)
     }
 
     /// Stores bytes the simulator itself uploads (a virtual phone's media).
-    func store(_ bytes: [UInt8]) throws(WauseError) -> String {
-        try commit(temporary: try write(bytes))
+    func store(_ bytes: [UInt8], owners: [String] = []) throws(WauseError) -> String {
+        try commit(temporary: try write(bytes), owners: owners)
+    }
+
+    /// The accounts that may delete the blob at `directPath` (none for a blob nobody owns: a phone's media to others).
+    func owners(directPath: String) -> [String] {
+        guard let id = MediaStore.id(of: directPath), let file = MediaFile(path: ownersPath(id)) else { return [] }
+        defer { file.close() }
+        var bytes: [UInt8] = []
+        while let piece = file.read(4096) { bytes += piece }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// Deletes a blob for good (its owner's `DELETE /mms/…`): afterwards the path is unknown (404).
+    /// False when the path names no blob.
+    func delete(directPath: String) -> Bool {
+        guard let id = MediaStore.id(of: directPath), case .found = lookup(directPath: directPath) else { return false }
+        guard unlink(blobPath(id)) == 0 else { return false }
+        unlink(ownersPath(id))
+        return true
     }
 
     /// A sending phone's own copy of an encrypted file, by its SHA-256 (`fileEncSha256`): a real
@@ -179,6 +216,7 @@ final class MediaStore: Sendable {
     private func blobPath(_ id: String) -> String { directory + "/" + id + ".enc" }
     private func sentPath(_ fileEncSHA256: [UInt8]) -> String { directory + "/sent/" + Hex.encode(fileEncSHA256) + ".enc" }
     private func expiredPath(_ id: String) -> String { directory + "/" + id + ".expired" }
+    private func ownersPath(_ id: String) -> String { directory + "/" + id + ".owners" }
 }
 
 /// A blob opened for reading in chunks (PhoneMedia.verifyFile).

@@ -58,20 +58,38 @@ struct PhoneHistory {
     );
     """
 
+    /// Reactions seeded with a history message (`reactions: [{from_me | sender, emoji, timestamp}]`).
+    static let reactionsSchema = """
+    -- Reactions the admin API seeded on a phone's history messages (PhoneHistory.swift); `reactor` '' is the phone itself.
+    CREATE TABLE phone_history_reactions (
+        phone      TEXT NOT NULL REFERENCES accounts(phone) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        reactor    TEXT NOT NULL,
+        emoji      TEXT NOT NULL,
+        t_ms       INTEGER NOT NULL,
+        PRIMARY KEY (phone, message_id, reactor)
+    );
+    """
+
     struct Entry {
         var chat: JID
         var id: String
         var fromMe: Bool
         var t: Int64
         var message: WAWebProtobufsE2E_Message
+        /// What the phone shows on the message: reactions (one per person, the latest) and, on a poll, each voter's latest vote.
+        var reactions: [WAWebProtobufsHistorySync_Reaction] = []
+        var pollUpdates: [WAWebProtobufsHistorySync_PollUpdate] = []
     }
 
     // MARK: Seeding (admin API)
 
-    /// `POST /accounts/{phone}/history {chats: [{with, messages: [{from_me, text, timestamp}]}]}` or
-    /// `{generate: {chats, messages, seed}}`: answers `{ok, chats, messages}`.
+    /// `POST /accounts/{phone}/history {chats: [{with, messages: [{from_me, text, timestamp, id?, reactions?}]}]}` or
+    /// `{generate: {chats, messages, seed}}`: answers `{ok, chats, messages}`. A message's `reactions`
+    /// (`[{from_me | sender, emoji, timestamp}]`, `sender` the chat's other person) are what the phone shows on it.
     func seed(_ account: SimAccount, body: JSONObject) throws(WauseError) -> JSONObject {
         var rows: [(chat: JID, id: String, fromMe: Bool, t: Int64, message: WAWebProtobufsE2E_Message)] = []
+        var reactionRows: [(id: String, reactor: String, emoji: String, ms: Int64)] = []
         let now = phones.environment.now().seconds
         if let generate = body["generate"] {
             guard let spec = generate.objectValue, let chats = spec["chats"]?.intValue, let messages = spec["messages"]?.intValue,
@@ -129,6 +147,27 @@ struct PhoneHistory {
                     message.conversation = text
                     let id = object["id"]?.stringValue ?? ("3EB0" + Hex.encode(phones.environment.randomBytes(8)).uppercased())
                     rows.append((jid, id, object["from_me"]?.boolValue ?? false, t, message))
+                    for (reactionIndex, reaction) in (object["reactions"]?.arrayValue ?? []).enumerated() {
+                        let at = "chats[\(chatIndex)].messages[\(index)].reactions[\(reactionIndex)]"
+                        guard let fields = reaction.objectValue, let emoji = fields["emoji"]?.stringValue, !emoji.isEmpty else {
+                            throw .invalidRequest("\(at) needs emoji (a non-empty string)")
+                        }
+                        var reactor = ""
+                        if fields["from_me"]?.boolValue != true {
+                            guard let sender = fields["sender"]?.stringValue else { throw .invalidRequest("\(at) needs from_me: true or sender") }
+                            let senderJID = try AdminAPI.userChat(sender)
+                            guard try forms(of: jid).contains(senderJID.description) else {
+                                throw .invalidRequest("\(at).sender must be the chat's other person (\(jid.user))")
+                            }
+                            reactor = jid.description
+                        }
+                        var ms = t * 1000
+                        if let stamp = fields["timestamp"], !stamp.isNull {
+                            guard let seconds = stamp.intValue else { throw .invalidRequest("\(at).timestamp must be unix seconds (an integer)") }
+                            ms = seconds * 1000
+                        }
+                        reactionRows.append((id, reactor, emoji, ms))
+                    }
                 }
             }
         }
@@ -137,6 +176,10 @@ struct PhoneHistory {
                 try c.execute("INSERT OR REPLACE INTO phone_history (phone, message_id, chat, from_me, t, message) VALUES (?, ?, ?, ?, ?, ?)",
                               [.text(account.phone), .text(row.id), .text(row.chat.description), SQLValue(row.fromMe), .integer(row.t),
                                .blob(try MessageFormat.encode(row.message))])
+            }
+            for reaction in reactionRows {
+                try c.execute("INSERT OR REPLACE INTO phone_history_reactions (phone, message_id, reactor, emoji, t_ms) VALUES (?, ?, ?, ?, ?)",
+                              [.text(account.phone), .text(reaction.id), .text(reaction.reactor), .text(reaction.emoji), .integer(reaction.ms)])
             }
         }
         return ["ok": true, "chats": .int(Int64(Set(rows.map(\.chat)).count)), "messages": .int(Int64(rows.count))]
@@ -169,14 +212,18 @@ struct PhoneHistory {
             for row in try c.query("SELECT * FROM phone_sent WHERE phone = ?", [.text(account.phone)]) {
                 guard let chat = row["chat"].text.flatMap(JID.init), chat.server != .group, wanted(chat), let id = row["message_id"].text,
                       let message = try? WAWebProtobufsE2E_Message(serializedBytes: row["payload"].blob ?? []) else { continue }
+                // A reaction, edit, revoke or vote is not a message of the history: it shows on the message it changes.
+                if MessageChange(message) != nil || PollMessage.Vote(message) != nil { continue }
                 if seen.insert(id).inserted {
                     entries.append(Entry(chat: JID(user: chat.user, server: chat.server), id: id, fromMe: true, t: row["t"].integer ?? 0,
                                          message: message))
                 }
             }
             for row in try c.query("SELECT * FROM inbox WHERE phone = ? AND text IS NOT NULL ORDER BY cursor", [.text(account.phone)]) {
+                // Polls it received belong to the history (a vote may come later); other changes show on their messages.
                 guard let chat = row["chat"].text.flatMap(JID.init), chat.server == .whatsApp || chat.server == .lid, wanted(chat),
-                      let id = row["message_id"].text, row["change"].text == nil else { continue }
+                      let id = row["message_id"].text,
+                      row["change"].text.map({ (try? JSONValue.parse($0))?["kind"]?.stringValue == "poll" }) ?? true else { continue }
                 var message = row["raw"].blob.flatMap { try? WAWebProtobufsE2E_Message(serializedBytes: $0) } ?? WAWebProtobufsE2E_Message()
                 if message.hasDeviceSentMessage { message = message.deviceSentMessage.message }
                 if MessageFormat.text(of: message) == nil, row["media"].text == nil { message.conversation = row["text"].text ?? "" }
@@ -185,8 +232,80 @@ struct PhoneHistory {
                                          t: row["timestamp"].integer ?? 0, message: message))
                 }
             }
+            try attachChanges(of: account, to: &entries, c)
         }
         return entries.sorted { $0.t != $1.t ? $0.t < $1.t : $0.id < $1.id }
+    }
+
+    /// The reactions and poll votes the phone shows on `entries`: seeded ones, the ones it sent, and
+    /// the ones it received (its companions' included) — each person's latest; a reaction taken back
+    /// shows no more. Votes are those the phone could decrypt: its inbox's `options`, and its own.
+    private func attachChanges(of account: SimAccount, to entries: inout [Entry], _ c: SQLiteConnection) throws(WauseError) {
+        var reactions: [String: [String: (emoji: String, ms: Int64)]] = [:]   // message id → reactor ('' = the phone) → latest
+        var votes: [String: [String: (options: [String], ms: Int64, id: String)]] = [:]
+        func react(_ id: String, _ reactor: String, _ emoji: String, _ ms: Int64) {
+            if let filed = reactions[id]?[reactor], filed.ms > ms { return }
+            reactions[id, default: [:]][reactor] = (emoji, ms)
+        }
+        for row in try c.query("SELECT * FROM phone_history_reactions WHERE phone = ?", [.text(account.phone)]) {
+            react(row["message_id"].text ?? "", row["reactor"].text ?? "", row["emoji"].text ?? "", row["t_ms"].integer ?? 0)
+        }
+        let own = JID(user: account.phone, server: .whatsApp)
+        for row in try c.query("SELECT message_id, payload, t FROM phone_sent WHERE phone = ?", [.text(account.phone)]) {
+            guard let message = try? WAWebProtobufsE2E_Message(serializedBytes: row["payload"].blob ?? []) else { continue }
+            let fallback = (row["t"].integer ?? 0) * 1000
+            if case .reaction(let target, let emoji, let at)? = MessageChange(message) {
+                react(target.id, "", emoji, at > 0 ? at : fallback)
+            } else if let vote = PollMessage.Vote(message), let poll = try phones.knownMessage(of: account, id: vote.poll.id, c),
+                      let creation = poll.content.flatMap(PollMessage.Creation.init),
+                      let plaintext = PollVoteCrypto.open(vote.payload, iv: vote.iv, secret: creation.secret, pollID: vote.poll.id,
+                                                          creators: try phones.userForms(poll.author, c), voters: try phones.userForms(own, c)),
+                      let hashes = PollMessage.Vote.selectedHashes(plaintext) {
+                // The phone's own vote, which it can read back as any voter's.
+                let ms = vote.at > 0 ? vote.at : fallback
+                if let filed = votes[vote.poll.id]?[""], filed.ms > ms { continue }
+                votes[vote.poll.id, default: [:]][""] = (creation.options.filter { hashes.contains(PollVoteCrypto.optionHash($0)) }, ms,
+                                                         row["message_id"].text ?? "")
+            }
+        }
+        for row in try c.query("SELECT * FROM inbox WHERE phone = ? AND change IS NOT NULL ORDER BY cursor", [.text(account.phone)]) {
+            guard let change = row["change"].text.flatMap({ try? JSONValue.parse($0) }), let kind = change["kind"]?.stringValue,
+                  let target = change["message_id"]?.stringValue,
+                  let message = row["raw"].blob.flatMap({ try? WAWebProtobufsE2E_Message(serializedBytes: $0) }) else { continue }
+            let fromMe = row["from_me"].integer == 1
+            let sender = (row["author"].text ?? row["from_jid"].text).flatMap(JID.init).map { JID(user: $0.user, server: $0.server).description }
+            let fallback = (row["timestamp"].integer ?? 0) * 1000
+            if kind == "reaction", case .reaction(_, let emoji, let at)? = MessageChange(message) {
+                react(target, fromMe ? "" : sender ?? "", emoji, at > 0 ? at : fallback)
+            } else if kind == "vote", !fromMe, change["decrypted"]?.boolValue == true, let voter = sender,
+                      let options = change["options"]?.arrayValue?.compactMap(\.stringValue), let vote = PollMessage.Vote(message) {
+                let ms = vote.at > 0 ? vote.at : fallback
+                if let filed = votes[target]?[voter], filed.ms > ms { continue }
+                votes[target, default: [:]][voter] = (options, ms, row["message_id"].text ?? "")
+            }
+        }
+        for index in entries.indices {
+            let entry = entries[index]
+            for (reactor, reaction) in (reactions[entry.id] ?? [:]).sorted(by: { $0.value.ms < $1.value.ms }) where !reaction.emoji.isEmpty {
+                var shown = WAWebProtobufsHistorySync_Reaction()
+                shown.key.remoteJid = entry.chat.description
+                shown.key.fromMe = reactor.isEmpty
+                shown.key.id = "3EB0" + Hex.encode(Hash.sha256(Array("\(entry.id)/\(reactor)".utf8)).prefix(8)).uppercased()
+                shown.text = reaction.emoji
+                shown.senderTimestampMs = reaction.ms
+                entries[index].reactions.append(shown)
+            }
+            guard let creation = PollMessage.Creation(entry.message) else { continue }
+            for (voter, vote) in (votes[entry.id] ?? [:]).sorted(by: { $0.value.ms < $1.value.ms }) {
+                var update = WAWebProtobufsHistorySync_PollUpdate()
+                update.pollUpdateMessageKey.remoteJid = entry.chat.description
+                update.pollUpdateMessageKey.fromMe = voter.isEmpty
+                update.pollUpdateMessageKey.id = vote.id
+                update.vote.selectedOptions = creation.options.filter(vote.options.contains).map { Data(PollVoteCrypto.optionHash($0)) }
+                update.senderTimestampMs = vote.ms
+                entries[index].pollUpdates.append(update)
+            }
+        }
     }
 
     /// A chat as the phone may have filed it: its phone JID and, for an account of this server, its LID JID.
@@ -318,6 +437,14 @@ struct PhoneHistory {
                 info.key.fromMe = entry.fromMe
                 info.key.id = entry.id
                 info.message = entry.message
+                // The phone keeps a message's secret beside it, not in it (whatsmeow message.go storeHistoricalMessageSecrets
+                // reads WebMessageInfo.messageSecret).
+                if entry.message.messageContextInfo.hasMessageSecret {
+                    info.messageSecret = entry.message.messageContextInfo.messageSecret
+                    info.message.messageContextInfo.clearMessageSecret()
+                }
+                info.reactions = entry.reactions
+                info.pollUpdates = entry.pollUpdates
                 info.messageTimestamp = UInt64(max(0, entry.t))
                 info.status = entry.fromMe ? .deliveryAck : .read
                 var item = WAWebProtobufsHistorySync_HistorySyncMsg()
@@ -395,7 +522,8 @@ struct PhoneHistory {
                 do { encrypted = try MediaCrypto.encrypt(blob, mediaKey: mediaKey, type: .history) } catch {
                     throw WauseError(.internal, "cannot encrypt a history blob: \(error)")
                 }
-                let directPath = try phones.media.store.store(encrypted.body)
+                // The account's own blob: its companion deletes it once filed (whatsmeow DeleteMedia; MediaServer's DELETE).
+                let directPath = try phones.media.store.store(encrypted.body, owners: [account.phone])
                 notification.mediaKey = Data(mediaKey)
                 notification.directPath = directPath
                 notification.fileSha256 = Data(encrypted.result.fileSha256)

@@ -139,6 +139,25 @@ extension AdminAPI {
         ])
     }
 
+    /// `POST /accounts/{phone}/send {to, type: "poll", question, options, multiple_answers?}`: the phone sends a poll
+    /// (PollMessage.Creation, with a fresh 32-byte secret) to one person. 200 `{ok, message_id, timestamp, to, from, type}`.
+    func sendPoll(_ account: SimAccount, to: String, body: JSONObject) throws(WauseError) -> HTTPResponse {
+        guard let question = body["question"]?.stringValue, !question.isEmpty else { throw .invalidRequest("question (not empty) is required") }
+        guard let options = body["options"]?.arrayValue?.compactMap(\.stringValue), options.count == body["options"]?.arrayValue?.count,
+              (2...12).contains(options.count), Set(options).count == options.count, !options.contains("")
+        else { throw .invalidRequest("options must be 2 to 12 distinct, non-empty option names") }
+        if to.hasSuffix("@g.us") { throw .invalidRequest("a phone sends a poll to one person here, not to a group") }
+        let chat = try AdminAPI.userChat(to)
+        let multiple = body["multiple_answers"]?.boolValue ?? false
+        let creation = PollMessage.Creation(question: question, options: options, selectableCount: multiple ? 0 : 1,
+                                            secret: phones.environment.randomBytes(PollVoteCrypto.secretLength))
+        let sent = try phones.send(from: account, to: chat, message: creation.message)
+        return .json(200, [
+            "ok": true, "message_id": .string(sent.id), "timestamp": .string(ISO8601.string(fromUnixMilliseconds: sent.t * 1000)),
+            "to": .string(chat.description), "from": .string(account.jid), "type": "poll",
+        ])
+    }
+
     /// A vote as whatsmeow msgsecret.go EncryptPollVote makes it: the voter named in the poll
     /// creator's addressing form (LID unless the creator came by phone number).
     private func vote(account: SimAccount, known: VirtualPhones.KnownMessage, target: MessageChange.Target, body: JSONObject,

@@ -227,6 +227,8 @@ public final class SimState: Sendable {
         PhoneHistory.schema,
         // App state (syncd): keys, versions, patches and live records per account and collection (AppStateServer.swift).
         AppStateServer.schema,
+        // Reactions seeded on a phone's history messages (PhoneHistory.swift).
+        PhoneHistory.reactionsSchema,
     ])
 
     let database: SQLiteDatabase

@@ -176,6 +176,113 @@ import WauseTestSupport
         }
     }
 
+    /// Issue 15: reactions and poll votes the phone already applied, and a poll's secret kept beside
+    /// the message (WebMessageInfo fields 41, 45 and 49), land as live ones do: one reaction per
+    /// person with the newer one winning whichever came first, votes tallied, the secret where a
+    /// later vote is decrypted from.
+    @Test func reactionsVotesAndSecretsInTheHistoryLandAsLiveOnesDo() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        _ = try store.deviceIdentity(creatingWith: SeededRandom(seed: 0x15).bytes, now: now)
+        try store.database.withConnection { (c) throws(WauseError) in
+            try c.execute("UPDATE device SET jid = '15550009999:3@s.whatsapp.net' WHERE id = 1")
+        }
+        let me = "15550009999@s.whatsapp.net", alicePhone = "\(alice)@s.whatsapp.net"
+        // M1 (ours) came live, and Alice's 👍 on it too, at now - 5.
+        let contact = try store.contact(phone: alice, lid: aliceLID, now: now)
+        _ = try store.insertMessage(MessageRecord(id: "M1", chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat",
+                                                  body: "lunch?", timestamp: now - .seconds(60)), contactID: contact.id, now: now)
+        let target = MessageChange.Target(id: "M1", chat: contact.chatJID, fromMe: true, participant: nil)
+        _ = try store.applyChange(.reaction(target, emoji: "👍", at: (now - .seconds(5)).milliseconds), targetFromMe: true, by: alicePhone,
+                                  at: now - .seconds(5)) { _ in true }
+
+        let secret = [UInt8](repeating: 7, count: 32)
+        func reaction(fromMe: Bool, participant: String? = nil, _ emoji: String, ago: Int64) -> WAWebProtobufsHistorySync_Reaction {
+            var reaction = WAWebProtobufsHistorySync_Reaction()
+            reaction.key.remoteJid = "\(alice)@s.whatsapp.net"
+            reaction.key.fromMe = fromMe
+            if let participant { reaction.key.participant = participant }
+            reaction.text = emoji
+            reaction.senderTimestampMs = (now - .seconds(ago)).milliseconds
+            return reaction
+        }
+        func sync(aliceReaction: String, aliceAgo: Int64) -> WAWebProtobufsHistorySync_HistorySync {
+            var m1 = info("M1", chat: "\(alice)@s.whatsapp.net", fromMe: true, t: now.seconds - 60, text: "lunch?")
+            // Alice by her LID: the same person as the live 👍 by phone number.
+            m1.reactions = [reaction(fromMe: false, participant: "\(aliceLID)@lid", aliceReaction, ago: aliceAgo),
+                            reaction(fromMe: true, "🎉", ago: 3)]
+            var poll = info("P1", chat: "\(alice)@s.whatsapp.net", fromMe: false, t: now.seconds - 50, text: "")
+            poll.message = PollMessage.Creation(question: "Dinner?", options: ["Thai", "Pasta"], selectableCount: 1, secret: secret).message
+            poll.message.messageContextInfo.clearMessageSecret()
+            poll.messageSecret = Data(secret)
+            var vote = WAWebProtobufsHistorySync_PollUpdate()
+            vote.pollUpdateMessageKey.remoteJid = "\(alice)@s.whatsapp.net"
+            vote.pollUpdateMessageKey.fromMe = true
+            vote.pollUpdateMessageKey.id = "V1"
+            vote.vote.selectedOptions = [Data(PollVoteCrypto.optionHash("Pasta"))]
+            vote.senderTimestampMs = (now - .seconds(40)).milliseconds
+            poll.pollUpdates = [vote]
+            var conversation = WAWebProtobufsHistorySync_Conversation()
+            conversation.id = "\(alice)@s.whatsapp.net"
+            conversation.messages = [poll, m1].map { message in
+                var item = WAWebProtobufsHistorySync_HistorySyncMsg()
+                item.message = message
+                return item
+            }
+            var sync = WAWebProtobufsHistorySync_HistorySync()
+            sync.syncType = .recent
+            sync.conversations = [conversation]
+            return sync
+        }
+        func reactions() throws -> [String: String] {
+            let m1 = try #require(try store.message(id: "M1", fromMe: true))
+            var byPerson: [String: String] = [:]
+            for (by, value) in m1.reactions { byPerson[by] = value.objectValue?["emoji"]?.stringValue }
+            return byPerson
+        }
+
+        // Alice's ❤️ in the history is older than her live 👍: the 👍 stays; ours is added. Filed twice: the same.
+        let older = HistorySync.chunk(from: sync(aliceReaction: "❤️", aliceAgo: 10), ownJID: nil)
+        #expect(older.conversations.first?.reactions.count == 2 && older.conversations.first?.pollUpdates.count == 1)
+        for _ in 0..<2 {
+            _ = try store.fileHistoryChunk(older, pendingMessageID: nil, now: now)
+            #expect(try reactions() == [alicePhone: "👍", me: "🎉"])
+        }
+        // A newer one of hers in a later chunk replaces it; an empty one takes it back.
+        _ = try store.fileHistoryChunk(HistorySync.chunk(from: sync(aliceReaction: "😮", aliceAgo: 1), ownJID: nil), pendingMessageID: nil, now: now)
+        #expect(try reactions() == [alicePhone: "😮", me: "🎉"])
+        _ = try store.fileHistoryChunk(HistorySync.chunk(from: sync(aliceReaction: "", aliceAgo: 0), ownJID: nil), pendingMessageID: nil, now: now)
+        #expect(try reactions() == [me: "🎉"])
+        // A live reaction older than the one filed changes nothing either.
+        _ = try store.applyChange(.reaction(target, emoji: "👎", at: (now - .seconds(20)).milliseconds), targetFromMe: true, by: me,
+                                  at: now - .seconds(20)) { _ in true }
+        #expect(try reactions() == [me: "🎉"])
+
+        // The poll keeps its secret where a live poll does, and our vote from the history counts.
+        let (poll, creation) = try #require(try Polls.poll(id: "P1", fromMe: false, store: store))
+        #expect(creation.secret == secret && creation.options == ["Thai", "Pasta"])
+        #expect(try store.pollVotes(pollRowid: poll.rowid).map(\.voter) == [me])
+        #expect(try store.pollVotes(pollRowid: poll.rowid).map(\.options) == [["Pasta"]])
+    }
+
+    /// A message of ours goes as far as the history's receipts say (`userReceipt`, WebMessageInfo field 40).
+    @Test func userReceiptsInTheHistoryRaiseOurMessagesStatus() {
+        var sent = info("S1", chat: "\(alice)@s.whatsapp.net", fromMe: true, t: now.seconds, text: "hi")
+        sent.status = .serverAck
+        #expect(HistorySync.status(sent) == .sent)
+        var delivered = WAWebProtobufsHistorySync_UserReceipt()
+        delivered.userJid = "\(alice)@s.whatsapp.net"
+        delivered.receiptTimestamp = now.seconds
+        sent.userReceipt = [delivered]
+        #expect(HistorySync.status(sent) == .delivered)
+        sent.userReceipt[0].readTimestamp = now.seconds + 5
+        #expect(HistorySync.status(sent) == .read)
+        sent.userReceipt = []
+        sent.status = .read
+        #expect(HistorySync.status(sent) == .read)
+    }
+
     @Test func aKeptNotificationIsFiledAfterARestart() async throws {
         let temp = TemporaryDirectory()
         var notification = WAWebProtobufsE2E_HistorySyncNotification()

@@ -275,6 +275,16 @@ import WauseSupport
         for hostile in ["https://evil.example/x", "//evil.example/x", "evil.example/x", ""] {
             #expect(MediaURLs.downloadPathAndQuery(directPath: hostile, type: .image, fileEncSha256: hash) == nil, "\(hostile)")
         }
+
+        // whatsmeow upload.go DeleteMedia: d_md is base64.RawURLEncoding of the direct path without its query
+        // (the expected value from Python's base64.urlsafe_b64encode with the padding stripped).
+        let blob = "/v/t62.7118-24/0123456789abcdef0123456789abcdef.enc"
+        let dmd = "L3YvdDYyLjcxMTgtMjQvMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYuZW5j"
+        #expect(MediaURLs.deleteDirectPathParameter(blob + "?ccb=11-4&oh=01") == dmd)
+        #expect(MediaURLs.deletePathAndQuery(type: .history, directPath: blob + "?ccb=11-4", fileEncSha256: hash, auth: "a+b/c=")
+            == "/mms/md-msg-hist/\(token)?token=\(token)&d_md=\(dmd)&auth=a%2Bb%2Fc=")
+        #expect(MediaURLs.directPath(deleteParameter: dmd) == blob)
+        #expect(MediaURLs.directPath(deleteParameter: "%%%") == nil)
     }
 }
 

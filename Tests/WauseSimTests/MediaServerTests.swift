@@ -149,6 +149,47 @@ import Glibc
         await setup.close()
     }
 
+    /// whatsmeow upload.go DeleteMedia: `DELETE /mms/<type>/<token>?token&d_md&auth` deletes a blob
+    /// for the account it belongs to (here its uploader's): 401 without a valid auth, 403 for
+    /// another account, 400 for a token that is not the blob's, 404 for a blob unknown or gone.
+    @Test func anOwnerDeletesItsBlobAndNobodyElseDoes() async throws {
+        let setup = try await SimSetup()
+        let owner = try await setup.loggedInCompanion(phone: "15550001111")
+        let other = try await setup.loggedInCompanion(phone: "15550002222")
+        defer { owner.close(); other.close() }
+        let port = setup.simulator.mediaPort
+        let ca = setup.directory.path + "/media-ca.pem"
+        let ownerAuth = try MediaConnStanzas.MediaConn(parsing: try await owner.query("w:m", "set", [Node(tag: "media_conn")])).auth
+        let otherAuth = try MediaConnStanzas.MediaConn(parsing: try await other.query("w:m", "set", [Node(tag: "media_conn")])).auth
+        let body = SystemRandom.bytes(20_000)
+        let token = MediaServerTests.token(body)
+        let upload = try await MediaServerTests.https(
+            port: port, .POST, "/mms/md-msg-hist/\(token)?auth=\(MediaServerTests.queryEscape(ownerAuth))&token=\(token)", body: body, caFile: ca)
+        let directPath = try #require(try JSONValue.parse(bytes: upload.body)["direct_path"]?.stringValue)
+        let hash = Array(SHA256.hash(data: body))
+        func delete(auth: String, fileEncSha256: [UInt8] = hash, path: String = directPath) async throws -> (status: Int, code: String?) {
+            let answer = try await MediaServerTests.https(
+                port: port, .DELETE, MediaURLs.deletePathAndQuery(type: .history, directPath: path, fileEncSha256: fileEncSha256, auth: auth),
+                caFile: ca)
+            return (answer.status, (try? JSONValue.parse(bytes: answer.body))?["code"]?.stringValue)
+        }
+
+        #expect(try await delete(auth: "bm90LWlzc3VlZA==").status == 401)
+        #expect(try await delete(auth: otherAuth) == (403, "forbidden"))
+        #expect(try await delete(auth: ownerAuth, fileEncSha256: Array(SHA256.hash(data: body + [1]))) == (400, "invalid_request"))
+        #expect(try await MediaServerTests.https(port: port, .GET, directPath + "&mms-type=md-msg-hist", caFile: ca).status == 200)
+        #expect(try await delete(auth: ownerAuth).status == 200)
+        // Gone: downloads and a second delete answer 404.
+        #expect(try await MediaServerTests.https(port: port, .GET, directPath + "&mms-type=md-msg-hist", caFile: ca).status == 404)
+        #expect(try await delete(auth: ownerAuth) == (404, "not_found"))
+        #expect(try await delete(auth: ownerAuth, path: "/v/t62.7118-24/\(String(repeating: "b", count: 32)).enc").status == 404)
+        // A deletion fault (POST /media/faults on: delete) is played on the next one only.
+        setup.simulator.media.store.faults.add(.init(direction: .delete, action: .status(503)), count: 1)
+        #expect(try await delete(auth: ownerAuth).status == 503)
+        #expect(setup.simulator.media.store.faults.json["deletes_begun"]?.intValue == 7)
+        await setup.close()
+    }
+
     @Test func aClientThatDoesNotTrustTheCAIsRefusedTheHandshake() async throws {
         let setup = try await SimSetup()
         await #expect(throws: (any Error).self) {

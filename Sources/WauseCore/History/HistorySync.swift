@@ -133,6 +133,21 @@ final class HistorySync: Sendable {
             "conversations": .int(Int64(result.conversations)), "messages": .int(Int64(result.messages)),
         ])
         if syncType == .onDemand { answerWaiters(notification: notification, chunk: chunk) }
+        await deleteBlob(of: notification, messageID: messageID)
+    }
+
+    /// The chunk is filed (its transaction committed): the blob it came in is asked off the media
+    /// host, as whatsmeow does after a history download (message.go handleHistorySyncNotification,
+    /// upload.go DeleteMedia). Best effort: a refusal or a network error is logged and changes
+    /// nothing — what was filed stays filed, and the phone's blob would expire anyway.
+    private func deleteBlob(of notification: WAWebProtobufsE2E_HistorySyncNotification, messageID: String) async {
+        guard let media, !notification.hasInitialHistBootstrapInlinePayload, notification.hasDirectPath, notification.hasFileEncSha256
+        else { return }
+        do {
+            try await media.delete(directPath: notification.directPath, type: .history, fileEncSha256: [UInt8](notification.fileEncSha256))
+        } catch {
+            logger.warning("history sync: the blob of chunk \(messageID) was filed but could not be deleted from the media host: \(error)")
+        }
     }
 
     private func blob(of notification: WAWebProtobufsE2E_HistorySyncNotification, messageID: String) async throws -> [UInt8] {
@@ -242,6 +257,12 @@ final class HistorySync: Sendable {
                         sender = JID(user: jid.user, server: jid.server).description
                     }
                 }
+                // The message's secret travels beside it in the history (WebMessageInfo.messageSecret; whatsmeow message.go
+                // storeHistoricalMessageSecrets): kept where a live message keeps it, in the raw message's context info,
+                // so a vote that arrives later on a poll that came only through history decrypts (Polls.receiveVote).
+                if info.hasMessageSecret, !info.messageSecret.isEmpty, !content.messageContextInfo.hasMessageSecret {
+                    content.messageContextInfo.messageSecret = info.messageSecret
+                }
                 let raw: [UInt8]? = try? content.serializedBytes()
                 var record = MessageRecord(id: id, chatJID: jid.description, senderJID: sender, fromMe: fromMe, type: type, body: body,
                                            quotedID: quotedID, timestamp: UnixTime(seconds: Int64(clamping: info.messageTimestamp)),
@@ -249,6 +270,24 @@ final class HistorySync: Sendable {
                 record.media = mediaMessage
                 record.edited = id != info.key.id
                 filed.messages.append((record, mediaMessage))
+                guard !record.edited else { continue }
+                filed.reactions += info.reactions.compactMap { reaction in
+                    guard reaction.hasKey else { return nil }
+                    return Store.HistoryChunk.Reaction(targetID: id, targetFromMe: fromMe, by: HistorySync.author(of: reaction.key, chat: jid),
+                                                       emoji: reaction.text,
+                                                       at: reaction.senderTimestampMs > 0 ? UnixTime(milliseconds: reaction.senderTimestampMs)
+                                                           : record.timestamp)
+                }
+                if type == "poll" {
+                    filed.pollUpdates += info.pollUpdates.compactMap { update in
+                        guard update.hasPollUpdateMessageKey, update.hasVote else { return nil }
+                        let key = update.pollUpdateMessageKey
+                        let millis = update.senderTimestampMs > 0 ? update.senderTimestampMs : update.serverTimestampMs
+                        return Store.HistoryChunk.PollUpdate(pollID: id, pollFromMe: fromMe, voter: HistorySync.author(of: key, chat: jid),
+                                                             selectedHashes: update.vote.selectedOptions.map { [UInt8]($0) },
+                                                             voteID: key.id, at: millis > 0 ? UnixTime(milliseconds: millis) : record.timestamp)
+                    }
+                }
             }
             chunk.conversations.append(filed)
         }
@@ -257,17 +296,32 @@ final class HistorySync: Sendable {
         return chunk
     }
 
+    /// Who wrote a change or vote, by its message key (Baileys getKeyAuthor): nil for us, else the
+    /// group member (`participant`) or the other person of a 1:1 chat.
+    static func author(of key: WAWebProtobufsE2E_MessageKey, chat: JID) -> JID? {
+        if key.fromMe { return nil }
+        if key.hasParticipant, !key.participant.isEmpty, let participant = JID(normalized(key.participant)) {
+            return JID(user: participant.user, server: participant.server)
+        }
+        if chat.server != .group { return JID(user: chat.user, server: chat.server) }
+        return key.hasRemoteJid ? JID(normalized(key.remoteJid)).map { JID(user: $0.user, server: $0.server) } : nil
+    }
+
     /// `@c.us` is the old form of `@s.whatsapp.net` (whatsmeow message.go storeHistoricalPNLIDMappings).
     static func normalized(_ jid: String) -> String {
         jid.hasSuffix("@c.us") ? String(jid.dropLast(5)) + "@s.whatsapp.net" : jid
     }
 
+    /// A message of ours as far as it got: its status, or further when a recipient's receipt in the
+    /// history (`userReceipt`, Baileys history.ts reads it too) says it was delivered or read.
     static func status(_ info: WAWebProtobufsHistorySync_WebMessageInfo) -> MessageStatus {
+        let receipts = info.userReceipt
+        if receipts.contains(where: { $0.readTimestamp > 0 || $0.playedTimestamp > 0 }) { return .read }
         switch info.status {
-        case .read, .played: .read
-        case .deliveryAck: .delivered
-        case .error: .failed
-        default: .sent
+        case .read, .played: return .read
+        case .deliveryAck: return .delivered
+        case .error: return receipts.contains(where: { $0.receiptTimestamp > 0 }) ? .delivered : .failed
+        default: return receipts.contains(where: { $0.receiptTimestamp > 0 }) ? .delivered : .sent
         }
     }
 

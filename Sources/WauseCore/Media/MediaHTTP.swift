@@ -17,6 +17,8 @@ struct MediaHTTP: Sendable {
     /// GETs `url`; on 200 hands every piece of the body to `sink` and answers 200, otherwise the
     /// status (the body is dropped).
     var download: @Sendable (_ url: String, _ sink: @Sendable ([UInt8]) throws -> Void) async throws -> Int
+    /// DELETEs `url`; answers the status (the body is dropped).
+    var delete: @Sendable (_ url: String) async throws -> Int
 
     /// Largest answer body kept from an upload (a JSON object of a few hundred bytes).
     static let uploadAnswerLimit = 64 * 1024
@@ -84,6 +86,23 @@ struct MediaHTTP: Sendable {
                     }
                     try await http.shutdown()
                     return status
+                } catch {
+                    try? await http.shutdown()
+                    throw error
+                }
+            },
+            delete: { url in
+                let http = client()
+                do {
+                    var request = HTTPClientRequest(url: url)
+                    request.method = .DELETE
+                    // whatsmeow upload.go DeleteMedia sends Origin and Referer.
+                    request.headers.add(name: "Origin", value: "https://web.whatsapp.com")
+                    request.headers.add(name: "Referer", value: "https://web.whatsapp.com/")
+                    let response = try await http.execute(request, timeout: .seconds(60))
+                    _ = try? await response.body.collect(upTo: uploadAnswerLimit)
+                    try await http.shutdown()
+                    return Int(response.status.code)
                 } catch {
                     try? await http.shutdown()
                     throw error

@@ -50,6 +50,38 @@ struct MediaTransfers: Sendable {
         }
     }
 
+    /// Asks the media host to delete a blob we were sent and have filed (a history-sync chunk:
+    /// whatsmeow message.go handleHistorySyncNotification then upload.go DeleteMedia). Throws when
+    /// no host agreed; callers treat that as best effort. A 404 counts as done (nothing is left to
+    /// delete); a 401/403 asks `media_conn` once more.
+    func delete(directPath: String, type: WauseProtocol.MediaType, fileEncSha256: [UInt8]) async throws {
+        var lastProblem = "no media host answered"
+        for round in 0..<2 {
+            let conn = try await connection.current()
+            var refused = false
+            for host in conn.hosts {
+                let url = "https://\(host.hostname)"
+                    + MediaURLs.deletePathAndQuery(type: type, directPath: directPath, fileEncSha256: fileEncSha256, auth: conn.auth)
+                let status: Int
+                do { status = try await downloads.http.delete(url) } catch {
+                    lastProblem = "\(host.hostname): \(error)"
+                    continue
+                }
+                switch status {
+                case 200..<300, 404: return
+                case 401, 403:
+                    lastProblem = "\(host.hostname) refused the media auth (HTTP \(status))"
+                    refused = true
+                default:
+                    lastProblem = "\(host.hostname) answered HTTP \(status)"
+                }
+            }
+            guard refused, round == 0 else { break }
+            connection.invalidate()
+        }
+        throw WauseError(.notConnected, "the blob could not be deleted: \(lastProblem)")
+    }
+
     /// Where the encrypted copy of an outgoing file waits for its upload.
     static func encryptedPath(plaintext path: String) -> String { path + ".enc" }
 

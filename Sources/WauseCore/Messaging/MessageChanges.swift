@@ -228,7 +228,10 @@ enum MessageChanges {
                 ?? JID(user: from.user, server: from.server).description
         // The key's fromMe is the changer's view: their own message when true. Ours as seen by us: fromMe on both sides.
         let targetFromMe = target.fromMe == fromMe
-        let result = try store.applyChange(change, targetFromMe: targetFromMe, by: changer, at: sentAt) { (record) throws(WauseError) in
+        // A reaction is timed by its sender (senderTimestampMS), as the history times it, so the two compare.
+        var at = sentAt
+        if case .reaction(_, _, let milliseconds) = change, milliseconds > 0 { at = UnixTime(milliseconds: milliseconds) }
+        let result = try store.applyChange(change, targetFromMe: targetFromMe, by: changer, at: at) { (record) throws(WauseError) in
             if let group = envelope.from, group.server == .group {
                 if record.chatJID != group.description { return false }   // a group's changes touch only that group's messages
             } else if !fromMe, try !store.chat(record.chatJID, isWith: from.user) {
@@ -247,8 +250,13 @@ enum MessageChanges {
             logger.info("change \(id) to message \(target.id) from \(Logger.redact(from.user)) ignored: no such message of theirs, or not theirs to change")
             return true
         }
+        if case .reaction = change, after.reactions == before.reactions {
+            // Older than the reaction of theirs we hold (one filed from the history, say): nothing changed, nothing to announce.
+            logger.info("reaction \(id) to message \(target.id) ignored: a newer one of the same person is filed")
+            return true
+        }
         let base: JSONObject = ["message_id": .string(after.id), "chat_id": .string(after.chatJID), "by": .string(changer),
-                                "from_me": .bool(fromMe), "at": .string(sentAt.iso8601)]
+                                "from_me": .bool(fromMe), "at": .string(at.iso8601)]
         switch change {
         case .reaction(_, let emoji, _):
             publisher.publish(.messageReaction, base.adding(["emoji": .string(emoji), "removed": .bool(emoji.isEmpty)]))

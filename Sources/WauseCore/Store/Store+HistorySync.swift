@@ -1,4 +1,6 @@
 import WauseBinary
+import WauseProto
+import WauseProtocol
 import WauseSQLite
 import WauseSupport
 
@@ -23,6 +25,30 @@ extension Store {
             var messages: [(record: MessageRecord, media: MediaMessage?)] = []
             /// Messages the history says were revoked (their ids in this chat).
             var revoked: [String] = []
+            /// Reactions the phone already applied (`WebMessageInfo.reactions`), to messages of this chat.
+            var reactions: [Reaction] = []
+            /// Poll votes the phone already decrypted (`WebMessageInfo.pollUpdates`), on polls of this chat.
+            var pollUpdates: [PollUpdate] = []
+        }
+        /// A message is named by its id and side (whether we wrote it), as live changes name it.
+        struct Reaction: Sendable, Equatable {
+            var targetID: String
+            var targetFromMe: Bool
+            /// The reactor; nil: us.
+            var by: JID?
+            /// Empty: the reaction was taken back.
+            var emoji: String
+            var at: UnixTime
+        }
+        struct PollUpdate: Sendable, Equatable {
+            var pollID: String
+            var pollFromMe: Bool
+            /// The voter; nil: us.
+            var voter: JID?
+            /// SHA-256 of each chosen option's name (PollVoteCrypto.optionHash); none: the vote was withdrawn.
+            var selectedHashes: [[UInt8]]
+            var voteID: String
+            var at: UnixTime
         }
         var conversations: [Conversation] = []
         var pushNames: [(jid: JID, name: String)] = []
@@ -78,7 +104,9 @@ extension Store {
     /// again after a restart, or a message that also arrived live, lands once), and deletes the
     /// pending notification `messageID` in the same transaction.
     func fileHistoryChunk(_ chunk: HistoryChunk, pendingMessageID: String?, now: UnixTime) throws(WauseError) -> HistoryChunkResult {
-        try database.withConnection { (c) throws(WauseError) in
+        // Our reactions and votes go under our user JID, as live ones do (MessageChanges.applyIncoming, Polls.receiveVote).
+        let ownJID = try linkedAccount().map { LinkedAccount.userJID($0.jid) }
+        return try database.withConnection { (c) throws(WauseError) in
             try c.transaction { () throws(WauseError) -> HistoryChunkResult in
                 var result = HistoryChunkResult()
                 for mapping in chunk.mappings {
@@ -142,6 +170,12 @@ extension Store {
                     for id in conversation.revoked {
                         try c.execute("UPDATE messages SET deleted = 1, body = '' WHERE chat_jid = ? AND id = ?", [.text(chatJID), .text(id)])
                     }
+                    for reaction in conversation.reactions {
+                        try Store.applyHistoryReaction(reaction, chatJID: chatJID, ownJID: ownJID, c)
+                    }
+                    for update in conversation.pollUpdates {
+                        try Store.applyHistoryPollUpdate(update, chatJID: chatJID, ownJID: ownJID, c)
+                    }
                     // History is not news: the chat's unread count is the phone's, not one per filed message.
                     try c.execute("UPDATE chats SET unread_count = ? WHERE jid = ?",
                                   [.integer(conversation.unreadCount.map(Int64.init) ?? unreadBefore), .text(chatJID)])
@@ -153,5 +187,57 @@ extension Store {
                 return result
             }
         }
+    }
+
+    /// One person's name for changes: the phone form when the contact's number is known, as live
+    /// changes name them (MessageChanges.applyIncoming), so a reaction that came live and again in
+    /// the history is one entry. Nil `jid`: us.
+    private static func changer(_ jid: JID?, ownJID: String?, _ c: SQLiteConnection) throws(WauseError) -> String? {
+        guard let jid else { return ownJID }
+        let user = JID(user: jid.user, server: jid.server)
+        if user.server == .lid,
+           let phone = try c.query("SELECT phone FROM contacts WHERE lid = ? AND phone IS NOT NULL", [.text(user.user)]).first?["phone"].text {
+            return "\(phone)@s.whatsapp.net"
+        }
+        return user.description
+    }
+
+    /// A reaction from the history on the message it names in this chat (filed live, earlier in
+    /// this chunk, or before): one entry per person, and the newer of the live and the history
+    /// reaction wins; an empty emoji takes the person's reaction back. A revoked message takes none.
+    private static func applyHistoryReaction(_ reaction: HistoryChunk.Reaction, chatJID: String, ownJID: String?,
+                                             _ c: SQLiteConnection) throws(WauseError) {
+        guard let by = try changer(reaction.by, ownJID: ownJID, c),
+              let row = try c.query("SELECT rowid, reactions, deleted FROM messages WHERE chat_jid = ? AND id = ? AND from_me = ?",
+                                    [.text(chatJID), .text(reaction.targetID), SQLValue(reaction.targetFromMe)]).first,
+              let rowid = row["rowid"].integer, row["deleted"].integer != 1
+        else { return }
+        var reactions = row["reactions"].text.flatMap { try? JSONValue.parse($0) }?.objectValue ?? [:]
+        if let filed = reactions[by]?.objectValue?["at"]?.stringValue.flatMap(ISO8601.unixMilliseconds(from:)), filed > reaction.at.milliseconds { return }
+        reactions[by] = reaction.emoji.isEmpty ? nil : .object(["emoji": .string(reaction.emoji), "at": .string(reaction.at.iso8601)])
+        try c.execute("UPDATE messages SET reactions = ? WHERE rowid = ?",
+                      [reactions.isEmpty ? .null : .text(JSONValue.object(reactions).serialized), .integer(rowid)])
+    }
+
+    /// A vote from the history (already decrypted by the phone) on a poll of this chat whose options
+    /// we have: each voter's latest vote stands, as live votes (Store.recordVote).
+    private static func applyHistoryPollUpdate(_ update: HistoryChunk.PollUpdate, chatJID: String, ownJID: String?,
+                                               _ c: SQLiteConnection) throws(WauseError) {
+        guard let voter = try changer(update.voter, ownJID: ownJID, c),
+              let row = try c.query("SELECT rowid, raw FROM messages WHERE chat_jid = ? AND id = ? AND from_me = ? AND type = 'poll'",
+                                    [.text(chatJID), .text(update.pollID), SQLValue(update.pollFromMe)]).first,
+              let rowid = row["rowid"].integer, let raw = row["raw"].blob,
+              let message = try? WAWebProtobufsE2E_Message(serializedBytes: raw), let creation = PollMessage.Creation(message)
+        else { return }
+        let chosen = creation.options.filter { update.selectedHashes.contains(PollVoteCrypto.optionHash($0)) }
+        if let filed = try c.query("SELECT at FROM poll_votes WHERE poll_rowid = ? AND voter = ?", [.integer(rowid), .text(voter)]).first?["at"].time,
+           filed > update.at {
+            return
+        }
+        try c.execute("""
+            INSERT INTO poll_votes (poll_rowid, voter, options, message_id, at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (poll_rowid, voter) DO UPDATE SET options = excluded.options, message_id = excluded.message_id, at = excluded.at
+            """, [.integer(rowid), .text(voter), .text(JSONValue.array(chosen.map { .string($0) }).serialized), .text(update.voteID),
+                  .time(update.at)])
     }
 }

@@ -130,6 +130,11 @@ extension Store {
         switch change {
         case .reaction(_, let emoji, _):
             var reactions = current.reactions
+            // The newer reaction of a person wins: one that arrives late (an offline backlog after the
+            // history sync brought a newer one) changes nothing (Store+HistorySync.swift applies the same rule).
+            if let filed = reactions[by]?.objectValue?["at"]?.stringValue.flatMap(ISO8601.unixMilliseconds(from:)), filed > at.milliseconds {
+                return current
+            }
             reactions[by] = emoji.isEmpty ? nil : .object(["emoji": .string(emoji), "at": .string(at.iso8601)])
             try c.execute("UPDATE messages SET reactions = ? WHERE rowid = ?",
                           [reactions.isEmpty ? .null : .text(JSONValue.object(reactions).serialized), .integer(rowid)])

@@ -434,6 +434,12 @@ public nonisolated struct WAWebProtobufsHistorySync_WebMessageInfo: Sendable {
   /// Clears the value of `pushName`. Subsequent reads from it will return its default value.
   public mutating func clearPushName() {self._pushName = nil}
 
+  public var userReceipt: [WAWebProtobufsHistorySync_UserReceipt] = []
+
+  public var reactions: [WAWebProtobufsHistorySync_Reaction] = []
+
+  public var pollUpdates: [WAWebProtobufsHistorySync_PollUpdate] = []
+
   public var messageSecret: Data {
     get {_messageSecret ?? Data()}
     set {_messageSecret = newValue}
@@ -469,6 +475,179 @@ public nonisolated struct WAWebProtobufsHistorySync_WebMessageInfo: Sendable {
   fileprivate var _starred: Bool? = nil
   fileprivate var _pushName: String? = nil
   fileprivate var _messageSecret: Data? = nil
+}
+
+public nonisolated struct WAWebProtobufsHistorySync_UserReceipt: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var userJid: String {
+    get {_userJid ?? String()}
+    set {_userJid = newValue}
+  }
+  /// Returns true if `userJid` has been explicitly set.
+  public var hasUserJid: Bool {self._userJid != nil}
+  /// Clears the value of `userJid`. Subsequent reads from it will return its default value.
+  public mutating func clearUserJid() {self._userJid = nil}
+
+  public var receiptTimestamp: Int64 {
+    get {_receiptTimestamp ?? 0}
+    set {_receiptTimestamp = newValue}
+  }
+  /// Returns true if `receiptTimestamp` has been explicitly set.
+  public var hasReceiptTimestamp: Bool {self._receiptTimestamp != nil}
+  /// Clears the value of `receiptTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearReceiptTimestamp() {self._receiptTimestamp = nil}
+
+  public var readTimestamp: Int64 {
+    get {_readTimestamp ?? 0}
+    set {_readTimestamp = newValue}
+  }
+  /// Returns true if `readTimestamp` has been explicitly set.
+  public var hasReadTimestamp: Bool {self._readTimestamp != nil}
+  /// Clears the value of `readTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearReadTimestamp() {self._readTimestamp = nil}
+
+  public var playedTimestamp: Int64 {
+    get {_playedTimestamp ?? 0}
+    set {_playedTimestamp = newValue}
+  }
+  /// Returns true if `playedTimestamp` has been explicitly set.
+  public var hasPlayedTimestamp: Bool {self._playedTimestamp != nil}
+  /// Clears the value of `playedTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearPlayedTimestamp() {self._playedTimestamp = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _userJid: String? = nil
+  fileprivate var _receiptTimestamp: Int64? = nil
+  fileprivate var _readTimestamp: Int64? = nil
+  fileprivate var _playedTimestamp: Int64? = nil
+}
+
+public nonisolated struct WAWebProtobufsHistorySync_Reaction: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WAWebProtobufsE2E_MessageKey {
+    get {_key ?? WAWebProtobufsE2E_MessageKey()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  public var text: String {
+    get {_text ?? String()}
+    set {_text = newValue}
+  }
+  /// Returns true if `text` has been explicitly set.
+  public var hasText: Bool {self._text != nil}
+  /// Clears the value of `text`. Subsequent reads from it will return its default value.
+  public mutating func clearText() {self._text = nil}
+
+  public var groupingKey: String {
+    get {_groupingKey ?? String()}
+    set {_groupingKey = newValue}
+  }
+  /// Returns true if `groupingKey` has been explicitly set.
+  public var hasGroupingKey: Bool {self._groupingKey != nil}
+  /// Clears the value of `groupingKey`. Subsequent reads from it will return its default value.
+  public mutating func clearGroupingKey() {self._groupingKey = nil}
+
+  public var senderTimestampMs: Int64 {
+    get {_senderTimestampMs ?? 0}
+    set {_senderTimestampMs = newValue}
+  }
+  /// Returns true if `senderTimestampMs` has been explicitly set.
+  public var hasSenderTimestampMs: Bool {self._senderTimestampMs != nil}
+  /// Clears the value of `senderTimestampMs`. Subsequent reads from it will return its default value.
+  public mutating func clearSenderTimestampMs() {self._senderTimestampMs = nil}
+
+  public var unread: Bool {
+    get {_unread ?? false}
+    set {_unread = newValue}
+  }
+  /// Returns true if `unread` has been explicitly set.
+  public var hasUnread: Bool {self._unread != nil}
+  /// Clears the value of `unread`. Subsequent reads from it will return its default value.
+  public mutating func clearUnread() {self._unread = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WAWebProtobufsE2E_MessageKey? = nil
+  fileprivate var _text: String? = nil
+  fileprivate var _groupingKey: String? = nil
+  fileprivate var _senderTimestampMs: Int64? = nil
+  fileprivate var _unread: Bool? = nil
+}
+
+public nonisolated struct WAWebProtobufsHistorySync_PollUpdate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pollUpdateMessageKey: WAWebProtobufsE2E_MessageKey {
+    get {_pollUpdateMessageKey ?? WAWebProtobufsE2E_MessageKey()}
+    set {_pollUpdateMessageKey = newValue}
+  }
+  /// Returns true if `pollUpdateMessageKey` has been explicitly set.
+  public var hasPollUpdateMessageKey: Bool {self._pollUpdateMessageKey != nil}
+  /// Clears the value of `pollUpdateMessageKey`. Subsequent reads from it will return its default value.
+  public mutating func clearPollUpdateMessageKey() {self._pollUpdateMessageKey = nil}
+
+  public var vote: WAWebProtobufsE2E_PollVoteMessage {
+    get {_vote ?? WAWebProtobufsE2E_PollVoteMessage()}
+    set {_vote = newValue}
+  }
+  /// Returns true if `vote` has been explicitly set.
+  public var hasVote: Bool {self._vote != nil}
+  /// Clears the value of `vote`. Subsequent reads from it will return its default value.
+  public mutating func clearVote() {self._vote = nil}
+
+  public var senderTimestampMs: Int64 {
+    get {_senderTimestampMs ?? 0}
+    set {_senderTimestampMs = newValue}
+  }
+  /// Returns true if `senderTimestampMs` has been explicitly set.
+  public var hasSenderTimestampMs: Bool {self._senderTimestampMs != nil}
+  /// Clears the value of `senderTimestampMs`. Subsequent reads from it will return its default value.
+  public mutating func clearSenderTimestampMs() {self._senderTimestampMs = nil}
+
+  public var serverTimestampMs: Int64 {
+    get {_serverTimestampMs ?? 0}
+    set {_serverTimestampMs = newValue}
+  }
+  /// Returns true if `serverTimestampMs` has been explicitly set.
+  public var hasServerTimestampMs: Bool {self._serverTimestampMs != nil}
+  /// Clears the value of `serverTimestampMs`. Subsequent reads from it will return its default value.
+  public mutating func clearServerTimestampMs() {self._serverTimestampMs = nil}
+
+  public var unread: Bool {
+    get {_unread ?? false}
+    set {_unread = newValue}
+  }
+  /// Returns true if `unread` has been explicitly set.
+  public var hasUnread: Bool {self._unread != nil}
+  /// Clears the value of `unread`. Subsequent reads from it will return its default value.
+  public mutating func clearUnread() {self._unread = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _pollUpdateMessageKey: WAWebProtobufsE2E_MessageKey? = nil
+  fileprivate var _vote: WAWebProtobufsE2E_PollVoteMessage? = nil
+  fileprivate var _senderTimestampMs: Int64? = nil
+  fileprivate var _serverTimestampMs: Int64? = nil
+  fileprivate var _unread: Bool? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -867,10 +1046,11 @@ nonisolated extension WAWebProtobufsHistorySync_PhoneNumberToLIDMapping: SwiftPr
 
 nonisolated extension WAWebProtobufsHistorySync_WebMessageInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WebMessageInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}message\0\u{1}messageTimestamp\0\u{1}status\0\u{1}participant\0\u{2}\u{c}starred\0\u{2}\u{2}pushName\0\u{2}\u{1e}messageSecret\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}message\0\u{1}messageTimestamp\0\u{1}status\0\u{1}participant\0\u{2}\u{c}starred\0\u{2}\u{2}pushName\0\u{2}\u{15}userReceipt\0\u{1}reactions\0\u{2}\u{4}pollUpdates\0\u{2}\u{4}messageSecret\0")
 
   public var isInitialized: Bool {
     if self._key == nil {return false}
+    if !SwiftProtobuf.Internal.areAllInitialized(self.userReceipt) {return false}
     return true
   }
 
@@ -887,6 +1067,9 @@ nonisolated extension WAWebProtobufsHistorySync_WebMessageInfo: SwiftProtobuf.Me
       case 5: try { try decoder.decodeSingularStringField(value: &self._participant) }()
       case 17: try { try decoder.decodeSingularBoolField(value: &self._starred) }()
       case 19: try { try decoder.decodeSingularStringField(value: &self._pushName) }()
+      case 40: try { try decoder.decodeRepeatedMessageField(value: &self.userReceipt) }()
+      case 41: try { try decoder.decodeRepeatedMessageField(value: &self.reactions) }()
+      case 45: try { try decoder.decodeRepeatedMessageField(value: &self.pollUpdates) }()
       case 49: try { try decoder.decodeSingularBytesField(value: &self._messageSecret) }()
       default: break
       }
@@ -919,6 +1102,15 @@ nonisolated extension WAWebProtobufsHistorySync_WebMessageInfo: SwiftProtobuf.Me
     try { if let v = self._pushName {
       try visitor.visitSingularStringField(value: v, fieldNumber: 19)
     } }()
+    if !self.userReceipt.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.userReceipt, fieldNumber: 40)
+    }
+    if !self.reactions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.reactions, fieldNumber: 41)
+    }
+    if !self.pollUpdates.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.pollUpdates, fieldNumber: 45)
+    }
     try { if let v = self._messageSecret {
       try visitor.visitSingularBytesField(value: v, fieldNumber: 49)
     } }()
@@ -933,6 +1125,9 @@ nonisolated extension WAWebProtobufsHistorySync_WebMessageInfo: SwiftProtobuf.Me
     if lhs._participant != rhs._participant {return false}
     if lhs._starred != rhs._starred {return false}
     if lhs._pushName != rhs._pushName {return false}
+    if lhs.userReceipt != rhs.userReceipt {return false}
+    if lhs.reactions != rhs.reactions {return false}
+    if lhs.pollUpdates != rhs.pollUpdates {return false}
     if lhs._messageSecret != rhs._messageSecret {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -941,4 +1136,166 @@ nonisolated extension WAWebProtobufsHistorySync_WebMessageInfo: SwiftProtobuf.Me
 
 nonisolated extension WAWebProtobufsHistorySync_WebMessageInfo.Status: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR\0\u{1}PENDING\0\u{1}SERVER_ACK\0\u{1}DELIVERY_ACK\0\u{1}READ\0\u{1}PLAYED\0")
+}
+
+nonisolated extension WAWebProtobufsHistorySync_UserReceipt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UserReceipt"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}userJID\0\u{1}receiptTimestamp\0\u{1}readTimestamp\0\u{1}playedTimestamp\0")
+
+  public var isInitialized: Bool {
+    if self._userJid == nil {return false}
+    return true
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._userJid) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self._receiptTimestamp) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._readTimestamp) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._playedTimestamp) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._userJid {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._receiptTimestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._readTimestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._playedTimestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsHistorySync_UserReceipt, rhs: WAWebProtobufsHistorySync_UserReceipt) -> Bool {
+    if lhs._userJid != rhs._userJid {return false}
+    if lhs._receiptTimestamp != rhs._receiptTimestamp {return false}
+    if lhs._readTimestamp != rhs._readTimestamp {return false}
+    if lhs._playedTimestamp != rhs._playedTimestamp {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsHistorySync_Reaction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Reaction"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}text\0\u{1}groupingKey\0\u{1}senderTimestampMS\0\u{1}unread\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._text) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._groupingKey) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._senderTimestampMs) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self._unread) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._text {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._groupingKey {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._senderTimestampMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._unread {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsHistorySync_Reaction, rhs: WAWebProtobufsHistorySync_Reaction) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs._text != rhs._text {return false}
+    if lhs._groupingKey != rhs._groupingKey {return false}
+    if lhs._senderTimestampMs != rhs._senderTimestampMs {return false}
+    if lhs._unread != rhs._unread {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAWebProtobufsHistorySync_PollUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PollUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pollUpdateMessageKey\0\u{1}vote\0\u{1}senderTimestampMS\0\u{1}serverTimestampMS\0\u{1}unread\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._pollUpdateMessageKey) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._vote) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._senderTimestampMs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._serverTimestampMs) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self._unread) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._pollUpdateMessageKey {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._vote {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._senderTimestampMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._serverTimestampMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._unread {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WAWebProtobufsHistorySync_PollUpdate, rhs: WAWebProtobufsHistorySync_PollUpdate) -> Bool {
+    if lhs._pollUpdateMessageKey != rhs._pollUpdateMessageKey {return false}
+    if lhs._vote != rhs._vote {return false}
+    if lhs._senderTimestampMs != rhs._senderTimestampMs {return false}
+    if lhs._serverTimestampMs != rhs._serverTimestampMs {return false}
+    if lhs._unread != rhs._unread {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
