@@ -23,7 +23,8 @@ import WauseSupport
 ///   its keys: what the server holds, and what that means for chats, stars and settings.
 extension VirtualPhones {
     var appState: AppStateServer {
-        AppStateServer(state: state, router: router, media: media, environment: environment, logger: logger)
+        AppStateServer(state: state, router: router, media: media, environment: environment, logger: logger,
+                       blobBytes: appStateBlobBytes.withLock { $0 })
     }
 
     // MARK: Key shares
@@ -208,6 +209,7 @@ extension AdminAPI {
     /// `POST /accounts/{phone}/app-state {action, chat, value?, message_id?, from_me?, participant?}` and
     /// `GET /accounts/{phone}/app-state` (tests/sim/README.md, "App state").
     func appStateRoute(_ request: HTTPRequest, parts: [String]) throws(WauseError) -> HTTPResponse? {
+        if parts == ["app-state", "settings"] { return try appStateSettingsRoute(request) }
         guard parts.count == 3, parts[0] == "accounts", parts[2] == "app-state" else { return nil }
         guard ["GET", "POST"].contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
@@ -220,6 +222,24 @@ extension AdminAPI {
         let done = try phones.changeAppState(account, action)
         return .json(200, ["ok": true, "collection": .string(done.collection.rawValue), "version": .int(Int64(done.version)),
                            "chat": JSONValue(action.chat)])
+    }
+
+    /// `GET|PUT /app-state/settings {external_patch_bytes}`: above how many bytes of mutations a
+    /// stored patch is served as an external blob (0: every patch). Applies to patches stored from
+    /// then on.
+    func appStateSettingsRoute(_ request: HTTPRequest) throws(WauseError) -> HTTPResponse {
+        guard ["GET", "PUT"].contains(request.method) else {
+            return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
+                         headers: [("Allow", "GET, PUT")])
+        }
+        if request.method == "PUT" {
+            let body = try AdminAPI.body(request)
+            guard let bytes = body["external_patch_bytes"]?.intValue, bytes >= 0 else {
+                throw .invalidRequest("external_patch_bytes (0 or more) is required")
+            }
+            phones.appStateBlobBytes.withLock { $0 = Int(bytes) }
+        }
+        return .json(200, ["external_patch_bytes": .int(Int64(phones.appStateBlobBytes.withLock { $0 }))])
     }
 
     static func appStateAction(_ body: JSONObject) throws(WauseError) -> AppStateAction {

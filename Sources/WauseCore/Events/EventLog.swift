@@ -135,7 +135,7 @@ public enum EventName: String, Sendable, CaseIterable {
                     ("starred", "star only"), ("contact", "contact only: its JID"), ("name", "contact and push_name")]
         case .appStateError:
             return [("collection", "critical_block, critical_unblock_low, regular_high, regular or regular_low"),
-                    ("reason", "missing_key, snapshot_mac_mismatch, patch_mac_mismatch, value_mac_mismatch, index_mac_mismatch, malformed or fetch_failed"),
+                    ("reason", "missing_key, snapshot_mac_mismatch, patch_mac_mismatch, value_mac_mismatch, index_mac_mismatch, malformed, blob_unusable (an external blob that fails its hashes or does not decode) or fetch_failed"),
                     ("action", "full_resync, requested_keys_from_phone, waiting_for_key_share, requested_recovery_from_phone or retry_on_next_sync"), ("message", "what failed, in words")]
         }
     }
