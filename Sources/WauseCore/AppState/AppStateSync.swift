@@ -454,6 +454,15 @@ final class AppStateSync: Sendable {
         case .deleteChat: data["action"] = "delete_chat"
         case .contact(let jid, let name, _): data["action"] = "contact"; data["contact"] = .string(jid); data["name"] = JSONValue(name)
         case .pushName(let name): data["action"] = "push_name"; data["name"] = .string(name)
+        case .labelEdit(let label):
+            data["action"] = "label_edit"; data["label_id"] = .string(label.id); data["label"] = .string(label.name)
+            data["deleted"] = .bool(label.deleted)
+        case .labelChat(let labelID, _, let labeled):
+            data["action"] = "label_chat"; data["label_id"] = .string(labelID); data["label"] = JSONValue(try? store.labelName(labelID))
+            data["labeled"] = .bool(labeled)
+        case .labelMessage(let labelID, let ref, let labeled):
+            data["action"] = "label_message"; data["label_id"] = .string(labelID); data["label"] = JSONValue(try? store.labelName(labelID))
+            data["message_id"] = .string(ref.id); data["labeled"] = .bool(labeled)
         }
         publisher.publish(.chatUpdated, data)
     }

@@ -100,6 +100,7 @@ enum History {
         ("pinned", Schema.boolean()), ("muted", Schema.boolean()),
         ("muted_until", Schema.integer("while muted: when the mute ends, unix seconds, or -1 for always; null when not muted", nullable: true)),
         ("last_message", Schema.nullable(messageSchema)),
+        ("labels", Schema.array(of: Schema.string(), "the names of the labels the phone put on the chat; absent when none")),
     ], required: ["id", "name", "is_group", "is_read_only", "unread_count", "timestamp", "archived", "pinned", "muted", "muted_until",
                   "last_message"])
 
