@@ -77,6 +77,13 @@ import WauseTestSupport
             try c.query("SELECT label_id, chat_jid, from_me FROM message_labels WHERE message_id = ?", [.text(messageID)])
         }
         #expect(rows.count == 1 && rows.first?["label_id"].text == "1" && rows.first?["chat_jid"].text == bob && rows.first?["from_me"].integer == 0)
+        // Shown on the message where it is read, and only there.
+        let got = try await client.call("whatsapp_get_message", ["message_id": .string(messageID)]).get()
+        #expect(got["message"]?["labels"] == ["VIP"], "\(got)")
+        let listed = try await client.call("whatsapp_list_messages", ["chat": "15550002222"]).get()
+        let listedMessages = listed["messages"]?.arrayValue ?? []
+        #expect(listedMessages.first { $0["id"] == .string(messageID) }?["labels"] == ["VIP"], "\(listed)")
+        #expect(listedMessages.filter { $0["labels"] != nil }.count == 1)
 
         // The phone's view holds the same, and a device linked now gets it all from the snapshot.
         let view = await admin(setup.simulator, "GET", "/accounts/\(Self.phone)/app-state").json

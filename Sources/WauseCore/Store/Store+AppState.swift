@@ -112,6 +112,28 @@ extension Store {
             """, [.text(chat)]).compactMap { $0["name"].text }
     }
 
+    /// The live labels' names on each of these messages (by row id; messages without any are
+    /// absent). One query for the page; none when no message carries a label at all.
+    func messageLabels(rowids: [Int64]) throws(WauseError) -> [Int64: [String]] {
+        guard !rowids.isEmpty else { return [:] }
+        return try database.withConnection { (c) throws(WauseError) in
+            guard try c.scalar("SELECT EXISTS (SELECT 1 FROM message_labels)") == 1 else { return [:] }
+            let marks = Array(repeating: "?", count: rowids.count).joined(separator: ",")
+            var found: [Int64: [String]] = [:]
+            for row in try c.query("""
+                SELECT messages.rowid AS rowid, labels.name AS name FROM messages
+                JOIN message_labels ON message_labels.chat_jid = messages.chat_jid AND message_labels.message_id = messages.id
+                    AND message_labels.from_me = messages.from_me
+                JOIN labels ON labels.id = message_labels.label_id AND labels.deleted = 0
+                WHERE messages.rowid IN (\(marks)) ORDER BY labels.name, labels.id
+                """, rowids.map { .integer($0) }) {
+                guard let rowid = row["rowid"].integer, let name = row["name"].text else { continue }
+                found[rowid, default: []].append(name)
+            }
+            return found
+        }
+    }
+
     /// A label's name by ID (nil when its edit has not arrived or it was deleted): for events.
     func labelName(_ id: String) throws(WauseError) -> String? {
         try database.withConnection { (c) throws(WauseError) in

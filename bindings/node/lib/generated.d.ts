@@ -270,6 +270,8 @@ export interface Message {
     edit_history?: MessageEditHistoryItem[];
     /** one reaction per person */
     reactions?: MessageReactionsItem[];
+    /** the names of the labels the phone put on the message; absent when none */
+    labels?: string[];
 }
 
 export interface MessageMedia {
@@ -363,6 +365,8 @@ export interface MessageWithContext {
     edit_history?: MessageEditHistoryItem[];
     /** one reaction per person */
     reactions?: MessageReactionsItem[];
+    /** the names of the labels the phone put on the message; absent when none */
+    labels?: string[];
     /** with include_context: the messages around this one in its chat, oldest first */
     context_messages?: Message[];
 }
@@ -438,6 +442,8 @@ export interface Highlight {
     edit_history?: MessageEditHistoryItem[];
     /** one reaction per person */
     reactions?: MessageReactionsItem[];
+    /** the names of the labels the phone put on the message; absent when none */
+    labels?: string[];
     /** why it is a highlight */
     highlight_reasons?: ('mention' | 'media' | 'frequent_chat')[];
 }
