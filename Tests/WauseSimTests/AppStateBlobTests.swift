@@ -97,6 +97,46 @@ import Glibc
         #expect(await admin(setup.simulator, "GET", "/app-state/settings").json["external_patch_bytes"] == 0)
     }
 
+    /// At the default limit, a patch the size of a phone's bulk change (400 contact names in one
+    /// patch, about 90 KB of mutations) goes out as a blob, and all of it lands on the device.
+    @Test func aBigPatchAtTheDefaultLimitTravelsAsABlob() async throws {
+        let setup = try await Setup()
+        defer { Task { await setup.close() } }
+        let account = try setup.account(Self.phone, "Ada")
+        let client = try await setup.linkedClient(Self.phone)
+        // The phone's first change makes and shares its key.
+        var cursor = client.events.latestCursor
+        try await AppStateEngineTests.change(setup, ["action": "pin", "chat": "15550003333"])
+        _ = try await AppStateEngineTests.updated(client, action: "pin", chat: "15550003333@s.whatsapp.net", after: cursor)
+
+        let server = setup.simulator.phones.appState
+        let key = try #require(try server.phoneKey(account, create: false))
+        let current = try server.collectionState(Self.phone, .criticalUnblockLow)
+        let changes = (0..<400).flatMap { n in
+            let digits = String(n)
+            return AppStateAction.contact(jid: "1666" + String(repeating: "0", count: 7 - digits.count) + digits + "@s.whatsapp.net",
+                                          fullName: "Contact \(n)", firstName: "Contact").changes(timestamp: 1_800_000_000_000)
+        }
+        let built = try current.building(changes, collection: .criticalUnblockLow, keyID: key.id, keys: key.keys, iv: { SystemRandom.bytes(16) })
+        var inline = WAWebProtobufsServerSync_SyncdMutations()
+        inline.mutations = built.patch.mutations
+        let inlineBytes: [UInt8] = try inline.serializedBytes()
+        #expect(inlineBytes.count > AppStateServer.defaultBlobBytes)
+        cursor = client.events.latestCursor
+        let answer = try server.submit([try built.patch.serializedBytes()], to: .criticalUnblockLow, on: current.version,
+                                       from: SimEndpoint(account: account, device: 0))
+        #expect(answer.error == nil && answer.version == 1)
+        #expect(try Self.storedPatch(setup, .criticalUnblockLow, version: 1).hasExternalMutations)
+        try server.notify(account, except: 0, [(.criticalUnblockLow, 1)])
+        _ = try await MessagingTests.event(client, "chat.updated", after: cursor) { $0["contact"] == "16660000399@s.whatsapp.net" }
+        #expect(try client.store.appStateCollection(.criticalUnblockLow).version == 1)
+        #expect(try client.store.appStateCollection(.criticalUnblockLow).hash == server.collectionState(Self.phone, .criticalUnblockLow).hash)
+        let named = try client.store.database.withConnection { (c) throws(WauseError) in
+            try c.scalar("SELECT count(*) FROM contacts WHERE phone LIKE '1666%' AND full_name LIKE 'Contact %'")
+        }
+        #expect(named == 400)
+    }
+
     @Test func aCorruptedBlobTakesTheRecoveryPathAndSyncGoesOn() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
