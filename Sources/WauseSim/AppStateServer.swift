@@ -27,7 +27,7 @@ import WauseTransport
 ///   patches reach devices: its mutations as a `SyncdMutations` blob on the media host
 ///   (`md-app-state`, encrypted like a snapshot) and the patch carrying only `externalMutations`,
 ///   an `ExternalBlobReference` to it (whatsmeow appstate/decode.go `decodePatches`, Baileys
-///   chat-utils.ts `decodePatches`; the fact map's A.8). MACs are over the same mutations either way.
+///   chat-utils.ts `decodePatches`). MACs are over the same mutations either way.
 struct AppStateServer: Sendable {
     let state: SimState
     let router: MessageRouter
