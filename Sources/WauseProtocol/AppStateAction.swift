@@ -18,6 +18,14 @@ import WauseProto
 /// | clear chat | `["clearChat", chat, "1", "0"]` (Baileys) | regular_high | 6 |
 /// | contact | `["contact", jid]` | critical_unblock_low | 2 |
 /// | push name | `["setting_pushName"]` | critical_block | 1 |
+/// | label edit | `["label_edit", labelID]` | regular | 3 |
+/// | label a chat | `["label_jid", labelID, chat]` | regular | 3 |
+/// | label a message | `["label_message", labelID, chat, id, fromMe, participant or "0"]` (whatsmeow writes "0", "0") | regular | 3 |
+///
+/// Labels (whatsmeow appstate/encode.go `BuildLabelEdit`, `BuildLabelChat`, `BuildLabelMessage`,
+/// appstate.go `dispatchAppState`; Baileys chat-utils.ts `processSyncAction`) are named by the
+/// phone's label ID, not by their name: the name and colour are what the phone set, in the
+/// phone's language for predefined ones (`predefinedId`).
 public enum AppStateAction: Sendable, Hashable {
     case archive(chat: String, archived: Bool)
     case pin(chat: String, pinned: Bool)
@@ -30,6 +38,29 @@ public enum AppStateAction: Sendable, Hashable {
     case deleteChat(chat: String, deleteMedia: Bool)
     case contact(jid: String, fullName: String?, firstName: String?)
     case pushName(String)
+    /// `LabelEditAction`: a label made, renamed, recoloured or deleted.
+    case labelEdit(Label)
+    /// `LabelAssociationAction` on a chat (`label_jid`).
+    case labelChat(labelID: String, chat: String, labeled: Bool)
+    /// `LabelAssociationAction` on a message (`label_message`).
+    case labelMessage(labelID: String, MessageRef, labeled: Bool)
+
+    /// A label as `LabelEditAction` describes it.
+    public struct Label: Sendable, Hashable {
+        public var id: String
+        public var name: String
+        public var color: Int32?
+        public var predefinedID: Int32?
+        public var deleted: Bool
+
+        public init(id: String, name: String, color: Int32? = nil, predefinedID: Int32? = nil, deleted: Bool = false) {
+            self.id = id
+            self.name = name
+            self.color = color
+            self.predefinedID = predefinedID
+            self.deleted = deleted
+        }
+    }
 
     /// A message named in an index: its chat, id, whether we sent it, and in a group who did.
     public struct MessageRef: Sendable, Hashable {
@@ -60,6 +91,7 @@ public enum AppStateAction: Sendable, Hashable {
         case .archive, .pin, .markRead: .regularLow
         case .contact: .criticalUnblockLow
         case .pushName: .criticalBlock
+        case .labelEdit, .labelChat, .labelMessage: .regular
         }
     }
 
@@ -68,8 +100,9 @@ public enum AppStateAction: Sendable, Hashable {
         switch self {
         case .archive(let chat, _), .pin(let chat, _), .mute(let chat, _), .markRead(let chat, _), .clearChat(let chat),
              .deleteChat(let chat, _): chat
-        case .star(let ref, _), .deleteMessageForMe(let ref, _): ref.chat
-        case .contact, .pushName: nil
+        case .star(let ref, _), .deleteMessageForMe(let ref, _), .labelMessage(_, let ref, _): ref.chat
+        case .labelChat(_, let chat, _): chat
+        case .contact, .pushName, .labelEdit: nil
         }
     }
 
@@ -119,11 +152,23 @@ public enum AppStateAction: Sendable, Hashable {
         case .pushName(let name):
             value.pushNameSetting.name = name
             return [.init(index: ["setting_pushName"], value: value, version: 1)]
+        case .labelEdit(let label):
+            value.labelEditAction.name = label.name
+            if let color = label.color { value.labelEditAction.color = color }
+            if let predefined = label.predefinedID { value.labelEditAction.predefinedID = predefined }
+            value.labelEditAction.deleted = label.deleted
+            return [.init(index: ["label_edit", label.id], value: value, version: 3)]
+        case .labelChat(let labelID, let chat, let labeled):
+            value.labelAssociationAction.labeled = labeled
+            return [.init(index: ["label_jid", labelID, chat], value: value, version: 3)]
+        case .labelMessage(let labelID, let ref, let labeled):
+            value.labelAssociationAction.labeled = labeled
+            return [.init(index: ["label_message", labelID] + ref.indexTail, value: value, version: 3)]
         }
     }
 
     /// What a received mutation means; nil for a REMOVE (whatsmeow dispatches SETs only) and for
-    /// actions wause does not act on (labels, locale, …).
+    /// actions wause does not act on (locale, quick replies, …).
     public init?(_ mutation: AppStateMutation) {
         guard mutation.operation == .set else { return nil }
         let index = mutation.index
@@ -155,6 +200,16 @@ public enum AppStateAction: Sendable, Hashable {
                             firstName: contact.hasFirstName ? contact.firstName : nil)
         case "setting_pushName" where value.hasPushNameSetting:
             self = .pushName(value.pushNameSetting.name)
+        case "label_edit" where index.count >= 2 && !index[1].isEmpty && value.hasLabelEditAction:
+            let edit = value.labelEditAction
+            self = .labelEdit(Label(id: index[1], name: edit.name, color: edit.hasColor ? edit.color : nil,
+                                    predefinedID: edit.hasPredefinedID ? edit.predefinedID : nil, deleted: edit.deleted))
+        case "label_jid" where index.count >= 3 && value.hasLabelAssociationAction:
+            self = .labelChat(labelID: index[1], chat: index[2], labeled: value.labelAssociationAction.labeled)
+        case "label_message" where index.count >= 6 && value.hasLabelAssociationAction:
+            // whatsmeow dispatchAppState wants all six parts; the message reference starts at the chat.
+            guard let ref = MessageRef(["label_message"] + index[2...]) else { return nil }
+            self = .labelMessage(labelID: index[1], ref, labeled: value.labelAssociationAction.labeled)
         default:
             return nil
         }

@@ -15,6 +15,10 @@ public struct AppStateError: Error, Sendable, Hashable, CustomStringConvertible 
         case indexMACMismatch = "index_mac_mismatch"
         /// A value that does not decrypt or decode, or an index that is not a JSON array of strings.
         case malformed
+        /// An external blob (a snapshot or a patch's `externalMutations`) that the media host
+        /// served but that fails its hashes, does not decode, or holds no mutations (whatsmeow
+        /// appstate/decode.go errors on an empty external list).
+        case blobUnusable = "blob_unusable"
     }
 
     public var reason: Reason

@@ -23,12 +23,22 @@ import WauseTransport
 ///   virtual phone does) and checks every MAC of what it stores: a patch that does not verify is
 ///   refused with 400, so a client's bad patch fails its test here instead of wedging the phone.
 ///   Stored patches carry their version; the account's other devices get `server_sync`.
+/// - A patch whose serialized mutations exceed `blobBytes` is stored and served the way large
+///   patches reach devices: its mutations as a `SyncdMutations` blob on the media host
+///   (`md-app-state`, encrypted like a snapshot) and the patch carrying only `externalMutations`,
+///   an `ExternalBlobReference` to it (whatsmeow appstate/decode.go `decodePatches`, Baileys
+///   chat-utils.ts `decodePatches`). MACs are over the same mutations either way.
 struct AppStateServer: Sendable {
     let state: SimState
     let router: MessageRouter
     let media: MediaServer
     let environment: Environment
     let logger: Logger
+    /// Serialized mutations above this many bytes go out as an external blob. The real server's
+    /// limit is not public; 64 KiB keeps the everyday one-setting patches (a few hundred bytes)
+    /// inline and sends only bulk changes as blobs.
+    var blobBytes: Int = AppStateServer.defaultBlobBytes
+    static let defaultBlobBytes = 65_536
 
     /// Patches per answer before `has_more_patches` (the real page size is unknown; small enough
     /// that tests exercise paging).
@@ -139,8 +149,7 @@ struct AppStateServer: Sendable {
                     outcome = AppStateStanzas.Answer(collection: collection, version: current.version, error: .init(code: 400, text: "bad-request"))
                     return
                 }
-                let stored: [UInt8]
-                do { stored = try patch.serializedBytes() } catch { throw WauseError(.internal, "cannot encode a patch: \(error)") }
+                let stored = try served(patch, collection: collection)
                 try c.execute("INSERT INTO app_state_patches (phone, collection, version, device, patch) VALUES (?, ?, ?, ?, ?)",
                               [.text(phone), .text(collection.rawValue), .integer(Int64(patch.version.version)),
                                .integer(Int64(sender.device)), .blob(stored)])
@@ -186,6 +195,41 @@ struct AppStateServer: Sendable {
         if !stanzas.isEmpty { try router.deliver(stanzas) }
     }
 
+    /// The patch as it is stored and served: inline, or with its mutations moved to an external
+    /// blob when they exceed `blobBytes`.
+    func served(_ patch: WAWebProtobufsServerSync_SyncdPatch, collection: AppStateCollection) throws(WauseError) -> [UInt8] {
+        do {
+            var mutations = WAWebProtobufsServerSync_SyncdMutations()
+            mutations.mutations = patch.mutations
+            let plaintext: [UInt8] = try mutations.serializedBytes()
+            guard plaintext.count > blobBytes, !patch.mutations.isEmpty else { return try patch.serializedBytes() }
+            var external = patch
+            external.mutations = []
+            external.externalMutations = try WAWebProtobufsServerSync_ExternalBlobReference(serializedBytes: try uploadBlob(plaintext))
+            logger.debug("app state: \(collection.rawValue) v\(patch.version.version) stored as an external blob (\(plaintext.count) bytes of mutations)")
+            return try external.serializedBytes()
+        } catch let error as WauseError {
+            throw error
+        } catch {
+            throw WauseError(.internal, "cannot store the \(collection.rawValue) patch: \(error)")
+        }
+    }
+
+    /// `plaintext` encrypted as an `md-app-state` blob and put on the media host; answers the
+    /// serialized `ExternalBlobReference` to it.
+    func uploadBlob(_ plaintext: [UInt8]) throws -> [UInt8] {
+        let mediaKey = environment.randomBytes(32)
+        let encrypted = try MediaCrypto.encrypt(plaintext, mediaKey: mediaKey, type: .appState)
+        let directPath = try media.store.store(encrypted.body)
+        var reference = WAWebProtobufsServerSync_ExternalBlobReference()
+        reference.mediaKey = Data(mediaKey)
+        reference.directPath = directPath
+        reference.fileSizeBytes = UInt64(plaintext.count)
+        reference.fileSha256 = Data(encrypted.result.fileSha256)
+        reference.fileEncSha256 = Data(encrypted.result.fileEncSha256)
+        return try reference.serializedBytes()
+    }
+
     // MARK: Snapshots
 
     /// The live records at `version`, MACed with the account's newest key, encrypted and uploaded;
@@ -194,18 +238,8 @@ struct AppStateServer: Sendable {
         let records = try self.records(account.phone, collection)
         guard let key = try phoneKey(account) else { throw WauseError(.internal, "\(account.phone) has app state but no key") }
         let snapshot = AppStateCollectionState.snapshot(of: records, version: version, collection: collection, keyID: key.id, keys: key.keys)
-        let mediaKey = environment.randomBytes(32)
         do {
-            let plaintext: [UInt8] = try snapshot.serializedBytes()
-            let encrypted = try MediaCrypto.encrypt(plaintext, mediaKey: mediaKey, type: .appState)
-            let directPath = try media.store.store(encrypted.body)
-            var reference = WAWebProtobufsServerSync_ExternalBlobReference()
-            reference.mediaKey = Data(mediaKey)
-            reference.directPath = directPath
-            reference.fileSizeBytes = UInt64(plaintext.count)
-            reference.fileSha256 = Data(encrypted.result.fileSha256)
-            reference.fileEncSha256 = Data(encrypted.result.fileEncSha256)
-            return try reference.serializedBytes()
+            return try uploadBlob(try snapshot.serializedBytes())
         } catch let error as WauseError {
             throw error
         } catch {

@@ -23,7 +23,8 @@ import WauseSupport
 ///   its keys: what the server holds, and what that means for chats, stars and settings.
 extension VirtualPhones {
     var appState: AppStateServer {
-        AppStateServer(state: state, router: router, media: media, environment: environment, logger: logger)
+        AppStateServer(state: state, router: router, media: media, environment: environment, logger: logger,
+                       blobBytes: appStateBlobBytes.withLock { $0 })
     }
 
     // MARK: Key shares
@@ -154,6 +155,8 @@ extension VirtualPhones {
         var deletedMessages: [JSONValue] = []
         var contacts = JSONObject()
         var pushName: JSONValue = .null
+        var labels = JSONObject()
+        var labeledMessages: [JSONValue] = []
         var unreadable = 0
         for collection in AppStateCollection.fetchOrder {
             let records = try server.records(account.phone, collection)
@@ -191,6 +194,21 @@ extension VirtualPhones {
                     deletedMessages.append(["chat": .string(ref.chat), "message_id": .string(ref.id), "from_me": .bool(ref.fromMe)])
                 case .contact(let jid, let fullName, _): contacts[jid] = JSONValue(fullName)
                 case .pushName(let name): pushName = .string(name)
+                case .labelEdit(let label):
+                    labels[label.id] = ["name": .string(label.name), "color": JSONValue(label.color.map(Int64.init)),
+                                        "predefined_id": JSONValue(label.predefinedID.map(Int64.init)), "deleted": .bool(label.deleted)]
+                case .labelChat(let labelID, let chat, let labeled):
+                    update(chat) {
+                        var ids = $0["labels"]?.arrayValue ?? []
+                        ids.removeAll { $0 == .string(labelID) }
+                        if labeled { ids.append(.string(labelID)) }
+                        $0["labels"] = .array(ids)
+                    }
+                case .labelMessage(let labelID, let ref, let labeled):
+                    if labeled {
+                        labeledMessages.append(["label_id": .string(labelID), "chat": .string(ref.chat), "message_id": .string(ref.id),
+                                                "from_me": .bool(ref.fromMe)])
+                    }
                 }
             }
         }
@@ -199,6 +217,7 @@ extension VirtualPhones {
             "phone": .string(account.phone), "key_id": key.map { .string(Hex.encode($0.id)) } ?? .null, "collections": .object(collections),
             "chats": .array(chats.keys.sorted().compactMap { chats[$0].map(JSONValue.object) }), "starred": .array(starred),
             "deleted_messages": .array(deletedMessages), "contacts": .object(contacts), "push_name": pushName,
+            "labels": .object(labels), "labeled_messages": .array(labeledMessages),
             "unreadable_records": .int(Int64(unreadable)),
         ]
     }
@@ -208,6 +227,7 @@ extension AdminAPI {
     /// `POST /accounts/{phone}/app-state {action, chat, value?, message_id?, from_me?, participant?}` and
     /// `GET /accounts/{phone}/app-state` (tests/sim/README.md, "App state").
     func appStateRoute(_ request: HTTPRequest, parts: [String]) throws(WauseError) -> HTTPResponse? {
+        if parts == ["app-state", "settings"] { return try appStateSettingsRoute(request) }
         guard parts.count == 3, parts[0] == "accounts", parts[2] == "app-state" else { return nil }
         guard ["GET", "POST"].contains(request.method) else {
             return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
@@ -222,9 +242,27 @@ extension AdminAPI {
                            "chat": JSONValue(action.chat)])
     }
 
+    /// `GET|PUT /app-state/settings {external_patch_bytes}`: above how many bytes of mutations a
+    /// stored patch is served as an external blob (0: every patch). Applies to patches stored from
+    /// then on.
+    func appStateSettingsRoute(_ request: HTTPRequest) throws(WauseError) -> HTTPResponse {
+        guard ["GET", "PUT"].contains(request.method) else {
+            return .json(405, ["code": "invalid_request", "message": .string("\(request.method) is not allowed on \(request.path)")],
+                         headers: [("Allow", "GET, PUT")])
+        }
+        if request.method == "PUT" {
+            let body = try AdminAPI.body(request)
+            guard let bytes = body["external_patch_bytes"]?.intValue, bytes >= 0 else {
+                throw .invalidRequest("external_patch_bytes (0 or more) is required")
+            }
+            phones.appStateBlobBytes.withLock { $0 = Int(bytes) }
+        }
+        return .json(200, ["external_patch_bytes": .int(Int64(phones.appStateBlobBytes.withLock { $0 }))])
+    }
+
     static func appStateAction(_ body: JSONObject) throws(WauseError) -> AppStateAction {
         guard let name = body["action"]?.stringValue else {
-            throw .invalidRequest("action must be one of archive, pin, mute, star, mark_read, mark_unread, delete_message, clear_chat, delete_chat, contact, push_name")
+            throw .invalidRequest("action must be one of archive, pin, mute, star, mark_read, mark_unread, delete_message, clear_chat, delete_chat, contact, push_name, label_edit, label_chat, label_message")
         }
         func chat() throws(WauseError) -> String {
             guard let text = body["chat"]?.stringValue, !text.isEmpty else { throw .invalidRequest("chat (a phone number or JID) is required") }
@@ -241,7 +279,25 @@ extension AdminAPI {
             if let fromMe = body["from_me"], !fromMe.isNull, fromMe.boolValue == nil { throw .invalidRequest("from_me must be true or false") }
             return .init(chat: try chat(), id: id, fromMe: body["from_me"]?.boolValue ?? false, participant: body["participant"]?.stringValue)
         }
+        func labelID() throws(WauseError) -> String {
+            guard let id = body["label_id"]?.stringValue, !id.isEmpty else { throw .invalidRequest("label_id is required for \(name)") }
+            return id
+        }
+        func int32(_ key: String) throws(WauseError) -> Int32? {
+            guard let value = body[key], !value.isNull else { return nil }
+            guard let number = value.intValue, let small = Int32(exactly: number) else { throw .invalidRequest("\(key) must be an integer") }
+            return small
+        }
         switch name {
+        case "label_edit":
+            let deleted = body["deleted"]?.boolValue ?? false
+            if let given = body["deleted"], !given.isNull, given.boolValue == nil { throw .invalidRequest("deleted must be true or false") }
+            let label = body["value"]?.stringValue ?? ""
+            guard !label.isEmpty || deleted else { throw .invalidRequest("value (the label's name) is required") }
+            return .labelEdit(.init(id: try labelID(), name: label, color: try int32("color"), predefinedID: try int32("predefined_id"),
+                                    deleted: deleted))
+        case "label_chat": return .labelChat(labelID: try labelID(), chat: try chat(), labeled: try flag())
+        case "label_message": return .labelMessage(labelID: try labelID(), try message(), labeled: try flag())
         case "archive": return .archive(chat: try chat(), archived: try flag())
         case "pin": return .pin(chat: try chat(), pinned: try flag())
         case "mute":

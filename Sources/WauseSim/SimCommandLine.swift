@@ -12,6 +12,10 @@ public struct SimSettings: Sendable, Equatable {
     /// `--require-privacy-token`: a first 1:1 message without the recipient's privacy token is
     /// refused with 463 (`MessageRouter.reachOutAllowed`).
     public var requirePrivacyToken = false
+    /// `--app-state-blob-bytes`: a stored app-state patch whose serialized mutations exceed this
+    /// many bytes is served as an external `md-app-state` blob (`AppStateServer`); 0 sends every
+    /// patch that way. Changeable at run time (`PUT /app-state/settings`).
+    public var appStateBlobBytes = AppStateServer.defaultBlobBytes
 
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 }
@@ -26,7 +30,7 @@ public enum SimCommandLine {
         wause-sim — a local WhatsApp-compatible server with scriptable virtual phones.
 
         Usage: wause-sim --data-dir DIR [--port 8791] [--admin-port 8792] [--media-port 0]
-                 [--root-key-file FILE] [--require-privacy-token]
+                 [--root-key-file FILE] [--require-privacy-token] [--app-state-blob-bytes N]
 
           --port N            WebSocket port (ws://127.0.0.1:N/ws/chat); 0 picks a free port
           --admin-port N      admin HTTP API port (http://127.0.0.1:N); 0 picks a free port
@@ -38,6 +42,9 @@ public enum SimCommandLine {
           --require-privacy-token
                               refuse (ack error 463) a first 1:1 message to someone who
                               issued the sender no privacy token (tctoken)
+          --app-state-blob-bytes N
+                              serve app-state patches whose mutations exceed N bytes as
+                              external md-app-state blobs (default 65536; 0: every patch)
 
         At start it prints, one per line: root_public_key=<hex>, ws_url=<url>, admin_url=<url>,
         media_url=<url>.
@@ -49,7 +56,8 @@ public enum SimCommandLine {
         let requirePrivacyToken = arguments.contains("--require-privacy-token")
         let arguments = arguments.filter { $0 != "--require-privacy-token" }
         let values: [String: String]
-        switch LongOptions.parse(arguments, valued: ["port", "admin-port", "media-port", "data-dir", "root-key-file"],
+        switch LongOptions.parse(arguments, valued: ["port", "admin-port", "media-port", "data-dir", "root-key-file",
+                                                          "app-state-blob-bytes"],
                                  flags: ["--help": "help", "-h": "help"]) {
         case .flag: return .exit(code: 0, output: usage)
         case .failure(let message, let showUsage): return .exit(code: 2, output: message + "\n" + (showUsage ? "\n" + usage : ""))
@@ -65,6 +73,10 @@ public enum SimCommandLine {
                 guard let number = Int(text), (0...65535).contains(number) else { return .exit(code: 2, output: "--\(name) must be 0–65535\n") }
                 settings[keyPath: keyPath] = number
             }
+        }
+        if let text = values["app-state-blob-bytes"] {
+            guard let number = Int(text), number >= 0 else { return .exit(code: 2, output: "--app-state-blob-bytes must be 0 or more\n") }
+            settings.appStateBlobBytes = number
         }
         settings.rootKeyFile = values["root-key-file"]
         settings.requirePrivacyToken = requirePrivacyToken

@@ -56,7 +56,8 @@ public final class Simulator: Sendable {
         let links = PendingLinks()
         let router = MessageRouter(state: state, connections: connections, environment: environment, logger: logger,
                                    requirePrivacyToken: settings.requirePrivacyToken)
-        let phones = VirtualPhones(state: state, router: router, media: media, environment: environment, logger: logger)
+        let phones = VirtualPhones(state: state, router: router, media: media, environment: environment, logger: logger,
+                                   appStateBlobBytes: settings.appStateBlobBytes)
         router.phones = phones
         let chatServer: WebSocketServer
         do {

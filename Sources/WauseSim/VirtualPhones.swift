@@ -42,6 +42,9 @@ final class VirtualPhones: Sendable {
     /// It guards no value of its own: the ratchet state is in the store it serialises. The
     /// group path (PhoneGroups.swift) takes it too.
     let signalLock = Mutex(())
+    /// Above this many bytes of serialized mutations a stored app-state patch is served as an
+    /// external blob (`AppStateServer.blobBytes`); `--app-state-blob-bytes`, `PUT /app-state/settings`.
+    let appStateBlobBytes: Mutex<Int>
     private struct Worker {
         var task: Task<Void, Never>?
         /// Something was queued while the worker ran: drain once more.
@@ -50,7 +53,9 @@ final class VirtualPhones: Sendable {
     }
     private let worker = Mutex(Worker())
 
-    init(state: SimState, router: MessageRouter, media: MediaServer, environment: Environment, logger: Logger) {
+    init(state: SimState, router: MessageRouter, media: MediaServer, environment: Environment, logger: Logger,
+         appStateBlobBytes: Int = AppStateServer.defaultBlobBytes) {
+        self.appStateBlobBytes = Mutex(appStateBlobBytes)
         self.state = state
         self.router = router
         self.media = media

@@ -280,6 +280,9 @@ import WauseSupport
             .markRead(chat: "1@s.whatsapp.net", read: false), .deleteMessageForMe(message, deleteMedia: false),
             .clearChat(chat: "1@s.whatsapp.net"), .deleteChat(chat: "1@s.whatsapp.net", deleteMedia: true),
             .contact(jid: "2@s.whatsapp.net", fullName: "Bob Smith", firstName: "Bob"), .pushName("Ada"),
+            .labelEdit(.init(id: "5", name: "Pending payment", color: 3, predefinedID: 3)), .labelEdit(.init(id: "7", name: "Old", deleted: true)),
+            .labelChat(labelID: "5", chat: "1@s.whatsapp.net", labeled: true), .labelChat(labelID: "5", chat: "1@s.whatsapp.net", labeled: false),
+            .labelMessage(labelID: "5", message, labeled: true),
         ]
         for action in actions {
             let change = try #require(action.changes(timestamp: 1_700_000_000_000, lastMessageTimestamp: 1_699_999_999).first)
@@ -294,6 +297,14 @@ import WauseSupport
         #expect(AppStateAction.star(message, starred: true).changes(timestamp: 0).first?.index
                 == ["star", "120363000000000001@g.us", "3EB0AB", "0", "15550002222@s.whatsapp.net"])
         #expect(AppStateAction.star(message, starred: true).collection == .regularHigh)
+        // Labels live in `regular`, at action version 3, with whatsmeow's index layouts.
+        let mine = AppStateAction.MessageRef(chat: "1@s.whatsapp.net", id: "3EB0CD", fromMe: false)
+        #expect(AppStateAction.labelMessage(labelID: "5", mine, labeled: true).changes(timestamp: 0).first?.index
+                == ["label_message", "5", "1@s.whatsapp.net", "3EB0CD", "0", "0"])
+        #expect(AppStateAction.labelChat(labelID: "5", chat: "1@s.whatsapp.net", labeled: true).changes(timestamp: 0).first?.index
+                == ["label_jid", "5", "1@s.whatsapp.net"])
+        #expect(AppStateAction.labelEdit(.init(id: "5", name: "x")).changes(timestamp: 0).first.map { ($0.index, $0.version) }.map { $0 == ["label_edit", "5"] && $1 == 3 } == true)
+        #expect(AppStateAction.labelEdit(.init(id: "5", name: "x")).collection == .regular)
         let removed = try AppStateMutation.seal(operation: .remove, index: ["pin_v1", "1@s.whatsapp.net"],
                                                 value: WAWebProtobufSyncAction_SyncActionValue(), version: 5, keyID: Self.keyID, keys: keys, iv: Self.iv)
         #expect(AppStateAction(removed.mutation) == nil)

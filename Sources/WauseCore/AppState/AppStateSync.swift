@@ -254,7 +254,9 @@ final class AppStateSync: Sendable {
                 announce(collection, reason: "fetch_failed", action: "retry_on_next_sync", detail: error.message)
                 return
             } catch {
+                if Task.isCancelled { return }
                 logger.warning("app state: \(collection.rawValue) fetch failed: \(error)")
+                announce(collection, reason: "fetch_failed", action: "retry_on_next_sync", detail: "\(error)")
                 return
             }
         }
@@ -395,18 +397,32 @@ final class AppStateSync: Sendable {
             if let error = answer.error { throw WauseError(.internal, "the server answered \(error.code) \(error.text) for \(collection.rawValue)") }
             var mutations: [AppStateMutation] = []
             if let reference = answer.snapshot {
-                let bytes = try await download(reference, what: "\(collection.rawValue) snapshot")
-                let snapshot = try WAWebProtobufsServerSync_SyncdSnapshot(serializedBytes: bytes)
+                let what = "the \(collection.rawValue) snapshot"
+                let bytes = try await download(reference, what: what)
+                let snapshot: WAWebProtobufsServerSync_SyncdSnapshot
+                do { snapshot = try WAWebProtobufsServerSync_SyncdSnapshot(serializedBytes: bytes) } catch {
+                    throw AppStateError(.blobUnusable, "\(what) does not decode: \(error)")
+                }
                 let applied = try AppStateCollectionState.applying(snapshot: snapshot, collection: collection, keys: lookup)
                 state = applied.state
                 mutations += applied.mutations
             }
             for bytes in answer.patches {
-                let patch = try WAWebProtobufsServerSync_SyncdPatch(serializedBytes: bytes)
+                let patch: WAWebProtobufsServerSync_SyncdPatch
+                do { patch = try WAWebProtobufsServerSync_SyncdPatch(serializedBytes: bytes) } catch {
+                    throw AppStateError(.malformed, "a \(collection.rawValue) patch does not decode: \(error)")
+                }
                 var external: [WAWebProtobufsServerSync_SyncdMutation]?
                 if patch.hasExternalMutations {
-                    let blob = try await download(try patch.externalMutations.serializedBytes(), what: "\(collection.rawValue) patch")
-                    external = try WAWebProtobufsServerSync_SyncdMutations(serializedBytes: blob).mutations
+                    // A large patch: its mutations are a SyncdMutations blob on the media host, applied
+                    // and MACed exactly as inline ones (whatsmeow appstate/decode.go decodePatches
+                    // replaces the list; an empty one is an error there too).
+                    let what = "the \(collection.rawValue) patch v\(patch.version.version)'s mutations"
+                    let blob = try await download(try patch.externalMutations.serializedBytes(), what: what)
+                    do { external = try WAWebProtobufsServerSync_SyncdMutations(serializedBytes: blob).mutations } catch {
+                        throw AppStateError(.blobUnusable, "\(what) do not decode: \(error)")
+                    }
+                    if external?.isEmpty ?? true { throw AppStateError(.blobUnusable, "\(what): the blob holds no mutations") }
                 }
                 let applied = try state.applying(patch: patch, mutations: external, collection: collection, keys: lookup)
                 state = applied.state
@@ -438,20 +454,48 @@ final class AppStateSync: Sendable {
         case .deleteChat: data["action"] = "delete_chat"
         case .contact(let jid, let name, _): data["action"] = "contact"; data["contact"] = .string(jid); data["name"] = JSONValue(name)
         case .pushName(let name): data["action"] = "push_name"; data["name"] = .string(name)
+        case .labelEdit(let label):
+            data["action"] = "label_edit"; data["label_id"] = .string(label.id); data["label"] = .string(label.name)
+            data["deleted"] = .bool(label.deleted)
+        case .labelChat(let labelID, _, let labeled):
+            data["action"] = "label_chat"; data["label_id"] = .string(labelID); data["label"] = JSONValue(try? store.labelName(labelID))
+            data["labeled"] = .bool(labeled)
+        case .labelMessage(let labelID, let ref, let labeled):
+            data["action"] = "label_message"; data["label_id"] = .string(labelID); data["label"] = JSONValue(try? store.labelName(labelID))
+            data["message_id"] = .string(ref.id); data["labeled"] = .bool(labeled)
         }
         publisher.publish(.chatUpdated, data)
     }
 
-    /// An `ExternalBlobReference` downloaded through the media layer (`md-app-state`), read and removed.
+    /// An `ExternalBlobReference` downloaded through the media layer (`md-app-state`: the URL built
+    /// from its direct path on the `media_conn` hosts only), read and removed. A blob the host
+    /// served that fails its hashes, or that the host no longer has, is an `AppStateError` (the
+    /// collection is refetched from a snapshot, then recovered from the phone); a host that cannot
+    /// be reached while we are online is a fetch failure announced for the next sync.
     private func download(_ referenceBytes: [UInt8], what: String) async throws -> [UInt8] {
-        let reference = try WAWebProtobufsServerSync_ExternalBlobReference(serializedBytes: referenceBytes)
+        let reference: WAWebProtobufsServerSync_ExternalBlobReference
+        do { reference = try WAWebProtobufsServerSync_ExternalBlobReference(serializedBytes: referenceBytes) } catch {
+            throw AppStateError(.malformed, "the reference to \(what) does not decode: \(error)")
+        }
+        guard !reference.directPath.isEmpty, !reference.mediaKey.isEmpty, !reference.fileEncSha256.isEmpty else {
+            throw AppStateError(.malformed, "the reference to \(what) lacks its direct path, media key or hash")
+        }
         let id = Hex.encode(Array(reference.fileEncSha256.prefix(16)))
         let stored = Store.StoredMedia(rowid: 0, messageID: "app-state-\(id)", chatJID: "app-state", fromMe: false, senderJID: nil,
                                        media: MediaMessage(type: "app_state", size: Int64(reference.fileSizeBytes),
                                                            sha256: Array(reference.fileSha256), encSha256: Array(reference.fileEncSha256),
                                                            mediaKey: Array(reference.mediaKey), directPath: reference.directPath),
                                        path: nil)
-        let downloaded = try await media.downloads.download(stored)
+        let downloaded: MediaDownload.Downloaded
+        do { downloaded = try await media.downloads.download(stored) } catch {
+            if error.code == .notFound || error.details?["reason"] == "unusable" {
+                throw AppStateError(.blobUnusable, "\(what): \(error.message)")
+            }
+            if error.code == .notConnected, link.currentSession?.loggedIn == true {
+                throw WauseError(.internal, "\(what) could not be downloaded: \(error.message)")
+            }
+            throw error
+        }
         defer { unlink(downloaded.path) }
         guard let bytes = AppStateSync.readFile(downloaded.path) else { throw WauseError(.internal, "cannot read the downloaded \(what)") }
         return bytes

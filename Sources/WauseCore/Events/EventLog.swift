@@ -129,13 +129,15 @@ public enum EventName: String, Sendable, CaseIterable {
         case .typingStopped:
             return [("chat", "the chat JID"), ("from", "who stopped typing")]
         case .chatUpdated:
-            return [("chat_id", "the chat (null for contacts and settings)"), ("action", "archive, pin, mute, mark_read, mark_unread, star, delete_message, clear_chat, delete_chat, contact or push_name"),
+            return [("chat_id", "the chat (null for contacts and settings)"), ("action", "archive, pin, mute, mark_read, mark_unread, star, delete_message, clear_chat, delete_chat, contact, push_name, label_edit, label_chat or label_message"),
                     ("source", "app_state"), ("archived", "archive only"), ("pinned", "pin only"), ("muted", "mute only"),
-                    ("muted_until", "mute only: unix seconds, -1 for always, null when unmuted"), ("message_id", "star and delete_message"),
-                    ("starred", "star only"), ("contact", "contact only: its JID"), ("name", "contact and push_name")]
+                    ("muted_until", "mute only: unix seconds, -1 for always, null when unmuted"), ("message_id", "star, delete_message and label_message"),
+                    ("starred", "star only"), ("contact", "contact only: its JID"), ("name", "contact and push_name"),
+                    ("label_id", "label_*: the phone's label ID"), ("label", "label_*: the label's name (null while unknown)"),
+                    ("labeled", "label_chat and label_message: false when the label was taken off"), ("deleted", "label_edit: the label was deleted")]
         case .appStateError:
             return [("collection", "critical_block, critical_unblock_low, regular_high, regular or regular_low"),
-                    ("reason", "missing_key, snapshot_mac_mismatch, patch_mac_mismatch, value_mac_mismatch, index_mac_mismatch, malformed or fetch_failed"),
+                    ("reason", "missing_key, snapshot_mac_mismatch, patch_mac_mismatch, value_mac_mismatch, index_mac_mismatch, malformed, blob_unusable (an external blob that fails its hashes or does not decode) or fetch_failed"),
                     ("action", "full_resync, requested_keys_from_phone, waiting_for_key_share, requested_recovery_from_phone or retry_on_next_sync"), ("message", "what failed, in words")]
         }
     }

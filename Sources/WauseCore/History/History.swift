@@ -81,6 +81,7 @@ enum History {
         ("reactions", Schema.array(of: Schema.object([("by", Schema.string("the reactor's JID")), ("emoji", Schema.string()),
                                                       ("at", Schema.string("ISO 8601 UTC"))], required: ["by", "emoji", "at"]),
                                    "one reaction per person")),
+        ("labels", Schema.array(of: Schema.string(), "the names of the labels the phone put on the message; absent when none")),
     ], required: ["id", "chat_id", "from", "to", "author", "from_me", "type", "body", "timestamp", "has_media", "status",
                   "quoted_message_id", "cursor"])
 
@@ -100,6 +101,7 @@ enum History {
         ("pinned", Schema.boolean()), ("muted", Schema.boolean()),
         ("muted_until", Schema.integer("while muted: when the mute ends, unix seconds, or -1 for always; null when not muted", nullable: true)),
         ("last_message", Schema.nullable(messageSchema)),
+        ("labels", Schema.array(of: Schema.string(), "the names of the labels the phone put on the chat; absent when none")),
     ], required: ["id", "name", "is_group", "is_read_only", "unread_count", "timestamp", "archived", "pinned", "muted", "muted_until",
                   "last_message"])
 
@@ -127,10 +129,15 @@ enum History {
         let own = try context.store.linkedAccount()?.jid
         let authors = try context.store.authors(of: messages, ownPushName: context.config.pushName)
         let media = try context.store.media(rowids: messages.filter { $0.type != "chat" }.map(\.rowid))
+        let labels = try context.store.messageLabels(rowids: messages.map(\.rowid))
         return zip(messages, authors).map { message, author in
             var message = message
             if let found = media[message.rowid] { (message.media, message.mediaPath) = found }
-            return json(message, ownJID: own, author: author)
+            let shown = json(message, ownJID: own, author: author)
+            // The phone's labels (app state), only on a message that has any.
+            guard let names = labels[message.rowid], var object = shown.objectValue else { return shown }
+            object["labels"] = .array(names.map(JSONValue.string))
+            return .object(object)
         }
     }
 

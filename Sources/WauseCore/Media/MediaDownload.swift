@@ -39,6 +39,9 @@ struct MediaDownload: Sendable {
         try MediaDownload.makeDirectory(mediaDirectory)
         try MediaDownload.makeDirectory(folder)
         var lastProblem = "no media host answered"
+        // The host answered but the file failed its checks (or a 4xx): asking again will not help,
+        // which app state (AppStateSync) treats as a bad blob rather than a network problem.
+        var unusable = false
         for round in 0..<2 {
             let conn = try await connection.current()
             var urls: [String] = []
@@ -69,7 +72,7 @@ struct MediaDownload: Sendable {
                     case .expired:
                         throw WauseError(.notFound, "the media of message \(stored.messageID) has expired on the server",
                                          details: ["message_id": .string(stored.messageID), "reason": "media_expired"])
-                    case .failed(let problem): lastProblem = problem; continue urls
+                    case .failed(let problem): lastProblem = problem; unusable = true; continue urls
                     case .retryable(let problem):
                         lastProblem = problem
                         logger.warning("media: \(problem)")
@@ -79,7 +82,8 @@ struct MediaDownload: Sendable {
             guard refused, round == 0 else { break }
             connection.invalidate()
         }
-        throw WauseError(.notConnected, "the file could not be downloaded: \(lastProblem)")
+        throw WauseError(.notConnected, "the file could not be downloaded: \(lastProblem)",
+                         details: ["reason": unusable ? "unusable" : "unreachable"])
     }
 
     /// `retryable`: a 5xx or a network error, worth another try; `failed`: the host answered but

@@ -2,7 +2,7 @@ import WauseSQLite
 
 /// The engine store's schema.
 enum Migrations {
-    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12, version13, version14, version15])
+    static let store = SchemaMigrations(name: "store", steps: [version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11, version12, version13, version14, version15, version16])
 
     /// Milestone 1: identity, Signal state, contacts, chats, messages (+FTS5), outbox,
     /// idempotency keys, approvals and the event log.
@@ -478,6 +478,34 @@ enum Migrations {
         error_code    TEXT,
         error_message TEXT,
         PRIMARY KEY (job_id, position)
+    );
+    """
+
+    /// Labels from app state's `regular` collection (issue 15; whatsmeow appstate.go
+    /// dispatchAppState `label_edit`, `label_jid`, `label_message`): each label by the phone's ID
+    /// as its last `LabelEditAction` left it (a deleted one is kept, flagged, so a late association
+    /// cannot bring it back under its old name), and which chats and messages carry it. An
+    /// association may name a label whose edit has not arrived yet: it shows once the label does.
+    static let version16 = """
+    CREATE TABLE labels (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        color         INTEGER,
+        predefined_id INTEGER,
+        deleted       INTEGER NOT NULL DEFAULT 0,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE TABLE chat_labels (
+        label_id TEXT NOT NULL,
+        chat_jid TEXT NOT NULL,
+        PRIMARY KEY (chat_jid, label_id)
+    );
+    CREATE TABLE message_labels (
+        label_id   TEXT NOT NULL,
+        chat_jid   TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        from_me    INTEGER NOT NULL,
+        PRIMARY KEY (chat_jid, message_id, from_me, label_id)
     );
     """
 }

@@ -104,6 +104,43 @@ extension Store {
         }
     }
 
+    /// The names of the live labels on `chat`, by name (empty when none or none known yet).
+    static func chatLabels(_ chat: String, _ c: SQLiteConnection) throws(WauseError) -> [String] {
+        try c.query("""
+            SELECT labels.name FROM chat_labels JOIN labels ON labels.id = chat_labels.label_id
+            WHERE chat_labels.chat_jid = ? AND labels.deleted = 0 ORDER BY labels.name, labels.id
+            """, [.text(chat)]).compactMap { $0["name"].text }
+    }
+
+    /// The live labels' names on each of these messages (by row id; messages without any are
+    /// absent). One query for the page; none when no message carries a label at all.
+    func messageLabels(rowids: [Int64]) throws(WauseError) -> [Int64: [String]] {
+        guard !rowids.isEmpty else { return [:] }
+        return try database.withConnection { (c) throws(WauseError) in
+            guard try c.scalar("SELECT EXISTS (SELECT 1 FROM message_labels)") == 1 else { return [:] }
+            let marks = Array(repeating: "?", count: rowids.count).joined(separator: ",")
+            var found: [Int64: [String]] = [:]
+            for row in try c.query("""
+                SELECT messages.rowid AS rowid, labels.name AS name FROM messages
+                JOIN message_labels ON message_labels.chat_jid = messages.chat_jid AND message_labels.message_id = messages.id
+                    AND message_labels.from_me = messages.from_me
+                JOIN labels ON labels.id = message_labels.label_id AND labels.deleted = 0
+                WHERE messages.rowid IN (\(marks)) ORDER BY labels.name, labels.id
+                """, rowids.map { .integer($0) }) {
+                guard let rowid = row["rowid"].integer, let name = row["name"].text else { continue }
+                found[rowid, default: []].append(name)
+            }
+            return found
+        }
+    }
+
+    /// A label's name by ID (nil when its edit has not arrived or it was deleted): for events.
+    func labelName(_ id: String) throws(WauseError) -> String? {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.query("SELECT name FROM labels WHERE id = ? AND deleted = 0", [.text(id)]).first?["name"].text
+        }
+    }
+
     /// The chat a JID in an index names here: a LID whose phone number we know is filed under the number.
     static func appStateChat(_ jid: String, _ c: SQLiteConnection) throws(WauseError) -> String {
         guard let parsed = JID(jid) else { return jid }
@@ -183,6 +220,33 @@ extension Store {
         case .pushName(let name):
             try c.execute("UPDATE device SET push_name = ? WHERE id = 1", [.text(name)])
             return nil
+        case .labelEdit(let label):
+            try c.execute("""
+                INSERT INTO labels (id, name, color, predefined_id, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, color = excluded.color, predefined_id = excluded.predefined_id,
+                    deleted = excluded.deleted, updated_at = excluded.updated_at
+                """, [.text(label.id), .text(label.name), SQLValue(label.color.map(Int64.init)), SQLValue(label.predefinedID.map(Int64.init)),
+                      SQLValue(label.deleted), .time(now)])
+            return nil
+        case .labelChat(let labelID, let chat, let labeled):
+            let jid = try appStateChat(chat, c)
+            if labeled {
+                try ensureChat(jid)
+                try c.execute("INSERT OR IGNORE INTO chat_labels (label_id, chat_jid) VALUES (?, ?)", [.text(labelID), .text(jid)])
+            } else {
+                try c.execute("DELETE FROM chat_labels WHERE label_id = ? AND chat_jid = ?", [.text(labelID), .text(jid)])
+            }
+            return jid
+        case .labelMessage(let labelID, let ref, let labeled):
+            let jid = try appStateChat(ref.chat, c)
+            if labeled {
+                try c.execute("INSERT OR IGNORE INTO message_labels (label_id, chat_jid, message_id, from_me) VALUES (?, ?, ?, ?)",
+                              [.text(labelID), .text(jid), .text(ref.id), SQLValue(ref.fromMe)])
+            } else {
+                try c.execute("DELETE FROM message_labels WHERE label_id = ? AND chat_jid = ? AND message_id = ? AND from_me = ?",
+                              [.text(labelID), .text(jid), .text(ref.id), SQLValue(ref.fromMe)])
+            }
+            return jid
         }
     }
 }

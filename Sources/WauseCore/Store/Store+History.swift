@@ -132,7 +132,8 @@ extension Store {
             .first.map(Store.message)
         // A name set with whatsapp_set_contact_name wins over the chat's own (ContactMethods.swift).
         let name = row["local_name"].text ?? row["name"].text ?? row["saved_name"].text ?? row["full_name"].text ?? row["push_name"].text
-        return [
+        let labels = try Store.chatLabels(jid, c)
+        var summary: JSONObject = [
             "id": .string(jid), "name": JSONValue(name), "is_group": .bool(row["is_group"].integer == 1),
             "is_read_only": .bool(row["is_read_only"].integer == 1), "unread_count": .int(row["unread_count"].integer ?? 0),
             "timestamp": JSONValue(row["last_message_at"].time?.seconds), "archived": .bool(row["archived"].integer == 1),
@@ -142,6 +143,9 @@ extension Store {
                 History.json(last, ownJID: nil, author: try Store.author(of: last, ownPushName: nil, c))
             } ?? .null,
         ]
+        // The phone's labels (app state), only when the chat has any.
+        if !labels.isEmpty { summary["labels"] = .array(labels.map(JSONValue.string)) }
+        return .object(summary)
     }
 
     /// Messages of a chat (or all chats) in conversation order — by timestamp, then row id — so

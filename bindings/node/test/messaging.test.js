@@ -187,8 +187,10 @@ test('the typed messaging results name exactly the catalogue fields', () => {
     // identity_changed: only on received messages (message.received, wait_for_message), optional.
     // media: the file's metadata on media messages (issue 13), null for text; optional.
     // edited, deleted, edit_history, reactions: what edits, revokes and reactions did (issue 14), optional.
+    // labels: the phone's labels on the message (app state, issue 15), only when it has any.
     const message = ['id', 'chat_id', 'from', 'to', 'author', 'from_me', 'type', 'body', 'timestamp', 'has_media',
-        'status', 'quoted_message_id', 'cursor', 'media', 'identity_changed', 'edited', 'deleted', 'edit_history', 'reactions'];
+        'status', 'quoted_message_id', 'cursor', 'media', 'identity_changed', 'edited', 'deleted', 'edit_history', 'reactions',
+        'labels'];
     const expected = {
         whatsapp_send_message: ['ok', 'to', 'chat_id', 'message_id', 'timestamp', 'status'],
         whatsapp_message_status: ['ok', 'message_id', 'chat_id', 'from_me', 'status', 'reason', 'timeline'],
@@ -209,4 +211,5 @@ test('the typed messaging results name exactly the catalogue fields', () => {
     assert.deepEqual(Object.keys(read.messages.items.properties).sort(), [...message].sort());
     assert.ok(!read.messages.items.required.includes('identity_changed'));
     assert.ok(!read.messages.items.required.includes('media'));
+    assert.ok(!read.messages.items.required.includes('labels'));
 });
