@@ -246,3 +246,26 @@ def test_accounts_stream_resumes_after_last_event_id(sim, tmp_path):
         again.stream.close()
     finally:
         assert server.stop() == 0
+
+
+def test_qr_start_button_links_the_pages_account(sim, tmp_path):
+    """`/qr?account=bob`: the page's button starts linking bob (not another account, not an
+    error for naming none) and brings the browser back to bob's page."""
+    server = accounts_server(sim, tmp_path / "accounts")
+    try:
+        session, _ = server.initialize()
+        for account in ("ada", "bob"):
+            call_tool(server, session, "whatsapp_add_account", {"name": account})
+        page = server.request("GET", "/qr?account=bob").body.decode()
+        assert '<form method="post" action="/qr/start?account=bob">' in page, page
+        pressed = server.request("POST", "/qr/start?account=bob", body="", headers={
+            "Origin": server.base, "Content-Type": "application/x-www-form-urlencoded"})
+        assert pressed.status == 303 and pressed.header("Location") == "/qr?account=bob", pressed
+        bob = server.request("GET", "/qr.json?account=bob").json()
+        assert bob["state"] == "qr" and bob["qr"].startswith("https://wa.me/settings/linked_devices#"), bob
+        assert server.request("GET", "/qr.json?account=ada").json()["state"] == "stopped"
+        # Without an account, with two of them, the button cannot guess.
+        assert server.request("POST", "/qr/start", body="", headers={
+            "Origin": server.base, "Content-Type": "application/x-www-form-urlencoded"}).status == 400
+    finally:
+        assert server.stop() == 0
