@@ -81,16 +81,17 @@ final class Webhooks: Sendable {
         waiter?.resume()
     }
 
-    /// Stops the worker and every attempt in flight; an interrupted delivery stays pending and goes
-    /// at the next start (at-least-once: the endpoint may see it twice, with the same id).
+    /// Stops the worker and every attempt in flight, then shuts the HTTP client down (its
+    /// connections close); an interrupted delivery stays pending and goes at the next start
+    /// (at-least-once: the endpoint may see it twice, with the same id).
     func stop() {
-        let tasks = state.withLock { state -> [Task<Void, Never>] in
-            state.stopped = true
-            defer { state.attempts.removeAll(); state.worker = nil }
-            return state.attempts.values.map(\.task) + (state.worker.map { [$0] } ?? [])
+        let (tasks, first) = state.withLock { state -> ([Task<Void, Never>], Bool) in
+            defer { state.stopped = true; state.attempts.removeAll(); state.worker = nil }
+            return (state.attempts.values.map(\.task) + (state.worker.map { [$0] } ?? []), !state.stopped)
         }
         for task in tasks { task.cancel() }
         kick()
+        if first { http.shutdown() }
     }
 
     private var isStopped: Bool { state.withLock { $0.stopped } }
