@@ -4,9 +4,11 @@ import WauseSupport
 
 /// The POSTs of webhook attempts, injected into `Webhooks` as a value (tests hand in their own).
 /// `live` is one async-http-client `HTTPClient` for the engine's webhooks (not one per attempt):
-/// its pool keeps connections alive between deliveries, at most `Webhooks.perWebhook` to one
-/// host (the worker never has more in flight to one webhook), and `shutdown` — at the engine's
-/// close, after the worker stopped — closes them. As `MediaHTTP` does: TLS verified against the
+/// its pool keeps connections alive between deliveries and opens at most `Webhooks.concurrency`
+/// to one host (the worker never has more in flight, and at most `Webhooks.perWebhook` to one
+/// webhook; two webhooks on one host must not wait on each other's connections), and `shutdown`
+/// — at the engine's close, after the worker stopped — closes them. One per engine, not one per
+/// process: with many accounts, each account's worker keeps its own bound. As `MediaHTTP` does: TLS verified against the
 /// system roots, redirects not followed (a 3xx is an answer, and fails the delivery: the signed
 /// body must not be replayed at a place the operator did not name), the answer's body read only
 /// up to a bound and dropped, and one deadline over the whole exchange so a slow endpoint holds a
@@ -29,7 +31,7 @@ struct WebhookHTTP: Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: .makeClientConfiguration(), redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .milliseconds(timeout.milliseconds), read: .milliseconds(timeout.milliseconds))
         configuration.connectionPool = .init(idleTimeout: .milliseconds(idleTimeout.milliseconds),
-                                             concurrentHTTP1ConnectionsPerHostSoftLimit: Webhooks.perWebhook)
+                                             concurrentHTTP1ConnectionsPerHostSoftLimit: Webhooks.concurrency)
         let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         return WebhookHTTP(post: { url, headers, body in
             var request = HTTPClientRequest(url: url)

@@ -145,8 +145,9 @@ def test_webhooks_config_key(tmp_path: Path, receiver: Receiver) -> None:
 
 
 def test_many_deliveries_share_a_few_connections_and_close_lets_them_go(data_dir: Path) -> None:
-    """One HTTP client per engine (WebhookHTTP.live): deliveries reuse keep-alive connections, at
-    most Webhooks.perWebhook (4) to one endpoint, and closing the engine closes them."""
+    """One HTTP client per engine (WebhookHTTP.live): deliveries reuse keep-alive connections, no
+    more to one webhook than it has deliveries in flight (Webhooks.perWebhook, 4), and closing the
+    engine closes them."""
     lock = threading.Condition()
     connections: Dict[Tuple[str, int], int] = {}
     open_now: List[int] = [0]
