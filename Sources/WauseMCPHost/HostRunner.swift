@@ -44,49 +44,18 @@ public enum HostRunner {
             write(2, "wause-mcp: \(error.message)\n")
             return 1
         }
-        let server = MCPServer(client: client, options: .init(listenHost: settings.host, token: settings.token,
-                                                              maximumBodySize: settings.maximumBodySize,
-                                                              serverVersion: version), logger: logger)
-        let http = HTTPServer(maximumBodySize: settings.maximumBodySize, handler: server.handle)
-        do {
-            try http.start(host: settings.host, port: settings.port)
-        } catch {
-            write(2, "wause-mcp: \(error.message)\n")
-            client.close()
-            return 1
-        }
-        let authority = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
-        // Tests and scripts read this line (with --port 0) to learn the port. With a token, the
-        // pairing page's URL carries it as ?token= (the one route that accepts it there, since a
-        // browser cannot send a header), the way Jupyter prints its login URL; it goes to this
-        // terminal only, never to the log.
-        let pageQuery = settings.token.map { "?token=" + QRPages.percentEncode($0) } ?? ""
-        write(1, "wause-mcp listening on http://\(authority):\(http.port)/mcp (pairing page: http://\(authority):\(http.port)/qr\(pageQuery))\n")
-        logger.info("data_dir \(client.store.directory); token \(settings.token == nil ? "off" : "on")")
-        var terminalPairing: TerminalPairing?
-        if settings.pairInTerminal || settings.pairCodePhone != nil {
-            do {
-                terminalPairing = try TerminalPairing(client: client, mode: settings.pairCodePhone.map { .code(phone: $0) } ?? .qr)
-                terminalPairing?.start()
+        return serve(.single(client), settings: settings, logger: logger, opened: "data_dir \(client.store.directory)",
+                     close: { client.closeBlocking(flushingFor: $0) }) {
+            guard settings.pairInTerminal || settings.pairCodePhone != nil else { return nil }
+            do throws(WauseError) {
+                let terminalPairing = try TerminalPairing(client: client, mode: settings.pairCodePhone.map { .code(phone: $0) } ?? .qr)
+                terminalPairing.start()
+                return { terminalPairing.stop(); return terminalPairing.hasFailed }
             } catch {
                 write(2, "wause-mcp: \(error.message)\n")
+                return nil
             }
         }
-
-        let received = ProcessSupport.waitForStopSignal()
-        logger.info("received signal \(received), shutting down")
-        terminalPairing?.stop()
-        server.shutdown()
-        // Flush before stopping the HTTP server, as the bindings' close() does: a message the
-        // outbox holds goes out if the link allows within close_timeout_ms. Closing the client
-        // first also cuts short any call still in flight (it answers invalid_request), so
-        // http.stop() never waits out a long call's own deadline.
-        let report = client.closeBlocking(flushingFor: settings.client.closeTimeout)
-        logger.info("outbox at exit: \(report.flushed) queued message(s) sent, \(report.leftQueued) left queued"
-                    + (report.leftQueued > 0 ? " (they go at the next start)" : "")
-                    + " (close_timeout_ms \(settings.client.closeTimeout.milliseconds))")
-        http.stop()
-        return terminalPairing?.hasFailed == true ? 1 : 0
     }
 
     /// `--accounts-dir`: every account under the directory in one process (issue 16).
@@ -98,29 +67,53 @@ public enum HostRunner {
             write(2, "wause-mcp: \(error.message)\n")
             return 1
         }
-        let server = MCPServer(engine: .accounts(accounts), options: .init(listenHost: settings.host, token: settings.token,
-                                                                           maximumBodySize: settings.maximumBodySize,
-                                                                           serverVersion: version), logger: logger)
+        return serve(.accounts(accounts), settings: settings, logger: logger,
+                     opened: "accounts_dir \(accounts.directory) with \(accounts.ids.count) account(s)",
+                     close: { accounts.closeBlocking(flushingFor: $0) }) { nil }
+    }
+
+    /// Serves `engine` until SIGINT/SIGTERM, then ends the sessions, closes the engine (`close`
+    /// flushes the outbox for at most the given time) and stops serving; if the HTTP server does
+    /// not start, closes the engine at once and answers 1. `alongside` starts what runs beside the
+    /// server once it listens (the terminal pairing) and answers how to stop it (true: it failed,
+    /// the exit status is 1).
+    static func serve(_ engine: MCPServer.Engine, settings: HostSettings, logger: Logger, opened: String,
+                      close: (Duration) -> WauseClient.CloseReport, alongside: () -> (() -> Bool)?) -> Int32 {
+        let server = MCPServer(engine: engine, options: .init(listenHost: settings.host, token: settings.token,
+                                                              maximumBodySize: settings.maximumBodySize,
+                                                              serverVersion: version), logger: logger)
         let http = HTTPServer(maximumBodySize: settings.maximumBodySize, handler: server.handle)
         do {
             try http.start(host: settings.host, port: settings.port)
         } catch {
             write(2, "wause-mcp: \(error.message)\n")
-            _ = accounts.closeBlocking(flushingFor: .zero)
+            _ = close(.zero)
             return 1
         }
         let authority = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
-        // The same line as with --data-dir (scripts read the port from it); each account's page is /qr?account=ID.
+        // Tests and scripts read this line (with --port 0) to learn the port. With a token, the
+        // pairing page's URL carries it as ?token= (the one route that accepts it there, since a
+        // browser cannot send a header), the way Jupyter prints its login URL; it goes to this
+        // terminal only, never to the log. With --accounts-dir each account's page is /qr?account=ID.
         let pageQuery = settings.token.map { "?token=" + QRPages.percentEncode($0) } ?? ""
         write(1, "wause-mcp listening on http://\(authority):\(http.port)/mcp (pairing page: http://\(authority):\(http.port)/qr\(pageQuery))\n")
-        logger.info("accounts_dir \(accounts.directory) with \(accounts.ids.count) account(s); token \(settings.token == nil ? "off" : "on")")
+        logger.info("\(opened); token \(settings.token == nil ? "off" : "on")")
+        let stopAlongside = alongside()
+
         let received = ProcessSupport.waitForStopSignal()
         logger.info("received signal \(received), shutting down")
+        let failed = stopAlongside?() ?? false
         server.shutdown()
-        let report = accounts.closeBlocking(flushingFor: settings.client.closeTimeout)
-        logger.info("outbox at exit: \(report.flushed) queued message(s) sent, \(report.leftQueued) left queued")
+        // Flush before stopping the HTTP server, as the bindings' close() does: a message the
+        // outbox holds goes out if the link allows within close_timeout_ms. Closing the engine
+        // first also cuts short any call still in flight (it answers invalid_request), so
+        // http.stop() never waits out a long call's own deadline.
+        let report = close(settings.client.closeTimeout)
+        logger.info("outbox at exit: \(report.flushed) queued message(s) sent, \(report.leftQueued) left queued"
+                    + (report.leftQueued > 0 ? " (they go at the next start)" : "")
+                    + " (close_timeout_ms \(settings.client.closeTimeout.milliseconds))")
         http.stop()
-        return 0
+        return failed ? 1 : 0
     }
 
     static func renderQR(_ text: String, format: String) -> Int32 {

@@ -344,7 +344,7 @@ public final class MCPServer: Sendable {
         let sessionID = Hex.encode(engine.randomBytes(16))
         let clientName = params["clientInfo"]?["name"]?.stringValue ?? "unknown"
         sessions.add(MCPSession(id: sessionID, protocolVersion: version, clientName: clientName,
-                                eventCursor: eventCursor, now: now()), now: now())
+                                eventCursor: eventCursor, accountPositions: accountPositions, now: now()), now: now())
         let result: JSONObject = [
             "protocolVersion": .string(version),
             "capabilities": ["tools": ["listChanged": false], "logging": [:]],
@@ -481,6 +481,12 @@ public final class MCPServer: Sendable {
         }
     }
 
+    /// With --accounts-dir, every open account's head: where a new session's stream starts.
+    private var accountPositions: AccountsResumeLog.Positions {
+        guard case .accounts(let accounts) = engine else { return [:] }
+        return Dictionary(uniqueKeysWithValues: accounts.clients.map { ($0.id, $0.client.events.latestCursor) })
+    }
+
     private func callTool(id: JSONValue, params: JSONObject) async -> JSONValue {
         guard let name = params["name"]?.stringValue else {
             return MCPServer.rpcError(id: id, code: -32602, message: "Invalid params: name is required")
@@ -527,8 +533,13 @@ public final class MCPServer: Sendable {
         }
         guard case .single(let client) = engine else {
             guard case .accounts(let accounts) = engine else { return methodNotAllowed() }
-            // Every account's events on one stream, each carrying `account` (AccountsEventStream).
-            let stream = AccountsEventStream(follower: accounts.followEvents(), keepAliveMilliseconds: options.keepAliveMilliseconds)
+            // Every account's events on one stream, each carrying `account` (AccountsEventStream),
+            // resumed after Last-Event-ID `<account>:<cursor>` (AccountsResumeLog).
+            let stream = session.openAccountsStream(lastEventID: request.header("Last-Event-ID")) { start in
+                AccountsEventStream(follower: accounts.followEvents(after: start), keepAliveMilliseconds: options.keepAliveMilliseconds,
+                                    onSent: { [weak session] stream, account, cursor in session?.sent(account: account, cursor: cursor, from: stream) },
+                                    onFinish: { [weak session] ended in session?.detach(ended) })
+            }
             return HTTPResponse(status: 200, headers: ServerSentEvents.headers + [("Mcp-Session-Id", session.id)], stream: stream)
         }
         let resumeFrom = request.header("Last-Event-ID").flatMap { Int64($0) }

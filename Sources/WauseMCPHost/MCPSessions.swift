@@ -11,15 +11,20 @@ final class MCPSession: Sendable {
         var lastSeen: UnixTime
         var eventCursor: Int64
         var stream: EventStream?
+        /// With --accounts-dir: what the streams sent, and the one open now.
+        var accountsLog: AccountsResumeLog
+        var accountsStream: AccountsEventStream?
         var logLevel = "info"
     }
     private let state: Mutex<State>
 
-    init(id: String, protocolVersion: String, clientName: String, eventCursor: Int64, now: UnixTime) {
+    /// `eventCursor` is the log's head (--data-dir), `accountPositions` every account's (--accounts-dir).
+    init(id: String, protocolVersion: String, clientName: String, eventCursor: Int64,
+         accountPositions: AccountsResumeLog.Positions = [:], now: UnixTime) {
         self.id = id
         self.protocolVersion = protocolVersion
         self.clientName = clientName
-        state = Mutex(State(lastSeen: now, eventCursor: eventCursor))
+        state = Mutex(State(lastSeen: now, eventCursor: eventCursor, accountsLog: AccountsResumeLog(start: accountPositions)))
     }
 
     func touch(_ now: UnixTime) { state.withLock { $0.lastSeen = now } }
@@ -28,7 +33,9 @@ final class MCPSession: Sendable {
 
     func setLogLevel(_ level: String) { state.withLock { $0.logLevel = level } }
 
-    func isIdle(since cutoff: UnixTime) -> Bool { state.withLock { $0.stream == nil && $0.lastSeen < cutoff } }
+    func isIdle(since cutoff: UnixTime) -> Bool {
+        state.withLock { $0.stream == nil && $0.accountsStream == nil && $0.lastSeen < cutoff }
+    }
 
     var lastActivity: UnixTime { state.withLock { $0.lastSeen } }
 
@@ -47,6 +54,34 @@ final class MCPSession: Sendable {
         return newStream
     }
 
+    /// The --accounts-dir stream: after `lastEventID` (`<account>:<cursor>`, AccountsResumeLog)
+    /// when the client resumes, else where the previous stream got to; the session's only one.
+    func openAccountsStream(lastEventID: String?, _ make: (AccountsResumeLog.Positions) -> AccountsEventStream) -> AccountsEventStream {
+        let (newStream, previous) = state.withLock { state -> (AccountsEventStream, AccountsEventStream?) in
+            let previous = state.accountsStream
+            let start = lastEventID.flatMap { state.accountsLog.positions(resumingAfter: $0) } ?? state.accountsLog.latest
+            state.accountsLog.begin(from: start)
+            let created = make(start)
+            state.accountsStream = created
+            return (created, previous)
+        }
+        previous?.cancel()
+        return newStream
+    }
+
+    /// The accounts stream `from` sent an event (recorded only while it is the session's stream).
+    func sent(account: String, cursor: Int64, from stream: AccountsEventStream) {
+        state.withLock { state in
+            if state.accountsStream === stream { state.accountsLog.record(account: account, cursor: cursor) }
+        }
+    }
+
+    func detach(_ ended: AccountsEventStream) {
+        state.withLock { state in
+            if state.accountsStream === ended { state.accountsStream = nil }
+        }
+    }
+
     func detach(_ ended: EventStream, at cursor: Int64) {
         state.withLock { state in
             state.eventCursor = max(state.eventCursor, cursor)
@@ -55,11 +90,12 @@ final class MCPSession: Sendable {
     }
 
     func end() {
-        let current = state.withLock { state -> EventStream? in
-            defer { state.stream = nil }
-            return state.stream
+        let (current, accounts) = state.withLock { state -> (EventStream?, AccountsEventStream?) in
+            defer { state.stream = nil; state.accountsStream = nil }
+            return (state.stream, state.accountsStream)
         }
         current?.cancel()
+        accounts?.cancel()
     }
 }
 

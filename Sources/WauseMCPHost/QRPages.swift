@@ -88,8 +88,8 @@ struct QRPages: Sendable {
             }
         }
         // Failure or not, the page says where linking stands (its reason names the error).
-        let query = requestGuard.token == nil ? "" : "?token=" + QRPages.percentEncode(form["token"] ?? "")
-        return HTTPResponse(status: 303, headers: [("Location", "/qr" + query), ("Cache-Control", "no-store")])
+        return HTTPResponse(status: 303, headers: [("Location", "/qr" + pageQuery(token: requestGuard.token == nil ? nil : form["token"] ?? "")),
+                                                   ("Cache-Control", "no-store")])
     }
 
     /// An `application/x-www-form-urlencoded` body (the HTML form's) as name → value.
@@ -145,8 +145,7 @@ struct QRPages: Sendable {
     }
 
     private func page(qr: String?, token: String?) -> HTTPResponse {
-        let parameters = [token.map { "token=\(QRPages.percentEncode($0))" }, account.map { "account=\(QRPages.percentEncode($0))" }]
-        let query = parameters.contains { $0 != nil } ? "?" + parameters.compactMap { $0 }.joined(separator: "&") : ""
+        let query = pageQuery(token: token)
         let body: String
         if qr != nil {
             body = """
@@ -198,10 +197,19 @@ struct QRPages: Sendable {
         return [.stopped, .authFailure, .loggedOut].contains(state) && (try? client.store.linkedAccount()) == nil
     }
 
-    /// The button (a POST form; the token, when the server has one, as a hidden field).
+    /// `?token=…&account=…` for the page's links, as far as each applies ("" when neither does).
+    private func pageQuery(token: String?) -> String {
+        let parameters = [token.map { "token=\(QRPages.percentEncode($0))" }, account.map { "account=\(QRPages.percentEncode($0))" }]
+        return parameters.contains { $0 != nil } ? "?" + parameters.compactMap { $0 }.joined(separator: "&") : ""
+    }
+
+    /// The button (a POST form; the token, when the server has one, as a hidden field). With
+    /// --accounts-dir the action names the page's account, so the button links that account and
+    /// the browser comes back to its page.
     private func startForm(token: String?) -> String {
         let hidden = token.map { "<input type=\"hidden\" name=\"token\" value=\"\(QRPages.escapeHTML($0))\">" } ?? ""
-        return "<form method=\"post\" action=\"/qr/start\">\(hidden)<button type=\"submit\">Link a device: show a QR code</button></form>"
+        let action = "/qr/start" + (account.map { "?account=" + QRPages.escapeHTML(QRPages.percentEncode($0)) } ?? "")
+        return "<form method=\"post\" action=\"\(action)\">\(hidden)<button type=\"submit\">Link a device: show a QR code</button></form>"
     }
 
     static func escapeHTML(_ text: String) -> String {

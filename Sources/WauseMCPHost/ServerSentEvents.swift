@@ -111,17 +111,23 @@ final class EventStream: HTTPStreamSource, Sendable {
 }
 
 /// The GET /mcp stream with --accounts-dir: every account's events as `notifications/wause/event`,
-/// each carrying `account` (issue 16), from the moment the stream opens. The SSE id is
-/// `<account>:<cursor>`; resuming by Last-Event-ID is not offered here (each account's log can be
-/// read from any cursor with `whatsapp_sync {account}`).
+/// each carrying `account` (issue 16). The SSE id is `<account>:<cursor>`; the session records
+/// each one sent, so a client reconnecting with `Last-Event-ID` gets exactly what came after it on
+/// every account (AccountsResumeLog).
 final class AccountsEventStream: HTTPStreamSource, Sendable {
     private let follower: AccountsEventFollower
     private let keepAliveMilliseconds: Int
+    private let onSent: @Sendable (AccountsEventStream, String, Int64) -> Void
+    private let onFinish: @Sendable (AccountsEventStream) -> Void
     private let primed = Mutex(false)
 
-    init(follower: AccountsEventFollower, keepAliveMilliseconds: Int) {
+    init(follower: AccountsEventFollower, keepAliveMilliseconds: Int,
+         onSent: @escaping @Sendable (AccountsEventStream, String, Int64) -> Void,
+         onFinish: @escaping @Sendable (AccountsEventStream) -> Void) {
         self.follower = follower
         self.keepAliveMilliseconds = keepAliveMilliseconds
+        self.onSent = onSent
+        self.onFinish = onFinish
     }
 
     func next() -> [UInt8]? {
@@ -132,7 +138,8 @@ final class AccountsEventStream: HTTPStreamSource, Sendable {
         var params = event.json.objectValue ?? [:]
         params["account"] = .string(account)
         let notification: JSONValue = ["jsonrpc": "2.0", "method": "notifications/wause/event", "params": .object(params)]
-        return ServerSentEvents.message(notification, id: "\(account):\(event.cursor)")
+        onSent(self, account, event.cursor)
+        return ServerSentEvents.message(notification, id: AccountsResumeLog.id(account: account, cursor: event.cursor))
     }
 
     private let cancelled = Mutex(false)
@@ -143,5 +150,8 @@ final class AccountsEventStream: HTTPStreamSource, Sendable {
         follower.cancel()
     }
 
-    func finished() { cancel() }
+    func finished() {
+        cancel()
+        onFinish(self)
+    }
 }

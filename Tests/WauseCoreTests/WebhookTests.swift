@@ -208,6 +208,63 @@ import WauseTestSupport
         #expect(seen.withLock { $0.count } == posts.count + 2)
     }
 
+    /// Delivered and failed rows go `Webhooks.retention` after they finished, on the injected clock;
+    /// a pending one stays however old it is, and a recent finished one stays.
+    @Test func finishedDeliveriesArePrunedAfterTheRetention() async throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        defer { store.close() }
+        let clock = Mutex(UnixTime(milliseconds: 1_800_000_000_000))
+        let now: @Sendable () -> UnixTime = { clock.withLock { $0 } }
+        let log = try EventLog(store: store, clock: now)
+        // By event: 200 (delivered), 410 (failed), no answer (pending while the test runs), 200.
+        let http = WebhookHTTP(post: { _, _, body in
+            let n = (try? JSONValue.parse(String(decoding: body, as: UTF8.self)))?["data"]?["n"]?.intValue
+            switch n {
+            case 2: return (410, nil)
+            case 3:
+                try await Task.sleep(for: .seconds(3600))
+                return (200, nil)
+            default: return (200, nil)
+            }
+        })
+        try store.insertWebhook(WebhookRecord(id: "wh_a", url: "https://a.example/h", events: [], secret: "secret-a-0123456789",
+                                              enabled: true, source: "method", cursor: 0, createdAt: now()))
+        let worker = Webhooks(store: store, environment: Environment(now: now, randomBytes: SystemRandom.bytes),
+                              logger: Logger(label: "t", level: .error), http: http)
+        log.addWakeHandler { worker.kick() }
+        defer { worker.stop() }
+
+        func rows(until done: ([WebhookDelivery]) -> Bool) async throws -> [Int64: WebhookDelivery.Status] {
+            let deadline = WallClock.now() + .seconds(20)
+            var all: [WebhookDelivery] = []
+            while WallClock.now() < deadline {
+                all = try store.webhookDeliveries(webhookID: nil, status: nil, limit: 100)
+                if done(all) { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return Dictionary(uniqueKeysWithValues: all.map { ($0.eventCursor ?? -1, $0.status) })
+        }
+
+        let events = try (1...3).map { n in try log.publish(.messageReceived, ["n": .int(Int64(n))]) }
+        worker.start()
+        var seen = try await rows { $0.filter { $0.status != .pending }.count == 2 }
+        #expect(seen == [events[0].cursor: .delivered, events[1].cursor: .failed, events[2].cursor: .pending])
+
+        // Six days on, a fourth event is delivered; nothing is old enough to go yet.
+        clock.withLock { $0 += .seconds(6 * 24 * 3600) }
+        let fourth = try log.publish(.messageReceived, ["n": 4])
+        seen = try await rows { $0.count == 4 && $0.filter { $0.status == .delivered }.count == 2 }
+        #expect(seen.count == 4 && seen[fourth.cursor] == .delivered)
+
+        // Seven days and a minute after the first two finished: they go at the next prune (an
+        // hour after the last one, on the same clock); the pending one and the recent one stay.
+        clock.withLock { $0 += .seconds(24 * 3600 + 60) }
+        worker.kick()
+        seen = try await rows { $0.count == 2 }
+        #expect(seen == [events[2].cursor: .pending, fourth.cursor: .delivered])
+    }
+
     /// An endpoint that never answers holds at most `perWebhook` slots: another webhook's events
     /// keep flowing past its backlog.
     @Test func aHangingEndpointDoesNotHoldUpAnotherWebhook() async throws {

@@ -8,19 +8,12 @@ import WauseSupport
 /// quoted reply, reaction and edit as `whatsapp_get_message` shows them, the phone's question in
 /// `whatsapp_catch_up` until we answer it, an export of the chat, and `whatsapp_reconnect`
 /// dropping the live connection and answering once logged in again (sending still works).
-@Suite struct AgentHelpersEngineTests {
-    typealias Setup = MessagingTests.Setup
-
-    static func call(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async throws -> JSONObject {
-        try await client.call(name, arguments).get()
-    }
-
+@Suite struct AgentHelpersEngineTests: LinkedEngineSuite {
     @Test func getMessageCatchUpExportAndReconnectWithAPhone() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
-        _ = try setup.account("15550001111", "Ada")
         _ = try setup.account("15550003333", "Carol")
-        let ada = try await setup.linkedClient("15550001111")
+        let ada = try await setup.linkedAccount("15550001111", "Ada").client
 
         let sent = try await MessagingTests.send(ada, to: "15550003333", "lunch at 12")
         let ours = try #require(sent["message_id"]?.stringValue)

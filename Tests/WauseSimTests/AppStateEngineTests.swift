@@ -14,9 +14,32 @@ import WauseTestSupport
 /// (AppState/AppStateSync.swift): the phone's key share, its changes arriving as verified patches
 /// (and a snapshot), `whatsapp_list_chats` showing them, and a corrupted patch MAC taking the
 /// recovery path with `appstate.error` instead of wedging the collection.
-@Suite struct AppStateEngineTests {
-    typealias Setup = MessagingTests.Setup
+@Suite struct AppStateEngineTests: LinkedEngineSuite {
     static let phone = "15550001111"
+    static let bob = "15550002222@s.whatsapp.net"
+
+    /// Where most tests here start: Ada linked to a new client, and Bob's chat archived on her
+    /// phone and seen by the device (the key share and the first patch are in).
+    static func linkedWithBobArchived(_ setup: Setup) async throws -> (account: SimAccount, client: WauseClient) {
+        let linked = try await setup.linkedAccount(phone, "Ada")
+        let cursor = linked.client.events.latestCursor
+        try await change(setup, ["action": "archive", "chat": "15550002222"])
+        _ = try await updated(linked.client, action: "archive", chat: bob, after: cursor)
+        return linked
+    }
+
+    /// A regular_low patch at version 2 that pins Bob's chat, with a wrong MAC (the sim would
+    /// refuse it from a device, so tests store it directly).
+    static func patchWithWrongMAC(_ setup: Setup, _ account: SimAccount) throws -> [UInt8] {
+        let server = setup.simulator.phones.appState
+        let key = try #require(try server.phoneKey(account, create: false))
+        let current = try server.collectionState(phone, .regularLow)
+        var built = try current.building(AppStateAction.pin(chat: bob, pinned: true).changes(timestamp: 1_800_000_000_000),
+                                         collection: .regularLow, keyID: key.id, keys: key.keys, iv: { SystemRandom.bytes(16) })
+        built.patch.version.version = 2
+        built.patch.patchMac[0] ^= 0x01
+        return try built.patch.serializedBytes()
+    }
 
     static func change(_ setup: Setup, _ body: JSONValue) async throws {
         let changed = await admin(setup.simulator, "POST", "/accounts/\(phone)/app-state", body)
@@ -35,14 +58,10 @@ import WauseTestSupport
     @Test func thePhoneArchivesPinsAndMutesAndTheDeviceSeesIt() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
-        _ = try setup.account(Self.phone, "Ada")
-        let client = try await setup.linkedClient(Self.phone)
-        let bob = "15550002222@s.whatsapp.net", carol = "15550003333@s.whatsapp.net"
+        let client = try await Self.linkedWithBobArchived(setup).client
+        let bob = Self.bob, carol = "15550003333@s.whatsapp.net"
 
         var cursor = client.events.latestCursor
-        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
-        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
-        cursor = client.events.latestCursor
         try await Self.change(setup, ["action": "pin", "chat": "15550003333"])
         _ = try await Self.updated(client, action: "pin", chat: carol, after: cursor)
         cursor = client.events.latestCursor
@@ -73,29 +92,17 @@ import WauseTestSupport
     @Test func aCorruptedPatchMACTakesTheRecoveryPathAndSyncGoesOn() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
-        let account = try setup.account(Self.phone, "Ada")
-        let client = try await setup.linkedClient(Self.phone)
-        let bob = "15550002222@s.whatsapp.net"
-        var cursor = client.events.latestCursor
-        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
-        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+        let (account, client) = try await Self.linkedWithBobArchived(setup)
+        let server = setup.simulator.phones.appState, bob = Self.bob
 
-        // A patch whose MAC is wrong lands on the server as version 2 (the sim would refuse it
-        // from a device, so it is stored directly), and the device is told.
-        let server = setup.simulator.phones.appState
-        let key = try #require(try server.phoneKey(account, create: false))
-        let current = try server.collectionState(Self.phone, .regularLow)
-        var built = try current.building(AppStateAction.pin(chat: bob, pinned: true).changes(timestamp: 1_800_000_000_000),
-                                         collection: .regularLow, keyID: key.id, keys: key.keys, iv: { SystemRandom.bytes(16) })
-        built.patch.version.version = 2
-        built.patch.patchMac[0] ^= 0x01
-        let bytes: [UInt8] = try built.patch.serializedBytes()
+        // A patch whose MAC is wrong lands on the server as version 2, and the device is told.
+        let bytes = try Self.patchWithWrongMAC(setup, account)
         try setup.simulator.state.commit { (c) throws(WauseError) in
             try c.execute("INSERT INTO app_state_patches (phone, collection, version, device, patch) VALUES (?, 'regular_low', 2, 0, ?)",
                           [.text(Self.phone), .blob(bytes)])
             try c.execute("UPDATE app_state_collections SET version = 2 WHERE phone = ? AND collection = 'regular_low'", [.text(Self.phone)])
         }
-        cursor = client.events.latestCursor
+        var cursor = client.events.latestCursor
         try server.notify(account, except: 0, [(.regularLow, 2)])
         let error = try await MessagingTests.event(client, "appstate.error", after: cursor) { $0["collection"] == "regular_low" }
         #expect(error.data["reason"] == "patch_mac_mismatch" && error.data["action"] == "full_resync", "\(error.data)")
@@ -115,12 +122,8 @@ import WauseTestSupport
     @Test func storedVersionsAreReusedAfterReopening() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
-        _ = try setup.account(Self.phone, "Ada")
-        let linked = try await setup.linkedClient(Self.phone)
-        let bob = "15550002222@s.whatsapp.net", carol = "15550003333@s.whatsapp.net"
-        let cursor = linked.events.latestCursor
-        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
-        _ = try await Self.updated(linked, action: "archive", chat: bob, after: cursor)
+        let linked = try await Self.linkedWithBobArchived(setup).client
+        let bob = Self.bob, carol = "15550003333@s.whatsapp.net"
         #expect(try linked.store.appStateCollection(.regularLow).version == 1)
         let directory = linked.config.dataDirectory
         linked.close()
@@ -151,13 +154,9 @@ import WauseTestSupport
         let logs = FirstHourTests.LogLines()
         let setup = try await Setup(simulatorLog: logs.sink)
         defer { Task { await setup.close() } }
-        _ = try setup.account(Self.phone, "Ada")
-        let client = try await setup.linkedClient(Self.phone)
+        let client = try await Self.linkedWithBobArchived(setup).client
         let linkedJID = try #require(try client.store.linkedAccount()?.jid)
         let device = try #require(JID(linkedJID))
-        let cursor = client.events.latestCursor
-        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
-        _ = try await Self.updated(client, action: "archive", chat: "15550002222@s.whatsapp.net", after: cursor)
         // The key share came from the phone as a peer message; the device said peer_msg for it.
         let fromDevice = "from \(JID(user: device.user, device: device.device, server: .whatsApp)) to \(Self.phone)@s.whatsapp.net"
         try await poll { logs.all.contains { $0.contains("receipt peer_msg ") && $0.contains(fromDevice) } }
@@ -176,24 +175,14 @@ import WauseTestSupport
     @Test func aFailedFullResyncAsksThePhoneForARecoveryAndSyncGoesOn() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
-        let account = try setup.account(Self.phone, "Ada")
-        let client = try await setup.linkedClient(Self.phone)
-        let bob = "15550002222@s.whatsapp.net"
-        var cursor = client.events.latestCursor
-        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
-        _ = try await Self.updated(client, action: "archive", chat: bob, after: cursor)
+        let (account, client) = try await Self.linkedWithBobArchived(setup)
+        let server = setup.simulator.phones.appState, bob = Self.bob
 
         // The server's copy of Bob's record is damaged (its index blob), so no snapshot of the
         // collection opens any more; the phone keeps its records in plain text and still can. A
         // patch with a wrong MAC (version 2) makes the device resync.
-        let server = setup.simulator.phones.appState
-        let key = try #require(try server.phoneKey(account, create: false))
         let current = try server.collectionState(Self.phone, .regularLow)
-        var built = try current.building(AppStateAction.pin(chat: bob, pinned: true).changes(timestamp: 1_800_000_000_000),
-                                         collection: .regularLow, keyID: key.id, keys: key.keys, iv: { SystemRandom.bytes(16) })
-        built.patch.version.version = 2
-        built.patch.patchMac[0] ^= 0x01
-        let bytes: [UInt8] = try built.patch.serializedBytes()
+        let bytes = try Self.patchWithWrongMAC(setup, account)
         try setup.simulator.state.commit { (c) throws(WauseError) in
             for row in try c.query("SELECT index_mac, record FROM app_state_records WHERE phone = ? AND collection = 'regular_low'", [.text(Self.phone)]) {
                 guard let blob = row["record"].blob, let indexMAC = row["index_mac"].blob,
@@ -207,7 +196,7 @@ import WauseTestSupport
                           [.text(Self.phone), .blob(bytes)])
             try c.execute("UPDATE app_state_collections SET version = 2 WHERE phone = ? AND collection = 'regular_low'", [.text(Self.phone)])
         }
-        cursor = client.events.latestCursor
+        var cursor = client.events.latestCursor
         try server.notify(account, except: 0, [(.regularLow, 2)])
         let first = try await MessagingTests.event(client, "appstate.error", after: cursor) { $0["collection"] == "regular_low" }
         #expect(first.data["reason"] == "patch_mac_mismatch" && first.data["action"] == "full_resync", "\(first.data)")
@@ -227,11 +216,8 @@ import WauseTestSupport
     @Test func aMissingKeyIsAskedOfThePhoneAndSyncResumesWhenItAnswers() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
-        _ = try setup.account(Self.phone, "Ada")
-        let client = try await setup.linkedClient(Self.phone)
+        let client = try await Self.linkedWithBobArchived(setup).client
         var cursor = client.events.latestCursor
-        try await Self.change(setup, ["action": "archive", "chat": "15550002222"])
-        _ = try await Self.updated(client, action: "archive", chat: "15550002222@s.whatsapp.net", after: cursor)
 
         // The phone moves to a new key without sharing it (as if the share were lost): its next patch
         // names a key the device lacks.
@@ -259,13 +245,8 @@ import WauseTestSupport
 
 /// Our changes as patches (AppState/AppStateMethods.swift): the phone and a second companion of the
 /// same account see what one wause device mutes, stars, archives and deletes for itself.
-@Suite struct AppStateSendTests {
-    typealias Setup = MessagingTests.Setup
+@Suite struct AppStateSendTests: LinkedEngineSuite {
     static let phone = AppStateEngineTests.phone
-
-    static func call(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async throws -> JSONObject {
-        try await client.call(name, arguments).get()
-    }
 
     @Test func wauseMutesStarsAndArchivesAndThePhoneAndASecondCompanionSeeIt() async throws {
         let setup = try await Setup()

@@ -12,19 +12,12 @@ import Glibc
 /// The contacts area (issue 14) against a real wause-sim over real sockets: who is on WhatsApp, user info and the
 /// profile picture (downloaded from the sim's HTTPS media host), local names winning everywhere, presence
 /// subscriptions and typing both ways, and what companions tell the phones.
-@Suite struct EngineContactsTests {
-    typealias Setup = MessagingTests.Setup
-
-    static func call(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async throws -> JSONObject {
-        try await client.call(name, arguments).get()
-    }
-
+@Suite struct EngineContactsTests: LinkedEngineSuite {
     @Test func isOnWhatsAppUserInfoAndProfilePicture() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
-        _ = try setup.account("15552220001", "Ada")
         let bob = try setup.account("15552220002", "Bob")
-        let alice = try await setup.linkedClient("15552220001")
+        let alice = try await setup.linkedAccount("15552220001", "Ada").client
 
         let checked = try await Self.call(alice, "whatsapp_is_on_whatsapp", ["phones": ["+1 555 222 0002", "15552229999"]])
         let results = checked["results"]?.arrayValue ?? []
@@ -72,9 +65,8 @@ import Glibc
     @Test func localNamesWinEverywhereAndSearchFindsThem() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }
-        _ = try setup.account("15552230001", "Ada")
         _ = try setup.account("15552230002", "Bob")
-        let alice = try await setup.linkedClient("15552230001")
+        let alice = try await setup.linkedAccount("15552230001", "Ada").client
         #expect(await admin(setup.simulator, "POST", "/accounts/15552230002/send", ["to": "15552230001", "text": "hi it's bob"]).status == 200)
         _ = try await MessagingTests.received(alice, text: "hi it's bob")
 

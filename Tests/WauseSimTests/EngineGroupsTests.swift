@@ -10,18 +10,7 @@ import WauseTestSupport
 /// The engine's group methods (issue 12) against a real wause-sim over real sockets: two wause
 /// clients and a virtual phone; create, info, list, rename, topic, invite link, preview and
 /// join by invite, leave, and the errors of a revoked invite and an ambiguous name.
-@Suite struct EngineGroupsTests {
-    typealias Setup = MessagingTests.Setup
-
-    static func call(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async throws -> JSONObject {
-        try await client.call(name, arguments).get()
-    }
-
-    static func error(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async -> WauseError? {
-        if case .failure(let error) = await client.call(name, arguments) { return error }
-        return nil
-    }
-
+@Suite struct EngineGroupsTests: LinkedEngineSuite {
     @Test func createInfoListRenameTopicInviteJoinAndLeave() async throws {
         let setup = try await Setup()
         defer { Task { await setup.close() } }

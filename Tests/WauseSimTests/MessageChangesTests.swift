@@ -10,18 +10,7 @@ import WauseTransport
 /// virtual phones over real sockets: both directions, the stored message and history, the
 /// events, the 15-minute edit window, and a group poll whose votes from several phones are
 /// decrypted and tallied (a changed vote replaces the old one).
-@Suite struct MessageChangesTests {
-    typealias Setup = MessagingTests.Setup
-
-    static func call(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async throws -> JSONObject {
-        try await client.call(name, arguments).get()
-    }
-
-    static func error(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async -> WauseError? {
-        if case .failure(let error) = await client.call(name, arguments) { return error }
-        return nil
-    }
-
+@Suite struct MessageChangesTests: LinkedEngineSuite {
     /// The stored message as whatsapp_read_messages shows it.
     static func stored(_ client: WauseClient, chat: String, id: String) async throws -> JSONValue? {
         let read = try await call(client, "whatsapp_read_messages", ["phone_number": .string(chat), "limit": 50])

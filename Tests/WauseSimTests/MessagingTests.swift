@@ -61,6 +61,12 @@ import WauseProtocol
             return client
         }
 
+        /// `account` then `linkedClient`: a sim account for `phone` named `name`, and a new client linked to it.
+        func linkedAccount(_ phone: String, _ name: String) async throws -> (account: SimAccount, client: WauseClient) {
+            let account = try account(phone, name)
+            return (account, try await linkedClient(phone))
+        }
+
         func close() async {
             for client in clients { client.close() }
             await simulator.stop()
@@ -604,4 +610,22 @@ func poll(_ condition: () async throws -> Bool) async throws {
         try await Task.sleep(nanoseconds: 20_000_000)
     }
     Issue.record("condition not met within 10 s")
+}
+
+/// What the suites driving a linked `WauseClient` against the sim share: `MessagingTests.Setup`,
+/// and a method call whose failure throws.
+protocol LinkedEngineSuite {}
+
+extension LinkedEngineSuite {
+    typealias Setup = MessagingTests.Setup
+
+    static func call(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async throws -> JSONObject {
+        try await client.call(name, arguments).get()
+    }
+
+    /// The error a method call answers, or nil when it succeeds.
+    static func error(_ client: WauseClient, _ name: String, _ arguments: JSONValue) async -> WauseError? {
+        if case .failure(let error) = await client.call(name, arguments) { return error }
+        return nil
+    }
 }

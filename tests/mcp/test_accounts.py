@@ -182,3 +182,90 @@ def test_single_account_mode_answers_account_tools_with_invalid_request(make_ser
     error = call_tool_error(server, session, "whatsapp_list_accounts", {})
     assert error["code"] == "invalid_request"
     assert "accounts_dir" in error["message"]
+
+
+def test_accounts_stream_resumes_after_last_event_id(sim, tmp_path):
+    """With --accounts-dir a client that reconnects with `Last-Event-ID: <account>:<cursor>` gets
+    exactly the events it missed on every account: nothing it had, nothing skipped."""
+    for phone, name in ((ADA, "Ada"), (BOB, "Bob"), (CAROL, "Carol")):
+        create_account(sim, phone, name)
+    server = accounts_server(sim, tmp_path / "accounts")
+    try:
+        session, _ = server.initialize()
+        for account in ("ada", "bob"):
+            call_tool(server, session, "whatsapp_add_account", {"name": account})
+        link(sim, server, session, "ada", ADA)
+        link(sim, server, session, "bob", BOB)
+
+        def received(account: str, text: str) -> bool:
+            return any(m["body"] == text for m in call_tool(
+                server, session, "whatsapp_read_messages", {"account": account, "phone_number": CAROL})["messages"])
+
+        # A first stream reads both accounts' events up to Carol's first message to each.
+        first = open_account_events(server, session)
+        for account, phone in (("ada", ADA), ("bob", BOB)):
+            assert sim.admin("POST", f"/accounts/{CAROL}/send", {"to": phone, "text": f"before {account}"}).status == 200
+        got = set()
+        while got != {"ada", "bob"}:
+            event = first.next("message.received")
+            got.add(event["account"])
+        last = first.seen[-1]
+        last_id = f"{last['account']}:{last['cursor']}"
+        had = {account: max(e["cursor"] for e in first.seen if e["account"] == account) for account in ("ada", "bob")}
+        first.stream.close()
+
+        # Disconnected: events happen on both accounts.
+        for account, phone in (("ada", ADA), ("bob", BOB)):
+            assert sim.admin("POST", f"/accounts/{CAROL}/send", {"to": phone, "text": f"missed {account}"}).status == 200
+        for account in ("ada", "bob"):
+            wait_until(lambda: received(account, f"missed {account}"), f"{account} got the missed message")
+
+        stream = server.open_stream(headers={"Accept": "text/event-stream", "Mcp-Session-Id": session,
+                                             "MCP-Protocol-Version": LATEST, "Last-Event-ID": last_id})
+        assert stream.status == 200
+        second = AccountEvents(stream)
+        missed = set()
+        while missed != {"ada", "bob"}:
+            event = second.next("message.received")
+            if event["data"]["message"]["body"].startswith("missed "):
+                missed.add(event["account"])
+        for account in ("ada", "bob"):
+            resent = [e["cursor"] for e in second.seen if e["account"] == account]
+            assert resent and min(resent) > had[account], (account, had[account], resent)
+            # Exactly the log after what the client had, in order: whatsapp_sync reads the same.
+            logged = call_tool(server, session, "whatsapp_sync", {"account": account, "cursor": had[account], "limit": 1000})
+            assert [e["cursor"] for e in logged["events"]][:len(resent)] == resent, (account, resent, logged)
+        stream.close()
+
+        # A second reconnect from the same id (the client got nothing in between) gets the same again.
+        again = AccountEvents(server.open_stream(headers={"Accept": "text/event-stream", "Mcp-Session-Id": session,
+                                                          "MCP-Protocol-Version": LATEST, "Last-Event-ID": last_id}))
+        event = again.next()
+        assert event["cursor"] > had[event["account"]]
+        assert (event["account"], event["cursor"]) in {(e["account"], e["cursor"]) for e in second.seen}
+        again.stream.close()
+    finally:
+        assert server.stop() == 0
+
+
+def test_qr_start_button_links_the_pages_account(sim, tmp_path):
+    """`/qr?account=bob`: the page's button starts linking bob (not another account, not an
+    error for naming none) and brings the browser back to bob's page."""
+    server = accounts_server(sim, tmp_path / "accounts")
+    try:
+        session, _ = server.initialize()
+        for account in ("ada", "bob"):
+            call_tool(server, session, "whatsapp_add_account", {"name": account})
+        page = server.request("GET", "/qr?account=bob").body.decode()
+        assert '<form method="post" action="/qr/start?account=bob">' in page, page
+        pressed = server.request("POST", "/qr/start?account=bob", body="", headers={
+            "Origin": server.base, "Content-Type": "application/x-www-form-urlencoded"})
+        assert pressed.status == 303 and pressed.header("Location") == "/qr?account=bob", pressed
+        bob = server.request("GET", "/qr.json?account=bob").json()
+        assert bob["state"] == "qr" and bob["qr"].startswith("https://wa.me/settings/linked_devices#"), bob
+        assert server.request("GET", "/qr.json?account=ada").json()["state"] == "stopped"
+        # Without an account, with two of them, the button cannot guess.
+        assert server.request("POST", "/qr/start", body="", headers={
+            "Origin": server.base, "Content-Type": "application/x-www-form-urlencoded"}).status == 400
+    finally:
+        assert server.stop() == 0

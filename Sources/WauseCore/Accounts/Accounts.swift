@@ -312,6 +312,11 @@ public final class Accounts: Sendable {
     /// Every account's events from now on, each with its account id.
     public func followEvents() -> AccountsEventFollower { AccountsEventFollower(accounts: self) }
 
+    /// Every account's events after the given cursors (by account id; missing ones from their first event).
+    public func followEvents(after positions: [String: Int64]) -> AccountsEventFollower {
+        AccountsEventFollower(accounts: self, after: positions)
+    }
+
     /// Why an account is not open, if it is not.
     func failure(_ id: String) -> String? {
         if case .failed(let reason)? = table.withLock({ $0[id] }) { return reason }

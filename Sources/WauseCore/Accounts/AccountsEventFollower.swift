@@ -27,7 +27,8 @@ final class AccountsWake: @unchecked Sendable {
 
 /// Reads every account's event log forward, each event with the account it belongs to (for the
 /// MCP GET stream with --accounts-dir, where events carry `account`). Accounts open when it
-/// starts are read from their head then; an account added later from the start of its log.
+/// starts are read from their head then, or from the positions given (a resumed stream); an
+/// account added later, or missing from the positions, from the start of its log.
 public final class AccountsEventFollower: Sendable {
     private let accounts: Accounts
     private struct State {
@@ -38,10 +39,19 @@ public final class AccountsEventFollower: Sendable {
     }
     private let state = Mutex(State())
 
-    init(accounts: Accounts) {
+    init(accounts: Accounts, after positions: [String: Int64]? = nil) {
         self.accounts = accounts
         state.withLock { state in
-            for (id, client) in accounts.clients { state.followers[id] = client.events.follow(after: client.events.latestCursor) }
+            for (id, client) in accounts.clients {
+                let head = client.events.latestCursor
+                guard let positions else {
+                    state.followers[id] = client.events.follow(after: head)
+                    continue
+                }
+                // A position past the head belongs to an account deleted and added again under
+                // the same id: its new log starts over.
+                if let position = positions[id] { state.followers[id] = client.events.follow(after: position <= head ? position : 0) }
+            }
         }
     }
 

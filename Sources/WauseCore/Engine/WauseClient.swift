@@ -94,6 +94,7 @@ public final class WauseClient: Sendable {
         let webhooks = Webhooks(store: store, environment: environment, logger: logger, http: .live(),
                                 account: config.accountID ?? Webhooks.singleAccount)
         do { try webhooks.applyConfig(config.webhooks, latestCursor: events.latestCursor) } catch {
+            webhooks.stop()  // shuts its HTTP client down, which must happen before it is released
             store.close()
             throw error
         }

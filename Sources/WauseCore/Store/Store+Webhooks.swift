@@ -224,6 +224,15 @@ extension Store {
         }
     }
 
+    /// Deletes delivered and failed deliveries that finished before `cutoff` (never pending ones);
+    /// answers how many went.
+    func pruneWebhookDeliveries(finishedBefore cutoff: UnixTime) throws(WauseError) -> Int {
+        try database.withConnection { (c) throws(WauseError) in
+            try c.execute("DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'failed') AND finished_at < ?", [.time(cutoff)])
+            return Int(c.changes)
+        }
+    }
+
     func webhookDelivery(id: Int64) throws(WauseError) -> WebhookDelivery? {
         try database.withConnection { (c) throws(WauseError) in
             try c.query("SELECT * FROM webhook_deliveries WHERE id = ?", [.integer(id)]).first.map(Store.delivery)

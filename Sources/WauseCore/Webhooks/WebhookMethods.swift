@@ -92,11 +92,17 @@ enum WebhookMethods {
         handler: { context, _ throws(WauseError) in ["webhooks": .array(try context.store.webhooks().map(\.json))] }
     )
 
+    /// The webhook the `webhook` argument names, looked up once: each method reads it, or has the
+    /// store change it, and an id that names none is this `not_found`.
+    static func named(_ arguments: JSONObject) -> String { arguments["webhook"]?.stringValue ?? "" }
+
+    static func notFound(_ id: String) -> WauseError {
+        WauseError(.notFound, "no webhook \(id) (whatsapp_list_webhooks lists them)", details: ["webhook": .string(id)])
+    }
+
     static func existing(_ arguments: JSONObject, _ context: MethodContext) throws(WauseError) -> WebhookRecord {
-        let id = arguments["webhook"]?.stringValue ?? ""
-        guard let record = try context.store.webhook(id: id) else {
-            throw WauseError(.notFound, "no webhook \(id) (whatsapp_list_webhooks lists them)", details: ["webhook": .string(id)])
-        }
+        let id = named(arguments)
+        guard let record = try context.store.webhook(id: id) else { throw notFound(id) }
         return record
     }
 
@@ -116,10 +122,10 @@ enum WebhookMethods {
         outputSchema: Schema.object([("webhook", webhookSchema)], required: ["webhook"]),
         annotations: MethodAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: false),
         handler: { context, arguments throws(WauseError) in
-            let record = try existing(arguments, context)
+            let id = named(arguments)
             let events = try arguments["events"]?.arrayValue.map { list throws(WauseError) in try WebhookTarget.checkEvents(list.compactMap(\.stringValue)) }
-            guard let updated = try context.store.updateWebhook(id: record.id, events: events, enabled: arguments["enabled"]?.boolValue) else {
-                throw WauseError(.notFound, "no webhook \(record.id)", details: ["webhook": .string(record.id)])
+            guard let updated = try context.store.updateWebhook(id: id, events: events, enabled: arguments["enabled"]?.boolValue) else {
+                throw notFound(id)
             }
             context.webhooks.kick()
             return ["webhook": updated.json]
@@ -134,9 +140,9 @@ enum WebhookMethods {
         outputSchema: Schema.object([("deleted", Schema.boolean("true")), ("webhook", Schema.string("the id"))], required: ["deleted", "webhook"]),
         annotations: MethodAnnotations(readOnly: false, destructive: true, idempotent: false, openWorld: false),
         handler: { context, arguments throws(WauseError) in
-            let record = try existing(arguments, context)
-            _ = try context.store.deleteWebhook(id: record.id)
-            return ["deleted": true, "webhook": .string(record.id)]
+            let id = named(arguments)
+            guard try context.store.deleteWebhook(id: id) else { throw notFound(id) }
+            return ["deleted": true, "webhook": .string(id)]
         }
     )
 

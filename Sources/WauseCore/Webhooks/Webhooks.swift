@@ -20,6 +20,11 @@ final class Webhooks: Sendable {
     /// the fixed id `default` (stable across re-linking, unlike the phone number); with many
     /// accounts per engine it becomes the account's id.
     static let singleAccount = "default"
+    /// How long a delivered or failed delivery row is kept (for `whatsapp_list_webhook_deliveries`)
+    /// after it finished; pending rows stay until they finish, however long that is.
+    static let retention: Duration = .seconds(7 * 24 * 3600)
+    /// How often the worker prunes what passed `retention`.
+    static let pruneInterval: Duration = .seconds(3600)
 
     private let store: Store
     private let environment: Environment
@@ -37,6 +42,8 @@ final class Webhooks: Sendable {
         /// Which webhook is asked first in the next round.
         var round = 0
         var waiter: CheckedContinuation<Void, Never>?
+        /// When the next prune is due (nil: at the first round).
+        var nextPrune: UnixTime?
     }
     private let state = Mutex(State())
 
@@ -74,16 +81,17 @@ final class Webhooks: Sendable {
         waiter?.resume()
     }
 
-    /// Stops the worker and every attempt in flight; an interrupted delivery stays pending and goes
-    /// at the next start (at-least-once: the endpoint may see it twice, with the same id).
+    /// Stops the worker and every attempt in flight, then shuts the HTTP client down (its
+    /// connections close); an interrupted delivery stays pending and goes at the next start
+    /// (at-least-once: the endpoint may see it twice, with the same id).
     func stop() {
-        let tasks = state.withLock { state -> [Task<Void, Never>] in
-            state.stopped = true
-            defer { state.attempts.removeAll(); state.worker = nil }
-            return state.attempts.values.map(\.task) + (state.worker.map { [$0] } ?? [])
+        let (tasks, first) = state.withLock { state -> ([Task<Void, Never>], Bool) in
+            defer { state.stopped = true; state.attempts.removeAll(); state.worker = nil }
+            return (state.attempts.values.map(\.task) + (state.worker.map { [$0] } ?? []), !state.stopped)
         }
         for task in tasks { task.cancel() }
         kick()
+        if first { http.shutdown() }
     }
 
     private var isStopped: Bool { state.withLock { $0.stopped } }
@@ -101,6 +109,7 @@ final class Webhooks: Sendable {
                 if let next = try store.nextWebhookAttempt(excluding: busy), next > now {
                     wait = max(.zero, next - environment.now())
                 }
+                wait = min(wait, max(.zero, try prune(now: now) - now))
             } catch {
                 if isStopped { return }
                 logger.warning("webhooks: \(error.message)")
@@ -120,6 +129,17 @@ final class Webhooks: Sendable {
                 current = reread
             }
         }
+    }
+
+    /// Deletes finished deliveries older than `retention` when a prune is due; answers when the
+    /// next one is.
+    private func prune(now: UnixTime) throws(WauseError) -> UnixTime {
+        if let due = state.withLock({ $0.nextPrune }), due > now { return due }
+        let removed = try store.pruneWebhookDeliveries(finishedBefore: now - Webhooks.retention)
+        if removed > 0 { logger.info("webhooks: pruned \(removed) finished deliveries older than 7 days") }
+        let next = now + Webhooks.pruneInterval
+        state.withLock { $0.nextPrune = next }
+        return next
     }
 
     /// Starts attempts for due deliveries, up to the concurrency bounds (overall and per webhook),

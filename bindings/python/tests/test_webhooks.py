@@ -142,3 +142,61 @@ def test_webhooks_config_key(tmp_path: Path, receiver: Receiver) -> None:
         assert verify(secret, headers, body)
     with pytest.raises(wause.InvalidRequest):
         wause.Client({"data_dir": str(tmp_path / "other"), "webhooks": [{"url": "http://example.com/", "secret": secret}]})
+
+
+def test_many_deliveries_share_a_few_connections_and_close_lets_them_go(data_dir: Path) -> None:
+    """One HTTP client per engine (WebhookHTTP.live): deliveries reuse keep-alive connections, no
+    more to one webhook than it has deliveries in flight (Webhooks.perWebhook, 4), and closing the
+    engine closes them."""
+    lock = threading.Condition()
+    connections: Dict[Tuple[str, int], int] = {}
+    open_now: List[int] = [0]
+    posts: "queue.Queue[bytes]" = queue.Queue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, so a shared client can reuse the connection
+
+        def setup(self) -> None:
+            super().setup()
+            with lock:
+                open_now[0] += 1
+
+        def finish(self) -> None:
+            super().finish()
+            with lock:
+                open_now[0] -= 1
+                lock.notify_all()
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                connections[self.client_address] = connections.get(self.client_address, 0) + 1
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            posts.put(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = wause.Client(data_dir=str(data_dir))
+        hook = client.add_webhook(f"http://127.0.0.1:{server.server_address[1]}/hook")["webhook"]["id"]
+        count = 60
+        ids = [client.test_webhook(hook)["delivery"]["delivery_id"] for _ in range(count)]
+        for _ in range(count):
+            posts.get(timeout=DEADLINE)
+        for delivery_id in ids:
+            assert settled(client, hook, delivery_id)["status"] == "delivered"
+        with lock:
+            assert sum(connections.values()) == count
+            assert 1 <= len(connections) <= 4, connections
+        client.close()
+        # Closing the engine shut its HTTP client down: the endpoint sees every connection end.
+        with lock:
+            assert lock.wait_for(lambda: open_now[0] == 0, timeout=DEADLINE), open_now
+    finally:
+        server.shutdown()
+        server.server_close()
