@@ -67,7 +67,9 @@ public final class SQLiteConnection {
     }
 
     private var lastMessage: String {
-        guard let handle, let message = sqlite3_errmsg(handle) else { return "unknown SQLite error" }
+        // No handle: the database was closed (a background task that outlived its client).
+        guard let handle else { return "the store is closed" }
+        guard let message = sqlite3_errmsg(handle) else { return "unknown SQLite error" }
         return String(cString: message)
     }
 

@@ -24,6 +24,16 @@ import Glibc
         #expect(journal == "wal")
     }
 
+    @Test func aClosedStoreSaysSo() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(directory: temp.path)
+        store.close()
+        // A background task that outlives its client gets a plain reason, not "unknown SQLite error".
+        #expect(throws: WauseError.internal("store: prepare: the store is closed")) {
+            try store.database.withConnection { (c) throws(WauseError) in try c.query("SELECT 1") }
+        }
+    }
+
     @Test func schemaHasTheMilestoneOneTables() throws {
         let temp = TemporaryDirectory()
         let store = try Store(directory: temp.path)
