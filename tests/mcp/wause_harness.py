@@ -10,6 +10,7 @@ file as ``wause_harness``.
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
 import os
@@ -50,6 +51,21 @@ def clean_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+#: Every server started and not yet reaped; whatever a test left running is killed when the test
+#: process exits, so a test that never stops its server (or fails before it does) does not leave
+#: a wause-mcp dialling a simulator that is gone.
+#: The processes themselves are kept: a server object a test dropped is exactly the one to reap.
+_STARTED: list[subprocess.Popen] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for proc in _STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=DEADLINE)
+
+
 class WauseServer:
     """One `wause-mcp --port 0 --data-dir DIR [args…]` process.
 
@@ -69,6 +85,7 @@ class WauseServer:
             self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=clean_environment(env), cwd=cwd,
         )
+        _STARTED.append(self.proc)
         self._threads = [
             threading.Thread(target=self._pump_stdout, daemon=True),
             threading.Thread(target=self._pump_stderr, daemon=True),
