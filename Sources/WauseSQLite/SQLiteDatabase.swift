@@ -109,7 +109,11 @@ public final class SQLiteConnection {
             case .null: rc = sqlite3_bind_null(statement, index)
             case .integer(let v): rc = sqlite3_bind_int64(statement, index, v)
             case .real(let v): rc = sqlite3_bind_double(statement, index, v)
-            case .text(let v): rc = sqlite3_bind_text(statement, index, v, -1, SQLiteConnection.transient)
+            // The byte count given, as Python's sqlite3 gives it: SQLite need not strlen() every
+            // text (perf: 0.7 % of a batch's CPU), and a NUL inside a text no longer cuts it short.
+            case .text(let v):
+                guard let length = Int32(exactly: v.utf8.count) else { throw .internal("store: a text of \(v.utf8.count) bytes is too large to store") }
+                rc = sqlite3_bind_text(statement, index, v, length, SQLiteConnection.transient)
             case .blob(let v):
                 rc = v.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), SQLiteConnection.transient) }
             }

@@ -131,6 +131,36 @@ import Testing
         #expect(JSONValue.array([0, -1, 10, .double(-3), .double(2.5)]).serialized == "[0,-1,10,-3,2.5]")
     }
 
+    @Test func escapesAtEveryOffsetOfLongText() {
+        // The writer skips eight bytes at a time: a character to escape at any offset of a long
+        // run is still found, written as a scalar-by-scalar reference writer would.
+        func reference(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        for special in ["\"", "\\", "\n", "\u{1}", "\u{1F}", "\u{2028}", "\u{2029}", "…", "é", " ", "~"] {
+            for before in 0..<20 {
+                for after in [0, 1, 7, 8, 9, 17] {
+                    let text = String(repeating: "a", count: before) + special + String(repeating: "b", count: after) + special
+                    #expect(JSONValue.string(text).serialized == reference(text), "\(before) \(after) \(special.debugDescription)")
+                }
+            }
+        }
+    }
+
     @Test func anyStringSurvivesARoundTrip() {
         var generator = SystemRandomNumberGenerator()
         let alphabet: [Unicode.Scalar] = ["a", "\"", "\\", "\n", "\u{0}", "\u{1F}", "\u{7F}", "é", "\u{2028}", "\u{2029}", "…", "\u{1F600}"]

@@ -87,7 +87,7 @@ extension Store {
         inserted.reserveCapacity(batch.count)
         func index() throws(WauseError) {
             try c.execute("INSERT INTO messages_fts (rowid, body) SELECT rowid, body FROM messages WHERE rowid IN (SELECT value FROM json_each(?))",
-                          [.text("[" + inserted.lazy.map { String($0) }.joined(separator: ",") + "]")])
+                          [.text(JSONValue.array(inserted.map { .int($0) }).serialized)])
             try c.execute(trigger)
         }
         do {
