@@ -51,10 +51,40 @@ def rss_bytes(pid: int) -> int:
         return int(handle.read().split()[1]) * PAGE
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_ticks_seconds(pid: int) -> float:
+    """utime + stime, threads that exited included, in clock ticks (10 ms here)."""
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def cpu_by_thread(pid: int) -> dict[str, int]:
+    """Nanoseconds on a CPU per live thread (schedstat): one idle account uses less than a
+    clock tick a minute, which /proc/PID/stat rounds to 0."""
+    times = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as handle:
+                times[tid] = int(handle.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread exited meanwhile
+    return times
+
+
+class CPUMeter:
+    """CPU seconds a process uses from now on: per-thread nanoseconds; the tick count instead
+    when it is more than two ticks above them (threads that exited in between took theirs)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.ticks = cpu_ticks_seconds(pid)
+        self.threads = cpu_by_thread(pid)
+
+    def used(self) -> float:
+        now = cpu_by_thread(self.pid)
+        nanoseconds = sum(value - self.threads.get(tid, 0) for tid, value in now.items())
+        ticks = cpu_ticks_seconds(self.pid) - self.ticks
+        return ticks if ticks > nanoseconds / 1e9 + 2 / TICKS else nanoseconds / 1e9
 
 
 def descriptors(pid: int) -> int:
@@ -122,6 +152,7 @@ class Figures:
     pairs: int
     send_seconds: float
     errors: list[str]
+    logged: list[str]  # what the process logged at --log-level error
 
     @property
     def rss_per_account_mb(self) -> float:
@@ -198,15 +229,16 @@ def single_account(sim, work: pathlib.Path, idle: float, messages: int) -> Figur
     session, _ = sender.initialize()
     single_ready(sender, session, time.monotonic() + 120)
     login = time.monotonic() - start
-    cpu_before = cpu_seconds(sender.proc.pid)
+    meter = CPUMeter(sender.proc.pid)
     time.sleep(idle)
-    cpu_idle = cpu_seconds(sender.proc.pid) - cpu_before
+    cpu_idle = meter.used()
     rss, fds = rss_bytes(sender.proc.pid), descriptors(sender.proc.pid)
 
     acked, elapsed, errors = send_pairs(sender, [(None, single_phone(1))], messages)
     assert sender.stop() == 0
     assert receiver.stop() == 0
-    return Figures(1, base, rss, base_fds, fds, login, cpu_idle, idle, acked, messages, 1, elapsed, errors)
+    return Figures(1, base, rss, base_fds, fds, login, cpu_idle, idle, acked, messages, 1, elapsed, errors,
+                   list(sender.log_lines))
 
 
 def many_accounts(sim, work: pathlib.Path, count: int, idle: float, per_pair: int) -> tuple[Figures, float]:
@@ -239,9 +271,9 @@ def many_accounts(sim, work: pathlib.Path, count: int, idle: float, per_pair: in
     all_ready(mcp, session, count, time.monotonic() + 600)
     login = time.monotonic() - start
 
-    cpu_before = cpu_seconds(mcp.proc.pid)
+    meter = CPUMeter(mcp.proc.pid)
     time.sleep(idle)
-    cpu_idle = cpu_seconds(mcp.proc.pid) - cpu_before
+    cpu_idle = meter.used()
     rss, fds = rss_bytes(mcp.proc.pid), descriptors(mcp.proc.pid)
     # Every account still ready after the idle minute: keepalives answered, nobody dropped.
     all_ready(mcp, session, count, time.monotonic() + 30)
@@ -251,7 +283,7 @@ def many_accounts(sim, work: pathlib.Path, count: int, idle: float, per_pair: in
     acked, elapsed, errors = send_pairs(mcp, pairs, per_pair)
     assert mcp.stop() == 0
     figures = Figures(count, base, rss, base_fds, fds, login, cpu_idle, idle, acked, len(pairs) * per_pair,
-                      len(pairs), elapsed, errors)
+                      len(pairs), elapsed, errors, list(mcp.log_lines))
     return figures, linked
 
 
@@ -267,7 +299,8 @@ def main() -> None:
                         help="idle seconds before RSS and CPU are read (default 60)")
     parser.add_argument("--messages", type=int, default=int(os.environ.get("WAUSE_BENCH_MESSAGES", "10")),
                         help="messages per pair in the many-accounts run (default 10)")
-    parser.add_argument("--single-messages", type=int, default=100, help="messages of the single pair (default 100)")
+    # 50: under the default send_rate_per_minute (60), which a single pair would otherwise hit.
+    parser.add_argument("--single-messages", type=int, default=50, help="messages of the single pair (default 50)")
     options = parser.parse_args()
     if options.accounts < 2:
         parser.error("--accounts: at least 2 (one pair)")
@@ -309,6 +342,10 @@ def main() -> None:
           f"linking all {n:,} one QR scan after another {linked:.1f} s; "
           f"sends {single.acked}/{single.attempted} in {single.send_seconds:.1f} s and "
           f"{many.acked}/{many.attempted} in {many.send_seconds:.1f} s acked by the server")
+    logged = single.logged + many.logged
+    print(f"  errors logged by the measured processes: {len(single.logged)} (1 account), {len(many.logged)} ({n:,} accounts)")
+    for line in logged[:3]:
+        print("   ", line.rstrip()[:200])
     errors = single.errors + many.errors
     for error in errors[:3]:
         print("   send failed:", error)
