@@ -13,7 +13,8 @@ one send at a time like each pair of the many-accounts run.
 
 Usage: python3 bench/accounts_bench.py [--accounts N] [--idle S] [--messages M] [--single-messages M]
 (env WAUSE_MCP, WAUSE_SIM: the binaries, release builds for real figures — `make bench-accounts`).
-Exits 1 when a bound is exceeded (judged at 1,000 accounts or more) or a send fails. Only
+Exits 1 when a bound is exceeded (judged at 1,000 accounts or more), a send fails, an account is
+no longer ready after the idle time or a keepalive ping went unanswered (logged). Only
 127.0.0.1 is dialled. Standard library only (pytest is imported by the shared test helpers).
 """
 
@@ -100,7 +101,8 @@ def single_phone(index: int) -> str:
 
 
 def sim_args(sim) -> list[str]:
-    return ["--log-level", "error", "--server-url", sim.ws_url, "--server-root-key", sim.root_public_key]
+    # Warnings too: a keepalive ping that goes unanswered is logged as one (KeepAlive.swift).
+    return ["--log-level", "warning", "--server-url", sim.ws_url, "--server-root-key", sim.root_public_key]
 
 
 def many_server(sim, directory) -> WauseServer:
@@ -152,7 +154,11 @@ class Figures:
     pairs: int
     send_seconds: float
     errors: list[str]
-    logged: list[str]  # what the process logged at --log-level error
+    logged: list[str]  # what the process logged at --log-level warning
+
+    @property
+    def keepalive_failures(self) -> int:
+        return sum("keepalive" in line for line in self.logged)
 
     @property
     def rss_per_account_mb(self) -> float:
@@ -343,13 +349,15 @@ def main() -> None:
           f"sends {single.acked}/{single.attempted} in {single.send_seconds:.1f} s and "
           f"{many.acked}/{many.attempted} in {many.send_seconds:.1f} s acked by the server")
     logged = single.logged + many.logged
-    print(f"  errors logged by the measured processes: {len(single.logged)} (1 account), {len(many.logged)} ({n:,} accounts)")
+    print(f"  warnings and errors logged: {len(single.logged)} (1 account), {len(many.logged)} ({n:,} accounts), of which "
+          f"keepalive failures {single.keepalive_failures} and {many.keepalive_failures} "
+          f"(a ping every 20–30 s: {options.idle:g} s idle is ~{options.idle / 25 * n:,.0f} pings for {n:,})")
     for line in logged[:3]:
         print("   ", line.rstrip()[:200])
     errors = single.errors + many.errors
     for error in errors[:3]:
         print("   send failed:", error)
-    if (judged and not (rss_ok and login_ok)) or errors or single.acked < single.attempted or many.acked < many.attempted:
+    if (judged and not (rss_ok and login_ok)) or errors or single.keepalive_failures or many.keepalive_failures or single.acked < single.attempted or many.acked < many.attempted:
         sys.exit(1)
 
 
