@@ -72,6 +72,22 @@ def cpu_by_thread(pid: int) -> dict[str, int]:
     return times
 
 
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def send_cpu(processes: dict[str, int], work) -> tuple[object, str]:
+    """Runs `work()` and says where the CPU went meanwhile: on this 2-core machine the sends are
+    CPU-bound, the bench's own Python client included."""
+    before = {name: cpu_ticks_seconds(pid) for name, pid in processes.items()}
+    client_before = own_cpu_seconds()
+    result = work()
+    used = {name: cpu_ticks_seconds(pid) - before[name] for name, pid in processes.items()}
+    used["the Python client"] = own_cpu_seconds() - client_before
+    return result, ", ".join(f"{name} {seconds:.2f} s" for name, seconds in used.items())
+
+
 class CPUMeter:
     """CPU seconds a process uses from now on: per-thread nanoseconds; the tick count instead
     when it is more than two ticks above them (threads that exited in between took theirs)."""
@@ -155,6 +171,7 @@ class Figures:
     send_seconds: float
     errors: list[str]
     logged: list[str]  # what the process logged at --log-level warning
+    send_cpu: str  # CPU seconds per process during the sends
 
     @property
     def keepalive_failures(self) -> int:
@@ -240,11 +257,13 @@ def single_account(sim, work: pathlib.Path, idle: float, messages: int) -> Figur
     cpu_idle = meter.used()
     rss, fds = rss_bytes(sender.proc.pid), descriptors(sender.proc.pid)
 
-    acked, elapsed, errors = send_pairs(sender, [(None, single_phone(1))], messages)
+    (acked, elapsed, errors), cpu = send_cpu(
+        {"sender": sender.proc.pid, "receiver": receiver.proc.pid, "wause-sim": sim.proc.pid},
+        lambda: send_pairs(sender, [(None, single_phone(1))], messages))
     assert sender.stop() == 0
     assert receiver.stop() == 0
     return Figures(1, base, rss, base_fds, fds, login, cpu_idle, idle, acked, messages, 1, elapsed, errors,
-                   list(sender.log_lines))
+                   list(sender.log_lines), cpu)
 
 
 def many_accounts(sim, work: pathlib.Path, count: int, idle: float, per_pair: int) -> tuple[Figures, float]:
@@ -286,10 +305,11 @@ def many_accounts(sim, work: pathlib.Path, count: int, idle: float, per_pair: in
 
     # Up to 100 pairs (a0→a1, a2→a3, …) sending at once, as issue 16 asks.
     pairs = [(f"a{i}", phone(i + 1)) for i in range(0, min(count, 200) - 1, 2)]
-    acked, elapsed, errors = send_pairs(mcp, pairs, per_pair)
+    (acked, elapsed, errors), cpu = send_cpu({"wause-mcp": mcp.proc.pid, "wause-sim": sim.proc.pid},
+                                             lambda: send_pairs(mcp, pairs, per_pair))
     assert mcp.stop() == 0
     figures = Figures(count, base, rss, base_fds, fds, login, cpu_idle, idle, acked, len(pairs) * per_pair,
-                      len(pairs), elapsed, errors, list(mcp.log_lines))
+                      len(pairs), elapsed, errors, list(mcp.log_lines), cpu)
     return figures, linked
 
 
@@ -348,6 +368,8 @@ def main() -> None:
           f"linking all {n:,} one QR scan after another {linked:.1f} s; "
           f"sends {single.acked}/{single.attempted} in {single.send_seconds:.1f} s and "
           f"{many.acked}/{many.attempted} in {many.send_seconds:.1f} s acked by the server")
+    print(f"  CPU during the sends: 1 pair ({single.send_seconds:.1f} s): {single.send_cpu}; "
+          f"{many.pairs} pairs ({many.send_seconds:.1f} s): {many.send_cpu}")
     logged = single.logged + many.logged
     print(f"  warnings and errors logged: {len(single.logged)} (1 account), {len(many.logged)} ({n:,} accounts), of which "
           f"keepalive failures {single.keepalive_failures} and {many.keepalive_failures} "
