@@ -243,13 +243,15 @@ bench-media-rss: $(VENV)/.installed-requirements
 # Issue 16's scale figures on release builds: BENCH_ACCOUNTS (1,000) linked accounts in one wause-mcp
 # against wause-sim — RSS per idle linked account (bound 1 MB), login of all (bound 120 s), CPU per
 # idle account per minute, messages/s across 100 pairs — beside the same measures for one account in
-# its own process (bench/accounts_bench.py; exits 1 over a bound). Quick check: BENCH_ACCOUNTS=50.
+# its own process (bench/accounts_bench.py; exits 1 over a bound). Quick check: BENCH_ACCOUNTS=50
+# (BENCH_ACCOUNTS_ARGS="--idle 10" shortens the idle minute; see the script's --help).
 BENCH_ACCOUNTS ?= 1000
+BENCH_ACCOUNTS_ARGS ?=
 bench-accounts: $(VENV)/.installed-requirements
 	$(SWIFT) build -c release --product wause-mcp
 	$(SWIFT) build -c release --product wause-sim
 	WAUSE_MCP=$(CURDIR)/$(RELEASE)/wause-mcp WAUSE_SIM=$(CURDIR)/$(RELEASE)/wause-sim \
-	    $(VENV)/bin/python bench/accounts_bench.py --accounts $(BENCH_ACCOUNTS)
+	    $(VENV)/bin/python bench/accounts_bench.py --accounts $(BENCH_ACCOUNTS) $(BENCH_ACCOUNTS_ARGS)
 
 # ---------------------------------------------------------------------------------------------
 # Install (release build): the library (stripped), its header and pkg-config file, wause-mcp,

@@ -360,7 +360,8 @@ def main() -> None:
           f"≤ {LOGIN_BOUND_S:g} s: {verdict(login_ok)}")
     print(f"  {'CPU per idle account per minute':34} {f'{single.cpu_ms_per_account_minute:.2f} ms':>24} "
           f"{f'{many.cpu_ms_per_account_minute:.2f} ms':>28}")
-    print(f"  {'messages/s acked':34} {f'{single.rate:.1f} (1 pair)':>24} {f'{many.rate:.1f} ({many.pairs} pairs)':>28}")
+    pairs = f"{many.pairs} pair" + ("s" if many.pairs != 1 else "")
+    print(f"  {'messages/s acked':34} {f'{single.rate:.1f} (1 pair)':>24} {f'{many.rate:.1f} ({pairs})':>28}")
     print(f"  {'open files per account':34} {f'{single.fds - single.base_fds}':>24} "
           f"{f'{(many.fds - many.base_fds) / n:.1f}':>28}")
     print(f"  details: RSS {single.base_rss / 2**20:.1f} → {single.rss / 2**20:.1f} MB (empty → 1 linked, own process); "
@@ -369,7 +370,7 @@ def main() -> None:
           f"sends {single.acked}/{single.attempted} in {single.send_seconds:.1f} s and "
           f"{many.acked}/{many.attempted} in {many.send_seconds:.1f} s acked by the server")
     print(f"  CPU during the sends: 1 pair ({single.send_seconds:.1f} s): {single.send_cpu}; "
-          f"{many.pairs} pairs ({many.send_seconds:.1f} s): {many.send_cpu}")
+          f"{pairs} ({many.send_seconds:.1f} s): {many.send_cpu}")
     logged = single.logged + many.logged
     print(f"  warnings and errors logged: {len(single.logged)} (1 account), {len(many.logged)} ({n:,} accounts), of which "
           f"keepalive failures {single.keepalive_failures} and {many.keepalive_failures} "
