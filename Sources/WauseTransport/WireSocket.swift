@@ -49,13 +49,13 @@ public final class WireSocket: Sendable {
     // MARK: Frames (the handshake)
 
     public func send(frame payload: [UInt8]) throws(Failure) {
-        let bytes: [UInt8]
-        do {
-            bytes = try state.withLock { (state) throws(FrameCodecError) -> [UInt8] in try state.encoder.encode(payload) }
-        } catch {
-            throw .frame(error)
+        // Framed and handed over under one lock, like `send(node:)`: the client's first frame
+        // carries the WA header, so frames must keep their encoding order on the wire too.
+        try state.withLock { (state) throws(Failure) in
+            let bytes: [UInt8]
+            do throws(FrameCodecError) { bytes = try state.encoder.encode(payload) } catch { throw .frame(error) }
+            do throws(WebSocketError) { try connection.send(bytes) } catch { throw .socket(error) }
         }
-        do throws(WebSocketError) { try connection.send(bytes) } catch { throw .socket(error) }
     }
 
     /// The next whole frame; nil when the connection closed. Only one reader at a time.
@@ -94,15 +94,21 @@ public final class WireSocket: Sendable {
     public func send(node: Node) throws(Failure) {
         let plaintext: [UInt8]
         do throws(NodeEncodingError) { plaintext = try nodeEncoder.encodeFrame(node) } catch { throw .encoding(error) }
-        // Sealing and framing under one lock: nonces must go out in the order they were used.
-        let bytes = try state.withLock { (state) throws(Failure) -> [UInt8] in
+        // Sealing, framing and handing to the connection under one lock: the peer opens frames
+        // with a counter, so they must reach the wire in the order their nonces were used. With
+        // the hand-over outside the lock, two tasks sending at once (a receipt routed from another
+        // connection and an ack, a keepalive ping and a send) could swap two frames, and the peer
+        // drops the connection ("cannot decrypt frame"): seen in bench/accounts_bench.py at 1,000
+        // accounts. `connection.send` only yields to an unbounded stream, it never blocks.
+        try state.withLock { (state) throws(Failure) in
             guard var current = state.cipher else { throw .notEncrypted }
             let sealed: [UInt8]
             do throws(NoiseError) { sealed = try current.outbound.seal(plaintext) } catch { throw .noise(error) }
             state.cipher = current
-            do throws(FrameCodecError) { return try state.encoder.encode(sealed) } catch { throw .frame(error) }
+            let bytes: [UInt8]
+            do throws(FrameCodecError) { bytes = try state.encoder.encode(sealed) } catch { throw .frame(error) }
+            do throws(WebSocketError) { try connection.send(bytes) } catch { throw .socket(error) }
         }
-        do throws(WebSocketError) { try connection.send(bytes) } catch { throw .socket(error) }
     }
 
     /// The next stanza; nil when the connection closed. Only one reader at a time.
