@@ -256,6 +256,7 @@ def single_account(sim, work: pathlib.Path, idle: float, messages: int) -> Figur
     time.sleep(idle)
     cpu_idle = meter.used()
     rss, fds = rss_bytes(sender.proc.pid), descriptors(sender.proc.pid)
+    single_ready(sender, session, time.monotonic() + 30)  # still logged in after the idle time
 
     (acked, elapsed, errors), cpu = send_cpu(
         {"sender": sender.proc.pid, "receiver": receiver.proc.pid, "wause-sim": sim.proc.pid},
