@@ -18,7 +18,7 @@ ARGS       ?=
 TOOLCHAIN  := $(shell dirname "$$(dirname "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")")")
 
 .PHONY: all setup build release run test check-layers test-swift test-c test-install test-library test-python node-addon \
-        test-node test-package test-mcp test-sim test-interop examples echo-bot-c echo-bot-python echo-bot-node bench bench-store bench-media-rss \
+        test-node test-package test-mcp test-sim test-interop examples echo-bot-c echo-bot-python echo-bot-node bench bench-store bench-media-rss bench-accounts \
         install uninstall clean generate check-generated
 
 all: build
@@ -225,6 +225,7 @@ bench: setup $(VENV_INTEROP)/.baileys-installed $(OUT)/bench/signal_bench $(OUT)
 	openssl speed -evp aes-256-cbc -seconds 1 2>/dev/null | tail -3
 	openssl speed -evp sha256 -seconds 1 2>/dev/null | tail -3
 	$(MAKE) bench-media-rss
+	$(MAKE) bench-accounts
 
 # Only the store part of `make bench`: ingest batches of 1/100/10,000 and FTS5 search at 1M messages beside Python's sqlite3.
 bench-store: setup
@@ -238,6 +239,19 @@ bench-media-rss: $(VENV)/.installed-requirements
 	$(SWIFT) build -c release --product wause-sim
 	WAUSE_TEST_DEADLINE=600 WAUSE_MEDIA_RSS_MB=$${WAUSE_MEDIA_RSS_MB:-1024} WAUSE_MCP=$(CURDIR)/$(RELEASE)/wause-mcp WAUSE_SIM=$(CURDIR)/$(RELEASE)/wause-sim \
 	    $(VENV)/bin/python -m pytest -q -s tests/sim/test_engine_media_memory_e2e.py
+
+# Issue 16's scale figures on release builds: BENCH_ACCOUNTS (1,000) linked accounts in one wause-mcp
+# against wause-sim — RSS per idle linked account (bound 1 MB), login of all (bound 120 s), CPU per
+# idle account per minute, messages/s across 100 pairs — beside the same measures for one account in
+# its own process (bench/accounts_bench.py; exits 1 over a bound). Quick check: BENCH_ACCOUNTS=50
+# (BENCH_ACCOUNTS_ARGS="--idle 10" shortens the idle minute; see the script's --help).
+BENCH_ACCOUNTS ?= 1000
+BENCH_ACCOUNTS_ARGS ?=
+bench-accounts: $(VENV)/.installed-requirements
+	$(SWIFT) build -c release --product wause-mcp
+	$(SWIFT) build -c release --product wause-sim
+	WAUSE_MCP=$(CURDIR)/$(RELEASE)/wause-mcp WAUSE_SIM=$(CURDIR)/$(RELEASE)/wause-sim \
+	    $(VENV)/bin/python bench/accounts_bench.py --accounts $(BENCH_ACCOUNTS) $(BENCH_ACCOUNTS_ARGS)
 
 # ---------------------------------------------------------------------------------------------
 # Install (release build): the library (stripped), its header and pkg-config file, wause-mcp,

@@ -34,13 +34,14 @@ def peak_rss(server) -> int:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
-def test_a_large_file_goes_out_and_comes_in_in_constant_memory(make_sim, tmp_path_factory):
+def test_a_large_file_goes_out_and_comes_in_in_constant_memory(make_sim, tmp_path_factory, request):
     sim = make_sim()
     engines = {}
     for phone, name in ((ADA, "Ada"), (BEA, "Bea")):
         account = create_account(sim, phone, name)
         server, session, outbox = start_media_engine(tmp_path_factory, sim, account,
                                                      extra=["--media-max-bytes", str(max(SIZE * 2, 64 << 20))])
+        request.addfinalizer(server.stop)  # else both wause-mcp outlive the run (make bench-media-rss)
         engines[phone] = (server, session, outbox)
 
     sender, sender_session, outbox = engines[ADA]
