@@ -108,6 +108,31 @@ import WauseSupport
         await setup.close()
     }
 
+    @Test func aBulkJobSendsToGroupsThisAccountIsIn() async throws {
+        let setup = try await MessagingTests.Setup()
+        _ = try setup.account("15550001111", "Ada")
+        _ = try setup.account("15550003333", "Carol")
+        let alice = try await setup.linkedClient("15550001111")
+        let created = try await alice.call("whatsapp_create_group", ["name": "Crew", "participants": ["15550003333"]]).get()
+        let groupID = try #require(created["group_id"]?.stringValue)
+        let cursor = alice.events.latestCursor
+        // Nobody in the group ever wrote to this account: with only_known_contacts (the default) a
+        // group still counts as known, because this account is in it. A group it is not in does not.
+        let job = try await alice.call("whatsapp_send_bulk", [
+            "items": [["to": "Crew", "message": "hello crew"],
+                      ["to": "120363999999999999@g.us", "message": "not ours"]],
+            "idempotency_key": "groups"]).get()
+        #expect(job["accepted"] == .int(1) && job["refused"] == .int(1), "\(job)")
+        let items = job["items"]?.arrayValue ?? []
+        #expect(items.first?["chat_id"] == .string(groupID))
+        #expect(items.last?["error"]?["code"] != nil && items.last?["error"] != .null, "\(items)")
+        let id = try #require(items.first?["message_id"]?.stringValue)
+        _ = try await MessagingTests.event(alice, "message.status", after: cursor) { $0["message_id"] == .string(id) && $0["status"] == "sent" }
+        try await poll { await MessagingTests.inbox(setup.simulator, "15550003333").contains { $0["text"] == "hello crew" } }
+        #expect(try alice.store.message(id: id)?.chatJID == groupID)
+        await setup.close()
+    }
+
     @Test func aBulkJobSendsFilesAsSendFileDoes() async throws {
         let setup = try await MessagingTests.Setup()
         _ = try setup.account("15550001111", "Ada")

@@ -18,14 +18,16 @@ import WauseSupport
 ///
 /// Per item, a recipient that cannot be resolved, is not in `allowed_recipients`, or — with
 /// `only_known_contacts` (the default) — never wrote to this account is refused in the item's
-/// `error`; the other items go on.
+/// `error`; the other items go on. A group (its JID or a name only groups have) is a recipient
+/// as in `whatsapp_send_message`: one this account is in, where it may write, and that is all
+/// `only_known_contacts` asks of it.
 enum BulkSends {
     static let maximumItems = 1000
     /// Pacing when neither the call nor `send_rate_per_minute` sets one.
     static let defaultPacingPerMinute = 20
 
     static let itemSchema = Schema.object([
-        ("to", Schema.string("recipient: phone number, JID, LID or contact name", minLength: 1)),
+        ("to", Schema.string("phone number, JID, LID, contact or group", minLength: 1)),
         ("message", Schema.string("the text (or file_path)", minLength: 1)),
         ("file_path", Schema.string("a file under a media directory, sent as whatsapp_send_file does (or message)", minLength: 1)),
         ("media_type", Schema.string("how to send the file (default: from the extension)",
@@ -41,7 +43,7 @@ enum BulkSends {
             account's send_rate_per_minute; default that or 20), each slot jittered. Every accepted item is stored before the \
             call answers and goes out at its slot, also after a restart. idempotency_key is required: repeating the call with \
             the same key returns the same job and sends nothing twice. With only_known_contacts (default true) an item whose \
-            recipient never wrote to this account is refused in its error; so is one outside allowed_recipients. \
+            recipient never wrote to this account is refused in its error (a group: only one this account is in); so is one outside allowed_recipients. \
             Follow with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
             """,
         inputSchema: Schema.object([
@@ -100,12 +102,20 @@ enum BulkSends {
                 if let text, text.unicodeScalars.count > SendMessage.maximumTextLength {
                     throw .invalidRequest("message is \(text.unicodeScalars.count) characters; WhatsApp allows at most \(SendMessage.maximumTextLength)")
                 }
-                let contact = try Recipients.resolve(to, store: context.store, now: now)
-                guard contact.phone != nil else { throw .invalidRequest("\(contact.chatJID) has no known phone number yet; send to their phone number") }
-                try context.sendGuard.checkRecipient(contact.chatJID, given: to, store: context.store)
-                if onlyKnown, !(try context.store.hasMessageFrom(chatJID: contact.chatJID)) {
-                    throw WauseError(.forbiddenRecipient, "\(to) never wrote to this account (only_known_contacts)",
-                                     details: ["recipient": .string(contact.chatJID), "reason": "only_known_contacts"])
+                let chatJID: String, contactID: Int64?
+                if let group = try await SendMessage.groupRecipient(to, context: context) {
+                    // One this account is in and may write to (groupRecipient refuses the rest).
+                    (chatJID, contactID) = (group.description, nil)
+                    try context.sendGuard.checkRecipient(chatJID, given: to, store: context.store)
+                } else {
+                    let contact = try Recipients.resolve(to, store: context.store, now: now)
+                    guard contact.phone != nil else { throw .invalidRequest("\(contact.chatJID) has no known phone number yet; send to their phone number") }
+                    (chatJID, contactID) = (contact.chatJID, contact.id)
+                    try context.sendGuard.checkRecipient(chatJID, given: to, store: context.store)
+                    if onlyKnown, !(try context.store.hasMessageFrom(chatJID: chatJID)) {
+                        throw WauseError(.forbiddenRecipient, "\(to) never wrote to this account (only_known_contacts)",
+                                         details: ["recipient": .string(chatJID), "reason": "only_known_contacts"])
+                    }
                 }
                 // The first goes at once; each next one a pacing interval later, ±20 %.
                 let jitter = slot == 0 ? 0 : Self.jitter(interval: interval, random: context.environment.randomBytes(2))
@@ -121,16 +131,16 @@ enum BulkSends {
                     guard let described = MediaMessage.describe(built) else { throw .internal("the media message describes nothing") }
                     message = built
                     media = (described, path)
-                    record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: described.type,
+                    record = MessageRecord(id: id, chatJID: chatJID, senderJID: nil, fromMe: true, type: described.type,
                                            body: described.body, timestamp: now.truncatedToSeconds, hasMedia: described.hasFile, status: .scheduled)
                 } else {
                     message.conversation = text ?? ""
-                    record = MessageRecord(id: id, chatJID: contact.chatJID, senderJID: nil, fromMe: true, type: "chat", body: text ?? "",
+                    record = MessageRecord(id: id, chatJID: chatJID, senderJID: nil, fromMe: true, type: "chat", body: text ?? "",
                                            quotedID: nil, timestamp: now.truncatedToSeconds, status: .scheduled)
                 }
-                items.append((position, to, Store.BulkMessage(record: record, contactID: contact.id, payload: try MessageFormat.encode(message),
+                items.append((position, to, Store.BulkMessage(record: record, contactID: contactID, payload: try MessageFormat.encode(message),
                                                               sendAt: sendAt, media: media), nil))
-                shown.append(["to": .string(to), "chat_id": .string(contact.chatJID), "message_id": .string(id),
+                shown.append(["to": .string(to), "chat_id": .string(chatJID), "message_id": .string(id),
                               "send_at": .string(sendAt.iso8601), "error": .null])
             } catch {
                 items.append((position, to, nil, error))

@@ -514,8 +514,8 @@ class ClientMethods extends EventEmitter {
      * before the call answers and goes out at its slot, also after a restart. idempotency_key is
      * required: repeating the call with the same key returns the same job and sends nothing twice.
      * With only_known_contacts (default true) an item whose recipient never wrote to this account is
-     * refused in its error; so is one outside allowed_recipients. Follow with
-     * whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
+     * refused in its error (a group: only one this account is in); so is one outside
+     * allowed_recipients. Follow with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
      *
      * @param items what to send to whom, in order
      * @param idempotencyKey the same key returns the same job

@@ -841,7 +841,7 @@ class SendBulkResultItemsItemError(TypedDict):
 
 
 class _SendBulkItemsItemRequired(TypedDict):
-    #: recipient: phone number, JID, LID or contact name
+    #: phone number, JID, LID, contact or group
     to: str
 
 
@@ -2280,8 +2280,9 @@ class ClientMethods:
         is stored before the call answers and goes out at its slot, also after a restart.
         idempotency_key is required: repeating the call with the same key returns the same job and
         sends nothing twice. With only_known_contacts (default true) an item whose recipient never
-        wrote to this account is refused in its error; so is one outside allowed_recipients. Follow
-        with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
+        wrote to this account is refused in its error (a group: only one this account is in); so is
+        one outside allowed_recipients. Follow with whatsapp_get_bulk_status; stop with
+        whatsapp_cancel_bulk.
 
         Args:
             items: what to send to whom, in order
@@ -3928,8 +3929,9 @@ class AsyncClientMethods:
         is stored before the call answers and goes out at its slot, also after a restart.
         idempotency_key is required: repeating the call with the same key returns the same job and
         sends nothing twice. With only_known_contacts (default true) an item whose recipient never
-        wrote to this account is refused in its error; so is one outside allowed_recipients. Follow
-        with whatsapp_get_bulk_status; stop with whatsapp_cancel_bulk.
+        wrote to this account is refused in its error (a group: only one this account is in); so is
+        one outside allowed_recipients. Follow with whatsapp_get_bulk_status; stop with
+        whatsapp_cancel_bulk.
 
         Args:
             items: what to send to whom, in order
